@@ -1,0 +1,3 @@
+from faultproxy.cli import main
+
+main()

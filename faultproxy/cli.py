@@ -1,0 +1,41 @@
+"""The ``faultproxy`` command line.
+
+Subcommands live beside the code they drive and are imported only when invoked, so
+``faultproxy decode`` does not pay for the proxy, the servers or the report renderer.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+import click
+
+from faultproxy import __version__
+
+# name -> "module:attribute" of a click command or group
+SUBCOMMANDS = {
+    "decode": "faultproxy.decode:decode",
+    "lab": "faultproxy.lab.cli:lab",
+    "proxy": "faultproxy.proxy.cli:proxy",
+    "capture": "faultproxy.proxy.capture_cli:capture",
+}
+
+
+class LazyGroup(click.Group):
+    """A click group whose subcommands are imported on first use."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(SUBCOMMANDS)
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        target = SUBCOMMANDS.get(name)
+        if target is None:
+            return None
+        module, _, attr = target.partition(":")
+        return getattr(importlib.import_module(module), attr)
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="faultproxy")
+def main() -> None:
+    """Fault-injection proxy and test harness for streaming HTTP and Server-Sent Events."""

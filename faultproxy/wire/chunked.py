@@ -1,0 +1,296 @@
+"""HTTP/1.1 chunked transfer coding (RFC 9112 §7.1): an incremental decoder and an encoder.
+
+The decoder reports the wire as it is — each size line, each piece of chunk data, each CRLF
+that closes a chunk, the zero-size last chunk and its trailer section — and every event keeps
+the exact bytes it came from. Joining the ``raw`` of all events gives back the input, which is
+what lets the proxy pass a body through untouched while still knowing where each chunk is, and
+what lets ``lab chunked --show-wire`` print hex sizes and ``\\r\\n`` delimiters as they arrive.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from faultproxy.wire.errors import WireError
+
+MAX_SIZE_LINE = 4096  # a size line plus extensions longer than this is hostile, not HTTP
+MAX_TRAILER_SECTION = 65536
+_HEX = frozenset(b"0123456789abcdefABCDEF")
+
+
+@dataclass(frozen=True, slots=True)
+class ChunkHeader:
+    """A chunk-size line: ``1a;name=value\\r\\n``. ``size == 0`` is the last chunk."""
+
+    size: int
+    extensions: bytes  # everything after the first ';', as sent; b"" when there is none
+    raw: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class ChunkData:
+    """Some of a chunk's data; one chunk may arrive as several of these."""
+
+    data: bytes
+
+    @property
+    def raw(self) -> bytes:
+        return self.data
+
+
+@dataclass(frozen=True, slots=True)
+class ChunkEnd:
+    """The CRLF that closes a chunk's data."""
+
+    raw: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class ChunkedEnd:
+    """The trailer section after the last chunk, ending with an empty line: the body is complete."""
+
+    trailers: tuple[tuple[bytes, bytes], ...]
+    raw: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class Malformed:
+    """Lenient mode: what was wrong and where. The bytes from there on come as ``Unparsed``."""
+
+    reason: str
+    offset: int
+
+    @property
+    def raw(self) -> bytes:
+        return b""
+
+
+@dataclass(frozen=True, slots=True)
+class Unparsed:
+    """Lenient mode: bytes after a framing error, passed on as they are."""
+
+    raw: bytes
+
+
+ChunkEvent = ChunkHeader | ChunkData | ChunkEnd | ChunkedEnd | Malformed | Unparsed
+
+_SIZE, _DATA, _DATA_CRLF, _TRAILER, _DONE, _BROKEN = range(6)
+
+
+class ChunkedDecoder:
+    """Incremental chunked-body decoder.
+
+    ``strict=True`` raises :class:`WireError` with the byte offset of the first problem;
+    ``strict=False`` emits one :class:`Malformed` and passes the rest on as :class:`Unparsed`,
+    so broken traffic can still be watched. ``offset`` is the stream offset of the first body
+    byte, so reported offsets are positions in the whole connection, not in this body.
+    Bytes fed after the body's end are kept for the caller in :attr:`unconsumed`.
+    """
+
+    def __init__(self, *, strict: bool = True, offset: int = 0):
+        self.strict = strict
+        self.offset = offset  # stream offset of the next byte not yet consumed
+        self._state = _SIZE
+        self._line = bytearray()  # the partial size line, CRLF or trailer section
+        self._remaining = 0  # data bytes still due in the current chunk
+        self.unconsumed = b""
+        self.chunks = 0  # complete chunks seen so far, the last one excluded
+
+    @property
+    def done(self) -> bool:
+        return self._state == _DONE
+
+    def feed(self, data: bytes) -> list[ChunkEvent]:
+        events: list[ChunkEvent] = []
+        view = memoryview(data)
+        pos, end = 0, len(data)
+        while pos < end:
+            state = self._state
+            if state == _DATA:
+                take = min(self._remaining, end - pos)
+                events.append(ChunkData(bytes(view[pos : pos + take])))
+                pos += take
+                self.offset += take
+                self._remaining -= take
+                if self._remaining == 0:
+                    self._state = _DATA_CRLF
+            elif state == _SIZE:
+                pos = self._read_size_line(data, pos, events)
+            elif state == _DATA_CRLF:
+                pos = self._read_data_crlf(data, pos, events)
+            elif state == _TRAILER:
+                pos = self._read_trailers(data, pos, events)
+            elif state == _BROKEN:
+                events.append(Unparsed(bytes(view[pos:])))
+                self.offset += end - pos
+                pos = end
+            else:  # _DONE
+                self.unconsumed += bytes(view[pos:])
+                pos = end
+        return events
+
+    def close(self) -> list[ChunkEvent]:
+        """The connection ended: a body that is not complete is an error (or a Malformed)."""
+        if self._state in (_DONE, _BROKEN):
+            return []
+        if self._state == _DATA:
+            what = f"connection closed inside chunk data, {self._remaining} bytes missing"
+        elif self._state == _DATA_CRLF:
+            what = "connection closed before the CRLF after chunk data"
+        elif self._state == _TRAILER:
+            what = "connection closed inside the trailer section (no final empty line)"
+        elif self._line:
+            what = "connection closed inside a chunk-size line"
+        else:
+            what = "connection closed before the last chunk (no 0-size chunk)"
+        events: list[ChunkEvent] = []
+        self._broken_rest(b"", 0, events, what, self.offset + len(self._line))
+        return events
+
+    # -- states -----------------------------------------------------------------------
+
+    def _fail(self, reason: str, offset: int) -> list[ChunkEvent]:
+        if self.strict:
+            raise WireError(reason, offset)
+        self._state = _BROKEN
+        return [Malformed(reason, offset)]
+
+    def _broken_rest(self, data: bytes, pos: int, events: list, reason: str, offset: int) -> int:
+        """Report an error; in lenient mode hand on the held and remaining bytes untouched."""
+        events.extend(self._fail(reason, offset))
+        rest = bytes(self._line) + data[pos:]
+        self._line.clear()
+        if rest:
+            events.append(Unparsed(rest))
+            self.offset += len(rest)
+        return len(data)
+
+    def _take_line(self, data: bytes, pos: int, limit: int) -> tuple[int, bool]:
+        """Move bytes up to and including the next LF into ``_line``.
+
+        True when a whole line within ``limit`` is there. The limit applies to the line with
+        its LF, so a line is refused the same way whether it came in one read or in many.
+        """
+        nl = data.find(b"\n", pos)
+        stop = len(data) if nl < 0 else nl + 1
+        self._line += data[pos:stop]
+        return stop, nl >= 0 and len(self._line) <= limit
+
+    def _read_size_line(self, data: bytes, pos: int, events: list) -> int:
+        start_offset = self.offset
+        stop, whole = self._take_line(data, pos, MAX_SIZE_LINE)
+        if not whole:
+            if len(self._line) > MAX_SIZE_LINE:
+                return self._broken_rest(data, stop, events, "chunk-size line too long", start_offset)
+            return stop
+        line = bytes(self._line)
+        problem = _size_line_problem(line)
+        if problem:
+            bad_at, reason = problem
+            self._line = bytearray(line)
+            return self._broken_rest(data, stop, events, reason, start_offset + bad_at)
+        self._line.clear()
+        body = line[:-2]
+        size_text, _, ext = body.partition(b";")
+        size = int(size_text.rstrip(b" \t"), 16)
+        events.append(ChunkHeader(size, ext if b";" in body else b"", line))
+        self.offset += len(line)
+        if size == 0:
+            self._state = _TRAILER
+        else:
+            self._remaining = size
+            self._state = _DATA
+        return stop
+
+    def _read_data_crlf(self, data: bytes, pos: int, events: list) -> int:
+        need = 2 - len(self._line)
+        got = data[pos : pos + need]
+        self._line += got
+        expected = b"\r\n"[: len(self._line)]
+        if bytes(self._line) != expected:
+            # name only the first wrong byte, so the message does not depend on how reads were split
+            bad = next(i for i, b in enumerate(self._line) if b != expected[i])
+            reason = f"chunk data not followed by CRLF: {bytes(self._line[bad : bad + 1])!r} where {'CR' if bad == 0 else 'LF'} belongs"
+            return self._broken_rest(data, pos + len(got), events, reason, self.offset + bad)
+        pos += len(got)
+        if len(self._line) == 2:
+            events.append(ChunkEnd(b"\r\n"))
+            self.offset += 2
+            self._line.clear()
+            self.chunks += 1
+            self._state = _SIZE
+        return pos
+
+    def _read_trailers(self, data: bytes, pos: int, events: list) -> int:
+        """Trailer fields, one line at a time, until the empty line that ends the body."""
+        stop, whole = self._take_line(data, pos, MAX_TRAILER_SECTION)
+        if not whole:
+            if len(self._line) > MAX_TRAILER_SECTION:
+                return self._broken_rest(data, stop, events, "trailer section too long", self.offset)
+            return stop
+        section = bytes(self._line)
+        line = section[section.rfind(b"\n", 0, len(section) - 1) + 1 :]
+        line_at = self.offset + len(section) - len(line)
+        if not line.endswith(b"\r\n"):
+            where = self.offset + len(section) - 1
+            return self._broken_rest(data, stop, events, "trailer line ends with a bare LF", where)
+        if line != b"\r\n":
+            name, colon, _ = line.partition(b":")
+            if not colon or not name or name != name.strip() or b" " in name:
+                return self._broken_rest(data, stop, events, f"malformed trailer field {line[:40]!r}", line_at)
+            return stop
+        fields = section[:-2].split(b"\r\n")[:-1]
+        trailers = tuple((n, v.strip(b" \t")) for n, _, v in (f.partition(b":") for f in fields))
+        events.append(ChunkedEnd(trailers, section))
+        self.offset += len(section)
+        self._line.clear()
+        self._state = _DONE
+        return stop
+
+
+def _size_line_problem(line: bytes) -> tuple[int, str] | None:
+    """Check a whole size line (ending in LF); return (index, reason) for the first fault."""
+    if not line.endswith(b"\r\n"):
+        return len(line) - 1, "chunk-size line ends with a bare LF, not CRLF"
+    body = line[:-2]
+    if b"\r" in body:
+        return body.index(b"\r"), "stray CR in chunk-size line"
+    size_end = 0
+    while size_end < len(body) and body[size_end] in _HEX:
+        size_end += 1
+    if size_end == 0:
+        shown = body[:20]
+        return 0, f"chunk size is not hexadecimal: {shown!r}"
+    if size_end > 16:
+        return 0, "chunk size has more than 16 hex digits"
+    rest = body[size_end:].lstrip(b" \t")
+    if rest and not rest.startswith(b";"):
+        return size_end, f"unexpected bytes after chunk size: {body[size_end:size_end + 20]!r}"
+    return None
+
+
+def encode_chunk(data: bytes, extensions: bytes = b"") -> bytes:
+    """One chunk on the wire. Empty data would be the last chunk, so it is refused."""
+    if not data:
+        raise ValueError("an empty chunk is the last chunk: use encode_last_chunk()")
+    ext = b";" + extensions if extensions else b""
+    return b"%x%s\r\n%s\r\n" % (len(data), ext, data)
+
+
+def encode_last_chunk(trailers: tuple[tuple[bytes, bytes], ...] | list = ()) -> bytes:
+    """The zero-size chunk and the trailer section that end a chunked body."""
+    return b"0\r\n" + b"".join(b"%s: %s\r\n" % (n, v) for n, v in trailers) + b"\r\n"
+
+
+def encode_chunked(body: bytes, sizes: list[int] | None = None) -> bytes:
+    """A whole chunked body; ``sizes`` cuts ``body`` into chunks of those sizes (the rest in one)."""
+    out, pos = [], 0
+    for size in sizes or ():
+        piece = body[pos : pos + size]
+        if piece:
+            out.append(encode_chunk(piece))
+        pos += size
+    if pos < len(body):
+        out.append(encode_chunk(body[pos:]))
+    out.append(encode_last_chunk())
+    return b"".join(out)

@@ -1,0 +1,486 @@
+"""HTTP/1.1 messages (RFC 9112), sans-IO: heads, body framing, and an incremental reader.
+
+A reader is fed the bytes of one direction of a connection and returns events: the head
+(:class:`Request` or :class:`Response`), body pieces, :class:`EndOfMessage`, then the next
+message on a kept-alive connection. Every event keeps the exact bytes it was parsed from
+(``raw``), so a proxy can forward what it saw byte for byte and a capture can show it.
+
+``strict=True`` raises :class:`WireError` naming what is malformed and the byte offset;
+``strict=False`` reports a :class:`Malformed` event and hands the rest on as
+:class:`Unparsed`, so broken traffic can still be relayed and watched.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import deque
+from dataclasses import dataclass
+from typing import Iterable, Iterator
+
+from faultproxy.wire.chunked import (
+    ChunkData,
+    ChunkedDecoder,
+    ChunkedEnd,
+    ChunkEnd,
+    ChunkHeader,
+    Malformed,
+    Unparsed,
+)
+from faultproxy.wire.errors import WireError
+
+MAX_HEAD = 64 * 1024  # a head larger than this is refused (431 territory)
+
+_TOKEN = re.compile(rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]+\Z")
+_VERSION = re.compile(rb"HTTP/[0-9]\.[0-9]\Z")
+_FIELD_VALUE_BAD = re.compile(rb"[\x00-\x08\x0a-\x1f\x7f]")
+
+
+def _as_bytes(value: str | bytes) -> bytes:
+    return value.encode("latin-1") if isinstance(value, str) else value
+
+
+class Headers:
+    """Header fields in the order sent, repeated names kept; names compared case-insensitively.
+
+    Each field remembers the line it came from, so a parsed head serializes back to exactly
+    the bytes received; fields added or changed later are written in canonical form.
+    """
+
+    __slots__ = ("_fields",)
+
+    def __init__(self, fields: Iterable[tuple[str | bytes, str | bytes]] = ()):
+        self._fields: list[tuple[bytes, bytes, bytes | None]] = [
+            (_as_bytes(n), _as_bytes(v), None) for n, v in fields
+        ]
+
+    @classmethod
+    def _parsed(cls, fields: list[tuple[bytes, bytes, bytes]]) -> Headers:
+        headers = cls()
+        headers._fields = fields
+        return headers
+
+    def get(self, name: str | bytes, default: bytes | None = None) -> bytes | None:
+        """The value of ``name``; repeated fields are joined with ``, `` as RFC 9110 §5.3 allows."""
+        values = self.get_all(name)
+        return b", ".join(values) if values else default
+
+    def get_all(self, name: str | bytes) -> list[bytes]:
+        key = _as_bytes(name).lower()
+        return [v for n, v, _ in self._fields if n.lower() == key]
+
+    def __contains__(self, name: object) -> bool:
+        return isinstance(name, (str, bytes)) and bool(self.get_all(name))
+
+    def __iter__(self) -> Iterator[tuple[bytes, bytes]]:
+        return ((n, v) for n, v, _ in self._fields)
+
+    def __len__(self) -> int:
+        return len(self._fields)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Headers) and list(self) == list(other)
+
+    def __repr__(self) -> str:
+        return f"Headers({list(self)!r})"
+
+    def replaced(self, name: str | bytes, value: str | bytes | None) -> Headers:
+        """A copy with every ``name`` field removed and, unless ``value`` is None, one set at the end."""
+        key = _as_bytes(name).lower()
+        fields = [f for f in self._fields if f[0].lower() != key]
+        if value is not None:
+            fields.append((_as_bytes(name), _as_bytes(value), None))
+        return Headers._parsed(fields)
+
+    def encode(self) -> bytes:
+        return b"".join(line if line is not None else b"%s: %s\r\n" % (n, v) for n, v, line in self._fields)
+
+
+@dataclass(frozen=True, slots=True)
+class Request:
+    method: bytes
+    target: bytes
+    version: bytes
+    headers: Headers
+    raw: bytes  # the head exactly as received, through the blank line
+
+
+@dataclass(frozen=True, slots=True)
+class Response:
+    version: bytes
+    status: int
+    reason: bytes
+    headers: Headers
+    raw: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class BodyData:
+    """Body bytes of a Content-Length or close-delimited body."""
+
+    data: bytes
+
+    @property
+    def raw(self) -> bytes:
+        return self.data
+
+
+@dataclass(frozen=True, slots=True)
+class TunnelData:
+    """Bytes after a successful CONNECT or a 101 Switching Protocols: no longer HTTP/1.1."""
+
+    raw: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class EndOfMessage:
+    """The message is complete; on a kept-alive connection the next head follows."""
+
+    raw: bytes = b""
+
+
+HTTPEvent = (
+    Request | Response | BodyData | ChunkHeader | ChunkData | ChunkEnd | ChunkedEnd
+    | EndOfMessage | TunnelData | Malformed | Unparsed
+)
+
+
+_BLANK_LINE = re.compile(rb"\n\r?\n")
+_LEADING_EMPTY_LINES = re.compile(rb"(?:\r?\n)*")
+
+
+def find_head_end(buf: bytes | bytearray, start: int = 0) -> int:
+    """Index just past the blank line that ends a head, or -1 if it has not arrived yet.
+
+    Bare-LF variants are found too, so lenient readers can accept them and strict readers
+    can say exactly which line is wrong. Empty lines before the start line are not the end
+    of anything: RFC 9112 §2.2 lets them precede a message, and they belong to its head.
+    """
+    lead = _LEADING_EMPTY_LINES.match(buf).end()
+    found = _BLANK_LINE.search(buf, max(start, lead))
+    return found.end() if found else -1
+
+
+def _split_lines(head: bytes, strict: bool, offset: int) -> list[tuple[bytes, bytes, int]]:
+    """Split a head into (content, raw line, offset of the line) triples, the blank line excluded.
+
+    The head must end exactly with its blank line: bytes missing or left over would otherwise
+    vanish from, or hide in, a ``raw`` that no longer matches what was parsed.
+    """
+    lines = []
+    pos = 0
+    while True:
+        nl = head.find(b"\n", pos)
+        if nl < 0:
+            raise WireError("head does not end with an empty line", offset + len(head))
+        raw = head[pos : nl + 1]
+        if raw.endswith(b"\r\n"):
+            content = raw[:-2]
+        else:
+            if strict:
+                raise WireError("line ends with a bare LF, not CRLF", offset + nl)
+            content = raw[:-1]
+        if not content:
+            if nl + 1 < len(head):
+                raise WireError("bytes after the empty line that ends the head", offset + nl + 1)
+            return lines
+        if b"\r" in content:
+            raise WireError("stray CR inside a head line", offset + pos + content.index(b"\r"))
+        lines.append((content, raw, offset + pos))
+        pos = nl + 1
+
+
+def _parse_fields(lines: list[tuple[bytes, bytes, int]], strict: bool) -> Headers:
+    fields: list[tuple[bytes, bytes, bytes]] = []
+    for content, raw, at in lines:
+        if content[:1] in (b" ", b"\t"):
+            if strict or not fields:
+                raise WireError("obsolete line folding (a header line starting with whitespace)", at)
+            name, value, prev = fields[-1]
+            fields[-1] = (name, value + b" " + content.strip(b" \t"), prev + raw)
+            continue
+        name, colon, value = content.partition(b":")
+        if not colon:
+            raise WireError(f"header line without ':' ({content[:40]!r})", at)
+        if not _TOKEN.match(name):
+            if name.rstrip(b" \t") != name:
+                raise WireError(f"whitespace between header name and ':' ({name!r})", at + len(name.rstrip()))
+            raise WireError(f"invalid header name {name[:40]!r}", at)
+        bad = _FIELD_VALUE_BAD.search(content, len(name) + 1)
+        if bad and strict:
+            raise WireError(f"control character {bad.group()!r} in the value of {name.decode()}", at + bad.start())
+        fields.append((name, value.strip(b" \t"), raw))
+    return Headers._parsed(fields)
+
+
+def _head_lines(head: bytes, strict: bool, offset: int) -> tuple[bytes, int, Headers]:
+    # RFC 9112 §2.2: a server SHOULD ignore at least one empty line before the request-line.
+    skip = _LEADING_EMPTY_LINES.match(head).end()
+    lines = _split_lines(head[skip:], strict, offset + skip)
+    if not lines:
+        raise WireError("empty head", offset)
+    (first, _, at), rest = lines[0], lines[1:]
+    return first, at, _parse_fields(rest, strict)
+
+
+def parse_request_head(head: bytes, *, strict: bool = True, offset: int = 0) -> Request:
+    """Parse a whole request head (through its blank line). Raises WireError when malformed."""
+    line, at, headers = _head_lines(head, strict, offset)
+    parts = line.split(b" ")
+    if len(parts) != 3 or not all(parts):
+        raise WireError(f"request line is not 'METHOD TARGET HTTP/x.y': {line[:80]!r}", at)
+    method, target, version = parts
+    if not _TOKEN.match(method):
+        raise WireError(f"invalid method {method[:20]!r}", at)
+    if not _VERSION.match(version):
+        raise WireError(f"invalid HTTP version {version[:20]!r}", at + len(method) + len(target) + 2)
+    return Request(method, target, version, headers, head)
+
+
+def parse_response_head(head: bytes, *, strict: bool = True, offset: int = 0) -> Response:
+    """Parse a whole response head (through its blank line). Raises WireError when malformed."""
+    line, at, headers = _head_lines(head, strict, offset)
+    version, _, rest = line.partition(b" ")
+    if not _VERSION.match(version):
+        raise WireError(f"status line does not start with HTTP/x.y: {line[:40]!r}", at)
+    code, _, reason = rest.partition(b" ")
+    if len(code) != 3 or not code.isdigit():
+        raise WireError(f"status code is not three digits: {code[:20]!r}", at + len(version) + 1)
+    return Response(version, int(code), reason, headers, head)
+
+
+def encode_head(head: Request | Response) -> bytes:
+    """A head as bytes: its fields written back, lines that came off the wire reproduced exactly."""
+    if isinstance(head, Request):
+        first = b"%s %s %s\r\n" % (head.method, head.target, head.version)
+    else:
+        first = b"%s %03d %s\r\n" % (head.version, head.status, head.reason)
+        # "HTTP/1.1 200" without the SP before an empty reason is common; keep it as received
+        bare = b"%s %03d\r\n" % (head.version, head.status)
+        if not head.reason and head.raw.startswith(bare):
+            first = bare
+    return first + head.headers.encode() + b"\r\n"
+
+
+def encode_request(method: str, target: str, headers: list[tuple[str, str]], body: bytes = b"") -> bytes:
+    """A request as written by hand: headers exactly as given, nothing added."""
+    lines = "".join(f"{n}: {v}\r\n" for n, v in headers)
+    return f"{method} {target} HTTP/1.1\r\n{lines}\r\n".encode("latin-1") + body
+
+
+def encode_response(status: int, reason: str, headers: list[tuple[str, str]], body: bytes = b"") -> bytes:
+    """A response as written by hand: headers exactly as given, nothing added."""
+    lines = "".join(f"{n}: {v}\r\n" for n, v in headers)
+    return f"HTTP/1.1 {status} {reason}\r\n{lines}\r\n".encode("latin-1") + body
+
+
+# -- body framing ---------------------------------------------------------------------------
+
+
+def _content_length(headers: Headers, at: int) -> int | None:
+    values = headers.get_all(b"content-length")
+    if not values:
+        return None
+    items = {v.strip() for value in values for v in value.split(b",")}
+    if len(items) != 1:
+        raise WireError(f"conflicting Content-Length values {sorted(items)!r}", at)
+    (value,) = items
+    if not value.isdigit() or len(value) > 18:
+        raise WireError(f"invalid Content-Length {value[:20]!r}", at)
+    return int(value)
+
+
+def _is_chunked(headers: Headers) -> bool | None:
+    """None: no Transfer-Encoding; True/False: whether chunked is the final coding."""
+    codings = [c.strip().lower() for v in headers.get_all(b"transfer-encoding") for c in v.split(b",")]
+    if not codings:
+        return None
+    return codings[-1] == b"chunked"
+
+
+_HEAD, _FIXED, _CHUNKED, _UNTIL_CLOSE, _TUNNEL, _BROKEN = range(6)
+
+
+class HTTPReader:
+    """Incremental reader for one direction of an HTTP/1.1 connection.
+
+    ``role="request"`` reads what a client sends; ``role="response"`` reads what a server
+    sends and needs :meth:`expect_response_to` for each request (so a response to HEAD has no
+    body and a 2xx to CONNECT starts a tunnel). Framing follows RFC 9112 §6.3.
+    """
+
+    def __init__(self, role: str, *, strict: bool = True, offset: int = 0):
+        if role not in ("request", "response"):
+            raise ValueError("role must be 'request' or 'response'")
+        self.role = role
+        self.strict = strict
+        self.offset = offset  # stream offset of the next byte not yet consumed
+        self._state = _HEAD
+        self._buf = bytearray()
+        self._remaining = 0
+        self._chunked: ChunkedDecoder | None = None
+        self._methods: deque[bytes] = deque()
+        self.messages = 0  # complete messages so far
+        self.head: Request | Response | None = None  # the head of the current (or last) message
+
+    def expect_response_to(self, method: bytes) -> None:
+        self._methods.append(method)
+
+    @property
+    def idle(self) -> bool:
+        """Between messages with nothing buffered: a close here is a clean end."""
+        return self._state == _HEAD and not self._buf
+
+    def feed(self, data: bytes) -> list[HTTPEvent]:
+        events: list[HTTPEvent] = []
+        while data:
+            state = self._state
+            if state == _HEAD:
+                data = self._read_head(data, events)
+            elif state == _FIXED:
+                take = min(self._remaining, len(data))
+                events.append(BodyData(data[:take]))
+                self._remaining -= take
+                self.offset += take
+                data = data[take:]
+                if self._remaining == 0:
+                    self._end_message(events)
+            elif state == _CHUNKED:
+                data = self._read_chunked(data, events)
+            else:  # the rest of the connection is one undelimited piece
+                kind = {_UNTIL_CLOSE: BodyData, _TUNNEL: TunnelData, _BROKEN: Unparsed}[state]
+                events.append(kind(data))
+                self.offset += len(data)
+                data = b""
+        return events
+
+    def close(self) -> list[HTTPEvent]:
+        """The peer closed its side. Ends a close-delimited body; anything unfinished is an error."""
+        state = self._state
+        events: list[HTTPEvent] = []
+        if state == _UNTIL_CLOSE:
+            self._end_message(events)
+            self._state = _BROKEN  # nothing may follow a close
+            return events
+        if state == _CHUNKED:
+            assert self._chunked is not None
+            events = self._chunked.close()  # never complete here: a finished body left this state
+            self.offset = self._chunked.offset
+            self._state = _BROKEN
+            return events
+        if state == _FIXED:
+            return self._fail(
+                f"connection closed with {self._remaining} of the declared body bytes missing", self.offset
+            )
+        if state == _HEAD and self._buf:
+            error = WireError(f"connection closed inside a {self.role} head", self.offset + len(self._buf))
+            self._broken(error, b"", events)
+        return events
+
+    # -- internals ----------------------------------------------------------------------
+
+    def _fail(self, reason: str, offset: int) -> list[HTTPEvent]:
+        if self.strict:
+            raise WireError(reason, offset)
+        self._state = _BROKEN
+        return [Malformed(reason, offset)]
+
+    def _broken(self, error: WireError, rest: bytes, events: list) -> bytes:
+        """Report an error; lenient mode passes the unparseable bytes on untouched."""
+        events.extend(self._fail(error.reason, error.offset))
+        pending = bytes(self._buf) + rest
+        self._buf.clear()
+        if pending:
+            events.append(Unparsed(pending))
+            self.offset += len(pending)
+        return b""
+
+    def _read_head(self, data: bytes, events: list) -> bytes:
+        search_from = max(0, len(self._buf) - 3)
+        self._buf += data
+        end = find_head_end(self._buf, search_from)
+        # the limit holds however the head was split across reads, so a whole one is checked too
+        if end > MAX_HEAD or (end < 0 and len(self._buf) > MAX_HEAD):
+            return self._broken(WireError(f"{self.role} head larger than {MAX_HEAD} bytes", self.offset), b"", events)
+        if end < 0:
+            return b""
+        head = bytes(self._buf[:end])
+        rest = bytes(self._buf[end:])
+        self._buf.clear()
+        try:
+            parse = parse_request_head if self.role == "request" else parse_response_head
+            message = parse(head, strict=self.strict, offset=self.offset)
+            state, length = self._framing(message)
+        except WireError as error:
+            self._buf += head
+            return self._broken(error, rest, events)
+        self.head = message
+        events.append(message)
+        self.offset += len(head)
+        self._state = state
+        if state == _FIXED:
+            self._remaining = length
+            if length == 0:
+                self._end_message(events)
+        elif state == _CHUNKED:
+            self._chunked = ChunkedDecoder(strict=self.strict, offset=self.offset)
+        elif state == _HEAD:  # no body at all
+            self._end_message(events)
+        return rest
+
+    def _framing(self, message: Request | Response) -> tuple[int, int]:
+        """RFC 9112 §6.3: which kind of body follows this head."""
+        headers = message.headers
+        at = self.offset
+        chunked = _is_chunked(headers)
+        if isinstance(message, Request):
+            if chunked is not None and b"content-length" in headers:
+                raise WireError("request has both Transfer-Encoding and Content-Length", at)
+            if chunked is False:
+                raise WireError("request Transfer-Encoding does not end with chunked", at)
+            if chunked:
+                return _CHUNKED, 0
+            length = _content_length(headers, at)
+            return (_FIXED, length) if length else (_HEAD, 0)
+        method = self._methods[0] if self._methods else b"GET"
+        status = message.status
+        if 100 <= status < 200:
+            return (_TUNNEL, 0) if status == 101 else (_HEAD, 0)
+        if method == b"CONNECT" and 200 <= status < 300:
+            return _TUNNEL, 0
+        if method == b"HEAD" or status in (204, 304):
+            return _HEAD, 0
+        if chunked is not None:
+            return (_CHUNKED, 0) if chunked else (_UNTIL_CLOSE, 0)
+        length = _content_length(headers, at)
+        if length is None:
+            return _UNTIL_CLOSE, 0
+        return (_FIXED, length) if length else (_HEAD, 0)
+
+    def _read_chunked(self, data: bytes, events: list) -> bytes:
+        decoder = self._chunked
+        assert decoder is not None
+        try:
+            chunk_events = decoder.feed(data)
+        except WireError as error:
+            self._state = _BROKEN
+            raise error
+        events.extend(chunk_events)
+        self.offset = decoder.offset
+        if any(isinstance(e, Malformed) for e in chunk_events):
+            self._state = _BROKEN
+            return b""
+        if decoder.done:
+            rest = decoder.unconsumed
+            self._chunked = None
+            self._end_message(events)
+            return rest
+        return b""
+
+    def _end_message(self, events: list) -> None:
+        events.append(EndOfMessage())
+        self.messages += 1
+        head = self.head
+        if isinstance(head, Response):
+            if head.status >= 200 and self._methods:
+                self._methods.popleft()
+        self._state = _HEAD
