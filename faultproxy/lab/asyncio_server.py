@@ -1,0 +1,176 @@
+"""What every lab HTTP server shares: an asyncio listener, reading requests, and a thread to run in.
+
+asyncio streams let one thread serve many clients at once: each connection is a coroutine
+that sleeps while it waits for bytes, so a slow stream never blocks the others.
+:class:`StreamServer` owns the listening socket and the per-connection tasks, so ``stop()``
+can end long-lived streams instead of waiting for them. :func:`running_in_thread` runs a
+server on its own event loop so synchronous code (``http.client``, ``curl`` in a
+subprocess, a plain pytest test) can talk to it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import AsyncGenerator, Iterator
+from contextlib import contextmanager, suppress
+from typing import Self, TypeVar
+
+from faultproxy.wire.errors import WireError
+from faultproxy.wire.http import EndOfMessage, HTTPReader, Request, encode_response
+
+READ_SIZE = 65536
+
+
+class StreamServer:
+    """An asyncio TCP server; subclasses implement :meth:`handle` for one connection.
+
+    Use ``async with Server(...) as srv:`` or ``await srv.start()`` / ``await srv.stop()``.
+    ``port=0`` asks the kernel for a free port; :attr:`port` is the real one after start.
+    """
+
+    def __init__(self, host: str = "127.0.0.1", port: int = 0):
+        self.host = host
+        self.port = port
+        self._server: asyncio.Server | None = None
+        self._connections: set[asyncio.Task] = set()
+
+    @property
+    def url(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}/"
+
+    async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        raise NotImplementedError
+
+    async def start(self) -> None:
+        self._server = await asyncio.start_server(self._connection, self.host, self.port)
+        self.port = self._server.sockets[0].getsockname()[1]
+
+    async def stop(self) -> None:
+        """Stop listening and end every open connection, mid-stream or not."""
+        if self._server is None:
+            return
+        self._server.close()
+        for task in list(self._connections):
+            task.cancel()
+        await asyncio.gather(*self._connections, return_exceptions=True)
+        await self._server.wait_closed()
+        self._server = None
+
+    async def serve_forever(self) -> None:
+        """For the CLI: run until cancelled (Ctrl-C)."""
+        if self._server is None:
+            await self.start()
+        assert self._server is not None
+        try:
+            await self._server.serve_forever()
+        finally:
+            await self.stop()
+
+    async def __aenter__(self) -> Self:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
+
+    async def _connection(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        self._connections.add(task)
+        try:
+            await self.handle(reader, writer)
+        except ConnectionError:
+            pass  # the client went away; nothing to answer
+        finally:
+            self._connections.discard(task)
+            writer.close()
+            with suppress(ConnectionError, asyncio.CancelledError):
+                await writer.wait_closed()
+
+
+async def requests(
+    reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+) -> AsyncGenerator[Request, None]:
+    """Each complete request on a connection, in order (a request body is read and dropped).
+
+    HTTP/1.1 connections are persistent: when one request ends, the next head may follow on
+    the same bytes, even in the same read (pipelining). The wire reader finds the message
+    boundaries; here we only feed it. A malformed request gets ``400`` with the parser's
+    reason as a plain-text body, and the connection is closed, because after a framing error
+    nobody knows where the next request would start.
+    """
+    wire = HTTPReader("request")
+    request: Request | None = None
+    while data := await reader.read(READ_SIZE):
+        try:
+            events = wire.feed(data)
+        except WireError as error:
+            body = f"400 Bad Request: {error}\n".encode()
+            writer.write(
+                encode_response(
+                    400,
+                    "Bad Request",
+                    [
+                        ("Content-Type", "text/plain; charset=utf-8"),
+                        ("Content-Length", str(len(body))),
+                        ("Connection", "close"),
+                    ],
+                    body,
+                )
+            )
+            await writer.drain()
+            return
+        for event in events:
+            if isinstance(event, Request):
+                request = event
+            elif isinstance(event, EndOfMessage) and request is not None:
+                yield request
+
+
+async def first_request(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> Request | None:
+    """The connection's first request, or None if the client sent nothing usable (400 already sent)."""
+    stream = requests(reader, writer)
+    try:
+        return await anext(stream, None)
+    finally:
+        await stream.aclose()
+
+
+def wants_close(request: Request) -> bool:
+    """Whether the client asked for the connection to end after this response.
+
+    HTTP/1.1 keeps connections open unless ``Connection: close``; HTTP/1.0 closes them
+    unless ``Connection: keep-alive``.
+    """
+    tokens = {t.strip().lower() for t in (request.headers.get("connection") or b"").split(b",")}
+    if request.version == b"HTTP/1.0":
+        return b"keep-alive" not in tokens
+    return b"close" in tokens
+
+
+S = TypeVar("S", bound=StreamServer)
+
+
+@contextmanager
+def running_in_thread(server: S, timeout: float = 10.0) -> Iterator[S]:
+    """Run ``server`` on a new event loop in a background thread for the ``with`` block.
+
+    ``with running_in_thread(SSEServer(events=5)) as srv: ...`` -- the server is listening
+    (``srv.port`` is set) when the block starts, and stopped, its loop closed and its thread
+    joined when the block ends.
+    """
+    loop = asyncio.new_event_loop()
+    thread = threading.Thread(target=loop.run_forever, name=f"{type(server).__name__}-loop", daemon=True)
+    thread.start()
+    try:
+        asyncio.run_coroutine_threadsafe(server.start(), loop).result(timeout)
+        try:
+            yield server
+        finally:
+            asyncio.run_coroutine_threadsafe(server.stop(), loop).result(timeout)
+    finally:
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(timeout)
+        loop.close()

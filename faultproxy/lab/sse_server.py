@@ -1,0 +1,211 @@
+"""A Server-Sent Events server from scratch, on asyncio streams, that records what it sent.
+
+``GET /events`` answers ``200`` with ``Content-Type: text/event-stream`` and a chunked body
+that never has to know its length: every event is one chunk, written the moment it exists.
+Events carry ``id: 1`` .. ``id: N`` so a client that loses the connection can say where it
+got to: a reconnect with ``Last-Event-ID: 3`` continues with event 4. When all N events
+are out the body ends cleanly (``0\\r\\n\\r\\n``). A browser would reconnect after that; the
+reconnect (``Last-Event-ID: N``) gets ``204 No Content``, the spec's way of saying "stop".
+
+Options a lesson or a test needs: ``retry`` (the reconnection time the client should use,
+sent with the first event of each connection), comment keep-alives while idle, a named
+event type, multi-line data, and ``drop_after`` (the first connection is cut after K
+events, so reconnection can be watched).
+
+The ground truth -- every event written, with its connection number and a monotonic
+timestamp -- is kept in :attr:`SSEServer.sent` (and a JSONL file with ``log``), so a test
+can compare what a client received against what was really sent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import IO
+
+from faultproxy.lab.asyncio_server import StreamServer, first_request
+from faultproxy.wire.chunked import encode_chunk, encode_last_chunk
+from faultproxy.wire.http import Request, encode_response
+from faultproxy.wire.sse import encode_comment, encode_event
+
+STREAM_PATH = "/events"
+
+
+@dataclass(frozen=True)
+class SentEvent:
+    """One event as the server wrote it to a connection."""
+
+    id: int
+    type: str  # "message" unless the server was given an event type
+    data: str
+    time: float  # time.monotonic() just after the bytes were handed to the socket
+    connection: int  # 1 for the first request to /events, 2 for the next, ...
+
+
+@dataclass(frozen=True)
+class StreamRequest:
+    """One request to /events and how the server answered it."""
+
+    connection: int
+    last_event_id: str | None  # the Last-Event-ID header, None when absent
+    status: int
+    first_id: int | None  # the first event id this connection was to get (None for 204)
+
+
+class SSEServer(StreamServer):
+    """``async with SSEServer(events=10, interval=0.01) as srv:`` -- then point a client at ``srv.url``.
+
+    ``interval`` and ``keepalive`` are seconds; ``retry`` is milliseconds, as on the wire.
+    For synchronous code use :func:`~faultproxy.lab.asyncio_server.running_in_thread`.
+    """
+
+    def __init__(
+        self,
+        *,
+        events: int = 10,
+        interval: float = 1.0,
+        retry: int | None = None,
+        keepalive: float | None = None,
+        event_type: str | None = None,
+        multiline: bool = False,
+        drop_after: int | None = None,
+        log: str | Path | None = None,
+        host: str = "127.0.0.1",
+        port: int = 0,
+    ):
+        super().__init__(host, port)
+        if events < 0 or (drop_after is not None and drop_after < 1):
+            raise ValueError("events must be >= 0 and drop_after >= 1")
+        encode_event("", event=event_type)  # raises ValueError now for a type no stream can carry
+        self.events = events
+        self.interval = interval
+        self.retry = retry
+        self.keepalive = keepalive
+        self.event_type = event_type
+        self.multiline = multiline
+        self.drop_after = drop_after
+        self.log_path = Path(log) if log is not None else None
+        self.sent: list[SentEvent] = []
+        self.requests: list[StreamRequest] = []
+        self._log: IO[str] | None = None
+
+    @property
+    def url(self) -> str:
+        return super().url.rstrip("/") + STREAM_PATH
+
+    async def start(self) -> None:
+        if self.log_path is not None:
+            self._log = self.log_path.open("w", encoding="utf-8")
+        try:
+            await super().start()
+        except OSError:
+            await self.stop()
+            raise
+
+    async def stop(self) -> None:
+        await super().stop()
+        if self._log is not None:
+            self._log.close()
+            self._log = None
+
+    def data(self, n: int) -> str:
+        """Event n's data: ``{"n": 3}``, or the same JSON spread over several lines."""
+        if self.multiline:
+            return json.dumps({"n": n, "of": self.events}, indent=2)
+        return json.dumps({"n": n})
+
+    def first_id(self, last_event_id: str | None) -> int:
+        """Resume after ``Last-Event-ID``; an ID this stream never sent starts it from the top."""
+        if (
+            last_event_id
+            and last_event_id.isascii()
+            and last_event_id.isdigit()
+            and int(last_event_id) <= self.events
+        ):
+            return int(last_event_id) + 1
+        return 1
+
+    async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        request = await first_request(reader, writer)
+        if request is None:
+            return
+        if request.target.split(b"?")[0].decode("latin-1") != STREAM_PATH or request.method != b"GET":
+            writer.write(self.refusal(request))
+            await writer.drain()
+            return
+        connection = len(self.requests) + 1
+        header = request.headers.get("last-event-id")
+        last_event_id = header.decode("utf-8", "replace") if header is not None else None
+        first = self.first_id(last_event_id)
+        if first > self.events:
+            self.requests.append(StreamRequest(connection, last_event_id, 204, None))
+            writer.write(encode_response(204, "No Content", [("Connection", "close")]))
+            await writer.drain()
+            return
+        self.requests.append(StreamRequest(connection, last_event_id, 200, first))
+        writer.write(
+            encode_response(
+                200,
+                "OK",
+                [
+                    ("Content-Type", "text/event-stream"),
+                    ("Cache-Control", "no-store"),  # a stream must never be served from a cache
+                    ("Transfer-Encoding", "chunked"),
+                    ("Connection", "close"),
+                ],
+            )
+        )
+        await writer.drain()
+        await self.stream(writer, connection, first)
+
+    async def stream(self, writer: asyncio.StreamWriter, connection: int, first: int) -> None:
+        """Events ``first`` .. N, one chunk each; then the last chunk, unless this connection is to be cut."""
+        for count, n in enumerate(range(first, self.events + 1), start=1):
+            await self.wait_for_next(writer)
+            block = encode_event(
+                self.data(n),
+                event=self.event_type,
+                id=str(n),
+                retry=self.retry if count == 1 else None,
+            )
+            writer.write(encode_chunk(block))
+            await writer.drain()
+            self.record(
+                SentEvent(n, self.event_type or "message", self.data(n), time.monotonic(), connection)
+            )
+            if connection == 1 and count == self.drop_after:
+                return  # closing without the last chunk: the client sees a broken body
+        writer.write(encode_last_chunk())
+        await writer.drain()
+
+    async def wait_for_next(self, writer: asyncio.StreamWriter) -> None:
+        """Wait one interval, sending a comment every ``keepalive`` seconds meanwhile.
+
+        A comment line dispatches nothing, but the bytes keep idle-timeouts in proxies and
+        clients from firing. The extra blank line ends the block, so a reader that buffers
+        whole blocks passes it on at once too.
+        """
+        due = time.monotonic() + self.interval
+        while self.keepalive and time.monotonic() + self.keepalive < due:
+            await asyncio.sleep(self.keepalive)
+            writer.write(encode_chunk(encode_comment("keep-alive") + b"\n"))
+            await writer.drain()
+        await asyncio.sleep(max(0.0, due - time.monotonic()))
+
+    def record(self, event: SentEvent) -> None:
+        self.sent.append(event)
+        if self._log is not None:
+            self._log.write(json.dumps(asdict(event)) + "\n")
+            self._log.flush()
+
+    def refusal(self, request: Request) -> bytes:
+        if request.method != b"GET":
+            status, reason, extra = 405, "Method Not Allowed", [("Allow", "GET")]
+        else:
+            status, reason, extra = 404, "Not Found", []
+        body = f"{status} {reason}: the stream is GET {STREAM_PATH}\n".encode()
+        headers = [("Content-Type", "text/plain; charset=utf-8"), ("Content-Length", str(len(body))), *extra]
+        return encode_response(status, reason, headers, body)
