@@ -25,6 +25,7 @@ from typing import IO, Any
 
 from faultproxy.wire.chunked import ChunkData, ChunkedEnd, ChunkEnd, ChunkHeader, Malformed, Unparsed
 from faultproxy.wire.http import BodyData, EndOfMessage, HTTPReader, Request, Response, TunnelData
+from faultproxy.wire.errors import WireError
 from faultproxy.wire.sse import SSEParser
 
 CAPTURE_VERSION = 1
@@ -124,8 +125,15 @@ class _DirectionDecoder:
     def _events(self, body: bytes, base: dict[str, Any]) -> list[dict[str, Any]]:
         if self.sse is None:
             return []
+        try:
+            events = self.sse.feed(body)
+        except WireError as error:
+            # e.g. a line over the parser's limit: the stream is still relayed, and the capture
+            # keeps its bytes, but stops decoding events from it and says why
+            self.sse = None
+            return [{"type": "malformed", **base, "reason": f"event stream: {error}"}]
         out = []
-        for ev in self.sse.feed(body):
+        for ev in events:
             out.append({"type": "event", **base, "index": self.event_index,
                         "event": {"type": ev.type, "data": ev.data, "id": ev.id, "retry": ev.retry}})
             self.event_index += 1
@@ -169,6 +177,10 @@ class CaptureWriter:
         for record in decoders[direction].records(data, self.redact):
             self._write({"t": t, "conn": conn, **record})
 
+    def forget(self, conn: int) -> None:
+        """Stop decoding a connection (its decoder failed); its notes are still written."""
+        self._decoders.pop(conn, None)
+
     def note(self, conn: int, kind: str, **fields: Any) -> None:
         t = self._now()
         decoders = self._decoders.get(conn)
@@ -180,6 +192,11 @@ class CaptureWriter:
             self._decoders.pop(conn, None)
             self._file.flush()
         self._write({"t": t, "conn": conn, "type": kind, **fields})
+
+    def fault(self, evidence: dict[str, Any]) -> None:
+        """A fault fired: written with the time the fault saw, so it sorts beside the bytes it touched."""
+        t = round(evidence.pop("t") - self._start, 6)
+        self._write({"t": t, "type": "fault", "fault_type": evidence.pop("type"), **evidence})
 
     def close(self) -> None:
         self._file.close()

@@ -18,13 +18,19 @@ import socket
 import struct
 from typing import TYPE_CHECKING
 
+from faultproxy.faults.pipeline import Pipeline
+from faultproxy.proxy.outbox import Outbox
 from faultproxy.wire.errors import WireError
-from faultproxy.wire.http import HTTPReader, Request, encode_response
+from faultproxy.wire.http import Request, encode_response
 
 if TYPE_CHECKING:
     from faultproxy.proxy.server import Proxy
 
 _LINGER_RST = struct.pack("ii", 1, 0)
+
+# After answering a request itself, how long the proxy keeps reading (and dropping) what the
+# client still sends before it closes anyway; see Relay._answer.
+LINGER_SECONDS = 5.0
 
 
 def _reset(transport: asyncio.BaseTransport | None) -> None:
@@ -59,7 +65,8 @@ class Side(asyncio.Protocol):
         self.relay = relay
         self.name = name  # "client" or "upstream"
         self.transport: asyncio.Transport | None = None
-        self.eof = False
+        self.eof = False  # we received its FIN
+        self.eof_sent = False  # we sent it our FIN: nothing more may be written to it
         self.holds: set[str] = set()  # reasons reading from this side is paused
 
     @property
@@ -77,7 +84,7 @@ class Side(asyncio.Protocol):
             self.transport.resume_reading()
 
     def write(self, data: bytes) -> None:
-        if self.transport is not None and not self.transport.is_closing():
+        if self.transport is not None and not self.transport.is_closing() and not self.eof_sent:
             self.transport.write(data)
 
     # -- asyncio callbacks ----------------------------------------------------------------
@@ -108,7 +115,12 @@ class Side(asyncio.Protocol):
 
 
 class Relay:
-    """Everything about one client connection and its upstream connection."""
+    """Everything about one client connection and its upstream connection.
+
+    Each direction runs through a fault :class:`~faultproxy.faults.pipeline.Pipeline` (which
+    with no fault active hands the bytes back as read) and an :class:`Outbox` that carries
+    out what the pipeline asks for: write, wait, close with FIN or RST.
+    """
 
     def __init__(self, proxy: Proxy, conn_id: int):
         self.proxy = proxy
@@ -116,12 +128,29 @@ class Relay:
         self.client = Side(self, "client")
         self.upstream = Side(self, "upstream")
         self.http = not proxy.raw
-        self.requests = HTTPReader("request") if self.http else None
-        self.responses = HTTPReader("response", strict=False) if self.http else None
+        self.down = Pipeline(proxy.faults, conn_id, "downstream", raw=proxy.raw)
+        self.up = Pipeline(proxy.faults, conn_id, "upstream", raw=proxy.raw, strict=True,
+                           on_request=self._request_seen)
+        self.to_client = self._outbox(self.upstream, self.client, "response")
+        self.to_upstream = self._outbox(self.client, self.upstream, "request")
         self.early: list[bytes] = []  # client bytes read before the upstream connection exists
         self.upstream_error: str | None = None
+        self.request_seen = False
         self.closed = asyncio.get_running_loop().create_future()
         self._lost: set[str] = set()
+
+    def _outbox(self, source: Side, sink: Side, direction: str) -> Outbox:
+        def write(data: bytes) -> None:
+            self.proxy.capture_data(self, direction, data)
+            sink.write(data)
+
+        return Outbox(
+            write=write,
+            write_eof=lambda: self._write_eof(sink),
+            close=self._fault_close,
+            pause_source=lambda: source.hold("fault"),
+            resume_source=lambda: source.release("fault"),
+        )
 
     # -- connection setup -------------------------------------------------------------------
 
@@ -132,10 +161,11 @@ class Relay:
             asyncio.get_running_loop().create_task(self._connect_upstream())
             return
         for data in self.early:
-            self.upstream.write(data)
+            self._from_client(data)
         self.early.clear()
         if self.client.eof:
-            self._write_eof(self.upstream)
+            self.to_upstream.push(self.up.eof(self._now()))
+            self.to_upstream.finish()
         self.client.release("connecting")
 
     async def _connect_upstream(self) -> None:
@@ -150,6 +180,9 @@ class Relay:
             self.upstream_error = _describe_connect_error(exc, self.proxy.connect_timeout)
             self.proxy.capture_note(self, "upstream_error", reason=self.upstream_error)
             self._lost.add("upstream")
+            for data in self.early:
+                self._check_request(data)
+            self.early.clear()
             self.client.release("connecting")
             self._answer_upstream_error()
 
@@ -158,14 +191,15 @@ class Relay:
         if not self.http:
             self._close(self.client)
             return
-        assert self.requests is not None
-        if self.requests.head is not None or self.client.eof:
+        if self.request_seen or self.client.eof:
             target = self.proxy.upstream
             text = f"faultproxy: upstream {target.host}:{target.port} unreachable: {self.upstream_error}\n"
             self._answer(502, "Bad Gateway", text)
 
     def _answer(self, status: int, reason: str, text: str) -> None:
         data = plain_response(status, reason, text)
+        self.to_client.cancel()
+        self.to_upstream.cancel()
         self.proxy.capture_data(self, "response", data)
         self.client.write(data)
         self._close(self.client)
@@ -173,67 +207,87 @@ class Relay:
 
     # -- data -----------------------------------------------------------------------------
 
+    def _now(self) -> float:
+        return asyncio.get_running_loop().time()
+
     def received(self, side: Side, data: bytes) -> None:
         if side is self.client:
-            self._from_client(data)
+            if self.upstream.transport is None and self.upstream_error is None:
+                self.early.append(data)
+            elif self.upstream_error is not None:
+                self._check_request(data)
+                self._answer_upstream_error()
+            else:
+                self._from_client(data)
         else:
-            self._from_upstream(data)
+            self.to_client.push(self.down.feed(data, self._now()))
 
     def _from_client(self, data: bytes) -> None:
-        requests = self.requests
-        if requests is not None:
-            try:
-                events = requests.feed(data)
-            except WireError as error:
-                self.proxy.capture_data(self, "request", data)
-                self._answer(400, "Bad Request", f"faultproxy: malformed request: {error}\n")
-                return
-            for event in events:
-                if isinstance(event, Request):
-                    self._request_seen(event)
-        self.proxy.capture_data(self, "request", data)
-        if self.upstream_error is not None:
-            self._answer_upstream_error()
-        elif self.upstream.transport is None:
-            self.early.append(data)
-        else:
-            self.upstream.write(data)
+        try:
+            out = self.up.feed(data, self._now())
+        except WireError as error:
+            self._answer(400, "Bad Request", f"faultproxy: malformed request: {error}\n")
+            return
+        self.to_upstream.push(out)
+
+    def _check_request(self, data: bytes) -> None:
+        """With no upstream, still read the request: to know one came, or that it is malformed."""
+        try:
+            self.up.feed(data, self._now())
+        except WireError:
+            pass  # the 502 says what matters: there is nobody to send it to
 
     def _request_seen(self, request: Request) -> None:
-        assert self.responses is not None
-        self.responses.expect_response_to(request.method)
-        if request.method == b"CONNECT" or b"upgrade" in request.headers:
-            # What follows a successful CONNECT or Upgrade is not HTTP/1.1: relay it as bytes.
-            self.requests = None
-
-    def _from_upstream(self, data: bytes) -> None:
-        if self.responses is not None:
-            self.responses.feed(data)  # lenient: observes, never refuses what the server sent
-        self.proxy.capture_data(self, "response", data)
-        self.client.write(data)
+        self.request_seen = True
+        self.down.expect(request)
 
     # -- ends ---------------------------------------------------------------------------------
 
     def side_eof(self, side: Side) -> None:
         """A FIN from one side becomes a FIN to the other (a half-close, as it was sent)."""
         self.proxy.capture_note(self, "eof", side=side.name)
-        if side is self.client and self.upstream_error is not None:
-            self._answer_upstream_error()
-            return
-        if side.peer.transport is not None:
-            self._write_eof(side.peer)
-        if self.client.eof and self.upstream.eof:
-            self._close(self.client)
-            self._close(self.upstream)
+        if side is self.client:
+            if self.upstream_error is not None:
+                self._answer_upstream_error()
+            elif self.upstream.transport is not None:
+                self._finish(self.up, self.to_upstream)
+        else:
+            self._finish(self.down, self.to_client)
+        toward = self.to_client if side is self.client else self.to_upstream
+        if toward.done:
+            self._close(side)  # FIN both ways: this socket is finished
+
+    def _finish(self, pipeline: Pipeline, outbox: Outbox) -> None:
+        try:
+            outbox.push(pipeline.eof(self._now()))
+        except WireError:
+            pass  # a request cut short: the FIN passed on tells the server just that
+        outbox.finish()
+
+    def _fault_close(self, how: str) -> None:
+        """A fault ended the connection: both sides go, with a FIN or an RST as it asked."""
+        self.proxy.capture_note(self, "fault_close", how=how)
+        self.to_client.cancel()
+        self.to_upstream.cancel()
+        for side in (self.client, self.upstream):
+            if how == "rst":
+                _reset(side.transport)
+            else:
+                self._close(side)
 
     def side_lost(self, side: Side, exc: Exception | None) -> None:
         self._lost.add(side.name)
         reset = isinstance(exc, ConnectionResetError)
         self.proxy.capture_note(self, "closed", side=side.name, how="rst" if reset else "fin")
         if reset:
+            (self.to_client if side is self.upstream else self.to_upstream).cancel()
             _reset(side.peer.transport)
+        elif side is self.client:
+            self._close(self.upstream)  # the client is gone: nobody is left to read the answer
+        elif self.to_client.idle:
+            self._close(self.client)
         else:
-            self._close(side.peer)
+            self.to_client.finish()  # the client still gets what a fault is delaying, then the FIN
         if self._lost >= {"client", "upstream"} and not self.closed.done():
             self.closed.set_result(None)
             self.proxy.connection_done(self)
@@ -242,9 +296,9 @@ class Relay:
         transport = side.transport
         if transport is None or transport.is_closing():
             return
-        if side.peer.eof and side.eof:
+        if side.eof or not transport.can_write_eof():
             transport.close()
-        elif transport.can_write_eof():
+        else:
             transport.write_eof()
 
     def _close(self, side: Side) -> None:
@@ -258,6 +312,8 @@ class Relay:
 
     def abort(self) -> None:
         """Proxy shutdown: drop both sockets now."""
+        self.to_client.cancel()
+        self.to_upstream.cancel()
         for side in (self.client, self.upstream):
             if side.transport is not None:
                 side.transport.abort()

@@ -10,12 +10,18 @@ the scenario runner can compose it with servers and clients::
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from pathlib import Path
 
+from faultproxy.faults import FaultSet, FaultSpec, parse_fault
+from faultproxy.faults.base import Evidence
+from faultproxy.faults.spec import check_unique
 from faultproxy.proxy.address import Address, parse_listen, parse_upstream
 from faultproxy.proxy.capture import CaptureWriter
 from faultproxy.proxy.relay import Relay, Side
+
+log = logging.getLogger(__name__)
 
 
 class Proxy:
@@ -30,11 +36,15 @@ class Proxy:
         capture: str | Path | None = None,
         redact: bool = True,
         connect_timeout: float = 10.0,
+        faults: list[FaultSpec] | None = None,
+        seed: int = 0,
     ):
         self.upstream: Address = parse_upstream(upstream)
         self.listen: Address = parse_listen(listen)
         self.raw = raw
         self.connect_timeout = connect_timeout
+        self.faults = FaultSet(check_unique(list(faults or [])), seed=seed)
+        self.faults.listeners.append(self._evidence)
         self.capture_path = Path(capture) if capture else None
         self.redact = redact
         self._capture: CaptureWriter | None = None
@@ -96,6 +106,38 @@ class Proxy:
         """Client connections currently open."""
         return len(self._relays)
 
+    # -- faults ---------------------------------------------------------------------------
+
+    def add_fault(self, type: str, attributes: dict | None = None, **fields: object) -> FaultHandle:
+        """Add a fault now; live connections pick it up on their next read.
+
+        Returns a handle that is also a context manager removing the fault on exit::
+
+            with proxy.add_fault("sse_drop", {"event_index": 2}):
+                ...
+        """
+        index = len(self.faults.specs)
+        spec = parse_fault({"type": type, "attributes": attributes or {}, **fields}, index=index)
+        if "name" not in fields:
+            n = index + 1
+            while self.faults.get(spec.name) is not None:
+                n += 1
+                spec = spec.model_copy(update={"name": f"{type}_{n}"})
+        self.faults.add(spec)
+        return FaultHandle(self, spec.name)
+
+    def remove_fault(self, name: str) -> None:
+        self.faults.remove(name)
+
+    @property
+    def evidence(self) -> list[Evidence]:
+        """Every time a fault fired: where, when, what it did."""
+        return self.faults.evidence
+
+    def _evidence(self, evidence: Evidence) -> None:
+        if self._capture is not None:
+            self._capture.fault(evidence.as_dict())
+
     # -- per connection ---------------------------------------------------------------------
 
     def _new_client(self) -> Side:
@@ -109,15 +151,55 @@ class Proxy:
         self._relays.pop(relay.id, None)
         self.capture_note(relay, "done")
 
+    # The capture is called from inside the relay's socket callbacks, where an exception would
+    # make asyncio close the connection: a stream cut short, looking like the upstream's doing.
+    # Whatever goes wrong in the capture is logged and the relay goes on.
+
     def capture_open(self, relay: Relay) -> None:
         if self._capture is not None:
             peer = relay.client.transport.get_extra_info("peername") if relay.client.transport else None
-            self._capture.open(relay.id, client=peer)
+            try:
+                self._capture.open(relay.id, client=peer)
+            except Exception:
+                self._capture_failed(relay)
 
     def capture_data(self, relay: Relay, direction: str, data: bytes) -> None:
         if self._capture is not None:
-            self._capture.data(relay.id, direction, data)
+            try:
+                self._capture.data(relay.id, direction, data)
+            except Exception:
+                self._capture_failed(relay)
 
     def capture_note(self, relay: Relay, kind: str, **fields: object) -> None:
         if self._capture is not None:
-            self._capture.note(relay.id, kind, **fields)
+            try:
+                self._capture.note(relay.id, kind, **fields)
+            except Exception:
+                self._capture_failed(relay)
+
+    def _capture_failed(self, relay: Relay) -> None:
+        log.exception("capture of connection #%d failed; it is still relayed, no longer decoded", relay.id)
+        if self._capture is not None:
+            self._capture.forget(relay.id)
+
+
+class FaultHandle:
+    """A fault added to a running proxy; ``with`` removes it again."""
+
+    def __init__(self, proxy: Proxy, name: str):
+        self.proxy = proxy
+        self.name = name
+
+    @property
+    def fired(self) -> list[Evidence]:
+        return [e for e in self.proxy.evidence if e.fault == self.name]
+
+    def remove(self) -> None:
+        if self.proxy.faults.get(self.name) is not None:
+            self.proxy.remove_fault(self.name)
+
+    def __enter__(self) -> FaultHandle:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.remove()

@@ -207,7 +207,8 @@ def _parse_fields(lines: list[tuple[bytes, bytes, int]], strict: bool) -> Header
             raise WireError(f"invalid header name {name[:40]!r}", at)
         bad = _FIELD_VALUE_BAD.search(content, len(name) + 1)
         if bad and strict:
-            raise WireError(f"control character {bad.group()!r} in the value of {name.decode()}", at + bad.start())
+            reason = f"control character {bad.group()!r} in the value of {name.decode()}"
+            raise WireError(reason, at + bad.start())
         fields.append((name, value.strip(b" \t"), raw))
     return Headers._parsed(fields)
 
@@ -215,10 +216,10 @@ def _parse_fields(lines: list[tuple[bytes, bytes, int]], strict: bool) -> Header
 def _head_lines(head: bytes, strict: bool, offset: int) -> tuple[bytes, int, Headers]:
     # RFC 9112 §2.2: a server SHOULD ignore at least one empty line before the request-line.
     skip = _LEADING_EMPTY_LINES.match(head).end()
-    lines = _split_lines(head[skip:], strict, offset + skip)
-    if not lines:
+    if skip == len(head):
         raise WireError("empty head", offset)
-    (first, _, at), rest = lines[0], lines[1:]
+    # after the skip the first line has content, so there is always a start line
+    (first, _, at), *rest = _split_lines(head[skip:], strict, offset + skip)
     return first, at, _parse_fields(rest, strict)
 
 
@@ -400,7 +401,8 @@ class HTTPReader:
         end = find_head_end(self._buf, search_from)
         # the limit holds however the head was split across reads, so a whole one is checked too
         if end > MAX_HEAD or (end < 0 and len(self._buf) > MAX_HEAD):
-            return self._broken(WireError(f"{self.role} head larger than {MAX_HEAD} bytes", self.offset), b"", events)
+            error = WireError(f"{self.role} head larger than {MAX_HEAD} bytes", self.offset)
+            return self._broken(error, b"", events)
         if end < 0:
             return b""
         head = bytes(self._buf[:end])
@@ -483,4 +485,10 @@ class HTTPReader:
         if isinstance(head, Response):
             if head.status >= 200 and self._methods:
                 self._methods.popleft()
+        elif isinstance(head, Request) and (head.method == b"CONNECT" or b"upgrade" in head.headers):
+            # What a client sends after CONNECT or an Upgrade request is meant for the tunnel
+            # (TLS, WebSocket, h2c), not HTTP/1.1 — unless the server refuses, which a
+            # request-side reader cannot know; relaying it as opaque bytes is right either way.
+            self._state = _TUNNEL
+            return
         self._state = _HEAD

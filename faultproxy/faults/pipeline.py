@@ -1,0 +1,424 @@
+"""One direction of one connection: bytes in → wire events → faults → bytes and actions out.
+
+The relay hands every read to :meth:`Pipeline.feed` and carries out what comes back:
+``bytes`` to write, and :class:`Wait` / :class:`Until` / :class:`Close` / :class:`Hold`
+actions. With no fault active the bytes come back exactly as read (the reader still runs, so
+exchanges and event indexes stay known and a fault added mid-stream knows where it is).
+
+Faults run top-down: the ``sse`` layer sees the events of ``text/event-stream`` bodies,
+then the ``http`` layer sees the wire events, then the ``bytes`` layer sees the bytes. When
+an SSE fault is active on a response its body is re-framed: each piece of event bytes that
+comes out becomes one chunk (or plain bytes for a close-delimited body), and a
+Content-Length response is switched to chunked so that dropped or injected events keep the
+framing valid — breaking the framing is the ``http`` layer's job, on purpose.
+"""
+
+from __future__ import annotations
+
+import random
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from faultproxy.faults.base import Close, Context, Evidence, Fault, Hold, RawBytes, Until, Wait
+from faultproxy.faults.spec import FaultSpec
+from faultproxy.wire.chunked import ChunkData, ChunkedEnd, ChunkEnd, ChunkHeader
+from faultproxy.wire.http import (
+    BodyData,
+    EndOfMessage,
+    HTTPReader,
+    Request,
+    Response,
+    encode_head,
+)
+from faultproxy.wire.sse import Block, SSEParser
+
+Output = bytes | Wait | Until | Close | Hold
+ACTIONS = (Wait, Until, Close, Hold)
+
+
+class FaultSet:
+    """The proxy's ordered, live list of faults; pipelines pick up changes on their next read."""
+
+    def __init__(self, specs: list[FaultSpec] | None = None, seed: int = 0):
+        self.seed = seed
+        self.version = 0
+        self._specs: dict[str, FaultSpec] = {}
+        self.evidence: list[Evidence] = []
+        self.listeners: list[Callable[[Evidence], None]] = []
+        for spec in specs or ():
+            self.add(spec)
+
+    @property
+    def specs(self) -> list[FaultSpec]:
+        return list(self._specs.values())
+
+    def add(self, spec: FaultSpec) -> FaultSpec:
+        if spec.name in self._specs:
+            raise ValueError(f"a fault named {spec.name!r} exists already")
+        self._specs[spec.name] = spec
+        self.version += 1
+        return spec
+
+    def replace(self, spec: FaultSpec) -> FaultSpec:
+        self._specs[spec.name] = spec
+        self.version += 1
+        return spec
+
+    def remove(self, name: str) -> FaultSpec:
+        spec = self._specs.pop(name)
+        self.version += 1
+        return spec
+
+    def clear(self) -> None:
+        self._specs.clear()
+        self.version += 1
+
+    def get(self, name: str) -> FaultSpec | None:
+        return self._specs.get(name)
+
+    def record(self, evidence: Evidence) -> None:
+        self.evidence.append(evidence)
+        for listener in self.listeners:
+            listener(evidence)
+
+    def draw(self, spec: FaultSpec, conn: int) -> bool:
+        """Whether ``spec`` is on for connection ``conn``: its toxicity, drawn from the seed.
+
+        Drawn from (seed, fault name, connection) alone, so the same seed and the same traffic
+        give the same decisions whatever else is configured or in which order things happen.
+        """
+        if spec.toxicity >= 1.0:
+            return True
+        return random.Random(f"{self.seed}/{spec.name}/{conn}/toxicity").random() < spec.toxicity
+
+
+@dataclass
+class _Active:
+    """A fault instance living on one connection's direction, with its context."""
+
+    spec: FaultSpec
+    fault: Fault
+    ctx: Context
+    version: int = field(default=-1)  # the spec object it was built from
+
+
+class Pipeline:
+    """Faults on one direction (``downstream``: server→client, ``upstream``: client→server)."""
+
+    def __init__(
+        self,
+        faults: FaultSet,
+        conn: int,
+        direction: str,
+        *,
+        raw: bool = False,
+        strict: bool = False,
+        on_request: Callable[[Request], None] | None = None,
+    ):
+        """``raw``: not HTTP, only byte faults apply. ``strict``: malformed input raises
+        :class:`~faultproxy.wire.errors.WireError` (the relay answers 400) instead of being
+        passed on. ``on_request`` is told of each request head (the relay uses it to tell the
+        downstream pipeline which request each response answers)."""
+        self.faults = faults
+        self.conn = conn
+        self.direction = direction
+        self.role = "response" if direction == "downstream" else "request"
+        self.reader = None if raw else HTTPReader(self.role, strict=strict)
+        self.on_request = on_request
+        self._seen_version = -1
+        self._instances: dict[str, _Active] = {}
+        self._requests: deque[Request] = deque()  # downstream: requests awaiting their response
+        self.request: Request | None = None  # the request of the current exchange
+        self.exchange = 0
+        self._finals = 0
+        self.offset = 0  # bytes written out on this direction so far
+        self.finished = False  # a Close was emitted: nothing more goes out
+        self.holding = False  # a Hold was emitted: everything from now on is dropped
+        # per-response SSE state
+        self._sse: SSEParser | None = None
+        self._reframe: str | None = None  # "chunked" or "plain" while an SSE fault rewrites the body
+        self._event_index = 0
+
+    # -- configuration ----------------------------------------------------------------------
+
+    def expect(self, request: Request) -> None:
+        """Downstream: the next response answers this request (for ``match`` and HEAD framing)."""
+        self._requests.append(request)
+        self.reader.expect_response_to(request.method)
+
+    def _refresh(self) -> None:
+        if self._seen_version == self.faults.version:
+            return
+        self._seen_version = self.faults.version
+        current: dict[str, _Active] = {}
+        for spec in self.faults.specs:
+            if spec.stream != self.direction or not spec.applies_to_connection(self.conn):
+                continue
+            if not self.faults.draw(spec, self.conn):
+                continue
+            kept = self._instances.get(spec.name)
+            if kept is not None and kept.spec is spec:
+                current[spec.name] = kept
+                continue
+            rng = random.Random(f"{self.faults.seed}/{spec.name}/{self.conn}/{self.direction}")
+            ctx = Context(spec.name, spec.type, self.conn, self.direction, rng)
+            current[spec.name] = _Active(spec, spec.instantiate(), ctx)
+        self._instances = current
+
+    def _active(self, layer: str) -> list[_Active]:
+        request = self.request
+        out = []
+        for active in self._instances.values():
+            if active.fault.layer != layer:
+                continue
+            match = active.spec.match
+            if match is not None and (request is None or not match.accepts(request.method, request.target, request.headers)):
+                continue
+            out.append(active)
+        return out
+
+    # -- the data path ----------------------------------------------------------------------
+
+    def feed(self, data: bytes, now: float) -> list[Output]:
+        self._refresh()
+        if self.finished:
+            return []
+        if self.reader is None:
+            return self._bytes_layer([data], now)
+        events = self.reader.feed(data)
+        if not self._instances:
+            # Nothing to do but keep count: the bytes go out exactly as they came in.
+            for event in events:
+                self._observe(event)
+            return self._count([data]) if not self.holding else []
+        return self._run(events, now)
+
+    def eof(self, now: float) -> list[Output]:
+        """The source sent FIN: flush what the reader still holds, then let byte faults delay the FIN."""
+        self._refresh()
+        if self.finished:
+            return []
+        events = self.reader.close() if self.reader is not None else []
+        if self._instances:
+            out = self._run(events, now)
+        else:
+            for event in events:
+                self._observe(event)
+            out = []
+        for active in self._active("bytes"):
+            self._prepare(active, now)
+            out.extend(self._unwrap(active.fault.on_eof(active.ctx)))
+            self._collect(active)
+        return out
+
+    def _observe(self, event: Any) -> None:
+        """Track exchanges when no fault looks (cheap: heads only)."""
+        if isinstance(event, (Request, Response)):
+            self._start_exchange(event)
+
+    def _start_exchange(self, head: Request | Response) -> None:
+        if isinstance(head, Request):
+            self.exchange += 1
+            self.request = head
+            if self.on_request is not None:
+                self.on_request(head)
+        else:
+            # A 1xx interim response belongs to the same exchange as the final one after it.
+            self.exchange = self._finals + 1
+            self.request = self._requests[0] if self._requests else None
+            if head.status >= 200:
+                self._finals += 1
+                if self._requests:
+                    self._requests.popleft()
+        self._sse = None
+        self._reframe = None
+        self._event_index = 0
+
+    def _count(self, out: list[Output]) -> list[Output]:
+        for item in out:
+            if isinstance(item, bytes):
+                self.offset += len(item)
+        return out
+
+    def _prepare(self, active: _Active, now: float) -> None:
+        ctx = active.ctx
+        ctx.now = now
+        ctx.exchange = self.exchange
+        ctx.offset = self.offset
+        ctx.event_index = None
+
+    def _collect(self, active: _Active) -> None:
+        if active.ctx.evidence:
+            for evidence in active.ctx.evidence:
+                self.faults.record(evidence)
+            active.ctx.evidence.clear()
+
+    def _unwrap(self, items: list[Any]) -> list[Output]:
+        return [i.raw if isinstance(i, RawBytes) else i for i in items]
+
+    def _run(self, events: list[Any], now: float) -> list[Output]:
+        http_items: list[Any] = []
+        for event in events:
+            http_items.extend(self._sse_layer(event, now))
+        wire: list[Any] = http_items
+        for active in self._active("http"):
+            self._prepare(active, now)
+            step: list[Any] = []
+            for item in wire:
+                if isinstance(item, (RawBytes, *ACTIONS)):
+                    step.append(item)
+                else:
+                    step.extend(active.fault.on_event(item, active.ctx))
+            self._collect(active)
+            wire = step
+        return self._bytes_layer(self._serialize(wire), now)
+
+    def _bytes_layer(self, out: list[Output], now: float) -> list[Output]:
+        for active in self._active("bytes"):
+            self._prepare(active, now)
+            step: list[Output] = []
+            for item in out:
+                if isinstance(item, bytes):
+                    step.extend(self._unwrap(active.fault.on_bytes(item, active.ctx)))
+                else:
+                    step.append(item)
+            self._collect(active)
+            out = step
+        return self._finish(out)
+
+    def _finish(self, out: list[Output]) -> list[Output]:
+        """Apply Close/Hold: nothing after a Close goes out; after a Hold, bytes are dropped."""
+        final: list[Output] = []
+        for item in out:
+            if self.holding and isinstance(item, bytes):
+                continue
+            final.append(item)
+            if isinstance(item, Hold):
+                self.holding = True
+            elif isinstance(item, Close):
+                self.finished = True
+                break
+        return self._count(final)
+
+    @staticmethod
+    def _serialize(items: list[Any]) -> list[Output]:
+        out: list[Output] = []
+        pending = bytearray()
+        for item in items:
+            if isinstance(item, ACTIONS):
+                if pending:
+                    out.append(bytes(pending))
+                    pending.clear()
+                out.append(item)
+            else:
+                pending += item.raw
+        if pending:
+            out.append(bytes(pending))
+        return out
+
+    # -- the SSE layer ----------------------------------------------------------------------
+
+    def _sse_layer(self, event: Any, now: float) -> list[Any]:
+        """Turn one wire event into the wire events (and actions) after the SSE faults."""
+        if isinstance(event, (Request, Response)):
+            self._start_exchange(event)
+            if isinstance(event, Response):
+                return self._response_head(event, now)
+            return [event]
+        if self._sse is None:
+            return [event]
+        if isinstance(event, ChunkEnd) or (isinstance(event, ChunkHeader) and event.size):
+            return []  # the body is re-framed below; the last chunk (size 0) stays
+        if isinstance(event, (ChunkData, BodyData)):
+            return self._blocks(self._sse.feed_blocks(event.data), now)
+        if isinstance(event, ChunkHeader):  # the last chunk: the events before it come first
+            return self._body_end(now) + [event]
+        if isinstance(event, EndOfMessage):
+            out: list[Any] = []
+            if self._reframe in ("plain", "to_chunked", "to_close"):
+                out = self._body_end(now)
+            if self._reframe == "to_chunked":
+                out += [ChunkHeader(0, b"", b"0\r\n"), ChunkedEnd((), b"\r\n")]
+            out.append(event)
+            if self._reframe == "to_close":
+                out.append(Close("fin"))  # the client reads this body until the connection closes
+            self._sse = None
+            return out
+        return [event]
+
+    def _response_head(self, head: Response, now: float) -> list[Any]:
+        sse_faults = self._active("sse")
+        content_type = (head.headers.get("content-type") or b"").split(b";")[0].strip().lower()
+        if not sse_faults or content_type != b"text/event-stream" or head.status != 200:
+            return [head]
+        self._sse = SSEParser()
+        chunked = (head.headers.get("transfer-encoding") or b"").lower().endswith(b"chunked")
+        if chunked:
+            self._reframe = "chunked"
+        elif b"content-length" in head.headers:
+            # Dropping or adding events changes the length: carry the body chunked instead
+            # (or, for an HTTP/1.0 client, delimited by closing the connection).
+            to_chunked = head.version == b"HTTP/1.1"
+            headers = head.headers.replaced("content-length", None)
+            if to_chunked:
+                headers = headers.replaced("transfer-encoding", "chunked")
+            head = _with_headers(head, headers)
+            self._reframe = "to_chunked" if to_chunked else "to_close"
+        else:
+            self._reframe = "plain"
+        out: list[Any] = [head]
+        for active in sse_faults:
+            self._prepare(active, now)
+            out.extend(self._reframed(active.fault.on_response(active.ctx)))
+            self._collect(active)
+        return out
+
+    def _blocks(self, blocks: list[Block], now: float) -> list[Any]:
+        out: list[Any] = []
+        for block in blocks:
+            items: list[Any] = [block]
+            index = self._event_index if block.event is not None else None
+            for active in self._active("sse"):
+                self._prepare(active, now)
+                active.ctx.event_index = index
+                step: list[Any] = []
+                for item in items:
+                    step.extend(active.fault.on_block(item, active.ctx) if isinstance(item, Block) else [item])
+                self._collect(active)
+                items = step
+            if block.event is not None:
+                self._event_index += 1
+            out.extend(self._reframed(items))
+        return out
+
+    def _body_end(self, now: float) -> list[Any]:
+        assert self._sse is not None
+        out = self._blocks(self._sse.close_blocks(), now)
+        for active in self._active("sse"):
+            self._prepare(active, now)
+            out.extend(self._reframed(active.fault.on_body_end(active.ctx)))
+            self._collect(active)
+        return out
+
+    def _reframed(self, items: list[Any]) -> list[Any]:
+        """Body bytes from the SSE layer as wire events of the response's (new) framing."""
+        out: list[Any] = []
+        for item in items:
+            if isinstance(item, ACTIONS):
+                out.append(item)
+                continue
+            data = item.raw
+            if not data:
+                continue
+            if self._reframe in ("chunked", "to_chunked"):
+                out += [ChunkHeader(len(data), b"", b"%x\r\n" % len(data)), ChunkData(data), ChunkEnd(b"\r\n")]
+            else:
+                out.append(BodyData(data))
+        return out
+
+
+def _with_headers(head: Response, headers: Any) -> Response:
+    """The same response head with other header fields, serialized anew."""
+    draft = Response(head.version, head.status, head.reason, headers, b"")
+    return Response(head.version, head.status, head.reason, headers, encode_head(draft))

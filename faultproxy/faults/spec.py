@@ -1,0 +1,253 @@
+"""Fault descriptions: Toxiproxy's toxic shape, extended, validated with precise errors.
+
+The same shape arrives from YAML files, ``--fault TYPE:key=value,…`` flags, Python calls and
+the REST API::
+
+    - name: cut-after-3        # optional, unique per proxy
+      type: sse_disconnect     # a registered fault
+      stream: downstream       # downstream (server→client, default) or upstream
+      toxicity: 1.0            # probability, drawn per connection from the proxy's seed
+      attributes: {after_events: 3, mode: rst}
+      match: {method: POST, path: "/v1/*", header: {x-test: a}}
+      connections: [1]         # 1-based connection numbers it applies to
+
+Every error names the fault, the field, what is allowed and, for YAML, the file and line.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from faultproxy.faults.base import REGISTRY, Attributes, Fault
+
+
+class FaultSpecError(ValueError):
+    """A fault description that cannot be used, said so that the user can fix it."""
+
+
+class Match(BaseModel):
+    """Which requests a fault applies to (all given conditions must hold)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    method: str | None = None
+    path: str | None = Field(None, description="glob, e.g. /v1/*; matched against the path without the query")
+    header: dict[str, str] = Field(default_factory=dict, description="header name → exact value")
+
+    def accepts(self, method: bytes, target: bytes, headers: Any) -> bool:
+        if self.method is not None and method.decode("latin-1").upper() != self.method.upper():
+            return False
+        if self.path is not None:
+            path = target.decode("latin-1").split("?", 1)[0]
+            if not fnmatch.fnmatchcase(path, self.path):
+                return False
+        for name, value in self.header.items():
+            if (headers.get(name) or b"").decode("latin-1") != value:
+                return False
+        return True
+
+
+class FaultSpec(BaseModel):
+    """One configured fault. ``attributes`` holds the fault type's validated attribute model."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, arbitrary_types_allowed=True)
+
+    name: str
+    type: str
+    stream: Literal["downstream", "upstream"] = "downstream"
+    toxicity: float = Field(1.0, ge=0.0, le=1.0)
+    attributes: Attributes
+    match: Match | None = None
+    connections: tuple[int, ...] | None = None
+
+    @field_validator("connections")
+    @classmethod
+    def _positive(cls, value: tuple[int, ...] | None) -> tuple[int, ...] | None:
+        if value is not None and any(n < 1 for n in value):
+            raise ValueError("connection numbers start at 1")
+        return value
+
+    @property
+    def fault_class(self) -> type[Fault]:
+        return REGISTRY[self.type]
+
+    def instantiate(self) -> Fault:
+        return self.fault_class(self.attributes)
+
+    def applies_to_connection(self, conn: int) -> bool:
+        return self.connections is None or conn in self.connections
+
+    def as_dict(self) -> dict[str, Any]:
+        """The toxic shape again (what the REST API and reports show)."""
+        out: dict[str, Any] = {
+            "name": self.name,
+            "type": self.type,
+            "stream": self.stream,
+            "toxicity": self.toxicity,
+            "attributes": self.attributes.model_dump(),
+        }
+        if self.match is not None:
+            out["match"] = self.match.model_dump(exclude_defaults=True)
+        if self.connections is not None:
+            out["connections"] = list(self.connections)
+        return out
+
+
+def _describe(error: dict[str, Any]) -> str:
+    loc = ".".join(str(p) for p in error["loc"])
+    msg = error["msg"]
+    if error["type"] == "extra_forbidden":
+        msg = "unknown field"
+    elif error["type"] == "literal_error" and "expected" in error.get("ctx", {}):
+        msg = f"must be one of {error['ctx']['expected']}"
+    shown = error.get("input")
+    got = "" if error["type"] in ("missing", "extra_forbidden") or isinstance(shown, dict) else f" (got {shown!r})"
+    return f"{loc}: {msg}{got}"
+
+
+def _allowed_attributes(model: type[Attributes]) -> str:
+    parts = []
+    for name, info in model.model_fields.items():
+        kind = getattr(info.annotation, "__name__", str(info.annotation)).replace("typing.", "")
+        parts.append(f"{name} ({kind}{', ' + info.description if info.description else ''})")
+    return ", ".join(parts) or "none"
+
+
+def parse_fault(raw: Any, *, index: int = 0, where: str = "", lines: dict[str, int] | None = None) -> FaultSpec:
+    """Validate one fault description (a mapping) into a :class:`FaultSpec`.
+
+    ``where`` prefixes errors (e.g. ``scenarios/x.yaml:12``); ``lines`` maps dotted field
+    paths to YAML line numbers so an error points at the offending line.
+    """
+    lines = lines or {}
+
+    def fail(message: str, field: str = "") -> FaultSpecError:
+        line = lines.get(field) or lines.get(field.split(".")[0]) or lines.get("")
+        place = f"{where}:{line}: " if where and line else (f"{where}: " if where else "")
+        return FaultSpecError(f"{place}{label}: {message}")
+
+    label = f"fault #{index + 1}"
+    if not isinstance(raw, dict):
+        raise fail(f"a fault must be a mapping with at least 'type', got {type(raw).__name__}")
+    if isinstance(raw.get("name"), str):
+        label = f"fault {raw['name']!r}"
+    kind = raw.get("type")
+    if kind is None:
+        raise fail("'type' is missing; one of: " + ", ".join(sorted(REGISTRY)), "type")
+    if kind not in REGISTRY:
+        raise fail(f"unknown type {kind!r}; one of: " + ", ".join(sorted(REGISTRY)), "type")
+    label = f"{label} ({kind})" if "name" in raw else f"fault #{index + 1} ({kind})"
+    cls = REGISTRY[kind]
+    attributes = raw.get("attributes") or {}
+    if not isinstance(attributes, dict):
+        raise fail("'attributes' must be a mapping", "attributes")
+    try:
+        attrs = cls.Attributes.model_validate(attributes)
+    except ValidationError as error:
+        first = error.errors()[0]
+        field = "attributes." + ".".join(str(p) for p in first["loc"])
+        hint = f"; {kind} takes: {_allowed_attributes(cls.Attributes)}"
+        raise fail("attributes." + _describe(first) + hint, field) from None
+    body = {k: v for k, v in raw.items() if k != "attributes"}
+    body.setdefault("name", f"{kind}_{index + 1}")
+    if "connections" in body and isinstance(body["connections"], int):
+        body["connections"] = [body["connections"]]
+    try:
+        spec = FaultSpec.model_validate({**body, "attributes": attrs})
+    except ValidationError as error:
+        first = error.errors()[0]
+        raise fail(_describe(first), ".".join(str(p) for p in first["loc"])) from None
+    if spec.stream not in cls.directions:
+        raise fail(f"stream: {kind} works only on {' or '.join(cls.directions)}", "stream")
+    return spec
+
+
+def check_unique(specs: list[FaultSpec], where: str = "") -> list[FaultSpec]:
+    seen: set[str] = set()
+    for spec in specs:
+        if spec.name in seen:
+            raise FaultSpecError(f"{where + ': ' if where else ''}fault name {spec.name!r} is used twice")
+        seen.add(spec.name)
+    return specs
+
+
+def parse_cli_fault(text: str, index: int = 0) -> FaultSpec:
+    """``TYPE:key=value,key=value`` (values parsed as YAML scalars), as ``--fault`` takes it."""
+    kind, _, rest = text.partition(":")
+    attributes: dict[str, Any] = {}
+    top: dict[str, Any] = {}
+    for item in filter(None, (p.strip() for p in rest.split(","))):
+        key, eq, value = item.partition("=")
+        if not eq:
+            raise FaultSpecError(f"--fault {text!r}: expected key=value, got {item!r}")
+        parsed = yaml.safe_load(value) if value else ""
+        if key in ("name", "stream", "toxicity"):
+            top[key] = parsed
+        else:
+            attributes[key] = parsed
+    return parse_fault({"type": kind.strip(), **top, "attributes": attributes}, index=index, where="--fault")
+
+
+class _LineLoader(yaml.SafeLoader):
+    """A YAML loader that remembers the line of every mapping key."""
+
+
+def _construct_mapping(loader: _LineLoader, node: yaml.MappingNode) -> dict[str, Any]:
+    mapping = _LineDict(loader.construct_mapping(node, deep=True))
+    mapping.lines = {"": node.start_mark.line + 1}
+    for key_node, _ in node.value:
+        mapping.lines[str(key_node.value)] = key_node.start_mark.line + 1
+    return mapping
+
+
+class _LineDict(dict):
+    lines: dict[str, int]
+
+
+_LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
+
+
+def load_yaml(text: str, where: str) -> Any:
+    """YAML with line numbers kept on mappings (``.lines``); syntax errors become FaultSpecError."""
+    try:
+        return yaml.load(text, Loader=_LineLoader)  # noqa: S506 - a SafeLoader subclass
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        line = f":{mark.line + 1}" if mark else ""
+        raise FaultSpecError(f"{where}{line}: invalid YAML: {getattr(error, 'problem', error)}") from None
+
+
+def _field_lines(item: Any) -> dict[str, int]:
+    lines = dict(getattr(item, "lines", {}))
+    for key in ("attributes", "match"):
+        sub = item.get(key) if isinstance(item, dict) else None
+        for name, line in getattr(sub, "lines", {}).items():
+            if name:
+                lines[f"{key}.{name}"] = line
+    return lines
+
+
+def parse_faults(data: Any, where: str = "") -> list[FaultSpec]:
+    """A list of fault descriptions (or ``{faults: [...]}``), from YAML data with line numbers."""
+    if isinstance(data, dict) and "faults" in data:
+        data = data["faults"]
+    if data is None:
+        return []
+    if not isinstance(data, list):
+        raise FaultSpecError(f"{where}: expected a list of faults (or a mapping with 'faults:')")
+    specs = [parse_fault(item, index=i, where=where, lines=_field_lines(item)) for i, item in enumerate(data)]
+    return check_unique(specs, where)
+
+
+def load_fault_file(path: str | Path) -> list[FaultSpec]:
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as error:
+        raise FaultSpecError(f"{path}: cannot read: {error.strerror or error}") from None
+    return parse_faults(load_yaml(text, str(path)), str(path))

@@ -1,0 +1,107 @@
+"""Carrying out what a fault pipeline asks for, in order, on one direction of a relay.
+
+Bytes are written at once unless an earlier :class:`Wait` or :class:`Until` is still
+running; then they queue behind it, in order. The queue is bounded: past
+:data:`QUEUE_LIMIT` bytes, reading from the source pauses, so a stalled stream pushes back on
+the sender as a real stalled network would, instead of filling the proxy's memory.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+from typing import Callable
+
+from faultproxy.faults.base import Close, Hold, Until, Wait
+
+QUEUE_LIMIT = 1 << 20
+EOF = object()  # queued after the last output of a direction: pass the FIN on
+
+
+class Outbox:
+    def __init__(
+        self,
+        write: Callable[[bytes], None],
+        write_eof: Callable[[], None],
+        close: Callable[[str], None],
+        pause_source: Callable[[], None],
+        resume_source: Callable[[], None],
+    ):
+        self._write = write
+        self._write_eof = write_eof
+        self._close = close
+        self._pause_source = pause_source
+        self._resume_source = resume_source
+        self._queue: deque[object] = deque()
+        self._queued_bytes = 0
+        self._timer: asyncio.TimerHandle | None = None
+        self._paused = False
+        self.done = False
+
+    @property
+    def idle(self) -> bool:
+        return not self._queue and self._timer is None
+
+    def push(self, items: list[object]) -> None:
+        if self.done:
+            return
+        if self.idle:
+            # The common case: nothing waiting, so bytes go straight out.
+            for i, item in enumerate(items):
+                if isinstance(item, bytes):
+                    self._write(item)
+                else:
+                    self._queue.extend(items[i:])
+                    self._count(items[i:])
+                    break
+        else:
+            self._queue.extend(items)
+            self._count(items)
+        self._run()
+
+    def finish(self) -> None:
+        """The source is done: pass its FIN on once everything before it has gone out."""
+        self.push([EOF])
+
+    def cancel(self) -> None:
+        self.done = True
+        self._queue.clear()
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+
+    def _count(self, items: list[object]) -> None:
+        self._queued_bytes += sum(len(i) for i in items if isinstance(i, bytes))
+        if self._queued_bytes > QUEUE_LIMIT and not self._paused:
+            self._paused = True
+            self._pause_source()
+
+    def _wake(self) -> None:
+        self._timer = None
+        self._run()
+
+    def _run(self) -> None:
+        loop = asyncio.get_running_loop()
+        queue = self._queue
+        while queue and self._timer is None and not self.done:
+            item = queue.popleft()
+            if isinstance(item, bytes):
+                self._queued_bytes -= len(item)
+                self._write(item)
+            elif isinstance(item, Wait):
+                if item.seconds > 0:
+                    self._timer = loop.call_later(item.seconds, self._wake)
+            elif isinstance(item, Until):
+                if item.at > loop.time():
+                    self._timer = loop.call_at(item.at, self._wake)
+            elif isinstance(item, Close):
+                self.cancel()
+                self._close(item.how)
+            elif isinstance(item, Hold):
+                continue  # the pipeline drops what follows; the connection stays open
+            elif item is EOF:
+                self.done = True
+                self._write_eof()
+        if self._paused and self._queued_bytes <= QUEUE_LIMIT // 2:
+            self._paused = False
+            self._resume_source()
