@@ -210,7 +210,8 @@ class ChunkedDecoder:
         if bytes(self._line) != expected:
             # name only the first wrong byte, so the message does not depend on how reads were split
             bad = next(i for i, b in enumerate(self._line) if b != expected[i])
-            reason = f"chunk data not followed by CRLF: {bytes(self._line[bad : bad + 1])!r} where {'CR' if bad == 0 else 'LF'} belongs"
+            found = bytes(self._line[bad : bad + 1])
+            reason = f"chunk data not followed by CRLF: {found!r} where {'CR' if bad == 0 else 'LF'} belongs"
             return self._broken_rest(data, pos + len(got), events, reason, self.offset + bad)
         pos += len(got)
         if len(self._line) == 2:
@@ -237,7 +238,8 @@ class ChunkedDecoder:
         if line != b"\r\n":
             name, colon, _ = line.partition(b":")
             if not colon or not name or name != name.strip() or b" " in name:
-                return self._broken_rest(data, stop, events, f"malformed trailer field {line[:40]!r}", line_at)
+                reason = f"malformed trailer field {line[:40]!r}"
+                return self._broken_rest(data, stop, events, reason, line_at)
             return stop
         fields = section[:-2].split(b"\r\n")[:-1]
         trailers = tuple((n, v.strip(b" \t")) for n, _, v in (f.partition(b":") for f in fields))
