@@ -14,10 +14,13 @@ from faultproxy import __version__
 
 # name -> "module:attribute" of a click command or group
 SUBCOMMANDS = {
+    "run": "faultproxy.demo:run",
     "decode": "faultproxy.decode:decode",
     "lab": "faultproxy.lab.cli:lab",
     "proxy": "faultproxy.proxy.cli:proxy",
+    "faults": "faultproxy.faults.cli:faults",
     "capture": "faultproxy.proxy.capture_cli:capture",
+    "bench": "faultproxy.bench.cli:bench",
 }
 
 

@@ -110,12 +110,24 @@ def _describe(error: dict[str, Any]) -> str:
     return f"{loc}: {msg}{got}"
 
 
+def describe_attribute(name: str, prop: dict[str, Any], required: bool) -> str:
+    """One attribute as a person reads it: ``after_events: integer ≥0, required — …``."""
+    options = prop.get("anyOf", [prop])
+    kinds = " | ".join(
+        "|".join(map(repr, o["enum"])) if "enum" in o else str(o.get("type", "?")) for o in options
+    )
+    bounds = [f"{sym}{o[key]}" for o in options
+              for key, sym in (("minimum", "≥"), ("exclusiveMinimum", ">"), ("maximum", "≤")) if key in o]
+    default = "required" if required else f"default {prop.get('default')!r}"
+    extra = f" {' '.join(bounds)}" if bounds else ""
+    return f"{name}: {kinds}{extra}, {default} — {prop.get('description', '')}"
+
+
 def _allowed_attributes(model: type[Attributes]) -> str:
-    parts = []
-    for name, info in model.model_fields.items():
-        kind = getattr(info.annotation, "__name__", str(info.annotation)).replace("typing.", "")
-        parts.append(f"{name} ({kind}{', ' + info.description if info.description else ''})")
-    return ", ".join(parts) or "none"
+    schema = model.model_json_schema()
+    required = set(schema.get("required", []))
+    props = schema.get("properties", {})
+    return "; ".join(describe_attribute(n, p, n in required) for n, p in props.items()) or "none"
 
 
 def parse_fault(raw: Any, *, index: int = 0, where: str = "", lines: dict[str, int] | None = None) -> FaultSpec:

@@ -19,14 +19,27 @@ from faultproxy.aio import run
 @click.option("--no-redact", is_flag=True, help="Keep Authorization, x-api-key, cookies… in the capture.")
 @click.option("--connect-timeout", type=click.FloatRange(min=0.001), default=10.0, show_default=True,
               help="Seconds to wait for the upstream connection before answering 502.")
+@click.option("--faults", "fault_file", type=click.Path(dir_okay=False, path_type=Path),
+              help="YAML file with a list of faults (Toxiproxy's toxic shape, extended).")
+@click.option("--fault", "fault_flags", multiple=True, metavar="TYPE:key=value,…",
+              help="A fault for quick use, e.g. sse_disconnect:after_events=3,mode=rst (repeatable).")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed for every random decision of the faults.")
 def proxy(listen: str, upstream: str, raw: bool, capture: Path | None, no_redact: bool,
-          connect_timeout: float) -> None:
-    """Relay clients to an upstream, byte for byte, watching HTTP/1.1 and SSE as it passes."""
+          connect_timeout: float, fault_file: Path | None, fault_flags: tuple[str, ...], seed: int) -> None:
+    """Relay clients to an upstream, byte for byte, watching HTTP/1.1 and SSE as it passes.
+
+    With faults, break the stream on purpose: see ``faultproxy faults`` for the list.
+    """
+    from faultproxy.faults import FaultSpecError, load_fault_file, parse_cli_fault
     from faultproxy.proxy.server import Proxy
 
     try:
+        specs = load_fault_file(fault_file) if fault_file else []
+        specs += [parse_cli_fault(text, index=len(specs) + i) for i, text in enumerate(fault_flags)]
         instance = Proxy(upstream, listen, raw=raw, capture=capture, redact=not no_redact,
-                         connect_timeout=connect_timeout)
+                         connect_timeout=connect_timeout, faults=specs, seed=seed)
+    except FaultSpecError as error:
+        raise click.BadParameter(str(error), param_hint="--faults/--fault") from None
     except ValueError as error:
         raise click.UsageError(str(error)) from None
 
@@ -38,6 +51,8 @@ def proxy(listen: str, upstream: str, raw: bool, capture: Path | None, no_redact
         mode = "raw TCP" if raw else "HTTP/1.1"
         click.echo(f"faultproxy: {instance.url} -> {instance.upstream} ({mode})"
                    + (f", capture {capture}" if capture else ""), err=True)
+        for spec in instance.faults.specs:
+            click.echo(f"  fault {spec.name}: {spec.type} {spec.stream} {spec.attributes.model_dump()}", err=True)
         try:
             await instance.serve_forever()
         except asyncio.CancelledError:
