@@ -12,8 +12,8 @@ sent with the first event of each connection), comment keep-alives while idle, a
 event type, multi-line data, and ``drop_after`` (the first connection is cut after K
 events, so reconnection can be watched).
 
-The ground truth -- every event written, with its connection number and a monotonic
-timestamp -- is kept in :attr:`SSEServer.sent` (and a JSONL file with ``log``), so a test
+The ground truth -- every event written, with its connection number, its size and a
+monotonic timestamp -- is kept in :attr:`SSEServer.sent` (and a JSONL file with ``log``), so a test
 can compare what a client received against what was really sent.
 """
 
@@ -43,6 +43,7 @@ class SentEvent:
     data: str
     time: float  # time.monotonic() just after the bytes were handed to the socket
     connection: int  # 1 for the first request to /events, 2 for the next, ...
+    bytes: int = 0  # the size of the event block on the wire (before chunk framing)
 
 
 @dataclass(frozen=True)
@@ -164,22 +165,29 @@ class SSEServer(StreamServer):
     async def stream(self, writer: asyncio.StreamWriter, connection: int, first: int) -> None:
         """Events ``first`` .. N, one chunk each; then the last chunk, unless this connection is to be cut."""
         for count, n in enumerate(range(first, self.events + 1), start=1):
-            await self.wait_for_next(writer)
+            event_type, data = await self.next_event(writer, n)
             block = encode_event(
-                self.data(n),
-                event=self.event_type,
+                data,
+                event=event_type,
                 id=str(n),
                 retry=self.retry if count == 1 else None,
             )
             writer.write(encode_chunk(block))
             await writer.drain()
-            self.record(
-                SentEvent(n, self.event_type or "message", self.data(n), time.monotonic(), connection)
-            )
+            self.record(SentEvent(n, event_type or "message", data, time.monotonic(), connection, len(block)))
             if connection == 1 and count == self.drop_after:
                 return  # closing without the last chunk: the client sees a broken body
         writer.write(encode_last_chunk())
         await writer.drain()
+
+    async def next_event(self, writer: asyncio.StreamWriter, n: int) -> tuple[str | None, str]:
+        """Event n's type and data, once it is due: here, one interval after the previous one.
+
+        Subclasses change where events come from (the durable reference server reads the
+        ones that already exist from its log and sends them at once).
+        """
+        await self.wait_for_next(writer)
+        return self.event_type, self.data(n)
 
     async def wait_for_next(self, writer: asyncio.StreamWriter) -> None:
         """Wait one interval, sending a comment every ``keepalive`` seconds meanwhile.
