@@ -1,0 +1,48 @@
+"""``faultproxy clients``: every client the runner can drive, its version, and whether it is here."""
+
+from __future__ import annotations
+
+import json
+
+import click
+
+from faultproxy.clients.registry import REGISTRY, load_all
+
+
+def inventory() -> list[dict]:
+    """One row per client: name, kind, protocol, version, available, reason, install, description."""
+    load_all()
+    rows = []
+    for info in REGISTRY.values():
+        available = info.available()
+        rows.append({
+            "name": info.name,
+            "kind": info.kind,
+            "protocol": info.protocol,
+            "version": info.version() if available.ok else None,
+            "available": available.ok,
+            "reason": available.reason,
+            "install": available.install,
+            "reconnects": info.reconnects,
+            "methods": list(info.methods),
+            "description": info.description,
+        })
+    return rows
+
+
+@click.command("clients")
+@click.option("--json", "as_json", is_flag=True, help="Print the inventory as JSON.")
+def clients(as_json: bool) -> None:
+    """List the reference clients with their versions, and how to install the missing ones."""
+    load_all()
+    rows = inventory()
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+        return
+    width = max(len(r["name"]) for r in rows)
+    for r in rows:
+        state = (r["version"] or "?") if r["available"] else "missing"
+        line = f"{r['name']:<{width}}  {r['kind']:<7}  {state:<10}  {r['description']}"
+        if not r["available"]:
+            line += f"\n{'':<{width}}  {r['reason']}; install: {r['install']}"
+        click.echo(line)

@@ -1,0 +1,45 @@
+"""``anthropic``: the official SDK's ``client.messages.create(..., stream=True)``, iterated.
+
+``content_block_delta`` events with a ``text_delta`` become events of type ``delta`` (data:
+the text), ``input_json_delta`` ones ``tool_call``; a ``message_delta`` with a
+``stop_reason`` becomes ``finish`` (data: the reason) and ``message_stop`` becomes ``stop``
+(data: ""). Defaults for the call: ``model="claude-sonnet-4-5"``, ``max_tokens=1024``, one
+user message ``"hi"``; the request body (a JSON object) overrides them. ``url`` is the SDK's
+``base_url`` (the Anthropic SDK adds ``/v1`` itself).
+"""
+
+from __future__ import annotations
+
+import anthropic
+
+from faultproxy.clients import _sdk
+from faultproxy.clients.child import dist_version
+from faultproxy.clients.protocol import Emitter
+from faultproxy.clients.transcript import ClientRequest
+
+DEFAULTS = {"model": "claude-sonnet-4-5", "max_tokens": 1024, "messages": [{"role": "user", "content": "hi"}]}
+
+
+def version() -> str | None:
+    return dist_version("anthropic")
+
+
+def run(request: ClientRequest, out: Emitter) -> None:
+    kwargs = _sdk.params(request, DEFAULTS)
+    with anthropic.Anthropic(**_sdk.client_options(anthropic, request, out)) as client:
+        stream = client.messages.create(**kwargs, stream=True)
+
+        def on_event(event) -> None:
+            kind = getattr(event, "type", None)
+            if kind == "content_block_delta":
+                delta = event.delta
+                if delta.type == "text_delta":
+                    out.event("delta", delta.text)
+                elif delta.type == "input_json_delta":
+                    out.event("tool_call", delta.partial_json)
+            elif kind == "message_delta" and getattr(event.delta, "stop_reason", None):
+                out.event("finish", event.delta.stop_reason)
+            elif kind == "message_stop":
+                out.event("stop", "")
+
+        _sdk.consume(stream, out, on_event)
