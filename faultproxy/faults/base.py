@@ -6,6 +6,12 @@ instead: wire events or raw bytes to send, and :class:`Wait`, :class:`Close` or
 :class:`Hold` actions that the relay carries out. That is what lets one fault work in the
 proxy, behind the control API and inside exploration, and what makes it testable alone.
 
+Two things let a fault act on time and on the reading side without doing I/O either: an alarm
+(:meth:`Context.set_alarm`, typically from :meth:`Fault.on_start`) has the relay call
+:meth:`Fault.on_alarm` at a given time even if no data flows (``timeout``, ``reset_peer``);
+and :attr:`Fault.queue_limit` tells the relay how much it may hold waiting before it stops
+reading from the source (``slow_reader`` sets 0, so the sender's writes block).
+
 Layers, from the top of the stack to the bottom:
 
 - ``sse``: sees the events of ``text/event-stream`` bodies as :class:`~faultproxy.wire.sse.Block`
@@ -62,6 +68,16 @@ class Hold:
     """Deliver nothing more, ever, and keep the connection open (a black hole)."""
 
 
+@dataclass(frozen=True, slots=True)
+class EndBody:
+    """``sse`` layer: end the response body here, cleanly, as its framing ends a body.
+
+    The pipeline writes the last chunk (``0\r\n\r\n``) for a chunked or re-chunked body, or
+    closes the connection (FIN) for a close-delimited one, and drops whatever the upstream
+    still sends of that body. Body data returned after it is dropped; actions are kept.
+    """
+
+
 Action = Wait | Until | Close | Hold
 
 
@@ -100,9 +116,19 @@ class Context:
     rng: random.Random
     now: float = 0.0
     exchange: int = 0
-    offset: int = 0  # bytes of this direction written so far (before this piece)
+    offset: int = 0  # bytes of this direction written before this piece (http: before this event's output)
     event_index: int | None = None  # index of the SSE event being handled, per response
+    request: Any = None  # the request of this exchange (downstream: the one this response answers)
     evidence: list[Evidence] = field(default_factory=list)
+    alarms: list[float] = field(default_factory=list)  # asked for with set_alarm, taken by the pipeline
+
+    def set_alarm(self, at: float) -> None:
+        """Have :meth:`Fault.on_alarm` called at monotonic time ``at``, whether or not data flows.
+
+        For faults that act on the clock rather than on data (close after a timeout, reset
+        after N ms). The alarm is dropped if the fault is removed or replaced before then.
+        """
+        self.alarms.append(at)
 
     def fired(self, detail: str = "", **where: Any) -> None:
         """Record that the fault acted here."""
@@ -138,6 +164,29 @@ class Fault:
     def __init__(self, attributes: Attributes):
         self.a = attributes
 
+    @property
+    def queue_limit(self) -> int | None:
+        """How many bytes the relay may hold on this direction, waiting, before it stops reading
+        from the source; ``None`` keeps the relay's default (``outbox.QUEUE_LIMIT``, 1 MiB).
+
+        ``0`` means "stop reading whenever anything waits": a fault that paces its output
+        (``slow_reader``) then paces the reads from the source too, so the sender feels the
+        slowness as a real slow reader makes it feel it — its writes block — instead of the
+        proxy soaking up its data. The smallest limit among the active faults applies.
+        """
+        return None
+
+    # every layer
+    def on_start(self, ctx: Context) -> list[Any]:
+        """The fault starts on this connection's direction: when the connection is set up, or,
+        for a fault added to a live connection, when the relay learns of it. Returns bytes-layer
+        outputs (:class:`RawBytes` and actions); usually it only sets an alarm."""
+        return []
+
+    def on_alarm(self, ctx: Context) -> list[Any]:
+        """An alarm set with :meth:`Context.set_alarm` is due. Returns bytes-layer outputs."""
+        return []
+
     # sse layer
     def on_response(self, ctx: Context) -> list[Any]:
         """A new text/event-stream response body starts (event indexes restart at 0)."""
@@ -147,12 +196,22 @@ class Fault:
         return [block]
 
     def on_body_end(self, ctx: Context) -> list[Any]:
-        """The SSE body ended cleanly (before the terminating framing is written)."""
+        """The SSE body ended (before the terminating framing is written), or broke off (before
+        the connection's end is passed on): the last chance to send what the fault holds."""
         return []
 
     # http layer
     def on_event(self, event: Any, ctx: Context) -> list[Any]:
         return [event]
+
+    def on_request(self, request: Any, ctx: Context) -> list[Any] | None:
+        """Downstream ``http`` faults: a request whose response this direction will carry has
+        arrived (``match`` is checked against it). ``None`` lets it through. A list answers it
+        here instead: the request never reaches the upstream, nor does anything the client
+        sends after it on this connection, and the outputs (:class:`RawBytes` and actions) go
+        to the client once the responses to earlier requests are complete. Since nothing more
+        is forwarded, an answer should end with :class:`Close`."""
+        return None
 
     # bytes layer
     def on_bytes(self, data: bytes, ctx: Context) -> list[Any]:

@@ -2,6 +2,10 @@
 
 Delays are pipelined, as on a long link: a piece read at time t goes out at t + delay, not
 after the previous piece's delay has run out, so throughput is kept and only timing moves.
+With jitter a piece may be due before the one read before it; it still goes out after it
+(bytes keep their order, as on TCP). The jitter is drawn from the proxy's seed.
+
+Evidence: the first piece of each exchange (each connection, in raw mode), with its delay.
 """
 
 from __future__ import annotations
@@ -23,8 +27,16 @@ class Latency(Fault):
     summary = "delay every piece of data by latency ± jitter ms"
     Attributes = LatencyAttributes
 
+    def __init__(self, attributes: LatencyAttributes):
+        super().__init__(attributes)
+        self._noted: int | None = None  # the exchange last reported in the evidence
+
     def on_bytes(self, data: bytes, ctx: Context) -> list[object]:
         delay = self.a.latency
         if self.a.jitter:
             delay += ctx.rng.randint(-self.a.jitter, self.a.jitter)
-        return [Until(ctx.now + max(delay, 0) / 1000), RawBytes(data)]
+        delay = max(delay, 0)
+        if self._noted != ctx.exchange:
+            self._noted = ctx.exchange
+            ctx.fired(f"delayed by {delay} ms (latency {self.a.latency} ± {self.a.jitter} ms)")
+        return [Until(ctx.now + delay / 1000), RawBytes(data)]

@@ -10,19 +10,27 @@ then the ``http`` layer sees the wire events, then the ``bytes`` layer sees the 
 an SSE fault is active on a response its body is re-framed: each piece of event bytes that
 comes out becomes one chunk (or plain bytes for a close-delimited body), and a
 Content-Length response is switched to chunked so that dropped or injected events keep the
-framing valid — breaking the framing is the ``http`` layer's job, on purpose.
+framing valid — breaking the framing is the ``http`` layer's job, on purpose. An SSE fault
+can also end such a body early and cleanly (:class:`~faultproxy.faults.base.EndBody`).
+
+A downstream ``http`` fault may answer a request itself (:meth:`Fault.on_request`, e.g.
+``http_status``): the relay tells the downstream pipeline of each request (:meth:`expect`),
+the upstream pipeline then forwards nothing from that request on, and the answer goes to the
+client once the responses to earlier requests are complete.
 """
 
 from __future__ import annotations
 
+import heapq
+import itertools
 import random
 from collections import deque
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from faultproxy.faults.base import Close, Context, Evidence, Fault, Hold, RawBytes, Until, Wait
+from faultproxy.faults.base import Close, Context, EndBody, Evidence, Fault, Hold, RawBytes, Until, Wait
 from faultproxy.faults.spec import FaultSpec
-from faultproxy.wire.chunked import ChunkData, ChunkedEnd, ChunkEnd, ChunkHeader
+from faultproxy.wire.chunked import ChunkData, ChunkedEnd, ChunkEnd, ChunkHeader, Malformed
 from faultproxy.wire.http import (
     BodyData,
     EndOfMessage,
@@ -46,6 +54,7 @@ class FaultSet:
         self._specs: dict[str, FaultSpec] = {}
         self.evidence: list[Evidence] = []
         self.listeners: list[Callable[[Evidence], None]] = []
+        self.on_change: list[Callable[[], None]] = []  # told after every change (the proxy wakes its relays)
         for spec in specs or ():
             self.add(spec)
 
@@ -57,22 +66,27 @@ class FaultSet:
         if spec.name in self._specs:
             raise ValueError(f"a fault named {spec.name!r} exists already")
         self._specs[spec.name] = spec
-        self.version += 1
+        self._changed()
         return spec
 
     def replace(self, spec: FaultSpec) -> FaultSpec:
         self._specs[spec.name] = spec
-        self.version += 1
+        self._changed()
         return spec
 
     def remove(self, name: str) -> FaultSpec:
         spec = self._specs.pop(name)
-        self.version += 1
+        self._changed()
         return spec
 
     def clear(self) -> None:
         self._specs.clear()
+        self._changed()
+
+    def _changed(self) -> None:
         self.version += 1
+        for listener in self.on_change:
+            listener()
 
     def get(self, name: str) -> FaultSpec | None:
         return self._specs.get(name)
@@ -114,12 +128,13 @@ class Pipeline:
         *,
         raw: bool = False,
         strict: bool = False,
-        on_request: Callable[[Request], None] | None = None,
+        on_request: Callable[[Request], bool | None] | None = None,
     ):
         """``raw``: not HTTP, only byte faults apply. ``strict``: malformed input raises
         :class:`~faultproxy.wire.errors.WireError` (the relay answers 400) instead of being
         passed on. ``on_request`` is told of each request head (the relay uses it to tell the
-        downstream pipeline which request each response answers)."""
+        downstream pipeline which request each response answers); when it returns True a
+        fault answers that request itself, and it and everything after it stay here."""
         self.faults = faults
         self.conn = conn
         self.direction = direction
@@ -132,24 +147,56 @@ class Pipeline:
         self.request: Request | None = None  # the request of the current exchange
         self.exchange = 0
         self._finals = 0
+        self._requested = 0  # downstream: requests announced with expect()
+        self._answer: list[Any] | None = None  # downstream: a fault's answer, waiting for earlier responses
+        self._answered = False  # upstream: the request just read is answered by a fault
+        self._fed = 0  # bytes fed to the reader so far
         self.offset = 0  # bytes written out on this direction so far
         self.finished = False  # a Close was emitted: nothing more goes out
         self.holding = False  # a Hold was emitted: everything from now on is dropped
+        self._alarms: list[tuple[float, int, _Active]] = []  # (when, order, fault instance), a heap
+        self._alarm_order = itertools.count()
         # per-response SSE state
         self._sse: SSEParser | None = None
         self._reframe: str | None = None  # "chunked" or "plain" while an SSE fault rewrites the body
         self._event_index = 0
+        self._ended = False  # an SSE fault ended this body (EndBody): the rest of it is dropped
 
     # -- configuration ----------------------------------------------------------------------
 
-    def expect(self, request: Request) -> None:
-        """Downstream: the next response answers this request (for ``match`` and HEAD framing)."""
+    def expect(self, request: Request, now: float = 0.0) -> list[Output] | None:
+        """Downstream: the next response answers this request (for ``match`` and HEAD framing).
+
+        Unless an ``http`` fault answers it (:meth:`Fault.on_request`): then no response to it
+        is expected, and what comes back is the answer to send to the client (empty while
+        responses to earlier requests are still due; :meth:`feed` sends it after them).
+        ``None``: the request goes to the upstream."""
+        self._requested += 1
+        if not self.finished and self.reader is not None:
+            for active in self._active("http", request):
+                self._prepare(active, now)
+                active.ctx.exchange = self._requested
+                active.ctx.request = request
+                answer = active.fault.on_request(request, active.ctx)
+                self._collect(active)
+                if answer is not None:
+                    self._answer = self._serialize(answer)
+                    return self._release(now)
         self._requests.append(request)
         self.reader.expect_response_to(request.method)
+        return None
 
-    def _refresh(self) -> None:
+    def _release(self, now: float) -> list[Output]:
+        """A fault's answer to a request, once the responses before it have gone out whole."""
+        if self._answer is None or self._requests or not self.reader.idle or self.finished:
+            return []
+        answer, self._answer = self._answer, None
+        return self._bytes_layer(answer, now)
+
+    def _refresh(self, now: float) -> list[Output]:
+        """Bring the fault instances up to date with the fault set; what new ones output on start."""
         if self._seen_version == self.faults.version:
-            return
+            return []
         self._seen_version = self.faults.version
         current: dict[str, _Active] = {}
         for spec in self.faults.specs:
@@ -164,10 +211,65 @@ class Pipeline:
             rng = random.Random(f"{self.faults.seed}/{spec.name}/{self.conn}/{self.direction}")
             ctx = Context(spec.name, spec.type, self.conn, self.direction, rng)
             current[spec.name] = _Active(spec, spec.instantiate(), ctx)
+        started = [a for name, a in current.items() if self._instances.get(name) is not a]
         self._instances = current
+        out: list[Output] = []
+        for active in started:
+            self._prepare(active, now)
+            out.extend(self._unwrap(active.fault.on_start(active.ctx)))
+            self._collect(active)
+        return out
 
-    def _active(self, layer: str) -> list[_Active]:
-        request = self.request
+    def sync(self, now: float) -> list[Output]:
+        """Pick up changes to the fault set now, not at the next read (the relay calls this when
+        the connection is set up and whenever the fault set changes). Returns what faults that
+        start now output (usually nothing: they set alarms)."""
+        started = self._refresh(now)
+        return self._finish(started) if started and not self.finished else []
+
+    @property
+    def queue_limit(self) -> int | None:
+        """The smallest :attr:`Fault.queue_limit` of the faults that apply now (``None``: default)."""
+        limits = [
+            limit for layer in ("sse", "http", "bytes") for active in self._active(layer)
+            if (limit := active.fault.queue_limit) is not None
+        ]
+        return min(limits) if limits else None
+
+    @property
+    def next_alarm(self) -> float | None:
+        """When :meth:`alarm` should next be called (``None``: no alarm is set)."""
+        alarms = self._alarms
+        while alarms and self._instances.get(alarms[0][2].spec.name) is not alarms[0][2]:
+            heapq.heappop(alarms)  # its fault was removed or replaced meanwhile
+        return alarms[0][0] if alarms and not self.finished else None
+
+    def alarm(self, now: float) -> list[Output]:
+        """Call ``on_alarm`` of the faults whose alarms are due; returns what they output.
+
+        A fault with ``match`` hears its alarm only if the current exchange's request matches
+        (otherwise the alarm is dropped)."""
+        out = self._refresh(now)
+        alarms = self._alarms
+        while alarms and alarms[0][0] <= now and not self.finished:
+            _, _, active = heapq.heappop(alarms)
+            current = self._instances.get(active.spec.name) is active
+            if not current or active not in self._active(active.fault.layer):
+                continue  # removed or replaced meanwhile, or its match does not accept this request
+            self._prepare(active, now)
+            items = active.fault.on_alarm(active.ctx)
+            self._collect(active)
+            if active.fault.layer == "sse":
+                # Body data of the SSE response it rang in: framed as that body is, then through
+                # the http and bytes faults like any other body data. Stale once the body is over.
+                if self._sse is not None:
+                    out.extend(self._bytes_faults(self._http_layer(self._reframed(items), now), now))
+            else:
+                out.extend(self._unwrap(items))
+        return self._finish(out) if out and not self.finished else []
+
+    def _active(self, layer: str, request: Request | None = None) -> list[_Active]:
+        request = request or self.request
         out = []
         for active in self._instances.values():
             if active.fault.layer != layer:
@@ -181,27 +283,34 @@ class Pipeline:
     # -- the data path ----------------------------------------------------------------------
 
     def feed(self, data: bytes, now: float) -> list[Output]:
-        self._refresh()
+        started = self.sync(now)
         if self.finished:
-            return []
+            return started
         if self.reader is None:
-            return self._bytes_layer([data], now)
+            return started + self._bytes_layer([data], now)
+        start, self._fed = self._fed, self._fed + len(data)
         events = self.reader.feed(data)
         if not self._instances:
             # Nothing to do but keep count: the bytes go out exactly as they came in.
-            for event in events:
+            for i, event in enumerate(events):
                 self._observe(event)
-            return self._count([data]) if not self.holding else []
-        return self._run(events, now)
+                if self._answered:  # a fault answered this request: only the bytes before it go
+                    head_at = self.reader.offset - sum(len(e.raw) for e in events[i:])
+                    self.finished = True
+                    return self._count([data[: max(0, head_at - start)]])
+            out = self._count([data]) if not self.holding else []
+        else:
+            out = started + self._run(events, now)
+        return out + self._release(now) if self._answer is not None else out
 
     def eof(self, now: float) -> list[Output]:
         """The source sent FIN: flush what the reader still holds, then let byte faults delay the FIN."""
-        self._refresh()
+        started = self.sync(now)
         if self.finished:
-            return []
+            return started
         events = self.reader.close() if self.reader is not None else []
         if self._instances:
-            out = self._run(events, now)
+            out = started + self._run(events, now)
         else:
             for event in events:
                 self._observe(event)
@@ -221,8 +330,8 @@ class Pipeline:
         if isinstance(head, Request):
             self.exchange += 1
             self.request = head
-            if self.on_request is not None:
-                self.on_request(head)
+            if self.on_request is not None and self.on_request(head):
+                self._answered = True
         else:
             # A 1xx interim response belongs to the same exchange as the final one after it.
             self.exchange = self._finals + 1
@@ -234,6 +343,7 @@ class Pipeline:
         self._sse = None
         self._reframe = None
         self._event_index = 0
+        self._ended = False
 
     def _count(self, out: list[Output]) -> list[Output]:
         for item in out:
@@ -247,12 +357,17 @@ class Pipeline:
         ctx.exchange = self.exchange
         ctx.offset = self.offset
         ctx.event_index = None
+        ctx.request = self.request
 
     def _collect(self, active: _Active) -> None:
         if active.ctx.evidence:
             for evidence in active.ctx.evidence:
                 self.faults.record(evidence)
             active.ctx.evidence.clear()
+        if active.ctx.alarms:
+            for at in active.ctx.alarms:
+                heapq.heappush(self._alarms, (at, next(self._alarm_order), active))
+            active.ctx.alarms.clear()
 
     def _unwrap(self, items: list[Any]) -> list[Output]:
         return [i.raw if isinstance(i, RawBytes) else i for i in items]
@@ -260,21 +375,36 @@ class Pipeline:
     def _run(self, events: list[Any], now: float) -> list[Output]:
         http_items: list[Any] = []
         for event in events:
-            http_items.extend(self._sse_layer(event, now))
-        wire: list[Any] = http_items
+            items = self._sse_layer(event, now)
+            if self._answered:  # a fault answered this request: it and all after it stay here
+                out = self._bytes_layer(self._http_layer(http_items, now), now)
+                self.finished = True
+                return out
+            http_items.extend(items)
+        return self._bytes_layer(self._http_layer(http_items, now), now)
+
+    def _http_layer(self, wire: list[Any], now: float) -> list[Output]:
+        """Wire events through the http faults, then serialized: bytes and actions."""
         for active in self._active("http"):
             self._prepare(active, now)
             step: list[Any] = []
+            at = self.offset  # where the output for the next event starts, as this fault sees it
             for item in wire:
                 if isinstance(item, (RawBytes, *ACTIONS)):
-                    step.append(item)
+                    added = [item]
                 else:
-                    step.extend(active.fault.on_event(item, active.ctx))
+                    active.ctx.offset = at
+                    added = active.fault.on_event(item, active.ctx)
+                at += sum(len(i.raw) for i in added if not isinstance(i, ACTIONS))
+                step.extend(added)
             self._collect(active)
             wire = step
-        return self._bytes_layer(self._serialize(wire), now)
+        return self._serialize(wire)
 
     def _bytes_layer(self, out: list[Output], now: float) -> list[Output]:
+        return self._finish(self._bytes_faults(out, now))
+
+    def _bytes_faults(self, out: list[Output], now: float) -> list[Output]:
         for active in self._active("bytes"):
             self._prepare(active, now)
             step: list[Output] = []
@@ -285,7 +415,7 @@ class Pipeline:
                     step.append(item)
             self._collect(active)
             out = step
-        return self._finish(out)
+        return out
 
     def _finish(self, out: list[Output]) -> list[Output]:
         """Apply Close/Hold: nothing after a Close goes out; after a Hold, bytes are dropped."""
@@ -328,6 +458,10 @@ class Pipeline:
             return [event]
         if self._sse is None:
             return [event]
+        if self._ended:  # an SSE fault ended this body early: the rest of it is dropped
+            if isinstance(event, (EndOfMessage, Malformed)):
+                self._sse = None
+            return []
         if isinstance(event, ChunkEnd) or (isinstance(event, ChunkHeader) and event.size):
             return []  # the body is re-framed below; the last chunk (size 0) stays
         if isinstance(event, (ChunkData, BodyData)):
@@ -343,6 +477,12 @@ class Pipeline:
             out.append(event)
             if self._reframe == "to_close":
                 out.append(Close("fin"))  # the client reads this body until the connection closes
+            self._sse = None
+            return out
+        if isinstance(event, Malformed):
+            # The body broke off (or its framing broke): what is complete, and what SSE faults
+            # hold, goes out first; from here on the bytes pass as they came.
+            out = self._body_end(now) + [event]
             self._sse = None
             return out
         return [event]
@@ -377,6 +517,8 @@ class Pipeline:
     def _blocks(self, blocks: list[Block], now: float) -> list[Any]:
         out: list[Any] = []
         for block in blocks:
+            if self._ended:
+                break
             items: list[Any] = [block]
             index = self._event_index if block.event is not None else None
             for active in self._active("sse"):
@@ -394,6 +536,8 @@ class Pipeline:
 
     def _body_end(self, now: float) -> list[Any]:
         assert self._sse is not None
+        if self._ended:
+            return []
         out = self._blocks(self._sse.close_blocks(), now)
         for active in self._active("sse"):
             self._prepare(active, now)
@@ -407,6 +551,15 @@ class Pipeline:
         for item in items:
             if isinstance(item, ACTIONS):
                 out.append(item)
+                continue
+            if self._ended:
+                continue  # body data after the body's end
+            if isinstance(item, EndBody):
+                self._ended = True
+                if self._reframe in ("chunked", "to_chunked"):
+                    out += [ChunkHeader(0, b"", b"0\r\n"), ChunkedEnd((), b"\r\n"), EndOfMessage()]
+                else:  # close-delimited: the end of the connection is the end of the body
+                    out += [EndOfMessage(), Close("fin")]
                 continue
             data = item.raw
             if not data:

@@ -4,7 +4,9 @@ A capture is a JSON Lines file. The first line is ``{"type": "meta", "version": 
 every other line is a record of one connection (``conn``) at a monotonic time ``t``
 (seconds since the capture started). Records that carry wire bytes have ``b64``; joining
 them per direction gives the bytes that crossed the proxy, except that secret header values
-are replaced by ``[redacted]``.
+are replaced by ``[redacted]``: in heads (folded continuation lines included), in trailers, in
+the ``unparsed`` bytes that follow a framing error (a malformed head still holds its secrets),
+and in the text of ``malformed`` reasons, which may quote a header line.
 
 Record types: ``open``; ``head`` (a request or response head, with ``dir``, ``exchange`` and
 the parsed fields); ``body`` (Content-Length, close-delimited or tunnel bytes); ``chunk``
@@ -19,6 +21,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 import time
 from pathlib import Path
 from typing import IO, Any
@@ -46,15 +49,109 @@ SECRET_HEADERS = frozenset(
 )
 
 
+# A line that starts like a header field: a name, then ':' or whitespace. Lenient on purpose:
+# a malformed line ("Authorization Bearer x", "Cookie : x") still carries its secret.
+_FIELD_START = re.compile(rb"[ \t]*(?P<name>[!#$%&'*+.^_`|~0-9A-Za-z-]+)(?:[ \t]*(?P<colon>:)|[ \t]+)")
+
+
+def _redact_lines(lines: list[bytes], secret: bool = False) -> tuple[list[bytes], bool]:
+    """Header-like lines (without their LF) with the values of secret fields replaced.
+
+    ``secret`` says whether the line before was a secret field: with obsolete line folding a
+    line starting with whitespace continues the field above, and would otherwise carry the
+    rest of a secret past the redaction. Returns the lines and that state after the last one.
+    """
+    out = []
+    for line in lines:
+        ending = b"\r" if line.endswith(b"\r") else b""
+        content = line[: len(line) - len(ending)]
+        if secret and content[:1] in (b" ", b"\t"):
+            out.append(content[:1] + REDACTED + ending)
+            continue
+        match = _FIELD_START.match(content)
+        secret = match is not None and match["name"].lower() in SECRET_HEADERS
+        if match is None or not secret or not content[match.end() :].strip(b" \t"):
+            out.append(line)
+        elif match["colon"]:
+            out.append(content[: match.start("colon")] + b": " + REDACTED + ending)
+        else:
+            out.append(content[: match.end()] + REDACTED + ending)
+    return out, secret
+
+
 def redact_head(raw: bytes) -> bytes:
     """The head with the value of every secret header replaced, everything else byte for byte."""
     lines = raw.split(b"\n")
-    for i, line in enumerate(lines[1:], start=1):
-        name, colon, value = line.partition(b":")
-        if colon and name.strip().lower() in SECRET_HEADERS and value.strip(b" \t\r"):
-            ending = b"\r" if line.endswith(b"\r") else b""
-            lines[i] = name + b": " + REDACTED + ending
+    lines[1:], _ = _redact_lines(lines[1:])
     return b"\n".join(lines)
+
+
+def redact_fields(raw: bytes) -> bytes:
+    """A trailer section (no start line) with the value of every secret field replaced."""
+    lines, _ = _redact_lines(raw.split(b"\n"))
+    return b"\n".join(lines)
+
+
+_SECRET_IN_TEXT = re.compile(
+    r"(?i)(?<![\w-])("
+    + "|".join(re.escape(n.decode()) for n in sorted(SECRET_HEADERS, key=len, reverse=True))
+    + r")(?![\w-])([ \t]*:?[ \t]*)([^'\"\\\r\n \t][^'\"\\\r\n]*)"
+)
+
+
+def redact_text(text: str) -> str:
+    """A message that may quote a header line (a parse error), with secret values replaced."""
+    return _SECRET_IN_TEXT.sub(lambda m: m.group(1) + m.group(2) + REDACTED.decode(), text)
+
+
+class _LineRedactor:
+    """Redacts secret header values in bytes that could not be parsed, line by line, across reads.
+
+    After a framing error the rest of a direction is recorded as ``unparsed`` bytes, which may
+    be a head holding secrets. A line is held back until it is complete, so a secret split
+    across two reads is still caught; a line longer than :attr:`MAX_HELD` is decided on its
+    start, and the rest of it passed on or dropped.
+    """
+
+    MAX_HELD = 8192
+
+    def __init__(self) -> None:
+        self._held = b""
+        self._secret = False  # the last line decided was a secret field
+        self._mode = "hold"  # or, inside an over-long line: "pass" or "drop"
+
+    def feed(self, data: bytes) -> bytes:
+        out = []
+        pos = 0
+        while pos < len(data):
+            nl = data.find(b"\n", pos)
+            end = len(data) if nl < 0 else nl + 1
+            piece = data[pos:end]
+            pos = end
+            if self._mode == "drop":
+                if nl >= 0:
+                    out.append(b"\r\n" if piece.endswith(b"\r\n") else b"\n")
+            elif self._mode == "pass":
+                out.append(piece)
+            else:
+                self._held += piece
+                if nl >= 0:
+                    (line,), self._secret = _redact_lines([self._held[:-1]], self._secret)
+                    out.append(line + b"\n")
+                    self._held = b""
+                elif len(self._held) > self.MAX_HELD:
+                    (line,), self._secret = _redact_lines([self._held], self._secret)
+                    out.append(line)
+                    self._held = b""
+                    self._mode = "drop" if self._secret else "pass"
+            if nl >= 0 and self._mode != "hold":
+                self._mode = "hold"
+        return b"".join(out)
+
+    def flush(self) -> bytes:
+        """The held, incomplete last line: the stream ended without its LF."""
+        held, self._held = self._held, b""
+        return _redact_lines([held], self._secret)[0][0] if held else b""
 
 
 def _b64(data: bytes) -> str:
@@ -72,6 +169,7 @@ class _DirectionDecoder:
         self.finals = 0
         self.sse: SSEParser | None = None
         self.event_index = 0
+        self.unparsed = _LineRedactor()
 
     def records(self, data: bytes, redact: bool) -> list[dict[str, Any]]:
         out: list[dict[str, Any]] = []
@@ -83,7 +181,14 @@ class _DirectionDecoder:
         out: list[dict[str, Any]] = []
         for event in self.reader.close():
             out.extend(self._record(event, redact))
-        return out
+        return out + self.flush()
+
+    def flush(self) -> list[dict[str, Any]]:
+        """Unparsed bytes held back by the redactor, for when the stream ends."""
+        held = self.unparsed.flush()
+        if not held:
+            return []
+        return [{"type": "unparsed", "dir": self.direction, "exchange": self.exchange, "b64": _b64(held)}]
 
     def _record(self, event: object, redact: bool) -> list[dict[str, Any]]:
         base = {"dir": self.direction, "exchange": self.exchange}
@@ -112,14 +217,17 @@ class _DirectionDecoder:
         if isinstance(event, ChunkEnd):
             return [{"type": "chunk_end", **base, "b64": _b64(event.raw)}]
         if isinstance(event, ChunkedEnd):
-            return [{"type": "trailers", **base, "b64": _b64(event.raw)}]
+            raw = redact_fields(event.raw) if redact else event.raw
+            return [{"type": "trailers", **base, "b64": _b64(raw)}]
         if isinstance(event, EndOfMessage):
             self.sse = None
             return [{"type": "end", **base}]
         if isinstance(event, Malformed):
-            return [{"type": "malformed", **base, "reason": event.reason, "offset": event.offset}]
+            reason = redact_text(event.reason) if redact else event.reason
+            return [{"type": "malformed", **base, "reason": reason, "offset": event.offset}]
         if isinstance(event, Unparsed):
-            return [{"type": "unparsed", **base, "b64": _b64(event.raw)}]
+            raw = self.unparsed.feed(event.raw) if redact else event.raw
+            return [{"type": "unparsed", **base, "b64": _b64(raw)}] if raw else []
         return []
 
     def _events(self, body: bytes, base: dict[str, Any]) -> list[dict[str, Any]]:
@@ -188,6 +296,10 @@ class CaptureWriter:
             direction = "request" if fields.get("side") == "client" else "response"
             for record in decoders[direction].close(self.redact):
                 self._write({"t": t, "conn": conn, **record})
+        if kind == "done" and decoders is not None:
+            for decoder in decoders.values():
+                for record in decoder.flush():
+                    self._write({"t": t, "conn": conn, **record})
         if kind == "done":
             self._decoders.pop(conn, None)
             self._file.flush()

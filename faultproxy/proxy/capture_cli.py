@@ -10,7 +10,7 @@ from __future__ import annotations
 import base64
 import json
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Iterable, Iterator
 
 import click
 
@@ -47,23 +47,29 @@ def _visible(data: bytes) -> str:
     return text.replace("\r", "\\r").replace("\n", "\\n\n")
 
 
-def _show_raw(records: Iterator[dict[str, Any]]) -> None:
+def raw_lines(records: Iterable[dict[str, Any]]) -> Iterator[str]:
+    """The lines ``capture show --raw`` prints for these records (the scenario reports' wire excerpts too)."""
     for r in records:
         if r["type"] == "meta":
             continue
-        stamp = f"{r['t'] * 1000:10.3f} ms  #{r['conn']}"
+        stamp = f"{r['t'] * 1000:10.3f} ms  #{r.get('conn', '-')}"
         if "b64" in r:
             data = base64.b64decode(r["b64"])
             if not data:
                 continue
             arrow = _ARROW.get(r.get("dir", ""), " ")
             lines = _visible(data).splitlines() or [""]
-            click.echo(f"{stamp} {arrow} {lines[0]}")
+            yield f"{stamp} {arrow} {lines[0]}"
             for line in lines[1:]:
-                click.echo(f"{'':>{len(stamp)}} {arrow} {line}")
+                yield f"{'':>{len(stamp)}} {arrow} {line}"
         elif r["type"] in ("eof", "closed", "upstream_error", "malformed", "fault"):
             detail = " ".join(f"{k}={v}" for k, v in r.items() if k not in ("t", "conn", "type"))
-            click.echo(f"{stamp} · {r['type']} {detail}")
+            yield f"{stamp} · {r['type']} {detail}"
+
+
+def _show_raw(records: Iterator[dict[str, Any]]) -> None:
+    for line in raw_lines(records):
+        click.echo(line)
 
 
 def _show_events(records: Iterator[dict[str, Any]]) -> None:

@@ -47,6 +47,8 @@ def proxy(listen: str, upstream: str, raw: bool, capture: Path | None, no_redact
         try:
             await instance.start()
         except OSError as error:
+            if error.filename:  # opening the capture failed, not the listening socket
+                raise click.ClickException(f"cannot write capture {error.filename}: {error.strerror}") from None
             raise click.ClickException(f"cannot listen on {instance.listen}: {error.strerror or error}") from None
         mode = "raw TCP" if raw else "HTTP/1.1"
         click.echo(f"faultproxy: {instance.url} -> {instance.upstream} ({mode})"

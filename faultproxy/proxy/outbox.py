@@ -1,9 +1,13 @@
 """Carrying out what a fault pipeline asks for, in order, on one direction of a relay.
 
 Bytes are written at once unless an earlier :class:`Wait` or :class:`Until` is still
-running; then they queue behind it, in order. The queue is bounded: past
-:data:`QUEUE_LIMIT` bytes, reading from the source pauses, so a stalled stream pushes back on
-the sender as a real stalled network would, instead of filling the proxy's memory.
+running; then they queue behind it, in order. The queue is bounded: past its limit
+(:data:`QUEUE_LIMIT` bytes unless a fault sets another, see :meth:`Outbox.set_limit`),
+reading from the source pauses until the queue is down to half the limit, so a stalled stream
+pushes back on the sender as a real stalled network would, instead of filling the proxy's
+memory. A limit of 0 means "read nothing while anything waits" (queued bytes or a running
+wait): the source is then read only as fast as the faults let bytes out, and the sender's
+writes block as they would on a slow reader (``slow_reader``).
 """
 
 from __future__ import annotations
@@ -36,11 +40,17 @@ class Outbox:
         self._queued_bytes = 0
         self._timer: asyncio.TimerHandle | None = None
         self._paused = False
+        self.limit = QUEUE_LIMIT
         self.done = False
 
     @property
     def idle(self) -> bool:
         return not self._queue and self._timer is None
+
+    @property
+    def queued_bytes(self) -> int:
+        """Bytes read from the source and not yet written: what the proxy holds back."""
+        return self._queued_bytes
 
     def push(self, items: list[object]) -> None:
         if self.done:
@@ -59,6 +69,14 @@ class Outbox:
             self._count(items)
         self._run()
 
+    def set_limit(self, limit: int | None) -> None:
+        """Queued bytes past which reading from the source pauses (``None``: :data:`QUEUE_LIMIT`;
+        0: whenever anything waits). The relay sets it from the active faults before each push."""
+        limit = QUEUE_LIMIT if limit is None else limit
+        if limit != self.limit:
+            self.limit = limit
+            self._flow()
+
     def finish(self) -> None:
         """The source is done: pass its FIN on once everything before it has gone out."""
         self.push([EOF])
@@ -72,9 +90,21 @@ class Outbox:
 
     def _count(self, items: list[object]) -> None:
         self._queued_bytes += sum(len(i) for i in items if isinstance(i, bytes))
-        if self._queued_bytes > QUEUE_LIMIT and not self._paused:
+
+    def _flow(self) -> None:
+        """Pause reading from the source past the limit; resume once down to half of it."""
+        if self.limit == 0:
+            full = not self.idle  # read nothing while anything waits
+            empty = not full
+        else:
+            full = self._queued_bytes > self.limit
+            empty = self._queued_bytes <= self.limit // 2
+        if full and not self._paused and not self.done:
             self._paused = True
             self._pause_source()
+        elif empty and self._paused:
+            self._paused = False
+            self._resume_source()
 
     def _wake(self) -> None:
         self._timer = None
@@ -102,6 +132,4 @@ class Outbox:
             elif item is EOF:
                 self.done = True
                 self._write_eof()
-        if self._paused and self._queued_bytes <= QUEUE_LIMIT // 2:
-            self._paused = False
-            self._resume_source()
+        self._flow()

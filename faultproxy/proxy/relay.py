@@ -19,6 +19,7 @@ import struct
 from typing import TYPE_CHECKING
 
 from faultproxy.faults.pipeline import Pipeline
+from faultproxy.proxy.capture import redact_text
 from faultproxy.proxy.outbox import Outbox
 from faultproxy.wire.errors import WireError
 from faultproxy.wire.http import Request, encode_response
@@ -119,7 +120,9 @@ class Relay:
 
     Each direction runs through a fault :class:`~faultproxy.faults.pipeline.Pipeline` (which
     with no fault active hands the bytes back as read) and an :class:`Outbox` that carries
-    out what the pipeline asks for: write, wait, close with FIN or RST.
+    out what the pipeline asks for: write, wait, close with FIN or RST. The relay also keeps
+    one timer per direction for the faults' alarms, and gives the outbox the queue limit the
+    faults ask for (see :meth:`_push`).
     """
 
     def __init__(self, proxy: Proxy, conn_id: int):
@@ -136,8 +139,12 @@ class Relay:
         self.early: list[bytes] = []  # client bytes read before the upstream connection exists
         self.upstream_error: str | None = None
         self.request_seen = False
+        self.answered = False  # the proxy answered the client itself (400, 502): relaying is over
+        self._connecting: asyncio.Task[None] | None = None
+        self._linger: asyncio.TimerHandle | None = None
         self.closed = asyncio.get_running_loop().create_future()
         self._lost: set[str] = set()
+        self._alarms: dict[str, asyncio.TimerHandle] = {}  # direction → the timer of its next alarm
 
     def _outbox(self, source: Side, sink: Side, direction: str) -> Outbox:
         def write(data: bytes) -> None:
@@ -158,13 +165,14 @@ class Relay:
         if side is self.client:
             self.proxy.capture_open(self)
             self.client.hold("connecting")  # until there is somewhere to send the bytes
-            asyncio.get_running_loop().create_task(self._connect_upstream())
+            self._connecting = asyncio.get_running_loop().create_task(self._connect_upstream())
             return
+        self.resync()  # the connection starts now: so do its faults (alarms count from here)
         for data in self.early:
             self._from_client(data)
         self.early.clear()
         if self.client.eof:
-            self.to_upstream.push(self.up.eof(self._now()))
+            self._push(self.up, self.to_upstream, self.up.eof(self._now()))
             self.to_upstream.finish()
         self.client.release("connecting")
 
@@ -197,21 +205,84 @@ class Relay:
             self._answer(502, "Bad Gateway", text)
 
     def _answer(self, status: int, reason: str, text: str) -> None:
+        """Answer the client from the proxy itself, then end the connection: a lingering close.
+
+        The client may still be sending: a request body that the answer makes moot, or more of
+        a malformed request. Closing a socket with unread data makes the kernel send an RST,
+        and a client that is still writing then gets ``ECONNRESET`` and never reads the answer
+        (curl: "Send failure: Connection reset by peer"). So the answer is followed by a FIN
+        only, and whatever the client still sends is read and dropped until it closes its side
+        too, or for :data:`LINGER_SECONDS` at most.
+        """
+        if self.answered:
+            return
+        self.answered = True
         data = plain_response(status, reason, text)
         self.to_client.cancel()
         self.to_upstream.cancel()
         self.proxy.capture_data(self, "response", data)
-        self.client.write(data)
-        self._close(self.client)
         self._close(self.upstream)
+        client, transport = self.client, self.client.transport
+        if transport is None or transport.is_closing():
+            return
+        transport.write(data)
+        if client.eof or not transport.can_write_eof():
+            self._close(client)
+            return
+        transport.write_eof()
+        client.eof_sent = True
+        client.holds.clear()  # drain what is still coming, whatever paused reading before
+        transport.resume_reading()
+        self._linger = asyncio.get_running_loop().call_later(LINGER_SECONDS, self._close, client)
 
     # -- data -----------------------------------------------------------------------------
 
     def _now(self) -> float:
         return asyncio.get_running_loop().time()
 
+    def _push(self, pipeline: Pipeline, outbox: Outbox, items: list[object]) -> None:
+        """Hand a pipeline's output to its outbox, with the queue limit its faults ask for now,
+        and (re)arm the timer of the pipeline's next alarm."""
+        outbox.set_limit(pipeline.queue_limit)
+        outbox.push(items)
+        at = pipeline.next_alarm
+        timer = self._alarms.get(pipeline.direction)
+        if timer is not None:
+            if at is not None and timer.when() == at:
+                return
+            timer.cancel()
+            del self._alarms[pipeline.direction]
+        if at is not None and not outbox.done:
+            loop = asyncio.get_running_loop()
+            self._alarms[pipeline.direction] = loop.call_at(at, self._ring, pipeline, outbox, at)
+
+    def _ring(self, pipeline: Pipeline, outbox: Outbox, at: float) -> None:
+        self._alarms.pop(pipeline.direction, None)
+        if not outbox.done:
+            self._push(pipeline, outbox, pipeline.alarm(max(self._now(), at)))
+
+    def resync(self) -> None:
+        """The fault set changed (or the connection just started): let both directions pick up
+        the change now — start new faults, drop removed ones' alarms, apply queue limits."""
+        if self.upstream.transport is None or self.closed.done():
+            return  # not connected yet (the faults start when it is) or already gone
+        now = self._now()
+        self._push(self.up, self.to_upstream, self.up.sync(now))
+        self._push(self.down, self.to_client, self.down.sync(now))
+
+    def _cancel_alarms(self) -> None:
+        """Both sockets are gone: no timer of this connection may outlive it (the alarms, and the
+        outboxes' waits: an endless ``sse_stall`` waits on ``Wait(math.inf)``)."""
+        for timer in self._alarms.values():
+            timer.cancel()
+        self._alarms.clear()
+        self.to_client.cancel()
+        self.to_upstream.cancel()
+
     def received(self, side: Side, data: bytes) -> None:
         if side is self.client:
+            if self.answered:
+                return  # lingering after the proxy's own answer: dropped, see _answer
             if self.upstream.transport is None and self.upstream_error is None:
                 self.early.append(data)
             elif self.upstream_error is not None:
@@ -220,15 +291,16 @@ class Relay:
             else:
                 self._from_client(data)
         else:
-            self.to_client.push(self.down.feed(data, self._now()))
+            self._push(self.down, self.to_client, self.down.feed(data, self._now()))
 
     def _from_client(self, data: bytes) -> None:
         try:
             out = self.up.feed(data, self._now())
         except WireError as error:
-            self._answer(400, "Bad Request", f"faultproxy: malformed request: {error}\n")
+            # the error may quote a header line: never echo a credential (it would be captured too)
+            self._answer(400, "Bad Request", f"faultproxy: malformed request: {redact_text(str(error))}\n")
             return
-        self.to_upstream.push(out)
+        self._push(self.up, self.to_upstream, out)
 
     def _check_request(self, data: bytes) -> None:
         """With no upstream, still read the request: to know one came, or that it is malformed."""
@@ -237,9 +309,19 @@ class Relay:
         except WireError:
             pass  # the 502 says what matters: there is nobody to send it to
 
-    def _request_seen(self, request: Request) -> None:
+    def _request_seen(self, request: Request) -> bool:
+        """A request head came from the client. True when a fault answers it (``http_status``):
+        the up pipeline then keeps it, and all after it, from the upstream."""
         self.request_seen = True
-        self.down.expect(request)
+        now = self._now()
+        started = self.down.sync(now)  # the faults may not have started: no upstream connection yet
+        if started:
+            self._push(self.down, self.to_client, started)
+        answer = self.down.expect(request, now)
+        if answer is None:
+            return False
+        self._push(self.down, self.to_client, answer)
+        return True
 
     # -- ends ---------------------------------------------------------------------------------
 
@@ -259,7 +341,7 @@ class Relay:
 
     def _finish(self, pipeline: Pipeline, outbox: Outbox) -> None:
         try:
-            outbox.push(pipeline.eof(self._now()))
+            self._push(pipeline, outbox, pipeline.eof(self._now()))
         except WireError:
             pass  # a request cut short: the FIN passed on tells the server just that
         outbox.finish()
@@ -277,6 +359,10 @@ class Relay:
 
     def side_lost(self, side: Side, exc: Exception | None) -> None:
         self._lost.add(side.name)
+        if side is self.client:
+            self._stop_connecting()
+            if self._linger is not None:
+                self._linger.cancel()
         reset = isinstance(exc, ConnectionResetError)
         self.proxy.capture_note(self, "closed", side=side.name, how="rst" if reset else "fin")
         if reset:
@@ -284,11 +370,14 @@ class Relay:
             _reset(side.peer.transport)
         elif side is self.client:
             self._close(self.upstream)  # the client is gone: nobody is left to read the answer
+        elif self.answered:
+            pass  # the proxy answered: the client side ends by its lingering close, see _answer
         elif self.to_client.idle:
             self._close(self.client)
         else:
             self.to_client.finish()  # the client still gets what a fault is delaying, then the FIN
         if self._lost >= {"client", "upstream"} and not self.closed.done():
+            self._cancel_alarms()
             self.closed.set_result(None)
             self.proxy.connection_done(self)
 
@@ -300,18 +389,26 @@ class Relay:
             transport.close()
         else:
             transport.write_eof()
+            side.eof_sent = True
 
     def _close(self, side: Side) -> None:
         if side.transport is None:
             self._lost.add(side.name)
             if self._lost >= {"client", "upstream"} and not self.closed.done():
+                self._cancel_alarms()
                 self.closed.set_result(None)
                 self.proxy.connection_done(self)
         elif not side.transport.is_closing():
             side.transport.close()
 
+    def _stop_connecting(self) -> None:
+        """The client is gone: an upstream connection still being made would never be closed."""
+        if self._connecting is not None and not self._connecting.done():
+            self._connecting.cancel()
+
     def abort(self) -> None:
-        """Proxy shutdown: drop both sockets now."""
+        """Proxy shutdown: drop both sockets now, and the upstream connection being made."""
+        self._stop_connecting()
         self.to_client.cancel()
         self.to_upstream.cancel()
         for side in (self.client, self.upstream):

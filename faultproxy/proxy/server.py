@@ -5,6 +5,10 @@ the scenario runner can compose it with servers and clients::
 
     async with Proxy(upstream="http://127.0.0.1:8000") as proxy:
         ...  # point a client at proxy.url
+
+A proxy can be disabled and enabled again (Toxiproxy's ``enabled``): ``proxy.enabled = False``
+drops every open connection and stops listening, so new clients are refused; ``True`` listens
+on the same port again.
 """
 
 from __future__ import annotations
@@ -19,9 +23,18 @@ from faultproxy.faults.base import Evidence
 from faultproxy.faults.spec import check_unique
 from faultproxy.proxy.address import Address, parse_listen, parse_upstream
 from faultproxy.proxy.capture import CaptureWriter
-from faultproxy.proxy.relay import Relay, Side
+from faultproxy.proxy.relay import Relay
 
 log = logging.getLogger(__name__)
+
+_SETTER_TIMEOUT = 30.0  # seconds another thread waits for the loop to apply ``enabled``
+
+
+class _Refuse(asyncio.Protocol):
+    """A client accepted while the proxy was being disabled: dropped at once."""
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        transport.abort()  # type: ignore[attr-defined]
 
 
 class Proxy:
@@ -45,10 +58,15 @@ class Proxy:
         self.connect_timeout = connect_timeout
         self.faults = FaultSet(check_unique(list(faults or [])), seed=seed)
         self.faults.listeners.append(self._evidence)
+        self.faults.on_change.append(self._faults_changed)
         self.capture_path = Path(capture) if capture else None
         self.redact = redact
         self._capture: CaptureWriter | None = None
         self._server: asyncio.Server | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._stopped: asyncio.Future[None] | None = None
+        self._port: int | None = None  # the port it listens on, kept while disabled
+        self._enabled = True
         self._relays: dict[int, Relay] = {}
         self._next_id = 0
         self.accepted = 0
@@ -57,20 +75,38 @@ class Proxy:
     # -- lifecycle --------------------------------------------------------------------------
 
     async def start(self) -> Proxy:
-        loop = asyncio.get_running_loop()
+        loop = self._loop = asyncio.get_running_loop()
+        self._stopped = loop.create_future()
+        await self._listen()
+        # only once listening works: a second proxy started on a port in use by mistake must
+        # not truncate the capture that the first one is still writing
         if self.capture_path is not None:
-            self._capture = CaptureWriter(self.capture_path, redact=self.redact)
+            try:
+                self._capture = CaptureWriter(self.capture_path, redact=self.redact)
+            except OSError:
+                await self.stop()  # not half started: no listener left behind
+                raise
             self._capture.meta(upstream=str(self.upstream), listen=str(self.listen), raw=self.raw)
-        self._server = await loop.create_server(self._new_client, self.listen.host, self.listen.port, backlog=4096)
+        if not self._enabled:  # disabled before it started: it has a port, and refuses
+            self._disable()
         return self
+
+    async def _listen(self) -> None:
+        loop = asyncio.get_running_loop()
+        port = self._port if self._port is not None else self.listen.port
+        self._server = await loop.create_server(self._new_client, self.listen.host, port, backlog=4096)
+        self._port = self._server.sockets[0].getsockname()[1]
 
     async def stop(self) -> None:
         if self._server is not None:
             self._server.close()
-            for relay in list(self._relays.values()):
-                relay.abort()
+        for relay in list(self._relays.values()):
+            relay.abort()
+        if self._server is not None:
             await self._server.wait_closed()
             self._server = None
+        if self._stopped is not None and not self._stopped.done():
+            self._stopped.set_result(None)
         if self._capture is not None:
             self._capture.close()
             self._capture = None
@@ -82,15 +118,65 @@ class Proxy:
         await self.stop()
 
     async def serve_forever(self) -> None:
-        assert self._server is not None
-        await self._server.serve_forever()
+        """Serve until :meth:`stop` or until cancelled; disabling the proxy does not end it."""
+        assert self._stopped is not None, "the proxy is not started"
+        try:
+            await asyncio.shield(self._stopped)
+        except asyncio.CancelledError:
+            if self._server is not None:
+                self._server.close()
+            raise
+
+    # -- enabled / disabled (Toxiproxy's ``enabled``) -------------------------------------------
+
+    @property
+    def enabled(self) -> bool:
+        """Whether the proxy takes connections. Setting ``False`` drops every open connection
+        (both sockets closed at once) and stops listening, so new clients are refused
+        (``ECONNREFUSED``); setting ``True`` listens on the same port again.
+
+        From another thread the setter returns once the change is done. On the proxy's own
+        loop, disabling is done at once; enabling needs the loop, so there ``await
+        proxy.set_enabled(True)`` returns once it listens again."""
+        return self._enabled
+
+    @enabled.setter
+    def enabled(self, value: bool) -> None:
+        loop = self._loop
+        if loop is None or self._stopped is None or self._stopped.done():
+            self._enabled = bool(value)  # applied by start()
+            return
+        if _running_loop() is not loop:
+            asyncio.run_coroutine_threadsafe(self.set_enabled(value), loop).result(_SETTER_TIMEOUT)
+        elif not value:
+            self._disable()
+        else:
+            loop.create_task(self.set_enabled(True))
+
+    async def set_enabled(self, value: bool) -> None:
+        """Enable or disable the proxy (see :attr:`enabled`), done when this returns."""
+        value = bool(value)
+        if not value:
+            self._disable()
+        elif not self._enabled:
+            self._enabled = True
+            if self._server is None and self._stopped is not None and not self._stopped.done():
+                await self._listen()
+
+    def _disable(self) -> None:
+        self._enabled = False
+        if self._server is not None:
+            self._server.close()  # the listening socket is closed now: connects are refused
+            self._server = None
+        for relay in list(self._relays.values()):
+            relay.abort()
 
     # -- where it listens ---------------------------------------------------------------------
 
     @property
     def port(self) -> int:
-        assert self._server is not None, "the proxy is not started"
-        return self._server.sockets[0].getsockname()[1]
+        assert self._port is not None, "the proxy is not started"
+        return self._port
 
     @property
     def host(self) -> str:
@@ -140,12 +226,25 @@ class Proxy:
 
     # -- per connection ---------------------------------------------------------------------
 
-    def _new_client(self) -> Side:
+    def _new_client(self) -> asyncio.Protocol:
+        if not self._enabled:
+            return _Refuse()
         self._next_id += 1
         self.accepted += 1
         relay = Relay(self, self._next_id)
         self._relays[relay.id] = relay
         return relay.client
+
+    def _faults_changed(self) -> None:
+        """A fault was added, replaced or removed: live connections pick it up now, on the loop
+        (not at their next read), so a fault that acts on time starts its clock when added."""
+        loop = self._loop
+        if loop is not None and not loop.is_closed():
+            loop.call_soon_threadsafe(self._resync)
+
+    def _resync(self) -> None:
+        for relay in list(self._relays.values()):
+            relay.resync()
 
     def connection_done(self, relay: Relay) -> None:
         self._relays.pop(relay.id, None)
@@ -203,3 +302,10 @@ class FaultHandle:
 
     def __exit__(self, *exc: object) -> None:
         self.remove()
+
+
+def _running_loop() -> asyncio.AbstractEventLoop | None:
+    try:
+        return asyncio.get_running_loop()
+    except RuntimeError:
+        return None

@@ -1,0 +1,72 @@
+"""What the ``http``-layer faults share: which messages they act on, their framing, new heads.
+
+A fault sees the heads it acts on in the form the faults before it left them, so the framing
+is read from the head it is given (after ``gzip`` switched a body to chunked, a later fault
+sees chunked), never from what the upstream sent.
+"""
+
+from __future__ import annotations
+
+from http import HTTPStatus
+from typing import Literal
+
+from faultproxy.wire.http import Headers, Request, Response, encode_head
+
+Framing = Literal["none", "chunked", "length", "close"]
+
+
+def is_message_head(event: object, direction: str) -> bool:
+    """A head that starts a message the faults act on: a final response (downstream; not a 1xx
+    interim response, not a 101 that turns the connection into a tunnel), or a request (upstream)."""
+    if direction == "downstream":
+        return isinstance(event, Response) and event.status >= 200
+    return isinstance(event, Request)
+
+
+def framing(head: Request | Response, request: Request | None = None) -> Framing:
+    """How the body after ``head`` is delimited (RFC 9112 §6.3); ``request``: the one a response answers."""
+    if isinstance(head, Response):
+        head_request = request is not None and request.method == b"HEAD"
+        if head_request or head.status in (204, 304) or head.status < 200:
+            return "none"
+        if request is not None and request.method == b"CONNECT" and head.status < 300:
+            return "none"
+    codings = [c.strip().lower() for v in head.headers.get_all("transfer-encoding") for c in v.split(b",")]
+    if codings:
+        return "chunked" if codings[-1] == b"chunked" else "close"
+    length = head.headers.get("content-length")
+    if length is None:
+        return "none" if isinstance(head, Request) else "close"
+    try:
+        return "length" if int(length.split(b",")[0]) > 0 else "none"
+    except ValueError:
+        return "close"
+
+
+def can_chunk(head: Response, request: Request | None) -> bool:
+    """Whether the client may be sent a chunked body: an HTTP/1.1 response to an HTTP/1.1 request."""
+    return head.version == b"HTTP/1.1" and (request is None or request.version == b"HTTP/1.1")
+
+
+def with_headers(head: Request | Response, headers: Headers) -> Request | Response:
+    """The same head with other header fields, serialized anew (unchanged lines kept as received)."""
+    if isinstance(head, Request):
+        draft = Request(head.method, head.target, head.version, headers, b"")
+        return Request(head.method, head.target, head.version, headers, encode_head(draft))
+    draft = Response(head.version, head.status, head.reason, headers, head.raw)
+    return Response(head.version, head.status, head.reason, headers, encode_head(draft))
+
+
+def reason_phrase(status: int) -> str:
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return "Unknown"
+
+
+def describe(request: Request | None) -> str:
+    """``GET /path`` for evidence, or ``the request`` when it is not known."""
+    if request is None:
+        return "the request"
+    target = request.target.decode("latin-1")
+    return f"{request.method.decode('latin-1')} {target[:80]}"

@@ -1,0 +1,50 @@
+"""``drop_terminal_chunk``: every chunk arrives, the terminating ``0\\r\\n\\r\\n`` never does.
+
+When the upstream ends a chunked body, the proxy closes the connection instead of passing
+the last chunk (and its trailer section) on. Every byte of data got through, yet the body is
+incomplete: a careful client reports it (httpx ``RemoteProtocolError``, curl exit 18), a
+careless one treats the close as the end. This is what nginx does when ``proxy_read_timeout``
+fires mid-stream. Responses, or chunked requests with ``stream: upstream``.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+
+from faultproxy.faults._http import framing, is_message_head
+from faultproxy.faults.base import Attributes, Close, Context, Fault, register
+from faultproxy.wire.chunked import ChunkHeader
+
+
+class DropTerminalChunkAttributes(Attributes):
+    mode: Literal["fin", "rst"] = Field("fin", description="fin: orderly close; rst: TCP reset")
+
+
+@register
+class DropTerminalChunk(Fault):
+    name = "drop_terminal_chunk"
+    layer = "http"
+    summary = "close after the last full chunk, without the terminating 0-size chunk"
+    Attributes = DropTerminalChunkAttributes
+
+    def __init__(self, attributes: DropTerminalChunkAttributes):
+        super().__init__(attributes)
+        self.chunked = False
+        self.chunks = 0
+
+    def on_event(self, event: object, ctx: Context) -> list[object]:
+        if is_message_head(event, ctx.direction):
+            self.chunked = framing(event, ctx.request if ctx.direction == "downstream" else None) == "chunked"
+            self.chunks = 0
+        elif self.chunked and isinstance(event, ChunkHeader):
+            if event.size:
+                self.chunks += 1
+            else:
+                self.chunked = False
+                ctx.fired(
+                    f"closed ({self.a.mode}) after {self.chunks} chunks instead of sending the last chunk"
+                )
+                return [Close(self.a.mode)]
+        return [event]

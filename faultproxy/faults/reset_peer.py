@@ -1,0 +1,42 @@
+"""``reset_peer`` (Toxiproxy's): the connection is reset (TCP RST, both ways) ``timeout`` ms
+after it started, or, with ``timeout: 0``, as soon as data comes (that data is not delivered).
+
+Until the reset, data flows as usual: a stream that runs for a while and then dies with
+"connection reset by peer". The clock starts when the connection is set up, or when the fault
+is added to a live connection; removing the fault first cancels the reset.
+
+Evidence: the reset.
+"""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from faultproxy.faults.base import Attributes, Close, Context, Fault, RawBytes, register
+
+
+class ResetPeerAttributes(Attributes):
+    timeout: int = Field(0, ge=0, description="ms after the connection starts; 0 = at the first data")
+
+
+@register
+class ResetPeer(Fault):
+    name = "reset_peer"
+    layer = "bytes"
+    summary = "reset the connection (TCP RST) after timeout ms, or at the first data with 0"
+    Attributes = ResetPeerAttributes
+
+    def on_start(self, ctx: Context) -> list[object]:
+        if self.a.timeout:
+            ctx.set_alarm(ctx.now + self.a.timeout / 1000)
+        return []
+
+    def on_bytes(self, data: bytes, ctx: Context) -> list[object]:
+        if self.a.timeout:
+            return [RawBytes(data)]
+        ctx.fired(f"reset at the first data ({len(data)} bytes not delivered)")
+        return [Close("rst")]
+
+    def on_alarm(self, ctx: Context) -> list[object]:
+        ctx.fired(f"reset after {self.a.timeout} ms")
+        return [Close("rst")]

@@ -1,0 +1,59 @@
+"""``set_header``: a header field of every message gets another value (or appears).
+
+Every field called ``name`` is removed and one ``name: value`` field is added at the end of
+the head, on each final response (``stream: downstream``, the default; ``1xx`` interim
+responses are left alone) or each request (``stream: upstream``). A wrong ``Content-Type``
+(``text/plain`` on an event stream) is the classic use. Changing ``Content-Length`` or
+``Transfer-Encoding`` this way changes how the receiver frames the body, and the body is not
+adapted to it: that is on purpose, and ``content_length_mismatch`` does it more precisely.
+"""
+
+from __future__ import annotations
+
+import re
+
+from pydantic import Field, field_validator
+
+from faultproxy.faults._http import is_message_head, with_headers
+from faultproxy.faults.base import Attributes, Context, Fault, register
+
+_TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+\Z")
+
+
+def check_name(value: str) -> str:
+    if not _TOKEN.match(value):
+        raise ValueError(f"{value!r} is not a header field name (letters, digits and !#$%&'*+-.^_`|~ only)")
+    return value
+
+
+class SetHeaderAttributes(Attributes):
+    name: str = Field(..., description="the header field name, e.g. Content-Type")
+    value: str = Field(..., description="its new value, e.g. text/plain")
+
+    @field_validator("name")
+    @classmethod
+    def _token(cls, value: str) -> str:
+        return check_name(value)
+
+    @field_validator("value")
+    @classmethod
+    def _one_line(cls, value: str) -> str:
+        if any(c in value for c in "\r\n\x00"):
+            raise ValueError("a header value cannot contain CR, LF or NUL")
+        return value
+
+
+@register
+class SetHeader(Fault):
+    name = "set_header"
+    layer = "http"
+    summary = "set a header field (on responses; on requests with stream: upstream)"
+    Attributes = SetHeaderAttributes
+
+    def on_event(self, event: object, ctx: Context) -> list[object]:
+        if not is_message_head(event, ctx.direction):
+            return [event]
+        old = event.headers.get(self.a.name)
+        shown = "absent" if old is None else repr(old.decode("latin-1"))
+        ctx.fired(f"{self.a.name}: {self.a.value!r} (was {shown})")
+        return [with_headers(event, event.headers.replaced(self.a.name, self.a.value))]
