@@ -14,13 +14,16 @@ from faultproxy import __version__
 
 # name -> "module:attribute" of a click command or group
 SUBCOMMANDS = {
-    "run": "faultproxy.demo:run",
+    "run": "faultproxy.scenarios.cli:run",
     "decode": "faultproxy.decode:decode",
     "lab": "faultproxy.lab.cli:lab",
     "proxy": "faultproxy.proxy.cli:proxy",
     "faults": "faultproxy.faults.cli:faults",
     "capture": "faultproxy.proxy.capture_cli:capture",
     "bench": "faultproxy.bench.cli:bench",
+    "clients": "faultproxy.clients.cli:clients",
+    "serve": "faultproxy.servers.cli:serve",
+    "record": "faultproxy.servers.record:record",
 }
 
 

@@ -2,7 +2,9 @@
 
 Reads the :class:`~faultproxy.clients.transcript.ClientRequest` from stdin, imports
 ``faultproxy.clients.py_<name>``, says hello with the version of the library it loaded, and
-calls the module's ``run(request, emitter)``. ``run`` emits attempts and events through the
+calls the module's ``run(request, emitter)``. A module may also have ``prepare(request)``,
+called before hello, for setup the deadline should not include (the browser client launches
+the browser and opens its page there). ``run`` emits attempts and events through the
 :class:`~faultproxy.clients.protocol.Emitter` as they happen; it either emits ``end``
 itself or returns (-> ``completed``) or raises (-> ``timeout`` if the exception is a
 timeout, else ``error``, with the exception's type and message).
@@ -93,6 +95,9 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     request = ClientRequest.from_dict(json.loads(sys.stdin.read()))
     module = importlib.import_module(info.module)
+    prepare = getattr(module, "prepare", None)
+    if prepare is not None:  # setup that is part of loading the client (a browser and its page), before hello
+        prepare(request)
     emitter = Emitter(protocol_out, name)
     emitter.hello(module.version())
     try:

@@ -40,9 +40,10 @@ def clients(as_json: bool) -> None:
         click.echo(json.dumps(rows, indent=2))
         return
     width = max(len(r["name"]) for r in rows)
-    for r in rows:
-        state = (r["version"] or "?") if r["available"] else "missing"
-        line = f"{r['name']:<{width}}  {r['kind']:<7}  {state:<10}  {r['description']}"
+    states = [(r["version"] or "?") if r["available"] else "missing" for r in rows]
+    state_width = max(10, *map(len, states))
+    for r, state in zip(rows, states):
+        line = f"{r['name']:<{width}}  {r['kind']:<7}  {state:<{state_width}}  {r['description']}"
         if not r["available"]:
             line += f"\n{'':<{width}}  {r['reason']}; install: {r['install']}"
         click.echo(line)

@@ -229,6 +229,10 @@ class SSEClient:
                 FAILED,
                 f"Content-Type {attempt.content_type!r} is not text/event-stream",
             )
+        elif (coding := (response.headers.get("content-encoding") or b"identity").strip().lower()) != b"identity":
+            # This client asks for no encoding and decodes none: parsing compressed bytes as
+            # events would lose every event without a word, so the connection fails instead.
+            attempt.outcome, attempt.detail = FAILED, f"Content-Encoding {coding.decode('latin-1')!r} not supported"
         else:
             if self.on_open:
                 self.on_open(attempt)

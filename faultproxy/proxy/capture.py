@@ -310,5 +310,10 @@ class CaptureWriter:
         t = round(evidence.pop("t") - self._start, 6)
         self._write({"t": t, "type": "fault", "fault_type": evidence.pop("type"), **evidence})
 
+    def sync(self) -> None:
+        """Push what is buffered to the file, so a reader sees every record written so far.
+        (The file object's own lock makes this safe from another thread.)"""
+        self._file.flush()
+
     def close(self) -> None:
         self._file.close()

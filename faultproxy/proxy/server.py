@@ -215,6 +215,11 @@ class Proxy:
     def remove_fault(self, name: str) -> None:
         self.faults.remove(name)
 
+    def flush_capture(self) -> None:
+        """Make the capture file complete up to now (it is written through a large buffer)."""
+        if self._capture is not None:
+            self._capture.sync()
+
     @property
     def evidence(self) -> list[Evidence]:
         """Every time a fault fired: where, when, what it did."""

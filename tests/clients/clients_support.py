@@ -96,3 +96,27 @@ def check(result: Any) -> Any:
     if isinstance(result, BaseException):
         raise result
     return result
+
+
+ALLOW_MISSING = "FAULTPROXY_ALLOW_MISSING_CLIENTS"
+
+
+def require_available(name: str) -> None:
+    """Fail (or, with FAULTPROXY_ALLOW_MISSING_CLIENTS=1, skip) a test whose client is not installed.
+
+    CI installs every client (``scripts/bootstrap``), so a missing one there is a failure
+    with the command that installs it, never a silent skip.
+    """
+    import os
+
+    import pytest
+
+    from faultproxy.clients import registry
+
+    available = registry.get(name).available()
+    if available.ok:
+        return
+    message = f"client {name!r} is not available: {available.reason}; install: {available.install}"
+    if os.environ.get(ALLOW_MISSING) == "1":
+        pytest.skip(message)
+    pytest.fail(f"{message} (set {ALLOW_MISSING}=1 to skip instead)", pytrace=False)

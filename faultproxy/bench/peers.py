@@ -1,0 +1,326 @@
+"""The proxies under test, each started as its own process on a loopback port.
+
+- ``faultproxy``: ``python -m faultproxy proxy --listen 127.0.0.1:0 --upstream …``; the port is
+  read from its banner.
+- ``nginx``: a generated config in a temporary prefix (``daemon off``, ``master_process off``,
+  so the one process is the worker whose memory is measured), ``proxy_buffering off`` as one
+  sets it up for SSE.
+- ``mitmproxy``: ``mitmdump`` in reverse mode with ``stream_large_bodies=1`` (without it an SSE
+  response is held until it ends), found on PATH or in ``.venv-mitm/bin`` of the repository.
+- ``direct``: no proxy; the load talks to the upstream.
+
+Every process is stopped by :meth:`Peer.stop` (SIGTERM, then SIGKILL), by its own pid.
+"""
+
+from __future__ import annotations
+
+import collections
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import faultproxy
+
+REPO = Path(faultproxy.__file__).resolve().parents[1]
+
+
+class PeerError(RuntimeError):
+    pass
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def rss_kib(pid: int) -> int:
+    """Resident set size of a process, from /proc/PID/status (VmRSS, in KiB)."""
+    with open(f"/proc/{pid}/status") as status:
+        for line in status:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    raise PeerError(f"no VmRSS for pid {pid}")
+
+
+_TICK = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time a process has used so far."""
+    with open(f"/proc/{pid}/stat") as stat:
+        fields = stat.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / _TICK
+
+
+def _all_cpu() -> dict[int, float]:
+    """CPU seconds used so far by every process of the machine, by pid."""
+    out = {}
+    for entry in os.scandir("/proc"):
+        if entry.name.isdigit():
+            try:
+                out[int(entry.name)] = cpu_seconds(int(entry.name))
+            except (OSError, ValueError, IndexError):
+                pass  # gone meanwhile
+    return out
+
+
+class CPUWatch:
+    """CPU used over an interval by some processes of ours, and by all the others together.
+
+    "Others" is every other process of the machine (other people's tests, say): when they
+    take a core, a 2-core benchmark is not measuring what it says. Kernel time spent on
+    loopback packets is not charged to any process and is counted nowhere.
+    """
+
+    def __init__(self, pids: dict[str, int | None]):
+        self.pids = {name: pid for name, pid in pids.items() if pid}
+        self.t0 = time.monotonic()
+        self.cpu0 = _all_cpu()
+
+    def stop(self) -> dict[str, float]:
+        """Percent of one core for each of our processes, and ``other`` for the rest."""
+        cpu1 = _all_cpu()
+        wall = max(time.monotonic() - self.t0, 1e-9)
+        ours = set(self.pids.values())
+        out = {name: round(100 * (cpu1.get(pid, 0.0) - self.cpu0.get(pid, 0.0)) / wall, 1)
+               for name, pid in self.pids.items()}
+        other = sum(cpu - self.cpu0.get(pid, 0.0) for pid, cpu in cpu1.items() if pid not in ours)
+        out["other"] = round(max(0.0, 100 * other / wall), 1)
+        return out
+
+
+def _wait_listening(port: int, proc: subprocess.Popen | None, timeout: float, what: str, log: collections.deque) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            raise PeerError(f"{what} exited with {proc.returncode}: " + " | ".join(log))
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return
+        except OSError:
+            time.sleep(0.05)
+    raise PeerError(f"{what} did not listen on 127.0.0.1:{port} within {timeout:g}s: " + " | ".join(log))
+
+
+class Peer:
+    """One target: where the load connects (``port``) and which process to measure (``pid``)."""
+
+    name = "?"
+
+    def __init__(self) -> None:
+        self.proc: subprocess.Popen | None = None
+        self.port: int | None = None
+        self.log: collections.deque[str] = collections.deque(maxlen=20)
+        self._tmp: tempfile.TemporaryDirectory | None = None
+
+    # what a subclass provides
+    def available(self) -> str | None:
+        """None when this peer can run here; otherwise why not."""
+        return None
+
+    def version(self) -> str:
+        return ""
+
+    def _launch(self, upstream_port: int) -> None:
+        raise NotImplementedError
+
+    # the common part
+    @property
+    def pid(self) -> int | None:
+        return self.proc.pid if self.proc is not None else None
+
+    def start(self, upstream_port: int) -> int:
+        self._launch(upstream_port)
+        assert self.port is not None
+        return self.port
+
+    def _spawn(self, argv: list[str], *, banner: re.Pattern | None = None, timeout: float = 20.0) -> None:
+        """Run ``argv``; with ``banner``, the port is group 1 of the first stderr line matching it."""
+        found = threading.Event()
+
+        def drain(stream) -> None:
+            for raw in stream:
+                line = raw.decode("utf-8", "replace").rstrip()
+                self.log.append(line)
+                if banner is not None and not found.is_set():
+                    match = banner.search(line)
+                    if match:
+                        self.port = int(match.group(1))
+                        found.set()
+
+        self.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                     stderr=subprocess.STDOUT, cwd=self._tmp.name if self._tmp else None)
+        threading.Thread(target=drain, args=(self.proc.stdout,), daemon=True).start()
+        if banner is not None:
+            deadline = time.monotonic() + timeout
+            while not found.wait(0.05):
+                if self.proc.poll() is not None or time.monotonic() > deadline:
+                    self.stop()
+                    raise PeerError(f"{self.name} did not start: " + " | ".join(self.log))
+        try:
+            _wait_listening(self.port, self.proc, timeout, self.name, self.log)
+        except PeerError:
+            self.stop()
+            raise
+
+    def stop(self) -> None:
+        proc, self.proc = self.proc, None
+        if proc is not None and proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(5)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(5)
+        if self._tmp is not None:
+            self._tmp.cleanup()
+            self._tmp = None
+
+
+class Direct(Peer):
+    name = "direct"
+
+    def _launch(self, upstream_port: int) -> None:
+        self.port = upstream_port
+
+
+class FaultproxyPeer(Peer):
+    name = "faultproxy"
+
+    def version(self) -> str:
+        return faultproxy.__version__
+
+    def _launch(self, upstream_port: int) -> None:
+        argv = [sys.executable, "-m", "faultproxy", "proxy", "--listen", "127.0.0.1:0",
+                "--upstream", f"http://127.0.0.1:{upstream_port}"]
+        self._spawn(argv, banner=re.compile(r"faultproxy: http://127\.0\.0\.1:(\d+) "))
+
+
+NGINX_CONF = """\
+daemon off;
+master_process off;
+worker_processes 1;
+worker_rlimit_nofile {nofile};
+pid {tmp}/nginx.pid;
+error_log {tmp}/error.log warn;
+events {{
+    worker_connections {connections};
+    multi_accept on;
+}}
+http {{
+    access_log off;
+    client_body_temp_path {tmp}/client_body;
+    proxy_temp_path {tmp}/proxy;
+    fastcgi_temp_path {tmp}/fastcgi;
+    uwsgi_temp_path {tmp}/uwsgi;
+    scgi_temp_path {tmp}/scgi;
+    server {{
+        listen 127.0.0.1:{port} backlog=4096;
+        location / {{
+            proxy_pass http://127.0.0.1:{upstream};
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+            proxy_buffering off;{buffers}
+            proxy_read_timeout 1h;
+            proxy_send_timeout 1h;
+        }}
+    }}
+}}
+"""
+
+
+class NginxPeer(Peer):
+    name = "nginx"
+
+    def __init__(self, binary: str | None = None, buffer_size: int | None = None) -> None:
+        super().__init__()
+        self.buffer_size = buffer_size  # proxy_buffer_size; None: nginx's default (one page)
+        self.binary = binary or shutil.which("nginx") or ("/usr/sbin/nginx" if os.access("/usr/sbin/nginx", os.X_OK) else None)
+
+    def available(self) -> str | None:
+        return None if self.binary else "nginx not installed (apt-get install nginx-light)"
+
+    def version(self) -> str:
+        out = subprocess.run([self.binary, "-v"], capture_output=True, text=True, timeout=10)
+        match = re.search(r"nginx/(\S+)", out.stderr + out.stdout)
+        return match.group(1) if match else "?"
+
+    def _launch(self, upstream_port: int) -> None:
+        self._tmp = tempfile.TemporaryDirectory(prefix="faultproxy-bench-nginx-")
+        tmp = self._tmp.name
+        self.port = free_port()
+        conf = Path(tmp, "nginx.conf")
+        buffers = ""
+        if self.buffer_size:
+            size = self.buffer_size
+            buffers = (f"\n            proxy_buffer_size {size}; proxy_buffers 8 {size};"
+                       f" proxy_busy_buffers_size {2 * size};")
+        conf.write_text(NGINX_CONF.format(tmp=tmp, port=self.port, upstream=upstream_port,
+                                          nofile=65536, connections=32768, buffers=buffers))
+        self._spawn([self.binary, "-p", tmp, "-c", str(conf), "-e", f"{tmp}/error.log"])
+
+
+def find_mitmdump() -> str | None:
+    found = shutil.which("mitmdump")
+    if found:
+        return found
+    for base in (REPO, Path.cwd()):
+        candidate = base / ".venv-mitm" / "bin" / "mitmdump"
+        if os.access(candidate, os.X_OK):
+            return str(candidate)
+    return None
+
+
+class MitmproxyPeer(Peer):
+    name = "mitmproxy"
+
+    def __init__(self, binary: str | None = None) -> None:
+        super().__init__()
+        self.binary = binary or find_mitmdump()
+
+    def available(self) -> str | None:
+        if self.binary:
+            return None
+        return "mitmdump not found on PATH or in .venv-mitm/bin (FAULTPROXY_BENCH_PEERS=1 scripts/bootstrap)"
+
+    def version(self) -> str:
+        out = subprocess.run([self.binary, "--version"], capture_output=True, text=True, timeout=60)
+        match = re.search(r"Mitmproxy:\s*(\S+)", out.stdout)
+        return match.group(1) if match else "?"
+
+    def _launch(self, upstream_port: int) -> None:
+        self._tmp = tempfile.TemporaryDirectory(prefix="faultproxy-bench-mitm-")
+        self.port = free_port()
+        argv = [
+            self.binary,
+            "--mode", f"reverse:http://127.0.0.1:{upstream_port}",
+            "--listen-host", "127.0.0.1", "--listen-port", str(self.port),
+            "--set", "stream_large_bodies=1",  # stream, or SSE is held until the body ends
+            "--set", f"confdir={self._tmp.name}",  # its CA files, not in ~/.mitmproxy
+            "--set", "termlog_verbosity=error",
+            "--set", "flow_detail=0",
+            "-q",
+        ]
+        self._spawn(argv, timeout=60.0)
+
+
+def make_peer(name: str, *, nginx: str | None = None, mitmdump: str | None = None,
+              nginx_buffer: int | None = None) -> Peer:
+    if name == "direct":
+        return Direct()
+    if name == "faultproxy":
+        return FaultproxyPeer()
+    if name == "nginx":
+        return NginxPeer(nginx, nginx_buffer)
+    if name == "mitmproxy":
+        return MitmproxyPeer(mitmdump)
+    raise ValueError(name)

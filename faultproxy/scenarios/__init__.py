@@ -1,0 +1,95 @@
+'''Scenarios and verdicts: what to run (YAML scenario files) and how each cell is judged.
+
+- :mod:`.model` / :mod:`.loader` -- scenario files, validated (pydantic) with ``FILE:LINE`` errors
+  that say what is allowed;
+- :mod:`.oracle` -- from a proxy capture: the events a spec-exact client must have seen in the
+  delivered bytes, and how each body ended (noticeably or not);
+- :mod:`.events` -- sent / delivered / received as one kind of item (ground truth from the
+  servers, transcripts from the clients, projections into the SDK clients' vocabulary);
+- :mod:`.match` -- matching event sequences (by id, else by content);
+- :mod:`.verdict` -- :func:`classify`: one cell's ``result`` object (``faultproxy/report/schema.json``),
+  with the outcome precedence documented in its module docstring.
+
+A scenario file (``scenarios/*.yaml``; one scenario, or several under ``scenarios:``)::
+
+    name: drop-one-event                 # unique; letters, digits, _ . -
+    description: an intermediary loses event 4; only the ids show it
+    tags: [sse, loss]
+    server:                              # kind + options, or {url: http://host:port/path}
+      kind: sse                          # sse | starlette | openai | anthropic
+      events: 6                          # sse: events, interval_ms, retry, keepalive_ms,
+      interval_ms: 5                     #   event_type, multiline, size, drop_after
+    request:                             # all optional: method (GET/POST by kind), path
+      headers: {X-Test: a}               #   (/events, ...), headers, body | json
+    faults:                              # the fault engine's toxic shape (faultproxy faults)
+      - type: sse_drop
+        attributes: {event_index: 3}
+    clients: [raw, httpx-sse, naive]     # registered names, or all (the default): every client
+                                         #   speaking the server's protocol
+    expectations:                        # default: [no_silent_loss]
+      - no_silent_loss                   # every event arrived, or the client signalled an error
+      - all_events_in_order              # exactly once, in order, unaltered
+      - error_raised: {type: "httpx.*", message: "peer closed"}   # params optional
+      - resumed                          # right Last-Event-ID, the rest exactly once
+      - max_time_to_first_event: 500     # ms
+      - completes_within: 5000           # ms until the client gives control back
+      - no_duplicates
+      - matches_oracle                   # the client parsed the delivered bytes like the spec
+      - outcome: [ok, resumed]           # the outcome is one of these
+    timeouts: {read_ms: 2000, deadline_ms: 10000}   # client read timeout; harness kill -> hung
+    reconnect: {max: 2, delay_ms: 50}    # or true (max 3, 100 ms) / false (the default)
+    repetitions: 1
+    seed: 7                              # fault randomness (default: the run's seed)
+    known:                               # recorded behaviour: passes while it holds
+      naive: {outcome: silent_loss, why: "splits reads on \\n\\n", issue: null}
+
+Call sequence for a runner (one cell = scenario × client × repetition)::
+
+    from faultproxy.scenarios import load_paths, classify
+    from faultproxy.proxy.server import Proxy
+    from faultproxy.clients import arun_client
+
+    for scenario in load_paths(["scenarios/"]):                    # ScenarioError on bad files
+        for client in scenario.client_names():
+            for rep in range(scenario.repetitions):
+                t0 = time.monotonic()
+                async with scenario.server.build() as server:          # (a url: server is not built)
+                    upstream = f"http://127.0.0.1:{server.port}"
+                    async with Proxy(upstream, faults=list(scenario.faults),
+                                     seed=scenario.seed if scenario.seed is not None else run_seed,
+                                     capture=cell_dir / "capture.jsonl") as proxy:
+                        request = scenario.client_request(client, proxy.url)
+                        transcript = await arun_client(client, request)
+                        fired = list(proxy.evidence)
+                result = classify(server, cell_dir / "capture.jsonl", transcript, fired,
+                                  scenario.expectations, scenario.known_for(client),
+                                  scenario=scenario.name, client=client, repetition=rep, t0=t0)
+        report["scenarios"].append(scenario.as_report_dict())
+
+``classify`` takes the server object itself (its ``.sent`` / ``.log`` and the stream it meant to
+send; None for a ``url:`` server), the capture path (or an :class:`Oracle`, or None), the
+transcript, ``proxy.evidence``; the proxy is closed first so the capture is complete. The lab
+client's transcript converts with :func:`transcript_from_lab`.
+'''
+
+from faultproxy.scenarios.events import (
+    GroundTruth,
+    Item,
+    ground_truth,
+    project,
+    received_items,
+    sent_items,
+    transcript_from_lab,
+)
+from faultproxy.scenarios.loader import ScenarioError, load_file, load_paths, load_text, parse_scenario
+from faultproxy.scenarios.match import Match, match
+from faultproxy.scenarios.model import EXPECTATIONS, OUTCOMES, Expectation, Known, Scenario, ServerSpec
+from faultproxy.scenarios.oracle import DeliveredExchange, Oracle, oracle_from_capture, oracle_from_records
+from faultproxy.scenarios.verdict import capture_excerpt, classify
+
+__all__ = [
+    "EXPECTATIONS", "OUTCOMES", "DeliveredExchange", "Expectation", "GroundTruth", "Item", "Known", "Match",
+    "Oracle", "Scenario", "ScenarioError", "ServerSpec", "capture_excerpt", "classify", "ground_truth",
+    "load_file", "load_paths", "load_text", "match", "oracle_from_capture", "oracle_from_records",
+    "parse_scenario", "project", "received_items", "sent_items", "transcript_from_lab",
+]

@@ -1,0 +1,120 @@
+"""``faultproxy run``: the main job — scenarios × clients through faults, then the report.
+
+With no paths it runs the default suite (``scenarios/`` in the repository) with every
+available client. It shows progress while cells run, prints the outcome matrix, writes
+``reports/<run-id>/`` (``index.html``, ``report.json``, ``junit.xml``, ``summary.md``) and
+``reports/latest``, and exits 1 when an expectation is unmet — a client's recorded known
+behaviour counts as met while it holds; a change in it fails the run.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from faultproxy.aio import run as run_loop
+
+STYLE = {"ok": "green", "resumed": "cyan", "error": "yellow", "hung": "magenta",
+         "duplicated": "blue", "reordered": "blue", "silent_loss": "bold white on red"}
+SHORT = {"ok": "ok", "resumed": "res", "error": "err", "hung": "HUNG", "duplicated": "dup",
+         "reordered": "ord", "silent_loss": "LOSS"}
+
+
+def _matrix(results: list[dict[str, Any]], console: Console) -> None:
+    """Scenarios down, clients across (numbered, with a legend, so 13 clients fit a terminal)."""
+    clients = sorted({r["client"] for r in results})
+    scenarios = list(dict.fromkeys(r["scenario"] for r in results))
+    table = Table(title="outcomes: ✓ passed  ✗ unmet expectation  ~ known behaviour", show_lines=False)
+    table.add_column("scenario", no_wrap=True, max_width=40)
+    for number, _ in enumerate(clients, start=1):
+        table.add_column(str(number), justify="center", no_wrap=True)
+    cells = {(r["scenario"], r["client"]): r for r in results}
+    for scenario in scenarios:
+        row = []
+        for client in clients:
+            r = cells.get((scenario, client))
+            if r is None:
+                row.append("")
+                continue
+            mark = "~" if r.get("known") else ("✓" if r["passed"] else "✗")
+            row.append(f"[{STYLE[r['outcome']]}]{SHORT[r['outcome']]}[/]{mark}")
+        table.add_row(scenario, *row)
+    console.print(table)
+    console.print("  ".join(f"{n}={c}" for n, c in enumerate(clients, start=1)))
+
+
+@click.command("run")
+@click.argument("paths", nargs=-1, type=click.Path(exists=True, path_type=Path))
+@click.option("--clients", "client_list", metavar="A,B,…", help="Only these clients (default: every available one).")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("reports"), show_default=True,
+              help="Reports go to OUT/<run-id>/, and OUT/latest points at the newest.")
+@click.option("-j", "--jobs", type=click.IntRange(1, 64), default=None,
+              help="Cells run at once (default: 2 × CPU cores).")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed for fault randomness (a scenario's own seed wins).")
+@click.option("-k", "select", metavar="TEXT", help="Only scenarios whose name contains TEXT.")
+def run(paths: tuple[Path, ...], client_list: str | None, out: Path, jobs: int | None, seed: int,
+        select: str | None) -> None:
+    """Run scenario files (default: the built-in suite) and write the report."""
+    from faultproxy.clients import registry
+    from faultproxy.report import write_reports
+    from faultproxy.scenarios import ScenarioError, load_paths
+    from faultproxy.scenarios.runner import DEFAULT_SUITE, build_report, plan, run_cells
+
+    console = Console(stderr=True)
+    registry.load_all()
+    try:
+        scenarios = load_paths([str(p) for p in (paths or (DEFAULT_SUITE,))])
+    except ScenarioError as error:
+        raise click.ClickException(str(error)) from None
+    if select:
+        scenarios = [s for s in scenarios if select in s.name]
+    if not scenarios:
+        raise click.UsageError("no scenarios to run")
+    wanted = None
+    if client_list:
+        wanted = [c.strip() for c in client_list.split(",") if c.strip()]
+        unknown = sorted(set(wanted) - set(registry.names()))
+        if unknown:
+            raise click.BadParameter(f"unknown client(s) {', '.join(unknown)}; known: {', '.join(registry.names())}",
+                                     param_hint="--clients")
+    cells, availability = plan(scenarios, wanted)
+    for name, avail in availability.items():
+        if not avail.ok:
+            console.print(f"[yellow]client {name} unavailable:[/] {avail.reason} — install: {avail.install}")
+    if not cells:
+        raise click.ClickException("no cell to run: no available client fits these scenarios")
+
+    started = dt.datetime.now().astimezone()
+    run_id = started.strftime("%Y%m%d-%H%M%S")
+    run_dir = out / run_id
+    jobs = jobs or 2 * (os.cpu_count() or 1)
+    console.print(f"faultproxy run {run_id}: {len(scenarios)} scenarios, {len(availability)} clients, "
+                  f"{len(cells)} cells, {jobs} at a time")
+    t0 = time.monotonic()
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  TextColumn("{task.fields[last]}"), console=console, transient=False) as progress:
+        task = progress.add_task("cells", total=len(cells), last="")
+
+        def done(cell: Any, result: dict[str, Any]) -> None:
+            flag = "" if result["passed"] else " ✗"
+            progress.update(task, advance=1, last=f"{cell.key}: {result['outcome']}{flag}")
+
+        results = run_loop(run_cells(cells, seed, run_dir, jobs, done))
+    report = build_report(run_id, started, time.monotonic() - t0, seed, scenarios, availability, results)
+    paths = write_reports(report, run_dir)
+    _matrix(results, Console())
+    failed = [r for r in results if not r["passed"]]
+    for r in failed:
+        click.echo(f"✗ {r['scenario']} / {r['client']}: {r['outcome']} — {r['evidence']['summary']}")
+    click.echo(f"{len(results) - len(failed)} of {len(results)} cells passed; report: {paths['html']}  "
+               f"(also {paths['json'].name}, {paths['junit'].name}, {paths['markdown'].name}; {out / 'latest'})")
+    if failed:
+        raise SystemExit(1)

@@ -1,0 +1,149 @@
+"""Running scenarios: every scenario × client × repetition is one *cell*, run in isolation.
+
+A cell gets its own server, its own proxy (with the scenario's faults and a capture) and its
+own client subprocess, so cells can run in parallel without seeing each other's traffic and
+a hanging or crashing client only ever costs its own cell. When the client is done the proxy
+is closed (so the capture is complete) and :func:`~faultproxy.scenarios.verdict.classify`
+turns ground truth, capture and transcript into the cell's result.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import time
+import traceback
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+from faultproxy import __version__
+from faultproxy.clients import arun_client, registry
+from faultproxy.scenarios.model import Scenario
+from faultproxy.scenarios.verdict import classify
+
+DEFAULT_SUITE = Path(__file__).resolve().parents[2] / "scenarios"
+
+
+@dataclass(frozen=True)
+class Cell:
+    scenario: Scenario
+    client: str
+    repetition: int
+
+    @property
+    def key(self) -> str:
+        rep = f"-{self.repetition}" if self.scenario.repetitions > 1 else ""
+        return f"{self.scenario.name}/{self.client}{rep}"
+
+
+def plan(scenarios: list[Scenario], clients: list[str] | None) -> tuple[list[Cell], dict[str, registry.Availability]]:
+    """The cells to run, and the availability of every client involved.
+
+    ``clients`` narrows every scenario to those names; an unavailable client is reported (with
+    its install command) and its cells are not run — the report says so, nothing is silent.
+    """
+    availability: dict[str, registry.Availability] = {}
+    cells: list[Cell] = []
+    for scenario in scenarios:
+        names = scenario.client_names()
+        if clients is not None:
+            names = [n for n in names if n in clients]
+        for name in names:
+            if name not in availability:
+                availability[name] = registry.get(name).available()
+            if not availability[name].ok:
+                continue
+            for repetition in range(scenario.repetitions):
+                cells.append(Cell(scenario, name, repetition))
+    return cells, availability
+
+
+async def run_cell(cell: Cell, run_seed: int, cell_dir: Path) -> dict[str, Any]:
+    """One cell, start to verdict. Never raises: a broken cell is reported as such."""
+    from faultproxy.proxy.server import Proxy
+
+    scenario = cell.scenario
+    cell_dir.mkdir(parents=True, exist_ok=True)
+    capture = cell_dir / "capture.jsonl"
+    t0 = time.monotonic()
+    seed = scenario.seed if scenario.seed is not None else run_seed
+    server: Any = None
+    try:
+        if scenario.server.builtin:
+            server = scenario.server.build()
+            await server.start()
+            upstream = f"http://127.0.0.1:{server.port}"
+        else:
+            upstream = scenario.server.url or ""
+        try:
+            async with Proxy(upstream, faults=list(scenario.faults), seed=seed, capture=capture) as proxy:
+                request = scenario.client_request(cell.client, proxy.url)
+                transcript = await arun_client(cell.client, request)
+                fired = list(proxy.evidence)
+        finally:
+            if server is not None:
+                await server.stop()
+        return classify(
+            server if scenario.server.ground_truth else None, capture, transcript, fired,
+            scenario.expectations, scenario.known_for(cell.client),
+            scenario=scenario.name, client=cell.client, repetition=cell.repetition, t0=t0,
+        )
+    except Exception as error:  # noqa: BLE001 - the run goes on; the cell says what broke
+        return _broken_cell(cell, error, time.monotonic() - t0)
+
+
+def _broken_cell(cell: Cell, error: BaseException, duration: float) -> dict[str, Any]:
+    text = "".join(traceback.format_exception_only(type(error), error)).strip()
+    return {
+        "scenario": cell.scenario.name, "client": cell.client, "client_version": None,
+        "repetition": cell.repetition, "outcome": "error", "passed": False, "known": None,
+        "known_changed": False, "duration_s": round(duration, 3),
+        "expectations": [{"name": "cell ran", "met": False, "detail": text}],
+        "evidence": {"summary": f"the harness could not run this cell: {text}",
+                     "error": {"type": f"harness.{type(error).__name__}", "message": str(error)}},
+    }
+
+
+async def run_cells(
+    cells: list[Cell], run_seed: int, run_dir: Path, jobs: int,
+    on_done: Callable[[Cell, dict[str, Any]], None] | None = None,
+) -> list[dict[str, Any]]:
+    """Run cells ``jobs`` at a time; results come back in plan order."""
+    gate = asyncio.Semaphore(max(1, jobs))
+    results: list[dict[str, Any] | None] = [None] * len(cells)
+
+    async def one(index: int, cell: Cell) -> None:
+        async with gate:
+            folder = run_dir / "cells" / cell.scenario.name / f"{cell.client}-{cell.repetition}"
+            result = await run_cell(cell, run_seed, folder)
+            results[index] = result
+            if on_done is not None:
+                on_done(cell, result)
+
+    await asyncio.gather(*(one(i, c) for i, c in enumerate(cells)))
+    return [r for r in results if r is not None]
+
+
+def build_report(run_id: str, started: dt.datetime, duration: float, seed: int, scenarios: list[Scenario],
+                 availability: dict[str, registry.Availability], results: list[dict[str, Any]]) -> dict[str, Any]:
+    clients = []
+    for name, avail in availability.items():
+        info = registry.get(name)
+        version = None
+        if avail.ok:
+            version = next((r.get("client_version") for r in results if r["client"] == name and r.get("client_version")),
+                           None) or info.version()
+        clients.append({"name": name, "version": version, "available": avail.ok,
+                        "reason": None if avail.ok else f"{avail.reason}; install: {avail.install}"})
+    return {
+        "schema": "faultproxy-report/1",
+        "run_id": run_id,
+        "started": started.isoformat(timespec="seconds"),
+        "duration_s": round(duration, 3),
+        "seed": seed,
+        "faultproxy_version": __version__,
+        "clients": clients,
+        "scenarios": [s.as_report_dict() for s in scenarios],
+        "results": results,
+    }

@@ -1,0 +1,681 @@
+"""Verdicts: one cell (scenario × client × repetition) judged from sent, delivered and received.
+
+:func:`classify` is a pure function of the three records (see ``/work/shared/verdicts.md``):
+
+- **sent** -- the server's ground truth, reduced to the *logical* stream the application should
+  end up with (:func:`~faultproxy.scenarios.events.expected_stream`: each id once; without ids,
+  the last whole response);
+- **delivered** -- the oracle (:mod:`faultproxy.scenarios.oracle`): the events a spec-exact
+  client must have seen in the bytes the proxy wrote, and how each body ended;
+- **received** -- the client's transcript.
+
+It makes three comparisons, all with :func:`~faultproxy.scenarios.match.match` (by id when the
+server gives ids, else by (type, data) sequence): *received vs sent* decides the outcome (the
+application's view is what the user cares about); *delivered vs sent* (``oracle_vs_sent``) says
+what the faults destroyed or changed, and whether a careful client could have noticed; *received
+vs delivered* (``received_vs_oracle``) says whether the client parsed what it was given correctly
+-- a difference there is the client's own bug, whatever the faults did.
+
+Outcome, first rule that applies
+--------------------------------
+
+"Complete" means: every sent event reached the application, unaltered (no missing or garbled
+events; duplicates and order are judged after). Events the server never sent do not make a
+stream incomplete -- nothing of the application's data is lost -- but they are always reported:
+an extra event that the delivered bytes held (a fault injected it, e.g. ``sse_inject``) was
+rightly handed over; one the bytes did not hold was made up by the client (a comment turned
+into an empty event, a CRLF split into two events), which ``received_vs_oracle`` shows and
+``all_events_in_order`` fails on.
+
+1. ``hung`` -- the harness had to kill the client (``end == "hung"``), whatever it had received:
+   the application's call never returned, which is a failure of its own even after the last event.
+2. ``error`` -- the client told the application something went wrong (``end`` is ``error``,
+   ``timeout`` -- its own read timeout -- or ``crashed``) *and the stream is not complete* (or
+   there was no event to receive at all: the error is then the whole answer). The
+   error is the application's cue to recover, so the loss was not silent. An error after every
+   event arrived does not make the cell ``error``: the application has all its data (typically
+   the body was cut after the last event, and the client could not know nothing more was coming);
+   the outcome is decided by the rules below and the error is kept in the evidence and the
+   summary ("then raised ...").
+3. ``silent_loss`` -- the client finished *without* an error and the stream is not complete:
+   events missing, truncated or altered (an altered event is a lost one: its data never arrived
+   as sent; a hang is ``hung`` instead, rule 1). This holds whether the
+   client could have noticed or not: when a fault removed events in a way no client can detect
+   at the HTTP level (``sse_drop``; ``early_end`` with a clean last chunk), the application still
+   lost data without being told -- ``oracle_vs_sent`` then says that it was not noticeable, and
+   only an end sentinel or the ids would show it. When the delivered bytes *did* say something was
+   wrong (a body cut without its last chunk, a reset), ``oracle_vs_sent`` says so and the client
+   is to blame for not raising.
+4. ``duplicated`` -- complete, but some event reached the application more than once (a resume
+   that repeats the last event, an ``sse_duplicate`` passed on).
+5. ``reordered`` -- complete, no duplicates, but not in the order sent.
+6. ``resumed`` -- exactly once and in order, with events on more than one connection, and every
+   reconnect after the first event carried the right ``Last-Event-ID`` (the id of the last event
+   the application had received). A reconnect with a wrong header that still got every event once
+   is ``ok``, with a note.
+7. ``ok`` -- everything else: every event exactly once, in order.
+
+Duplicates rank above reordering because a repeated event is the usual failure of a resume
+(at-least-once delivery handed to an application that assumed exactly-once); both are listed in
+the evidence when both happen. Without ground truth (a ``url:`` server) the delivered events
+stand in for the sent ones; without a capture, the oracle comparisons are reported as unknown.
+
+``passed`` is true when every expectation is met, or when the scenario records a known behaviour
+for this client and the outcome is one of the recorded ones (``known`` names it). A recorded
+behaviour that no longer holds sets ``known_changed`` and fails the cell, so the record is
+updated when a client changes -- for better or worse.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from faultproxy.scenarios.events import (
+    DONE,
+    SSE,
+    UNSENT,
+    Item,
+    expected_stream,
+    ground_truth,
+    has_ids,
+    project,
+    protocol_of,
+    received_items,
+)
+from faultproxy.scenarios.match import Match, match
+from faultproxy.scenarios.model import DEFAULT_EXPECTATIONS, Expectation, Known
+from faultproxy.scenarios.oracle import DeliveredExchange, Oracle, oracle_of
+
+SIGNALLED = ("error", "timeout", "crashed")  # ends that tell the application something went wrong
+RETURNED = ("completed", "error", "timeout")  # ends where the client gave control back by itself
+
+
+# -- inputs -------------------------------------------------------------------------------------
+
+
+def _transcript(transcript: Any) -> Any:
+    if isinstance(transcript, dict):
+        from faultproxy.clients.transcript import Transcript
+
+        return Transcript.from_dict(transcript)
+    return transcript
+
+
+def _expectations(items: Iterable[Any] | None) -> list[Expectation]:
+    if items is None:
+        return list(DEFAULT_EXPECTATIONS)
+    out = []
+    for item in items:
+        if isinstance(item, Expectation):
+            out.append(item)
+        elif isinstance(item, str):
+            out.append(Expectation(name=item))
+        elif isinstance(item, dict) and "name" in item:
+            out.append(Expectation(name=item["name"], params={k: v for k, v in item.items() if k != "name"}))
+        else:
+            raise TypeError(f"not an expectation: {item!r}")
+    return out or list(DEFAULT_EXPECTATIONS)
+
+
+def _known(known: Any) -> Known | None:
+    if known is None or isinstance(known, Known):
+        return known
+    return Known.model_validate(known)
+
+
+def _fault_dicts(faults_fired: Iterable[Any] | None, oracle: Oracle | None) -> list[dict[str, Any]]:
+    """Evidence objects (``proxy.evidence``) or their dicts; without them, the capture's fault records."""
+    out = []
+    if faults_fired is None:
+        for r in oracle.fault_records if oracle is not None else []:
+            d = {k: v for k, v in r.items() if k not in ("type", "t")}
+            d["type"] = r.get("fault_type")
+            d["capture_t"] = r.get("t")
+            out.append(d)
+        return out
+    for f in faults_fired:
+        d = f.as_dict() if hasattr(f, "as_dict") else dict(f)
+        if "fault_type" in d and "type" not in d:
+            d["type"] = d.pop("fault_type")
+        out.append(d)
+    return out
+
+
+def _where(f: dict[str, Any]) -> str:
+    parts = [f"conn {f['conn']}" if f.get("conn") is not None else None,
+             f"exchange {f['exchange']}" if f.get("exchange") is not None else None,
+             f"event {f['event_index']}" if f.get("event_index") is not None else None,
+             f"byte {f['offset']}" if f.get("offset") is not None else None]
+    return ", ".join(p for p in parts if p)
+
+
+def _fault_phrase(f: dict[str, Any]) -> str:
+    name = f.get("fault") or f.get("type") or "?"
+    kind = f.get("type")
+    label = f"{kind} {name!r}" if kind and kind != name else str(name)
+    detail = f": {f['detail']}" if f.get("detail") else ""
+    return f"{label} at {_where(f)}{detail}"
+
+
+# -- the pieces of the verdict ------------------------------------------------------------------
+
+
+def _project_intended(intended: list[Item] | None, protocol: str) -> list[Item] | None:
+    """The intended stream in the client's vocabulary (the ``<unsent>`` stand-in kept as it is)."""
+    if intended is None:
+        return None
+    unsent = [i for i in intended if i.type == UNSENT]
+    return expected_stream(project([i for i in intended if i.type != UNSENT], protocol) or []) + unsent
+
+
+def _expected_sentinel(items: list[Item]) -> tuple[str, str | None] | None:
+    """The end sentinel this kind of stream closes with: OpenAI chat's ``data: [DONE]``, Anthropic's
+    ``message_stop``, the Responses API's ``response.completed`` (None for a plain event stream)."""
+    for item in items:
+        if item.type == "message" and item.data == "[DONE]" or '"chat.completion.chunk"' in item.data:
+            return ("message", "[DONE]")
+        if item.type.startswith("message_") or item.type == "content_block_delta":
+            return ("message_stop", None)
+        if item.type.startswith("response."):
+            return ("response.completed", None)
+    return None
+
+
+def _has_sentinel(items: list[Item] | None, sentinel: tuple[str, str | None]) -> bool:
+    kind, data = sentinel
+    return any(i.type == kind and (data is None or i.data == data) for i in items or [])
+
+
+def _oracle_vs_sent(expected: list[Item] | None, oracle: Oracle | None, vs: Match | None,
+                    faults: list[dict[str, Any]], raw_sent: list[Item] | None,
+                    raw_delivered: list[Item] | None) -> str:
+    if raw_delivered is None:
+        return "unknown: no capture, so what the proxy delivered cannot be checked"
+    if expected is None:
+        return ("no ground truth (the server does not log what it sent): the delivered events stand in for "
+                "the sent ones, so loss caused before or by the proxy cannot be counted")
+    parts: list[str] = []
+    assert vs is not None
+    fired = "; ".join(_fault_phrase(f) for f in faults[:4])
+    if len(faults) > 4:
+        fired += f" (+{len(faults) - 4} more)"
+    if vs.exact and not expected:
+        parts.append("no event was sent, and the delivered bytes hold none")
+    elif vs.exact:
+        parts.append(f"the delivered bytes hold all {len(expected)} sent events, once each, in order")
+    else:
+        differences = "; ".join(vs.describe("sent", "delivered"))
+        parts.append(f"the delivered bytes differ from what was sent: {differences}")
+    broken = [x for x in oracle.exchanges if x.trouble or x.end == "open"] if oracle else []
+    if broken:
+        parts.append("trouble on the wire: " + "; ".join(x.describe() for x in broken))
+    if not vs.complete and oracle is None:
+        parts.append("how the bodies ended is unknown (no capture records)")
+    elif not vs.complete:
+        loud = [x for x in broken if x.trouble]
+        if loud:
+            troubles = "; ".join(dict.fromkeys(x.trouble for x in loud))
+            parts.append(f"a careful client could notice ({troubles})")
+        else:
+            how = []
+            if vs.missing and vs.by_id:
+                how.append("a gap in the ids")
+            if vs.garbled or vs.extra:
+                how.append("the data itself (to an application that validates it)")
+            sentinel = _expected_sentinel((raw_sent or []) + (raw_delivered or []))
+            if sentinel is not None and not _has_sentinel(raw_delivered, sentinel):
+                how.append("the missing end sentinel (" + (sentinel[1] or sentinel[0]) + ")")
+            verb = "shows" if len(how) == 1 else "show"
+            parts.append("no client could notice at the HTTP level (every body ended cleanly)"
+                         + (": only " + " or ".join(how) + f" {verb} it" if how else ""))
+    parts.append(f"faults fired: {fired}" if faults else "no fault fired")
+    return "; ".join(parts)
+
+
+def _received_vs_oracle(oracle: Oracle | None, delivered: list[Item] | None, rv: Match | None,
+                        end: str) -> str:
+    if delivered is None or rv is None:
+        return "unknown: no capture, so the client's parsing cannot be checked"
+    if rv.exact:
+        return (f"the client handed the application exactly the {len(delivered)} events "
+                "the delivered bytes hold")
+    tail = rv.missing and rv.missing == list(range(len(delivered) - len(rv.missing), len(delivered)))
+    stopped = end in SIGNALLED or end == "hung" or (oracle is not None and any(
+        x.end == "client_closed" for x in oracle.exchanges))
+    if tail and stopped and not (rv.garbled or rv.extra or rv.duplicated or rv.reordered):
+        return (f"the client stopped before the last {len(rv.missing)} delivered events "
+                f"({', '.join(rv.missing_labels()[:8])}) -- it ended '{end}'; what it did hand over matches "
+                "the delivered bytes")
+    return "the client parsed the delivered bytes differently from a spec-exact parser: " + "; ".join(
+        rv.describe("delivered", "received"))
+
+
+def _resume(received: list[Item], vs: Match | None, attempts: list[Any]) -> tuple[bool, bool, list[str]]:
+    """(events came on more than one connection, every reconnect sent the right Last-Event-ID, notes)."""
+    connections = sorted({i.connection or 1 for i in received})
+    spread = len(connections) > 1
+    notes: list[str] = []
+    right = True
+    checked = 0
+    for attempt in attempts:
+        number = getattr(attempt, "number", 1)
+        before = [r for r, item in enumerate(received) if (item.connection or 1) < number]
+        if not before:
+            continue
+        r = before[-1]
+        e = vs.matched_expected(r) if vs is not None else None
+        want = (vs.expected[e].id if vs is not None and e is not None else None) or received[r].id
+        got = getattr(attempt, "last_event_id", None)
+        checked += 1
+        if want is not None and got != want:
+            right = False
+            notes.append(f"attempt {number} sent Last-Event-ID {got!r}, "
+                         f"but the last event received was {want!r}")
+    if spread and not checked:
+        right = False
+    return spread, right, notes
+
+
+def _extras(vs: Match | None, rv: Match | None) -> tuple[list[str], list[str]]:
+    """Events received that the server never sent: (made up by the client, faithfully passed on from
+    the wire). Without a capture every one counts as made up: nothing shows it was on the wire."""
+    if vs is None or not vs.extra:
+        return [], []
+    invented_r = set(rv.extra) if rv is not None else set(vs.extra)
+    invented = [vs.received_label(r) for r in vs.extra if r in invented_r]
+    wire = [vs.received_label(r) for r in vs.extra if r not in invented_r]
+    return invented, wire
+
+
+def _outcome(end: str, vs: Match | None, resumed_ok: bool) -> str:
+    # with nothing to compare against (no ground truth, no capture), only the end can be judged
+    complete = vs.complete if vs is not None else end not in SIGNALLED
+    if end == "hung":
+        return "hung"
+    if end in SIGNALLED and (not complete or (vs is not None and not vs.expected)):
+        return "error"  # data missing, or nothing was meant to arrive: the error is the whole answer
+    if not complete:
+        return "silent_loss"
+    if vs is not None and vs.duplicated:
+        return "duplicated"
+    if vs is not None and vs.reordered:
+        return "reordered"
+    if resumed_ok:
+        return "resumed"
+    return "ok"
+
+
+def _error(t: Any) -> dict[str, str] | None:
+    if t.end in ("error", "timeout"):
+        return {"type": t.error_type or t.end, "message": t.error_message or ""}
+    if t.end == "crashed":
+        tail = (t.stderr_tail or "").strip().splitlines()
+        return {"type": t.error_type or "crashed", "message": t.error_message or (tail[-1] if tail else "")}
+    return None
+
+
+def _summary(outcome: str, t: Any, vs: Match | None, expected: list[Item] | None, received: list[Item],
+             faults: list[dict[str, Any]], oracle_loud: bool | str | None, error: dict[str, str] | None,
+             reconnect_notes: list[str], extras: tuple[list[str], list[str]]) -> str:
+    n = len(expected) if expected is not None else None
+    got = _n(len(received), "event") if n is None or vs is None else f"{n - len(vs.missing)} of {n} events"
+    err = ""
+    if error:
+        err = error["type"] + (f" ({_short(error['message'])})" if error.get("message") else "")
+    missing = ""
+    if vs is not None and vs.missing:
+        missing = f" (missing {', '.join(vs.missing_labels()[:6])}{'…' if len(vs.missing) > 6 else ''})"
+    cause = f"; fault {_fault_phrase(faults[0])}" if faults else ""
+    then = f" It then raised {err}." if error else ""
+    if outcome == "hung":
+        text = (f"Hung: the harness killed the client after {t.duration_s:.1f} s, "
+                f"with {got} received{missing}{cause}.")
+    elif outcome == "error":
+        after = "before any event (none was due)" if n == 0 and not received else f"after {got}{missing}"
+        text = f"Error: the client raised {err} {after}{cause}."
+    elif outcome == "silent_loss":
+        assert vs is not None
+        what = []
+        if vs.missing:
+            what.append(f"{len(vs.missing)} of {n} events never reached the application "
+                        f"({', '.join(vs.missing_labels()[:6])}{'…' if len(vs.missing) > 6 else ''})")
+        if vs.garbled:
+            what.append(f"{len(vs.garbled)} arrived altered ({', '.join(vs.garbled_labels()[:6])})")
+        notice = ""
+        if oracle_loud == "client":
+            notice = "; the delivered bytes held every event intact: the client's own parsing lost them"
+        elif oracle_loud:
+            notice = f" although the delivered bytes showed something was wrong ({oracle_loud})"
+        elif oracle_loud is False:
+            notice = "; the loss was not noticeable at the HTTP level"
+        text = f"Silent loss: {' and '.join(what)}, and the client reported success{notice}{cause}."
+    elif outcome == "duplicated":
+        assert vs is not None
+        labels = ", ".join(dict.fromkeys(vs.duplicated_labels()))
+        count = _n(len(vs.duplicated), "event")
+        text = f"Duplicated: {count} reached the application more than once ({labels}).{then}"
+    elif outcome == "reordered":
+        assert vs is not None
+        labels = ", ".join(vs.reordered_labels()[:6])
+        text = f"Reordered: {_n(len(vs.reordered), 'event')} arrived out of order ({labels}).{then}"
+    elif outcome == "resumed":
+        conns = len({i.connection for i in received})
+        text = (f"Resumed: the stream broke and the client reconnected with the right Last-Event-ID; "
+                f"all {n} events arrived exactly once over {conns} connections.{then}")
+    else:
+        if n is not None:
+            base = f"All {n} events arrived exactly once, in order."
+        else:
+            base = f"{_n(len(received), 'event')} arrived."
+        notes = (" " + "; ".join(reconnect_notes) + ".") if reconnect_notes else ""
+        text = f"OK: {base}{then}{notes}"
+    invented, wire = extras
+    if invented:
+        shown = "; ".join(invented[:3]) + (" …" if len(invented) > 3 else "")
+        text += (f" The client also handed over {_n(len(invented), 'event')} that the delivered bytes "
+                 f"did not hold ({shown}): its own parsing.")
+    if wire:
+        shown = "; ".join(wire[:3]) + (" …" if len(wire) > 3 else "")
+        verb = "was" if len(wire) == 1 else "were"
+        text += (f" {_n(len(wire), 'event')} the server never sent {verb} on the wire "
+                 f"(a fault's doing) and handed over ({shown}).")
+    return text
+
+
+def _n(count: int, noun: str) -> str:
+    return f"{count} {noun}{'' if count == 1 else 's'}"
+
+
+def _short(text: str, width: int = 120) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def _evaluate(expectation: Expectation, outcome: str, t: Any, vs: Match | None, received: list[Item],
+              resumed_ok: bool, resume_notes: list[str], extras: tuple[list[str], list[str]],
+              rv: Match | None) -> dict[str, Any]:
+    name, p = expectation.name, expectation.params
+    complete = vs is None or vs.complete
+    problems = "; ".join(vs.describe()) if vs is not None and not vs.exact else ""
+    if name == "all_events_in_order":
+        invented = extras[0]
+        met = vs is not None and vs.complete and not vs.duplicated and not vs.reordered and not invented
+        if met:
+            detail = "every event exactly once, in order"
+            if vs is not None and vs.extra:
+                detail += f" (and {_n(len(vs.extra), 'event')} a fault put on the wire, rightly handed over)"
+        elif vs is None:
+            detail = "no ground truth to compare with"
+        elif vs.complete and not vs.duplicated and not vs.reordered:
+            detail = (f"the client made up {_n(len(invented), 'event')} the delivered bytes did not hold: "
+                      + "; ".join(invented[:5]))
+        else:
+            detail = problems
+    elif name == "no_silent_loss":
+        met = complete or t.end in SIGNALLED
+        if complete:
+            detail = "every event arrived"
+        elif met:
+            detail = f"events were lost, and the client signalled it ({t.end}: {t.error_type or ''})"
+        else:
+            detail = f"events were lost and the client did not signal it (ended {t.end}): {problems}"
+    elif name == "error_raised":
+        met = t.end in ("error", "timeout")
+        detail = f"{t.end}: {t.error_type or ''} {_short(t.error_message or '', 80)}".strip()
+        if met and p.get("type") and not fnmatch.fnmatchcase(t.error_type or "", p["type"]):
+            met, detail = False, f"raised {t.error_type!r}, not matching {p['type']!r}"
+        if met and p.get("message") and p["message"] not in (t.error_message or ""):
+            shown = _short(t.error_message or "", 80)
+            met, detail = False, f"the message {shown!r} does not contain {p['message']!r}"
+        if not met and t.end not in ("error", "timeout"):
+            detail = f"no error: the client ended {t.end}"
+    elif name == "resumed":
+        met = resumed_ok
+        if met:
+            detail = "reconnected with the right Last-Event-ID; every event exactly once"
+        elif len({i.connection for i in received}) <= 1:
+            detail = "the client did not resume (every event it received came on one connection)"
+        else:
+            detail = "; ".join(resume_notes) or problems or "not every event arrived exactly once"
+    elif name == "max_time_to_first_event":
+        first = received[0].t if received else None
+        met = first is not None and first * 1000 <= p["ms"]
+        if first is None:
+            detail = "no event arrived"
+        else:
+            detail = f"first event after {first * 1000:.0f} ms (limit {p['ms']:g} ms)"
+    elif name == "completes_within":
+        met = t.end in RETURNED and t.duration_s * 1000 <= p["ms"]
+        detail = f"ended {t.end} after {t.duration_s * 1000:.0f} ms (limit {p['ms']:g} ms)"
+    elif name == "matches_oracle":
+        met = rv is not None and rv.exact
+        if rv is None:
+            detail = "no capture: the delivered bytes are unknown"
+        elif met:
+            detail = f"exactly the {_n(len(rv.expected), 'event')} in the delivered bytes"
+        else:
+            detail = "; ".join(rv.describe("delivered", "received"))
+    elif name == "no_duplicates":
+        met = vs is None or not vs.duplicated
+        detail = "no event twice" if met or vs is None else f"twice: {', '.join(vs.duplicated_labels()[:8])}"
+    elif name == "outcome":
+        met = outcome in p["any_of"]
+        detail = f"outcome {outcome}; expected one of {', '.join(p['any_of'])}"
+    else:
+        raise ValueError(f"unknown expectation {name!r}")
+    return {"name": name, "met": bool(met), "detail": detail}
+
+
+# -- timeline and wire excerpt ------------------------------------------------------------------
+
+
+def _timeline(t0: float | None, raw_sent: list[Item] | None, t: Any, received: list[Item], vs: Match | None,
+              faults: list[dict[str, Any]]) -> tuple[dict[str, Any], float | None]:
+    candidates = [i.t for i in (raw_sent or [])[:1] if i.t is not None]
+    if getattr(t, "t0_monotonic", None) is not None:
+        candidates.append(t.t0_monotonic)
+    candidates += [f["t"] for f in faults if isinstance(f.get("t"), (int, float))]
+    if t0 is None:
+        t0 = min(candidates) if candidates else None
+    start = getattr(t, "t0_monotonic", None)
+    client0 = (start - t0) if (t0 is not None and start is not None) else 0.0
+
+    def rel(x: float | None) -> float | None:
+        return None if x is None or t0 is None else round(x - t0, 6)
+
+    sent_rows = [[rel(i.t), i.id if i.id else f"#{i.index}"]
+                 for i in (raw_sent or []) if i.t is not None and t0 is not None]
+    received_rows = []
+    for r, item in enumerate(received):
+        e = vs.matched_expected(r) if vs is not None else None
+        name = item.id or (vs.label(e) if vs is not None and e is not None else f"received #{r}")
+        received_rows.append([round(client0 + (item.t or 0.0), 6), name, item.connection])
+    fault_rows = [[rel(f["t"]) if isinstance(f.get("t"), (int, float)) else None,
+                   f.get("fault") or f.get("type"),
+                   f.get("detail", "")] for f in faults]
+    attempt_rows = [[round(client0 + (a.t or 0.0), 6), a.last_event_id] for a in t.attempts]
+    return {"sent": sent_rows, "received": received_rows, "faults": fault_rows, "attempts": attempt_rows,
+            "end": round(client0 + t.duration_s, 6) if t.duration_s else None}, t0
+
+
+def capture_excerpt(records: list[dict[str, Any]], oracle: Oracle | None = None, *, before: int = 10,
+                    after: int = 6, max_lines: int = 60) -> str | None:
+    """The wire around the first fault that fired (else around where the first stream broke),
+    rendered as ``faultproxy capture show --raw`` prints it; None when there is nothing to show."""
+    from faultproxy.proxy.capture_cli import raw_lines
+
+    anchor = next((k for k, r in enumerate(records) if r.get("type") == "fault"), None)
+    if anchor is None and oracle is not None:
+        quiet = ("clean", "close", "client_closed", "open")
+        broken = next((x for x in oracle.exchanges if x.end not in quiet), None)
+        if broken is not None:
+            anchor = max((k for k, r in enumerate(records)
+                          if r.get("conn") == broken.conn and r.get("exchange") == broken.exchange),
+                         default=None)
+    if anchor is None:
+        return None
+    conn = records[anchor].get("conn")
+    same = [k for k, r in enumerate(records)
+            if r.get("type") != "meta" and (conn is None or r.get("conn") == conn)]
+    if anchor not in same:
+        same = sorted(same + [anchor])
+    at = same.index(anchor)
+    window = [records[k] for k in same[max(0, at - before): at + after + 1]]
+    lines = list(raw_lines(window))
+    if len(lines) > max_lines:
+        lines = lines[:max_lines] + [f"… ({len(lines) - max_lines} more lines)"]
+    return "\n".join(lines) if lines else None
+
+
+# -- the verdict --------------------------------------------------------------------------------
+
+
+def classify(
+    sent: Any,
+    delivered: Oracle | str | Path | list[Any] | None,
+    transcript: Any,
+    faults_fired: Iterable[Any] | None = None,
+    expectations: Iterable[Any] | None = None,
+    known: Known | dict[str, Any] | None = None,
+    *,
+    scenario: str = "",
+    client: str | None = None,
+    repetition: int = 0,
+    protocol: str | None = None,
+    t0: float | None = None,
+    include_transcript: bool = True,
+) -> dict[str, Any]:
+    """The report's ``result`` object for one cell.
+
+    ``sent``: the server object, its ``.sent`` / ``.log``, or Items (None: no ground truth).
+    ``delivered``: an :class:`Oracle`, a capture path, capture records, or delivered Items (None: no
+    capture). ``transcript``: a :class:`~faultproxy.clients.transcript.Transcript` (or its dict).
+    ``faults_fired``: ``proxy.evidence`` (Evidence objects or dicts; None: the capture's fault
+    records). ``expectations``: Expectation models, names or ``{"name": ..., **params}`` (None:
+    ``no_silent_loss``). ``known``: this client's recorded behaviour (Known or dict) or None.
+    ``protocol``: the client's protocol (default: from the client registry by ``client``) picks the
+    projection of raw SSE events (see :mod:`faultproxy.scenarios.events`). ``t0``: the cell's start
+    (``time.monotonic()``) for the timeline; default the earliest time known.
+    """
+    t = _transcript(transcript)
+    client = client or getattr(t, "client", "") or ""
+    protocol = protocol or (protocol_of(client) if client else SSE)
+    expectations_ = _expectations(expectations)
+    known_ = _known(known)
+
+    truth = ground_truth(sent)
+    raw_sent = truth.writes
+    oracle: Oracle | None = None
+    raw_delivered: list[Item] | None
+    if isinstance(delivered, list) and (not delivered or isinstance(delivered[0], Item)):
+        raw_delivered = list(delivered)
+    else:
+        oracle = oracle_of(delivered)
+        raw_delivered = oracle.events if oracle is not None else None
+    delivered_p = project(raw_delivered, protocol)
+    received = received_items(t)
+    if protocol == SSE:  # the [DONE] sentinel is left out of the comparison (see events.project)
+        received = [i for i in received if i.data != DONE]
+
+    expected = _project_intended(truth.intended, protocol)
+    reference = expected
+    if reference is None and delivered_p is not None:
+        reference = expected_stream(delivered_p) if has_ids(delivered_p) else delivered_p
+    by_id = has_ids(reference) if reference else False
+    vs = match(reference, received, by_id=by_id) if reference is not None else None
+    ov = None
+    if expected is not None and delivered_p is not None:
+        ov = match(expected, delivered_p, by_id=by_id)
+    rv = match(delivered_p, received, by_id=False) if delivered_p is not None else None
+
+    faults = _fault_dicts(faults_fired, oracle)
+    spread, right_ids, resume_notes = _resume(received, vs, list(t.attempts))
+    resumed_ok = spread and right_ids and (vs is None or vs.exact)
+    outcome = _outcome(t.end, vs, resumed_ok)
+    error = _error(t)
+
+    # could a careful client have noticed the loss? a trouble text, False, or "client": it was not on the wire
+    loud: bool | str | None = None
+    if oracle is not None and vs is not None and not vs.complete:
+        troubles = list(dict.fromkeys(x.trouble for x in oracle.exchanges if x.trouble))
+        loud = "client" if ov is not None and ov.complete else ("; ".join(troubles) if troubles else False)
+    extras = _extras(vs, rv)
+    results = [_evaluate(e, outcome, t, vs, received, resumed_ok, resume_notes, extras, rv)
+               for e in expectations_]
+    all_met = all(r["met"] for r in results)
+
+    known_label: str | None = None
+    known_changed = False
+    passed = all_met
+    if known_ is not None:
+        if outcome in known_.outcomes:
+            known_label, passed = known_.label(), True
+        else:
+            known_changed, passed = True, False
+
+    timeline, t0 = _timeline(t0, raw_sent, t, received, vs, faults)
+    summary = _summary(outcome, t, vs, reference, received, faults, loud, error,
+                       resume_notes if outcome == "ok" and spread else [], extras)
+    if known_label:
+        summary += f" Known behaviour: {known_label}."
+    if known_changed:
+        assert known_ is not None
+        summary += (f" The recorded known behaviour ({known_.label()}) no longer holds: "
+                    "update the scenario's 'known' entry.")
+    for f in faults:
+        if isinstance(f.get("t"), (int, float)) and t0 is not None:
+            f["t"] = round(f["t"] - t0, 6)
+
+    evidence: dict[str, Any] = {
+        "summary": summary,
+        "received": len(received),
+        "missing": vs.missing_labels() if vs else [],
+        "duplicated": vs.duplicated_labels() if vs else [],
+        "reordered": vs.reordered_labels() if vs else [],
+        "garbled": vs.garbled_labels() if vs else [],
+        "extra": vs.extra_labels() if vs else [],
+        "oracle_vs_sent": _oracle_vs_sent(expected, oracle, ov, faults, raw_sent, raw_delivered),
+        "received_vs_oracle": _received_vs_oracle(oracle, delivered_p, rv, t.end),
+        "error": error,
+        "faults_fired": faults,
+        "attempts": [a.to_dict() if hasattr(a, "to_dict") else dict(a) for a in t.attempts],
+        "end": t.end,
+        "matched_by": "id" if by_id else "content",
+    }
+    if expected is not None:
+        evidence["sent"] = len(expected)
+    if delivered_p is not None:
+        evidence["delivered"] = len(delivered_p)
+    if oracle is not None:
+        evidence["exchanges"] = [x.to_dict() for x in oracle.exchanges]
+    if known_changed:
+        evidence["known_recorded"] = known_.label()  # type: ignore[union-attr]
+    if protocol != SSE:
+        evidence["projection"] = protocol
+
+    result: dict[str, Any] = {
+        "scenario": scenario,
+        "client": client,
+        "client_version": getattr(t, "version", None),
+        "repetition": repetition,
+        "outcome": outcome,
+        "passed": passed,
+        "known": known_label,
+        "known_changed": known_changed,
+        "duration_s": max(0.0, float(t.duration_s or 0.0)),
+        "expectations": results,
+        "evidence": evidence,
+        "timeline": timeline,
+        "capture_excerpt": capture_excerpt(oracle.records, oracle) if oracle is not None and oracle.records
+        else None,
+        "transcript": t.to_dict() if include_transcript and hasattr(t, "to_dict") else None,
+    }
+    return result
+
+
+def exchange_summary(exchanges: list[DeliveredExchange]) -> list[str]:
+    """One line per delivered exchange (for text reports)."""
+    return [x.describe() for x in exchanges]

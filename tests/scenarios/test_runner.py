@@ -1,0 +1,96 @@
+"""``faultproxy run``: scenarios × clients end to end, its exit code and the four report files."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import jsonschema
+
+SCHEMA = json.loads((Path(__file__).parents[2] / "faultproxy" / "report" / "schema.json").read_text())
+
+SUITE = """
+scenarios:
+  - name: healthy
+    server: {kind: sse, events: 5, interval_ms: 2}
+    clients: [raw, httpx-sse]
+    expectations: [all_events_in_order]
+    timeouts: {deadline_ms: 15000}
+  - name: cut
+    server: {kind: sse, events: 8, interval_ms: 2}
+    faults:
+      - {type: sse_disconnect, attributes: {after_events: 3}}
+    clients: [raw, httpx-sse]
+    expectations: [no_silent_loss, error_raised]
+    timeouts: {deadline_ms: 15000}
+  - name: resumed
+    server: {kind: sse, events: 8, interval_ms: 2}
+    faults:
+      - {type: sse_disconnect, attributes: {after_events: 3}, connections: [1]}
+    clients: [raw]
+    reconnect: {max: 3, delay_ms: 20}
+    expectations: [resumed]
+    timeouts: {deadline_ms: 15000}
+"""
+
+KNOWN_LOSS = """
+name: dropped
+server: {kind: sse, events: 6, interval_ms: 2}
+faults:
+  - {type: sse_drop, attributes: {event_index: 2}}
+clients: [raw]
+expectations: [all_events_in_order]
+known:
+  raw: {outcome: %s, why: an event dropped in flight cannot be seen without checking ids}
+timeouts: {deadline_ms: 15000}
+"""
+
+
+def run(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "faultproxy", "run", "--out", str(tmp_path / "reports"), *args],
+                          capture_output=True, text=True, timeout=300)
+
+
+def test_a_passing_suite_writes_every_report(tmp_path: Path) -> None:
+    suite = tmp_path / "suite.yaml"
+    suite.write_text(SUITE)
+    done = run(tmp_path, str(suite), "-j", "3")
+    assert done.returncode == 0, done.stdout + done.stderr
+    latest = tmp_path / "reports" / "latest"
+    report = json.loads((latest / "report.json").read_text())
+    jsonschema.validate(report, SCHEMA)
+    outcomes = {(r["scenario"], r["client"]): r["outcome"] for r in report["results"]}
+    assert outcomes == {("healthy", "raw"): "ok", ("healthy", "httpx-sse"): "ok", ("cut", "raw"): "error",
+                        ("cut", "httpx-sse"): "error", ("resumed", "raw"): "resumed"}
+    cases = ET.parse(latest / "junit.xml").getroot().iter("testcase")
+    assert len(list(cases)) == 5
+    assert "| `healthy` | ✅ OK | ✅ OK |" in (latest / "summary.md").read_text()
+    assert "<svg" in (latest / "index.html").read_text()
+    # every cell kept its own capture, with the fault's evidence in it
+    cut_capture = next((latest / "cells" / "cut").glob("raw-*/capture.jsonl")).read_text()
+    assert '"type":"fault"' in cut_capture
+    assert "5 of 5 cells passed" in done.stdout
+
+
+def test_a_known_behaviour_passes_and_a_changed_one_fails(tmp_path: Path) -> None:
+    known = tmp_path / "known.yaml"
+    known.write_text(KNOWN_LOSS % "silent_loss")
+    assert run(tmp_path, str(known)).returncode == 0
+    result = json.loads((tmp_path / "reports" / "latest" / "report.json").read_text())["results"][0]
+    assert result["outcome"] == "silent_loss" and result["passed"] and result["known"]
+
+    known.write_text(KNOWN_LOSS % "duplicated")
+    done = run(tmp_path, str(known))
+    assert done.returncode == 1
+    assert "dropped / raw: silent_loss" in done.stdout
+
+
+def test_a_bad_scenario_file_is_a_clear_error(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("name: x\nserver: {kind: sse}\nclients: [raw]\nexpectations: [all_events_in_orderr]\n")
+    done = run(tmp_path, str(bad))
+    assert done.returncode != 0
+    assert f"{bad}:4" in done.stderr and "all_events_in_order" in done.stderr
