@@ -24,6 +24,7 @@ from __future__ import annotations
 import heapq
 import itertools
 import random
+import threading
 from collections import deque
 from dataclasses import dataclass, field
 from typing import Any, Callable
@@ -46,12 +47,18 @@ ACTIONS = (Wait, Until, Close, Hold)
 
 
 class FaultSet:
-    """The proxy's ordered, live list of faults; pipelines pick up changes on their next read."""
+    """The proxy's ordered, live list of faults; pipelines pick up changes on their next read.
+
+    Changes may come from another thread (a test, the control API) while the relay's loop
+    reads the list: every change builds a new mapping and swaps it in whole, so a reader
+    always sees one consistent set, and a lock keeps two writers from losing an update.
+    """
 
     def __init__(self, specs: list[FaultSpec] | None = None, seed: int = 0):
         self.seed = seed
         self.version = 0
         self._specs: dict[str, FaultSpec] = {}
+        self._lock = threading.Lock()
         self.evidence: list[Evidence] = []
         self.listeners: list[Callable[[Evidence], None]] = []
         self.on_change: list[Callable[[], None]] = []  # told after every change (the proxy wakes its relays)
@@ -62,26 +69,35 @@ class FaultSet:
     def specs(self) -> list[FaultSpec]:
         return list(self._specs.values())
 
-    def add(self, spec: FaultSpec) -> FaultSpec:
-        if spec.name in self._specs:
-            raise ValueError(f"a fault named {spec.name!r} exists already")
-        self._specs[spec.name] = spec
+    def _update(self, change: Callable[[dict[str, FaultSpec]], FaultSpec | None]) -> FaultSpec | None:
+        with self._lock:
+            specs = dict(self._specs)
+            result = change(specs)
+            self._specs = specs
         self._changed()
+        return result
+
+    def add(self, spec: FaultSpec) -> FaultSpec:
+        def change(specs: dict[str, FaultSpec]) -> FaultSpec:
+            if spec.name in specs:
+                raise ValueError(f"a fault named {spec.name!r} exists already")
+            specs[spec.name] = spec
+            return spec
+
+        self._update(change)
         return spec
 
     def replace(self, spec: FaultSpec) -> FaultSpec:
-        self._specs[spec.name] = spec
-        self._changed()
+        self._update(lambda specs: specs.__setitem__(spec.name, spec))
         return spec
 
     def remove(self, name: str) -> FaultSpec:
-        spec = self._specs.pop(name)
-        self._changed()
-        return spec
+        removed = self._update(lambda specs: specs.pop(name))
+        assert removed is not None
+        return removed
 
     def clear(self) -> None:
-        self._specs.clear()
-        self._changed()
+        self._update(lambda specs: specs.clear())
 
     def _changed(self) -> None:
         self.version += 1
@@ -160,6 +176,9 @@ class Pipeline:
         self._sse: SSEParser | None = None
         self._reframe: str | None = None  # "chunked" or "plain" while an SSE fault rewrites the body
         self._event_index = 0
+        self._tail = b""  # the last body bytes passed on untouched: where is the next event boundary
+        self._joined: list[Any] = []
+        self._live_sse: str | None = None
         self._ended = False  # an SSE fault ended this body (EndBody): the rest of it is dropped
 
     # -- configuration ----------------------------------------------------------------------
@@ -322,9 +341,11 @@ class Pipeline:
         return out
 
     def _observe(self, event: Any) -> None:
-        """Track exchanges when no fault looks (cheap: heads only)."""
+        """Track exchanges, and where event boundaries are, when no fault looks (cheap)."""
         if isinstance(event, (Request, Response)):
             self._start_exchange(event)
+        elif isinstance(event, (ChunkData, BodyData)):
+            self._tail = (self._tail + event.data)[-4:]
 
     def _start_exchange(self, head: Request | Response) -> None:
         if isinstance(head, Request):
@@ -344,6 +365,16 @@ class Pipeline:
         self._reframe = None
         self._event_index = 0
         self._ended = False
+        self._tail = b""
+        self._joined: list[Any] = []  # what SSE faults said when they joined a live body
+        # Whether an SSE fault added while this body flows can still take it over (see _join_live).
+        self._live_sse = None
+        if isinstance(head, Response) and head.status == 200:
+            content_type = (head.headers.get("content-type") or b"").split(b";")[0].strip().lower()
+            if content_type == b"text/event-stream":
+                te = (head.headers.get("transfer-encoding") or b"").lower()
+                self._live_sse = "chunked" if te.endswith(b"chunked") else (
+                    None if b"content-length" in head.headers else "plain")
 
     def _count(self, out: list[Output]) -> list[Output]:
         for item in out:
@@ -457,7 +488,12 @@ class Pipeline:
                 return self._response_head(event, now)
             return [event]
         if self._sse is None:
-            return [event]
+            if not self._join_live(event, now):
+                if isinstance(event, (ChunkData, BodyData)):
+                    self._tail = (self._tail + event.data)[-4:]
+                return [event]
+            joined, self._joined = self._joined, []
+            return joined + self._sse_layer(event, now)
         if self._ended:  # an SSE fault ended this body early: the rest of it is dropped
             if isinstance(event, (EndOfMessage, Malformed)):
                 self._sse = None
@@ -486,6 +522,30 @@ class Pipeline:
             self._sse = None
             return out
         return [event]
+
+    def _join_live(self, event: Any, now: float) -> bool:
+        """An SSE fault appeared while this event stream flows: take the body over, if we can.
+
+        Only at an event boundary (the body so far ends with a blank line) and only where the
+        framing allows re-framing from here on (chunked, or close-delimited): the bytes before
+        went out as they came, the events from here on go through the faults. A Content-Length
+        body cannot change its length midway, so there the fault waits for the next response.
+        Event indexes of a fault that joined midway count from where it joined.
+        """
+        if self._live_sse is None or not isinstance(event, (ChunkHeader, BodyData)) or not self._active("sse"):
+            return False
+        if isinstance(event, ChunkHeader) and not event.size:
+            return False  # the last chunk: nothing left to take over
+        tail = self._tail
+        if tail and not (tail.endswith((b"\n\n", b"\r\r", b"\r\n\r\n", b"\n\r\n"))):
+            return False
+        self._sse = SSEParser()
+        self._reframe = self._live_sse
+        for active in self._active("sse"):
+            self._prepare(active, now)
+            self._joined.extend(self._reframed(active.fault.on_response(active.ctx)))
+            self._collect(active)
+        return True
 
     def _response_head(self, head: Response, now: float) -> list[Any]:
         sse_faults = self._active("sse")
