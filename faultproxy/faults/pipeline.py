@@ -136,6 +136,14 @@ class _Active:
 class Pipeline:
     """Faults on one direction (``downstream``: server→client, ``upstream``: client→server)."""
 
+    # one relay holds several of these per connection: slots keep thousands of streams small
+    __slots__ = (
+        "_alarm_order", "_alarms", "_answer", "_answered", "_ended", "_event_index", "_fed",
+        "_finals", "_instances", "_joined", "_live_sse", "_reframe", "_requested", "_requests",
+        "_seen_version", "_sse", "_tail", "conn", "direction", "exchange", "faults", "finished",
+        "holding", "offset", "on_request", "reader", "request", "role",
+    )
+
     def __init__(
         self,
         faults: FaultSet,
@@ -308,7 +316,14 @@ class Pipeline:
         if self.reader is None:
             return started + self._bytes_layer([data], now)
         start, self._fed = self._fed, self._fed + len(data)
-        events = self.reader.feed(data)
+        reader = self.reader
+        # With no fault here, a response body needs no events: skimming it is what keeps an
+        # untouched stream of small chunks fast. (Requests keep their events: a fault that
+        # answers a request needs to know where in this read its head began.)
+        reader.skim = not self._instances and self.role == "response"
+        events = reader.feed(data)
+        if reader.skim:
+            self._tail = reader.body_tail
         if not self._instances:
             # Nothing to do but keep count: the bytes go out exactly as they came in.
             for i, event in enumerate(events):

@@ -23,6 +23,11 @@ EOF = object()  # queued after the last output of a direction: pass the FIN on
 
 
 class Outbox:
+
+    __slots__ = (
+        "_close", "_pause_source", "_paused", "_queue", "_queued_bytes", "_resume_source", "_timer",
+        "_write", "_write_eof", "done", "limit",
+    )
     def __init__(
         self,
         write: Callable[[bytes], None],

@@ -62,6 +62,8 @@ def plain_response(status: int, reason: str, text: str) -> bytes:
 class Side(asyncio.Protocol):
     """One socket of a relayed connection; it only reports to its :class:`Relay`."""
 
+    __slots__ = ('eof', 'eof_sent', 'holds', 'name', 'relay', 'transport')
+
     def __init__(self, relay: Relay, name: str):
         self.relay = relay
         self.name = name  # "client" or "upstream"
@@ -124,6 +126,13 @@ class Relay:
     one timer per direction for the faults' alarms, and gives the outbox the queue limit the
     faults ask for (see :meth:`_push`).
     """
+
+    # one relay holds several of these per connection: slots keep thousands of streams small
+    __slots__ = (
+        "_alarms", "_connecting", "_linger", "_lost", "answered", "client", "closed", "down",
+        "early", "http", "id", "proxy", "request_seen", "to_client", "to_upstream", "up",
+        "upstream", "upstream_error",
+    )
 
     def __init__(self, proxy: Proxy, conn_id: int):
         self.proxy = proxy

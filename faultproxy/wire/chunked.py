@@ -9,6 +9,7 @@ what lets ``lab chunked --show-wire`` print hex sizes and ``\\r\\n`` delimiters 
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from faultproxy.wire.errors import WireError
@@ -16,6 +17,8 @@ from faultproxy.wire.errors import WireError
 MAX_SIZE_LINE = 4096  # a size line plus extensions longer than this is hostile, not HTTP
 MAX_TRAILER_SECTION = 65536
 _HEX = frozenset(b"0123456789abcdefABCDEF")
+# A whole, well-formed size line; anything else goes the careful way through _read_size_line.
+_PLAIN_SIZE_LINE = re.compile(rb"([0-9A-Fa-f]{1,16})(?:;[^\r\n]*)?\r\n")
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,6 +90,8 @@ class ChunkedDecoder:
     Bytes fed after the body's end are kept for the caller in :attr:`unconsumed`.
     """
 
+    __slots__ = ('_line', '_remaining', '_state', 'chunks', 'offset', 'strict', 'tail', 'unconsumed')
+
     def __init__(self, *, strict: bool = True, offset: int = 0):
         self.strict = strict
         self.offset = offset  # stream offset of the next byte not yet consumed
@@ -94,6 +99,7 @@ class ChunkedDecoder:
         self._line = bytearray()  # the partial size line, CRLF or trailer section
         self._remaining = 0  # data bytes still due in the current chunk
         self.unconsumed = b""
+        self.tail = b""  # skim(): the last (up to 4) body bytes, to tell whether an event just ended
         self.chunks = 0  # complete chunks seen so far, the last one excluded
 
     @property
@@ -128,6 +134,53 @@ class ChunkedDecoder:
                 self.unconsumed += bytes(view[pos:])
                 pos = end
         return events
+
+    def skim(self, data: bytes) -> list[ChunkEvent]:
+        """:meth:`feed` for a relay that only needs to know where the body ends.
+
+        Chunk data produces no events and whole, plain size lines are matched in place, so a
+        stream of small chunks costs one regex match per chunk instead of three event
+        objects and a copy. Everything unusual — a size line or CRLF split across reads, the
+        trailer section, malformed framing — goes through :meth:`feed`; only its Malformed and
+        Unparsed events are returned (:attr:`done` says when the body is complete).
+        :attr:`tail` keeps the last body bytes seen.
+        """
+        pos, end = 0, len(data)
+        match = _PLAIN_SIZE_LINE.match
+        while pos < end:
+            state = self._state
+            if state == _DATA:
+                take = min(self._remaining, end - pos)
+                pos += take
+                self.offset += take
+                self._remaining -= take
+                self.tail = (self.tail + data[max(pos - 4, pos - take) : pos])[-4:]
+                if not self._remaining:
+                    self._state = _DATA_CRLF
+            elif state == _DATA_CRLF and not self._line and data.startswith(b"\r\n", pos):
+                pos += 2
+                self.offset += 2
+                self.chunks += 1
+                self._state = _SIZE
+            elif state == _SIZE and not self._line and (line := match(data, pos)) is not None:
+                size = int(line.group(1), 16)
+                if not size:  # the last chunk: its trailer section is rare enough for feed()
+                    break
+                self.offset += line.end() - pos
+                pos = line.end()
+                self._remaining = size
+                self._state = _DATA
+            else:
+                break
+        if pos >= end:
+            return []
+        problems = []
+        for event in self.feed(data[pos:]):
+            if isinstance(event, ChunkData):
+                self.tail = (self.tail + event.data[-4:])[-4:]
+            elif isinstance(event, (Malformed, Unparsed)):
+                problems.append(event)
+        return problems
 
     def close(self) -> list[ChunkEvent]:
         """The connection ended: a body that is not complete is an error (or a Malformed)."""

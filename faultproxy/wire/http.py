@@ -309,6 +309,11 @@ class HTTPReader:
     body and a 2xx to CONNECT starts a tunnel). Framing follows RFC 9112 §6.3.
     """
 
+    __slots__ = (
+        "_buf", "_chunked", "_methods", "_remaining", "_state", "body_tail", "head", "messages",
+        "offset", "role", "skim", "strict",
+    )
+
     def __init__(self, role: str, *, strict: bool = True, offset: int = 0):
         if role not in ("request", "response"):
             raise ValueError("role must be 'request' or 'response'")
@@ -322,6 +327,10 @@ class HTTPReader:
         self._methods: deque[bytes] = deque()
         self.messages = 0  # complete messages so far
         self.head: Request | Response | None = None  # the head of the current (or last) message
+        # skim: report heads and message ends only, no body events (a relay with nothing to
+        # change in the body need not pay for them); body_tail keeps the body's last 4 bytes.
+        self.skim = False
+        self.body_tail = b""
 
     def expect_response_to(self, method: bytes) -> None:
         self._methods.append(method)
@@ -339,7 +348,10 @@ class HTTPReader:
                 data = self._read_head(data, events)
             elif state == _FIXED:
                 take = min(self._remaining, len(data))
-                events.append(BodyData(data[:take]))
+                if self.skim:
+                    self.body_tail = (self.body_tail + data[max(0, take - 4) : take])[-4:]
+                else:
+                    events.append(BodyData(data[:take]))
                 self._remaining -= take
                 self.offset += take
                 data = data[take:]
@@ -348,8 +360,11 @@ class HTTPReader:
             elif state == _CHUNKED:
                 data = self._read_chunked(data, events)
             else:  # the rest of the connection is one undelimited piece
-                kind = {_UNTIL_CLOSE: BodyData, _TUNNEL: TunnelData, _BROKEN: Unparsed}[state]
-                events.append(kind(data))
+                if self.skim:
+                    self.body_tail = (self.body_tail + data[-4:])[-4:]
+                else:
+                    kind = {_UNTIL_CLOSE: BodyData, _TUNNEL: TunnelData, _BROKEN: Unparsed}[state]
+                    events.append(kind(data))
                 self.offset += len(data)
                 data = b""
         return events
@@ -416,6 +431,7 @@ class HTTPReader:
             self._buf += head
             return self._broken(error, rest, events)
         self.head = message
+        self.body_tail = b""
         events.append(message)
         self.offset += len(head)
         self._state = state
@@ -462,7 +478,9 @@ class HTTPReader:
         decoder = self._chunked
         assert decoder is not None
         try:
-            chunk_events = decoder.feed(data)
+            chunk_events = decoder.skim(data) if self.skim else decoder.feed(data)
+            if self.skim:
+                self.body_tail = decoder.tail
         except WireError as error:
             self._state = _BROKEN
             raise error
