@@ -3,12 +3,26 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import sys
 from pathlib import Path
 
 import click
 
 from faultproxy.aio import run
+
+
+def _quiet_gc() -> None:
+    """Keep the garbage collector from pausing thousands of live streams.
+
+    Measured with ``faultproxy bench``: the cyclic collector's sweeps over every
+    connection's objects were most of the proxy's p99 added latency. What exists at start-up
+    is frozen out of its sight, and young-generation sweeps run 100× less often; reference
+    counting still frees everything that is not in a cycle at once.
+    """
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(70_000, 50, 100)
 
 
 @click.command("proxy")
@@ -46,6 +60,7 @@ def proxy(listen: str, upstream: str, raw: bool, capture: Path | None, no_redact
     async def serve() -> None:
         try:
             await instance.start()
+            _quiet_gc()
         except OSError as error:
             if error.filename:  # opening the capture failed, not the listening socket
                 raise click.ClickException(f"cannot write capture {error.filename}: {error.strerror}") from None
