@@ -203,6 +203,17 @@ class Collector:
         if len(self.transcript.notes) < 200:
             self.transcript.notes.append(text)
 
+    def _attempt(self, m: dict[str, Any]) -> Attempt:
+        """The attempt an ``attempt`` or ``disconnect`` line is about, made at its first mention:
+        a client may report the disconnect of an attempt whose start line it never wrote."""
+        number = int(m["number"])
+        attempt = self._attempts.get(number)
+        if attempt is None:
+            attempt = Attempt(number=number, t=float(m.get("t") or 0.0))
+            self._attempts[number] = attempt
+            self.transcript.attempts.append(attempt)
+        return attempt
+
     def _apply(self, m: dict[str, Any]) -> None:
         t = self.transcript
         kind = m["kind"]
@@ -212,22 +223,12 @@ class Collector:
             t.version = m.get("version")
             t.t0_monotonic = m.get("t0_monotonic")
         elif kind == ATTEMPT:
-            number = int(m["number"])
-            attempt = self._attempts.get(number)
-            if attempt is None:
-                attempt = Attempt(number=number, t=float(m.get("t") or 0.0))
-                self._attempts[number] = attempt
-                t.attempts.append(attempt)
+            attempt = self._attempt(m)
             for key in ("last_event_id", "status"):
                 if key in m:
                     setattr(attempt, key, m[key])
         elif kind == DISCONNECT:
-            number = int(m["number"])
-            attempt = self._attempts.get(number)
-            if attempt is None:
-                attempt = Attempt(number=number, t=float(m.get("t") or 0.0))
-                self._attempts[number] = attempt
-                t.attempts.append(attempt)
+            attempt = self._attempt(m)
             attempt.ended = str(m.get("ended") or ERROR)
             attempt.t_end = m.get("t")
             attempt.error_type = m.get("error_type")

@@ -8,9 +8,12 @@ sees chunked), never from what the upstream sent.
 from __future__ import annotations
 
 from http import HTTPStatus
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from faultproxy.wire.http import Headers, Request, Response, encode_head
+
+if TYPE_CHECKING:
+    from faultproxy.faults.base import Context
 
 Framing = Literal["none", "chunked", "length", "close"]
 
@@ -41,6 +44,12 @@ def framing(head: Request | Response, request: Request | None = None) -> Framing
         return "length" if int(length.split(b",")[0]) > 0 else "none"
     except ValueError:
         return "close"
+
+
+def chunked_message(head: Request | Response, ctx: Context) -> bool:
+    """Whether the message ``head`` starts (as the chunk faults see it) has a chunked body:
+    what they act on. A response is framed as the answer to this exchange's request."""
+    return framing(head, ctx.request if ctx.direction == "downstream" else None) == "chunked"
 
 
 def can_chunk(head: Response, request: Request | None) -> bool:

@@ -13,7 +13,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from faultproxy.faults._http import framing, is_message_head
+from faultproxy.faults._http import chunked_message, is_message_head
 from faultproxy.faults.base import Attributes, Close, Context, Fault, register
 from faultproxy.wire.chunked import ChunkHeader
 
@@ -36,7 +36,7 @@ class DropTerminalChunk(Fault):
 
     def on_event(self, event: object, ctx: Context) -> list[object]:
         if is_message_head(event, ctx.direction):
-            self.chunked = framing(event, ctx.request if ctx.direction == "downstream" else None) == "chunked"
+            self.chunked = chunked_message(event, ctx)
             self.chunks = 0
         elif self.chunked and isinstance(event, ChunkHeader):
             if event.size:

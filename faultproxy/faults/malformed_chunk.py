@@ -22,7 +22,7 @@ from typing import Literal
 
 from pydantic import Field, field_validator
 
-from faultproxy.faults._http import framing, is_message_head
+from faultproxy.faults._http import chunked_message, is_message_head
 from faultproxy.faults.base import Attributes, Context, Fault, RawBytes, register
 from faultproxy.wire.chunked import ChunkEnd, ChunkHeader
 
@@ -60,7 +60,7 @@ class MalformedChunk(Fault):
 
     def on_event(self, event: object, ctx: Context) -> list[object]:
         if is_message_head(event, ctx.direction):
-            self.chunked = framing(event, ctx.request if ctx.direction == "downstream" else None) == "chunked"
+            self.chunked = chunked_message(event, ctx)
             self.index = -1
             self.drop_crlf = False
             return [event]

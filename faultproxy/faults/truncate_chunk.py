@@ -15,7 +15,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from faultproxy.faults._http import framing, is_message_head
+from faultproxy.faults._http import chunked_message, is_message_head
 from faultproxy.faults.base import Attributes, Close, Context, Fault, register
 from faultproxy.wire.chunked import ChunkData, ChunkHeader
 
@@ -42,7 +42,7 @@ class TruncateChunk(Fault):
 
     def on_event(self, event: object, ctx: Context) -> list[object]:
         if is_message_head(event, ctx.direction):
-            self.chunked = framing(event, ctx.request if ctx.direction == "downstream" else None) == "chunked"
+            self.chunked = chunked_message(event, ctx)
             self.sent, self.index, self.size, self.left = 0, -1, 0, 0
             return [event]
         if not self.chunked:

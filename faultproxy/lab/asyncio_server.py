@@ -11,11 +11,14 @@ subprocess, a plain pytest test) can talk to it.
 from __future__ import annotations
 
 import asyncio
+import json
 import threading
 from collections.abc import AsyncGenerator, Iterator
 from contextlib import contextmanager, suppress
-from typing import Self, TypeVar
+from pathlib import Path
+from typing import IO, Any, Self, TypeVar
 
+from faultproxy.lab.addresses import url_host
 from faultproxy.wire.errors import WireError
 from faultproxy.wire.http import EndOfMessage, HTTPReader, Request, encode_response
 
@@ -27,36 +30,59 @@ class StreamServer:
 
     Use ``async with Server(...) as srv:`` or ``await srv.start()`` / ``await srv.stop()``.
     ``port=0`` asks the kernel for a free port; :attr:`port` is the real one after start.
+
+    ``log=PATH``: the servers that keep ground truth (what they sent, what they were asked)
+    also write it as JSON Lines with :meth:`log_record`; the file is opened by ``start()``
+    (so a bad path fails there, before anything listens) and closed by ``stop()``.
     """
 
-    def __init__(self, host: str = "127.0.0.1", port: int = 0):
+    def __init__(self, host: str = "127.0.0.1", port: int = 0, *, log: str | Path | None = None):
         self.host = host
         self.port = port
+        self.log_path = Path(log) if log is not None else None
+        self._log: IO[str] | None = None
         self._server: asyncio.Server | None = None
         self._connections: set[asyncio.Task] = set()
 
     @property
     def url(self) -> str:
-        host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"http://{host}:{self.port}/"
+        return f"http://{url_host(self.host)}:{self.port}/"
 
     async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         raise NotImplementedError
 
     async def start(self) -> None:
-        self._server = await asyncio.start_server(self._connection, self.host, self.port)
+        if self.log_path is not None:
+            self._log = self.log_path.open("w", encoding="utf-8")
+        try:
+            self._server = await asyncio.start_server(self._connection, self.host, self.port)
+        except OSError:
+            self._close_log()
+            raise
         self.port = self._server.sockets[0].getsockname()[1]
 
     async def stop(self) -> None:
-        """Stop listening and end every open connection, mid-stream or not."""
-        if self._server is None:
-            return
-        self._server.close()
-        for task in list(self._connections):
-            task.cancel()
-        await asyncio.gather(*self._connections, return_exceptions=True)
-        await self._server.wait_closed()
-        self._server = None
+        """Stop listening and end every open connection, mid-stream or not; close the log."""
+        if self._server is not None:
+            self._server.close()
+            for task in list(self._connections):
+                task.cancel()
+            await asyncio.gather(*self._connections, return_exceptions=True)
+            await self._server.wait_closed()
+            self._server = None
+        self._close_log()
+
+    def log_record(self, record: dict[str, Any], *, ensure_ascii: bool = False) -> None:
+        """One line of the ``log=`` file (nothing without one), flushed at once so that a
+        reader (or a crash) sees it as soon as it happened."""
+        if self._log is not None:
+            self._log.write(json.dumps(record, ensure_ascii=ensure_ascii) + "\n")
+            self._log.flush()
+
+    def _close_log(self) -> None:
+        if self._log is not None:
+            self._log.close()
+            self._log = None
 
     async def serve_forever(self) -> None:
         """For the CLI: run until cancelled (Ctrl-C)."""

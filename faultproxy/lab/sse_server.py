@@ -24,7 +24,6 @@ import json
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import IO
 
 from faultproxy.lab.asyncio_server import StreamServer, first_request
 from faultproxy.wire.chunked import encode_chunk, encode_last_chunk
@@ -77,7 +76,7 @@ class SSEServer(StreamServer):
         host: str = "127.0.0.1",
         port: int = 0,
     ):
-        super().__init__(host, port)
+        super().__init__(host, port, log=log)
         if events < 0 or (drop_after is not None and drop_after < 1):
             raise ValueError("events must be >= 0 and drop_after >= 1")
         encode_event("", event=event_type)  # raises ValueError now for a type no stream can carry
@@ -88,29 +87,12 @@ class SSEServer(StreamServer):
         self.event_type = event_type
         self.multiline = multiline
         self.drop_after = drop_after
-        self.log_path = Path(log) if log is not None else None
         self.sent: list[SentEvent] = []
         self.requests: list[StreamRequest] = []
-        self._log: IO[str] | None = None
 
     @property
     def url(self) -> str:
         return super().url.rstrip("/") + STREAM_PATH
-
-    async def start(self) -> None:
-        if self.log_path is not None:
-            self._log = self.log_path.open("w", encoding="utf-8")
-        try:
-            await super().start()
-        except OSError:
-            await self.stop()
-            raise
-
-    async def stop(self) -> None:
-        await super().stop()
-        if self._log is not None:
-            self._log.close()
-            self._log = None
 
     def data(self, n: int) -> str:
         """Event n's data: ``{"n": 3}``, or the same JSON spread over several lines."""
@@ -205,9 +187,7 @@ class SSEServer(StreamServer):
 
     def record(self, event: SentEvent) -> None:
         self.sent.append(event)
-        if self._log is not None:
-            self._log.write(json.dumps(asdict(event)) + "\n")
-            self._log.flush()
+        self.log_record(asdict(event), ensure_ascii=True)
 
     def refusal(self, request: Request) -> bytes:
         if request.method != b"GET":

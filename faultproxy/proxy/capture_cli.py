@@ -8,12 +8,13 @@ and CR/LF made visible. ``--events``: the SSE events the proxy delivered, with t
 from __future__ import annotations
 
 import base64
-import json
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
 import click
+
+from faultproxy.proxy.capture_read import CaptureFileError, capture_records
 
 _ARROW = {"request": "→", "response": "←"}
 
@@ -23,24 +24,13 @@ class CaptureError(click.ClickException):
 
 
 def read_capture(path: Path) -> Iterator[dict[str, Any]]:
-    """The records of a capture file, checked for shape; bad lines are reported with their number."""
+    """The records of a capture file; an unreadable or malformed one is a :class:`CaptureError` (exit 2)."""
     try:
-        handle = path.open(encoding="utf-8")
+        yield from capture_records(path)
     except OSError as error:
         raise CaptureError(f"cannot read capture {path}: {error.strerror or error}") from None
-    with handle:
-        for number, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError as error:
-                raise CaptureError(f"{path}:{number}: not a capture record ({error.msg})") from None
-            if not isinstance(record, dict) or "type" not in record:
-                raise CaptureError(f"{path}:{number}: not a capture record (no 'type')")
-            if number == 1 and record["type"] != "meta":
-                raise CaptureError(f"{path}:1: not a faultproxy capture (no meta record first)")
-            yield record
+    except CaptureFileError as error:
+        raise CaptureError(str(error)) from None
 
 
 def _visible(data: bytes) -> str:

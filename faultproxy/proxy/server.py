@@ -21,7 +21,7 @@ from pathlib import Path
 from faultproxy.faults import FaultSet, FaultSpec, parse_fault
 from faultproxy.faults.base import Evidence
 from faultproxy.faults.spec import check_unique
-from faultproxy.proxy.address import Address, parse_listen, parse_upstream
+from faultproxy.lab.addresses import Address, parse_listen, parse_upstream, url_host
 from faultproxy.proxy.capture import CaptureWriter
 from faultproxy.proxy.relay import Relay
 
@@ -184,8 +184,7 @@ class Proxy:
 
     @property
     def url(self) -> str:
-        host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"http://{host}:{self.port}"
+        return f"http://{url_host(self.host)}:{self.port}"
 
     @property
     def active(self) -> int:

@@ -32,7 +32,7 @@ import time
 from collections.abc import AsyncGenerator, Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import Any, ClassVar
 
 from faultproxy.lab.asyncio_server import READ_SIZE, StreamServer, wants_close
 from faultproxy.wire.chunked import ChunkData, encode_chunk, encode_last_chunk
@@ -298,6 +298,11 @@ async def requests_with_bodies(
             return
 
 
+def api_route(path: str) -> str:
+    """A request path without its ``/v1`` prefix: the mocks answer with and without it."""
+    return path[3:] if path.startswith("/v1/") else path
+
+
 # -- the server base --------------------------------------------------------------------------
 
 
@@ -312,7 +317,8 @@ class LLMMockServer(StreamServer):
     :meth:`send_event` and :meth:`end_stream`.
     """
 
-    GENERATION_ENDPOINTS: frozenset[str] = frozenset()
+    # POST path (without /v1) -> the name of the generation endpoint it is
+    GENERATION_ROUTES: ClassVar[dict[str, str]] = {}
     JSON_INDENT: int | None = None  # how this API pretty-prints its JSON answers
 
     def __init__(
@@ -335,7 +341,7 @@ class LLMMockServer(StreamServer):
         host: str = "127.0.0.1",
         port: int = 0,
     ):
-        super().__init__(host, port)
+        super().__init__(host, port, log=jsonl)
         if tokens < 0 or ttft < 0 or (tokens_per_s is not None and tokens_per_s < 0):
             raise ValueError("tokens, ttft and tokens_per_s must not be negative")
         if error_status is not None and not 400 <= error_status <= 599:
@@ -359,10 +365,8 @@ class LLMMockServer(StreamServer):
         self.retry_after = retry_after
         self.require_auth = require_auth
         self.api_key = api_key
-        self.jsonl = Path(jsonl) if jsonl is not None else None
         self.log: list[Exchange] = []
         self._generations = 0  # generation requests so far (error_count counts these)
-        self._jsonl: IO[str] | None = None
 
     # -- lifecycle ----------------------------------------------------------------------------
 
@@ -375,26 +379,6 @@ class LLMMockServer(StreamServer):
     def base_url(self) -> str:
         """What an SDK's ``base_url`` should be: ``http://127.0.0.1:PORT/v1``."""
         return self.url.rstrip("/") + "/v1"
-
-    async def start(self) -> None:
-        if self.jsonl is not None:
-            self._jsonl = self.jsonl.open("w", encoding="utf-8")
-        try:
-            await super().start()
-        except OSError:
-            await self.stop()
-            raise
-
-    async def stop(self) -> None:
-        await super().stop()
-        if self._jsonl is not None:
-            self._jsonl.close()
-            self._jsonl = None
-
-    def _write_jsonl(self, record: dict[str, Any]) -> None:
-        if self._jsonl is not None:
-            self._jsonl.write(json.dumps(record, ensure_ascii=False) + "\n")
-            self._jsonl.flush()
 
     # -- the plan -----------------------------------------------------------------------------
 
@@ -468,7 +452,7 @@ class LLMMockServer(StreamServer):
                 raise
             finally:
                 exchange.ended = time.monotonic()
-                self._write_jsonl({"record": "response", **exchange.summary()})
+                self.log_record({"record": "response", **exchange.summary()})
             if not keep or wants_close(request):
                 return
 
@@ -496,7 +480,7 @@ class LLMMockServer(StreamServer):
             stream=stream,
             started=time.monotonic(),
         )
-        if exchange.endpoint in self.GENERATION_ENDPOINTS:
+        if exchange.endpoint in self.GENERATION_ROUTES.values():
             self._generations += 1
         self.log.append(exchange)
         record = {"record": "request", **exchange.summary()}
@@ -516,11 +500,18 @@ class LLMMockServer(StreamServer):
             "ended",
         ):
             record.pop(key)
-        self._write_jsonl(record)
+        self.log_record(record)
         return exchange
 
     def endpoint_of(self, method: str, path: str) -> str:
-        raise NotImplementedError
+        """The endpoint a request is for: a generation (POST to one of :attr:`GENERATION_ROUTES`),
+        ``models`` (``GET /v1/models``, ``GET /v1/models/{id}``), else ``unknown``."""
+        route = api_route(path)
+        if method == "POST" and route in self.GENERATION_ROUTES:
+            return self.GENERATION_ROUTES[route]
+        if method == "GET" and (route == "/models" or route.startswith("/models/")):
+            return "models"
+        return "unknown"
 
     async def route(self, exchange: Exchange, request: Request, writer: asyncio.StreamWriter) -> bool:
         """Answer one request; return False to close the connection afterwards.
@@ -600,7 +591,7 @@ class LLMMockServer(StreamServer):
         exchange.events.append(sent)
         exchange.sent_text += text
         exchange.bytes_sent += len(block)
-        self._write_jsonl({"record": "event", "n": exchange.n, **asdict(sent)})
+        self.log_record({"record": "event", "n": exchange.n, **asdict(sent)})
         await self._write(exchange, writer, encode_chunk(block))
 
     async def end_stream(self, exchange: Exchange, writer: asyncio.StreamWriter) -> None:

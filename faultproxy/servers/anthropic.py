@@ -32,7 +32,7 @@ import asyncio
 import json
 import math
 import time
-from typing import Any
+from typing import Any, ClassVar
 
 from faultproxy.servers._llm import (
     COMMON_OPTIONS,
@@ -40,6 +40,7 @@ from faultproxy.servers._llm import (
     Ids,
     LLMMockServer,
     ToolCall,
+    api_route,
     build_from_options,
     count_words,
     header,
@@ -77,7 +78,7 @@ class AnthropicServer(LLMMockServer):
     ``models``.
     """
 
-    GENERATION_ENDPOINTS = frozenset({"messages"})
+    GENERATION_ROUTES: ClassVar[dict[str, str]] = {"/messages": "messages"}
     JSON_INDENT = None
 
     def __init__(
@@ -110,14 +111,6 @@ class AnthropicServer(LLMMockServer):
         return self.url.rstrip("/")
 
     # -- routing ------------------------------------------------------------------------------
-
-    def endpoint_of(self, method: str, path: str) -> str:
-        route = path[3:] if path.startswith("/v1/") else path
-        if method == "POST" and route == "/messages":
-            return "messages"
-        if method == "GET" and (route == "/models" or route.startswith("/models/")):
-            return "models"
-        return "unknown"
 
     async def route(self, exchange: Exchange, request: Request, writer: asyncio.StreamWriter) -> bool:
         if exchange.endpoint == "unknown":
@@ -217,7 +210,7 @@ class AnthropicServer(LLMMockServer):
                 "created_at": "2025-09-29T00:00:00Z",
             }
 
-        route = exchange.path[3:] if exchange.path.startswith("/v1/") else exchange.path
+        route = api_route(exchange.path)
         if route.startswith("/models/"):
             name = route[len("/models/") :]
             if name not in self.models:

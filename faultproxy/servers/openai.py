@@ -34,7 +34,7 @@ from __future__ import annotations
 import asyncio
 import math
 import time
-from typing import Any
+from typing import Any, ClassVar
 
 from faultproxy.servers._llm import (
     COMMON_OPTIONS,
@@ -42,6 +42,7 @@ from faultproxy.servers._llm import (
     Ids,
     LLMMockServer,
     ToolCall,
+    api_route,
     build_from_options,
     count_words,
     header,
@@ -86,7 +87,7 @@ class OpenAIServer(LLMMockServer):
     stream chunks unless the request turns it off, as the real API does).
     """
 
-    GENERATION_ENDPOINTS = frozenset({"chat.completions", "responses"})
+    GENERATION_ROUTES: ClassVar[dict[str, str]] = {"/chat/completions": "chat.completions", "/responses": "responses"}
     JSON_INDENT = 2
 
     def __init__(
@@ -103,16 +104,6 @@ class OpenAIServer(LLMMockServer):
         self.obfuscation = obfuscation
 
     # -- routing ------------------------------------------------------------------------------
-
-    def endpoint_of(self, method: str, path: str) -> str:
-        route = path[3:] if path.startswith("/v1/") else path
-        if method == "POST" and route == "/chat/completions":
-            return "chat.completions"
-        if method == "POST" and route == "/responses":
-            return "responses"
-        if method == "GET" and (route == "/models" or route.startswith("/models/")):
-            return "models"
-        return "unknown"
 
     async def route(self, exchange: Exchange, request: Request, writer: asyncio.StreamWriter) -> bool:
         if exchange.endpoint == "unknown":
@@ -222,7 +213,7 @@ class OpenAIServer(LLMMockServer):
         def model(name: str) -> dict[str, Any]:
             return {"id": name, "object": "model", "created": 1686935002, "owned_by": "system"}
 
-        route = exchange.path[3:] if exchange.path.startswith("/v1/") else exchange.path
+        route = api_route(exchange.path)
         if route.startswith("/models/"):
             name = route[len("/models/") :]
             if name not in self.models:

@@ -46,17 +46,17 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import json
 import socket
 import struct
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import IO, Any, Literal
+from typing import Any, Literal
 
 from faultproxy.lab.asyncio_server import StreamServer, requests, wants_close
+from faultproxy.proxy.capture_read import CaptureFileError, capture_records
 from faultproxy.wire.chunked import ChunkData, Malformed
 from faultproxy.wire.errors import WireError
 from faultproxy.wire.http import BodyData, EndOfMessage, HTTPReader, Response, encode_response
@@ -199,24 +199,13 @@ def load_capture(path: str | Path) -> list[Recording]:
     return [recording for _, recording in out]
 
 
-def _capture_records(path: Path) -> Iterable[dict[str, Any]]:
+def _capture_records(path: Path) -> Iterator[dict[str, Any]]:
     try:
-        handle = path.open(encoding="utf-8")
+        yield from capture_records(path)
     except OSError as error:
         raise ReplayError(f"cannot read {path}: {error.strerror or error}") from None
-    with handle:
-        for number, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError as error:
-                raise ReplayError(f"{path}:{number}: not a capture record ({error.msg})") from None
-            if not isinstance(record, dict) or "type" not in record:
-                raise ReplayError(f"{path}:{number}: not a capture record (no 'type')")
-            if number == 1 and record["type"] != "meta":
-                raise ReplayError(f"{path}:1: not a faultproxy capture (no meta record first)")
-            yield record
+    except CaptureFileError as error:
+        raise ReplayError(str(error)) from None
 
 
 def _is_capture(path: Path) -> bool:
@@ -296,7 +285,7 @@ class ReplayServer(StreamServer):
         host: str = "127.0.0.1",
         port: int = 0,
     ):
-        super().__init__(host, port)
+        super().__init__(host, port, log=log)
         if speed < 0:
             raise ValueError("speed must be >= 0 (0: as fast as possible)")
         if match not in (None, "path", "any"):
@@ -311,28 +300,11 @@ class ReplayServer(StreamServer):
                              "not raw response files")
         self.match: Match = match or ("path" if by_request else "any")
         self.speed = speed
-        self.log_path = Path(log) if log is not None else None
         self.played: list[Played] = []
         self.writes: list[Write] = []
         self.sent: list[ReplayedEvent] = []
         self._counts: dict[tuple[str, str] | None, int] = {}
         self._connection_count = 0
-        self._log: IO[str] | None = None
-
-    async def start(self) -> None:
-        if self.log_path is not None:
-            self._log = self.log_path.open("w", encoding="utf-8")
-        try:
-            await super().start()
-        except OSError:
-            await self.stop()
-            raise
-
-    async def stop(self) -> None:
-        await super().stop()
-        if self._log is not None:
-            self._log.close()
-            self._log = None
 
     def pick(self, method: str, target: str) -> Recording | None:
         """The recording that answers this request (and count it), or None."""
@@ -439,9 +411,7 @@ class ReplayServer(StreamServer):
         ], body)
 
     def _log_record(self, kind: str, record: Any) -> None:
-        if self._log is not None:
-            self._log.write(json.dumps({"record": kind, **asdict(record)}, ensure_ascii=False) + "\n")
-            self._log.flush()
+        self.log_record({"record": kind, **asdict(record)})
 
 
 def _reset(writer: asyncio.StreamWriter) -> None:

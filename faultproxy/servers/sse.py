@@ -234,26 +234,8 @@ class ReferenceSSEServer(SSEServer):
     data per event) and ``durable`` (the path of the event log; see the module docstring).
     """
 
-    def __init__(
-        self,
-        *,
-        events: int = 10,
-        interval: float = 1.0,
-        retry: int | None = None,
-        keepalive: float | None = None,
-        event_type: str | None = None,
-        multiline: bool = False,
-        drop_after: int | None = None,
-        size: int | None = None,
-        durable: str | Path | None = None,
-        log: str | Path | None = None,
-        host: str = "127.0.0.1",
-        port: int = 0,
-    ):
-        super().__init__(
-            events=events, interval=interval, retry=retry, keepalive=keepalive, event_type=event_type,
-            multiline=multiline, drop_after=drop_after, log=log, host=host, port=port,
-        )
+    def __init__(self, *, size: int | None = None, durable: str | Path | None = None, **options: Any):
+        super().__init__(**options)  # SSEServer's options, passed on so the two lists never drift
         if size is not None and size < 0:
             raise ValueError("size must be >= 0")
         self.size = size

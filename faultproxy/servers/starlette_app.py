@@ -46,6 +46,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from faultproxy.lab.addresses import url_host
 from faultproxy.lab.sse_server import STREAM_PATH, SentEvent, StreamRequest
 from faultproxy.servers.sse import ReferenceSSEServer
 
@@ -122,8 +123,7 @@ class StarletteServer:
 
     @property
     def url(self) -> str:
-        host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"http://{host}:{self.port}{STREAM_PATH}"
+        return f"http://{url_host(self.host)}:{self.port}{STREAM_PATH}"
 
     # -- the app ------------------------------------------------------------------------------
 
