@@ -25,7 +25,6 @@ import heapq
 import itertools
 import random
 import threading
-from collections import deque
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -167,7 +166,7 @@ class Pipeline:
         self.on_request = on_request
         self._seen_version = -1
         self._instances: dict[str, _Active] = {}
-        self._requests: deque[Request] = deque()  # downstream: requests awaiting their response
+        self._requests: list[Request] = []  # downstream: requests awaiting their response (rarely > 1)
         self.request: Request | None = None  # the request of the current exchange
         self.exchange = 0
         self._finals = 0
@@ -375,7 +374,7 @@ class Pipeline:
             if head.status >= 200:
                 self._finals += 1
                 if self._requests:
-                    self._requests.popleft()
+                    del self._requests[0]
         self._sse = None
         self._reframe = None
         self._event_index = 0

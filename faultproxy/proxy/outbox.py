@@ -19,6 +19,7 @@ from typing import Callable
 from faultproxy.faults.base import Close, Hold, Until, Wait
 
 QUEUE_LIMIT = 1 << 20
+_EMPTY: deque[object] = deque()  # shared by every idle outbox, never written to (see _waiting)
 EOF = object()  # queued after the last output of a direction: pass the FIN on
 
 
@@ -41,12 +42,17 @@ class Outbox:
         self._close = close
         self._pause_source = pause_source
         self._resume_source = resume_source
-        self._queue: deque[object] = deque()
+        self._queue: deque[object] = _EMPTY  # a real deque only once something has to wait
         self._queued_bytes = 0
         self._timer: asyncio.TimerHandle | None = None
         self._paused = False
         self.limit = QUEUE_LIMIT
         self.done = False
+
+    def _waiting(self) -> deque[object]:
+        if self._queue is _EMPTY:
+            self._queue = deque()
+        return self._queue
 
     @property
     def idle(self) -> bool:
@@ -66,11 +72,11 @@ class Outbox:
                 if isinstance(item, bytes):
                     self._write(item)
                 else:
-                    self._queue.extend(items[i:])
+                    self._waiting().extend(items[i:])
                     self._count(items[i:])
                     break
         else:
-            self._queue.extend(items)
+            self._waiting().extend(items)
             self._count(items)
         self._run()
 

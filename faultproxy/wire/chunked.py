@@ -147,14 +147,32 @@ class ChunkedDecoder:
         """
         pos, end = 0, len(data)
         match = _PLAIN_SIZE_LINE.match
+        segments: list[tuple[int, int]] = []  # where body data lies in this read (the last few, for the tail)
         while pos < end:
             state = self._state
-            if state == _DATA:
+            if state == _SIZE and not self._line and (line := match(data, pos)) is not None:
+                size = int(line.group(1), 16)
+                if not size:  # the last chunk: its trailer section is rare enough for feed()
+                    break
+                start = line.end()
+                stop = start + size
+                if stop + 2 <= end and data[stop : stop + 2] == b"\r\n":
+                    # the common case: a whole chunk in this read, jumped over in one step
+                    segments.append((start, stop))
+                    self.offset += stop + 2 - pos
+                    self.chunks += 1
+                    pos = stop + 2
+                    continue
+                self.offset += start - pos
+                pos = start
+                self._remaining = size
+                self._state = _DATA
+            elif state == _DATA:
                 take = min(self._remaining, end - pos)
                 pos += take
                 self.offset += take
                 self._remaining -= take
-                self.tail = (self.tail + data[max(pos - 4, pos - take) : pos])[-4:]
+                segments.append((pos - take, pos))
                 if not self._remaining:
                     self._state = _DATA_CRLF
             elif state == _DATA_CRLF and not self._line and data.startswith(b"\r\n", pos):
@@ -162,16 +180,12 @@ class ChunkedDecoder:
                 self.offset += 2
                 self.chunks += 1
                 self._state = _SIZE
-            elif state == _SIZE and not self._line and (line := match(data, pos)) is not None:
-                size = int(line.group(1), 16)
-                if not size:  # the last chunk: its trailer section is rare enough for feed()
-                    break
-                self.offset += line.end() - pos
-                pos = line.end()
-                self._remaining = size
-                self._state = _DATA
             else:
                 break
+            if len(segments) > 8:
+                del segments[:-4]  # four segments of at least a byte each hold any tail
+        if segments:
+            self.tail = (self.tail + b"".join(data[a:b] for a, b in segments[-4:]))[-4:]
         if pos >= end:
             return []
         problems = []

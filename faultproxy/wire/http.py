@@ -13,7 +13,6 @@ message on a kept-alive connection. Every event keeps the exact bytes it was par
 from __future__ import annotations
 
 import re
-from collections import deque
 from dataclasses import dataclass
 from typing import Iterable, Iterator
 
@@ -324,7 +323,7 @@ class HTTPReader:
         self._buf = bytearray()
         self._remaining = 0
         self._chunked: ChunkedDecoder | None = None
-        self._methods: deque[bytes] = deque()
+        self._methods: list[bytes] = []  # a list, not a deque: it rarely holds more than one, and is small
         self.messages = 0  # complete messages so far
         self.head: Request | Response | None = None  # the head of the current (or last) message
         # skim: report heads and message ends only, no body events (a relay with nothing to
@@ -502,7 +501,7 @@ class HTTPReader:
         head = self.head
         if isinstance(head, Response):
             if head.status >= 200 and self._methods:
-                self._methods.popleft()
+                del self._methods[0]
         elif isinstance(head, Request) and (head.method == b"CONNECT" or b"upgrade" in head.headers):
             # What a client sends after CONNECT or an Upgrade request is meant for the tunnel
             # (TLS, WebSocket, h2c), not HTTP/1.1 — unless the server refuses, which a
