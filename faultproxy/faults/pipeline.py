@@ -254,8 +254,15 @@ class Pipeline:
         return self._finish(started) if started and not self.finished else []
 
     @property
+    def quiet(self) -> bool:
+        """No fault and no alarm here: what comes out is exactly what went in, at once."""
+        return not self._instances and not self._alarms
+
+    @property
     def queue_limit(self) -> int | None:
         """The smallest :attr:`Fault.queue_limit` of the faults that apply now (``None``: default)."""
+        if not self._instances:
+            return None
         limits = [
             limit for layer in ("sse", "http", "bytes") for active in self._active(layer)
             if (limit := active.fault.queue_limit) is not None

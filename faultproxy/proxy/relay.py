@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 
 from faultproxy.faults.pipeline import Pipeline
 from faultproxy.proxy.capture import redact_text
-from faultproxy.proxy.outbox import Outbox
+from faultproxy.proxy.outbox import QUEUE_LIMIT, Outbox
 from faultproxy.wire.errors import WireError
 from faultproxy.wire.http import Request, encode_response
 
@@ -252,6 +252,9 @@ class Relay:
     def _push(self, pipeline: Pipeline, outbox: Outbox, items: list[object]) -> None:
         """Hand a pipeline's output to its outbox, with the queue limit its faults ask for now,
         and (re)arm the timer of the pipeline's next alarm."""
+        if pipeline.quiet and outbox.limit == QUEUE_LIMIT and pipeline.direction not in self._alarms:
+            outbox.push(items)  # the common case, kept short: it runs for every read
+            return
         outbox.set_limit(pipeline.queue_limit)
         outbox.push(items)
         at = pipeline.next_alarm
