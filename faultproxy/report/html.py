@@ -118,7 +118,7 @@ def _legend() -> str:
              '<li><span class="swatch o-error is-changed">changed</span> a recorded known behaviour changed: fails'
              ' the run until the record is updated</li>'
              '<li><span class="swatch na">n/a</span> client not available</li>')
-    return (f'<details class="legend-box"><summary>Legend</summary><ul class="legend-list">{items}{marks}</ul>'
+    return (f'<details class="legend-box" open><summary>Legend: outcomes and marks</summary><ul class="legend-list">{items}{marks}</ul>'
             "</details>")
 
 
@@ -210,13 +210,17 @@ def _evidence(ev: dict[str, Any]) -> str:
     parts = ['<dl class="counts">' + "".join(f"<div><dt>{k}</dt><dd>{_e(v)}</dd></div>" for k, v in nums)
              + (f'<div><dt>end</dt><dd>{_e(ev["end"])}</dd></div>' if ev.get("end") else "") + "</dl>"]
     lists = (_idlist("missing", ev.get("missing") or [], "bad") + _idlist("duplicated", ev.get("duplicated") or [])
-             + _idlist("reordered", ev.get("reordered") or []) + _idlist("garbled", ev.get("garbled") or [], "bad"))
+             + _idlist("reordered", ev.get("reordered") or []) + _idlist("garbled", ev.get("garbled") or [], "bad")
+             + _idlist("extra (never sent)", ev.get("extra") or [], "bad"))
     if lists:
         parts.append(f'<dl class="ids">{lists}</dl>')
     for key, label in (("oracle_vs_sent", "what the fault changed"),
                        ("received_vs_oracle", "where the client parsed the wire differently")):
         if ev.get(key):
             parts.append(f'<p class="note"><b>{label}:</b> {_e(ev[key])}</p>')
+    if ev.get("matched_by"):
+        parts.append(f'<p class="note muted">events matched by {_e(ev["matched_by"])}'
+                     + (f"; compared as {_e(ev['projection'])}" if ev.get("projection") else "") + "</p>")
     return "".join(parts)
 
 
@@ -232,12 +236,9 @@ def _expectations(result: dict[str, Any]) -> str:
 
 
 def _known(result: dict[str, Any]) -> str:
-    recorded = result.get("known_recorded") or {}
     if result.get("known_changed"):
-        was = ""
-        if recorded:
-            was = (f" It was recorded as <b>{_e(outcome(recorded.get('outcome', '?')).label)}</b>"
-                   + (f": {_e(recorded['note'])}" if recorded.get("note") else "") + ".")
+        recorded = (result.get("evidence") or {}).get("known_recorded")
+        was = f" Recorded: <b>{_e(recorded)}</b>." if recorded else ""
         return (f'<p class="known-box changed"><b>Known behaviour changed.</b>{was} Now: '
                 f'<b>{_e(outcome(result["outcome"]).label)}</b>. This fails the run until the record is updated.</p>')
     if result.get("known"):
@@ -245,6 +246,26 @@ def _known(result: dict[str, Any]) -> str:
         return (f'<p class="known-box"><b>Recorded known behaviour</b> — this cell {how} because it matches: '
                 f'{_e(result["known"])}</p>')
     return ""
+
+
+def _transcript_head(tr: dict[str, Any]) -> str:
+    events = tr.get("events") or []
+    return (f'Transcript: {len(events)} event{"s" * (len(events) != 1)}, '
+            f'{len(tr.get("attempts") or [])} connection attempt(s), end <b>{_e(tr.get("end"))}</b>'
+            f'{", exit code " + _e(tr["exit_code"]) if tr.get("exit_code") not in (None, 0) else ""}')
+
+
+def _transcript_lazy(tr: dict[str, Any] | None, index: int) -> str:
+    """A collapsed transcript the page's script fills from the embedded report when it is opened.
+
+    Transcripts are most of a report's bytes; rendering each one twice (as HTML and in the
+    embedded JSON) would double the page.
+    """
+    if not tr:
+        return ""
+    return (f'<details class="transcript" data-result="{index}"><summary>{_transcript_head(tr)}</summary>'
+            '<div class="tr-body"><p class="muted nojs">The transcript is in report.json (this page shows it '
+            "with JavaScript enabled).</p></div></details>")
 
 
 def _transcript(tr: dict[str, Any] | None) -> str:
@@ -258,9 +279,7 @@ def _transcript(tr: dict[str, Any] | None) -> str:
     notes = "".join(f"<li>{_e(n)}</li>" for n in tr.get("notes") or [])
     stderr = (f'<h5>stderr (tail)</h5>{_pre(tr["stderr_tail"], "stderr")}' if tr.get("stderr_tail") else "")
     raw = json.dumps(tr, ensure_ascii=False, indent=1)
-    return (f'<details class="transcript"><summary>Transcript: {len(events)} event{"s" * (len(events) != 1)}, '
-            f'{len(tr.get("attempts") or [])} connection attempt(s), end <b>{_e(tr.get("end"))}</b>'
-            f'{", exit code " + _e(tr["exit_code"]) if tr.get("exit_code") not in (None, 0) else ""}</summary>'
+    return (f'<details class="transcript"><summary>{_transcript_head(tr)}</summary>'
             + (f'<ul class="notes">{notes}</ul>' if notes else "")
             + f'<h5>events the application saw</h5>{_table(rows)}{more}'
             + f'<h5>connection attempts</h5>{_table(tr.get("attempts") or [], ("number", "t", "last_event_id"))}'
@@ -268,7 +287,7 @@ def _transcript(tr: dict[str, Any] | None) -> str:
             + f'<details class="raw"><summary>raw transcript JSON</summary>{_pre(raw, "json")}</details></details>')
 
 
-def _result(result: dict[str, Any], cell: Cell, scenario: dict[str, Any], index: int) -> str:
+def _result(result: dict[str, Any], cell: Cell, scenario: dict[str, Any], index: int, lazy: bool) -> str:
     o = outcome(result["outcome"])
     ev = result.get("evidence") or {}
     passed = bool(result.get("passed"))
@@ -284,11 +303,11 @@ def _result(result: dict[str, Any], cell: Cell, scenario: dict[str, Any], index:
     error = ev.get("error") or {}
     err_html = ""
     if error:
-        err_html = (f'<section class="error-box"><h4>Client error</h4>'
+        err_html = ('<section class="error-box"><h4>Client error</h4>'
                     + _pre(f"{error.get('type') or 'error'}: {error.get('message') or ''}", "error") + "</section>")
     capture = result.get("capture_excerpt")
     capture_html = (f'<section><h4>Wire capture (excerpt)</h4>{_capture(capture)}</section>' if capture else "")
-    svg_id = f"tl-{index}"
+    svg_id = f"tl-{index}"  # index: the result's place in report["results"]
     return f"""<article class="result" data-outcome="{_e(o.name)}">
 <h3>{"Repetition " + _e(rep.strip(" #")) + " · " if rep else ""}{"".join(badges)}</h3>
 <p class="summary">{_e(ev.get("summary", ""))}</p>
@@ -301,9 +320,18 @@ def _result(result: dict[str, Any], cell: Cell, scenario: dict[str, Any], index:
 <section class="tl-box"><h4>Event timeline</h4>{timeline_svg(result, svg_id=svg_id)}{timeline_legend(result)}</section>
 <section><h4>Faults fired</h4>{_table(ev.get("faults_fired") or [], ("t", "fault", "type", "conn", "detail"))}</section>
 <section><h4>Connection attempts</h4>{_table(ev.get("attempts") or [], ("number", "t", "last_event_id", "status"))}</section>
+{_exchanges(ev.get("exchanges"))}
 {capture_html}
-{_transcript(result.get("transcript"))}
+{_transcript_lazy(result.get("transcript"), index) if lazy else _transcript(result.get("transcript"))}
 </article>"""
+
+
+def _exchanges(exchanges: Any) -> str:
+    if not exchanges or not isinstance(exchanges, list):
+        return ""
+    rows = [x for x in exchanges if isinstance(x, dict)]
+    return (f"<section><h4>Exchanges the proxy delivered</h4>"
+            f'{_table(rows, ("conn", "exchange", "method", "target", "status", "events", "end", "trouble"))}</section>')
 
 
 def _capture(text: str) -> str:
@@ -319,7 +347,8 @@ def _capture(text: str) -> str:
     return f'<pre class="capture">{chr(10).join(lines)}</pre>'
 
 
-def _panel(cell: Cell, scenario: dict[str, Any], client: dict[str, Any], start: int) -> str:
+def _panel(cell: Cell, scenario: dict[str, Any], client: dict[str, Any], indexes: dict[int, int],
+           lazy: bool) -> str:
     faults = "".join(
         f"<li><code>{_e(f.get('name') or f.get('type'))}</code> <span class='muted'>{_e(f.get('type'))}</span> "
         f"<code class='attrs'>{_e(json.dumps(f.get('attributes') or {}, ensure_ascii=False))}</code></li>"
@@ -328,7 +357,7 @@ def _panel(cell: Cell, scenario: dict[str, Any], client: dict[str, Any], start: 
     if where and scenario.get("line"):
         where += f":{scenario['line']}"
     version = client.get("version") or ""
-    articles = "".join(_result(r, cell, scenario, start + i) for i, r in enumerate(cell.results))
+    articles = "".join(_result(r, cell, scenario, indexes[id(r)], lazy) for r in cell.results)
     return f"""<section class="detail" id="{_e(cell.key)}" tabindex="-1" aria-labelledby="h-{_e(cell.key)}">
 <div class="detail-head"><h2 id="h-{_e(cell.key)}"><span class="sname">{_e(cell.scenario)}</span> <span class="x">×</span>
 <span class="cname">{_e(cell.client)}</span> <span class="cver">{_e(version)}</span></h2>
@@ -344,15 +373,18 @@ def _panel(cell: Cell, scenario: dict[str, Any], client: dict[str, Any], start: 
 
 
 def render_html(report: dict[str, Any], *, embed: bool = True) -> str:
-    """The whole page for a (validated) report. ``embed``: include the report as JSON for saving."""
+    """The whole page for a (validated) report.
+
+    ``embed``: include the report as JSON (to save it from the page); transcripts are then
+    rendered from it when opened. Without it, transcripts are rendered into the page.
+    """
     matrix = build_matrix(report)
+    indexes = {id(r): i for i, r in enumerate(report.get("results", []))}
     panels = []
-    counter = 0
     for s, cells in matrix.rows():
         for c, cell in zip(matrix.clients, cells):
             if cell.ran:
-                panels.append(_panel(cell, s, c, counter))
-                counter += len(cell.results)
+                panels.append(_panel(cell, s, c, indexes, lazy=embed))
     data = f'<script type="application/json" id="report-data">{embed_json(report)}</script>' if embed else ""
     script_hash = base64.b64encode(hashlib.sha256(SCRIPT.encode()).digest()).decode()
     csp = (f"default-src 'none'; style-src 'unsafe-inline'; script-src 'sha256-{script_hash}'; img-src data:; "
@@ -390,7 +422,7 @@ run {_e(report.get("run_id", ""))} · this page is self-contained and works offl
 """
 
 
-SCRIPT = r"""
+_SCRIPT = r"""
 (function () {
   "use strict";
   var matrix = document.getElementById("matrix");
@@ -453,6 +485,84 @@ SCRIPT = r"""
       if (next) { next.focus(); return; }
     }
   });
+  // transcripts: built from the embedded report when first opened (DOM text only, never markup)
+  var report = null;
+  var CONTROL = /[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]/g;
+  function clean(v) {
+    return String(v).replace(CONTROL, function (c) { return "\\x" + ("0" + c.charCodeAt(0).toString(16)).slice(-2); });
+  }
+  function secs(t) {
+    if (typeof t !== "number") return t == null ? "" : String(t);
+    if (t < 1) return Math.round(t * 1000) + " ms";
+    if (t < 60) return t.toFixed(2) + " s";
+    return Math.floor(t / 60) + " min " + Math.round(t % 60) + " s";
+  }
+  function el(tag, cls, text) {
+    var e = document.createElement(tag);
+    if (cls) e.className = cls;
+    if (text != null) e.textContent = clean(text);
+    return e;
+  }
+  function table(rows, first) {
+    if (!rows.length) return el("p", "muted", "none");
+    var cols = first.filter(function (k) { return rows.some(function (r) { return k in r; }); });
+    rows.forEach(function (r) { Object.keys(r).forEach(function (k) { if (cols.indexOf(k) < 0) cols.push(k); }); });
+    var wrap = el("div", "tscroll"), t = el("table", "data"), head = el("tr"), body = el("tbody");
+    cols.forEach(function (c) { head.appendChild(el("th", null, c)); });
+    t.appendChild(el("thead")).appendChild(head);
+    rows.forEach(function (r) {
+      var tr = el("tr");
+      cols.forEach(function (c) {
+        var v = r[c];
+        if (c === "t" || c.indexOf("t_") === 0) v = secs(v);
+        else if (v !== null && typeof v === "object") v = JSON.stringify(v);
+        var s = v == null ? "" : String(v);
+        tr.appendChild(el("td", s.length <= 12 ? "nw" : null, s));
+      });
+      body.appendChild(tr);
+    });
+    t.appendChild(body);
+    wrap.appendChild(t);
+    return wrap;
+  }
+  function fillTranscript(details) {
+    if (details.getAttribute("data-done")) return;
+    var node = document.getElementById("report-data");
+    if (!node) return;
+    if (!report) report = JSON.parse(node.textContent);
+    var result = report.results[Number(details.getAttribute("data-result"))];
+    var tr = result && result.transcript;
+    if (!tr) return;
+    var body = details.querySelector(".tr-body");
+    body.textContent = "";
+    if (tr.notes && tr.notes.length) {
+      var ul = body.appendChild(el("ul", "notes"));
+      tr.notes.forEach(function (n) { ul.appendChild(el("li", null, n)); });
+    }
+    var events = tr.events || [], max = __MAX_EVENTS__;
+    body.appendChild(el("h5", null, "events the application saw"));
+    body.appendChild(table(events.slice(0, max).map(function (e, i) {
+      return { "#": i + 1, t: e.t, conn: e.connection, type: e.type, id: e.id, data: e.data };
+    }), []));
+    if (events.length > max) body.appendChild(el("p", "muted", "… " + (events.length - max) + " more events in report.json"));
+    body.appendChild(el("h5", null, "connection attempts"));
+    body.appendChild(table(tr.attempts || [], ["number", "t", "last_event_id"]));
+    if (tr.stderr_tail) {
+      body.appendChild(el("h5", null, "stderr (tail)"));
+      body.appendChild(el("pre", "stderr", tr.stderr_tail));
+    }
+    var raw = body.appendChild(el("details", "raw"));
+    raw.appendChild(el("summary", null, "raw transcript JSON"));
+    var text = JSON.stringify(tr, null, 1);
+    if (text.length > __MAX_PRE__) text = text.slice(0, __MAX_PRE__) + "\n… (the rest is in report.json)";
+    raw.appendChild(el("pre", "json", text));
+    details.setAttribute("data-done", "1");
+  }
+  document.addEventListener("toggle", function (ev) {
+    var d = ev.target;
+    if (d.open && d.matches && d.matches("details.transcript[data-result]")) fillTranscript(d);
+  }, true);
+
   var filter = document.getElementById("only-failing");
   filter.addEventListener("change", function () { matrix.classList.toggle("only-failing", filter.checked); });
   var data = document.getElementById("report-data");
@@ -471,6 +581,8 @@ SCRIPT = r"""
   sync(false);
 })();
 """
+
+SCRIPT = _SCRIPT.replace("__MAX_EVENTS__", str(MAX_TRANSCRIPT_EVENTS)).replace("__MAX_PRE__", str(MAX_PRE))
 
 CSS = r"""
 :root {
@@ -529,12 +641,13 @@ main { padding: 18px 28px 28px; }
 .matrix-bar h2 { margin: 0; font-size: 18px; }
 .filter { margin-left: auto; color: var(--muted); }
 .hint { color: var(--muted); margin: 4px 0 12px; }
-.matrix-scroll { overflow-x: auto; }
+.matrix-scroll { overflow: auto; max-height: 82vh; }
 table.matrix { border-collapse: separate; border-spacing: 4px; }
 table.matrix th { font-weight: 600; text-align: left; vertical-align: bottom; padding: 4px 6px; }
-table.matrix thead th { text-align: center; min-width: 92px; max-width: 130px; }
-table.matrix thead th.corner { text-align: left; color: var(--muted); font-weight: 400; }
-.cname { display: block; word-break: break-word; }
+table.matrix thead th { text-align: center; min-width: 84px; max-width: 120px; position: sticky; top: 0;
+  background: var(--card); z-index: 2; font-size: 12.5px; }
+table.matrix thead th.corner { text-align: left; color: var(--muted); font-weight: 400; left: 0; z-index: 3; }
+.cname { display: block; overflow-wrap: normal; }
 .cver { display: block; color: var(--muted); font-weight: 400; font-size: 12px; }
 th.unavailable .cname { color: var(--muted); text-decoration: line-through; }
 tbody th { position: sticky; left: 0; background: var(--card); z-index: 1; min-width: 180px; vertical-align: middle; }
@@ -543,12 +656,12 @@ tbody th { position: sticky; left: 0; background: var(--card); z-index: 1; min-w
 .ftag { display: inline-block; margin-right: 4px; }
 .matrix.only-failing tr.all-pass { display: none; }
 
-td.cell { padding: 0; height: 52px; min-width: 92px; border-radius: 6px; position: relative;
+td.cell { padding: 0; height: 42px; min-width: 84px; border-radius: 6px; position: relative;
   background: var(--c-bg); color: var(--c-fg); border: 1px solid var(--c-bd); }
 td.cell .inner { display: flex; flex-direction: column; align-items: center; justify-content: center; height: 100%;
-  min-height: 50px; padding: 4px 6px; color: inherit; text-decoration: none; border-radius: 6px; }
+  min-height: 40px; padding: 3px 6px; color: inherit; text-decoration: none; border-radius: 6px; }
 td.cell .abbr { font-weight: 800; font-size: 13px; letter-spacing: .5px; }
-td.cell .sub { font-size: 11px; font-weight: 600; }
+td.cell .sub { font-size: 10.5px; font-weight: 600; line-height: 1.25; }
 td.cell .mark { position: absolute; top: 2px; right: 5px; font-size: 12px; font-weight: 800; }
 td.cell.fail .mark { color: var(--fail); }
 td.cell.fail.o-silent_loss .mark, td.cell.fail.o-hung .mark { color: #fff; }
@@ -559,16 +672,18 @@ td.cell.selected { outline: 3px solid #1d2127; outline-offset: 1px; }
 td.cell.o-silent_loss { box-shadow: inset 0 0 0 3px var(--c-bd), 0 0 0 2px #ffd6bd; }
 td.cell.o-silent_loss .abbr { font-size: 14px; }
 td.cell.o-silent_loss .abbr::before { content: "⚠ "; }
-.is-known { background-image: repeating-linear-gradient(135deg, transparent 0 6px, rgba(255,255,255,.42) 6px 10px); }
+td.cell.is-known, .swatch.is-known { background-image: repeating-linear-gradient(135deg, transparent 0 6px,
+  rgba(255,255,255,.5) 6px 10px); }
+td.cell.is-known .abbr { text-shadow: 0 0 3px var(--c-bg), 0 0 2px var(--c-bg); }
 td.cell.is-known .sub { background: rgba(255,255,255,.9); color: #1d2127; border-radius: 3px; padding: 0 4px; }
-.is-changed { outline: 3px dashed var(--fail); outline-offset: -3px; }
+td.cell.is-changed, .swatch.is-changed { outline: 3px dashed var(--fail); outline-offset: -3px; }
 td.cell.is-changed .sub { background: var(--fail); color: #fff; border-radius: 3px; padding: 0 4px; }
 td.cell.mixed .sub { text-decoration: underline dotted; }
 td.na { background: repeating-linear-gradient(135deg, #eef0f3 0 6px, #e2e5ea 6px 10px); color: var(--muted);
   border: 1px dashed #c3c8d0; text-align: center; }
 td.none { background: #f1f2f4; color: #9aa2ad; border: 1px dashed #d5d9df; text-align: center; }
 td.na .inner, td.none .inner { display: flex; flex-direction: column; align-items: center; justify-content: center;
-  min-height: 50px; }
+  min-height: 40px; }
 
 .o-ok { --c-bg: var(--ok-bg); --c-fg: var(--ok-fg); --c-bd: var(--ok-bd); }
 .o-resumed { --c-bg: var(--resumed-bg); --c-fg: var(--resumed-fg); --c-bd: var(--resumed-bd); }
@@ -590,7 +705,7 @@ td.na .inner, td.none .inner { display: flex; flex-direction: column; align-item
 
 #details { margin-top: 18px; }
 .detail { display: none; scroll-margin-top: 12px; }
-.detail:target, .detail.open { display: block; }
+html:not(.js) .detail:target, .detail.open { display: block; }  /* without JS, :target alone */
 .detail:focus { outline: none; }
 .detail-head { display: flex; align-items: baseline; gap: 12px; }
 .detail-head h2 { margin: 0; font-size: 19px; }
@@ -649,12 +764,13 @@ pre.capture .cap-fault { color: #15191e; background: #ff9e5e; font-weight: 700; 
 .tscroll { overflow-x: auto; max-height: 360px; overflow-y: auto; }
 table.data { border-collapse: collapse; font-size: 12.5px; width: 100%; }
 table.data th, table.data td { border-bottom: 1px solid var(--line); padding: 3px 8px; text-align: left; vertical-align: top; }
-table.data td { overflow-wrap: anywhere; font-family: ui-monospace, "DejaVu Sans Mono", monospace; }
+table.data td { overflow-wrap: anywhere; white-space: pre-wrap; font-family: ui-monospace, "DejaVu Sans Mono", monospace; }
 table.data th { background: #f3f4f6; position: sticky; top: 0; }
 details.transcript { margin-top: 14px; border: 1px solid var(--line); border-radius: 6px; padding: 6px 12px; }
 details.transcript > summary { cursor: pointer; font-weight: 600; }
 details.raw { margin-top: 8px; }
 .notes { margin: 6px 0; }
+html.js .nojs { display: none; }
 
 svg.timeline { display: block; max-width: 1100px; height: auto; font-size: 11px;
   font-family: system-ui, "DejaVu Sans", sans-serif; }
@@ -672,6 +788,7 @@ svg.timeline .tl-fault line { stroke: #D55E00; stroke-width: 1.6; stroke-dasharr
 svg.timeline .tl-fault text { fill: #a84a00; font-weight: 700; }
 svg.timeline .tl-end line { stroke: #1d2127; stroke-width: 2; }
 svg.timeline .tl-end text { fill: #1d2127; font-weight: 700; }
+svg.timeline .tl-missing-more { fill: #a84a00; font-weight: 700; }
 svg.timeline .attempt-label { fill: #39424c; font-size: 10.5px; }
 .legend.tl-legend { display: flex; flex-wrap: wrap; gap: 4px 16px; color: var(--muted); font-size: 12px; margin-top: 4px; }
 .legend .key { display: inline-flex; align-items: center; gap: 5px; }

@@ -27,10 +27,8 @@ def _failure_text(result: dict[str, Any]) -> str:
     ev = result.get("evidence") or {}
     lines = [f"outcome: {result['outcome']}"]
     if result.get("known_changed"):
-        recorded = result.get("known_recorded") or {}
-        lines.append("known behaviour changed" + (f" (recorded: {recorded.get('outcome')}"
-                                                  f"{': ' + recorded['note'] if recorded.get('note') else ''})"
-                                                  if recorded else ""))
+        recorded = ev.get("known_recorded")
+        lines.append("known behaviour changed" + (f" (recorded: {recorded})" if recorded else ""))
     for x in result.get("expectations") or []:
         if not x.get("met"):
             lines.append(f"unmet: {x.get('name')}" + (f" — {x['detail']}" if x.get("detail") else ""))

@@ -57,8 +57,8 @@ _ERRORS = {
     "sseclient-py": ("requests.exceptions.ChunkedEncodingError",
                      "('Connection broken: IncompleteRead(0 bytes read)', IncompleteRead(0 bytes read))"),
     "naive": ("requests.exceptions.ChunkedEncodingError",
-              "('Connection broken: ConnectionResetError(104, 'Connection reset by peer')', "
-              "ConnectionResetError(104, 'Connection reset by peer'))"),
+              ("('Connection broken: ConnectionResetError(104, 'Connection reset by peer')', "
+              "ConnectionResetError(104, 'Connection reset by peer'))")),
 }
 
 
@@ -113,6 +113,10 @@ class _Sim:
                             "data": self.data.get(event_id, "") if data is None else data,
                             "id": event_id, "t": t, "connection": conn})
 
+    def after_last(self, t: float) -> float:
+        """``t``, or just after the last event the client received if that came later."""
+        return max(t, (self.received[-1][0] + 0.0008) if self.received else t)
+
     def fault(self, t: float, name: str, type_: str, detail: str, **where: Any) -> None:
         t = round(t, 4)
         self.faults.append([t, name, detail])
@@ -126,7 +130,7 @@ class _Sim:
 def _data(i: int) -> str:
     if i == 7:
         return "line one\nline two"  # two data: lines on the wire
-    text = {4: "naïve café — ✓ 日本語"}.get(i, f"token {i}")
+    text = {4: "naïve café — ✓ αβγ ∑"}.get(i, f"token {i}")
     return json.dumps({"seq": i, "delta": text}, ensure_ascii=False)
 
 
@@ -165,7 +169,7 @@ def _rst(sim: _Sim, repetition: int) -> tuple[str, bool, list[dict[str, Any]], s
     c = sim.client
     sim.connect(0.0, None)
     times = _stream(sim, ALL[:5], 0.03, 1)
-    cut = times[-1] + 0.003
+    cut = sim.after_last(times[-1] + 0.003)
     sim.send(ALL[5:6], times[-1] + INTERVAL)  # the server wrote event 6; the proxy had reset the connection
     sim.fault(cut, "cut-after-5", "sse_disconnect", "after event 5: RST to the client", event_index=4, offset=412)
     honest = [{"name": "no silent loss (error, or every event exactly once)", "met": True}]
@@ -195,7 +199,7 @@ def _clean_end(sim: _Sim) -> tuple[str, bool, list[dict[str, Any]], str]:
     c = sim.client
     sim.connect(0.0, None)
     times = _stream(sim, ALL[:8], 0.03, 1)
-    cut = times[-1] + 0.002
+    cut = sim.after_last(times[-1] + 0.002)
     sim.fault(cut, "end-after-8", "early_end", "after event 8: last chunk 0\\r\\n\\r\\n, body ended cleanly",
               event_index=7, offset=690)
     sim.send(ALL[8:], times[-1] + INTERVAL)  # the upstream kept sending; the proxy dropped it
@@ -219,12 +223,12 @@ def _dup(sim: _Sim) -> tuple[str, bool, list[dict[str, Any]], str]:
     c = sim.client
     sim.connect(0.0, None)
     times = _stream(sim, ALL[:6], 0.03, 1)
-    cut = times[-1] + 0.003
+    cut = sim.after_last(times[-1] + 0.003)
     sim.fault(cut, "cut-after-6", "sse_disconnect", "after event 6: FIN", event_index=5, offset=508)
     exp_ok = [{"name": "no event twice", "met": True}, {"name": "no silent loss", "met": True}]
     if not c.reconnects:
-        error = ("httpx.RemoteProtocolError", "peer closed connection without sending complete message body "
-                 "(incomplete chunked read)") if c.name == "httpx-sse" else None
+        error = ("httpx.RemoteProtocolError", ("peer closed connection without sending complete message body "
+                 "(incomplete chunked read)")) if c.name == "httpx-sse" else None
         sim.close_attempt(cut + 0.001, "error" if error else "ended", error)
         if error:
             sim.finish(cut + 0.002, "error", error)
@@ -249,7 +253,7 @@ def _stall(sim: _Sim) -> tuple[str, bool, list[dict[str, Any]], str, dict[str, A
     c = sim.client
     sim.connect(0.0, None)
     times = _stream(sim, ALL[:3], 0.03, 1)
-    hold = times[-1] + 0.003
+    hold = sim.after_last(times[-1] + 0.003)
     sim.fault(hold, "stall-after-3", "sse_stall", "after event 3: hold the connection open, deliver nothing",
               event_index=2, offset=263)
     sim.send(ALL[3:], times[-1] + INTERVAL)
@@ -261,26 +265,25 @@ def _stall(sim: _Sim) -> tuple[str, bool, list[dict[str, Any]], str, dict[str, A
         conn = sim.connect(give_up + c.retry_s, "3")
         more = _stream(sim, ALL[3:], give_up + c.retry_s + 0.01, conn)
         sim.finish(more[-1] + 0.012, "completed")
-        return ("resumed", True, [exp_in_time], "Stalled after event 3; read timeout after 2 s, reconnected with "
-                "Last-Event-ID 3, got 4–12.", extra)
+        return ("resumed", True, [exp_in_time], ("Stalled after event 3; read timeout after 2 s, reconnected with "
+                "Last-Event-ID 3, got 4–12."), extra)
     if c.read_timeout is not None:
         t_err = hold + c.read_timeout
         error = ("httpx.ReadTimeout", "The read operation timed out")
         sim.close_attempt(t_err, "error", error)
         sim.finish(t_err + 0.001, "error", error)
-        return "error", True, [exp_in_time], f"Stalled after event 3; the client's read timeout fired after 5 s.", extra
+        return "error", True, [exp_in_time], "Stalled after event 3; the client's read timeout fired after 5 s.", extra
     if c.name == "requests-sse":
         # the known behaviour recorded "hung"; this version has a default read timeout now
         t_err = hold + 6.0
-        error = ("requests.exceptions.ReadTimeout", "HTTPConnectionPool(host='127.0.0.1', port=41877): "
-                 "Read timed out. (read timeout=6.0)")
+        error = ("requests.exceptions.ReadTimeout", ("HTTPConnectionPool(host='127.0.0.1', port=41877): "
+                 "Read timed out. (read timeout=6.0)"))
         sim.close_attempt(t_err, "error", error)
         sim.finish(t_err + 0.001, "error", error)
         extra = {"known_changed": True, "known": None,
-                 "known_recorded": {"outcome": "hung", "note": "requests-sse 0.4 had no read timeout: waits forever "
-                                    "on a stalled stream (recorded 2025-03-02)"}}
-        return ("error", False, [exp_in_time], "Recorded as hung (known), but now the client raised ReadTimeout after "
-                "6 s: the known behaviour changed; update the record.", extra)
+                 "known_recorded": "hung: requests-sse 0.4 had no read timeout: waits forever on a stalled stream"}
+        return ("error", False, [exp_in_time], ("Recorded as hung (known), but now the client raised ReadTimeout after "
+                "6 s: the known behaviour changed; update the record."), extra)
     sim.finish(8.0, "hung")
     exp = [{"name": "ends (error or complete) within 8 s", "met": False,
             "detail": "still waiting after 8 s; the harness killed the client"}]
@@ -332,6 +335,7 @@ def _hostile(sim: _Sim) -> tuple[str, bool, list[dict[str, Any]], str]:
         sim.events = sim.events[:8]
         sim.received = sim.received[:8]
         sim.finish(times[8] + 0.004, "error", error)
+        sim.transcript_attempts[-1].update(ended="error", t_end=sim.end_t, error_type=error[0], error_message=error[1])
         exp = [{"name": "markup in data passes through as data", "met": True},
                {"name": "every event exactly once, in order", "met": False, "detail": "stopped at event 9"}]
         return "error", False, exp, f"The client choked on event 9 and raised ValueError: {HOSTILE_ERROR[:40]}…"
@@ -384,10 +388,10 @@ def _capture(sim: _Sim, around: float | None) -> str | None:
     """The wire near ``around`` (the first fault), as ``faultproxy capture show --raw`` prints it."""
     pieces: list[tuple[float, int, str, str]] = []
     if around is None or around < 0.2:
-        pieces.append((0.0012, 1, "→", "GET /events HTTP/1.1\r\nHost: 127.0.0.1:8765\r\nAccept: text/event-stream\r\n"
-                                        "Authorization: [redacted]\r\n\r\n"))
-        pieces.append((0.0241, 1, "←", "HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ncache-control: no-cache\r\n"
-                                        "transfer-encoding: chunked\r\n\r\n"))
+        pieces.append((0.0012, 1, "→", ("GET /events HTTP/1.1\r\nHost: 127.0.0.1:8765\r\nAccept: text/event-stream\r\n"
+                                        "Authorization: [redacted]\r\n\r\n")))
+        pieces.append((0.0241, 1, "←", ("HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ncache-control: no-cache\r\n"
+                                        "transfer-encoding: chunked\r\n\r\n")))
     for t, event_id, conn in sim.received:
         if around is not None and not (around - 0.12 <= t <= around + 0.12):
             continue
@@ -442,7 +446,24 @@ def _evidence(sim: _Sim, summary: str) -> dict[str, Any]:
         "attempts": [{k: a[k] for k in ("number", "t", "last_event_id", "status", "ended")}
                      for a in sim.transcript_attempts],
         "end": sim.end,
+        "matched_by": "id",
+        "exchanges": [_exchange(sim, a) for a in sim.transcript_attempts],
     }
+
+
+def _exchange(sim: _Sim, attempt: dict[str, Any]) -> dict[str, Any]:
+    """The oracle's view of one delivered exchange (one per connection in this simulation)."""
+    conn = attempt["number"]
+    kinds = {f["type"] for f in sim.fired if f["conn"] == conn}
+    end, trouble = "clean", None
+    if "sse_disconnect" in kinds:
+        end, trouble = "no_terminator", "a body cut without its last chunk"
+    elif "sse_stall" in kinds:
+        end = "open"
+    return {"conn": conn, "exchange": 1, "method": "GET", "target": "/events",
+            "last_event_id": attempt["last_event_id"], "status": attempt["status"], "framing": "chunked",
+            "events": sum(1 for r in sim.received if r[2] == conn), "end": end,
+            "noticeable": trouble is not None, "trouble": trouble}
 
 
 def sample_report(run_id: str = "20250514-103207-sample", seed: int = 20250514,
@@ -480,7 +501,7 @@ def sample_report(run_id: str = "20250514-103207-sample", seed: int = 20250514,
                 evidence = _evidence(sim, summary)
                 received_vs_oracle = ("event 7: two data lines delivered, the client kept one"
                                       if evidence["garbled"] else "")
-                if evidence["missing"] and sim.fired:
+                if evidence["missing"] and sim.fired and sim.delivered < len(sim.sent):
                     evidence["oracle_vs_sent"] = (f"the proxy delivered {sim.delivered} of {len(sim.sent)} sent events; "
                                                   f"{sim.fired[0]['fault']} dropped {', '.join(evidence['missing'])}")
                 if received_vs_oracle:
@@ -496,6 +517,8 @@ def sample_report(run_id: str = "20250514-103207-sample", seed: int = 20250514,
                     "capture_excerpt": _capture(sim, first_fault),
                     "transcript": _transcript(sim),
                 }
+                if "known_recorded" in extra:  # as the runner writes it: "outcomes: why"
+                    result["evidence"]["known_recorded"] = extra.pop("known_recorded")
                 result.update(extra)
                 results.append(result)
     return {

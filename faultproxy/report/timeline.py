@@ -69,6 +69,12 @@ def _key(event_id: Any, index: int) -> str:
     return str(index) if event_id is None else clean(event_id)
 
 
+def unplaced_missing(sent: list[list[Any]], ev: dict[str, Any]) -> list[Any]:
+    """Missing events with no tick in the sent lane."""
+    drawn = {_key(row[1] if len(row) > 1 else None, i) for i, row in enumerate(sent)}
+    return [i for i in (ev.get("missing") or []) if clean(i) not in drawn]
+
+
 def timeline_svg(result: dict[str, Any], *, svg_id: str = "tl") -> str:
     """The SVG for ``result["timeline"]``; an explanatory paragraph when there is none."""
     tl = result.get("timeline") or {}
@@ -82,13 +88,16 @@ def timeline_svg(result: dict[str, Any], *, svg_id: str = "tl") -> str:
         return '<p class="muted">No timeline was recorded for this result.</p>'
 
     times = [r[0] for r in sent + received + faults + attempts] + ([end] if end is not None else [])
-    t_max = max(max(times), 1e-3)
-    step = _nice_step(t_max)
-    t_max = math.ceil(t_max / step - 1e-9) * step  # the axis ends on a tick
+    t_lo, t_hi = min(min(times), 0.0), max(max(times), 1e-3)
+    if min(times) > 0.3 * t_hi:  # a long quiet start (setup before the first byte): start near the first mark
+        t_lo = min(times) - 0.05 * (t_hi - min(times))
+    step = _nice_step(max(t_hi - t_lo, 1e-3))
+    t_lo = math.floor(t_lo / step + 1e-9) * step  # the axis starts and ends on a tick
+    t_max = max(math.ceil(t_hi / step - 1e-9) * step, t_lo + step)
     plot = W - LEFT - RIGHT
 
     def x(t: float) -> float:
-        return round(LEFT + plot * max(0.0, t) / t_max, 2)
+        return round(LEFT + plot * (min(max(t, t_lo), t_max) - t_lo) / (t_max - t_lo), 2)
 
     missing = {clean(i) for i in ev.get("missing") or []}
     duplicated = {clean(i) for i in ev.get("duplicated") or []}
@@ -102,7 +111,8 @@ def timeline_svg(result: dict[str, Any], *, svg_id: str = "tl") -> str:
             f"{'s' * (n_conn > 1)}, {len(faults)} fault{'s' * (len(faults) != 1)} fired"
             + (f", {len(missing)} never received" if missing else "")
             + (f", ended ({_e(ev.get('end', 'end'))}) at {format_seconds(end)}" if end is not None else ""))
-    add(f'<svg class="timeline" id="{_e(svg_id)}" viewBox="0 0 {W} {H}" width="100%" role="img" '
+    height = H + (16 if unplaced_missing(sent, ev) else 0)
+    add(f'<svg class="timeline" id="{_e(svg_id)}" viewBox="0 0 {W} {height}" width="100%" role="img" '
         f'aria-labelledby="{_e(svg_id)}-t {_e(svg_id)}-d" xmlns="http://www.w3.org/2000/svg">')
     add(f'<title id="{_e(svg_id)}-t">Event timeline</title><desc id="{_e(svg_id)}-d">{_e(desc)}.</desc>')
 
@@ -110,7 +120,7 @@ def timeline_svg(result: dict[str, Any], *, svg_id: str = "tl") -> str:
     for label, (y0, y1) in (("server sent", SENT), ("client received", RECV), ("connections", CONN)):
         add(f'<rect class="lane" x="{LEFT}" y="{y0}" width="{plot}" height="{y1 - y0}"/>')
         add(f'<text class="lane-label" x="{LEFT - 8}" y="{(y0 + y1) / 2 + 4}" text-anchor="end">{label}</text>')
-    t = 0.0
+    t = t_lo
     while t <= t_max + step / 2:
         add(f'<line class="grid" x1="{x(t)}" y1="{SENT[0]}" x2="{x(t)}" y2="{AXIS}"/>')
         add(f'<text class="tick" x="{x(t)}" y="{AXIS + 14}" text-anchor="middle">{_tick_label(t, step)}</text>')
@@ -145,6 +155,15 @@ def timeline_svg(result: dict[str, Any], *, svg_id: str = "tl") -> str:
             cx, cy = x(row[0]), (RECV[0] + RECV[1]) / 2
             add(f'<path class="tl-missing" data-id="{_e(key)}" d="M{cx - 4},{cy - 4}L{cx + 4},{cy + 4}'
                 f'M{cx - 4},{cy + 4}L{cx + 4},{cy - 4}"><title>{_e(f"missing: {one_line(key, 60)}")}</title></path>')
+
+    # missing events the sent lane cannot show (no send time: the server never got to them, or the
+    # runner knows them only from the scenario's expected list)
+    unplaced = unplaced_missing(sent, ev)
+    if unplaced:
+        names = ", ".join(one_line(i, 16) for i in unplaced[:4]) + (", …" if len(unplaced) > 4 else "")
+        text = f"✕ {len(unplaced)} more never received (no send time): {names}"
+        add(f'<text class="tl-missing-more" x="{LEFT + plot}" y="{AXIS + 30}" text-anchor="end">'
+            f'<title>{_e("never received: " + ", ".join(one_line(i, 40) for i in unplaced))}</title>{_e(text)}</text>')
 
     # received
     seen: set[str] = set()
