@@ -315,7 +315,32 @@ class Pipeline:
 
     # -- the data path ----------------------------------------------------------------------
 
+    def passes(self, data: bytes) -> bool:
+        """The relay's fast path for responses: with no fault, no alarm and nothing pending here,
+        account for ``data`` (framing, exchanges, where events end) and return True: the caller
+        writes it out as it is. False when anything here might act on it: call :meth:`feed`.
+
+        What :meth:`feed` does in that case, without the fault machinery around it: at 20,000
+        events/s each read's overhead shows up in the latency every event sees."""
+        if (
+            self.role != "response" or self._instances or self._alarms or self.finished
+            or self.holding or self._answer is not None or self.reader is None
+            or self._seen_version != self.faults.version
+        ):
+            return False
+        reader = self.reader
+        reader.skim = True
+        self._fed += len(data)
+        events = reader.feed(data)
+        self._tail = reader.body_tail
+        for event in events:
+            self._observe(event)
+        self.offset += len(data)
+        return True
+
     def feed(self, data: bytes, now: float) -> list[Output]:
+        if self.passes(data):
+            return [data]
         started = self.sync(now)
         if self.finished:
             return started

@@ -80,6 +80,14 @@ class Outbox:
             self._count(items)
         self._run()
 
+    def write(self, data: bytes) -> None:
+        """:meth:`push` of one piece of bytes: written at once when nothing waits (the relay's
+        fast path), queued behind what waits otherwise."""
+        if not self._queue and self._timer is None and not self.done:
+            self._write(data)
+        else:
+            self.push([data])
+
     def set_limit(self, limit: int | None) -> None:
         """Queued bytes past which reading from the source pauses (``None``: :data:`QUEUE_LIMIT`;
         0: whenever anything waits). The relay sets it from the active faults before each push."""

@@ -161,7 +161,7 @@ class Relay:
             sink.write(data)
 
         return Outbox(
-            write=write,
+            write=write if self.proxy.capturing else sink.write,
             write_eof=lambda: self._write_eof(sink),
             close=self._fault_close,
             pause_source=lambda: source.hold("fault"),
@@ -302,6 +302,11 @@ class Relay:
                 self._answer_upstream_error()
             else:
                 self._from_client(data)
+        elif (
+            self.to_client.limit == QUEUE_LIMIT and "downstream" not in self._alarms
+            and self.down.passes(data)
+        ):
+            self.to_client.write(data)  # no fault is here: the bytes go out as they came
         else:
             self._push(self.down, self.to_client, self.down.feed(data, self._now()))
 

@@ -266,6 +266,11 @@ class Proxy:
             except Exception:
                 self._capture_failed(relay)
 
+    @property
+    def capturing(self) -> bool:
+        """Whether a capture is being written (it starts before the first connection)."""
+        return self._capture is not None
+
     def capture_data(self, relay: Relay, direction: str, data: bytes) -> None:
         if self._capture is not None:
             try:

@@ -147,6 +147,16 @@ class ChunkedDecoder:
         """
         pos, end = 0, len(data)
         match = _PLAIN_SIZE_LINE.match
+        if self._state == _SIZE and not self._line and (line := match(data)) is not None:
+            # An SSE server's flush: one whole chunk per read. The loop below handles it too, at
+            # twice the cost of this check.
+            start = line.end()
+            size = end - 2 - start
+            if size >= 4 and int(line.group(1), 16) == size and data.endswith(b"\r\n"):
+                self.offset += end
+                self.chunks += 1
+                self.tail = data[end - 6 : end - 2]
+                return []
         segments: list[tuple[int, int]] = []  # where body data lies in this read (the last few, for the tail)
         while pos < end:
             state = self._state
@@ -185,7 +195,11 @@ class ChunkedDecoder:
             if len(segments) > 8:
                 del segments[:-4]  # four segments of at least a byte each hold any tail
         if segments:
-            self.tail = (self.tail + b"".join(data[a:b] for a, b in segments[-4:]))[-4:]
+            a, b = segments[-1]
+            if b - a >= 4:  # the usual case: the last piece alone holds the tail
+                self.tail = data[b - 4 : b]
+            else:
+                self.tail = (self.tail + b"".join(data[a:b] for a, b in segments[-4:]))[-4:]
         if pos >= end:
             return []
         problems = []

@@ -485,7 +485,7 @@ class HTTPReader:
             raise error
         events.extend(chunk_events)
         self.offset = decoder.offset
-        if any(isinstance(e, Malformed) for e in chunk_events):
+        if chunk_events and any(isinstance(e, Malformed) for e in chunk_events):
             self._state = _BROKEN
             return b""
         if decoder.done:
