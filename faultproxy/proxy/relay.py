@@ -129,7 +129,7 @@ class Relay:
 
     # one relay holds several of these per connection: slots keep thousands of streams small
     __slots__ = (
-        "_alarms", "_connecting", "_linger", "_lost", "answered", "client", "closed", "down",
+        "_alarms", "_connecting", "_linger", "_lost", "_refused", "answered", "client", "closed", "down",
         "early", "http", "id", "proxy", "request_seen", "to_client", "to_upstream", "up",
         "upstream", "upstream_error",
     )
@@ -149,6 +149,7 @@ class Relay:
         self.upstream_error: str | None = None
         self.request_seen = False
         self.answered = False  # the proxy answered the client itself (400, 502): relaying is over
+        self._refused: str | None = None  # a 400's text, waiting for the responses before it (_refuse)
         self._connecting: asyncio.Task[None] | None = None
         self._linger: asyncio.TimerHandle | None = None
         self.closed = asyncio.get_running_loop().create_future()
@@ -216,33 +217,60 @@ class Relay:
     def _answer(self, status: int, reason: str, text: str) -> None:
         """Answer the client from the proxy itself, then end the connection: a lingering close.
 
-        The client may still be sending: a request body that the answer makes moot, or more of
-        a malformed request. Closing a socket with unread data makes the kernel send an RST,
-        and a client that is still writing then gets ``ECONNRESET`` and never reads the answer
-        (curl: "Send failure: Connection reset by peer"). So the answer is followed by a FIN
-        only, and whatever the client still sends is read and dropped until it closes its side
-        too, or for :data:`LINGER_SECONDS` at most.
+        The answer goes out behind whatever is still queued for the client (a fault's delay),
+        never into the middle of it. The client may still be sending: a request body that the
+        answer makes moot, or more of a malformed request. Closing a socket with unread data
+        makes the kernel send an RST, and a client that is still writing then gets
+        ``ECONNRESET`` and never reads the answer (curl: "Send failure: Connection reset by
+        peer"). So the answer is followed by a FIN only, and whatever the client still sends is
+        read and dropped until it closes its side too, or for :data:`LINGER_SECONDS` at most.
         """
         if self.answered:
             return
         self.answered = True
-        data = plain_response(status, reason, text)
-        self.to_client.cancel()
         self.to_upstream.cancel()
-        self.proxy.capture_data(self, "response", data)
         self._close(self.upstream)
+        self.to_client.write(plain_response(status, reason, text))
+        self.to_client.finish()  # the FIN, or a close if the client has sent its own already
         client, transport = self.client, self.client.transport
         if transport is None or transport.is_closing():
             return
-        transport.write(data)
-        if client.eof or not transport.can_write_eof():
-            self._close(client)
-            return
-        transport.write_eof()
-        client.eof_sent = True
         client.holds.clear()  # drain what is still coming, whatever paused reading before
         transport.resume_reading()
         self._linger = asyncio.get_running_loop().call_later(LINGER_SECONDS, self._close, client)
+
+    def _refuse(self, text: str) -> None:
+        """A malformed request: ``400``, once the responses to the requests before it are complete.
+
+        A client may pipeline requests while a response streams; answering at once would put
+        the 400's head where the next chunk-size line of that response belongs. Like a server
+        reading pipelined requests in order, the proxy reads nothing more from the client and
+        answers after the last response due has ended (:meth:`_answer_refusal`). A request
+        broken inside its body is answered at once: the upstream has its head and waits for
+        a body that will never be whole."""
+        if self.answered or self._refused is not None:
+            return  # more of what was refused already (several reads made before the upstream connected)
+        waits = self.up.reader.between_messages and self.down.responses_due
+        self.proxy.capture_note(self, "refused", reason=text.strip(), waits_for_response=waits)
+        if not self.up.reader.between_messages:
+            self._answer(400, "Bad Request", text)
+            return
+        self._refused = text
+        self.client.hold("refused")
+        self._answer_refusal()
+
+    def _answer_refusal(self) -> None:
+        if self.down.responses_due and self.upstream.transport is not None and "upstream" not in self._lost:
+            return
+        text, self._refused = self._refused, None
+        self._answer(400, "Bad Request", text)
+
+    def _drop_refusal(self) -> None:
+        """The upstream ended while a refused request waited: its response ended with the
+        connection, and a 400 after it would read as part of it. The client gets the end."""
+        if self._refused is not None:
+            self._refused = None
+            self.client.release("refused")
 
     # -- data -----------------------------------------------------------------------------
 
@@ -302,20 +330,26 @@ class Relay:
                 self._answer_upstream_error()
             else:
                 self._from_client(data)
-        elif (
-            self.to_client.limit == QUEUE_LIMIT and "downstream" not in self._alarms
-            and self.down.passes(data)
-        ):
-            self.to_client.write(data)  # no fault is here: the bytes go out as they came
         else:
-            self._push(self.down, self.to_client, self.down.feed(data, self._now()))
+            if (
+                self.to_client.limit == QUEUE_LIMIT and "downstream" not in self._alarms
+                and self.down.passes(data)
+            ):
+                self.to_client.write(data)  # no fault is here: the bytes go out as they came
+            else:
+                self._push(self.down, self.to_client, self.down.feed(data, self._now()))
+            if self._refused is not None:
+                self._answer_refusal()
 
     def _from_client(self, data: bytes) -> None:
+        awaited = self.down.awaited
         try:
             out = self.up.feed(data, self._now())
         except WireError as error:
+            # nothing of this read went out, not even the requests before the malformed one
+            self.down.forget_requests(awaited)
             # the error may quote a header line: never echo a credential (it would be captured too)
-            self._answer(400, "Bad Request", f"faultproxy: malformed request: {redact_text(str(error))}\n")
+            self._refuse(f"faultproxy: malformed request: {redact_text(str(error))}\n")
             return
         self._push(self.up, self.to_upstream, out)
 
@@ -351,6 +385,7 @@ class Relay:
             elif self.upstream.transport is not None:
                 self._finish(self.up, self.to_upstream)
         else:
+            self._drop_refusal()
             self._finish(self.down, self.to_client)
         toward = self.to_client if side is self.client else self.to_upstream
         if toward.done:
@@ -380,6 +415,8 @@ class Relay:
             self._stop_connecting()
             if self._linger is not None:
                 self._linger.cancel()
+        else:
+            self._drop_refusal()
         reset = isinstance(exc, ConnectionResetError)
         self.proxy.capture_note(self, "closed", side=side.name, how="rst" if reset else "fin")
         if reset:

@@ -335,6 +335,16 @@ class HTTPReader:
         self._methods.append(method)
 
     @property
+    def between_messages(self) -> bool:
+        """No body is being read: the next bytes (and any buffered) belong to a new head."""
+        return self._state == _HEAD
+
+    def forget_expected(self, count: int) -> None:
+        """The last ``count`` requests passed to :meth:`expect_response_to` were never sent."""
+        if count > 0:
+            del self._methods[-count:]
+
+    @property
     def idle(self) -> bool:
         """Between messages with nothing buffered: a close here is a clean end."""
         return self._state == _HEAD and not self._buf

@@ -27,6 +27,8 @@ import httpx
 import pytest
 from proxy_harness import GUARD, Conn, wait_event, wait_until
 
+from faultproxy.proxy.capture_read import capture_records
+
 HEAD_CHUNKED = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
 HEAD_LENGTH = b"HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n"
 PARTIAL_CHUNKED = HEAD_CHUNKED + b"5\r\nhello\r\n6\r\n world\r\n"  # no last chunk
@@ -506,24 +508,71 @@ def test_stop_while_connecting_leaves_no_upstream_connection(aio, make_proxy, ra
             filler.close()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="design: the 400 is written into the middle of the response "
-    "still streaming on the connection (see the report); it should wait for that response, or close",
+def _refusals(aio, proxy, capture) -> list[dict]:  # type: ignore[no-untyped-def]
+    async def flush() -> None:
+        proxy.flush_capture()
+
+    aio.call(flush())
+    return [r for r in capture_records(capture) if r["type"] == "refused"]
+
+
+@pytest.mark.parametrize(
+    "pipelined",
+    [b"GARBAGE\r\n\r\n", b"GET /two HTTP/1.1\r\nHost: x\r\n\r\nGARBAGE\r\n\r\n"],
+    ids=["malformed", "valid-then-malformed"],
 )
-def test_400_for_a_pipelined_request_never_lands_inside_a_streaming_response(make_proxy, serve, raw_client):
+def test_400_for_a_pipelined_request_waits_for_the_response_still_streaming(
+    aio, make_proxy, serve, raw_client, tmp_path, pipelined
+):
+    """The 400's head must not land where the next chunk-size line belongs: it follows the
+    response in flight, as a server reading pipelined requests in order would answer."""
+    finish = threading.Event()
+
     async def slow_chunked(conn: Conn) -> None:
         await conn.read_request()
         await conn.write(HEAD_CHUNKED + b"5\r\nhello\r\n")
+        await asyncio.to_thread(finish.wait, GUARD)
+        await conn.write(b"5\r\nworld\r\n0\r\n\r\n")
         await conn.read_to_eof()
 
-    proxy = make_proxy(serve(slow_chunked).url)
+    capture = tmp_path / "refused.jsonl"
+    upstream = serve(slow_chunked)
+    proxy = make_proxy(upstream.url, capture=capture)
+    sock = raw_client(proxy.port)
+    sock.send(GET)
+    assert sock.recv_exactly(len(HEAD_CHUNKED) + 10) == HEAD_CHUNKED + b"5\r\nhello\r\n"
+    sock.send(pipelined)
+    wait_until(lambda: _refusals(aio, proxy, capture), "the proxy to read the malformed request")
+    assert _refusals(aio, proxy, capture)[0]["waits_for_response"] is True
+    finish.set()
+    data, end = sock.recv_to_end()
+    assert data.startswith(b"5\r\nworld\r\n0\r\n\r\nHTTP/1.1 400 Bad Request\r\n"), data
+    assert b"malformed request" in data and end == "fin"
+    wait_event(upstream.conn(1).ended, "the upstream connection to be closed")
+    # nothing of the refused read reached the upstream, not even a valid request before the bad one
+    assert bytes(upstream.conn(1).received) == GET
+
+
+def test_400_for_a_pipelined_request_when_the_upstream_cuts_the_response(make_proxy, serve, raw_client):
+    """The response in flight ends with its connection: a 400 after it would read as part of it."""
+    finish = threading.Event()
+
+    async def cut(conn: Conn) -> None:
+        await conn.read_request()
+        await conn.write(HEAD_CHUNKED + b"5\r\nhello\r\n")
+        await asyncio.to_thread(finish.wait, GUARD)
+        await conn.fin()
+
+    proxy = make_proxy(serve(cut).url)
     sock = raw_client(proxy.port)
     sock.send(GET)
     assert sock.recv_exactly(len(HEAD_CHUNKED) + 10) == HEAD_CHUNKED + b"5\r\nhello\r\n"
     sock.send(b"GARBAGE\r\n\r\n")
-    data, _ = sock.recv_to_end()
-    assert not data.startswith(b"HTTP/1.1 400"), "a response head where the next chunk-size line belongs"
+    finish.set()
+    data, end = sock.recv_to_end()
+    assert b"400" not in data and end == "fin"
+    sock.shutdown_write()  # read again once the refusal is dropped: the client's FIN ends it all
+    wait_until(lambda: proxy.active == 0, "the connection to end")
 
 
 # -- --raw: plain TCP ------------------------------------------------------------------------------
