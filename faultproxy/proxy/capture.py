@@ -2,7 +2,8 @@
 
 A capture is a JSON Lines file. The first line is ``{"type": "meta", "version": 1, ...}``;
 every other line is a record of one connection (``conn``) at a monotonic time ``t``
-(seconds since the capture started). Records that carry wire bytes have ``b64``; joining
+(seconds since the capture started; the meta record's ``monotonic_start`` is that moment on
+this machine's ``time.monotonic()`` clock, so a reader can line records up with its own times). Records that carry wire bytes have ``b64``; joining
 them per direction gives the bytes that crossed the proxy, except that secret header values
 are replaced by ``[redacted]``: in heads (folded continuation lines included), in trailers, in
 the ``unparsed`` bytes that follow a framing error (a malformed head still holds its secrets),
@@ -13,7 +14,8 @@ the parsed fields); ``body`` (Content-Length, close-delimited or tunnel bytes); 
 (a chunk-size line, with ``size``), ``chunk_data``, ``chunk_end``, ``trailers``; ``end`` (a
 message is complete); ``event`` (an SSE event decoded from a ``text/event-stream`` response,
 with its ``index`` in that response); ``malformed``; ``unparsed``; notes such as ``eof``,
-``closed`` (``how``: ``fin`` or ``rst``) and ``upstream_error``; and ``fault`` records once
+``closed`` (``how``: ``fin`` or ``rst``), ``upstream_error`` and ``refused`` (a malformed
+request, answered 400); and ``fault`` records once
 faults fire. The decoding here runs only when a capture is on, off the relay's own path.
 """
 
@@ -267,7 +269,7 @@ class CaptureWriter:
 
     def meta(self, **fields: Any) -> None:
         self._write({"type": "meta", "version": CAPTURE_VERSION, "started": time.time(),
-                     "redacted": self.redact, **fields})
+                     "monotonic_start": self._start, "redacted": self.redact, **fields})
 
     def open(self, conn: int, client: Any) -> None:
         requests = _DirectionDecoder("request")

@@ -25,6 +25,7 @@ from typing import Any
 from urllib.parse import quote
 
 from faultproxy.report.model import (
+    CELL_CLOCK,
     OUTCOMES,
     Cell,
     Matrix,
@@ -175,23 +176,33 @@ def _matrix(matrix: Matrix) -> str:
 # ---------------------------------------------------------------------------------------- details
 
 
+def _is_time(column: str) -> bool:
+    return column == "t" or column.startswith("t_")
+
+
+def _heading(column: str) -> str:
+    """A column's heading; a time column names its zero, which the wire excerpt and the timeline share
+    (the runner puts every time of a result on the cell's clock)."""
+    return f"{column} ({CELL_CLOCK})" if _is_time(column) else column
+
+
 def _table(rows: list[dict[str, Any]], first: tuple[str, ...] = ()) -> str:
     if not rows:
         return '<p class="muted">none</p>'
     cols = [k for k in first if any(k in r for r in rows)]
     for r in rows:
         cols += [k for k in r if k not in cols]
-    head = "".join(f"<th>{_e(c)}</th>" for c in cols)
+    head = "".join(f"<th>{_e(_heading(c))}</th>" for c in cols)
     body = []
     for r in rows:
         cells = []
         for c in cols:
             v = r.get(c)
-            if c == "t" or c.startswith("t_"):
+            if _is_time(c):
                 v = format_seconds(v) if isinstance(v, (int, float)) else v
             elif isinstance(v, (dict, list)):
                 v = json.dumps(v, ensure_ascii=False)
-            short = isinstance(v, (int, float)) or (c == "t" or c.startswith("t_")) or len(str(v)) <= 12
+            short = isinstance(v, (int, float)) or _is_time(c) or len(str(v)) <= 12
             cells.append(f"<td{' class=nw' if short else ''}>{'' if v is None else _e(v)}</td>")
         body.append(f"<tr>{''.join(cells)}</tr>")
     return f'<div class="tscroll"><table class="data"><thead><tr>{head}</tr></thead><tbody>{"".join(body)}</tbody></table></div>'
@@ -317,7 +328,7 @@ def _result(result: dict[str, Any], cell: Cell, scenario: dict[str, Any], index:
 <section><h4>Evidence</h4>{_evidence(ev)}</section>
 </div>
 {err_html}
-<section class="tl-box"><h4>Event timeline</h4>{timeline_svg(result, svg_id=svg_id)}{timeline_legend(result)}</section>
+<section class="tl-box"><h4>Event timeline <span class="muted">(time {CELL_CLOCK})</span></h4>{timeline_svg(result, svg_id=svg_id)}{timeline_legend(result)}</section>
 <section><h4>Faults fired</h4>{_table(ev.get("faults_fired") or [], ("t", "fault", "type", "conn", "detail"))}</section>
 <section><h4>Connection attempts</h4>{_table(ev.get("attempts") or [], ("number", "t", "last_event_id", "status"))}</section>
 {_exchanges(ev.get("exchanges"))}
@@ -508,13 +519,14 @@ _SCRIPT = r"""
     var cols = first.filter(function (k) { return rows.some(function (r) { return k in r; }); });
     rows.forEach(function (r) { Object.keys(r).forEach(function (k) { if (cols.indexOf(k) < 0) cols.push(k); }); });
     var wrap = el("div", "tscroll"), t = el("table", "data"), head = el("tr"), body = el("tbody");
-    cols.forEach(function (c) { head.appendChild(el("th", null, c)); });
+    function isTime(c) { return c === "t" || c.indexOf("t_") === 0; }
+    cols.forEach(function (c) { head.appendChild(el("th", null, isTime(c) ? c + " (__CELL_CLOCK__)" : c)); });
     t.appendChild(el("thead")).appendChild(head);
     rows.forEach(function (r) {
       var tr = el("tr");
       cols.forEach(function (c) {
         var v = r[c];
-        if (c === "t" || c.indexOf("t_") === 0) v = secs(v);
+        if (isTime(c)) v = secs(v);
         else if (v !== null && typeof v === "object") v = JSON.stringify(v);
         var s = v == null ? "" : String(v);
         tr.appendChild(el("td", s.length <= 12 ? "nw" : null, s));
@@ -582,7 +594,8 @@ _SCRIPT = r"""
 })();
 """
 
-SCRIPT = _SCRIPT.replace("__MAX_EVENTS__", str(MAX_TRANSCRIPT_EVENTS)).replace("__MAX_PRE__", str(MAX_PRE))
+SCRIPT = (_SCRIPT.replace("__MAX_EVENTS__", str(MAX_TRANSCRIPT_EVENTS)).replace("__MAX_PRE__", str(MAX_PRE))
+          .replace("__CELL_CLOCK__", CELL_CLOCK))
 
 CSS = r"""
 :root {

@@ -217,6 +217,15 @@ def repetition_label(result: dict[str, Any], cell: Cell) -> str:
     return f" #{result.get('repetition', 0) + 1}" if len(cell.results) > 1 else ""
 
 
+CELL_CLOCK = "since cell start"  # the zero of every time in a result: the timeline's
+
+
+def excerpt_heading(origin: str = CELL_CLOCK) -> str:
+    """The first line of a capture excerpt. Its stamps look like ``capture show --raw``'s, whose
+    clock starts with the proxy; the heading says which zero these count from."""
+    return f"t in ms {origin}; #n is the proxy's connection n"
+
+
 def format_seconds(t: float | None) -> str:
     if t is None:
         return "—"

@@ -19,6 +19,8 @@ import random
 from dataclasses import dataclass, field
 from typing import Any
 
+from faultproxy.report.model import excerpt_heading
+
 # Hostile strings, as a malicious or broken server could send them. A report page that runs
 # any of them sets window.__pwned.
 HOSTILE_DATA = '</script><img src=x onerror="window.__pwned=1"><script>window.__pwned=1</script>'
@@ -385,7 +387,8 @@ def _visible(data: str) -> list[str]:
 
 
 def _capture(sim: _Sim, around: float | None) -> str | None:
-    """The wire near ``around`` (the first fault), as ``faultproxy capture show --raw`` prints it."""
+    """The wire near ``around`` (the first fault), as the runner's excerpts show it: the lines of
+    ``faultproxy capture show --raw``, on the cell's clock, under their heading."""
     pieces: list[tuple[float, int, str, str]] = []
     if around is None or around < 0.2:
         pieces.append((0.0012, 1, "→", ("GET /events HTTP/1.1\r\nHost: 127.0.0.1:8765\r\nAccept: text/event-stream\r\n"
@@ -409,7 +412,7 @@ def _capture(sim: _Sim, around: float | None) -> str | None:
         if f["type"] == "sse_disconnect":
             how = "rst" if "RST" in f["detail"] else "fin"
             pieces.append((f["t"] + 0.0002, f["conn"], "·", f"closed side=client how={how}"))
-    lines = []
+    lines = [excerpt_heading()]
     for t, conn, arrow, data in sorted(pieces, key=lambda piece: piece[0]):
         stamp = f"{t * 1000:10.3f} ms  #{conn}"
         if arrow == "·":

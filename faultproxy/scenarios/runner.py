@@ -5,6 +5,11 @@ own client subprocess, so cells can run in parallel without seeing each other's 
 a hanging or crashing client only ever costs its own cell. When the client is done the proxy
 is closed (so the capture is complete) and :func:`~faultproxy.scenarios.verdict.classify`
 turns ground truth, capture and transcript into the cell's result.
+
+Every time in a result counts from the cell's start (``t0`` below), the zero of its timeline. The
+client and the capture keep clocks of their own, started later; each says when it started (the
+transcript's ``t0_monotonic``, the capture's ``monotonic_start``), so ``classify`` moves their times
+onto the cell's.
 """
 
 from __future__ import annotations

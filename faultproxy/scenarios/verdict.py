@@ -73,6 +73,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from faultproxy.report.model import CELL_CLOCK, excerpt_heading
 from faultproxy.scenarios.events import (
     DONE,
     SSE,
@@ -472,17 +473,43 @@ def _evaluate(expectation: Expectation, outcome: str, t: Any, vs: Match | None, 
 # -- timeline and wire excerpt ------------------------------------------------------------------
 
 
-def _timeline(t0: float | None, raw_sent: list[Item] | None, t: Any, received: list[Item], vs: Match | None,
-              faults: list[dict[str, Any]]) -> tuple[dict[str, Any], float | None]:
+def _cell_zero(t0: float | None, raw_sent: list[Item] | None, t: Any, faults: list[dict[str, Any]]) -> float | None:
+    """The monotonic time every time in the result counts from: ``t0``, else the earliest time known."""
+    if t0 is not None:
+        return t0
     candidates = [i.t for i in (raw_sent or [])[:1] if i.t is not None]
     if getattr(t, "t0_monotonic", None) is not None:
         candidates.append(t.t0_monotonic)
     candidates += [f["t"] for f in faults if isinstance(f.get("t"), (int, float))]
-    if t0 is None:
-        t0 = min(candidates) if candidates else None
-    start = getattr(t, "t0_monotonic", None)
-    client0 = (start - t0) if (t0 is not None and start is not None) else 0.0
+    return min(candidates) if candidates else None
 
+
+def _after_zero(t0: float | None, start: float | None) -> float | None:
+    """Seconds from the cell's zero to ``start``, when the clock of the client or of the capture
+    started (each counts from there); None when either is unknown."""
+    return None if t0 is None or start is None else start - t0
+
+
+def _moved(record: dict[str, Any], by: float) -> dict[str, Any]:
+    """``record`` with its times (``t``, ``t_end``) ``by`` seconds later: from the clock of the client
+    or of the capture, which started that long after the cell, onto the cell's."""
+    return {k: round(v + by, 6) if k in ("t", "t_end") and isinstance(v, (int, float)) else v
+            for k, v in record.items()}
+
+
+def _transcript_dict(t: Any, t0: float | None, client0: float) -> dict[str, Any]:
+    """The transcript with its times on the cell's clock, like every other time in the result.
+    ``t0_monotonic`` moves with them, so ``t0_monotonic + t`` is still the monotonic time."""
+    out = t.to_dict()
+    out["events"] = [_moved(e, client0) for e in out["events"]]
+    out["attempts"] = [_moved(a, client0) for a in out["attempts"]]
+    if t0 is not None and out.get("t0_monotonic") is not None:
+        out["t0_monotonic"] = t0
+    return out
+
+
+def _timeline(t0: float | None, client0: float, raw_sent: list[Item] | None, t: Any, received: list[Item],
+              vs: Match | None, faults: list[dict[str, Any]]) -> dict[str, Any]:
     def rel(x: float | None) -> float | None:
         return None if x is None or t0 is None else round(x - t0, 6)
 
@@ -498,13 +525,25 @@ def _timeline(t0: float | None, raw_sent: list[Item] | None, t: Any, received: l
                    f.get("detail", "")] for f in faults]
     attempt_rows = [[round(client0 + (a.t or 0.0), 6), a.last_event_id] for a in t.attempts]
     return {"sent": sent_rows, "received": received_rows, "faults": fault_rows, "attempts": attempt_rows,
-            "end": round(client0 + t.duration_s, 6) if t.duration_s else None}, t0
+            "end": round(client0 + t.duration_s, 6) if t.duration_s else None}
 
 
-def capture_excerpt(records: list[dict[str, Any]], oracle: Oracle | None = None, *, before: int = 10,
-                    after: int = 6, max_lines: int = 60) -> str | None:
+def _capture_start(records: list[dict[str, Any]]) -> float | None:
+    """When the capture's clock started (``time.monotonic()``), from its meta record."""
+    meta = records[0] if records and records[0].get("type") == "meta" else {}
+    start = meta.get("monotonic_start")
+    return start if isinstance(start, (int, float)) else None
+
+
+def capture_excerpt(records: list[dict[str, Any]], oracle: Oracle | None = None, *, shift: float | None = None,
+                    before: int = 10, after: int = 6, max_lines: int = 60) -> str | None:
     """The wire around the first fault that fired (else around where the first stream broke),
-    rendered as ``faultproxy capture show --raw`` prints it; None when there is nothing to show."""
+    rendered as ``faultproxy capture show --raw`` prints it, under a heading that says what the
+    stamps count from; None when there is nothing to show.
+
+    ``shift``: seconds from the cell's zero to the capture's (which starts with the proxy), to put
+    the stamps on the cell's clock like every other time in the result; None keeps the capture's.
+    """
     from faultproxy.proxy.capture_cli import raw_lines
 
     anchor = next((k for k, r in enumerate(records) if r.get("type") == "fault"), None)
@@ -524,10 +563,13 @@ def capture_excerpt(records: list[dict[str, Any]], oracle: Oracle | None = None,
         same = sorted(same + [anchor])
     at = same.index(anchor)
     window = [records[k] for k in same[max(0, at - before): at + after + 1]]
+    if shift is not None:
+        window = [_moved(r, shift) for r in window]
     lines = list(raw_lines(window))
     if len(lines) > max_lines:
         lines = lines[:max_lines] + [f"… ({len(lines) - max_lines} more lines)"]
-    return "\n".join(lines) if lines else None
+    heading = excerpt_heading(CELL_CLOCK if shift is not None else "since the capture started")
+    return "\n".join([heading, *lines]) if lines else None
 
 
 # -- the verdict --------------------------------------------------------------------------------
@@ -558,7 +600,7 @@ def classify(
     ``no_silent_loss``). ``known``: this client's recorded behaviour (Known or dict) or None.
     ``protocol``: the client's protocol (default: from the client registry by ``client``) picks the
     projection of raw SSE events (see :mod:`faultproxy.scenarios.events`). ``t0``: the cell's start
-    (``time.monotonic()``) for the timeline; default the earliest time known.
+    (``time.monotonic()``), the zero of every time in the result; default the earliest time known.
     """
     t = _transcript(transcript)
     client = client or getattr(t, "client", "") or ""
@@ -616,7 +658,9 @@ def classify(
         else:
             known_changed, passed = True, False
 
-    timeline, t0 = _timeline(t0, raw_sent, t, received, vs, faults)
+    t0 = _cell_zero(t0, raw_sent, t, faults)
+    client0 = _after_zero(t0, getattr(t, "t0_monotonic", None)) or 0.0  # unknown: left on the client's clock
+    timeline = _timeline(t0, client0, raw_sent, t, received, vs, faults)
     summary = _summary(outcome, t, vs, reference, received, faults, loud, error,
                        resume_notes if outcome == "ok" and spread else [], extras)
     if known_label:
@@ -641,7 +685,7 @@ def classify(
         "received_vs_oracle": _received_vs_oracle(oracle, delivered_p, rv, t.end),
         "error": error,
         "faults_fired": faults,
-        "attempts": [a.to_dict() if hasattr(a, "to_dict") else dict(a) for a in t.attempts],
+        "attempts": [_moved(a.to_dict() if hasattr(a, "to_dict") else dict(a), client0) for a in t.attempts],
         "end": t.end,
         "matched_by": "id" if by_id else "content",
     }
@@ -669,9 +713,9 @@ def classify(
         "expectations": results,
         "evidence": evidence,
         "timeline": timeline,
-        "capture_excerpt": capture_excerpt(oracle.records, oracle) if oracle is not None and oracle.records
-        else None,
-        "transcript": t.to_dict() if include_transcript and hasattr(t, "to_dict") else None,
+        "capture_excerpt": capture_excerpt(oracle.records, oracle, shift=_after_zero(t0, _capture_start(oracle.records)))
+        if oracle is not None and oracle.records else None,
+        "transcript": _transcript_dict(t, t0, client0) if include_transcript and hasattr(t, "to_dict") else None,
     }
     return result
 

@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+import re
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import jsonschema
+import pytest
+from scenario_support import assert_valid
+
+from faultproxy.scenarios import load_text
+from faultproxy.scenarios.runner import Cell, run_cell
 
 SCHEMA = json.loads((Path(__file__).parents[2] / "faultproxy" / "report" / "schema.json").read_text())
 
@@ -94,3 +101,40 @@ def test_a_bad_scenario_file_is_a_clear_error(tmp_path: Path) -> None:
     done = run(tmp_path, str(bad))
     assert done.returncode != 0
     assert f"{bad}:4" in done.stderr and "all_events_in_order" in done.stderr
+
+
+CLOCKS = """
+name: clocks
+server: {kind: sse, events: 4, interval_ms: 5}
+faults:
+  - {name: lose, type: sse_drop, attributes: {event_index: 1}}
+clients: [raw]
+timeouts: {deadline_ms: 20000}
+"""
+STAMP = re.compile(r" *(?P<ms>\d+\.\d+) ms  #(?P<conn>\S+) (?P<mark>\S) (?P<rest>.*)")
+
+
+def wire_lines(excerpt: str) -> list[tuple[float, str, str, str]]:
+    """(t in seconds, connection, arrow or ·, text) of each stamped line of a capture excerpt."""
+    found = (STAMP.fullmatch(line) for line in excerpt.splitlines())
+    return [(float(m["ms"]) / 1000, m["conn"], m["mark"], m["rest"]) for m in found if m]
+
+
+def test_one_cell_shows_a_moment_at_the_same_time_in_tables_wire_and_timeline(tmp_path: Path) -> None:
+    """A real cell (server, proxy with a capture, the raw client in its own process): the attempts
+    tables, the wire excerpt and the timeline count from one zero, so a moment two of them show is
+    at one t. They used to count from the client's start, the capture's start and the cell's start."""
+    (scenario,) = load_text(CLOCKS, "clocks.yaml")
+    result = asyncio.run(run_cell(Cell(scenario, "raw", 0), 0, tmp_path / "cell"))
+    assert_valid(result)
+    evidence, timeline = result["evidence"], result["timeline"]
+    attempt = timeline["attempts"][0][0]
+    assert evidence["attempts"][0]["t"] == pytest.approx(attempt, abs=1e-3)
+    assert result["transcript"]["attempts"][0]["t"] == pytest.approx(attempt, abs=1e-3)
+
+    wire = wire_lines(result["capture_excerpt"])
+    request = next(t for t, conn, mark, _ in wire if conn == "1" and mark == "→")
+    assert 0 <= request - attempt < 0.5  # the request reaches the proxy once the client has started the attempt
+    fault = next(t for t, _, mark, text in wire if mark == "·" and text.startswith("fault "))
+    assert fault == pytest.approx(timeline["faults"][0][0], abs=2e-3)
+    assert fault == pytest.approx(evidence["faults_fired"][0]["t"], abs=2e-3)
