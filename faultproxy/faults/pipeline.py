@@ -212,24 +212,15 @@ class Pipeline:
         self.reader.expect_response_to(request.method)
         return None
 
-    @property
-    def awaited(self) -> int:
-        """Downstream: requests announced with :meth:`expect` whose response has not begun."""
-        return len(self._requests)
+    def awaits(self, request: Request) -> bool:
+        """Downstream: ``request`` was announced with :meth:`expect` and its response has not begun."""
+        return any(r is request for r in self._requests)
 
-    @property
-    def responses_due(self) -> bool:
-        """Downstream: a response is still to come, or to end."""
-        return bool(self._requests) or (self.reader is not None and not self.reader.idle)
-
-    def forget_requests(self, awaited: int) -> None:
-        """Downstream: the requests announced since :attr:`awaited` was ``awaited`` never reached
-        the upstream (the read that held them was refused), so no response to them is due."""
-        extra = len(self._requests) - awaited
-        if extra > 0:
-            del self._requests[awaited:]
-            self._requested -= extra
-            self.reader.forget_expected(extra)
+    def responses_due_before(self, request: Request | None = None) -> bool:
+        """Downstream: a response to a request before ``request`` (to any request, for None) is
+        still to come or to end. ``request``, when given, is one that :meth:`awaits`."""
+        others = len(self._requests) - (1 if request is not None and self.awaits(request) else 0)
+        return others > 0 or (self.reader is not None and not self.reader.idle)
 
     def _release(self, now: float) -> list[Output]:
         """A fault's answer to a request, once the responses before it have gone out whole."""

@@ -149,7 +149,8 @@ class Relay:
         self.upstream_error: str | None = None
         self.request_seen = False
         self.answered = False  # the proxy answered the client itself (400, 502): relaying is over
-        self._refused: str | None = None  # a 400's text, waiting for the responses before it (_refuse)
+        # a 400 waiting for the responses before it: its text, and the refused request if its head went upstream
+        self._refused: tuple[str, Request | None] | None = None
         self._connecting: asyncio.Task[None] | None = None
         self._linger: asyncio.TimerHandle | None = None
         self.closed = asyncio.get_running_loop().create_future()
@@ -215,29 +216,41 @@ class Relay:
             self._answer(502, "Bad Gateway", text)
 
     def _answer(self, status: int, reason: str, text: str) -> None:
-        """Answer the client from the proxy itself, then end the connection: a lingering close.
+        """Answer the client from the proxy itself, then end the connection (:meth:`_end_answered`).
 
         The answer goes out behind whatever is still queued for the client (a fault's delay),
-        never into the middle of it. The client may still be sending: a request body that the
-        answer makes moot, or more of a malformed request. Closing a socket with unread data
-        makes the kernel send an RST, and a client that is still writing then gets
-        ``ECONNRESET`` and never reads the answer (curl: "Send failure: Connection reset by
-        peer"). So the answer is followed by a FIN only, and whatever the client still sends is
-        read and dropped until it closes its side too, or for :data:`LINGER_SECONDS` at most.
-        """
+        never into the middle of it."""
         if self.answered:
             return
+        self.to_client.write(plain_response(status, reason, text))
+        self._end_answered()
+
+    def _end_answered(self) -> None:
+        """Relaying is over: close the upstream, send the client a FIN after what is queued for
+        it, and close its side in a lingering close.
+
+        The client may still be sending: a request body that the answer makes moot, or more of
+        a malformed request. Closing a socket with unread data makes the kernel send an RST,
+        and a client that is still writing then gets ``ECONNRESET`` and never reads the answer
+        (curl: "Send failure: Connection reset by peer"). So the answer is followed by a FIN
+        only, and whatever the client still sends is read and dropped until it closes its side
+        too, or for :data:`LINGER_SECONDS` after the FIN at most (see :meth:`_write_eof`).
+        """
         self.answered = True
         self.to_upstream.cancel()
         self._close(self.upstream)
-        self.to_client.write(plain_response(status, reason, text))
-        self.to_client.finish()  # the FIN, or a close if the client has sent its own already
         client, transport = self.client, self.client.transport
         if transport is None or transport.is_closing():
             return
         client.holds.clear()  # drain what is still coming, whatever paused reading before
         transport.resume_reading()
-        self._linger = asyncio.get_running_loop().call_later(LINGER_SECONDS, self._close, client)
+        self.to_client.finish()  # the FIN, or a close if the client has sent its own already
+        if client.eof_sent:
+            self._start_linger()
+
+    def _start_linger(self) -> None:
+        if self._linger is None:
+            self._linger = asyncio.get_running_loop().call_later(LINGER_SECONDS, self._close, self.client)
 
     def _refuse(self, text: str) -> None:
         """A malformed request: ``400``, once the responses to the requests before it are complete.
@@ -245,32 +258,36 @@ class Relay:
         A client may pipeline requests while a response streams; answering at once would put
         the 400's head where the next chunk-size line of that response belongs. Like a server
         reading pipelined requests in order, the proxy reads nothing more from the client and
-        answers after the last response due has ended (:meth:`_answer_refusal`). A request
-        broken inside its body is answered at once: the upstream has its head and waits for
-        a body that will never be whole."""
+        answers after the last response due before the refused request has ended
+        (:meth:`_answer_refusal`), or as soon as the upstream has closed (no response can come).
+        If the refused request's head went upstream and its own response has begun, no place is
+        left for a 400 at all: the connection just ends, as if the server had closed it."""
         if self.answered or self._refused is not None:
             return  # more of what was refused already (several reads made before the upstream connected)
-        waits = self.up.reader.between_messages and self.down.responses_due
-        self.proxy.capture_note(self, "refused", reason=text.strip(), waits_for_response=waits)
-        if not self.up.reader.between_messages:
-            self._answer(400, "Bad Request", text)
+        reader, request = self.up.reader, self.up.request
+        forwarded = request is not None and not reader.between_messages and reader.head is request
+        if forwarded and not self.down.awaits(request):
+            self.proxy.capture_note(self, "refused", reason=text.strip(), answer="close")
+            self._end_answered()
             return
-        self._refused = text
+        self._refused = (text, request if forwarded else None)
+        waits = self._refusal_waits()
+        self.proxy.capture_note(self, "refused", reason=text.strip(),
+                                answer="400 after the responses due" if waits else "400")
         self.client.hold("refused")
         self._answer_refusal()
 
-    def _answer_refusal(self) -> None:
-        if self.down.responses_due and self.upstream.transport is not None and "upstream" not in self._lost:
-            return
-        text, self._refused = self._refused, None
-        self._answer(400, "Bad Request", text)
+    def _refusal_waits(self) -> bool:
+        assert self._refused is not None
+        if self.upstream.eof or "upstream" in self._lost:
+            return False
+        return self.down.responses_due_before(self._refused[1])
 
-    def _drop_refusal(self) -> None:
-        """The upstream ended while a refused request waited: its response ended with the
-        connection, and a 400 after it would read as part of it. The client gets the end."""
-        if self._refused is not None:
-            self._refused = None
-            self.client.release("refused")
+    def _answer_refusal(self) -> None:
+        if self._refused is None or self._refusal_waits():
+            return
+        text, self._refused = self._refused[0], None
+        self._answer(400, "Bad Request", text)
 
     # -- data -----------------------------------------------------------------------------
 
@@ -342,13 +359,11 @@ class Relay:
                 self._answer_refusal()
 
     def _from_client(self, data: bytes) -> None:
-        awaited = self.down.awaited
         try:
             out = self.up.feed(data, self._now())
         except WireError as error:
-            # nothing of this read went out, not even the requests before the malformed one
-            self.down.forget_requests(awaited)
-            # the error may quote a header line: never echo a credential (it would be captured too)
+            # Nothing of this read goes out, not even a valid request before the malformed one
+            # (the reader raises before handing over its events). The error may quote a header line: never echo a credential (it would be captured too)
             self._refuse(f"faultproxy: malformed request: {redact_text(str(error))}\n")
             return
         self._push(self.up, self.to_upstream, out)
@@ -385,8 +400,8 @@ class Relay:
             elif self.upstream.transport is not None:
                 self._finish(self.up, self.to_upstream)
         else:
-            self._drop_refusal()
             self._finish(self.down, self.to_client)
+            self._answer_refusal()  # no response can come any more
         toward = self.to_client if side is self.client else self.to_upstream
         if toward.done:
             self._close(side)  # FIN both ways: this socket is finished
@@ -415,8 +430,6 @@ class Relay:
             self._stop_connecting()
             if self._linger is not None:
                 self._linger.cancel()
-        else:
-            self._drop_refusal()
         reset = isinstance(exc, ConnectionResetError)
         self.proxy.capture_note(self, "closed", side=side.name, how="rst" if reset else "fin")
         if reset:
@@ -424,6 +437,8 @@ class Relay:
             _reset(side.peer.transport)
         elif side is self.client:
             self._close(self.upstream)  # the client is gone: nobody is left to read the answer
+        elif self._refused is not None:
+            self._answer_refusal()  # no response can come any more
         elif self.answered:
             pass  # the proxy answered: the client side ends by its lingering close, see _answer
         elif self.to_client.idle:
@@ -444,6 +459,8 @@ class Relay:
         else:
             transport.write_eof()
             side.eof_sent = True
+            if self.answered and side is self.client:
+                self._start_linger()  # the answer is out: from now on the client gets a while to finish
 
     def _close(self, side: Side) -> None:
         if side.transport is None:

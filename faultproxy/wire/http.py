@@ -339,15 +339,11 @@ class HTTPReader:
         """No body is being read: the next bytes (and any buffered) belong to a new head."""
         return self._state == _HEAD
 
-    def forget_expected(self, count: int) -> None:
-        """The last ``count`` requests passed to :meth:`expect_response_to` were never sent."""
-        if count > 0:
-            del self._methods[-count:]
-
     @property
     def idle(self) -> bool:
-        """Between messages with nothing buffered: a close here is a clean end."""
-        return self._state == _HEAD and not self._buf
+        """Between messages with nothing buffered but empty lines (which may precede a head,
+        RFC 9112 §2.2): a close here is a clean end."""
+        return self._state == _HEAD and not self._buf.strip(b"\r\n")
 
     def feed(self, data: bytes) -> list[HTTPEvent]:
         events: list[HTTPEvent] = []

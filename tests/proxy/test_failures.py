@@ -508,12 +508,18 @@ def test_stop_while_connecting_leaves_no_upstream_connection(aio, make_proxy, ra
             filler.close()
 
 
-def _refusals(aio, proxy, capture) -> list[dict]:  # type: ignore[no-untyped-def]
+def _records(aio, proxy, capture) -> list[dict]:  # type: ignore[no-untyped-def]
+    """The capture so far (flushed on the proxy's loop, which writes it)."""
+
     async def flush() -> None:
         proxy.flush_capture()
 
     aio.call(flush())
-    return [r for r in capture_records(capture) if r["type"] == "refused"]
+    return list(capture_records(capture))
+
+
+def _refusals(aio, proxy, capture) -> list[dict]:  # type: ignore[no-untyped-def]
+    return [r for r in _records(aio, proxy, capture) if r["type"] == "refused"]
 
 
 @pytest.mark.parametrize(
@@ -543,7 +549,7 @@ def test_400_for_a_pipelined_request_waits_for_the_response_still_streaming(
     assert sock.recv_exactly(len(HEAD_CHUNKED) + 10) == HEAD_CHUNKED + b"5\r\nhello\r\n"
     sock.send(pipelined)
     wait_until(lambda: _refusals(aio, proxy, capture), "the proxy to read the malformed request")
-    assert _refusals(aio, proxy, capture)[0]["waits_for_response"] is True
+    assert _refusals(aio, proxy, capture)[0]["answer"] == "400 after the responses due"
     finish.set()
     data, end = sock.recv_to_end()
     assert data.startswith(b"5\r\nworld\r\n0\r\n\r\nHTTP/1.1 400 Bad Request\r\n"), data
@@ -573,6 +579,159 @@ def test_400_for_a_pipelined_request_when_the_upstream_cuts_the_response(make_pr
     assert b"400" not in data and end == "fin"
     sock.shutdown_write()  # read again once the refusal is dropped: the client's FIN ends it all
     wait_until(lambda: proxy.active == 0, "the connection to end")
+
+
+async def close_delimited(conn: Conn) -> None:
+    await conn.read_request()
+    await conn.write(b"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\nhello")
+    await conn.fin()
+
+
+async def first_of_two_then_close(conn: Conn) -> None:
+    await conn.read_request()
+    await conn.read_request()
+    await conn.write(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok")
+    await conn.fin()
+
+
+@pytest.mark.parametrize(
+    ("handler", "requests"),
+    [(close_delimited, GET), (first_of_two_then_close, GET + GET)],
+    ids=["close-delimited", "second-request-unanswered"],
+)
+def test_a_request_refused_after_the_upstream_closed_does_not_keep_the_connection(
+    make_proxy, serve, raw_client, handler, requests
+):
+    """No response can come once the upstream has closed, even for a request it never answered:
+    the refusal must not wait for one (and keep the client's close unread, forever)."""
+    proxy = make_proxy(serve(handler).url)
+    sock = raw_client(proxy.port)
+    sock.send(requests)
+    data, end = sock.recv_to_end()
+    assert end == "fin"
+    sock.send(b"GARBAGE\r\n\r\n")
+    sock.shutdown_write()
+    wait_until(lambda: proxy.active == 0, "the connection to end")
+
+
+def test_bytes_sent_after_a_refusal_was_dropped_do_not_hold_the_connection(make_proxy, serve, raw_client):
+    finish = threading.Event()
+
+    async def cut(conn: Conn) -> None:
+        await conn.read_request()
+        await conn.write(HEAD_CHUNKED + b"5\r\nhello\r\n")
+        await asyncio.to_thread(finish.wait, GUARD)
+        await conn.fin()
+
+    proxy = make_proxy(serve(cut).url)
+    sock = raw_client(proxy.port)
+    sock.send(GET)
+    assert sock.recv_exactly(len(HEAD_CHUNKED) + 10) == HEAD_CHUNKED + b"5\r\nhello\r\n"
+    sock.send(b"GARBAGE\r\n\r\n")
+    finish.set()
+    assert sock.recv_to_end() == (b"", "fin")
+    sock.send(b"more of the refused head")  # a client still sending what was refused
+    sock.shutdown_write()
+    wait_until(lambda: proxy.active == 0, "the connection to end")
+
+
+def test_400_follows_a_response_a_fault_delays_longer_than_the_lingering_close(
+    monkeypatch, make_proxy, serve, raw_client
+):
+    """The lingering close counts from the FIN after the answer, not from when the answer was
+    queued behind a delayed response: the client gets both."""
+    monkeypatch.setattr("faultproxy.proxy.relay.LINGER_SECONDS", 0.3)
+
+    async def answer(conn: Conn) -> None:
+        await conn.read_request()
+        await conn.write(OK)
+        await conn.read_to_eof()
+
+    proxy = make_proxy(serve(answer).url,
+                       faults=[{"type": "latency", "stream": "downstream", "attributes": {"latency": 1500}}])
+    sock = raw_client(proxy.port)
+    sock.send(GET)
+    wait_until(lambda: proxy.evidence, "the proxy to read the response (and delay it)")  # OK comes in one read
+    sock.send(b"GARBAGE\r\n\r\n")
+    data, end = sock.recv_to_end()
+    assert data.startswith(OK + b"HTTP/1.1 400 Bad Request\r\n") and end == "fin", (data, end)
+
+
+def test_a_request_body_broken_while_its_own_response_streams_ends_the_connection(
+    aio, make_proxy, serve, raw_client, tmp_path
+):
+    """A server may answer before the body is in. If the body then turns out malformed, the
+    response to it is under way and a 400 has no place left: the connection ends, as if the
+    server had closed it (and the capture says why)."""
+
+    async def answers_early(conn: Conn) -> None:
+        await conn.read_until(b"\r\n\r\n")
+        await conn.write(HEAD_CHUNKED + b"5\r\nhello\r\n")
+        await conn.read_to_eof()
+
+    capture = tmp_path / "early.jsonl"
+    upstream = serve(answers_early)
+    proxy = make_proxy(upstream.url, capture=capture)
+    sock = raw_client(proxy.port)
+    sock.send(b"POST /x HTTP/1.1\r\nHost: u\r\nTransfer-Encoding: chunked\r\n\r\n")
+    assert sock.recv_exactly(len(HEAD_CHUNKED) + 10) == HEAD_CHUNKED + b"5\r\nhello\r\n"
+    sock.send(b"zz\r\n")
+    assert sock.recv_to_end() == (b"", "fin")
+    wait_event(upstream.conn(1).ended, "the upstream connection to be closed")
+    assert [r["answer"] for r in _refusals(aio, proxy, capture)] == ["close"]
+
+
+def test_400_after_a_response_followed_by_an_empty_line(make_proxy, serve, raw_client):
+    """An empty line between messages is allowed (RFC 9112 §2.2): it does not leave a response due."""
+
+    async def answer(conn: Conn) -> None:
+        await conn.read_request()
+        await conn.write(OK + b"\r\n")
+        await conn.read_to_eof()
+
+    proxy = make_proxy(serve(answer).url)
+    sock = raw_client(proxy.port)
+    sock.send(GET)
+    assert sock.recv_exactly(len(OK) + 2) == OK + b"\r\n"
+    sock.send(b"GARBAGE\r\n\r\n")
+    data, end = sock.recv_to_end()
+    assert data.startswith(b"HTTP/1.1 400 Bad Request\r\n") and end == "fin"
+
+
+@pytest.mark.parametrize("split", [False, True], ids=["one-read", "head-forwarded-first"])
+def test_400_for_a_pipelined_request_with_a_broken_body_waits_for_the_response_streaming(
+    aio, make_proxy, serve, raw_client, tmp_path, split
+):
+    """Broken inside its body rather than its head, the pipelined request is still answered only
+    after the response before it, whether its head had gone upstream or not."""
+    finish = threading.Event()
+
+    async def slow_chunked(conn: Conn) -> None:
+        await conn.read_request()
+        await conn.write(HEAD_CHUNKED + b"5\r\nhello\r\n")
+        await asyncio.to_thread(finish.wait, GUARD)
+        await conn.write(b"5\r\nworld\r\n0\r\n\r\n")
+        await conn.read_to_eof()
+
+    capture = tmp_path / "body.jsonl"
+    proxy = make_proxy(serve(slow_chunked).url, capture=capture)
+    sock = raw_client(proxy.port)
+    sock.send(GET)
+    assert sock.recv_exactly(len(HEAD_CHUNKED) + 10) == HEAD_CHUNKED + b"5\r\nhello\r\n"
+    post = b"POST /b HTTP/1.1\r\nHost: u\r\nTransfer-Encoding: chunked\r\n\r\n"
+    if split:
+        sock.send(post)
+        wait_until(lambda: any(r["type"] == "head" and r.get("dir") == "request" and r.get("exchange") == 2
+                               for r in _records(aio, proxy, capture)), "the POST head to go upstream")
+        sock.send(b"zz\r\n")
+    else:
+        sock.send(post + b"zz\r\n")
+    wait_until(lambda: _refusals(aio, proxy, capture), "the proxy to refuse the POST")
+    assert _refusals(aio, proxy, capture)[0]["answer"] == "400 after the responses due"
+    finish.set()
+    data, end = sock.recv_to_end()
+    assert data.startswith(b"5\r\nworld\r\n0\r\n\r\nHTTP/1.1 400 Bad Request\r\n"), data
+    assert end == "fin"
 
 
 # -- --raw: plain TCP ------------------------------------------------------------------------------
