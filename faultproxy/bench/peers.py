@@ -28,8 +28,7 @@ import time
 from pathlib import Path
 
 import faultproxy
-
-REPO = Path(faultproxy.__file__).resolve().parents[1]
+from faultproxy.provenance import REPO
 
 
 class PeerError(RuntimeError):

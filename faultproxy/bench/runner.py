@@ -27,6 +27,7 @@ from faultproxy.bench.load import hist_percentile, read_stream
 from faultproxy.bench.peers import CPUWatch, Peer, PeerError, make_peer, rss_kib
 from faultproxy.bench.upstream import BLOCK_SIZE, throughput_block
 from faultproxy.bench.worker import raise_fd_limit
+from faultproxy.provenance import event_loop, revision
 
 MiB = 1 << 20
 
@@ -368,29 +369,7 @@ class Run:
             raise PeerError(f"only {opened['opened']} of {n} idle streams opened")
 
 
-def _revision() -> str | None:
-    """The git commit of the faultproxy measured, with ``+dirty`` if its code has local changes."""
-    from faultproxy.bench.peers import REPO
-
-    try:
-        head = subprocess.run(["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"], capture_output=True,
-                              text=True, timeout=10)
-        dirty = subprocess.run(["git", "-C", str(REPO), "status", "--porcelain", "--", "faultproxy"],
-                               capture_output=True, text=True, timeout=10)
-    except (OSError, subprocess.SubprocessError):
-        return None
-    if head.returncode != 0:
-        return None
-    return head.stdout.strip() + ("+dirty" if dirty.stdout.strip() else "")
-
-
 def machine_notes(fds: int) -> dict:
-    try:
-        import uvloop
-
-        loop = f"uvloop {uvloop.__version__}"
-    except ImportError:
-        loop = "asyncio"
     model = ""
     try:
         with open("/proc/cpuinfo") as info:
@@ -398,11 +377,11 @@ def machine_notes(fds: int) -> dict:
     except OSError:
         pass
     return {
-        "faultproxy_revision": _revision(),
+        "faultproxy_revision": revision(),
         "cpus": os.cpu_count(),
         "cpu_model": model,
         "python": platform.python_version(),
-        "loop": loop,
+        "loop": event_loop(),
         "kernel": platform.release(),
         "fd_limit": fds,
         "shared": "upstream, load client and proxy share these cores",

@@ -59,6 +59,10 @@ def render_markdown(report: dict[str, Any]) -> str:
     out.append("")
     out.append(f"Started {md_text(report.get('started'))} · seed {md_code(report.get('seed'))} · "
                f"faultproxy {md_text(report.get('faultproxy_version'))} · {float(report.get('duration_s') or 0):.1f} s")
+    env = report.get("environment") or {}
+    if env:
+        out.append("")
+        out.append("Environment: " + " · ".join(f"{md_text(k)} {md_code(v)}" for k, v in env.items() if v is not None))
     out.append("")
     counts = [f"{o.emoji} {o.label}: **{tot.by_outcome[o.name]}**" for o in OUTCOMES if tot.by_outcome.get(o.name)]
     extra = [f"{name}: **{n}**" for name, n in (("passed as known", tot.known), ("known changed", tot.known_changed),

@@ -64,6 +64,7 @@ def run(paths: tuple[Path, ...], client_list: str | None, out: Path, jobs: int |
         select: str | None) -> None:
     """Run scenario files (default: the built-in suite) and write the report."""
     from faultproxy.clients import registry
+    from faultproxy.provenance import environment
     from faultproxy.report import write_reports
     from faultproxy.scenarios import ScenarioError, load_paths
     from faultproxy.scenarios.runner import DEFAULT_SUITE, build_report, plan, run_cells
@@ -108,7 +109,8 @@ def run(paths: tuple[Path, ...], client_list: str | None, out: Path, jobs: int |
             progress.update(task, advance=1, last=f"{cell.key}: {result['outcome']}{flag}")
 
         results = run_loop(run_cells(cells, seed, run_dir, jobs, done))
-    report = build_report(run_id, started, time.monotonic() - t0, seed, scenarios, availability, results)
+    report = build_report(run_id, started, time.monotonic() - t0, seed, scenarios, availability, results,
+                          environment(jobs=jobs))
     paths = write_reports(report, run_dir)
     _matrix(results, Console())
     failed = [r for r in results if not r["passed"]]

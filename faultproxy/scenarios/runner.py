@@ -131,7 +131,8 @@ async def run_cells(
 
 
 def build_report(run_id: str, started: dt.datetime, duration: float, seed: int, scenarios: list[Scenario],
-                 availability: dict[str, registry.Availability], results: list[dict[str, Any]]) -> dict[str, Any]:
+                 availability: dict[str, registry.Availability], results: list[dict[str, Any]],
+                 environment: dict[str, Any] | None = None) -> dict[str, Any]:
     clients = []
     for name, avail in availability.items():
         info = registry.get(name)
@@ -148,6 +149,7 @@ def build_report(run_id: str, started: dt.datetime, duration: float, seed: int, 
         "duration_s": round(duration, 3),
         "seed": seed,
         "faultproxy_version": __version__,
+        **({"environment": environment} if environment else {}),
         "clients": clients,
         "scenarios": [s.as_report_dict() for s in scenarios],
         "results": results,

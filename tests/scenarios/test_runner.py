@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import platform
 import re
 import subprocess
 import sys
@@ -80,6 +81,11 @@ def test_a_passing_suite_writes_every_report(tmp_path: Path) -> None:
     cut_capture = next((latest / "cells" / "cut").glob("raw-*/capture.jsonl")).read_text()
     assert '"type":"fault"' in cut_capture
     assert "5 of 5 cells passed" in done.stdout
+    # and it says what ran it, for whoever compares it with another run later
+    env = report["environment"]
+    assert env["python"] == platform.python_version() and env["jobs"] == 3 and env["loop"]
+    assert f"<dt>python</dt><dd>{platform.python_version()}</dd>" in (latest / "index.html").read_text()
+    assert f"python `{platform.python_version()}`" in (latest / "summary.md").read_text()
 
 
 def test_a_known_behaviour_passes_and_a_changed_one_fails(tmp_path: Path) -> None:
