@@ -190,6 +190,12 @@ class Pipeline:
 
     # -- configuration ----------------------------------------------------------------------
 
+    def as_raw(self) -> None:
+        """Before any byte has passed: this direction is plain TCP after all (the relay found
+        out from the first bytes), so only byte faults apply."""
+        assert self._fed == 0, "a direction turns raw before its first byte only"
+        self.reader = None
+
     def expect(self, request: Request, now: float = 0.0) -> list[Output] | None:
         """Downstream: the next response answers this request (for ``match`` and HEAD framing).
 

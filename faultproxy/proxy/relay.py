@@ -22,7 +22,7 @@ from faultproxy.faults.pipeline import Pipeline
 from faultproxy.proxy.capture import redact_text
 from faultproxy.proxy.outbox import QUEUE_LIMIT, Outbox
 from faultproxy.wire.errors import WireError
-from faultproxy.wire.http import Request, encode_response
+from faultproxy.wire.http import Request, encode_response, opens_like_http
 
 if TYPE_CHECKING:
     from faultproxy.proxy.server import Proxy
@@ -129,7 +129,7 @@ class Relay:
 
     # one relay holds several of these per connection: slots keep thousands of streams small
     __slots__ = (
-        "_alarms", "_connecting", "_linger", "_lost", "_refused", "answered", "client", "closed", "down",
+        "_alarms", "_connecting", "_linger", "_lost", "_refused", "_sniffing", "answered", "client", "closed", "down",
         "early", "http", "id", "proxy", "request_seen", "to_client", "to_upstream", "up",
         "upstream", "upstream_error",
     )
@@ -139,9 +139,10 @@ class Relay:
         self.id = conn_id
         self.client = Side(self, "client")
         self.upstream = Side(self, "upstream")
-        self.http = not proxy.raw
-        self.down = Pipeline(proxy.faults, conn_id, "downstream", raw=proxy.raw)
-        self.up = Pipeline(proxy.faults, conn_id, "upstream", raw=proxy.raw, strict=True,
+        self.http = proxy.raw is not True
+        self._sniffing = proxy.raw is None  # HTTP or not: the first bytes tell (see _sniff)
+        self.down = Pipeline(proxy.faults, conn_id, "downstream", raw=not self.http)
+        self.up = Pipeline(proxy.faults, conn_id, "upstream", raw=not self.http, strict=True,
                            on_request=self._request_seen)
         self.to_client = self._outbox(self.upstream, self.client, "response")
         self.to_upstream = self._outbox(self.client, self.upstream, "request")
@@ -337,6 +338,8 @@ class Relay:
         self.to_upstream.cancel()
 
     def received(self, side: Side, data: bytes) -> None:
+        if self._sniffing:
+            self._sniff(side, data)
         if side is self.client:
             if self.answered:
                 return  # lingering after the proxy's own answer: dropped, see _answer
@@ -357,6 +360,19 @@ class Relay:
                 self._push(self.down, self.to_client, self.down.feed(data, self._now()))
             if self._refused is not None:
                 self._answer_refusal()
+
+    def _sniff(self, side: Side, data: bytes) -> None:
+        """A proxy with ``raw=None`` relays whatever its clients speak, as Toxiproxy does: a
+        connection whose client opens with an HTTP request is HTTP/1.1 (every fault applies);
+        anything else — a server that speaks first, a database protocol, TLS — is plain TCP,
+        with byte faults only, instead of a ``400`` for what was never meant as HTTP."""
+        self._sniffing = False
+        if side is self.client and opens_like_http(data):
+            return
+        self.http = False
+        self.up.as_raw()
+        self.down.as_raw()
+        self.proxy.capture_note(self, "protocol", relayed_as="tcp")
 
     def _from_client(self, data: bytes) -> None:
         try:

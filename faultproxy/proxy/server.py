@@ -38,14 +38,18 @@ class _Refuse(asyncio.Protocol):
 
 
 class Proxy:
-    """A man-in-the-middle for HTTP/1.1 (or, with ``raw=True``, any TCP) between clients and one upstream."""
+    """A man-in-the-middle for HTTP/1.1 (or, with ``raw=True``, any TCP) between clients and one upstream.
+
+    ``raw=None`` decides per connection from the client's first bytes: HTTP/1.1 when they
+    open a request, plain TCP otherwise (what a Toxiproxy-style proxy in front of any
+    service needs)."""
 
     def __init__(
         self,
         upstream: str,
         listen: str = "127.0.0.1:0",
         *,
-        raw: bool = False,
+        raw: bool | None = False,
         capture: str | Path | None = None,
         redact: bool = True,
         connect_timeout: float = 10.0,

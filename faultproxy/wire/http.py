@@ -147,6 +147,23 @@ _BLANK_LINE = re.compile(rb"\n\r?\n")
 _LEADING_EMPTY_LINES = re.compile(rb"(?:\r?\n)*")
 
 
+# A request line as clients send it, and any start of one that a short first read may hold.
+_REQUEST_LINE = re.compile(rb"[A-Z][A-Za-z-]* \S+ HTTP/1\.[01]\r?\n")
+_REQUEST_LINE_START = re.compile(rb"[A-Z][A-Za-z-]*(?: \S*(?: (?:H(?:T(?:T(?:P(?:/[0-9.]*\r?)?)?)?)?)?)?)?")
+
+
+def opens_like_http(first: bytes) -> bool:
+    """Whether a connection's first bytes from the client begin an HTTP/1.x request.
+
+    For a proxy that relays whatever its clients speak (Toxiproxy's way): HTTP/1.1 is parsed,
+    anything else — a database protocol, TLS, a server that speaks first — is not. A first
+    read cut short inside the request line counts as HTTP while it still could be one.
+    """
+    if _REQUEST_LINE.match(first):
+        return True
+    return b"\n" not in first and _REQUEST_LINE_START.fullmatch(first) is not None
+
+
 def find_head_end(buf: bytes | bytearray, start: int = 0) -> int:
     """Index just past the blank line that ends a head, or -1 if it has not arrived yet.
 

@@ -702,9 +702,10 @@ async def echo(conn: Conn) -> None:
     await conn.fin()
 
 
-def test_raw_mode_echo_and_fin_both_ways(make_proxy, serve, raw_client):
+@pytest.mark.parametrize("raw", [True, None], ids=["raw", "auto"])
+def test_raw_mode_echo_and_fin_both_ways(make_proxy, serve, raw_client, raw):
     upstream = serve(echo)
-    proxy = make_proxy(upstream.url, raw=True)
+    proxy = make_proxy(upstream.url, raw=raw)
     sock = raw_client(proxy.port)
     payload = bytes(range(256)) * 64 + b"\r\n\r\nGARBAGE / HTTP/9\r\n"  # not HTTP: no 400 in raw mode
     sock.send(payload, [1, 255, 4000])
@@ -714,19 +715,46 @@ def test_raw_mode_echo_and_fin_both_ways(make_proxy, serve, raw_client):
     assert upstream.conn(1).eof.is_set()
 
 
-def test_raw_mode_server_speaks_first(make_proxy, serve, raw_client):
+@pytest.mark.parametrize("raw", [True, None], ids=["raw", "auto"])
+def test_raw_mode_server_speaks_first(make_proxy, serve, raw_client, raw):
     async def banner(conn: Conn) -> None:
         await conn.write(b"220 hello from a non-HTTP server\r\n")
         line = await conn.read_until(b"\r\n")
         await conn.write(b"250 " + line)
         await conn.fin()
 
-    proxy = make_proxy(serve(banner).url, raw=True)
+    proxy = make_proxy(serve(banner).url, raw=raw)
     sock = raw_client(proxy.port)
     greeting = b"220 hello from a non-HTTP server\r\n"
     assert sock.recv_exactly(len(greeting)) == greeting
     sock.send(b"QUIT\r\n")
     assert sock.recv_to_end() == (b"250 QUIT\r\n", "fin")
+
+
+def test_auto_mode_parses_http_so_http_faults_apply(make_proxy, serve):
+    """``raw=None`` (what the control API's proxies use): a client that opens with a request is HTTP."""
+    upstream = serve(answer_ok)
+    proxy = make_proxy(upstream.url, raw=None)
+    with client() as http:
+        assert [http.get(proxy.url + "/ok").text for _ in range(2)] == ["ok", "ok"]  # kept alive
+        with proxy.add_fault("http_status", {"status": 503}):
+            assert http.get(proxy.url + "/again").status_code == 503
+
+
+@pytest.mark.parametrize(
+    "opening",
+    [b"*1\r\n$4\r\nPING\r\n", b"SET key value\r\n", b"\x16\x03\x01\x02\x00\x01GET / HTTP/1.1\r\n\r\n"],
+    ids=["redis-resp", "redis-inline", "tls-hello"],
+)
+def test_auto_mode_relays_other_protocols_as_tcp(make_proxy, serve, raw_client, opening):
+    """Not a request: relayed byte for byte, never answered 400, and HTTP faults leave it alone."""
+    proxy = make_proxy(serve(echo).url, raw=None, faults=[{"type": "http_status", "attributes": {"status": 503}}])
+    sock = raw_client(proxy.port)
+    payload = opening + bytes(range(256))
+    sock.send(payload, [len(opening), 100])
+    assert sock.recv_exactly(len(payload)) == payload
+    sock.shutdown_write()
+    assert sock.recv_to_end() == (b"", "fin")
 
 
 def test_raw_mode_rst_both_ways(make_proxy, serve, raw_client):
