@@ -120,3 +120,23 @@ def require_available(name: str) -> None:
     if os.environ.get(ALLOW_MISSING) == "1":
         pytest.skip(message)
     pytest.fail(f"{message} (set {ALLOW_MISSING}=1 to skip instead)", pytrace=False)
+
+
+def pairs(transcript: Any) -> list[tuple[str | None, int | None]]:
+    """(Last-Event-ID sent, status got) of each connection attempt, as the client reported them."""
+    return [(a.last_event_id, a.status) for a in transcript.attempts]
+
+
+def attempts_match_server(transcript: Any, server: Any) -> None:
+    """The client's attempts are the requests the server saw, with the same Last-Event-ID."""
+    assert pairs(transcript) == [(r.last_event_id, r.status) for r in server.requests]
+
+
+def events_match_server(transcript: Any, server: Any, type: str = "message") -> None:
+    """Every event the server wrote, once, in order, on the connection it was written to."""
+    assert [(e.data, e.id, e.connection) for e in transcript.events] == [
+        (s.data, str(s.id), s.connection) for s in server.sent
+    ]
+    assert all(e.type == type for e in transcript.events)
+    times = [e.t for e in transcript.events]
+    assert times == sorted(times) and all(t >= 0 for t in times)

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 from clients_scenarios import SSE_SCENARIOS, sse_cell
-from clients_support import check, require_available, run_cells
+from clients_support import attempts_match_server, check, events_match_server, pairs, require_available, run_cells
 
 from faultproxy.clients import ClientRequest, UnsupportedRequest, registry, run_client
 from faultproxy.clients.cli import inventory
@@ -79,24 +79,6 @@ def cells():
 def cell(cells, scenario: str, client: str):
     require_available(client)
     return check(cells[scenario, client])
-
-
-def pairs(transcript) -> list[tuple[str | None, int | None]]:
-    return [(a.last_event_id, a.status) for a in transcript.attempts]
-
-
-def attempts_match_server(transcript, server) -> None:
-    assert pairs(transcript) == [(r.last_event_id, r.status) for r in server.requests]
-
-
-def events_match_server(transcript, server, type: str = "message") -> None:
-    """Every event the server wrote, once, in order, on the connection it was written to."""
-    assert [(e.data, e.id, e.connection) for e in transcript.events] == [
-        (s.data, str(s.id), s.connection) for s in server.sent
-    ]
-    assert all(e.type == type for e in transcript.events)
-    times = [e.t for e in transcript.events]
-    assert times == sorted(times) and all(t >= 0 for t in times)
 
 
 # -- installation and inventory -------------------------------------------------------------------
