@@ -18,6 +18,7 @@ SUBCOMMANDS = {
     "decode": "faultproxy.decode:decode",
     "lab": "faultproxy.lab.cli:lab",
     "proxy": "faultproxy.proxy.cli:proxy",
+    "server": "faultproxy.control.cli:server",
     "faults": "faultproxy.faults.cli:faults",
     "capture": "faultproxy.proxy.capture_cli:capture",
     "bench": "faultproxy.bench.cli:bench",

@@ -4,9 +4,9 @@ Under CI (``CI`` set in the environment) hypothesis runs derandomized: every CI 
 the same examples, so a red build always reproduces and never depends on a lucky draw.
 Locally it explores freshly each run, and prints a reproduction blob for any failure.
 
-The fixtures (a loop on a thread, a started proxy, scripted servers, raw clients) hand out the
-machinery of :mod:`proxy_harness`; they live here once so that ``tests/proxy`` and
-``tests/faults`` get the same ones. ``tests/proxy`` overrides ``aio`` to run each of its
+The fixtures (a loop on a thread, a started proxy, scripted servers, the lab SSE server, raw
+clients) hand out the machinery of :mod:`proxy_harness`; they live here once so that
+``tests/proxy``, ``tests/faults`` and ``tests/control`` get the same ones. ``tests/proxy`` overrides ``aio`` to run each of its
 tests on asyncio and on uvloop.
 """
 
@@ -21,6 +21,7 @@ from hypothesis import settings
 from proxy_harness import Handler, LoopThread, RawClient, ScriptedServer
 
 from faultproxy.faults import parse_fault
+from faultproxy.lab.sse_server import SSEServer
 from faultproxy.proxy.server import Proxy
 
 settings.register_profile("ci", derandomize=True, print_blob=True)
@@ -70,6 +71,22 @@ def serve(aio: LoopThread) -> Iterator[Callable[..., ScriptedServer]]:
     yield make
     for server in servers:
         server.stop()
+
+
+@pytest.fixture
+def lab_sse(aio: LoopThread) -> Iterator[Callable[..., SSEServer]]:
+    """``lab_sse(events=10, interval=0.01, …)``: the lab SSE server (ground truth in ``.sent``)."""
+    servers: list[SSEServer] = []
+
+    def make(**options: Any) -> SSEServer:
+        server = SSEServer(**options)
+        aio.call(server.start())
+        servers.append(server)
+        return server
+
+    yield make
+    for server in servers:
+        aio.call(server.stop())
 
 
 @pytest.fixture

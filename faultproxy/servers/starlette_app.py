@@ -15,9 +15,8 @@ Startable from Python like every server here::
         ...  # srv.url is http://127.0.0.1:PORT/events
 
 or in a thread with :func:`~faultproxy.lab.asyncio_server.running_in_thread`. uvicorn runs
-in-process (``uvicorn.Server.serve``) on a socket bound here first, so a busy port is an
-``OSError`` from :meth:`start` rather than uvicorn's ``sys.exit``, and uvicorn never
-installs signal handlers (it is a guest in someone else's process).
+in-process as a guest (:class:`~faultproxy.servers.guest.GuestUvicorn`): a busy port is an
+``OSError`` from :meth:`start`, and uvicorn never installs signal handlers.
 
 Ground truth: :attr:`sent` (each event once the framework has handed it to uvicorn, with
 its size and ``time.monotonic()``), :attr:`requests` (each request to ``/events`` and its
@@ -30,15 +29,12 @@ from __future__ import annotations
 
 import asyncio
 import json
-import socket
 import time
 from collections.abc import AsyncIterator
-from contextlib import contextmanager, suppress
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import IO, Any, Iterator, Self
+from typing import IO, Any, Self
 
-import uvicorn
 from sse_starlette.event import ServerSentEvent
 from sse_starlette.sse import EventSourceResponse
 from starlette.applications import Starlette
@@ -48,18 +44,8 @@ from starlette.routing import Route
 
 from faultproxy.lab.addresses import url_host
 from faultproxy.lab.sse_server import STREAM_PATH, SentEvent, StreamRequest
+from faultproxy.servers.guest import GuestUvicorn
 from faultproxy.servers.sse import ReferenceSSEServer
-
-STARTUP_TIMEOUT = 10.0  # seconds: a bound on waiting for uvicorn, never a measurement
-SHUTDOWN_TIMEOUT = 10.0
-
-
-class _GuestServer(uvicorn.Server):
-    """A uvicorn.Server that leaves the process's signal handlers alone: it is a guest here."""
-
-    @contextmanager
-    def capture_signals(self) -> Iterator[None]:
-        yield
 
 
 @dataclass(frozen=True)
@@ -117,8 +103,7 @@ class StarletteServer:
         self.requests: list[StreamRequest] = []
         self.disconnects: list[Disconnect] = []
         self._log: IO[str] | None = None
-        self._server: _GuestServer | None = None
-        self._task: asyncio.Task[None] | None = None
+        self._guest: GuestUvicorn | None = None
         self._stopping = False
 
     @property
@@ -199,58 +184,34 @@ class StarletteServer:
     # -- lifecycle ----------------------------------------------------------------------------
 
     async def start(self) -> None:
-        family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
-        sock = socket.create_server((self.host, self.port), family=family)
+        self._guest = GuestUvicorn(self.app(), self.host, self.port)
+        self._stopping = False
         try:
-            self.port = sock.getsockname()[1]
+            self.port = self._guest.bind()  # a busy port fails here, before the log is truncated
             if self.log_path is not None:
                 self._log = self.log_path.open("w", encoding="utf-8")
-            config = uvicorn.Config(
-                self.app(), lifespan="off", log_config=None, log_level="warning", access_log=False,
-                http="h11", timeout_graceful_shutdown=2,
-            )
-            self._server = _GuestServer(config)
-            self._stopping = False
-            self._task = asyncio.ensure_future(self._server.serve(sockets=[sock]))
-            deadline = time.monotonic() + STARTUP_TIMEOUT
-            while not self._server.started and not self._task.done() and time.monotonic() < deadline:
-                await asyncio.sleep(0.005)
-            if not self._server.started:
-                raise RuntimeError("uvicorn did not start")
+            await self._guest.start()
         except BaseException:
-            sock.close()
             await self.stop()
             raise
 
     async def stop(self) -> None:
         """Stop listening and cut every open stream (no last chunk: the clients see a broken body)."""
-        server, task = self._server, self._task
-        self._server, self._task = None, None
-        if server is not None and task is not None:
+        guest, self._guest = self._guest, None
+        if guest is not None:
             self._stopping = True
-            server.should_exit = True
-            for protocol in list(server.server_state.connections):
-                transport = getattr(protocol, "transport", None)
-                if transport is not None:
-                    transport.abort()
-            try:
-                await asyncio.wait_for(asyncio.shield(task), SHUTDOWN_TIMEOUT)
-            except asyncio.TimeoutError:
-                server.force_exit = True
-                task.cancel()
-                with suppress(asyncio.CancelledError, Exception):
-                    await task
+            await guest.stop()
         if self._log is not None:
             self._log.close()
             self._log = None
 
     async def serve_forever(self) -> None:
         """For the CLI: run until cancelled (Ctrl-C)."""
-        if self._task is None:
+        if self._guest is None:
             await self.start()
-        assert self._task is not None
+        assert self._guest is not None
         try:
-            await asyncio.shield(self._task)
+            await self._guest.wait()
         finally:
             await self.stop()
 

@@ -1,0 +1,44 @@
+"""``faultproxy server``: Toxiproxy's API on :8474, for Toxiproxy's clients unchanged."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from faultproxy.servers.cli import ServeError
+
+
+@click.command("server")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address for the API (loopback only by default).")
+@click.option("--port", type=click.IntRange(0, 65535), default=8474, show_default=True,
+              help="Port for the API (0: any free port).")
+@click.option("--config", type=click.Path(dir_okay=False, path_type=Path),
+              help="JSON list of proxies to create at start (Toxiproxy's -config).")
+def server(host: str, port: int, config: Path | None) -> None:
+    """A Toxiproxy-compatible control API: create proxies and add toxics over HTTP.
+
+    Toxics are Toxiproxy's types plus faultproxy's HTTP and SSE faults (``faultproxy faults``).
+    Prints ``listening on URL`` first; a bad --config or a busy port is one line and exit 2.
+    """
+    from faultproxy.aio import run
+    from faultproxy.control.registry import ControlError
+    from faultproxy.control.server import ControlServer
+    from faultproxy.lab.addresses import error_text
+
+    control = ControlServer(host, port, config=config)
+
+    async def main() -> None:
+        try:
+            await control.start()
+        except ControlError as error:
+            raise ServeError(error.message) from None
+        except OSError as error:
+            raise ServeError(f"cannot listen on {host}:{port}: {error_text(error)}") from None
+        click.echo(f"listening on {control.url}  (Toxiproxy API, {len(control.registry.all())} proxies)")
+        await control.serve_forever()
+
+    try:
+        run(main())
+    except KeyboardInterrupt:
+        pass
