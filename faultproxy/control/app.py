@@ -21,7 +21,7 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
 from faultproxy import __version__
-from faultproxy.control.metrics import PROMETHEUS_TEXT, render_metrics
+from faultproxy.control.metrics import render_metrics
 from faultproxy.control.registry import ControlError, Registry, toxics_json
 
 UPDATE = ["POST", "PATCH"]
@@ -96,7 +96,8 @@ def build_app(registry: Registry) -> Starlette:
         return Response(status_code=204)
 
     async def metrics(request: Request) -> Response:
-        return PlainTextResponse(render_metrics(registry.all()), media_type=PROMETHEUS_TEXT)
+        body, content_type = render_metrics(registry.all(), request.headers.get("accept", ""))
+        return Response(body, headers={"Content-Type": content_type})
 
     async def errors(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, ControlError)

@@ -1,48 +1,51 @@
-"""``GET /metrics``: the proxies' counters in Prometheus's text format (version 0.0.4).
+"""``GET /metrics``: the proxies' counters in Prometheus's text format, via ``prometheus_client``.
 
-Per proxy: connections open now, connections accepted, and how often each fault fired (from
-the proxy's evidence, so a fault removed since still counts what it did). A proxy restarted
-by an update of its address starts its counters again, which Prometheus reads as a reset.
+Per proxy: whether it takes connections, connections open now, connections accepted, and how
+often each fault fired (from the proxy's evidence, so a fault removed since still counts what
+it did). Read from the proxies at each scrape rather than kept twice. A proxy restarted by an
+update of its address starts its counters again, which Prometheus reads as a reset.
 """
 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+
+from prometheus_client.core import CollectorRegistry, CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.exposition import choose_encoder
 
 from faultproxy.control.registry import Managed
 
-PROMETHEUS_TEXT = "text/plain; version=0.0.4; charset=utf-8"
+
+class _ProxiesCollector:
+    """A custom collector: the metric families of a snapshot of the control server's proxies."""
+
+    def __init__(self, proxies: list[Managed]):
+        self.proxies = proxies
+
+    def collect(self) -> Iterator[Metric]:
+        enabled = GaugeMetricFamily("faultproxy_proxy_enabled", "1 when the proxy takes connections, 0 when disabled.",
+                                    labels=["proxy"])
+        active = GaugeMetricFamily("faultproxy_proxy_active_connections", "Client connections open now.",
+                                   labels=["proxy"])
+        accepted = CounterMetricFamily("faultproxy_proxy_connections_accepted", "Client connections accepted.",
+                                       labels=["proxy"])
+        fired = CounterMetricFamily("faultproxy_fault_fired", "Times a fault (toxic) fired, per fault.",
+                                    labels=["proxy", "fault", "type"])
+        for managed in self.proxies:
+            proxy = managed.proxy
+            enabled.add_metric([managed.name], int(proxy.enabled))
+            active.add_metric([managed.name], proxy.active)
+            accepted.add_metric([managed.name], proxy.accepted)
+            for (fault, kind), count in sorted(Counter((e.fault, e.type) for e in proxy.evidence).items()):
+                fired.add_metric([managed.name, fault, kind], count)
+        yield from (enabled, active, accepted, fired)
 
 
-def _label(value: str) -> str:
-    return value.replace("\\", "\\\\").replace("\n", "\\n").replace('"', '\\"')
-
-
-def _labels(**labels: str) -> str:
-    return "{" + ",".join(f'{k}="{_label(v)}"' for k, v in labels.items()) + "}"
-
-
-def render_metrics(proxies: Iterable[Managed]) -> str:
-    families: dict[str, tuple[str, str, list[str]]] = {
-        "faultproxy_proxy_enabled": ("gauge", "1 when the proxy takes connections, 0 when disabled.", []),
-        "faultproxy_proxy_active_connections": ("gauge", "Client connections open now.", []),
-        "faultproxy_proxy_connections_accepted_total": ("counter", "Client connections accepted.", []),
-        "faultproxy_fault_fired_total": ("counter", "Times a fault (toxic) fired, per fault.", []),
-    }
-
-    def sample(family: str, value: int, **labels: str) -> None:
-        families[family][2].append(f"{family}{_labels(**labels)} {value}")
-
-    for managed in proxies:
-        proxy = managed.proxy
-        sample("faultproxy_proxy_enabled", int(proxy.enabled), proxy=managed.name)
-        sample("faultproxy_proxy_active_connections", proxy.active, proxy=managed.name)
-        sample("faultproxy_proxy_connections_accepted_total", proxy.accepted, proxy=managed.name)
-        fired = Counter((e.fault, e.type) for e in proxy.evidence)
-        for (fault, kind), count in sorted(fired.items()):
-            sample("faultproxy_fault_fired_total", count, proxy=managed.name, fault=fault, type=kind)
-    lines = []
-    for family, (kind, help_text, samples) in families.items():
-        lines += [f"# HELP {family} {help_text}", f"# TYPE {family} {kind}", *samples]
-    return "\n".join(lines) + "\n"
+def render_metrics(proxies: Iterable[Managed], accept: str = "") -> tuple[bytes, str]:
+    """The exposition and its content type, in the format the scraper's ``Accept`` asks for
+    (Prometheus's text format by default, OpenMetrics when asked)."""
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(_ProxiesCollector(list(proxies)))
+    encode, content_type = choose_encoder(accept)
+    return encode(registry), content_type

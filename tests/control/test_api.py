@@ -14,6 +14,7 @@ from collections.abc import Callable
 import httpx
 import pytest
 from httpx_sse import connect_sse
+from prometheus_client.parser import text_string_to_metric_families
 from proxy_harness import GUARD, ScriptedServer, wait_until
 from toxiproxy import Proxy as ToxiProxy
 from toxiproxy import Toxiproxy
@@ -38,12 +39,18 @@ def refused(listen: str) -> bool:
 
 
 def metrics(api: httpx.Client) -> dict[str, float]:
-    """``/metrics`` as ``{'name{labels}': value}``."""
+    """``/metrics`` as ``{'name{label="value",…}': value}``, labels in the order given here, read
+    with Prometheus's own parser."""
     response = api.get("/metrics")
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/plain; version=0.0.4")
-    samples = [line.rpartition(" ") for line in response.text.splitlines() if line and not line.startswith("#")]
-    return {name: float(value) for name, _, value in samples}
+    order = ["proxy", "fault", "type"]
+    out = {}
+    for family in text_string_to_metric_families(response.text):
+        for sample in family.samples:
+            labels = ",".join(f'{k}="{sample.labels[k]}"' for k in sorted(sample.labels, key=order.index))
+            out[f"{sample.name}{{{labels}}}"] = sample.value
+    return out
 
 
 def error_of(exc: pytest.ExceptionInfo[Exception]) -> dict[str, object]:
@@ -306,3 +313,10 @@ def test_metrics_count_connections_and_faults(toxi: Toxiproxy, api: httpx.Client
         assert seen['faultproxy_fault_fired_total{proxy="shop",fault="teapot",type="http_status"}'] == 3
     proxy.disable()
     assert metrics(api)['faultproxy_proxy_enabled{proxy="shop"}'] == 0
+
+
+def test_metrics_speak_openmetrics_when_the_scraper_asks(toxi: Toxiproxy, api: httpx.Client, upstream: str):
+    toxi.create(upstream=upstream, name="shop", listen="127.0.0.1:0")
+    response = api.get("/metrics", headers={"Accept": "application/openmetrics-text; version=1.0.0"})
+    assert response.headers["content-type"].startswith("application/openmetrics-text")
+    assert 'faultproxy_proxy_enabled{proxy="shop"} 1' in response.text and response.text.endswith("# EOF\n")
