@@ -1,14 +1,13 @@
 """``GET /metrics``: the proxies' counters in Prometheus's text format, via ``prometheus_client``.
 
 Per proxy: whether it takes connections, connections open now, connections accepted, and how
-often each fault fired (from the proxy's evidence, so a fault removed since still counts what
-it did). Read from the proxies at each scrape rather than kept twice. A proxy restarted by an
+often each fault fired (``FaultSet.fired``, so a fault removed since still counts what it did,
+however few firings are still kept as evidence). Read from the proxies at each scrape rather than kept twice. A proxy restarted by an
 update of its address starts its counters again, which Prometheus reads as a reset.
 """
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Iterable, Iterator
 
 from prometheus_client.core import CollectorRegistry, CounterMetricFamily, GaugeMetricFamily, Metric
@@ -37,7 +36,7 @@ class _ProxiesCollector:
             enabled.add_metric([managed.name], int(proxy.enabled))
             active.add_metric([managed.name], proxy.active)
             accepted.add_metric([managed.name], proxy.accepted)
-            for (fault, kind), count in sorted(Counter((e.fault, e.type) for e in proxy.evidence).items()):
+            for (fault, kind), count in sorted(proxy.faults.fired.items()):
                 fired.add_metric([managed.name, fault, kind], count)
         yield from (enabled, active, accepted, fired)
 

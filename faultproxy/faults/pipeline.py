@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import heapq
 import itertools
+from collections import Counter, deque
 import random
 import threading
 from dataclasses import dataclass, field
@@ -42,6 +43,7 @@ from faultproxy.wire.http import (
 from faultproxy.wire.sse import Block, SSEParser
 
 Output = bytes | Wait | Until | Close | Hold
+EVIDENCE_KEPT = 10_000  # firings a FaultSet keeps in memory (the latest); see FaultSet.fired for all
 ACTIONS = (Wait, Until, Close, Hold)
 
 
@@ -58,7 +60,10 @@ class FaultSet:
         self.version = 0
         self._specs: dict[str, FaultSpec] = {}
         self._lock = threading.Lock()
-        self.evidence: list[Evidence] = []
+        # the latest firings, for reports and tests; a proxy that runs for days keeps counting
+        # (fired) but holds only this many records
+        self.evidence: deque[Evidence] = deque(maxlen=EVIDENCE_KEPT)
+        self.fired: Counter[tuple[str, str]] = Counter()  # (fault name, type) → times it fired, ever
         self.listeners: list[Callable[[Evidence], None]] = []
         self.on_change: list[Callable[[], None]] = []  # told after every change (the proxy wakes its relays)
         for spec in specs or ():
@@ -108,6 +113,7 @@ class FaultSet:
 
     def record(self, evidence: Evidence) -> None:
         self.evidence.append(evidence)
+        self.fired[evidence.fault, evidence.type] += 1
         for listener in self.listeners:
             listener(evidence)
 

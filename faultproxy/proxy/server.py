@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 from faultproxy.faults import FaultSet, FaultSpec, parse_fault
@@ -224,8 +225,9 @@ class Proxy:
             self._capture.sync()
 
     @property
-    def evidence(self) -> list[Evidence]:
-        """Every time a fault fired: where, when, what it did."""
+    def evidence(self) -> Sequence[Evidence]:
+        """Each time a fault fired: where, when, what it did (the latest
+        :data:`~faultproxy.faults.pipeline.EVIDENCE_KEPT`; ``faults.fired`` counts them all)."""
         return self.faults.evidence
 
     def _evidence(self, evidence: Evidence) -> None:

@@ -138,6 +138,18 @@ def test_http_status_answers_429_before_the_upstream_sees_the_request(lab_sse, m
     assert "answered GET /events with 429" in proxy.evidence[0].detail
 
 
+def test_a_long_running_proxy_keeps_the_latest_evidence_and_counts_every_firing(monkeypatch, lab_sse, make_proxy):
+    """Evidence is a record per firing: a proxy that runs for days must not keep them all."""
+    monkeypatch.setattr("faultproxy.faults.pipeline.EVIDENCE_KEPT", 5)
+    server = lab_sse(events=1, interval=0.001)
+    proxy = make_proxy(f"http://127.0.0.1:{server.port}",
+                       faults=[{"name": "teapot", "type": "http_status", "attributes": {"status": 418}}])
+    with client() as http:
+        assert {http.get(proxy.url + "/events").status_code for _ in range(8)} == {418}
+    assert [e.conn for e in proxy.evidence] == [4, 5, 6, 7, 8]  # one connection each: the answer closes it
+    assert proxy.faults.fired == {("teapot", "http_status"): 8}
+
+
 def test_http_status_with_match_answers_a_pipelined_request_after_the_earlier_response(
     serve, make_proxy, raw_client
 ):
