@@ -75,7 +75,7 @@ def build_app(registry: Registry) -> Starlette:
         return JSONResponse(toxics_json(registry.get(request.path_params["proxy"]).proxy))
 
     async def add_toxic(request: Request) -> Response:
-        spec = registry.add_toxic(request.path_params["proxy"], await _body(request))
+        spec = await registry.add_toxic(request.path_params["proxy"], await _body(request))
         return JSONResponse(spec.as_dict())
 
     async def show_toxic(request: Request) -> Response:
@@ -84,11 +84,12 @@ def build_app(registry: Registry) -> Starlette:
 
     async def update_toxic(request: Request) -> Response:
         p = request.path_params
-        return JSONResponse(registry.update_toxic(p["proxy"], p["toxic"], await _body(request)).as_dict())
+        spec = await registry.update_toxic(p["proxy"], p["toxic"], await _body(request))
+        return JSONResponse(spec.as_dict())
 
     async def remove_toxic(request: Request) -> Response:
         p = request.path_params
-        registry.remove_toxic(p["proxy"], p["toxic"])
+        await registry.remove_toxic(p["proxy"], p["toxic"])
         return Response(status_code=204)
 
     async def reset(request: Request) -> Response:

@@ -2,8 +2,9 @@
 
 Everything here runs on the one event loop the proxies relay on (the API handlers are
 coroutines on it too), so a change is applied when the call returns: a client that adds a
-toxic and then connects meets the toxic. A lock orders the changes that wait for a socket
-(create, update, delete, populate), so two requests cannot both create the same name.
+toxic and then connects meets the toxic. A lock orders every change, since some wait for a
+socket (create, update, delete, populate): two requests cannot both create the same name, and
+a toxic added while an update replaces its proxy lands on the new proxy, not the old one.
 
 Errors are :class:`ControlError` with Toxiproxy's status codes and wording where it has one
 (``proxy not found``, ``toxic already exists``, …); a bad toxic keeps the message of
@@ -15,7 +16,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from faultproxy.faults import FaultSpec, FaultSpecError, parse_fault
+from faultproxy.faults import FaultSet, FaultSpec, FaultSpecError, parse_fault
 from faultproxy.lab.addresses import error_text, parse_listen, parse_upstream, url_host
 from faultproxy.proxy.server import Proxy
 
@@ -83,8 +84,8 @@ class ProxyRequest:
         try:
             parse_upstream(self.upstream)
             parse_listen(self.listen)
-        except ValueError as error:
-            raise ControlError(400, f"{error}{where}") from None
+        except ValueError as error:  # the parsers speak of CLI flags (--listen:); here they are fields
+            raise ControlError(400, f"{str(error).removeprefix('--')}{where}") from None
 
 
 class Registry:
@@ -199,18 +200,21 @@ class Registry:
             raise not_found("toxic", name)
         return spec
 
-    def add_toxic(self, proxy: str, body: Any) -> FaultSpec:
-        faults = self.get(proxy).proxy.faults
-        if isinstance(body, dict) and "type" in body:
-            # Toxiproxy's default name, so that a second one of a kind is a clear 409
-            body = {"name": f"{body['type']}_{body.get('stream') or 'downstream'}", **body}
-        spec = _parse_toxic(body, index=len(faults.specs))
-        try:
-            return faults.add(spec)
-        except ValueError:
-            raise ControlError(409, f"toxic already exists: {spec.name}") from None
+    async def add_toxic(self, proxy: str, body: Any) -> FaultSpec:
+        async with self._lock:  # not into a proxy that an update is replacing meanwhile
+            faults = self.get(proxy).proxy.faults
+            return _add(faults, _with_defaults(body))
 
-    def update_toxic(self, proxy: str, name: str, body: Any) -> FaultSpec:
+    async def update_toxic(self, proxy: str, name: str, body: Any) -> FaultSpec:
+        async with self._lock:
+            return self._update_toxic(proxy, name, body)
+
+    async def remove_toxic(self, proxy: str, name: str) -> None:
+        async with self._lock:
+            self.toxic(proxy, name)
+            self.get(proxy).proxy.faults.remove(name)
+
+    def _update_toxic(self, proxy: str, name: str, body: Any) -> FaultSpec:
         """Toxiproxy's update: the fields given replace the toxic's, attributes one by one."""
         current = self.toxic(proxy, name).as_dict()
         if not isinstance(body, dict):
@@ -224,9 +228,25 @@ class Registry:
         merged = {**current, **body, "attributes": {**current["attributes"], **attributes}}
         return self.get(proxy).proxy.faults.replace(_parse_toxic(merged))
 
-    def remove_toxic(self, proxy: str, name: str) -> None:
-        self.toxic(proxy, name)
-        self.get(proxy).proxy.faults.remove(name)
+
+def _with_defaults(body: Any) -> Any:
+    """Toxiproxy's defaults for what a client leaves out or empty (its Go client always sends
+    ``"name": ""``): stream ``downstream``, then the name ``TYPE_STREAM``, so that a second toxic
+    of a kind is a clear 409 rather than a second nameless one."""
+    if not isinstance(body, dict) or "type" not in body:
+        return body
+    body = {k: v for k, v in body.items() if v not in ("", None) or k not in ("name", "stream")}
+    body.setdefault("stream", "downstream")
+    body.setdefault("name", f"{body['type']}_{body['stream']}")
+    return body
+
+
+def _add(faults: FaultSet, body: Any) -> FaultSpec:
+    spec = _parse_toxic(body, index=len(faults.specs))
+    try:
+        return faults.add(spec)
+    except ValueError:
+        raise ControlError(409, f"toxic already exists: {spec.name}") from None
 
 
 def _parse_toxic(body: Any, index: int = 0) -> FaultSpec:

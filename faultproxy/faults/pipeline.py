@@ -61,8 +61,10 @@ class FaultSet:
         self._specs: dict[str, FaultSpec] = {}
         self._lock = threading.Lock()
         # the latest firings, for reports and tests; a proxy that runs for days keeps counting
-        # (fired) but holds only this many records
-        self.evidence: deque[Evidence] = deque(maxlen=EVIDENCE_KEPT)
+        # (fired) but holds only this many records. Appended on the relay's loop, read from any
+        # thread (a test polling what fired): the lock keeps a reader's copy from a half-append.
+        self._evidence: deque[Evidence] = deque(maxlen=EVIDENCE_KEPT)
+        self._evidence_lock = threading.Lock()
         self.fired: Counter[tuple[str, str]] = Counter()  # (fault name, type) → times it fired, ever
         self.listeners: list[Callable[[Evidence], None]] = []
         self.on_change: list[Callable[[], None]] = []  # told after every change (the proxy wakes its relays)
@@ -111,9 +113,17 @@ class FaultSet:
     def get(self, name: str) -> FaultSpec | None:
         return self._specs.get(name)
 
+    @property
+    def evidence(self) -> list[Evidence]:
+        """The latest firings (:data:`EVIDENCE_KEPT` at most), oldest first: a copy, safe to
+        read while faults keep firing on another thread."""
+        with self._evidence_lock:
+            return list(self._evidence)
+
     def record(self, evidence: Evidence) -> None:
-        self.evidence.append(evidence)
-        self.fired[evidence.fault, evidence.type] += 1
+        with self._evidence_lock:
+            self._evidence.append(evidence)
+            self.fired[evidence.fault, evidence.type] += 1
         for listener in self.listeners:
             listener(evidence)
 

@@ -207,7 +207,11 @@ class Relay:
             self._answer_upstream_error()
 
     def _answer_upstream_error(self) -> None:
-        """502 once we know a request is waiting; raw mode just closes."""
+        """502 once we know a request is waiting; raw mode just closes. So does ``raw=None``
+        for a client that has sent nothing yet: it may be waiting for a server that speaks first
+        (MySQL, SMTP), and an HTTP client whose request is already on its way still gets its 502."""
+        if self._sniffing and not self._client_spoke():
+            self._sniff(self.upstream, b"")  # what speaks first is not an HTTP client
         if not self.http:
             self._close(self.client)
             return
@@ -360,6 +364,17 @@ class Relay:
                 self._push(self.down, self.to_client, self.down.feed(data, self._now()))
             if self._refused is not None:
                 self._answer_refusal()
+
+    def _client_spoke(self) -> bool:
+        """Whether the client has sent anything yet: peeked at, left for the relay to read."""
+        sock = self.client.transport.get_extra_info("socket") if self.client.transport else None
+        if sock is None:
+            return False
+        try:
+            with socket.fromfd(sock.fileno(), sock.family, socket.SOCK_STREAM) as peer:
+                return bool(peer.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT))
+        except OSError:  # nothing yet (EAGAIN), or the socket is gone
+            return False
 
     def _sniff(self, side: Side, data: bytes) -> None:
         """A proxy with ``raw=None`` relays whatever its clients speak, as Toxiproxy does: a

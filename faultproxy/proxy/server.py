@@ -16,7 +16,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Sequence
 from pathlib import Path
 
 from faultproxy.faults import FaultSet, FaultSpec, parse_fault
@@ -225,7 +224,7 @@ class Proxy:
             self._capture.sync()
 
     @property
-    def evidence(self) -> Sequence[Evidence]:
+    def evidence(self) -> list[Evidence]:
         """Each time a fault fired: where, when, what it did (the latest
         :data:`~faultproxy.faults.pipeline.EVIDENCE_KEPT`; ``faults.fired`` counts them all)."""
         return self.faults.evidence

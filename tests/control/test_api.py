@@ -320,3 +320,13 @@ def test_metrics_speak_openmetrics_when_the_scraper_asks(toxi: Toxiproxy, api: h
     response = api.get("/metrics", headers={"Accept": "application/openmetrics-text; version=1.0.0"})
     assert response.headers["content-type"].startswith("application/openmetrics-text")
     assert 'faultproxy_proxy_enabled{proxy="shop"} 1' in response.text and response.text.endswith("# EOF\n")
+
+
+def test_toxics_with_an_empty_name_or_stream_get_toxiproxys_defaults(toxi: Toxiproxy, api: httpx.Client, upstream: str):
+    """Toxiproxy's Go client always sends ``"name": ""``: each toxic still gets its own name."""
+    toxi.create(upstream=upstream, name="go", listen="127.0.0.1:0")
+    for kind in ("latency", "timeout"):
+        body = {"name": "", "type": kind, "stream": "", "toxicity": 1, "attributes": {}}
+        assert api.post("/proxies/go/toxics", json=body).json()["name"] == f"{kind}_downstream"
+    assert api.delete("/proxies/go/toxics/latency_downstream").status_code == 204
+    assert [t["name"] for t in api.get("/proxies/go/toxics").json()] == ["timeout_downstream"]

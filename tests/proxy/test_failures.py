@@ -741,6 +741,19 @@ def test_auto_mode_parses_http_so_http_faults_apply(make_proxy, serve):
             assert http.get(proxy.url + "/again").status_code == 503
 
 
+def test_auto_mode_with_the_upstream_down(make_proxy, unused_port, raw_client):
+    """A client that has not spoken may be waiting for a server that speaks first: it gets the
+    close a TCP proxy gives (never a hang, never an HTTP 502); an HTTP client gets its 502."""
+    proxy = make_proxy(f"127.0.0.1:{unused_port}", raw=None)
+    assert raw_client(proxy.port).recv_to_end() == (b"", "fin")  # silent client
+    half_closed = raw_client(proxy.port)
+    half_closed.shutdown_write()
+    assert half_closed.recv_to_end() == (b"", "fin")
+    with client() as http:
+        response = http.get(proxy.url + "/x")
+    assert response.status_code == 502 and "connection refused" in response.text
+
+
 @pytest.mark.parametrize(
     "opening",
     [b"*1\r\n$4\r\nPING\r\n", b"SET key value\r\n", b"\x16\x03\x01\x02\x00\x01GET / HTTP/1.1\r\n\r\n"],
