@@ -127,7 +127,9 @@ class Registry:
             if (request.upstream, request.listen) == (managed.upstream, managed.listen):
                 await old.set_enabled(request.enabled)
                 return managed
-            same_port = request.listen == managed.listen
+            # the port it asks for is the one held now (however the host is spelled: localhost,
+            # 0.0.0.0): the old proxy must let go of it first
+            same_port = parse_listen(request.listen).port == managed.proxy.port
             if same_port:
                 await old.stop()  # the new one needs its port
             try:

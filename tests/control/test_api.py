@@ -128,6 +128,11 @@ def test_update_moves_a_proxy_to_another_upstream_and_port_keeping_its_toxics(
     assert through(relisted["listen"]).text == "world"
     assert [t["name"] for t in relisted["toxics"]] == ["latency_downstream"]
 
+    port = relisted["listen"].rpartition(":")[2]
+    respelled = api.post("/proxies/shop", json={"listen": f"localhost:{port}"})  # its own port, named otherwise
+    assert respelled.status_code == 200, respelled.text
+    assert through(respelled.json()["listen"]).text == "world"
+
     assert api.post("/proxies/shop", json={"enabled": "no"}).status_code == 400
     assert api.post("/proxies/nope", json={"enabled": False}).status_code == 404
 
