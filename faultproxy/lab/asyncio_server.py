@@ -43,6 +43,7 @@ class StreamServer:
         self._log: IO[str] | None = None
         self._server: asyncio.Server | None = None
         self._connections: set[asyncio.Task] = set()
+        self._stopping = False
 
     @property
     def url(self) -> str:
@@ -65,11 +66,13 @@ class StreamServer:
         """Stop listening and end every open connection, mid-stream or not; close the log."""
         if self._server is not None:
             self._server.close()
+            self._stopping = True
             for task in list(self._connections):
                 task.cancel()
             await asyncio.gather(*self._connections, return_exceptions=True)
             await self._server.wait_closed()
             self._server = None
+            self._stopping = False
         self._close_log()
 
     def log_record(self, record: dict[str, Any], *, ensure_ascii: bool = False) -> None:
@@ -109,6 +112,11 @@ class StreamServer:
             await self.handle(reader, writer)
         except ConnectionError:
             pass  # the client went away; nothing to answer
+        except asyncio.CancelledError:
+            # stop() ended it: done, not cancelled, since asyncio's streams (3.11) report a
+            # cancelled connection task as an "unhandled exception" on every stop
+            if not self._stopping:
+                raise
         finally:
             self._connections.discard(task)
             writer.close()
