@@ -112,6 +112,11 @@ class StreamServer:
             await self.handle(reader, writer)
         except ConnectionError:
             pass  # the client went away; nothing to answer
+        except RuntimeError:
+            # uvloop refuses a write once the client has gone and its transport is closed
+            # (asyncio drops it): the client went away too
+            if not writer.transport.is_closing():
+                raise
         except asyncio.CancelledError:
             # stop() ended it: done, not cancelled, since asyncio's streams (3.11) report a
             # cancelled connection task as an "unhandled exception" on every stop
