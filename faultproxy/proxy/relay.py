@@ -211,7 +211,7 @@ class Relay:
         for a client that has sent nothing yet: it may be waiting for a server that speaks first
         (MySQL, SMTP), and an HTTP client whose request is already on its way still gets its 502."""
         if self._sniffing and not self._client_spoke():
-            self._sniff(self.upstream, b"")  # what speaks first is not an HTTP client
+            self._relay_as_tcp()
         if not self.http:
             self._close(self.client)
             return
@@ -381,9 +381,14 @@ class Relay:
         connection whose client opens with an HTTP request is HTTP/1.1 (every fault applies);
         anything else — a server that speaks first, a database protocol, TLS — is plain TCP,
         with byte faults only, instead of a ``400`` for what was never meant as HTTP."""
-        self._sniffing = False
         if side is self.client and opens_like_http(data):
+            self._sniffing = False
             return
+        self._relay_as_tcp()
+
+    def _relay_as_tcp(self) -> None:
+        """Decided (``raw=None``): this connection is not HTTP."""
+        self._sniffing = False
         self.http = False
         self.up.as_raw()
         self.down.as_raw()
