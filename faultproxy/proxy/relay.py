@@ -349,6 +349,9 @@ class Relay:
                 return  # lingering after the proxy's own answer: dropped, see _answer
             if self.upstream.transport is None and self.upstream_error is None:
                 self.early.append(data)
+                # reading was paused in connection_made; if a read came anyway, pause again:
+                # whatever waits for the upstream must stay small, however fast the client sends
+                self.client.transport.pause_reading()  # type: ignore[union-attr]
             elif self.upstream_error is not None:
                 self._check_request(data)
                 self._answer_upstream_error()
