@@ -473,7 +473,10 @@ class Relay:
         self.proxy.capture_note(self, "closed", side=side.name, how="rst" if reset else "fin")
         if reset:
             (self.to_client if side is self.upstream else self.to_upstream).cancel()
-            _reset(side.peer.transport)
+            if side.peer.transport is None:
+                self._close(side.peer)  # never connected (the connect was just stopped): gone too
+            else:
+                _reset(side.peer.transport)
         elif side is self.client:
             self._close(self.upstream)  # the client is gone: nobody is left to read the answer
         elif self._refused is not None:

@@ -25,7 +25,7 @@ import threading
 
 import httpx
 import pytest
-from proxy_harness import GUARD, Conn, wait_event, wait_until
+from proxy_harness import GUARD, LINGER_RST, Conn, wait_event, wait_until
 
 from faultproxy.proxy.capture_read import capture_records
 
@@ -857,3 +857,34 @@ def test_cli_capture_that_cannot_be_written_is_a_clear_error(tmp_path):
     assert result.returncode not in (0, None)
     assert "cannot write capture" in result.stderr and "cannot listen" not in result.stderr
     assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("sends", [b"", GET], ids=["silent", "mid-request"])
+def test_a_client_reset_while_the_upstream_connects_is_forgotten(sends, make_proxy):
+    """A client that resets its connection while the proxy is still connecting upstream leaves
+    nothing behind: no relay, no task, once the upstream connection resolves. (uvloop reports
+    the reset at once, while the connect is in progress; before the fix the relay forgot to
+    count the never-made upstream socket as gone and stayed in the proxy's table forever.)"""
+    backlog = socket.socket()
+    backlog.bind(("127.0.0.1", 0))
+    backlog.listen(0)  # an accept queue of one, never accepted: the next connect hangs in SYN_SENT
+    filler = socket.create_connection(backlog.getsockname())
+    proxy = make_proxy(f"http://127.0.0.1:{backlog.getsockname()[1]}", connect_timeout=GUARD * 4)
+    try:
+        for _ in range(3):
+            sock = socket.create_connection(("127.0.0.1", proxy.port))
+            sock.sendall(sends)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, LINGER_RST)
+            sock.close()
+        wait_until(lambda: proxy.accepted == 3, "the proxy accepted the three clients")
+        filler.close()  # the upstream now answers: a relay still waiting sees its client's reset
+        while True:  # let the queued connects through, so nothing waits for connect_timeout
+            backlog.settimeout(0.5)
+            try:
+                backlog.accept()[0].close()
+            except TimeoutError:
+                break
+        wait_until(lambda: proxy.active == 0, "every reset client forgotten")
+    finally:
+        filler.close()
+        backlog.close()
