@@ -81,13 +81,18 @@ def run(request: ClientRequest, out: Emitter) -> None:
 
     with requests.Session() as session:
         session.hooks["response"].append(on_response)
+        # Bound before the first connect: ``__enter__`` connects, and a refused first connection
+        # (a status other than 200, the wrong Content-Type, a network error) calls ``on_error``
+        # with the source CLOSED right before the library raises. ``on_error`` must see that
+        # state, or it takes the refusal for a reconnect and ends the run as a clean one.
+        source = requests_sse.EventSource(
+            request.url, method=request.method,
+            reconnection_time=timedelta(milliseconds=request.reconnect_ms),
+            max_connect_retry=allowed, timeout=(10.0, request.timeout_s), session=session,
+            on_error=on_error, headers=dict(request.headers), data=request.body,
+        )
         try:
-            with requests_sse.EventSource(
-                request.url, method=request.method,
-                reconnection_time=timedelta(milliseconds=request.reconnect_ms),
-                max_connect_retry=allowed, timeout=(10.0, request.timeout_s), session=session,
-                on_error=on_error, headers=dict(request.headers), data=request.body,
-            ) as source:
+            with source:
                 for event in source:
                     out.event(event.type, event.data, event.last_event_id)
         except _BudgetSpent:

@@ -20,7 +20,7 @@ import time
 import traceback
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Awaitable, Callable
 
 from faultproxy import __version__
 from faultproxy.clients import arun_client, registry
@@ -64,8 +64,14 @@ def plan(scenarios: list[Scenario], clients: list[str] | None) -> tuple[list[Cel
     return cells, availability
 
 
-async def run_cell(cell: Cell, run_seed: int, cell_dir: Path) -> dict[str, Any]:
-    """One cell, start to verdict. Never raises: a broken cell is reported as such."""
+ClientRunner = Callable[[str, Any], Awaitable[Any]]  # (client name, ClientRequest) -> Transcript
+
+
+async def run_cell(cell: Cell, run_seed: int, cell_dir: Path, run_client: ClientRunner = arun_client) -> dict[str, Any]:
+    """One cell, start to verdict. Never raises: a broken cell is reported as such.
+
+    ``run_client`` runs the client (default: the registered adapter in its child process); the
+    tests that re-check a ``known:`` entry give one that runs the library with no adapter."""
     from faultproxy.proxy.server import Proxy
 
     scenario = cell.scenario
@@ -84,7 +90,7 @@ async def run_cell(cell: Cell, run_seed: int, cell_dir: Path) -> dict[str, Any]:
         try:
             async with Proxy(upstream, faults=list(scenario.faults), seed=seed, capture=capture) as proxy:
                 request = scenario.client_request(cell.client, proxy.url)
-                transcript = await arun_client(cell.client, request)
+                transcript = await run_client(cell.client, request)
                 fired = list(proxy.evidence)
         finally:
             if server is not None:

@@ -1,0 +1,135 @@
+"""Every ``known:`` entry of the default suite, re-verified with the library itself (no adapter).
+
+A ``known:`` entry says "this client does X with these bytes". The cell that records it runs the
+client through its faultproxy adapter, so an adapter bug can pass for the library's behaviour
+(the requests-sse adapter once turned every refused first connection into a clean, empty
+stream: five entries claimed a silent loss the library never commits). Here each entry's
+scenario runs for real -- its server, the proxy with its faults, the same bytes -- but the
+client is the library used as its README shows (``tests/clients/direct/``), and the verdict
+must be one the entry records.
+
+Entries of faultproxy's own clients (``raw``, ``naive``: the adapter *is* the client) and of
+``chromium`` (the adapter is a page that uses the browser's own EventSource; there is no
+library between) are not re-run here; the test fails if any other client lacks a driver.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import shutil
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from faultproxy.clients.transcript import ReceivedEvent, Transcript
+from faultproxy.scenarios import load_paths
+from faultproxy.scenarios.runner import DEFAULT_SUITE, Cell, run_cell
+
+DIRECT = Path(__file__).parents[1] / "clients" / "direct"
+PYTHON = {"httpx-sse", "sseclient-py", "requests-sse", "aiohttp-sse-client2", "launchdarkly-eventsource", "openai"}
+NODE = {"node-eventsource", "fetch-event-source"}
+NOT_LIBRARIES = {"raw": "faultproxy's own lab client", "naive": "faultproxy's own baseline",
+                 "chromium": "the browser's EventSource, with no library in between"}
+
+ENTRIES = [(s, client) for s in load_paths([DEFAULT_SUITE]) for client in sorted(s.known)]
+
+
+def test_every_known_client_has_a_direct_driver():
+    missing = {c for _, c in ENTRIES} - PYTHON - NODE - set(NOT_LIBRARIES)
+    assert not missing, f"known: entries of clients with no direct driver: {sorted(missing)}"
+
+
+async def run_direct(client: str, request) -> Transcript:
+    """The library in a child process; killed at the scenario's deadline (then ``hung``)."""
+    if client in NODE:
+        node = shutil.which("node")
+        if node is None:
+            pytest.skip("node is not installed")
+        argv = [node, str(DIRECT / "direct_node.mjs"), client]
+    else:
+        argv = [sys.executable, str(DIRECT / "direct_py.py"), client]
+    t0 = time.monotonic()
+    child = await asyncio.create_subprocess_exec(*argv, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
+                                                 stderr=asyncio.subprocess.DEVNULL)
+    payload = json.dumps({"url": request.url, "method": request.method, "headers": request.headers,
+                          "body": request.body, "timeout_s": request.timeout_s}).encode()
+    child.stdin.write(payload)
+    child.stdin.close()
+    events: list[ReceivedEvent] = []
+    end: dict = {"end": "hung"}
+
+    async def read() -> None:
+        nonlocal end
+        async for line in child.stdout:
+            record = json.loads(line)
+            if "event" in record:
+                kind, data, ident = record["event"]
+                events.append(ReceivedEvent(kind, data, ident, time.monotonic() - t0))
+            else:
+                end = record
+
+    try:
+        await asyncio.wait_for(read(), request.deadline_s)
+        await child.wait()
+    except asyncio.TimeoutError:
+        child.kill()
+        await child.wait()
+    return Transcript(client=client, version="direct", events=events, end=end["end"],
+                      error_type=end.get("error_type"), error_message=end.get("error_message"),
+                      duration_s=time.monotonic() - t0, t0_monotonic=t0)
+
+
+def _id(entry) -> str:
+    return f"{entry[0].name}/{entry[1]}"
+
+
+LIBRARY_ENTRIES = [e for e in ENTRIES if e[1] not in NOT_LIBRARIES]
+PARALLEL = 6  # the cells mostly wait (on deadlines, stalls, reconnect delays): run them together
+
+
+@pytest.fixture(scope="module")
+def direct_results(tmp_path_factory):
+    """Every entry's cell, run at once on one loop (each with its own server, proxy and child)."""
+    async def main():
+        gate = asyncio.Semaphore(PARALLEL)
+
+        async def one(entry):
+            async with gate:
+                folder = tmp_path_factory.mktemp(_id(entry).replace("/", "-"))
+                return await run_cell(Cell(entry[0], entry[1], 0), 0, folder, run_client=run_direct)
+
+        # the cells that wait longest (a deadline, then hung) go first
+        order = sorted(LIBRARY_ENTRIES, key=lambda e: -e[0].timeouts.deadline_ms if e[0].timeouts.read_ms else 0)
+        results = await asyncio.gather(*(one(e) for e in order))
+        return {_id(e): r for e, r in zip(order, results)}
+
+    return asyncio.run(main())
+
+
+@pytest.mark.parametrize("entry", LIBRARY_ENTRIES, ids=_id)
+def test_known_entry_holds_for_the_library_itself(entry, direct_results):
+    scenario, client = entry
+    known = scenario.known[client]
+    result = direct_results[_id(entry)]
+    assert result["outcome"] in known.outcomes, (
+        f"{scenario.name}: the library {client} itself is {result['outcome']}, but the scenario records "
+        f"{known.label()}: {result['evidence']['summary']}")
+
+
+REFUSED_FIRST = {"rate-limited-429": "requests_sse.InvalidStatusCodeError",
+                 "server-error-503": "requests_sse.InvalidStatusCodeError",
+                 "wrong-content-type": "requests_sse.InvalidContentTypeError",
+                 "empty-response": "requests.ConnectionError",
+                 "upstream-timeout-then-close": "requests.ConnectionError"}
+
+
+@pytest.mark.parametrize("name", sorted(REFUSED_FIRST))
+def test_requests_sse_adapter_reports_a_refused_first_connection_as_the_library_raises_it(name, tmp_path):
+    """The adapter once ended these ``completed`` (its on_error ran before ``source`` was bound)."""
+    scenario = next(s for s in load_paths([DEFAULT_SUITE]) if s.name == name)
+    result = asyncio.run(run_cell(Cell(scenario, "requests-sse", 0), 0, tmp_path))
+    assert result["outcome"] == "error", result["evidence"]["summary"]
+    assert result["evidence"]["error"]["type"] == REFUSED_FIRST[name]
