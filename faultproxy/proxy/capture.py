@@ -9,6 +9,13 @@ are replaced by ``[redacted]``: in heads (folded continuation lines included), i
 the ``unparsed`` bytes that follow a framing error (a malformed head still holds its secrets),
 and in the text of ``malformed`` reasons, which may quote a header line.
 
+Each record with bytes has a ``dir``: ``request`` (what the proxy wrote to the upstream),
+``response`` (what it wrote to the client: after the faults) or ``upstream`` (what it read from
+the upstream, before any fault: the server's own bytes, the ground truth of a server that keeps
+no log of its own -- see ``docs/outcomes.md``). ``upstream`` records are decoded like responses
+(heads, chunks, ends, ``malformed``) but carry no ``event`` records; the meta record's
+``upstream_side: true`` says they are kept (a request no server answered has none).
+
 Record types: ``open``; ``head`` (a request or response head, with ``dir``, ``exchange`` and
 the parsed fields); ``body`` (Content-Length, close-delimited or tunnel bytes); ``chunk``
 (a chunk-size line, with ``size``), ``chunk_data``, ``chunk_end``, ``trailers``; ``end`` (a
@@ -163,10 +170,10 @@ def _b64(data: bytes) -> str:
 class _DirectionDecoder:
     """Decodes one direction of one connection into capture records."""
 
-    def __init__(self, direction: str, peer: _DirectionDecoder | None = None):
+    def __init__(self, direction: str, *peers: _DirectionDecoder):
         self.direction = direction
         self.reader = HTTPReader("request" if direction == "request" else "response", strict=False)
-        self.peer = peer  # the request decoder tells the response decoder which method each answers
+        self.peers = peers  # the request decoder tells the response decoders which method each answers
         self.exchange = 0
         self.finals = 0
         self.sse: SSEParser | None = None
@@ -196,8 +203,8 @@ class _DirectionDecoder:
         base = {"dir": self.direction, "exchange": self.exchange}
         if isinstance(event, Request):
             self.exchange += 1
-            if self.peer is not None:
-                self.peer.reader.expect_response_to(event.method)
+            for peer in self.peers:
+                peer.reader.expect_response_to(event.method)
             raw = redact_head(event.raw) if redact else event.raw
             return [{"type": "head", "dir": self.direction, "exchange": self.exchange, "method": event.method.decode("latin-1"),
                      "target": event.target.decode("latin-1"), "b64": _b64(raw)}]
@@ -206,7 +213,8 @@ class _DirectionDecoder:
             if event.status >= 200:
                 self.finals += 1
             content_type = (event.headers.get("content-type") or b"").split(b";")[0].strip().lower()
-            self.sse = SSEParser() if content_type == b"text/event-stream" else None
+            events = content_type == b"text/event-stream" and self.direction == "response"
+            self.sse = SSEParser() if events else None
             self.event_index = 0
             raw = redact_head(event.raw) if redact else event.raw
             return [{"type": "head", "dir": self.direction, "exchange": self.exchange, "status": event.status,
@@ -269,13 +277,13 @@ class CaptureWriter:
 
     def meta(self, **fields: Any) -> None:
         self._write({"type": "meta", "version": CAPTURE_VERSION, "started": time.time(),
-                     "monotonic_start": self._start, "redacted": self.redact, **fields})
+                     "monotonic_start": self._start, "redacted": self.redact, "upstream_side": True, **fields})
 
     def open(self, conn: int, client: Any) -> None:
-        requests = _DirectionDecoder("request")
         responses = _DirectionDecoder("response")
-        requests.peer = responses
-        self._decoders[conn] = {"request": requests, "response": responses}
+        upstream = _DirectionDecoder("upstream")
+        requests = _DirectionDecoder("request", responses, upstream)
+        self._decoders[conn] = {"request": requests, "response": responses, "upstream": upstream}
         peer = f"{client[0]}:{client[1]}" if client else None
         self._write({"t": self._now(), "conn": conn, "type": "open", "client": peer})
 
@@ -295,9 +303,10 @@ class CaptureWriter:
         t = self._now()
         decoders = self._decoders.get(conn)
         if kind == "eof" and decoders is not None:
-            direction = "request" if fields.get("side") == "client" else "response"
-            for record in decoders[direction].close(self.redact):
-                self._write({"t": t, "conn": conn, **record})
+            directions = ("request",) if fields.get("side") == "client" else ("upstream", "response")
+            for direction in directions:
+                for record in decoders[direction].close(self.redact):
+                    self._write({"t": t, "conn": conn, **record})
         if kind == "done" and decoders is not None:
             for decoder in decoders.values():
                 for record in decoder.flush():

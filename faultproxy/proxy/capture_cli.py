@@ -16,7 +16,7 @@ import click
 
 from faultproxy.proxy.capture_read import CaptureFileError, capture_records
 
-_ARROW = {"request": "→", "response": "←"}
+_ARROW = {"request": "→", "response": "←", "upstream": "⇠"}
 
 
 class CaptureError(click.ClickException):
@@ -81,6 +81,8 @@ def _show_summary(records: Iterator[dict[str, Any]]) -> None:
     closes: dict[int, list[str]] = {}
     for r in records:
         kind = r["type"]
+        if r.get("dir") == "upstream":
+            continue  # the server's own bytes; the summary is of what the client got
         if kind in ("closed", "upstream_error"):
             closes.setdefault(r["conn"], []).append(
                 f"{r.get('side', 'upstream')} {r.get('how', r.get('reason', ''))}".strip())

@@ -358,6 +358,8 @@ class Relay:
             else:
                 self._from_client(data)
         else:
+            if self.proxy.capturing:  # the server's own bytes, before any fault: a url: server's ground truth
+                self.proxy.capture_data(self, "upstream", data)
             if (
                 self.to_client.limit == QUEUE_LIMIT and "downstream" not in self._alarms
                 and self.down.passes(data)

@@ -116,6 +116,13 @@ class ServerSpec(Strict):
         """Whether the server logs what it sent (every built-in one does; a ``url:`` server does not)."""
         return self.builtin
 
+    def origin(self) -> str:
+        """``http://host:port`` of a ``url:`` server (its path is what the clients request)."""
+        from urllib.parse import urlsplit
+
+        parts = urlsplit(self.url or "")
+        return f"{parts.scheme}://{parts.netloc}"
+
     def typed_options(self) -> Strict:
         return options_model(self.kind).model_validate(self.options)
 

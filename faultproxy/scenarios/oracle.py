@@ -32,9 +32,10 @@ Usage::
     oracle.exchanges               # list[DeliveredExchange], with .end / .noticeable / .detail
     oracle.fault_records           # the capture's fault records
 
-Only ``text/event-stream`` responses yield events, as in the capture (an EventSource fails a
-connection with another Content-Type; ``sse`` says which). Times are seconds since the capture
-started.
+Only ``200`` ``text/event-stream`` responses yield events: a spec client fails the connection on
+any other status or Content-Type before it reads the body (``status_problem`` says why), so the
+events a 500 or a ``text/plain`` body happens to hold are not events it may hand over. Times are
+seconds since the capture started. Outcomes and the three views are defined in ``docs/outcomes.md``.
 """
 
 from __future__ import annotations
@@ -166,6 +167,18 @@ class Oracle:
         streams = self.stream_exchanges() or self.exchanges
         return streams[-1] if streams else None
 
+    @property
+    def has_upstream(self) -> bool:
+        """Whether the capture holds the server's side too (``upstream`` records; older captures
+        and hand-made ones do not)."""
+        meta = self.records[0] if self.records and self.records[0].get("type") == "meta" else {}
+        return bool(meta.get("upstream_side"))
+
+    def upstream(self) -> Oracle:
+        """The same capture seen from the server's side: what the proxy read from the upstream,
+        before any fault (exchanges that never reached the upstream are absent)."""
+        return oracle_from_records(self.records, side="upstream")
+
 
 def _headers(raw: bytes) -> dict[str, str]:
     out: dict[str, str] = {}
@@ -214,7 +227,7 @@ def _feed(x: DeliveredExchange, data: bytes, t: float) -> None:
 
 def _start_body(x: DeliveredExchange) -> None:
     x.framing = _framing(x)
-    if x.sse:
+    if x.sse and x.status == 200:  # a spec client fails any other response before reading its body
         x._parser = SSEParser()
         encoding = x.headers.get("content-encoding", "").strip().lower()
         if encoding in ("gzip", "x-gzip"):
@@ -232,8 +245,12 @@ def _finish(x: DeliveredExchange) -> None:
         x.detail = x._parse_error
 
 
-def oracle_from_records(records: Iterable[dict[str, Any]]) -> Oracle:
-    """The oracle of a capture given as its records (``meta`` first, or not)."""
+def oracle_from_records(records: Iterable[dict[str, Any]], side: str = "response") -> Oracle:
+    """The oracle of a capture given as its records (``meta`` first, or not).
+
+    ``side``: ``response`` -- what the proxy delivered to the client (after the faults);
+    ``upstream`` -- what it read from the server (before them), the same analysis of the
+    server's own bytes (:func:`faultproxy.scenarios.truth.truth_from_capture` uses it)."""
     records = list(records)
     exchanges: dict[tuple[int, int], DeliveredExchange] = {}
     order: list[tuple[int, int]] = []
@@ -265,9 +282,11 @@ def oracle_from_records(records: Iterable[dict[str, Any]]) -> Oracle:
             continue
         if "exchange" not in r or not r.get("exchange"):
             continue
+        direction = r.get("dir")
+        if direction in ("response", "upstream") and direction != side:
+            continue
         x = get(conn, r["exchange"], t)
         x.t_end = t
-        direction = r.get("dir")
         if direction == "request":
             if kind == "head":
                 x.method, x.target = r.get("method"), r.get("target")
@@ -344,7 +363,7 @@ def oracle_from_records(records: Iterable[dict[str, Any]]) -> Oracle:
                                  "(0\\r\\n\\r\\n)",
                 "short_body": f"the connection closed after {x.body_bytes} of {x._length} body bytes",
             }.get(x.end, "")
-    out = [exchanges[k] for k in order]
+    out = [exchanges[k] for k in order if side == "response" or exchanges[k].status is not None]
     for x in out:
         if x.pending:
             note = f"an unfinished event ({len(x.pending)} bytes) was discarded at the end"

@@ -86,7 +86,7 @@ async def run_cell(cell: Cell, run_seed: int, cell_dir: Path, run_client: Client
             await server.start()
             upstream = f"http://127.0.0.1:{server.port}"
         else:
-            upstream = scenario.server.url or ""
+            upstream = scenario.server.origin()  # the proxy connects there; the path is the clients' request
         try:
             async with Proxy(upstream, faults=list(scenario.faults), seed=seed, capture=capture) as proxy:
                 request = scenario.client_request(cell.client, proxy.url)

@@ -89,6 +89,7 @@ from faultproxy.scenarios.events import (
 from faultproxy.scenarios.match import Match, match
 from faultproxy.scenarios.model import DEFAULT_EXPECTATIONS, Expectation, Known
 from faultproxy.scenarios.oracle import DeliveredExchange, Oracle, oracle_of
+from faultproxy.scenarios.truth import server_refused, truth_from_capture, with_answers
 
 SIGNALLED = ("error", "timeout", "crashed")  # ends that tell the application something went wrong
 RETURNED = ("completed", "error", "timeout")  # ends where the client gave control back by itself
@@ -557,8 +558,8 @@ def capture_excerpt(records: list[dict[str, Any]], oracle: Oracle | None = None,
     if anchor is None:
         return None
     conn = records[anchor].get("conn")
-    same = [k for k, r in enumerate(records)
-            if r.get("type") != "meta" and (conn is None or r.get("conn") == conn)]
+    same = [k for k, r in enumerate(records)  # the server's own bytes (upstream side) are not the client's wire
+            if r.get("type") != "meta" and r.get("dir") != "upstream" and (conn is None or r.get("conn") == conn)]
     if anchor not in same:
         same = sorted(same + [anchor])
     at = same.index(anchor)
@@ -608,8 +609,6 @@ def classify(
     expectations_ = _expectations(expectations)
     known_ = _known(known)
 
-    truth = ground_truth(sent)
-    raw_sent = truth.writes
     oracle: Oracle | None = None
     raw_delivered: list[Item] | None
     if isinstance(delivered, list) and (not delivered or isinstance(delivered[0], Item)):
@@ -617,6 +616,11 @@ def classify(
     else:
         oracle = oracle_of(delivered)
         raw_delivered = oracle.events if oracle is not None else None
+    truth = ground_truth(sent)
+    if truth.intended is None and oracle is not None and oracle.has_upstream:
+        truth = truth_from_capture(oracle)  # a server with no log: what the proxy read from it
+    truth = with_answers(truth, oracle)
+    raw_sent = truth.writes
     delivered_p = project(raw_delivered, protocol)
     received = received_items(t)
     if protocol == SSE:  # the [DONE] sentinel is left out of the comparison (see events.project)
@@ -647,6 +651,10 @@ def classify(
     extras = _extras(vs, rv)
     results = [_evaluate(e, outcome, t, vs, received, resumed_ok, resume_notes, extras, rv)
                for e in expectations_]
+    refused = server_refused(oracle) if sent is None else ""
+    if refused:  # a url: server that never streamed: the scenario tested nothing (a wrong path?)
+        results.append({"name": "the server streamed", "met": False,
+                        "detail": f"{refused}: check the server's url (its path) -- no client was tested"})
     all_met = all(r["met"] for r in results)
 
     known_label: str | None = None

@@ -180,7 +180,7 @@ class RecordingCapture(CaptureWriter):
         """
         if not self._secrets:
             return records
-        for direction in ("request", "response"):
+        for direction in ("request", "response", "upstream"):
             at = [i for i, r in enumerate(records) if r.get("dir") == direction and "b64" in r]
             pieces = [base64.b64decode(records[i]["b64"]) for i in at]
             joined = b"".join(pieces)

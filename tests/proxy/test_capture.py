@@ -27,8 +27,11 @@ from faultproxy.proxy.capture import CaptureWriter
 WIRE_TYPES = {"head", "body", "chunk", "chunk_data", "chunk_end", "trailers", "unparsed"}
 
 
-def read_records(path: Path) -> list[dict[str, Any]]:
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+def read_records(path: Path, *, upstream: bool = False) -> list[dict[str, Any]]:
+    """The capture's records; without ``upstream``, those of the server's side left out (what the
+    proxy read from the server before any fault: these tests are about what crossed to the client)."""
+    records = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    return records if upstream else [r for r in records if r.get("dir") != "upstream"]
 
 
 def stopped(aio, proxy) -> None:  # type: ignore[no-untyped-def]
@@ -86,6 +89,9 @@ def test_sse_capture_decodes_heads_chunks_and_events(aio, make_proxy, sse_server
 
     heads = [r for r in records if r["type"] == "head"]
     assert [(h["dir"], h["exchange"]) for h in heads] == [("request", 1), ("response", 1)]
+    # the server's own bytes are kept too (the ground truth of a server with no log): no fault, the same bytes
+    both = read_records(capture, upstream=True)
+    assert meta["upstream_side"] and wire(both, 1, "upstream") == wire(both, 1, "response") != b""
     assert heads[0]["method"] == "GET" and heads[0]["target"] == "/events?n=6"
     assert heads[1]["status"] == 200
     assert base64.b64decode(heads[1]["b64"]).startswith(b"HTTP/1.1 200 OK\r\n")

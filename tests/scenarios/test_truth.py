@@ -1,0 +1,138 @@
+"""Ground truth beyond a server's own log: a url: server (what the proxy read from it), a fault
+that answered for the server, and responses a spec client must refuse (docs/outcomes.md)."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+from scenario_support import Capture, transcript
+
+from faultproxy.clients.transcript import ReceivedEvent
+from faultproxy.scenarios import classify, load_text, oracle_from_records
+from faultproxy.scenarios.runner import Cell, run_cell
+from faultproxy.servers.sse import ReferenceSSEServer
+from faultproxy.wire.sse import encode_event
+
+
+def test_the_oracle_takes_no_events_from_a_500_that_carries_an_event_stream() -> None:
+    cap = Capture().request(1).response(1, status=500)
+    cap.chunk(1, encode_event("from an error page", id="1")).last_chunk(1)
+    oracle = oracle_from_records(cap.records)
+    assert oracle.events == []
+    assert oracle.exchanges[0].status_problem == "status 500"
+
+
+def test_a_client_that_reads_events_out_of_a_500_does_not_match_the_oracle() -> None:
+    cap = Capture().request(1).response(1, status=500)
+    cap.chunk(1, encode_event("x", id="1")).last_chunk(1)
+    got = transcript([ReceivedEvent("message", "x", "1", 0.01)], end="completed")
+    result = classify([], cap.records, got, [], ["matches_oracle"], client="sseclient-py")
+    assert not result["expectations"][0]["met"]
+
+
+def run_scenario(text: str, client: str, tmp_path: Path) -> dict:
+    scenario = load_text(text)[0]
+    return asyncio.run(run_cell(Cell(scenario, client, 0), 0, tmp_path))
+
+
+async def _serve_and_run(text: str, client: str, tmp_path: Path) -> dict:
+    server = ReferenceSSEServer(events=6, interval=0.005)
+    await server.start()
+    try:
+        scenario = load_text(text.replace("PORT", str(server.port)))[0]
+        return await run_cell(Cell(scenario, client, 0), 0, tmp_path)
+    finally:
+        await server.stop()
+
+
+URL_WITH_PATH = """
+name: own-server
+server: {url: "http://127.0.0.1:PORT/events"}
+clients: [httpx-sse]
+timeouts: {deadline_ms: 15000}
+"""
+
+
+def test_the_documented_url_form_with_a_path_runs(tmp_path: Path) -> None:
+    result = asyncio.run(_serve_and_run(URL_WITH_PATH, "httpx-sse", tmp_path))
+    assert result["outcome"] == "ok" and result["passed"], result["evidence"]["summary"]
+    assert result["evidence"]["sent"] == 6
+
+
+UNDETECTABLE_DROP = """
+name: own-server-drop
+server: {url: "http://127.0.0.1:PORT/events"}
+faults:
+  - {type: sse_drop, attributes: {event_index: 2}}
+clients: [httpx-sse]
+timeouts: {deadline_ms: 15000}
+"""
+
+
+def test_a_url_server_has_ground_truth_from_what_the_proxy_read(tmp_path: Path) -> None:
+    result = asyncio.run(_serve_and_run(UNDETECTABLE_DROP, "httpx-sse", tmp_path))
+    assert result["outcome"] == "silent_loss", result["evidence"]["summary"]
+    assert result["evidence"]["missing"] == ["3"]
+    assert not result["passed"]
+
+
+CUT_AFTER_TWO = """
+name: own-server-cut
+server: {url: "http://127.0.0.1:PORT"}
+request: {path: /events}
+faults:
+  - {type: early_end, attributes: {after_events: 2}}
+clients: [httpx-sse]
+timeouts: {deadline_ms: 15000}
+"""
+
+
+def test_a_clean_early_end_before_a_url_servers_last_event_is_a_loss(tmp_path: Path) -> None:
+    result = asyncio.run(_serve_and_run(CUT_AFTER_TWO, "httpx-sse", tmp_path))
+    assert result["outcome"] == "silent_loss", result["evidence"]["summary"]
+    assert "All 2 events" not in result["evidence"]["summary"]
+
+
+WRONG_PATH = """
+name: own-server-wrong-path
+server: {url: "http://127.0.0.1:PORT/nope"}
+clients: [CLIENT]
+timeouts: {deadline_ms: 15000}
+"""
+
+
+@pytest.mark.parametrize("client", ["httpx-sse", "naive"])
+def test_a_404_from_a_wrong_path_never_passes(client: str, tmp_path: Path) -> None:
+    result = asyncio.run(_serve_and_run(WRONG_PATH.replace("CLIENT", client), client, tmp_path))
+    assert not result["passed"], result
+    unmet = [e["detail"] for e in result["expectations"] if not e["met"]]
+    assert any("404" in d for d in unmet), unmet
+
+
+JSON_200_FOR_THE_LLM = """
+name: llm-json-200
+clients: [openai]
+server: {kind: openai, seed: 1, tokens: 8}
+request: {json: {model: gpt-4o-mini, messages: [{role: user, content: hi}], stream: true}}
+faults:
+  - {type: http_status, attributes: {status: 200, headers: {Content-Type: application/json}, body: '{"ok": true}'}}
+timeouts: {deadline_ms: 30000}
+"""
+
+
+def test_a_fault_answering_for_an_llm_server_is_never_ok(tmp_path: Path) -> None:
+    result = run_scenario(JSON_200_FOR_THE_LLM, "openai", tmp_path)
+    assert result["outcome"] in ("silent_loss", "error"), result["evidence"]["summary"]
+    assert result["outcome"] != "ok"
+
+
+def test_a_swallowed_429_from_a_fault_is_a_silent_loss_for_an_llm_stream() -> None:
+    """Synthetic: the mock never saw the request (a fault answered 429); the SDK said nothing."""
+    cap = Capture().request(1).response(1, status=429, headers={"Content-Type": "application/json",
+                                                                 "Content-Length": "2"})
+    cap.body(1, b"{}").end(1).closed(1, "client").done(1)
+    cap.records[0]["upstream_side"] = True  # the capture keeps the server's side: nothing came from it
+    result = classify([], cap.records, transcript([], end="completed", client="openai"), [], None, client="openai")
+    assert result["outcome"] == "silent_loss", result["evidence"]["summary"]
