@@ -68,6 +68,9 @@ def render_markdown(report: dict[str, Any]) -> str:
     extra = [f"{name}: **{n}**" for name, n in (("passed as known", tot.known), ("known changed", tot.known_changed),
                                                   ("skipped", tot.skipped)) if n]
     out.append(" · ".join(counts + extra))
+    if tot.blame_line():
+        out.append("")
+        out.append(f"Who is to blame (wire: a fault or the server; client: its own doing): {tot.blame_line()}")
     out.append("")
 
     clients = matrix.clients

@@ -186,10 +186,20 @@ class Totals:
     cells: int
     cells_failed: int
     skipped: int  # scenario × unavailable client
+    # outcome -> {"wire": n, "client": n}: who is to blame for the cells that are not ok (docs/outcomes.md)
+    by_attribution: dict[str, dict[str, int]] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
         return self.failed == 0
+
+    def blame_line(self) -> str:
+        """``silent_loss 54 (wire 40, client 14) · error 111 (...)``: each not-ok outcome split by blame."""
+        parts = []
+        for name, split in self.by_attribution.items():
+            if sum(split.values()):
+                parts.append(f"{name} {sum(split.values())} (wire {split.get('wire', 0)}, client {split.get('client', 0)})")
+        return " · ".join(parts)
 
 
 def totals(report: dict[str, Any], matrix: Matrix | None = None) -> Totals:
@@ -199,6 +209,11 @@ def totals(report: dict[str, Any], matrix: Matrix | None = None) -> Totals:
     for r in results:
         by_outcome[r["outcome"]] = by_outcome.get(r["outcome"], 0) + 1
     ran = matrix.ran_cells()
+    blame: dict[str, dict[str, int]] = {}
+    for r in results:
+        if r.get("attribution"):
+            split = blame.setdefault(r["outcome"], {"wire": 0, "client": 0})
+            split[r["attribution"]] = split.get(r["attribution"], 0) + 1
     return Totals(
         results=len(results),
         passed=sum(1 for r in results if r.get("passed")),
@@ -209,6 +224,7 @@ def totals(report: dict[str, Any], matrix: Matrix | None = None) -> Totals:
         cells=len(ran),
         cells_failed=sum(1 for c in ran if not c.passed),
         skipped=sum(1 for c in matrix.cells.values() if not c.ran and c.unavailable),
+        by_attribution=blame,
     )
 
 

@@ -66,6 +66,7 @@ def run(paths: tuple[Path, ...], client_list: str | None, out: Path, jobs: int |
     from faultproxy.clients import registry
     from faultproxy.provenance import environment
     from faultproxy.report import write_reports
+    from faultproxy.report.model import totals
     from faultproxy.scenarios import ScenarioError, load_paths
     from faultproxy.scenarios.runner import DEFAULT_SUITE, build_report, plan, run_cells
 
@@ -113,6 +114,9 @@ def run(paths: tuple[Path, ...], client_list: str | None, out: Path, jobs: int |
                           environment(jobs=jobs))
     paths = write_reports(report, run_dir)
     _matrix(results, Console())
+    blame = totals(report).blame_line()
+    if blame:
+        click.echo(f"not ok, by who is to blame (wire: a fault or the server; client: its own doing): {blame}")
     failed = [r for r in results if not r["passed"]]
     for r in failed:
         click.echo(f"✗ {r['scenario']} / {r['client']}: {r['outcome']} — {r['evidence']['summary']}")

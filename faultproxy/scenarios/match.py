@@ -6,6 +6,9 @@ Two ways to say which event is which (:func:`match`):
 - **by id**, when every expected event has an id of its own (the reference servers give ids
   ``1..N``): a received event is the expected event with its id. A received event without an id
   (many clients do not report ids) falls back to its content.
+Whatever the matching, every field is judged: a received event with another type, data or id
+(where the client reports ids) than the event it is, is that event *garbled*.
+
 - **by content** (type, data), otherwise: the two sequences are aligned (:func:`align`: anchored on
   events that occur once on each side, then longest matching blocks, so a dropped event does not
   shift every later one), then the leftovers are explained: a
@@ -90,6 +93,8 @@ class Match:
             out.append(f"{len(self.missing)} {what_e} but not {what_r}: {_ids(self.missing_labels(), limit)}")
         if self.garbled:
             parts = [f"{self.label(e)} {_preview(self.expected[e])} → {_preview(self.received[r])}"
+                     if self.expected[e].content != self.received[r].content
+                     else f"{self.label(e)} id {self.expected[e].id!r} → id {self.received[r].id!r}"
                      for e, r in self.garbled[:limit]]
             more = f" (+{len(self.garbled) - limit} more)" if len(self.garbled) > limit else ""
             out.append(f"{len(self.garbled)} altered: " + "; ".join(parts) + more)
@@ -125,8 +130,25 @@ def match(expected: list[Item], received: list[Item], *, by_id: bool | None = No
         _match_by_id(result)
     else:
         _match_by_content(result)
+    _judge_ids(result)
     result.missing.sort()
     return result
+
+
+def _judge_ids(m: Match) -> None:
+    """An event whose id the client altered or lost is garbled, like one with altered data: the
+    application resumes from that id. Judged only for a client that reports ids at all (some
+    expose none); a missing id counts only where the event had an id field of its own (its id
+    differs from the one before it), not where the last event ID merely carried over."""
+    if not any(item.id for item in m.received):
+        return
+    for e, r in sorted(m.pairs.items()):
+        want, got = m.expected[e].id, m.received[r].id
+        own = want is not None and (e == 0 or m.expected[e - 1].id != want)
+        if (got is not None and got != want) or (got is None and own):
+            del m.pairs[e]
+            m.garbled.append((e, r))
+    m.garbled.sort(key=lambda pair: pair[1])
 
 
 def _match_by_id(m: Match) -> None:

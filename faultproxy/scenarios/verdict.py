@@ -244,15 +244,23 @@ def _received_vs_oracle(oracle: Oracle | None, delivered: list[Item] | None, rv:
     if rv.exact:
         return (f"the client handed the application exactly the {len(delivered)} events "
                 "the delivered bytes hold")
-    tail = rv.missing and rv.missing == list(range(len(delivered) - len(rv.missing), len(delivered)))
-    stopped = end in SIGNALLED or end == "hung" or (oracle is not None and any(
-        x.end == "client_closed" for x in oracle.exchanges))
-    if tail and stopped and not (rv.garbled or rv.extra or rv.duplicated or rv.reordered):
+    if _stopped_early(oracle, delivered, rv, end):
         return (f"the client stopped before the last {len(rv.missing)} delivered events "
                 f"({', '.join(rv.missing_labels()[:8])}) -- it ended '{end}'; what it did hand over matches "
                 "the delivered bytes")
     return "the client parsed the delivered bytes differently from a spec-exact parser: " + "; ".join(
         rv.describe("delivered", "received"))
+
+
+def _stopped_early(oracle: Oracle | None, delivered: list[Item] | None, rv: Match | None, end: str) -> bool:
+    """The client handed over the delivered events faithfully, then stopped (it raised, hung or
+    closed the connection) before the last few: what it did hand over is right."""
+    if delivered is None or rv is None or not rv.missing:
+        return False
+    tail = rv.missing == list(range(len(delivered) - len(rv.missing), len(delivered)))
+    stopped = end in SIGNALLED or end == "hung" or (oracle is not None and any(
+        x.end == "client_closed" for x in oracle.exchanges))
+    return bool(tail and stopped and not (rv.garbled or rv.extra or rv.duplicated or rv.reordered))
 
 
 def _resume(received: list[Item], vs: Match | None, attempts: list[Any]) -> tuple[bool, bool, list[str]]:
@@ -286,10 +294,30 @@ def _extras(vs: Match | None, rv: Match | None) -> tuple[list[str], list[str]]:
     the wire). Without a capture every one counts as made up: nothing shows it was on the wire."""
     if vs is None or not vs.extra:
         return [], []
-    invented_r = set(rv.extra) if rv is not None else set(vs.extra)
-    invented = [vs.received_label(r) for r in vs.extra if r in invented_r]
-    wire = [vs.received_label(r) for r in vs.extra if r not in invented_r]
+    # on the wire only when the delivered bytes hold it exactly: one the client altered is its own
+    faithful = set(rv.pairs.values()) | {r for _, r in rv.reordered + rv.duplicated} if rv is not None else set()
+    invented = [vs.received_label(r) for r in vs.extra if r not in faithful]
+    wire = [vs.received_label(r) for r in vs.extra if r in faithful]
     return invented, wire
+
+
+def _attribution(outcome: str, rv: Match | None, oracle: Oracle | None, end: str, stopped_early: bool,
+                 wrong_resume: bool) -> str | None:
+    """Who is to blame for a cell that is not ok (docs/outcomes.md, "Attribution"): ``client`` when
+    it did other than a spec client would with the same bytes -- handed over other events, stayed
+    silent about trouble the bytes showed, raised or hung on bytes that were clean and complete,
+    resumed from the wrong id -- else ``wire`` (a fault or the server: every spec client would see
+    the same). None for ok / resumed, and when the delivered bytes are unknown."""
+    if outcome in ("ok", "resumed") or rv is None or oracle is None:
+        return None
+    if wrong_resume or not (rv.exact or stopped_early):
+        return "client"
+    trouble = any(x.trouble for x in oracle.exchanges)
+    if outcome == "silent_loss":
+        return "client" if trouble else "wire"
+    if outcome in ("error", "hung"):
+        return "wire" if trouble or any(x.end == "open" for x in oracle.exchanges) else "client"
+    return "wire"
 
 
 def _outcome(end: str, vs: Match | None, resumed_ok: bool) -> str:
@@ -656,6 +684,8 @@ def classify(
         results.append({"name": "the server streamed", "met": False,
                         "detail": f"{refused}: check the server's url (its path) -- no client was tested"})
     all_met = all(r["met"] for r in results)
+    blame = _attribution(outcome, rv, oracle, t.end, _stopped_early(oracle, delivered_p, rv, t.end),
+                         bool(resume_notes))
 
     known_label: str | None = None
     known_changed = False
@@ -671,6 +701,10 @@ def classify(
     timeline = _timeline(t0, client0, raw_sent, t, received, vs, faults)
     summary = _summary(outcome, t, vs, reference, received, faults, loud, error,
                        resume_notes if outcome == "ok" and spread else [], extras)
+    if blame is not None:
+        summary += (" Attribution: the client (a spec client would have done otherwise with the same bytes)."
+                    if blame == "client" else " Attribution: the wire (a fault or the server: every spec "
+                    "client would see the same).")
     if known_label:
         summary += f" Known behaviour: {known_label}."
     if known_changed:
@@ -714,6 +748,7 @@ def classify(
         "client_version": getattr(t, "version", None),
         "repetition": repetition,
         "outcome": outcome,
+        "attribution": blame,
         "passed": passed,
         "known": known_label,
         "known_changed": known_changed,

@@ -442,12 +442,12 @@ def items(*specs: str, ids: bool = False) -> list[Item]:
 
 def test_match_by_id_lines_up_events_without_ids_by_content() -> None:
     expected = items("1", "2", "3", "4", ids=True)
-    m = match(expected, [Item("message", "1", "1"), Item("message", "2x"), Item("message", "3"), Item("message", "4")])
+    m = match(expected, [Item("message", "1"), Item("message", "2x"), Item("message", "3"), Item("message", "4")])
     assert m.by_id and m.missing == [] and m.garbled_labels() == ["2"] and m.pairs == {0: 0, 2: 2, 3: 3}
-    m = match(expected, [Item("message", "1", "1"), Item("message", "3"), Item("message", "2"), Item("message", "4", "4")])
+    m = match(expected, [Item("message", "1"), Item("message", "3"), Item("message", "2"), Item("message", "4")])
     assert m.missing == [] and m.reordered_labels() == ["2"] and m.complete and not m.exact
     m = match(expected, [Item("message", "1", "1"), Item("message", "1"), Item("message", "2", "2"),
-                         Item("message", "zzz", "2"), Item("message", "3"), Item("message", "4", "4")])
+                         Item("message", "zzz", "2"), Item("message", "3", "3"), Item("message", "4", "4")])
     assert m.duplicated_labels() == ["1"] and len(m.extra) == 1 and m.complete and not m.exact and m.missing == []
 
 
@@ -527,3 +527,56 @@ def test_matches_oracle_checks_the_clients_parsing_alone() -> None:
 def test_an_error_when_nothing_was_meant_to_arrive_is_error() -> None:
     r = judge([], None, transcript([], end="error", error=("openai.RateLimitError", "429")), None, ["error_raised"], None)
     assert r["outcome"] == "error" and r["passed"]
+
+
+def test_every_field_is_judged_an_event_whose_id_was_altered_or_lost_is_garbled() -> None:
+    expected = items("1", "2", "3", ids=True)
+    wrong = match(expected, [Item("message", "1", "1"), Item("message", "2", "1"), Item("message", "3", "3")],
+                  by_id=False)
+    assert wrong.garbled_labels() == ["#1"] and not wrong.complete
+    assert wrong.describe() == ["1 altered: #1 id '2' → id '1'"]
+    lost = match(expected, [Item("message", "1", "1"), Item("message", "2"), Item("message", "3", "3")])
+    assert lost.garbled_labels() == ["2"] and not lost.complete
+    typed = match(expected, [Item("message", "1", "1"), Item("update", "2", "2"), Item("message", "3", "3")])
+    assert typed.garbled_labels() == ["2"]
+    # a client that reports no ids at all is not judged on them; nor is a carried-over last event ID
+    assert match(expected, items("1", "2", "3")).exact
+    carried = [Item("message", "a", "7"), Item("message", "b", "7")]
+    assert match(carried, [Item("message", "a", "7"), Item("message", "b", None)], by_id=False).exact
+
+
+def test_a_client_that_loses_an_id_is_not_ok(tmp_path) -> None:
+    cap = Capture().stream(1, [1, 2, 3])
+    got = transcript([ev(1), ev(2, id_=None), ev(3)])
+    result = classify(sent(3), cap.records, got, [], ["all_events_in_order"], client="httpx-sse")
+    assert result["outcome"] == "silent_loss" and result["evidence"]["garbled"] == ["2"]
+
+
+def test_each_non_ok_cell_says_who_is_to_blame() -> None:
+    # a fault dropped event 2 cleanly: every spec client would lose it -> the wire
+    dropped = Capture().stream(1, [1, 3])
+    wire = classify(sent(3), dropped.records, transcript([ev(1), ev(3)]), [], None, client="httpx-sse")
+    assert (wire["outcome"], wire["attribution"]) == ("silent_loss", "wire")
+    assert "on the wire" not in wire["evidence"]["summary"] or "Attribution: the wire" in wire["evidence"]["summary"]
+    # every byte delivered, the client lost one -> the client
+    whole = Capture().stream(1, [1, 2, 3])
+    client = classify(sent(3), whole.records, transcript([ev(1), ev(3)]), [], None, client="httpx-sse")
+    assert (client["outcome"], client["attribution"]) == ("silent_loss", "client")
+    # the body was cut without its last chunk (noticeable) and the client said nothing -> the client
+    cut = Capture().stream(1, [1, 2], clean=False).closed(1, "upstream").done(1)
+    silent = classify(sent(3), cut.records, transcript([ev(1), ev(2)]), [], None, client="httpx-sse")
+    assert (silent["outcome"], silent["attribution"]) == ("silent_loss", "client")
+    loud = classify(sent(3), cut.records, transcript([ev(1), ev(2)], end="error", error=("x.Cut", "cut")), [], None,
+                    client="httpx-sse")
+    assert (loud["outcome"], loud["attribution"]) == ("error", "wire")
+    ok = classify(sent(3), whole.records, transcript([ev(1), ev(2), ev(3)]), [], None, client="httpx-sse")
+    assert ok["attribution"] is None
+    assert_valid(client)
+
+
+def test_an_event_the_client_altered_is_not_called_a_faults_doing() -> None:
+    whole = Capture().stream(1, [1, 2, 3])
+    got = transcript([ev(1), ev(2, data_="altered"), ev(3)])
+    result = classify(sent(3), whole.records, got, [], None, client="httpx-sse")
+    assert "a fault's doing" not in result["evidence"]["summary"]
+    assert result["attribution"] == "client"
