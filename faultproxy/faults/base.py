@@ -159,6 +159,9 @@ class Fault:
     layer: ClassVar[Layer]
     summary: ClassVar[str] = ""
     directions: ClassVar[tuple[str, ...]] = ("downstream", "upstream")
+    # an ``sse`` fault that turns event blocks into raw pieces (``sse_split``): the ``sse`` faults
+    # after it would see no event left to act on, so it runs last whatever the order given
+    breaks_blocks: ClassVar[bool] = False
     Attributes: ClassVar[type[Attributes]] = Attributes
 
     def __init__(self, attributes: Attributes):

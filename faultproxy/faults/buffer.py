@@ -34,6 +34,7 @@ class BufferAttributes(Attributes):
 class Buffer(Fault):
     name = "buffer"
     layer = "sse"
+    breaks_blocks = True  # it lets events out as batches of raw bytes: it runs after the other sse faults
     directions = ("downstream",)
     summary = "hold the body until size_bytes gather, the body ends or flush_ms pass (nginx proxy_buffering)"
     Attributes = BufferAttributes

@@ -659,7 +659,9 @@ class Pipeline:
                 break
             items: list[Any] = [block]
             index = self._event_index if block.event is not None else None
-            for active in self._active("sse"):
+            # a fault that breaks blocks into pieces (sse_split) goes last: the sse faults after it
+            # would otherwise see no event to act on and silently do nothing (a stable sort)
+            for active in sorted(self._active("sse"), key=lambda a: a.fault.breaks_blocks):
                 self._prepare(active, now)
                 active.ctx.event_index = index
                 step: list[Any] = []

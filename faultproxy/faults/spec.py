@@ -180,11 +180,20 @@ def parse_fault(raw: Any, *, index: int = 0, where: str = "", lines: dict[str, i
 
 
 def check_unique(specs: list[FaultSpec], where: str = "") -> list[FaultSpec]:
+    """The list as a whole: unique names, and faults that can work together (see below)."""
     seen: set[str] = set()
     for spec in specs:
         if spec.name in seen:
             raise FaultSpecError(f"{where + ': ' if where else ''}fault name {spec.name!r} is used twice")
         seen.add(spec.name)
+    breakers = [s for s in specs if s.fault_class.breaks_blocks]
+    if len(breakers) > 1:
+        # each turns whole events into raw pieces: whichever ran second would see no event and
+        # silently do nothing, so the pair is refused rather than half applied
+        names = " and ".join(f"{s.name!r} ({s.type})" for s in breakers[:2])
+        raise FaultSpecError(f"{where + ': ' if where else ''}faults {names} cannot apply together: each cuts "
+                             "the events into pieces of its own, and the second would find no event to act on; "
+                             "keep one of them")
     return specs
 
 

@@ -6,7 +6,7 @@ end sentinel can tell: the kind of loss a report must show as ``silent_loss``.
 
 from __future__ import annotations
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from faultproxy.faults.base import Attributes, Context, Fault, register
 from faultproxy.wire.sse import Block
@@ -16,6 +16,12 @@ class SSEDropAttributes(Attributes):
     event_index: int | None = Field(None, ge=0, description="drop the event with this index (0-based, per response)")
     event_type: str | None = Field(None, description="drop every event of this type")
     every: int | None = Field(None, ge=1, description="drop every Nth event (the Nth, 2Nth, …)")
+
+    @model_validator(mode="after")
+    def _something(self) -> SSEDropAttributes:
+        if self.event_index is None and self.event_type is None and self.every is None:
+            raise ValueError("drops nothing as given: say which events -- event_index, event_type or every")
+        return self
 
 
 @register

@@ -11,8 +11,9 @@ Each piece is one chunk (or one plain write) and a write of its own: a ``Wait`` 
 in separate TCP segments (the proxy sets TCP_NODELAY) but a client that reads less often than
 they arrive may still get several in one read; a gap of a few ms makes separate reads likely.
 
-Put it after the other ``sse`` faults of a response: it turns events into pieces, which the
-faults after it pass on untouched.
+It turns events into pieces that no ``sse`` fault could act on any more, so it always runs after
+the other ``sse`` faults of a response, whatever order they were given in (``breaks_blocks``):
+``sse_split`` then ``sse_drop`` drops the event, then splits the rest.
 """
 
 from __future__ import annotations
@@ -46,6 +47,7 @@ class SSESplit(Fault):
     directions = ("downstream",)
     summary = "re-chunk the stream so events straddle writes: fixed size, random sizes, or byte by byte"
     Attributes = SSESplitAttributes
+    breaks_blocks = True  # the pipeline runs it after the other sse faults (it turns events into pieces)
 
     def __init__(self, attributes: SSESplitAttributes):
         super().__init__(attributes)

@@ -654,7 +654,8 @@ def _split_sizes(a: dict[str, Any]) -> dict[str, Any]:
 
 
 SSE_FAULTS = st.one_of(
-    _fault("sse_drop", optional={"event_index": st.integers(0, 8), "every": st.integers(1, 4)}),
+    _fault("sse_drop", optional={"event_index": st.integers(0, 8), "every": st.integers(1, 4)})
+    .filter(lambda f: f["attributes"]),  # with neither it would drop nothing: refused at load
     _fault("sse_disconnect", {"after_events": st.integers(0, 8), "mode": st.sampled_from(["fin", "rst"])}),
     _fault("sse_duplicate", optional={**_selection, "copies": st.integers(1, 3)}),
     _fault("sse_reorder", optional={**_selection, "after": st.integers(1, 4)}),
@@ -676,6 +677,11 @@ SSE_FAULTS = st.one_of(
 )
 
 
+def _composable(faults: list[dict[str, Any]]) -> bool:
+    """At most one fault that cuts events into pieces of its own (two are refused at load)."""
+    return sum(f["type"] in ("sse_split", "buffer") for f in faults) <= 1
+
+
 def _specs(faults: list[dict[str, Any]]) -> list[Any]:
     return [parse_fault(f, index=i) for i, f in enumerate(faults)]
 
@@ -692,7 +698,7 @@ PROPERTY = settings(max_examples=150, deadline=None, suppress_health_check=[Heal
 
 
 @PROPERTY
-@given(response=responses(), faults=st.lists(SSE_FAULTS, min_size=1, max_size=4), seed=st.integers(0, 1 << 16),
+@given(response=responses(), faults=st.lists(SSE_FAULTS, min_size=1, max_size=4).filter(_composable), seed=st.integers(0, 1 << 16),
        cuts=st.lists(st.integers(0, 1 << 16), max_size=12), gaps=st.lists(st.floats(0, 0.05), min_size=13, max_size=13))
 def test_same_seed_and_input_give_the_same_bytes_and_evidence(response, faults, seed, cuts, gaps):
     pieces = _cut(response, cuts)
@@ -708,7 +714,7 @@ CRLF_STREAM = HEAD + encode_chunked(b"".join(encode_event(d, line_ending="\r\n")
 
 
 @PROPERTY
-@given(response=responses(), faults=st.lists(SSE_FAULTS, min_size=1, max_size=4), seed=st.integers(0, 1 << 16),
+@given(response=responses(), faults=st.lists(SSE_FAULTS, min_size=1, max_size=4).filter(_composable), seed=st.integers(0, 1 << 16),
        cuts=st.lists(st.integers(0, 1 << 16), max_size=12), after_cr=st.booleans())
 # Rare for the search to find: bytes put after a CR whose LF arrives with the next read.
 @example(response=CRLF_STREAM, faults=[{"type": "sse_corrupt", "attributes": {"kind": "missing_blank_line"}}],
@@ -733,3 +739,70 @@ def test_byte_preserving_faults_deliver_every_event_unchanged(response, cuts, af
     for order in (faults, faults[::-1]):
         view = client_view(drive(_specs(order), 1, _cut(response, cuts, after_cr), alarms=False)[0])
         assert view == plain
+
+
+# -- every pair of faults composes, or is refused at load ------------------------------------------
+
+TWELVE = b"".join(encode_event(json.dumps({"n": n}), id=str(n)) for n in range(1, 13))
+# each fault acts on an event range of its own (a drop and a duplicate of the same event cannot
+# both happen); the ones that end the stream come after all of those
+PAIRABLE = {
+    "sse_drop": _fault("sse_drop", {"event_index": st.integers(0, 1)}),
+    "sse_duplicate": _fault("sse_duplicate", {"event_index": st.integers(2, 3), "copies": st.integers(1, 2)}),
+    "sse_corrupt": _fault("sse_corrupt", {"kind": st.sampled_from(["invalid_json", "no_space", "field_typo", "bom"]),
+                                          "event_index": st.just(4)}),
+    "sse_reorder": _fault("sse_reorder", {"event_index": st.just(5), "after": st.just(1)}),
+    "sse_inject": _fault("sse_inject", {"kind": st.sampled_from(["comment", "event"]), "text": st.just("x"),
+                                        "after_events": st.integers(1, 6)}),
+    "sse_delay": _fault("sse_delay", {"delay_ms": st.floats(1, 20)}),
+    "sse_rewrite": _fault("sse_rewrite", {"id": st.sampled_from(["strip", "x-{id}"])}),
+    "sse_split": _fault("sse_split", {"mode": st.sampled_from(["fixed", "byte"]), "size": st.integers(1, 9)}),
+    "buffer": _fault("buffer", {"size_bytes": st.integers(16, 128)}),
+    "sse_disconnect": _fault("sse_disconnect", {"after_events": st.integers(8, 10), "mode": st.sampled_from(["fin", "rst"])}),
+    "sse_stall": _fault("sse_stall", {"after_events": st.integers(8, 10), "duration_ms": st.just(5)}),
+    "early_end": _fault("early_end", {"after_events": st.integers(8, 10)}),
+}
+
+
+ENDINGS = {"sse_disconnect", "sse_stall", "early_end"}  # two of these: the first one's end comes first
+
+
+@PROPERTY
+
+@given(pair=st.lists(st.sampled_from(sorted(PAIRABLE)), min_size=2, max_size=2, unique=True)
+       .filter(lambda names: len(ENDINGS.intersection(names)) < 2).flatmap(
+           lambda names: st.tuples(*(PAIRABLE[n] for n in names))),
+       framing=st.sampled_from(["chunked", "length", "close"]), seed=st.integers(0, 1 << 16))
+@example(pair=({"type": "sse_split", "attributes": {"mode": "fixed", "size": 5}},
+               {"type": "sse_drop", "attributes": {"event_index": 1}}), framing="chunked", seed=0)
+def test_every_pair_of_faults_composes_or_is_refused_each_fault_that_should_fire_fires(pair, framing, seed):
+    from faultproxy.faults import FaultSpecError
+    from faultproxy.faults.spec import check_unique
+
+    if framing == "chunked":
+        response = HEAD + encode_chunked(TWELVE, [len(TWELVE)])
+    else:
+        head = b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n"
+        response = head + (b"Content-Length: %d\r\n\r\n" % len(TWELVE) if framing == "length"
+                           else b"Connection: close\r\n\r\n") + TWELVE
+    try:
+        specs = check_unique(_specs(list(pair)))
+    except FaultSpecError as error:
+        assert "cannot apply together" in str(error)  # refused, with a reason
+        return
+    for alone in specs:
+        assert drive([alone], seed, [response])[1], f"{alone.type} does not fire even alone"
+    _, evidence = drive(specs, seed, [response])
+    fired = {e["type"] for e in evidence}
+    assert {s.type for s in specs} <= fired, f"{[s.type for s in specs]}: only {sorted(fired)} fired"
+
+
+def test_a_drop_that_can_never_fire_is_refused_at_load():
+    from faultproxy.faults import FaultSpecError
+
+    with pytest.raises(FaultSpecError, match="drops nothing"):
+        parse_fault({"type": "sse_drop"})
+    with pytest.raises(FaultSpecError, match="cannot apply together"):
+        from faultproxy.faults.spec import check_unique
+
+        check_unique(_specs([{"type": "sse_split", "attributes": {"mode": "byte"}}, {"type": "buffer"}]))
