@@ -14,9 +14,7 @@ from typing import Any
 
 import click
 
-from faultproxy.proxy.capture_read import CaptureFileError, capture_records
-
-_ARROW = {"request": "→", "response": "←", "upstream": "⇠"}
+from faultproxy.proxy.capture_read import CaptureFileError, capture_records, raw_lines
 
 
 class CaptureError(click.ClickException):
@@ -31,31 +29,6 @@ def read_capture(path: Path) -> Iterator[dict[str, Any]]:
         raise CaptureError(f"cannot read capture {path}: {error.strerror or error}") from None
     except CaptureFileError as error:
         raise CaptureError(str(error)) from None
-
-
-def _visible(data: bytes) -> str:
-    text = data.decode("utf-8", errors="backslashreplace")
-    return text.replace("\r", "\\r").replace("\n", "\\n\n")
-
-
-def raw_lines(records: Iterable[dict[str, Any]]) -> Iterator[str]:
-    """The lines ``capture show --raw`` prints for these records (the scenario reports' wire excerpts too)."""
-    for r in records:
-        if r["type"] == "meta":
-            continue
-        stamp = f"{r['t'] * 1000:10.3f} ms  #{r.get('conn', '-')}"
-        if "b64" in r:
-            data = base64.b64decode(r["b64"])
-            if not data:
-                continue
-            arrow = _ARROW.get(r.get("dir", ""), " ")
-            lines = _visible(data).splitlines() or [""]
-            yield f"{stamp} {arrow} {lines[0]}"
-            for line in lines[1:]:
-                yield f"{'':>{len(stamp)}} {arrow} {line}"
-        elif r["type"] in ("eof", "closed", "fault_close", "upstream_error", "refused", "malformed", "fault"):
-            detail = " ".join(f"{k}={v}" for k, v in r.items() if k not in ("t", "conn", "type"))
-            yield f"{stamp} · {r['type']} {detail}"
 
 
 def _show_raw(records: Iterator[dict[str, Any]]) -> None:

@@ -10,10 +10,14 @@ bad record is :class:`CaptureFileError` and a file that cannot be opened is the
 
 from __future__ import annotations
 
+import base64
 import json
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
+
+
+_ARROW = {"request": "→", "response": "←", "upstream": "⇠"}
 
 
 class CaptureFileError(ValueError):
@@ -39,3 +43,29 @@ def capture_records(path: Path) -> Iterator[dict[str, Any]]:
             if number == 1 and record["type"] != "meta":
                 raise CaptureFileError(f"{path}:1: not a faultproxy capture (no meta record first)")
             yield record
+
+
+def _visible(data: bytes) -> str:
+    text = data.decode("utf-8", errors="backslashreplace")
+    return text.replace("\r", "\\r").replace("\n", "\\n\n")
+
+
+def raw_lines(records: Iterable[dict[str, Any]]) -> Iterator[str]:
+    """The lines ``capture show --raw`` prints for these records (the scenario reports' wire excerpts too):
+    here, not in the CLI module, because product code (the verdicts) uses them too."""
+    for r in records:
+        if r["type"] == "meta":
+            continue
+        stamp = f"{r['t'] * 1000:10.3f} ms  #{r.get('conn', '-')}"
+        if "b64" in r:
+            data = base64.b64decode(r["b64"])
+            if not data:
+                continue
+            arrow = _ARROW.get(r.get("dir", ""), " ")
+            lines = _visible(data).splitlines() or [""]
+            yield f"{stamp} {arrow} {lines[0]}"
+            for line in lines[1:]:
+                yield f"{'':>{len(stamp)}} {arrow} {line}"
+        elif r["type"] in ("eof", "closed", "fault_close", "upstream_error", "refused", "malformed", "fault"):
+            detail = " ".join(f"{k}={v}" for k, v in r.items() if k not in ("t", "conn", "type"))
+            yield f"{stamp} · {r['type']} {detail}"

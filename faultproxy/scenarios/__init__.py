@@ -7,8 +7,13 @@
 - :mod:`.events` -- sent / delivered / received as one kind of item (ground truth from the
   servers, transcripts from the clients, projections into the SDK clients' vocabulary);
 - :mod:`.match` -- matching event sequences (by id, else by content);
+- :mod:`.truth` -- ground truth a server log lacks: a ``url:`` server's (what the proxy read from
+  it) and a stand-in for a stream a fault answered for;
 - :mod:`.verdict` -- :func:`classify`: one cell's ``result`` object (``faultproxy/report/schema.json``),
   with the outcome precedence documented in its module docstring.
+
+Every outcome, the three views (sent / delivered / received) and attribution are defined in
+``docs/outcomes.md``.
 
 A scenario file (``scenarios/*.yaml``; one scenario, or several under ``scenarios:``)::
 
@@ -36,6 +41,8 @@ A scenario file (``scenarios/*.yaml``; one scenario, or several under ``scenario
       - no_duplicates
       - matches_oracle                   # the client parsed the delivered bytes like the spec
       - outcome: [ok, resumed]           # the outcome is one of these
+      - may_not_fire: [sse_drop_1]       # faults allowed not to fire (by default one that never
+                                         #   fired fails the cell: it tested nothing)
     timeouts: {read_ms: 2000, deadline_ms: 10000}   # client read timeout; harness kill -> hung
     reconnect: {max: 2, delay_ms: 50}    # or true (max 3, 100 ms) / false (the default)
     repetitions: 1

@@ -357,6 +357,12 @@ def parse_scenario(raw: Any, where: str = "<scenario>", index: int = 0) -> Scena
         raise ScenarioError(f"{where}: {ctx.label}: faults: {text}") from None
     clients = _clients(ctx, raw.get("clients"))
     expectations = _expectations(ctx, raw.get("expectations"))
+    names = [f.name for f in faults]
+    for e in expectations:
+        unknown = [n for n in e.params.get("faults", []) if n not in names] if e.name == "may_not_fire" else []
+        if unknown:
+            raise ctx.error(f"expectations.may_not_fire: no fault named {unknown[0]!r} in this scenario; its faults: "
+                            f"{', '.join(names) or '(none)'}", ctx.at("expectations"))
     timeouts = Timeouts()
     if raw.get("timeouts") is not None:
         timeouts = _validate(ctx, Timeouts, raw["timeouts"], "timeouts")

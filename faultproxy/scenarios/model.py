@@ -234,6 +234,10 @@ class _Millis(Strict):
     ms: float = Field(..., gt=0, description="milliseconds")
 
 
+class _Names(Strict):
+    faults: list[str] = Field(..., min_length=1, description="names of the scenario's faults")
+
+
 class _Outcomes(Strict):
     any_of: list[Outcome] = Field(..., min_length=1, description="outcomes that pass")
 
@@ -251,6 +255,8 @@ EXPECTATIONS: dict[str, tuple[type[Strict], str | None, str]] = {
     "matches_oracle": (_Flag, None, ("the client handed over exactly the events a spec-exact parser finds "
                                      "in the delivered bytes (its parsing is right, whatever faults did)")),
     "outcome": (_Outcomes, "any_of", "the outcome is one of these"),
+    "may_not_fire": (_Names, "faults", ("these faults may leave a cell without firing (by default a fault that "
+                                        "never fired fails the cell: the scenario did not test what it says)")),
 }
 DEFAULT_EXPECTATIONS = (Expectation(name="no_silent_loss"),)
 

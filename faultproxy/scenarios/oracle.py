@@ -373,9 +373,9 @@ def oracle_from_records(records: Iterable[dict[str, Any]], side: str = "response
 
 def oracle_from_capture(path: str | Path) -> Oracle:
     """The oracle of a capture file (``faultproxy proxy --capture``)."""
-    from faultproxy.proxy.capture_cli import read_capture
+    from faultproxy.proxy.capture_read import capture_records
 
-    return oracle_from_records(read_capture(Path(path)))
+    return oracle_from_records(capture_records(Path(path)))
 
 
 def oracle_of(capture: Oracle | str | Path | Iterable[dict[str, Any]] | None) -> Oracle | None:

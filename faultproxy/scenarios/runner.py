@@ -99,6 +99,7 @@ async def run_cell(cell: Cell, run_seed: int, cell_dir: Path, run_client: Client
             server if scenario.server.ground_truth else None, capture, transcript, fired,
             scenario.expectations, scenario.known_for(cell.client),
             scenario=scenario.name, client=cell.client, repetition=cell.repetition, t0=t0,
+            faults_configured=[f.name for f in scenario.faults],
         )
     except Exception as error:  # noqa: BLE001 - the run goes on; the cell says what broke
         return _broken_cell(cell, error, time.monotonic() - t0)

@@ -1,6 +1,7 @@
 """Verdicts: one cell (scenario × client × repetition) judged from sent, delivered and received.
 
-:func:`classify` is a pure function of the three records (see ``/work/shared/verdicts.md``):
+:func:`classify` is a pure function of the three records (defined in ``docs/outcomes.md``, with every
+outcome and the attribution):
 
 - **sent** -- the server's ground truth, reduced to the *logical* stream the application should
   end up with (:func:`~faultproxy.scenarios.events.expected_stream`: each id once; without ids,
@@ -252,6 +253,13 @@ def _received_vs_oracle(oracle: Oracle | None, delivered: list[Item] | None, rv:
         rv.describe("delivered", "received"))
 
 
+def _unfired(configured: Iterable[str] | None, fired: list[dict[str, Any]], expectations: list[Expectation]) -> list[str]:
+    """The scenario's faults that never fired in this cell and are not allowed to stay silent."""
+    allowed = {n for e in expectations if e.name == "may_not_fire" for n in e.params.get("faults", [])}
+    seen = {f.get("fault") for f in fired}
+    return [name for name in configured or () if name not in seen and name not in allowed]
+
+
 def _stopped_early(oracle: Oracle | None, delivered: list[Item] | None, rv: Match | None, end: str) -> bool:
     """The client handed over the delivered events faithfully, then stopped (it raised, hung or
     closed the connection) before the last few: what it did hand over is right."""
@@ -491,6 +499,8 @@ def _evaluate(expectation: Expectation, outcome: str, t: Any, vs: Match | None, 
     elif name == "no_duplicates":
         met = vs is None or not vs.duplicated
         detail = "no event twice" if met or vs is None else f"twice: {', '.join(vs.duplicated_labels()[:8])}"
+    elif name == "may_not_fire":
+        met, detail = True, f"allowed to stay silent: {', '.join(p['faults'])}"
     elif name == "outcome":
         met = outcome in p["any_of"]
         detail = f"outcome {outcome}; expected one of {', '.join(p['any_of'])}"
@@ -573,7 +583,7 @@ def capture_excerpt(records: list[dict[str, Any]], oracle: Oracle | None = None,
     ``shift``: seconds from the cell's zero to the capture's (which starts with the proxy), to put
     the stamps on the cell's clock like every other time in the result; None keeps the capture's.
     """
-    from faultproxy.proxy.capture_cli import raw_lines
+    from faultproxy.proxy.capture_read import raw_lines
 
     anchor = next((k for k, r in enumerate(records) if r.get("type") == "fault"), None)
     if anchor is None and oracle is not None:
@@ -618,6 +628,7 @@ def classify(
     protocol: str | None = None,
     t0: float | None = None,
     include_transcript: bool = True,
+    faults_configured: Iterable[str] | None = None,
 ) -> dict[str, Any]:
     """The report's ``result`` object for one cell.
 
@@ -630,6 +641,8 @@ def classify(
     ``protocol``: the client's protocol (default: from the client registry by ``client``) picks the
     projection of raw SSE events (see :mod:`faultproxy.scenarios.events`). ``t0``: the cell's start
     (``time.monotonic()``), the zero of every time in the result; default the earliest time known.
+    ``faults_configured``: the names of the scenario's faults; one that never fired fails the cell
+    unless an expectation ``may_not_fire`` names it.
     """
     t = _transcript(transcript)
     client = client or getattr(t, "client", "") or ""
@@ -679,6 +692,11 @@ def classify(
     extras = _extras(vs, rv)
     results = [_evaluate(e, outcome, t, vs, received, resumed_ok, resume_notes, extras, rv)
                for e in expectations_]
+    silent = _unfired(faults_configured, faults, expectations_)
+    if silent:  # the cell did not test what the scenario says it does
+        results.append({"name": "every fault fired", "met": False,
+                        "detail": f"never fired in this cell: {', '.join(silent)} (list it under may_not_fire "
+                                  "if that is expected)"})
     refused = server_refused(oracle) if sent is None else ""
     if refused:  # a url: server that never streamed: the scenario tested nothing (a wrong path?)
         results.append({"name": "the server streamed", "met": False,
