@@ -87,7 +87,7 @@ def _id(entry) -> str:
 
 
 LIBRARY_ENTRIES = [e for e in ENTRIES if e[1] not in NOT_LIBRARIES]
-PARALLEL = 6  # the cells mostly wait (on deadlines, stalls, reconnect delays): run them together
+PARALLEL = 4  # the cells mostly wait (on deadlines, stalls, reconnect delays): run them together
 
 
 @pytest.fixture(scope="module")

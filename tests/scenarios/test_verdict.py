@@ -580,3 +580,41 @@ def test_an_event_the_client_altered_is_not_called_a_faults_doing() -> None:
     result = classify(sent(3), whole.records, got, [], None, client="httpx-sse")
     assert "a fault's doing" not in result["evidence"]["summary"]
     assert result["attribution"] == "client"
+
+
+def test_a_fault_that_never_fired_fails_the_cell_unless_the_scenario_expects_it() -> None:
+    whole = Capture().stream(1, [1, 2, 3])
+    got = transcript([ev(1), ev(2), ev(3)])
+    silent = classify(sent(3), whole.records, got, [], None, client="httpx-sse", faults_configured=["limit_data_1"])
+    assert silent["outcome"] == "ok" and not silent["passed"]
+    assert any("never fired in this cell: limit_data_1" in e["detail"] for e in silent["expectations"])
+    allowed = classify(sent(3), whole.records, got, [], ["no_silent_loss", {"name": "may_not_fire", "faults": ["limit_data_1"]}],
+                       client="httpx-sse", faults_configured=["limit_data_1"])
+    assert allowed["passed"]
+    fired = classify(sent(3), whole.records, got, [evidence("limit_data_1", "limit_data")], None, client="httpx-sse",
+                     faults_configured=["limit_data_1"])
+    assert fired["passed"]
+
+
+def test_may_not_fire_names_a_fault_of_the_scenario() -> None:
+    from faultproxy.scenarios import ScenarioError, load_text
+
+    text = """
+name: s
+server: {kind: sse, events: 3}
+faults: [{type: sse_drop, attributes: {event_index: 1}}]
+expectations: [no_silent_loss, {may_not_fire: [sse_dorp_1]}]
+"""
+    with pytest.raises(ScenarioError, match="no fault named 'sse_dorp_1'.*sse_drop_1"):
+        load_text(text)
+    assert load_text(text.replace("sse_dorp_1", "sse_drop_1"))[0].expectations[1].params == {"faults": ["sse_drop_1"]}
+
+
+def test_every_default_scenarios_faults_fire_somewhere() -> None:
+    """The default suite's byte-limit once set a limit above the whole response: it tested nothing."""
+    from faultproxy.scenarios import load_paths
+    from faultproxy.scenarios.runner import DEFAULT_SUITE
+
+    limit = next(s for s in load_paths([DEFAULT_SUITE]) if s.name == "byte-limit")
+    server_bytes = 20 * 23  # 20 events of ~23 bytes (id, data {"n": k}) in the body
+    assert limit.faults[0].attributes.bytes < server_bytes
