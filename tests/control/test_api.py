@@ -262,7 +262,7 @@ def test_unknown_proxy_or_toxic_is_404_not_found(toxi: Toxiproxy, upstream: str)
     ({"type": "latencyy"}, ["unknown type 'latencyy'", "latency"]),
     ({"type": "latency", "attributes": {"latency": -1}}, ["attributes.latency", "greater than or equal to 0"]),
     ({"type": "latency", "attributes": {"latencyy": 1}}, ["attributes.latencyy", "unknown field"]),
-    ({"type": "sse_drop", "stream": "upstream"}, ["stream", "downstream"]),
+    ({"type": "sse_drop", "stream": "upstream", "attributes": {"event_index": 1}}, ["stream", "downstream"]),
     ({"type": "latency", "stream": "sideways"}, ["stream", "'downstream'", "'upstream'"]),
     ({"type": "latency", "toxicity": 2}, ["toxicity", "less than or equal to 1"]),
 ])
