@@ -9,8 +9,17 @@ reconnect (``Last-Event-ID: N``) gets ``204 No Content``, the spec's way of sayi
 
 Options a lesson or a test needs: ``retry`` (the reconnection time the client should use,
 sent with the first event of each connection), comment keep-alives while idle, a named
-event type, multi-line data, and ``drop_after`` (the first connection is cut after K
-events, so reconnection can be watched).
+event type, multi-line data, ``drop_after`` (the first connection is cut after K
+events, so reconnection can be watched), extra response ``headers`` (``X-Accel-Buffering: no``,
+say), and ``framing``:
+
+- ``auto`` (the default): chunked to an HTTP/1.1 request; to an HTTP/1.0 request -- which is
+  what nginx sends its upstream by default before 1.29.7 -- *close-delimited*: no
+  Content-Length, no chunked (RFC 9112 §7.1: chunked must not go to an HTTP/1.0 recipient),
+  the body ends when the connection closes;
+- ``chunked``: chunked whatever the request's version (the mistake some servers make);
+- ``close``: close-delimited whatever the request's version. Then the end of the stream and
+  a cut (``drop_after``) look the same on the wire: nothing tells a client that data is lost.
 
 The ground truth -- every event written, with its connection number, its size and a
 monotonic timestamp -- is kept in :attr:`SSEServer.sent` (and a JSONL file with ``log``), so a test
@@ -31,6 +40,7 @@ from faultproxy.wire.http import Request, encode_response
 from faultproxy.wire.sse import encode_comment, encode_event
 
 STREAM_PATH = "/events"
+FRAMINGS = ("auto", "chunked", "close")
 
 
 @dataclass(frozen=True)
@@ -72,6 +82,8 @@ class SSEServer(StreamServer):
         event_type: str | None = None,
         multiline: bool = False,
         drop_after: int | None = None,
+        framing: str = "auto",
+        headers: dict[str, str] | None = None,
         log: str | Path | None = None,
         host: str = "127.0.0.1",
         port: int = 0,
@@ -80,6 +92,10 @@ class SSEServer(StreamServer):
         if events < 0 or (drop_after is not None and drop_after < 1):
             raise ValueError("events must be >= 0 and drop_after >= 1")
         encode_event("", event=event_type)  # raises ValueError now for a type no stream can carry
+        if framing not in FRAMINGS:
+            raise ValueError(f"framing must be one of {', '.join(FRAMINGS)} (got {framing!r})")
+        self.framing = framing
+        self.headers = _checked_headers(headers or {})
         self.events = events
         self.interval = interval
         self.retry = retry
@@ -89,6 +105,7 @@ class SSEServer(StreamServer):
         self.drop_after = drop_after
         self.sent: list[SentEvent] = []
         self.requests: list[StreamRequest] = []
+        self._unchunked: set[asyncio.StreamWriter] = set()  # connections whose body is close-delimited
 
     @property
     def url(self) -> str:
@@ -129,23 +146,30 @@ class SSEServer(StreamServer):
             await writer.drain()
             return
         self.requests.append(StreamRequest(connection, last_event_id, 200, first))
-        writer.write(
-            encode_response(
-                200,
-                "OK",
-                [
-                    ("Content-Type", "text/event-stream"),
-                    ("Cache-Control", "no-store"),  # a stream must never be served from a cache
-                    ("Transfer-Encoding", "chunked"),
-                    ("Connection", "close"),
-                ],
-            )
-        )
+        chunked = self.framing == "chunked" or (self.framing == "auto" and request.version == b"HTTP/1.1")
+        headers = [
+            ("Content-Type", "text/event-stream"),
+            ("Cache-Control", "no-store"),  # a stream must never be served from a cache
+            *self.headers.items(),
+            *([("Transfer-Encoding", "chunked")] if chunked else []),
+            ("Connection", "close"),
+        ]
+        writer.write(encode_response(200, "OK", headers))
         await writer.drain()
-        await self.stream(writer, connection, first)
+        if not chunked:
+            self._unchunked.add(writer)
+        try:
+            await self.stream(writer, connection, first)
+        finally:
+            self._unchunked.discard(writer)
+
+    def body(self, writer: asyncio.StreamWriter, data: bytes) -> bytes:
+        """``data`` framed for this connection: one chunk, or as it is in a close-delimited body."""
+        return data if writer in self._unchunked else encode_chunk(data)
 
     async def stream(self, writer: asyncio.StreamWriter, connection: int, first: int) -> None:
-        """Events ``first`` .. N, one chunk each; then the last chunk, unless this connection is to be cut."""
+        """Events ``first`` .. N, one chunk (or write) each; then the last chunk, unless this
+        connection is to be cut or its body is close-delimited."""
         for count, n in enumerate(range(first, self.events + 1), start=1):
             event_type, data = await self.next_event(writer, n)
             block = encode_event(
@@ -154,13 +178,14 @@ class SSEServer(StreamServer):
                 id=str(n),
                 retry=self.retry if count == 1 else None,
             )
-            writer.write(encode_chunk(block))
+            writer.write(self.body(writer, block))
             await writer.drain()
             self.record(SentEvent(n, event_type or "message", data, time.monotonic(), connection, len(block)))
             if connection == 1 and count == self.drop_after:
-                return  # closing without the last chunk: the client sees a broken body
-        writer.write(encode_last_chunk())
-        await writer.drain()
+                return  # closing without the last chunk: the client sees a broken body (if chunked)
+        if writer not in self._unchunked:  # a close-delimited body ends with the connection
+            writer.write(encode_last_chunk())
+            await writer.drain()
 
     async def next_event(self, writer: asyncio.StreamWriter, n: int) -> tuple[str | None, str]:
         """Event n's type and data, once it is due: here, one interval after the previous one.
@@ -181,7 +206,7 @@ class SSEServer(StreamServer):
         due = time.monotonic() + self.interval
         while self.keepalive and time.monotonic() + self.keepalive < due:
             await asyncio.sleep(self.keepalive)
-            writer.write(encode_chunk(encode_comment("keep-alive") + b"\n"))
+            writer.write(self.body(writer, encode_comment("keep-alive") + b"\n"))
             await writer.drain()
         await asyncio.sleep(max(0.0, due - time.monotonic()))
 
@@ -197,3 +222,15 @@ class SSEServer(StreamServer):
         body = f"{status} {reason}: the stream is GET {STREAM_PATH}\n".encode()
         headers = [("Content-Type", "text/plain; charset=utf-8"), ("Content-Length", str(len(body))), *extra]
         return encode_response(status, reason, headers, body)
+
+
+def _checked_headers(headers: dict[str, str]) -> dict[str, str]:
+    """Extra response header fields, refused now if they could not be written as one field line."""
+    for name, value in headers.items():
+        if not name or not all(c.isascii() and (c.isalnum() or c in "!#$%&'*+-.^_`|~") for c in name):
+            raise ValueError(f"header name {name!r}: not a token (letters, digits, -, ...)")
+        if any(c in value for c in "\r\n\0"):
+            raise ValueError(f"header {name}: the value may not hold CR, LF or NUL")
+        if name.lower() in ("content-type", "transfer-encoding", "content-length", "connection"):
+            raise ValueError(f"header {name}: set by the server itself (framing is the framing option)")
+    return dict(headers)

@@ -38,13 +38,16 @@ class SSEOptions(Strict):
     multiline: bool = Field(False, description="data spread over several data: lines")
     size: int | None = Field(None, ge=0, description="bytes of data per event (padded)")
     drop_after: int | None = Field(None, ge=1, description="the server cuts connection 1 after N events")
+    framing: Literal["auto", "chunked", "close"] = Field(
+        "auto", description="auto: chunked to HTTP/1.1, close-delimited to HTTP/1.0; chunked; close: always close-delimited")
+    headers: dict[str, str] = Field(default_factory=dict, description="extra response header fields, e.g. {X-Accel-Buffering: 'no'}")
 
     def server_kwargs(self) -> dict[str, Any]:
         return {
             "events": self.events, "interval": self.interval_ms / 1000, "retry": self.retry,
             "keepalive": None if self.keepalive_ms is None else self.keepalive_ms / 1000,
             "event_type": self.event_type, "multiline": self.multiline, "size": self.size,
-            "drop_after": self.drop_after,
+            "drop_after": self.drop_after, "framing": self.framing, "headers": dict(self.headers),
         }
 
 

@@ -148,20 +148,31 @@ def stream_options(f: Callable[..., Any]) -> Callable[..., Any]:
 @click.option("--keepalive-ms", type=click.IntRange(1),
               help="Send `: keep-alive` comments this often while idle.")
 @click.option("--drop-after", type=click.IntRange(1), help="Cut the first connection after K events.")
+@click.option("--framing", type=click.Choice(["auto", "chunked", "close"]), default="auto", show_default=True,
+              help="auto: chunked to HTTP/1.1 requests, close-delimited to HTTP/1.0; close: never chunked.")
+@click.option("--header", "headers", multiple=True, metavar="NAME:VALUE",
+              help="An extra response header field (repeatable), e.g. 'X-Accel-Buffering: no'.")
 @click.option("--durable", type=click.Path(dir_okay=False, path_type=Path),
               help="Event log: each event is fsync'd here before it is sent; a restart continues from it.")
 def sse(listen: tuple[str, int], events: int, interval_ms: int, retry: int | None, event_type: str | None,
         multiline: bool, size: int | None, log: Path | None, keepalive_ms: int | None,
-        drop_after: int | None, durable: Path | None) -> None:
+        drop_after: int | None, framing: str, headers: tuple[str, ...], durable: Path | None) -> None:
     """The reference SSE server: GET /events, ids 1..N, resume from Last-Event-ID, 204 when done."""
     from faultproxy.servers.sse import ReferenceSSEServer
+
+    fields = {}
+    for item in headers:
+        name, colon, value = item.partition(":")
+        if not colon:
+            raise ServeError(f"--header {item!r}: expected NAME:VALUE")
+        fields[name.strip()] = value.strip()
 
     def make() -> ReferenceSSEServer:
         return ReferenceSSEServer(
             events=events, interval=interval_ms / 1000, retry=retry,
             keepalive=keepalive_ms / 1000 if keepalive_ms else None, event_type=event_type,
-            multiline=multiline, drop_after=drop_after, size=size, durable=durable, log=log,
-            host=listen[0], port=listen[1],
+            multiline=multiline, drop_after=drop_after, framing=framing, headers=fields, size=size,
+            durable=durable, log=log, host=listen[0], port=listen[1],
         )
 
     def what(srv: ReferenceSSEServer) -> str:

@@ -17,6 +17,7 @@ from faultproxy.faults import parse_fault
 from faultproxy.lab.sse_client import NETWORK_ERROR, NO_CONTENT, SSEClient, Transcript, listen
 from faultproxy.proxy.server import Proxy
 from faultproxy.servers.sse import ReferenceSSEServer, read_durable_log
+from faultproxy.wire.sse import encode_event
 
 GUARD = 20.0  # seconds: a hang guard, never a measurement
 
@@ -254,3 +255,59 @@ def test_a_log_with_only_a_torn_first_line_starts_a_new_stream(tmp_path):
     assert transcript.ids == ["1", "2"]
     book = read_durable_log(log)
     assert len(book["stream"]) == 1 and [e["id"] for e in book["event"]] == [1, 2]
+
+
+# -- framing and extra headers ---------------------------------------------------------------------
+
+
+async def _raw_get(port: int, version: bytes) -> bytes:
+    """Everything the server sends to one request, until it closes the connection."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write(b"GET /events " + version + b"\r\nHost: x\r\n\r\n")
+    data = await reader.read()
+    writer.close()
+    return data
+
+
+@pytest.mark.parametrize(("framing", "version", "chunked"), [
+    ("auto", b"HTTP/1.1", True), ("auto", b"HTTP/1.0", False),  # RFC 9112: no chunked to HTTP/1.0
+    ("chunked", b"HTTP/1.0", True), ("close", b"HTTP/1.1", False),
+])
+def test_framing_decides_between_chunked_and_a_close_delimited_body(framing, version, chunked):
+    async def scenario():
+        async with ReferenceSSEServer(events=3, interval=0.01, keepalive=0.004, framing=framing) as srv:
+            return await _raw_get(srv.port, version)
+
+    head, _, body = run(scenario()).partition(b"\r\n\r\n")
+    assert (b"Transfer-Encoding: chunked" in head) is chunked and b"Content-Length" not in head
+    events = b"".join(encode_event(json.dumps({"n": n}), id=str(n)) for n in (1, 2, 3))
+    if chunked:
+        assert body.endswith(b"0\r\n\r\n") and b": keep-alive\n\n" in body
+    else:  # the events as they are, keep-alive comments between them, and the connection's end
+        assert body.replace(b": keep-alive\n\n", b"") == events and b": keep-alive\n\n" in body
+
+
+def test_a_cut_close_delimited_stream_looks_like_its_end():
+    """drop_after on a close-delimited body: nothing on the wire says that events are missing."""
+    async def scenario():
+        async with ReferenceSSEServer(events=5, interval=0, framing="close", drop_after=2) as srv:
+            cut = await _raw_get(srv.port, b"HTTP/1.1")
+            whole = await _raw_get(srv.port, b"HTTP/1.1")  # the second connection is not cut
+            return cut, whole
+
+    cut, whole = run(scenario())
+    assert cut.count(b"id: ") == 2 and whole.count(b"id: ") == 5
+    assert cut.partition(b"\r\n\r\n")[0] == whole.partition(b"\r\n\r\n")[0]  # same head, no framing to break
+
+
+def test_extra_headers_go_out_and_bad_ones_are_refused():
+    async def scenario():
+        async with ReferenceSSEServer(events=1, interval=0, headers={"X-Accel-Buffering": "no"}) as srv:
+            return await _raw_get(srv.port, b"HTTP/1.1")
+
+    assert b"\r\nX-Accel-Buffering: no\r\n" in run(scenario()).partition(b"\r\n\r\n")[0]
+    for bad in ({"X Bad": "1"}, {"X-A": "a\r\nInjected: 1"}, {"Transfer-Encoding": "gzip"}):
+        with pytest.raises(ValueError):
+            ReferenceSSEServer(headers=bad)
+    with pytest.raises(ValueError, match="framing"):
+        ReferenceSSEServer(framing="sometimes")

@@ -67,6 +67,20 @@ def test_serve_sse_prints_its_url_and_serves(cli, tmp_path):
     assert [json.loads(line)["id"] for line in logged] == [1, 2, 3]
 
 
+def test_serve_sse_close_delimited_with_an_extra_header(cli):
+    import socket
+
+    _, url = cli("serve", "sse", "--listen", "127.0.0.1:0", "--events", "2", "--interval-ms", "1",
+                 "--framing", "close", "--header", "X-Accel-Buffering: no")
+    port = int(url.rsplit(":", 1)[1].split("/")[0])
+    with socket.create_connection(("127.0.0.1", port), timeout=GUARD) as sock:
+        sock.sendall(b"GET /events HTTP/1.1\r\nHost: x\r\n\r\n")
+        data = b"".join(iter(lambda: sock.recv(65536), b""))
+    head, _, body = data.partition(b"\r\n\r\n")
+    assert b"X-Accel-Buffering: no" in head and b"Transfer-Encoding" not in head
+    assert body == b'id: 1\ndata: {"n": 1}\n\nid: 2\ndata: {"n": 2}\n\n'
+
+
 def test_serve_starlette_prints_its_url_and_serves(cli):
     _, url = cli("serve", "starlette", "--listen", "127.0.0.1:0", "--events", "2", "--interval-ms", "1",
                  "--ping-ms", "0", "--event-type", "tick")
@@ -143,6 +157,9 @@ def test_serve_the_llm_mocks(cli, kind):
         ["serve", "sse", "--events", "many"],
         ["serve", "sse", "--listen", "127.0.0.1:0", "--event-type", "two\nlines"],
         ["serve", "starlette", "--ping-ms", "-5"],
+        ["serve", "sse", "--framing", "sometimes"],
+        ["serve", "sse", "--header", "no-colon-here"],
+        ["serve", "sse", "--listen", "127.0.0.1:0", "--header", "Bad Name: 1"],
         ["serve", "replay"],
         ["serve", "replay", "/nonexistent/capture.jsonl", "--listen", "127.0.0.1:0"],
         ["serve", "replay", "--speed", "-1", "x"],
