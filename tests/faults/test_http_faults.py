@@ -363,6 +363,57 @@ def test_drop_terminal_chunk_delivers_every_event_but_never_the_end(lab_sse, mak
     assert proxy.evidence[0].detail == "closed (fin) after 3 chunks instead of sending the last chunk"
 
 
+# -- close_delimited ------------------------------------------------------------------------------
+
+
+def test_close_delimited_sends_the_body_unframed_and_ends_it_by_closing(lab_sse, make_proxy, raw_client):
+    server = lab_sse(events=3, interval=0.001)
+    proxy = make_proxy(f"http://127.0.0.1:{server.port}", faults=[{"type": "close_delimited"}])
+    raw = raw_client(proxy.port)
+    raw.send(GET)
+    data, how = raw.recv_to_end()
+    head, _, body = data.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 200 ") and b"Transfer-Encoding" not in head
+    assert b"Content-Length" not in head and head.endswith(b"\r\nConnection: close")
+    assert body == b"".join(encode_event(s.data, id=str(s.id)) for s in server.sent) and how == "fin"
+    assert [e.detail for e in proxy.evidence] == [
+        "re-framed the chunked 200 response to GET /events as close-delimited",
+        f"closed the connection after {len(body)} body bytes: the end of the body",
+    ]
+
+
+def test_close_delimited_turns_a_cut_that_httpx_reports_into_a_clean_looking_end(lab_sse, make_proxy):
+    """The danger of the framing: a body cut mid-stream (no last chunk) is an error for httpx when
+    chunked, and an ordinary end when close-delimited."""
+    server = lab_sse(events=6, interval=0.001, drop_after=2)
+    plain = make_proxy(f"http://127.0.0.1:{server.port}")
+    with client() as http, pytest.raises(httpx.RemoteProtocolError, match="incomplete chunked read"):
+        http.get(plain.url + "/events")
+    server.requests.clear()  # the next connection is "connection 1" again: cut after 2 events
+    proxy = make_proxy(f"http://127.0.0.1:{server.port}", faults=[{"type": "close_delimited"}])
+    with client() as http:
+        response = http.get(proxy.url + "/events")  # no exception
+    assert ids_in(response.content) == ["1", "2"]
+    assert "broke off after" in proxy.evidence[-1].detail
+
+
+def test_close_delimited_reframes_content_length_bodies_and_leaves_bodiless_ones(serve, make_proxy, raw_client):
+    evs = events(2)
+    no_content = encode_response(204, "No Content", [("Content-Length", "0")])
+    for response, expected in ((sse_response(evs, chunked=False), b"".join(evs)), (no_content, None)):
+        upstream = serve(answering(response, response, then="wait"))
+        proxy = make_proxy(upstream.url, faults=[{"type": "close_delimited"}])
+        raw = raw_client(proxy.port)
+        raw.send(GET)
+        if expected is None:  # no body to re-frame: the response as it was, the connection kept
+            raw.send(GET)
+            assert raw.recv_exactly(2 * len(no_content)) == 2 * no_content
+            continue
+        data, how = raw.recv_to_end()
+        head, _, body = data.partition(b"\r\n\r\n")
+        assert b"Content-Length" not in head and body == expected and how == "fin"
+
+
 # -- early_end -----------------------------------------------------------------------------------
 
 
