@@ -2,13 +2,23 @@
 
 The body is held until ``size_bytes`` have gathered, then exactly that many bytes go out as
 one piece, and the rest waits for the next full buffer, or for the end of the body, or for
-``flush_ms`` after the oldest byte held (0: no timer, only size and end, as in nginx). So
-the client sees nothing, then a batch; events are cut wherever a buffer fills, and finish in
-the next batch. With small events the time to the first event is
-min(end of the stream, time to gather ``size_bytes``), which is what nginx 1.22 measurably
-does with its defaults: ``proxy_buffering on`` and an HTTP/1.0 upstream, buffers of one memory
-page (4096 bytes; 40 events of 24 B every 250 ms all arrive at the end, in one read; 1 KiB
-events arrive four at a time). See ``intermediaries.md`` §4.
+``flush_ms`` after the oldest byte held (0: no timer, only size and end, as in nginx);
+``size_bytes: 0`` holds everything until the body ends. So the client sees nothing, then a
+batch; events are cut wherever a buffer fills, and finish in the next batch. With small events
+the time to the first event is min(end of the stream, time to gather ``size_bytes``).
+
+What real nginx does depends on more than ``proxy_buffering on``; ``faultproxy repro nginx``
+measures it side by side with this fault, and ``docs/nginx.md`` has the table. The presets
+say which case is emulated:
+
+- ``nginx-http10``: nginx's defaults before 1.29.7. It asks the upstream in HTTP/1.0, so the
+  body is close-delimited, and a buffer (one memory page, 4096 bytes) goes out only when full
+  or at the end: small events all arrive at the end, 1 KiB events four at a time. (nginx's
+  first buffer also holds the upstream's response head, so its first batch is that much
+  shorter; here every batch is 4096 bytes of body: the boundaries differ by less than an event.)
+- ``nginx-gzip``: ``gzip on`` for ``text/event-stream`` with buffering: held until the end.
+- ``nginx-http11``: ``proxy_http_version 1.1`` (the default since 1.29.7) with a chunked
+  upstream: each complete chunk is passed on at once, buffering or not. Nothing is held.
 
 It acts on ``text/event-stream`` bodies (the events are where it shows) and works on their
 bytes, not on events: it never waits for an event's end, except that the proxy only sees an
@@ -19,15 +29,35 @@ does; Content-Length bodies are carried chunked, as with every ``sse`` fault.
 
 from __future__ import annotations
 
-from pydantic import Field
+from typing import Literal
+
+from pydantic import Field, model_validator
 
 from faultproxy.faults.base import Attributes, Context, Fault, RawBytes, register
 from faultproxy.wire.sse import Block
 
+# preset -> size_bytes (0: to the end of the body; None: nothing is held)
+PRESETS: dict[str, int | None] = {"nginx-http10": 4096, "nginx-gzip": 0, "nginx-http11": None}
+
 
 class BufferAttributes(Attributes):
-    size_bytes: int = Field(4096, ge=1, le=64 << 20, description="bytes gathered before a batch goes out (nginx: one page, 4096)")
+    preset: Literal["nginx-http10", "nginx-gzip", "nginx-http11"] | None = Field(
+        None, description=("what real nginx does with proxy_buffering on: nginx-http10 (its defaults before 1.29.7: "
+                           "4 KiB batches), nginx-gzip (held to the end), nginx-http11 (a chunked upstream: nothing held)"))
+    size_bytes: int = Field(4096, ge=0, le=64 << 20,
+                            description="bytes gathered before a batch goes out (nginx: one page, 4096; 0: hold to the end)")
     flush_ms: float = Field(0, ge=0, le=86_400_000, description="also let out what is held this many ms after its oldest byte (0: never)")
+
+    @model_validator(mode="after")
+    def _preset_alone(self) -> BufferAttributes:
+        if self.preset is not None and self.model_fields_set & {"size_bytes", "flush_ms"}:
+            raise ValueError(f"preset {self.preset} sets the buffering itself; give a preset or size_bytes/flush_ms, not both")
+        return self
+
+    @property
+    def size(self) -> int | None:
+        """Bytes per batch: 0 holds everything to the end, None holds nothing."""
+        return PRESETS[self.preset] if self.preset is not None else self.size_bytes
 
 
 @register
@@ -36,7 +66,7 @@ class Buffer(Fault):
     layer = "sse"
     breaks_blocks = True  # it lets events out as batches of raw bytes: it runs after the other sse faults
     directions = ("downstream",)
-    summary = "hold the body until size_bytes gather, the body ends or flush_ms pass (nginx proxy_buffering)"
+    summary = "hold the body until size_bytes gather, the body ends or flush_ms pass (nginx proxy_buffering; presets)"
     Attributes = BufferAttributes
 
     def __init__(self, attributes: BufferAttributes):
@@ -49,9 +79,14 @@ class Buffer(Fault):
         self.held.clear()
         self.ends.clear()
         self.due = None
+        if self.a.size is None:
+            ctx.fired(f"{self.a.preset}: a chunked upstream body passes chunk by chunk; nothing is held")
         return []
 
     def on_block(self, block: Block, ctx: Context) -> list[object]:
+        size = self.a.size
+        if size is None:
+            return [block]
         if not block.raw:
             return []
         if not self.held:
@@ -60,8 +95,8 @@ class Buffer(Fault):
         if block.event is not None:
             self.ends.append(len(self.held))
         out: list[object] = []
-        while len(self.held) >= self.a.size_bytes:
-            out += self._let_out(self.a.size_bytes, ctx, f"a full buffer, at event {ctx.event_index}")
+        while size and len(self.held) >= size:
+            out += self._let_out(size, ctx, f"a full buffer, at event {ctx.event_index}")
             if self.held:
                 self._arm(ctx)  # the rest starts the next buffer
         return out

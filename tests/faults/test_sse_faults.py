@@ -524,6 +524,31 @@ def test_buffer_lets_out_what_it_holds_when_the_body_breaks_off(make_proxy, serv
     assert seen.end == "fin" and not seen.complete
 
 
+@pytest.mark.parametrize("preset", ["nginx-gzip", "nginx-http11", "nginx-http10"])
+def test_buffer_presets_hold_to_the_end_pass_through_or_batch_by_pages(preset, aio, make_proxy, raw_client):
+    """1 KiB events: gzip's preset holds all 8 (~8 KiB) to the end, the HTTP/1.1 preset holds none,
+    the HTTP/1.0 one lets out whole 4096-byte pages."""
+    from faultproxy.servers.sse import ReferenceSSEServer  # sized events
+
+    server = ReferenceSSEServer(events=8, interval=0.01, size=1000)
+    aio.call(server.start())
+    try:
+        proxy = make_proxy(upstream(server), faults=[{"type": "buffer", "attributes": {"preset": preset}}])
+        seen = watch(raw_client, proxy).pump()
+    finally:
+        aio.call(server.stop())
+    assert seen.ids == [str(n) for n in range(1, 9)] and seen.complete
+    details = [e.detail for e in fired(proxy)]
+    if preset == "nginx-gzip":
+        assert min(seen.times) >= server.sent[-1].time and seen.chunks == [len(seen.body)] > [4096]
+        assert details == [f"let out {len(seen.body)} bytes (8 events end in them): at the end of the body"]
+    elif preset == "nginx-http11":
+        assert len(seen.chunks) == 8 and details == [  # one chunk per event: nothing was held together
+            "nginx-http11: a chunked upstream body passes chunk by chunk; nothing is held"]
+    else:
+        assert seen.chunks[:-1] == [4096] * (len(seen.body) // 4096) and seen.times[0] >= server.sent[3].time
+
+
 # -- evidence and registration ------------------------------------------------------------------
 
 
@@ -543,7 +568,9 @@ def test_every_sse_fault_validates_its_attributes():
         ("sse_rewrite", {"id": "x-{nope}"}, "placeholders"),
         ("sse_corrupt", {"kind": "spaces"}, "must be one of"),
         ("sse_duplicate", {"fraction": 1.5}, "fraction"),
-        ("buffer", {"size_bytes": 0}, "size_bytes"),
+        ("buffer", {"size_bytes": -1}, "size_bytes"),
+        ("buffer", {"preset": "nginx-http10", "size_bytes": 8192}, "a preset or size_bytes"),
+        ("buffer", {"preset": "squid"}, "nginx-http10"),
     ]
     for kind, attributes, words in bad:
         with pytest.raises(FaultSpecError, match=words):
@@ -673,7 +700,8 @@ SSE_FAULTS = st.one_of(
     .filter(lambda f: "after_events" in f["attributes"] or "every_ms" in f["attributes"]),
     _fault("sse_rewrite", optional={"id": st.sampled_from(["keep", "strip", "x-{id}", "{index}", "7"]),
                                     "retry": st.sampled_from(["keep", "strip", 0, 250])}),
-    _fault("buffer", optional={"size_bytes": st.integers(1, 200), "flush_ms": st.sampled_from([0, 5, 50])}),
+    _fault("buffer", optional={"size_bytes": st.integers(0, 200), "flush_ms": st.sampled_from([0, 5, 50])}),
+    _fault("buffer", {"preset": st.sampled_from(["nginx-http10", "nginx-gzip", "nginx-http11"])}),
 )
 
 
