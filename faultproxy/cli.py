@@ -25,6 +25,7 @@ SUBCOMMANDS = {
     "clients": "faultproxy.clients.cli:clients",
     "serve": "faultproxy.servers.cli:serve",
     "record": "faultproxy.servers.record:record",
+    "repro": "faultproxy.intermediaries.cli:repro",
 }
 
 

@@ -204,7 +204,7 @@ class FaultproxyPeer(Peer):
         self._spawn(argv, banner=re.compile(r"faultproxy: http://127\.0\.0\.1:(\d+) "))
 
 
-NGINX_CONF = """\
+NGINX_MAIN = """\
 daemon off;
 master_process off;
 worker_processes 1;
@@ -222,6 +222,11 @@ http {{
     fastcgi_temp_path {tmp}/fastcgi;
     uwsgi_temp_path {tmp}/uwsgi;
     scgi_temp_path {tmp}/scgi;
+{servers}
+}}
+"""
+
+BENCH_SERVER = """\
     server {{
         listen 127.0.0.1:{port} backlog=4096;
         location / {{
@@ -232,9 +237,7 @@ http {{
             proxy_read_timeout 1h;
             proxy_send_timeout 1h;
         }}
-    }}
-}}
-"""
+    }}"""
 
 
 class NginxPeer(Peer):
@@ -254,18 +257,35 @@ class NginxPeer(Peer):
         return match.group(1) if match else "?"
 
     def _launch(self, upstream_port: int) -> None:
-        self._tmp = tempfile.TemporaryDirectory(prefix="faultproxy-bench-nginx-")
-        tmp = self._tmp.name
-        self.port = free_port()
-        conf = Path(tmp, "nginx.conf")
+        port = free_port()
         buffers = ""
         if self.buffer_size:
             size = self.buffer_size
             buffers = (f"\n            proxy_buffer_size {size}; proxy_buffers 8 {size};"
                        f" proxy_busy_buffers_size {2 * size};")
-        conf.write_text(NGINX_CONF.format(tmp=tmp, port=self.port, upstream=upstream_port,
-                                          nofile=65536, connections=32768, buffers=buffers))
+        self.run_config(BENCH_SERVER.format(port=port, upstream=upstream_port, buffers=buffers), port)
+
+    def run_config(self, servers: str, port: int, *, connections: int = 32768) -> None:
+        """Start nginx in a fresh temporary prefix with these ``server`` blocks (the inside of
+        ``http {}``), and wait until it listens on 127.0.0.1:``port``, one of theirs.
+
+        The one way faultproxy starts nginx: the benchmark's proxy, ``faultproxy repro nginx``
+        and a scenario's ``intermediary`` all come through here.
+        """
+        self._tmp = tempfile.TemporaryDirectory(prefix=f"faultproxy-{self.name}-")
+        tmp = self._tmp.name
+        self.port = port
+        conf = Path(tmp, "nginx.conf")
+        conf.write_text(NGINX_MAIN.format(tmp=tmp, nofile=2 * connections, connections=connections,
+                                          servers=servers))
         self._spawn([self.binary, "-p", tmp, "-c", str(conf), "-e", f"{tmp}/error.log"])
+
+    def error_log(self) -> str:
+        """What nginx wrote to its error log so far (upstream timeouts, say); empty once stopped."""
+        if self._tmp is None:
+            return ""
+        path = Path(self._tmp.name, "error.log")
+        return path.read_text(errors="replace") if path.exists() else ""
 
 
 def find_mitmdump() -> str | None:

@@ -426,6 +426,7 @@ class Relay:
             self._push(self.down, self.to_client, started)
         answer = self.down.expect(request, now)
         if answer is None:
+            self._push(self.down, self.to_client, [])  # arms an alarm a fault set on the request (read_timeout)
             return False
         self._push(self.down, self.to_client, answer)
         return True

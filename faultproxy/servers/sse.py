@@ -10,6 +10,11 @@
     to its JSON (or, when that does not fit, trailing spaces); a ``size`` below the unpadded
     length (about 10 bytes) leaves it unpadded.
 
+``stamp``
+    every event's JSON data carries ``"t"``: the wall-clock time (``time.time()``) at which it
+    was made, right before it is written, so a client in another process -- or container on
+    the same host -- can measure each arrival against its send time (``faultproxy repro nginx``).
+
 ``durable=PATH``
     the stream becomes one shared, persistent sequence of events -- like a message log
     behind a real server -- instead of a fresh timeline per connection:
@@ -231,14 +236,17 @@ class ReferenceSSEServer(SSEServer):
     """``async with ReferenceSSEServer(events=10, interval=0.01, size=1024, durable=path) as srv:``.
 
     All of :class:`~faultproxy.lab.sse_server.SSEServer`'s options, plus ``size`` (bytes of
-    data per event) and ``durable`` (the path of the event log; see the module docstring).
+    data per event), ``stamp`` (the send time in each event) and ``durable`` (the path of the
+    event log; see the module docstring).
     """
 
-    def __init__(self, *, size: int | None = None, durable: str | Path | None = None, **options: Any):
+    def __init__(self, *, size: int | None = None, stamp: bool = False, durable: str | Path | None = None,
+                 **options: Any):
         super().__init__(**options)  # SSEServer's options, passed on so the two lists never drift
         if size is not None and size < 0:
             raise ValueError("size must be >= 0")
         self.size = size
+        self.stamp = stamp
         self.durable_path = Path(durable) if durable is not None else None
         self.durable: DurableLog | None = None
         self._produce = asyncio.Lock()
@@ -246,6 +254,10 @@ class ReferenceSSEServer(SSEServer):
 
     def data(self, n: int) -> str:
         text = super().data(n)
+        if self.stamp:
+            value = json.loads(text)
+            value["t"] = round(time.time(), 6)
+            text = json.dumps(value, indent=2 if self.multiline else None)
         if self.size is None:
             return text
         unpadded = len(text.encode())

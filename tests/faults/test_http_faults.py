@@ -414,6 +414,45 @@ def test_close_delimited_reframes_content_length_bodies_and_leaves_bodiless_ones
         assert b"Content-Length" not in head and body == expected and how == "fin"
 
 
+# -- read_timeout ---------------------------------------------------------------------------------
+
+
+def test_read_timeout_cuts_an_idle_stream_unfinished(lab_sse, make_proxy, raw_client):
+    server = lab_sse(events=3, interval=0.6)  # 600 ms of silence before each event; 300 ms allowed
+    proxy = make_proxy(f"http://127.0.0.1:{server.port}", faults=[fault("read_timeout", timeout_ms=300)])
+    raw = raw_client(proxy.port)
+    raw.send(GET)
+    data, how = raw.recv_to_end()
+    head, _, body = data.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 200 ") and body == b"" and how == "fin"
+    assert not server.sent or server.sent[0].time > proxy.evidence[0].t  # cut before the first event
+    assert proxy.evidence[0].detail == ("no data from the upstream for 300 ms in the middle of the response to"
+                                        " GET /events: closed it unfinished")
+    with client() as http, pytest.raises(httpx.RemoteProtocolError):
+        http.get(proxy.url + "/events")
+
+
+def test_read_timeout_spares_a_stream_that_sends_keepalive_comments(lab_sse, make_proxy):
+    server = lab_sse(events=2, interval=0.6, keepalive=0.05)  # a comment every 50 ms; 400 ms allowed
+    proxy = make_proxy(f"http://127.0.0.1:{server.port}", faults=[fault("read_timeout", timeout_ms=400)])
+    with client() as http:
+        response = http.get(proxy.url + "/events")
+    assert ids_in(response.content) == ["1", "2"] and proxy.evidence == []
+
+
+def test_read_timeout_before_the_head_is_a_504(serve, make_proxy, raw_client):
+    async def silent(conn: Conn) -> None:
+        await conn.read_request()
+        await conn.read_to_eof()
+
+    proxy = make_proxy(serve(silent).url, faults=[fault("read_timeout", timeout_ms=100)])
+    raw = raw_client(proxy.port)
+    raw.send(GET)
+    data, how = raw.recv_to_end()
+    assert data.startswith(b"HTTP/1.1 504 Gateway Time-out\r\n") and data.endswith(b"in time\n") and how == "fin"
+    assert "before the response to GET /events: answered 504" in proxy.evidence[0].detail
+
+
 # -- early_end -----------------------------------------------------------------------------------
 
 
