@@ -19,6 +19,7 @@ nginx's defaults changed in 1.29.7: HTTP/1.1 to the upstream instead of HTTP/1.0
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -42,6 +43,12 @@ def check_route(name: str) -> str:
     if not re.fullmatch(r"[a-z0-9][a-z0-9-]*", name) or not (ROUTES_DIR / f"{name}.conf").is_file():
         raise ValueError(f"no nginx route {name!r}; the routes are: {', '.join(routes())}")
     return name
+
+
+@functools.lru_cache(maxsize=8)
+def version_of(binary: str) -> str:
+    """``nginx -v`` of ``binary`` (``"1.22.1"``), asked once per binary."""
+    return NginxPeer(binary).version()
 
 
 def parse_version(text: str) -> tuple[int, ...]:

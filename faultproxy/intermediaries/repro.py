@@ -240,7 +240,7 @@ async def run_native(cases: list[Case] | None = None, *, binary: str | None = No
     try:
         locations = [nginx.Location(f"/{c.name}/", c.route, f"127.0.0.1:{s.port}") for c, s in zip(cases, servers)]
         peer = await asyncio.to_thread(nginx.start, locations, binary)
-        version = peer.version()
+        version = nginx.version_of(peer.binary)
         started = time.time()
         results = await measure(cases, [(version, f"http://127.0.0.1:{peer.port}")],
                                 {c.name: f"http://127.0.0.1:{s.port}" for c, s in zip(cases, servers)},

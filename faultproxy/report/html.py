@@ -322,6 +322,7 @@ def _result(result: dict[str, Any], cell: Cell, scenario: dict[str, Any], index:
     return f"""<article class="result" data-outcome="{_e(o.name)}">
 <h3>{"Repetition " + _e(rep.strip(" #")) + " · " if rep else ""}{"".join(badges)}</h3>
 <p class="summary">{_e(ev.get("summary", ""))}</p>
+{f'<p class="path">path: {_e(result["path"])}</p>' if result.get("path") else ""}
 {_known(result)}
 <div class="two">
 <section><h4>Expectations</h4>{_expectations(result)}</section>
@@ -742,6 +743,7 @@ table.data td.nw { white-space: nowrap; }
   background-image: repeating-linear-gradient(135deg, transparent 0 5px, rgba(0,0,0,.07) 5px 8px); }
 .badge.changed { --c-bg: var(--fail); --c-fg: #fff; --c-bd: var(--fail); }
 .summary { font-size: 16px; font-weight: 600; margin: 6px 0 10px; overflow-wrap: anywhere; }
+.path { margin: -4px 0 10px; font-family: ui-monospace, "DejaVu Sans Mono", monospace; font-size: 13px; }
 .result[data-outcome="silent_loss"] .summary { border-left: 5px solid #D55E00; padding-left: 10px; }
 .known-box { background: #f1f3f5; border: 1px solid #cfd4da; border-radius: 6px; padding: 8px 12px;
   background-image: repeating-linear-gradient(135deg, transparent 0 6px, rgba(0,0,0,.035) 6px 10px); }

@@ -23,12 +23,14 @@ A scenario file (``scenarios/*.yaml``; one scenario, or several under ``scenario
     server:                              # kind + options, or {url: http://host:port/path}
       kind: sse                          # sse | starlette | openai | anthropic
       events: 6                          # sse: events, interval_ms, retry, keepalive_ms,
-      interval_ms: 5                     #   event_type, multiline, size, drop_after
+      interval_ms: 5                     #   event_type, multiline, size, drop_after, framing, headers
     request:                             # all optional: method (GET/POST by kind), path
       headers: {X-Test: a}               #   (/events, ...), headers, body | json
     faults:                              # the fault engine's toxic shape (faultproxy faults)
       - type: sse_drop
         attributes: {event_index: 3}
+    intermediary: {kind: nginx, config: defaults}   # real nginx in the path (a route of
+                                         #   docs/nginx.md; position: behind_proxy | in_front)
     clients: [raw, httpx-sse, naive]     # registered names, or all (the default): every client
                                          #   speaking the server's protocol
     expectations:                        # default: [no_silent_loss]
@@ -43,6 +45,8 @@ A scenario file (``scenarios/*.yaml``; one scenario, or several under ``scenario
       - outcome: [ok, resumed]           # the outcome is one of these
       - may_not_fire: [sse_drop_1]       # faults allowed not to fire (by default one that never
                                          #   fired fails the cell: it tested nothing)
+      - min_time_to_first_event: 1500    # ms: an intermediary held the events back
+      - max_event_gap: 600               # ms between two events reaching the application
     timeouts: {read_ms: 2000, deadline_ms: 10000}   # client read timeout; harness kill -> hung
     reconnect: {max: 2, delay_ms: 50}    # or true (max 3, 100 ms) / false (the default)
     repetitions: 1

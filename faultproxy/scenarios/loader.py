@@ -21,6 +21,7 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from faultproxy.faults.spec import FaultSpecError, _LineLoader, describe_attribute, parse_faults
+from faultproxy.scenarios.intermediary import IntermediarySpec
 from faultproxy.scenarios.model import (
     DEFAULT_EXPECTATIONS,
     EXPECTATIONS,
@@ -37,8 +38,8 @@ from faultproxy.scenarios.model import (
     options_model,
 )
 
-TOP_KEYS = ("name", "description", "tags", "server", "request", "faults", "clients", "expectations",
-            "timeouts", "reconnect", "repetitions", "seed", "known")
+TOP_KEYS = ("name", "description", "tags", "server", "request", "faults", "intermediary", "clients",
+            "expectations", "timeouts", "reconnect", "repetitions", "seed", "known")
 
 
 class ScenarioError(ValueError):
@@ -355,6 +356,9 @@ def parse_scenario(raw: Any, where: str = "<scenario>", index: int = 0) -> Scena
             place, _, rest = text.partition(": ")
             raise ScenarioError(f"{place}: {ctx.label}: faults: {rest}") from None
         raise ScenarioError(f"{where}: {ctx.label}: faults: {text}") from None
+    intermediary = None
+    if raw.get("intermediary") is not None:
+        intermediary = _validate(ctx, IntermediarySpec, raw["intermediary"], "intermediary")
     clients = _clients(ctx, raw.get("clients"))
     expectations = _expectations(ctx, raw.get("expectations"))
     names = [f.name for f in faults]
@@ -378,7 +382,7 @@ def parse_scenario(raw: Any, where: str = "<scenario>", index: int = 0) -> Scena
     known = _known(ctx, raw.get("known"), clients)
     return Scenario(
         name=name, description=description, tags=tuple(tags), server=server, request=request,
-        faults=tuple(faults), clients=clients, expectations=expectations, timeouts=timeouts,
+        faults=tuple(faults), intermediary=intermediary, clients=clients, expectations=expectations, timeouts=timeouts,
         reconnect=reconnect, repetitions=repetitions, seed=seed, known=known,
         file=where, line=_line(raw),
     )

@@ -13,6 +13,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, create_model, field_validator, model_validator
 
 from faultproxy.faults.spec import FaultSpec
+from faultproxy.scenarios.intermediary import IntermediarySpec
 
 OUTCOMES = ("ok", "silent_loss", "error", "hung", "duplicated", "reordered", "resumed")
 Outcome = Literal["ok", "silent_loss", "error", "hung", "duplicated", "reordered", "resumed"]
@@ -253,6 +254,9 @@ EXPECTATIONS: dict[str, tuple[type[Strict], str | None, str]] = {
                                           "(type: glob, message: text)")),
     "resumed": (_Flag, None, "reconnected with the right Last-Event-ID and got the rest exactly once"),
     "max_time_to_first_event": (_Millis, "ms", "the first event arrived within this many ms of the request"),
+    "min_time_to_first_event": (_Millis, "ms", ("the first event arrived no sooner than this many ms after the "
+                                                "request (an intermediary held it)")),
+    "max_event_gap": (_Millis, "ms", "no two consecutive events reached the application more than ms apart"),
     "completes_within": (_Millis, "ms", "the client gave control back (completed, error, timeout) within ms"),
     "no_duplicates": (_Flag, None, "no event handed to the application twice"),
     "matches_oracle": (_Flag, None, ("the client handed over exactly the events a spec-exact parser finds "
@@ -296,6 +300,7 @@ class Scenario(Strict):
     server: ServerSpec
     request: RequestSpec = Field(default_factory=RequestSpec)
     faults: tuple[FaultSpec, ...] = ()
+    intermediary: IntermediarySpec | None = None
     clients: tuple[str, ...] | Literal["all"] = "all"
     expectations: tuple[Expectation, ...] = DEFAULT_EXPECTATIONS
     timeouts: Timeouts = Field(default_factory=Timeouts)
@@ -381,4 +386,5 @@ class Scenario(Strict):
             "tags": list(self.tags), "server": self.server.as_dict(),
             "faults": [f.as_dict() for f in self.faults],
             "expectations": [e.as_dict() for e in self.expectations],
+            **({"intermediary": self.intermediary.as_dict()} if self.intermediary else {}),
         }

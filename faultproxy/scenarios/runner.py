@@ -1,6 +1,7 @@
 """Running scenarios: every scenario × client × repetition is one *cell*, run in isolation.
 
-A cell gets its own server, its own proxy (with the scenario's faults and a capture) and its
+A cell gets its own server, its own proxy (with the scenario's faults and a capture), its own
+nginx when the scenario puts one in the path (:mod:`~faultproxy.scenarios.intermediary`), and its
 own client subprocess, so cells can run in parallel without seeing each other's traffic and
 a hanging or crashing client only ever costs its own cell. When the client is done the proxy
 is closed (so the capture is complete) and :func:`~faultproxy.scenarios.verdict.classify`
@@ -24,6 +25,7 @@ from typing import Any, Awaitable, Callable
 
 from faultproxy import __version__
 from faultproxy.clients import arun_client, registry
+from faultproxy.scenarios.intermediary import cell_path
 from faultproxy.scenarios.model import Scenario
 from faultproxy.scenarios.verdict import classify
 
@@ -88,19 +90,24 @@ async def run_cell(cell: Cell, run_seed: int, cell_dir: Path, run_client: Client
         else:
             upstream = scenario.server.origin()  # the proxy connects there; the path is the clients' request
         try:
-            async with Proxy(upstream, faults=list(scenario.faults), seed=seed, capture=capture) as proxy:
-                request = scenario.client_request(cell.client, proxy.url)
+            def make_proxy(to: str) -> Proxy:
+                return Proxy(to, faults=list(scenario.faults), seed=seed, capture=capture)
+
+            named = scenario.server.url if scenario.server.kind == "url" else f"{scenario.server.kind} server"
+            async with cell_path(scenario.intermediary, upstream, named, make_proxy) as (proxy, url, path):
+                request = scenario.client_request(cell.client, url)
                 transcript = await run_client(cell.client, request)
                 fired = list(proxy.evidence)
         finally:
             if server is not None:
                 await server.stop()
-        return classify(
+        result = classify(
             server if scenario.server.ground_truth else None, capture, transcript, fired,
             scenario.expectations, scenario.known_for(cell.client),
             scenario=scenario.name, client=cell.client, repetition=cell.repetition, t0=t0,
             faults_configured=[f.name for f in scenario.faults],
         )
+        return {**result, "path": path}
     except Exception as error:  # noqa: BLE001 - the run goes on; the cell says what broke
         return _broken_cell(cell, error, time.monotonic() - t0)
 

@@ -485,6 +485,16 @@ def _evaluate(expectation: Expectation, outcome: str, t: Any, vs: Match | None, 
             detail = "no event arrived"
         else:
             detail = f"first event after {first * 1000:.0f} ms (limit {p['ms']:g} ms)"
+    elif name == "min_time_to_first_event":
+        first = received[0].t if received else None
+        met = first is not None and first * 1000 >= p["ms"]
+        detail = "no event arrived" if first is None else f"first event after {first * 1000:.0f} ms (at least {p['ms']:g} ms)"
+    elif name == "max_event_gap":
+        gaps = [b.t - a.t for a, b in zip(received, received[1:])]
+        widest = max(gaps, default=0.0) * 1000
+        met = widest <= p["ms"]
+        detail = (f"fewer than two events: no gap" if not gaps else
+                  f"the widest gap between events was {widest:.0f} ms (limit {p['ms']:g} ms)")
     elif name == "completes_within":
         met = t.end in RETURNED and t.duration_s * 1000 <= p["ms"]
         detail = f"ended {t.end} after {t.duration_s * 1000:.0f} ms (limit {p['ms']:g} ms)"

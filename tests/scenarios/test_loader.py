@@ -47,6 +47,8 @@ def test_the_documented_example_loads_with_every_field() -> None:
     assert scenario.expectations[2].params == {"type": "httpx.*", "message": "peer closed"}
     assert scenario.expectations[4].params == {"ms": 500}
     assert scenario.expectations[8].params == {"any_of": ["ok", "resumed"]}
+    assert scenario.intermediary is not None and scenario.intermediary.config == "defaults"
+    assert scenario.intermediary.position == "behind_proxy"
     assert scenario.timeouts.read_ms == 2000 and scenario.timeouts.deadline_ms == 10000
     assert scenario.reconnect is not None and scenario.reconnect.max == 2
     assert scenario.seed == 7 and scenario.repetitions == 1
@@ -191,6 +193,17 @@ def test_bad_expectations() -> None:
     message = fails(BASE + "expectations:\n  - resumed: 3\n")
     assert "expectations.resumed: takes no value but true" in message
     assert "given twice" in fails(BASE + "expectations: [resumed, resumed]\n")
+
+
+def test_bad_intermediary() -> None:
+    message = fails(BASE + "intermediary: {kind: nginx, config: fast}\n")
+    assert message.startswith("s.yaml:6: scenario 'basic': intermediary.config: ")
+    assert "no nginx route 'fast'; the routes are: defaults, " in message
+    message = fails(BASE + "intermediary: {kind: haproxy, config: defaults}\n")
+    assert "intermediary.kind: must be one of 'nginx' (got 'haproxy')" in message
+    message = fails(BASE + "intermediary:\n  kind: nginx\n  config: defaults\n  where: first\n")
+    assert message.startswith("s.yaml:9: scenario 'basic': intermediary.where: unknown key; allowed: kind, config, position")
+    assert "intermediary.config: required" in fails(BASE + "intermediary: {kind: nginx}\n")
 
 
 def test_bad_known_behaviour() -> None:

@@ -252,6 +252,22 @@ def test_time_expectations() -> None:
     assert [e["met"] for e in r["expectations"]] == [False, True] and r["expectations"][0]["detail"] == "no event arrived"
 
 
+def test_held_back_first_event_and_event_gaps() -> None:
+    """What an intermediary does to arrival times: the first event held, events bunched or spread."""
+    batched = transcript([ev(1, t=1.0), ev(2, t=1.0), ev(3, t=2.1)], duration=2.2)
+    r = judge(sent(3), None, batched, None, [{"name": "min_time_to_first_event", "ms": 900},
+                                             {"name": "max_event_gap", "ms": 600}], None)
+    assert r["expectations"] == [
+        {"name": "min_time_to_first_event", "met": True, "detail": "first event after 1000 ms (at least 900 ms)"},
+        {"name": "max_event_gap", "met": False, "detail": "the widest gap between events was 1100 ms (limit 600 ms)"}]
+    streamed = transcript([ev(1, t=0.25), ev(2, t=0.5), ev(3, t=0.75)], duration=0.8)
+    r = judge(sent(3), None, streamed, None, [{"name": "min_time_to_first_event", "ms": 900},
+                                              {"name": "max_event_gap", "ms": 600}], None)
+    assert [e["met"] for e in r["expectations"]] == [False, True]
+    r = judge(sent(1), None, transcript([ev(1, t=0.1)]), None, [{"name": "max_event_gap", "ms": 1}], None)
+    assert r["expectations"][0] == {"name": "max_event_gap", "met": True, "detail": "fewer than two events: no gap"}
+
+
 def test_sdk_clients_are_compared_in_their_own_vocabulary() -> None:
     """OpenAI chat chunks as the server sent them vs the SDK adapter's delta/finish events."""
     def chunk(content: str | None = None, finish: str | None = None) -> str:

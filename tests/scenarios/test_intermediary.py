@@ -1,0 +1,106 @@
+"""Real nginx in a cell's path (``intermediary:``), end to end through ``faultproxy run``.
+
+Arrival is judged against the server's send times in the same cell (the report's timeline), never
+against a fixed number of milliseconds.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import jsonschema
+import pytest
+
+from faultproxy.bench.peers import NginxPeer
+from faultproxy.intermediaries.nginx import upstream_hop
+
+NGINX = NginxPeer()
+pytestmark = pytest.mark.skipif(NGINX.available() is not None, reason=str(NGINX.available()))
+SCHEMA = json.loads((Path(__file__).parents[2] / "faultproxy" / "report" / "schema.json").read_text())
+
+SUITE = """
+scenarios:
+  - name: behind
+    server: {kind: sse, events: 6, interval_ms: 150}
+    intermediary: {kind: nginx, config: defaults}
+    clients: [raw]
+    expectations: [all_events_in_order]
+    timeouts: {deadline_ms: 15000}
+  - name: plain
+    server: {kind: sse, events: 6, interval_ms: 150}
+    clients: [raw]
+    expectations: [all_events_in_order]
+    timeouts: {deadline_ms: 15000}
+  - name: in-front
+    server: {kind: sse, events: 6, interval_ms: 20}
+    faults:
+      - {type: sse_disconnect, attributes: {after_events: 2}}
+    intermediary: {kind: nginx, config: http11, position: in_front}
+    clients: [raw]
+    expectations: [error_raised]
+    timeouts: {deadline_ms: 15000}
+  - name: in-front-http10
+    server: {kind: sse, events: 6, interval_ms: 20}
+    faults:
+      - {type: sse_disconnect, attributes: {after_events: 2}}
+    intermediary: {kind: nginx, config: unbuffered, position: in_front}
+    clients: [raw]
+    expectations: [{outcome: silent_loss}]
+    timeouts: {deadline_ms: 15000}
+"""
+
+
+@pytest.fixture(scope="module")
+def report(tmp_path_factory) -> tuple[dict, Path]:
+    tmp = tmp_path_factory.mktemp("nginx-run")
+    (tmp / "suite.yaml").write_text(SUITE)
+    done = subprocess.run([sys.executable, "-m", "faultproxy", "run", str(tmp / "suite.yaml"), "--out",
+                           str(tmp / "reports"), "-j", "3"], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stdout + done.stderr
+    latest = tmp / "reports" / "latest"
+    return json.loads((latest / "report.json").read_text()), latest
+
+
+def cell(report: dict, scenario: str) -> dict:
+    return next(r for r in report["results"] if r["scenario"] == scenario)
+
+
+def test_nginx_behind_the_proxy_holds_the_stream_that_streams_without_it(report):
+    data, _ = report
+    version = NGINX.version()
+    behind, plain = cell(data, "behind"), cell(data, "plain")
+    assert behind["path"] == f"client → faultproxy → nginx {version} (defaults) → sse server"
+    assert plain["path"] == "client → faultproxy → sse server"
+    assert behind["outcome"] == plain["outcome"] == "ok"
+    first_received = min(t for t, *_ in behind["timeline"]["received"])
+    last_sent = max(t for t, _ in behind["timeline"]["sent"])
+    if upstream_hop(version) == "HTTP/1.0":  # before 1.29.7: held to the end
+        assert first_received >= last_sent
+    sent = dict((i, t) for t, i in plain["timeline"]["sent"])
+    assert min(t for t, *_ in plain["timeline"]["received"]) < sent["2"]  # without nginx: streamed
+
+
+def test_nginx_in_front_passes_a_cut_on_only_when_the_upstream_body_was_chunked(report):
+    """The proxy cuts the stream after 2 events. Over HTTP/1.1 nginx got a chunked body, sees it
+    broken and cuts the client's body too; over HTTP/1.0 (its old default) the body was
+    close-delimited, the cut looks like its end, and nginx ends the client's body cleanly."""
+    data, _ = report
+    front, old = cell(data, "in-front"), cell(data, "in-front-http10")
+    assert front["path"] == f"client → nginx {NGINX.version()} (http11) → faultproxy → sse server"
+    assert front["outcome"] == "error" and front["passed"] and front["evidence"]["received"] == 2
+    if upstream_hop(NGINX.version()) == "HTTP/1.0":
+        assert old["outcome"] == "silent_loss" and old["evidence"]["received"] == 2
+
+
+def test_the_report_says_where_each_cell_went(report):
+    data, latest = report
+    jsonschema.validate(data, SCHEMA)
+    scenarios = {s["name"]: s for s in data["scenarios"]}
+    assert scenarios["behind"]["intermediary"] == {"kind": "nginx", "config": "defaults", "position": "behind_proxy"}
+    assert "intermediary" not in scenarios["plain"]
+    page = (latest / "index.html").read_text()
+    assert '<p class="path">path: client → faultproxy → nginx ' in page
+    assert "(http11) → faultproxy → sse server</p>" in page
