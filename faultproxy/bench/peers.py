@@ -249,7 +249,9 @@ class NginxPeer(Peer):
         self.binary = binary or shutil.which("nginx") or ("/usr/sbin/nginx" if os.access("/usr/sbin/nginx", os.X_OK) else None)
 
     def available(self) -> str | None:
-        return None if self.binary else "nginx not installed (apt-get install nginx-light)"
+        if not self.binary:
+            return "nginx not installed (apt-get install nginx-light)"
+        return None if os.access(self.binary, os.X_OK) else f"{self.binary} is not an executable nginx"
 
     def version(self) -> str:
         out = subprocess.run([self.binary, "-v"], capture_output=True, text=True, timeout=10)

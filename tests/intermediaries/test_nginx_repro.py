@@ -132,6 +132,37 @@ def test_repro_nginx_on_the_command_line(tmp_path):
     bad = subprocess.run([str(FAULTPROXY), "repro", "nginx", "--case", "nope"], capture_output=True, text=True,
                          timeout=60)
     assert bad.returncode == 2 and "the cases are: defaults" in bad.stderr
+    missing = subprocess.run([str(FAULTPROXY), "repro", "nginx", "--nginx", str(tmp_path / "nginx")],
+                             capture_output=True, text=True, timeout=60)
+    assert missing.returncode == 1 and missing.stderr.strip().splitlines()[-1] == (
+        f"Error: cannot start nginx: {tmp_path / 'nginx'} is not an executable nginx")
+    for target in ("nginx-old:8080", "1.28=ftp://x", "old=http://x:1"):
+        probe = subprocess.run([str(FAULTPROXY), "repro", "probe", "--upstream", "x", "--nginx", target],
+                               capture_output=True, text=True, timeout=60)
+        assert probe.returncode == 2 and "expected VERSION=http://HOST:PORT" in probe.stderr
+
+
+def test_the_compose_probe_measures_nginx_started_elsewhere():
+    """``repro probe``'s half: upstreams and nginx already running (here on loopback), waited for."""
+    from faultproxy.intermediaries.repro import case, run_external, serve_upstreams
+
+    async def scenario():
+        cases = [case("unbuffered")]
+        (server,) = await serve_upstreams(cases)
+        peer = await asyncio.to_thread(nginx.start, [nginx.Location("/unbuffered/", "unbuffered",
+                                                                    f"127.0.0.1:{server.port}")])
+        try:
+            return await run_external(cases, [("1.30.3", f"http://127.0.0.1:{peer.port}")],
+                                      {"unbuffered": f"http://127.0.0.1:{server.port}"}, wait=10)
+        finally:
+            await asyncio.to_thread(peer.stop)
+            await server.stop()
+
+    out = asyncio.run(asyncio.wait_for(scenario(), 60))
+    assert out["nginx"] == [{"version": "1.30.3", "url": out["nginx"][0]["url"], "upstream_hop": "HTTP/1.1"}]
+    (row,) = [r for r in out["cases"][0]["rows"] if r["kind"] == "nginx"]
+    assert row["path"] == "nginx 1.30.3" and streams(row)
+    assert out["cases"][0]["emulation_matches"][0]["same"]
 
 
 def test_routes_are_checked_and_the_hop_follows_the_version():

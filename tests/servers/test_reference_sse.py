@@ -55,6 +55,21 @@ def test_size_pads_every_event_to_exactly_that_many_bytes(multiline):
     assert len({json.loads(r.event.data)["pad"] for r in transcript.events}) == 4  # no two alike
 
 
+def test_stamp_puts_the_send_time_in_every_event_and_size_still_holds():
+    import time
+
+    async def scenario():
+        async with ReferenceSSEServer(events=3, interval=0.01, stamp=True, size=120) as srv:
+            before = time.time()
+            transcript = await listen(srv.url, reconnect_ms=0, max_reconnects=1)
+            return before, transcript, time.time()
+
+    before, transcript, after = run(scenario())
+    stamps = [json.loads(r.event.data)["t"] for r in transcript.events]
+    assert before <= stamps[0] <= stamps[1] <= stamps[2] <= after
+    assert all(len(r.event.data.encode()) == 120 for r in transcript.events)
+
+
 def test_size_below_the_unpadded_length_leaves_the_data_alone_and_any_size_above_is_exact():
     plain, tiny = ReferenceSSEServer(events=3), ReferenceSSEServer(events=3, size=3)
     assert tiny.data(2) == plain.data(2) == '{"n": 2}'
