@@ -7,7 +7,8 @@
 - :mod:`.probe` -- one stream read as a client reads it, with the time of every read, and the
   shape of its arrival measured against the server's send times;
 - :mod:`.repro` -- the cases of ``faultproxy repro nginx``: each route with the upstream that
-  shows it, real nginx beside faultproxy's emulation, and the comparison table;
+  shows it, real nginx beside faultproxy's emulation (``buffer`` presets, ``gzip``,
+  ``close_delimited``, ``read_timeout``); :mod:`.table` draws the comparison;
 - :mod:`.docker_run` -- the same topology from ``docker-compose.yml`` through the Docker SDK.
 
 ``docs/nginx.md`` explains what each route shows and why.

@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
-from faultproxy.wire.chunked import ChunkData, ChunkHeader, Malformed
+from faultproxy.wire.chunked import ChunkData, Malformed
 from faultproxy.wire.http import BodyData, EndOfMessage, HTTPReader, Response
 from faultproxy.wire.sse import SSEParser
 
@@ -162,7 +162,7 @@ class _Decoder:
     def close(self, t: float, read: int) -> None:
         self._handle(self.http.close(), t, read)
         if not self.reading.end:
-            self._ended(CUT, "the connection closed before the response was complete", t)
+            self.end(CUT, "the connection closed before the response was complete", t)
 
     def _handle(self, wire: list[Any], t: float, read: int) -> None:
         reading = self.reading
@@ -181,15 +181,13 @@ class _Decoder:
                     reading.events.append(Arrival(event.id, t, _stamp(event.data), read))
             elif isinstance(item, EndOfMessage):
                 closed = reading.framing == "close-delimited"
-                self._ended(CLOSED if closed else CLEAN,
+                self.end(CLOSED if closed else CLEAN,
                             "the connection closed: the only end a close-delimited body has" if closed else
                             f"the {reading.framing} body was complete", t)
             elif isinstance(item, Malformed):
-                self._ended(CUT, item.reason, t)
-            elif isinstance(item, ChunkHeader) and item.size == 0:
-                pass  # the last chunk; EndOfMessage follows its trailer section
+                self.end(CUT, item.reason, t)
 
-    def _ended(self, how: str, detail: str, t: float) -> None:
+    def end(self, how: str, detail: str, t: float) -> None:
         if not self.reading.end:
             self.reading.end, self.reading.end_detail, self.reading.t_end = how, detail, t
 
@@ -219,14 +217,14 @@ async def probe(url: str, *, time_limit: float) -> Reading:
         while not reading.end:
             left = deadline - time.monotonic()
             if left <= 0:
-                decoder._ended(TIMED_OUT, f"still open after {time_limit:g} s", time.time())
+                decoder.end(TIMED_OUT, f"still open after {time_limit:g} s", time.time())
                 break
             try:
                 data = await asyncio.wait_for(reader.read(READ_SIZE), left)
             except asyncio.TimeoutError:
                 continue
             except ConnectionResetError:
-                decoder._ended(RESET, "the connection was reset", time.time())
+                decoder.end(RESET, "the connection was reset", time.time())
                 break
             t = time.time()
             if not data:
