@@ -90,6 +90,22 @@ class Headers:
             fields.append((_as_bytes(name), _as_bytes(value), None))
         return Headers._parsed(fields)
 
+    def put(self, name: str | bytes, value: str | bytes, *, first: bool = False) -> Headers:
+        """A copy with ``name`` set to ``value`` where its first field was (the other fields of
+        that name dropped), or, when absent, added at the end (``first``: at the start, where
+        ``Host`` belongs). Every other line stays byte for byte."""
+        key, field = _as_bytes(name).lower(), (_as_bytes(name), _as_bytes(value), None)
+        fields, placed = [], False
+        for item in self._fields:
+            if item[0].lower() != key:
+                fields.append(item)
+            elif not placed:
+                fields.append(field)
+                placed = True
+        if not placed:
+            fields.insert(0, field) if first else fields.append(field)
+        return Headers._parsed(fields)
+
     def encode(self) -> bytes:
         return b"".join(line if line is not None else b"%s: %s\r\n" % (n, v) for n, v, line in self._fields)
 
