@@ -26,6 +26,7 @@ SUBCOMMANDS = {
     "serve": "faultproxy.servers.cli:serve",
     "record": "faultproxy.servers.record:record",
     "repro": "faultproxy.intermediaries.cli:repro",
+    "ca": "faultproxy.tls.cli:ca",
 }
 
 

@@ -132,13 +132,36 @@ def run(request: ClientRequest, out: Emitter) -> None:
         _B.loop.run_until_complete(_shutdown())
 
 
+def trusted_ca_args() -> list[str]:
+    """With ``FAULTPROXY_CA_FILE`` (the harness's ``ca_file``): trust that CA, and only it.
+
+    Chromium on Linux reads trusted roots from an NSS database, which headless runs do not
+    have; ``--ignore-certificate-errors-spki-list`` (honoured with a ``--user-data-dir``, which
+    Playwright always gives) accepts a chain that holds a certificate with one of the listed
+    public keys -- the CA's, which faultproxy's servers send along with every leaf. Anything
+    else still fails as in a normal browser (``net::ERR_CERT_AUTHORITY_INVALID``)."""
+    path = os.environ.get("FAULTPROXY_CA_FILE")
+    if not path:
+        return []
+    import base64
+    import hashlib
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+
+    with open(path, "rb") as file:
+        certificate = x509.load_pem_x509_certificate(file.read())
+    spki = certificate.public_key().public_bytes(Encoding.DER, PublicFormat.SubjectPublicKeyInfo)
+    return [f"--ignore-certificate-errors-spki-list={base64.b64encode(hashlib.sha256(spki).digest()).decode()}"]
+
+
 async def _launch() -> Any:
     from playwright.async_api import async_playwright
 
     _B.playwright = await async_playwright().start()
     # Playwright gives the browser a fresh, empty profile (a new --user-data-dir) and removes it at close
     _B.browser = await _B.playwright.chromium.launch(
-        executable_path=CHROMIUM, args=list(CHROMIUM_ARGS), headless=True,
+        executable_path=CHROMIUM, args=[*CHROMIUM_ARGS, *trusted_ca_args()], headless=True,
     )
     return _B.browser
 
@@ -275,7 +298,8 @@ class _Run:
     async def prepare(self) -> None:
         """The browser, a page at the stream's origin, the DevTools session and the page's report hook."""
         browser = await _launch()
-        context = await browser.new_context(ignore_https_errors=True)
+        # certificates are checked for real when the harness names a CA to trust
+        context = await browser.new_context(ignore_https_errors=not os.environ.get("FAULTPROXY_CA_FILE"))
         page = self.page = await context.new_page()
         page.on("pageerror", lambda error: self.note(f"page error: {error}"))
         page.on("console", lambda message: self.note(f"console {message.type}: {message.text}")

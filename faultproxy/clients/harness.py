@@ -18,6 +18,12 @@ reported as such and never takes the caller with it:
 The child's environment is the caller's minus proxy variables (``HTTP_PROXY``,
 ``https_proxy``, ``ALL_PROXY``, ``NO_PROXY``, ...): a client connects to the URL it is given
 unless the caller passes proxy variables in ``env`` explicitly.
+
+``ca_file=PATH`` makes the client trust the CA certificate in PATH for ``https://`` URLs, the
+way a user would tell that client (see ``docs/tls.md``): ``SSL_CERT_FILE`` (OpenSSL's
+default store: Python's ``ssl``, httpx, aiohttp, the SDKs), ``REQUESTS_CA_BUNDLE``
+(requests), ``NODE_EXTRA_CA_CERTS`` (Node), and ``FAULTPROXY_CA_FILE`` for adapters whose
+library has no such variable (they pass it to the library's own CA setting).
 """
 
 from __future__ import annotations
@@ -41,12 +47,16 @@ END_GRACE_S = 5.0  # time a child has to exit after its end line
 STDERR_TAIL = 4000  # characters of stderr kept in the transcript
 READ_SIZE = 65536
 PROXY_VARIABLES = ("http_proxy", "https_proxy", "all_proxy", "no_proxy", "ws_proxy", "wss_proxy")
+CA_FILE_ENV = "FAULTPROXY_CA_FILE"
+CA_VARIABLES = ("SSL_CERT_FILE", "REQUESTS_CA_BUNDLE", "NODE_EXTRA_CA_CERTS", CA_FILE_ENV)
 
 __all__ = ["run_client", "arun_client", "UnsupportedRequest", "STARTUP_S", "END_GRACE_S"]
 
 
-def child_env(env: Mapping[str, str] | None = None) -> dict[str, str]:
+def child_env(env: Mapping[str, str] | None = None, ca_file: str | os.PathLike | None = None) -> dict[str, str]:
     out = {k: v for k, v in os.environ.items() if k.lower() not in PROXY_VARIABLES}
+    if ca_file is not None:
+        out.update(dict.fromkeys(CA_VARIABLES, os.fspath(ca_file)))
     out.update(env or {})
     return out
 
@@ -163,13 +173,14 @@ def run_client(
     info: ClientInfo | None = None,
     startup_s: float = STARTUP_S,
     env: Mapping[str, str] | None = None,
+    ca_file: str | os.PathLike | None = None,
 ) -> Transcript:
     """Run client ``name`` for ``request`` in a subprocess and return its transcript (blocking)."""
     info = _resolve(name, request, info)
     run = _Run(info, request, startup_s)
     proc = subprocess.Popen(
         info.command(), stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-        start_new_session=True, env=child_env(env),
+        start_new_session=True, env=child_env(env, ca_file),
     )
     assert proc.stdin is not None and proc.stdout is not None and proc.stderr is not None
     try:
@@ -245,13 +256,14 @@ async def arun_client(
     info: ClientInfo | None = None,
     startup_s: float = STARTUP_S,
     env: Mapping[str, str] | None = None,
+    ca_file: str | os.PathLike | None = None,
 ) -> Transcript:
     """:func:`run_client` for asyncio: many clients can run at once on one loop."""
     info = _resolve(name, request, info)
     run = _Run(info, request, startup_s)
     proc = await asyncio.create_subprocess_exec(
         *info.command(), stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE, start_new_session=True, env=child_env(env),
+        stderr=asyncio.subprocess.PIPE, start_new_session=True, env=child_env(env, ca_file),
     )
     assert proc.stdin is not None and proc.stdout is not None and proc.stderr is not None
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import ssl
 import threading
 from collections.abc import AsyncGenerator, Iterator
 from contextlib import contextmanager, suppress
@@ -23,6 +24,7 @@ from faultproxy.wire.errors import WireError
 from faultproxy.wire.http import EndOfMessage, HTTPReader, Request, encode_response
 
 READ_SIZE = 65536
+TLS_SHUTDOWN_S = 5.0  # how long a TLS connection's end waits for the client's close_notify
 
 
 class StreamServer:
@@ -34,11 +36,17 @@ class StreamServer:
     ``log=PATH``: the servers that keep ground truth (what they sent, what they were asked)
     also write it as JSON Lines with :meth:`log_record`; the file is opened by ``start()``
     (so a bad path fails there, before anything listens) and closed by ``stop()``.
+
+    ``tls``: a server :class:`ssl.SSLContext` (or set the attribute before ``start()``): the
+    same server over HTTPS, e.g. posing as ``api.openai.com`` with a certificate from
+    :func:`faultproxy.tls.server_context`; :attr:`url` then says ``https://``.
     """
 
-    def __init__(self, host: str = "127.0.0.1", port: int = 0, *, log: str | Path | None = None):
+    def __init__(self, host: str = "127.0.0.1", port: int = 0, *, log: str | Path | None = None,
+                 tls: ssl.SSLContext | None = None):
         self.host = host
         self.port = port
+        self.tls = tls
         self.log_path = Path(log) if log is not None else None
         self._log: IO[str] | None = None
         self._server: asyncio.Server | None = None
@@ -47,7 +55,7 @@ class StreamServer:
 
     @property
     def url(self) -> str:
-        return f"http://{url_host(self.host)}:{self.port}/"
+        return f"{'https' if self.tls is not None else 'http'}://{url_host(self.host)}:{self.port}/"
 
     async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         raise NotImplementedError
@@ -56,7 +64,8 @@ class StreamServer:
         if self.log_path is not None:
             self._log = self.log_path.open("w", encoding="utf-8")
         try:
-            self._server = await asyncio.start_server(self._connection, self.host, self.port)
+            tls = {"ssl": self.tls, "ssl_shutdown_timeout": TLS_SHUTDOWN_S} if self.tls is not None else {}
+            self._server = await asyncio.start_server(self._connection, self.host, self.port, **tls)
         except OSError:
             self._close_log()
             raise
@@ -110,8 +119,8 @@ class StreamServer:
         self._connections.add(task)
         try:
             await self.handle(reader, writer)
-        except ConnectionError:
-            pass  # the client went away; nothing to answer
+        except (ConnectionError, ssl.SSLError):
+            pass  # the client went away (or broke the TLS under the stream); nothing to answer
         except RuntimeError:
             # uvloop refuses a write once the client has gone and its transport is closed
             # (asyncio drops it): the client went away too
@@ -124,8 +133,13 @@ class StreamServer:
                 raise
         finally:
             self._connections.discard(task)
-            writer.close()
-            with suppress(ConnectionError, asyncio.CancelledError):
+            if self._stopping and self.tls is not None:
+                writer.transport.abort()  # stop() does not wait for each client's close_notify
+            else:
+                writer.close()
+            # over TLS the close is a close_notify exchange, which a client that is gone or still
+            # sending breaks (ssl.SSLError): the connection is over all the same
+            with suppress(ConnectionError, ssl.SSLError, asyncio.CancelledError):
                 await writer.wait_closed()
 
 

@@ -29,6 +29,7 @@ can compare what a client received against what was really sent.
 from __future__ import annotations
 
 import asyncio
+import ssl
 import json
 import time
 from dataclasses import asdict, dataclass
@@ -87,8 +88,9 @@ class SSEServer(StreamServer):
         log: str | Path | None = None,
         host: str = "127.0.0.1",
         port: int = 0,
+        tls: ssl.SSLContext | None = None,
     ):
-        super().__init__(host, port, log=log)
+        super().__init__(host, port, log=log, tls=tls)
         if events < 0 or (drop_after is not None and drop_after < 1):
             raise ValueError("events must be >= 0 and drop_after >= 1")
         encode_event("", event=event_type)  # raises ValueError now for a type no stream can carry

@@ -27,6 +27,7 @@ import json
 import math
 import random
 import re
+import ssl
 import string
 import time
 from collections.abc import AsyncGenerator, Iterable
@@ -340,8 +341,9 @@ class LLMMockServer(StreamServer):
         jsonl: str | Path | None = None,
         host: str = "127.0.0.1",
         port: int = 0,
+        tls: ssl.SSLContext | None = None,
     ):
-        super().__init__(host, port, log=jsonl)
+        super().__init__(host, port, log=jsonl, tls=tls)
         if tokens < 0 or ttft < 0 or (tokens_per_s is not None and tokens_per_s < 0):
             raise ValueError("tokens, ttft and tokens_per_s must not be negative")
         if error_status is not None and not 400 <= error_status <= 599:

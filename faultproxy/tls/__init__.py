@@ -12,11 +12,11 @@ How a user trusts the CA and reads a key log: ``docs/tls.md``.
 """
 
 from faultproxy.tls.ca import CAError, Leaf, LocalCA, config_dir
-from faultproxy.tls.contexts import ServerContexts, TLSConfigError, upstream_context
+from faultproxy.tls.contexts import ServerContexts, TLSConfigError, server_context, upstream_context
 from faultproxy.tls.facts import HandshakeFacts, TLSFailure
 from faultproxy.tls.layer import TLSLayer, TLSOutput
 
 __all__ = [
     "CAError", "HandshakeFacts", "Leaf", "LocalCA", "ServerContexts", "TLSConfigError", "TLSFailure",
-    "TLSLayer", "TLSOutput", "config_dir", "upstream_context",
+    "TLSLayer", "TLSOutput", "config_dir", "server_context", "upstream_context",
 ]

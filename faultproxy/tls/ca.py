@@ -83,7 +83,7 @@ class Leaf:
 
     host: str
     key_pem: bytes
-    chain_pem: bytes  # the leaf's certificate (the CA itself is what clients trust)
+    chain_pem: bytes  # the leaf's certificate, then the CA's
     subject: str  # RFC 4514, for handshake facts
 
     def load_into(self, context) -> None:  # context: ssl.SSLContext
@@ -182,29 +182,34 @@ class LocalCA:
             if leaf is not None:
                 self._leaves.move_to_end(host)
                 return leaf
-        leaf = self._mint(host)
+        leaf = self.mint(host)
         with self._lock:
             self._leaves[host] = leaf
             while len(self._leaves) > self._cache_size:
                 self._leaves.popitem(last=False)
         return leaf
 
-    def _mint(self, host: str) -> Leaf:
-        if not host:
+    def mint(self, *hosts: str) -> Leaf:
+        """A new certificate valid for every one of ``hosts`` (not cached: see :meth:`leaf`)."""
+        hosts = tuple(normalize_host(host) for host in hosts)
+        if not hosts or not all(hosts):
             raise ValueError("no host name to make a certificate for")
+        name = next((host for host in hosts if not is_ip(host)), None)
         now = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
         try:
             issued = self._ca.issue_cert(
-                host, common_name=None if is_ip(host) else host[:64], organization_name=ORGANIZATION,
+                *hosts, common_name=name[:64] if name else None, organization_name=ORGANIZATION,
                 organization_unit_name="faultproxy interception",
                 not_before=now - dt.timedelta(days=2),  # a client whose clock is a little behind
                 not_after=now + dt.timedelta(days=LEAF_DAYS),
             )
         except (ValueError, UnicodeError) as error:  # idna refuses what is no host name
-            raise ValueError(f"cannot make a certificate for {host!r}: {error}") from None
-        chain = b"".join(blob.bytes() for blob in issued.cert_chain_pems)
+            raise ValueError(f"cannot make a certificate for {', '.join(map(repr, hosts))}: {error}") from None
+        # The CA goes with the leaf: clients that trust it by its key (Chromium's
+        # --ignore-certificate-errors-spki-list) look for it among the certificates sent.
+        chain = b"".join(blob.bytes() for blob in issued.cert_chain_pems) + self.cert_pem
         subject = x509.load_pem_x509_certificate(chain).subject.rfc4514_string()
-        return Leaf(host, issued.private_key_pem.bytes(), chain, subject)
+        return Leaf(hosts[0], issued.private_key_pem.bytes(), chain, subject)
 
 
 def _new_trustme_ca(what: str) -> trustme.CA:

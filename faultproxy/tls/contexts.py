@@ -61,6 +61,20 @@ def upstream_context(*, ca_file: str | Path | None = None, insecure: bool = Fals
     return context
 
 
+def server_context(leaf: Leaf, *, keylog: str | None = None) -> ssl.SSLContext:
+    """A server context presenting ``leaf`` (TLS 1.2 or newer, ALPN ``http/1.1``).
+
+    For a reference server posing as a real API: ``server_context(ca.mint("api.openai.com",
+    "127.0.0.1"))``, then ``OpenAIServer(tls=context)``."""
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    context.set_alpn_protocols(ALPN)
+    leaf.load_into(context)
+    if keylog is not None:
+        context.keylog_filename = keylog
+    return context
+
+
 class ServerContexts:
     """Server-side contexts for the proxy's clients, one per host name, chosen by SNI.
 
@@ -86,12 +100,7 @@ class ServerContexts:
         if context is not None:
             return context
         leaf = self.ca.leaf(host)
-        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        context.minimum_version = ssl.TLSVersion.TLSv1_2
-        context.set_alpn_protocols(ALPN)
-        leaf.load_into(context)
-        if self.keylog is not None:
-            context.keylog_filename = self.keylog
+        context = server_context(leaf, keylog=self.keylog)
         context.sni_callback = self._on_sni
         with self._lock:
             context = self._contexts.setdefault(host, context)
