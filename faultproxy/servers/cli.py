@@ -77,12 +77,44 @@ def listen_option(default: str) -> Callable[[Any], Any]:
                         help="HOST:PORT to listen on (port 0: any free port).")
 
 
-def run_server(make: Callable[[], Any], what: Callable[[Any], str]) -> None:
-    """Build, start, announce and run a server until Ctrl-C; failures to start are one line."""
+TLS_HELP = "Serve HTTPS, with a certificate from faultproxy's local CA (see 'faultproxy ca path')."
+NAME_HELP = "With --tls: a name the certificate is also valid for, e.g. api.openai.com (repeatable)."
+TLS_PARAMS = (
+    click.Option(["--tls"], is_flag=True, help=TLS_HELP),
+    click.Option(["--tls-name", "tls_names"], multiple=True, metavar="HOST", help=NAME_HELP),
+)
+
+
+def tls_options(f: Callable[..., Any]) -> Callable[..., Any]:
+    f = click.option("--tls-name", "tls_names", multiple=True, metavar="HOST", help=NAME_HELP)(f)
+    return click.option("--tls", is_flag=True, help=TLS_HELP)(f)
+
+
+def _serving_context(host: str, names: tuple[str, ...]) -> Any:
+    """A server context with a leaf from the user's local CA for the listen host, localhost and ``names``."""
+    from faultproxy.tls import CAError, LocalCA, server_context
+
+    try:
+        ca = LocalCA.load_or_create()
+        hosts = dict.fromkeys([*names, "localhost", "127.0.0.1", "::1", host])  # in order, once each
+        return server_context(ca.mint(*[h for h in hosts if h not in ("0.0.0.0", "::")])), ca
+    except CAError as error:
+        raise ServeError(str(error)) from None
+
+
+def run_server(make: Callable[[], Any], what: Callable[[Any], str], *, tls: bool = False,
+               tls_names: tuple[str, ...] = ()) -> None:
+    """Build, start, announce and run a server until Ctrl-C; failures to start are one line.
+
+    With ``tls`` (or ``tls_names``) the server serves HTTPS; the banner names the CA to trust."""
     from faultproxy.aio import run
 
     try:
         server = make()
+        if tls or tls_names:
+            server.tls, ca = _serving_context(server.host, tls_names)
+            base = what
+            what = lambda srv: f"{base(srv)}; TLS, trust {ca.cert_path}"  # noqa: E731
     except (ValueError, TypeError) as error:
         raise ServeError(str(error)) from None
 
@@ -154,9 +186,11 @@ def stream_options(f: Callable[..., Any]) -> Callable[..., Any]:
               help="An extra response header field (repeatable), e.g. 'X-Accel-Buffering: no'.")
 @click.option("--durable", type=click.Path(dir_okay=False, path_type=Path),
               help="Event log: each event is fsync'd here before it is sent; a restart continues from it.")
+@tls_options
 def sse(listen: tuple[str, int], events: int, interval_ms: int, retry: int | None, event_type: str | None,
         multiline: bool, size: int | None, log: Path | None, keepalive_ms: int | None,
-        drop_after: int | None, framing: str, headers: tuple[str, ...], durable: Path | None) -> None:
+        drop_after: int | None, framing: str, headers: tuple[str, ...], durable: Path | None, tls: bool,
+        tls_names: tuple[str, ...]) -> None:
     """The reference SSE server: GET /events, ids 1..N, resume from Last-Event-ID, 204 when done."""
     from faultproxy.servers.sse import ReferenceSSEServer
 
@@ -181,7 +215,7 @@ def sse(listen: tuple[str, int], events: int, interval_ms: int, retry: int | Non
             text += f", durable log {durable} ({srv.existing} events exist)"
         return text
 
-    run_server(make, what)
+    run_server(make, what, tls=tls, tls_names=tls_names)
 
 
 @serve.command("starlette")
@@ -217,8 +251,9 @@ def starlette(listen: tuple[str, int], events: int, interval_ms: int, retry: int
               help="Answer every request, whatever its method and path (default for raw files).")
 @click.option("--log", type=click.Path(dir_okay=False, path_type=Path),
               help="Write the ground truth (every write, response and SSE event) to this JSONL file.")
+@tls_options
 def replay(source: Path, listen: tuple[str, int], speed: float, fast: bool, any_request: bool,
-           log: Path | None) -> None:
+           log: Path | None, tls: bool, tls_names: tuple[str, ...]) -> None:
     """Serve a recorded response byte for byte with its timing.
 
     SOURCE is a raw HTTP response (`curl --raw -i URL > FILE`), a faultproxy capture, or a
@@ -234,7 +269,7 @@ def replay(source: Path, listen: tuple[str, int], speed: float, fast: bool, any_
         pace = "no waiting" if srv.speed == 0 else f"speed {srv.speed:g}"
         return f"{len(srv.recordings)} recorded responses from {source}, matched by {srv.match}, {pace}"
 
-    run_server(make, what)
+    run_server(make, what, tls=tls, tls_names=tls_names)
 
 
 # -- LLM API mocks ----------------------------------------------------------------------------------
@@ -261,7 +296,7 @@ class _MockGroupCommand(Command):
             return
         module = self._module()
         self._options: dict[str, tuple[type, Any, str]] = dict(module.OPTIONS)
-        self.params = [listen_param(self.default_listen)]
+        self.params = [listen_param(self.default_listen), *TLS_PARAMS]
         for name, (kind, default, help_text) in self._options.items():
             if name in ("host", "port"):
                 continue
@@ -281,7 +316,7 @@ class _MockGroupCommand(Command):
         self._load()
         return super().make_context(info_name, args, parent, **extra)
 
-    def _run(self, listen: tuple[str, int], **values: Any) -> None:
+    def _run(self, listen: tuple[str, int], tls: bool, tls_names: tuple[str, ...], **values: Any) -> None:
         module = self._module()
         options = {name: value for name, value in values.items() if value is not None}
         if "host" in self._options:
@@ -293,7 +328,7 @@ class _MockGroupCommand(Command):
             base = getattr(srv, "base_url", None)
             return f"{self.kind} mock" + (f", base_url {base}" if base else "")
 
-        run_server(lambda: module.build(options), what)
+        run_server(lambda: module.build(options), what, tls=tls, tls_names=tls_names)
 
 
 for _kind in MOCKS:
