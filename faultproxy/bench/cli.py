@@ -42,10 +42,13 @@ def _size(text: str) -> int:
 @click.option("--nginx-buffer", metavar="SIZE",
               help="Set nginx's proxy_buffer_size (and proxy_buffers 8 x SIZE) [nginx default: one page].")
 @click.option("--mitmdump", "mitmdump_path", metavar="PATH", help="mitmdump binary [on PATH or .venv-mitm/bin].")
+@click.option("--tls", is_flag=True,
+              help="Every hop over TLS: the proxies terminate it and re-originate it to the upstream "
+                   "(certificates from one throw-away CA).")
 def bench(as_json: bool, quick: bool, only: tuple[str, ...], size: str | None, reps: int | None,
           streams: int | None, seconds: float | None, rounds: int | None, rate: float | None, idle_streams: int | None,
           idle_interval: float | None, wait_quiet: float | None, nginx_path: str | None, nginx_buffer: str | None,
-          mitmdump_path: str | None) -> None:
+          mitmdump_path: str | None, tls: bool) -> None:
     """Measure the proxy against a direct connection, nginx and mitmproxy, on this machine.
 
     Throughput of one large SSE stream, latency added to many paced streams, and memory per
@@ -77,6 +80,7 @@ def bench(as_json: bool, quick: bool, only: tuple[str, ...], size: str | None, r
     overrides["targets"] = tuple(t for t in TARGETS if t in names) or TARGETS
     overrides["nginx"] = nginx_path
     overrides["mitmdump"] = mitmdump_path
+    overrides["tls"] = tls
     if nginx_buffer is not None:
         overrides["nginx_buffer"] = _size(nginx_buffer)
     config = Config.quick_defaults(**overrides) if quick else Config(**overrides)

@@ -17,6 +17,7 @@ import asyncio
 import math
 import re
 import socket
+import ssl
 import struct
 import time
 from dataclasses import dataclass, field
@@ -47,11 +48,15 @@ class StreamRead:
         return self.bytes / self.seconds / 1e6 if self.seconds > 0 else 0.0
 
 
-def read_stream(port: int, path: str, *, time_limit: float, buffer: int = 1 << 20) -> StreamRead:
-    """Read one chunked response from ``127.0.0.1:port`` to its end, or until ``time_limit``."""
+def read_stream(port: int, path: str, *, time_limit: float, buffer: int = 1 << 20,
+                tls: ssl.SSLContext | None = None) -> StreamRead:
+    """Read one chunked response from ``127.0.0.1:port`` to its end, or until ``time_limit``
+    (over TLS with a client ``tls`` context)."""
     sock = socket.create_connection(("127.0.0.1", port), timeout=10)
     try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)
+        if tls is not None:
+            sock = tls.wrap_socket(sock, server_hostname="127.0.0.1")
         buf = bytearray(buffer)
         view = memoryview(buf)
         head = b""
@@ -151,9 +156,11 @@ class LatencyConn(asyncio.Protocol):
             self.state.check()
 
 
-async def _open_all(port: int, factories: list, concurrency: int, deadline: float) -> list:
-    """Open one connection per factory, at most ``concurrency`` connects in flight."""
+async def _open_all(port: int, factories: list, concurrency: int, deadline: float,
+                    tls: ssl.SSLContext | None = None) -> list:
+    """Open one connection per factory, at most ``concurrency`` connects in flight (TLS with ``tls``)."""
     loop = asyncio.get_running_loop()
+    secure = {"ssl": tls, "server_hostname": "127.0.0.1"} if tls is not None else {}
     sem = asyncio.Semaphore(concurrency)
     opened: list = []
 
@@ -162,7 +169,7 @@ async def _open_all(port: int, factories: list, concurrency: int, deadline: floa
             if loop.time() > deadline:
                 raise TimeoutError("deadline passed before connecting")
             _, protocol = await asyncio.wait_for(
-                loop.create_connection(factory, "127.0.0.1", port), timeout=max(0.1, deadline - loop.time())
+                loop.create_connection(factory, "127.0.0.1", port, **secure), timeout=max(0.1, deadline - loop.time())
             )
             opened.append(protocol)
 
@@ -216,6 +223,7 @@ async def latency_run(
     connect_concurrency: int = 100,
     setup_timeout: float = 60.0,
     grace: float = 10.0,
+    tls: ssl.SSLContext | None = None,
 ) -> dict:
     """Open ``streams`` paced streams through ``port``, start them together, collect latencies."""
     loop = asyncio.get_running_loop()
@@ -231,7 +239,7 @@ async def latency_run(
 
     t_setup = loop.time()
     try:
-        _, errors = await _open_all(port, [factory] * streams, connect_concurrency, t_setup + setup_timeout)
+        _, errors = await _open_all(port, [factory] * streams, connect_concurrency, t_setup + setup_timeout, tls)
         state.failed += len(errors)  # connection_lost() counts the others
         state.check()
         try:
@@ -312,7 +320,8 @@ class IdleConn(asyncio.Protocol):
 class IdleStreams:
     """``await streams.open(port, n, interval)`` … ``await streams.close()``."""
 
-    def __init__(self) -> None:
+    def __init__(self, tls: ssl.SSLContext | None = None) -> None:
+        self.tls = tls
         self.conns: list[IdleConn] = []
         self.opened = 0
         self.failed = 0
@@ -330,7 +339,8 @@ class IdleStreams:
         self._all = loop.create_future()
         req = request(f"/idle?interval={interval:g}", port)
         started = loop.time()
-        _, errors = await _open_all(port, [lambda: IdleConn(self, req)] * streams, concurrency, started + timeout)
+        _, errors = await _open_all(port, [lambda: IdleConn(self, req)] * streams, concurrency, started + timeout,
+                                    self.tls)
         self.failed += len(errors)  # connection_lost() counts the others
         self.check()
         try:

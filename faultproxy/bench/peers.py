@@ -9,6 +9,9 @@
   response is held until it ends), found on PATH or in ``.venv-mitm/bin`` of the repository.
 - ``direct``: no proxy; the load talks to the upstream.
 
+With TLS (``faultproxy bench --tls``, certificates from :mod:`faultproxy.bench.tls`) nginx
+terminates TLS and re-originates it to the upstream, verifying it (SNI, the bench CA).
+
 Every process is stopped by :meth:`Peer.stop` (SIGTERM, then SIGKILL), by its own pid.
 """
 
@@ -28,6 +31,7 @@ import time
 from pathlib import Path
 
 import faultproxy
+from faultproxy.bench.tls import BenchTLS
 from faultproxy.provenance import REPO
 
 
@@ -116,6 +120,7 @@ class Peer:
     name = "?"
 
     def __init__(self) -> None:
+        self.tls: BenchTLS | None = None  # with TLS: HTTPS toward the load and toward the upstream
         self.proc: subprocess.Popen | None = None
         self.port: int | None = None
         self.log: collections.deque[str] = collections.deque(maxlen=20)
@@ -195,6 +200,9 @@ class Direct(Peer):
 class FaultproxyPeer(Peer):
     name = "faultproxy"
 
+    def available(self) -> str | None:
+        return "no TLS termination yet (issue 14, phase 2)" if self.tls is not None else None
+
     def version(self) -> str:
         return faultproxy.__version__
 
@@ -228,9 +236,9 @@ http {{
 
 BENCH_SERVER = """\
     server {{
-        listen 127.0.0.1:{port} backlog=4096;
+        listen 127.0.0.1:{port}{listen_tls} backlog=4096;{server_tls}
         location / {{
-            proxy_pass http://127.0.0.1:{upstream};
+            proxy_pass {scheme}://127.0.0.1:{upstream};{upstream_tls}
             proxy_http_version 1.1;
             proxy_set_header Connection "";
             proxy_buffering off;{buffers}
@@ -258,6 +266,21 @@ class NginxPeer(Peer):
         match = re.search(r"nginx/(\S+)", out.stderr + out.stdout)
         return match.group(1) if match else "?"
 
+    def _tls_conf(self) -> dict[str, str]:
+        """TLS termination toward the load and re-origination toward the upstream, verified
+        against the bench CA with SNI, as faultproxy does it (certificates: :mod:`.tls`)."""
+        tls = self.tls
+        if tls is None:
+            return {"listen_tls": "", "server_tls": "", "scheme": "http", "upstream_tls": ""}
+        return {
+            "listen_tls": " ssl",
+            "server_tls": (f"\n        ssl_certificate {tls.proxy_cert};\n        ssl_certificate_key {tls.proxy_key};"
+                           "\n        ssl_protocols TLSv1.2 TLSv1.3;"),
+            "scheme": "https",
+            "upstream_tls": (f"\n            proxy_ssl_verify on;\n            proxy_ssl_trusted_certificate {tls.ca_file};"
+                             "\n            proxy_ssl_name localhost;\n            proxy_ssl_server_name on;"),
+        }
+
     def _launch(self, upstream_port: int) -> None:
         port = free_port()
         buffers = ""
@@ -265,7 +288,8 @@ class NginxPeer(Peer):
             size = self.buffer_size
             buffers = (f"\n            proxy_buffer_size {size}; proxy_buffers 8 {size};"
                        f" proxy_busy_buffers_size {2 * size};")
-        self.run_config(BENCH_SERVER.format(port=port, upstream=upstream_port, buffers=buffers), port)
+        self.run_config(BENCH_SERVER.format(port=port, upstream=upstream_port, buffers=buffers, **self._tls_conf()),
+                        port)
 
     def run_config(self, servers: str, port: int, *, connections: int = 32768) -> None:
         """Start nginx in a fresh temporary prefix with these ``server`` blocks (the inside of
@@ -309,6 +333,8 @@ class MitmproxyPeer(Peer):
         self.binary = binary or find_mitmdump()
 
     def available(self) -> str | None:
+        if self.tls is not None:
+            return "not set up for the TLS benchmark yet"
         if self.binary:
             return None
         return "mitmdump not found on PATH or in .venv-mitm/bin (FAULTPROXY_BENCH_PEERS=1 scripts/bootstrap)"
@@ -335,13 +361,11 @@ class MitmproxyPeer(Peer):
 
 
 def make_peer(name: str, *, nginx: str | None = None, mitmdump: str | None = None,
-              nginx_buffer: int | None = None) -> Peer:
-    if name == "direct":
-        return Direct()
-    if name == "faultproxy":
-        return FaultproxyPeer()
-    if name == "nginx":
-        return NginxPeer(nginx, nginx_buffer)
-    if name == "mitmproxy":
-        return MitmproxyPeer(mitmdump)
-    raise ValueError(name)
+              nginx_buffer: int | None = None, tls: BenchTLS | None = None) -> Peer:
+    peers = {"direct": Direct, "faultproxy": FaultproxyPeer, "nginx": lambda: NginxPeer(nginx, nginx_buffer),
+             "mitmproxy": lambda: MitmproxyPeer(mitmdump)}
+    if name not in peers:
+        raise ValueError(name)
+    peer = peers[name]()
+    peer.tls = tls
+    return peer

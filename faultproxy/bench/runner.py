@@ -17,6 +17,7 @@ import queue
 import statistics
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from dataclasses import asdict, dataclass
@@ -25,6 +26,7 @@ from typing import Callable
 from faultproxy.bench import PHASES, TARGETS
 from faultproxy.bench.load import hist_percentile, read_stream
 from faultproxy.bench.peers import CPUWatch, Peer, PeerError, make_peer, rss_kib
+from faultproxy.bench.tls import BenchTLS
 from faultproxy.bench.upstream import BLOCK_SIZE, throughput_block
 from faultproxy.bench.worker import raise_fd_limit
 from faultproxy.provenance import event_loop, revision
@@ -56,6 +58,7 @@ class Config:
     quiet_below: float = 20.0  # "calm": other processes use less than this % of one core
     noisy_above: float = 50.0  # with wait_quiet: a measurement during which others used more is done again…
     noisy_retries: int = 2  # …at most this many times
+    tls: bool = False  # every hop over TLS: the load to the proxy, the proxy to the upstream
 
     @classmethod
     def quick_defaults(cls, **overrides: object) -> Config:
@@ -72,9 +75,9 @@ class WorkerError(RuntimeError):
 class Worker:
     """The worker process and its JSON-lines conversation."""
 
-    def __init__(self) -> None:
+    def __init__(self, tls: BenchTLS | None = None) -> None:
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "faultproxy.bench.worker"],
+            [sys.executable, "-m", "faultproxy.bench.worker", *(["--tls", str(tls.directory)] if tls else [])],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=None, text=True, bufsize=1,
         )
         self._lines: queue.Queue[str | None] = queue.Queue()
@@ -135,6 +138,9 @@ class Run:
         self.errors: list[str] = []
         self.targets: dict[str, dict] = {}
         self.t0 = time.monotonic()
+        self._tls_dir = tempfile.TemporaryDirectory(prefix="faultproxy-bench-tls-") if config.tls else None
+        self.tls = BenchTLS.create(self._tls_dir.name) if self._tls_dir is not None else None
+        self.client_tls = self.tls.client_context() if self.tls is not None else None
 
     # -- the whole run --------------------------------------------------------------------------
 
@@ -143,7 +149,8 @@ class Run:
         fds = raise_fd_limit()  # the proxies inherit it; nginx sets its own
         peers: dict[str, Peer] = {}
         for name in cfg.targets:
-            peer = make_peer(name, nginx=cfg.nginx, mitmdump=cfg.mitmdump, nginx_buffer=cfg.nginx_buffer)
+            peer = make_peer(name, nginx=cfg.nginx, mitmdump=cfg.mitmdump, nginx_buffer=cfg.nginx_buffer,
+                             tls=self.tls)
             why = peer.available()
             if why:
                 self.targets[name] = {"available": False, "reason": why}
@@ -159,8 +166,9 @@ class Run:
             peers[name] = peer
         self.say("targets: " + ", ".join(f"{n} {t.get('version', '')}".strip() for n, t in self.targets.items()
                                          if t["available"]))
-        worker = Worker()
-        self.say(f"upstream (bench worker, pid {worker.pid}) on 127.0.0.1:{worker.port}")
+        worker = Worker(self.tls)
+        self.say(f"upstream (bench worker, pid {worker.pid}) on 127.0.0.1:{worker.port}"
+                 + (", every hop over TLS" if self.tls else ""))
         try:
             for phase in cfg.phases:
                 rounds = cfg.latency_rounds if phase == "latency" else 1
@@ -183,6 +191,8 @@ class Run:
                     self._latency_pool()
         finally:
             worker.close()
+            if self._tls_dir is not None:
+                self._tls_dir.cleanup()
         return {
             "version": 1,
             "machine": machine_notes(fds),
@@ -240,7 +250,7 @@ class Run:
         blocks = max(1, -(-cfg.throughput_bytes // BLOCK_SIZE))
         self.say(f"throughput: {peer.name}, {blocks} MiB of ~1 KiB SSE events, up to {cfg.reps} runs")
         port = self._start(worker, peer)
-        warm = read_stream(port, "/throughput?blocks=4", time_limit=10.0)
+        warm = read_stream(port, "/throughput?blocks=4", time_limit=10.0, tls=self.client_tls)
         if warm.status != 200 or not warm.complete:
             raise PeerError(f"warm-up stream failed (status {warm.status}, complete={warm.complete})")
         reps = []
@@ -250,7 +260,8 @@ class Run:
             while True:
                 self._settle(worker, peer)
                 watch = self._watch(worker, peer)
-                got = read_stream(port, f"/throughput?blocks={blocks}", time_limit=cfg.rep_time_limit)
+                got = read_stream(port, f"/throughput?blocks={blocks}", time_limit=cfg.rep_time_limit,
+                                  tls=self.client_tls)
                 cpu = watch.stop()
                 if got.status != 200:
                     raise PeerError(f"status {got.status}")

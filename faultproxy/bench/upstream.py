@@ -21,6 +21,7 @@ Any other path is ``404``. A request body is not expected and not read.
 from __future__ import annotations
 
 import asyncio
+import ssl
 import random
 import socket
 import time
@@ -190,9 +191,10 @@ class Conn(asyncio.Protocol):
 class Upstream:
     """``await Upstream().start()``; then ``127.0.0.1:upstream.port`` serves the three paths."""
 
-    def __init__(self, host: str = "127.0.0.1", port: int = 0):
+    def __init__(self, host: str = "127.0.0.1", port: int = 0, tls: ssl.SSLContext | None = None):
         self.host = host
         self.want_port = port
+        self.tls = tls  # serve HTTPS with this server context
         self.block, self.block_payload = throughput_block()
         self.conns: set[Conn] = set()
         self.runs: dict[str, PacedRun] = {}
@@ -201,7 +203,8 @@ class Upstream:
 
     async def start(self) -> Upstream:
         loop = asyncio.get_running_loop()
-        self._server = await loop.create_server(lambda: Conn(self), self.host, self.want_port, backlog=8192)
+        self._server = await loop.create_server(lambda: Conn(self), self.host, self.want_port, backlog=8192,
+                                                ssl=self.tls)
         return self
 
     async def stop(self) -> None:

@@ -1,7 +1,9 @@
 """The bench worker process: the upstream plus the asyncio load clients, on one uvloop loop.
 
-``python -m faultproxy.bench.worker`` prints ``{"port": P}`` once the upstream listens on
-``127.0.0.1:P``, then answers one JSON line on stdout for each JSON command line on stdin:
+``python -m faultproxy.bench.worker [--tls DIR]`` prints ``{"port": P}`` once the upstream
+listens on ``127.0.0.1:P``, then answers one JSON line on stdout for each JSON command line on
+stdin (with ``--tls``, a :class:`~faultproxy.bench.tls.BenchTLS` directory, the upstream serves
+HTTPS and the load clients connect with TLS):
 
 - ``{"cmd": "latency", "port": P, "streams": N, "seconds": S, "rate": R, "event_size": B}``
 - ``{"cmd": "idle_open", "port": P, "streams": N, "interval": S, "timeout": T}``
@@ -21,6 +23,7 @@ import sys
 
 from faultproxy.aio import run
 from faultproxy.bench.load import IdleStreams, latency_run
+from faultproxy.bench.tls import BenchTLS
 from faultproxy.bench.upstream import Upstream
 
 
@@ -44,7 +47,9 @@ def _answer(obj: dict) -> None:
 async def main() -> None:
     raise_fd_limit()
     loop = asyncio.get_running_loop()
-    upstream = await Upstream().start()
+    tls = BenchTLS(sys.argv[sys.argv.index("--tls") + 1]) if "--tls" in sys.argv else None
+    client = tls.client_context() if tls is not None else None
+    upstream = await Upstream(tls=tls.upstream_context() if tls is not None else None).start()
     reader = asyncio.StreamReader(limit=1 << 20)
     await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
     _answer({"port": upstream.port})
@@ -64,12 +69,12 @@ async def main() -> None:
                     result = await latency_run(
                         upstream, cmd["port"], streams=cmd["streams"], seconds=cmd["seconds"],
                         rate=cmd["rate"], event_size=cmd.get("event_size", 200),
-                        setup_timeout=cmd.get("timeout", 60.0),
+                        setup_timeout=cmd.get("timeout", 60.0), tls=client,
                     )
                 elif name == "idle_open":
                     if idle is not None:
                         await idle.close()
-                    idle = IdleStreams()
+                    idle = IdleStreams(client)
                     result = await idle.open(cmd["port"], cmd["streams"], cmd["interval"],
                                              timeout=cmd.get("timeout", 60.0))
                 elif name == "idle_status":
