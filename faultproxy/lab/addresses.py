@@ -12,6 +12,7 @@ network would let anyone break (or read) the streams that pass through it.
 from __future__ import annotations
 
 import os
+import ssl
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -21,17 +22,21 @@ def url_host(host: str) -> str:
     return f"[{host}]" if ":" in host else host
 
 
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
 @dataclass(frozen=True)
 class HTTPURL:
     host: str
     port: int
     target: str  # the request-target: path and query, what goes on the request line
+    scheme: str = "http"
 
     @property
     def authority(self) -> str:
-        """The ``Host`` header value."""
+        """The ``Host`` header value (the port only when it is not the scheme's default)."""
         host = url_host(self.host)
-        return host if self.port == 80 else f"{host}:{self.port}"
+        return host if self.port == _DEFAULT_PORTS[self.scheme] else f"{host}:{self.port}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,17 +91,17 @@ def parse_listen(text: str) -> Address:
     return Address(host or "127.0.0.1", _listen_port(port))
 
 
-def parse_http_url(url: str) -> HTTPURL:
-    """``http://host[:port]/path?query``; only plain http, since this is a raw-socket client."""
+def parse_http_url(url: str, schemes: tuple[str, ...] = ("http",)) -> HTTPURL:
+    """``http://host[:port]/path?query``; plain http unless the caller also speaks ``https``."""
     parts = urlsplit(url)
-    if parts.scheme != "http" or not parts.hostname:
-        raise ValueError(f"expected an http:// URL, got {url!r}")
+    if parts.scheme not in schemes or not parts.hostname:
+        raise ValueError(f"expected an {' or '.join(s + '://' for s in schemes)} URL, got {url!r}")
     try:
-        port = parts.port or 80
+        port = parts.port or _DEFAULT_PORTS[parts.scheme]
     except ValueError:
         raise ValueError(f"bad port in URL {url!r}") from None
     target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
-    return HTTPURL(parts.hostname, port, target)
+    return HTTPURL(parts.hostname, port, target, parts.scheme)
 
 
 def parse_upstream(text: str) -> Address:
@@ -120,6 +125,10 @@ def parse_upstream(text: str) -> Address:
 
 def error_text(error: BaseException) -> str:
     """A short reason for a socket error: ``Connection refused`` rather than asyncio's wrapper text."""
+    if isinstance(error, ssl.SSLError):  # its errno is OpenSSL's, not the system's
+        from faultproxy.tls.facts import TLSFailure
+
+        return f"TLS: {TLSFailure.from_error(error).reason}"
     if isinstance(error, OSError) and error.errno:
         return os.strerror(error.errno)
     return str(error) or type(error).__name__

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import ssl
 import time
 from collections.abc import Callable
 from contextlib import suppress
@@ -108,7 +109,7 @@ class SSEClient:
         on_event: Callable[[ReceivedEvent], None] | None = None,
         on_end: Callable[[Attempt], None] | None = None,
     ):
-        self.url = parse_http_url(url)
+        self.url = parse_http_url(url, ("http", "https"))
         self.max_reconnects = max_reconnects
         self.reconnect_ms = reconnect_ms
         self.connect_timeout = connect_timeout
@@ -164,8 +165,10 @@ class SSEClient:
     async def _connect(self, attempt: Attempt) -> None:
         url = self.url
         try:
+            # https: TLS over the same socket, trusting what Python's ssl trusts (SSL_CERT_FILE too)
+            tls = {"ssl": ssl.create_default_context(), "server_hostname": url.host} if url.scheme == "https" else {}
             reader, writer = await asyncio.wait_for(
-                asyncio.open_connection(url.host, url.port), self.connect_timeout
+                asyncio.open_connection(url.host, url.port, **tls), self.connect_timeout
             )
         except OSError as error:
             attempt.outcome = FAILED if attempt.number == 1 else NETWORK_ERROR

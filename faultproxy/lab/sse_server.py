@@ -29,8 +29,8 @@ can compare what a client received against what was really sent.
 from __future__ import annotations
 
 import asyncio
-import ssl
 import json
+import ssl
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path

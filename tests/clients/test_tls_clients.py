@@ -27,11 +27,12 @@ from faultproxy.servers.anthropic import AnthropicServer
 from faultproxy.servers.openai import OpenAIServer
 from faultproxy.tls import LocalCA, server_context
 
-SSE_CLIENTS = ["httpx-sse", "sseclient-py", "requests-sse", "aiohttp-sse-client2", "launchdarkly-eventsource",
+SSE_CLIENTS = ["raw", "httpx-sse", "sseclient-py", "requests-sse", "aiohttp-sse-client2", "launchdarkly-eventsource",
                "naive", "node-eventsource", "fetch-event-source", "chromium"]
 SDK_CLIENTS = {"openai": "openai", "openai-responses": "openai", "anthropic": "anthropic"}
 # With a certificate from a CA they were not told to trust: how each says no.
 UNTRUSTED = {
+    "raw": ("faultproxy.failed", "TLS: certificate verify failed"),
     "httpx-sse": ("httpx.ConnectError", "certificate verify failed"),
     "sseclient-py": ("requests.SSLError", "CERTIFICATE_VERIFY_FAILED"),
     "aiohttp-sse-client2": ("aiohttp.ClientConnectorCertificateError", "CERTIFICATE_VERIFY_FAILED"),
@@ -161,5 +162,5 @@ def test_async_sdks_with_ssl_cert_file(ca, ca_file, monkeypatch):
 
 
 def test_the_registry_covers_every_client_here():
-    """A client added to the registry gets a TLS row here too (raw speaks plain HTTP only, for now)."""
-    assert set(registry.names()) - {"raw"} == set(SSE_CLIENTS) | set(SDK_CLIENTS)
+    """A client added to the registry gets a TLS row here too."""
+    assert set(registry.names()) == set(SSE_CLIENTS) | set(SDK_CLIENTS)
