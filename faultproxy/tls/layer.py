@@ -173,7 +173,7 @@ class TLSLayer:
 
     def _read(self, out: TLSOutput) -> None:
         chunks: list[bytes] = []
-        read = self._obj.read
+        read, incoming = self._obj.read, self._in
         while True:
             try:
                 chunk = read(READ_SIZE)
@@ -189,6 +189,8 @@ class TLSLayer:
                 self.peer_closed = out.closed = True
                 break
             chunks.append(chunk)
+            if not incoming.pending and not self._obj.pending():
+                break  # all read: asking again would only raise SSLWantReadError, which costs
         out.data = b"".join(chunks) if len(chunks) != 1 else chunks[0]
 
     def _facts(self) -> HandshakeFacts:
