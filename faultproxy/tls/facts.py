@@ -63,13 +63,6 @@ class HandshakeFacts:
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
 
-    def summary(self) -> str:
-        """One log line's worth: ``TLSv1.3 TLS_AES_256_GCM_SHA384, SNI api.openai.com, ALPN http/1.1``."""
-        parts = [f"{self.version or '?'} {self.cipher or '?'}"]
-        parts.append(f"SNI {self.sni}" if self.sni else "no SNI")
-        parts.append(f"ALPN {self.alpn}" if self.alpn else "no ALPN")
-        return ", ".join(parts)
-
 
 @dataclass(frozen=True, slots=True)
 class TLSFailure:

@@ -150,6 +150,15 @@ def test_sni_chooses_the_certificate(ca, contexts):
     assert "CN=api.anthropic.test" in wire.facts("server").certificate
 
 
+def test_an_sni_no_certificate_can_hold_is_refused_with_an_alert(ca, contexts):
+    context = trusting(ca)
+    context.check_hostname = False  # so that the client sends a name no certificate could carry
+    wire = Wire(TLSLayer.client(context, "bad_name!.test"), TLSLayer.server(contexts, "api.example.test"))
+    wire.handshake()
+    assert wire.server.state == wire.client.state == FAILED
+    assert "unrecognized name" in wire.failure("client").reason
+
+
 def test_no_sni_gets_the_expected_hosts_certificate(ca, contexts):
     wire = pair(ca, contexts, name="127.0.0.1", expect="127.0.0.1")
     wire.handshake()
