@@ -103,7 +103,10 @@ class ServerContexts:
         context = server_context(leaf, keylog=self.keylog)
         context.sni_callback = self._on_sni
         with self._lock:
-            context = self._contexts.setdefault(host, context)
+            made_meanwhile = self._contexts.get(host)
+            if made_meanwhile is not None:  # by another thread: that one is the one in use
+                return made_meanwhile
+            self._contexts[host] = context
             self._leaves[context] = leaf
             if len(self._contexts) > self.cache_size:
                 oldest = next(iter(self._contexts))
