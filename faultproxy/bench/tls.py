@@ -12,17 +12,19 @@ import ssl
 from pathlib import Path
 
 from faultproxy.tls import LocalCA
+from faultproxy.tls.ca import CERT_FILE
 
 HOSTS = ("127.0.0.1", "localhost")
 
 
 class BenchTLS:
-    """The files in ``directory``: ``ca.pem``, ``upstream.pem`` (key + chain), ``proxy-cert.pem``
-    and ``proxy-key.pem`` (for nginx, which wants them apart)."""
+    """The files in ``directory``: the CA as the proxy keeps its own (``ca.pem`` with the key,
+    ``ca-cert.pem``: so ``FAULTPROXY_CONFIG_DIR=directory`` makes faultproxy mint from it),
+    ``upstream.pem`` (key + chain), ``proxy-cert.pem`` and ``proxy-key.pem`` (nginx wants them apart)."""
 
     def __init__(self, directory: str | Path):
         self.directory = Path(directory)
-        self.ca_file = self.directory / "ca.pem"
+        self.ca_file = self.directory / CERT_FILE
         self.upstream_pem = self.directory / "upstream.pem"
         self.proxy_cert = self.directory / "proxy-cert.pem"
         self.proxy_key = self.directory / "proxy-key.pem"
@@ -30,8 +32,7 @@ class BenchTLS:
     @classmethod
     def create(cls, directory: str | Path) -> BenchTLS:
         tls = cls(directory)
-        ca = LocalCA.ephemeral()
-        ca.write_cert(tls.ca_file)
+        ca = LocalCA.load_or_create(tls.directory)
         upstream, proxy = ca.mint(*HOSTS), ca.mint(*HOSTS)
         tls.upstream_pem.write_bytes(upstream.key_pem + upstream.chain_pem)
         tls.proxy_cert.write_bytes(proxy.chain_pem)
