@@ -27,6 +27,7 @@ SUBCOMMANDS = {
     "record": "faultproxy.servers.record:record",
     "repro": "faultproxy.intermediaries.cli:repro",
     "ca": "faultproxy.tls.cli:ca",
+    "conformance": "faultproxy.conformance.cli:conformance",
 }
 
 
