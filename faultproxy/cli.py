@@ -28,6 +28,7 @@ SUBCOMMANDS = {
     "repro": "faultproxy.intermediaries.cli:repro",
     "ca": "faultproxy.tls.cli:ca",
     "conformance": "faultproxy.conformance.cli:conformance",
+    "explore": "faultproxy.explore.cli:explore",
 }
 
 

@@ -56,7 +56,7 @@ def plan(cases: list[Case], clients: list[str], chunkings: tuple[str, ...] = CHU
 def clients_for(names: list[str] | None) -> tuple[list[str], dict[str, registry.Availability]]:
     """The client names to run (every registered one by default) and each one's availability."""
     registry.load_all()
-    wanted = names or registry.names()
+    wanted = names or [WIRE, *registry.names()]
     unknown = [n for n in wanted if n != WIRE and n not in registry.REGISTRY]
     if unknown:
         raise KeyError(f"unknown client(s) {', '.join(unknown)}; known: {WIRE}, {', '.join(registry.names())}")

@@ -1,0 +1,173 @@
+"""The search: hypothesis draws fault schedules, each one a ``faultproxy run`` cell, and shrinks a failure.
+
+Every trial is a real cell (:func:`faultproxy.scenarios.runner.run_cell`): the reference server,
+the proxy with the schedule's faults, the client in its own process, the verdict. Hypothesis
+drives it -- drawing schedules from :mod:`~faultproxy.explore.space` under a fixed seed, and once
+a schedule breaks the property, shrinking it (fewer faults, simpler attributes) for as long as
+the smaller one still breaks it.
+
+What keeps the result honest and the run bounded:
+
+- **confirmation**: a schedule counts as breaking the property only if it breaks it in every one
+  of ``1 + confirm`` runs (default 3 of 3). One that breaks it sometimes is reported as a *flake*
+  and not kept, so timing noise cannot steer the shrinking; a real failure that is itself
+  intermittent is missed rather than misreported;
+- **memo**: a schedule already judged is never run again (hypothesis replays its final example);
+- **budget**: at most ``budget`` schedules are run and at most ``time_s`` seconds spent, shrinking
+  included; past either, remaining candidates are not run, and the smallest confirmed failure so
+  far is the answer;
+- **determinism**: the same seed draws the same schedules, and faults are seeded too.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from hypothesis import HealthCheck, Phase, assume, given, seed, settings
+from hypothesis.errors import HypothesisException
+
+from faultproxy.aio import run as run_loop
+from faultproxy.clients import registry
+from faultproxy.explore.properties import Property
+from faultproxy.explore.space import schedules
+from faultproxy.scenarios.loader import ScenarioError, parse_scenario
+from faultproxy.scenarios.model import Expectation
+from faultproxy.scenarios.runner import Cell, run_cell
+
+EVENTS = 10
+DEADLINE_MS = 8000
+MATCHES_ORACLE = Expectation(name="matches_oracle")
+
+
+class _Broken(Exception):
+    """Raised inside the hypothesis test: this schedule breaks the property (confirmed)."""
+
+
+@dataclass
+class Trial:
+    number: int
+    schedule: list[dict[str, Any]]
+    verdict: str  # "pass", "fail" (confirmed), "flaky", "invalid", "skipped" (over budget)
+    runs: list[dict[str, Any]] = field(default_factory=list)  # outcome, broken (why or None), duration_s
+    phase: str = "search"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"number": self.number, "phase": self.phase, "verdict": self.verdict, "schedule": self.schedule,
+                "runs": self.runs, "duration_s": round(sum(r["duration_s"] for r in self.runs), 3)}
+
+
+def server_for(client: str) -> dict[str, Any]:
+    """The reference server a client is explored against: the SSE server, or the mock of its vendor."""
+    protocol = registry.get(client).protocol
+    if protocol in (registry.OPENAI_CHAT, registry.OPENAI_RESPONSES):
+        return {"kind": "openai"}
+    if protocol == registry.ANTHROPIC:
+        return {"kind": "anthropic"}
+    return {"kind": "sse", "events": EVENTS, "interval_ms": 5}
+
+
+def scenario_dict(name: str, client: str, prop: Property, schedule: list[dict[str, Any]],
+                  description: str = "") -> dict[str, Any]:
+    """The scenario of one schedule, as a scenario file writes it."""
+    timeouts: dict[str, Any] = {"deadline_ms": DEADLINE_MS}
+    if prop.read_ms is not None:
+        timeouts["read_ms"] = prop.read_ms
+    out: dict[str, Any] = {
+        "name": name, "description": description or f"{prop.name} under {len(schedule)} fault(s)",
+        "tags": ["explore"], "server": server_for(client), "faults": schedule, "clients": [client],
+        "expectations": prop.expectation, "timeouts": timeouts,
+    }
+    if prop.reconnect:
+        out["reconnect"] = {"max": 3, "delay_ms": 50}
+    return out
+
+
+class Search:
+    """One exploration: ``Search(client, prop, ...).run()`` returns the smallest confirmed failure or None."""
+
+    def __init__(self, client: str, prop: Property, fault_types: list[str], *, budget: int = 60,
+                 time_s: float = 600.0, seed: int = 0, max_faults: int = 3, confirm: int = 2,
+                 on_trial: Callable[[Trial], None] | None = None):
+        self.client, self.prop, self.fault_types = client, prop, fault_types
+        self.budget, self.time_s, self.seed = budget, time_s, seed
+        self.max_faults, self.confirm = max_faults, confirm
+        self.on_trial = on_trial
+        self.trials: list[Trial] = []
+        self.smallest: Trial | None = None
+        self.started = 0.0
+        self._memo: dict[str, Trial] = {}
+
+    @property
+    def exhausted(self) -> bool:
+        runs = sum(1 for t in self.trials if t.verdict != "invalid")
+        return runs >= self.budget or time.monotonic() - self.started >= self.time_s
+
+    def run(self) -> Trial | None:
+        self.started = time.monotonic()
+        connections = [1] if self.prop.reconnect else None
+        strategy = schedules(self.fault_types, EVENTS, self.max_faults, connections)
+
+        @settings(max_examples=self.budget, database=None, deadline=None, phases=(Phase.generate, Phase.shrink),
+                  suppress_health_check=list(HealthCheck), report_multiple_bugs=False, print_blob=False)
+        @seed(self.seed)
+        @given(strategy)
+        def check(schedule: list[dict[str, Any]]) -> None:
+            self._check(schedule)
+
+        try:
+            check()
+        except (_Broken, HypothesisException):
+            pass  # the failure is in self.smallest; a flaky replay or an unsatisfiable space ends the search too
+        return self.smallest
+
+    def _check(self, schedule: list[dict[str, Any]]) -> None:
+        key = json.dumps(schedule, sort_keys=True)
+        trial = self._memo.get(key)
+        if trial is None:
+            trial = self._trial(schedule)
+            if trial.verdict != "skipped":
+                self._memo[key] = trial
+        assume(trial.verdict != "invalid")
+        if trial.verdict == "fail":
+            raise _Broken(trial.runs[-1]["broken"])
+
+    def _trial(self, schedule: list[dict[str, Any]]) -> Trial:
+        trial = Trial(len(self.trials) + 1, schedule, "pass", phase="shrink" if self.smallest else "search")
+        try:
+            scenario = parse_scenario(scenario_dict(f"explore-{trial.number}", self.client, self.prop, schedule))
+        except ScenarioError as error:
+            trial.verdict = "invalid"
+            trial.runs.append({"outcome": None, "broken": None, "duration_s": 0.0, "invalid": str(error)})
+            self.trials.append(trial)
+            return trial
+        if self.exhausted:
+            trial.verdict = "skipped"
+            return trial
+        self.trials.append(trial)
+        for attempt in range(1 + self.confirm):
+            run = self._run(scenario, attempt)
+            trial.runs.append(run)
+            if run["broken"] is None:
+                trial.verdict = "flaky" if attempt else "pass"
+                break
+        else:
+            trial.verdict = "fail"
+            self.smallest = trial  # hypothesis only accepts a failure smaller than the last one
+        if self.on_trial is not None:
+            self.on_trial(trial)
+        return trial
+
+    def _run(self, scenario: Any, attempt: int) -> dict[str, Any]:
+        # the trial also asks whether the client parsed right: the property's blame rests on it
+        scenario = scenario.model_copy(update={"expectations": (*scenario.expectations, MATCHES_ORACLE)})
+        t0 = time.monotonic()
+        with tempfile.TemporaryDirectory(prefix="faultproxy-explore-") as folder:
+            result = run_loop(run_cell(Cell(scenario, self.client, attempt), self.seed, Path(folder)))
+        return {"outcome": result["outcome"], "broken": self.prop.broken(result),
+                "duration_s": round(time.monotonic() - t0, 3)}
