@@ -6,8 +6,11 @@ as a scenario file writes it. The strategies are built from each fault's own att
 
 - a ``Literal`` is one of its values (the default first, so shrinking goes back to it);
 - a number is drawn within the attribute's own bounds, and within what one short test stream
-  makes sense of: event counts and indexes up to the stream's length, byte counts up to the length of the trial stream,
-  times up to :data:`MAX_MS` (so a trial stays short), fractions in tenths;
+  makes sense of: event counts and indexes up to the stream's length, byte counts up to the
+  stream's size, times up to :data:`MAX_MS` (jitter up to :data:`MAX_JITTER_MS`), fractions in
+  tenths; a slow reader's rate and pauses from :data:`OVERRIDES`. All faults of a schedule together
+  add at most about 7 s to a trial's stream (3 faults at their slowest), well under the 15 s
+  deadline, so a client still waiting at the deadline is stuck, not slow;
 - an optional attribute may stay unset; text and header values keep their defaults, and a fault
   that *needs* one (``set_header``, ``remove_header``) is left out of the search.
 
@@ -25,7 +28,8 @@ from hypothesis import strategies as st
 
 from faultproxy.faults import REGISTRY
 
-MAX_MS = 300  # the longest wait a drawn attribute can ask for
+MAX_MS = 200  # the longest wait a drawn attribute can ask for
+MAX_JITTER_MS = 50
 MAX_BYTES = 512  # a trial stream (10 short events) is about 450 bytes on the wire
 _TIME = ("_ms", "latency", "jitter", "delay", "timeout", "pause")
 _EVENTS = ("event", "every", "after", "chunk")
@@ -48,7 +52,18 @@ def _bounds(field: Any) -> tuple[float | None, float | None]:
     return lo, hi
 
 
+# Attributes whose meaning would let a schedule slow a stream past any deadline without anything
+# being wrong (a 1 byte/s reader, a pause after every byte): drawn from values that keep a trial's
+# added delay to a few seconds, so that a client still waiting at the deadline is stuck, not slow.
+OVERRIDES: dict[tuple[str, str], st.SearchStrategy] = {
+    ("slow_reader", "rate"): st.sampled_from([0, 1000, 4000]),
+    ("slow_reader", "pause_every"): st.integers(64, MAX_BYTES),
+}
+
+
 def _cap(name: str, n_events: int) -> int:
+    if "jitter" in name:
+        return MAX_JITTER_MS
     if any(part in name for part in _TIME):
         return MAX_MS
     if name == "copies":
@@ -78,10 +93,12 @@ def _inner(annotation: Any) -> tuple[Any, bool]:
     return annotation, False
 
 
-def _field(name: str, field: Any, n_events: int) -> st.SearchStrategy | None:
+def _field(fault_type: str, name: str, field: Any, n_events: int) -> st.SearchStrategy | None:
     """A strategy for one attribute, or None to keep its default."""
     kind, optional = _inner(field.annotation)
-    if typing.get_origin(kind) is typing.Literal:
+    if (fault_type, name) in OVERRIDES:
+        strategy = OVERRIDES[fault_type, name]
+    elif typing.get_origin(kind) is typing.Literal:
         values = list(typing.get_args(kind))
         if field.default in values:
             values.remove(field.default)
@@ -103,7 +120,7 @@ def attributes(fault_type: str, n_events: int) -> st.SearchStrategy[dict[str, An
     model = REGISTRY[fault_type].Attributes
     fields = {}
     for name, field in model.model_fields.items():
-        strategy = _field(name, field, n_events)
+        strategy = _field(fault_type, name, field, n_events)
         if strategy is not None:
             fields[name] = strategy
     return st.fixed_dictionaries(fields).map(lambda d: {k: v for k, v in d.items() if v is not None})

@@ -1,0 +1,36 @@
+"""When a cell breaks a property through the client's fault, and when the fault alone is to blame."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from faultproxy.explore.properties import PROPERTIES
+
+
+def cell(outcome: str, *, end: str = "completed", wire: str = "clean", parsed_right: bool = True) -> dict[str, Any]:
+    return {"outcome": outcome,
+            "expectations": [{"name": "matches_oracle", "met": parsed_right, "detail": ""}],
+            "evidence": {"end": end, "summary": "s", "received_vs_oracle": "r",
+                         "exchanges": [{"status": 200, "end": wire}]}}
+
+
+def test_silent_loss_is_the_clients_fault_only_if_the_wire_showed_it_or_its_parser_lost_events() -> None:
+    prop = PROPERTIES["no_silent_loss"]
+    assert prop.broken(cell("silent_loss", wire="clean")) is None  # e.g. sse_drop: no client could notice
+    assert "the wire showed it" in prop.broken(cell("silent_loss", wire="no_terminator"))
+    assert "own parsing" in prop.broken(cell("silent_loss", parsed_right=False))
+    assert prop.broken(cell("error", wire="rst")) is None
+
+
+def test_order_is_the_clients_fault_when_it_completed_with_other_events_than_the_bytes_hold() -> None:
+    prop = PROPERTIES["all_events_in_order"]
+    assert prop.broken(cell("reordered")) is None  # an sse_reorder fault, rightly passed on
+    assert prop.broken(cell("silent_loss", parsed_right=False)) is not None
+    assert prop.broken(cell("error", end="error", parsed_right=False)) is None  # it said so
+
+
+def test_hang_and_resume() -> None:
+    assert PROPERTIES["no_hang"].broken(cell("hung", end="hung", wire="open")) is not None
+    assert PROPERTIES["no_hang"].broken(cell("error", end="timeout", wire="open")) is None
+    assert PROPERTIES["resumed"].broken(cell("resumed")) is None
+    assert PROPERTIES["resumed"].broken(cell("silent_loss")) is not None
