@@ -24,7 +24,7 @@ def test_every_fault_that_needs_no_text_value_is_searchable() -> None:
         searchable(["no_such_fault"])
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=list(HealthCheck))
+@settings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck))
 @given(schedules(TYPES, 10, 3))
 def test_a_drawn_schedule_is_a_scenario_or_a_clear_error(schedule: list[dict[str, Any]]) -> None:
     assert 1 <= len(schedule) <= 3
