@@ -46,6 +46,7 @@ def _names(text: str | None) -> list[str] | None:
 def conformance(client_list: str | None, case_list: str | None, quick: bool, chunking_list: str,
                 jobs: int | None, out: Path, docs: bool) -> None:
     """Run every client against the SSE conformance cases (WPT eventsource/, LaunchDarkly sse-contract-tests)."""
+    from faultproxy import __version__
     from faultproxy.clients import registry
     from faultproxy.conformance import cases as case_module
     from faultproxy.conformance import report as rendering
@@ -88,7 +89,7 @@ def conformance(client_list: str | None, case_list: str | None, quick: bool, chu
         "schema": rendering.SCHEMA, "run_id": run_id, "started": started.isoformat(timespec="seconds"),
         "duration_s": round(time.monotonic() - t0, 3), "environment": environment(jobs=jobs),
         "chunkings": list(chunkings),
-        "clients": [{"name": n, "version": versions.get(n) or (None if n == "wire" else registry.get(n).version())}
+        "clients": [{"name": n, "version": versions.get(n) or (__version__ if n == "wire" else registry.get(n).version())}
                     for n in names],
         "unavailable": [{"name": n, "reason": a.reason, "install": a.install}
                         for n, a in availability.items() if not a.ok],
