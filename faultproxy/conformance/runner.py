@@ -75,7 +75,8 @@ def why_not(case: Case, info: registry.ClientInfo) -> str | None:
 
 
 def request_for(case: Case, info: registry.ClientInfo, url: str) -> ClientRequest:
-    """The request: reconnects allowed where the case is about them (and where a client must *not*)."""
+    """The request: one reconnect allowed where the case is about reconnecting (or about *not*
+    reconnecting), to clients that reconnect streams; the SDKs' request retries are not asked for."""
     base = url.rstrip("/")
     if info.protocol in (registry.OPENAI_CHAT, registry.OPENAI_RESPONSES):
         target = base + "/v1"
@@ -83,7 +84,7 @@ def request_for(case: Case, info: registry.ClientInfo, url: str) -> ClientReques
         target = base
     else:
         target = base + "/events"
-    allowed = 1 if (case.reconnects or case.stops) else 0
+    allowed = 1 if (case.reconnects or case.stops) and info.reconnects else 0
     return ClientRequest(target, reconnect=bool(allowed), max_reconnects=allowed, reconnect_ms=RECONNECT_MS,
                          deadline_s=DEADLINE_S)
 

@@ -6,9 +6,12 @@ write) given recordings made from a case, plus the one thing a case needs that a
 not keep: the ``Last-Event-ID`` header of every request, read here on the server so that it is
 what the client really sent.
 
-Each response is ``HTTP/1.1`` with ``Connection: close`` and no framing: the body is exactly the
-case's bytes, and the close ends it, so what the client reads is what the case says, cut the way
-the chunking says, with nothing of chunked encoding in between.
+Each response is ``HTTP/1.1`` with ``Transfer-Encoding: chunked`` and ``Connection: close``, as SSE
+servers answer: every piece of the chunking is one HTTP chunk, written on its own. Chunked framing
+matters here: many HTTP stacks hand a close-delimited body to the application only when it ends,
+or in reads of their own size, whatever the server wrote; a chunked body they hand over chunk by
+chunk, so the client's parser really sees the cuts. Once decoded, the body is exactly the case's
+bytes. A ``204`` has no body and no framing.
 """
 
 from __future__ import annotations
@@ -28,13 +31,18 @@ def response_head(response: Response) -> bytes:
     reason = HTTPStatus(response.status).phrase if response.status in HTTPStatus._value2member_map_ else "Status"
     lines = [f"HTTP/1.1 {response.status} {reason}", f"Content-Type: {response.content_type}",
              "Cache-Control: no-store", "Connection: close"]
+    if response.status != 204:
+        lines.append("Transfer-Encoding: chunked")
     return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
 
 
 def recording(response: Response, chunking: str, gap: float = GAP_S) -> Recording:
-    """One response: the head, then the body's pieces ``gap`` apart, then the close."""
+    """One response: the head, then each of the body's pieces as a chunk, ``gap`` apart, then the last chunk."""
     pieces = [(0.0, response_head(response))]
-    pieces += [(gap * (n + 1), piece) for n, piece in enumerate(cut(response.body, chunking))]
+    if response.status != 204:
+        body = cut(response.body, chunking)
+        pieces += [(gap * (n + 1), b"%x\r\n%s\r\n" % (len(piece), piece)) for n, piece in enumerate(body)]
+        pieces.append((gap * (len(body) + 1), b"0\r\n\r\n"))
     return Recording(tuple(pieces), complete=True, source=f"response {response.status}")
 
 

@@ -8,8 +8,8 @@ parser finds in the bytes it was given?) and the oracle's verdict on every excha
 on the wire show that something went wrong?):
 
 - ``no_silent_loss``: the client finished without an error while events were lost, *and* either
-  the wire showed trouble (a cut body, a reset, broken framing) or the client's own parsing lost
-  what the bytes held;
+  the wire showed trouble (a cut body, a reset, broken framing, a refused status) or more events
+  are missing than the delivered bytes lacked (the client lost events it was given);
 - ``all_events_in_order``: the client completed, yet handed the application something other
   than exactly the events in the delivered bytes, in order (it dropped, merged, split, repeated
   or made up events);
@@ -51,8 +51,8 @@ class Property:
         parsed_right = next((e["met"] for e in result["expectations"] if e["name"] == "matches_oracle"), True)
         trouble = [x for x in evidence.get("exchanges", []) if _noticeable(x)]
         if self.name == "no_silent_loss":
-            if outcome == "silent_loss" and (trouble or not parsed_right):
-                why = "the wire showed it" if trouble else "the client's own parsing lost events"
+            if outcome == "silent_loss" and (trouble or _lost_by_client(evidence)):
+                why = "the wire showed it" if trouble else "the delivered bytes held events the client lost"
                 return f"silent loss ({why}): {evidence.get('summary', '')}"
         elif self.name == "all_events_in_order":
             if end == "completed" and not parsed_right:
@@ -64,6 +64,14 @@ class Property:
             if outcome not in ("ok", "resumed"):
                 return f"{outcome}: {evidence.get('summary', '')}"
         return None
+
+
+def _lost_by_client(evidence: dict[str, Any]) -> bool:
+    """More events are missing from what the application got than from what the bytes held."""
+    sent, delivered = evidence.get("sent"), evidence.get("delivered")
+    if sent is None or delivered is None:
+        return False
+    return len(evidence.get("missing", [])) > max(0, sent - delivered)
 
 
 def _noticeable(exchange: dict[str, Any]) -> bool:
