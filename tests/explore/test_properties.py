@@ -8,19 +8,22 @@ from faultproxy.explore.properties import PROPERTIES
 
 
 def cell(outcome: str, *, end: str = "completed", wire: str = "clean", parsed_right: bool = True,
-         met: bool = False) -> dict[str, Any]:
+         met: bool = False, delivered: int = 10, missing: int = 1) -> dict[str, Any]:
     return {"outcome": outcome,
             "expectations": [{"name": "stated", "met": met, "detail": ""},
                              {"name": "matches_oracle", "met": parsed_right, "detail": ""}],
-            "evidence": {"end": end, "summary": "s", "received_vs_oracle": "r",
-                         "exchanges": [{"status": 200, "end": wire}]}}
+            "evidence": {"end": end, "summary": "s", "received_vs_oracle": "r", "sent": 10, "delivered": delivered,
+                         "missing": [str(n) for n in range(missing)], "exchanges": [{"status": 200, "end": wire}]}}
 
 
 def test_silent_loss_is_the_clients_fault_only_if_the_wire_showed_it_or_its_parser_lost_events() -> None:
     prop = PROPERTIES["no_silent_loss"]
-    assert prop.broken(cell("silent_loss", wire="clean")) is None  # e.g. sse_drop: no client could notice
-    assert "the wire showed it" in prop.broken(cell("silent_loss", wire="no_terminator"))
-    assert "own parsing" in prop.broken(cell("silent_loss", parsed_right=False))
+    # e.g. sse_drop: the bytes lack the event, the stream ends cleanly; no client could notice
+    assert prop.broken(cell("silent_loss", wire="clean", delivered=9)) is None
+    # an event that is not one on the wire (a field typo) and the client parsed the rest differently
+    assert prop.broken(cell("silent_loss", wire="clean", delivered=9, parsed_right=False)) is None
+    assert "the wire showed it" in prop.broken(cell("silent_loss", wire="no_terminator", delivered=9))
+    assert "events the client lost" in prop.broken(cell("silent_loss", delivered=10, parsed_right=False))
     assert prop.broken(cell("error", wire="rst")) is None
 
 
