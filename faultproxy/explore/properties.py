@@ -41,9 +41,14 @@ class Property:
     reconnect: bool = False  # reconnects allowed, faults on connection 1 only
     fault_types: tuple[str, ...] | None = None  # the default search space (None: every searchable fault)
 
+    @property
+    def expectation_name(self) -> str:
+        first = self.expectation[0]
+        return first if isinstance(first, str) else next(iter(first))
+
     def broken(self, result: dict[str, Any]) -> str | None:
         """Why ``result`` (a cell) breaks this property through the client's fault; None if it does not."""
-        stated = [e for e in result["expectations"] if e["name"] != "matches_oracle"]
+        stated = [e for e in result["expectations"] if e["name"] == self.expectation_name]
         if all(e["met"] for e in stated):
             return None  # the scenario file's own expectation holds: faultproxy run would pass it
         evidence = result.get("evidence") or {}

@@ -10,7 +10,8 @@ from faultproxy.explore.properties import PROPERTIES
 def cell(outcome: str, *, end: str = "completed", wire: str = "clean", parsed_right: bool = True,
          met: bool = False, delivered: int = 10, missing: int = 1) -> dict[str, Any]:
     return {"outcome": outcome,
-            "expectations": [{"name": "stated", "met": met, "detail": ""},
+            "expectations": [{"name": name, "met": met, "detail": ""} for name in ("no_silent_loss",
+                             "all_events_in_order", "outcome")] + [{"name": "every fault fired", "met": False},
                              {"name": "matches_oracle", "met": parsed_right, "detail": ""}],
             "evidence": {"end": end, "summary": "s", "received_vs_oracle": "r", "sent": 10, "delivered": delivered,
                          "missing": [str(n) for n in range(missing)], "exchanges": [{"status": 200, "end": wire}]}}
