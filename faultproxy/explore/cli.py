@@ -36,7 +36,7 @@ REPRODUCE_RUNS = 3
 @click.option("--budget", type=click.IntRange(1, 10_000), default=60, show_default=True,
               help="At most this many schedules are run (shrinking included).")
 @click.option("--time", "time_s", type=click.FloatRange(1, 86_400), default=600.0, show_default=True,
-              help="At most this many seconds, shrinking included.")
+              help="No schedule starts after this many seconds (shrinking included; the one running finishes).")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the search and of the faults.")
 @click.option("--faults", "fault_list", metavar="A,B,…", help="Draw only these fault types (default: every one).")
 @click.option("--max-faults", type=click.IntRange(1, 5), default=3, show_default=True,
