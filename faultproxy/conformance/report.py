@@ -111,7 +111,7 @@ def render_markdown(report: dict[str, Any]) -> str:
 CSS = """
 body{font:14px/1.4 system-ui,sans-serif;margin:1.5em;color:#222}
 table{border-collapse:collapse}th,td{border:1px solid #ccc;padding:2px 6px;text-align:center}
-th.case,td.case{text-align:left;font-family:monospace}
+th.case,td.case{text-align:left;font-family:monospace;white-space:nowrap}
 td.pass{background:#d7f5d7}td.split{background:#ffe7a8}td.fail{background:#f7b5b5}td.na{background:#eee;color:#888}
 .problems td{text-align:left}code,pre{font-family:monospace}
 caption{text-align:left;font-weight:bold;margin:.5em 0}
@@ -150,13 +150,13 @@ def render_html(report: dict[str, Any]) -> str:
     for (case, client), square in grid.items():
         if square["status"] not in (FAIL, SPLIT):
             continue
-        for r in square["results"]:
-            if r["status"] == FAIL:
-                received = json.dumps(r.get("received", []), ensure_ascii=False)[:600]
-                problems.append(
-                    f'<tr id="{_e(case)}--{_e(client)}"><td class="case">{_e(case)}</td><td>{_e(client)}</td>'
-                    f"<td>{_e(r['chunking'])}</td><td>{_e('; '.join(r['problems']))}</td>"
-                    f"<td><code>{_e(received)}</code></td></tr>")
+        failed = [r for r in square["results"] if r["status"] == FAIL]
+        for number, r in enumerate(failed):
+            anchor = f' id="{_e(case)}--{_e(client)}"' if number == 0 else ""  # the square's link lands here
+            received = json.dumps(r.get("received", []), ensure_ascii=False)[:600]
+            problems.append(f'<tr{anchor}><td class="case">{_e(case)}</td><td>{_e(client)}</td>'
+                            f"<td>{_e(r['chunking'])}</td><td>{_e('; '.join(r['problems']))}</td>"
+                            f"<td><code>{_e(received)}</code></td></tr>")
     cases = "".join(f'<tr><td class="case">{_e(c["name"])}</td><td class="case">{_e(c["upstream"])}</td>'
                     f'<td class="case">{_e(c["rule"])}</td><td><code>{_e(c["bytes"])}</code></td></tr>'
                     for c in report["cases"])

@@ -83,6 +83,9 @@ def test_a_failing_square_links_to_why_it_failed(page: Any) -> None:
     assert row.count() == 1
     assert "event 1: data 'Hello\\r', expected 'Hello\\nWorld'" in row.inner_text()
     assert "naive" in row.inner_text()
+    duplicate_ids = page.evaluate("() => { const ids = [...document.querySelectorAll('[id]')].map(e => e.id);"
+                                  " return ids.length - new Set(ids).size; }")
+    assert duplicate_ids == 0  # one anchor per square, however many of its chunkings failed
 
 
 def test_hostile_text_is_shown_as_text_and_nothing_runs_or_loads(page: Any, html_path: Path) -> None:
