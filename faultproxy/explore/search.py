@@ -41,7 +41,7 @@ from faultproxy.scenarios.model import Expectation
 from faultproxy.scenarios.runner import Cell, run_cell
 
 EVENTS = 10
-DEADLINE_MS = 15000  # see faultproxy.explore.space: a schedule adds at most ~7 s
+DEADLINE_MS = 20000  # see faultproxy.explore.space: a schedule adds at most ~10 s
 MATCHES_ORACLE = Expectation(name="matches_oracle")
 
 

@@ -8,8 +8,10 @@ as a scenario file writes it. The strategies are built from each fault's own att
 - a number is drawn within the attribute's own bounds, and within what one short test stream
   makes sense of: event counts and indexes up to the stream's length, byte counts up to the
   stream's size, times up to :data:`MAX_MS` (jitter up to :data:`MAX_JITTER_MS`), fractions in
-  tenths; a slow reader's rate and pauses from :data:`OVERRIDES`. All faults of a schedule together
-  add at most about 7 s to a trial's stream (3 faults at their slowest), well under the 15 s
+  tenths; a slow reader's rate and pauses, and the gap between re-chunked pieces, from
+  :data:`OVERRIDES`. Waits that add up per piece or per event are what could slow a stream past
+  any deadline; bounded so, the faults of a schedule add at most about 10 s (sse_split's gaps
+  4.5 s, two sse_delays 5 s, a stall 0.2 s; latency is pipelined, not added up), half the 20 s
   deadline, so a client still waiting at the deadline is stuck, not slow;
 - an optional attribute may stay unset; text and header values keep their defaults, and a fault
   that *needs* one (``set_header``, ``remove_header``) is left out of the search.
@@ -55,9 +57,12 @@ def _bounds(field: Any) -> tuple[float | None, float | None]:
 # Attributes whose meaning would let a schedule slow a stream past any deadline without anything
 # being wrong (a 1 byte/s reader, a pause after every byte): drawn from values that keep a trial's
 # added delay to a few seconds, so that a client still waiting at the deadline is stuck, not slow.
+# The waits that add up per piece are the dangerous ones: sse_split can cut the stream into ~450
+# one-byte pieces, so its gap stays at 10 ms or less (4.5 s at most).
 OVERRIDES: dict[tuple[str, str], st.SearchStrategy] = {
     ("slow_reader", "rate"): st.sampled_from([0, 1000, 4000]),
     ("slow_reader", "pause_every"): st.integers(64, MAX_BYTES),
+    ("sse_split", "gap_ms"): st.integers(0, 10).map(float),
 }
 
 

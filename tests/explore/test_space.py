@@ -34,6 +34,8 @@ def test_a_drawn_schedule_is_a_scenario_or_a_clear_error(schedule: list[dict[str
                 assert value <= MAX_JITTER_MS
             elif name.endswith("_ms") or name in ("latency", "pause", "delay", "timeout"):
                 assert value <= MAX_MS, (fault["type"], name, value)
+        if fault["type"] == "sse_split":
+            assert fault["attributes"]["gap_ms"] <= 10  # ~450 one-byte pieces: 4.5 s at most
         if fault["type"] == "slow_reader":
             assert fault["attributes"]["rate"] in (0, 1000, 4000) and fault["attributes"]["pause_every"] >= 64
     try:
