@@ -142,7 +142,6 @@ def _scenario_file(search: Any, found: Any, client: str, prop: str, seed: int, p
 def _reproduce(path: Path, client: str, seed: int, report_dir: Path) -> dict[str, Any]:
     """The written scenario, loaded from its file and run like ``faultproxy run`` does, a few times."""
     from faultproxy.aio import run as run_loop
-    from faultproxy.clients import registry
     from faultproxy.provenance import environment
     from faultproxy.report import write_reports
     from faultproxy.scenarios import load_paths
@@ -156,7 +155,6 @@ def _reproduce(path: Path, client: str, seed: int, report_dir: Path) -> dict[str
     report = build_report(report_dir.parent.name, started, time.monotonic() - t0, seed, scenarios, availability,
                           results, environment(jobs=1))
     write_reports(report, report_dir, latest=False)
-    registry.load_all()
     failed = sum(1 for r in results if not r["passed"])
     return {"runs": len(results), "failed": failed, "outcomes": [r["outcome"] for r in results],
             "report": str(report_dir / "index.html")}
