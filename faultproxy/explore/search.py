@@ -13,9 +13,12 @@ What keeps the result honest and the run bounded:
   and not kept, so timing noise cannot steer the shrinking; a real failure that is itself
   intermittent is missed rather than misreported;
 - **memo**: a schedule already judged is never run again (hypothesis replays its final example);
-- **budget**: at most ``budget`` schedules are run and at most ``time_s`` seconds spent, shrinking
-  included; past either, remaining candidates are not run, and the smallest confirmed failure so
-  far is the answer;
+- **budget**: at most ``budget`` schedules are run and no schedule starts after ``time_s`` seconds,
+  shrinking included; past either, remaining candidates are not run, and the smallest confirmed
+  failure so far is the answer;
+- **one fault less**: after hypothesis's shrinking (which gives up after a few minutes, soon
+  reached when each trial of a hang costs the deadline three times), each fault of the smallest
+  failure is left out in turn while that still breaks the property;
 - **determinism**: the same seed draws the same schedules, and faults are seeded too.
 """
 
@@ -124,15 +127,37 @@ class Search:
             check()
         except (_Broken, HypothesisException):
             pass  # the failure is in self.smallest; a flaky replay or an unsatisfiable space ends the search too
+        self._drop_faults()
         return self.smallest
 
-    def _check(self, schedule: list[dict[str, Any]]) -> None:
+    def _drop_faults(self) -> None:
+        """Try the smallest failure with each of its faults left out, until none can be.
+
+        Hypothesis gives up shrinking after a few minutes, which slow trials (a hang costs the
+        deadline, three times over) reach after a handful of candidates; leaving a fault out is the
+        step that matters most, so it is always tried, within the same budget.
+        """
+        improved = True
+        while improved and self.smallest is not None and len(self.smallest.schedule) > 1 and not self.exhausted:
+            improved = False
+            schedule = self.smallest.schedule
+            for index in range(len(schedule)):
+                if self._judged(schedule[:index] + schedule[index + 1:]).verdict == "fail":
+                    improved = True
+                    break
+
+    def _judged(self, schedule: list[dict[str, Any]]) -> Trial:
+        """The trial of ``schedule``: from the memo, or run now."""
         key = json.dumps(schedule, sort_keys=True)
         trial = self._memo.get(key)
         if trial is None:
             trial = self._trial(schedule)
             if trial.verdict != "skipped":
                 self._memo[key] = trial
+        return trial
+
+    def _check(self, schedule: list[dict[str, Any]]) -> None:
+        trial = self._judged(schedule)
         assume(trial.verdict != "invalid")
         if trial.verdict == "fail":
             raise _Broken(trial.runs[-1]["broken"])
@@ -158,7 +183,7 @@ class Search:
                 break
         else:
             trial.verdict = "fail"
-            self.smallest = trial  # hypothesis only accepts a failure smaller than the last one
+            self.smallest = trial  # hypothesis, and _drop_faults, only try what is smaller than the last one
         if self.on_trial is not None:
             self.on_trial(trial)
         return trial
