@@ -62,9 +62,10 @@ the evidence when both happen. Without ground truth (a ``url:`` server) the deli
 stand in for the sent ones; without a capture, the oracle comparisons are reported as unknown.
 
 ``passed`` is true when every expectation is met, or when the scenario records a known behaviour
-for this client and the outcome is one of the recorded ones (``known`` names it). A recorded
-behaviour that no longer holds sets ``known_changed`` and fails the cell, so the record is
-updated when a client changes -- for better or worse.
+for this client, the outcome is one of the recorded ones and some expectation is unmet (``known``
+names it: a record is of a deviation). A recorded behaviour that no longer holds -- another
+outcome, or every expectation now met -- sets ``known_changed`` and fails the cell, so the record
+is updated when a client changes, for better or worse.
 """
 
 from __future__ import annotations
@@ -719,7 +720,9 @@ def classify(
     known_changed = False
     passed = all_met
     if known_ is not None:
-        if outcome in known_.outcomes:
+        # the record is of a deviation: it holds while the outcome is a recorded one *and* some
+        # expectation is unmet (a client that now meets every expectation has changed too)
+        if outcome in known_.outcomes and not all_met:
             known_label, passed = known_.label(), True
         else:
             known_changed, passed = True, False
@@ -737,7 +740,8 @@ def classify(
         summary += f" Known behaviour: {known_label}."
     if known_changed:
         assert known_ is not None
-        summary += (f" The recorded known behaviour ({known_.label()}) no longer holds: "
+        now = "the client now meets every expectation" if all_met else f"the outcome is now {outcome}"
+        summary += (f" The recorded known behaviour ({known_.label()}) no longer holds ({now}): "
                     "update the scenario's 'known' entry.")
     for f in faults:
         if isinstance(f.get("t"), (int, float)) and t0 is not None:

@@ -102,6 +102,17 @@ def test_known_behaviour_passes_while_it_holds_and_fails_when_it_changes() -> No
     assert either["passed"] and either["known"] == "error|silent_loss: flaky"
 
 
+def test_a_known_record_holds_only_while_some_expectation_is_unmet() -> None:
+    """A record is of a deviation: the same outcome with every expectation met means the client
+    changed (or the record never said anything), and fails the cell like another outcome would."""
+    received = transcript([ev(1), ev(3)], client="naive")
+    known = {"outcome": "silent_loss", "why": "loses event 2"}
+    r = judge(sent(3), None, received, None, [{"name": "outcome", "any_of": ["silent_loss"]}], known)
+    assert r["outcome"] == "silent_loss" and all(e["met"] for e in r["expectations"])
+    assert (r["passed"], r["known"], r["known_changed"]) == (False, None, True)
+    assert "now meets every expectation" in r["evidence"]["summary"]
+
+
 def test_a_crlf_split_by_the_client_is_its_own_bug_not_the_faults() -> None:
     """The bytes held event 2 (data of two lines, CRLF line endings) intact; the client split it into
     two events. received vs oracle differs, oracle vs sent does not: the client's bug, silent loss."""
@@ -366,7 +377,7 @@ def test_end_to_end_disconnect_then_resume(tmp_path: Path) -> None:
 @pytest.mark.parametrize("mode", ["fin", "rst"])
 def test_end_to_end_disconnect_without_reconnect_is_error(tmp_path: Path, mode: str) -> None:
     faults = [{"type": "sse_disconnect", "attributes": {"after_events": 2, "mode": mode}}]
-    r = run_cell(tmp_path, faults, "name: cut\nserver: sse\nexpectations: [no_silent_loss, error_raised]\n"
+    r = run_cell(tmp_path, faults, "name: cut\nserver: sse\nexpectations: [no_silent_loss, error_raised, resumed]\n"
                  "known:\n  raw: {outcome: error, why: the lab client does not reconnect here}\n", reconnects=0)
     assert r["outcome"] == "error" and r["evidence"]["missing"] == ["3", "4", "5"]
     assert r["passed"] and r["known"] == "error: the lab client does not reconnect here"
