@@ -687,7 +687,9 @@ def classify(
     ov = None
     if expected is not None and delivered_p is not None:
         ov = match(expected, delivered_p, by_id=by_id)
-    rv = match(delivered_p, received, by_id=False) if delivered_p is not None else None
+    # the retry field is judged where the client reports it, against the delivered bytes (docs/outcomes.md)
+    judge_retry = "retry" in (getattr(t, "reports", None) or []) and protocol == SSE
+    rv = match(delivered_p, received, by_id=False, judge_retry=judge_retry) if delivered_p is not None else None
 
     faults = _fault_dicts(faults_fired, oracle)
     spread, right_ids, resume_notes = _resume(received, vs, list(t.attempts))
@@ -732,6 +734,9 @@ def classify(
     timeline = _timeline(t0, client0, raw_sent, t, received, vs, faults)
     summary = _summary(outcome, t, vs, reference, received, faults, loud, error,
                        resume_notes if outcome == "ok" and spread else [], extras)
+    if outcome in ("ok", "resumed") and rv is not None and not rv.exact and not extras[0]:
+        summary += (" The client parsed the delivered bytes differently from a spec-exact parser, though: "
+                    + "; ".join(rv.describe("delivered", "received")) + ".")
     if blame is not None:
         summary += (" Attribution: the client (a spec client would have done otherwise with the same bytes)."
                     if blame == "client" else " Attribution: the wire (a fault or the server: every spec "

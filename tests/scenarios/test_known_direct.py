@@ -31,6 +31,7 @@ from faultproxy.scenarios.runner import DEFAULT_SUITE, Cell, run_cell
 DIRECT = Path(__file__).parents[1] / "clients" / "direct"
 PYTHON = {"httpx-sse", "sseclient-py", "requests-sse", "aiohttp-sse-client2", "launchdarkly-eventsource", "openai"}
 NODE = {"node-eventsource", "fetch-event-source"}
+REPORTS_RETRY = {"httpx-sse", "sseclient-py", "fetch-event-source"}  # their events carry the block's retry
 NOT_LIBRARIES = {"raw": "faultproxy's own lab client", "naive": "faultproxy's own baseline",
                  "chromium": "the browser's EventSource, with no library in between"}
 
@@ -66,8 +67,8 @@ async def run_direct(client: str, request) -> Transcript:
         async for line in child.stdout:
             record = json.loads(line)
             if "event" in record:
-                kind, data, ident = record["event"]
-                events.append(ReceivedEvent(kind, data, ident, time.monotonic() - t0))
+                kind, data, ident, retry = record["event"]
+                events.append(ReceivedEvent(kind, data, ident, time.monotonic() - t0, retry=retry))
             else:
                 end = record
 
@@ -79,7 +80,8 @@ async def run_direct(client: str, request) -> Transcript:
         await child.wait()
     return Transcript(client=client, version="direct", events=events, end=end["end"],
                       error_type=end.get("error_type"), error_message=end.get("error_message"),
-                      duration_s=time.monotonic() - t0, t0_monotonic=t0)
+                      duration_s=time.monotonic() - t0, t0_monotonic=t0,
+                      reports=["retry"] if client in REPORTS_RETRY else [])
 
 
 def _id(entry) -> str:

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from scenario_support import Capture, assert_valid, data, ev, evidence, sent, transcript
 
-from faultproxy.clients.transcript import Attempt, ReceivedEvent
+from faultproxy.clients.transcript import Attempt, ReceivedEvent, Transcript
 from faultproxy.faults import parse_faults
 from faultproxy.lab.sse_client import SSEClient
 from faultproxy.proxy.server import Proxy
@@ -27,6 +27,7 @@ from faultproxy.scenarios import (
 from faultproxy.scenarios.events import UNSENT, ground_truth, project
 from faultproxy.scenarios.verdict import capture_excerpt
 from faultproxy.servers.sse import ReferenceSSEServer
+from faultproxy.wire.sse import encode_event
 
 ALL = ["all_events_in_order", "no_silent_loss", "error_raised", "resumed", "no_duplicates",
        {"name": "max_time_to_first_event", "ms": 100}, {"name": "completes_within", "ms": 1000}]
@@ -645,3 +646,36 @@ def test_every_default_scenarios_faults_fire_somewhere() -> None:
     limit = next(s for s in load_paths([DEFAULT_SUITE]) if s.name == "byte-limit")
     server_bytes = 20 * 23  # 20 events of ~23 bytes (id, data {"n": k}) in the body
     assert limit.faults[0].attributes.bytes < server_bytes
+
+
+# -- the retry field ------------------------------------------------------------------------------
+
+
+def _retry_capture() -> Capture:
+    """Events 1..3; event 2's block carries ``retry: -1`` (not digits: the spec ignores it), event 3's
+    a valid ``retry: 50``."""
+    cap = Capture().request(1).response(1).event(1, 1)
+    cap.chunk(1, b"retry: -1\n" + encode_event(data(2), id="2"))
+    cap.chunk(1, encode_event(data(3), id="3", retry=50))
+    return cap.last_chunk(1).closed(1, "upstream").closed(1, "client").done(1)
+
+
+def _with_retry(values: list[object], reports: list[str]) -> Transcript:
+    t = transcript([ReceivedEvent("message", data(k), str(k), 0.01 * k, retry=v) for k, v in zip((1, 2, 3), values)])
+    t.reports = reports
+    return t
+
+
+def test_retry_is_judged_against_the_delivered_block_for_clients_that_report_it() -> None:
+    oracle = oracle_from_records(_retry_capture().records)
+    right = judge(sent(3), oracle, _with_retry([None, None, 50], ["retry"]), None, ["matches_oracle"], None)
+    assert right["passed"] and right["outcome"] == "ok"
+    # int("-1") is -1: the client hands over a retry the spec ignores -- its parsing, not the wire's
+    wrong = judge(sent(3), oracle, _with_retry([None, -1, 50], ["retry"]), None, ["matches_oracle"], None)
+    assert not wrong["passed"]
+    assert "1 altered: #1 retry None → retry '-1'" in wrong["expectations"][0]["detail"]
+    assert wrong["outcome"] == "ok"  # the application's data arrived: retry is judged as parsing, not as loss
+    assert "differently from a spec-exact parser, though: 1 altered: #1 retry None" in wrong["evidence"]["summary"]
+    # the same values from a client that does not say it reports retry are not judged
+    unjudged = judge(sent(3), oracle, _with_retry([None, -1, 50], []), None, ["matches_oracle"], None)
+    assert unjudged["passed"]

@@ -12,7 +12,7 @@ import { writeSync } from "node:fs";
 
 const require = createRequire(new URL("../../../faultproxy/clients/node/package.json", import.meta.url));
 const emit = (record) => writeSync(1, JSON.stringify(record) + "\n");
-const event = (type, data, id) => emit({ event: [type || "message", data, id || null] });
+const event = (type, data, id, retry = null) => emit({ event: [type || "message", data, id || null, retry ?? null] });
 
 const chunks = [];
 for await (const chunk of process.stdin) chunks.push(chunk);
@@ -43,7 +43,7 @@ async function fetchEventSource() {
   try {
     await fetchEventSource(request.url, {
       method: request.method, headers: request.headers, body: request.body ?? undefined, openWhenHidden: true,
-      onmessage(m) { event(m.event, m.data, m.id); },
+      onmessage(m) { event(m.event, m.data, m.id, m.retry); },
       onerror(error) { throw error; },
     });
     emit({ end: "completed" });

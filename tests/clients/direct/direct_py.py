@@ -25,8 +25,9 @@ def emit(**record) -> None:
     sys.stdout.flush()
 
 
-def event(kind, data, ident) -> None:
-    emit(event=[kind or "message", data, ident or None])
+def event(kind, data, ident, retry=None) -> None:
+    """One event as the library handed it over; ``retry`` for the libraries whose events carry one."""
+    emit(event=[kind or "message", data, ident or None, retry])
 
 
 class Reconnecting(Exception):
@@ -40,7 +41,7 @@ def httpx_sse(r: dict) -> None:
     with httpx.Client(timeout=httpx.Timeout(10.0, read=r["timeout_s"])) as client:
         with connect_sse(client, r["method"], r["url"], headers=r["headers"], content=r["body"]) as source:
             for sse in source.iter_sse():
-                event(sse.event, sse.data, sse.id)
+                event(sse.event, sse.data, sse.id, sse.retry)
 
 
 def sseclient_py(r: dict) -> None:
@@ -51,7 +52,7 @@ def sseclient_py(r: dict) -> None:
                                 headers={"Accept": "text/event-stream", **r["headers"]},
                                 timeout=(10.0, r["timeout_s"]))
     for e in sseclient.SSEClient(response).events():
-        event(e.event, e.data, e.id)
+        event(e.event, e.data, e.id, e.retry)
 
 
 def requests_sse(r: dict) -> None:
