@@ -324,6 +324,9 @@ CORRUPT_CHECKS: dict[str, Callable[[Watch], None]] = {
     "cr_only": lambda w: (  # a correct parser reads CR endings: nothing lost
         w.ids == ["1", "2", "3", "4", "5"] and b'event: tick\rid: 3\rdata: {"n": 3}\r\r' in w.body
     ) or pytest.fail(repr(w.body)),
+    "mixed_line_endings": lambda w: (  # LF fields, a CRLF blank line: nothing lost to a correct parser
+        w.ids == ["1", "2", "3", "4", "5"] and b'event: tick\nid: 3\ndata: {"n": 3}\n\r\n' in w.body
+    ) or pytest.fail(repr(w.body)),
     "bom": lambda w: (  # mid-stream the BOM hides the first line: the event type
         BOM in w.body and [(e.id, e.type) for e in w.events][2] == ("3", "message")
         and w.events[3].type == "tock"
@@ -688,8 +691,9 @@ SSE_FAULTS = st.one_of(
     _fault("sse_reorder", optional={**_selection, "after": st.integers(1, 4)}),
     _fault("sse_delay", {"delay_ms": st.floats(0, 50)}, {"jitter_ms": st.floats(0, 20)}),
     _fault("sse_stall", {"after_events": st.integers(0, 6)}, {"duration_ms": st.none() | st.floats(0, 500)}),
-    _fault("sse_corrupt", {"kind": st.sampled_from(["invalid_json", "invalid_utf8", "missing_blank_line", "cr_only", "bom",
-                                                    "no_space", "field_typo"])}, _selection),
+    _fault("sse_corrupt", {"kind": st.sampled_from(["invalid_json", "invalid_utf8", "missing_blank_line", "cr_only",
+                                                    "mixed_line_endings", "bom", "no_space", "field_typo"])},
+           _selection),
     _fault("sse_split", {"mode": st.sampled_from(["fixed", "random", "byte"])},
            {"size": st.integers(1, 20), "min_size": st.integers(1, 20), "max_size": st.integers(1, 20),
             "gap_ms": st.sampled_from([0, 1])}).map(lambda f: {**f, "attributes": _split_sizes(dict(f["attributes"]))}),
