@@ -151,3 +151,32 @@ def test_requests_sse_adapter_reports_a_refused_first_connection_as_the_library_
     result = asyncio.run(run_cell(Cell(scenario, "requests-sse", 0), 0, tmp_path))
     assert result["outcome"] == "error", result["evidence"]["summary"]
     assert result["evidence"]["error"]["type"] == REFUSED_FIRST[name]
+
+
+# -- the list in docs/ ------------------------------------------------------------------------------
+
+FINDINGS = Path(__file__).parents[2] / "docs" / "client-findings.md"
+SECTIONS = {"httpx-sse": "httpx-sse", "sseclient-py": "sseclient-py", "requests-sse": "requests-sse",
+            "aiohttp-sse-client2": "aiohttp-sse-client2", "launchdarkly-eventsource": "launchdarkly-eventsource",
+            "node-eventsource": "eventsource ", "fetch-event-source": "@microsoft/fetch-event-source",
+            "chromium": "Chromium", "openai": "openai ", "anthropic": "anthropic "}
+
+
+def _section(text: str, client: str) -> str:
+    found = [part for part in text.split("\n## ") if part.startswith(SECTIONS[client])]
+    assert found, f"docs/client-findings.md has no section for {client}"
+    return found[0]
+
+
+@pytest.mark.parametrize("entry", LIBRARY_ENTRIES, ids=_id)
+def test_every_known_entry_is_listed_with_its_evidence_in_docs(entry):
+    scenario, client = entry
+    assert f"`{scenario.name}`" in _section(FINDINGS.read_text(), client), (
+        f"docs/client-findings.md does not list {client} in {scenario.name}")
+
+
+def test_the_suite_reproduces_at_least_30_distinct_misbehaviours():
+    text = FINDINGS.read_text()
+    rows = [line for client in SECTIONS for line in _section(text, client).splitlines()
+            if line.startswith("| ") and not line.startswith("| behaviour")]
+    assert len(rows) >= 30 and f"**{len(rows)} distinct misbehaviours**" in text
