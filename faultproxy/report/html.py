@@ -330,7 +330,7 @@ def _result(result: dict[str, Any], cell: Cell, scenario: dict[str, Any], index:
 </div>
 {err_html}
 <section class="tl-box"><h4>Event timeline <span class="muted">(time {CELL_CLOCK})</span></h4>{timeline_svg(result, svg_id=svg_id)}{timeline_legend(result)}</section>
-<section><h4>Faults fired</h4>{_table(ev.get("faults_fired") or [], ("t", "fault", "type", "conn", "detail"))}</section>
+<section><h4>Faults fired</h4>{_table(ev.get("faults_fired") or [], ("t", "fault", "fault_type", "conn", "detail"))}</section>
 <section><h4>Connection attempts</h4>{_table(ev.get("attempts") or [], ("number", "t", "last_event_id", "status"))}</section>
 {_exchanges(ev.get("exchanges"))}
 {capture_html}

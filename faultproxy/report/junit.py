@@ -42,7 +42,7 @@ def _failure_text(result: dict[str, Any]) -> str:
     if ev.get("error"):
         lines.append(f"client error: {ev['error'].get('type') or 'error'}: {ev['error'].get('message') or ''}")
     for f in ev.get("faults_fired") or []:
-        lines.append(f"fault fired: {f.get('fault')} ({f.get('type')}) at {f.get('t')} s: {f.get('detail', '')}")
+        lines.append(f"fault fired: {f.get('fault')} ({f.get('fault_type')}) at {f.get('t')} s: {f.get('detail', '')}")
     if result.get("capture_excerpt"):
         lines += ["", "wire capture (excerpt):", result["capture_excerpt"]]
     return "\n".join(_t(line) for line in lines)

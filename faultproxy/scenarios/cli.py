@@ -21,6 +21,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from faultproxy.aio import run as run_loop
+from faultproxy.scenarios.result import CellResult
 
 STYLE = {"ok": "green", "resumed": "cyan", "error": "yellow", "hung": "magenta",
          "duplicated": "blue", "reordered": "blue", "silent_loss": "bold white on red"}
@@ -28,15 +29,15 @@ SHORT = {"ok": "ok", "resumed": "res", "error": "err", "hung": "HUNG", "duplicat
          "reordered": "ord", "silent_loss": "LOSS"}
 
 
-def _matrix(results: list[dict[str, Any]], console: Console) -> None:
+def _matrix(results: list[CellResult], console: Console) -> None:
     """Scenarios down, clients across (numbered, with a legend, so 13 clients fit a terminal)."""
-    clients = sorted({r["client"] for r in results})
-    scenarios = list(dict.fromkeys(r["scenario"] for r in results))
+    clients = sorted({r.client for r in results})
+    scenarios = list(dict.fromkeys(r.scenario for r in results))
     table = Table(title="outcomes: ✓ passed  ✗ unmet expectation  ~ known behaviour", show_lines=False)
     table.add_column("scenario", no_wrap=True, max_width=40)
     for number, _ in enumerate(clients, start=1):
         table.add_column(str(number), justify="center", no_wrap=True)
-    cells = {(r["scenario"], r["client"]): r for r in results}
+    cells = {(r.scenario, r.client): r for r in results}
     for scenario in scenarios:
         row = []
         for client in clients:
@@ -44,8 +45,8 @@ def _matrix(results: list[dict[str, Any]], console: Console) -> None:
             if r is None:
                 row.append("")
                 continue
-            mark = "~" if r.get("known") else ("✓" if r["passed"] else "✗")
-            row.append(f"[{STYLE[r['outcome']]}]{SHORT[r['outcome']]}[/]{mark}")
+            mark = "~" if r.known else ("✓" if r.passed else "✗")
+            row.append(f"[{STYLE[r.outcome]}]{SHORT[r.outcome]}[/]{mark}")
         table.add_row(scenario, *row)
     console.print(table)
     console.print("  ".join(f"{n}={c}" for n, c in enumerate(clients, start=1)))
@@ -105,9 +106,9 @@ def run(paths: tuple[Path, ...], client_list: str | None, out: Path, jobs: int |
                   TextColumn("{task.fields[last]}"), console=console, transient=False) as progress:
         task = progress.add_task("cells", total=len(cells), last="")
 
-        def done(cell: Any, result: dict[str, Any]) -> None:
-            flag = "" if result["passed"] else " ✗"
-            progress.update(task, advance=1, last=f"{cell.key}: {result['outcome']}{flag}")
+        def done(cell: Any, result: CellResult) -> None:
+            flag = "" if result.passed else " ✗"
+            progress.update(task, advance=1, last=f"{cell.key}: {result.outcome}{flag}")
 
         results = run_loop(run_cells(cells, seed, run_dir, jobs, done))
     report = build_report(run_id, started, time.monotonic() - t0, seed, scenarios, availability, results,
@@ -117,9 +118,9 @@ def run(paths: tuple[Path, ...], client_list: str | None, out: Path, jobs: int |
     blame = totals(report).blame_line()
     if blame:
         click.echo(f"not ok, by who is to blame (wire: a fault or the server; client: its own doing): {blame}")
-    failed = [r for r in results if not r["passed"]]
+    failed = [r for r in results if not r.passed]
     for r in failed:
-        click.echo(f"✗ {r['scenario']} / {r['client']}: {r['outcome']} — {r['evidence']['summary']}")
+        click.echo(f"✗ {r.scenario} / {r.client}: {r.outcome} — {r.evidence.summary}")
     click.echo(f"{len(results) - len(failed)} of {len(results)} cells passed; report: {paths['html']}  "
                f"(also {paths['json'].name}, {paths['junit'].name}, {paths['markdown'].name}; {out / 'latest'})")
     if failed:

@@ -91,6 +91,7 @@ from faultproxy.scenarios.events import (
 from faultproxy.scenarios.match import Match, match
 from faultproxy.scenarios.model import DEFAULT_EXPECTATIONS, Expectation, Known
 from faultproxy.scenarios.oracle import DeliveredExchange, Oracle, oracle_of
+from faultproxy.scenarios.result import CellEvidence, CellResult, ClientError, ExpectationResult
 from faultproxy.scenarios.truth import server_refused, truth_from_capture, with_answers
 
 SIGNALLED = ("error", "timeout", "crashed")  # ends that tell the application something went wrong
@@ -131,21 +132,13 @@ def _known(known: Any) -> Known | None:
 
 
 def _fault_dicts(faults_fired: Iterable[Any] | None, oracle: Oracle | None) -> list[dict[str, Any]]:
-    """Evidence objects (``proxy.evidence``) or their dicts; without them, the capture's fault records."""
-    out = []
+    """Evidence objects (``proxy.evidence``) or their dicts; without them, the capture's fault records
+    (the same fields: the capture writes the evidence as it is, with ``type: fault`` as its record
+    kind and its own clock's ``t`` kept as ``capture_t``)."""
     if faults_fired is None:
-        for r in oracle.fault_records if oracle is not None else []:
-            d = {k: v for k, v in r.items() if k not in ("type", "t")}
-            d["type"] = r.get("fault_type")
-            d["capture_t"] = r.get("t")
-            out.append(d)
-        return out
-    for f in faults_fired:
-        d = f.as_dict() if hasattr(f, "as_dict") else dict(f)
-        if "fault_type" in d and "type" not in d:
-            d["type"] = d.pop("fault_type")
-        out.append(d)
-    return out
+        return [{**{k: v for k, v in r.items() if k not in ("type", "t")}, "capture_t": r.get("t")}
+                for r in (oracle.fault_records if oracle is not None else [])]
+    return [f.as_dict() if hasattr(f, "as_dict") else dict(f) for f in faults_fired]
 
 
 def _where(f: dict[str, Any]) -> str:
@@ -157,8 +150,8 @@ def _where(f: dict[str, Any]) -> str:
 
 
 def _fault_phrase(f: dict[str, Any]) -> str:
-    name = f.get("fault") or f.get("type") or "?"
-    kind = f.get("type")
+    name = f.get("fault") or f.get("fault_type") or "?"
+    kind = f.get("fault_type")
     label = f"{kind} {name!r}" if kind and kind != name else str(name)
     detail = f": {f['detail']}" if f.get("detail") else ""
     return f"{label} at {_where(f)}{detail}"
@@ -347,23 +340,23 @@ def _outcome(end: str, vs: Match | None, resumed_ok: bool) -> str:
     return "ok"
 
 
-def _error(t: Any) -> dict[str, str] | None:
+def _error(t: Any) -> ClientError | None:
     if t.end in ("error", "timeout"):
-        return {"type": t.error_type or t.end, "message": t.error_message or ""}
+        return ClientError(t.error_type or t.end, t.error_message or "")
     if t.end == "crashed":
         tail = (t.stderr_tail or "").strip().splitlines()
-        return {"type": t.error_type or "crashed", "message": t.error_message or (tail[-1] if tail else "")}
+        return ClientError(t.error_type or "crashed", t.error_message or (tail[-1] if tail else ""))
     return None
 
 
 def _summary(outcome: str, t: Any, vs: Match | None, expected: list[Item] | None, received: list[Item],
-             faults: list[dict[str, Any]], oracle_loud: bool | str | None, error: dict[str, str] | None,
+             faults: list[dict[str, Any]], oracle_loud: bool | str | None, error: ClientError | None,
              reconnect_notes: list[str], extras: tuple[list[str], list[str]]) -> str:
     n = len(expected) if expected is not None else None
     got = _n(len(received), "event") if n is None or vs is None else f"{n - len(vs.missing)} of {n} events"
     err = ""
     if error:
-        err = error["type"] + (f" ({_short(error['message'])})" if error.get("message") else "")
+        err = error.type + (f" ({_short(error.message)})" if error.message else "")
     missing = ""
     if vs is not None and vs.missing:
         missing = f" (missing {', '.join(vs.missing_labels()[:6])}{'…' if len(vs.missing) > 6 else ''})"
@@ -435,7 +428,7 @@ def _short(text: str, width: int = 120) -> str:
 
 def _evaluate(expectation: Expectation, outcome: str, t: Any, vs: Match | None, received: list[Item],
               resumed_ok: bool, resume_notes: list[str], extras: tuple[list[str], list[str]],
-              rv: Match | None) -> dict[str, Any]:
+              rv: Match | None) -> ExpectationResult:
     name, p = expectation.name, expectation.params
     complete = vs is None or vs.complete
     problems = "; ".join(vs.describe()) if vs is not None and not vs.exact else ""
@@ -517,7 +510,7 @@ def _evaluate(expectation: Expectation, outcome: str, t: Any, vs: Match | None, 
         detail = f"outcome {outcome}; expected one of {', '.join(p['any_of'])}"
     else:
         raise ValueError(f"unknown expectation {name!r}")
-    return {"name": name, "met": bool(met), "detail": detail}
+    return ExpectationResult(name, bool(met), detail)
 
 
 # -- timeline and wire excerpt ------------------------------------------------------------------
@@ -571,7 +564,7 @@ def _timeline(t0: float | None, client0: float, raw_sent: list[Item] | None, t: 
         name = item.id or (vs.label(e) if vs is not None and e is not None else f"received #{r}")
         received_rows.append([round(client0 + (item.t or 0.0), 6), name, item.connection])
     fault_rows = [[rel(f["t"]) if isinstance(f.get("t"), (int, float)) else None,
-                   f.get("fault") or f.get("type"),
+                   f.get("fault") or f.get("fault_type"),
                    f.get("detail", "")] for f in faults]
     attempt_rows = [[round(client0 + (a.t or 0.0), 6), a.last_event_id] for a in t.attempts]
     return {"sent": sent_rows, "received": received_rows, "faults": fault_rows, "attempts": attempt_rows,
@@ -640,8 +633,9 @@ def classify(
     t0: float | None = None,
     include_transcript: bool = True,
     faults_configured: Iterable[str] | None = None,
-) -> dict[str, Any]:
-    """The report's ``result`` object for one cell.
+) -> CellResult:
+    """One cell's result (:class:`~faultproxy.scenarios.result.CellResult`; ``.to_dict()`` is the
+    report's ``result`` object).
 
     ``sent``: the server object, its ``.sent`` / ``.log``, or Items (None: no ground truth).
     ``delivered``: an :class:`Oracle`, a capture path, capture records, or delivered Items (None: no
@@ -707,14 +701,14 @@ def classify(
                for e in expectations_]
     silent = _unfired(faults_configured, faults, expectations_)
     if silent:  # the cell did not test what the scenario says it does
-        results.append({"name": "every fault fired", "met": False,
-                        "detail": f"never fired in this cell: {', '.join(silent)} (list it under may_not_fire "
-                                  "if that is expected)"})
+        results.append(ExpectationResult("every fault fired", False,
+                                         f"never fired in this cell: {', '.join(silent)} (list it under "
+                                         "may_not_fire if that is expected)"))
     refused = server_refused(oracle) if sent is None else ""
     if refused:  # a url: server that never streamed: the scenario tested nothing (a wrong path?)
-        results.append({"name": "the server streamed", "met": False,
-                        "detail": f"{refused}: check the server's url (its path) -- no client was tested"})
-    all_met = all(r["met"] for r in results)
+        results.append(ExpectationResult("the server streamed", False,
+                                         f"{refused}: check the server's url (its path) -- no client was tested"))
+    all_met = all(r.met for r in results)
     blame = _attribution(outcome, rv, oracle, t.end, _stopped_early(oracle, delivered_p, rv, t.end),
                          bool(resume_notes))
 
@@ -752,52 +746,45 @@ def classify(
         if isinstance(f.get("t"), (int, float)) and t0 is not None:
             f["t"] = round(f["t"] - t0, 6)
 
-    evidence: dict[str, Any] = {
-        "summary": summary,
-        "received": len(received),
-        "missing": vs.missing_labels() if vs else [],
-        "duplicated": vs.duplicated_labels() if vs else [],
-        "reordered": vs.reordered_labels() if vs else [],
-        "garbled": vs.garbled_labels() if vs else [],
-        "extra": vs.extra_labels() if vs else [],
-        "oracle_vs_sent": _oracle_vs_sent(expected, oracle, ov, faults, raw_sent, raw_delivered),
-        "received_vs_oracle": _received_vs_oracle(oracle, delivered_p, rv, t.end),
-        "error": error,
-        "faults_fired": faults,
-        "attempts": [_moved(a.to_dict() if hasattr(a, "to_dict") else dict(a), client0) for a in t.attempts],
-        "end": t.end,
-        "matched_by": "id" if by_id else "content",
-    }
-    if expected is not None:
-        evidence["sent"] = len(expected)
-    if delivered_p is not None:
-        evidence["delivered"] = len(delivered_p)
-    if oracle is not None:
-        evidence["exchanges"] = [x.to_dict() for x in oracle.exchanges]
-    if known_changed:
-        evidence["known_recorded"] = known_.label()  # type: ignore[union-attr]
-    if protocol != SSE:
-        evidence["projection"] = protocol
-
-    result: dict[str, Any] = {
-        "scenario": scenario,
-        "client": client,
-        "client_version": getattr(t, "version", None),
-        "repetition": repetition,
-        "outcome": outcome,
-        "attribution": blame,
-        "passed": passed,
-        "known": known_label,
-        "known_changed": known_changed,
-        "duration_s": max(0.0, float(t.duration_s or 0.0)),
-        "expectations": results,
-        "evidence": evidence,
-        "timeline": timeline,
-        "capture_excerpt": capture_excerpt(oracle.records, oracle, shift=_after_zero(t0, _capture_start(oracle.records)))
+    evidence = CellEvidence(
+        summary=summary,
+        received=len(received),
+        missing=vs.missing_labels() if vs else [],
+        duplicated=vs.duplicated_labels() if vs else [],
+        reordered=vs.reordered_labels() if vs else [],
+        garbled=vs.garbled_labels() if vs else [],
+        extra=vs.extra_labels() if vs else [],
+        oracle_vs_sent=_oracle_vs_sent(expected, oracle, ov, faults, raw_sent, raw_delivered),
+        received_vs_oracle=_received_vs_oracle(oracle, delivered_p, rv, t.end),
+        error=error,
+        faults_fired=faults,
+        attempts=[_moved(a.to_dict() if hasattr(a, "to_dict") else dict(a), client0) for a in t.attempts],
+        end=t.end,
+        matched_by="id" if by_id else "content",
+        sent=len(expected) if expected is not None else None,
+        delivered=len(delivered_p) if delivered_p is not None else None,
+        exchanges=[x.to_dict() for x in oracle.exchanges] if oracle is not None else None,
+        known_recorded=known_.label() if known_changed and known_ is not None else None,
+        projection=protocol if protocol != SSE else None,
+    )
+    return CellResult(
+        scenario=scenario,
+        client=client,
+        client_version=getattr(t, "version", None),
+        repetition=repetition,
+        outcome=outcome,
+        attribution=blame,
+        passed=passed,
+        known=known_label,
+        known_changed=known_changed,
+        duration_s=max(0.0, float(t.duration_s or 0.0)),
+        expectations=results,
+        evidence=evidence,
+        timeline=timeline,
+        capture_excerpt=capture_excerpt(oracle.records, oracle, shift=_after_zero(t0, _capture_start(oracle.records)))
         if oracle is not None and oracle.records else None,
-        "transcript": _transcript_dict(t, t0, client0) if include_transcript and hasattr(t, "to_dict") else None,
-    }
-    return result
+        transcript=_transcript_dict(t, t0, client0) if include_transcript and hasattr(t, "to_dict") else None,
+    )
 
 
 def exchange_summary(exchanges: list[DeliveredExchange]) -> list[str]:

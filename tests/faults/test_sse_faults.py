@@ -117,7 +117,7 @@ def upstream(server: Any) -> str:
 
 
 def fired(proxy: Any, type_: str | None = None) -> list[Any]:
-    return [e for e in proxy.evidence if type_ is None or e.type == type_]
+    return [e for e in proxy.evidence if type_ is None or e.fault_type == type_]
 
 
 def scripted(blocks: list[bytes], *, gate: threading.Event | None = None, gate_before: int = 0,
@@ -825,7 +825,7 @@ def test_every_pair_of_faults_composes_or_is_refused_each_fault_that_should_fire
     for alone in specs:
         assert drive([alone], seed, [response])[1], f"{alone.type} does not fire even alone"
     _, evidence = drive(specs, seed, [response])
-    fired = {e["type"] for e in evidence}
+    fired = {e["fault_type"] for e in evidence}
     assert {s.type for s in specs} <= fired, f"{[s.type for s in specs]}: only {sorted(fired)} fired"
 
 

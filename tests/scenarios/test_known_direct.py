@@ -131,10 +131,10 @@ def test_known_entry_holds_for_the_library_itself(entry, direct_results):
     scenario, client = entry
     known = scenario.known[client]
     result = direct_results[_id(entry)]
-    unmet = [e["name"] for e in result["expectations"] if not e["met"]]
-    assert result["outcome"] in known.outcomes and unmet, (
-        f"{scenario.name}: the library {client} itself is {result['outcome']} (unmet: {unmet or 'none'}), but the "
-        f"scenario records {known.label()}: {result['evidence']['summary']}")
+    unmet = [e.name for e in result.unmet]
+    assert result.outcome in known.outcomes and unmet, (
+        f"{scenario.name}: the library {client} itself is {result.outcome} (unmet: {unmet or 'none'}), but the "
+        f"scenario records {known.label()}: {result.evidence.summary}")
 
 
 REFUSED_FIRST = {"rate-limited-429": "requests_sse.InvalidStatusCodeError",
@@ -149,8 +149,8 @@ def test_requests_sse_adapter_reports_a_refused_first_connection_as_the_library_
     """The adapter once ended these ``completed`` (its on_error ran before ``source`` was bound)."""
     scenario = next(s for s in load_paths([DEFAULT_SUITE]) if s.name == name)
     result = asyncio.run(run_cell(Cell(scenario, "requests-sse", 0), 0, tmp_path))
-    assert result["outcome"] == "error", result["evidence"]["summary"]
-    assert result["evidence"]["error"]["type"] == REFUSED_FIRST[name]
+    assert result.outcome == "error", result.evidence.summary
+    assert result.evidence.error is not None and result.evidence.error.type == REFUSED_FIRST[name]
 
 
 # -- the list in docs/ ------------------------------------------------------------------------------
