@@ -19,7 +19,7 @@ import random
 from dataclasses import dataclass, field
 from typing import Any
 
-from faultproxy.report.model import excerpt_heading
+from faultproxy.report.model import build_matrix, excerpt_heading
 
 # Hostile strings, as a malicious or broken server could send them. A report page that runs
 # any of them sets window.__pwned.
@@ -524,7 +524,7 @@ def sample_report(run_id: str = "20250514-103207-sample", seed: int = 20250514,
                     result["evidence"]["known_recorded"] = extra.pop("known_recorded")
                 result.update(extra)
                 results.append(result)
-    return {
+    report = {
         "schema": "faultproxy-report/1",
         "run_id": run_id,
         "started": started,
@@ -537,6 +537,8 @@ def sample_report(run_id: str = "20250514-103207-sample", seed: int = 20250514,
         "scenarios": scenarios,
         "results": results,
     }
+    report["flaky"] = [cell.flaky_record() for cell in build_matrix(report).ran_cells() if cell.flaky]
+    return report
 
 
 def _fix_attempts(sim: _Sim) -> None:

@@ -35,21 +35,27 @@ DEFAULT_SUITE = Path(__file__).resolve().parents[2] / "scenarios"
 
 @dataclass(frozen=True)
 class Cell:
+    """One run of a scenario with a client; ``runs``: how many runs of that pair the plan holds."""
+
     scenario: Scenario
     client: str
     repetition: int
+    runs: int = 1
 
     @property
     def key(self) -> str:
-        rep = f"-{self.repetition}" if self.scenario.repetitions > 1 else ""
+        rep = f"-{self.repetition}" if self.runs > 1 else ""
         return f"{self.scenario.name}/{self.client}{rep}"
 
 
-def plan(scenarios: list[Scenario], clients: list[str] | None) -> tuple[list[Cell], dict[str, registry.Availability]]:
+def plan(scenarios: list[Scenario], clients: list[str] | None,
+         repeat: int = 1) -> tuple[list[Cell], dict[str, registry.Availability]]:
     """The cells to run, and the availability of every client involved.
 
     ``clients`` narrows every scenario to those names; an unavailable client is reported (with
     its install command) and its cells are not run — the report says so, nothing is silent.
+    ``repeat``: every scenario × client runs its ``repetitions`` that many times over (a pair
+    whose outcome varies between its runs is then reported flaky, with its rate).
     """
     availability: dict[str, registry.Availability] = {}
     cells: list[Cell] = []
@@ -62,8 +68,8 @@ def plan(scenarios: list[Scenario], clients: list[str] | None) -> tuple[list[Cel
                 availability[name] = registry.get(name).available()
             if not availability[name].ok:
                 continue
-            for repetition in range(scenario.repetitions):
-                cells.append(Cell(scenario, name, repetition))
+            runs = scenario.repetitions * repeat
+            cells.extend(Cell(scenario, name, repetition, runs) for repetition in range(runs))
     return cells, availability
 
 
@@ -145,8 +151,11 @@ async def run_cells(
 
 def build_report(run_id: str, started: dt.datetime, duration: float, seed: int, scenarios: list[Scenario],
                  availability: dict[str, registry.Availability], results: list[CellResult],
-                 environment: dict[str, Any] | None = None) -> dict[str, Any]:
-    """The report (``faultproxy-report/1``): the results as ``schema.json`` says, in plan order."""
+                 environment: dict[str, Any] | None = None, repeat: int = 1) -> dict[str, Any]:
+    """The report (``faultproxy-report/1``): the results as ``schema.json`` says, in plan order, and
+    the cells whose outcome varied between their runs (``flaky``, with their rates)."""
+    from faultproxy.report.model import build_matrix
+
     clients = []
     for name, avail in availability.items():
         info = registry.get(name)
@@ -156,7 +165,7 @@ def build_report(run_id: str, started: dt.datetime, duration: float, seed: int, 
                            None) or info.version()
         clients.append({"name": name, "version": version, "available": avail.ok,
                         "reason": None if avail.ok else f"{avail.reason}; install: {avail.install}"})
-    return {
+    report = {
         "schema": "faultproxy-report/1",
         "run_id": run_id,
         "started": started.isoformat(timespec="seconds"),
@@ -164,7 +173,10 @@ def build_report(run_id: str, started: dt.datetime, duration: float, seed: int, 
         "seed": seed,
         "faultproxy_version": __version__,
         **({"environment": environment} if environment else {}),
+        "repeat": repeat,
         "clients": clients,
         "scenarios": [s.as_report_dict() for s in scenarios],
         "results": [r.to_dict() for r in results],
     }
+    report["flaky"] = [cell.flaky_record() for cell in build_matrix(report).ran_cells() if cell.flaky]
+    return report

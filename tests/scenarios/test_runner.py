@@ -81,7 +81,7 @@ def test_a_passing_suite_writes_every_report(tmp_path: Path) -> None:
     # every cell kept its own capture, with the fault's evidence in it
     cut_capture = next((latest / "cells" / "cut").glob("raw-*/capture.jsonl")).read_text()
     assert '"type":"fault"' in cut_capture
-    assert "5 of 5 cells passed" in done.stdout
+    assert "5 of 5 runs passed" in done.stdout
     # and it says what ran it, for whoever compares it with another run later
     env = report["environment"]
     assert env["python"] == platform.python_version() and env["jobs"] == 3 and env["loop"]
