@@ -20,7 +20,8 @@ A scenario file (``scenarios/*.yaml``; one scenario, or several under ``scenario
 
     name: drop-one-event                 # unique; letters, digits, _ . -
     description: an intermediary loses event 4; only the ids show it
-    tags: [sse, loss]
+    tags: [sse, loss]                    # some tags call for an expectation about their subject
+                                         #   (model.TAG_EXPECTATIONS: buffering -> time to first event, ...)
     server:                              # kind + options, or {url: http://host:port/path}
       kind: sse                          # sse | starlette | openai | anthropic
       events: 6                          # sse: events, interval_ms, retry, keepalive_ms,
