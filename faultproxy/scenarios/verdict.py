@@ -314,11 +314,16 @@ def _attribution(outcome: str, rv: Match | None, oracle: Oracle | None, end: str
         return None
     if wrong_resume or not (rv.exact or stopped_early):
         return "client"
-    trouble = any(x.trouble for x in oracle.exchanges)
+    # a body still open when the capture ended is trouble only for a client that waited on it (below)
+    trouble = any(x.trouble for x in oracle.exchanges if x.end != "open")
     if outcome == "silent_loss":
         return "client" if trouble else "wire"
     if outcome in ("error", "hung"):
-        return "wire" if trouble or any(x.end == "open" for x in oracle.exchanges) else "client"
+        # a body still open counts for the wire only when the client waited on it (hung, or its own
+        # read timeout: a stall); one that raised on open, clean bytes did so on its own -- and
+        # whether the proxy saw that client close before the capture ended is only timing
+        stalled = (outcome == "hung" or end == "timeout") and any(x.end == "open" for x in oracle.exchanges)
+        return "wire" if trouble or stalled else "client"
     return "wire"
 
 

@@ -607,6 +607,20 @@ def test_each_non_ok_cell_says_who_is_to_blame() -> None:
     assert_valid(client)
 
 
+def test_an_error_raised_on_clean_bytes_is_the_clients_even_while_the_body_is_still_open() -> None:
+    """The client raised on event 2's bytes (a strict UTF-8 decode, say) while the server was still
+    streaming: the capture ends with the body open or closed by the client, depending only on when
+    the proxy saw the close -- the blame must not. Only a client waiting on an open body (hung, its
+    own read timeout: a stall) is the wire's."""
+    open_ = Capture().stream(1, [1, 2, 3], clean=False)
+    raised = transcript([ev(1)], end="error", error=("UnicodeDecodeError", "invalid start byte"))
+    r = classify(sent(3), open_.records, raised, [], None, client="requests-sse")
+    assert (r["outcome"], r["evidence"]["exchanges"][0]["end"], r["attribution"]) == ("error", "open", "client")
+    timed_out = transcript([ev(1), ev(2), ev(3)][:1], end="timeout", error=("httpx.ReadTimeout", "timed out"))
+    stall = classify(sent(3), Capture().stream(1, [1], clean=False).records, timed_out, [], None, client="httpx-sse")
+    assert (stall["outcome"], stall["attribution"]) == ("error", "wire")
+
+
 def test_an_event_the_client_altered_is_not_called_a_faults_doing() -> None:
     whole = Capture().stream(1, [1, 2, 3])
     got = transcript([ev(1), ev(2, data_="altered"), ev(3)])
