@@ -54,7 +54,7 @@ class FaultproxyHarness:
 
     def fired(self, type: str | None = None) -> list[Any]:
         """Evidence of every time a fault acted (optionally of one fault type)."""
-        return [e for e in self.proxy.evidence if type is None or e.type == type]
+        return [e for e in self.proxy.evidence if type is None or e.fault_type == type]
 
     def delivered(self) -> list[dict[str, Any]]:
         """The events the proxy delivered to clients so far, as a spec-exact parser reads them."""

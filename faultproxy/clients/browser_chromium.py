@@ -74,7 +74,8 @@ PAGE_SCRIPT = """({url, allowed}) => {
   let messages = 0;  // the unnamed events the page itself received: a check on the DevTools count
   source.addEventListener("message", () => { messages += 1; });
   source.addEventListener("open", () => faultproxyReport("open", source.readyState, messages));
-  source.addEventListener("error", () => {
+  source.addEventListener("error", (event) => {
+    if (event instanceof MessageEvent) return;  // an event the server named "error": data, not a failure
     if (source.readyState === EventSource.CLOSED) {
       faultproxyReport("closed", source.readyState, messages);
     } else if (reconnects < allowed) {

@@ -99,7 +99,7 @@ def main(argv: list[str] | None = None) -> int:
     if prepare is not None:  # setup that is part of loading the client (a browser and its page), before hello
         prepare(request)
     emitter = Emitter(protocol_out, name)
-    emitter.hello(module.version())
+    emitter.hello(module.version(), tuple(getattr(module, "REPORTS", ())))  # optional event fields it reports
     try:
         module.run(request, emitter)
     except BaseException as error:  # noqa: BLE001 -- every way a client can fail is a result

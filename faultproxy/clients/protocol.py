@@ -24,7 +24,10 @@ it happens, so whatever was received before a hang or a crash is kept. ``t`` is 
     {"kind": "end", "end": "error", "error_type": "httpx.RemoteProtocolError", "error_message": "..."}
 
 - ``hello`` comes first, once the client library is loaded and just before the request
-  starts. ``version`` is the exact version of the library the child loaded.
+  starts. ``version`` is the exact version of the library the child loaded. ``reports``
+  (optional) names the optional event fields the client's API exposes and the child reports:
+  ``["retry"]`` when each ``event`` line carries the event's ``retry`` field as the library
+  handed it over (a number, a string, or null); only those fields are judged.
   ``t0_monotonic`` (optional) is the child's monotonic clock at t=0. **The harness deadline
   (``deadline_s``) runs from hello**; a child that does not say hello within the startup
   allowance is killed and reported ``hung`` too.
@@ -94,9 +97,13 @@ class Emitter:
             self.out.write(line + "\n")
             self.out.flush()
 
-    def hello(self, version: str | None) -> None:
+    def hello(self, version: str | None, reports: tuple[str, ...] = ()) -> None:
         self.t0 = time.monotonic()
-        self.write({"kind": HELLO, "client": self.client, "version": version, "t0_monotonic": self.t0})
+        message: dict[str, Any] = {"kind": HELLO, "client": self.client, "version": version,
+                                   "t0_monotonic": self.t0}
+        if reports:
+            message["reports"] = list(reports)
+        self.write(message)
 
     def attempt(
         self,
@@ -129,10 +136,12 @@ class Emitter:
         self.write(message)
         return number
 
-    def event(self, type: str | None, data: str | None, id: str | None = None) -> None:
+    def event(self, type: str | None, data: str | None, id: str | None = None, **fields: Any) -> None:
+        """An event handed to the application; ``fields``: the optional ones hello said it
+        reports (``retry=...``)."""
         self.write({
             "kind": EVENT, "type": type or "message", "data": data if data is not None else "",
-            "id": id or None, "t": self.now(), "connection": max(self.connection, 1),
+            "id": id or None, "t": self.now(), "connection": max(self.connection, 1), **fields,
         })
 
     def disconnect(
@@ -222,6 +231,7 @@ class Collector:
             t.client = str(m.get("client") or t.client)
             t.version = m.get("version")
             t.t0_monotonic = m.get("t0_monotonic")
+            t.reports = [str(f) for f in m.get("reports") or []]
         elif kind == ATTEMPT:
             attempt = self._attempt(m)
             for key in ("last_event_id", "status"):
@@ -240,6 +250,7 @@ class Collector:
                 id=m.get("id") or None,
                 t=float(m.get("t") or 0.0),
                 connection=int(m.get("connection") or 1),
+                retry=m.get("retry") if isinstance(m.get("retry"), (int, str)) else None,
             ))
         elif kind == NOTE:
             self._note(str(m.get("text")))

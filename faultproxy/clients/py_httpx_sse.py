@@ -17,6 +17,9 @@ from faultproxy.clients.protocol import Emitter
 from faultproxy.clients.transcript import ClientRequest
 
 
+REPORTS = ("retry",)  # httpx_sse.ServerSentEvent.retry: the block's retry field, as int() read it
+
+
 def version() -> str | None:
     return dist_version("httpx-sse")
 
@@ -39,7 +42,7 @@ def run(request: ClientRequest, out: Emitter) -> None:
                          content=request.body) as event_source:
             try:
                 for sse in event_source.iter_sse():
-                    out.event(sse.event, sse.data, sse.id)
+                    out.event(sse.event, sse.data, sse.id, retry=sse.retry)
             except Exception as error:
                 out.disconnect("error", error)
                 raise

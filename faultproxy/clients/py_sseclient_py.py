@@ -18,6 +18,9 @@ from faultproxy.clients.protocol import Emitter
 from faultproxy.clients.transcript import ClientRequest
 
 
+REPORTS = ("retry",)  # sseclient.Event.retry: the block's retry field, as the text it was
+
+
 def version() -> str | None:
     return dist_version("sseclient-py")
 
@@ -40,7 +43,7 @@ def run(request: ClientRequest, out: Emitter) -> None:
         client = sseclient.SSEClient(response)
         try:
             for event in client.events():
-                out.event(event.event, event.data, event.id)
+                out.event(event.event, event.data, event.id, retry=event.retry)
         except Exception as error:
             out.disconnect("error", error)
             raise

@@ -80,7 +80,9 @@ class ReceivedEvent:
     ``lastEventId``; for clients that only expose the event's own ``id:`` field, that); None
     when the client reports none or an empty string. ``t`` is seconds since the client
     process started its request (monotonic); ``connection`` the :class:`Attempt` number it
-    arrived on (1 for clients that never reconnect).
+    arrived on (1 for clients that never reconnect). ``retry``: the event's ``retry`` field as
+    the client hands it over (a number, or the text a client keeps unparsed), for the clients
+    whose API exposes one (their transcript's ``reports`` names ``retry``); None otherwise.
     """
 
     type: str
@@ -88,6 +90,7 @@ class ReceivedEvent:
     id: str | None
     t: float
     connection: int = 1
+    retry: int | str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -131,7 +134,9 @@ class Transcript:
 
     ``t0_monotonic`` is the child's ``time.monotonic()`` at t=0. On Linux that clock is
     system-wide, so ``t0_monotonic + event.t`` is directly comparable with the lab server's
-    ``SentEvent.time`` and the proxy's evidence timestamps.
+    ``SentEvent.time`` and the proxy's evidence timestamps. ``reports`` names the optional
+    event fields the client's API exposes and its adapter reports (``retry``): only those are
+    judged.
     """
 
     client: str
@@ -146,6 +151,7 @@ class Transcript:
     notes: list[str] = field(default_factory=list)
     t0_monotonic: float | None = None
     exit_code: int | None = None
+    reports: list[str] = field(default_factory=list)
 
     @property
     def data(self) -> list[str]:
@@ -167,4 +173,5 @@ class Transcript:
         known["events"] = [ReceivedEvent.from_dict(e) for e in data.get("events", [])]
         known["attempts"] = [Attempt.from_dict(a) for a in data.get("attempts", [])]
         known["notes"] = list(data.get("notes", []))
+        known["reports"] = list(data.get("reports", []))
         return cls(**known)

@@ -92,7 +92,7 @@ class Evidence:
     """Where and when a fault fired: what a report shows to prove the fault happened."""
 
     fault: str
-    type: str
+    fault_type: str  # the same name in the capture's fault records and in a cell's result
     conn: int
     direction: str
     t: float
@@ -135,7 +135,7 @@ class Context:
         self.evidence.append(
             Evidence(
                 fault=self.fault_name,
-                type=self.fault_type,
+                fault_type=self.fault_type,
                 conn=self.conn,
                 direction=self.direction,
                 t=self.now,

@@ -7,11 +7,11 @@ is flushed decides whether events still stream:
 - ``flush: none``: data goes through the compressor with no flush, and its output is
   collected into 8 KiB buffers (nginx's ``gzip_buffers`` are pages of 4 or 8 KiB), each
   sent only when full, and the rest at the end. A small event stream arrives all at once when the
-  upstream finishes — nginx with ``gzip on`` and buffering (/work/shared/intermediaries.md
-  §4.1, ``/gzip/``: 10 s to the first event); a large one arrives in 8 KiB bursts;
+  upstream finishes — nginx with ``gzip on`` and buffering (``docs/nginx.md``: "gzip with
+  buffering holds everything to the end", route ``gzip``); a large one arrives in 8 KiB bursts;
 - ``flush: sync``: every piece of body the upstream sends is followed by ``Z_SYNC_FLUSH``
   and goes out as one chunk, so each event arrives when it was sent, compressed — nginx
-  with ``proxy_buffering off`` (``/gzip_unbuf/``).
+  with ``proxy_buffering off`` (``docs/nginx.md``, route ``gzip-unbuffered``).
 
 A client that does not decompress sees binary. ``respect_accept_encoding: true`` compresses
 only when the request's ``Accept-Encoding`` allows gzip, as a real server does; by default

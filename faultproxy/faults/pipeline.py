@@ -123,7 +123,7 @@ class FaultSet:
     def record(self, evidence: Evidence) -> None:
         with self._evidence_lock:
             self._evidence.append(evidence)
-            self.fired[evidence.fault, evidence.type] += 1
+            self.fired[evidence.fault, evidence.fault_type] += 1
         for listener in self.listeners:
             listener(evidence)
 

@@ -5,9 +5,9 @@ bytes — so the *sender* feels it: its socket buffers fill and its writes block
 That is what makes it different from ``bandwidth``: while the data it has read waits to go
 out, the proxy reads nothing more (:attr:`~faultproxy.faults.base.Fault.queue_limit` 0), so
 it holds at most one read, instead of soaking up to the relay's 1 MiB queue and letting the
-server run ahead. On ``downstream`` (the default) the server feels a slow client, as in
-``intermediaries.md`` §5 (a generator blocked in ``send``, a broadcast queue growing); on
-``upstream`` the client feels a slow server reading its upload.
+server run ahead. On ``downstream`` (the default) the server feels a slow client (its
+generator blocks in ``send``, a broadcast queue feeding it grows); on ``upstream`` the client
+feels a slow server reading its upload.
 
 Evidence: once per exchange (per connection in raw mode).
 """

@@ -10,6 +10,9 @@ ending, and breaking one thing, ``kind``:
 - ``missing_blank_line``: no blank line after the event, so it merges with the next one
   (one event with both data, the later id and type); the last event of a body is lost;
 - ``cr_only``: CR line endings; a correct parser reads them, a ``split("\\n")`` one does not;
+- ``mixed_line_endings``: the fields end with LF and the blank line after them with CRLF (valid:
+  any of CR, LF, CRLF ends a line); a parser that looks for ``\\n\\n``, ``\\r\\r`` or
+  ``\\r\\n\\r\\n`` to find the end of an event never finds this one's;
 - ``bom``: a UTF-8 BOM in front. Mid-stream it hides the event's first line (its ``event``,
   ``id`` or ``retry`` field, or its data, losing the event); at the very start of the body it
   is legal and stripped, so it changes nothing;
@@ -28,13 +31,15 @@ from faultproxy.faults.base import Context, Fault, register
 from faultproxy.faults.sse_common import EventSelection, field_name, line_ending, lines, portable, selected
 from faultproxy.wire.sse import Block, encode_event
 
-Kind = Literal["invalid_json", "invalid_utf8", "missing_blank_line", "cr_only", "bom", "no_space", "field_typo"]
+Kind = Literal["invalid_json", "invalid_utf8", "missing_blank_line", "cr_only", "mixed_line_endings", "bom",
+               "no_space", "field_typo"]
 
 
 class SSECorruptAttributes(EventSelection):
     kind: Kind = Field(..., description=(
         "invalid_json: data cut short; invalid_utf8: a 0xFF byte; missing_blank_line: merges with the next; "
-        "cr_only: CR line endings; bom: a BOM in front; no_space: data:x; field_typo: dta: instead of data:"))
+        "cr_only: CR line endings; mixed_line_endings: LF after the fields, CRLF for the blank line; bom: a BOM "
+        "in front; no_space: data:x; field_typo: dta: instead of data:"))
 
 
 def break_json(data: str, ctx: Context) -> str:
@@ -48,7 +53,8 @@ class SSECorrupt(Fault):
     name = "sse_corrupt"
     layer = "sse"
     directions = ("downstream",)
-    summary = "break an event: invalid JSON or UTF-8, a missing blank line, CR endings, a BOM, no space, a field typo"
+    summary = ("break an event: invalid JSON or UTF-8, a missing blank line, CR or mixed endings, a BOM, no space, "
+               "a field typo")
     Attributes = SSECorruptAttributes
 
     def __init__(self, attributes: SSECorruptAttributes):
@@ -92,11 +98,12 @@ class SSECorrupt(Fault):
             "id": event.id if b"id" in present else None,
             "retry": event.retry if b"retry" in present else None,
             "comment": "\n".join(comments) if comments else None,
-            "line_ending": "\r" if kind == "cr_only" else line_ending(block),
+            "line_ending": {"cr_only": "\r", "mixed_line_endings": "\n"}.get(kind) or line_ending(block),
             "space": kind != "no_space",
             "terminate": kind != "missing_blank_line",
             "bom": kind == "bom",
             "invalid_utf8": kind == "invalid_utf8",
             "field_typo": kind == "field_typo",
         }
-        return encode_event(data, **options)
+        raw = encode_event(data, **options)
+        return raw[:-1] + b"\r\n" if kind == "mixed_line_endings" else raw

@@ -319,7 +319,7 @@ class CaptureWriter:
     def fault(self, evidence: dict[str, Any]) -> None:
         """A fault fired: written with the time the fault saw, so it sorts beside the bytes it touched."""
         t = round(evidence.pop("t") - self._start, 6)
-        self._write({"t": t, "type": "fault", "fault_type": evidence.pop("type"), **evidence})
+        self._write({"t": t, "type": "fault", **evidence})  # the evidence's own fields: fault, fault_type, ...
 
     def sync(self) -> None:
         """Push what is buffered to the file, so a reader sees every record written so far.

@@ -73,6 +73,9 @@ def _header(report: dict[str, Any], matrix: Matrix) -> str:
         verdict = (f'<p class="verdict pass"><span class="big">PASSED</span> all {tot.results} results '
                    f'({tot.cells} cells) met their expectations'
                    + (f", {tot.known} as recorded known behaviours" if tot.known else "") + "</p>")
+    elif tot.verdict == "flaky":
+        verdict = (f'<p class="verdict flaky"><span class="big">FLAKY</span> no cell failed, but {tot.cells_flaky} of '
+                   f'{tot.cells} cells passed in some runs and not in others (each with its rate below)</p>')
     else:
         verdict = (f'<p class="verdict fail"><span class="big">FAILED</span> {tot.failed} of {tot.results} results '
                    f'({tot.cells_failed} of {tot.cells} cells) did not pass'
@@ -118,6 +121,8 @@ def _legend() -> str:
              ' (an expected failure)</li>'
              '<li><span class="swatch o-error is-changed">changed</span> a recorded known behaviour changed: fails'
              ' the run until the record is updated</li>'
+             '<li><span class="swatch o-error flaky-mark">≈</span> flaky: the outcome varied between runs'
+             ' (neither passed nor failed; the cell says how many runs passed)</li>'
              '<li><span class="swatch na">n/a</span> client not available</li>')
     return (f'<details class="legend-box" open><summary>Legend: outcomes and marks</summary><ul class="legend-list">{items}{marks}</ul>'
             "</details>")
@@ -143,12 +148,15 @@ def _cell_html(cell: Cell) -> str:
         subs.append(f"{counts.get(o.name, 0)}/{len(cell.results)}" if cell.mixed else f"×{len(cell.results)}")
         if cell.mixed:
             classes.append("mixed")
-    verdict = "passed" if cell.passed else "failed"
+    if cell.flaky:  # neither passed nor failed: the rate says how often each
+        classes[2] = "flaky"
+        subs.append(f"flaky: {cell.runs_passed}/{len(cell.results)} passed")
+    verdict = "flaky, " + cell.rate if cell.flaky else ("passed" if cell.passed else "failed")
     label = (f"{cell.scenario} × {cell.client}: {o.label}, {verdict}"
              + (", known behaviour" if "is-known" in classes else "")
              + (", known behaviour changed" if "is-changed" in classes else "")
              + (f", {len(cell.results)} repetitions" if len(cell.results) > 1 else ""))
-    mark = "✓" if cell.passed else "✗"
+    mark = "≈" if cell.flaky else ("✓" if cell.passed else "✗")
     sub = f'<span class="sub">{_e(" · ".join(subs))}</span>' if subs else ""
     return (f'<td class="{" ".join(classes)}" data-outcome="{_e(o.name)}" data-key="{_e(cell.key)}">'
             f'<a class="inner" href="{_e(_href(cell.key))}" aria-label="{_e(label)}" title="{_e(cell.summary)}">'
@@ -330,7 +338,7 @@ def _result(result: dict[str, Any], cell: Cell, scenario: dict[str, Any], index:
 </div>
 {err_html}
 <section class="tl-box"><h4>Event timeline <span class="muted">(time {CELL_CLOCK})</span></h4>{timeline_svg(result, svg_id=svg_id)}{timeline_legend(result)}</section>
-<section><h4>Faults fired</h4>{_table(ev.get("faults_fired") or [], ("t", "fault", "type", "conn", "detail"))}</section>
+<section><h4>Faults fired</h4>{_table(ev.get("faults_fired") or [], ("t", "fault", "fault_type", "conn", "detail"))}</section>
 <section><h4>Connection attempts</h4>{_table(ev.get("attempts") or [], ("number", "t", "last_event_id", "status"))}</section>
 {_exchanges(ev.get("exchanges"))}
 {capture_html}
@@ -693,6 +701,8 @@ td.cell.is-known .sub { background: rgba(255,255,255,.9); color: #1d2127; border
 td.cell.is-changed, .swatch.is-changed { outline: 3px dashed var(--fail); outline-offset: -3px; }
 td.cell.is-changed .sub { background: var(--fail); color: #fff; border-radius: 3px; padding: 0 4px; }
 td.cell.mixed .sub { text-decoration: underline dotted; }
+td.cell.flaky { outline: 2px dashed #6a5acd; outline-offset: -3px; }
+.verdict.flaky .big { background: #6a5acd; color: #fff; }
 td.na { background: repeating-linear-gradient(135deg, #eef0f3 0 6px, #e2e5ea 6px 10px); color: var(--muted);
   border: 1px dashed #c3c8d0; text-align: center; }
 td.none { background: #f1f2f4; color: #9aa2ad; border: 1px dashed #d5d9df; text-align: center; }

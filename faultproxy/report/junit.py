@@ -5,7 +5,8 @@ repetitions). A result that did not pass gets a ``<failure>`` whose message is t
 summary (type: the outcome, or ``known_changed``) and whose text lists the unmet
 expectations, missing events and the client's error. A result that passed only as a
 recorded known behaviour passes, with a ``<system-out>`` note saying so. A scenario × an
-unavailable client is a ``<skipped>`` testcase with the reason.
+unavailable client is a ``<skipped>`` testcase with the reason. Every run of a flaky cell (its
+outcome varied between runs) is ``<skipped>`` with the cell's rate: neither a pass nor a failure.
 
 Text from the wire is made XML-safe first (XML 1.0 cannot hold most control characters at
 all, escaped or not).
@@ -42,7 +43,7 @@ def _failure_text(result: dict[str, Any]) -> str:
     if ev.get("error"):
         lines.append(f"client error: {ev['error'].get('type') or 'error'}: {ev['error'].get('message') or ''}")
     for f in ev.get("faults_fired") or []:
-        lines.append(f"fault fired: {f.get('fault')} ({f.get('type')}) at {f.get('t')} s: {f.get('detail', '')}")
+        lines.append(f"fault fired: {f.get('fault')} ({f.get('fault_type')}) at {f.get('t')} s: {f.get('detail', '')}")
     if result.get("capture_excerpt"):
         lines += ["", "wire capture (excerpt):", result["capture_excerpt"]]
     return "\n".join(_t(line) for line in lines)
@@ -52,11 +53,12 @@ def render_junit(report: dict[str, Any]) -> bytes:
     """The JUnit XML document (UTF-8, with declaration) for a (validated) report."""
     matrix = build_matrix(report)
     tot = totals(report, matrix)
+    skipped = tot.skipped + tot.flaky_runs
     suites = ET.Element("testsuites", name=f"faultproxy {_t(report.get('run_id'))}",
                         tests=str(tot.results + tot.skipped), failures=str(tot.failed), errors="0",
-                        skipped=str(tot.skipped), time=f"{float(report.get('duration_s') or 0):.3f}")
+                        skipped=str(skipped), time=f"{float(report.get('duration_s') or 0):.3f}")
     suite = ET.SubElement(suites, "testsuite", name="faultproxy", tests=str(tot.results + tot.skipped),
-                          failures=str(tot.failed), errors="0", skipped=str(tot.skipped),
+                          failures=str(tot.failed), errors="0", skipped=str(skipped),
                           time=f"{float(report.get('duration_s') or 0):.3f}", timestamp=_t(report.get("started")))
     props = ET.SubElement(suite, "properties")
     for name, value in (("run_id", report.get("run_id")), ("seed", report.get("seed")),
@@ -77,7 +79,10 @@ def render_junit(report: dict[str, Any]) -> bytes:
                                      name=_t(cell.client + repetition_label(result, cell)),
                                      time=f"{float(result.get('duration_s') or 0):.3f}")
                 summary = one_line((result.get("evidence") or {}).get("summary", ""), 1000)
-                if not result.get("passed"):
+                if cell.flaky:
+                    ET.SubElement(case, "skipped", message=_t(f"flaky: {cell.rate}; this run: {result['outcome']}"))
+                    ET.SubElement(case, "system-out").text = _t(f"outcome: {outcome(result['outcome']).label}: {summary}")
+                elif not result.get("passed"):
                     kind = "known_changed" if result.get("known_changed") else result["outcome"]
                     failure = ET.SubElement(case, "failure", message=_t(summary), type=_t(kind))
                     failure.text = _failure_text(result)

@@ -34,6 +34,8 @@ def cell_label(cell: Cell) -> str:
     if not cell.ran:
         return "⏭️ n/a" if cell.unavailable else "—"
     o = outcome(cell.outcome or "")
+    if cell.flaky:  # neither passed nor failed
+        return f"🎲 **flaky** {cell.runs_passed}/{len(cell.results)} passed"
     label = f"{o.emoji} **{o.abbr}**" if o.name == "silent_loss" else f"{o.emoji} {o.abbr}"
     if len(cell.results) > 1:
         label += f" {cell.outcome_counts.get(o.name, 0)}/{len(cell.results)}" if cell.mixed else f" ×{len(cell.results)}"
@@ -53,6 +55,9 @@ def render_markdown(report: dict[str, Any]) -> str:
     if tot.ok:
         out.append(f"✅ **Passed**: all {tot.results} results ({tot.cells} cells) met their expectations"
                    + (f", {tot.known} as recorded known behaviours." if tot.known else "."))
+    elif tot.verdict == "flaky":
+        out.append(f"🎲 **Flaky**: no cell failed, but {tot.cells_flaky} of {tot.cells} cells passed in some runs "
+                   "and not in others (listed below with their rates).")
     else:
         out.append(f"❌ **Failed**: {tot.failed} of {tot.results} results ({tot.cells_failed} of {tot.cells} cells) "
                    "did not pass" + (f"; {tot.known_changed} known behaviour(s) changed." if tot.known_changed else "."))
@@ -81,10 +86,18 @@ def render_markdown(report: dict[str, Any]) -> str:
         out.append("| " + " | ".join([md_code(s["name"])] + [cell_label(c) for c in cells]) + " |")
     out.append("")
     out.append("Legend: " + " · ".join(f"{o.emoji} {o.abbr} = {o.label}" for o in OUTCOMES)
-               + " · ✗ failed · (known) = passed as a recorded known behaviour · ❗changed = known behaviour changed")
+               + " · ✗ failed · (known) = passed as a recorded known behaviour · ❗changed = known behaviour changed"
+               + " · 🎲 flaky = the outcome varied between runs")
     out.append("")
 
-    failing = [(cell, r) for cell in matrix.ran_cells() for r in cell.results if not r.get("passed")]
+    failing = [(cell, r) for cell in matrix.ran_cells() if not cell.flaky for r in cell.results if not r.get("passed")]
+    flaky = [cell for cell in matrix.ran_cells() if cell.flaky]
+    if flaky:
+        out.append(f"### Flaky ({len(flaky)})")
+        out.append("")
+        for cell in flaky:
+            out.append(f"- 🎲 {md_code(cell.scenario)} × {md_code(cell.client)} — {md_text(cell.rate)}")
+        out.append("")
     if failing:
         out.append(f"### Failing ({len(failing)})")
         out.append("")

@@ -4,6 +4,10 @@ A *result* is one dict of ``report["results"]`` (one scenario × client × repet
 *cell* is one scenario × client: all its repetitions together, shown as one square of the
 matrix. The formats (HTML, JUnit, Markdown) only lay out what :func:`build_matrix` computes,
 so they always agree about what passed.
+
+A cell run more than once (a scenario's ``repetitions``, ``faultproxy run --repeat N``) whose
+outcome -- or verdict -- varies between its runs is **flaky**: it is reported with its rate
+(:attr:`Cell.rate`: how many runs passed, and each outcome's count), never as a pass or a fail.
 """
 
 from __future__ import annotations
@@ -98,7 +102,35 @@ class Cell:
 
     @property
     def passed(self) -> bool:
+        """Every run passed (a flaky cell never passed: some run did not)."""
         return all(r.get("passed", False) for r in self.results)
+
+    @property
+    def flaky(self) -> bool:
+        """Run more than once, and its outcome or verdict varies between the runs."""
+        return self.mixed
+
+    @property
+    def failed(self) -> bool:
+        """Failed every way it was run (a flaky cell is neither passed nor failed)."""
+        return bool(self.results) and not self.passed and not self.flaky
+
+    @property
+    def runs_passed(self) -> int:
+        return sum(1 for r in self.results if r.get("passed"))
+
+    @property
+    def rate(self) -> str:
+        """``passed 7 of 10 (ok 7, silent loss 3)``: what a flaky cell is reported with."""
+        counts = self.outcome_counts
+        parts = ", ".join(f"{outcome(name).label} {counts[name]}"
+                          for name in sorted(counts, key=lambda n: (-counts[n], -SEVERITY.get(n, 0))))
+        return f"passed {self.runs_passed} of {len(self.results)} ({parts})"
+
+    def flaky_record(self) -> dict[str, Any]:
+        """The report's ``flaky[]`` entry for this cell."""
+        return {"scenario": self.scenario, "client": self.client, "runs": len(self.results),
+                "passed": self.runs_passed, "outcomes": dict(self.outcome_counts), "rate": self.rate}
 
     @property
     def known(self) -> bool:
@@ -178,20 +210,30 @@ def build_matrix(report: dict[str, Any]) -> Matrix:
 @dataclass
 class Totals:
     results: int
-    passed: int
-    failed: int
+    passed: int  # runs that passed, outside flaky cells
+    failed: int  # runs that did not pass, outside flaky cells
     known: int  # passed thanks to a recorded known behaviour
     known_changed: int
     by_outcome: dict[str, int]  # every outcome of OUTCOMES, worst first, zeros included
     cells: int
-    cells_failed: int
+    cells_failed: int  # failed every time they ran (flaky cells are counted apart)
     skipped: int  # scenario × unavailable client
     # outcome -> {"wire": n, "client": n}: who is to blame for the cells that are not ok (docs/outcomes.md)
     by_attribution: dict[str, dict[str, int]] = field(default_factory=dict)
+    cells_flaky: int = 0  # outcome or verdict varied between runs: neither passed nor failed
+    flaky_runs: int = 0  # the runs of those cells
 
     @property
     def ok(self) -> bool:
-        return self.failed == 0
+        """Every cell passed: none failed, none was flaky."""
+        return self.cells_failed == 0 and self.cells_flaky == 0
+
+    @property
+    def verdict(self) -> str:
+        """``passed``, ``failed`` (a cell failed every time), or ``flaky`` (none failed, some varied)."""
+        if self.cells_failed:
+            return "failed"
+        return "flaky" if self.cells_flaky else "passed"
 
     def blame_line(self) -> str:
         """``silent_loss 54 (wire 40, client 14) · error 111 (...)``: each not-ok outcome split by blame."""
@@ -214,15 +256,18 @@ def totals(report: dict[str, Any], matrix: Matrix | None = None) -> Totals:
         if r.get("attribution"):
             split = blame.setdefault(r["outcome"], {"wire": 0, "client": 0})
             split[r["attribution"]] = split.get(r["attribution"], 0) + 1
+    steady = [r for c in ran if not c.flaky for r in c.results]  # the runs of flaky cells count apart
     return Totals(
         results=len(results),
-        passed=sum(1 for r in results if r.get("passed")),
-        failed=sum(1 for r in results if not r.get("passed")),
+        passed=sum(1 for r in steady if r.get("passed")),
+        failed=sum(1 for r in steady if not r.get("passed")),
+        flaky_runs=len(results) - len(steady),
         known=sum(1 for r in results if r.get("passed") and r.get("known")),
         known_changed=sum(1 for r in results if r.get("known_changed")),
         by_outcome=by_outcome,
         cells=len(ran),
-        cells_failed=sum(1 for c in ran if not c.passed),
+        cells_failed=sum(1 for c in ran if c.failed),
+        cells_flaky=sum(1 for c in ran if c.flaky),
         skipped=sum(1 for c in matrix.cells.values() if not c.ran and c.unavailable),
         by_attribution=blame,
     )

@@ -19,7 +19,7 @@ import random
 from dataclasses import dataclass, field
 from typing import Any
 
-from faultproxy.report.model import excerpt_heading
+from faultproxy.report.model import build_matrix, excerpt_heading
 
 # Hostile strings, as a malicious or broken server could send them. A report page that runs
 # any of them sets window.__pwned.
@@ -122,7 +122,7 @@ class _Sim:
     def fault(self, t: float, name: str, type_: str, detail: str, **where: Any) -> None:
         t = round(t, 4)
         self.faults.append([t, name, detail])
-        self.fired.append({"fault": name, "type": type_, "conn": where.pop("conn", 1), "direction": "downstream",
+        self.fired.append({"fault": name, "fault_type": type_, "conn": where.pop("conn", 1), "direction": "downstream",
                            "t": t, **where, "detail": detail})
 
     def finish(self, t: float, end: str, error: tuple[str, str] | None = None) -> None:
@@ -407,9 +407,9 @@ def _capture(sim: _Sim, around: float | None) -> str | None:
     for f in sim.fired:
         detail = " ".join(f"{k}={v}" for k, v in f.items() if k not in ("t", "conn"))
         pieces.append((f["t"], f["conn"], "·", f"fault {detail}"))
-        if f["type"] == "early_end":
+        if f["fault_type"] == "early_end":
             pieces.append((f["t"] + 0.0001, f["conn"], "←", "0\r\n\r\n"))
-        if f["type"] == "sse_disconnect":
+        if f["fault_type"] == "sse_disconnect":
             how = "rst" if "RST" in f["detail"] else "fin"
             pieces.append((f["t"] + 0.0002, f["conn"], "·", f"closed side=client how={how}"))
     lines = [excerpt_heading()]
@@ -457,7 +457,7 @@ def _evidence(sim: _Sim, summary: str) -> dict[str, Any]:
 def _exchange(sim: _Sim, attempt: dict[str, Any]) -> dict[str, Any]:
     """The oracle's view of one delivered exchange (one per connection in this simulation)."""
     conn = attempt["number"]
-    kinds = {f["type"] for f in sim.fired if f["conn"] == conn}
+    kinds = {f["fault_type"] for f in sim.fired if f["conn"] == conn}
     end, trouble = "clean", None
     if "sse_disconnect" in kinds:
         end, trouble = "no_terminator", "a body cut without its last chunk"
@@ -524,7 +524,7 @@ def sample_report(run_id: str = "20250514-103207-sample", seed: int = 20250514,
                     result["evidence"]["known_recorded"] = extra.pop("known_recorded")
                 result.update(extra)
                 results.append(result)
-    return {
+    report = {
         "schema": "faultproxy-report/1",
         "run_id": run_id,
         "started": started,
@@ -537,6 +537,8 @@ def sample_report(run_id: str = "20250514-103207-sample", seed: int = 20250514,
         "scenarios": scenarios,
         "results": results,
     }
+    report["flaky"] = [cell.flaky_record() for cell in build_matrix(report).ran_cells() if cell.flaky]
+    return report
 
 
 def _fix_attempts(sim: _Sim) -> None:

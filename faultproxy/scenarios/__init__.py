@@ -9,8 +9,9 @@
 - :mod:`.match` -- matching event sequences (by id, else by content);
 - :mod:`.truth` -- ground truth a server log lacks: a ``url:`` server's (what the proxy read from
   it) and a stand-in for a stream a fault answered for;
-- :mod:`.verdict` -- :func:`classify`: one cell's ``result`` object (``faultproxy/report/schema.json``),
-  with the outcome precedence documented in its module docstring.
+- :mod:`.verdict` -- :func:`classify`: one cell's :class:`~.result.CellResult` (its ``to_dict()`` is
+  the report's ``result`` object, ``faultproxy/report/schema.json``), with the outcome precedence
+  documented in its module docstring.
 
 Every outcome, the three views (sent / delivered / received) and attribution are defined in
 ``docs/outcomes.md``.
@@ -19,7 +20,8 @@ A scenario file (``scenarios/*.yaml``; one scenario, or several under ``scenario
 
     name: drop-one-event                 # unique; letters, digits, _ . -
     description: an intermediary loses event 4; only the ids show it
-    tags: [sse, loss]
+    tags: [sse, loss]                    # some tags call for an expectation about their subject
+                                         #   (model.TAG_EXPECTATIONS: buffering -> time to first event, ...)
     server:                              # kind + options, or {url: http://host:port/path}
       kind: sse                          # sse | starlette | openai | anthropic
       events: 6                          # sse: events, interval_ms, retry, keepalive_ms,
@@ -96,10 +98,12 @@ from faultproxy.scenarios.loader import ScenarioError, load_file, load_paths, lo
 from faultproxy.scenarios.match import Match, match
 from faultproxy.scenarios.model import EXPECTATIONS, OUTCOMES, Expectation, Known, Scenario, ServerSpec
 from faultproxy.scenarios.oracle import DeliveredExchange, Oracle, oracle_from_capture, oracle_from_records
+from faultproxy.scenarios.result import CellEvidence, CellResult, ClientError, ExpectationResult
 from faultproxy.scenarios.verdict import capture_excerpt, classify
 
 __all__ = [
-    "EXPECTATIONS", "OUTCOMES", "DeliveredExchange", "Expectation", "GroundTruth", "Item", "Known", "Match",
+    "EXPECTATIONS", "OUTCOMES", "CellEvidence", "CellResult", "ClientError", "DeliveredExchange", "Expectation",
+    "ExpectationResult", "GroundTruth", "Item", "Known", "Match",
     "Oracle", "Scenario", "ScenarioError", "ServerSpec", "capture_excerpt", "classify", "ground_truth",
     "load_file", "load_paths", "load_text", "match", "oracle_from_capture", "oracle_from_records",
     "parse_scenario", "project", "received_items", "sent_items", "transcript_from_lab",

@@ -5,6 +5,11 @@ available client. It shows progress while cells run, prints the outcome matrix, 
 ``reports/<run-id>/`` (``index.html``, ``report.json``, ``junit.xml``, ``summary.md``) and
 ``reports/latest``, and exits 1 when an expectation is unmet — a client's recorded known
 behaviour counts as met while it holds; a change in it fails the run.
+
+``--repeat N`` runs every cell N times over. A cell whose outcome (or verdict) varies between
+its runs is *flaky*: it is listed with its rate ("passed 7 of 10 (ok 7, silent loss 3)"), never
+as a pass or a fail. Exit status: 0 every cell passed, 1 some cell failed every time it ran,
+3 no cell failed but some were flaky.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from faultproxy.aio import run as run_loop
+from faultproxy.scenarios.result import CellResult
 
 STYLE = {"ok": "green", "resumed": "cyan", "error": "yellow", "hung": "magenta",
          "duplicated": "blue", "reordered": "blue", "silent_loss": "bold white on red"}
@@ -28,25 +34,36 @@ SHORT = {"ok": "ok", "resumed": "res", "error": "err", "hung": "HUNG", "duplicat
          "reordered": "ord", "silent_loss": "LOSS"}
 
 
-def _matrix(results: list[dict[str, Any]], console: Console) -> None:
-    """Scenarios down, clients across (numbered, with a legend, so 13 clients fit a terminal)."""
-    clients = sorted({r["client"] for r in results})
-    scenarios = list(dict.fromkeys(r["scenario"] for r in results))
-    table = Table(title="outcomes: ✓ passed  ✗ unmet expectation  ~ known behaviour", show_lines=False)
+FLAKY_EXIT = 3  # no cell failed, but some cell's outcome varied between its runs
+
+
+def _matrix(report: dict[str, Any], console: Console) -> None:
+    """Scenarios down, clients across (numbered, with a legend, so 13 clients fit a terminal); a
+    flaky cell shows how many of its runs passed."""
+    from faultproxy.report.model import build_matrix
+
+    matrix = build_matrix(report)
+    clients = [c["name"] for c in matrix.clients if any(matrix.cell(s["name"], c["name"]).ran for s in matrix.scenarios)]
+    table = Table(title="outcomes: ✓ passed  ✗ unmet expectation  ~ known behaviour  ≈ flaky (runs passed)",
+                  show_lines=False)
     table.add_column("scenario", no_wrap=True, max_width=40)
     for number, _ in enumerate(clients, start=1):
         table.add_column(str(number), justify="center", no_wrap=True)
-    cells = {(r["scenario"], r["client"]): r for r in results}
-    for scenario in scenarios:
+    for scenario, _ in matrix.rows():
         row = []
         for client in clients:
-            r = cells.get((scenario, client))
-            if r is None:
+            cell = matrix.cell(scenario["name"], client)
+            if not cell.ran:
                 row.append("")
                 continue
-            mark = "~" if r.get("known") else ("✓" if r["passed"] else "✗")
-            row.append(f"[{STYLE[r['outcome']]}]{SHORT[r['outcome']]}[/]{mark}")
-        table.add_row(scenario, *row)
+            name = cell.outcome or ""
+            if cell.flaky:
+                mark = f"≈{cell.runs_passed}/{len(cell.results)}"
+            else:
+                mark = "~" if cell.known else ("✓" if cell.passed else "✗")
+            row.append(f"[{STYLE.get(name, '')}]{SHORT.get(name, name)}[/]{mark}")
+        if any(row):
+            table.add_row(scenario["name"], *row)
     console.print(table)
     console.print("  ".join(f"{n}={c}" for n, c in enumerate(clients, start=1)))
 
@@ -60,8 +77,10 @@ def _matrix(results: list[dict[str, Any]], console: Console) -> None:
               help="Cells run at once (default: 2 × CPU cores).")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed for fault randomness (a scenario's own seed wins).")
 @click.option("-k", "select", metavar="TEXT", help="Only scenarios whose name contains TEXT.")
+@click.option("--repeat", type=click.IntRange(1, 1000), default=1, show_default=True, metavar="N",
+              help="Run every cell N times; a cell whose outcome varies is reported flaky, with its rate.")
 def run(paths: tuple[Path, ...], client_list: str | None, out: Path, jobs: int | None, seed: int,
-        select: str | None) -> None:
+        select: str | None, repeat: int) -> None:
     """Run scenario files (default: the built-in suite) and write the report."""
     from faultproxy.clients import registry
     from faultproxy.provenance import environment
@@ -87,7 +106,7 @@ def run(paths: tuple[Path, ...], client_list: str | None, out: Path, jobs: int |
         if unknown:
             raise click.BadParameter(f"unknown client(s) {', '.join(unknown)}; known: {', '.join(registry.names())}",
                                      param_hint="--clients")
-    cells, availability = plan(scenarios, wanted)
+    cells, availability = plan(scenarios, wanted, repeat)
     for name, avail in availability.items():
         if not avail.ok:
             console.print(f"[yellow]client {name} unavailable:[/] {avail.reason} — install: {avail.install}")
@@ -105,22 +124,31 @@ def run(paths: tuple[Path, ...], client_list: str | None, out: Path, jobs: int |
                   TextColumn("{task.fields[last]}"), console=console, transient=False) as progress:
         task = progress.add_task("cells", total=len(cells), last="")
 
-        def done(cell: Any, result: dict[str, Any]) -> None:
-            flag = "" if result["passed"] else " ✗"
-            progress.update(task, advance=1, last=f"{cell.key}: {result['outcome']}{flag}")
+        def done(cell: Any, result: CellResult) -> None:
+            flag = "" if result.passed else " ✗"
+            progress.update(task, advance=1, last=f"{cell.key}: {result.outcome}{flag}")
 
         results = run_loop(run_cells(cells, seed, run_dir, jobs, done))
     report = build_report(run_id, started, time.monotonic() - t0, seed, scenarios, availability, results,
-                          environment(jobs=jobs))
+                          environment(jobs=jobs), repeat=repeat)
     paths = write_reports(report, run_dir)
-    _matrix(results, Console())
+    _matrix(report, Console())
     blame = totals(report).blame_line()
     if blame:
         click.echo(f"not ok, by who is to blame (wire: a fault or the server; client: its own doing): {blame}")
-    failed = [r for r in results if not r["passed"]]
+    flaky = {(f["scenario"], f["client"]): f for f in report["flaky"]}
+    failed = [r for r in results if not r.passed and (r.scenario, r.client) not in flaky]
     for r in failed:
-        click.echo(f"✗ {r['scenario']} / {r['client']}: {r['outcome']} — {r['evidence']['summary']}")
-    click.echo(f"{len(results) - len(failed)} of {len(results)} cells passed; report: {paths['html']}  "
+        click.echo(f"✗ {r.scenario} / {r.client}: {r.outcome} — {r.evidence.summary}")
+    for (scenario, client), f in flaky.items():
+        click.echo(f"≈ {scenario} / {client}: flaky — {f['rate']}")
+    steady = len(results) - sum(f["runs"] for f in flaky.values())
+    click.echo(f"{steady - len(failed)} of {steady} runs passed"
+               + (f", {len(flaky)} cell(s) flaky (neither passed nor failed)" if flaky else "")
+               + f"; report: {paths['html']}  "
                f"(also {paths['json'].name}, {paths['junit'].name}, {paths['markdown'].name}; {out / 'latest'})")
     if failed:
         raise SystemExit(1)
+    if flaky:
+        raise SystemExit(FLAKY_EXIT)
+

@@ -35,7 +35,10 @@ class Item:
     clock depends on the record (sent: ``time.monotonic()``; delivered: seconds since the capture
     started; received: seconds since the client started); ``connection`` the connection (sent: the
     server's numbering; delivered: the proxy's; received: the client's attempt number); ``index``
-    the event's position in its connection's response."""
+    the event's position in its connection's response. ``retry`` is the event's own ``retry`` field
+    as text (delivered: the valid one of its block; received: what the client reported with the
+    event, for the clients that report one; None: none) -- judged only between delivered and
+    received (``docs/outcomes.md``, "Every field is judged")."""
 
     type: str
     data: str
@@ -43,6 +46,7 @@ class Item:
     t: float | None = None
     connection: int | None = None
     index: int | None = None
+    retry: str | None = None
 
     @property
     def content(self) -> tuple[str, str]:
@@ -183,7 +187,8 @@ def received_items(transcript: Any) -> list[Item]:
     events = _get(transcript, "events") or []
     return [
         Item(type=str(_get(e, "type") or "message"), data=str(_get(e, "data", "")),
-             id=_get(e, "id") or None, t=_get(e, "t"), connection=_get(e, "connection", 1), index=n)
+             id=_get(e, "id") or None, t=_get(e, "t"), connection=_get(e, "connection", 1), index=n,
+             retry=None if _get(e, "retry") is None else str(_get(e, "retry")))
         for n, e in enumerate(events)
     ]
 

@@ -7,7 +7,9 @@ Two ways to say which event is which (:func:`match`):
   ``1..N``): a received event is the expected event with its id. A received event without an id
   (many clients do not report ids) falls back to its content.
 Whatever the matching, every field is judged: a received event with another type, data or id
-(where the client reports ids) than the event it is, is that event *garbled*.
+(where the client reports ids) than the event it is, is that event *garbled*; so is one with
+another ``retry`` when the caller asks for it (``judge_retry``: the client reports each event's
+retry field, and the expected events are the delivered ones, which know theirs).
 
 - **by content** (type, data), otherwise: the two sequences are aligned (:func:`align`: anchored on
   events that occur once on each side, then longest matching blocks, so a dropped event does not
@@ -92,10 +94,7 @@ class Match:
         if self.missing:
             out.append(f"{len(self.missing)} {what_e} but not {what_r}: {_ids(self.missing_labels(), limit)}")
         if self.garbled:
-            parts = [f"{self.label(e)} {_preview(self.expected[e])} → {_preview(self.received[r])}"
-                     if self.expected[e].content != self.received[r].content
-                     else f"{self.label(e)} id {self.expected[e].id!r} → id {self.received[r].id!r}"
-                     for e, r in self.garbled[:limit]]
+            parts = [f"{self.label(e)} {_altered(self.expected[e], self.received[r])}" for e, r in self.garbled[:limit]]
             more = f" (+{len(self.garbled) - limit} more)" if len(self.garbled) > limit else ""
             out.append(f"{len(self.garbled)} altered: " + "; ".join(parts) + more)
         if self.extra:
@@ -106,6 +105,15 @@ class Match:
         if self.reordered:
             out.append(f"{len(self.reordered)} out of order: {_ids(self.reordered_labels(), limit)}")
         return out
+
+
+def _altered(want: Item, got: Item) -> str:
+    """What differs between an event and the received one that is it (data first, then id, retry)."""
+    if want.content != got.content:
+        return f"{_preview(want)} → {_preview(got)}"
+    if want.id != got.id:
+        return f"id {want.id!r} → id {got.id!r}"
+    return f"retry {want.retry!r} → retry {got.retry!r}"
 
 
 def _preview(item: Item, width: int = 40) -> str:
@@ -119,9 +127,11 @@ def _ids(labels: list[str], limit: int) -> str:
     return shown + (f" … (+{len(labels) - limit} more)" if len(labels) > limit else "")
 
 
-def match(expected: list[Item], received: list[Item], *, by_id: bool | None = None) -> Match:
+def match(expected: list[Item], received: list[Item], *, by_id: bool | None = None,
+          judge_retry: bool = False) -> Match:
     """Match ``received`` against ``expected``. ``by_id`` None: by id when every expected event
-    has a distinct id of its own."""
+    has a distinct id of its own. ``judge_retry``: an event received with another ``retry`` than
+    the expected one's is garbled too."""
     if by_id is None:
         ids = [i.id for i in expected]
         by_id = bool(expected) and all(ids) and len(set(ids)) == len(ids)
@@ -131,8 +141,21 @@ def match(expected: list[Item], received: list[Item], *, by_id: bool | None = No
     else:
         _match_by_content(result)
     _judge_ids(result)
+    if judge_retry:
+        _judge_retry(result)
     result.missing.sort()
     return result
+
+
+def _judge_retry(m: Match) -> None:
+    """An event handed over with another retry field than its block's valid one (a value the spec
+    ignores, such as ``-1``, read as a number) is garbled: the application would reconnect at a
+    pace the server never asked for."""
+    for e, r in sorted(m.pairs.items()):
+        if m.expected[e].retry != m.received[r].retry:
+            del m.pairs[e]
+            m.garbled.append((e, r))
+    m.garbled.sort(key=lambda pair: pair[1])
 
 
 def _judge_ids(m: Match) -> None:

@@ -8,6 +8,7 @@ Models are frozen; unknown keys are refused everywhere (``extra="forbid"``).
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, create_model, field_validator, model_validator
@@ -266,6 +267,44 @@ EXPECTATIONS: dict[str, tuple[type[Strict], str | None, str]] = {
                                         "never fired fails the cell: the scenario did not test what it says)")),
 }
 DEFAULT_EXPECTATIONS = (Expectation(name="no_silent_loss"),)
+
+_TIME_TO_FIRST = frozenset({"max_time_to_first_event", "min_time_to_first_event"})
+# A scenario tagged so is about something ``no_silent_loss`` alone does not check: it must assert
+# one of these (tests/scenarios/test_loader.py checks the default suite against this table).
+TAG_EXPECTATIONS: dict[str, frozenset[str]] = {
+    "buffering": _TIME_TO_FIRST,  # held events: when the first one arrives
+    "latency": _TIME_TO_FIRST | {"max_event_gap"},
+    "compression": _TIME_TO_FIRST | {"all_events_in_order"},
+    "stall": frozenset({"error_raised", "outcome", "completes_within", "all_events_in_order"}),  # timeout / hung / not broken
+    "timeout": frozenset({"error_raised", "outcome", "completes_within", "all_events_in_order"}),
+    "hung": frozenset({"outcome"}),
+    "keepalive": frozenset({"all_events_in_order", "error_raised", "outcome"}),
+    "reconnect": frozenset({"resumed", "no_duplicates", "all_events_in_order", "outcome"}),
+    "retry": frozenset({"resumed", "completes_within", "matches_oracle"}),
+    "ids": frozenset({"resumed", "outcome", "matches_oracle"}),
+    "204": frozenset({"all_events_in_order", "completes_within"}),
+    "status": frozenset({"error_raised"}),
+    "sentinel": frozenset({"error_raised"}),  # only an end sentinel shows the loss: the client owes an error
+    "headers": frozenset({"error_raised", "all_events_in_order", "matches_oracle"}),
+    "undetectable": frozenset({"outcome"}),  # the loss no client can notice: say which outcome is right
+    "loss": frozenset({"outcome", "error_raised"}),
+    "duplicate": frozenset({"outcome", "no_duplicates"}),
+    "order": frozenset({"outcome"}),
+    "malformed": frozenset({"outcome", "matches_oracle", "all_events_in_order"}),
+    "format": frozenset({"all_events_in_order", "matches_oracle"}),
+    "encoding": frozenset({"all_events_in_order", "matches_oracle"}),
+    "line-endings": frozenset({"all_events_in_order"}),
+    "rechunk": frozenset({"all_events_in_order"}),
+    "inject": frozenset({"matches_oracle", "all_events_in_order"}),
+    "baseline": frozenset({"all_events_in_order"}),
+    "backpressure": frozenset({"all_events_in_order"}),
+}
+
+
+def missing_assertions(tags: Iterable[str], expectations: Iterable[str]) -> dict[str, frozenset[str]]:
+    """The tags whose subject no expectation asserts: tag -> the expectations that would."""
+    named = set(expectations)
+    return {tag: TAG_EXPECTATIONS[tag] for tag in tags if tag in TAG_EXPECTATIONS and not named & TAG_EXPECTATIONS[tag]}
 
 
 # -- known behaviour ----------------------------------------------------------------------------

@@ -222,7 +222,7 @@ def _feed(x: DeliveredExchange, data: bytes, t: float) -> None:
         return
     for ev in events:
         x.events.append(Item(type=ev.type, data=ev.data, id=ev.id or None, t=t, connection=x.conn,
-                             index=len(x.events)))
+                             index=len(x.events), retry=None if ev.own_retry is None else str(ev.own_retry)))
 
 
 def _start_body(x: DeliveredExchange) -> None:

@@ -19,7 +19,7 @@ import asyncio
 import datetime as dt
 import time
 import traceback
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Awaitable, Callable
 
@@ -27,6 +27,7 @@ from faultproxy import __version__
 from faultproxy.clients import arun_client, registry
 from faultproxy.scenarios.intermediary import cell_path
 from faultproxy.scenarios.model import Scenario
+from faultproxy.scenarios.result import CellEvidence, CellResult, ClientError, ExpectationResult
 from faultproxy.scenarios.verdict import classify
 
 DEFAULT_SUITE = Path(__file__).resolve().parents[2] / "scenarios"
@@ -34,21 +35,27 @@ DEFAULT_SUITE = Path(__file__).resolve().parents[2] / "scenarios"
 
 @dataclass(frozen=True)
 class Cell:
+    """One run of a scenario with a client; ``runs``: how many runs of that pair the plan holds."""
+
     scenario: Scenario
     client: str
     repetition: int
+    runs: int = 1
 
     @property
     def key(self) -> str:
-        rep = f"-{self.repetition}" if self.scenario.repetitions > 1 else ""
+        rep = f"-{self.repetition}" if self.runs > 1 else ""
         return f"{self.scenario.name}/{self.client}{rep}"
 
 
-def plan(scenarios: list[Scenario], clients: list[str] | None) -> tuple[list[Cell], dict[str, registry.Availability]]:
+def plan(scenarios: list[Scenario], clients: list[str] | None,
+         repeat: int = 1) -> tuple[list[Cell], dict[str, registry.Availability]]:
     """The cells to run, and the availability of every client involved.
 
     ``clients`` narrows every scenario to those names; an unavailable client is reported (with
     its install command) and its cells are not run — the report says so, nothing is silent.
+    ``repeat``: every scenario × client runs its ``repetitions`` that many times over (a pair
+    whose outcome varies between its runs is then reported flaky, with its rate).
     """
     availability: dict[str, registry.Availability] = {}
     cells: list[Cell] = []
@@ -61,15 +68,15 @@ def plan(scenarios: list[Scenario], clients: list[str] | None) -> tuple[list[Cel
                 availability[name] = registry.get(name).available()
             if not availability[name].ok:
                 continue
-            for repetition in range(scenario.repetitions):
-                cells.append(Cell(scenario, name, repetition))
+            runs = scenario.repetitions * repeat
+            cells.extend(Cell(scenario, name, repetition, runs) for repetition in range(runs))
     return cells, availability
 
 
 ClientRunner = Callable[[str, Any], Awaitable[Any]]  # (client name, ClientRequest) -> Transcript
 
 
-async def run_cell(cell: Cell, run_seed: int, cell_dir: Path, run_client: ClientRunner = arun_client) -> dict[str, Any]:
+async def run_cell(cell: Cell, run_seed: int, cell_dir: Path, run_client: ClientRunner = arun_client) -> CellResult:
     """One cell, start to verdict. Never raises: a broken cell is reported as such.
 
     ``run_client`` runs the client (default: the registered adapter in its child process); the
@@ -107,30 +114,28 @@ async def run_cell(cell: Cell, run_seed: int, cell_dir: Path, run_client: Client
             scenario=scenario.name, client=cell.client, repetition=cell.repetition, t0=t0,
             faults_configured=[f.name for f in scenario.faults],
         )
-        return {**result, "path": path}
+        return replace(result, path=path)
     except Exception as error:  # noqa: BLE001 - the run goes on; the cell says what broke
         return _broken_cell(cell, error, time.monotonic() - t0)
 
 
-def _broken_cell(cell: Cell, error: BaseException, duration: float) -> dict[str, Any]:
+def _broken_cell(cell: Cell, error: BaseException, duration: float) -> CellResult:
     text = "".join(traceback.format_exception_only(type(error), error)).strip()
-    return {
-        "scenario": cell.scenario.name, "client": cell.client, "client_version": None,
-        "repetition": cell.repetition, "outcome": "error", "passed": False, "known": None,
-        "known_changed": False, "duration_s": round(duration, 3),
-        "expectations": [{"name": "cell ran", "met": False, "detail": text}],
-        "evidence": {"summary": f"the harness could not run this cell: {text}",
-                     "error": {"type": f"harness.{type(error).__name__}", "message": str(error)}},
-    }
+    return CellResult(
+        scenario=cell.scenario.name, client=cell.client, repetition=cell.repetition, outcome="error",
+        passed=False, duration_s=round(duration, 3), expectations=[ExpectationResult("cell ran", False, text)],
+        evidence=CellEvidence(f"the harness could not run this cell: {text}",
+                              error=ClientError(f"harness.{type(error).__name__}", str(error))),
+    )
 
 
 async def run_cells(
     cells: list[Cell], run_seed: int, run_dir: Path, jobs: int,
-    on_done: Callable[[Cell, dict[str, Any]], None] | None = None,
-) -> list[dict[str, Any]]:
+    on_done: Callable[[Cell, CellResult], None] | None = None,
+) -> list[CellResult]:
     """Run cells ``jobs`` at a time; results come back in plan order."""
     gate = asyncio.Semaphore(max(1, jobs))
-    results: list[dict[str, Any] | None] = [None] * len(cells)
+    results: list[CellResult | None] = [None] * len(cells)
 
     async def one(index: int, cell: Cell) -> None:
         async with gate:
@@ -145,18 +150,22 @@ async def run_cells(
 
 
 def build_report(run_id: str, started: dt.datetime, duration: float, seed: int, scenarios: list[Scenario],
-                 availability: dict[str, registry.Availability], results: list[dict[str, Any]],
-                 environment: dict[str, Any] | None = None) -> dict[str, Any]:
+                 availability: dict[str, registry.Availability], results: list[CellResult],
+                 environment: dict[str, Any] | None = None, repeat: int = 1) -> dict[str, Any]:
+    """The report (``faultproxy-report/1``): the results as ``schema.json`` says, in plan order, and
+    the cells whose outcome varied between their runs (``flaky``, with their rates)."""
+    from faultproxy.report.model import build_matrix
+
     clients = []
     for name, avail in availability.items():
         info = registry.get(name)
         version = None
         if avail.ok:
-            version = next((r.get("client_version") for r in results if r["client"] == name and r.get("client_version")),
+            version = next((r.client_version for r in results if r.client == name and r.client_version),
                            None) or info.version()
         clients.append({"name": name, "version": version, "available": avail.ok,
                         "reason": None if avail.ok else f"{avail.reason}; install: {avail.install}"})
-    return {
+    report = {
         "schema": "faultproxy-report/1",
         "run_id": run_id,
         "started": started.isoformat(timespec="seconds"),
@@ -164,7 +173,10 @@ def build_report(run_id: str, started: dt.datetime, duration: float, seed: int, 
         "seed": seed,
         "faultproxy_version": __version__,
         **({"environment": environment} if environment else {}),
+        "repeat": repeat,
         "clients": clients,
         "scenarios": [s.as_report_dict() for s in scenarios],
-        "results": results,
+        "results": [r.to_dict() for r in results],
     }
+    report["flaky"] = [cell.flaky_record() for cell in build_matrix(report).ran_cells() if cell.flaky]
+    return report

@@ -62,9 +62,10 @@ the evidence when both happen. Without ground truth (a ``url:`` server) the deli
 stand in for the sent ones; without a capture, the oracle comparisons are reported as unknown.
 
 ``passed`` is true when every expectation is met, or when the scenario records a known behaviour
-for this client and the outcome is one of the recorded ones (``known`` names it). A recorded
-behaviour that no longer holds sets ``known_changed`` and fails the cell, so the record is
-updated when a client changes -- for better or worse.
+for this client, the outcome is one of the recorded ones and some expectation is unmet (``known``
+names it: a record is of a deviation). A recorded behaviour that no longer holds -- another
+outcome, or every expectation now met -- sets ``known_changed`` and fails the cell, so the record
+is updated when a client changes, for better or worse.
 """
 
 from __future__ import annotations
@@ -90,6 +91,7 @@ from faultproxy.scenarios.events import (
 from faultproxy.scenarios.match import Match, match
 from faultproxy.scenarios.model import DEFAULT_EXPECTATIONS, Expectation, Known
 from faultproxy.scenarios.oracle import DeliveredExchange, Oracle, oracle_of
+from faultproxy.scenarios.result import CellEvidence, CellResult, ClientError, ExpectationResult
 from faultproxy.scenarios.truth import server_refused, truth_from_capture, with_answers
 
 SIGNALLED = ("error", "timeout", "crashed")  # ends that tell the application something went wrong
@@ -130,21 +132,13 @@ def _known(known: Any) -> Known | None:
 
 
 def _fault_dicts(faults_fired: Iterable[Any] | None, oracle: Oracle | None) -> list[dict[str, Any]]:
-    """Evidence objects (``proxy.evidence``) or their dicts; without them, the capture's fault records."""
-    out = []
+    """Evidence objects (``proxy.evidence``) or their dicts; without them, the capture's fault records
+    (the same fields: the capture writes the evidence as it is, with ``type: fault`` as its record
+    kind and its own clock's ``t`` kept as ``capture_t``)."""
     if faults_fired is None:
-        for r in oracle.fault_records if oracle is not None else []:
-            d = {k: v for k, v in r.items() if k not in ("type", "t")}
-            d["type"] = r.get("fault_type")
-            d["capture_t"] = r.get("t")
-            out.append(d)
-        return out
-    for f in faults_fired:
-        d = f.as_dict() if hasattr(f, "as_dict") else dict(f)
-        if "fault_type" in d and "type" not in d:
-            d["type"] = d.pop("fault_type")
-        out.append(d)
-    return out
+        return [{**{k: v for k, v in r.items() if k not in ("type", "t")}, "capture_t": r.get("t")}
+                for r in (oracle.fault_records if oracle is not None else [])]
+    return [f.as_dict() if hasattr(f, "as_dict") else dict(f) for f in faults_fired]
 
 
 def _where(f: dict[str, Any]) -> str:
@@ -156,8 +150,8 @@ def _where(f: dict[str, Any]) -> str:
 
 
 def _fault_phrase(f: dict[str, Any]) -> str:
-    name = f.get("fault") or f.get("type") or "?"
-    kind = f.get("type")
+    name = f.get("fault") or f.get("fault_type") or "?"
+    kind = f.get("fault_type")
     label = f"{kind} {name!r}" if kind and kind != name else str(name)
     detail = f": {f['detail']}" if f.get("detail") else ""
     return f"{label} at {_where(f)}{detail}"
@@ -320,11 +314,16 @@ def _attribution(outcome: str, rv: Match | None, oracle: Oracle | None, end: str
         return None
     if wrong_resume or not (rv.exact or stopped_early):
         return "client"
-    trouble = any(x.trouble for x in oracle.exchanges)
+    # a body still open when the capture ended is trouble only for a client that waited on it (below)
+    trouble = any(x.trouble for x in oracle.exchanges if x.end != "open")
     if outcome == "silent_loss":
         return "client" if trouble else "wire"
     if outcome in ("error", "hung"):
-        return "wire" if trouble or any(x.end == "open" for x in oracle.exchanges) else "client"
+        # a body still open counts for the wire only when the client waited on it (hung, or its own
+        # read timeout: a stall); one that raised on open, clean bytes did so on its own -- and
+        # whether the proxy saw that client close before the capture ended is only timing
+        stalled = (outcome == "hung" or end == "timeout") and any(x.end == "open" for x in oracle.exchanges)
+        return "wire" if trouble or stalled else "client"
     return "wire"
 
 
@@ -346,23 +345,23 @@ def _outcome(end: str, vs: Match | None, resumed_ok: bool) -> str:
     return "ok"
 
 
-def _error(t: Any) -> dict[str, str] | None:
+def _error(t: Any) -> ClientError | None:
     if t.end in ("error", "timeout"):
-        return {"type": t.error_type or t.end, "message": t.error_message or ""}
+        return ClientError(t.error_type or t.end, t.error_message or "")
     if t.end == "crashed":
         tail = (t.stderr_tail or "").strip().splitlines()
-        return {"type": t.error_type or "crashed", "message": t.error_message or (tail[-1] if tail else "")}
+        return ClientError(t.error_type or "crashed", t.error_message or (tail[-1] if tail else ""))
     return None
 
 
 def _summary(outcome: str, t: Any, vs: Match | None, expected: list[Item] | None, received: list[Item],
-             faults: list[dict[str, Any]], oracle_loud: bool | str | None, error: dict[str, str] | None,
+             faults: list[dict[str, Any]], oracle_loud: bool | str | None, error: ClientError | None,
              reconnect_notes: list[str], extras: tuple[list[str], list[str]]) -> str:
     n = len(expected) if expected is not None else None
     got = _n(len(received), "event") if n is None or vs is None else f"{n - len(vs.missing)} of {n} events"
     err = ""
     if error:
-        err = error["type"] + (f" ({_short(error['message'])})" if error.get("message") else "")
+        err = error.type + (f" ({_short(error.message)})" if error.message else "")
     missing = ""
     if vs is not None and vs.missing:
         missing = f" (missing {', '.join(vs.missing_labels()[:6])}{'…' if len(vs.missing) > 6 else ''})"
@@ -434,7 +433,7 @@ def _short(text: str, width: int = 120) -> str:
 
 def _evaluate(expectation: Expectation, outcome: str, t: Any, vs: Match | None, received: list[Item],
               resumed_ok: bool, resume_notes: list[str], extras: tuple[list[str], list[str]],
-              rv: Match | None) -> dict[str, Any]:
+              rv: Match | None) -> ExpectationResult:
     name, p = expectation.name, expectation.params
     complete = vs is None or vs.complete
     problems = "; ".join(vs.describe()) if vs is not None and not vs.exact else ""
@@ -516,7 +515,7 @@ def _evaluate(expectation: Expectation, outcome: str, t: Any, vs: Match | None, 
         detail = f"outcome {outcome}; expected one of {', '.join(p['any_of'])}"
     else:
         raise ValueError(f"unknown expectation {name!r}")
-    return {"name": name, "met": bool(met), "detail": detail}
+    return ExpectationResult(name, bool(met), detail)
 
 
 # -- timeline and wire excerpt ------------------------------------------------------------------
@@ -570,7 +569,7 @@ def _timeline(t0: float | None, client0: float, raw_sent: list[Item] | None, t: 
         name = item.id or (vs.label(e) if vs is not None and e is not None else f"received #{r}")
         received_rows.append([round(client0 + (item.t or 0.0), 6), name, item.connection])
     fault_rows = [[rel(f["t"]) if isinstance(f.get("t"), (int, float)) else None,
-                   f.get("fault") or f.get("type"),
+                   f.get("fault") or f.get("fault_type"),
                    f.get("detail", "")] for f in faults]
     attempt_rows = [[round(client0 + (a.t or 0.0), 6), a.last_event_id] for a in t.attempts]
     return {"sent": sent_rows, "received": received_rows, "faults": fault_rows, "attempts": attempt_rows,
@@ -639,8 +638,9 @@ def classify(
     t0: float | None = None,
     include_transcript: bool = True,
     faults_configured: Iterable[str] | None = None,
-) -> dict[str, Any]:
-    """The report's ``result`` object for one cell.
+) -> CellResult:
+    """One cell's result (:class:`~faultproxy.scenarios.result.CellResult`; ``.to_dict()`` is the
+    report's ``result`` object).
 
     ``sent``: the server object, its ``.sent`` / ``.log``, or Items (None: no ground truth).
     ``delivered``: an :class:`Oracle`, a capture path, capture records, or delivered Items (None: no
@@ -686,7 +686,9 @@ def classify(
     ov = None
     if expected is not None and delivered_p is not None:
         ov = match(expected, delivered_p, by_id=by_id)
-    rv = match(delivered_p, received, by_id=False) if delivered_p is not None else None
+    # the retry field is judged where the client reports it, against the delivered bytes (docs/outcomes.md)
+    judge_retry = "retry" in (getattr(t, "reports", None) or []) and protocol == SSE
+    rv = match(delivered_p, received, by_id=False, judge_retry=judge_retry) if delivered_p is not None else None
 
     faults = _fault_dicts(faults_fired, oracle)
     spread, right_ids, resume_notes = _resume(received, vs, list(t.attempts))
@@ -704,14 +706,14 @@ def classify(
                for e in expectations_]
     silent = _unfired(faults_configured, faults, expectations_)
     if silent:  # the cell did not test what the scenario says it does
-        results.append({"name": "every fault fired", "met": False,
-                        "detail": f"never fired in this cell: {', '.join(silent)} (list it under may_not_fire "
-                                  "if that is expected)"})
+        results.append(ExpectationResult("every fault fired", False,
+                                         f"never fired in this cell: {', '.join(silent)} (list it under "
+                                         "may_not_fire if that is expected)"))
     refused = server_refused(oracle) if sent is None else ""
     if refused:  # a url: server that never streamed: the scenario tested nothing (a wrong path?)
-        results.append({"name": "the server streamed", "met": False,
-                        "detail": f"{refused}: check the server's url (its path) -- no client was tested"})
-    all_met = all(r["met"] for r in results)
+        results.append(ExpectationResult("the server streamed", False,
+                                         f"{refused}: check the server's url (its path) -- no client was tested"))
+    all_met = all(r.met for r in results)
     blame = _attribution(outcome, rv, oracle, t.end, _stopped_early(oracle, delivered_p, rv, t.end),
                          bool(resume_notes))
 
@@ -719,7 +721,9 @@ def classify(
     known_changed = False
     passed = all_met
     if known_ is not None:
-        if outcome in known_.outcomes:
+        # the record is of a deviation: it holds while the outcome is a recorded one *and* some
+        # expectation is unmet (a client that now meets every expectation has changed too)
+        if outcome in known_.outcomes and not all_met:
             known_label, passed = known_.label(), True
         else:
             known_changed, passed = True, False
@@ -729,6 +733,9 @@ def classify(
     timeline = _timeline(t0, client0, raw_sent, t, received, vs, faults)
     summary = _summary(outcome, t, vs, reference, received, faults, loud, error,
                        resume_notes if outcome == "ok" and spread else [], extras)
+    if outcome in ("ok", "resumed") and rv is not None and not rv.exact and not extras[0]:
+        summary += (" The client parsed the delivered bytes differently from a spec-exact parser, though: "
+                    + "; ".join(rv.describe("delivered", "received")) + ".")
     if blame is not None:
         summary += (" Attribution: the client (a spec client would have done otherwise with the same bytes)."
                     if blame == "client" else " Attribution: the wire (a fault or the server: every spec "
@@ -737,58 +744,52 @@ def classify(
         summary += f" Known behaviour: {known_label}."
     if known_changed:
         assert known_ is not None
-        summary += (f" The recorded known behaviour ({known_.label()}) no longer holds: "
+        now = "the client now meets every expectation" if all_met else f"the outcome is now {outcome}"
+        summary += (f" The recorded known behaviour ({known_.label()}) no longer holds ({now}): "
                     "update the scenario's 'known' entry.")
     for f in faults:
         if isinstance(f.get("t"), (int, float)) and t0 is not None:
             f["t"] = round(f["t"] - t0, 6)
 
-    evidence: dict[str, Any] = {
-        "summary": summary,
-        "received": len(received),
-        "missing": vs.missing_labels() if vs else [],
-        "duplicated": vs.duplicated_labels() if vs else [],
-        "reordered": vs.reordered_labels() if vs else [],
-        "garbled": vs.garbled_labels() if vs else [],
-        "extra": vs.extra_labels() if vs else [],
-        "oracle_vs_sent": _oracle_vs_sent(expected, oracle, ov, faults, raw_sent, raw_delivered),
-        "received_vs_oracle": _received_vs_oracle(oracle, delivered_p, rv, t.end),
-        "error": error,
-        "faults_fired": faults,
-        "attempts": [_moved(a.to_dict() if hasattr(a, "to_dict") else dict(a), client0) for a in t.attempts],
-        "end": t.end,
-        "matched_by": "id" if by_id else "content",
-    }
-    if expected is not None:
-        evidence["sent"] = len(expected)
-    if delivered_p is not None:
-        evidence["delivered"] = len(delivered_p)
-    if oracle is not None:
-        evidence["exchanges"] = [x.to_dict() for x in oracle.exchanges]
-    if known_changed:
-        evidence["known_recorded"] = known_.label()  # type: ignore[union-attr]
-    if protocol != SSE:
-        evidence["projection"] = protocol
-
-    result: dict[str, Any] = {
-        "scenario": scenario,
-        "client": client,
-        "client_version": getattr(t, "version", None),
-        "repetition": repetition,
-        "outcome": outcome,
-        "attribution": blame,
-        "passed": passed,
-        "known": known_label,
-        "known_changed": known_changed,
-        "duration_s": max(0.0, float(t.duration_s or 0.0)),
-        "expectations": results,
-        "evidence": evidence,
-        "timeline": timeline,
-        "capture_excerpt": capture_excerpt(oracle.records, oracle, shift=_after_zero(t0, _capture_start(oracle.records)))
+    evidence = CellEvidence(
+        summary=summary,
+        received=len(received),
+        missing=vs.missing_labels() if vs else [],
+        duplicated=vs.duplicated_labels() if vs else [],
+        reordered=vs.reordered_labels() if vs else [],
+        garbled=vs.garbled_labels() if vs else [],
+        extra=vs.extra_labels() if vs else [],
+        oracle_vs_sent=_oracle_vs_sent(expected, oracle, ov, faults, raw_sent, raw_delivered),
+        received_vs_oracle=_received_vs_oracle(oracle, delivered_p, rv, t.end),
+        error=error,
+        faults_fired=faults,
+        attempts=[_moved(a.to_dict() if hasattr(a, "to_dict") else dict(a), client0) for a in t.attempts],
+        end=t.end,
+        matched_by="id" if by_id else "content",
+        sent=len(expected) if expected is not None else None,
+        delivered=len(delivered_p) if delivered_p is not None else None,
+        exchanges=[x.to_dict() for x in oracle.exchanges] if oracle is not None else None,
+        known_recorded=known_.label() if known_changed and known_ is not None else None,
+        projection=protocol if protocol != SSE else None,
+    )
+    return CellResult(
+        scenario=scenario,
+        client=client,
+        client_version=getattr(t, "version", None),
+        repetition=repetition,
+        outcome=outcome,
+        attribution=blame,
+        passed=passed,
+        known=known_label,
+        known_changed=known_changed,
+        duration_s=max(0.0, float(t.duration_s or 0.0)),
+        expectations=results,
+        evidence=evidence,
+        timeline=timeline,
+        capture_excerpt=capture_excerpt(oracle.records, oracle, shift=_after_zero(t0, _capture_start(oracle.records)))
         if oracle is not None and oracle.records else None,
-        "transcript": _transcript_dict(t, t0, client0) if include_transcript and hasattr(t, "to_dict") else None,
-    }
-    return result
+        transcript=_transcript_dict(t, t0, client0) if include_transcript and hasattr(t, "to_dict") else None,
+    )
 
 
 def exchange_summary(exchanges: list[DeliveredExchange]) -> list[str]:

@@ -41,6 +41,9 @@ class Event:
     id: str  # the last event ID string in effect at dispatch ("" if none)
     retry: int | None  # reconnection time (ms) in effect at dispatch, or None if never set
     raw: bytes = field(default=b"", compare=False, repr=False)  # exact bytes of the block that produced it
+    # the valid ``retry`` field of this event's own block (None: it had none): what a client that
+    # hands each event's retry to the application (httpx-sse, sseclient-py, fetch-event-source) must report
+    own_retry: int | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,6 +89,7 @@ class SSEParser:
         self._last_id = last_event_id  # the last event ID string: committed at dispatch
         self._id = last_event_id  # the last event ID buffer: set by `id` lines
         self._retry = retry
+        self._own_retry: int | None = None  # a valid retry line of the current block
         self._data: list[bytes] = []  # data values; joined with LF at dispatch
         self._type = ""
         self._pending = bytearray()  # the unfinished block; its last `_partial` bytes are an unfinished line
@@ -194,7 +198,9 @@ class SSEParser:
                     if b"\0" not in value:  # ignored, not cleared: the previous ID stays
                         self._id = value.decode("utf-8", "replace")
                 elif name == b"retry":
-                    self._retry = _retry_value(value, self._retry)
+                    valid = _retry_value(value, None)
+                    if valid is not None:
+                        self._retry = self._own_retry = valid
                 continue
             raw = data[start:pos]
             if self._pending:
@@ -221,11 +227,12 @@ class SSEParser:
         """The spec's dispatch steps. The ID is committed even when no event fires."""
         self._last_id = self._id
         event_type, self._type = self._type, ""
+        own_retry, self._own_retry = self._own_retry, None
         if not self._data:
             return None
         data = b"\n".join(self._data).decode("utf-8", "replace")  # "\n".join == append LF each, drop one
         self._data = []
-        return Event(event_type or "message", data, self._id, self._retry, raw)
+        return Event(event_type or "message", data, self._id, self._retry, raw, own_retry)
 
 
 def _retry_value(value: bytes, current: int | None) -> int | None:

@@ -35,6 +35,8 @@ SCENARIOS = {
     )},
     "retry": lambda c: sse_cell(c, SSEServer(events=5, interval=0.01, drop_after=2, retry=50), **RECONNECT),
     "named": lambda c: sse_cell(c, SSEServer(events=3, interval=0.01, event_type="update")),
+    # events the server named "error": they reach the error listeners too, and are still data
+    "named_error": lambda c: sse_cell(c, SSEServer(events=3, interval=0.01, event_type="error")),
     "no_content": lambda c: sse_cell(c, SSEServer(events=0), **RECONNECT),
 }
 
@@ -96,6 +98,14 @@ def test_healthy_stream_every_event_in_order(cells):
     assert transcript.version and transcript.version[0].isdigit()
     assert transcript.t0_monotonic is not None and transcript.exit_code == 0
     assert not any("page received" in n for n in transcript.notes)  # the page saw what DevTools saw
+
+
+def test_events_named_error_are_data_not_a_failure(cells):
+    """The page once closed the EventSource at the first event named "error" (it reaches the
+    'error' listeners too), and the run ended error or completed by timing."""
+    transcript, server = cell(cells, "named_error")
+    assert transcript.end == "completed"
+    events_match_server(transcript, server, type="error")
 
 
 def test_named_events_are_seen_without_a_listener_for_their_type(cells):

@@ -65,13 +65,14 @@ def run(request):
 
 def test_transcript_and_request_round_trip_through_json():
     transcript = Transcript(
-        client="x", version="1", events=[ReceivedEvent("message", "d", "7", 0.5, 2)],
+        client="x", version="1", events=[ReceivedEvent("message", "d", "7", 0.5, 2),
+                                         ReceivedEvent("message", "e", "8", 0.6, 2, retry="-1")],
         attempts=[
             Attempt(1, 0.0, None, 200, "error", 0.4, "httpx.ReadError", "boom"),
             Attempt(2, 0.45, "7", 200),
         ],
         end="error", error_type="httpx.ReadError", error_message="boom", duration_s=1.5, notes=["n"],
-        t0_monotonic=123.0, exit_code=0,
+        t0_monotonic=123.0, exit_code=0, reports=["retry"],
     )
     again = Transcript.from_dict(json.loads(json.dumps(transcript.to_dict())))
     assert again == transcript
@@ -84,10 +85,10 @@ def test_transcript_and_request_round_trip_through_json():
 def test_collector_applies_lines_updates_attempts_and_ignores_junk():
     c = Collector("fake")
     for text in [
-        line(kind="hello", client="fake", version="1.0", t0_monotonic=5.0),
+        line(kind="hello", client="fake", version="1.0", t0_monotonic=5.0, reports=["retry"]),
         line(kind="attempt", number=1, t=0.01, last_event_id=None, status=None),
         line(kind="attempt", number=1, status=200),  # an update, not a new attempt
-        line(kind="event", type="tick", data="a", id="1", t=0.02, connection=1),
+        line(kind="event", type="tick", data="a", id="1", t=0.02, connection=1, retry=50),
         "not json at all",
         line(kind="mystery"),
         line(kind="disconnect", number=1, t=0.03, ended="error", error_type="X", error_message="cut"),
@@ -102,7 +103,7 @@ def test_collector_applies_lines_updates_attempts_and_ignores_junk():
     assert [(a.number, a.last_event_id, a.status, a.ended) for a in t.attempts] == [
         (1, None, 200, "error"), (2, "1", 204, None),
     ]
-    assert [(e.type, e.data, e.id) for e in t.events] == [("tick", "a", "1")]
+    assert [(e.type, e.data, e.id, e.retry) for e in t.events] == [("tick", "a", "1", 50)] and t.reports == ["retry"]
     assert "hello there" in t.notes and sum("ignored" in n for n in t.notes) == 2
 
 

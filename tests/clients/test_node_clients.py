@@ -63,6 +63,8 @@ SCENARIOS = {
     # the server asks for 50 ms between reconnects (eventsource has no option of its own)
     "retry": lambda c: sse_cell(c, SSEServer(events=5, interval=0.01, drop_after=2, retry=50), **RECONNECT),
     "named": lambda c: sse_cell(c, SSEServer(events=3, interval=0.01, event_type="update")),
+    # events the server named "error": they reach the error listeners too, and are still data
+    "named_error": lambda c: sse_cell(c, SSEServer(events=3, interval=0.01, event_type="error")),
     # nothing to send: the first answer is 204
     "no_content": lambda c: sse_cell(c, SSEServer(events=0), **RECONNECT),
     # comment keep-alives between the events
@@ -114,6 +116,15 @@ def test_healthy_stream_every_event_in_order(cells, client):
     assert (transcript.client, transcript.version) == (client, registry.get(client).version())
     assert transcript.t0_monotonic is not None and transcript.exit_code == 0
     assert any(n.startswith("stack: node v") for n in transcript.notes)
+
+
+@pytest.mark.parametrize("client", NODE_CLIENTS)
+def test_events_named_error_are_data_not_a_failure(cells, client):
+    """The adapter once closed the EventSource at the first event named "error" (it reaches the
+    'error' listeners too) and reported the rest of the stream as lost."""
+    transcript, server = cell(cells, "named_error", client)
+    assert transcript.end == "completed"
+    events_match_server(transcript, server, type="error")
 
 
 @pytest.mark.parametrize("client", NODE_CLIENTS)

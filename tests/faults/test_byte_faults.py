@@ -153,7 +153,7 @@ def test_latency_downstream_every_piece_arrives_after_the_delay(make_proxy, serv
     for mark, sent in zip(marks, written):
         arrived = next(t for start, end_, t in offsets if start <= mark < end_)
         assert arrived >= sent + 0.150, (mark, arrived - sent)
-    evidence = [e for e in proxy.evidence if e.type == "latency"]
+    evidence = [e for e in proxy.evidence if e.fault_type == "latency"]
     assert evidence and evidence[0].direction == "downstream" and "delayed by 150 ms" in evidence[0].detail
 
 
@@ -256,7 +256,7 @@ def test_slicer_client_reads_small_slices(make_proxy, serve, raw_client):
     sizes = sorted(len(data) for _, data in got)
     assert len(sizes) >= 15  # ~31 slices; a client running late may find two in one read
     assert sizes[len(sizes) // 2] <= 130  # the typical read is one slice
-    evidence = [e for e in proxy.evidence if e.type == "slicer"]
+    evidence = [e for e in proxy.evidence if e.fault_type == "slicer"]
     assert evidence and evidence[0].detail.startswith("sliced ")
 
     # without the fault the same response comes in a read or two
@@ -338,7 +338,7 @@ def test_fault_added_to_a_live_connection_starts_its_clock_then(make_proxy, serv
     got, end = reads(client)
     assert (joined(got), end) == (b"", "fin")
     assert time.monotonic() >= added + 0.250
-    assert [e.type for e in proxy.evidence] == ["timeout"]
+    assert [e.fault_type for e in proxy.evidence] == ["timeout"]
 
 
 # -- reset_peer ---------------------------------------------------------------------------------

@@ -27,5 +27,5 @@ def test_a_fault_added_then_removed_mid_stream_acts_only_in_between(lab_sse, mak
     assert doubled[0] == "4" and "6" in doubled  # the live stream picked the fault up at its next event
     assert all(ids.count(str(n)) == 1 for n in range(9, 13))  # and dropped it once it was removed
     # a fault that joins a body midway counts events from where it joined (the 4th event is its #0)
-    fired = [e.event_index for e in proxy.evidence if e.type == "sse_duplicate"]
+    fired = [e.event_index for e in proxy.evidence if e.fault_type == "sse_duplicate"]
     assert fired[0] == 0 and len(fired) == len(doubled)

@@ -97,7 +97,7 @@ def fault(fault_type: str, /, **attributes: object) -> dict:
 
 def one(proxy, kind: str):
     """The single evidence record of the fault type ``kind``."""
-    found = [e for e in proxy.evidence if e.type == kind]
+    found = [e for e in proxy.evidence if e.fault_type == kind]
     assert len(found) == 1, proxy.evidence
     return found[0]
 
@@ -132,7 +132,7 @@ def test_http_status_answers_429_before_the_upstream_sees_the_request(lab_sse, m
 
     # The upstream never got a request, so its ground truth shows nothing sent: no false loss.
     assert server.requests == [] and server.sent == []
-    assert [(e.type, e.conn, e.exchange, e.direction) for e in proxy.evidence] == [
+    assert [(e.fault_type, e.conn, e.exchange, e.direction) for e in proxy.evidence] == [
         ("http_status", conn, 1, "downstream") for conn in (1, 2, 3)
     ]
     assert "answered GET /events with 429" in proxy.evidence[0].detail
@@ -335,7 +335,7 @@ def test_truncate_chunk_as_clients_see_it(mode, curl_exit, how, lab_sse, make_pr
     result = curl("-N", proxy.url + "/events")
     assert result.returncode == curl_exit, result.stderr
     assert result.stdout == b'id: 1\ndata: {"n": 1}\n\n'
-    assert len([e for e in proxy.evidence if e.type == "truncate_chunk"]) == 3
+    assert len([e for e in proxy.evidence if e.fault_type == "truncate_chunk"]) == 3
 
 
 # -- drop_terminal_chunk -------------------------------------------------------------------------
@@ -471,7 +471,7 @@ def test_early_end_is_a_clean_end_that_hides_the_loss(lab_sse, make_proxy, raw_c
     result = curl("-N", proxy.url + "/events")
     assert result.returncode == 0, result.stderr
     assert ids_in(result.stdout) == ["1", "2"]
-    evidence = [e for e in proxy.evidence if e.type == "early_end"]
+    evidence = [e for e in proxy.evidence if e.fault_type == "early_end"]
     assert [(e.conn, e.event_index) for e in evidence] == [(1, 1), (2, 1), (3, 1)]
 
 
@@ -540,7 +540,7 @@ def test_content_length_claiming_less_corrupts_the_next_response(serve, make_pro
         assert http.get(proxy.url + "/a").content == b"0123456"
         with pytest.raises(httpx.RemoteProtocolError, match="illegal status line: .*789HTTP/1.1 200 OK"):
             http.get(proxy.url + "/b")
-    assert len([e for e in proxy.evidence if e.type == "content_length_mismatch"]) == 4
+    assert len([e for e in proxy.evidence if e.fault_type == "content_length_mismatch"]) == 4
 
 
 def test_content_length_mismatch_on_a_chunked_stream_holds_it_to_the_end(lab_sse, make_proxy):
@@ -683,7 +683,7 @@ def test_random_data_then_close_sends_seeded_garbage_at_the_byte_asked(serve, ma
         data, how = raw.recv_to_end()
         garbage = random.Random(f"7/junk/{conn}/downstream").randbytes(32)
         assert data == head + encode_chunk(evs[0])[:10] + garbage and how == "fin"
-    evidence = [e for e in proxy.evidence if e.type == "random_data_then_close"]
+    evidence = [e for e in proxy.evidence if e.fault_type == "random_data_then_close"]
     assert [(e.conn, e.offset) for e in evidence] == [(1, len(head) + 10), (2, len(head) + 10)]
 
 

@@ -117,7 +117,7 @@ def upstream(server: Any) -> str:
 
 
 def fired(proxy: Any, type_: str | None = None) -> list[Any]:
-    return [e for e in proxy.evidence if type_ is None or e.type == type_]
+    return [e for e in proxy.evidence if type_ is None or e.fault_type == type_]
 
 
 def scripted(blocks: list[bytes], *, gate: threading.Event | None = None, gate_before: int = 0,
@@ -323,6 +323,9 @@ CORRUPT_CHECKS: dict[str, Callable[[Watch], None]] = {
     ) or pytest.fail(repr(w.events)),
     "cr_only": lambda w: (  # a correct parser reads CR endings: nothing lost
         w.ids == ["1", "2", "3", "4", "5"] and b'event: tick\rid: 3\rdata: {"n": 3}\r\r' in w.body
+    ) or pytest.fail(repr(w.body)),
+    "mixed_line_endings": lambda w: (  # LF fields, a CRLF blank line: nothing lost to a correct parser
+        w.ids == ["1", "2", "3", "4", "5"] and b'event: tick\nid: 3\ndata: {"n": 3}\n\r\n' in w.body
     ) or pytest.fail(repr(w.body)),
     "bom": lambda w: (  # mid-stream the BOM hides the first line: the event type
         BOM in w.body and [(e.id, e.type) for e in w.events][2] == ("3", "message")
@@ -688,8 +691,9 @@ SSE_FAULTS = st.one_of(
     _fault("sse_reorder", optional={**_selection, "after": st.integers(1, 4)}),
     _fault("sse_delay", {"delay_ms": st.floats(0, 50)}, {"jitter_ms": st.floats(0, 20)}),
     _fault("sse_stall", {"after_events": st.integers(0, 6)}, {"duration_ms": st.none() | st.floats(0, 500)}),
-    _fault("sse_corrupt", {"kind": st.sampled_from(["invalid_json", "invalid_utf8", "missing_blank_line", "cr_only", "bom",
-                                                    "no_space", "field_typo"])}, _selection),
+    _fault("sse_corrupt", {"kind": st.sampled_from(["invalid_json", "invalid_utf8", "missing_blank_line", "cr_only",
+                                                    "mixed_line_endings", "bom", "no_space", "field_typo"])},
+           _selection),
     _fault("sse_split", {"mode": st.sampled_from(["fixed", "random", "byte"])},
            {"size": st.integers(1, 20), "min_size": st.integers(1, 20), "max_size": st.integers(1, 20),
             "gap_ms": st.sampled_from([0, 1])}).map(lambda f: {**f, "attributes": _split_sizes(dict(f["attributes"]))}),
@@ -821,7 +825,7 @@ def test_every_pair_of_faults_composes_or_is_refused_each_fault_that_should_fire
     for alone in specs:
         assert drive([alone], seed, [response])[1], f"{alone.type} does not fire even alone"
     _, evidence = drive(specs, seed, [response])
-    fired = {e["type"] for e in evidence}
+    fired = {e["fault_type"] for e in evidence}
     assert {s.type for s in specs} <= fired, f"{[s.type for s in specs]}: only {sorted(fired)} fired"
 
 

@@ -38,7 +38,7 @@ def test_cut_is_noticed(faultproxy):
         ids, problem = read_events(faultproxy.url)
     assert ids == ["1", "2"]
     assert problem == "RemoteProtocolError"
-    assert [e.type for e in cut.fired] == ["sse_disconnect"]
+    assert [e.fault_type for e in cut.fired] == ["sse_disconnect"]
 
 
 @pytest.mark.faultproxy_server(events=5, interval_ms=2)

@@ -27,13 +27,15 @@ def test_one_row_per_scenario_and_a_column_per_client(written: dict[str, Path], 
     assert by["clean-end-after-8"]["httpx-sse"] == "🚨 **LOSS** ✗"
     assert by["clean-end-after-8"]["sseclient-py"] == "🚨 **LOSS** (known)"
     assert by["stall-after-3"]["requests-sse"] == "🟧 ERR ❗changed ✗"
-    assert by["rst-after-5"]["requests-sse"] == "👯 DUP 1/2 ✗"
+    assert by["rst-after-5"]["requests-sse"] == "🎲 **flaky** 1/2 passed"  # never a pass or a fail
     assert by["clean-stream"]["node-eventsource"] == "⏭️ n/a"
 
 
 def test_failing_cells_are_listed_with_their_evidence(written: dict[str, Path], sample: dict[str, Any]) -> None:
     text = written["markdown"].read_text(encoding="utf-8")
-    failing = [r for r in sample["results"] if not r["passed"]]
+    flaky = {(f["scenario"], f["client"]) for f in sample["flaky"]}
+    failing = [r for r in sample["results"] if not r["passed"] and (r["scenario"], r["client"]) not in flaky]
+    assert "### Flaky (1)\n\n- 🎲 `rst-after-5` × `requests-sse` — passed 1 of 2 (duplicated 1, resumed 1)" in text
     assert f"### Failing ({len(failing)})" in text
     section = text.split("### Failing", 1)[1].split("\n\n", 2)[1]
     assert len([line for line in section.splitlines() if line.startswith("- ")]) == len(failing)

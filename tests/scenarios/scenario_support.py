@@ -57,7 +57,7 @@ def transcript(events: list[ReceivedEvent], *, end: str = "completed", attempts:
 
 def evidence(fault: str, kind: str, conn: int = 1, *, event_index: int | None = None, offset: int | None = None,
              detail: str = "", t: float = 100.05) -> dict[str, Any]:
-    out: dict[str, Any] = {"fault": fault, "type": kind, "conn": conn, "direction": "downstream", "t": t,
+    out: dict[str, Any] = {"fault": fault, "fault_type": kind, "conn": conn, "direction": "downstream", "t": t,
                            "exchange": 1, "detail": detail}
     if event_index is not None:
         out["event_index"] = event_index

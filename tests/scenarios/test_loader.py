@@ -258,3 +258,25 @@ def test_every_server_kind_builds_from_its_options() -> None:
     with pytest.raises(ValueError, match="not started by faultproxy"):
         e.server.build()
     assert [s.client_names() for s in (c, d)] == [["openai", "openai-responses"], ["anthropic"]]
+
+
+# -- every default scenario asserts what it is about -------------------------------------------------
+
+
+def test_every_default_scenario_asserts_what_its_tags_are_about() -> None:
+    """A buffering scenario checks when the first event arrives, a stall one the client's timeout or
+    hang, a reconnect one the resume... (TAG_EXPECTATIONS): no_silent_loss alone would let a
+    scenario pass without testing what its name says."""
+    from faultproxy.scenarios.model import missing_assertions
+    from faultproxy.scenarios.runner import DEFAULT_SUITE
+
+    gaps = {s.name: missing_assertions(s.tags, s.expectation_names()) for s in load_paths([DEFAULT_SUITE])}
+    assert not {name: gap for name, gap in gaps.items() if gap}, "scenarios that do not assert what their tags say"
+
+
+def test_a_tag_without_its_assertion_is_named_with_what_would_assert_it() -> None:
+    from faultproxy.scenarios.model import missing_assertions
+
+    assert missing_assertions(["buffering", "drop"], ["no_silent_loss"]) == {
+        "buffering": frozenset({"max_time_to_first_event", "min_time_to_first_event"})}
+    assert missing_assertions(["buffering"], ["no_silent_loss", "min_time_to_first_event"]) == {}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import platform
 import re
@@ -80,7 +81,7 @@ def test_a_passing_suite_writes_every_report(tmp_path: Path) -> None:
     # every cell kept its own capture, with the fault's evidence in it
     cut_capture = next((latest / "cells" / "cut").glob("raw-*/capture.jsonl")).read_text()
     assert '"type":"fault"' in cut_capture
-    assert "5 of 5 cells passed" in done.stdout
+    assert "5 of 5 runs passed" in done.stdout
     # and it says what ran it, for whoever compares it with another run later
     env = report["environment"]
     assert env["python"] == platform.python_version() and env["jobs"] == 3 and env["loop"]
@@ -131,7 +132,7 @@ def test_one_cell_shows_a_moment_at_the_same_time_in_tables_wire_and_timeline(tm
     tables, the wire excerpt and the timeline count from one zero, so a moment two of them show is
     at one t. They used to count from the client's start, the capture's start and the cell's start."""
     (scenario,) = load_text(CLOCKS, "clocks.yaml")
-    result = asyncio.run(run_cell(Cell(scenario, "raw", 0), 0, tmp_path / "cell"))
+    result = asyncio.run(run_cell(Cell(scenario, "raw", 0), 0, tmp_path / "cell")).to_dict()
     assert_valid(result)
     evidence, timeline = result["evidence"], result["timeline"]
     attempt = timeline["attempts"][0][0]
@@ -144,3 +145,22 @@ def test_one_cell_shows_a_moment_at_the_same_time_in_tables_wire_and_timeline(tm
     fault = next(t for t, _, mark, text in wire if mark == "·" and text.startswith("fault "))
     assert fault == pytest.approx(timeline["faults"][0][0], abs=2e-3)
     assert fault == pytest.approx(evidence["faults_fired"][0]["t"], abs=2e-3)
+
+
+def test_a_faults_evidence_has_one_set_of_names_from_the_engine_to_the_report(tmp_path: Path) -> None:
+    """The fault engine's Evidence, the capture's fault record and the result's faults_fired use
+    the same field names (they were type -> fault_type -> type); the cell's result is typed."""
+    from faultproxy.faults.base import Evidence
+    from faultproxy.scenarios import CellResult
+
+    (scenario,) = load_text(CLOCKS, "clocks.yaml")
+    result = asyncio.run(run_cell(Cell(scenario, "raw", 0), 0, tmp_path / "cell"))
+    assert isinstance(result, CellResult) and result.outcome == "silent_loss"
+    engine = {f.name for f in dataclasses.fields(Evidence)}
+    (fired,) = result.evidence.faults_fired
+    captured = [json.loads(line) for line in (tmp_path / "cell" / "capture.jsonl").read_text().splitlines()]
+    (record,) = [r for r in captured if r["type"] == "fault"]
+    assert fired["fault_type"] == record["fault_type"] == "sse_drop" and fired["fault"] == record["fault"] == "lose"
+    assert set(fired) <= engine and set(record) - {"type"} <= engine  # "type" there is the record's kind
+    reported = result.to_dict()["evidence"]["faults_fired"][0]
+    assert reported == fired and "type" not in reported

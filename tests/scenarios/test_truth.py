@@ -10,7 +10,8 @@ import pytest
 from scenario_support import Capture, transcript
 
 from faultproxy.clients.transcript import ReceivedEvent
-from faultproxy.scenarios import classify, load_text, oracle_from_records
+from faultproxy.scenarios import classify as classify_cell
+from faultproxy.scenarios import load_text, oracle_from_records
 from faultproxy.scenarios.runner import Cell, run_cell
 from faultproxy.servers.sse import ReferenceSSEServer
 from faultproxy.wire.sse import encode_event
@@ -32,9 +33,13 @@ def test_a_client_that_reads_events_out_of_a_500_does_not_match_the_oracle() -> 
     assert not result["expectations"][0]["met"]
 
 
+def classify(*args, **kwargs) -> dict:
+    return classify_cell(*args, **kwargs).to_dict()
+
+
 def run_scenario(text: str, client: str, tmp_path: Path) -> dict:
     scenario = load_text(text)[0]
-    return asyncio.run(run_cell(Cell(scenario, client, 0), 0, tmp_path))
+    return asyncio.run(run_cell(Cell(scenario, client, 0), 0, tmp_path)).to_dict()
 
 
 async def _serve_and_run(text: str, client: str, tmp_path: Path) -> dict:
@@ -42,7 +47,7 @@ async def _serve_and_run(text: str, client: str, tmp_path: Path) -> dict:
     await server.start()
     try:
         scenario = load_text(text.replace("PORT", str(server.port)))[0]
-        return await run_cell(Cell(scenario, client, 0), 0, tmp_path)
+        return (await run_cell(Cell(scenario, client, 0), 0, tmp_path)).to_dict()
     finally:
         await server.stop()
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from scenario_support import Capture, assert_valid, data, ev, evidence, sent, transcript
 
-from faultproxy.clients.transcript import Attempt, ReceivedEvent
+from faultproxy.clients.transcript import Attempt, ReceivedEvent, Transcript
 from faultproxy.faults import parse_faults
 from faultproxy.lab.sse_client import SSEClient
 from faultproxy.proxy.server import Proxy
@@ -19,7 +19,7 @@ from faultproxy.scenarios import (
     Expectation,
     GroundTruth,
     Item,
-    classify,
+    classify as classify_cell,
     load_text,
     match,
     oracle_from_records,
@@ -27,9 +27,15 @@ from faultproxy.scenarios import (
 from faultproxy.scenarios.events import UNSENT, ground_truth, project
 from faultproxy.scenarios.verdict import capture_excerpt
 from faultproxy.servers.sse import ReferenceSSEServer
+from faultproxy.wire.sse import encode_event
 
 ALL = ["all_events_in_order", "no_silent_loss", "error_raised", "resumed", "no_duplicates",
        {"name": "max_time_to_first_event", "ms": 100}, {"name": "completes_within", "ms": 1000}]
+
+
+def classify(*args, **kwargs) -> dict:
+    """The report's result object of the cell (what the verdict tests assert on)."""
+    return classify_cell(*args, **kwargs).to_dict()
 
 
 def judge(*args, **kwargs) -> dict:
@@ -102,6 +108,17 @@ def test_known_behaviour_passes_while_it_holds_and_fails_when_it_changes() -> No
     assert either["passed"] and either["known"] == "error|silent_loss: flaky"
 
 
+def test_a_known_record_holds_only_while_some_expectation_is_unmet() -> None:
+    """A record is of a deviation: the same outcome with every expectation met means the client
+    changed (or the record never said anything), and fails the cell like another outcome would."""
+    received = transcript([ev(1), ev(3)], client="naive")
+    known = {"outcome": "silent_loss", "why": "loses event 2"}
+    r = judge(sent(3), None, received, None, [{"name": "outcome", "any_of": ["silent_loss"]}], known)
+    assert r["outcome"] == "silent_loss" and all(e["met"] for e in r["expectations"])
+    assert (r["passed"], r["known"], r["known_changed"]) == (False, None, True)
+    assert "now meets every expectation" in r["evidence"]["summary"]
+
+
 def test_a_crlf_split_by_the_client_is_its_own_bug_not_the_faults() -> None:
     """The bytes held event 2 (data of two lines, CRLF line endings) intact; the client split it into
     two events. received vs oracle differs, oracle vs sent does not: the client's bug, silent loss."""
@@ -139,7 +156,7 @@ def test_a_cut_then_a_correct_resume_is_resumed() -> None:
                                                "Last-Event-ID; all 5 events arrived exactly once over 2 connections")
     assert "#1.1 GET /events → 200, 2 events, ended no_terminator (noticeable)" in r["evidence"]["oracle_vs_sent"]
     # faults from the capture's records when no evidence list is given
-    assert r["evidence"]["faults_fired"][0]["fault"] == "cut" and r["evidence"]["faults_fired"][0]["type"] == "sse_disconnect"
+    assert r["evidence"]["faults_fired"][0]["fault"] == "cut" and r["evidence"]["faults_fired"][0]["fault_type"] == "sse_disconnect"
     assert r["timeline"]["attempts"] == [[0.0, None], [0.1, "2"]]
     assert [row[1:] for row in r["timeline"]["received"]] == [["1", 1], ["2", 1], ["3", 2], ["4", 2], ["5", 2]]
 
@@ -366,7 +383,7 @@ def test_end_to_end_disconnect_then_resume(tmp_path: Path) -> None:
 @pytest.mark.parametrize("mode", ["fin", "rst"])
 def test_end_to_end_disconnect_without_reconnect_is_error(tmp_path: Path, mode: str) -> None:
     faults = [{"type": "sse_disconnect", "attributes": {"after_events": 2, "mode": mode}}]
-    r = run_cell(tmp_path, faults, "name: cut\nserver: sse\nexpectations: [no_silent_loss, error_raised]\n"
+    r = run_cell(tmp_path, faults, "name: cut\nserver: sse\nexpectations: [no_silent_loss, error_raised, resumed]\n"
                  "known:\n  raw: {outcome: error, why: the lab client does not reconnect here}\n", reconnects=0)
     assert r["outcome"] == "error" and r["evidence"]["missing"] == ["3", "4", "5"]
     assert r["passed"] and r["known"] == "error: the lab client does not reconnect here"
@@ -590,6 +607,20 @@ def test_each_non_ok_cell_says_who_is_to_blame() -> None:
     assert_valid(client)
 
 
+def test_an_error_raised_on_clean_bytes_is_the_clients_even_while_the_body_is_still_open() -> None:
+    """The client raised on event 2's bytes (a strict UTF-8 decode, say) while the server was still
+    streaming: the capture ends with the body open or closed by the client, depending only on when
+    the proxy saw the close -- the blame must not. Only a client waiting on an open body (hung, its
+    own read timeout: a stall) is the wire's."""
+    open_ = Capture().stream(1, [1, 2, 3], clean=False)
+    raised = transcript([ev(1)], end="error", error=("UnicodeDecodeError", "invalid start byte"))
+    r = classify(sent(3), open_.records, raised, [], None, client="requests-sse")
+    assert (r["outcome"], r["evidence"]["exchanges"][0]["end"], r["attribution"]) == ("error", "open", "client")
+    timed_out = transcript([ev(1), ev(2), ev(3)][:1], end="timeout", error=("httpx.ReadTimeout", "timed out"))
+    stall = classify(sent(3), Capture().stream(1, [1], clean=False).records, timed_out, [], None, client="httpx-sse")
+    assert (stall["outcome"], stall["attribution"]) == ("error", "wire")
+
+
 def test_an_event_the_client_altered_is_not_called_a_faults_doing() -> None:
     whole = Capture().stream(1, [1, 2, 3])
     got = transcript([ev(1), ev(2, data_="altered"), ev(3)])
@@ -634,3 +665,36 @@ def test_every_default_scenarios_faults_fire_somewhere() -> None:
     limit = next(s for s in load_paths([DEFAULT_SUITE]) if s.name == "byte-limit")
     server_bytes = 20 * 23  # 20 events of ~23 bytes (id, data {"n": k}) in the body
     assert limit.faults[0].attributes.bytes < server_bytes
+
+
+# -- the retry field ------------------------------------------------------------------------------
+
+
+def _retry_capture() -> Capture:
+    """Events 1..3; event 2's block carries ``retry: -1`` (not digits: the spec ignores it), event 3's
+    a valid ``retry: 50``."""
+    cap = Capture().request(1).response(1).event(1, 1)
+    cap.chunk(1, b"retry: -1\n" + encode_event(data(2), id="2"))
+    cap.chunk(1, encode_event(data(3), id="3", retry=50))
+    return cap.last_chunk(1).closed(1, "upstream").closed(1, "client").done(1)
+
+
+def _with_retry(values: list[object], reports: list[str]) -> Transcript:
+    t = transcript([ReceivedEvent("message", data(k), str(k), 0.01 * k, retry=v) for k, v in zip((1, 2, 3), values)])
+    t.reports = reports
+    return t
+
+
+def test_retry_is_judged_against_the_delivered_block_for_clients_that_report_it() -> None:
+    oracle = oracle_from_records(_retry_capture().records)
+    right = judge(sent(3), oracle, _with_retry([None, None, 50], ["retry"]), None, ["matches_oracle"], None)
+    assert right["passed"] and right["outcome"] == "ok"
+    # int("-1") is -1: the client hands over a retry the spec ignores -- its parsing, not the wire's
+    wrong = judge(sent(3), oracle, _with_retry([None, -1, 50], ["retry"]), None, ["matches_oracle"], None)
+    assert not wrong["passed"]
+    assert "1 altered: #1 retry None → retry '-1'" in wrong["expectations"][0]["detail"]
+    assert wrong["outcome"] == "ok"  # the application's data arrived: retry is judged as parsing, not as loss
+    assert "differently from a spec-exact parser, though: 1 altered: #1 retry None" in wrong["evidence"]["summary"]
+    # the same values from a client that does not say it reports retry are not judged
+    unjudged = judge(sent(3), oracle, _with_retry([None, -1, 50], []), None, ["matches_oracle"], None)
+    assert unjudged["passed"]

@@ -68,6 +68,9 @@ function describe(event) {
 }
 
 source.addEventListener("error", (event) => {
+  // An event the server named "error" reaches the error listeners too (its type is the field's
+  // value, as the spec says): it is data, handed over by dispatchEvent above, not a failure.
+  if (event instanceof MessageEvent) return;
   if (source.readyState === source.CLOSED) {
     // the library failed the connection and will not reconnect
     if (event.code === 204) {

@@ -27,7 +27,7 @@ globalThis.document ??= { hidden: false, addEventListener() {}, removeEventListe
 
 const request = await readRequest();
 const out = new Emitter("fetch-event-source");
-out.hello(packageVersion("@microsoft/fetch-event-source"));
+out.hello(packageVersion("@microsoft/fetch-event-source"), ["retry"]);  // EventSourceMessage.retry
 out.note(`stack: node ${process.version} (its built-in fetch: undici ${process.versions.undici})`);
 if (request.timeout_s != null) {
   out.note("timeout_s not applied: fetch-event-source has no read timeout");
@@ -47,7 +47,7 @@ try {
     openWhenHidden: true,
     fetch: recordingFetch(out),
     onmessage(message) {
-      out.event(message.event, message.data, message.id);
+      out.event(message.event, message.data, message.id, { retry: message.retry ?? null });
     },
     onerror(error) {
       if (reconnects < allowed) {

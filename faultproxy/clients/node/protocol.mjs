@@ -76,9 +76,12 @@ export class Emitter {
     }
   }
 
-  hello(version) {
+  /** `reports`: the optional event fields this client's API exposes and the child reports (["retry"]). */
+  hello(version, reports = []) {
     this.t0 = process.hrtime.bigint();
-    this.write({ kind: "hello", client: this.client, version, t0_monotonic: Number(this.t0) / 1e9 });
+    const message = { kind: "hello", client: this.client, version, t0_monotonic: Number(this.t0) / 1e9 };
+    if (reports.length) message.reports = reports;
+    this.write(message);
   }
 
   /** A new attempt; returns its number. */
@@ -96,10 +99,11 @@ export class Emitter {
     this.write({ kind: "attempt", number, status });
   }
 
-  event(type, data, id) {
+  /** `fields`: the optional ones hello said it reports ({ retry }). */
+  event(type, data, id, fields = {}) {
     this.write({
       kind: "event", type: type || "message", data: data ?? "", id: id || null, t: this.now(),
-      connection: Math.max(this.connection, 1),
+      connection: Math.max(this.connection, 1), ...fields,
     });
   }
 
