@@ -155,8 +155,8 @@ def _reproduce(path: Path, client: str, seed: int, report_dir: Path) -> dict[str
     report = build_report(report_dir.parent.name, started, time.monotonic() - t0, seed, scenarios, availability,
                           results, environment(jobs=1))
     write_reports(report, report_dir, latest=False)
-    failed = sum(1 for r in results if not r["passed"])
-    return {"runs": len(results), "failed": failed, "outcomes": [r["outcome"] for r in results],
+    failed = sum(1 for r in results if not r.passed)
+    return {"runs": len(results), "failed": failed, "outcomes": [r.outcome for r in results],
             "report": str(report_dir / "index.html")}
 
 

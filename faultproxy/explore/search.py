@@ -193,6 +193,6 @@ class Search:
         scenario = scenario.model_copy(update={"expectations": (*scenario.expectations, MATCHES_ORACLE)})
         t0 = time.monotonic()
         with tempfile.TemporaryDirectory(prefix="faultproxy-explore-") as folder:
-            result = run_loop(run_cell(Cell(scenario, self.client, attempt), self.seed, Path(folder)))
+            result = run_loop(run_cell(Cell(scenario, self.client, attempt), self.seed, Path(folder))).to_dict()
         return {"outcome": result["outcome"], "broken": self.prop.broken(result),
                 "duration_s": round(time.monotonic() - t0, 3)}
