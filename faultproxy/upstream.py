@@ -58,6 +58,11 @@ class Upstream:
     def url(self) -> str:
         return f"{self.scheme}://{url_host(self.host)}:{self.port}"
 
+    @property
+    def address(self) -> str:
+        """``HOST:PORT`` with the port always given (nginx's ``proxy_pass``, a log line)."""
+        return f"{url_host(self.host)}:{self.port}"
+
     def __str__(self) -> str:
         return self.url
 
@@ -177,19 +182,31 @@ def with_host(request: Request, authority: str) -> Request:
     return replace(changed, raw=encode_head(changed))
 
 
+def split_url(url: str) -> tuple[Upstream, str]:
+    """``http(s)://HOST[:PORT][/PATH][?QUERY]``: the upstream it names (the scheme's port when
+    none is given) and the request-target in origin form (``/`` when the URL has no path).
+
+    The one URL splitter: a forward proxy's absolute-form request, a scenario's ``url:`` server
+    put behind nginx, the nginx probe's stream URL."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise TargetError(f"expected an absolute URL (http://host/path), got {url[:100]!r}")
+    try:
+        port = parts.port or DEFAULT_PORTS[parts.scheme]
+    except ValueError:
+        raise TargetError(f"bad port in {url[:100]!r}") from None
+    origin = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    return Upstream(parts.scheme, parts.hostname.lower(), port), origin
+
+
 def forward_target(request: Request) -> tuple[Upstream, Request]:
     """An absolute-form request to a forward proxy (``GET http://host:port/path HTTP/1.1``): the
     upstream it names, and the request to send there (origin form, ``Host`` from the URL)."""
     target = request.target.decode("latin-1")
-    parts = urlsplit(target)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise TargetError(f"a forward proxy needs an absolute URL (http://host/path) as request target, got {target[:100]!r}")
     try:
-        port = parts.port or DEFAULT_PORTS[parts.scheme]
-    except ValueError:
-        raise TargetError(f"bad port in request target {target[:100]!r}") from None
-    upstream = Upstream(parts.scheme, parts.hostname.lower(), port)
-    origin = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+        upstream, origin = split_url(target)
+    except TargetError as error:
+        raise TargetError(f"a forward proxy needs an absolute URL (http://host/path) as request target: {error}") from None
     sent = replace(request, target=origin.encode("latin-1"))
     return upstream, with_host(replace(sent, raw=encode_head(sent)), upstream.authority)
 

@@ -14,6 +14,7 @@ from faultproxy.upstream import (
     parse_resolve,
     parse_upstream_url,
     preset,
+    split_url,
     with_host,
 )
 from faultproxy.wire.http import parse_request_head
@@ -119,6 +120,23 @@ def test_absolute_form_goes_on_in_origin_form_with_the_urls_host():
     assert sent.raw == b"GET /events?x=1 HTTP/1.1\r\nHost: example.test:8000\r\nAccept: text/event-stream\r\n\r\n"
     with pytest.raises(TargetError, match="needs an absolute URL"):
         forward_target(head("GET /events HTTP/1.1\nHost: x\n\n"))
+
+
+@pytest.mark.parametrize("url, address, target", [
+    ("http://localhost/events", "localhost:80", "/events"),  # no port: the scheme's
+    ("https://api.example.test/v1/chat?stream=1", "api.example.test:443", "/v1/chat?stream=1"),
+    ("http://127.0.0.1:8000", "127.0.0.1:8000", "/"),
+    ("http://[::1]:9/x", "[::1]:9", "/x"),
+])
+def test_a_url_splits_into_its_upstream_and_target(url, address, target):
+    upstream, origin = split_url(url)
+    assert (upstream.address, origin) == (address, target)
+
+
+@pytest.mark.parametrize("url", ["localhost:80/events", "ftp://x/y", "http:///events", "http://x:99999/"])
+def test_a_url_that_names_no_upstream_says_so(url):
+    with pytest.raises(TargetError):
+        split_url(url)
 
 
 def test_connect_targets():

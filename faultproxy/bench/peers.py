@@ -254,6 +254,7 @@ class NginxPeer(Peer):
     def __init__(self, binary: str | None = None, buffer_size: int | None = None) -> None:
         super().__init__()
         self.buffer_size = buffer_size  # proxy_buffer_size; None: nginx's default (one page)
+        self.last_log = ""  # the error log as it was when nginx was stopped
         self.binary = binary or shutil.which("nginx") or ("/usr/sbin/nginx" if os.access("/usr/sbin/nginx", os.X_OK) else None)
 
     def available(self) -> str | None:
@@ -304,14 +305,27 @@ class NginxPeer(Peer):
         conf = Path(tmp, "nginx.conf")
         conf.write_text(NGINX_MAIN.format(tmp=tmp, nofile=2 * connections, connections=connections,
                                           servers=servers))
-        self._spawn([self.binary, "-p", tmp, "-c", str(conf), "-e", f"{tmp}/error.log"])
+        try:
+            self._spawn([self.binary, "-p", tmp, "-c", str(conf), "-e", f"{tmp}/error.log"])
+        except PeerError as error:
+            # Why nginx would not start is in its error log; stderr may say it too, or may not
+            # have been read yet when the exit was seen.
+            text = str(error)
+            said = [m[1] for m in re.finditer(r"\[emerg\] (?:\d+#\d+: )?(.*)", self.last_log) if m[1] not in text]
+            raise PeerError("; ".join([text.rstrip(": "), *said])) from None
 
     def error_log(self) -> str:
-        """What nginx wrote to its error log so far (upstream timeouts, say); empty once stopped."""
+        """What nginx wrote to its error log so far (upstream timeouts, say); once stopped, what
+        it had written by then (:attr:`last_log`)."""
         if self._tmp is None:
-            return ""
+            return self.last_log
         path = Path(self._tmp.name, "error.log")
         return path.read_text(errors="replace") if path.exists() else ""
+
+    def stop(self) -> None:
+        if self._tmp is not None:
+            self.last_log = self.error_log()  # the prefix, and the log in it, go with the stop
+        super().stop()
 
 
 def find_mitmdump() -> str | None:

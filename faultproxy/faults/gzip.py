@@ -5,13 +5,16 @@ HTTP/1.0 client: delimited by closing the connection). The body is one gzip stre
 is flushed decides whether events still stream:
 
 - ``flush: none``: data goes through the compressor with no flush, and its output is
-  collected into 8 KiB buffers (nginx's ``gzip_buffers`` are pages of 4 or 8 KiB), each
-  sent only when full, and the rest at the end. A small event stream arrives all at once when the
-  upstream finishes — nginx with ``gzip on`` and buffering (``docs/nginx.md``: "gzip with
-  buffering holds everything to the end", route ``gzip``); a large one arrives in 8 KiB bursts;
+  collected into 8 KiB buffers, each sent only when full, and the rest at the end: a
+  compressing middleware or CDN that never flushes. A small event stream arrives all at once
+  when the upstream finishes; a large one in 8 KiB bursts of compressed bytes;
 - ``flush: sync``: every piece of body the upstream sends is followed by ``Z_SYNC_FLUSH``
-  and goes out as one chunk, so each event arrives when it was sent, compressed — nginx
-  with ``proxy_buffering off`` (``docs/nginx.md``, route ``gzip-unbuffered``).
+  and goes out as one chunk, so each event arrives when it was sent, compressed — nginx's
+  ``gzip on`` with ``proxy_buffering off`` (``docs/nginx.md``, route ``gzip-unbuffered``).
+
+nginx's ``gzip on`` *with* buffering is this fault with ``flush: sync`` behind the ``buffer``
+fault's ``nginx-gzip`` preset, which holds the stream to the end, as measured
+with SSE-sized events (``docs/nginx.md``, route ``gzip``).
 
 A client that does not decompress sees binary. ``respect_accept_encoding: true`` compresses
 only when the request's ``Accept-Encoding`` allows gzip, as a real server does; by default

@@ -63,11 +63,13 @@ def upstream_hop(version: str) -> str:
 
 @dataclass(frozen=True)
 class Location:
-    """``location PREFIX`` with the directives of ``route``, proxying to ``upstream`` (HOST:PORT)."""
+    """``location PREFIX`` with the directives of ``route``, proxying to ``upstream`` (HOST:PORT)
+    over ``scheme`` (``https``: nginx opens TLS to it, with SNI)."""
 
     prefix: str
     route: str
     upstream: str
+    scheme: str = "http"
 
 
 def server_block(listen: str, locations: list[Location], routes_dir: str | Path) -> str:
@@ -81,7 +83,8 @@ def server_block(listen: str, locations: list[Location], routes_dir: str | Path)
         lines += [
             f"    location {location.prefix} {{",
             f"        include {Path(routes_dir) / (check_route(location.route) + '.conf')};",
-            f"        proxy_pass http://{location.upstream}/;",
+            f"        proxy_pass {location.scheme}://{location.upstream}/;",
+            *(["        proxy_ssl_server_name on;"] if location.scheme == "https" else []),
             "    }",
         ]
     lines.append("}")

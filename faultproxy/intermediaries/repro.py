@@ -258,12 +258,12 @@ def report(results: list[CaseResult], nginxes: list[dict[str, Any]], started: fl
 
 
 async def _accepting(url: str, until: float) -> None:
-    from urllib.parse import urlsplit
+    from faultproxy.upstream import split_url
 
-    parts = urlsplit(url)
+    to, _ = split_url(url)
     while True:
         try:
-            _, writer = await asyncio.open_connection(parts.hostname, parts.port or 80)
+            _, writer = await asyncio.open_connection(to.host, to.port)
             writer.close()
             return
         except OSError:

@@ -19,11 +19,8 @@ import asyncio
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any, Literal
-from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
-
-KINDS = ("nginx",)
 
 
 class IntermediarySpec(BaseModel):
@@ -47,16 +44,14 @@ class IntermediarySpec(BaseModel):
         return self.model_dump()
 
 
-def _hostport(url: str) -> str:
-    parts = urlsplit(url)
-    return f"{parts.hostname}:{parts.port}"
-
-
 async def _nginx(route: str, upstream: str) -> tuple[Any, str]:
-    """A started nginx serving ``route`` in front of ``upstream``, and its label for the path."""
+    """A started nginx serving ``route`` in front of ``upstream`` (``http(s)://host[:port]``, the
+    scheme's port when none is given), and its label for the path."""
     from faultproxy.intermediaries import nginx
+    from faultproxy.upstream import split_url
 
-    peer = await asyncio.to_thread(nginx.start, [nginx.Location("/", route, _hostport(upstream))])
+    to, _ = split_url(upstream)
+    peer = await asyncio.to_thread(nginx.start, [nginx.Location("/", route, to.address, to.scheme)])
     return peer, f"nginx {nginx.version_of(peer.binary)} ({route})"
 
 

@@ -104,3 +104,29 @@ def test_the_report_says_where_each_cell_went(report):
     page = (latest / "index.html").read_text()
     assert '<p class="path">path: client → faultproxy → nginx ' in page
     assert "(http11) → faultproxy → sse server</p>" in page
+
+
+def test_a_url_server_without_a_port_is_reached_on_its_schemes_port():
+    """``server: {url: http://localhost/events}`` behind nginx: proxied to localhost:80."""
+    import asyncio
+
+    from faultproxy.scenarios.intermediary import _nginx
+
+    async def start() -> tuple[str, str]:
+        peer, label = await _nginx("unbuffered", "http://localhost")
+        try:
+            return (Path(peer._tmp.name) / "nginx.conf").read_text(), label
+        finally:
+            await asyncio.to_thread(peer.stop)
+
+    conf, label = asyncio.run(start())
+    assert "proxy_pass http://localhost:80/;" in conf and label == f"nginx {NGINX.version()} (unbuffered)"
+
+
+def test_nginx_that_will_not_start_says_why():
+    """nginx writes why it would not start to its error log, not to stderr: the error says it."""
+    from faultproxy.bench.peers import PeerError
+    from faultproxy.intermediaries import nginx
+
+    with pytest.raises(PeerError, match=r'nginx exited with 1.* invalid port in upstream "localhost:None'):
+        nginx.start([nginx.Location("/", "defaults", "localhost:None")])
