@@ -130,3 +130,8 @@ def probe_command(upstream_host: str, base_port: int | None, targets: tuple[str,
     except TimeoutError as error:
         raise click.ClickException(str(error)) from None
     _show(report, as_json)
+    wrong = [n for n in report["nginx"] if n.get("label_problem")]
+    if wrong:  # the shapes and emulations were chosen for another version than the one measured
+        for n in wrong:
+            click.echo(f"Error: --nginx {n['version']}={n['url']}: {n['label_problem']}", err=True)
+        sys.exit(1)

@@ -1,10 +1,12 @@
 """The probe: one event stream read as a client reads it, every read timed, and its shape.
 
 :func:`probe` sends ``GET`` (with ``Accept-Encoding: gzip``, as browsers and most HTTP libraries
-do, so that a compressing intermediary compresses), reads with one ``recv`` per wakeup and
-decodes with the project's own wire code: the HTTP/1.1 reader (chunked, Content-Length or
-close-delimited), gzip when the response says so, the SSE parser. It records when the head
-arrived, which read completed each event, and how the stream ended.
+do, so that a compressing intermediary compresses) and reads with one ``recv`` per wakeup. It
+decodes nothing itself: each read goes through the capture's decoder
+(:func:`~faultproxy.proxy.capture.response_decoder`) stamped with its time, and the records are
+judged by the scenario oracle (:mod:`faultproxy.scenarios.oracle`) -- framing, gzip, the SSE
+parser, and how the body ended, exactly as a cell's capture is judged. What the probe adds is
+time: when the head arrived, which read completed each event, when the stream ended.
 
 The server stamps every event's data with the wall-clock time it wrote it (``"t"``; the
 reference server's ``stamp`` option), so the arrival of each event is measured against its
@@ -17,6 +19,9 @@ own send time in the same run -- never against a fixed number of milliseconds. T
 - ``release``: for each event, how many events had been sent when it arrived (its lag + its
   own position). Two readings have the same arrival shape when every event's release differs
   by at most one -- a batch boundary within one event.
+
+The response's ``Server`` header is kept: nginx names its version there (``nginx/1.22.1``),
+which is how a reading through an nginx started elsewhere knows which nginx it measured.
 """
 
 from __future__ import annotations
@@ -24,16 +29,16 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import re
 import statistics
 import time
-import zlib
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urlsplit
 
-from faultproxy.wire.chunked import ChunkData, Malformed
-from faultproxy.wire.http import BodyData, EndOfMessage, HTTPReader, Response
-from faultproxy.wire.sse import SSEParser
+from faultproxy.lab.addresses import error_text
+from faultproxy.proxy.capture import response_decoder
+from faultproxy.scenarios.oracle import DeliveredExchange, oracle_from_records
+from faultproxy.upstream import split_url
 
 READ_SIZE = 65536
 
@@ -43,6 +48,9 @@ CLOSED = "closed"  # a close-delimited body: the connection closed, which an end
 CUT = "cut"  # the connection closed before the framing said the body was complete
 RESET = "reset"
 TIMED_OUT = "probe timeout"
+FAILED = "error"  # the probe could not read the stream at all (connection refused, ...)
+# the oracle's word for how a body ended -> the probe's
+ENDS = {"clean": CLEAN, "close": CLOSED, "rst": RESET, "open": TIMED_OUT}
 
 
 @dataclass
@@ -63,8 +71,9 @@ class Reading:
     t_request: float
     status: int | None = None
     t_headers: float | None = None
-    framing: str = ""  # chunked, length, close-delimited
+    framing: str = ""  # chunked, length, close (close-delimited)
     encoding: str = ""  # Content-Encoding, e.g. gzip
+    server: str = ""  # the Server header, e.g. nginx/1.22.1
     reads: list[tuple[float, int]] = field(default_factory=list)  # (time, bytes) of every read
     events: list[Arrival] = field(default_factory=list)
     end: str = ""
@@ -132,6 +141,7 @@ class Reading:
         delays = [e.t - e.sent for e in self.events if e.sent is not None]
         return {
             "status": self.status, "framing": self.framing, "encoding": self.encoding or None,
+            "server": self.server or None,
             "time_to_headers_ms": ms(self.since_request(self.t_headers)),
             "time_to_first_event_ms": ms(self.since_request(self.events[0].t)) if self.events else None,
             "events": len(self.events),
@@ -146,50 +156,18 @@ class Reading:
         }
 
 
-class _Decoder:
-    """Response bytes in; head, events and the end out (HTTP reader → gzip → SSE parser)."""
+    @property
+    def nginx_version(self) -> str | None:
+        """The version in ``Server: nginx/x.y.z`` (None: another server, or nginx with
+        ``server_tokens off``)."""
+        match = re.fullmatch(r"nginx/(\d+(?:\.\d+)*)", self.server.strip())
+        return match[1] if match else None
 
-    def __init__(self, reading: Reading):
-        self.reading = reading
-        self.http = HTTPReader("response", strict=False)
-        self.http.expect_response_to(b"GET")
-        self.sse = SSEParser()
-        self.gunzip: Any = None
-
-    def feed(self, data: bytes, t: float, read: int) -> None:
-        self._handle(self.http.feed(data), t, read)
-
-    def close(self, t: float, read: int) -> None:
-        self._handle(self.http.close(), t, read)
-        if not self.reading.end:
-            self.end(CUT, "the connection closed before the response was complete", t)
-
-    def _handle(self, wire: list[Any], t: float, read: int) -> None:
-        reading = self.reading
-        for item in wire:
-            if isinstance(item, Response) and item.status >= 200:
-                reading.status, reading.t_headers = item.status, t
-                te = (item.headers.get("transfer-encoding") or b"").lower()
-                reading.framing = ("chunked" if te.endswith(b"chunked") else
-                                   "length" if item.headers.get("content-length") else "close-delimited")
-                reading.encoding = (item.headers.get("content-encoding") or b"").decode("latin-1")
-                if reading.encoding.lower() == "gzip":
-                    self.gunzip = zlib.decompressobj(wbits=31)
-            elif isinstance(item, (ChunkData, BodyData)):
-                data = self.gunzip.decompress(item.data) if self.gunzip is not None else item.data
-                for event in self.sse.feed(data):
-                    reading.events.append(Arrival(event.id, t, _stamp(event.data), read))
-            elif isinstance(item, EndOfMessage):
-                closed = reading.framing == "close-delimited"
-                self.end(CLOSED if closed else CLEAN,
-                            "the connection closed: the only end a close-delimited body has" if closed else
-                            f"the {reading.framing} body was complete", t)
-            elif isinstance(item, Malformed):
-                self.end(CUT, item.reason, t)
-
-    def end(self, how: str, detail: str, t: float) -> None:
-        if not self.reading.end:
-            self.reading.end, self.reading.end_detail, self.reading.t_end = how, detail, t
+    @classmethod
+    def failed(cls, url: str, error: BaseException) -> Reading:
+        """A stream the probe could not read: its row says why instead of ending the table."""
+        now = time.time()
+        return cls(url, now, end=FAILED, end_detail=error_text(error), t_end=now)
 
 
 def _stamp(data: str) -> float | None:
@@ -201,39 +179,90 @@ def _stamp(data: str) -> float | None:
     return float(stamp) if isinstance(stamp, (int, float)) else None
 
 
+class _Records:
+    """The reads of one response, as capture records (each stamped with its read's time)."""
+
+    def __init__(self) -> None:
+        self.decoder = response_decoder(b"GET")
+        self.records: list[dict[str, Any]] = []
+        self.read_at: dict[float, int] = {}  # a read's time -> its index
+
+    def feed(self, data: bytes, t: float) -> bool:
+        """One read; True once the response is over by its framing (or broken)."""
+        self.read_at[t] = len(self.read_at)
+        new = [{"t": t, "conn": 1, **r} for r in self.decoder.records(data, False)]
+        self.records += new
+        return any(r["type"] == "end" and self._final() or r["type"] == "malformed"
+                   and not str(r.get("reason", "")).startswith("event stream:") for r in new)
+
+    def _final(self) -> bool:
+        return any(r["type"] == "head" and (r.get("status") or 0) >= 200 for r in self.records)
+
+    def close(self, t: float, how: str) -> None:
+        """The connection ended (``fin`` or ``rst``): the decoder's last word and the close."""
+        self.records += [{"t": t, "conn": 1, **r} for r in self.decoder.close(False)]
+        self.records.append({"t": t, "conn": 1, "type": "closed", "side": "upstream", "how": how})
+
+    def exchange(self) -> DeliveredExchange | None:
+        exchanges = [x for x in oracle_from_records(self.records).exchanges if x.status is not None]
+        return exchanges[-1] if exchanges else None
+
+
+def _reading(url: str, t_request: float, records: _Records, reads: list[tuple[float, int]], end: str,
+             detail: str, t_end: float) -> Reading:
+    """What the oracle made of the records, with the probe's clock on it."""
+    reading = Reading(url, t_request, reads=reads, t_end=t_end)
+    x = records.exchange()
+    if x is None:
+        reading.end, reading.end_detail = end or CUT, detail or "the connection closed before a response"
+        return reading
+    reading.status, reading.t_headers, reading.framing = x.status, x.t_start, x.framing
+    reading.encoding = x.headers.get("content-encoding", "")
+    reading.server = x.headers.get("server", "")
+    reading.events = [Arrival(e.id or "", e.t or t_end, _stamp(e.data), records.read_at.get(e.t, -1))
+                      for e in x.events]
+    reading.end = end or ENDS.get(x.end, CUT)
+    reading.end_detail = detail or x.detail or {
+        CLEAN: f"the {x.framing} body was complete",
+        CLOSED: "the connection closed: the only end a close-delimited body has"}.get(reading.end, x.end)
+    return reading
+
+
 async def probe(url: str, *, time_limit: float) -> Reading:
-    """Read the stream at ``url`` (``http://HOST:PORT/PATH``) until it ends or ``time_limit`` s pass."""
-    parts = urlsplit(url)
-    host, port = parts.hostname or "127.0.0.1", parts.port or 80
-    target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
-    reading = Reading(url, time.time())
-    decoder = _Decoder(reading)
+    """Read the stream at ``url`` (``http://HOST[:PORT]/PATH``) until it ends or ``time_limit`` s pass."""
+    upstream, target = split_url(url)
+    t_request = time.time()
+    records = _Records()
+    reads: list[tuple[float, int]] = []  # (time, bytes) of every read
+    end, detail = "", ""
     deadline = time.monotonic() + time_limit
-    reader, writer = await asyncio.wait_for(asyncio.open_connection(host, port), time_limit)
+    reader, writer = await asyncio.wait_for(asyncio.open_connection(upstream.host, upstream.port), time_limit)
     try:
-        writer.write(f"GET {target} HTTP/1.1\r\nHost: {parts.netloc}\r\nAccept: text/event-stream\r\n"
+        writer.write(f"GET {target} HTTP/1.1\r\nHost: {upstream.authority}\r\nAccept: text/event-stream\r\n"
                      "Accept-Encoding: gzip\r\nUser-Agent: faultproxy-probe\r\n\r\n".encode("latin-1"))
         await writer.drain()
-        while not reading.end:
+        while True:
             left = deadline - time.monotonic()
             if left <= 0:
-                decoder.end(TIMED_OUT, f"still open after {time_limit:g} s", time.time())
+                end, detail, t_end = TIMED_OUT, f"still open after {time_limit:g} s", time.time()
                 break
             try:
                 data = await asyncio.wait_for(reader.read(READ_SIZE), left)
             except asyncio.TimeoutError:
                 continue
             except ConnectionResetError:
-                decoder.end(RESET, "the connection was reset", time.time())
+                t_end = time.time()
+                records.close(t_end, "rst")
                 break
-            t = time.time()
+            t_end = time.time()
             if not data:
-                decoder.close(t, len(reading.reads))
+                records.close(t_end, "fin")
                 break
-            reading.reads.append((t, len(data)))
-            decoder.feed(data, t, len(reading.reads) - 1)
+            reads.append((t_end, len(data)))
+            if records.feed(data, t_end):
+                break
     finally:
         writer.close()
         with contextlib.suppress(ConnectionError):
             await writer.wait_closed()
-    return reading
+    return _reading(url, t_request, records, reads, end, detail, t_end)

@@ -173,14 +173,15 @@ async def measure(cases: list[Case], targets: list[tuple[str, str]], upstreams: 
     from faultproxy.proxy.server import Proxy
 
     results = {c.name: CaseResult(c) for c in cases}
-    jobs: list[tuple[str, Row, Any]] = []
+    jobs: list[tuple[str, Row, str, Any]] = []  # (case, row, url, probe)
     proxies: list[Proxy] = []
     try:
         for c in cases:
             limit = c.duration + 10.0
             for version, base in targets:
                 row = Row(f"nginx {version}", "nginx", nginx.upstream_hop(version), Reading("", 0.0))
-                jobs.append((c.name, row, probe(f"{base.rstrip('/')}/{c.name}/events", time_limit=limit)))
+                url = f"{base.rstrip('/')}/{c.name}/events"
+                jobs.append((c.name, row, url, probe(url, time_limit=limit)))
             if not emulate:
                 continue
             emulations: dict[str, list[str]] = {}  # description -> hops it stands for
@@ -199,12 +200,17 @@ async def measure(cases: list[Case], targets: list[tuple[str, str]], upstreams: 
                 await proxy.start()
                 proxies.append(proxy)
                 row = Row(f"faultproxy: {key}", "emulation", ",".join(hops), Reading("", 0.0))
-                jobs.append((c.name, row, probe(f"{proxy.url}/events", time_limit=limit)))
-        readings = await asyncio.gather(*(job for _, _, job in jobs))
+                jobs.append((c.name, row, f"{proxy.url}/events", probe(f"{proxy.url}/events", time_limit=limit)))
+        # one path that cannot be read (refused, reset while connecting) is a row that says so
+        readings = await asyncio.gather(*(job for *_, job in jobs), return_exceptions=True)
     finally:
         for proxy in proxies:
             await proxy.stop()
-    for (name, row, _), reading in zip(jobs, readings):
+    for (name, row, url, _), reading in zip(jobs, readings):
+        if isinstance(reading, BaseException):
+            if not isinstance(reading, (OSError, asyncio.TimeoutError)):
+                raise reading
+            reading = Reading.failed(url, reading)
         row.reading = reading
         results[name].rows.append(row)
     return [results[c.name] for c in cases]
@@ -253,8 +259,29 @@ async def run_native(cases: list[Case] | None = None, *, binary: str | None = No
 
 
 def report(results: list[CaseResult], nginxes: list[dict[str, Any]], started: float) -> dict[str, Any]:
-    return {"schema": "faultproxy-repro-nginx/1", "started": round(started, 3), "nginx": nginxes,
-            "cases": [r.as_dict() for r in results]}
+    return {"schema": "faultproxy-repro-nginx/1", "started": round(started, 3),
+            "nginx": [checked_label(n, results) for n in nginxes], "cases": [r.as_dict() for r in results]}
+
+
+def checked_label(entry: dict[str, Any], results: list[CaseResult]) -> dict[str, Any]:
+    """An nginx's entry with what its responses said it is: ``server`` (the ``Server`` headers
+    seen, e.g. ``nginx/1.22.1``) and ``label_problem`` when that is not the version it was
+    labelled with (``--nginx VERSION=URL``): its expected shapes and emulations (which follow
+    the upstream hop of the version) were then chosen for another nginx."""
+    label = entry["version"]
+    readings = [row.reading for r in results for row in r.rows if row.kind == "nginx" and row.path == f"nginx {label}"]
+    seen = sorted({reading.server for reading in readings if reading.server})
+    versions = {v for v in (reading.nginx_version for reading in readings) if v}
+    problem = None
+    if versions and versions != {label}:
+        said = ", ".join(sorted(versions))
+        hop = " / ".join(sorted({nginx.upstream_hop(v) for v in versions}))
+        problem = (f"labelled {label} but says it is nginx {said} (Server header): its upstream hop is {hop}, "
+                   f"the comparisons assumed {entry['upstream_hop']}")
+    elif not versions and any(reading.status for reading in readings):
+        problem = (f"labelled {label}, which its responses do not confirm (Server: {', '.join(seen) or 'none'}; "
+                   "server_tokens off?)")
+    return {**entry, "server": seen, "label_problem": problem}
 
 
 async def _accepting(url: str, until: float) -> None:

@@ -9,7 +9,7 @@ from rich.console import Console
 from rich.table import Table
 
 SHAPE_STYLE = {"streams": "green", "held to the end": "bold red", "no events": "magenta"}
-END_STYLE = {"clean": "green", "closed": "yellow", "cut": "bold red", "reset": "bold red"}
+END_STYLE = {"clean": "green", "closed": "yellow", "cut": "bold red", "reset": "bold red", "error": "bold red"}
 
 
 def _ms(value: float | None) -> str:
@@ -30,13 +30,13 @@ def _shape(row: dict[str, Any]) -> str:
 
 def _end(row: dict[str, Any]) -> str:
     style = END_STYLE.get(row["end"], "")
-    text = row["end"] + (f" @ {row['ended_after_ms']:,.0f} ms" if row["end"] == "cut" else "")
+    text = row["end"] + (f" @ {row['ended_after_ms']:,.0f} ms" if row["end"] == "cut" else
+                         f": {row['end_detail']}" if row["end"] == "error" else "")
     return f"[{style}]{text}[/]" if style else text
 
 
 def _wire(row: dict[str, Any]) -> str:
-    framing = {"close-delimited": "close"}.get(row["framing"], row["framing"])
-    return "+".join(x for x in (framing, row["encoding"]) if x) or "—"
+    return "+".join(x for x in (row["framing"], row["encoding"]) if x) or "—"
 
 
 def _path(row: dict[str, Any]) -> str:
@@ -78,6 +78,8 @@ def render(report: dict[str, Any], console: Console) -> None:
     for n in report["nginx"]:
         console.print(f"nginx {n['version']} ({n.get('binary') or n.get('url', '')}): "
                       f"upstream hop {n['upstream_hop']} by default")
+        if n.get("label_problem"):
+            console.print(f"[bold red]nginx {n['version']}: {n['label_problem']}[/]")
     matches = [m for case in report["cases"] for m in case["emulation_matches"]]
     if matches:
         same = sum(1 for m in matches if m["same"])

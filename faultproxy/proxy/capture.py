@@ -258,6 +258,16 @@ class _DirectionDecoder:
         return out
 
 
+def response_decoder(method: bytes = b"GET") -> _DirectionDecoder:
+    """The capture's decoding of one connection's responses (to a request with ``method``), for
+    a reader that is not the proxy: ``records(data, redact=False)`` per read, ``close(False)`` at
+    the end give the records a capture holds, so the oracle judges them exactly as it judges a
+    capture (the nginx probe reads a stream this way)."""
+    decoder = _DirectionDecoder("response")
+    decoder.reader.expect_response_to(method)
+    return decoder
+
+
 class CaptureWriter:
     """Writes one capture file for a whole proxy run."""
 

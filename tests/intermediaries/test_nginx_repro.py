@@ -96,7 +96,7 @@ def test_a_short_read_timeout_cuts_an_idle_stream_and_keepalive_comments_save_it
 
 def test_the_tutorial_block_sends_a_close_delimited_body(report):
     real = rows(report, "tutorial")["nginx"]
-    assert real["framing"] == "close-delimited" and real["end"] == CLOSED
+    assert real["framing"] == "close" and real["end"] == CLOSED
 
 
 def test_the_emulation_arrives_like_real_nginx(report):
@@ -142,27 +142,55 @@ def test_repro_nginx_on_the_command_line(tmp_path):
         assert probe.returncode == 2 and "expected VERSION=http://HOST:PORT" in probe.stderr
 
 
-def test_the_compose_probe_measures_nginx_started_elsewhere():
-    """``repro probe``'s half: upstreams and nginx already running (here on loopback), waited for."""
-    from faultproxy.intermediaries.repro import case, run_external, serve_upstreams
+@pytest.fixture(scope="module")
+def elsewhere():
+    """An upstream for the ``unbuffered`` case and an nginx in front of it, already running on
+    their own loop (as the compose file's containers are): ``(upstream port, nginx URL)``."""
+    from proxy_harness import LoopThread
 
-    async def scenario():
-        cases = [case("unbuffered")]
-        (server,) = await serve_upstreams(cases)
-        peer = await asyncio.to_thread(nginx.start, [nginx.Location("/unbuffered/", "unbuffered",
-                                                                    f"127.0.0.1:{server.port}")])
-        try:
-            return await run_external(cases, [("1.30.3", f"http://127.0.0.1:{peer.port}")],
-                                      {"unbuffered": f"http://127.0.0.1:{server.port}"}, wait=10)
-        finally:
-            await asyncio.to_thread(peer.stop)
-            await server.stop()
+    from faultproxy.intermediaries.repro import case, serve_upstreams
 
-    out = asyncio.run(asyncio.wait_for(scenario(), 60))
-    assert out["nginx"] == [{"version": "1.30.3", "url": out["nginx"][0]["url"], "upstream_hop": "HTTP/1.1"}]
+    loop = LoopThread("elsewhere")
+    (server,) = loop.call(serve_upstreams([case("unbuffered")]))
+    peer = nginx.start([nginx.Location("/unbuffered/", "unbuffered", f"127.0.0.1:{server.port}")])
+    yield server.port, f"http://127.0.0.1:{peer.port}"
+    peer.stop()
+    loop.call(server.stop())
+    loop.stop()
+
+
+def test_the_compose_probe_measures_nginx_started_elsewhere(elsewhere):
+    """``repro probe``'s half: upstreams and nginx already running, waited for."""
+    from faultproxy.intermediaries.repro import case, run_external
+
+    port, url = elsewhere
+    version = NGINX.version()
+    out = asyncio.run(asyncio.wait_for(run_external([case("unbuffered")], [(version, url)],
+                                                    {"unbuffered": f"http://127.0.0.1:{port}"}, wait=10), 60))
+    assert out["nginx"] == [{"version": version, "url": url, "upstream_hop": nginx.upstream_hop(version),
+                             "server": [f"nginx/{version}"], "label_problem": None}]
     (row,) = [r for r in out["cases"][0]["rows"] if r["kind"] == "nginx"]
-    assert row["path"] == "nginx 1.30.3" and streams(row)
+    assert row["path"] == f"nginx {version}" and row["server"] == f"nginx/{version}" and streams(row)
     assert out["cases"][0]["emulation_matches"][0]["same"]
+
+
+def test_an_nginx_labelled_with_another_version_is_caught(elsewhere):
+    """``--nginx 1.30.3=URL`` for a URL where another nginx answers: its Server header says which
+    it is, and the probe says the comparisons were chosen for the wrong upstream hop."""
+    from faultproxy.intermediaries.repro import CASES
+
+    port, url = elsewhere
+    version = NGINX.version()
+    wrong = "1.30.3" if version != "1.30.3" else "1.22.1"
+    base = port - [c.name for c in CASES].index("unbuffered")
+    done = subprocess.run([str(FAULTPROXY), "repro", "probe", "--upstream", "127.0.0.1", "--base-port", str(base),
+                           "--nginx", f"{wrong}={url}", "--case", "unbuffered", "--no-emulation", "--wait", "10"],
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 1, done.stderr
+    assert f"labelled {wrong} but says it is nginx {version} (Server header)" in done.stdout
+    assert done.stderr.strip() == (f"Error: --nginx {wrong}={url}: labelled {wrong} but says it is nginx {version} "
+                                   f"(Server header): its upstream hop is {nginx.upstream_hop(version)}, "
+                                   f"the comparisons assumed {nginx.upstream_hop(wrong)}")
 
 
 def test_routes_are_checked_and_the_hop_follows_the_version():
