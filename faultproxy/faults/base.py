@@ -162,6 +162,9 @@ class Fault:
     # an ``sse`` fault that turns event blocks into raw pieces (``sse_split``): the ``sse`` faults
     # after it would see no event left to act on, so it runs last whatever the order given
     breaks_blocks: ClassVar[bool] = False
+    # a fault that times the source's reads (``read_timeout``): :meth:`on_read` sees every read
+    # before any fault acts on it, whatever buffering or dropping the faults do afterwards
+    watches_reads: ClassVar[bool] = False
     Attributes: ClassVar[type[Attributes]] = Attributes
 
     def __init__(self, attributes: Attributes):
@@ -189,6 +192,11 @@ class Fault:
     def on_alarm(self, ctx: Context) -> list[Any]:
         """An alarm set with :meth:`Context.set_alarm` is due. Returns bytes-layer outputs."""
         return []
+
+    def on_read(self, events: list[Any], ctx: Context) -> None:
+        """``watches_reads`` faults: one read from the source (its FIN included), as the reader
+        decoded it -- wire events, none for a read that ended inside a line -- before any fault
+        has acted on it. Observation only: outputs come from the other hooks and alarms."""
 
     # sse layer
     def on_response(self, ctx: Context) -> list[Any]:

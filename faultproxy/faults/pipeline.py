@@ -482,6 +482,13 @@ class Pipeline:
         return [i.raw if isinstance(i, RawBytes) else i for i in items]
 
     def _run(self, events: list[Any], now: float) -> list[Output]:
+        # Faults that time the source (read_timeout) see the read as it came, before the sse
+        # layer may hold or drop it: nginx's proxy_read_timeout counts upstream reads.
+        for active in self._instances.values():
+            if active.fault.watches_reads:
+                self._prepare(active, now)
+                active.fault.on_read(events, active.ctx)
+                self._collect(active)
         http_items: list[Any] = []
         for event in events:
             items = self._sse_layer(event, now)

@@ -1,21 +1,30 @@
 """``read_timeout``: the connection is cut when the upstream stays silent for ``timeout_ms``.
 
-The clock starts when a request goes to the upstream and restarts with every piece of the
-response that comes back (a keep-alive comment counts: it is data), until the response is
-complete. When it runs out, the client gets what nginx's ``proxy_read_timeout`` gives it
-(see ``docs/nginx.md``): before the response head, ``504 Gateway Time-out``; after it, the
+nginx's ``proxy_read_timeout`` (see ``docs/nginx.md``): the clock starts when a request goes to
+the upstream and restarts with every read from the upstream (a keep-alive comment counts: it is
+data), until the response is complete. It counts the upstream's reads as they came, before any
+other fault acts on them (:attr:`~faultproxy.faults.base.Fault.watches_reads`): an upstream that
+sends an event every 250 ms never times out, even while a ``buffer`` holds those events for
+seconds -- as through nginx, where buffering and the read timeout are the same process's doing.
+
+When it runs out: before the upstream's response head, ``504 Gateway Time-out``; after it, the
 connection closed with the body unfinished -- no last chunk, so a careful client reports an
-incomplete body and a careless one thinks the stream ended. It is an idle limit, not a limit
-on the whole response: a stream that sends something more often than ``timeout_ms`` lives on.
+incomplete body and a careless one thinks the stream ended. What a ``buffer`` held at that
+moment is lost (nginx too sends only the head it held, measured), what had gone out stays out.
+It is an idle limit, not a limit on the whole response: a stream that sends something more
+often than ``timeout_ms`` lives on.
 """
 
 from __future__ import annotations
 
+from typing import Any
+
 from pydantic import Field
 
-from faultproxy.faults._http import describe, is_message_head
+from faultproxy.faults._http import describe
 from faultproxy.faults.base import Attributes, Close, Context, Fault, RawBytes, register
-from faultproxy.wire.http import EndOfMessage, encode_response
+from faultproxy.wire.chunked import Malformed
+from faultproxy.wire.http import EndOfMessage, Response, encode_response
 
 
 class ReadTimeoutAttributes(Attributes):
@@ -28,28 +37,32 @@ class ReadTimeout(Fault):
     name = "read_timeout"
     layer = "http"
     directions = ("downstream",)
+    watches_reads = True
     summary = "cut the connection after timeout_ms without data from the upstream (nginx proxy_read_timeout)"
     Attributes = ReadTimeoutAttributes
 
     def __init__(self, attributes: ReadTimeoutAttributes):
         super().__init__(attributes)
         self.due: float | None = None  # when the silence runs out; None: no response awaited
-        self.alarm: float | None = None  # the one alarm set (later data moves `due`, not the alarm)
-        self.head_sent = False
+        self.alarm: float | None = None  # the one alarm set (later reads move `due`, not the alarm)
+        self.head_read = False  # the upstream's response head has come (then it is no 504)
         self.request = "the request"
 
     def on_request(self, request: object, ctx: Context) -> None:
-        self.head_sent = False
+        self.head_read = False
         self.request = describe(request)
         self._wait(ctx)
         return None
 
-    def on_event(self, event: object, ctx: Context) -> list[object]:
-        if self.due is not None:
-            if is_message_head(event, ctx.direction):
-                self.head_sent = True
-            self.due = None if isinstance(event, EndOfMessage) else ctx.now + self.a.timeout_ms / 1000
-        return [event]
+    def on_read(self, events: list[Any], ctx: Context) -> None:
+        if self.due is None:
+            return
+        self.due = ctx.now + self.a.timeout_ms / 1000
+        for event in events:
+            if isinstance(event, Response) and event.status >= 200:
+                self.head_read = True
+            elif isinstance(event, (EndOfMessage, Malformed)) and self.head_read:
+                self.due = None  # the response is over (or broke off): nothing more to wait for
 
     def on_alarm(self, ctx: Context) -> list[object]:
         self.alarm = None
@@ -60,7 +73,7 @@ class ReadTimeout(Fault):
             return []
         self.due = None
         waited = f"no data from the upstream for {self.a.timeout_ms:g} ms"
-        if not self.head_sent:
+        if not self.head_read:
             ctx.fired(f"{waited} before the response to {self.request}: answered 504")
             body = b"504 Gateway Time-out: the upstream sent nothing in time\n"
             return [RawBytes(encode_response(504, "Gateway Time-out", [
