@@ -165,6 +165,9 @@ class Fault:
     # a fault that times the source's reads (``read_timeout``): :meth:`on_read` sees every read
     # before any fault acts on it, whatever buffering or dropping the faults do afterwards
     watches_reads: ClassVar[bool] = False
+    # an ``sse`` fault that makes the response head wait for the first body bytes that go out (or
+    # the connection's close), as nginx sends its head with its first batch while it buffers
+    holds_head: ClassVar[bool] = False
     Attributes: ClassVar[type[Attributes]] = Attributes
 
     def __init__(self, attributes: Attributes):
@@ -207,9 +210,16 @@ class Fault:
         return [block]
 
     def on_body_end(self, ctx: Context) -> list[Any]:
-        """The SSE body ended (before the terminating framing is written), or broke off (before
-        the connection's end is passed on): the last chance to send what the fault holds."""
+        """The SSE body ended (before the terminating framing is written): the last chance to
+        send what the fault holds."""
         return []
+
+    def on_body_break(self, ctx: Context) -> list[Any]:
+        """The SSE body broke off -- the upstream closed before its framing said the body was
+        complete, or the framing broke -- before that is passed on. By default the same as
+        :meth:`on_body_end`. Returning :class:`EndBody` ends the client's body cleanly instead of
+        passing the break on (what an HTTP/1.0 hop does: there the close *is* the body's end)."""
+        return self.on_body_end(ctx)
 
     # http layer
     def on_event(self, event: Any, ctx: Context) -> list[Any]:

@@ -16,15 +16,25 @@ say which case is emulated:
   or at the end: small events all arrive at the end, 1 KiB events four at a time. (nginx's
   first buffer also holds the upstream's response head, so its first batch is that much
   shorter; here every batch is 4096 bytes of body: the boundaries differ by less than an event.)
+  An upstream that dies ends the client's body cleanly (below);
 - ``nginx-gzip``: ``gzip on`` for ``text/event-stream`` with buffering: held until the end.
 - ``nginx-http11``: ``proxy_http_version 1.1`` (the default since 1.29.7) with a chunked
-  upstream: each complete chunk is passed on at once, buffering or not. Nothing is held.
+  upstream: each complete chunk is passed on at once, buffering or not. No body is held;
+  the head waits for the first chunk.
+
+The response head waits for the first batch (nginx sends its head together with the first
+body it lets out: on the buffered routes the head and the first event arrive together), or for
+the connection's end.
 
 It acts on ``text/event-stream`` bodies (the events are where it shows) and works on their
 bytes, not on events: it never waits for an event's end, except that the proxy only sees an
 event once its blank line has arrived, so a buffer fills at an event's end at the earliest.
-If the body breaks off, what is held still goes out before the connection ends, as nginx
-does; Content-Length bodies are carried chunked, as with every ``sse`` fault.
+If the upstream's body breaks off, what is held still goes out before the connection ends, as
+nginx does; with ``nginx-http10`` the client's body then ends *cleanly* (the last chunk is
+sent): nginx asked its upstream in HTTP/1.0, so the upstream's close was the end of a
+close-delimited body, not a cut -- nginx before 1.29.7 hides an upstream that dies. (A
+``read_timeout`` is not a break: nginx knows it gave up, and the client's body is cut.)
+Content-Length bodies are carried chunked, as with every ``sse`` fault.
 """
 
 from __future__ import annotations
@@ -33,7 +43,7 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
-from faultproxy.faults.base import Attributes, Context, Fault, RawBytes, register
+from faultproxy.faults.base import Attributes, Context, EndBody, Fault, RawBytes, register
 from faultproxy.wire.sse import Block
 
 # preset -> size_bytes (0: to the end of the body; None: nothing is held)
@@ -65,6 +75,7 @@ class Buffer(Fault):
     name = "buffer"
     layer = "sse"
     breaks_blocks = True  # it lets events out as batches of raw bytes: it runs after the other sse faults
+    holds_head = True  # the head goes out with the first batch, as nginx's does
     directions = ("downstream",)
     summary = "hold the body until size_bytes gather, the body ends or flush_ms pass (nginx proxy_buffering; presets)"
     Attributes = BufferAttributes
@@ -108,6 +119,13 @@ class Buffer(Fault):
 
     def on_body_end(self, ctx: Context) -> list[object]:
         return self._let_out(len(self.held), ctx, "at the end of the body") if self.held else []
+
+    def on_body_break(self, ctx: Context) -> list[object]:
+        out = self._let_out(len(self.held), ctx, "when the upstream's body broke off") if self.held else []
+        if self.a.preset != "nginx-http10":
+            return out
+        ctx.fired("the upstream's body broke off; over HTTP/1.0 its close is its end, so the client's body ends cleanly")
+        return [*out, EndBody()]
 
     def _arm(self, ctx: Context) -> None:
         if self.a.flush_ms:

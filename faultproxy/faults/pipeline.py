@@ -154,7 +154,8 @@ class Pipeline:
     # one relay holds several of these per connection: slots keep thousands of streams small
     __slots__ = (
         "_alarm_order", "_alarms", "_answer", "_answered", "_ended", "_event_index", "_fed",
-        "_finals", "_instances", "_joined", "_live_sse", "_reframe", "_requested", "_requests",
+        "_finals", "_head_waits", "_held_head", "_instances", "_joined", "_live_sse", "_reframe",
+        "_requested", "_requests",
         "_seen_version", "_sse", "_tail", "conn", "direction", "exchange", "faults", "finished",
         "holding", "offset", "on_request", "reader", "request", "role",
     )
@@ -203,6 +204,8 @@ class Pipeline:
         self._joined: list[Any] = []
         self._live_sse: str | None = None
         self._ended = False  # an SSE fault ended this body (EndBody): the rest of it is dropped
+        self._head_waits = False  # a holds_head fault is on this response: hold its head (below)
+        self._held_head: Response | None = None  # the head held until the first body bytes go out
 
     # -- configuration ----------------------------------------------------------------------
 
@@ -330,7 +333,7 @@ class Pipeline:
                 if self._sse is not None:
                     out.extend(self._bytes_faults(self._http_layer(self._reframed(items), now), now))
             else:
-                out.extend(self._unwrap(items))
+                out.extend(self._unwrap(self._with_head(items)))
         return self._finish(out) if out and not self.finished else []
 
     def _active(self, layer: str, request: Request | None = None) -> list[_Active]:
@@ -443,6 +446,7 @@ class Pipeline:
         self._reframe = None
         self._event_index = 0
         self._ended = False
+        self._head_waits = False
         self._tail = b""
         self._joined: list[Any] = []  # what SSE faults said when they joined a live body
         # Whether an SSE fault added while this body flows can still take it over (see _join_live).
@@ -515,7 +519,25 @@ class Pipeline:
                 step.extend(added)
             self._collect(active)
             wire = step
-        return self._serialize(wire)
+        return self._serialize(self._with_head(wire))
+
+    def _with_head(self, items: list[Any]) -> list[Any]:
+        """Hold the response head while a ``holds_head`` fault (``buffer``) is on the response,
+        and put it back before the first thing that goes out after it -- body bytes, the body's
+        end, a Close -- as nginx sends its head with its first batch. Only waiting actions
+        (Wait, Until, Hold) pass a held head. The head has been through the http faults."""
+        if not self._head_waits and self._held_head is None:
+            return items
+        out: list[Any] = []
+        for item in items:
+            if self._head_waits and isinstance(item, Response):
+                self._head_waits, self._held_head = False, item
+                continue
+            if self._held_head is not None and not isinstance(item, (Wait, Until, Hold)):
+                out.append(RawBytes(self._held_head.raw))
+                self._held_head = None
+            out.append(item)
+        return out
 
     def _bytes_layer(self, out: list[Output], now: float) -> list[Output]:
         return self._finish(self._bytes_faults(out, now))
@@ -602,10 +624,13 @@ class Pipeline:
             return out
         if isinstance(event, Malformed):
             # The body broke off (or its framing broke): what is complete, and what SSE faults
-            # hold, goes out first; from here on the bytes pass as they came.
-            out = self._body_end(now) + [event]
+            # hold, goes out first; from here on the bytes pass as they came -- unless a fault
+            # ended the body cleanly instead (EndBody), and then the rest of it is dropped.
+            out = self._body_end(now, broke=True)
+            if self._ended:
+                return out
             self._sse = None
-            return out
+            return out + [event]
         return [event]
 
     def _join_live(self, event: Any, now: float) -> bool:
@@ -653,6 +678,7 @@ class Pipeline:
         else:
             self._reframe = "plain"
         out: list[Any] = [head]
+        self._head_waits = any(active.fault.holds_head for active in sse_faults)
         for active in sse_faults:
             self._prepare(active, now)
             out.extend(self._reframed(active.fault.on_response(active.ctx)))
@@ -681,14 +707,15 @@ class Pipeline:
             out.extend(self._reframed(items))
         return out
 
-    def _body_end(self, now: float) -> list[Any]:
+    def _body_end(self, now: float, broke: bool = False) -> list[Any]:
         assert self._sse is not None
         if self._ended:
             return []
         out = self._blocks(self._sse.close_blocks(), now)
         for active in self._active("sse"):
             self._prepare(active, now)
-            out.extend(self._reframed(active.fault.on_body_end(active.ctx)))
+            fault = active.fault
+            out.extend(self._reframed(fault.on_body_break(active.ctx) if broke else fault.on_body_end(active.ctx)))
             self._collect(active)
         return out
 

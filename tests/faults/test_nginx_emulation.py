@@ -56,6 +56,8 @@ def run(faults: list[dict[str, Any]], reads: list[tuple[float, bytes]], *, eof: 
     if eof is not None:
         ring(eof)
         out.extend((eof, item) for item in pipeline.eof(eof))
+        ring(until)
+        out.append((until, Close("fin")))  # the relay passes the upstream's FIN on
     ring(until)
     return view(out), [e.detail for e in faultset.evidence]
 
@@ -135,3 +137,45 @@ def test_read_timeout_before_the_head_answers_504_and_a_keepalive_comment_resets
     comments.append((3.0, event(1) + encode_last_chunk()))
     kept, _ = run([timeout(1000)], comments)
     assert kept.events == [("1", 3.0)] and kept.end == "clean"
+
+
+# -- buffer: the head goes with the first batch, as nginx sends it ---------------------------------
+
+
+def test_a_buffer_holds_the_response_head_until_its_first_batch():
+    """With buffering on, nginx sends the head with the first body it lets out (measured: head and
+    first event at the same moment on the defaults, http11 and gzip routes; at once unbuffered)."""
+    held, _ = run([buffer("nginx-http10")], stream(8, 0.25))
+    assert held.head == 2.0 and {t for _, t in held.events} == {2.0} and held.end == "clean"
+    passing, _ = run([buffer("nginx-http11")], stream(8, 0.25))
+    assert passing.head == 0.25 and [t for _, t in passing.events] == [0.25 * k for k in range(1, 9)]
+    gzipped, _ = run([buffer("nginx-gzip"), {"type": "gzip", "attributes": {"flush": "sync"}}], stream(8, 0.25))
+    assert gzipped.head == 2.0 and gzipped.end == "clean"
+    unbuffered, _ = run([{"type": "gzip", "attributes": {"flush": "sync"}}], stream(8, 0.25))
+    assert unbuffered.head == 0.0
+
+
+def test_a_read_timeout_sends_the_head_a_buffer_held_and_nothing_it_held_after():
+    """Measured: nginx's defaults with 3 events then silence send the 163-byte head alone at the
+    timeout, 1.5 s after the last upstream read, and close."""
+    seen, _ = run([buffer("nginx-http10"), timeout(1500)], stream(3, 0.1, end=False))
+    assert seen.head == 1.8 and seen.events == [] and seen.end == "cut" and seen.t_end == 1.8
+
+
+# -- an upstream that breaks off: over HTTP/1.0 its close is the end of its body -----------------
+
+
+def test_the_old_default_hop_ends_a_broken_upstream_body_cleanly():
+    """nginx before 1.29.7 asks its upstream in HTTP/1.0: the body is close-delimited, so an
+    upstream that dies after 3 events has *ended* it, and nginx gives the client a complete
+    chunked body (measured, buffered and unbuffered). Over HTTP/1.1 the upstream's body was
+    chunked, nginx sees it broken and the client's body is cut."""
+    cut = stream(3, 0.25, end=False)
+    old, evidence = run([buffer("nginx-http10")], cut, eof=0.8)
+    assert [i for i, _ in old.events] == ["1", "2", "3"] and old.end == "clean" and old.t_end == 0.8
+    assert old.head == 0.8 and "ends cleanly" in evidence[-1]
+    new, _ = run([buffer("nginx-http11")], cut, eof=0.8)
+    assert [i for i, _ in new.events] == ["1", "2", "3"] and new.end == "cut"
+    inside = cut + [(0.7, encode_chunk(encode_event("half", id="4"))[:12])]  # broken inside a chunk
+    old_inside, _ = run([buffer("nginx-http10")], inside, eof=0.8)
+    assert [i for i, _ in old_inside.events] == ["1", "2", "3"] and old_inside.end == "clean"
