@@ -53,15 +53,18 @@ class Case:
     what: str
     upstream: dict[str, Any]  # ReferenceSSEServer options
     emulation: Any = None  # fault specs, a function of the upstream hop's HTTP version, or None
-    ends: str = CLEAN  # how the stream should end (CLEAN, CLOSED, CUT)
+    ends: tuple[str, str] = (CLEAN, CLEAN)  # how the stream ends (CLEAN, CLOSED, CUT): nginx < 1.29.7, >= 1.29.7
     shapes: tuple[str, str] = ("streams", "streams")  # how it arrives: nginx < 1.29.7, nginx >= 1.29.7
 
     def faults(self, hop: str) -> list[dict[str, Any]] | None:
         return self.emulation(hop) if callable(self.emulation) else self.emulation
 
+    def expected_end(self, hop: str) -> str:
+        return self.ends[0 if hop == "HTTP/1.0" else 1]
+
     def expected_shape(self, hop: str) -> str:
         """``streams``, ``held to the end``, ``batches`` or ``cut`` for nginx speaking ``hop`` upstream."""
-        return "cut" if self.ends == CUT else self.shapes[0 if hop == "HTTP/1.0" else 1]
+        return "cut" if self.expected_end(hop) == CUT else self.shapes[0 if hop == "HTTP/1.0" else 1]
 
     @property
     def duration(self) -> float:
@@ -82,11 +85,14 @@ CASES: tuple[Case, ...] = (
     Case("gzip-unbuffered", "gzip-unbuffered", "gzip on, proxy_buffering off", SMALL,
          [{"type": "gzip", "attributes": {"flush": "sync"}}]),
     Case("read-timeout", "short-timeout", "proxy_read_timeout 1.5s, 2 s between events", IDLE,
-         [{"type": "read_timeout", "attributes": {"timeout_ms": READ_TIMEOUT_MS}}], CUT),
+         [{"type": "read_timeout", "attributes": {"timeout_ms": READ_TIMEOUT_MS}}], (CUT, CUT)),
     Case("keep-alive", "short-timeout", "proxy_read_timeout 1.5s, keep-alive comments every 0.5 s",
          {**IDLE, "keepalive": 0.5}, [{"type": "read_timeout", "attributes": {"timeout_ms": READ_TIMEOUT_MS}}]),
     Case("tutorial", "tutorial", "a tutorial's block: chunked_transfer_encoding off", SMALL,
-         [{"type": "close_delimited"}], CLOSED),
+         [{"type": "close_delimited"}], (CLOSED, CLOSED)),
+    # last, so that the compose file's upstream ports of the cases above stay where they were
+    Case("upstream-cut", "defaults", "nginx's defaults; the upstream dies after 3 events",
+         {**SMALL, "drop_after": 3, "drop_every": True}, _by_hop, (CLEAN, CUT), shapes=("held to the end", "streams")),
 )
 
 
@@ -140,7 +146,7 @@ class CaseResult:
             if emulated is None:
                 continue
             out.append({"nginx": real.path, "emulation": emulated.path,
-                        **same_shape(real.reading, emulated.reading)})
+                        **same_shape(real.reading, emulated.reading, self.case.upstream["interval"])})
         return out
 
     def as_dict(self) -> dict[str, Any]:
@@ -150,9 +156,14 @@ class CaseResult:
                 "rows": [r.as_dict() for r in self.rows], "emulation_matches": self.matches()}
 
 
-def same_shape(real: Reading, emulated: Reading) -> dict[str, Any]:
-    """Whether two readings arrived alike: the same events, the same kind of end, and each event
-    released by the same send give or take one (a batch boundary within one event)."""
+TIME_MARGIN = 0.5  # send intervals: how far apart a head or an end may come and still be "the same"
+
+
+def same_shape(real: Reading, emulated: Reading, interval: float) -> dict[str, Any]:
+    """Whether two readings arrived alike: the same events, the same kind of end, each event
+    released by the same send give or take one (a batch boundary within one event), and the
+    head and the end at the same time give or take half a send interval (``interval`` s) --
+    a held head, or a timeout that cuts at another moment, is a difference a client sees."""
     a, b = real.releases, emulated.releases
     problems = []
     if len(real.events) != len(emulated.events):
@@ -161,6 +172,13 @@ def same_shape(real: Reading, emulated: Reading) -> dict[str, Any]:
         problems.append(f"released after {a} vs {b} sends")
     if real.end != emulated.end:
         problems.append(f"ended {real.end} vs {emulated.end}")
+    def at(t: float | None) -> str:
+        return "never" if t is None else f"{t / interval:.1f}"
+
+    for what, (x, y) in {"head": (real.t_headers, emulated.t_headers), "end": (real.t_end, emulated.t_end)}.items():
+        x, y = real.since_request(x), emulated.since_request(y)
+        if (x is None) != (y is None) or (x is not None and y is not None and abs(x - y) > TIME_MARGIN * interval):
+            problems.append(f"{what} at {at(x)} vs {at(y)} send intervals")
     return {"same": not problems, "detail": "; ".join(problems) or "same arrival shape"}
 
 

@@ -74,7 +74,8 @@ def render(report: dict[str, Any], console: Console) -> None:
         console.print(f"  [bold]{case['case']}[/]: {case['what']} (route {case['route']}; "
                       f"{up['events']} events, one every {up['interval'] * 1000:g} ms)")
     console.print("  ≈: faultproxy with these faults in front of the same upstream (n/a: no fault emulates it)")
-    console.print("  match: every event let out by the same send as through nginx, give or take one; the same end")
+    console.print("  match: every event let out by the same send as through nginx, give or take one; the same end;"
+                  " the head and the end within half a send interval")
     for n in report["nginx"]:
         console.print(f"nginx {n['version']} ({n.get('binary') or n.get('url', '')}): "
                       f"upstream hop {n['upstream_hop']} by default")

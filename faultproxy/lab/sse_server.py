@@ -10,7 +10,8 @@ reconnect (``Last-Event-ID: N``) gets ``204 No Content``, the spec's way of sayi
 Options a lesson or a test needs: ``retry`` (the reconnection time the client should use,
 sent with the first event of each connection), comment keep-alives while idle, a named
 event type, multi-line data, ``drop_after`` (the first connection is cut after K
-events, so reconnection can be watched), extra response ``headers`` (``X-Accel-Buffering: no``,
+events, so reconnection can be watched; with ``drop_every`` every connection is: a server that
+always dies), extra response ``headers`` (``X-Accel-Buffering: no``,
 say), and ``framing``:
 
 - ``auto`` (the default): chunked to an HTTP/1.1 request; to an HTTP/1.0 request -- which is
@@ -83,6 +84,7 @@ class SSEServer(StreamServer):
         event_type: str | None = None,
         multiline: bool = False,
         drop_after: int | None = None,
+        drop_every: bool = False,
         framing: str = "auto",
         headers: dict[str, str] | None = None,
         log: str | Path | None = None,
@@ -105,6 +107,7 @@ class SSEServer(StreamServer):
         self.event_type = event_type
         self.multiline = multiline
         self.drop_after = drop_after
+        self.drop_every = drop_every  # drop_after cuts every connection, not only the first
         self.sent: list[SentEvent] = []
         self.requests: list[StreamRequest] = []
         self._unchunked: set[asyncio.StreamWriter] = set()  # connections whose body is close-delimited
@@ -183,7 +186,7 @@ class SSEServer(StreamServer):
             writer.write(self.body(writer, block))
             await writer.drain()
             self.record(SentEvent(n, event_type or "message", data, time.monotonic(), connection, len(block)))
-            if connection == 1 and count == self.drop_after:
+            if count == self.drop_after and (connection == 1 or self.drop_every):
                 return  # closing without the last chunk: the client sees a broken body (if chunked)
         if writer not in self._unchunked:  # a close-delimited body ends with the connection
             writer.write(encode_last_chunk())

@@ -99,6 +99,15 @@ def test_the_tutorial_block_sends_a_close_delimited_body(report):
     assert real["framing"] == "close" and real["end"] == CLOSED
 
 
+def test_an_upstream_that_dies_is_hidden_by_the_old_hop_and_passed_on_by_the_new(report):
+    """The upstream dies after 3 events. Over HTTP/1.0 its body was close-delimited, so nginx takes
+    the close for the end and ends the client's body cleanly; over HTTP/1.1 it cuts it too. The
+    emulation of each hop does the same."""
+    real, emulated = rows(report, "upstream-cut")["nginx"], rows(report, "upstream-cut")["emulation"]
+    assert real["events"] == emulated["events"] == 3
+    assert real["end"] == emulated["end"] == (CLEAN if hop(report) == "HTTP/1.0" else CUT)
+
+
 def test_the_emulation_arrives_like_real_nginx(report):
     """Each case's faults in faultproxy against real nginx, in the same run: the same events, the
     same kind of end, and every event let out by the same send give or take one."""
@@ -116,7 +125,7 @@ def test_every_case_has_the_shape_its_route_is_about(report):
         shape = ("cut" if real["end"] == CUT else "held to the end" if held_to_the_end(real)
                  else "streams" if streams(real) else "batches")
         assert shape == expected, (case.name, real["releases"], real["end"])
-        assert real["end"] == case.ends
+        assert real["end"] == case.expected_end(hop(report)), case.name
 
 
 def test_repro_nginx_on_the_command_line(tmp_path):

@@ -12,8 +12,8 @@ import socket
 from typing import Any
 
 from faultproxy.faults import parse_fault
-from faultproxy.intermediaries.probe import CLEAN, CLOSED, CUT, FAILED, Reading, probe
-from faultproxy.intermediaries.repro import case, measure
+from faultproxy.intermediaries.probe import CLEAN, CLOSED, CUT, FAILED, Arrival, Reading, probe
+from faultproxy.intermediaries.repro import case, measure, same_shape
 from faultproxy.proxy.server import Proxy
 from faultproxy.servers.sse import ReferenceSSEServer
 
@@ -74,3 +74,23 @@ def test_a_path_that_cannot_be_read_is_a_row_that_says_so():
     rows = {row.kind: row.reading for row in result.rows}
     assert rows["nginx"].end == FAILED and rows["nginx"].end_detail == "Connection refused"
     assert rows["emulation"].end == CLEAN and len(rows["emulation"].events) == 3
+
+
+def _reading(head: float, events: list[tuple[float, float]], end: str, t_end: float) -> Reading:
+    """A reading requested at 0: the head at ``head``, events (sent, arrived), the end."""
+    return Reading("", 0.0, status=200, t_headers=head, events=[
+        Arrival(str(k), arrived, sent, k) for k, (sent, arrived) in enumerate(events, start=1)], end=end, t_end=t_end)
+
+
+def test_same_also_means_the_head_and_the_end_at_the_same_time():
+    """Events released alike are not enough: a head sent at once instead of with the first batch,
+    or a timeout cutting at 0.1 s instead of 1.5 s, is what a client with a timeout sees."""
+    held = _reading(2.0, [(0.25 * k, 2.0) for k in range(1, 9)], CLEAN, 2.0)
+    early_head = _reading(0.01, [(0.25 * k, 2.0) for k in range(1, 9)], CLEAN, 2.0)
+    assert same_shape(held, held, 0.25)["same"]
+    verdict = same_shape(held, early_head, 0.25)
+    assert not verdict["same"] and verdict["detail"] == "head at 8.0 vs 0.0 send intervals"
+    cut_late, cut_early = _reading(0.01, [], CUT, 1.517), _reading(0.01, [], CUT, 0.124)
+    verdict = same_shape(cut_late, cut_early, 2.0)
+    assert not verdict["same"] and verdict["detail"] == "end at 0.8 vs 0.1 send intervals"
+    assert same_shape(cut_late, _reading(0.02, [], CUT, 1.6), 2.0)["same"]  # within half an interval
