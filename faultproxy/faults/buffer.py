@@ -16,7 +16,8 @@ say which case is emulated:
   or at the end: small events all arrive at the end, 1 KiB events four at a time. (nginx's
   first buffer also holds the upstream's response head, so its first batch is that much
   shorter; here every batch is 4096 bytes of body: the boundaries differ by less than an event.)
-  An upstream that dies ends the client's body cleanly (below);
+  Over that hop an upstream that dies has ended its body: add the ``upstream_http10`` fault
+  for that (the two together are nginx's defaults before 1.29.7);
 - ``nginx-gzip``: ``gzip on`` for ``text/event-stream`` with buffering: held until the end.
 - ``nginx-http11``: ``proxy_http_version 1.1`` (the default since 1.29.7) with a chunked
   upstream: each complete chunk is passed on at once, buffering or not. No body is held;
@@ -30,10 +31,7 @@ It acts on ``text/event-stream`` bodies (the events are where it shows) and work
 bytes, not on events: it never waits for an event's end, except that the proxy only sees an
 event once its blank line has arrived, so a buffer fills at an event's end at the earliest.
 If the upstream's body breaks off, what is held still goes out before the connection ends, as
-nginx does; with ``nginx-http10`` the client's body then ends *cleanly* (the last chunk is
-sent): nginx asked its upstream in HTTP/1.0, so the upstream's close was the end of a
-close-delimited body, not a cut -- nginx before 1.29.7 hides an upstream that dies. (A
-``read_timeout`` is not a break: nginx knows it gave up, and the client's body is cut.)
+nginx does (a ``read_timeout`` is different: nginx gives up, and what it holds is dropped).
 Content-Length bodies are carried chunked, as with every ``sse`` fault.
 """
 
@@ -43,7 +41,7 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
-from faultproxy.faults.base import Attributes, Context, EndBody, Fault, RawBytes, register
+from faultproxy.faults.base import Attributes, Context, Fault, RawBytes, register
 from faultproxy.wire.sse import Block
 
 # preset -> size_bytes (0: to the end of the body; None: nothing is held)
@@ -121,11 +119,7 @@ class Buffer(Fault):
         return self._let_out(len(self.held), ctx, "at the end of the body") if self.held else []
 
     def on_body_break(self, ctx: Context) -> list[object]:
-        out = self._let_out(len(self.held), ctx, "when the upstream's body broke off") if self.held else []
-        if self.a.preset != "nginx-http10":
-            return out
-        ctx.fired("the upstream's body broke off; over HTTP/1.0 its close is its end, so the client's body ends cleanly")
-        return [*out, EndBody()]
+        return self._let_out(len(self.held), ctx, "when the upstream's body broke off") if self.held else []
 
     def _arm(self, ctx: Context) -> None:
         if self.a.flush_ms:

@@ -712,12 +712,15 @@ class Pipeline:
         if self._ended:
             return []
         out = self._blocks(self._sse.close_blocks(), now)
+        ends: list[Any] = []  # a fault that ends the body here: after what every fault still holds
         for active in self._active("sse"):
             self._prepare(active, now)
             fault = active.fault
-            out.extend(self._reframed(fault.on_body_break(active.ctx) if broke else fault.on_body_end(active.ctx)))
+            items = fault.on_body_break(active.ctx) if broke else fault.on_body_end(active.ctx)
+            ends += [item for item in items if isinstance(item, EndBody)]
+            out.extend(self._reframed([item for item in items if not isinstance(item, EndBody)]))
             self._collect(active)
-        return out
+        return out + self._reframed(ends[:1])
 
     def _reframed(self, items: list[Any]) -> list[Any]:
         """Body bytes from the SSE layer as wire events of the response's (new) framing."""

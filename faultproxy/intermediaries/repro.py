@@ -39,9 +39,19 @@ def _buffer(preset: str) -> dict[str, Any]:
     return {"type": "buffer", "attributes": {"preset": preset}}
 
 
-def _by_hop(hop: str) -> list[dict[str, Any]]:
-    """What nginx's defaults do to a chunked upstream stream: batches over HTTP/1.0, nothing over 1.1."""
-    return [_buffer("nginx-http10" if hop == "HTTP/1.0" else "nginx-http11")]
+HOP10 = {"type": "upstream_http10"}  # over HTTP/1.0 an upstream that dies has ended its body
+GZIP_SYNC = {"type": "gzip", "attributes": {"flush": "sync"}}
+
+
+def _by_hop(http10: list[dict[str, Any]], http11: list[dict[str, Any]]) -> Any:
+    """The emulation of a route that leaves the upstream hop to nginx's default: HTTP/1.0 before
+    1.29.7, HTTP/1.1 since (``hop``: the hop's HTTP version)."""
+    return lambda hop: http10 if hop == "HTTP/1.0" else http11
+
+
+# nginx's defaults: page batches of a close-delimited body over HTTP/1.0, chunk by chunk over 1.1
+DEFAULTS = _by_hop([_buffer("nginx-http10"), HOP10], [_buffer("nginx-http11")])
+UNBUFFERED = _by_hop([HOP10], [])
 
 
 @dataclass(frozen=True)
@@ -72,18 +82,18 @@ class Case:
 
 
 CASES: tuple[Case, ...] = (
-    Case("defaults", "defaults", "nginx's defaults, small events", SMALL, _by_hop,
+    Case("defaults", "defaults", "nginx's defaults, small events", SMALL, DEFAULTS,
          shapes=("held to the end", "streams")),
-    Case("defaults-1k", "defaults", "nginx's defaults, 1 KiB events", BIG, _by_hop, shapes=("batches", "streams")),
+    Case("defaults-1k", "defaults", "nginx's defaults, 1 KiB events", BIG, DEFAULTS, shapes=("batches", "streams")),
     Case("x-accel", "defaults", "defaults; the upstream sends X-Accel-Buffering: no",
-         {**SMALL, "headers": {"X-Accel-Buffering": "no"}}, []),
-    Case("unbuffered", "unbuffered", "proxy_buffering off", SMALL, []),
+         {**SMALL, "headers": {"X-Accel-Buffering": "no"}}, UNBUFFERED),
+    Case("unbuffered", "unbuffered", "proxy_buffering off", SMALL, UNBUFFERED),
     Case("http11", "http11", "proxy_http_version 1.1 (buffering on)", SMALL, [_buffer("nginx-http11")]),
     Case("gzip", "gzip", "gzip on for text/event-stream", SMALL,
-         [_buffer("nginx-gzip"), {"type": "gzip", "attributes": {"flush": "sync"}}],
+         _by_hop([_buffer("nginx-gzip"), HOP10, GZIP_SYNC], [_buffer("nginx-gzip"), GZIP_SYNC]),
          shapes=("held to the end", "held to the end")),
     Case("gzip-unbuffered", "gzip-unbuffered", "gzip on, proxy_buffering off", SMALL,
-         [{"type": "gzip", "attributes": {"flush": "sync"}}]),
+         _by_hop([HOP10, GZIP_SYNC], [GZIP_SYNC])),
     Case("read-timeout", "short-timeout", "proxy_read_timeout 1.5s, 2 s between events", IDLE,
          [{"type": "read_timeout", "attributes": {"timeout_ms": READ_TIMEOUT_MS}}], (CUT, CUT)),
     Case("keep-alive", "short-timeout", "proxy_read_timeout 1.5s, keep-alive comments every 0.5 s",
@@ -92,7 +102,7 @@ CASES: tuple[Case, ...] = (
          [{"type": "close_delimited"}], (CLOSED, CLOSED)),
     # last, so that the compose file's upstream ports of the cases above stay where they were
     Case("upstream-cut", "defaults", "nginx's defaults; the upstream dies after 3 events",
-         {**SMALL, "drop_after": 3, "drop_every": True}, _by_hop, (CLEAN, CUT), shapes=("held to the end", "streams")),
+         {**SMALL, "drop_after": 3, "drop_every": True}, DEFAULTS, (CLEAN, CUT), shapes=("held to the end", "streams")),
 )
 
 

@@ -50,7 +50,8 @@ def render(report: dict[str, Any], console: Console) -> None:
     for column, justify in (("case", "left"), ("path", "left"), ("headers", "right"), ("1st event", "right"),
                             ("gap p50/max", "right"), ("ev/read", "right"), ("arrival", "left"),
                             ("end", "left"), ("wire", "left"), ("match", "left")):
-        table.add_column(column, justify=justify, no_wrap=True)
+        # the emulation's faults may take two lines; every other cell stays on one
+        table.add_column(column, justify=justify, no_wrap=column != "path", max_width=34 if column == "path" else None)
     differences = []
     for case in report["cases"]:
         verdicts = {m["emulation"]: m for m in case["emulation_matches"]}

@@ -171,11 +171,17 @@ def test_the_old_default_hop_ends_a_broken_upstream_body_cleanly():
     chunked body (measured, buffered and unbuffered). Over HTTP/1.1 the upstream's body was
     chunked, nginx sees it broken and the client's body is cut."""
     cut = stream(3, 0.25, end=False)
-    old, evidence = run([buffer("nginx-http10")], cut, eof=0.8)
-    assert [i for i, _ in old.events] == ["1", "2", "3"] and old.end == "clean" and old.t_end == 0.8
-    assert old.head == 0.8 and "ends cleanly" in evidence[-1]
+    hop = {"type": "upstream_http10"}
+    for order in ([hop, buffer("nginx-http10")], [buffer("nginx-http10"), hop]):  # held events first, then the end
+        old, evidence = run(order, cut, eof=0.8)
+        assert [i for i, _ in old.events] == ["1", "2", "3"] and old.end == "clean" and old.t_end == 0.8
+        assert old.head == 0.8 and any("ends cleanly" in e for e in evidence)
+    unbuffered, _ = run([hop], cut, eof=0.8)
+    assert [t for _, t in unbuffered.events] == [0.25, 0.5, 0.75] and unbuffered.end == "clean"
     new, _ = run([buffer("nginx-http11")], cut, eof=0.8)
     assert [i for i, _ in new.events] == ["1", "2", "3"] and new.end == "cut"
     inside = cut + [(0.7, encode_chunk(encode_event("half", id="4"))[:12])]  # broken inside a chunk
-    old_inside, _ = run([buffer("nginx-http10")], inside, eof=0.8)
+    old_inside, _ = run([hop], inside, eof=0.8)
     assert [i for i, _ in old_inside.events] == ["1", "2", "3"] and old_inside.end == "clean"
+    healthy, _ = run([hop], stream(3, 0.25))
+    assert [t for _, t in healthy.events] == [0.25, 0.5, 0.75] and healthy.end == "clean"
