@@ -28,6 +28,7 @@ from faultproxy.clients import arun_client, registry
 from faultproxy.scenarios.intermediary import cell_path
 from faultproxy.scenarios.model import Scenario
 from faultproxy.scenarios.result import CellEvidence, CellResult, ClientError, ExpectationResult
+from faultproxy.scenarios.truth import truth_from_capture
 from faultproxy.scenarios.verdict import classify
 
 DEFAULT_SUITE = Path(__file__).resolve().parents[2] / "scenarios"
@@ -97,24 +98,28 @@ async def run_cell(cell: Cell, run_seed: int, cell_dir: Path, run_client: Client
         else:
             upstream = scenario.server.origin()  # the proxy connects there; the path is the clients' request
         try:
-            def make_proxy(to: str) -> Proxy:
-                return Proxy(to, faults=list(scenario.faults), seed=seed, capture=capture)
+            def make_proxy(to: str, *, faults: bool = True, capture: str = capture.name) -> Proxy:
+                return Proxy(to, faults=list(scenario.faults) if faults else [], seed=seed,
+                             capture=cell_dir / capture)
 
             named = scenario.server.url if scenario.server.kind == "url" else f"{scenario.server.kind} server"
-            async with cell_path(scenario.intermediary, upstream, named, make_proxy) as (proxy, url, path):
-                request = scenario.client_request(cell.client, url)
+            async with cell_path(scenario.intermediary, upstream, named, make_proxy) as route:
+                request = scenario.client_request(cell.client, route.url)
                 transcript = await run_client(cell.client, request)
-                fired = list(proxy.evidence)
+                fired = list(route.proxy.evidence)
         finally:
             if server is not None:
                 await server.stop()
+        sent: Any = server if scenario.server.ground_truth else None
+        if sent is None and route.behind is not None:  # nginx in front: the server's bytes are behind it
+            sent = truth_from_capture(route.behind)
         result = classify(
-            server if scenario.server.ground_truth else None, capture, transcript, fired,
+            sent, capture, transcript, fired,
             scenario.expectations, scenario.known_for(cell.client),
             scenario=scenario.name, client=cell.client, repetition=cell.repetition, t0=t0,
             faults_configured=[f.name for f in scenario.faults],
         )
-        return replace(result, path=path)
+        return replace(result, path=route.path)
     except Exception as error:  # noqa: BLE001 - the run goes on; the cell says what broke
         return _broken_cell(cell, error, time.monotonic() - t0)
 

@@ -50,13 +50,44 @@ scenarios:
     clients: [raw]
     expectations: [{outcome: silent_loss}]
     timeouts: {deadline_ms: 15000}
+  - name: in-front-tutorial
+    server: {kind: sse, events: 6, interval_ms: 20}
+    faults:
+      - {type: sse_disconnect, attributes: {after_events: 2}}
+    intermediary: {kind: nginx, config: tutorial, position: in_front}
+    clients: [raw]
+    expectations: [{outcome: silent_loss}]
+    timeouts: {deadline_ms: 15000}
+  - name: in-front-url
+    server: {url: "http://127.0.0.1:PORT/events"}
+    faults:
+      - {type: sse_disconnect, attributes: {after_events: 2}}
+    intermediary: {kind: nginx, config: tutorial, position: in_front}
+    clients: [raw]
+    expectations: [{outcome: silent_loss}]
+    timeouts: {deadline_ms: 15000}
 """
 
 
 @pytest.fixture(scope="module")
-def report(tmp_path_factory) -> tuple[dict, Path]:
+def url_server():
+    """A server of the user's own (no log of what it sent) for the ``url:`` cell."""
+    from proxy_harness import LoopThread
+
+    from faultproxy.servers.sse import ReferenceSSEServer
+
+    loop = LoopThread("url-server")
+    server = ReferenceSSEServer(events=6, interval=0.02)
+    loop.call(server.start())
+    yield server
+    loop.call(server.stop())
+    loop.stop()
+
+
+@pytest.fixture(scope="module")
+def report(tmp_path_factory, url_server) -> tuple[dict, Path]:
     tmp = tmp_path_factory.mktemp("nginx-run")
-    (tmp / "suite.yaml").write_text(SUITE)
+    (tmp / "suite.yaml").write_text(SUITE.replace("PORT", str(url_server.port)))
     done = subprocess.run([sys.executable, "-m", "faultproxy", "run", str(tmp / "suite.yaml"), "--out",
                            str(tmp / "reports"), "-j", "3"], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stdout + done.stderr
@@ -89,9 +120,27 @@ def test_nginx_in_front_passes_a_cut_on_only_when_the_upstream_body_was_chunked(
     close-delimited, the cut looks like its end, and nginx ends the client's body cleanly."""
     data, _ = report
     front, old = cell(data, "in-front"), cell(data, "in-front-http10")
-    assert front["path"] == f"client → nginx {NGINX.version()} (http11) → faultproxy → sse server"
+    assert front["path"] == f"client → faultproxy (no fault) → nginx {NGINX.version()} (http11) → faultproxy → sse server"
     assert front["outcome"] == "error" and front["passed"] and front["evidence"]["received"] == 2
     assert old["outcome"] == "silent_loss" and old["evidence"]["received"] == 2  # proxy_http_version 1.0
+
+
+def test_nginx_in_front_is_never_taken_for_the_client(report):
+    """The proxy behind nginx cuts the stream; nginx's tutorial block turns the body close-delimited,
+    so the client gets a clean-looking end. The cell judges what the client got (recorded by a
+    proxy with no fault in front of nginx): a silent loss the wire caused, not the client's doing
+    (judged on nginx's input, the cut looked noticeable and the client was blamed)."""
+    data, latest = report
+    tutorial = cell(data, "in-front-tutorial")
+    assert tutorial["outcome"] == "silent_loss" and tutorial["attribution"] == "wire"
+    (delivered,) = tutorial["evidence"]["exchanges"]
+    assert delivered["framing"] == "close" and delivered["end"] == "close" and delivered["events"] == 2
+    assert [f["fault"] for f in tutorial["evidence"]["faults_fired"]] == ["sse_disconnect_1"]
+    behind = next((latest / "cells" / "in-front-tutorial").glob("raw-*")) / "capture-behind-nginx.jsonl"
+    assert b'"dir":"response"' in behind.read_bytes()  # what nginx was given, kept beside the cell's
+    # a server that keeps no log: what it sent is read behind nginx, where the cut shows
+    url = cell(data, "in-front-url")
+    assert url["outcome"] == "silent_loss" and url["attribution"] == "wire" and url["evidence"]["received"] == 2
 
 
 def test_the_report_says_where_each_cell_went(report):
