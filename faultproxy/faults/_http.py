@@ -10,6 +10,7 @@ from __future__ import annotations
 from http import HTTPStatus
 from typing import TYPE_CHECKING, Literal
 
+from faultproxy.redact import REDACTED, is_secret_name, redact_target
 from faultproxy.wire.http import Headers, Request, Response, encode_head
 
 if TYPE_CHECKING:
@@ -74,8 +75,17 @@ def reason_phrase(status: int) -> str:
 
 
 def describe(request: Request | None) -> str:
-    """``GET /path`` for evidence, or ``the request`` when it is not known."""
+    """``GET /path`` for evidence, or ``the request`` when it is not known. Evidence reaches
+    captures and reports: a key in the query is shown as ``REDACTED``."""
     if request is None:
         return "the request"
-    target = request.target.decode("latin-1")
+    target = redact_target(request.target.decode("latin-1"))
     return f"{request.method.decode('latin-1')} {target[:80]}"
+
+
+def quoted(name: str | bytes, value: str | bytes) -> str:
+    """A header value as evidence shows it: ``'text/plain'``, or ``[redacted]`` for a field that
+    holds a secret (``Authorization``, cookies, API keys)."""
+    if is_secret_name(name):
+        return REDACTED
+    return repr(value.decode("latin-1") if isinstance(value, bytes) else value)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from pydantic import Field, field_validator
 
-from faultproxy.faults._http import is_message_head, with_headers
+from faultproxy.faults._http import is_message_head, quoted, with_headers
 from faultproxy.faults.base import Attributes, Context, Fault, register
 from faultproxy.faults.set_header import check_name
 
@@ -37,5 +37,5 @@ class RemoveHeader(Fault):
         if not is_message_head(event, ctx.direction) or self.a.name not in event.headers:
             return [event]
         values = event.headers.get_all(self.a.name)
-        ctx.fired(f"removed {self.a.name} ({', '.join(repr(v.decode('latin-1')) for v in values)})")
+        ctx.fired(f"removed {self.a.name} ({', '.join(quoted(self.a.name, v) for v in values)})")
         return [with_headers(event, event.headers.replaced(self.a.name, None))]

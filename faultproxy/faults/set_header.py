@@ -14,7 +14,7 @@ import re
 
 from pydantic import Field, field_validator
 
-from faultproxy.faults._http import is_message_head, with_headers
+from faultproxy.faults._http import is_message_head, quoted, with_headers
 from faultproxy.faults.base import Attributes, Context, Fault, register
 
 _TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+\Z")
@@ -54,6 +54,6 @@ class SetHeader(Fault):
         if not is_message_head(event, ctx.direction):
             return [event]
         old = event.headers.get(self.a.name)
-        shown = "absent" if old is None else repr(old.decode("latin-1"))
-        ctx.fired(f"{self.a.name}: {self.a.value!r} (was {shown})")
+        shown = "absent" if old is None else quoted(self.a.name, old)
+        ctx.fired(f"{self.a.name}: {quoted(self.a.name, self.a.value)} (was {shown})")
         return [with_headers(event, event.headers.replaced(self.a.name, self.a.value))]

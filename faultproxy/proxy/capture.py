@@ -35,6 +35,7 @@ import time
 from pathlib import Path
 from typing import IO, Any
 
+from faultproxy.redact import SECRET_HEADERS
 from faultproxy.wire.chunked import ChunkData, ChunkedEnd, ChunkEnd, ChunkHeader, Malformed, Unparsed
 from faultproxy.wire.http import BodyData, EndOfMessage, HTTPReader, Request, Response, TunnelData
 from faultproxy.wire.errors import WireError
@@ -42,20 +43,6 @@ from faultproxy.wire.sse import SSEParser
 
 CAPTURE_VERSION = 1
 REDACTED = b"[redacted]"
-SECRET_HEADERS = frozenset(
-    {
-        b"authorization",
-        b"proxy-authorization",
-        b"x-api-key",
-        b"api-key",
-        b"x-goog-api-key",
-        b"x-auth-token",
-        b"cookie",
-        b"set-cookie",
-        b"openai-organization",
-        b"openai-project",
-    }
-)
 
 
 # A line that starts like a header field: a name, then ':' or whitespace. Lenient on purpose:

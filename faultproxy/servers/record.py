@@ -31,31 +31,17 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qsl, urlencode
 
 import click
 
 from faultproxy.faults import FaultSpec
 from faultproxy.proxy.capture import REDACTED, SECRET_HEADERS, CaptureWriter
 from faultproxy.proxy.server import Proxy
+from faultproxy.redact import redact_target
 from faultproxy.servers.cli import Command, ServeError
 from faultproxy.wire.http import HTTPReader, Request
 
-SECRET_PARAM = re.compile(r"key|token|secret|passw|auth|signature|sig$|session|credential", re.IGNORECASE)
-URL_REDACTED = "REDACTED"
 MIN_SECRET = 4  # shorter values are too common to mask everywhere
-
-
-def redact_target(target: str) -> str:
-    """The request-target with the values of secret-looking query parameters replaced."""
-    path, sep, query = target.partition("?")
-    if not sep:
-        return target
-    pairs = parse_qsl(query, keep_blank_values=True)
-    if not any(SECRET_PARAM.search(name) for name, _ in pairs):
-        return target
-    return path + "?" + urlencode([(n, URL_REDACTED if SECRET_PARAM.search(n) else v) for n, v in pairs],
-                                  safe="/:")
 
 
 def _secret_values(request: Request) -> set[bytes]:
