@@ -71,9 +71,10 @@ class SSEParser:
     A CR ends its line at once. The parser does not wait for the next byte, because that
     could hold back an event for as long as the server stays silent. An LF that follows
     is skipped, even when it arrives in the next feed. When the CR ends a block and is the
-    last byte of a feed, the block is returned at once and that skipped LF starts the next
-    block's ``raw``. A block that starts with an LF right after a CR means the same, so
-    re-emitting blocks still reproduces the stream exactly.
+    last byte of a feed, the block is returned at once, and that LF, when it comes, is returned
+    by :meth:`feed_blocks` as a block of its own that dispatches nothing: re-emitting blocks
+    still reproduces the stream exactly, and the LF stays where it was whatever a fault does
+    with the events around it.
     """
 
     def __init__(
@@ -167,6 +168,13 @@ class SSEParser:
             lines, eols, tail = parts[0:-1:2], parts[1::2], parts[-1]
         pos = skip  # the end of the current line in data
         start = 0  # the first byte of the unfinished block that is not in _pending
+        if skip and blocks and not self._pending:
+            # the LF of a CRLF whose CR ended the previous block in the previous feed: a block of
+            # its own that dispatches nothing, so the next block's bytes are that block's alone
+            # (a fault that moves or drops the next event never takes the LF along)
+            out.append(Block(data[:1], None, base))
+            self._block_offset = base + 1
+            start = 1
         if lines:
             if self._partial:
                 lines[0] = bytes(self._pending[-self._partial :]) + lines[0]

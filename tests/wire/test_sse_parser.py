@@ -484,18 +484,20 @@ def test_blocks_fed_byte_by_byte_join_to_the_input():
     p = SSEParser()
     blocks = [b for i in range(len(STREAM)) for b in p.feed_blocks(STREAM[i : i + 1])] + p.close_blocks()
     assert b"".join(b.raw for b in blocks) == STREAM
-    # The blank line "\r\n" ends the second block at its CR, so its LF starts the third.
-    assert [b.raw for b in blocks[1:3]] == [b"event: e\ndata: a\r\nfoo\r\n\r", b"\n:ping\r\r"]
-    assert [b.offset for b in blocks] == [0, 15, 39, 47, 55]
+    # The blank line "\r\n" ends the second block at its CR, so its LF is a block of its own.
+    assert [b.raw for b in blocks[1:4]] == [b"event: e\ndata: a\r\nfoo\r\n\r", b"\n", b":ping\r\r"]
+    assert [b.offset for b in blocks] == [0, 15, 39, 40, 47, 55]
     assert [b.event for b in blocks if b.event] == [ev("a", "e", "1"), ev("b", id="1")]
 
 
-def test_lf_of_a_crlf_split_after_a_blank_line_starts_the_next_block():
+def test_lf_of_a_crlf_split_after_a_blank_line_is_a_block_of_its_own():
+    """The LF belongs to the block before it: a fault that moves or drops the next event must
+    not take it along (sse_reorder once moved it, and the client saw different events)."""
     p = SSEParser()
     first = p.feed_blocks(b"data: a\r\n\r")
     assert first == [Block(b"data: a\r\n\r", ev("a"), 0)]  # dispatched without waiting for the LF
     rest = p.feed_blocks(b"\ndata: b\r\n\r\n")
-    assert rest == [Block(b"\ndata: b\r\n\r\n", ev("b"), 10)]
+    assert rest == [Block(b"\n", None, 10), Block(b"data: b\r\n\r\n", ev("b"), 11)]
 
 
 def test_event_raw_is_the_block_bytes():
