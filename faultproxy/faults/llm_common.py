@@ -1,0 +1,116 @@
+"""What the ``llm_*`` faults share: which LLM stream dialect a response is, what each event is in it.
+
+Not a fault. The three dialects (``chat``, ``responses``, ``anthropic``) and what each event is
+in them come from :mod:`faultproxy.wire.llm`; their wire formats are in ``docs/llm-streams.md``.
+
+A response's dialect comes from the request path (``/chat/completions``, ``/responses``,
+``/messages``), else from its first event, so the faults work behind any base URL.
+:class:`LLMStream` follows one response and says what each event is (:class:`Piece`): the
+faults act on *deltas* (text or tool-call argument fragments), the *sentinel*, the *usage*, and
+content *blocks*, whatever the dialect calls them. The blocks the faults write (an error event,
+a ping) are built here, in each dialect's real shape.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from faultproxy.faults.base import Context
+from faultproxy.faults.sse_common import field_name, lines, portable
+from faultproxy.wire.llm import DONE, Assembler, Dialect, Piece, dialect_of_path
+from faultproxy.wire.sse import Block, SSEParser, encode_comment, encode_event
+
+__all__ = ["LLMStream", "Piece", "dialect_of_path", "rewritten"]
+
+
+class LLMStream:
+    """One LLM stream response as it passes: its dialect, and the events seen so far.
+
+    ``observe(block)`` classifies each event block; ``deltas`` counts the deltas that carried
+    text or argument bytes (Anthropic's empty first ``input_json_delta`` does not count);
+    ``sequence`` is the last Responses ``sequence_number`` seen and ``response`` the last
+    Responses ``response`` object, which the blocks a fault writes continue from.
+    """
+
+    def __init__(self, ctx: Context):
+        request = ctx.request
+        self.assembler = Assembler(dialect_of_path(request.target if request is not None else None))
+        self.sequence = -1
+        self.response: dict[str, Any] | None = None
+
+    @property
+    def dialect(self) -> Dialect | None:
+        return self.assembler.dialect
+
+    @property
+    def deltas(self) -> int:
+        return self.assembler.message.deltas
+
+    def observe(self, block: Block) -> Piece | None:
+        """What ``block`` is (None for a block that dispatches no event, e.g. a comment)."""
+        if block.event is None:
+            return None
+        piece = self.assembler.feed(block.event)
+        body = piece.data if isinstance(piece.data, dict) else {}
+        if isinstance(body.get("sequence_number"), int):
+            self.sequence = body["sequence_number"]
+        if isinstance(body.get("response"), dict):
+            self.response = body["response"]
+        return piece
+
+    # -- blocks a fault writes, in this stream's dialect ------------------------------------------
+
+    def _next(self, kind: str, **fields: Any) -> bytes:
+        self.sequence += 1
+        return encode_event(compact({"type": kind, "sequence_number": self.sequence, **fields}), event=kind)
+
+    def error_blocks(self, error_type: str | None = None, message: str | None = None) -> list[bytes]:
+        """The dialect's in-stream error, as the real API ends a stream that failed after its 200:
+        Anthropic's ``event: error``; Chat's ``data: {"error": ...}`` then ``data: [DONE]``; the
+        Responses API's nested ``error`` event then ``response.failed``."""
+        if self.dialect == "anthropic":
+            error_type = error_type or "overloaded_error"
+            message = message or ANTHROPIC_MESSAGES.get(error_type, "Internal server error")
+            body = {"type": "error", "error": {"type": error_type, "message": message}}
+            return [encode_event(compact(body), event="error")]
+        error_type = error_type or "server_error"
+        message = message or OPENAI_STREAM_MESSAGE
+        if self.dialect == "responses":
+            error = {"type": error_type, "code": error_type, "message": message, "param": None}
+            failed = dict(self.response or {}, status="failed", error={"code": error_type, "message": message},
+                          usage=None)
+            return [self._next("error", error=error), self._next("response.failed", response=failed)]
+        error = {"message": message, "type": error_type, "param": None, "code": None}
+        return [encode_event(compact({"error": error})), encode_event(DONE)]
+
+    def ping_block(self) -> bytes:
+        """What the API sends to keep an idle stream alive: Anthropic's ``ping`` event; for
+        OpenAI's formats (which have no ping event) a ``: keep-alive`` comment."""
+        if self.dialect == "anthropic":
+            return encode_event(compact({"type": "ping"}), event="ping")
+        return encode_comment("keep-alive") + b"\n"
+
+
+ANTHROPIC_MESSAGES = {"overloaded_error": "Overloaded", "api_error": "Internal server error",
+                      "rate_limit_error": "Rate limited", "timeout_error": "Request timed out"}
+OPENAI_STREAM_MESSAGE = "The server had an error while processing your request. Sorry about that!"
+
+
+def compact(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+def rewritten(block: Block, data: Any) -> Block:
+    """``block`` with its ``data`` replaced (JSON-encoded unless a string), its ``event:`` line kept.
+
+    The LLM formats use one ``data:`` line and no ids, so the block is written anew with the
+    same event name and line ending; what a parser makes of it is the old event with new data.
+    """
+    text = data if isinstance(data, str) else compact(data)
+    parsed, _ = lines(portable(block))
+    named = any(field_name(line) == b"event" for line, _ in parsed)
+    eol = parsed[0][1].decode() if parsed else "\n"
+    raw = encode_event(text, event=block.event.type if named and block.event else None, line_ending=eol)
+    event = SSEParser().feed(raw)[0]
+    return Block(raw, event, block.offset)

@@ -1,0 +1,40 @@
+"""``llm_hold_open``: the answer is complete, but the connection is never closed.
+
+The stream's end sentinel arrives (``data: [DONE]``, ``message_stop``, the Responses API's
+``response.completed``; see ``docs/llm-streams.md``) and then nothing more: no last chunk, no
+FIN. A client that stops at the sentinel is done; one that waits for the end of the body
+hangs until its read timeout, although it holds the whole answer.
+"""
+
+from __future__ import annotations
+
+from faultproxy.faults.base import Attributes, Context, Fault, Hold, register
+from faultproxy.faults.llm_common import LLMStream
+from faultproxy.wire.sse import Block
+
+
+@register
+class LLMHoldOpen(Fault):
+    name = "llm_hold_open"
+    layer = "sse"
+    directions = ("downstream",)
+    summary = "keep the connection open and silent after [DONE] / message_stop / response.completed"
+    Attributes = Attributes
+
+    def __init__(self, attributes: Attributes):
+        super().__init__(attributes)
+        self.stream: LLMStream | None = None
+
+    def on_response(self, ctx: Context) -> list[object]:
+        self.stream = LLMStream(ctx)
+        return []
+
+    def on_block(self, block: Block, ctx: Context) -> list[object]:
+        if self.stream is None:
+            return [block]
+        piece = self.stream.observe(block)
+        if piece is None or piece.kind != "sentinel":
+            return [block]
+        self.stream = None
+        ctx.fired("held the connection open after the end sentinel (no last chunk, no FIN)")
+        return [block, Hold()]

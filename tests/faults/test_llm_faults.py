@@ -1,0 +1,216 @@
+"""The ``llm_*`` faults in memory (no sockets): a real mock's bytes, through a sans-IO pipeline.
+
+Each fault is checked in all three dialects (OpenAI Chat, OpenAI Responses, Anthropic) on what
+a client would parse from the result -- the events, the message they add up to, how the body
+ends -- and, where the mock can send the same failure through its own options, against the
+mock's version of it, so the faults and the mocks agree on the real formats.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from llm_support import WEATHER, mock_exchange, through
+
+from faultproxy.faults import FaultSet, FaultSpecError, Pipeline, parse_fault
+from faultproxy.faults.base import Close
+from faultproxy.wire.http import HTTPReader, Response, parse_request_head
+
+DIALECTS = ("chat", "responses", "anthropic")
+ARGS = json.dumps(WEATHER["arguments"])
+
+
+def fault(type_: str, **attributes) -> dict:
+    return {"type": type_, "attributes": attributes}
+
+
+@pytest.mark.parametrize("dialect", DIALECTS)
+def test_error_event_replaces_the_rest_of_the_answer_with_the_dialects_error(dialect):
+    raw, truth = mock_exchange(dialect)
+    view, evidence = through([fault("llm_error_event", after_deltas=3)], raw, dialect)
+    message = view.message()
+    assert message.text == _tokens(truth.text, 3)
+    assert view.status == 200 and view.complete and len(evidence) == 1
+    assert message.finish_reason in (None, "failed") and message.error is not None
+    if dialect == "anthropic":
+        assert view.types[-1] == "error" and message.error["type"] == "overloaded_error"
+    elif dialect == "chat":
+        assert view.data[-1] == "[DONE]" and message.error["type"] == "server_error"
+    else:
+        assert view.types[-2:] == ["error", "response.failed"]
+        assert json.loads(view.data[-1])["sequence_number"] == json.loads(view.data[-2])["sequence_number"] + 1
+
+
+@pytest.mark.parametrize("dialect", DIALECTS)
+def test_error_event_matches_the_mocks_own_error_after(dialect):
+    """The fault on a healthy stream and the mock's ``error_after`` send the same events."""
+    faulted, _ = through([fault("llm_error_event", after_deltas=3)], mock_exchange(dialect)[0], dialect)
+    own, _ = through([], mock_exchange(dialect, error_after=3)[0], dialect)
+    assert faulted.types == own.types
+    a, b = faulted.message(), own.message()
+    assert (a.text, a.error["type"], a.finish_reason, a.sentinel) == (b.text, b.error["type"], b.finish_reason, b.sentinel)
+
+
+@pytest.mark.parametrize("dialect", DIALECTS)
+def test_stall_keeps_the_stream_alive_with_the_dialects_keepalive(dialect):
+    raw, truth = mock_exchange(dialect)
+    view, evidence = through([fault("llm_stall", after_deltas=2, duration_ms=1000, ping_ms=300)], raw, dialect)
+    assert view.waits == pytest.approx(1.0)
+    assert view.message().text == truth.text and view.complete  # nothing lost, only late
+    pings = view.body.count(b"event: ping") if dialect == "anthropic" else view.body.count(b": keep-alive")
+    assert pings == 3 + (1 if dialect == "anthropic" else 0)  # the mock's own ping is there too
+    assert "3 keep-alives" in evidence[0]["detail"]
+
+
+def test_stall_refuses_an_unbounded_number_of_pings():
+    with pytest.raises(FaultSpecError, match="pings"):
+        parse_fault(fault("llm_stall", duration_ms=3_600_000, ping_ms=10))
+
+
+@pytest.mark.parametrize("dialect", DIALECTS)
+def test_hold_open_keeps_the_connection_after_the_sentinel(dialect):
+    raw, truth = mock_exchange(dialect)
+    view, evidence = through([fault("llm_hold_open")], raw, dialect)
+    message = view.message()
+    assert view.held and not view.complete and not view.closed
+    assert message.sentinel and message.text == truth.text
+    assert evidence[0]["detail"].startswith("held the connection open")
+
+
+@pytest.mark.parametrize("dialect", DIALECTS)
+def test_no_sentinel_ends_the_body_cleanly_without_it(dialect):
+    raw, truth = mock_exchange(dialect)
+    view, _ = through([fault("llm_no_sentinel")], raw, dialect)
+    message = view.message()
+    assert view.complete and not message.sentinel and message.text == truth.text
+    assert "[DONE]" not in view.data and "message_stop" not in view.types and "response.completed" not in view.types
+
+
+@pytest.mark.parametrize("dialect", DIALECTS)
+def test_no_usage_takes_the_usage_away_and_nothing_else(dialect):
+    raw, truth = mock_exchange(dialect)
+    healthy, _ = through([], raw, dialect)
+    view, evidence = through([fault("llm_no_usage")], raw, dialect)
+    message = view.message()
+    assert message.text == truth.text and message.sentinel and message.finish_reason == truth.finish_reason
+    assert healthy.message().usage and evidence
+    if dialect == "anthropic":  # message_start's early count (1) is all that is left
+        assert message.usage["output_tokens"] == 1 != truth.usage["output_tokens"]
+    else:
+        assert message.usage is None
+    assert len(view.events) == len(healthy.events) - (1 if dialect == "chat" else 0)
+
+
+@pytest.mark.parametrize("dialect", DIALECTS)
+def test_duplicate_delta_repeats_one_token(dialect):
+    raw, truth = mock_exchange(dialect)
+    view, _ = through([fault("llm_duplicate_delta", delta_index=2)], raw, dialect)
+    tokens = _token_list(truth.text)
+    assert view.message().text == "".join(tokens[:3] + tokens[2:])
+
+
+@pytest.mark.parametrize("dialect", DIALECTS)
+def test_tool_args_cut_leaves_json_that_never_completes(dialect):
+    raw, truth = mock_exchange(dialect, tools=True, tool_fragments=4)
+    view, evidence = through([fault("llm_tool_args_cut", after_fragments=1)], raw, dialect)
+    message = view.message()
+    call = message.tool_calls[0]
+    assert call.name == "get_weather" and not call.arguments_ok
+    assert ARGS.startswith(call.arguments) and len(call.arguments) < len(ARGS)
+    # the rest of the stream is as sent: the finish reason, the sentinel, a clean end
+    assert message.finish_reason == truth.finish_reason and message.sentinel and view.complete
+    assert json.dumps(ARGS) not in view.body.decode()  # no .done event still carries the whole JSON
+    assert "cut tool-call arguments" in evidence[0]["detail"]
+
+
+def test_tool_args_cut_then_end_stops_the_body_at_the_cut():
+    raw, _ = mock_exchange("anthropic", tools=True)
+    view, _ = through([fault("llm_tool_args_cut", after_fragments=2, then="end")], raw, "anthropic")
+    assert view.complete and view.types[-1] == "content_block_delta" and not view.message().sentinel
+
+
+@pytest.mark.parametrize("dialect", DIALECTS)
+def test_reorder_swaps_two_deltas(dialect):
+    raw, truth = mock_exchange(dialect)
+    view, evidence = through([fault("llm_reorder", unit="delta", index=3)], raw, dialect)
+    tokens = _token_list(truth.text)
+    tokens[3], tokens[4] = tokens[4], tokens[3]
+    assert view.message().text == "".join(tokens) and "delta 3 after delta 4" in evidence[0]["detail"]
+
+
+def test_reorder_blocks_sends_the_tool_use_block_before_the_text_block():
+    raw, truth = mock_exchange("anthropic", tools=True)
+    view, evidence = through([fault("llm_reorder", unit="block", index=0)], raw, "anthropic")
+    starts = [json.loads(d)["index"] for t, d in zip(view.types, view.data) if t == "content_block_start"]
+    assert starts == [1, 0] and "content block 0 after block 1" in evidence[0]["detail"]
+    message = view.message()  # placed by index, the message is whole
+    assert message.text == truth.text and message.tool_calls[0].arguments == ARGS
+
+
+def test_reorder_of_a_single_block_does_nothing():
+    raw, truth = mock_exchange("anthropic")
+    view, evidence = through([fault("llm_reorder", unit="block")], raw, "anthropic")
+    assert view.message().text == truth.text and evidence == []
+
+
+@pytest.mark.parametrize(("dialect", "status", "kind"), [
+    ("anthropic", 529, "overloaded_error"), ("anthropic", 429, "rate_limit_error"),
+    ("chat", 429, "requests"), ("responses", 503, "server_error"),
+])
+def test_overloaded_answers_before_the_stream_in_the_apis_shape(dialect, status, kind):
+    from llm_support import request_bytes
+
+    pipeline = Pipeline(FaultSet([parse_fault(fault("llm_overloaded", status=status))]), 1, "downstream")
+    request = parse_request_head(request_bytes(dialect).split(b"\r\n\r\n")[0] + b"\r\n\r\n")
+    pipeline.sync(0.0)
+    out = pipeline.expect(request)
+    assert out is not None and isinstance(out[-1], Close)
+    reader = HTTPReader("response")
+    reader.expect_response_to(b"POST")
+    events = reader.feed(b"".join(o for o in out if isinstance(o, bytes)))
+    head = next(e for e in events if isinstance(e, Response))
+    body = json.loads(b"".join(getattr(e, "data", b"") for e in events[1:]))
+    assert head.status == status
+    assert (body["error"]["type"]) == kind
+    assert (head.headers.get("retry-after") is not None) == (status == 429)
+    assert (head.headers.get("x-should-retry") == b"true") == (dialect == "anthropic")
+
+
+LLM_FAULTS = [
+    fault("llm_error_event", after_deltas=2), fault("llm_stall", after_deltas=1, duration_ms=50, ping_ms=20),
+    fault("llm_hold_open"), fault("llm_no_sentinel"), fault("llm_no_usage"), fault("llm_duplicate_delta"),
+    fault("llm_tool_args_cut"), fault("llm_reorder", unit="block"), fault("llm_reorder", index=1),
+]
+
+
+@settings(max_examples=40, deadline=None)
+@given(dialect=st.sampled_from(DIALECTS), which=st.integers(0, len(LLM_FAULTS) - 1), split=st.integers(1, 300),
+       tools=st.booleans())
+def test_what_a_client_parses_does_not_depend_on_the_read_splits(dialect, which, split, tools):
+    raw, _ = _cached(dialect, tools)
+    whole, evidence = through([LLM_FAULTS[which]], raw, dialect)
+    pieces, evidence_split = through([LLM_FAULTS[which]], raw, dialect, split=split)
+    assert (pieces.data, pieces.complete, pieces.held, pieces.waits) == (whole.data, whole.complete, whole.held, whole.waits)
+    assert [e["detail"] for e in evidence_split] == [e["detail"] for e in evidence]
+
+
+_CACHE: dict = {}
+
+
+def _cached(dialect: str, tools: bool):
+    if (dialect, tools) not in _CACHE:
+        _CACHE[dialect, tools] = mock_exchange(dialect, tools=tools)
+    return _CACHE[dialect, tools]
+
+
+def _token_list(text: str) -> list[str]:
+    from faultproxy.servers._llm import split_text
+
+    return split_text(text)
+
+
+def _tokens(text: str, n: int) -> str:
+    return "".join(_token_list(text)[:n])
