@@ -117,6 +117,7 @@ class Exchange:
     sent_text: str = ""
     body_sent: str | None = None
     bytes_sent: int = 0  # response body bytes written so far (SSE blocks, or the JSON body)
+    deltas_sent: int = 0  # text or tool-argument deltas written so far
     completed: bool = False
     outcome: str = "pending"  # ok | error_status | stream_error | client_gone | stopped | crashed
     ended: float | None = None
@@ -336,6 +337,15 @@ class LLMMockServer(StreamServer):
         error_after: int | None = None,
         error_count: int | None = None,
         retry_after: float = 1.0,
+        stall_after: int | None = None,
+        stall_ms: float = 0.0,
+        ping_ms: float = 1000.0,
+        hold_open: bool = False,
+        omit_sentinel: bool = False,
+        omit_usage: bool = False,
+        duplicate_delta: int | None = None,
+        swap_delta: int | None = None,
+        cut_tool_args: int | None = None,
         require_auth: bool = True,
         api_key: str | None = None,
         jsonl: str | Path | None = None,
@@ -354,6 +364,12 @@ class LLMMockServer(StreamServer):
             raise ValueError("error_count must be >= 0")
         if tool_fragments < 1 or retry_after < 0:
             raise ValueError("tool_fragments must be >= 1 and retry_after >= 0")
+        if stall_ms < 0 or ping_ms < 10:
+            raise ValueError("stall_ms must be >= 0 and ping_ms >= 10")
+        for name, value in (("stall_after", stall_after), ("duplicate_delta", duplicate_delta),
+                            ("swap_delta", swap_delta), ("cut_tool_args", cut_tool_args)):
+            if value is not None and value < 0:
+                raise ValueError(f"{name} must be >= 0")
         self.seed = seed
         self.tokens = tokens
         self.text = text
@@ -365,6 +381,9 @@ class LLMMockServer(StreamServer):
         self.error_after = error_after
         self.error_count = error_count
         self.retry_after = retry_after
+        self.stall_after, self.stall_ms, self.ping_ms = stall_after, stall_ms, ping_ms
+        self.hold_open, self.omit_sentinel, self.omit_usage = hold_open, omit_sentinel, omit_usage
+        self.duplicate_delta, self.swap_delta, self.cut_tool_args = duplicate_delta, swap_delta, cut_tool_args
         self.require_auth = require_auth
         self.api_key = api_key
         self.log: list[Exchange] = []
@@ -583,10 +602,35 @@ class LLMMockServer(StreamServer):
         *,
         event: str | None = None,
         text: str = "",
+        role: str = "other",
     ) -> None:
-        """One SSE event as one chunk, recorded first, then written and flushed."""
+        """One SSE event as one chunk, recorded first, then written and flushed.
+
+        ``role`` says what the event is to the misbehaviour options (see ``docs/llm-streams.md``):
+        ``delta`` (text or tool-argument fragment: stalled before, duplicated after), ``usage``
+        (OpenAI Chat's usage chunk, left out with ``omit_usage``), ``sentinel`` (left out with
+        ``omit_sentinel``; with ``hold_open`` nothing follows it, not even the end of the body).
+        """
+        if (role == "sentinel" and self.omit_sentinel) or (role == "usage" and self.omit_usage):
+            return
+        if role == "delta" and exchange.deltas_sent == self.stall_after and self.stall_ms:
+            await self.stall(exchange, writer)
         payload = data if isinstance(data, str) else compact_json(data)
         block = encode_event(payload, event=event)
+        copies = 2 if role == "delta" and exchange.deltas_sent == self.duplicate_delta else 1
+        for _ in range(copies):
+            await self.write_block(exchange, writer, block, event, payload, text)
+        if role == "delta":
+            exchange.deltas_sent += 1
+        if role == "sentinel" and self.hold_open:
+            exchange.completed, exchange.outcome = True, "held_open"
+            await writer.wait_closed()  # until the client leaves (or the server stops)
+            raise ClientGone
+
+    async def write_block(
+        self, exchange: Exchange, writer: asyncio.StreamWriter, block: bytes, event: str | None,
+        payload: str, text: str = "",
+    ) -> None:
         sent = SentEvent(
             len(exchange.events), event, payload, len(block), exchange.bytes_sent, time.monotonic(), text
         )
@@ -595,6 +639,35 @@ class LLMMockServer(StreamServer):
         exchange.bytes_sent += len(block)
         self.log_record({"record": "event", "n": exchange.n, **asdict(sent)})
         await self._write(exchange, writer, encode_chunk(block))
+
+    async def stall(self, exchange: Exchange, writer: asyncio.StreamWriter) -> None:
+        """``stall_ms`` without a delta, with the API's keep-alive every ``ping_ms``."""
+        end = time.monotonic() + self.stall_ms / 1000
+        while (left := end - time.monotonic()) > 0:
+            await asyncio.sleep(min(left, self.ping_ms / 1000))
+            if end - time.monotonic() > 0:
+                await self.send_ping(exchange, writer)
+
+    async def send_ping(self, exchange: Exchange, writer: asyncio.StreamWriter) -> None:
+        """The API's keep-alive (an SSE comment unless the API has a ping event)."""
+        exchange.bytes_sent += len(b": keep-alive\n\n")
+        await self._write(exchange, writer, encode_chunk(b": keep-alive\n\n"))
+
+    def mangled(self, pieces: list[Any]) -> list[Any]:
+        """The delta pieces in the order the misbehaviour options send them (``swap_delta``)."""
+        pieces = list(pieces)
+        i = self.swap_delta
+        if i is not None and i + 1 < len(pieces):
+            pieces[i], pieces[i + 1] = pieces[i + 1], pieces[i]
+        return pieces
+
+    def cut(self, fragments: list[str]) -> list[str]:
+        """Tool-argument fragments as ``cut_tool_args=K`` sends them: K whole, the next half, no more."""
+        k = self.cut_tool_args
+        if k is None or k >= len(fragments):
+            return fragments
+        half = fragments[k][: len(fragments[k]) // 2]
+        return fragments[:k] + ([half] if half else [])
 
     async def end_stream(self, exchange: Exchange, writer: asyncio.StreamWriter) -> None:
         """The last chunk: the body ends cleanly and the connection can carry the next request."""
@@ -649,6 +722,15 @@ COMMON_OPTIONS: dict[str, tuple[type, Any, str]] = {
     "error_after": (int, None, "send the API's in-stream error event after this many deltas"),
     "error_count": (int, None, "only the first N generation requests fail (unset: all of them)"),
     "retry_after": (float, 1.0, "seconds in retry-after (and retry-after-ms) of 429 answers"),
+    "stall_after": (int, None, "stall before this delta (0-based) for stall_ms, sending keep-alives"),
+    "stall_ms": (float, 0.0, "how long the stall lasts"),
+    "ping_ms": (float, 1000.0, "keep-alive interval during a stall"),
+    "hold_open": (bool, False, "keep the connection open after the end sentinel (no last chunk)"),
+    "omit_sentinel": (bool, False, "leave out [DONE] / message_stop / response.completed"),
+    "omit_usage": (bool, False, "leave out the usage (Chat's usage chunk, Responses' usage, message_delta's)"),
+    "duplicate_delta": (int, None, "send this delta (0-based) twice"),
+    "swap_delta": (int, None, "send this delta (0-based) after the next one"),
+    "cut_tool_args": (int, None, "send this many tool-argument fragments whole, half the next, no more"),
     "require_auth": (bool, True, "answer 401 when the API key header is missing"),
     "api_key": (str, None, "accept only this API key (unset: any non-empty key)"),
     "jsonl": (str, None, "also write the ground-truth log to this JSONL file"),

@@ -86,6 +86,7 @@ class AnthropicServer(LLMMockServer):
         *,
         require_version: bool = True,
         stream_error: str = "overloaded_error",
+        swap_blocks: bool = False,
         models: tuple[str, ...] | list[str] | str = DEFAULT_MODELS,
         **kwargs: Any,
     ):
@@ -102,6 +103,7 @@ class AnthropicServer(LLMMockServer):
         if isinstance(models, str):
             models = [m.strip() for m in models.split(",") if m.strip()]
         self.require_version = require_version
+        self.swap_blocks = swap_blocks
         self.stream_error = stream_error
         self.models = list(models)
 
@@ -225,6 +227,10 @@ class AnthropicServer(LLMMockServer):
         }
         return await self.send_json(exchange, writer, 200, payload)
 
+    async def send_ping(self, exchange: Exchange, writer: asyncio.StreamWriter) -> None:
+        """Anthropic's keep-alive is a ``ping`` event."""
+        await self.send_event(exchange, writer, {"type": "ping"}, event="ping")
+
     # -- messages -----------------------------------------------------------------------------
 
     def chosen_tool(self, body: dict[str, Any]) -> dict[str, str] | None:
@@ -270,7 +276,7 @@ class AnthropicServer(LLMMockServer):
             blocks.append(({"type": "text", "text": ""}, "text_delta", tokens))
         if call:
             start = {"type": "tool_use", "id": call.id, "name": call.name, "input": {}}
-            blocks.append((start, "input_json_delta", ["", *fragments]))
+            blocks.append((start, "input_json_delta", ["", *self.cut(fragments)]))
         error_at = self.error_after if self.error_after is not None and self.fails_now() else None
         if error_at is None:
             exchange.text, exchange.tool_calls = text, [call] if call else []
@@ -283,8 +289,8 @@ class AnthropicServer(LLMMockServer):
             kind = self.stream_error
             exchange.error = {"status": 200, "after": error_at, "type": kind, "message": ERROR_TYPES[kind][1]}
 
-        async def send(data: dict[str, Any], text: str = "") -> None:
-            await self.send_event(exchange, writer, data, event=data["type"], text=text)
+        async def send(data: dict[str, Any], text: str = "", role: str = "other") -> None:
+            await self.send_event(exchange, writer, data, event=data["type"], text=text, role=role)
 
         async def fail() -> bool:
             error = {"type": exchange.error["type"], "message": exchange.error["message"]}
@@ -299,7 +305,12 @@ class AnthropicServer(LLMMockServer):
         )
         pinged = False
         deltas = 0
-        for index, (start, delta_type, pieces) in enumerate(blocks):
+        order = list(enumerate(blocks))
+        if self.swap_blocks:
+            order[0:2] = order[1::-1]
+        for index, (start, delta_type, pieces) in order:
+            if delta_type == "text_delta":
+                pieces = self.mangled(pieces)
             await send({"type": "content_block_start", "index": index, "content_block": start})
             if not pinged:
                 await send({"type": "ping"})
@@ -311,7 +322,7 @@ class AnthropicServer(LLMMockServer):
                 field = "text" if delta_type == "text_delta" else "partial_json"
                 delta = {"type": delta_type, field: piece}
                 event = {"type": "content_block_delta", "index": index, "delta": delta}
-                await send(event, text=piece if delta_type == "text_delta" else "")
+                await send(event, text=piece if delta_type == "text_delta" else "", role="delta" if piece else "other")
                 deltas += 1
             await send({"type": "content_block_stop", "index": index})
         if not pinged:
@@ -319,8 +330,9 @@ class AnthropicServer(LLMMockServer):
         if error_at is not None:
             return await fail()
         delta = {"stop_reason": stop_reason, "stop_sequence": None}
-        await send({"type": "message_delta", "delta": delta, "usage": {"output_tokens": output_tokens}})
-        await send({"type": "message_stop"})
+        usage_delta = {} if self.omit_usage else {"usage": {"output_tokens": output_tokens}}
+        await send({"type": "message_delta", "delta": delta, **usage_delta})
+        await send({"type": "message_stop"}, role="sentinel")
         await self.end_stream(exchange, writer)
         return True
 
@@ -355,6 +367,7 @@ OPTIONS: dict[str, tuple[type, Any, str]] = {
     **COMMON_OPTIONS,
     "require_version": (bool, True, "answer 400 when the anthropic-version header is missing"),
     "stream_error": (str, "overloaded_error", "error type of the in-stream error event (error_after)"),
+    "swap_blocks": (bool, False, "send the second content block (the tool_use) before the first"),
     "models": (str, ",".join(DEFAULT_MODELS), "comma-separated model ids that GET /v1/models lists"),
 }
 

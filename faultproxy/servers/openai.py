@@ -369,24 +369,24 @@ class OpenAIServer(LLMMockServer):
         else:
             first = {"role": "assistant", "content": "", "refusal": None}
         await self.send_event(exchange, writer, chunk(choice(first)))
-        pieces = [("text", t) for t in tokens] + [("args", f) for f in fragments]
+        pieces = self.mangled([("text", t) for t in tokens] + [("args", f) for f in self.cut(fragments)])
         for i, (kind, piece) in enumerate(pieces):
             if i == error_at:
                 break
             await self.wait_for_delta(exchange, i)
             if kind == "text":
-                await self.send_event(exchange, writer, chunk(choice({"content": piece})), text=piece)
+                await self.send_event(exchange, writer, chunk(choice({"content": piece})), text=piece, role="delta")
             else:
                 delta = {"tool_calls": [{"index": 0, "function": {"arguments": piece}}]}
-                await self.send_event(exchange, writer, chunk(choice(delta)))
+                await self.send_event(exchange, writer, chunk(choice(delta)), role="delta")
         if error_at is not None:
             error = {k: exchange.error[k] for k in ("message", "type", "param", "code")}
             await self.send_event(exchange, writer, {"error": error})
         else:
             await self.send_event(exchange, writer, chunk(choice({}, finish)))
             if include_usage:
-                await self.send_event(exchange, writer, chunk([], usage))
-        await self.send_event(exchange, writer, "[DONE]")
+                await self.send_event(exchange, writer, chunk([], usage), role="usage")
+        await self.send_event(exchange, writer, "[DONE]", role="sentinel")
         await self.end_stream(exchange, writer)
         return True
 
@@ -463,6 +463,9 @@ class OpenAIServer(LLMMockServer):
 
         incomplete = {"reason": "max_output_tokens"} if cut else None
         final_item = item(status, content_text=text)
+        # what the stream says the call's arguments were (cut_tool_args sends less)
+        sent_arguments = "".join(self.cut(fragments)) if call else ""
+        sent_item = item(status, arguments=sent_arguments, content_text=text) if call else final_item
 
         if not exchange.stream:
             exchange.text = text
@@ -494,9 +497,9 @@ class OpenAIServer(LLMMockServer):
 
         sequence = iter(range(1 << 62))
 
-        async def send(kind: str, fields: dict[str, Any], text: str = "") -> None:
+        async def send(kind: str, fields: dict[str, Any], text: str = "", role: str = "other") -> None:
             data = {"type": kind, "sequence_number": next(sequence), **fields}
-            await self.send_event(exchange, writer, data, event=kind, text=text)
+            await self.send_event(exchange, writer, data, event=kind, text=text, role=role)
 
         place = {"item_id": item_id, "output_index": 0}
         await self.start_stream(exchange, writer)
@@ -507,18 +510,18 @@ class OpenAIServer(LLMMockServer):
         )
         if not call:
             await send("response.content_part.added", {**place, "content_index": 0, "part": output_part("")})
-        pieces = tokens or fragments
+        pieces = self.mangled(tokens or self.cut(fragments))
         for i, piece in enumerate(pieces):
             if i == error_at:
                 break
             await self.wait_for_delta(exchange, i)
             if call:
-                await send("response.function_call_arguments.delta", {**place, "delta": piece})
+                await send("response.function_call_arguments.delta", {**place, "delta": piece}, role="delta")
             else:
                 fields = {**place, "content_index": 0, "delta": piece, "logprobs": []}
                 if obfuscation is not None:
                     fields["obfuscation"] = obfuscation()
-                await send("response.output_text.delta", fields, text=piece)
+                await send("response.output_text.delta", fields, text=piece, role="delta")
         if error_at is not None:
             error = {k: exchange.error[k] for k in ("type", "code", "message", "param")}
             await send("error", {"error": error})
@@ -527,15 +530,15 @@ class OpenAIServer(LLMMockServer):
             await self.end_stream(exchange, writer)
             return True
         if call:
-            await send("response.function_call_arguments.done", {**place, "arguments": call.arguments})
+            await send("response.function_call_arguments.done", {**place, "arguments": sent_arguments})
         else:
             await send(
                 "response.output_text.done", {**place, "content_index": 0, "text": text, "logprobs": []}
             )
             await send("response.content_part.done", {**place, "content_index": 0, "part": output_part(text)})
-        await send("response.output_item.done", {"output_index": 0, "item": final_item})
-        final = response(status, [final_item], usage, incomplete_details=incomplete)
-        await send(f"response.{status}", {"response": final})
+        await send("response.output_item.done", {"output_index": 0, "item": sent_item})
+        final = response(status, [sent_item], None if self.omit_usage else usage, incomplete_details=incomplete)
+        await send(f"response.{status}", {"response": final}, role="sentinel")
         await self.end_stream(exchange, writer)
         return True
 

@@ -214,3 +214,51 @@ def _token_list(text: str) -> list[str]:
 
 def _tokens(text: str, n: int) -> str:
     return "".join(_token_list(text)[:n])
+
+
+# -- the mocks send the same through their own options ---------------------------------------------
+
+SAME = [
+    ("llm_stall", {"after_deltas": 2, "duration_ms": 40, "ping_ms": 15}, {"stall_after": 2, "stall_ms": 40, "ping_ms": 15}, False),
+    ("llm_no_sentinel", {}, {"omit_sentinel": True}, False),
+    ("llm_no_usage", {}, {"omit_usage": True}, False),
+    ("llm_duplicate_delta", {"delta_index": 2}, {"duplicate_delta": 2}, False),
+    ("llm_reorder", {"unit": "delta", "index": 3}, {"swap_delta": 3}, False),
+    ("llm_tool_args_cut", {"after_fragments": 1}, {"cut_tool_args": 1}, True),
+]
+
+
+@pytest.mark.parametrize("dialect", DIALECTS)
+@pytest.mark.parametrize(("kind", "attributes", "options", "tools"), SAME, ids=[s[0] for s in SAME])
+def test_the_mocks_own_option_sends_what_the_fault_makes(dialect, kind, attributes, options, tools):
+    healthy, _ = mock_exchange(dialect, tools=tools)
+    faulted, _ = through([fault(kind, **attributes)], healthy, dialect)
+    own, truth = mock_exchange(dialect, tools=tools, **options)
+    mine, _ = through([], own, dialect)
+    assert _no_pings(mine.types) == _no_pings(faulted.types)
+    a, b = _comparable(faulted.message()), _comparable(mine.message())
+    assert a == b
+    # the ground truth is still the answer the mock meant, not the damage it did on purpose
+    assert truth.text == healthy_text(dialect, tools) and (not tools or truth.tool_calls[0].arguments == ARGS)
+
+
+def test_the_anthropic_mock_swaps_blocks_as_the_fault_does():
+    faulted, _ = through([fault("llm_reorder", unit="block")], mock_exchange("anthropic", tools=True)[0], "anthropic")
+    mine, _ = through([], mock_exchange("anthropic", tools=True, swap_blocks=True)[0], "anthropic")
+    assert _no_pings(mine.types) == _no_pings(faulted.types)
+    assert _comparable(mine.message()) == _comparable(faulted.message())
+
+
+def _no_pings(types: list[str]) -> list[str]:
+    return [t for t in types if t != "ping"]
+
+
+def healthy_text(dialect: str, tools: bool) -> str:
+    return _cached(dialect, tools)[1].text
+
+
+def _comparable(message) -> dict:
+    out = message.to_dict()
+    for call in out["tool_calls"]:
+        call.pop("id")
+    return out

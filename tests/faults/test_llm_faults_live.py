@@ -106,3 +106,13 @@ def test_llm_fault_through_the_proxy(kind, attributes, dialect, tools, make_prox
     elif kind == "llm_reorder":
         starts = [json.loads(e.data)["index"] for e in view.events if e.type == "content_block_start"]
         assert starts == [1, 0] and message.text == truth.text
+
+
+@pytest.mark.parametrize("dialect", ["chat", "anthropic"])
+def test_the_mocks_hold_open_option_keeps_the_connection_after_the_sentinel(dialect):
+    server_cls = AnthropicServer if dialect == "anthropic" else OpenAIServer
+    with running_in_thread(server_cls(seed=4, tokens=5, hold_open=True)) as server:
+        view, _, end = fetch(server.port, dialect)
+        assert server.log[-1].outcome in ("held_open", "client_gone")
+    message = view.message(dialect)
+    assert message.sentinel and message.text == server.log[-1].text and end == "open" and not view.complete
