@@ -20,13 +20,79 @@ from faultproxy.clients.transcript import ClientRequest
 API_KEY = "sk-faultproxy-test"
 
 
-def params(request: ClientRequest, defaults: dict[str, Any]) -> dict[str, Any]:
-    """The create() keyword arguments: defaults, overridden by the request body's JSON object."""
+def params(request: ClientRequest, defaults: dict[str, Any], api: str = "") -> dict[str, Any]:
+    """The create() keyword arguments: defaults, overridden by the request body's JSON object --
+    or, for a neutral LLM request (``{"prompt": ...}``, see :func:`neutral`), that request in
+    ``api``'s own parameters (``chat``, ``responses`` or ``anthropic``)."""
     extra = json.loads(request.body) if request.body else {}
     if not isinstance(extra, dict):
         raise ValueError("the request body of an SDK client must be a JSON object of create() parameters")
     extra.pop("stream", None)
+    if "prompt" in extra and api:
+        return {**defaults, **for_api(neutral(extra), api, defaults)}
     return {**defaults, **extra}
+
+
+def neutral(body: dict[str, Any]) -> dict[str, Any]:
+    """A neutral LLM request, which every LLM client turns into its own API's parameters:
+    ``{"prompt": str, "tools": [{"name", "description", "parameters"}], "max_tokens": int,
+    "usage": bool (ask for usage in the stream), "model": str}`` (all but ``prompt`` optional)."""
+    unknown = set(body) - {"prompt", "tools", "max_tokens", "usage", "model"}
+    if unknown or not isinstance(body.get("prompt"), str):
+        raise ValueError(f"a neutral LLM request is {{prompt, tools, max_tokens, usage, model}}; got {sorted(body)}")
+    return body
+
+
+def for_api(request: dict[str, Any], api: str, defaults: dict[str, Any]) -> dict[str, Any]:
+    """A neutral request as the create() parameters of ``api``."""
+    tools = request.get("tools") or []
+    schema = {"type": "object"}
+    out: dict[str, Any] = {"model": request.get("model") or defaults["model"]}
+    if api == "responses":
+        out["input"] = request["prompt"]
+        if tools:
+            out["tools"] = [{"type": "function", "name": t["name"], "description": t.get("description", ""),
+                             "parameters": t.get("parameters", schema)} for t in tools]
+        if request.get("max_tokens"):
+            out["max_output_tokens"] = request["max_tokens"]
+        return out
+    out["messages"] = [{"role": "user", "content": request["prompt"]}]
+    if api == "anthropic":
+        out["max_tokens"] = request.get("max_tokens") or 1024
+        if tools:
+            out["tools"] = [{"name": t["name"], "description": t.get("description", ""),
+                             "input_schema": t.get("parameters", schema)} for t in tools]
+        return out
+    if tools:
+        out["tools"] = [{"type": "function", "function": {"name": t["name"], "description": t.get("description", ""),
+                                                          "parameters": t.get("parameters", schema)}} for t in tools]
+    if request.get("max_tokens"):
+        out["max_tokens"] = request["max_tokens"]
+    if request.get("usage"):
+        out["stream_options"] = {"include_usage": True}
+    return out
+
+
+class Assembled:
+    """The message an application that joins the deltas ends up with (the SDK clients report it
+    as the protocol's ``message`` line): text, tool calls by index, finish reason, usage."""
+
+    def __init__(self) -> None:
+        self.text = ""
+        self.tools: dict[Any, dict[str, str]] = {}
+        self.finish_reason: str | None = None
+        self.usage: dict[str, Any] | None = None
+
+    def tool(self, key: Any, name: str | None = None, arguments: str | None = None) -> None:
+        call = self.tools.setdefault(key, {"name": "", "arguments": ""})
+        call["name"] = name or call["name"]
+        call["arguments"] += arguments or ""
+
+    def set_usage(self, input_tokens: Any, output_tokens: Any) -> None:
+        self.usage = {"input_tokens": input_tokens, "output_tokens": output_tokens}
+
+    def report(self, out: Emitter) -> None:
+        out.message(self.text, list(self.tools.values()), self.finish_reason, self.usage)
 
 
 def client_options(sdk: Any, request: ClientRequest, out: Emitter) -> dict[str, Any]:
@@ -60,8 +126,9 @@ def client_options(sdk: Any, request: ClientRequest, out: Emitter) -> dict[str, 
     }
 
 
-def consume(stream: Any, out: Emitter, on_item) -> None:
-    """Iterate an SDK stream, handing each item to ``on_item``; record how the connection ended."""
+def consume(stream: Any, out: Emitter, on_item, message: Assembled | None = None) -> None:
+    """Iterate an SDK stream, handing each item to ``on_item``; record how the connection ended,
+    then the assembled ``message`` (also after an error: what the application had by then)."""
     try:
         for item in stream:
             on_item(item)
@@ -70,4 +137,6 @@ def consume(stream: Any, out: Emitter, on_item) -> None:
         raise
     finally:
         stream.close()
+        if message is not None:
+            message.report(out)
     out.disconnect("ended")

@@ -21,6 +21,8 @@ it happens, so whatever was received before a hang or a crash is kept. ``t`` is 
     {"kind": "disconnect", "number": 1, "t": 0.05, "ended": "error",
      "error_type": "httpx.RemoteProtocolError", "error_message": "peer closed connection ..."}
     {"kind": "note", "text": "reconnect policy not applied: httpx-sse does not reconnect"}
+    {"kind": "message", "text": "Hello!", "tool_calls": [{"name": "f", "arguments": "{}"}],
+     "finish_reason": "stop", "usage": {"input_tokens": 9, "output_tokens": 3}}
     {"kind": "end", "end": "error", "error_type": "httpx.RemoteProtocolError", "error_message": "..."}
 
 - ``hello`` comes first, once the client library is loaded and just before the request
@@ -40,6 +42,12 @@ it happens, so whatever was received before a hang or a crash is kept. ``t`` is 
 - ``disconnect`` (optional): how a connection ended, when the client lets us see it:
   ``"ended"`` (the body ended cleanly) or ``"error"``.
 - ``note``: free text for the transcript (a policy the client could not apply, a quirk).
+- ``message`` (LLM clients, once, just before ``end``): the message the application ended up
+  with, as the SDK or framework assembled it (or as the adapter joined the deltas when the
+  library hands out only deltas): ``text``, ``tool_calls`` (``name``, ``arguments`` -- the JSON
+  text as received, parsed or not), ``finish_reason`` in the library's own words, ``usage``
+  (``input_tokens`` / ``output_tokens``, null when the library reported none). Sent on an
+  error too, with what had been assembled.
 - ``end``: the last line; ``end`` is ``completed``, ``error`` or ``timeout`` (the client's
   own timeout fired); ``error_type`` / ``error_message`` as the client reported them.
   Error types are named ``package.ClassName`` (``httpx.ReadTimeout``,
@@ -67,8 +75,9 @@ from faultproxy.clients.transcript import (
     Transcript,
 )
 
-HELLO, ATTEMPT, EVENT, DISCONNECT, NOTE, END = "hello", "attempt", "event", "disconnect", "note", "end"
-KINDS = (HELLO, ATTEMPT, EVENT, DISCONNECT, NOTE, END)
+HELLO, ATTEMPT, EVENT, DISCONNECT, NOTE, MESSAGE, END = (
+    "hello", "attempt", "event", "disconnect", "note", "message", "end")
+KINDS = (HELLO, ATTEMPT, EVENT, DISCONNECT, NOTE, MESSAGE, END)
 
 
 class Emitter:
@@ -166,6 +175,12 @@ class Emitter:
     def note(self, text: str) -> None:
         self.write({"kind": NOTE, "text": text})
 
+    def message(self, text: str, tool_calls: list[dict[str, Any]], finish_reason: str | None,
+                usage: dict[str, Any] | None) -> None:
+        """The LLM message the application ended up with (see the module docstring)."""
+        self.write({"kind": MESSAGE, "text": text, "tool_calls": tool_calls, "finish_reason": finish_reason,
+                    "usage": usage})
+
     def end(self, end: str, error_type: str | None = None, error_message: str | None = None) -> None:
         if self.ended:
             return
@@ -254,6 +269,8 @@ class Collector:
             ))
         elif kind == NOTE:
             self._note(str(m.get("text")))
+        elif kind == MESSAGE:
+            t.message = {k: m.get(k) for k in ("text", "tool_calls", "finish_reason", "usage")}
         elif kind == END:
             if self.ended:
                 return

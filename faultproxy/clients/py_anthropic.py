@@ -25,21 +25,33 @@ def version() -> str | None:
 
 
 def run(request: ClientRequest, out: Emitter) -> None:
-    kwargs = _sdk.params(request, DEFAULTS)
+    kwargs = _sdk.params(request, DEFAULTS, "anthropic")
+    message = _sdk.Assembled()
     with anthropic.Anthropic(**_sdk.client_options(anthropic, request, out)) as client:
         stream = client.messages.create(**kwargs, stream=True)
 
         def on_event(event) -> None:
             kind = getattr(event, "type", None)
-            if kind == "content_block_delta":
+            if kind == "message_start":
+                usage = event.message.usage
+                message.set_usage(usage.input_tokens, usage.output_tokens)
+            elif kind == "content_block_start" and event.content_block.type == "tool_use":
+                message.tool(event.index, event.content_block.name)
+            elif kind == "content_block_delta":
                 delta = event.delta
                 if delta.type == "text_delta":
                     out.event("delta", delta.text)
+                    message.text += delta.text
                 elif delta.type == "input_json_delta":
                     out.event("tool_call", delta.partial_json)
-            elif kind == "message_delta" and getattr(event.delta, "stop_reason", None):
-                out.event("finish", event.delta.stop_reason)
+                    message.tool(event.index, None, delta.partial_json)
+            elif kind == "message_delta":
+                if getattr(event.delta, "stop_reason", None):
+                    out.event("finish", event.delta.stop_reason)
+                    message.finish_reason = event.delta.stop_reason
+                if getattr(event, "usage", None) is not None and message.usage is not None:
+                    message.usage["output_tokens"] = event.usage.output_tokens
             elif kind == "message_stop":
                 out.event("stop", "")
 
-        _sdk.consume(stream, out, on_event)
+        _sdk.consume(stream, out, on_event, message)

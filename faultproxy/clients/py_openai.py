@@ -24,19 +24,26 @@ def version() -> str | None:
 
 
 def run(request: ClientRequest, out: Emitter) -> None:
-    kwargs = _sdk.params(request, DEFAULTS)
+    kwargs = _sdk.params(request, DEFAULTS, "chat")
+    message = _sdk.Assembled()
     with openai.OpenAI(**_sdk.client_options(openai, request, out)) as client:
         stream = client.chat.completions.create(**kwargs, stream=True)
 
         def on_chunk(chunk) -> None:
-            for choice in chunk.choices:
+            if chunk.usage is not None:
+                message.set_usage(chunk.usage.prompt_tokens, chunk.usage.completion_tokens)
+            for choice in chunk.choices or []:
                 delta = choice.delta
                 if delta is not None and delta.content:
                     out.event("delta", delta.content)
+                    message.text += delta.content
                 for call in (delta.tool_calls or []) if delta is not None else []:
-                    if call.function is not None and call.function.arguments:
-                        out.event("tool_call", call.function.arguments)
+                    function = call.function
+                    if function is not None and function.arguments:
+                        out.event("tool_call", function.arguments)
+                    message.tool(call.index, function and function.name, function and function.arguments)
                 if choice.finish_reason:
                     out.event("finish", choice.finish_reason)
+                    message.finish_reason = choice.finish_reason
 
-        _sdk.consume(stream, out, on_chunk)
+        _sdk.consume(stream, out, on_chunk, message)

@@ -26,7 +26,8 @@ def version() -> str | None:
 
 
 def run(request: ClientRequest, out: Emitter) -> None:
-    kwargs = _sdk.params(request, DEFAULTS)
+    kwargs = _sdk.params(request, DEFAULTS, "responses")
+    message = _sdk.Assembled()
     with openai.OpenAI(**_sdk.client_options(openai, request, out)) as client:
         stream = client.responses.create(**kwargs, stream=True)
 
@@ -34,12 +35,20 @@ def run(request: ClientRequest, out: Emitter) -> None:
             kind = getattr(event, "type", None)
             if kind == "response.output_text.delta":
                 out.event("delta", event.delta)
+                message.text += event.delta
+            elif kind == "response.output_item.added" and getattr(event.item, "type", None) == "function_call":
+                message.tool(event.output_index, event.item.name)
             elif kind == "response.function_call_arguments.delta":
                 out.event("tool_call", event.delta)
+                message.tool(event.output_index, None, event.delta)
             elif kind in TERMINAL:
                 response = getattr(event, "response", None)
-                out.event("finish", getattr(response, "status", None) or kind.rsplit(".", 1)[-1])
+                message.finish_reason = getattr(response, "status", None) or kind.rsplit(".", 1)[-1]
+                out.event("finish", message.finish_reason)
+                usage = getattr(response, "usage", None)
+                if usage is not None:
+                    message.set_usage(usage.input_tokens, usage.output_tokens)
             elif kind == "error":
                 out.event("error", str(getattr(event, "message", "") or ""))
 
-        _sdk.consume(stream, out, on_event)
+        _sdk.consume(stream, out, on_event, message)

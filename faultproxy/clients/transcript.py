@@ -152,6 +152,8 @@ class Transcript:
     t0_monotonic: float | None = None
     exit_code: int | None = None
     reports: list[str] = field(default_factory=list)
+    # LLM clients: the message the application ended up with (see faultproxy.clients.protocol)
+    message: dict[str, Any] | None = None
 
     @property
     def data(self) -> list[str]:

@@ -61,8 +61,9 @@ class CellEvidence:
     exchanges: list[dict[str, Any]] | None = None
     known_recorded: str | None = None
     projection: str | None = None
+    message: dict[str, Any] | None = None  # LLM clients: the message received beside the truth (llm_message)
 
-    OPTIONAL = ("sent", "delivered", "exchanges", "known_recorded", "projection")
+    OPTIONAL = ("sent", "delivered", "exchanges", "known_recorded", "projection", "message")
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {}

@@ -88,6 +88,7 @@ from faultproxy.scenarios.events import (
     protocol_of,
     received_items,
 )
+from faultproxy.scenarios import llm_message
 from faultproxy.scenarios.match import Match, match
 from faultproxy.scenarios.model import DEFAULT_EXPECTATIONS, Expectation, Known
 from faultproxy.scenarios.oracle import DeliveredExchange, Oracle, oracle_of
@@ -694,6 +695,8 @@ def classify(
     spread, right_ids, resume_notes = _resume(received, vs, list(t.attempts))
     resumed_ok = spread and right_ids and (vs is None or vs.exact)
     outcome = _outcome(t.end, vs, resumed_ok)
+    llm = llm_message.judge(sent, t, vs)  # LLM clients: the message they assembled decides (llm_message)
+    outcome = llm.outcome if llm is not None else outcome
     error = _error(t)
 
     # could a careful client have noticed the loss? a trouble text, False, or "client": it was not on the wire
@@ -704,6 +707,7 @@ def classify(
     extras = _extras(vs, rv)
     results = [_evaluate(e, outcome, t, vs, received, resumed_ok, resume_notes, extras, rv)
                for e in expectations_]
+    results = llm_message.adjust_expectations(results, llm) if llm is not None else results  # LLM clients
     silent = _unfired(faults_configured, faults, expectations_)
     if silent:  # the cell did not test what the scenario says it does
         results.append(ExpectationResult("every fault fired", False,
@@ -733,6 +737,7 @@ def classify(
     timeline = _timeline(t0, client0, raw_sent, t, received, vs, faults)
     summary = _summary(outcome, t, vs, reference, received, faults, loud, error,
                        resume_notes if outcome == "ok" and spread else [], extras)
+    summary = llm.summary if llm is not None else summary  # LLM clients: the message's story
     if outcome in ("ok", "resumed") and rv is not None and not rv.exact and not extras[0]:
         summary += (" The client parsed the delivered bytes differently from a spec-exact parser, though: "
                     + "; ".join(rv.describe("delivered", "received")) + ".")
@@ -771,6 +776,7 @@ def classify(
         exchanges=[x.to_dict() for x in oracle.exchanges] if oracle is not None else None,
         known_recorded=known_.label() if known_changed and known_ is not None else None,
         projection=protocol if protocol != SSE else None,
+        message=llm.as_evidence() if llm is not None else None,  # LLM clients: the message beside the truth
     )
     return CellResult(
         scenario=scenario,
