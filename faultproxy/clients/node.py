@@ -29,7 +29,7 @@ import json
 import shutil
 from pathlib import Path
 
-from faultproxy.clients.registry import NODE, Availability, ClientInfo, register
+from faultproxy.clients.registry import ANTHROPIC, NODE, OPENAI_CHAT, OPENAI_RESPONSES, Availability, ClientInfo, register
 
 NODE_DIR = Path(__file__).resolve().parent / "node"
 NODE_MODULES = NODE_DIR / "node_modules"
@@ -58,10 +58,11 @@ def _availability(package: str) -> Availability:
     return Availability(True, "", "")
 
 
-def _node_client(name: str, script: str, package: str, description: str, **extra) -> ClientInfo:
+def _node_client(name: str, script: str, package: str, description: str, *, args: tuple[str, ...] = (),
+                 **extra) -> ClientInfo:
     return register(ClientInfo(
         name=name, kind=NODE, description=description, install_hint=INSTALL_HINT,
-        command_fn=lambda info: [node_executable() or "node", str(NODE_DIR / script)],
+        command_fn=lambda info: [node_executable() or "node", str(NODE_DIR / script), *args],
         version_fn=lambda: package_version(package),
         available_fn=lambda: _availability(package),
         **extra,
@@ -86,4 +87,30 @@ _node_client(
         "a clean end of the body is never followed by a reconnect",
         "a response that is not text/event-stream (a 204 too) is an error, and so is retried",
     ),
+)
+
+
+# The LLM clients (llm_child.mjs): the official SDKs, and the Vercel AI SDK's streamText with its
+# OpenAI (Responses API, its default) and Anthropic providers. Pinned for Node 20: openai 6,
+# @anthropic-ai/sdk 1.10, ai 6 with @ai-sdk/openai 3 and @ai-sdk/anthropic 3 (their next majors
+# need Node 22).
+_node_client(
+    "node-openai", "llm_child.mjs", "openai",
+    "the official openai npm SDK, chat.completions.create({stream: true}), iterated",
+    protocol=OPENAI_CHAT, methods=("POST",), args=("node-openai",),
+)
+_node_client(
+    "node-anthropic", "llm_child.mjs", "@anthropic-ai/sdk",
+    "the official @anthropic-ai/sdk, messages.create({stream: true}), iterated",
+    protocol=ANTHROPIC, methods=("POST",), args=("node-anthropic",),
+)
+_node_client(
+    "vercel-ai-openai", "llm_child.mjs", "ai",
+    "the Vercel AI SDK's streamText() with @ai-sdk/openai (the Responses API); the message as the SDK assembles it",
+    protocol=OPENAI_RESPONSES, methods=("POST",), args=("vercel-ai-openai",),
+)
+_node_client(
+    "vercel-ai-anthropic", "llm_child.mjs", "ai",
+    "the Vercel AI SDK's streamText() with @ai-sdk/anthropic; the message as the SDK assembles it",
+    protocol=ANTHROPIC, methods=("POST",), args=("vercel-ai-anthropic",),
 )

@@ -202,6 +202,12 @@ _python(
     distribution="anthropic", imports=("anthropic",), pip="anthropic", protocol=ANTHROPIC, methods=("POST",),
 )
 _python(
+    "langchain-openai",
+    "LangChain's ChatOpenAI(...).stream() on Chat Completions; the message as LangChain adds the chunks up",
+    distribution="langchain-openai", imports=("langchain_openai",), pip="langchain-openai", protocol=OPENAI_CHAT,
+    methods=("POST",),
+)
+_python(
     "naive", "a tutorial-style parser: requests iter_content, split each read on \\n\\n, keep 'data: ' lines "
     "(deliberately wrong)",
     distribution=None, imports=("requests",), pip="requests", version_fn=_faultproxy_version,

@@ -123,6 +123,11 @@ export class Emitter {
     this.write({ kind: "note", text });
   }
 
+  /** The LLM message the application ended up with: {text, tool_calls: [{name, arguments}], finish_reason, usage}. */
+  message({ text = "", toolCalls = [], finishReason = null, usage = null }) {
+    this.write({ kind: "message", text, tool_calls: toolCalls, finish_reason: finishReason, usage });
+  }
+
   end(end, errorType = null, errorMessage = null) {
     if (this.ended) return;
     this.ended = true;
