@@ -18,7 +18,7 @@ from faultproxy.scenarios.intermediary import IntermediarySpec
 
 OUTCOMES = ("ok", "silent_loss", "error", "hung", "duplicated", "reordered", "resumed")
 Outcome = Literal["ok", "silent_loss", "error", "hung", "duplicated", "reordered", "resumed"]
-SERVER_KINDS = ("sse", "starlette", "openai", "anthropic")
+SERVER_KINDS = ("sse", "starlette", "openai", "anthropic", "llm")
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"
 
 
@@ -108,7 +108,7 @@ def options_model(kind: str) -> type[Strict]:
 class ServerSpec(Strict):
     """A built-in server (``kind`` plus its options) or any server at ``url``."""
 
-    kind: Literal["sse", "starlette", "openai", "anthropic", "url"]
+    kind: Literal["sse", "starlette", "openai", "anthropic", "llm", "url"]
     options: dict[str, Any] = Field(default_factory=dict, description="validated by the kind's options model")
     url: str | None = None
 
@@ -131,8 +131,9 @@ class ServerSpec(Strict):
     def typed_options(self) -> Strict:
         return options_model(self.kind).model_validate(self.options)
 
-    def build(self) -> Any:
-        """An unstarted server object (``async with`` it), listening on a free loopback port."""
+    def build(self, protocol: str | None = None) -> Any:
+        """An unstarted server object (``async with`` it), listening on a free loopback port;
+        ``protocol``: the client's, which picks the mock for ``kind: llm``."""
         if self.kind == "url":
             raise ValueError("a url: server is not started by faultproxy")
         kwargs = self.typed_options().server_kwargs()  # type: ignore[attr-defined]
@@ -147,7 +148,8 @@ class ServerSpec(Strict):
         import importlib
 
         # the mocks' own option handling (types as their OPTIONS say)
-        return importlib.import_module(f"faultproxy.servers.{self.kind}").build(kwargs)
+        module = importlib.import_module(f"faultproxy.servers.{self.kind}")
+        return module.build(kwargs, protocol) if self.kind == "llm" else module.build(kwargs)
 
     def as_dict(self) -> dict[str, Any]:
         if self.kind == "url":
@@ -158,7 +160,7 @@ class ServerSpec(Strict):
 # -- request, timeouts, reconnects --------------------------------------------------------------
 
 DEFAULT_PATHS = {"sse": "/events", "starlette": "/events", "openai": "/v1/chat/completions",
-                 "anthropic": "/v1/messages", "url": None}
+                 "anthropic": "/v1/messages", "llm": None, "url": None}
 
 
 class RequestSpec(Strict):
@@ -360,8 +362,9 @@ class Scenario(Strict):
             return list(self.clients)
         from faultproxy.clients import registry
 
+        llm = {registry.OPENAI_CHAT, registry.OPENAI_RESPONSES, registry.ANTHROPIC}
         wanted = {"openai": {registry.OPENAI_CHAT, registry.OPENAI_RESPONSES},
-                  "anthropic": {registry.ANTHROPIC}}.get(self.server.kind, {registry.SSE})
+                  "anthropic": {registry.ANTHROPIC}, "llm": llm}.get(self.server.kind, {registry.SSE})
         pool = registered if registered is not None else registry.names()
         return [n for n in pool if registry.get(n).protocol in wanted]
 
@@ -370,7 +373,7 @@ class Scenario(Strict):
 
     @property
     def method(self) -> str:
-        return self.request.method or ("POST" if self.server.kind in ("openai", "anthropic") else "GET")
+        return self.request.method or ("POST" if self.server.kind in ("openai", "anthropic", "llm") else "GET")
 
     def target(self) -> str:
         """The request target (path and query) the generic clients ask for."""

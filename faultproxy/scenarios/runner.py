@@ -92,7 +92,7 @@ async def run_cell(cell: Cell, run_seed: int, cell_dir: Path, run_client: Client
     server: Any = None
     try:
         if scenario.server.builtin:
-            server = scenario.server.build()
+            server = scenario.server.build(registry.get(cell.client).protocol)
             await server.start()
             upstream = f"http://127.0.0.1:{server.port}"
         else:

@@ -178,6 +178,8 @@ async function runVercel(_request, _out, provider) {
       message.usage = u.outputTokens == null ? null : { input_tokens: u.inputTokens, output_tokens: u.outputTokens };
     } else if (part.type === "error") {
       failure = part.error;
+    } else if (part.type === "abort") {
+      failure = Object.assign(new Error("the request's abort signal fired (timeout_s)"), { name: "TimeoutError" });
     }
   }
   if (failure) throw failure;
