@@ -29,6 +29,8 @@ SUBCOMMANDS = {
     "ca": "faultproxy.tls.cli:ca",
     "conformance": "faultproxy.conformance.cli:conformance",
     "explore": "faultproxy.explore.cli:explore",
+    "chat": "faultproxy.chat_cli:chat",
+    "compare": "faultproxy.chat_cli:compare",
 }
 
 
