@@ -262,3 +262,15 @@ def _comparable(message) -> dict:
     for call in out["tool_calls"]:
         call.pop("id")
     return out
+
+
+def test_llm_faults_by_name_from_the_cli_flag_and_the_toxic_shape():
+    from faultproxy.faults import parse_cli_fault
+
+    spec = parse_cli_fault("llm_tool_args_cut:after_fragments=2,then=end")
+    assert spec.type == "llm_tool_args_cut" and spec.attributes.after_fragments == 2
+    toxic = parse_fault({"name": "slow", "type": "llm_stall", "stream": "downstream",
+                         "attributes": {"duration_ms": 500, "ping_ms": 100}})
+    assert toxic.as_dict()["attributes"]["ping_ms"] == 100
+    with pytest.raises(FaultSpecError, match="then"):
+        parse_cli_fault("llm_tool_args_cut:then=later")
