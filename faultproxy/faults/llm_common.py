@@ -16,12 +16,12 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from faultproxy.faults.base import Context
+from faultproxy.faults.base import Attributes, Context, Fault
 from faultproxy.faults.sse_common import field_name, lines, portable
 from faultproxy.wire.llm import DONE, Assembler, Dialect, Piece, dialect_of_path
 from faultproxy.wire.sse import Block, SSEParser, encode_comment, encode_event
 
-__all__ = ["LLMStream", "Piece", "dialect_of_path", "rewritten"]
+__all__ = ["LLMFault", "LLMStream", "Piece", "dialect_of_path", "rewritten"]
 
 
 class LLMStream:
@@ -114,3 +114,40 @@ def rewritten(block: Block, data: Any) -> Block:
     raw = encode_event(text, event=block.event.type if named and block.event else None, line_ending=eol)
     event = SSEParser().feed(raw)[0]
     return Block(raw, event, block.offset)
+
+
+class LLMFault(Fault):
+    """Base of the ``sse`` faults that follow each response's LLM stream (:attr:`stream`).
+
+    :meth:`reset` clears a subclass's per-response state; :meth:`content_arrives` says whether a
+    block is the first one, after ``n`` deltas, that carries content or ends the answer (where
+    a fault that acts "after N deltas" strikes).
+    """
+
+    layer = "sse"
+    directions = ("downstream",)
+
+    def __init__(self, attributes: Attributes):
+        super().__init__(attributes)
+        self.stream: LLMStream | None = None
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget the previous response (a new one starts)."""
+
+    def on_response(self, ctx: Context) -> list[object]:
+        self.stream = LLMStream(ctx)
+        self.reset()
+        return []
+
+    def observe(self, block: Block) -> Piece | None:
+        return self.stream.observe(block) if self.stream is not None else None
+
+    def content_arrives(self, block: Block, n: int) -> int | None:
+        """The deltas before ``block`` when it is the first block with content (or the answer's
+        end) after ``n`` deltas; None otherwise. Observes the block either way."""
+        seen = self.stream.deltas if self.stream is not None else 0
+        piece = self.observe(block)
+        if piece is None or piece.kind in ("start", "ping") or seen < n:
+            return None
+        return seen

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from faultproxy.faults.base import Attributes, Context, Fault, register
-from faultproxy.faults.llm_common import LLMStream
+from faultproxy.faults.base import Attributes, Context, register
+from faultproxy.faults.llm_common import LLMFault
 from faultproxy.faults.sse_common import moved
 from faultproxy.wire.sse import Block
 
@@ -23,20 +23,10 @@ class LLMDuplicateDeltaAttributes(Attributes):
 
 
 @register
-class LLMDuplicateDelta(Fault):
+class LLMDuplicateDelta(LLMFault):
     name = "llm_duplicate_delta"
-    layer = "sse"
-    directions = ("downstream",)
     summary = "send the Nth text / tool-argument delta twice (a retrying intermediary)"
     Attributes = LLMDuplicateDeltaAttributes
-
-    def __init__(self, attributes: LLMDuplicateDeltaAttributes):
-        super().__init__(attributes)
-        self.stream: LLMStream | None = None
-
-    def on_response(self, ctx: Context) -> list[object]:
-        self.stream = LLMStream(ctx)
-        return []
 
     def on_block(self, block: Block, ctx: Context) -> list[object]:
         if self.stream is None:

@@ -17,8 +17,8 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from faultproxy.faults.base import Attributes, Context, EndBody, Fault, RawBytes, register
-from faultproxy.faults.llm_common import LLMStream
+from faultproxy.faults.base import Attributes, Context, EndBody, RawBytes, register
+from faultproxy.faults.llm_common import LLMFault
 from faultproxy.wire.sse import Block
 
 
@@ -31,28 +31,19 @@ class LLMErrorEventAttributes(Attributes):
 
 
 @register
-class LLMErrorEvent(Fault):
+class LLMErrorEvent(LLMFault):
     name = "llm_error_event"
-    layer = "sse"
-    directions = ("downstream",)
     summary = "after N deltas, the API's in-stream error event (Anthropic overloaded_error, OpenAI error object)"
     Attributes = LLMErrorEventAttributes
 
-    def __init__(self, attributes: LLMErrorEventAttributes):
-        super().__init__(attributes)
-        self.stream: LLMStream | None = None
+    def reset(self) -> None:
         self.done = False
 
-    def on_response(self, ctx: Context) -> list[object]:
-        self.stream, self.done = LLMStream(ctx), False
-        return []
-
     def on_block(self, block: Block, ctx: Context) -> list[object]:
-        if self.stream is None or self.done:
+        if self.done or self.stream is None:
             return [block]
-        seen = self.stream.deltas
-        piece = self.stream.observe(block)
-        if piece is None or piece.kind in ("start", "ping") or seen < self.a.after_deltas:
+        seen = self.content_arrives(block, self.a.after_deltas)
+        if seen is None:
             return [block]
         self.done = True
         out = self.stream.error_blocks(self.a.error_type, self.a.message)

@@ -8,26 +8,16 @@ hangs until its read timeout, although it holds the whole answer.
 
 from __future__ import annotations
 
-from faultproxy.faults.base import Attributes, Context, Fault, Hold, register
-from faultproxy.faults.llm_common import LLMStream
+from faultproxy.faults.base import Attributes, Context, Hold, register
+from faultproxy.faults.llm_common import LLMFault
 from faultproxy.wire.sse import Block
 
 
 @register
-class LLMHoldOpen(Fault):
+class LLMHoldOpen(LLMFault):
     name = "llm_hold_open"
-    layer = "sse"
-    directions = ("downstream",)
     summary = "keep the connection open and silent after [DONE] / message_stop / response.completed"
     Attributes = Attributes
-
-    def __init__(self, attributes: Attributes):
-        super().__init__(attributes)
-        self.stream: LLMStream | None = None
-
-    def on_response(self, ctx: Context) -> list[object]:
-        self.stream = LLMStream(ctx)
-        return []
 
     def on_block(self, block: Block, ctx: Context) -> list[object]:
         if self.stream is None:

@@ -10,29 +10,19 @@ is not).
 
 from __future__ import annotations
 
-from faultproxy.faults.base import Attributes, Context, Fault, register
-from faultproxy.faults.llm_common import LLMStream
+from faultproxy.faults.base import Attributes, Context, register
+from faultproxy.faults.llm_common import LLMFault
 from faultproxy.wire.sse import Block
 
 
 @register
-class LLMNoSentinel(Fault):
+class LLMNoSentinel(LLMFault):
     name = "llm_no_sentinel"
-    layer = "sse"
-    directions = ("downstream",)
     summary = "drop [DONE] / message_stop / response.completed; the body ends cleanly"
     Attributes = Attributes
 
-    def __init__(self, attributes: Attributes):
-        super().__init__(attributes)
-        self.stream: LLMStream | None = None
-
-    def on_response(self, ctx: Context) -> list[object]:
-        self.stream = LLMStream(ctx)
-        return []
-
     def on_block(self, block: Block, ctx: Context) -> list[object]:
-        piece = self.stream.observe(block) if self.stream is not None else None
+        piece = self.observe(block)
         if piece is None or piece.kind != "sentinel" or self.stream is None or block.event is None:
             return [block]
         what = "data: [DONE]" if self.stream.dialect == "chat" else block.event.type

@@ -10,29 +10,19 @@ counts on the field being there.
 
 from __future__ import annotations
 
-from faultproxy.faults.base import Attributes, Context, Fault, register
-from faultproxy.faults.llm_common import LLMStream, rewritten
+from faultproxy.faults.base import Attributes, Context, register
+from faultproxy.faults.llm_common import LLMFault, rewritten
 from faultproxy.wire.sse import Block
 
 
 @register
-class LLMNoUsage(Fault):
+class LLMNoUsage(LLMFault):
     name = "llm_no_usage"
-    layer = "sse"
-    directions = ("downstream",)
     summary = "the usage never arrives: Chat's usage chunk dropped, Responses' usage null, message_delta without usage"
     Attributes = Attributes
 
-    def __init__(self, attributes: Attributes):
-        super().__init__(attributes)
-        self.stream: LLMStream | None = None
-
-    def on_response(self, ctx: Context) -> list[object]:
-        self.stream = LLMStream(ctx)
-        return []
-
     def on_block(self, block: Block, ctx: Context) -> list[object]:
-        piece = self.stream.observe(block) if self.stream is not None else None
+        piece = self.observe(block)
         body = piece.data if piece is not None else None
         if piece is None or not isinstance(body, dict):
             return [block]

@@ -21,8 +21,8 @@ from typing import Literal
 
 from pydantic import Field
 
-from faultproxy.faults.base import Attributes, Context, Fault, register
-from faultproxy.faults.llm_common import LLMStream
+from faultproxy.faults.base import Attributes, Context, register
+from faultproxy.faults.llm_common import LLMFault
 from faultproxy.faults.sse_common import moved
 from faultproxy.wire.sse import Block
 
@@ -33,24 +33,16 @@ class LLMReorderAttributes(Attributes):
 
 
 @register
-class LLMReorder(Fault):
+class LLMReorder(LLMFault):
     name = "llm_reorder"
-    layer = "sse"
-    directions = ("downstream",)
     summary = "deltas or content blocks out of order: the Nth is overtaken by the one after it"
     Attributes = LLMReorderAttributes
 
-    def __init__(self, attributes: LLMReorderAttributes):
-        super().__init__(attributes)
-        self.stream: LLMStream | None = None
+    def reset(self) -> None:
         self.blocks: list[str] = []  # content blocks in order of first appearance
         self.held: list[Block] = []
         self.overtaken_by: str | None = None  # what passed the held piece (a block name, or "delta")
         self.done = False
-
-    def on_response(self, ctx: Context) -> list[object]:
-        self.stream, self.blocks, self.held, self.overtaken_by, self.done = LLMStream(ctx), [], [], None, False
-        return []
 
     def on_block(self, block: Block, ctx: Context) -> list[object]:
         if self.stream is None or self.done:

@@ -15,8 +15,8 @@ from __future__ import annotations
 
 from pydantic import Field, model_validator
 
-from faultproxy.faults.base import Attributes, Context, Fault, RawBytes, Wait, register
-from faultproxy.faults.llm_common import LLMStream
+from faultproxy.faults.base import Attributes, Context, RawBytes, Wait, register
+from faultproxy.faults.llm_common import LLMFault
 from faultproxy.wire.sse import Block
 
 MAX_PINGS = 10_000
@@ -35,28 +35,19 @@ class LLMStallAttributes(Attributes):
 
 
 @register
-class LLMStall(Fault):
+class LLMStall(LLMFault):
     name = "llm_stall"
-    layer = "sse"
-    directions = ("downstream",)
     summary = "after N deltas the answer stalls for duration_ms while pings / keep-alive comments keep coming"
     Attributes = LLMStallAttributes
 
-    def __init__(self, attributes: LLMStallAttributes):
-        super().__init__(attributes)
-        self.stream: LLMStream | None = None
+    def reset(self) -> None:
         self.done = False
 
-    def on_response(self, ctx: Context) -> list[object]:
-        self.stream, self.done = LLMStream(ctx), False
-        return []
-
     def on_block(self, block: Block, ctx: Context) -> list[object]:
-        if self.stream is None or self.done:
+        if self.done or self.stream is None:
             return [block]
-        seen = self.stream.deltas
-        piece = self.stream.observe(block)
-        if piece is None or piece.kind in ("start", "ping") or seen < self.a.after_deltas:
+        seen = self.content_arrives(block, self.a.after_deltas)
+        if seen is None:
             return [block]
         self.done = True
         return [*self.schedule(ctx, seen), block]

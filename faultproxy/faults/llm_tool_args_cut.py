@@ -20,8 +20,8 @@ from typing import Any, Literal
 
 from pydantic import Field
 
-from faultproxy.faults.base import Attributes, Context, EndBody, Fault, register
-from faultproxy.faults.llm_common import LLMStream, Piece, rewritten
+from faultproxy.faults.base import Attributes, Context, EndBody, register
+from faultproxy.faults.llm_common import LLMFault, Piece, rewritten
 from faultproxy.wire.sse import Block
 
 
@@ -33,28 +33,20 @@ class LLMToolArgsCutAttributes(Attributes):
 
 
 @register
-class LLMToolArgsCut(Fault):
+class LLMToolArgsCut(LLMFault):
     name = "llm_tool_args_cut"
-    layer = "sse"
-    directions = ("downstream",)
     summary = "cut a tool call's arguments mid-fragment (the JSON never completes); the stream goes on"
     Attributes = LLMToolArgsCutAttributes
 
-    def __init__(self, attributes: LLMToolArgsCutAttributes):
-        super().__init__(attributes)
-        self.stream: LLMStream | None = None
+    def reset(self) -> None:
         self.block: str | None = None  # the tool call being cut
         self.fragments = 0
         self.full = ""  # the arguments as the server sent them
         self.kept = ""  # what the client gets
         self.cut = False
 
-    def on_response(self, ctx: Context) -> list[object]:
-        self.stream, self.block, self.fragments, self.full, self.kept, self.cut = LLMStream(ctx), None, 0, "", "", False
-        return []
-
     def on_block(self, block: Block, ctx: Context) -> list[object]:
-        piece = self.stream.observe(block) if self.stream is not None else None
+        piece = self.observe(block)
         if piece is None:
             return [block]
         if piece.kind == "args" and piece.text and self.block in (None, piece.block):
