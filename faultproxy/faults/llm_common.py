@@ -130,6 +130,7 @@ class LLMFault(Fault):
     def __init__(self, attributes: Attributes):
         super().__init__(attributes)
         self.stream: LLMStream | None = None
+        self.struck = False  # strikes() acted on this response
         self.reset()
 
     def reset(self) -> None:
@@ -137,6 +138,7 @@ class LLMFault(Fault):
 
     def on_response(self, ctx: Context) -> list[object]:
         self.stream = LLMStream(ctx)
+        self.struck = False
         self.reset()
         return []
 
@@ -150,4 +152,12 @@ class LLMFault(Fault):
         piece = self.observe(block)
         if piece is None or piece.kind in ("start", "ping") or seen < n:
             return None
+        return seen
+
+    def strikes(self, block: Block, n: int) -> int | None:
+        """:meth:`content_arrives`, once per response: for faults that act one time only."""
+        if self.struck or self.stream is None:
+            return None
+        seen = self.content_arrives(block, n)
+        self.struck = seen is not None
         return seen

@@ -36,16 +36,10 @@ class LLMErrorEvent(LLMFault):
     summary = "after N deltas, the API's in-stream error event (Anthropic overloaded_error, OpenAI error object)"
     Attributes = LLMErrorEventAttributes
 
-    def reset(self) -> None:
-        self.done = False
-
     def on_block(self, block: Block, ctx: Context) -> list[object]:
-        if self.done or self.stream is None:
+        seen = self.strikes(block, self.a.after_deltas)
+        if seen is None or self.stream is None:
             return [block]
-        seen = self.content_arrives(block, self.a.after_deltas)
-        if seen is None:
-            return [block]
-        self.done = True
         out = self.stream.error_blocks(self.a.error_type, self.a.message)
         ctx.fired(f"replaced the rest of the {self.stream.dialect} stream after {seen} deltas with its error event")
         return [*(RawBytes(b) for b in out), EndBody()]

@@ -40,16 +40,10 @@ class LLMStall(LLMFault):
     summary = "after N deltas the answer stalls for duration_ms while pings / keep-alive comments keep coming"
     Attributes = LLMStallAttributes
 
-    def reset(self) -> None:
-        self.done = False
-
     def on_block(self, block: Block, ctx: Context) -> list[object]:
-        if self.done or self.stream is None:
+        seen = self.strikes(block, self.a.after_deltas)
+        if seen is None or self.stream is None:
             return [block]
-        seen = self.content_arrives(block, self.a.after_deltas)
-        if seen is None:
-            return [block]
-        self.done = True
         return [*self.schedule(ctx, seen), block]
 
     def schedule(self, ctx: Context, seen: int) -> list[object]:
