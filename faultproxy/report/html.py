@@ -237,10 +237,30 @@ def _evidence(ev: dict[str, Any]) -> str:
                        ("received_vs_oracle", "where the client parsed the wire differently")):
         if ev.get(key):
             parts.append(f'<p class="note"><b>{label}:</b> {_e(ev[key])}</p>')
+    if ev.get("message"):
+        parts.append(_message(ev["message"]))
     if ev.get("matched_by"):
         parts.append(f'<p class="note muted">events matched by {_e(ev["matched_by"])}'
                      + (f"; compared as {_e(ev['projection'])}" if ev.get("projection") else "") + "</p>")
     return "".join(parts)
+
+
+def _message(m: dict[str, Any]) -> str:
+    """An LLM client's message beside the truth (faultproxy.scenarios.llm_message)."""
+    got, sent = m.get("received") or {}, m.get("truth") or {}
+
+    def calls(message: dict[str, Any]) -> str:
+        return "<br>".join(f"{_e(c.get('name'))}({_e(c.get('arguments'))})" for c in message.get("tool_calls") or []) or "–"
+
+    rows = [("text", _e(got.get("text") or ""), _e(sent.get("text") or "")),
+            ("tool calls", calls(got), calls(sent)),
+            ("finish reason", _e(got.get("finish_reason")), _e(sent.get("finish_reason"))),
+            ("usage", _e(got.get("usage")), _e(sent.get("usage")))]
+    body = "".join(f"<tr><th>{label}</th><td>{a}</td><td>{b}</td></tr>" for label, a, b in rows)
+    diffs = "".join(f"<li>{_e(d)}</li>" for d in m.get("differences") or [])
+    return (f'<table class="message"><caption>the message the application got, beside what was sent</caption>'
+            f'<tr><th></th><th>received</th><th>sent</th></tr>{body}</table>'
+            + (f'<ul class="differences">{diffs}</ul>' if diffs else ""))
 
 
 def _expectations(result: dict[str, Any]) -> str:
