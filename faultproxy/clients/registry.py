@@ -208,6 +208,12 @@ _python(
     methods=("POST",),
 )
 _python(
+    "pydantic-ai",
+    "Pydantic AI's model_request_stream_sync on its Anthropic model; the message as Pydantic AI assembles it",
+    distribution="pydantic-ai-slim", imports=("pydantic_ai", "anthropic"), pip="pydantic-ai-slim[anthropic]",
+    protocol=ANTHROPIC, methods=("POST",),
+)
+_python(
     "naive", "a tutorial-style parser: requests iter_content, split each read on \\n\\n, keep 'data: ' lines "
     "(deliberately wrong)",
     distribution=None, imports=("requests",), pip="requests", version_fn=_faultproxy_version,

@@ -32,7 +32,8 @@ from typing import Any
 SIGNALLED = ("error", "timeout", "crashed")
 _FINISH = {
     "stop": "stop", "end_turn": "stop", "completed": "stop", "stop_sequence": "stop",
-    "tool_calls": "tool_calls", "tool_use": "tool_calls", "tool-calls": "tool_calls", "function_call": "tool_calls",
+    "tool_calls": "tool_calls", "tool_use": "tool_calls", "tool-calls": "tool_calls", "tool_call": "tool_calls",
+    "function_call": "tool_calls",
     "length": "length", "max_tokens": "length", "incomplete": "length", "max_output_tokens": "length",
     "content_filter": "content_filter", "content-filter": "content_filter", "refusal": "content_filter",
     "failed": "error", "error": "error",
