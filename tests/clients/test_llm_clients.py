@@ -1,0 +1,71 @@
+"""Every LLM client, end to end: its mock (``kind: llm``), the proxy, the client, the message verdict.
+
+Two cells per client, run concurrently: a healthy tool call (the message must be exactly what
+was sent) and the same call with its arguments cut mid-fragment while the stream goes on as if
+complete -- which every client here returns as a finished tool call, so the verdict must be
+``silent_loss`` with the cut arguments shown beside the truth.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+import pytest
+from clients_support import PARALLEL
+
+from faultproxy.clients import registry
+from faultproxy.scenarios.loader import load_text
+from faultproxy.scenarios.runner import plan, run_cells
+
+ARGS = {"city": "Paris", "unit": "celsius", "days": 3}
+SCENARIOS = f"""
+scenarios:
+  - name: tool-call
+    server: {{kind: llm, seed: 5, tokens: 4, tool_call: '{json.dumps({"name": "get_weather", "arguments": ARGS})}'}}
+    request: {{json: {{prompt: 'the weather?', usage: true, tools: [{{name: get_weather, parameters: {{type: object}}}}]}}}}
+    timeouts: {{deadline_ms: 20000}}
+  - name: tool-call-cut
+    server: {{kind: llm, seed: 5, tokens: 4, tool_call: '{json.dumps({"name": "get_weather", "arguments": ARGS})}'}}
+    request: {{json: {{prompt: 'the weather?', usage: true, tools: [{{name: get_weather, parameters: {{type: object}}}}]}}}}
+    faults: [{{type: llm_tool_args_cut, attributes: {{after_fragments: 1}}}}]
+    timeouts: {{deadline_ms: 20000}}
+"""
+LLM = (registry.OPENAI_CHAT, registry.OPENAI_RESPONSES, registry.ANTHROPIC)
+CLIENTS = [n for n in registry.names() if registry.get(n).protocol in LLM]
+
+
+@pytest.fixture(scope="module")
+def results(tmp_path_factory) -> dict[tuple[str, str], dict]:
+    cells, availability = plan(load_text(SCENARIOS), None)
+    missing = [f"{n}: {a.reason}" for n, a in availability.items() if not a.ok]
+    assert not missing, missing  # bootstrap installs every LLM client
+    out = asyncio.run(run_cells(cells, 1, tmp_path_factory.mktemp("llm-cells"), PARALLEL))
+    return {(r["scenario"], r["client"]): r for r in out}
+
+
+def test_there_are_nine_llm_clients():
+    assert sorted(CLIENTS) == sorted([
+        "openai", "openai-responses", "anthropic", "langchain-openai", "pydantic-ai",
+        "node-openai", "node-anthropic", "vercel-ai-openai", "vercel-ai-anthropic"])
+
+
+@pytest.mark.parametrize("client", CLIENTS)
+def test_a_healthy_tool_call_reaches_the_application_whole(results, client):
+    result = results["tool-call", client]
+    message = result["evidence"]["message"]
+    assert result["outcome"] == "ok", result["evidence"]["summary"]
+    (call,) = message["received"]["tool_calls"]
+    assert call["name"] == "get_weather" and json.loads(call["arguments"]) == ARGS
+    assert message["received"]["text"] == message["truth"]["text"]
+    assert message["received"]["usage"]["output_tokens"] == message["truth"]["usage"]["output_tokens"]
+
+
+@pytest.mark.parametrize("client", CLIENTS)
+def test_cut_tool_arguments_returned_without_an_error_are_silent_loss(results, client):
+    result = results["tool-call-cut", client]
+    message = result["evidence"]["message"]
+    assert result["outcome"] == "silent_loss", result["evidence"]["summary"]
+    got = message["received"]["tool_calls"][0]["arguments"]
+    assert got != message["truth"]["tool_calls"][0]["arguments"]
+    assert any("get_weather arguments" in d for d in message["differences"])
