@@ -230,6 +230,27 @@ def test_an_sse_toxic_drops_an_event_for_a_real_sse_client(toxi: Toxiproxy, lab_
     assert ids == ["1", "2", "4", "5"]
 
 
+def test_an_llm_toxic_makes_the_anthropic_sdk_raise_mid_stream(toxi: Toxiproxy):
+    """An ``llm_*`` fault is a toxic type like the others: the in-stream overloaded_error after a 200."""
+    import anthropic
+
+    from faultproxy.lab.asyncio_server import running_in_thread
+    from faultproxy.servers.anthropic import AnthropicServer
+
+    with running_in_thread(AnthropicServer(seed=2, tokens=8)) as server:
+        proxy = toxi.create(upstream=f"127.0.0.1:{server.port}", name="claude", listen="127.0.0.1:0")
+        proxy.add_toxic(type="llm_error_event", attributes={"after_deltas": 2})
+        client = anthropic.Anthropic(base_url=f"http://{proxy.listen}", api_key="k", max_retries=0,
+                                     http_client=anthropic.DefaultHttpxClient(trust_env=False))
+        text = []
+        with client, pytest.raises(anthropic.APIStatusError, match="Overloaded"):
+            for event in client.messages.create(model="m", max_tokens=64, stream=True,
+                                                messages=[{"role": "user", "content": "hi"}]):
+                if event.type == "content_block_delta":
+                    text.append(event.delta.text)
+        assert len(text) == 2 and server.log[-1].completed  # the server sent it all; the proxy cut it
+
+
 # -- errors -------------------------------------------------------------------------------------
 
 
