@@ -152,7 +152,7 @@ def test_wrong_type_names_the_field_and_its_type() -> None:
 def test_unknown_server_kind_and_bad_url() -> None:
     message = fails(BASE.replace("kind: sse", "kind: websocket"))
     assert message == ("s.yaml:3: scenario 'basic': server.kind: unknown kind 'websocket'; "
-                       "one of: sse, starlette, openai, anthropic (or give 'url: http://...')")
+                       "one of: sse, starlette, openai, anthropic, llm (or give 'url: http://...')")
     message = fails("name: u\nserver:\n  url: https://example.invalid/x\n")
     assert message.startswith("s.yaml:3: scenario 'u': server.url: must be an http:// URL")
     message = fails("name: u\nserver:\n  url: http://127.0.0.1:1/x\n  events: 3\n")
@@ -247,8 +247,9 @@ def test_every_server_kind_builds_from_its_options() -> None:
           - {name: c, server: {kind: openai, tokens: 5, ttft: 0.01, error_after: 2}}
           - {name: d, server: {kind: anthropic, text: hello there, require_version: false}}
           - {name: e, server: {url: "http://127.0.0.1:1/s"}}
+          - {name: f, server: {kind: llm, tokens: 3, stall_after: 1, stall_ms: 5}}
     """)
-    a, b, c, d, e = load_text(text, "kinds.yaml")
+    a, b, c, d, e, f = load_text(text, "kinds.yaml")
     sse = a.server.build()
     assert isinstance(sse, ReferenceSSEServer)
     assert (sse.events, sse.interval, sse.keepalive, sse.event_type, sse.size) == (4, 0.02, 0.005, "tick", 64)
@@ -257,7 +258,14 @@ def test_every_server_kind_builds_from_its_options() -> None:
     assert isinstance(c.server.build(), OpenAIServer) and isinstance(d.server.build(), AnthropicServer)
     with pytest.raises(ValueError, match="not started by faultproxy"):
         e.server.build()
-    assert [s.client_names() for s in (c, d)] == [["openai", "openai-responses"], ["anthropic"]]
+    assert [s.client_names() for s in (c, d)] == [
+        ["openai", "openai-responses", "langchain-openai", "node-openai", "vercel-ai-openai"],
+        ["anthropic", "pydantic-ai", "node-anthropic", "vercel-ai-anthropic"]]
+    # kind llm: every LLM client, each given the mock of the API it speaks
+    assert sorted(f.client_names()) == sorted(c.client_names() + d.client_names())
+    assert isinstance(f.server.build("anthropic-messages"), AnthropicServer)
+    openai_mock = f.server.build("openai-chat")
+    assert isinstance(openai_mock, OpenAIServer) and (openai_mock.stall_after, openai_mock.stall_ms) == (1, 5)
 
 
 # -- every default scenario asserts what it is about -------------------------------------------------
