@@ -12,8 +12,8 @@ streamed exchange's planned answer):
 - ``silent_loss`` -- the call returned, but the text or a tool call's arguments are truncated or
   altered, the finish reason or the usage is missing or wrong (the worst: the application acts
   on half an answer);
-- ``duplicated`` / ``reordered`` -- as ``silent_loss``, when the event comparison shows that a
-  delta came twice or out of order (the text is wrong in that particular way);
+- ``duplicated`` / ``reordered`` -- as ``silent_loss``, when the text is the one sent with a
+  piece repeated right after itself, or with the same characters in another order;
 - ``ok`` -- the message is the one the server sent.
 
 Finish reasons are compared by meaning (``stop`` = ``end_turn`` = ``completed``; ``tool_calls`` =
@@ -136,7 +136,7 @@ def _same_finish(got: Any, want: Any, tools: bool) -> bool:
     return a == b or (tools and {a, b} == {"stop", "tool_calls"})
 
 
-def judge(sent: Any, transcript: Any, vs: Any = None) -> MessageVerdict | None:
+def judge(sent: Any, transcript: Any) -> MessageVerdict | None:
     """The message verdict of a cell, or None when it does not apply (the client reports no
     message, or the server has no LLM ground truth)."""
     received = getattr(transcript, "message", None)
@@ -155,15 +155,28 @@ def judge(sent: Any, transcript: Any, vs: Any = None) -> MessageVerdict | None:
         outcome = "error"
     elif not differences:
         outcome = "ok"
-    elif vs is not None and getattr(vs, "duplicated", None):
-        outcome = "duplicated"
-    elif vs is not None and getattr(vs, "reordered", None) and not getattr(vs, "missing", None):
-        outcome = "reordered"
     else:
-        outcome = "silent_loss"
+        outcome = alteration(received.get("text") or "", truth.get("text") or "") or "silent_loss"
     verdict = MessageVerdict(outcome, differences, dict(received), truth)
     verdict.summary = _summary(verdict, transcript)
     return verdict
+
+
+def alteration(got: str, want: str) -> str | None:
+    """``duplicated`` when ``got`` is ``want`` with one piece repeated right after itself,
+    ``reordered`` when it holds the same characters in another order; None otherwise."""
+    if got == want:
+        return None
+    d = len(got) - len(want)
+    if d > 0:
+        p = next((i for i, (a, b) in enumerate(zip(got, want)) if a != b), len(want))
+        for start in range(max(0, p - d), p + 1):  # the copy may end where the texts part
+            piece = got[start:start + d]
+            if got[:start] + got[start + d:] == want and (got[start - d:start] == piece or got[start + d:start + 2 * d] == piece):
+                return "duplicated"
+    if d == 0 and sorted(got) == sorted(want):
+        return "reordered"
+    return None
 
 
 def _summary(v: MessageVerdict, t: Any) -> str:

@@ -695,7 +695,7 @@ def classify(
     spread, right_ids, resume_notes = _resume(received, vs, list(t.attempts))
     resumed_ok = spread and right_ids and (vs is None or vs.exact)
     outcome = _outcome(t.end, vs, resumed_ok)
-    llm = llm_message.judge(sent, t, vs)  # LLM clients: the message they assembled decides (llm_message)
+    llm = llm_message.judge(sent, t)  # LLM clients: the message they assembled decides (llm_message)
     outcome = llm.outcome if llm is not None else outcome
     error = _error(t)
 

@@ -30,8 +30,9 @@ from faultproxy.scenarios.runner import DEFAULT_SUITE, Cell, run_cell
 
 DIRECT = Path(__file__).parents[1] / "clients" / "direct"
 PYTHON = {"httpx-sse", "sseclient-py", "requests-sse", "aiohttp-sse-client2", "launchdarkly-eventsource", "openai",
-          "anthropic"}
-NODE = {"node-eventsource", "fetch-event-source"}
+          "openai-responses", "anthropic", "langchain-openai", "pydantic-ai"}
+NODE = {"node-eventsource", "fetch-event-source", "node-openai", "node-anthropic", "vercel-ai-openai",
+        "vercel-ai-anthropic"}
 REPORTS_RETRY = {"httpx-sse", "sseclient-py", "fetch-event-source"}  # their events carry the block's retry
 NOT_LIBRARIES = {"raw": "faultproxy's own lab client", "naive": "faultproxy's own baseline",
                  "chromium": "the browser's EventSource, with no library in between"}
@@ -75,14 +76,17 @@ async def run_direct(client: str, request) -> Transcript:
             if json.loads(line).get("hello"):
                 t0 = time.monotonic()
                 return
+    message: dict | None = None  # an LLM library's message (the verdict judges LLM clients by it)
 
     async def read() -> None:
-        nonlocal end
+        nonlocal end, message
         async for line in child.stdout:
             record = json.loads(line)
             if "event" in record:
                 kind, data, ident, retry = record["event"]
                 events.append(ReceivedEvent(kind, data, ident, time.monotonic() - t0, retry=retry))
+            elif "message" in record:
+                message = record["message"]
             elif "end" in record:
                 end = record
 
@@ -95,7 +99,7 @@ async def run_direct(client: str, request) -> Transcript:
         await child.wait()
     return Transcript(client=client, version="direct", events=events, end=end["end"],
                       error_type=end.get("error_type"), error_message=end.get("error_message"),
-                      duration_s=time.monotonic() - t0, t0_monotonic=t0,
+                      duration_s=time.monotonic() - t0, t0_monotonic=t0, message=message,
                       reports=["retry"] if client in REPORTS_RETRY else [])
 
 

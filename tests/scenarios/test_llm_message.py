@@ -57,3 +57,13 @@ def test_an_error_is_error_even_after_the_whole_message():
 def test_hung_and_no_message():
     assert judge(server(), transcript(end="hung")).outcome == "hung"
     assert judge(server(), Transcript(client="x", end="completed")) is None
+
+
+def test_a_repeated_or_swapped_piece_of_text_is_named_as_such():
+    from faultproxy.scenarios.llm_message import alteration
+
+    assert alteration("the the cat sat", "the cat sat") == "duplicated"
+    assert alteration("the cat cat sat", "the cat sat") == "duplicated"
+    assert alteration("the sat cat", "the cat sat") == "reordered"
+    assert alteration("the cat", "the cat sat") is None
+    assert alteration("the dog sat", "the cat sat") is None

@@ -62,5 +62,99 @@ async function fetchEventSource() {
   }
 }
 
-await ({ "node-eventsource": nodeEventsource, "fetch-event-source": fetchEventSource })[process.argv[2]]();
+// -- the LLM libraries: a neutral request {prompt, tools, max_tokens, usage}; besides their deltas
+// they report the message the application ends up with ({"message": ...}).
+
+const llm = () => JSON.parse(request.body || '{"prompt": "hi"}');
+const timeout = () => (request.timeout_s == null ? 600_000 : request.timeout_s * 1000);
+const report = (m) => emit({ message: { text: m.text, tool_calls: [...m.calls.values()], finish_reason: m.finish, usage: m.usage } });
+
+async function llmRun(body) {
+  const m = { text: "", calls: new Map(), finish: null, usage: null };
+  try {
+    await body(m);
+    report(m);
+    emit({ end: "completed" });
+  } catch (error) {
+    report(m);
+    emit({ end: "error", error_type: error?.constructor?.name ?? "Error", error_message: String(error?.message ?? error) });
+  }
+}
+
+const call = (m, key, name, fragment) => {
+  if (!m.calls.has(key)) m.calls.set(key, { name: "", arguments: "" });
+  const c = m.calls.get(key);
+  if (name) c.name = name;
+  c.arguments += fragment ?? "";
+};
+
+async function nodeOpenAI(m) {
+  const { default: OpenAI } = require("openai");
+  const b = llm();
+  const client = new OpenAI({ baseURL: request.url, apiKey: "sk-direct", maxRetries: 0, timeout: timeout() });
+  const tools = (b.tools ?? []).map((t) => ({ type: "function", function: { name: t.name, parameters: t.parameters ?? {} } }));
+  const stream = await client.chat.completions.create({
+    model: "gpt-4o-mini", messages: [{ role: "user", content: b.prompt }], stream: true,
+    ...(tools.length ? { tools } : {}), ...(b.usage ? { stream_options: { include_usage: true } } : {}),
+  });
+  for await (const chunk of stream) {
+    if (chunk.usage) m.usage = { input_tokens: chunk.usage.prompt_tokens, output_tokens: chunk.usage.completion_tokens };
+    for (const choice of chunk.choices ?? []) {
+      if (choice.delta?.content) { event("delta", choice.delta.content); m.text += choice.delta.content; }
+      for (const c of choice.delta?.tool_calls ?? []) call(m, c.index, c.function?.name, c.function?.arguments);
+      if (choice.finish_reason) m.finish = choice.finish_reason;
+    }
+  }
+}
+
+async function nodeAnthropic(m) {
+  const { default: Anthropic } = require("@anthropic-ai/sdk");
+  const b = llm();
+  const client = new Anthropic({ baseURL: request.url, apiKey: "sk-direct", maxRetries: 0, timeout: timeout() });
+  const tools = (b.tools ?? []).map((t) => ({ name: t.name, input_schema: t.parameters ?? { type: "object" } }));
+  const stream = await client.messages.create({
+    model: "claude-sonnet-4-5", max_tokens: 1024, messages: [{ role: "user", content: b.prompt }], stream: true,
+    ...(tools.length ? { tools } : {}),
+  });
+  for await (const e of stream) {
+    if (e.type === "message_start") m.usage = { input_tokens: e.message.usage.input_tokens, output_tokens: e.message.usage.output_tokens };
+    else if (e.type === "content_block_start" && e.content_block.type === "tool_use") call(m, e.index, e.content_block.name);
+    else if (e.type === "content_block_delta" && e.delta.type === "text_delta") { event("delta", e.delta.text); m.text += e.delta.text; }
+    else if (e.type === "content_block_delta" && e.delta.type === "input_json_delta") call(m, e.index, null, e.delta.partial_json);
+    else if (e.type === "message_delta") {
+      m.finish = e.delta?.stop_reason ?? m.finish;
+      if (e.usage && m.usage) m.usage.output_tokens = e.usage.output_tokens;
+    }
+  }
+}
+
+async function vercel(m, provider) {
+  const { streamText, jsonSchema, tool } = require("ai");
+  const b = llm();
+  const model = provider === "openai"
+    ? require("@ai-sdk/openai").createOpenAI({ baseURL: request.url, apiKey: "sk-direct" })("gpt-4.1-mini")
+    : require("@ai-sdk/anthropic").createAnthropic({ baseURL: request.url + "/v1", apiKey: "sk-direct" })("claude-sonnet-4-5");
+  const tools = Object.fromEntries((b.tools ?? []).map((t) => [t.name, tool({ inputSchema: jsonSchema(t.parameters ?? { type: "object" }) })]));
+  const result = streamText({ model, prompt: b.prompt, tools, maxRetries: 0,
+                              ...(request.timeout_s != null ? { abortSignal: AbortSignal.timeout(timeout()) } : {}) });
+  for await (const part of result.fullStream) {
+    if (part.type === "text-delta") { event("delta", part.text); m.text += part.text; }
+    else if (part.type === "tool-input-start") call(m, part.id, part.toolName);
+    else if (part.type === "tool-input-delta") call(m, part.id, null, part.delta);
+    else if (part.type === "tool-call" && !part.invalid) m.calls.set(part.toolCallId, { name: part.toolName, arguments: JSON.stringify(part.input) });
+    else if (part.type === "finish") {
+      m.finish = part.finishReason;
+      const u = part.totalUsage ?? {};
+      m.usage = u.outputTokens == null ? null : { input_tokens: u.inputTokens, output_tokens: u.outputTokens };
+    } else if (part.type === "error") throw part.error;
+    else if (part.type === "abort") throw Object.assign(new Error("aborted (timeout_s)"), { name: "TimeoutError" });
+  }
+}
+
+const DRIVERS = {
+  "node-eventsource": nodeEventsource, "fetch-event-source": fetchEventSource,
+  "node-openai": () => llmRun(nodeOpenAI), "node-anthropic": () => llmRun(nodeAnthropic),
+  "vercel-ai-openai": () => llmRun((m) => vercel(m, "openai")), "vercel-ai-anthropic": () => llmRun((m) => vercel(m, "anthropic")),
+};
+await DRIVERS[process.argv[2]]();
 process.exit(0);

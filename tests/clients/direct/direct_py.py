@@ -152,39 +152,167 @@ def launchdarkly_eventsource(r: dict) -> None:
             event(action.event, action.data, action.last_event_id)
 
 
+# -- the LLM libraries: the body is a neutral request {prompt, tools, max_tokens, usage}; each
+# reports, besides its deltas, the message the application ends up with ({"message": ...}).
+
+def _prompt(r: dict) -> dict:
+    body = json.loads(r["body"] or '{"prompt": "hi"}')
+    return body if "prompt" in body else {"prompt": "hi", **body}
+
+
+def _message(text: str, calls: list, finish, usage) -> None:
+    emit(message={"text": text, "tool_calls": calls, "finish_reason": finish, "usage": usage})
+
+
 def openai_sdk(r: dict) -> None:
     import openai
 
-    client = openai.OpenAI(base_url=r["url"], api_key="sk-direct", max_retries=0)
-    stream = client.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": "hi"}],
-                                            stream=True)
-    for chunk in stream:
-        for choice in chunk.choices:
-            if choice.delta is not None and choice.delta.content:
-                event("delta", choice.delta.content, None)
-            if choice.finish_reason:
-                event("finish", choice.finish_reason, None)
+    b = _prompt(r)
+    tools = [{"type": "function", "function": {"name": t["name"], "parameters": t.get("parameters", {})}}
+             for t in b.get("tools") or []]
+    client = openai.OpenAI(base_url=r["url"], api_key="sk-direct", max_retries=0, timeout=r["timeout_s"] or 600)
+    extra = {"stream_options": {"include_usage": True}} if b.get("usage") else {}
+    stream = client.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": b["prompt"]}],
+                                            stream=True, **({"tools": tools} if tools else {}), **extra)
+    text, calls, finish, usage = "", {}, None, None
+    try:
+        for chunk in stream:
+            if chunk.usage:
+                usage = {"input_tokens": chunk.usage.prompt_tokens, "output_tokens": chunk.usage.completion_tokens}
+            for choice in chunk.choices:
+                delta = choice.delta
+                if delta is not None and delta.content:
+                    event("delta", delta.content, None)
+                    text += delta.content
+                for call in (delta.tool_calls or []) if delta is not None else []:
+                    entry = calls.setdefault(call.index, {"name": "", "arguments": ""})
+                    entry["name"] = (call.function and call.function.name) or entry["name"]
+                    entry["arguments"] += (call.function and call.function.arguments) or ""
+                if choice.finish_reason:
+                    event("finish", choice.finish_reason, None)
+                    finish = choice.finish_reason
+    finally:
+        _message(text, list(calls.values()), finish, usage)
+
+
+def openai_responses(r: dict) -> None:
+    import openai
+
+    b = _prompt(r)
+    tools = [{"type": "function", "name": t["name"], "parameters": t.get("parameters", {})} for t in b.get("tools") or []]
+    client = openai.OpenAI(base_url=r["url"], api_key="sk-direct", max_retries=0, timeout=r["timeout_s"] or 600)
+    stream = client.responses.create(model="gpt-4.1-mini", input=b["prompt"], stream=True,
+                                     **({"tools": tools} if tools else {}))
+    text, calls, finish, usage = "", {}, None, None
+    try:
+        for e in stream:
+            if e.type == "response.output_text.delta":
+                event("delta", e.delta, None)
+                text += e.delta
+            elif e.type == "response.output_item.added" and e.item.type == "function_call":
+                calls[e.output_index] = {"name": e.item.name, "arguments": ""}
+            elif e.type == "response.function_call_arguments.delta":
+                calls[e.output_index]["arguments"] += e.delta
+            elif e.type in ("response.completed", "response.incomplete", "response.failed"):
+                finish = e.response.status
+                event("finish", finish, None)
+                if e.response.usage:
+                    usage = {"input_tokens": e.response.usage.input_tokens, "output_tokens": e.response.usage.output_tokens}
+    finally:
+        _message(text, list(calls.values()), finish, usage)
 
 
 def anthropic_sdk(r: dict) -> None:
     import anthropic
 
-    client = anthropic.Anthropic(base_url=r["url"], api_key="sk-direct", max_retries=0)
-    stream = client.messages.create(model="claude-sonnet-4-6", max_tokens=256,
-                                    messages=[{"role": "user", "content": "hi"}], stream=True)
-    for item in stream:
-        if item.type == "content_block_delta" and item.delta.type == "text_delta":
-            event("delta", item.delta.text, None)
-        elif item.type == "message_delta" and item.delta.stop_reason:
-            event("finish", item.delta.stop_reason, None)
-        elif item.type == "message_stop":
-            event("stop", "", None)
+    b = _prompt(r)
+    tools = [{"name": t["name"], "input_schema": t.get("parameters", {"type": "object"})} for t in b.get("tools") or []]
+    client = anthropic.Anthropic(base_url=r["url"], api_key="sk-direct", max_retries=0, timeout=r["timeout_s"] or 600)
+    stream = client.messages.create(model="claude-sonnet-4-5", max_tokens=1024, stream=True,
+                                    messages=[{"role": "user", "content": b["prompt"]}], **({"tools": tools} if tools else {}))
+    text, calls, finish, usage = "", {}, None, None
+    try:
+        for e in stream:
+            if e.type == "message_start":
+                usage = {"input_tokens": e.message.usage.input_tokens, "output_tokens": e.message.usage.output_tokens}
+            elif e.type == "content_block_start" and e.content_block.type == "tool_use":
+                calls[e.index] = {"name": e.content_block.name, "arguments": ""}
+            elif e.type == "content_block_delta" and e.delta.type == "text_delta":
+                event("delta", e.delta.text, None)
+                text += e.delta.text
+            elif e.type == "content_block_delta" and e.delta.type == "input_json_delta":
+                calls[e.index]["arguments"] += e.delta.partial_json
+            elif e.type == "message_delta":
+                finish = e.delta.stop_reason or finish
+                if e.delta.stop_reason:
+                    event("finish", e.delta.stop_reason, None)
+                if e.usage is not None and usage is not None:
+                    usage["output_tokens"] = e.usage.output_tokens
+            elif e.type == "message_stop":
+                event("stop", "", None)
+    finally:
+        _message(text, list(calls.values()), finish, usage)
+
+
+def langchain_openai(r: dict) -> None:
+    from langchain_openai import ChatOpenAI
+
+    b = _prompt(r)
+    llm = ChatOpenAI(model="gpt-4o-mini", base_url=r["url"], api_key="sk-direct", max_retries=0,
+                     timeout=r["timeout_s"], stream_usage=bool(b.get("usage")))
+    if b.get("tools"):
+        llm = llm.bind_tools([{"type": "function", "function": {"name": t["name"], "parameters": t.get("parameters", {})}}
+                              for t in b["tools"]])
+    full = None
+    try:
+        for chunk in llm.stream(b["prompt"]):
+            if chunk.content:
+                event("delta", chunk.content, None)
+            full = chunk if full is None else full + chunk
+    finally:
+        if full is not None:
+            calls = [{"name": c["name"], "arguments": json.dumps(c["args"])} for c in full.tool_calls]
+            calls += [{"name": c.get("name") or "", "arguments": c.get("args") or ""} for c in full.invalid_tool_calls]
+            u = full.usage_metadata
+            _message(full.content, calls, full.response_metadata.get("finish_reason"),
+                     {"input_tokens": u["input_tokens"], "output_tokens": u["output_tokens"]} if u else None)
+
+
+def pydantic_ai(r: dict) -> None:
+    from pydantic_ai.direct import model_request_stream_sync
+    from pydantic_ai.messages import ModelRequest, PartDeltaEvent, TextPartDelta
+    from pydantic_ai.models import ModelRequestParameters
+    from pydantic_ai.models.anthropic import AnthropicModel
+    from pydantic_ai.providers.anthropic import AnthropicProvider
+    from pydantic_ai.tools import ToolDefinition
+
+    import anthropic
+
+    b = _prompt(r)
+    client = anthropic.AsyncAnthropic(base_url=r["url"], api_key="sk-direct", max_retries=0, timeout=r["timeout_s"] or 600)
+    model = AnthropicModel("claude-sonnet-4-5", provider=AnthropicProvider(anthropic_client=client))
+    tools = [ToolDefinition(name=t["name"], parameters_json_schema=t.get("parameters", {"type": "object"}))
+             for t in b.get("tools") or []]
+    with model_request_stream_sync(model, [ModelRequest.user_text_prompt(b["prompt"])],
+                                   model_request_parameters=ModelRequestParameters(function_tools=tools)) as stream:
+        try:
+            for e in stream:
+                if isinstance(e, PartDeltaEvent) and isinstance(e.delta, TextPartDelta):
+                    event("delta", e.delta.content_delta, None)
+        finally:
+            response = stream.response
+            calls = [{"name": p.tool_name, "arguments": p.args if isinstance(p.args, str) else json.dumps(p.args)}
+                     for p in response.parts if p.part_kind == "tool-call"]
+            u = response.usage
+            _message("".join(p.content for p in response.parts if p.part_kind == "text"), calls,
+                     response.finish_reason, {"input_tokens": u.input_tokens, "output_tokens": u.output_tokens})
 
 
 DRIVERS = {
     "httpx-sse": httpx_sse, "sseclient-py": sseclient_py, "requests-sse": requests_sse,
     "aiohttp-sse-client2": aiohttp_sse_client2, "launchdarkly-eventsource": launchdarkly_eventsource,
-    "openai": openai_sdk, "anthropic": anthropic_sdk,
+    "openai": openai_sdk, "openai-responses": openai_responses, "anthropic": anthropic_sdk,
+    "langchain-openai": langchain_openai, "pydantic-ai": pydantic_ai,
 }
 
 
@@ -192,7 +320,8 @@ DRIVERS = {
 IMPORTS = {"httpx-sse": ("httpx", "httpx_sse"), "sseclient-py": ("requests", "sseclient"),
            "requests-sse": ("requests_sse",), "aiohttp-sse-client2": ("aiohttp", "aiohttp_sse_client2.client"),
            "launchdarkly-eventsource": ("urllib3", "ld_eventsource"), "openai": ("openai",),
-           "anthropic": ("anthropic",)}
+           "anthropic": ("anthropic",), "openai-responses": ("openai",), "langchain-openai": ("langchain_openai",),
+           "pydantic-ai": ("pydantic_ai.direct", "pydantic_ai.models.anthropic", "anthropic")}
 
 
 def main() -> None:
