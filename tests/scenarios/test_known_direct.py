@@ -76,6 +76,7 @@ async def run_direct(client: str, request) -> Transcript:
             if json.loads(line).get("hello"):
                 t0 = time.monotonic()
                 return
+
     message: dict | None = None  # an LLM library's message (the verdict judges LLM clients by it)
 
     async def read() -> None:

@@ -1,5 +1,5 @@
 // Each Node reference library used directly, as its README shows -- no faultproxy adapter.
-// The same contract as direct_py.py: a JSON request on stdin; JSON Lines out, {"event": [...]}
+// The same contract as direct_py.py: a JSON request on stdin; JSON Lines out, {"hello": true}, {"event": [...]}
 // per event as it happens, then one {"end": ...}.
 //
 // A spec EventSource reconnects after every end of a body; it is closed at the `error` event
@@ -69,7 +69,13 @@ const llm = () => JSON.parse(request.body || '{"prompt": "hi"}');
 const timeout = () => (request.timeout_s == null ? 600_000 : request.timeout_s * 1000);
 const report = (m) => emit({ message: { text: m.text, tool_calls: [...m.calls.values()], finish_reason: m.finish, usage: m.usage } });
 
+// each LLM library loaded before its hello: the deadline runs from there
+const PRELOAD = { "node-openai": ["openai"], "node-anthropic": ["@anthropic-ai/sdk"],
+                  "vercel-ai-openai": ["ai", "@ai-sdk/openai"], "vercel-ai-anthropic": ["ai", "@ai-sdk/anthropic"] };
+
 async function llmRun(body) {
+  for (const name of PRELOAD[process.argv[2]] ?? []) require(name);
+  emit({ hello: true });
   const m = { text: "", calls: new Map(), finish: null, usage: null };
   try {
     await body(m);
