@@ -10,7 +10,8 @@ compare`` (:mod:`faultproxy.chat_cli`) draw it. The formats are described in
 ``docs/llm-streams.md``.
 
 API keys come from the environment (``OPENAI_API_KEY``, ``ANTHROPIC_API_KEY``) and go only into
-the request: the state never holds them. Only ``http://`` base URLs are supported here.
+the request: the state never holds them. ``https://`` base URLs go over TLS with certificate
+verification (the system's trust store, or ``ca_file``), as :mod:`faultproxy.tls` sets it up.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import ssl
 import time
 from dataclasses import dataclass, field
 from typing import Literal
@@ -104,13 +106,8 @@ def request_for(api: Api, base_url: str, model: str, prompt: str, key: str | Non
     it). The key is put in the request only; nothing else keeps it.
     """
     parts = urlsplit(base_url)
-    if parts.scheme == "https":
-        raise ChatError(
-            "https base URLs are not supported yet: TLS support comes with the TLS work on another branch. "
-            "Use an http:// URL (the built-in mock, or a local proxy/server)."
-        )
-    if parts.scheme != "http" or not parts.hostname:
-        raise ChatError(f"--base-url must be an http://HOST[:PORT][/path] URL, not {base_url!r}")
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ChatError(f"--base-url must be an http(s)://HOST[:PORT][/path] URL, not {base_url!r}")
     path = parts.path.rstrip("/")
     if api == "openai":
         target = path + "/chat/completions"
@@ -123,11 +120,11 @@ def request_for(api: Api, base_url: str, model: str, prompt: str, key: str | Non
                 "stream": True}
         auth = [("x-api-key", key)] if key else []
         auth.append(("anthropic-version", "2023-06-01"))
-    port = parts.port or 80
+    port = parts.port or (443 if parts.scheme == "https" else 80)
     payload = json.dumps(body).encode()
     headers = [("Host", parts.netloc), ("Content-Type", "application/json"), ("Accept", "text/event-stream"),
                ("Content-Length", str(len(payload))), *auth, ("User-Agent", "faultproxy-chat")]
-    url = f"http://{parts.netloc}{target}"
+    url = f"{parts.scheme}://{parts.netloc}{target}"
     return parts.hostname, port, encode_request("POST", target, headers, payload), url
 
 
@@ -136,14 +133,19 @@ def api_key(api: Api, mock: bool) -> str | None:
     return MOCK_KEY if mock else os.environ.get(KEY_VARIABLES[api])
 
 
-async def stream(state: ChatState, host: str, port: int, request: bytes, timeout: float | None = None) -> ChatState:
+async def stream(state: ChatState, host: str, port: int, request: bytes, timeout: float | None = None,
+                 tls: ssl.SSLContext | None = None) -> ChatState:
     """Send ``request`` and read the response into ``state`` until the body ends, the connection
-    closes, or ``timeout`` seconds pass (then the end is ``open``)."""
+    closes, or ``timeout`` seconds pass (then the end is ``open``); over TLS with ``tls``."""
     dialect: Dialect = "chat" if state.api == "openai" else "anthropic"
     state.assembler = Assembler(dialect)
     state.started = time.monotonic()
     try:
-        reader, writer = await asyncio.open_connection(host, port)
+        reader, writer = await asyncio.open_connection(host, port, ssl=tls, server_hostname=host if tls else None)
+    except ssl.SSLError as error:
+        state.end, state.end_detail = "error", f"TLS with {host}:{port} failed: {error.reason or error}"
+        state.finished = time.monotonic()
+        return state
     except OSError as error:
         state.end, state.end_detail = "error", f"cannot connect to {host}:{port}: {error.strerror or error}"
         state.finished = time.monotonic()

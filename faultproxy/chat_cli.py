@@ -41,7 +41,9 @@ ERROR_SHAPE = {"openai": 'data: {"error":{"message","type","code"}} then data: [
 class _Setup:
     """The upstream (the built-in mock, or --base-url) and an optional proxy with faults, per API."""
 
-    def __init__(self, faults: tuple[str, ...], tokens: int, tokens_per_s: float, seed: int):
+    def __init__(self, faults: tuple[str, ...], tokens: int, tokens_per_s: float, seed: int,
+                 ca_file: str | None = None):
+        self.ca_file = ca_file
         try:
             self.specs = [parse_cli_fault(text, i) for i, text in enumerate(faults)]
         except FaultSpecError as error:
@@ -67,7 +69,7 @@ class _Setup:
 
         parts = urlsplit(given)
         if parts.scheme != "http":
-            raise ChatError("--fault needs an http:// upstream (https comes with the TLS work on another branch)")
+            raise ChatError("--fault needs an http:// upstream: the proxy in between relays plain HTTP here")
         proxy = Proxy(f"http://{parts.netloc}", "127.0.0.1:0", faults=list(self.specs), seed=self.seed)
         await self.stack.enter_async_context(proxy)
         return f"http://127.0.0.1:{proxy.port}{parts.path}"
@@ -151,7 +153,15 @@ async def _run(state: ChatState, setup: _Setup, base_url: str | None, prompt: st
     base = await setup.base_url(state.api, base_url)
     host, port, request, state.url = request_for(state.api, base, state.model, prompt,
                                                  api_key(state.api, mock=base_url is None))
-    await stream(state, host, port, request, timeout)
+    tls = None
+    if state.url.startswith("https://"):
+        from faultproxy.tls.contexts import TLSConfigError, upstream_context
+
+        try:
+            tls = upstream_context(ca_file=setup.ca_file)
+        except TLSConfigError as error:
+            raise ChatError(str(error).replace("--upstream-ca", "--ca-file")) from None
+    await stream(state, host, port, request, timeout, tls)
 
 
 def _live(states: list[ChatState], draw, work) -> None:
@@ -168,7 +178,8 @@ def _live(states: list[ChatState], draw, work) -> None:
 
 @click.command()
 @click.option("--api", type=click.Choice(["openai", "anthropic"]), default="openai", show_default=True)
-@click.option("--base-url", help="the API's base URL (OpenAI's with /v1); default: the built-in mock. http:// only for now")
+@click.option("--base-url", help="the API's base URL (OpenAI's with /v1); default: the built-in mock")
+@click.option("--ca-file", type=click.Path(dir_okay=False), help="https: trust only this CA (PEM) instead of the system's")
 @click.option("--model", help="model name (default: gpt-4o-mini / claude-sonnet-4-5)")
 @click.option("--wire", is_flag=True, help="show the raw wire (chunk sizes, event lines) beside the tokens")
 @click.option("--fault", "faults", multiple=True, metavar="TYPE:k=v,…", help="put a proxy with this fault in between (repeatable)")
@@ -177,9 +188,9 @@ def _live(states: list[ChatState], draw, work) -> None:
 @click.option("--tokens-per-s", type=float, default=12.0, show_default=True, help="built-in mock: pacing (0: at once)")
 @click.option("--seed", type=int, default=1, show_default=True, help="built-in mock: seed of the answer; proxy: fault seed")
 @click.argument("prompt")
-def chat(api, base_url, model, wire, faults, timeout, tokens, tokens_per_s, seed, prompt) -> None:
+def chat(api, base_url, ca_file, model, wire, faults, timeout, tokens, tokens_per_s, seed, prompt) -> None:
     """Stream PROMPT with a raw HTTP POST (stream: true) and watch the tokens arrive."""
-    setup = _Setup(faults, tokens, tokens_per_s, seed)
+    setup = _Setup(faults, tokens, tokens_per_s, seed, ca_file)
     state = _state(api, model)
     if base_url is not None and api_key(api, mock=False) is None:
         click.echo(f"note: ${'OPENAI_API_KEY' if api == 'openai' else 'ANTHROPIC_API_KEY'} is not set; "

@@ -26,11 +26,12 @@ WAIT_S = 30.0  # the most any screen state may take to appear (a loaded CI machi
 class Screen:
     def __init__(self, command: str, width: int = 180, height: int = 50):
         self.name = f"fp-{uuid.uuid4().hex[:8]}"
-        subprocess.run(["tmux", "new-session", "-d", "-s", self.name, "-x", str(width), "-y", str(height),
+        self.tmux = ["tmux", "-L", self.name]  # a tmux server of its own: no other session can interfere
+        subprocess.run([*self.tmux, "new-session", "-d", "-s", self.name, "-x", str(width), "-y", str(height),
                         f"{command}; echo EXIT=$?; sleep 60"], check=True)
 
     def text(self) -> str:
-        out = subprocess.run(["tmux", "capture-pane", "-p", "-t", self.name], capture_output=True, text=True)
+        out = subprocess.run([*self.tmux, "capture-pane", "-p", "-t", self.name], capture_output=True, text=True)
         return out.stdout
 
     def wait_for(self, *needles: str) -> str:
@@ -43,7 +44,7 @@ class Screen:
         raise AssertionError(f"not on screen within {WAIT_S}s: {needles}\n{self.text()}")
 
     def close(self) -> None:
-        subprocess.run(["tmux", "kill-session", "-t", self.name], capture_output=True)
+        subprocess.run([*self.tmux, "kill-server"], capture_output=True)
 
 
 @pytest.fixture
@@ -90,10 +91,10 @@ def test_chat_shows_an_in_stream_error_event(screen):
     assert "overloaded_error" in done and "after 3 tokens" in done
 
 
-def test_chat_refuses_https_for_now(screen):
-    s = screen(f"{FAULTPROXY} chat --base-url https://api.openai.com/v1 'x'")
-    done = s.wait_for("EXIT=2")
-    assert "https base URLs are not supported yet" in done
+def test_chat_says_why_an_untrusted_https_server_fails(screen, tls_server):
+    s = screen(f"{FAULTPROXY} chat --api anthropic --base-url https://localhost:{tls_server} 'x'")
+    done = s.wait_for("✘ error", "EXIT=1")
+    assert "TLS with localhost" in done and "CERTIFICATE_VERIFY_FAILED" in done
 
 
 def test_compare_puts_both_formats_side_by_side(screen):
@@ -101,3 +102,13 @@ def test_compare_puts_both_formats_side_by_side(screen):
     done = s.wait_for("message_stop (seen)", "data: [DONE] (seen)")
     for needle in ("content_block_delta ×16", "chunk ×", "B/token", "event types", "error shape", "usage"):
         assert needle in done, needle
+
+
+@pytest.fixture
+def tls_server() -> Iterator[int]:
+    """A TLS server whose certificate no one trusts (a fresh CA): its port."""
+    import trustme
+    from test_chat import CannedTLSServer
+
+    with CannedTLSServer(b"", trustme.CA()) as server:
+        yield server.port
