@@ -143,11 +143,9 @@ def judge(sent: Any, transcript: Any) -> MessageVerdict | None:
     if received is None:
         return None
     truth = truth_of(sent)
-    end = getattr(transcript, "end", "completed")
     if truth is None:
-        if end == "hung" or end in SIGNALLED:
-            return None  # nothing was streamed: the event verdict (error, hung) says it all
-        truth = {"text": "", "tool_calls": [], "finish_reason": None, "usage": None}
+        return None  # the server streamed nothing (a fault or a refusal answered): the event verdict judges
+    end = getattr(transcript, "end", "completed")
     differences = compare(received, truth)
     if end == "hung":
         outcome = "hung"

@@ -29,7 +29,9 @@ from faultproxy.tls import LocalCA, server_context
 
 SSE_CLIENTS = ["raw", "httpx-sse", "sseclient-py", "requests-sse", "aiohttp-sse-client2", "launchdarkly-eventsource",
                "naive", "node-eventsource", "fetch-event-source", "chromium"]
-SDK_CLIENTS = {"openai": "openai", "openai-responses": "openai", "anthropic": "anthropic"}
+SDK_CLIENTS = {"openai": "openai", "openai-responses": "openai", "anthropic": "anthropic",
+               "langchain-openai": "openai", "pydantic-ai": "anthropic", "node-openai": "openai",
+               "node-anthropic": "anthropic", "vercel-ai-openai": "openai", "vercel-ai-anthropic": "anthropic"}
 # With a certificate from a CA they were not told to trust: how each says no (none goes on silently).
 UNTRUSTED = {
     "raw": ("faultproxy.failed", "TLS: certificate verify failed"),
@@ -45,6 +47,12 @@ UNTRUSTED = {
     "fetch-event-source": ("TypeError", "fetch failed"),  # the reason is only in its cause
     "node-eventsource": ("eventsource.ErrorEvent", "self-signed certificate in certificate chain"),
     "chromium": ("net.ERR_CERT_AUTHORITY_INVALID", "net::ERR_CERT_AUTHORITY_INVALID"),
+    "langchain-openai": ("langchain_openai.OpenAIConnectionError", "Connection error"),
+    "pydantic-ai": ("pydantic_ai.ModelConnectionError", "Connection error"),
+    "node-openai": ("APIConnectionError", "Connection error"),  # the reason is only in its cause
+    "node-anthropic": ("APIConnectionError", "Connection error"),
+    "vercel-ai-openai": ("APICallError", "self-signed certificate in certificate chain"),
+    "vercel-ai-anthropic": ("APICallError", "self-signed certificate in certificate chain"),
 }
 MODEL = "claude-haiku-4-5"
 HOSTS = ("api.openai.com", "api.anthropic.com", "127.0.0.1", "localhost")

@@ -46,8 +46,9 @@ function report() {
                 usage: message.usage });
 }
 
+/** The request body: create() parameters, or a neutral request; none at all means {prompt: "hi"}. */
 function body() {
-  const parsed = request.body ? JSON.parse(request.body) : {};
+  const parsed = request.body ? JSON.parse(request.body) : { prompt: "hi" };
   delete parsed.stream;
   return parsed;
 }
