@@ -165,7 +165,10 @@ FINDINGS = Path(__file__).parents[2] / "docs" / "client-findings.md"
 SECTIONS = {"httpx-sse": "httpx-sse", "sseclient-py": "sseclient-py", "requests-sse": "requests-sse",
             "aiohttp-sse-client2": "aiohttp-sse-client2", "launchdarkly-eventsource": "launchdarkly-eventsource",
             "node-eventsource": "eventsource ", "fetch-event-source": "@microsoft/fetch-event-source",
-            "chromium": "Chromium", "openai": "openai ", "anthropic": "anthropic "}
+            "chromium": "Chromium", "openai": "openai ", "anthropic": "anthropic ",
+            "openai-responses": "openai Responses", "langchain-openai": "langchain-openai", "pydantic-ai": "pydantic-ai",
+            "node-openai": "node: openai", "node-anthropic": "node: @anthropic-ai/sdk",
+            "vercel-ai-openai": "Vercel AI SDK 6 with @ai-sdk/openai", "vercel-ai-anthropic": "Vercel AI SDK 6 with @ai-sdk/anthropic"}
 
 
 def _section(text: str, client: str) -> str:
