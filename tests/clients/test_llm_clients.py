@@ -41,7 +41,7 @@ def results(tmp_path_factory) -> dict[tuple[str, str], dict]:
     missing = [f"{n}: {a.reason}" for n, a in availability.items() if not a.ok]
     assert not missing, missing  # bootstrap installs every LLM client
     out = asyncio.run(run_cells(cells, 1, tmp_path_factory.mktemp("llm-cells"), PARALLEL))
-    return {(r["scenario"], r["client"]): r for r in out}
+    return {(r.scenario, r.client): r.to_dict() for r in out}
 
 
 def test_there_are_nine_llm_clients():

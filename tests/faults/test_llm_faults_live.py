@@ -79,7 +79,7 @@ def test_llm_fault_through_the_proxy(kind, attributes, dialect, tools, make_prox
         view, times, end = fetch(proxy.port, dialect, tools=tools)
         truth = server.log[-1] if server.log else None
     message = view.message(dialect)
-    evidence = [e for e in proxy.evidence if e.type == kind]
+    evidence = [e for e in proxy.evidence if e.fault_type == kind]
     assert evidence, f"{kind} did not fire"
     if kind == "llm_overloaded":
         assert view.status == 529 and truth is None and end == "complete"  # the upstream never saw the request
