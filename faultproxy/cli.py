@@ -2,6 +2,11 @@
 
 Subcommands live beside the code they drive and are imported only when invoked, so
 ``faultproxy decode`` does not pay for the proxy, the servers or the report renderer.
+
+Exit status, the same for every command (``docs/cli.md``): 0 all good, 1 an expectation unmet
+(a failing cell, a failed benchmark target, ...), 2 bad input -- a file, a flag, an unknown
+client, a port in use. Every :class:`~faultproxy.errors.InputError` a command lets through
+becomes :class:`BadInput` (status 2, its message on stderr).
 """
 
 from __future__ import annotations
@@ -11,6 +16,13 @@ import importlib
 import click
 
 from faultproxy import __version__
+from faultproxy.errors import InputError
+
+
+class BadInput(click.ClickException):
+    """The command cannot run with what it was given: exit status 2 (click's usage errors' status)."""
+
+    exit_code = 2
 
 # name -> "module:attribute" of a click command or group
 SUBCOMMANDS = {
@@ -31,6 +43,7 @@ SUBCOMMANDS = {
     "explore": "faultproxy.explore.cli:explore",
     "chat": "faultproxy.chat_cli:chat",
     "compare": "faultproxy.chat_cli:compare",
+    "scenarios": "faultproxy.scenarios.cli:scenarios",
 }
 
 
@@ -46,6 +59,12 @@ class LazyGroup(click.Group):
             return None
         module, _, attr = target.partition(":")
         return getattr(importlib.import_module(module), attr)
+
+    def invoke(self, ctx: click.Context) -> object:
+        try:
+            return super().invoke(ctx)
+        except InputError as error:
+            raise BadInput(str(error)) from None
 
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})

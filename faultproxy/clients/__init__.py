@@ -1,4 +1,4 @@
-"""Reference clients behind one subprocess adapter: every client runs the same way.
+"""Clients behind one subprocess adapter: the reference clients and users' own run the same way.
 
 The runner asks for a client by name and a :class:`ClientRequest` (URL, method, headers,
 body, the client's own read timeout, a reconnect policy, the harness deadline) and gets a
@@ -13,22 +13,25 @@ ended), the client's name and exact version, notes, and the tail of its stderr::
     transcript = run_client("httpx-sse", ClientRequest(url, deadline_s=10))
     transcript = await arun_client("openai", ClientRequest(base_url, method="POST"))
 
-The contract, which Node and browser clients follow too:
+The contract, which every client follows (``docs/clients.md`` for users):
 
 - :mod:`faultproxy.clients.transcript` -- the dataclasses (JSON-safe ``to_dict`` /
   ``from_dict``) and the end values;
-- :mod:`faultproxy.clients.protocol` -- the child process protocol: the request as JSON on
-  stdin; JSON Lines on stdout (``hello``, ``attempt``, ``event``, ``disconnect``, ``note``,
-  ``end``), flushed as they happen; the harness deadline runs from ``hello``;
+- :mod:`faultproxy.clients.protocol` -- the child process protocols: the request as JSON on
+  stdin; on stdout either the full protocol's JSON Lines (``hello``, ``attempt``, ``event``,
+  ``disconnect``, ``note``, ``end``; the harness deadline runs from ``hello``) or the simple
+  protocol's one line per event, flushed as they happen;
 - :mod:`faultproxy.clients.harness` -- :func:`run_client` / :func:`arun_client`: start the
   child in its own process group, feed it the request, collect lines, kill the group at the
   deadline;
-- :mod:`faultproxy.clients.registry` -- name -> :class:`~faultproxy.clients.registry.ClientInfo`
-  (kind, command, version, availability with the install hint, what it can send); Node and
-  browser clients :func:`~faultproxy.clients.registry.register` entries with their own
-  ``command_fn`` from ``faultproxy.clients.node`` / ``faultproxy.clients.browser``;
+- :mod:`faultproxy.clients.spec` / :mod:`faultproxy.clients.registry` -- clients as data: the
+  built-in ones in ``builtin.toml``, users' own from scenario files, ``faultproxy.toml`` or
+  ``--client-cmd``, all :class:`~faultproxy.clients.registry.ClientInfo` (command with
+  placeholders, output protocol, what it speaks, version, availability with the install hint,
+  what it can send);
 - ``faultproxy/clients/py_<name>.py`` -- the Python clients' child-side code: ``version()``
-  and ``run(request, emitter)``, run by ``python -m faultproxy.clients.child NAME``.
+  and ``run(request, emitter)``, run by ``python -m faultproxy.clients.child NAME``;
+  ``node/*_child.mjs`` the Node clients', on ``node/protocol.mjs``.
 
 Reconnect policy: clients that reconnect apply it (through the library's own settings
 where it has them, otherwise the adapter counts the library's reconnects and stops it when
@@ -38,7 +41,7 @@ cleanly and with the last connection's error otherwise.
 """
 
 from faultproxy.clients.harness import arun_client, run_client
-from faultproxy.clients.registry import REGISTRY, ClientInfo, UnsupportedRequest, get, names, register
+from faultproxy.clients.registry import REGISTRY, ClientInfo, UnsupportedRequest, define, get, names, register
 from faultproxy.clients.transcript import (
     COMPLETED,
     CRASHED,
@@ -55,5 +58,5 @@ from faultproxy.clients.transcript import (
 __all__ = [
     "COMPLETED", "CRASHED", "ENDS", "ERROR", "HUNG", "TIMEOUT",
     "REGISTRY", "Attempt", "ClientInfo", "ClientRequest", "ReceivedEvent", "Transcript", "UnsupportedRequest",
-    "arun_client", "get", "names", "register", "run_client",
+    "arun_client", "define", "get", "names", "register", "run_client",
 ]

@@ -8,8 +8,11 @@ received before a hang or a crash is kept. It returns a
 reported as such and never takes the caller with it:
 
 - no ``hello`` within ``startup_s`` of the start, or no ``end`` within ``request.deadline_s``
-  of the hello: the whole process group is killed (SIGKILL) -> ``hung``;
-- the child exits without an ``end`` line -> ``crashed``, with the tail of its stderr;
+  of the hello (simple protocol: of the start): the whole process group is killed (SIGKILL)
+  -> ``hung``;
+- the child exits without an ``end`` line -> ``crashed``, with the tail of its stderr (simple
+  protocol: the exit status says how it ended);
+- a command that cannot be started at all (not found, not executable) -> ``crashed``, saying so;
 - after ``end`` the child gets ``END_GRACE_S`` to exit before it is killed (noted; the
   transcript keeps what it reported);
 - whatever the child leaves behind in its process group (a grandchild still holding the
@@ -38,8 +41,8 @@ import time
 from collections.abc import Mapping
 
 from faultproxy.clients import registry
-from faultproxy.clients.protocol import Collector
-from faultproxy.clients.registry import ClientInfo, UnsupportedRequest
+from faultproxy.clients.protocol import Collector, SimpleCollector
+from faultproxy.clients.registry import SIMPLE, ClientInfo, UnsupportedRequest
 from faultproxy.clients.transcript import CRASHED, HUNG, ClientRequest, Transcript
 
 STARTUP_S = 30.0  # a generous allowance for interpreter start and library imports
@@ -53,10 +56,13 @@ CA_VARIABLES = ("SSL_CERT_FILE", "REQUESTS_CA_BUNDLE", "NODE_EXTRA_CA_CERTS", CA
 __all__ = ["run_client", "arun_client", "UnsupportedRequest", "STARTUP_S", "END_GRACE_S"]
 
 
-def child_env(env: Mapping[str, str] | None = None, ca_file: str | os.PathLike | None = None) -> dict[str, str]:
+def child_env(env: Mapping[str, str] | None = None, ca_file: str | os.PathLike | None = None,
+              info: ClientInfo | None = None) -> dict[str, str]:
     out = {k: v for k, v in os.environ.items() if k.lower() not in PROXY_VARIABLES}
     if ca_file is not None:
         out.update(dict.fromkeys(CA_VARIABLES, os.fspath(ca_file)))
+    if info is not None:
+        out.update(info.environment())
     out.update(env or {})
     return out
 
@@ -83,9 +89,14 @@ class _Run:
         self.info = info
         self.request = request
         self.startup_s = startup_s
-        self.collector = Collector(info.name)
         self.started = time.monotonic()
+        self.collector: Collector | SimpleCollector
         self.hello_at: float | None = None
+        if info.output == SIMPLE:  # no hello: the deadline runs from the start
+            self.collector = SimpleCollector(info.name, info.version(), self.started)
+            self.hello_at = self.started
+        else:
+            self.collector = Collector(info.name)
         self.ended_at: float | None = None
         self.killed: str | None = None  # why the harness killed the child
         self._why = "startup"
@@ -131,18 +142,26 @@ class _Run:
     def expire(self) -> None:
         self.killed = self._why
 
+    def cannot_start(self, argv: list[str], error: OSError) -> Transcript:
+        t = self.collector.transcript
+        t.end, t.error_type = CRASHED, "crashed"
+        where = f" in {self.info.cwd}" if self.info.cwd else ""
+        t.error_message = f"cannot start {argv[0]!r}{where}: {error.strerror or error}"
+        return t
+
     def finish(self, returncode: int | None) -> Transcript:
         t = self.collector.transcript
         finished = self.ended_at or time.monotonic()
         t.duration_s = round(finished - (self.hello_at or self.started), 6)
         t.exit_code = returncode
         t.stderr_tail = self.stderr.decode("utf-8", "replace")[-STDERR_TAIL:]
-        if not self.collector.hello:
+        if not self.collector.hello or t.version is None:
             try:
                 t.version = self.info.version()
             except Exception:  # noqa: BLE001 -- a version lookup must not lose the transcript
                 t.version = None
-            t.notes.append("the child never said hello: version from the installed package")
+            if not self.collector.hello:
+                t.notes.append("the child never said hello: version from the installed package")
         if self.collector.ended:
             if self.killed == "after-end":
                 t.notes.append(f"the child did not exit within {END_GRACE_S}s of its end line; killed")
@@ -153,6 +172,8 @@ class _Run:
             t.error_message = (
                 f"no end within the {self.request.deadline_s}s deadline; the process group was killed"
             )
+        elif self.killed is None and self.collector.exited(returncode, t.stderr_tail):
+            pass
         elif self.killed == "startup":
             t.end = HUNG
             t.error_type = "hung"
@@ -178,10 +199,14 @@ def run_client(
     """Run client ``name`` for ``request`` in a subprocess and return its transcript (blocking)."""
     info = _resolve(name, request, info)
     run = _Run(info, request, startup_s)
-    proc = subprocess.Popen(
-        info.command(), stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-        start_new_session=True, env=child_env(env, ca_file),
-    )
+    argv = info.argv(request)
+    try:
+        proc = subprocess.Popen(
+            argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            start_new_session=True, env=child_env(env, ca_file, info), cwd=info.cwd,
+        )
+    except OSError as error:
+        return run.cannot_start(argv, error)
     assert proc.stdin is not None and proc.stdout is not None and proc.stderr is not None
     try:
         try:
@@ -261,10 +286,15 @@ async def arun_client(
     """:func:`run_client` for asyncio: many clients can run at once on one loop."""
     info = _resolve(name, request, info)
     run = _Run(info, request, startup_s)
-    proc = await asyncio.create_subprocess_exec(
-        *info.command(), stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE, start_new_session=True, env=child_env(env, ca_file),
-    )
+    argv = info.argv(request)
+    try:
+        proc = await asyncio.create_subprocess_exec(
+            *argv, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE, start_new_session=True, env=child_env(env, ca_file, info),
+            cwd=info.cwd,
+        )
+    except OSError as error:
+        return run.cannot_start(argv, error)
     assert proc.stdin is not None and proc.stdout is not None and proc.stderr is not None
 
     async def pump_stderr() -> None:

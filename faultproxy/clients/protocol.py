@@ -1,8 +1,25 @@
-"""The contract between the harness and a client child process (any language).
+"""The contract between the harness and a client child process (any language): two protocols.
 
 The harness starts the child with the command its registry entry gives (Python clients:
-``python -m faultproxy.clients.child NAME``; Node and browser clients: their own command),
-in a new process group, with three pipes.
+``python -m faultproxy.clients.child NAME``; Node and browser clients and users' own clients:
+their own command), in a new process group, with three pipes. ``docs/clients.md`` documents
+both protocols for users writing their own client.
+
+The simple protocol (``protocol: simple``, :class:`SimpleCollector`)
+----------------------------------------------------------------------
+
+For a user's client that only needs to say what it received: one JSON object per line on
+stdout for each event it hands to the application, ``{"type": "message", "data": "...",
+"id": "7"}`` (``type`` defaults to ``message``, ``id`` to none), and on failure either a
+non-zero exit status or an error line ``{"error": "what went wrong", "error_type":
+"MyError", "timeout": false}``. The harness stamps each event with the time it read the
+line; the deadline counts from the start of the process. Other lines are kept as notes.
+
+The full protocol (``protocol: full``, :class:`Collector`)
+-----------------------------------------------------------
+
+What the built-in adapters speak, for clients that report connection attempts, the
+``Last-Event-ID`` they sent, how each connection ended, and their own timings.
 
 **stdin** -- one JSON object,
 :meth:`ClientRequest.to_dict() <faultproxy.clients.transcript.ClientRequest.to_dict>`, then EOF::
@@ -68,8 +85,10 @@ from typing import IO, Any
 
 from faultproxy.clients.transcript import (
     CHILD_ENDS,
+    COMPLETED,
     CRASHED,
     ERROR,
+    TIMEOUT,
     Attempt,
     ReceivedEvent,
     Transcript,
@@ -282,3 +301,75 @@ class Collector:
             t.end = end
             t.error_type = m.get("error_type")
             t.error_message = m.get("error_message")
+
+    def exited(self, returncode: int | None, stderr: str) -> bool:
+        """The child exited without an ``end`` line: the harness reports it ``crashed`` (False)."""
+        return False
+
+
+class SimpleCollector:
+    """The harness's half of the simple protocol (see the module docstring).
+
+    There is no hello: the run starts with the process (``t0``, the harness's monotonic clock),
+    and each event is stamped when its line is read. The end is an error line, else the exit
+    status: 0 is ``completed``, another status ``error`` (its message: the last line of stderr),
+    a signal ``crashed``.
+    """
+
+    hello = True
+
+    def __init__(self, client: str, version: str | None, t0: float):
+        self.transcript = Transcript(client=client, version=version, t0_monotonic=t0)
+        self.t0 = t0
+        self.ended = False
+
+    def _note(self, text: str) -> None:
+        if len(self.transcript.notes) < 200:
+            self.transcript.notes.append(text)
+
+    def feed_line(self, line: str) -> None:
+        line = line.strip()
+        if not line:
+            return
+        try:
+            message = json.loads(line)
+        except ValueError:
+            self._note(f"ignored a stdout line that is not JSON: {line[:200]!r}")
+            return
+        if not isinstance(message, dict) or not ({"error", "data", "type"} & set(message)):
+            self._note(f"ignored a stdout line that is neither an event nor an error: {line[:200]!r}")
+        elif self.ended:
+            self._note(f"ignored a line after the error line: {line[:200]!r}")
+        elif "error" in message:
+            self.ended = True
+            t = self.transcript
+            t.end = TIMEOUT if message.get("timeout") is True else ERROR
+            t.error_type = str(message.get("error_type") or ("timeout" if t.end == TIMEOUT else "error"))
+            t.error_message = _text(message["error"])
+        else:
+            raw_id = message.get("id")
+            connection = message.get("connection")
+            self.transcript.events.append(ReceivedEvent(
+                type=_text(message.get("type") or "message"), data=_text(message.get("data", "")),
+                id=None if raw_id in (None, "") else _text(raw_id), t=round(time.monotonic() - self.t0, 6),
+                connection=connection if isinstance(connection, int) and connection > 0 else 1,
+            ))
+
+    def exited(self, returncode: int | None, stderr: str) -> bool:
+        """How the run ended, from the exit status (True: decided)."""
+        t = self.transcript
+        if returncode == 0:
+            t.end = COMPLETED
+        elif returncode is not None and returncode > 0:
+            last = next((ln.strip() for ln in reversed(stderr.splitlines()) if ln.strip()), "")
+            t.end, t.error_type = ERROR, f"exit status {returncode}"
+            t.error_message = last or f"the command exited with status {returncode}"
+        else:
+            t.end, t.error_type = CRASHED, "crashed"
+            t.error_message = f"the command was killed by signal {-(returncode or 0)}"
+        return True
+
+
+def _text(value: Any) -> str:
+    """A JSON value as the text an application would see (a number id as its digits)."""
+    return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)

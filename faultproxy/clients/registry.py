@@ -1,27 +1,53 @@
 """Every client faultproxy can drive, by name: how to start it, its version, whether it is here.
 
-Names are a contract (scenarios and reports use them). Python clients run as
-``python -m faultproxy.clients.child NAME`` and live in ``faultproxy/clients/py_<name>.py``;
-Node and browser clients register entries with their own ``command`` (see
-:func:`register`). Nothing here imports a client library: versions come from the installed
-distribution's metadata, availability from ``importlib.util.find_spec``.
+Clients are data. The built-in ones are defined in ``builtin.toml`` beside this module, in the
+same shape as a user's own client (:mod:`faultproxy.clients.spec`, ``docs/clients.md``), and
+:func:`define` adds a user's client from a scenario file, a config file or ``--client-cmd``.
+Names are a contract (scenarios and reports use them): a built-in name cannot be redefined,
+and a user's name is defined once (the same file may load again).
+
+Nothing here imports a client library: versions come from the installed distribution's
+metadata, an npm package's ``package.json`` or a ``--version`` command; availability from
+``importlib.util.find_spec``, ``PATH`` and the files a client needs.
 """
 
 from __future__ import annotations
 
+import functools
 import importlib.metadata
 import importlib.util
-import sys
-from collections.abc import Callable
+import json
+import os
+import re
+import shutil
+import subprocess
+import tomllib
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import NamedTuple
+from pathlib import Path
+from typing import Any, NamedTuple
 
+from faultproxy.clients.spec import (
+    FULL,
+    SIMPLE,
+    ClientSpec,
+    ClientSpecError,
+    Requires,
+    VersionFrom,
+    machine_values,
+    parse_client,
+    request_values,
+    substitute,
+)
 from faultproxy.clients.transcript import ClientRequest
 
-PYTHON, NODE, BROWSER = "python", "node", "browser"
+PYTHON, NODE, BROWSER, COMMAND = "python", "node", "browser", "command"
 
 # What a client speaks: a generic SSE endpoint, or one vendor API through its SDK.
 SSE, OPENAI_CHAT, OPENAI_RESPONSES, ANTHROPIC = "sse", "openai-chat", "openai-responses", "anthropic-messages"
+
+BUILTIN_FILE = Path(__file__).resolve().parent / "builtin.toml"
+BUILT_IN = "built-in"
 
 
 class Availability(NamedTuple):
@@ -36,55 +62,119 @@ class UnsupportedRequest(ValueError):
 
 @dataclass(frozen=True)
 class ClientInfo:
-    """One client. ``kind`` is ``python``, ``node`` or ``browser``.
+    """One client: a command template and what the harness needs to know about it.
 
-    Python entries need only ``module`` (and ``distribution`` for the version,
-    ``imports`` for availability). Other kinds give ``command_fn`` (the argv to start the
-    child; the harness appends nothing), ``version_fn`` and ``available_fn``.
+    ``output`` is what the child prints: :data:`~faultproxy.clients.spec.FULL` (the JSON-lines
+    protocol of :mod:`faultproxy.clients.protocol`) or :data:`~faultproxy.clients.spec.SIMPLE`
+    (one JSON line per event). ``protocol`` is what it reads (``sse`` or an LLM API).
+    ``origin`` says where it was defined; ``in_all`` whether scenarios with ``clients: all``
+    run it (built-ins and clients from a config file or ``--client-cmd``; a client defined in
+    a scenario file runs where it is named).
     """
 
     name: str
-    kind: str
-    description: str
-    install_hint: str
-    module: str | None = None  # python: the module with ``run(request, emitter)`` and ``version()``
-    distribution: str | None = None  # python: the distribution whose version is the client's version
-    imports: tuple[str, ...] = ()  # python: modules that must be importable
+    command: tuple[str, ...]
+    kind: str = COMMAND
+    description: str = ""
+    install_hint: str = ""
+    output: str = FULL
     protocol: str = SSE
     methods: tuple[str, ...] = ("GET", "POST")
-    body: bool = True  # can send a request body
-    headers: bool = True  # can send extra request headers
-    reconnects: bool = False  # reconnects (the library's own logic, or the adapter's from its callbacks)
-    command_fn: Callable[[ClientInfo], list[str]] | None = None
-    version_fn: Callable[[], str | None] | None = None
-    available_fn: Callable[[], Availability] | None = None
-    notes: tuple[str, ...] = field(default_factory=tuple)
+    body: bool = True
+    headers: bool = True
+    reconnects: bool = False
+    notes: tuple[str, ...] = ()
+    module: str | None = None  # built-in Python clients: the module with ``run(request, emitter)``
+    version_from: str | VersionFrom | None = None
+    requires: Requires = field(default_factory=Requires)
+    env: Mapping[str, str] = field(default_factory=dict)
+    here: Path = BUILTIN_FILE.parent
+    origin: str = BUILT_IN  # where it is defined, as listings show it (FILE:LINE)
+    file: str = ""  # the file that defines it
+    in_all: bool = True
 
-    def command(self) -> list[str]:
-        """The argv that starts this client's child process."""
-        if self.command_fn is not None:
-            return self.command_fn(self)
-        if self.kind != PYTHON:
-            raise ValueError(f"client {self.name!r} ({self.kind}) has no command")
-        return [sys.executable, "-m", "faultproxy.clients.child", self.name]
+    @classmethod
+    def from_spec(cls, spec: ClientSpec, *, here: Path, origin: str, file: str = "", in_all: bool) -> ClientInfo:
+        return cls(
+            name=spec.name, command=tuple(spec.command), kind=spec.kind, description=spec.description,  # type: ignore[arg-type]
+            install_hint=spec.install, output=spec.protocol, protocol=spec.speaks, methods=spec.methods,
+            body=spec.body, headers=spec.headers, reconnects=spec.reconnects, notes=spec.notes, module=spec.module,
+            version_from=spec.version, requires=spec.requires, env=dict(spec.env), here=here, origin=origin,
+            file=file, in_all=in_all,
+        )
+
+    @property
+    def builtin(self) -> bool:
+        return self.origin == BUILT_IN
+
+    def _values(self, request: ClientRequest | None = None) -> dict[str, str]:
+        values = machine_values(self.here)
+        if request is not None:
+            values.update(request_values(request))
+        return values
+
+    def argv(self, request: ClientRequest) -> list[str]:
+        """The command that starts this client for ``request``, placeholders replaced."""
+        values = self._values(request)
+        return [substitute(part, values) for part in self.command]
+
+    def environment(self) -> dict[str, str]:
+        values = self._values()
+        return {k: substitute(v, values) for k, v in self.env.items()}
+
+    @property
+    def cwd(self) -> Path | None:
+        """User clients run in the directory of the file that defines them (relative paths work)."""
+        return None if self.builtin else self.here
 
     def version(self) -> str | None:
-        """The installed version (None if not installed); the child reports the one it really loaded."""
-        if self.version_fn is not None:
-            return self.version_fn()
-        if self.distribution is None:
-            return None
-        try:
-            return importlib.metadata.version(self.distribution)
-        except importlib.metadata.PackageNotFoundError:
-            return None
+        """The installed version (None if unknown); a full-protocol child reports the one it loaded."""
+        source = self.version_from
+        if source is None or isinstance(source, str):
+            return source
+        if source.distribution is not None:
+            try:
+                return importlib.metadata.version(source.distribution)
+            except importlib.metadata.PackageNotFoundError:
+                return None
+        values = self._values()
+        if source.npm is not None:
+            folder = Path(substitute(source.dir or "{here}", values))
+            try:
+                data = json.loads((folder / "node_modules" / source.npm / "package.json").read_text(encoding="utf-8"))
+                return str(data["version"])
+            except (OSError, ValueError, KeyError):
+                return None
+        if source.command is not None:
+            argv = source.command.split() if isinstance(source.command, str) else source.command
+            return command_version(tuple(substitute(p, values) for p in argv), str(self.cwd or ""))
+        return None
 
     def available(self) -> Availability:
-        if self.available_fn is not None:
-            return self.available_fn()
-        missing = [m for m in self.imports if not _importable(m)]
+        values = self._values()
+        missing: list[str] = []
+        program = self.command[0]
+        executables = list(self.requires.executables)
+        if "{" not in program:  # the program itself, when it is named outright
+            executables.insert(0, program if "/" not in program else str((self.cwd or Path()) / program))
+        for executable in dict.fromkeys(executables):
+            path = substitute(executable, values)
+            if "/" in path:
+                if not os.access(path, os.X_OK):
+                    missing.append(f"{path} is missing")
+            elif shutil.which(path) is None:
+                missing.append(f"{path} is not on PATH")
+        gone = [m for m in self.requires.imports if not _importable(m)]
+        if gone:
+            missing.append(f"cannot import {', '.join(gone)}")
+        for name in self.requires.files:
+            path = Path(substitute(name, values))
+            if not path.is_absolute() and self.cwd is not None:
+                path = self.cwd / path
+            if not path.exists():
+                missing.append(f"{path} is missing")
         if missing:
-            return Availability(False, f"cannot import {', '.join(missing)}", self.install_hint)
+            return Availability(False, "; ".join(missing), self.install_hint)
         return Availability(True, "", "")
 
     def supports(self, request: ClientRequest) -> tuple[bool, str]:
@@ -98,6 +188,20 @@ class ClientInfo:
             return False, f"{self.name} cannot send extra request headers"
         return True, ""
 
+    def describe_origin(self) -> str:
+        return "built-in" if self.builtin else f"defined in {self.origin}"
+
+
+@functools.lru_cache(maxsize=None)
+def command_version(argv: tuple[str, ...], cwd: str = "") -> str | None:
+    """``1.2.3`` from the output of ``argv`` (``chromium --version``: the browser's version)."""
+    try:
+        result = subprocess.run(list(argv), capture_output=True, text=True, timeout=30, cwd=cwd or None)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    match = re.search(r"(\d+(?:\.\d+){1,3})", result.stdout + result.stderr)
+    return match.group(1) if match else None
+
 
 def _importable(module: str) -> bool:
     try:
@@ -110,30 +214,47 @@ REGISTRY: dict[str, ClientInfo] = {}
 
 
 def register(info: ClientInfo) -> ClientInfo:
-    """Add (or replace) a client entry; Node and browser clients call this from their own module."""
+    """Add (or replace) a client entry as it is (tests register throwaway clients this way)."""
     REGISTRY[info.name] = info
     return info
 
 
-# Modules that register more clients (Node, browser) when they exist; imported on demand.
-EXTENSIONS = ("faultproxy.clients.node", "faultproxy.clients.browser")
-_loaded = False
+def define(raw: Any, *, where: str, here: Path, file: str, in_all: bool = False) -> ClientInfo:
+    """Register a user's client from its definition (a mapping), or raise :class:`ClientSpecError`.
+
+    ``where`` is the definition's place (``FILE:LINE``) for errors and listings, ``here`` the
+    directory its relative paths and ``{here}`` start from, ``file`` the file it is in. A file
+    loaded again may define its clients again; another file may not take their names.
+    """
+    spec = parse_client(raw, where)
+    if spec.module is not None:
+        raise ClientSpecError(f"{where}: client {spec.name!r}: module: only built-in clients run a module")
+    info = ClientInfo.from_spec(spec, here=here, origin=where, file=file, in_all=in_all)
+    old = REGISTRY.get(spec.name)
+    if old is not None and old.builtin:
+        raise ClientSpecError(f"{where}: client {spec.name!r}: that is a built-in client's name; choose another")
+    if old is not None and old.file != file:
+        raise ClientSpecError(f"{where}: client {spec.name!r} is already defined ({old.origin}); "
+                              "define it once (a config file is the place for a client several files share)")
+    return register(info)
+
+
+def _load_builtin() -> None:
+    with BUILTIN_FILE.open("rb") as handle:
+        data = tomllib.load(handle)
+    for raw in data["client"]:
+        spec = parse_client(raw, str(BUILTIN_FILE))
+        register(ClientInfo.from_spec(spec, here=BUILTIN_FILE.parent, origin=BUILT_IN, in_all=True))
 
 
 def load_all() -> None:
-    """Import the extension modules that exist, so their clients are registered too."""
-    global _loaded
-    if _loaded:
-        return
-    _loaded = True
-    for module in EXTENSIONS:
-        if _importable(module):
-            importlib.import_module(module)
+    """Register the clients of the project's config file (``faultproxy.toml`` / ``pyproject.toml``)."""
+    from faultproxy.config import load_project_config
+
+    load_project_config()
 
 
 def get(name: str) -> ClientInfo:
-    if name not in REGISTRY:
-        load_all()
     try:
         return REGISTRY[name]
     except KeyError:
@@ -141,80 +262,14 @@ def get(name: str) -> ClientInfo:
 
 
 def names(kind: str | None = None) -> list[str]:
-    load_all()
     return [n for n, info in REGISTRY.items() if kind is None or info.kind == kind]
 
 
-def _faultproxy_version() -> str:
-    from faultproxy import __version__
+__all__ = [
+    "ANTHROPIC", "BROWSER", "BUILT_IN", "COMMAND", "FULL", "NODE", "OPENAI_CHAT", "OPENAI_RESPONSES", "PYTHON",
+    "REGISTRY", "SIMPLE", "SSE", "Availability", "ClientInfo", "ClientSpecError", "Requires", "UnsupportedRequest",
+    "VersionFrom",
+    "command_version", "define", "get", "load_all", "names", "register",
+]
 
-    return __version__
-
-
-def _python(name: str, description: str, *, distribution: str | None, imports: tuple[str, ...],
-            pip: str, **extra) -> ClientInfo:
-    module = "faultproxy.clients.py_" + name.replace("-", "_")
-    return register(ClientInfo(
-        name=name, kind=PYTHON, description=description, install_hint=f"pip install {pip}" if pip else "",
-        module=module, distribution=distribution, imports=imports, **extra,
-    ))
-
-
-_python(
-    "raw", "faultproxy's from-scratch reconnecting EventSource (faultproxy.lab.sse_client)",
-    distribution=None, imports=(), pip="", methods=("GET",), body=False, headers=False, reconnects=True,
-    version_fn=_faultproxy_version,
-)
-_python(
-    "httpx-sse", "httpx + httpx-sse connect_sse / iter_sse (no reconnection)",
-    distribution="httpx-sse", imports=("httpx", "httpx_sse"), pip="httpx httpx-sse",
-)
-_python(
-    "sseclient-py", "sseclient-py's SSEClient over a requests response (stream=True; no reconnection)",
-    distribution="sseclient-py", imports=("requests", "sseclient"), pip="requests sseclient-py",
-)
-_python(
-    "requests-sse", "requests-sse EventSource (reconnects, doubling its delay each time)",
-    distribution="requests-sse", imports=("requests", "requests_sse"), pip="requests-sse", reconnects=True,
-)
-_python(
-    "aiohttp-sse-client2", "aiohttp-sse-client2 EventSource on aiohttp (reconnects after a clean end)",
-    distribution="aiohttp-sse-client2", imports=("aiohttp", "aiohttp_sse_client2"), pip="aiohttp-sse-client2",
-    reconnects=True,
-)
-_python(
-    "launchdarkly-eventsource",
-    "LaunchDarkly's ld_eventsource SSEClient on urllib3 (reconnects with Last-Event-ID)",
-    distribution="launchdarkly-eventsource", imports=("ld_eventsource",), pip="launchdarkly-eventsource",
-    methods=("GET",), body=False, reconnects=True,
-)
-_python(
-    "openai", "the official OpenAI SDK, chat.completions.create(stream=True): one event per content delta",
-    distribution="openai", imports=("openai",), pip="openai", protocol=OPENAI_CHAT, methods=("POST",),
-)
-_python(
-    "openai-responses",
-    "the official OpenAI SDK, responses.create(stream=True): one event per output_text.delta",
-    distribution="openai", imports=("openai",), pip="openai", protocol=OPENAI_RESPONSES, methods=("POST",),
-)
-_python(
-    "anthropic", "the official Anthropic SDK, messages.create(stream=True): one event per text delta",
-    distribution="anthropic", imports=("anthropic",), pip="anthropic", protocol=ANTHROPIC, methods=("POST",),
-)
-_python(
-    "langchain-openai",
-    "LangChain's ChatOpenAI(...).stream() on Chat Completions; the message as LangChain adds the chunks up",
-    distribution="langchain-openai", imports=("langchain_openai",), pip="langchain-openai", protocol=OPENAI_CHAT,
-    methods=("POST",),
-)
-_python(
-    "pydantic-ai",
-    "Pydantic AI's model_request_stream_sync on its Anthropic model; the message as Pydantic AI assembles it",
-    distribution="pydantic-ai-slim", imports=("pydantic_ai", "anthropic"), pip="pydantic-ai-slim[anthropic]",
-    protocol=ANTHROPIC, methods=("POST",),
-)
-_python(
-    "naive", "a tutorial-style parser: requests iter_content, split each read on \\n\\n, keep 'data: ' lines "
-    "(deliberately wrong)",
-    distribution=None, imports=("requests",), pip="requests", version_fn=_faultproxy_version,
-)
+_load_builtin()

@@ -23,10 +23,11 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from faultproxy.errors import InputError
 from faultproxy.faults.base import REGISTRY, Attributes, Fault
 
 
-class FaultSpecError(ValueError):
+class FaultSpecError(InputError):
     """A fault description that cannot be used, said so that the user can fix it."""
 
 

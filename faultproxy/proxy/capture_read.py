@@ -16,11 +16,12 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
+from faultproxy.errors import InputError
 
 _ARROW = {"request": "→", "response": "←", "upstream": "⇠"}
 
 
-class CaptureFileError(ValueError):
+class CaptureFileError(InputError):
     """A line of the file that is not a capture record; the message names the file and the line."""
 
 

@@ -12,11 +12,13 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from faultproxy.errors import InputError
+
 SCHEMA_PATH = Path(__file__).with_name("schema.json")
 MAX_LISTED = 20  # problems listed in one error message
 
 
-class ReportValidationError(ValueError):
+class ReportValidationError(InputError):
     """The report does not match the schema. ``problems`` holds ``(json_path, message)`` pairs."""
 
     def __init__(self, problems: list[tuple[str, str]]):

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import re
 import time
 from pathlib import Path
 from typing import Any
@@ -68,6 +69,37 @@ def _matrix(report: dict[str, Any], console: Console) -> None:
     console.print("  ".join(f"{n}={c}" for n, c in enumerate(clients, start=1)))
 
 
+def define_command_client(text: str, protocol: str, index: int) -> str:
+    """Register a ``--client-cmd`` (``[NAME=]COMMAND``); its name, from NAME or the script it runs."""
+    import shlex
+
+    from faultproxy.clients import registry
+
+    name, eq, command = text.partition("=")
+    if not eq or not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]*", name.strip()):
+        name, command = "", text
+    try:
+        argv = shlex.split(command)
+    except ValueError as error:
+        raise click.BadParameter(f"{text!r}: {error}", param_hint="--client-cmd") from None
+    if not name:
+        scripts = [Path(a).stem for a in argv if "{" not in a and Path(a).suffix in SCRIPT_SUFFIXES]
+        name = re.sub(r"[^A-Za-z0-9_.-]", "-", scripts[0] if scripts else Path(argv[0] if argv else "cmd").name)
+        name = name.lstrip("-_.") or "cmd"
+        if name in registry.REGISTRY and registry.get(name).builtin:
+            name += "-cmd"
+    try:
+        return registry.define({"name": name.strip(), "command": command, "protocol": protocol,
+                                "description": f"--client-cmd {command}"},
+                               where=f"--client-cmd #{index + 1}", here=Path.cwd(), file=f"--client-cmd #{index + 1}",
+                               in_all=False).name
+    except registry.ClientSpecError as error:
+        raise click.BadParameter(str(error), param_hint="--client-cmd") from None
+
+
+SCRIPT_SUFFIXES = (".js", ".mjs", ".cjs", ".ts", ".py", ".sh", ".rb", ".pl", ".php", ".go")
+
+
 @click.command("run")
 @click.argument("paths", nargs=-1, type=click.Path(exists=True, path_type=Path))
 @click.option("--clients", "client_list", metavar="A,B,…", help="Only these clients (default: every available one).")
@@ -79,34 +111,41 @@ def _matrix(report: dict[str, Any], console: Console) -> None:
 @click.option("-k", "select", metavar="TEXT", help="Only scenarios whose name contains TEXT.")
 @click.option("--repeat", type=click.IntRange(1, 1000), default=1, show_default=True, metavar="N",
               help="Run every cell N times; a cell whose outcome varies is reported flaky, with its rate.")
+@click.option("--client-cmd", "client_cmds", multiple=True, metavar="[NAME=]COMMAND",
+              help='Your own client for this run, e.g. "node my-client.js {url}" (repeatable); it runs in '
+                   "every scenario it can read, and only such clients run unless --clients names more.")
+@click.option("--client-protocol", type=click.Choice(["simple", "full"]), default="simple", show_default=True,
+              help="What --client-cmd clients print: one JSON line per event, or the full JSON-lines protocol.")
+@click.option("--config", "config_file", type=click.Path(dir_okay=False, path_type=Path),
+              help="The project config (default: ./faultproxy.toml, else [tool.faultproxy] in ./pyproject.toml).")
 def run(paths: tuple[Path, ...], client_list: str | None, out: Path, jobs: int | None, seed: int,
-        select: str | None, repeat: int) -> None:
+        select: str | None, repeat: int, client_cmds: tuple[str, ...], client_protocol: str,
+        config_file: Path | None) -> None:
     """Run scenario files (default: the built-in suite) and write the report."""
     from faultproxy.clients import registry
+    from faultproxy.config import load_project_config
     from faultproxy.provenance import environment
     from faultproxy.report import write_reports
     from faultproxy.report.model import totals
-    from faultproxy.scenarios import ScenarioError, load_paths
+    from faultproxy.scenarios import load_paths
     from faultproxy.scenarios.runner import DEFAULT_SUITE, build_report, plan, run_cells
 
     console = Console(stderr=True)
-    registry.load_all()
-    try:
-        scenarios = load_paths([str(p) for p in (paths or (DEFAULT_SUITE,))])
-    except ScenarioError as error:
-        raise click.ClickException(str(error)) from None
+    load_project_config(config_file)
+    own = [define_command_client(text, client_protocol, i) for i, text in enumerate(client_cmds)]
+    scenarios = load_paths([str(p) for p in (paths or (DEFAULT_SUITE,))])
     if select:
         scenarios = [s for s in scenarios if select in s.name]
     if not scenarios:
         raise click.UsageError("no scenarios to run")
-    wanted = None
+    wanted = list(own) if own else None
     if client_list:
-        wanted = [c.strip() for c in client_list.split(",") if c.strip()]
+        wanted = (wanted or []) + [c.strip() for c in client_list.split(",") if c.strip()]
         unknown = sorted(set(wanted) - set(registry.names()))
         if unknown:
             raise click.BadParameter(f"unknown client(s) {', '.join(unknown)}; known: {', '.join(registry.names())}",
                                      param_hint="--clients")
-    cells, availability = plan(scenarios, wanted, repeat)
+    cells, availability = plan(scenarios, wanted, repeat, own)
     for name, avail in availability.items():
         if not avail.ok:
             console.print(f"[yellow]client {name} unavailable:[/] {avail.reason} — install: {avail.install}")
@@ -152,3 +191,32 @@ def run(paths: tuple[Path, ...], client_list: str | None, out: Path, jobs: int |
     if flaky:
         raise SystemExit(FLAKY_EXIT)
 
+
+
+@click.group("scenarios")
+def scenarios() -> None:
+    """Scenario files: check them without running, or get their JSON Schema for an editor."""
+
+
+@scenarios.command("check")
+@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
+@click.option("--config", "config_file", type=click.Path(dir_okay=False, path_type=Path),
+              help="The project config (default: ./faultproxy.toml, else [tool.faultproxy] in ./pyproject.toml).")
+def check(paths: tuple[Path, ...], config_file: Path | None) -> None:
+    """Validate scenario files (and directories of them) without running anything.
+
+    Prints each scenario with its cells; exit 2 at the first problem, which names FILE:LINE."""
+    from faultproxy.config import load_project_config
+    from faultproxy.scenarios import load_paths
+    from faultproxy.scenarios.runner import plan
+
+    load_project_config(config_file)
+    loaded = load_paths([str(p) for p in paths])
+    cells, availability = plan(loaded, None)
+    for scenario in loaded:
+        names = scenario.client_names()
+        click.echo(f"{scenario.file}:{scenario.line}: {scenario.name}: {len(names)} client(s), "
+                   f"{len(scenario.faults)} fault(s), {len(scenario.expectations)} expectation(s)")
+    missing = sorted(n for n, a in availability.items() if not a.ok)
+    note = f"; not available here: {', '.join(missing)}" if missing else ""
+    click.echo(f"{len(loaded)} scenario(s) OK, {len(cells)} cell(s){note}")

@@ -20,6 +20,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ValidationError
 
+from faultproxy.errors import InputError
 from faultproxy.faults.spec import FaultSpecError, _LineLoader, describe_attribute, parse_faults
 from faultproxy.scenarios.intermediary import IntermediarySpec
 from faultproxy.scenarios.model import (
@@ -42,7 +43,7 @@ TOP_KEYS = ("name", "description", "tags", "server", "request", "faults", "inter
             "expectations", "timeouts", "reconnect", "repetitions", "seed", "known")
 
 
-class ScenarioError(ValueError):
+class ScenarioError(InputError):
     """A scenario file that cannot be used, said so that the user can fix it (``FILE:LINE: ...``)."""
 
 
@@ -110,7 +111,8 @@ class _Context:
     def error(self, message: str, line: int | None = None) -> ScenarioError:
         line = line or _line(self.raw)
         place = f"{self.where}:{line}" if line else self.where
-        return ScenarioError(f"{place}: {self.label}: {message}")
+        label = f"{self.label}: " if self.label else ""
+        return ScenarioError(f"{place}: {label}{message}")
 
     def at(self, key: str, *loc: Any) -> int | None:
         node = self.raw.get(key) if isinstance(self.raw, dict) else None
@@ -205,27 +207,55 @@ def _server(ctx: _Context, raw: Any) -> ServerSpec:
     return ServerSpec(kind=kind, options=options)
 
 
-def _clients(ctx: _Context, raw: Any) -> tuple[str, ...] | str:
+def _define_client(ctx: _Context, raw: Any, line: int | None) -> str:
+    """A client defined in the scenario file: registered under its name, which the file then uses."""
     from faultproxy.clients import registry
 
-    known = registry.names()
+    where = f"{ctx.where}:{line}" if line else ctx.where
+    path = Path(ctx.where)
+    here = path.parent.resolve() if path.exists() else Path.cwd()
+    try:
+        return registry.define(raw, where=where, here=here, file=str(path)).name
+    except registry.ClientSpecError as error:
+        text = str(error).removeprefix(f"{where}: ")
+        raise ctx.error(f"clients: {text}", line) from None
+
+
+def _clients(ctx: _Context, raw: Any) -> tuple[str, ...] | str:
+    """``all``, or the names to run; a mapping in the list defines a client of the user's own."""
+    from faultproxy.clients import registry
+
     if raw is None or raw == "all":
         return "all"
-    items = [raw] if isinstance(raw, str) else raw
-    if not isinstance(items, list) or not all(isinstance(c, str) for c in items):
-        raise ctx.error("clients: a list of client names, or 'all'; clients: " + ", ".join(known),
-                        ctx.at("clients"))
+    items = [raw] if isinstance(raw, (str, dict)) else raw
+    if not isinstance(items, list) or not all(isinstance(c, (str, dict)) for c in items):
+        raise ctx.error("clients: a list of client names (or client definitions: name, command, protocol), "
+                        "or 'all'; clients: " + ", ".join(registry.names()), ctx.at("clients"))
     seen: list[str] = []
-    for i, name in enumerate(items):
-        if name not in known:
-            raise ctx.error(f"clients: unknown client {name!r}; one of: {', '.join(known)} (or 'all')",
-                            ctx.at("clients", i))
+    for i, item in enumerate(items):
+        line = ctx.at("clients", i)
+        name = _define_client(ctx, item, line) if isinstance(item, dict) else item
+        if name not in registry.REGISTRY:
+            known = ", ".join(registry.names())
+            raise ctx.error(f"clients: unknown client {name!r}; one of: {known} (or 'all', or define one: "
+                            "{name: ..., command: ..., protocol: simple})", line)
         if name in seen:
-            raise ctx.error(f"clients: {name!r} is listed twice", ctx.at("clients", i))
+            raise ctx.error(f"clients: {name!r} is listed twice", line)
         seen.append(name)
     if not seen:
         raise ctx.error("clients: the list is empty; name clients or say 'all'", ctx.at("clients"))
     return tuple(seen)
+
+
+def file_clients(raw: Any, where: str, line: int | None) -> list[str]:
+    """The ``clients:`` list beside ``scenarios:`` in a file: client definitions its scenarios can name."""
+    ctx = _Context(where, {}, 0)
+    ctx.label = ""
+    if not isinstance(raw, list):
+        raise ctx.error("clients: beside 'scenarios', a list of client definitions (name, command, protocol)",
+                        line)
+    lines = getattr(raw, "lines", {})
+    return [_define_client(ctx, item, lines.get(str(i), line)) for i, item in enumerate(raw)]
 
 
 def _expectation(ctx: _Context, item: Any, line: int | None) -> Expectation:
@@ -395,10 +425,13 @@ def load_text(text: str, where: str = "<scenario>") -> list[Scenario]:
         raise ScenarioError(f"{where}: empty file: expected a scenario (a mapping with 'name') "
                             "or 'scenarios: [...]'")
     if isinstance(data, dict) and "scenarios" in data:
-        extra = [k for k in data if k != "scenarios"]
+        extra = [k for k in data if k not in ("scenarios", "clients")]
         if extra:
             raise ScenarioError(f"{where}:{_line(data, str(extra[0]))}: unknown key {extra[0]!r} beside "
-                                "'scenarios'; a file is one scenario or 'scenarios: [...]' alone")
+                                "'scenarios'; a file is one scenario, or 'scenarios: [...]' with the "
+                                "definitions of its own 'clients: [...]'")
+        if "clients" in data:
+            file_clients(data["clients"], where, _line(data, "clients"))
         items = data["scenarios"]
         if not isinstance(items, list) or not items:
             raise ScenarioError(f"{where}:{_line(data, 'scenarios')}: 'scenarios' must be a non-empty list")

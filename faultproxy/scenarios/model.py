@@ -357,16 +357,23 @@ class Scenario(Strict):
     def client_names(self, registered: list[str] | None = None) -> list[str]:
         """The clients to run: the list given, or for ``all`` every registered client that speaks
         this server's protocol (generic SSE clients for sse/starlette/url servers; the SDK clients
-        of that API for openai/anthropic)."""
+        of that API for openai/anthropic), built-in or the project's own (a client defined in a
+        scenario file runs where it is named)."""
         if self.clients != "all":
             return list(self.clients)
+        from faultproxy.clients import registry
+
+        pool = registered if registered is not None else registry.names()
+        return [n for n in pool if self.speaks_with(n) and registry.get(n).in_all]
+
+    def speaks_with(self, client: str) -> bool:
+        """Whether ``client`` reads what this scenario's server streams (any SSE, or that LLM API)."""
         from faultproxy.clients import registry
 
         llm = {registry.OPENAI_CHAT, registry.OPENAI_RESPONSES, registry.ANTHROPIC}
         wanted = {"openai": {registry.OPENAI_CHAT, registry.OPENAI_RESPONSES},
                   "anthropic": {registry.ANTHROPIC}, "llm": llm}.get(self.server.kind, {registry.SSE})
-        pool = registered if registered is not None else registry.names()
-        return [n for n in pool if registry.get(n).protocol in wanted]
+        return registry.get(client).protocol in wanted
 
     def known_for(self, client: str) -> Known | None:
         return self.known.get(client)

@@ -50,18 +50,20 @@ class Cell:
 
 
 def plan(scenarios: list[Scenario], clients: list[str] | None,
-         repeat: int = 1) -> tuple[list[Cell], dict[str, registry.Availability]]:
+         repeat: int = 1, extra: list[str] = ()) -> tuple[list[Cell], dict[str, registry.Availability]]:
     """The cells to run, and the availability of every client involved.
 
-    ``clients`` narrows every scenario to those names; an unavailable client is reported (with
-    its install command) and its cells are not run — the report says so, nothing is silent.
-    ``repeat``: every scenario × client runs its ``repetitions`` that many times over (a pair
-    whose outcome varies between its runs is then reported flaky, with its rate).
+    ``clients`` narrows every scenario to those names; ``extra`` clients (``--client-cmd``) run in
+    every scenario whose server they can read, whatever its list says. An unavailable client is
+    reported (with its install command) and its cells are not run — the report says so, nothing
+    is silent. ``repeat``: every scenario × client runs its ``repetitions`` that many times over (a
+    pair whose outcome varies between its runs is then reported flaky, with its rate).
     """
     availability: dict[str, registry.Availability] = {}
     cells: list[Cell] = []
     for scenario in scenarios:
         names = scenario.client_names()
+        names += [n for n in extra if n not in names and scenario.speaks_with(n)]
         if clients is not None:
             names = [n for n in names if n in clients]
         for name in names:

@@ -35,10 +35,8 @@ from faultproxy.lab.asyncio_server import running_in_thread
 def script_client(name: str, *parts: str) -> ClientInfo:
     """A client whose child is ``python -c`` the parts (each dedented); the request arrives on stdin."""
     code = "import json, os, sys, time\n" + "".join(textwrap.dedent(part) for part in parts)
-    return ClientInfo(
-        name=name, kind=PYTHON, description="test child", install_hint="",
-        command_fn=lambda info: [sys.executable, "-c", code], version_fn=lambda: "9.9",
-    )
+    return ClientInfo(name=name, kind=PYTHON, description="test child", command=(sys.executable, "-c", code),
+                      version_from="9.9")
 
 
 def line(**message) -> str:
@@ -279,7 +277,9 @@ def test_a_request_a_client_cannot_make_is_refused_before_starting_it():
 def test_cli_lists_clients_with_versions_and_install_hints_for_missing_ones(monkeypatch):
     missing = ClientInfo(
         name="zz-missing", kind=PYTHON, description="not here", install_hint="pip install zz-missing",
-        module="faultproxy.clients.py_zz", distribution="zz-missing", imports=("zz_missing_module",),
+        command=("{python}", "-m", "faultproxy.clients.child", "zz-missing"), module="faultproxy.clients.py_zz",
+        version_from=registry.VersionFrom(distribution="zz-missing"),
+        requires=registry.Requires(imports=("zz_missing_module",)),
     )
     monkeypatch.setitem(registry.REGISTRY, missing.name, missing)
     runner = CliRunner()

@@ -164,8 +164,50 @@ def test_unknown_server_kind_and_bad_url() -> None:
 def test_unknown_client_points_at_its_list_item() -> None:
     message = fails("name: c\nserver: sse\nclients:\n  - raw\n  - curl\n")
     assert message.startswith("s.yaml:5: scenario 'c': clients: unknown client 'curl'; one of: raw, httpx-sse")
-    assert "(or 'all')" in message
+    assert "(or 'all', or define one: {name: ..., command: ..., protocol: simple})" in message
     assert "listed twice" in fails("name: c\nserver: sse\nclients: [raw, raw]\n")
+
+
+def test_a_scenario_file_defines_its_own_clients(tmp_path: Path) -> None:
+    from faultproxy.clients import registry
+
+    path = tmp_path / "own.yaml"
+    path.write_text(textwrap.dedent("""\
+        clients:
+          - {name: own-shared, command: "node shared.js {url}"}
+        scenarios:
+          - name: a
+            server: sse
+            clients: [own-shared, raw, {name: own-inline, command: [python3, mine.py, "{url}"], protocol: full}]
+          - name: b
+            server: sse
+            clients: [own-inline]
+            known:
+              own-inline: {outcome: silent_loss, why: its parser splits reads}
+        """))
+    a, b = load_file(path)
+    assert a.clients == ("own-shared", "raw", "own-inline") and b.clients == ("own-inline",)
+    inline = registry.get("own-inline")
+    assert (inline.output, inline.here, inline.origin, inline.in_all) == ("full", tmp_path, f"{path}:6", False)
+    assert registry.get("own-shared").output == "simple"
+    # a file's own clients run where they are named, not in every 'all' scenario
+    (everyone,) = load_text("name: c\nserver: sse\n", "c.yaml")
+    assert "own-inline" not in everyone.client_names() and "raw" in everyone.client_names()
+    load_file(path)  # the same file again: its definitions again
+
+
+def test_bad_client_definitions_in_a_scenario_file(tmp_path: Path) -> None:
+    message = fails("name: c\nserver: sse\nclients:\n  - raw\n  - {name: own-x, command: go, colour: red}\n")
+    assert message.startswith("s.yaml:5: scenario 'c': clients: client 'own-x': colour: unknown key; a client takes:")
+    message = fails("clients: [{name: own-y}]\nscenarios:\n  - {name: c, server: sse}\n")
+    assert message.startswith("s.yaml:1: clients: client 'own-y': command: required")
+    message = fails("clients: {name: own-z}\nscenarios:\n  - {name: c, server: sse}\n")
+    assert "clients: beside 'scenarios', a list of client definitions" in message
+    (tmp_path / "first.yaml").write_text("name: c1\nserver: sse\nclients: [{name: own-twice, command: a}]\n")
+    (tmp_path / "second.yaml").write_text("name: c2\nserver: sse\nclients: [{name: own-twice, command: b}]\n")
+    with pytest.raises(ScenarioError, match=r"second.yaml:3: scenario 'c2': clients: client 'own-twice' is already "
+                                            r"defined \(.*first.yaml:3\)"):
+        load_paths([tmp_path])
 
 
 def test_unknown_fault_type_and_attribute_come_from_the_fault_engine() -> None:
