@@ -6,7 +6,7 @@ import json
 
 import click
 
-from faultproxy.faults.spec import describe_attribute
+from faultproxy.faults.spec import SHARED_KEYS, describe_attribute
 
 
 def describe_faults() -> list[dict[str, object]]:
@@ -33,8 +33,14 @@ def faults(as_json: bool) -> None:
     """List the faults a proxy can apply, with their attributes."""
     described = describe_faults()
     if as_json:
-        click.echo(json.dumps(described, indent=2))
+        click.echo(json.dumps({"shared_keys": SHARED_KEYS, "faults": described}, indent=2))
         return
+    click.echo("Every fault takes these keys beside its attributes (one namespace: no attribute has one of")
+    click.echo("these names), e.g. --fault sse_drop:event_index=2,connections=[1],name=lose-one")
+    width = max(map(len, SHARED_KEYS))
+    for key, meaning in SHARED_KEYS.items():
+        click.echo(f"    {key:<{width}}  {meaning}")
+    click.echo("")
     for fault in described:
         click.echo(f"{fault['type']}  [{fault['layer']}; {'/'.join(fault['streams'])}]  {fault['summary']}")
         for name, prop in fault["attributes"].items():  # type: ignore[union-attr]

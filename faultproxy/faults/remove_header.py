@@ -1,6 +1,6 @@
 """``remove_header``: a header field disappears from every message.
 
-Every field called ``name`` (case-insensitive) is removed from each final response
+Every field called ``header`` (case-insensitive) is removed from each final response
 (``stream: downstream``, the default) or each request (``stream: upstream``): a missing
 ``Content-Type``, a missing ``Cache-Control: no-cache`` on a stream, a request without its
 ``Accept: text/event-stream`` or ``Last-Event-ID``. A message without the field passes as it
@@ -18,9 +18,9 @@ from faultproxy.faults.set_header import check_name
 
 
 class RemoveHeaderAttributes(Attributes):
-    name: str = Field(..., description="the header field name, e.g. Content-Type")
+    header: str = Field(..., description="the header field name, e.g. Content-Type")
 
-    @field_validator("name")
+    @field_validator("header")
     @classmethod
     def _token(cls, value: str) -> str:
         return check_name(value)
@@ -34,8 +34,8 @@ class RemoveHeader(Fault):
     Attributes = RemoveHeaderAttributes
 
     def on_event(self, event: object, ctx: Context) -> list[object]:
-        if not is_message_head(event, ctx.direction) or self.a.name not in event.headers:
+        if not is_message_head(event, ctx.direction) or self.a.header not in event.headers:
             return [event]
-        values = event.headers.get_all(self.a.name)
-        ctx.fired(f"removed {self.a.name} ({', '.join(quoted(self.a.name, v) for v in values)})")
-        return [with_headers(event, event.headers.replaced(self.a.name, None))]
+        values = event.headers.get_all(self.a.header)
+        ctx.fired(f"removed {self.a.header} ({', '.join(quoted(self.a.header, v) for v in values)})")
+        return [with_headers(event, event.headers.replaced(self.a.header, None))]

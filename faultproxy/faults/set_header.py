@@ -1,6 +1,6 @@
 """``set_header``: a header field of every message gets another value (or appears).
 
-Every field called ``name`` is removed and one ``name: value`` field is added at the end of
+Every field called ``header`` is removed and one ``header: value`` field is added at the end of
 the head, on each final response (``stream: downstream``, the default; ``1xx`` interim
 responses are left alone) or each request (``stream: upstream``). A wrong ``Content-Type``
 (``text/plain`` on an event stream) is the classic use. Changing ``Content-Length`` or
@@ -27,10 +27,10 @@ def check_name(value: str) -> str:
 
 
 class SetHeaderAttributes(Attributes):
-    name: str = Field(..., description="the header field name, e.g. Content-Type")
+    header: str = Field(..., description="the header field name, e.g. Content-Type")
     value: str = Field(..., description="its new value, e.g. text/plain")
 
-    @field_validator("name")
+    @field_validator("header")
     @classmethod
     def _token(cls, value: str) -> str:
         return check_name(value)
@@ -53,7 +53,7 @@ class SetHeader(Fault):
     def on_event(self, event: object, ctx: Context) -> list[object]:
         if not is_message_head(event, ctx.direction):
             return [event]
-        old = event.headers.get(self.a.name)
-        shown = "absent" if old is None else quoted(self.a.name, old)
-        ctx.fired(f"{self.a.name}: {quoted(self.a.name, self.a.value)} (was {shown})")
-        return [with_headers(event, event.headers.replaced(self.a.name, self.a.value))]
+        old = event.headers.get(self.a.header)
+        shown = "absent" if old is None else quoted(self.a.header, old)
+        ctx.fired(f"{self.a.header}: {quoted(self.a.header, self.a.value)} (was {shown})")
+        return [with_headers(event, event.headers.replaced(self.a.header, self.a.value))]

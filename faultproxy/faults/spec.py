@@ -198,20 +198,55 @@ def check_unique(specs: list[FaultSpec], where: str = "") -> list[FaultSpec]:
     return specs
 
 
+# The keys every fault has, beside its type's attributes: one namespace (no attribute takes one of
+# these names), so the flat forms -- ``--fault TYPE:k=v,...``, the pytest fixture's ``fault(type,
+# **k)``, the marker -- need no prefix to tell them apart. ``faultproxy faults`` lists them.
+SHARED_KEYS: dict[str, str] = {
+    "name": "the fault's own name, unique per proxy (default TYPE_N)",
+    "stream": "downstream (server→client, the default) or upstream (client→server)",
+    "toxicity": "probability 0..1 that a connection gets the fault, drawn from the seed (default 1)",
+    "connections": "1-based connection numbers it applies to, e.g. [1] or [2, 3] (default every one)",
+    "match": "the requests it applies to: {method: POST, path: /v1/*, header: {x-test: a}}",
+}
+
+
+def split_items(text: str) -> list[str]:
+    """``a=1,b=[1,2],c={x: 1, y: 2}`` -> ``["a=1", "b=[1,2]", "c={x: 1, y: 2}"]``: commas inside
+    brackets, braces or quotes do not split."""
+    items, depth, quote, start = [], 0, "", 0
+    for i, ch in enumerate(text):
+        if quote:
+            quote = "" if ch == quote else quote
+        elif ch in "'\"":
+            quote = ch
+        elif ch in "[{":
+            depth += 1
+        elif ch in "]}":
+            depth -= 1
+        elif ch == "," and depth == 0:
+            items.append(text[start:i])
+            start = i + 1
+    items.append(text[start:])
+    return [item.strip() for item in items if item.strip()]
+
+
 def parse_cli_fault(text: str, index: int = 0) -> FaultSpec:
-    """``TYPE:key=value,key=value`` (values parsed as YAML scalars), as ``--fault`` takes it."""
+    """``TYPE:key=value,key=value`` (values parsed as YAML: ``connections=[1,2]``,
+    ``match={path: /v1/*}``), as ``--fault`` takes it. Keys are the fault's shared keys
+    (:data:`SHARED_KEYS`) or its type's attributes."""
     kind, _, rest = text.partition(":")
     attributes: dict[str, Any] = {}
     top: dict[str, Any] = {}
-    for item in filter(None, (p.strip() for p in rest.split(","))):
+    for item in split_items(rest):
         key, eq, value = item.partition("=")
         if not eq:
             raise FaultSpecError(f"--fault {text!r}: expected key=value, got {item!r}")
-        parsed = yaml.safe_load(value) if value else ""
-        if key in ("name", "stream", "toxicity"):
-            top[key] = parsed
-        else:
-            attributes[key] = parsed
+        try:
+            parsed = yaml.safe_load(value) if value else ""
+        except yaml.YAMLError as error:
+            problem = getattr(error, "problem", None) or error
+            raise FaultSpecError(f"--fault {text!r}: {key.strip()}: not a YAML value ({problem})") from None
+        (top if key.strip() in SHARED_KEYS else attributes)[key.strip()] = parsed
     return parse_fault({"type": kind.strip(), **top, "attributes": attributes}, index=index, where="--fault")
 
 

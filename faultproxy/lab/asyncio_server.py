@@ -57,6 +57,11 @@ class StreamServer:
     def url(self) -> str:
         return f"{'https' if self.tls is not None else 'http'}://{url_host(self.host)}:{self.port}/"
 
+    @property
+    def busy(self) -> bool:
+        """A connection is still being served (a response may still be written and logged)."""
+        return bool(self._connections)
+
     async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         raise NotImplementedError
 

@@ -397,6 +397,11 @@ class LLMMockServer(StreamServer):
         return self.log
 
     @property
+    def busy(self) -> bool:
+        """A response is still being written (a kept-alive connection between requests is idle)."""
+        return any(x.ended is None for x in self.log)
+
+    @property
     def base_url(self) -> str:
         """What an SDK's ``base_url`` should be: ``http://127.0.0.1:PORT/v1``."""
         return self.url.rstrip("/") + "/v1"

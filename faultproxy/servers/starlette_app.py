@@ -105,10 +105,16 @@ class StarletteServer:
         self._log: IO[str] | None = None
         self._guest: GuestUvicorn | None = None
         self._stopping = False
+        self._streaming = 0  # stream generators running
 
     @property
     def url(self) -> str:
         return f"http://{url_host(self.host)}:{self.port}{STREAM_PATH}"
+
+    @property
+    def busy(self) -> bool:
+        """A stream is still being written (its events may still be logged)."""
+        return self._streaming > 0
 
     # -- the app ------------------------------------------------------------------------------
 
@@ -137,6 +143,7 @@ class StarletteServer:
 
     async def _generate(self, state: _Stream, first: int) -> AsyncIterator[ServerSentEvent]:
         stream = self.stream
+        self._streaming += 1
         try:
             for count, n in enumerate(range(first, stream.events + 1), start=1):
                 await asyncio.sleep(stream.interval)
@@ -157,6 +164,8 @@ class StarletteServer:
         except (asyncio.CancelledError, GeneratorExit):
             self._gone(state, "cancelled")
             raise
+        finally:
+            self._streaming -= 1
 
     # -- ground truth -------------------------------------------------------------------------
 

@@ -564,8 +564,8 @@ def test_content_length_mismatch_on_a_chunked_stream_holds_it_to_the_end(lab_sse
 def test_set_and_remove_header_on_the_response(lab_sse, make_proxy):
     server = lab_sse(events=2, interval=0.001)
     proxy = make_proxy(f"http://127.0.0.1:{server.port}", faults=[
-        {"type": "set_header", "attributes": {"name": "Content-Type", "value": "text/plain"}},
-        {"type": "remove_header", "attributes": {"name": "cache-control"}},
+        {"type": "set_header", "attributes": {"header": "Content-Type", "value": "text/plain"}},
+        {"type": "remove_header", "attributes": {"header": "cache-control"}},
     ])
     with client() as http:
         response = http.get(proxy.url + "/events")
@@ -581,7 +581,7 @@ def test_set_header_upstream_changes_what_the_server_is_asked(lab_sse, make_prox
     """Last-Event-ID: 3 set on the request: the lab server resumes after event 3."""
     server = lab_sse(events=5, interval=0.001)
     proxy = make_proxy(f"http://127.0.0.1:{server.port}", faults=[
-        {"type": "set_header", "stream": "upstream", "attributes": {"name": "Last-Event-ID", "value": "3"}},
+        {"type": "set_header", "stream": "upstream", "attributes": {"header": "Last-Event-ID", "value": "3"}},
     ])
     with client() as http:
         response = http.get(proxy.url + "/events")
@@ -726,9 +726,9 @@ def test_random_data_then_close_as_httpx_and_curl_see_it(lab_sse, make_proxy, cu
         ({"type": "content_length_mismatch", "attributes": {}}, "attributes.delta: Field required"),
         ({"type": "content_length_mismatch", "attributes": {"delta": 0}},
          "attributes.delta: Value error, must not be 0"),
-        ({"type": "set_header", "attributes": {"name": "Bad Name", "value": "x"}},
-         "fault #1 (set_header): attributes.name: Value error, 'Bad Name' is not a header field name"),
-        ({"type": "remove_header", "attributes": {}}, "attributes.name: Field required"),
+        ({"type": "set_header", "attributes": {"header": "Bad Name", "value": "x"}},
+         "fault #1 (set_header): attributes.header: Value error, 'Bad Name' is not a header field name"),
+        ({"type": "remove_header", "attributes": {}}, "attributes.header: Field required"),
         ({"type": "gzip", "attributes": {"flush": "full"}},
          "attributes.flush: must be one of 'none' or 'sync'"),
         ({"type": "early_end", "attributes": {"after_events": 1, "then": "hold"}},
