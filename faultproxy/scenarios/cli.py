@@ -220,3 +220,25 @@ def check(paths: tuple[Path, ...], config_file: Path | None) -> None:
     missing = sorted(n for n, a in availability.items() if not a.ok)
     note = f"; not available here: {', '.join(missing)}" if missing else ""
     click.echo(f"{len(loaded)} scenario(s) OK, {len(cells)} cell(s){note}")
+
+
+@scenarios.command("schema")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write it to this file (default: standard output).")
+def schema(output: Path | None) -> None:
+    """Print the JSON Schema of scenario files, for an editor's completion and checks.
+
+    \b
+    VS Code (the YAML extension), in .vscode/settings.json:
+        "yaml.schemas": {"./scenario.schema.json": "scenarios/*.yaml"}
+    """
+    import json
+
+    from faultproxy.scenarios.schema import scenario_schema
+
+    text = json.dumps(scenario_schema(), indent=2, ensure_ascii=False) + "\n"
+    if output is None:
+        click.echo(text, nl=False)
+    else:
+        output.write_text(text, encoding="utf-8")
+        click.echo(f"wrote {output}", err=True)
