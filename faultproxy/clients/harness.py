@@ -142,6 +142,14 @@ class _Run:
     def expire(self) -> None:
         self.killed = self._why
 
+    def _zero(self, child_t0: float | None) -> float:
+        """Where the transcript's clock starts: the child's own t=0 when it said (its events count from
+        there, and the same system-wide monotonic clock puts the end after them), else its hello."""
+        zero = self.hello_at or self.started
+        if isinstance(child_t0, (int, float)) and self.started - 1.0 <= child_t0 <= zero:
+            return float(child_t0)
+        return zero
+
     def cannot_start(self, argv: list[str], error: OSError) -> Transcript:
         t = self.collector.transcript
         t.end, t.error_type = CRASHED, "crashed"
@@ -152,7 +160,7 @@ class _Run:
     def finish(self, returncode: int | None) -> Transcript:
         t = self.collector.transcript
         finished = self.ended_at or time.monotonic()
-        t.duration_s = round(finished - (self.hello_at or self.started), 6)
+        t.duration_s = round(finished - self._zero(t.t0_monotonic), 6)
         t.exit_code = returncode
         t.stderr_tail = self.stderr.decode("utf-8", "replace")[-STDERR_TAIL:]
         if not self.collector.hello or t.version is None:

@@ -15,6 +15,7 @@ from typing import Any, TypeVar
 
 import click
 
+from faultproxy.cli import BadInput
 from faultproxy.lab.addresses import HTTPURL, error_text, parse_hostport, parse_http_url
 from faultproxy.lab.asyncio_server import StreamServer
 from faultproxy.lab.chunked import ChunkedServer, describe, fetch_chunked
@@ -31,10 +32,8 @@ T = TypeVar("T")
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-class LabError(click.ClickException):
+class LabError(BadInput):
     """A one-line error for the user, exit code 2 (bad input), no traceback."""
-
-    exit_code = 2
 
 
 def listen_address(default: str) -> Callable[[F], F]:

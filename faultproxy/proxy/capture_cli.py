@@ -14,11 +14,12 @@ from typing import Any
 
 import click
 
+from faultproxy.cli import BadInput
 from faultproxy.proxy.capture_read import CaptureFileError, capture_records, raw_lines
 
 
-class CaptureError(click.ClickException):
-    exit_code = 2
+class CaptureError(BadInput):
+    """A capture that cannot be read: exit code 2 (bad input)."""
 
 
 def read_capture(path: Path) -> Iterator[dict[str, Any]]:

@@ -10,6 +10,7 @@ from pathlib import Path
 import click
 
 from faultproxy.aio import run
+from faultproxy.cli import BadInput
 
 
 def _quiet_gc() -> None:
@@ -63,8 +64,8 @@ def proxy(listen: str, upstream: str, raw: bool, capture: Path | None, no_redact
             _quiet_gc()
         except OSError as error:
             if error.filename:  # opening the capture failed, not the listening socket
-                raise click.ClickException(f"cannot write capture {error.filename}: {error.strerror}") from None
-            raise click.ClickException(f"cannot listen on {instance.listen}: {error.strerror or error}") from None
+                raise BadInput(f"cannot write capture {error.filename}: {error.strerror}") from None
+            raise BadInput(f"cannot listen on {instance.listen}: {error.strerror or error}") from None
         mode = "raw TCP" if raw else "HTTP/1.1"
         click.echo(f"faultproxy: {instance.url} -> {instance.upstream} ({mode})"
                    + (f", capture {capture}" if capture else ""), err=True)

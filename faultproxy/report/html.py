@@ -18,9 +18,11 @@ script (by hash), no network, and no inline event handlers.
 from __future__ import annotations
 
 import base64
+import gzip
 import hashlib
 import html
 import json
+from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
@@ -36,6 +38,7 @@ from faultproxy.report.model import (
     outcome,
     repetition_label,
     totals,
+    why_failed,
 )
 from faultproxy.report.timeline import timeline_legend, timeline_svg
 
@@ -80,7 +83,7 @@ def _header(report: dict[str, Any], matrix: Matrix) -> str:
         verdict = (f'<p class="verdict fail"><span class="big">FAILED</span> {tot.failed} of {tot.results} results '
                    f'({tot.cells_failed} of {tot.cells} cells) did not pass'
                    + (f"; {tot.known_changed} known behaviour{'s' * (tot.known_changed != 1)} changed"
-                      if tot.known_changed else "") + "</p>")
+                      if tot.known_changed else "") + "</p>" + _failing_list(matrix))
     env = report.get("environment") or {}
     meta = [("started", report.get("started")), ("duration", format_seconds(report.get("duration_s"))),
             ("seed", report.get("seed")), ("faultproxy", report.get("faultproxy_version"))]
@@ -107,6 +110,23 @@ def _header(report: dict[str, Any], matrix: Matrix) -> str:
 <dl class="meta">{"".join(f"<div><dt>{_e(k)}</dt><dd>{_e(v)}</dd></div>" for k, v in meta if v is not None)}</dl>
 <ul class="totals" aria-label="results by outcome">{"".join(chips)}{"".join(extra)}</ul>
 </header>"""
+
+
+MAX_HEADLINE = 10  # failing cells named, with their reasons, under the verdict
+
+
+def _failing_list(matrix: Matrix) -> str:
+    """The failing cells under the verdict, each with why it failed, linked to its panel."""
+    failing = [(cell, r) for cell in matrix.ran_cells() if not cell.flaky for r in cell.results if not r.get("passed")]
+    items = []
+    for cell, r in failing[:MAX_HEADLINE]:
+        why = "; ".join(why_failed(r)) or "failed"
+        items.append(f'<li><a href="{_e(_href(cell.key))}">{_e(cell.scenario)} × {_e(cell.client)}'
+                     f'{_e(repetition_label(r, cell))}</a> <span class="o">{_e(outcome(r["outcome"]).label)}</span> '
+                     f'— {_e(one_line(why, 400))}</li>')
+    more = (f'<li class="more">… and {len(failing) - MAX_HEADLINE} more (the cells marked ✗ below)</li>'
+            if len(failing) > MAX_HEADLINE else "")
+    return f'<ul class="failing" aria-label="failing cells and why">{"".join(items)}{more}</ul>'
 
 
 # ---------------------------------------------------------------------------------------- matrix
@@ -158,8 +178,11 @@ def _cell_html(cell: Cell) -> str:
              + (f", {len(cell.results)} repetitions" if len(cell.results) > 1 else ""))
     mark = "≈" if cell.flaky else ("✓" if cell.passed else "✗")
     sub = f'<span class="sub">{_e(" · ".join(subs))}</span>' if subs else ""
+    title = cell.summary
+    if not cell.passed and not cell.flaky and cell.worst is not None:
+        title = "failed: " + "; ".join(why_failed(cell.worst)) + " — " + title
     return (f'<td class="{" ".join(classes)}" data-outcome="{_e(o.name)}" data-key="{_e(cell.key)}">'
-            f'<a class="inner" href="{_e(_href(cell.key))}" aria-label="{_e(label)}" title="{_e(cell.summary)}">'
+            f'<a class="inner" href="{_e(_href(cell.key))}" aria-label="{_e(label)}" title="{_e(one_line(title, 600))}">'
             f'<span class="abbr">{_e(o.abbr)}</span><span class="mark" aria-hidden="true">{mark}</span>{sub}</a></td>')
 
 
@@ -177,8 +200,10 @@ def _matrix(matrix: Matrix) -> str:
         rows.append(f'<tr class="{"has-fail" if failing else "all-pass"}"><th scope="row" title="{_e(s.get("description"))}">'
                     f'<span class="sname">{_e(s["name"])}</span><span class="sfaults">{faults or "no faults"}</span></th>'
                     + "".join(_cell_html(c) for c in cells) + "</tr>")
+    none = ("" if any("has-fail" in row for row in rows) else
+            '<p class="none-failing" id="none-failing" hidden>No scenario has a failure: every cell passed.</p>')
     return (f'<div class="matrix-scroll"><table class="matrix" id="matrix"><thead><tr>{"".join(head)}</tr></thead>'
-            f'<tbody>{"".join(rows)}</tbody></table></div>')
+            f'<tbody>{"".join(rows)}</tbody></table>{none}</div>')
 
 
 # ---------------------------------------------------------------------------------------- details
@@ -349,7 +374,7 @@ def _result(result: dict[str, Any], cell: Cell, scenario: dict[str, Any], index:
     svg_id = f"tl-{index}"  # index: the result's place in report["results"]
     return f"""<article class="result" data-outcome="{_e(o.name)}">
 <h3>{"Repetition " + _e(rep.strip(" #")) + " · " if rep else ""}{"".join(badges)}</h3>
-<p class="summary">{_e(ev.get("summary", ""))}</p>
+{_why(result)}<p class="summary">{_e(ev.get("summary", ""))}</p>
 {f'<p class="path">path: {_e(result["path"])}</p>' if result.get("path") else ""}
 {_known(result)}
 <div class="two">
@@ -364,6 +389,14 @@ def _result(result: dict[str, Any], cell: Cell, scenario: dict[str, Any], index:
 {capture_html}
 {_transcript_lazy(result.get("transcript"), index) if lazy else _transcript(result.get("transcript"))}
 </article>"""
+
+
+def _why(result: dict[str, Any]) -> str:
+    """For a failing result, the line that says why, above its summary."""
+    if result.get("passed"):
+        return ""
+    reasons = "".join(f"<li>{_e(r)}</li>" for r in why_failed(result)) or "<li>failed</li>"
+    return f'<div class="why"><b>Failed because</b><ul>{reasons}</ul></div>'
 
 
 def _exchanges(exchanges: Any) -> str:
@@ -412,20 +445,47 @@ def _panel(cell: Cell, scenario: dict[str, Any], client: dict[str, Any], indexes
 # ---------------------------------------------------------------------------------------- page
 
 
+LAZY_CELLS = 60  # above this many cells, the panels and the embedded report are packed (see render_html)
+
+
+def _packed(text: str) -> str:
+    """gzip (deterministic: no timestamp) and base64: what the page's script inflates."""
+    return base64.b64encode(gzip.compress(text.encode("utf-8"), 9, mtime=0)).decode("ascii")
+
+
 def render_html(report: dict[str, Any], *, embed: bool = True) -> str:
     """The whole page for a (validated) report.
 
     ``embed``: include the report as JSON (to save it from the page); transcripts are then
     rendered from it when opened. Without it, transcripts are rendered into the page.
+
+    A report of more than :data:`LAZY_CELLS` cells loads its cells lazily: each cell's panel is
+    rendered as usual but kept gzip'd in the page, and inflated (``DecompressionStream``) the first
+    time it is opened; the embedded report is packed the same way. 488 cells of the default suite
+    made a 10.7 MB page whose every panel the browser parsed up front; packed, the page is a
+    fifth of that and opens at once. A small report keeps its panels in the page, where they work
+    without JavaScript too (deep links by CSS ``:target``).
     """
     matrix = build_matrix(report)
     indexes = {id(r): i for i, r in enumerate(report.get("results", []))}
-    panels = []
+    panels = {}
     for s, cells in matrix.rows():
         for c, cell in zip(matrix.clients, cells):
             if cell.ran:
-                panels.append(_panel(cell, s, c, indexes, lazy=embed))
-    data = f'<script type="application/json" id="report-data">{embed_json(report)}</script>' if embed else ""
+                panels[cell.key] = _panel(cell, s, c, indexes, lazy=embed)
+    lazy = embed and len(panels) > LAZY_CELLS
+    data = ""
+    if lazy:
+        packed = {key: _packed(panel) for key, panel in panels.items()}
+        data = (f'<script type="application/json" id="panel-data">{embed_json(packed)}</script>'
+                f'<script type="application/json" id="report-data" data-packed="gzip">'
+                f'{embed_json(_packed(json.dumps(report, ensure_ascii=True, separators=(",", ":"))))}</script>')
+        details = ('<noscript><p class="hint">This report has many cells: each one\'s details open with JavaScript. '
+                   'Without it, report.json beside this page holds them.</p></noscript>')
+    else:
+        if embed:
+            data = f'<script type="application/json" id="report-data">{embed_json(report)}</script>'
+        details = "".join(panels.values())
     script_hash = base64.b64encode(hashlib.sha256(SCRIPT.encode()).digest()).decode()
     csp = (f"default-src 'none'; style-src 'unsafe-inline'; script-src 'sha256-{script_hash}'; img-src data:; "
            "base-uri 'none'; form-action 'none'")
@@ -451,7 +511,7 @@ def render_html(report: dict[str, Any], *, embed: bool = True) -> str:
 {_matrix(matrix)}
 {_legend()}
 </section>
-<div id="details">{"".join(panels)}</div>
+<div id="details">{details}</div>
 </main>
 <footer>faultproxy {_e(report.get("faultproxy_version", ""))} · {_e(report.get("schema", ""))} ·
 run {_e(report.get("run_id", ""))} · this page is self-contained and works offline</footer>
@@ -462,387 +522,8 @@ run {_e(report.get("run_id", ""))} · this page is self-contained and works offl
 """
 
 
-_SCRIPT = r"""
-(function () {
-  "use strict";
-  var matrix = document.getElementById("matrix");
-  var links = Array.prototype.slice.call(matrix.querySelectorAll("td.cell a.inner"));
-  var current = null;
-
-  function target() {
-    var raw = location.hash.slice(1);
-    if (!raw) return null;
-    var key;
-    try { key = decodeURIComponent(raw); } catch (e) { key = raw; }
-    var el = document.getElementById(key);
-    return el && el.classList.contains("detail") ? el : null;
-  }
-  function cellFor(panel) {
-    if (!panel) return null;
-    for (var i = 0; i < links.length; i++) {
-      if (links[i].parentNode.getAttribute("data-key") === panel.id) return links[i];
-    }
-    return null;
-  }
-  function sync(focus) {
-    var panel = target();
-    document.querySelectorAll(".detail.open").forEach(function (p) { if (p !== panel) p.classList.remove("open"); });
-    if (current) { current.parentNode.classList.remove("selected"); current.removeAttribute("aria-current"); }
-    current = cellFor(panel);
-    if (current) { current.parentNode.classList.add("selected"); current.setAttribute("aria-current", "true"); }
-    if (panel) {
-      panel.classList.add("open");
-      if (focus) panel.focus({ preventScroll: true });
-      panel.scrollIntoView({ block: "start" });
-    }
-  }
-  function close() {
-    var back = current;
-    history.pushState(null, "", location.pathname + location.search);
-    sync(false);
-    if (back) back.focus();
-  }
-  window.addEventListener("hashchange", function () { sync(true); });
-  document.addEventListener("keydown", function (ev) {
-    if (ev.key === "Escape" && target()) { ev.preventDefault(); close(); }
-  });
-  document.querySelectorAll(".detail a.close").forEach(function (a) {
-    a.addEventListener("click", function (ev) { ev.preventDefault(); close(); });
-  });
-  matrix.addEventListener("keydown", function (ev) {
-    var a = ev.target.closest && ev.target.closest("a.inner");
-    if (!a) return;
-    var td = a.parentNode, tr = td.parentNode;
-    var col = Array.prototype.indexOf.call(tr.children, td);
-    var rows = Array.prototype.filter.call(matrix.tBodies[0].rows, function (r) { return r.offsetParent !== null; });
-    var row = rows.indexOf(tr);
-    var step = { ArrowLeft: [0, -1], ArrowRight: [0, 1], ArrowUp: [-1, 0], ArrowDown: [1, 0] }[ev.key];
-    if (!step) return;
-    ev.preventDefault();
-    for (var r = row + step[0], c = col + step[1]; r >= 0 && r < rows.length && c > 0 && c < tr.children.length;
-         r += step[0], c += step[1]) {
-      var next = rows[r].children[c].querySelector("a.inner");
-      if (next) { next.focus(); return; }
-    }
-  });
-  // transcripts: built from the embedded report when first opened (DOM text only, never markup)
-  var report = null;
-  var CONTROL = /[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]/g;
-  function clean(v) {
-    return String(v).replace(CONTROL, function (c) { return "\\x" + ("0" + c.charCodeAt(0).toString(16)).slice(-2); });
-  }
-  function secs(t) {
-    if (typeof t !== "number") return t == null ? "" : String(t);
-    if (t < 1) return Math.round(t * 1000) + " ms";
-    if (t < 60) return t.toFixed(2) + " s";
-    return Math.floor(t / 60) + " min " + Math.round(t % 60) + " s";
-  }
-  function el(tag, cls, text) {
-    var e = document.createElement(tag);
-    if (cls) e.className = cls;
-    if (text != null) e.textContent = clean(text);
-    return e;
-  }
-  function table(rows, first) {
-    if (!rows.length) return el("p", "muted", "none");
-    var cols = first.filter(function (k) { return rows.some(function (r) { return k in r; }); });
-    rows.forEach(function (r) { Object.keys(r).forEach(function (k) { if (cols.indexOf(k) < 0) cols.push(k); }); });
-    var wrap = el("div", "tscroll"), t = el("table", "data"), head = el("tr"), body = el("tbody");
-    function isTime(c) { return c === "t" || c.indexOf("t_") === 0; }
-    cols.forEach(function (c) { head.appendChild(el("th", null, isTime(c) ? c + " (__CELL_CLOCK__)" : c)); });
-    t.appendChild(el("thead")).appendChild(head);
-    rows.forEach(function (r) {
-      var tr = el("tr");
-      cols.forEach(function (c) {
-        var v = r[c];
-        if (isTime(c)) v = secs(v);
-        else if (v !== null && typeof v === "object") v = JSON.stringify(v);
-        var s = v == null ? "" : String(v);
-        tr.appendChild(el("td", s.length <= 12 ? "nw" : null, s));
-      });
-      body.appendChild(tr);
-    });
-    t.appendChild(body);
-    wrap.appendChild(t);
-    return wrap;
-  }
-  function fillTranscript(details) {
-    if (details.getAttribute("data-done")) return;
-    var node = document.getElementById("report-data");
-    if (!node) return;
-    if (!report) report = JSON.parse(node.textContent);
-    var result = report.results[Number(details.getAttribute("data-result"))];
-    var tr = result && result.transcript;
-    if (!tr) return;
-    var body = details.querySelector(".tr-body");
-    body.textContent = "";
-    if (tr.notes && tr.notes.length) {
-      var ul = body.appendChild(el("ul", "notes"));
-      tr.notes.forEach(function (n) { ul.appendChild(el("li", null, n)); });
-    }
-    var events = tr.events || [], max = __MAX_EVENTS__;
-    body.appendChild(el("h5", null, "events the application saw"));
-    body.appendChild(table(events.slice(0, max).map(function (e, i) {
-      return { "#": i + 1, t: e.t, conn: e.connection, type: e.type, id: e.id, data: e.data };
-    }), []));
-    if (events.length > max) body.appendChild(el("p", "muted", "… " + (events.length - max) + " more events in report.json"));
-    body.appendChild(el("h5", null, "connection attempts"));
-    body.appendChild(table(tr.attempts || [], ["number", "t", "last_event_id"]));
-    if (tr.stderr_tail) {
-      body.appendChild(el("h5", null, "stderr (tail)"));
-      body.appendChild(el("pre", "stderr", tr.stderr_tail));
-    }
-    var raw = body.appendChild(el("details", "raw"));
-    raw.appendChild(el("summary", null, "raw transcript JSON"));
-    var text = JSON.stringify(tr, null, 1);
-    if (text.length > __MAX_PRE__) text = text.slice(0, __MAX_PRE__) + "\n… (the rest is in report.json)";
-    raw.appendChild(el("pre", "json", text));
-    details.setAttribute("data-done", "1");
-  }
-  document.addEventListener("toggle", function (ev) {
-    var d = ev.target;
-    if (d.open && d.matches && d.matches("details.transcript[data-result]")) fillTranscript(d);
-  }, true);
-
-  var filter = document.getElementById("only-failing");
-  filter.addEventListener("change", function () { matrix.classList.toggle("only-failing", filter.checked); });
-  var data = document.getElementById("report-data");
-  var save = document.getElementById("save-json");
-  if (data && save && window.Blob && URL.createObjectURL) {
-    save.hidden = false;
-    save.addEventListener("click", function () {
-      var text = JSON.stringify(JSON.parse(data.textContent), null, 2);
-      var a = document.createElement("a");
-      a.href = URL.createObjectURL(new Blob([text + "\n"], { type: "application/json" }));
-      a.download = "report.json";
-      document.body.appendChild(a); a.click(); a.remove();
-    });
-  }
-  document.documentElement.classList.add("js");
-  sync(false);
-})();
-"""
-
-SCRIPT = (_SCRIPT.replace("__MAX_EVENTS__", str(MAX_TRANSCRIPT_EVENTS)).replace("__MAX_PRE__", str(MAX_PRE))
+_ASSETS = Path(__file__).resolve().parent
+SCRIPT = ((_ASSETS / "page.js").read_text(encoding="utf-8")
+          .replace("__MAX_EVENTS__", str(MAX_TRANSCRIPT_EVENTS)).replace("__MAX_PRE__", str(MAX_PRE))
           .replace("__CELL_CLOCK__", CELL_CLOCK))
-
-CSS = r"""
-:root {
-  --fg: #1d2127; --muted: #5d6673; --bg: #f6f7f9; --card: #ffffff; --line: #d9dde3; --accent: #0072B2;
-  --ok-bg: #cdebdf; --ok-fg: #064d38; --ok-bd: #7cc7aa;
-  --resumed-bg: #d3e8f6; --resumed-fg: #074470; --resumed-bd: #86bde3;
-  --error-bg: #fbe0a8; --error-fg: #6b4300; --error-bd: #e0ac3d;
-  --reordered-bg: #e9cfe0; --reordered-fg: #5e1d45; --reordered-bd: #cc8fb5;
-  --duplicated-bg: #f4ec8e; --duplicated-fg: #4a4300; --duplicated-bd: #cfc24a;
-  --hung-bg: #50555c; --hung-fg: #ffffff; --hung-bd: #2d3136;
-  --silent_loss-bg: #D55E00; --silent_loss-fg: #ffffff; --silent_loss-bd: #7a2e00;
-  --fail: #b3261e; --pass: #0a6b4c;
-  font-family: system-ui, -apple-system, "Segoe UI", "DejaVu Sans", "Liberation Sans", Arial, sans-serif;
-}
-* { box-sizing: border-box; }
-body { margin: 0; background: var(--bg); color: var(--fg); font-size: 14px; line-height: 1.45; }
-code, pre, .run-id { font-family: ui-monospace, "DejaVu Sans Mono", "Liberation Mono", Menlo, Consolas, monospace; }
-a { color: var(--accent); }
-:focus-visible { outline: 3px solid #1d2127; outline-offset: 2px; }
-.skip { position: absolute; left: -9999px; }
-.skip:focus { left: 8px; top: 8px; background: #fff; padding: 4px 8px; z-index: 9; }
-.muted { color: var(--muted); }
-.sr { position: absolute; width: 1px; height: 1px; overflow: hidden; clip: rect(0 0 0 0); }
-
-header.top { background: #1f2933; color: #f2f4f7; padding: 18px 28px 16px; }
-.titlebar { display: flex; align-items: baseline; gap: 14px; flex-wrap: wrap; }
-.titlebar h1 { margin: 0; font-size: 22px; font-weight: 700; letter-spacing: .2px; }
-.run-id { font-size: 15px; background: #334150; padding: 2px 8px; border-radius: 4px; }
-.files { margin-left: auto; display: flex; gap: 12px; align-items: baseline; }
-.files a { color: #b9dcf5; }
-.files button { font: inherit; background: #334150; color: #f2f4f7; border: 1px solid #52657a; border-radius: 4px;
-  padding: 2px 8px; cursor: pointer; }
-.verdict { margin: 12px 0 10px; font-size: 15px; }
-.verdict .big { display: inline-block; font-weight: 800; letter-spacing: .6px; padding: 2px 10px; border-radius: 4px;
-  margin-right: 8px; }
-.verdict.pass .big { background: #009E73; color: #fff; }
-.verdict.fail .big { background: #D55E00; color: #fff; }
-.meta { display: flex; flex-wrap: wrap; gap: 4px 22px; margin: 0 0 12px; }
-.meta div { display: flex; gap: 6px; }
-.meta dt { color: #a9b4c0; }
-.meta dd { margin: 0; font-weight: 600; }
-.totals { list-style: none; display: flex; flex-wrap: wrap; gap: 8px; margin: 0; padding: 0; }
-.chip { display: flex; align-items: center; gap: 7px; padding: 3px 10px 3px 4px; border-radius: 14px;
-  background: var(--c-bg); color: var(--c-fg); border: 1px solid var(--c-bd); }
-.chip .abbr { font-weight: 800; font-size: 11px; background: rgba(255,255,255,.55); color: inherit; border-radius: 10px;
-  padding: 1px 7px; }
-.chip.o-silent_loss .abbr, .chip.o-hung .abbr { background: rgba(0,0,0,.25); }
-.chip .n { font-size: 15px; }
-.chip.zero { opacity: .45; }
-.chip.plain { background: #334150; color: #f2f4f7; border-color: #52657a; padding-left: 10px; }
-.chip.plain.changed { background: #7a2e00; }
-
-main { padding: 18px 28px 28px; }
-.matrix-box, .detail { background: var(--card); border: 1px solid var(--line); border-radius: 8px; padding: 16px 18px; }
-.matrix-bar { display: flex; align-items: baseline; gap: 16px; flex-wrap: wrap; }
-.matrix-bar h2 { margin: 0; font-size: 18px; }
-.filter { margin-left: auto; color: var(--muted); }
-.hint { color: var(--muted); margin: 4px 0 12px; }
-.matrix-scroll { overflow: auto; max-height: 82vh; }
-table.matrix { border-collapse: separate; border-spacing: 4px; }
-table.matrix th { font-weight: 600; text-align: left; vertical-align: bottom; padding: 4px 6px; }
-table.matrix thead th { text-align: center; min-width: 84px; max-width: 120px; position: sticky; top: 0;
-  background: var(--card); z-index: 2; font-size: 12.5px; }
-table.matrix thead th.corner { text-align: left; color: var(--muted); font-weight: 400; left: 0; z-index: 3; }
-.cname { display: block; overflow-wrap: normal; }
-.cver { display: block; color: var(--muted); font-weight: 400; font-size: 12px; }
-th.unavailable .cname { color: var(--muted); text-decoration: line-through; }
-tbody th { position: sticky; left: 0; background: var(--card); z-index: 1; min-width: 180px; vertical-align: middle; }
-.sname { display: block; font-family: ui-monospace, "DejaVu Sans Mono", monospace; font-size: 13px; }
-.sfaults { display: block; color: var(--muted); font-weight: 400; font-size: 11.5px; }
-.ftag { display: inline-block; margin-right: 4px; }
-.matrix.only-failing tr.all-pass { display: none; }
-
-td.cell { padding: 0; height: 42px; min-width: 84px; border-radius: 6px; position: relative;
-  background: var(--c-bg); color: var(--c-fg); border: 1px solid var(--c-bd); }
-td.cell .inner { display: flex; flex-direction: column; align-items: center; justify-content: center; height: 100%;
-  min-height: 40px; padding: 3px 6px; color: inherit; text-decoration: none; border-radius: 6px; }
-td.cell .abbr { font-weight: 800; font-size: 13px; letter-spacing: .5px; }
-td.cell .sub { font-size: 10.5px; font-weight: 600; line-height: 1.25; }
-td.cell .mark { position: absolute; top: 2px; right: 5px; font-size: 12px; font-weight: 800; }
-td.cell.fail .mark { color: var(--fail); }
-td.cell.fail.o-silent_loss .mark, td.cell.fail.o-hung .mark { color: #fff; }
-td.cell.pass .mark { opacity: .75; }
-td.cell.fail { box-shadow: inset 0 0 0 2px var(--c-bd); }
-td.cell a.inner:hover { box-shadow: inset 0 0 0 2px rgba(0,0,0,.35); }
-td.cell.selected { outline: 3px solid #1d2127; outline-offset: 1px; }
-td.cell.o-silent_loss { box-shadow: inset 0 0 0 3px var(--c-bd), 0 0 0 2px #ffd6bd; }
-td.cell.o-silent_loss .abbr { font-size: 14px; }
-td.cell.o-silent_loss .abbr::before { content: "⚠ "; }
-td.cell.is-known, .swatch.is-known { background-image: repeating-linear-gradient(135deg, transparent 0 6px,
-  rgba(255,255,255,.5) 6px 10px); }
-td.cell.is-known .abbr { text-shadow: 0 0 3px var(--c-bg), 0 0 2px var(--c-bg); }
-td.cell.is-known .sub { background: rgba(255,255,255,.9); color: #1d2127; border-radius: 3px; padding: 0 4px; }
-td.cell.is-changed, .swatch.is-changed { outline: 3px dashed var(--fail); outline-offset: -3px; }
-td.cell.is-changed .sub { background: var(--fail); color: #fff; border-radius: 3px; padding: 0 4px; }
-td.cell.mixed .sub { text-decoration: underline dotted; }
-td.cell.flaky { outline: 2px dashed #6a5acd; outline-offset: -3px; }
-.verdict.flaky .big { background: #6a5acd; color: #fff; }
-td.na { background: repeating-linear-gradient(135deg, #eef0f3 0 6px, #e2e5ea 6px 10px); color: var(--muted);
-  border: 1px dashed #c3c8d0; text-align: center; }
-td.none { background: #f1f2f4; color: #9aa2ad; border: 1px dashed #d5d9df; text-align: center; }
-td.na .inner, td.none .inner { display: flex; flex-direction: column; align-items: center; justify-content: center;
-  min-height: 40px; }
-
-.o-ok { --c-bg: var(--ok-bg); --c-fg: var(--ok-fg); --c-bd: var(--ok-bd); }
-.o-resumed { --c-bg: var(--resumed-bg); --c-fg: var(--resumed-fg); --c-bd: var(--resumed-bd); }
-.o-error { --c-bg: var(--error-bg); --c-fg: var(--error-fg); --c-bd: var(--error-bd); }
-.o-reordered { --c-bg: var(--reordered-bg); --c-fg: var(--reordered-fg); --c-bd: var(--reordered-bd); }
-.o-duplicated { --c-bg: var(--duplicated-bg); --c-fg: var(--duplicated-fg); --c-bd: var(--duplicated-bd); }
-.o-hung { --c-bg: var(--hung-bg); --c-fg: var(--hung-fg); --c-bd: var(--hung-bd); }
-.o-silent_loss { --c-bg: var(--silent_loss-bg); --c-fg: var(--silent_loss-fg); --c-bd: var(--silent_loss-bd); }
-
-.legend-box { margin-top: 12px; }
-.legend-box summary { cursor: pointer; color: var(--muted); }
-.legend-list { list-style: none; padding: 0; margin: 8px 0 0; columns: 2 420px; }
-.legend-list li { margin: 0 0 6px; break-inside: avoid; }
-.swatch { display: inline-block; min-width: 58px; text-align: center; font-weight: 800; font-size: 11px; padding: 2px 6px;
-  border-radius: 4px; background: var(--c-bg); color: var(--c-fg); border: 1px solid var(--c-bd); }
-.swatch.na { background: repeating-linear-gradient(135deg, #eef0f3 0 6px, #e2e5ea 6px 10px); color: var(--muted);
-  border: 1px dashed #c3c8d0; }
-.swatch.fail-mark { color: var(--fail); }
-
-#details { margin-top: 18px; }
-.detail { display: none; scroll-margin-top: 12px; }
-html:not(.js) .detail:target, .detail.open { display: block; }  /* without JS, :target alone */
-.detail:focus { outline: none; }
-.detail-head { display: flex; align-items: baseline; gap: 12px; }
-.detail-head h2 { margin: 0; font-size: 19px; }
-.detail-head .x { color: var(--muted); }
-.detail-head .sname, .detail-head .cname { display: inline; font-size: 19px; }
-.scenario-file { margin: 0 0 6px; font-family: ui-monospace, "DejaVu Sans Mono", monospace; font-size: 12px; }
-table.data td.nw { white-space: nowrap; }
-.detail-head .cver { display: inline; }
-.close { margin-left: auto; text-decoration: none; border: 1px solid var(--line); border-radius: 4px; padding: 2px 10px;
-  color: var(--fg); }
-.scenario-desc { margin: 6px 0; }
-.fault-specs { margin: 0 0 6px; padding-left: 18px; }
-.fault-specs .attrs { color: var(--muted); font-size: 12px; }
-.result { border-top: 1px solid var(--line); margin-top: 14px; padding-top: 12px; }
-.result h3 { margin: 0 0 6px; display: flex; align-items: center; gap: 8px; flex-wrap: wrap; font-size: 15px; }
-.badge { font-size: 12px; font-weight: 700; padding: 2px 9px; border-radius: 10px; border: 1px solid var(--c-bd, #ccc);
-  background: var(--c-bg, #eee); color: var(--c-fg, #222); }
-.badge.pass { --c-bg: #e4f4ed; --c-fg: var(--pass); --c-bd: #98d3bb; }
-.badge.fail { --c-bg: #fbe6e4; --c-fg: var(--fail); --c-bd: #e9a29c; }
-.badge.known { --c-bg: #eef0f3; --c-fg: #333; --c-bd: #b8bec7;
-  background-image: repeating-linear-gradient(135deg, transparent 0 5px, rgba(0,0,0,.07) 5px 8px); }
-.badge.changed { --c-bg: var(--fail); --c-fg: #fff; --c-bd: var(--fail); }
-.summary { font-size: 16px; font-weight: 600; margin: 6px 0 10px; overflow-wrap: anywhere; }
-.path { margin: -4px 0 10px; font-family: ui-monospace, "DejaVu Sans Mono", monospace; font-size: 13px; }
-.result[data-outcome="silent_loss"] .summary { border-left: 5px solid #D55E00; padding-left: 10px; }
-.known-box { background: #f1f3f5; border: 1px solid #cfd4da; border-radius: 6px; padding: 8px 12px;
-  background-image: repeating-linear-gradient(135deg, transparent 0 6px, rgba(0,0,0,.035) 6px 10px); }
-.known-box.changed { background: #fbe6e4; border-color: #e9a29c; }
-.two { display: grid; grid-template-columns: repeat(auto-fit, minmax(340px, 1fr)); gap: 4px 28px; }
-h4 { margin: 12px 0 6px; font-size: 13px; text-transform: uppercase; letter-spacing: .6px; color: var(--muted); }
-h5 { margin: 10px 0 4px; font-size: 13px; }
-.expectations { list-style: none; padding: 0; margin: 0; }
-.expectations li { margin: 2px 0; overflow-wrap: anywhere; }
-.expectations .tick { display: inline-block; width: 1.3em; font-weight: 800; }
-.expectations li.met .tick { color: var(--pass); }
-.expectations li.unmet { color: var(--fail); }
-.expectations .detail { color: var(--muted); }
-dl.counts { display: flex; gap: 18px; margin: 0 0 6px; flex-wrap: wrap; }
-dl.counts div { display: flex; flex-direction: column; }
-dl.counts dt { color: var(--muted); font-size: 12px; }
-dl.counts dd { margin: 0; font-size: 18px; font-weight: 700; }
-dl.ids { margin: 0; }
-.idlist { display: flex; gap: 8px; align-items: baseline; flex-wrap: wrap; margin: 2px 0; }
-.idlist dt { color: var(--muted); min-width: 96px; }
-.idlist dd { margin: 0; display: flex; flex-wrap: wrap; gap: 4px; }
-.idlist code { background: #eef0f3; border-radius: 3px; padding: 0 5px; overflow-wrap: anywhere; }
-.idlist.bad code { background: #fde3d3; color: #8a3300; }
-.note { margin: 4px 0; overflow-wrap: anywhere; }
-.error-box pre.error { background: #fbe6e4; border: 1px solid #e9a29c; color: #6f1812; }
-pre { margin: 0; padding: 10px 12px; background: #f3f4f6; border: 1px solid var(--line); border-radius: 6px;
-  font-size: 12.5px; overflow: auto; max-height: 420px; white-space: pre-wrap; overflow-wrap: anywhere; }
-pre.capture { background: #15191e; color: #d7dde4; border-color: #15191e; white-space: pre; }
-pre.capture .cap-req { color: #8fc7f0; }
-pre.capture .cap-resp { color: #d7dde4; }
-pre.capture .cap-note { color: #9aa5b1; }
-pre.capture .cap-fault { color: #15191e; background: #ff9e5e; font-weight: 700; }
-.tscroll { overflow-x: auto; max-height: 360px; overflow-y: auto; }
-table.data { border-collapse: collapse; font-size: 12.5px; width: 100%; }
-table.data th, table.data td { border-bottom: 1px solid var(--line); padding: 3px 8px; text-align: left; vertical-align: top; }
-table.data td { overflow-wrap: anywhere; white-space: pre-wrap; font-family: ui-monospace, "DejaVu Sans Mono", monospace; }
-table.data th { background: #f3f4f6; position: sticky; top: 0; }
-details.transcript { margin-top: 14px; border: 1px solid var(--line); border-radius: 6px; padding: 6px 12px; }
-details.transcript > summary { cursor: pointer; font-weight: 600; }
-details.raw { margin-top: 8px; }
-.notes { margin: 6px 0; }
-html.js .nojs { display: none; }
-
-svg.timeline { display: block; max-width: 1100px; height: auto; font-size: 11px;
-  font-family: system-ui, "DejaVu Sans", sans-serif; }
-svg.timeline .lane { fill: #f4f6f8; }
-svg.timeline .lane-label { fill: #5d6673; font-size: 11.5px; }
-svg.timeline .grid { stroke: #e3e6ea; }
-svg.timeline .axis { stroke: #8b949e; }
-svg.timeline .tick { fill: #5d6673; font-size: 10.5px; }
-svg.timeline .tl-sent { stroke: #59616b; stroke-width: 2; }
-svg.timeline .tl-sent.tl-lost { stroke: #D55E00; stroke-width: 3; }
-svg.timeline .tl-missing { stroke: #D55E00; stroke-width: 2.2; fill: none; }
-svg.timeline .tl-recv { stroke-width: 3; }
-svg.timeline .tl-flag { fill: #fff; stroke: #1d2127; stroke-width: 1.6; }
-svg.timeline .tl-fault line { stroke: #D55E00; stroke-width: 1.6; stroke-dasharray: 4 3; }
-svg.timeline .tl-fault text { fill: #a84a00; font-weight: 700; }
-svg.timeline .tl-end line { stroke: #1d2127; stroke-width: 2; }
-svg.timeline .tl-end text { fill: #1d2127; font-weight: 700; }
-svg.timeline .tl-missing-more { fill: #a84a00; font-weight: 700; }
-svg.timeline .attempt-label { fill: #39424c; font-size: 10.5px; }
-.legend.tl-legend { display: flex; flex-wrap: wrap; gap: 4px 16px; color: var(--muted); font-size: 12px; margin-top: 4px; }
-.legend .key { display: inline-flex; align-items: center; gap: 5px; }
-.sw { display: inline-block; width: 12px; height: 12px; border-radius: 2px; }
-.sw.sent { background: #59616b; }
-.sw.lost { background: #D55E00; }
-.sw.flag { background: #fff; border: 1.6px solid #1d2127; border-radius: 50%; }
-.sw.fault { background: repeating-linear-gradient(180deg, #D55E00 0 4px, transparent 4px 7px); width: 3px; }
-.sw.end { background: #1d2127; width: 3px; }
-footer { color: var(--muted); padding: 0 28px 24px; font-size: 12px; }
-@media print { .detail { display: block; break-before: page; } .filter, .close, .files button { display: none; } }
-"""
+CSS = (_ASSETS / "page.css").read_text(encoding="utf-8")

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from faultproxy.report.model import OUTCOMES, Cell, build_matrix, one_line, outcome, totals
+from faultproxy.report.model import OUTCOMES, Cell, build_matrix, one_line, outcome, totals, why_failed
 
 MAX_LISTED = 100  # failing cells listed in full (a PR comment holds 65536 characters)
 
@@ -31,20 +31,20 @@ def md_code(value: Any, limit: int = 120) -> str:
 
 
 def cell_label(cell: Cell) -> str:
+    """The cell's emoji and outcome; a failing cell always shows ❌ (never the outcome's ✅)."""
     if not cell.ran:
         return "⏭️ n/a" if cell.unavailable else "—"
     o = outcome(cell.outcome or "")
     if cell.flaky:  # neither passed nor failed
         return f"🎲 **flaky** {cell.runs_passed}/{len(cell.results)} passed"
-    label = f"{o.emoji} **{o.abbr}**" if o.name == "silent_loss" else f"{o.emoji} {o.abbr}"
+    emoji = o.emoji if cell.passed else "❌"
+    label = f"{emoji} **{o.abbr}**" if o.name == "silent_loss" else f"{emoji} {o.abbr}"
     if len(cell.results) > 1:
         label += f" {cell.outcome_counts.get(o.name, 0)}/{len(cell.results)}" if cell.mixed else f" ×{len(cell.results)}"
     if cell.known_changed:
         label += " ❗changed"
     elif cell.known:
         label += " (known)"
-    if not cell.passed:
-        label += " ✗"
     return label
 
 
@@ -86,8 +86,8 @@ def render_markdown(report: dict[str, Any]) -> str:
         out.append("| " + " | ".join([md_code(s["name"])] + [cell_label(c) for c in cells]) + " |")
     out.append("")
     out.append("Legend: " + " · ".join(f"{o.emoji} {o.abbr} = {o.label}" for o in OUTCOMES)
-               + " · ✗ failed · (known) = passed as a recorded known behaviour · ❗changed = known behaviour changed"
-               + " · 🎲 flaky = the outcome varied between runs")
+               + " · ❌ = failed (with its outcome) · (known) = passed as a recorded known behaviour"
+               " · ❗changed = known behaviour changed · 🎲 flaky = the outcome varied between runs")
     out.append("")
 
     failing = [(cell, r) for cell in matrix.ran_cells() if not cell.flaky for r in cell.results if not r.get("passed")]
@@ -104,9 +104,10 @@ def render_markdown(report: dict[str, Any]) -> str:
         for cell, r in failing[:MAX_LISTED]:
             rep = f" #{r.get('repetition', 0) + 1}" if len(cell.results) > 1 else ""
             o = outcome(r["outcome"])
-            why = "known behaviour changed; " if r.get("known_changed") else ""
+            why = md_text("; ".join(why_failed(r)) or "failed", 600)
             summary = md_text((r.get("evidence") or {}).get("summary", ""))
-            out.append(f"- {o.emoji} {md_code(cell.scenario)} × {md_code(cell.client)}{rep} — **{o.label}**: {why}{summary}")
+            out.append(f"- ❌ {md_code(cell.scenario)} × {md_code(cell.client)}{rep} — **{o.label}**, "
+                       f"failed because {why}. {summary}")
         if len(failing) > MAX_LISTED:
             out.append(f"- … and {len(failing) - MAX_LISTED} more (see report.json)")
         out.append("")

@@ -273,6 +273,17 @@ def totals(report: dict[str, Any], matrix: Matrix | None = None) -> Totals:
     )
 
 
+def why_failed(result: dict[str, Any]) -> list[str]:
+    """Why a result did not pass: each unmet expectation with its figure ("max_time_to_first_event:
+    time to first event 1,011 ms > limit 300 ms"), and a recorded known behaviour that changed."""
+    reasons = [f"{x['name']}: {x['detail']}" if x.get("detail") else str(x.get("name"))
+               for x in result.get("expectations") or [] if not x.get("met")]
+    if result.get("known_changed"):
+        recorded = (result.get("evidence") or {}).get("known_recorded") or "?"
+        reasons.insert(0, f"known behaviour changed: recorded {recorded}; now {result.get('outcome')}")
+    return reasons
+
+
 def repetition_label(result: dict[str, Any], cell: Cell) -> str:
     """``" #2"`` when the cell has several repetitions (1-based for people), else ``""``."""
     return f" #{result.get('repetition', 0) + 1}" if len(cell.results) > 1 else ""

@@ -24,49 +24,13 @@ from typing import Any
 import click
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
+from rich.text import Text
 
 from faultproxy.aio import run as run_loop
+from faultproxy.cli import BadInput
 from faultproxy.scenarios.result import CellResult
 
-STYLE = {"ok": "green", "resumed": "cyan", "error": "yellow", "hung": "magenta",
-         "duplicated": "blue", "reordered": "blue", "silent_loss": "bold white on red"}
-SHORT = {"ok": "ok", "resumed": "res", "error": "err", "hung": "HUNG", "duplicated": "dup",
-         "reordered": "ord", "silent_loss": "LOSS"}
-
-
-FLAKY_EXIT = 3  # no cell failed, but some cell's outcome varied between its runs
-
-
-def _matrix(report: dict[str, Any], console: Console) -> None:
-    """Scenarios down, clients across (numbered, with a legend, so 13 clients fit a terminal); a
-    flaky cell shows how many of its runs passed."""
-    from faultproxy.report.model import build_matrix
-
-    matrix = build_matrix(report)
-    clients = [c["name"] for c in matrix.clients if any(matrix.cell(s["name"], c["name"]).ran for s in matrix.scenarios)]
-    table = Table(title="outcomes: ✓ passed  ✗ unmet expectation  ~ known behaviour  ≈ flaky (runs passed)",
-                  show_lines=False)
-    table.add_column("scenario", no_wrap=True, max_width=40)
-    for number, _ in enumerate(clients, start=1):
-        table.add_column(str(number), justify="center", no_wrap=True)
-    for scenario, _ in matrix.rows():
-        row = []
-        for client in clients:
-            cell = matrix.cell(scenario["name"], client)
-            if not cell.ran:
-                row.append("")
-                continue
-            name = cell.outcome or ""
-            if cell.flaky:
-                mark = f"≈{cell.runs_passed}/{len(cell.results)}"
-            else:
-                mark = "~" if cell.known else ("✓" if cell.passed else "✗")
-            row.append(f"[{STYLE.get(name, '')}]{SHORT.get(name, name)}[/]{mark}")
-        if any(row):
-            table.add_row(scenario["name"], *row)
-    console.print(table)
-    console.print("  ".join(f"{n}={c}" for n, c in enumerate(clients, start=1)))
+FLAKY_EXIT = 3  # no cell failed, but some cell's outcome varied between its runs (run --repeat)
 
 
 def define_command_client(text: str, protocol: str, index: int) -> str:
@@ -126,7 +90,6 @@ def run(paths: tuple[Path, ...], client_list: str | None, out: Path, jobs: int |
     from faultproxy.config import load_project_config
     from faultproxy.provenance import environment
     from faultproxy.report import write_reports
-    from faultproxy.report.model import totals
     from faultproxy.scenarios import load_paths
     from faultproxy.scenarios.runner import DEFAULT_SUITE, build_report, plan, run_cells
 
@@ -150,7 +113,7 @@ def run(paths: tuple[Path, ...], client_list: str | None, out: Path, jobs: int |
         if not avail.ok:
             console.print(f"[yellow]client {name} unavailable:[/] {avail.reason} — install: {avail.install}")
     if not cells:
-        raise click.ClickException("no cell to run: no available client fits these scenarios")
+        raise BadInput("no cell to run: no available client fits these scenarios")
 
     started = dt.datetime.now().astimezone()
     run_id = started.strftime("%Y%m%d-%H%M%S")
@@ -159,26 +122,60 @@ def run(paths: tuple[Path, ...], client_list: str | None, out: Path, jobs: int |
     console.print(f"faultproxy run {run_id}: {len(scenarios)} scenarios, {len(availability)} clients, "
                   f"{len(cells)} cells, {jobs} at a time")
     t0 = time.monotonic()
-    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                  TextColumn("{task.fields[last]}"), console=console, transient=False) as progress:
-        task = progress.add_task("cells", total=len(cells), last="")
+    results = run_loop(run_cells(cells, seed, run_dir, jobs, progress_reporter(console, len(cells))))
+    report = build_report(run_id, started, time.monotonic() - t0, seed, scenarios, availability, results,
+                          environment(jobs=jobs), repeat=repeat)
+    try:
+        paths = write_reports(report, run_dir)
+    except OSError as error:
+        raise BadInput(f"cannot write the report into {run_dir}: {error.strerror or error}") from None
+    finish(report, paths, out)
+
+
+def progress_reporter(console: Console, total: int) -> Any:
+    """A progress bar in a terminal; in a CI log, a line per failing cell and one per tenth done."""
+    if console.is_terminal:
+        progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                            TextColumn("{task.fields[last]}"), console=console, transient=True)
+        task = progress.add_task("cells", total=total, last="")
+        progress.start()
 
         def done(cell: Any, result: CellResult) -> None:
             flag = "" if result.passed else " ✗"
             progress.update(task, advance=1, last=f"{cell.key}: {result.outcome}{flag}")
+            if progress.finished:
+                progress.stop()
 
-        results = run_loop(run_cells(cells, seed, run_dir, jobs, done))
-    report = build_report(run_id, started, time.monotonic() - t0, seed, scenarios, availability, results,
-                          environment(jobs=jobs), repeat=repeat)
-    paths = write_reports(report, run_dir)
-    _matrix(report, Console())
+        return done
+    count = {"done": 0, "failed": 0}
+    step = max(1, total // 10)
+
+    def logged(cell: Any, result: CellResult) -> None:
+        count["done"] += 1
+        if not result.passed:
+            count["failed"] += 1
+            console.print(Text(f"✗ {cell.key}: {result.outcome}"), soft_wrap=True)
+        if count["done"] % step == 0 or count["done"] == total:
+            console.print(Text(f"{count['done']}/{total} cells done, {count['failed']} failed"), soft_wrap=True)
+
+    return logged
+
+
+def finish(report: dict[str, Any], paths: dict[str, Path], out: Path) -> None:
+    """The outcomes, who is to blame, each failure with its reason, the flaky cells with their rates,
+    where the report is; exit 1 if a cell failed, 3 if none failed but some were flaky."""
+    from faultproxy.report.model import totals
+    from faultproxy.scenarios.terminal import failure_lines, print_outcomes
+
+    results = report["results"]
+    print_outcomes(report, Console())
     blame = totals(report).blame_line()
     if blame:
         click.echo(f"not ok, by who is to blame (wire: a fault or the server; client: its own doing): {blame}")
-    flaky = {(f["scenario"], f["client"]): f for f in report["flaky"]}
-    failed = [r for r in results if not r.passed and (r.scenario, r.client) not in flaky]
-    for r in failed:
-        click.echo(f"✗ {r.scenario} / {r.client}: {r.outcome} — {r.evidence.summary}")
+    flaky = {(f["scenario"], f["client"]): f for f in report.get("flaky", [])}
+    failed = [r for r in results if not r["passed"] and (r["scenario"], r["client"]) not in flaky]
+    for line in failure_lines(failed):
+        click.echo(line)
     for (scenario, client), f in flaky.items():
         click.echo(f"≈ {scenario} / {client}: flaky — {f['rate']}")
     steady = len(results) - sum(f["runs"] for f in flaky.values())

@@ -92,18 +92,18 @@ class Match:
         """The differences, one phrase each (empty when exact)."""
         out = []
         if self.missing:
-            out.append(f"{len(self.missing)} {what_e} but not {what_r}: {_ids(self.missing_labels(), limit)}")
+            out.append(f"{len(self.missing)} {what_e} but not {what_r}: {labels_shown(self.missing_labels(), limit)}")
         if self.garbled:
             parts = [f"{self.label(e)} {_altered(self.expected[e], self.received[r])}" for e, r in self.garbled[:limit]]
-            more = f" (+{len(self.garbled) - limit} more)" if len(self.garbled) > limit else ""
+            more = f" … (+{len(self.garbled) - limit} more)" if len(self.garbled) > limit else ""
             out.append(f"{len(self.garbled)} altered: " + "; ".join(parts) + more)
         if self.extra:
             out.append(f"{len(self.extra)} {what_r} that were never {what_e}: "
-                       f"{_ids(self.extra_labels(what_r.split()[0]), limit)}")
+                       f"{labels_shown(self.extra_labels(what_r.split()[0]), limit)}")
         if self.duplicated:
-            out.append(f"{len(self.duplicated)} {what_r} twice: {_ids(self.duplicated_labels(), limit)}")
+            out.append(f"{len(self.duplicated)} {what_r} twice: {labels_shown(self.duplicated_labels(), limit)}")
         if self.reordered:
-            out.append(f"{len(self.reordered)} out of order: {_ids(self.reordered_labels(), limit)}")
+            out.append(f"{len(self.reordered)} out of order: {labels_shown(self.reordered_labels(), limit)}")
         return out
 
 
@@ -122,7 +122,8 @@ def _preview(item: Item, width: int = 40) -> str:
     return f"{kind}{data!r}"
 
 
-def _ids(labels: list[str], limit: int) -> str:
+def labels_shown(labels: list[str], limit: int) -> str:
+    """``1, 2, 3 … (+5 more)``: a list cut to ``limit`` always says so."""
     shown = ", ".join(labels[:limit])
     return shown + (f" … (+{len(labels) - limit} more)" if len(labels) > limit else "")
 

@@ -89,7 +89,7 @@ from faultproxy.scenarios.events import (
     received_items,
 )
 from faultproxy.scenarios import llm_message
-from faultproxy.scenarios.match import Match, match
+from faultproxy.scenarios.match import Match, labels_shown, match
 from faultproxy.scenarios.model import DEFAULT_EXPECTATIONS, Expectation, Known
 from faultproxy.scenarios.oracle import DeliveredExchange, Oracle, oracle_of
 from faultproxy.scenarios.result import CellEvidence, CellResult, ClientError, ExpectationResult
@@ -199,7 +199,7 @@ def _oracle_vs_sent(expected: list[Item] | None, oracle: Oracle | None, vs: Matc
     assert vs is not None
     fired = "; ".join(_fault_phrase(f) for f in faults[:4])
     if len(faults) > 4:
-        fired += f" (+{len(faults) - 4} more)"
+        fired += f" … (+{len(faults) - 4} more)"
     if vs.exact and not expected:
         parts.append("no event was sent, and the delivered bytes hold none")
     elif vs.exact:
@@ -242,7 +242,7 @@ def _received_vs_oracle(oracle: Oracle | None, delivered: list[Item] | None, rv:
                 "the delivered bytes hold")
     if _stopped_early(oracle, delivered, rv, end):
         return (f"the client stopped before the last {len(rv.missing)} delivered events "
-                f"({', '.join(rv.missing_labels()[:8])}) -- it ended '{end}'; what it did hand over matches "
+                f"({labels_shown(rv.missing_labels(), 8)}) -- it ended '{end}'; what it did hand over matches "
                 "the delivered bytes")
     return "the client parsed the delivered bytes differently from a spec-exact parser: " + "; ".join(
         rv.describe("delivered", "received"))
@@ -365,7 +365,7 @@ def _summary(outcome: str, t: Any, vs: Match | None, expected: list[Item] | None
         err = error.type + (f" ({_short(error.message)})" if error.message else "")
     missing = ""
     if vs is not None and vs.missing:
-        missing = f" (missing {', '.join(vs.missing_labels()[:6])}{'…' if len(vs.missing) > 6 else ''})"
+        missing = f" (missing {labels_shown(vs.missing_labels(), 6)})"
     cause = f"; fault {_fault_phrase(faults[0])}" if faults else ""
     then = f" It then raised {err}." if error else ""
     if outcome == "hung":
@@ -379,9 +379,9 @@ def _summary(outcome: str, t: Any, vs: Match | None, expected: list[Item] | None
         what = []
         if vs.missing:
             what.append(f"{len(vs.missing)} of {n} events never reached the application "
-                        f"({', '.join(vs.missing_labels()[:6])}{'…' if len(vs.missing) > 6 else ''})")
+                        f"({labels_shown(vs.missing_labels(), 6)})")
         if vs.garbled:
-            what.append(f"{len(vs.garbled)} arrived altered ({', '.join(vs.garbled_labels()[:6])})")
+            what.append(f"{len(vs.garbled)} arrived altered ({labels_shown(vs.garbled_labels(), 6)})")
         notice = ""
         if oracle_loud == "client":
             notice = "; the delivered bytes held every event intact: the client's own parsing lost them"
@@ -397,7 +397,7 @@ def _summary(outcome: str, t: Any, vs: Match | None, expected: list[Item] | None
         text = f"Duplicated: {count} reached the application more than once ({labels}).{then}"
     elif outcome == "reordered":
         assert vs is not None
-        labels = ", ".join(vs.reordered_labels()[:6])
+        labels = labels_shown(vs.reordered_labels(), 6)
         text = f"Reordered: {_n(len(vs.reordered), 'event')} arrived out of order ({labels}).{then}"
     elif outcome == "resumed":
         conns = len({i.connection for i in received})
@@ -421,6 +421,11 @@ def _summary(outcome: str, t: Any, vs: Match | None, expected: list[Item] | None
         text += (f" {_n(len(wire), 'event')} the server never sent {verb} on the wire "
                  f"(a fault's doing) and handed over ({shown}).")
     return text
+
+
+def _ms(value: float) -> str:
+    """``1,011 ms``: milliseconds as a person reads them in a failure line."""
+    return f"{value:,.0f} ms"
 
 
 def _n(count: int, noun: str) -> str:
@@ -449,7 +454,7 @@ def _evaluate(expectation: Expectation, outcome: str, t: Any, vs: Match | None, 
             detail = "no ground truth to compare with"
         elif vs.complete and not vs.duplicated and not vs.reordered:
             detail = (f"the client made up {_n(len(invented), 'event')} the delivered bytes did not hold: "
-                      + "; ".join(invented[:5]))
+                      + "; ".join(invented[:5]) + (" …" if len(invented) > 5 else ""))
         else:
             detail = problems
     elif name == "no_silent_loss":
@@ -482,22 +487,29 @@ def _evaluate(expectation: Expectation, outcome: str, t: Any, vs: Match | None, 
         first = received[0].t if received else None
         met = first is not None and first * 1000 <= p["ms"]
         if first is None:
-            detail = "no event arrived"
+            detail = f"no event arrived (limit {_ms(p['ms'])})"
         else:
-            detail = f"first event after {first * 1000:.0f} ms (limit {p['ms']:g} ms)"
+            detail = f"time to first event {_ms(first * 1000)} {'≤' if met else '>'} limit {_ms(p['ms'])}"
     elif name == "min_time_to_first_event":
         first = received[0].t if received else None
         met = first is not None and first * 1000 >= p["ms"]
-        detail = "no event arrived" if first is None else f"first event after {first * 1000:.0f} ms (at least {p['ms']:g} ms)"
+        if first is None:
+            detail = f"no event arrived (at least {_ms(p['ms'])} wanted)"
+        else:
+            detail = f"time to first event {_ms(first * 1000)} {'≥' if met else '<'} at least {_ms(p['ms'])}"
     elif name == "max_event_gap":
         gaps = [b.t - a.t for a, b in zip(received, received[1:])]
         widest = max(gaps, default=0.0) * 1000
         met = widest <= p["ms"]
-        detail = (f"fewer than two events: no gap" if not gaps else
-                  f"the widest gap between events was {widest:.0f} ms (limit {p['ms']:g} ms)")
+        detail = ("fewer than two events: no gap" if not gaps else
+                  f"widest gap between events {_ms(widest)} {'≤' if met else '>'} limit {_ms(p['ms'])}")
     elif name == "completes_within":
-        met = t.end in RETURNED and t.duration_s * 1000 <= p["ms"]
-        detail = f"ended {t.end} after {t.duration_s * 1000:.0f} ms (limit {p['ms']:g} ms)"
+        took = t.duration_s * 1000
+        met = t.end in RETURNED and took <= p["ms"]
+        if t.end in RETURNED:
+            detail = f"ended {t.end} after {_ms(took)} {'≤' if met else '>'} limit {_ms(p['ms'])}"
+        else:
+            detail = f"never gave control back ({t.end} after {_ms(took)}; limit {_ms(p['ms'])})"
     elif name == "matches_oracle":
         met = rv is not None and rv.exact
         if rv is None:
@@ -508,7 +520,7 @@ def _evaluate(expectation: Expectation, outcome: str, t: Any, vs: Match | None, 
             detail = "; ".join(rv.describe("delivered", "received"))
     elif name == "no_duplicates":
         met = vs is None or not vs.duplicated
-        detail = "no event twice" if met or vs is None else f"twice: {', '.join(vs.duplicated_labels()[:8])}"
+        detail = "no event twice" if met or vs is None else f"twice: {labels_shown(vs.duplicated_labels(), 8)}"
     elif name == "may_not_fire":
         met, detail = True, f"allowed to stay silent: {', '.join(p['faults'])}"
     elif name == "outcome":

@@ -21,6 +21,7 @@ from typing import Any
 
 import click
 
+from faultproxy.cli import BadInput
 from faultproxy.lab.addresses import error_text, parse_hostport
 
 # kind -> module with ``OPTIONS`` and ``build(options)``; listed even when the module is missing
@@ -30,10 +31,8 @@ MOCKS = {
 }
 
 
-class ServeError(click.ClickException):
+class ServeError(BadInput):
     """A one-line error for the user, exit code 2 (bad input), no traceback."""
-
-    exit_code = 2
 
 
 class _OneLine:

@@ -172,6 +172,22 @@ def test_a_child_killed_by_a_signal_is_crashed(run):
     assert t.end == "crashed" and t.exit_code < 0 and "signal" in t.error_message
 
 
+def test_the_duration_counts_from_the_childs_own_zero_so_it_ends_after_its_events(run):
+    """A child whose hello reaches the harness late (a slow start, a busy machine): its events count
+    from its own t=0, and so does the duration, so the run's end is never before its last event."""
+    info = script_client("late-hello", """
+        t0 = time.monotonic()
+        time.sleep(0.3)  # the hello is written (and read) 0.3 s after the child's zero
+        print(json.dumps({"kind": "hello", "client": "x", "version": "1", "t0_monotonic": t0}), flush=True)
+        print(json.dumps({"kind": "event", "type": "message", "data": "x", "id": "1",
+                          "t": time.monotonic() - t0, "connection": 1}), flush=True)
+        print(json.dumps({"kind": "end", "end": "completed"}), flush=True)
+    """)
+    t = run(info.name, ClientRequest("http://127.0.0.1:9/"), info=info)
+    assert t.end == "completed" and t.events[0].t >= 0.3
+    assert t.duration_s >= t.events[0].t
+
+
 def test_a_child_that_hangs_is_killed_at_the_deadline_with_its_events_kept(run):
     info = script_client("hang", HELLO, EVENT, "time.sleep(600)\n")
     t = run("hang", ClientRequest("http://127.0.0.1:9/", deadline_s=1.0), info=info)

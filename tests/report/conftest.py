@@ -8,8 +8,9 @@ from typing import Any
 
 import pytest
 
+from report_sample import sample_report
+
 from faultproxy.report import write_reports
-from faultproxy.report.sample import sample_report
 
 RUN_ID = "20250514-103207-sample"
 

@@ -18,8 +18,9 @@ os.environ.setdefault("PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD", "1")
 sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed (pip install -e '.[test]')")
 expect = sync_api.expect
 
+from report_sample import HOSTILE_DATA, HOSTILE_ID
+
 from faultproxy.report.model import build_matrix
-from faultproxy.report.sample import HOSTILE_DATA, HOSTILE_ID
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -188,3 +189,20 @@ def test_only_failing_filter_and_the_embedded_json(report_page: Page, sample: di
     assert len(visible) == sum(1 for r in rows.all() if "has-fail" in (r.get_attribute("class") or "")) < rows.count()
     data = page.evaluate("JSON.parse(document.getElementById('report-data').textContent)")
     assert data["run_id"] == sample["run_id"] and len(data["results"]) == len(sample["results"])
+
+
+def test_only_failing_with_no_failure_says_so(browser: Any, sample: dict[str, Any], tmp_path: Path) -> None:
+    from faultproxy.report import write_reports
+
+    sample["results"] = [r for r in sample["results"] if r["passed"]]
+    page = Page(browser, write_reports(sample, tmp_path / "passing", latest=False)["html"].resolve().as_uri())
+    try:
+        note = page.page.locator("#none-failing")
+        expect(note).to_be_hidden()
+        page.page.locator("#only-failing").check()
+        expect(note).to_be_visible()
+        assert note.inner_text() == "No scenario has a failure: every cell passed."
+        page.page.locator("#only-failing").uncheck()
+        expect(note).to_be_hidden()
+    finally:
+        page.context.close()

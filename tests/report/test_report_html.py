@@ -9,9 +9,10 @@ from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 
+from report_sample import HOSTILE_DATA, HOSTILE_ID, HOSTILE_TYPE
+
 from faultproxy.report import render_html, validate_report
 from faultproxy.report.html import embed_json
-from faultproxy.report.sample import HOSTILE_DATA, HOSTILE_ID, HOSTILE_TYPE
 from faultproxy.report.timeline import timeline_svg
 
 
@@ -105,3 +106,18 @@ def test_transcripts_are_rendered_from_the_embedded_json_or_into_the_page(sample
     assert "events the application saw" not in lazy.split("<script", 1)[0]
     assert eager.split("<script", 1)[0].count("events the application saw") == len(sample["results"])
     assert len(lazy) < len(eager) + len(embed_json(data))
+
+
+def test_the_headline_and_each_failing_panel_say_why(sample: dict[str, Any]) -> None:
+    from faultproxy.report.model import why_failed
+
+    page = render_html(validate_report(sample))
+    header = page.split("</header>", 1)[0]
+    failing = [r for r in sample["results"] if not r["passed"]]
+    assert header.count("<li><a href=") == min(len(failing), 10)
+    first = failing[0]
+    assert html.escape(f"{first['scenario']} × {first['client']}") in header
+    assert html.escape(why_failed(first)[0][:60]) in header
+    assert page.count('<div class="why"><b>Failed because</b>') == len(failing)
+    assert '<div class="why">' not in render_html(validate_report({**sample, "results": [
+        r for r in sample["results"] if r["passed"]]}))

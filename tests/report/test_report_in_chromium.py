@@ -15,8 +15,9 @@ from pathlib import Path
 import jsonschema
 import pytest
 
+from report_sample import sample_report
+
 from faultproxy.report import write_reports
-from faultproxy.report.sample import sample_report
 from faultproxy.report.validate import ReportValidationError, load_schema
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"

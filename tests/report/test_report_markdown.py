@@ -24,10 +24,15 @@ def test_one_row_per_scenario_and_a_column_per_client(written: dict[str, Path], 
     assert [r[0] for r in rows] == [f"`{s['name']}`" for s in sample["scenarios"]]
     assert all(len(r) == len(header) for r in rows)
     by = {r[0].strip("`"): dict(zip([h.split(" ")[0].strip("`") for h in header], r)) for r in rows}
-    assert by["clean-end-after-8"]["httpx-sse"] == "🚨 **LOSS** ✗"
+    assert by["clean-end-after-8"]["httpx-sse"] == "❌ **LOSS**"
     assert by["clean-end-after-8"]["sseclient-py"] == "🚨 **LOSS** (known)"
-    assert by["stall-after-3"]["requests-sse"] == "🟧 ERR ❗changed ✗"
+    assert by["stall-after-3"]["requests-sse"] == "❌ ERR ❗changed"
     assert by["rst-after-5"]["requests-sse"] == "🎲 **flaky** 1/2 passed"  # never a pass or a fail
+    # a failing cell never shows ✅, whatever its outcome
+    flaky = {("rst-after-5", "requests-sse")}
+    failing = {(r["scenario"], r["client"]) for r in sample["results"] if not r["passed"]} - flaky
+    for scenario, client in failing:
+        assert "✅" not in by[scenario][client] and by[scenario][client].startswith("❌")
     assert by["clean-stream"]["node-eventsource"] == "⏭️ n/a"
 
 
@@ -39,7 +44,12 @@ def test_failing_cells_are_listed_with_their_evidence(written: dict[str, Path], 
     assert f"### Failing ({len(failing)})" in text
     section = text.split("### Failing", 1)[1].split("\n\n", 2)[1]
     assert len([line for line in section.splitlines() if line.startswith("- ")]) == len(failing)
-    assert "`clean-end-after-8` × `httpx-sse` — **silent loss**: The body ended cleanly after event 8" in section
+    line = next(x for x in section.splitlines() if "`clean-end-after-8` × `httpx-sse`" in x)
+    unmet = next(x for x in sample["results"] if x["scenario"] == "clean-end-after-8"
+                 and x["client"] == "httpx-sse" and not x["passed"])["expectations"]
+    reason = next(x for x in unmet if not x["met"])
+    assert line.startswith("- ❌ `clean-end-after-8` × `httpx-sse` — **silent loss**, failed because ")
+    assert md_text(reason["detail"])[:40] in line and "The body ended cleanly after event 8" in line
     assert f"❌ **Failed**: {len(failing)} of {len(sample['results'])} results" in text
 
 

@@ -10,9 +10,10 @@ from typing import Any
 import pytest
 from jsonschema import Draft202012Validator
 
+from report_sample import HOSTILE_DATA, HOSTILE_UNDECODABLE
+
 from faultproxy.report import ReportValidationError, load_schema, report_json, validate_report, write_reports
 from faultproxy.report.model import OUTCOMES
-from faultproxy.report.sample import HOSTILE_DATA, HOSTILE_UNDECODABLE
 
 
 def test_the_schema_is_a_valid_2020_12_schema() -> None:
@@ -31,7 +32,7 @@ def test_the_sample_covers_every_outcome_and_validates(sample: dict[str, Any]) -
 
 
 def test_the_sample_is_deterministic(sample: dict[str, Any]) -> None:
-    from faultproxy.report.sample import sample_report
+    from report_sample import sample_report
 
     assert sample_report(run_id=sample["run_id"]) == sample
 

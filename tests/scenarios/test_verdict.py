@@ -261,12 +261,12 @@ def test_time_expectations() -> None:
     r = judge(sent(1), None, late, None, [{"name": "max_time_to_first_event", "ms": 100},
                                           {"name": "completes_within", "ms": 2000}], None)
     assert r["expectations"] == [
-        {"name": "max_time_to_first_event", "met": False, "detail": "first event after 400 ms (limit 100 ms)"},
-        {"name": "completes_within", "met": False, "detail": "ended completed after 2500 ms (limit 2000 ms)"}]
+        {"name": "max_time_to_first_event", "met": False, "detail": "time to first event 400 ms > limit 100 ms"},
+        {"name": "completes_within", "met": False, "detail": "ended completed after 2,500 ms > limit 2,000 ms"}]
     r = judge(sent(1), None, transcript([], end="error", error=("E", "x")), None,
               [Expectation(name="max_time_to_first_event", params={"ms": 100}),
                Expectation(name="outcome", params={"any_of": ["error"]})], None)
-    assert [e["met"] for e in r["expectations"]] == [False, True] and r["expectations"][0]["detail"] == "no event arrived"
+    assert [e["met"] for e in r["expectations"]] == [False, True] and r["expectations"][0]["detail"] == "no event arrived (limit 100 ms)"
 
 
 def test_held_back_first_event_and_event_gaps() -> None:
@@ -275,8 +275,8 @@ def test_held_back_first_event_and_event_gaps() -> None:
     r = judge(sent(3), None, batched, None, [{"name": "min_time_to_first_event", "ms": 900},
                                              {"name": "max_event_gap", "ms": 600}], None)
     assert r["expectations"] == [
-        {"name": "min_time_to_first_event", "met": True, "detail": "first event after 1000 ms (at least 900 ms)"},
-        {"name": "max_event_gap", "met": False, "detail": "the widest gap between events was 1100 ms (limit 600 ms)"}]
+        {"name": "min_time_to_first_event", "met": True, "detail": "time to first event 1,000 ms ≥ at least 900 ms"},
+        {"name": "max_event_gap", "met": False, "detail": "widest gap between events 1,100 ms > limit 600 ms"}]
     streamed = transcript([ev(1, t=0.25), ev(2, t=0.5), ev(3, t=0.75)], duration=0.8)
     r = judge(sent(3), None, streamed, None, [{"name": "min_time_to_first_event", "ms": 900},
                                               {"name": "max_event_gap", "ms": 600}], None)
@@ -698,3 +698,13 @@ def test_retry_is_judged_against_the_delivered_block_for_clients_that_report_it(
     # the same values from a client that does not say it reports retry are not judged
     unjudged = judge(sent(3), oracle, _with_retry([None, -1, 50], []), None, ["matches_oracle"], None)
     assert unjudged["passed"]
+
+
+def test_every_cut_list_says_it_was_cut() -> None:
+    """Long lists of event labels are shortened in summaries and details; the cut is always marked."""
+    oracle = oracle_from_records(Capture().stream(1, list(range(1, 21))).records)
+    r = judge(sent(20), oracle, transcript([ev(1), ev(2)]), [], ["no_silent_loss", "all_events_in_order"], None)
+    assert r["outcome"] == "silent_loss"
+    assert "(3, 4, 5, 6, 7, 8 … (+12 more))" in r["evidence"]["summary"]
+    details = " ".join(e["detail"] for e in r["expectations"])
+    assert "3, 4, 5, 6, 7, 8, 9, 10 … (+10 more)" in details

@@ -1,4 +1,4 @@
-"""A realistic sample report: for the report tests, for demos, and to look at the pages.
+"""A realistic sample report: test data for the report tests (and to look at the pages).
 
 Seven scenarios × five Python clients (and one Node client that is not installed), shaped
 like what ``faultproxy run`` produces: every outcome occurs, with timelines built by a small
@@ -568,3 +568,31 @@ def _transcript(sim: _Sim) -> dict[str, Any]:
         "stderr_tail": stderr, "notes": notes, "t0_monotonic": 81234.5678,
         "exit_code": -9 if sim.end == "hung" else 0,
     }
+
+
+# The default suite's clients, for a matrix as wide as a real run's.
+SUITE_CLIENTS = ("raw", "httpx-sse", "sseclient-py", "requests-sse", "aiohttp-sse-client2", "launchdarkly-eventsource",
+                 "naive", "node-eventsource", "fetch-event-source", "chromium", "openai", "openai-responses",
+                 "anthropic")
+
+
+def wide_report(scenarios: int = 70, clients: tuple[str, ...] = SUITE_CLIENTS, **kwargs: Any) -> dict[str, Any]:
+    """The sample's results spread over many scenarios and the default suite's clients: a report the
+    size of a real run's (``scenarios`` × ``clients`` cells), every result a copy of a sample one."""
+    base = sample_report(**kwargs)
+    pool = [r for r in base["results"] if r.get("repetition", 0) == 0]
+    out_scenarios, results = [], []
+    for s in range(scenarios):
+        template = base["scenarios"][s % len(base["scenarios"])]
+        name = f"{template['name']}-{s + 1:03d}"
+        out_scenarios.append({**template, "name": name})
+        for c, client in enumerate(clients):
+            result = json.loads(json.dumps(pool[(s * len(clients) + c) % len(pool)]))
+            result.update(scenario=name, client=client, repetition=0)
+            if result.get("transcript"):
+                result["transcript"]["client"] = client
+            results.append(result)
+    versions = {c["name"]: c.get("version") for c in base["clients"]}
+    return {**base, "scenarios": out_scenarios, "results": results,
+            "clients": [{"name": c, "version": versions.get(c) or "1.2.3", "available": True, "reason": None}
+                        for c in clients]}
