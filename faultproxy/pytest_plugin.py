@@ -110,18 +110,12 @@ class FaultproxyHarness:
         return list(self._truth().intended or [])
 
     def _truth(self) -> Any:
-        from faultproxy.scenarios.events import GroundTruth, ground_truth
+        from faultproxy.scenarios.events import ground_truth
+        from faultproxy.scenarios.truth import truth_from_capture
 
         if self.server is not None:
             return ground_truth(self.server)
-        # SEAM (issue 11, branch verdicts): a server of the user's own keeps no log; its ground
-        # truth is what the proxy read from it, which faultproxy.scenarios.truth builds from the
-        # capture's upstream side. Until that module is on main, such a server has none here.
-        try:
-            from faultproxy.scenarios.truth import truth_from_capture  # type: ignore[import-not-found]
-        except ImportError:
-            return GroundTruth(None, None)
-        self.proxy.flush_capture()
+        self.proxy.flush_capture()  # a server of the user's own: what the proxy read from it
         return truth_from_capture(self.capture)
 
     def delivered(self) -> list[dict[str, Any]]:
@@ -171,11 +165,9 @@ class FaultproxyHarness:
         transcript = Transcript(client="your client", events=events, end=end, error_type=error_type,
                                 error_message=message)
         self.settle()
-        truth = self._truth()
         self.proxy.flush_capture()
-        return classify(truth if truth.intended is not None else None, self.capture, transcript,
-                        list(self.proxy.evidence), ["no_silent_loss"], protocol=protocol,
-                        include_transcript=False)
+        return classify(self.server, self.capture, transcript, list(self.proxy.evidence), ["no_silent_loss"],
+                        protocol=protocol, include_transcript=False)
 
     def assert_no_silent_loss(self, received: Iterable[Any], error: BaseException | str | None = None, *,
                               protocol: str | None = None) -> dict[str, Any]:
@@ -222,7 +214,7 @@ def fronting(server: dict[str, Any] | str | None = None, *, faults: list[Any] = 
     with ExitStack() as stack:
         if isinstance(server, str):
             spec = ServerSpec(kind="url", url=server)
-            running, upstream = None, spec.upstream()
+            running, upstream = None, spec.origin()
             target = _target(server)
         else:
             options = dict(server or {"events": 10, "interval_ms": 5})

@@ -33,3 +33,17 @@ def test_settle_gives_up_after_its_timeout(tmp_path: Path) -> None:
         with httpx.stream("GET", harness.url, timeout=10) as response:
             next(response.iter_lines())  # the head is in; the server is still streaming
             assert harness.settle(timeout=0.05) is False
+
+
+def test_a_server_of_your_own_is_judged_by_what_the_proxy_read_from_it(tmp_path: Path) -> None:
+    from faultproxy.lab.asyncio_server import running_in_thread
+    from faultproxy.lab.sse_server import SSEServer
+
+    with running_in_thread(SSEServer(events=5, interval=0.002)) as own:
+        url = f"http://127.0.0.1:{own.port}/events"
+        with fronting(url, faults=[parse_cli_fault("early_end:after_events=2")], capture=tmp_path / "c.jsonl") as harness:
+            received = read_ids(harness.url)
+            assert received == ["1", "2"] and harness.server is None
+            assert [e.id for e in harness.sent][:2] == ["1", "2"]  # what the proxy read from the server
+            verdict = harness.verdict([{"id": e.id, "data": e.data} for e in harness.sent[:2]])
+            assert verdict["outcome"] == "silent_loss", verdict["evidence"]["summary"]
