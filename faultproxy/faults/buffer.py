@@ -105,7 +105,8 @@ class Buffer(Fault):
             self.ends.append(len(self.held))
         out: list[object] = []
         while size and len(self.held) >= size:
-            out += self._let_out(size, ctx, f"a full buffer, at event {ctx.event_index}")
+            at = f", at event {ctx.event_index + 1}" if ctx.event_index is not None else ""
+            out += self._let_out(size, ctx, f"a full buffer{at}")
             if self.held:
                 self._arm(ctx)  # the rest starts the next buffer
         return out

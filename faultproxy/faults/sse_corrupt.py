@@ -76,7 +76,7 @@ class SSECorrupt(Fault):
         # The original ended in a CR whose LF may start the next block; after our bytes that
         # LF would be a blank line of its own (and end a block this fault left unterminated).
         self.eat_lf = block.raw.endswith(b"\r") and not raw.endswith(b"\r")
-        ctx.fired(f"{self.a.kind} on event {ctx.event_index} (id {block.event.id or '-'})")
+        ctx.fired(f"{self.a.kind} on event {ctx.event_index + 1} (id {block.event.id or '-'})")
         return [Block(raw, block.event, block.offset)]
 
     def rewrite(self, block: Block, ctx: Context) -> bytes:

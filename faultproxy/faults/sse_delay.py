@@ -36,5 +36,5 @@ class SSEDelay(Fault):
         delay = self.a.delay_ms
         if self.a.jitter_ms:
             delay = max(0.0, delay + ctx.rng.uniform(-self.a.jitter_ms, self.a.jitter_ms))
-        ctx.fired(f"event {ctx.event_index} waits {delay:.1f} ms")
+        ctx.fired(f"event {ctx.event_index + 1} waits {delay:.1f} ms")
         return [Wait(delay / 1000), block]

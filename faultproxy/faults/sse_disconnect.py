@@ -43,6 +43,6 @@ class SSEDisconnect(Fault):
             return [block]
         self.delivered += 1
         if self.delivered == self.a.after_events:
-            ctx.fired(f"closed ({self.a.mode}) after event {ctx.event_index}")
+            ctx.fired(f"closed ({self.a.mode}) after event {ctx.event_index + 1}")
             return [block, Close(self.a.mode)]
         return [block]

@@ -44,5 +44,5 @@ class SSEDrop(Fault):
         )
         if not hit:
             return [block]
-        ctx.fired(f"dropped event {index} (type {event.type}, id {event.id or '-'})")
+        ctx.fired(f"dropped event {index + 1} (type {event.type}, id {event.id or '-'})")
         return []

@@ -30,5 +30,5 @@ class SSEDuplicate(Fault):
         if block.event is None or not selected(self.a, ctx):
             return [block]
         copy = moved(block)
-        ctx.fired(f"sent event {ctx.event_index} (id {block.event.id or '-'}) {1 + self.a.copies} times")
+        ctx.fired(f"sent event {ctx.event_index + 1} (id {block.event.id or '-'}) {1 + self.a.copies} times")
         return [block] + [copy] * self.a.copies

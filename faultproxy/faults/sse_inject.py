@@ -92,7 +92,7 @@ class SSEInject(Fault):
         if block.event is not None:
             self.events += 1
             if self.events == self.a.after_events:
-                out += self._inject(ctx, f"after event {ctx.event_index}")
+                out += self._inject(ctx, f"after event {ctx.event_index + 1}")
         return out
 
     def on_alarm(self, ctx: Context) -> list[object]:

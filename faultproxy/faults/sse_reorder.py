@@ -52,12 +52,12 @@ class SSEReorder(Fault):
             if not picked:
                 return [block]
             self.held, self.held_index, self.overtaken = moved(block), index, 0
-            ctx.fired(f"held event {index} (id {block.event.id or '-'})")
+            ctx.fired(f"held event {index + 1} (id {block.event.id or '-'})")
             return []
         self.overtaken += 1
         if self.overtaken < self.a.after:
             return [block]
-        return [block, *self._release(ctx, f"after event {index}")]
+        return [block, *self._release(ctx, f"after event {index + 1}")]
 
     def on_body_end(self, ctx: Context) -> list[object]:
         if self.held is None:
@@ -67,5 +67,5 @@ class SSEReorder(Fault):
     def _release(self, ctx: Context, where: str) -> list[object]:
         held, self.held = self.held, None
         assert held is not None
-        ctx.fired(f"sent event {self.held_index} {where}")
+        ctx.fired(f"sent event {self.held_index + 1} {where}")
         return [held]

@@ -105,7 +105,7 @@ class SSERewrite(Fault):
         changes = [c for c in changes if c]
         if not changes:
             return [block]
-        where = f"event {ctx.event_index}" if event is not None else "a block without an event"
+        where = f"event {ctx.event_index + 1}" if event is not None else "a block without an event"
         ctx.fired(f"{where}: " + ", ".join(changes))
         new = bom + b"".join(line + eol for line, eol in kept) + rest
         return [Block(new, event, block.offset)]

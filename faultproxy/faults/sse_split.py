@@ -76,5 +76,5 @@ class SSESplit(Fault):
             pos += take
             self.left -= take
         if block.event is not None and len(out) > 2:
-            ctx.fired(f"event {ctx.event_index} sent in {len(out) // 2} pieces")
+            ctx.fired(f"event {ctx.event_index + 1} sent in {len(out) // 2} pieces")
         return out

@@ -51,7 +51,7 @@ class SSEStall(Fault):
         self.delivered += 1
         if self.delivered != self.a.after_events:
             return [block]
-        return [block, *self._stall(ctx, f"after event {ctx.event_index}")]
+        return [block, *self._stall(ctx, f"after event {ctx.event_index + 1}")]
 
     def _stall(self, ctx: Context, where: str) -> list[object]:
         ms = self.a.duration_ms

@@ -43,8 +43,8 @@ def _show_events(records: Iterator[dict[str, Any]]) -> None:
             continue
         ev = r["event"]
         retry = "-" if ev["retry"] is None else ev["retry"]
-        click.echo(f"{r['t'] * 1000:10.3f} ms  #{r['conn']}.{r['exchange']} [{r['index']}] "
-                   f"event={ev['type']} id={ev['id'] or '-'} retry={retry}")
+        click.echo(f"{r['t'] * 1000:10.3f} ms  #{r['conn']}.{r['exchange']} event {r['index'] + 1}: "
+                   f"type={ev['type']} id={ev['id'] or '-'} retry={retry}")
         for line in ev["data"].split("\n"):
             click.echo(f"    {line}")
 
@@ -52,14 +52,13 @@ def _show_events(records: Iterator[dict[str, Any]]) -> None:
 def _show_summary(records: Iterator[dict[str, Any]]) -> None:
     exchanges: dict[tuple[int, int], dict[str, Any]] = {}
     order: list[tuple[int, int]] = []
-    closes: dict[int, list[str]] = {}
+    ends: dict[int, Ends] = {}
     for r in records:
         kind = r["type"]
         if r.get("dir") == "upstream":
             continue  # the server's own bytes; the summary is of what the client got
-        if kind in ("closed", "upstream_error"):
-            closes.setdefault(r["conn"], []).append(
-                f"{r.get('side', 'upstream')} {r.get('how', r.get('reason', ''))}".strip())
+        if r.get("conn") is not None and kind in ("fault", "fault_close", "closed", "upstream_error"):
+            ends.setdefault(r["conn"], Ends()).add(r)
         if "exchange" not in r or not r.get("exchange"):
             continue
         key = (r["conn"], r["exchange"])
@@ -80,13 +79,55 @@ def _show_summary(records: Iterator[dict[str, Any]]) -> None:
             x["complete"] = True
         elif kind == "malformed":
             x["malformed"] = r["reason"]
+    last = {conn: number for conn, number in order}  # a connection's ends follow its last exchange
     for conn, number in order:
         x = exchanges[(conn, number)]
         ending = "complete" if x["complete"] else x.get("malformed", "incomplete")
         click.echo(f"#{conn}.{number}  {x.get('request', '?'):<40} {x.get('status', '---')}  "
                    f"{x['bytes']:>10} B  {x['events']:>6} events  {(x['end'] - x['start']) * 1000:9.1f} ms  {ending}")
-    for conn, notes in closes.items():
-        click.echo(f"#{conn}  closed: {', '.join(notes)}")
+        if last[conn] == number and conn in ends:
+            for line in ends[conn].lines():
+                click.echo(f"      {line}")
+    for conn in sorted(set(ends) - set(last)):
+        for line in ends[conn].lines():
+            click.echo(f"#{conn}    {line}")
+
+
+class Ends:
+    """How one connection went: the faults that fired on it, and how each side of it ended --
+    as the client saw it: an RST the proxy sent it (a fault's, or passing on the upstream's) is
+    said as an RST, whatever FIN the capture records for the socket afterwards."""
+
+    def __init__(self) -> None:
+        self.faults: list[str] = []
+        self.reset_by: str | None = None  # why the client got an RST
+        self.closes: list[str] = []
+
+    def add(self, r: dict[str, Any]) -> None:
+        kind = r["type"]
+        if kind == "fault":
+            name, ftype = r.get("fault"), r.get("fault_type")
+            label = f"{ftype} {name!r}" if name and name != ftype else str(ftype)
+            self.faults.append(f"fault {label}: {r.get('detail', '')}".rstrip(": "))
+        elif kind == "fault_close" and r.get("how") == "rst":
+            self.reset_by = self.reset_by or "a fault reset the connection"
+        elif kind == "fault_close":
+            self.closes.append("a fault closed the connection (FIN)")
+        elif kind == "upstream_error":
+            self.closes.append(f"upstream failed: {r.get('reason', '')}")
+        elif kind == "closed" and r.get("how") == "rst" and r.get("side") == "upstream":
+            self.reset_by = self.reset_by or "the upstream reset its side; the proxy passed the RST on"
+        elif kind == "closed":
+            self.closes.append(f"{r.get('side', '?')} {'RST' if r.get('how') == 'rst' else 'FIN'}")
+
+    def lines(self) -> list[str]:
+        out = list(self.faults)
+        if self.reset_by:
+            out.append(f"the client got an RST ({self.reset_by})")
+        closes = [c for c in self.closes if not (self.reset_by and c == "client FIN")]  # the RST ended it
+        if closes:
+            out.append("closed: " + ", ".join(closes))
+        return out
 
 
 @click.group("capture")

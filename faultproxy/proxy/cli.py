@@ -39,12 +39,20 @@ def _quiet_gc() -> None:
 @click.option("--fault", "fault_flags", multiple=True, metavar="TYPE:key=value,…",
               help="A fault for quick use, e.g. sse_disconnect:after_events=3,mode=rst (repeatable).")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed for every random decision of the faults.")
+@click.option("-v", "--verbose", count=True,
+              help="Say what happens: -v connections and faults fired, -vv every FIN too. Upstream failures "
+                   "and refused requests are always said.")
 def proxy(listen: str, upstream: str, raw: bool, capture: Path | None, no_redact: bool,
-          connect_timeout: float, fault_file: Path | None, fault_flags: tuple[str, ...], seed: int) -> None:
+          connect_timeout: float, fault_file: Path | None, fault_flags: tuple[str, ...], seed: int,
+          verbose: int) -> None:
     """Relay clients to an upstream, byte for byte, watching HTTP/1.1 and SSE as it passes.
 
     With faults, break the stream on purpose: see ``faultproxy faults`` for the list.
     """
+    import logging
+
+    level = (logging.WARNING, logging.INFO, logging.DEBUG)[min(verbose, 2)]
+    logging.basicConfig(format="%(asctime)s.%(msecs)03d faultproxy: %(message)s", datefmt="%H:%M:%S", level=level)
     from faultproxy.faults import FaultSpecError, load_fault_file, parse_cli_fault
     from faultproxy.proxy.server import Proxy
 
@@ -77,9 +85,9 @@ def proxy(listen: str, upstream: str, raw: bool, capture: Path | None, no_redact
             pass
         finally:
             await instance.stop()
+            click.echo(f"faultproxy: stopped: {instance.activity.summary()}", err=True)
 
     try:
         run(serve())
     except KeyboardInterrupt:
-        click.echo("faultproxy: stopped", err=True)
         sys.exit(0)

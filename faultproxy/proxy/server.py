@@ -22,6 +22,7 @@ from faultproxy.faults import FaultSet, FaultSpec, parse_fault
 from faultproxy.faults.base import Evidence
 from faultproxy.faults.spec import check_unique
 from faultproxy.lab.addresses import Address, parse_listen, parse_upstream, url_host
+from faultproxy.proxy.activity import ActivityLog
 from faultproxy.proxy.capture import CaptureWriter
 from faultproxy.proxy.relay import Relay
 
@@ -64,6 +65,7 @@ class Proxy:
         self.faults.listeners.append(self._evidence)
         self.faults.on_change.append(self._faults_changed)
         self.capture_path = Path(capture) if capture else None
+        self.activity = ActivityLog()  # told what the capture is told, for faultproxy proxy -v
         self.redact = redact
         self._capture: CaptureWriter | None = None
         self._server: asyncio.Server | None = None
@@ -230,6 +232,7 @@ class Proxy:
         return self.faults.evidence
 
     def _evidence(self, evidence: Evidence) -> None:
+        self.activity.fault(evidence)
         if self._capture is not None:
             self._capture.fault(evidence.as_dict())
 
@@ -264,8 +267,9 @@ class Proxy:
     # Whatever goes wrong in the capture is logged and the relay goes on.
 
     def capture_open(self, relay: Relay) -> None:
+        peer = relay.client.transport.get_extra_info("peername") if relay.client.transport else None
+        self.activity.open(relay.id, peer)
         if self._capture is not None:
-            peer = relay.client.transport.get_extra_info("peername") if relay.client.transport else None
             try:
                 self._capture.open(relay.id, client=peer)
             except Exception:
@@ -284,6 +288,7 @@ class Proxy:
                 self._capture_failed(relay)
 
     def capture_note(self, relay: Relay, kind: str, **fields: object) -> None:
+        self.activity.note(relay.id, kind, **fields)
         if self._capture is not None:
             try:
                 self._capture.note(relay.id, kind, **fields)

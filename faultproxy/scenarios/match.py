@@ -57,14 +57,15 @@ class Match:
         return self.complete and not self.extra and not self.duplicated and not self.reordered
 
     def label(self, e: int) -> str:
-        """How an expected event is named in reports: its id, else ``#index``."""
+        """How an expected event is named in reports: its id, else ``#n``, counting from 1 (the
+        convention of every text faultproxy writes: ``docs/cli.md``)."""
         item = self.expected[e]
         if item.type == UNSENT:
             return item.data
-        return item.id if self.by_id and item.id else f"#{e}"
+        return item.id if self.by_id and item.id else f"#{e + 1}"
 
     def received_label(self, r: int, what: str = "received") -> str:
-        return f"{what} #{r} {_preview(self.received[r])}"
+        return f"{what} #{r + 1} {_preview(self.received[r])}"
 
     def missing_labels(self) -> list[str]:
         return [self.label(e) for e in self.missing]

@@ -145,7 +145,7 @@ def _fault_dicts(faults_fired: Iterable[Any] | None, oracle: Oracle | None) -> l
 def _where(f: dict[str, Any]) -> str:
     parts = [f"conn {f['conn']}" if f.get("conn") is not None else None,
              f"exchange {f['exchange']}" if f.get("exchange") is not None else None,
-             f"event {f['event_index']}" if f.get("event_index") is not None else None,
+             f"event {f['event_index'] + 1}" if f.get("event_index") is not None else None,
              f"byte {f['offset']}" if f.get("offset") is not None else None]
     return ", ".join(p for p in parts if p)
 
@@ -574,7 +574,7 @@ def _timeline(t0: float | None, client0: float, raw_sent: list[Item] | None, t: 
     def rel(x: float | None) -> float | None:
         return None if x is None or t0 is None else round(x - t0, 6)
 
-    sent_rows = [[rel(i.t), i.id if i.id else f"#{i.index}"]
+    sent_rows = [[rel(i.t), i.id if i.id else f"#{(i.index or 0) + 1}"]
                  for i in (raw_sent or []) if i.t is not None and t0 is not None]
     received_rows = []
     for r, item in enumerate(received):

@@ -460,7 +460,7 @@ def test_sse_rewrite_ids_and_retry_break_a_reconnecting_client(aio, lab_sse, mak
     assert transcript.attempts[1].last_event_id == "x-2"
     assert (server.requests[1].last_event_id, server.requests[1].first_id) == ("x-2", 1)  # unknown id: from the top
     assert transcript.ids == ["x-1", "x-2", "x-1", "x-2", "x-3", "x-4"]
-    assert fired(proxy)[0].detail == "event 0: retry set to 20, id 1 -> x-1"
+    assert fired(proxy)[0].detail == "event 1: retry set to 20, id 1 -> x-1"
 
 
 def test_sse_rewrite_strips_id_and_retry(lab_sse, make_proxy, raw_client):

@@ -325,7 +325,8 @@ def test_upstream_reset_is_recorded_as_rst(aio, make_proxy, serve, raw_client, t
     ).items()
     code, text = show(capture)
     assert code == 0
-    assert "#1.1  GET /" in text and "incomplete" in text and "upstream rst" in text
+    assert "#1.1  GET /" in text and "incomplete" in text
+    assert "the client got an RST (the upstream reset its side; the proxy passed the RST on)" in text
 
 
 def test_upstream_error_is_recorded(aio, make_proxy, unused_port, tmp_path):
@@ -652,11 +653,11 @@ def sse_capture(aio, make_proxy, sse_server, tmp_path) -> Path:  # type: ignore[
 def test_capture_show_summary(sse_capture):
     code, text = show(sse_capture)
     assert code == 0, text
-    lines = text.splitlines()
+    lines = [line for line in text.splitlines() if line.startswith("#")]
     assert lines[0].startswith("#1.1  GET /events?n=3") and " 200 " in lines[0]
     assert "3 events" in lines[0] and lines[0].endswith("complete")
     assert lines[1].startswith("#1.2  GET /events?n=2") and "2 events" in lines[1]
-    assert "closed:" in lines[-1]
+    assert "closed: client FIN, upstream FIN" in text.splitlines()[-1]  # under the connection's last exchange
 
 
 def test_capture_show_raw(sse_capture):
@@ -672,10 +673,10 @@ def test_capture_show_raw(sse_capture):
 def test_capture_show_events(sse_capture):
     code, text = show(sse_capture, "--events")
     assert code == 0, text
-    heads = [line for line in text.splitlines() if " event=" in line]
+    heads = [line for line in text.splitlines() if " type=" in line]
     assert len(heads) == 5
-    assert "#1.1 [0] event=tick id=1 retry=1500" in heads[0]
-    assert "#1.2 [1] event=tock id=2 retry=1500" in heads[4]
+    assert "#1.1 event 1: type=tick id=1 retry=1500" in heads[0]  # events counted from 1, as everywhere
+    assert "#1.2 event 2: type=tock id=2 retry=1500" in heads[4]
     assert "    event 3\n    line two of 3" in text
 
 

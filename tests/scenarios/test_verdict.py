@@ -70,16 +70,16 @@ def test_sse_drop_is_silent_loss_with_the_fault_cited_and_not_noticeable() -> No
     cap = Capture().request(1).response(1)
     for k in (1, 2, 3):
         cap.event(1, k)
-    cap.fault(1, "lose-4", "sse_drop", exchange=1, event_index=3, offset=208, detail="dropped event 3 (id 4)")
+    cap.fault(1, "lose-4", "sse_drop", exchange=1, event_index=3, offset=208, detail="dropped event 4 (id 4)")
     cap.event(1, 5).last_chunk(1).closed(1, "upstream").closed(1, "client")
-    fired = [evidence("lose-4", "sse_drop", event_index=3, offset=208, detail="dropped event 3 (id 4)")]
+    fired = [evidence("lose-4", "sse_drop", event_index=3, offset=208, detail="dropped event 4 (id 4)")]
     received = transcript([ev(1), ev(2), ev(3), ev(5)])
     r = judge(sent(5), oracle_from_records(cap.records), received, fired, None, None, t0=100.0)
     assert r["outcome"] == "silent_loss" and r["passed"] is False
     e = r["evidence"]
     assert e["missing"] == ["4"] and e["duplicated"] == [] and e["garbled"] == [] and e["extra"] == []
     assert e["faults_fired"][0]["fault"] == "lose-4" and e["faults_fired"][0]["event_index"] == 3
-    assert "sse_drop 'lose-4' at conn 1, exchange 1, event 3, byte 208" in e["summary"]
+    assert "sse_drop 'lose-4' at conn 1, exchange 1, event 4, byte 208" in e["summary"]
     assert "not noticeable at the HTTP level" in e["summary"]
     assert e["oracle_vs_sent"].startswith("the delivered bytes differ from what was sent: 1 sent but not delivered: 4")
     assert "no client could notice at the HTTP level (every body ended cleanly): only a gap in the ids shows it" in e["oracle_vs_sent"]
@@ -90,7 +90,7 @@ def test_sse_drop_is_silent_loss_with_the_fault_cited_and_not_noticeable() -> No
     # the wire around the fault, as `capture show --raw` prints it
     assert "· fault fault_type=sse_drop fault=lose-4" in r["capture_excerpt"]
     assert "← id: 3\\n" in r["capture_excerpt"]
-    assert r["timeline"]["faults"] == [[0.05, "lose-4", "dropped event 3 (id 4)"]]
+    assert r["timeline"]["faults"] == [[0.05, "lose-4", "dropped event 4 (id 4)"]]
 
 
 def test_known_behaviour_passes_while_it_holds_and_fails_when_it_changes() -> None:
@@ -137,11 +137,11 @@ def test_a_crlf_split_by_the_client_is_its_own_bug_not_the_faults() -> None:
     assert e["garbled"] == ["2"] and len(e["extra"]) == 1 and "'second'" in e["extra"][0]
     assert e["oracle_vs_sent"].startswith("the delivered bytes hold all 3 sent events")
     assert e["received_vs_oracle"].startswith("the client parsed the delivered bytes differently from a spec-exact parser")
-    assert "1 altered: #1 'first\\nsecond' → 'first'" in e["received_vs_oracle"]
-    assert "1 received that were never delivered: received #2 'second'" in e["received_vs_oracle"]
+    assert "1 altered: #2 'first\\nsecond' → 'first'" in e["received_vs_oracle"]
+    assert "1 received that were never delivered: received #3 'second'" in e["received_vs_oracle"]
     assert e["summary"].startswith("Silent loss: 1 arrived altered (2), and the client reported success; the delivered "
                                    "bytes held every event intact: the client's own parsing lost them. The client also "
-                                   "handed over 1 event that the delivered bytes did not hold (received #2 'second')")
+                                   "handed over 1 event that the delivered bytes did not hold (received #3 'second')")
 
 
 def test_a_cut_then_a_correct_resume_is_resumed() -> None:
@@ -229,10 +229,10 @@ def test_the_client_stopping_early_is_told_apart_from_a_parsing_bug() -> None:
     r = judge(sent(4), oracle, received, None, None, None)
     assert r["outcome"] == "error"
     assert r["evidence"]["received_vs_oracle"].startswith(
-        "the client stopped before the last 2 delivered events (#2, #3) -- it ended 'error'")
+        "the client stopped before the last 2 delivered events (#3, #4) -- it ended 'error'")
     dropped_first = judge(sent(4), oracle, transcript([ev(2), ev(3), ev(4)]), None, None, None)
     assert dropped_first["outcome"] == "silent_loss" and dropped_first["evidence"]["missing"] == ["1"]
-    assert "1 delivered but not received: #0" in dropped_first["evidence"]["received_vs_oracle"]
+    assert "1 delivered but not received: #1" in dropped_first["evidence"]["received_vs_oracle"]
     assert dropped_first["evidence"]["oracle_vs_sent"].startswith("the delivered bytes hold all 4 sent events")
 
 
@@ -241,7 +241,7 @@ def test_without_ids_events_are_matched_by_content_and_a_repeat_is_not_a_reorder
     truth = [Item("delta", w, None, connection=1, index=i) for i, w in enumerate(words)]
     got = [ReceivedEvent("delta", w, None, 0.01 * i) for i, w in enumerate(["cat", "the", "end"])]
     r = judge(truth, None, transcript(got), None, None, None)
-    assert r["outcome"] == "silent_loss" and r["evidence"]["missing"] == ["#0"] and r["evidence"]["reordered"] == []
+    assert r["outcome"] == "silent_loss" and r["evidence"]["missing"] == ["#1"] and r["evidence"]["reordered"] == []
     assert r["evidence"]["matched_by"] == "content"
     m = match(truth, [Item("delta", w) for w in ["the", "the", "cat", "the", "end"]])
     assert m.complete and m.duplicated and not m.reordered
@@ -299,7 +299,7 @@ def test_sdk_clients_are_compared_in_their_own_vocabulary() -> None:
                                                                       ("finish", "stop")]
     got = [ReceivedEvent("delta", "Hello", None, 0.1), ReceivedEvent("finish", "stop", None, 0.2)]
     r = judge(raw, None, transcript(got, client="openai"), None, None, None, protocol="openai-chat")
-    assert r["outcome"] == "silent_loss" and r["evidence"]["missing"] == ["#1"]
+    assert r["outcome"] == "silent_loss" and r["evidence"]["missing"] == ["#2"]
     assert r["evidence"]["projection"] == "openai-chat"
     # the generic SSE clients see the chunks themselves; [DONE] is left out of the comparison
     sse = judge(raw, None, transcript([ReceivedEvent("message", i.data, None, 0.1) for i in raw[:4]]), None, None, None)
@@ -486,10 +486,10 @@ def test_match_by_id_lines_up_events_without_ids_by_content() -> None:
 
 def test_match_by_content_explains_every_leftover() -> None:
     m = match(items("a", "b", "c", "d", "e"), items("a", "c", "b", "d", "d", "x", "e"))
-    assert not m.by_id and m.missing == [] and m.reordered_labels() == ["#1"]
-    assert m.duplicated_labels() == ["#3"] and m.extra_labels() == ["received #5 'x'"]
+    assert not m.by_id and m.missing == [] and m.reordered_labels() == ["#2"]
+    assert m.duplicated_labels() == ["#4"] and m.extra_labels() == ["received #6 'x'"]
     m = match(items("a", "b", "c"), items("a", "B", "c"))
-    assert m.garbled == [(1, 1)] and m.describe() == ["1 altered: #1 'b' → 'B'"]
+    assert m.garbled == [(1, 1)] and m.describe() == ["1 altered: #2 'b' → 'B'"]
     assert match(items("a", "a", "b"), items("a", "b")).missing == [1]
     assert match([], items("a")).extra == [0] and match(items("a"), []).missing == [0]
 
@@ -521,9 +521,9 @@ def test_extra_events_lose_nothing_but_are_reported_by_who_made_them() -> None:
                            ev(2)])
     r = judge(sent(2), oracle, invented, None, ["no_silent_loss", "all_events_in_order"], None)
     assert r["outcome"] == "ok" and met(r) == {"no_silent_loss": True, "all_events_in_order": False}
-    assert "The client also handed over 1 event that the delivered bytes did not hold (received #2 '')" in r["evidence"]["summary"]
-    assert r["expectations"][1]["detail"] == "the client made up 1 event the delivered bytes did not hold: received #2 ''"
-    assert "1 received that were never delivered: received #2 ''" in r["evidence"]["received_vs_oracle"]
+    assert "The client also handed over 1 event that the delivered bytes did not hold (received #3 '')" in r["evidence"]["summary"]
+    assert r["expectations"][1]["detail"] == "the client made up 1 event the delivered bytes did not hold: received #3 ''"
+    assert "1 received that were never delivered: received #3 ''" in r["evidence"]["received_vs_oracle"]
 
 
 def test_a_refused_response_is_noticeable_even_with_a_clean_body() -> None:
@@ -552,7 +552,7 @@ def test_matches_oracle_checks_the_clients_parsing_alone() -> None:
     strict = transcript([ev(1)], end="error", error=("UnicodeDecodeError", "invalid start byte"))
     r = judge(sent(3), oracle, strict, None, ["matches_oracle"], None)
     assert r["outcome"] == "error" and r["expectations"][0]["met"] is False
-    assert r["expectations"][0]["detail"] == "2 delivered but not received: #1, #2"
+    assert r["expectations"][0]["detail"] == "2 delivered but not received: #2, #3"
     assert judge(sent(3), None, spec_like, None, ["matches_oracle"], None)["expectations"][0]["detail"] == (
         "no capture: the delivered bytes are unknown")
 
@@ -566,8 +566,8 @@ def test_every_field_is_judged_an_event_whose_id_was_altered_or_lost_is_garbled(
     expected = items("1", "2", "3", ids=True)
     wrong = match(expected, [Item("message", "1", "1"), Item("message", "2", "1"), Item("message", "3", "3")],
                   by_id=False)
-    assert wrong.garbled_labels() == ["#1"] and not wrong.complete
-    assert wrong.describe() == ["1 altered: #1 id '2' → id '1'"]
+    assert wrong.garbled_labels() == ["#2"] and not wrong.complete
+    assert wrong.describe() == ["1 altered: #2 id '2' → id '1'"]
     lost = match(expected, [Item("message", "1", "1"), Item("message", "2"), Item("message", "3", "3")])
     assert lost.garbled_labels() == ["2"] and not lost.complete
     typed = match(expected, [Item("message", "1", "1"), Item("update", "2", "2"), Item("message", "3", "3")])
