@@ -44,6 +44,7 @@ SUBCOMMANDS = {
     "chat": "faultproxy.chat_cli:chat",
     "compare": "faultproxy.chat_cli:compare",
     "scenarios": "faultproxy.scenarios.cli:scenarios",
+    "report": "faultproxy.report.cli:report",
 }
 
 

@@ -20,7 +20,9 @@ Installed with the package (entry point ``pytest11``), it gives:
   ``faultproxy.sent`` alone misses; ``faultproxy.verdict(events, error=exc)`` gives the whole
   verdict (outcome, summary, evidence);
 - ``@pytest.mark.faultproxy_faults("sse_disconnect:after_events=3", "sse_split:mode=byte", ...)``
-  runs the test once under each fault of the list, each its own test id (the ``--fault`` syntax).
+  runs the test once under each fault of the list, each its own test id (the ``--fault`` syntax);
+- ``pytest --faultproxy-scenarios scenarios/``: every cell of the scenario files there as a test
+  item, so pytest-xdist can spread them (:mod:`faultproxy.scenarios.collect`).
 
 Fault specs have one namespace: a fault's own keys (``name``, ``stream``, ``toxicity``,
 ``connections``, ``match``) and its type's attributes (``faultproxy faults`` lists both); no
@@ -167,7 +169,7 @@ class FaultproxyHarness:
         self.settle()
         self.proxy.flush_capture()
         return classify(self.server, self.capture, transcript, list(self.proxy.evidence), ["no_silent_loss"],
-                        protocol=protocol, include_transcript=False)
+                        protocol=protocol, include_transcript=False).to_dict()
 
     def assert_no_silent_loss(self, received: Iterable[Any], error: BaseException | str | None = None, *,
                               protocol: str | None = None) -> dict[str, Any]:
@@ -233,6 +235,21 @@ def _target(url: str) -> str:
 
     parts = urlsplit(url)
     return (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    from faultproxy.scenarios.collect import add_options
+
+    add_options(parser)
+
+
+def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Collector | None:
+    """Scenario files as test items, when asked (``--faultproxy-scenarios``; see :mod:`faultproxy.scenarios.collect`)."""
+    if file_path.suffix not in (".yaml", ".yml"):
+        return None
+    from faultproxy.scenarios.collect import ScenarioFile, wanted
+
+    return ScenarioFile.from_parent(parent, path=file_path) if wanted(parent.config) else None
 
 
 def pytest_configure(config: pytest.Config) -> None:

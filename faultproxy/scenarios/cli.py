@@ -82,14 +82,18 @@ SCRIPT_SUFFIXES = (".js", ".mjs", ".cjs", ".ts", ".py", ".sh", ".rb", ".pl", ".p
               help="What --client-cmd clients print: one JSON line per event, or the full JSON-lines protocol.")
 @click.option("--config", "config_file", type=click.Path(dir_okay=False, path_type=Path),
               help="The project config (default: ./faultproxy.toml, else [tool.faultproxy] in ./pyproject.toml).")
+@click.option("--shard", metavar="K/N", help="Run only shard K of N, a deterministic slice of the cells; "
+                                            "`faultproxy report merge` joins the shards' reports.")
+@click.option("--run-id", help="The run's id and folder name (default: the start time); give every shard the same.")
 def run(paths: tuple[Path, ...], client_list: str | None, out: Path, jobs: int | None, seed: int,
         select: str | None, repeat: int, client_cmds: tuple[str, ...], client_protocol: str,
-        config_file: Path | None) -> None:
+        config_file: Path | None, shard: str | None, run_id: str | None) -> None:
     """Run scenario files (default: the built-in suite) and write the report."""
     from faultproxy.clients import registry
     from faultproxy.config import load_project_config
     from faultproxy.provenance import environment
     from faultproxy.report import write_reports
+    from faultproxy.report.merge import in_shard, parse_shard
     from faultproxy.scenarios import load_paths
     from faultproxy.scenarios.runner import DEFAULT_SUITE, build_report, plan, run_cells
 
@@ -114,10 +118,17 @@ def run(paths: tuple[Path, ...], client_list: str | None, out: Path, jobs: int |
             console.print(f"[yellow]client {name} unavailable:[/] {avail.reason} — install: {avail.install}")
     if not cells:
         raise BadInput("no cell to run: no available client fits these scenarios")
+    part = parse_shard(shard) if shard else None
+    if part is not None:
+        everything = len(cells)
+        cells = [c for c in cells if in_shard(c.key, part)]
+        console.print(f"shard {part[0]}/{part[1]}: {len(cells)} of {everything} cells")
 
     started = dt.datetime.now().astimezone()
-    run_id = started.strftime("%Y%m%d-%H%M%S")
-    run_dir = out / run_id
+    run_id = run_id or started.strftime("%Y%m%d-%H%M%S")
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]*", run_id):
+        raise click.BadParameter(f"{run_id!r}: letters, digits, _ . - only (it names a folder)", param_hint="--run-id")
+    run_dir = out / (run_id if part is None else f"{run_id}-shard-{part[0]}-of-{part[1]}")
     jobs = jobs or 2 * (os.cpu_count() or 1)
     console.print(f"faultproxy run {run_id}: {len(scenarios)} scenarios, {len(availability)} clients, "
                   f"{len(cells)} cells, {jobs} at a time")
@@ -125,6 +136,8 @@ def run(paths: tuple[Path, ...], client_list: str | None, out: Path, jobs: int |
     results = run_loop(run_cells(cells, seed, run_dir, jobs, progress_reporter(console, len(cells))))
     report = build_report(run_id, started, time.monotonic() - t0, seed, scenarios, availability, results,
                           environment(jobs=jobs), repeat=repeat)
+    if part is not None:
+        report["shard"] = {"index": part[0], "count": part[1]}
     try:
         paths = write_reports(report, run_dir)
     except OSError as error:

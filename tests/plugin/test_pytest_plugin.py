@@ -217,3 +217,39 @@ def test_y(faultproxy):
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
     assert result.ret != 0
     result.stdout.fnmatch_lines(["*faultproxy_server: tokenz: unknown option; the openai server takes: seed, tokens*"])
+
+
+SCENARIO_FILE = """
+scenarios:
+  - name: healthy
+    server: {kind: sse, events: 4, interval_ms: 2}
+    clients: [raw, httpx-sse]
+    timeouts: {deadline_ms: 20000}
+  - name: early-end
+    server: {kind: sse, events: 6, interval_ms: 2}
+    faults: [{type: early_end, attributes: {after_events: 2}}]
+    clients: [raw, httpx-sse]
+    timeouts: {deadline_ms: 20000}
+"""
+
+
+def test_scenario_cells_are_pytest_items_that_xdist_spreads(pytester: pytest.Pytester) -> None:
+    pytester.makefile(".yaml", suite=SCENARIO_FILE)
+    plain = pytester.runpytest_subprocess("--collect-only", "-p", "no:cacheprovider")
+    assert plain.ret == pytest.ExitCode.NO_TESTS_COLLECTED  # YAML is left alone unless asked
+    result = pytester.runpytest_subprocess("--faultproxy-scenarios", "-n", "2", "-v", "-p", "no:cacheprovider")
+    result.assert_outcomes(passed=2, failed=2)
+    result.stdout.fnmatch_lines([
+        "*created: 2/2 workers*",
+    ])
+    result.stdout.fnmatch_lines(["*PASSED suite.yaml::healthy?raw?*"], consecutive=False)
+    result.stdout.fnmatch_lines(["*FAILED suite.yaml::early-end?httpx-sse?*"], consecutive=False)
+    result.stdout.fnmatch_lines(["*early-end/raw: silent_loss*", "*✗ no_silent_loss: events were lost*",
+                                 "*the cell's capture: *"])
+
+
+def test_a_bad_scenario_file_is_a_collection_error_naming_the_line(pytester: pytest.Pytester) -> None:
+    pytester.makefile(".yaml", bad="name: x\nserver: {kind: sse}\nclients: [nope]\n")
+    result = pytester.runpytest_subprocess("--faultproxy-scenarios", "-p", "no:cacheprovider")
+    assert result.ret == pytest.ExitCode.INTERRUPTED
+    result.stdout.fnmatch_lines(["*bad.yaml:3: scenario 'x': clients: unknown client 'nope'*"])
