@@ -16,45 +16,9 @@
 Every outcome, the three views (sent / delivered / received) and attribution are defined in
 ``docs/outcomes.md``.
 
-A scenario file (``scenarios/*.yaml``; one scenario, or several under ``scenarios:``)::
-
-    name: drop-one-event                 # unique; letters, digits, _ . -
-    description: an intermediary loses event 4; only the ids show it
-    tags: [sse, loss]                    # some tags call for an expectation about their subject
-                                         #   (model.TAG_EXPECTATIONS: buffering -> time to first event, ...)
-    server:                              # kind + options, or {url: http://host:port/path}
-      kind: sse                          # sse | starlette | openai | anthropic
-      events: 6                          # sse: events, interval_ms, retry, keepalive_ms,
-      interval_ms: 5                     #   event_type, multiline, size, drop_after, framing, headers
-    request:                             # all optional: method (GET/POST by kind), path
-      headers: {X-Test: a}               #   (/events, ...), headers, body | json
-    faults:                              # the fault engine's toxic shape (faultproxy faults)
-      - type: sse_drop
-        attributes: {event_index: 3}
-    intermediary: {kind: nginx, config: defaults}   # real nginx in the path (a route of
-                                         #   docs/nginx.md; position: behind_proxy | in_front)
-    clients: [raw, httpx-sse, naive]     # registered names, or all (the default): every client
-                                         #   speaking the server's protocol
-    expectations:                        # default: [no_silent_loss]
-      - no_silent_loss                   # every event arrived, or the client signalled an error
-      - all_events_in_order              # exactly once, in order, unaltered
-      - error_raised: {type: "httpx.*", message: "peer closed"}   # params optional
-      - resumed                          # right Last-Event-ID, the rest exactly once
-      - max_time_to_first_event: 500     # ms
-      - completes_within: 5000           # ms until the client gives control back
-      - no_duplicates
-      - matches_oracle                   # the client parsed the delivered bytes like the spec
-      - outcome: [ok, resumed]           # the outcome is one of these
-      - may_not_fire: [sse_drop_1]       # faults allowed not to fire (by default one that never
-                                         #   fired fails the cell: it tested nothing)
-      - min_time_to_first_event: 1500    # ms: an intermediary held the events back
-      - max_event_gap: 600               # ms between two events reaching the application
-    timeouts: {read_ms: 2000, deadline_ms: 10000}   # client read timeout; harness kill -> hung
-    reconnect: {max: 2, delay_ms: 50}    # or true (max 3, 100 ms) / false (the default)
-    repetitions: 1
-    seed: 7                              # fault randomness (default: the run's seed)
-    known:                               # recorded behaviour: passes while it holds
-      naive: {outcome: silent_loss, why: "splits reads on \\n\\n", issue: null}
+Scenario files (``scenarios/*.yaml``) -- the format, every field, expectation and outcome, with
+examples -- are documented in ``docs/scenarios.md``; ``faultproxy scenarios schema`` gives their
+JSON Schema (:mod:`.schema`) and ``faultproxy scenarios check`` validates them.
 
 Call sequence for a runner (one cell = scenario × client × repetition)::
 

@@ -9,7 +9,6 @@ from pathlib import Path
 
 import pytest
 
-from faultproxy import scenarios
 from faultproxy.clients import names as client_names
 from faultproxy.scenarios import ScenarioError, load_file, load_paths, load_text
 from faultproxy.scenarios.model import EXPECTATIONS, Expectation
@@ -32,10 +31,13 @@ def fails(text: str, where: str = "s.yaml") -> str:
 # -- valid files ------------------------------------------------------------------------------
 
 
+DOCS = Path(__file__).resolve().parents[2] / "docs" / "scenarios.md"
+
+
 def test_the_documented_example_loads_with_every_field() -> None:
-    doc = scenarios.__doc__ or ""
-    example = doc.split("A scenario file", 1)[1].split("::", 1)[1].split("Call sequence", 1)[0]
-    (scenario,) = load_text(textwrap.dedent(example).lstrip("\n"), "example.yaml")
+    doc = DOCS.read_text(encoding="utf-8")
+    example = doc.split("A complete scenario with every field", 1)[1].split("```yaml\n", 1)[1].split("```", 1)[0]
+    (scenario,) = load_text(example, "example.yaml")
     assert scenario.name == "drop-one-event"
     assert scenario.tags == ("sse", "loss")
     assert scenario.server.kind == "sse" and scenario.server.options == {"events": 6, "interval_ms": 5}
@@ -55,6 +57,20 @@ def test_the_documented_example_loads_with_every_field() -> None:
     known = scenario.known_for("naive")
     assert known is not None and known.outcomes == ("silent_loss",) and "splits" in known.why
     assert scenario.file == "example.yaml" and scenario.line == 1
+
+
+def test_every_field_option_expectation_and_outcome_is_documented() -> None:
+    from faultproxy.scenarios.loader import TOP_KEYS
+    from faultproxy.scenarios.model import OUTCOMES, SERVER_KINDS, Known, Reconnect, RequestSpec, Timeouts, options_model
+
+    doc = DOCS.read_text(encoding="utf-8")
+    names = [*TOP_KEYS, *EXPECTATIONS, *OUTCOMES, *SERVER_KINDS]
+    for model in (RequestSpec, Timeouts, Reconnect, Known, *(options_model(k) for k in SERVER_KINDS)):
+        names += [field.alias or name for name, field in model.model_fields.items()]
+    undocumented = sorted({n for n in names if f"`{n}`" not in doc and f"`kind: {n}`" not in doc})
+    assert not undocumented, f"docs/scenarios.md does not name: {undocumented}"
+    first = doc.split("```yaml\n", 1)[1].split("```", 1)[0]
+    load_text(first, "first-example.yaml")  # the page's opening example is a valid scenario
 
 
 def test_defaults_and_the_client_request() -> None:
