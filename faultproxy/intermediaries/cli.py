@@ -14,6 +14,7 @@ import click
 from rich.console import Console
 
 from faultproxy.aio import run as run_loop
+from faultproxy.cli import BadInput
 
 
 def _cases(names: tuple[str, ...]) -> list:
@@ -69,7 +70,7 @@ def nginx_command(as_json: bool, docker: bool, names: tuple[str, ...], binary: s
     try:
         report = run_loop(run_native(cases, binary=binary, emulate=not no_emulation))
     except PeerError as error:
-        raise click.ClickException(f"cannot start nginx: {error}") from None
+        raise BadInput(f"cannot start nginx: {error}") from None
     _show(report, as_json)
 
 
@@ -128,7 +129,7 @@ def probe_command(upstream_host: str, base_port: int | None, targets: tuple[str,
     try:
         report = run_loop(run_external(cases, parsed, ups, wait=wait, emulate=not no_emulation))
     except TimeoutError as error:
-        raise click.ClickException(str(error)) from None
+        raise BadInput(str(error)) from None
     _show(report, as_json)
     wrong = [n for n in report["nginx"] if n.get("label_problem")]
     if wrong:  # the shapes and emulations were chosen for another version than the one measured

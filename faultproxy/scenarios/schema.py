@@ -119,6 +119,7 @@ def _client(defs: _Defs) -> dict[str, Any]:
 
 def scenario_schema() -> dict[str, Any]:
     """The JSON Schema (draft 2020-12) of a scenario file."""
+    from faultproxy.scenarios.intermediary import IntermediarySpec
     from faultproxy.scenarios.model import NAME_PATTERN, Known, Reconnect, RequestSpec, Timeouts
 
     defs = _Defs()
@@ -132,6 +133,7 @@ def scenario_schema() -> dict[str, Any]:
             "server": {"$ref": "#/$defs/server"},
             "request": defs.model(RequestSpec),
             "faults": {"type": "array", "items": {"$ref": "#/$defs/fault"}},
+            "intermediary": defs.model(IntermediarySpec),
             "clients": {"description": "all (the default), or client names and definitions of your own",
                         "oneOf": [{"const": "all"}, {"type": "string"},
                                   {"type": "array", "minItems": 1,
