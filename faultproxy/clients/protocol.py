@@ -216,7 +216,28 @@ def error_name(error: BaseException) -> str:
     return f"{package}.{cls.__qualname__}"
 
 
-class Collector:
+class _Lines:
+    """What both collectors share: a transcript, and stdout lines read as JSON (others kept as notes)."""
+
+    transcript: Transcript
+
+    def _note(self, text: str) -> None:
+        if len(self.transcript.notes) < 200:
+            self.transcript.notes.append(text)
+
+    def _json(self, line: str) -> tuple[Any, str] | None:
+        """The line's JSON value and the line, None for a blank line or one that is not JSON (noted)."""
+        line = line.strip()
+        if not line:
+            return None
+        try:
+            return json.loads(line), line
+        except ValueError:
+            self._note(f"ignored a stdout line that is not JSON: {line[:200]!r}")
+            return None
+
+
+class Collector(_Lines):
     """The harness's half: applies protocol lines to a :class:`Transcript` as they arrive."""
 
     def __init__(self, client: str):
@@ -226,14 +247,10 @@ class Collector:
         self._attempts: dict[int, Attempt] = {}
 
     def feed_line(self, line: str) -> None:
-        line = line.strip()
-        if not line:
+        parsed = self._json(line)
+        if parsed is None:
             return
-        try:
-            message = json.loads(line)
-        except ValueError:
-            self._note(f"ignored a stdout line that is not JSON: {line[:200]!r}")
-            return
+        message, line = parsed
         if not isinstance(message, dict) or message.get("kind") not in KINDS:
             self._note(f"ignored a stdout line of unknown kind: {line[:200]!r}")
             return
@@ -241,10 +258,6 @@ class Collector:
             self._apply(message)
         except (TypeError, ValueError, KeyError) as error:
             self._note(f"ignored a malformed {message.get('kind')} line ({error}): {line[:200]!r}")
-
-    def _note(self, text: str) -> None:
-        if len(self.transcript.notes) < 200:
-            self.transcript.notes.append(text)
 
     def _attempt(self, m: dict[str, Any]) -> Attempt:
         """The attempt an ``attempt`` or ``disconnect`` line is about, made at its first mention:
@@ -307,7 +320,7 @@ class Collector:
         return False
 
 
-class SimpleCollector:
+class SimpleCollector(_Lines):
     """The harness's half of the simple protocol (see the module docstring).
 
     There is no hello: the run starts with the process (``t0``, the harness's monotonic clock),
@@ -323,19 +336,11 @@ class SimpleCollector:
         self.t0 = t0
         self.ended = False
 
-    def _note(self, text: str) -> None:
-        if len(self.transcript.notes) < 200:
-            self.transcript.notes.append(text)
-
     def feed_line(self, line: str) -> None:
-        line = line.strip()
-        if not line:
+        parsed = self._json(line)
+        if parsed is None:
             return
-        try:
-            message = json.loads(line)
-        except ValueError:
-            self._note(f"ignored a stdout line that is not JSON: {line[:200]!r}")
-            return
+        message, line = parsed
         if not isinstance(message, dict) or not ({"error", "data", "type"} & set(message)):
             self._note(f"ignored a stdout line that is neither an event nor an error: {line[:200]!r}")
         elif self.ended:
