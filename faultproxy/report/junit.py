@@ -1,9 +1,9 @@
 """``junit.xml``: one ``<testcase>`` per scenario × client (× repetition), for CI test tabs.
 
 ``classname`` is the scenario, ``name`` the client (``client #2`` for the second of several
-repetitions). A result that did not pass gets a ``<failure>`` whose message is the evidence
-summary (type: the outcome, or ``known_changed``) and whose text lists the unmet
-expectations, missing events and the client's error. A result that passed only as a
+repetitions). A result that did not pass gets a ``<failure>`` whose message says why (each unmet
+expectation with its figure), then the evidence summary (type: the outcome, or ``known_changed``),
+and whose text lists the unmet expectations, missing events and the client's error. A result that passed only as a
 recorded known behaviour passes, with a ``<system-out>`` note saying so. A scenario × an
 unavailable client is a ``<skipped>`` testcase with the reason. Every run of a flaky cell (its
 outcome varied between runs) is ``<skipped>`` with the cell's rate: neither a pass nor a failure.
@@ -17,7 +17,7 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 from typing import Any
 
-from faultproxy.report.model import build_matrix, clean, one_line, outcome, repetition_label, totals
+from faultproxy.report.model import build_matrix, clean, one_line, outcome, repetition_label, totals, why_failed
 
 
 def _t(value: Any) -> str:
@@ -84,7 +84,9 @@ def render_junit(report: dict[str, Any]) -> bytes:
                     ET.SubElement(case, "system-out").text = _t(f"outcome: {outcome(result['outcome']).label}: {summary}")
                 elif not result.get("passed"):
                     kind = "known_changed" if result.get("known_changed") else result["outcome"]
-                    failure = ET.SubElement(case, "failure", message=_t(summary), type=_t(kind))
+                    why = one_line("; ".join(why_failed(result)), 600)
+                    message = f"{why} — {summary}" if why else summary
+                    failure = ET.SubElement(case, "failure", message=_t(message), type=_t(kind))
                     failure.text = _failure_text(result)
                 else:
                     out = [f"outcome: {outcome(result['outcome']).label}: {summary}"]
