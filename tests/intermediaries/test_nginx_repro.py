@@ -145,7 +145,7 @@ def test_repro_nginx_on_the_command_line(tmp_path):
     assert bad.returncode == 2 and "the cases are: defaults" in bad.stderr
     missing = subprocess.run([str(FAULTPROXY), "repro", "nginx", "--nginx", str(tmp_path / "nginx")],
                              capture_output=True, text=True, timeout=60)
-    assert missing.returncode == 1 and missing.stderr.strip().splitlines()[-1] == (
+    assert missing.returncode == 2 and missing.stderr.strip().splitlines()[-1] == (  # bad input, as everywhere
         f"Error: cannot start nginx: {tmp_path / 'nginx'} is not an executable nginx")
     for target in ("nginx-old:8080", "1.28=ftp://x", "old=http://x:1"):
         probe = subprocess.run([str(FAULTPROXY), "repro", "probe", "--upstream", "x", "--nginx", target],
