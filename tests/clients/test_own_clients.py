@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -20,6 +21,20 @@ from faultproxy.config import ConfigError, load_project_config
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "examples"
+
+
+@pytest.fixture(autouse=True)
+def _registry_as_it_was() -> Iterator[None]:
+    """Clients a test defines are gone after it: the registry is shared by the whole session."""
+    from faultproxy import config
+    from faultproxy.clients import registry
+
+    clients, loaded = dict(registry.REGISTRY), set(config._loaded)
+    yield
+    registry.REGISTRY.clear()
+    registry.REGISTRY.update(clients)
+    config._loaded.clear()
+    config._loaded.update(loaded)
 
 
 def simple(name: str, code: str, tmp_path: Path, **extra) -> registry.ClientInfo:
