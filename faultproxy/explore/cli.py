@@ -25,6 +25,8 @@ from typing import Any
 import click
 import yaml
 
+from faultproxy.cli import BadInput
+
 REPRODUCE_RUNS = 3
 
 
@@ -60,7 +62,7 @@ def explore(client: str, prop_name: str, budget: int, time_s: float, seed: int, 
         raise click.BadParameter(error.args[0], param_hint="--client") from None
     available = info.available()
     if not available.ok:
-        raise click.ClickException(f"client {client} is not available: {available.reason}; install: {available.install}")
+        raise BadInput(f"client {client} is not available: {available.reason}; install: {available.install}")
     prop = PROPERTIES[prop_name]
     try:
         types = searchable([f.strip() for f in fault_list.split(",") if f.strip()] if fault_list

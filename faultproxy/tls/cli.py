@@ -15,6 +15,8 @@ from pathlib import Path
 
 import click
 
+from faultproxy.cli import BadInput
+
 
 def _ca():
     from faultproxy.tls.ca import CAError, LocalCA
@@ -22,7 +24,7 @@ def _ca():
     try:
         return LocalCA.load_or_create()
     except CAError as error:
-        raise click.ClickException(str(error)) from None
+        raise BadInput(str(error)) from None
 
 
 @click.group("ca")
@@ -54,7 +56,7 @@ def export(output: Path | None, der: bool) -> None:
     try:
         output.write_bytes(data)
     except OSError as error:
-        raise click.ClickException(f"cannot write {output}: {error.strerror or error}") from None
+        raise BadInput(f"cannot write {output}: {error.strerror or error}") from None
     click.echo(f"wrote {output}", err=True)
 
 

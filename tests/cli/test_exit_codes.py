@@ -55,6 +55,8 @@ BAD_INPUT = {
     "faults: an unknown flag": ["faults", "--colour"],
     "clients: a bad config file": ["clients"],
     "bench: an unknown phase": ["bench", "--only", "nope"],
+    "conformance: an unknown client": ["conformance", "--clients", "nope"],
+    "explore: an unknown client": ["explore", "--client", "nope", "--property", "no_silent_loss"],
     "record: a busy port": ["record", "--upstream", "http://127.0.0.1:9", "--out", "{empty}", "--listen",
                             "127.0.0.1:{busy}"],
 }
