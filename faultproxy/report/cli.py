@@ -24,8 +24,9 @@ def merge(sources: tuple[Path, ...], out: Path, run_id: str | None, partial: boo
     """Join the reports of a run's shards (`faultproxy run --shard K/N`) into one: report.json,
     index.html, junit.xml and summary.md, as one unsharded run writes them.
 
-    SOURCES are the shards' run folders (or their report.json). Exit 1 if a cell failed, 2 if the
-    reports are not the parts of one run (another seed or suite, a shard missing or twice)."""
+    SOURCES are the shards' run folders (or their report.json). Exit 1 if a cell failed, 3 if none
+    failed but some were flaky (--repeat), 2 if the reports are not the parts of one run (another
+    seed or suite, a shard missing or twice)."""
     from faultproxy.report import write_reports
     from faultproxy.report.merge import load_report, merge_reports
     from faultproxy.scenarios.cli import finish
