@@ -61,8 +61,8 @@ class ActivityLog:
         if self.log.isEnabledFor(logging.INFO):
             e = evidence.as_dict() if hasattr(evidence, "as_dict") else dict(evidence)
             where = f"#{e['conn']} " if e.get("conn") is not None else ""
-            name = e.get("fault")
-            label = f"{e.get('type')} {name!r}" if name and name != e.get("type") else str(e.get("type"))
+            name, kind = e.get("fault"), e.get("fault_type")
+            label = f"{kind} {name!r}" if name and name != kind else str(kind)
             self.log.info("%sfault %s fired: %s", where, label, e.get("detail") or "")
 
     def summary(self) -> str:

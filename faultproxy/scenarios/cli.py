@@ -146,7 +146,8 @@ def run(paths: tuple[Path, ...], client_list: str | None, out: Path, jobs: int |
 
 
 def progress_reporter(console: Console, total: int) -> Any:
-    """A progress bar in a terminal; in a CI log, a line per failing cell and one per tenth done."""
+    """A progress bar in a terminal; in a CI log, a line per run that did not pass (its cell may yet
+    turn out flaky) and one per tenth done."""
     if console.is_terminal:
         progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                             TextColumn("{task.fields[last]}"), console=console, transient=True)
@@ -167,7 +168,7 @@ def progress_reporter(console: Console, total: int) -> Any:
         count["done"] += 1
         if not result.passed:
             count["failed"] += 1
-            console.print(Text(f"✗ {cell.key}: {result.outcome}"), soft_wrap=True)
+            console.print(Text(f"{cell.key}: {result.outcome}, did not pass"), soft_wrap=True)
         if count["done"] % step == 0 or count["done"] == total:
             console.print(Text(f"{count['done']}/{total} cells done, {count['failed']} failed"), soft_wrap=True)
 

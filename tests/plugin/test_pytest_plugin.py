@@ -161,7 +161,7 @@ def test_a_server_the_test_started(faultproxy, my_server):
     with httpx.stream("GET", faultproxy.url, timeout=10) as response:
         body = response.read().decode()
     assert body.count("data:") == 3 and [e["id"] for e in faultproxy.delivered()] == ["1", "3", "4"]
-    assert [f.type for f in faultproxy.fired()] == ["sse_drop"]
+    assert [f.fault_type for f in faultproxy.fired()] == ["sse_drop"]
 '''
 
 URL_SERVER = '''

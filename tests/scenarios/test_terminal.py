@@ -50,7 +50,8 @@ RESULTS = [result(f"scenario-number-{s}", c) for s in range(3)
 
 def printed(width: int, terminal: bool) -> str:
     buffer = io.StringIO()
-    print_outcomes(RESULTS, Console(file=buffer, width=width, force_terminal=terminal, color_system=None))
+    report = {"scenarios": [], "clients": [], "results": RESULTS}
+    print_outcomes(report, Console(file=buffer, width=width, force_terminal=terminal, color_system=None))
     return buffer.getvalue()
 
 

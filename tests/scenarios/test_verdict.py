@@ -692,9 +692,9 @@ def test_retry_is_judged_against_the_delivered_block_for_clients_that_report_it(
     # int("-1") is -1: the client hands over a retry the spec ignores -- its parsing, not the wire's
     wrong = judge(sent(3), oracle, _with_retry([None, -1, 50], ["retry"]), None, ["matches_oracle"], None)
     assert not wrong["passed"]
-    assert "1 altered: #1 retry None → retry '-1'" in wrong["expectations"][0]["detail"]
+    assert "1 altered: #2 retry None → retry '-1'" in wrong["expectations"][0]["detail"]
     assert wrong["outcome"] == "ok"  # the application's data arrived: retry is judged as parsing, not as loss
-    assert "differently from a spec-exact parser, though: 1 altered: #1 retry None" in wrong["evidence"]["summary"]
+    assert "differently from a spec-exact parser, though: 1 altered: #2 retry None" in wrong["evidence"]["summary"]
     # the same values from a client that does not say it reports retry are not judged
     unjudged = judge(sent(3), oracle, _with_retry([None, -1, 50], []), None, ["matches_oracle"], None)
     assert unjudged["passed"]
