@@ -102,3 +102,18 @@ def raw_client() -> Iterator[Callable[[int], RawClient]]:
     yield make
     for client in clients:
         client.close()
+
+
+@pytest.fixture
+def registry_as_it_was() -> Iterator[None]:
+    """Clients a test defines (a scenario file, a config file) are gone after it: the client
+    registry is shared by the whole session."""
+    from faultproxy import config
+    from faultproxy.clients import registry
+
+    clients, loaded = dict(registry.REGISTRY), set(config._loaded)
+    yield
+    registry.REGISTRY.clear()
+    registry.REGISTRY.update(clients)
+    config._loaded.clear()
+    config._loaded.update(loaded)

@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -23,18 +22,7 @@ ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "examples"
 
 
-@pytest.fixture(autouse=True)
-def _registry_as_it_was() -> Iterator[None]:
-    """Clients a test defines are gone after it: the registry is shared by the whole session."""
-    from faultproxy import config
-    from faultproxy.clients import registry
-
-    clients, loaded = dict(registry.REGISTRY), set(config._loaded)
-    yield
-    registry.REGISTRY.clear()
-    registry.REGISTRY.update(clients)
-    config._loaded.clear()
-    config._loaded.update(loaded)
+pytestmark = pytest.mark.usefixtures("registry_as_it_was")  # clients a test defines go with it
 
 
 def simple(name: str, code: str, tmp_path: Path, **extra) -> registry.ClientInfo:

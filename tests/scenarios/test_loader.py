@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import re
 import textwrap
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -35,18 +34,7 @@ def fails(text: str, where: str = "s.yaml") -> str:
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "scenarios.md"
 
 
-@pytest.fixture(autouse=True)
-def _registry_as_it_was() -> Iterator[None]:
-    """Clients a test defines are gone after it: the registry is shared by the whole session."""
-    from faultproxy import config
-    from faultproxy.clients import registry
-
-    clients, loaded = dict(registry.REGISTRY), set(config._loaded)
-    yield
-    registry.REGISTRY.clear()
-    registry.REGISTRY.update(clients)
-    config._loaded.clear()
-    config._loaded.update(loaded)
+pytestmark = pytest.mark.usefixtures("registry_as_it_was")  # clients a test defines go with it
 
 
 def test_the_documented_example_loads_with_every_field() -> None:
