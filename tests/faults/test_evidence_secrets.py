@@ -28,8 +28,8 @@ scenarios:
     clients: [raw]
     server: {url: "http://127.0.0.1:PORT/events?stream=1&api_key=KEY"}
     faults:
-      - {type: remove_header, attributes: {name: Set-Cookie}}
-      - {type: set_header, attributes: {name: X-Api-Key, value: other}}
+      - {type: remove_header, attributes: {header: Set-Cookie}}
+      - {type: set_header, attributes: {header: X-Api-Key, value: other}}
       - {type: close_delimited}
     timeouts: {deadline_ms: 10000}
 """
@@ -91,7 +91,7 @@ def test_a_request_header_replaced_on_its_way_upstream_is_not_quoted():
 
 
 def test_evidence_keeps_ordinary_header_values():
-    faults = FaultSet([parse_fault({"type": "set_header", "attributes": {"name": "Content-Type", "value": "text/plain"}})])
+    faults = FaultSet([parse_fault({"type": "set_header", "attributes": {"header": "Content-Type", "value": "text/plain"}})])
     pipeline = Pipeline(faults, 1, "downstream")
     pipeline.sync(0.0)
     pipeline.expect(parse_request_head(b"GET /events?page=2 HTTP/1.1\r\nHost: x\r\n\r\n"))
