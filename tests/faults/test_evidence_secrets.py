@@ -83,7 +83,7 @@ def test_no_secret_reaches_a_capture_or_a_report_through_fault_evidence(tmp_path
 
 def test_a_request_header_replaced_on_its_way_upstream_is_not_quoted():
     faults = FaultSet([parse_fault({"type": "set_header", "stream": "upstream",
-                                    "attributes": {"name": "Authorization", "value": "Bearer other"}})])
+                                    "attributes": {"header": "Authorization", "value": "Bearer other"}})])
     pipeline = Pipeline(faults, 1, "upstream")
     pipeline.sync(0.0)
     pipeline.feed(b"GET /v1?key=K HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer AUTHSECRET\r\n\r\n", 0.0)
