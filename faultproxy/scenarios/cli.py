@@ -138,8 +138,10 @@ def run(paths: tuple[Path, ...], client_list: str | None, out: Path, jobs: int |
         click.echo(f"not ok, by who is to blame (wire: a fault or the server; client: its own doing): {blame}")
     flaky = {(f["scenario"], f["client"]): f for f in report["flaky"]}
     failed = [r for r in results if not r.passed and (r.scenario, r.client) not in flaky]
+    summaries = {(r["scenario"], r["client"], r["repetition"]): r["evidence"]["summary"]
+                 for r in report["results"]}  # as written: secrets masked (see build_report)
     for r in failed:
-        click.echo(f"✗ {r.scenario} / {r.client}: {r.outcome} — {r.evidence.summary}")
+        click.echo(f"✗ {r.scenario} / {r.client}: {r.outcome} — {summaries[(r.scenario, r.client, r.repetition)]}")
     for (scenario, client), f in flaky.items():
         click.echo(f"≈ {scenario} / {client}: flaky — {f['rate']}")
     steady = len(results) - sum(f["runs"] for f in flaky.values())

@@ -25,6 +25,8 @@ from typing import Any, Awaitable, Callable
 
 from faultproxy import __version__
 from faultproxy.clients import arun_client, registry
+from faultproxy.private import make_dirs
+from faultproxy.redact import map_strings, mask_known, redact_urls
 from faultproxy.scenarios.intermediary import cell_path
 from faultproxy.scenarios.model import Scenario
 from faultproxy.scenarios.result import CellEvidence, CellResult, ClientError, ExpectationResult
@@ -85,7 +87,7 @@ async def run_cell(cell: Cell, run_seed: int, cell_dir: Path, run_client: Client
     from faultproxy.proxy.server import Proxy
 
     scenario = cell.scenario
-    cell_dir.mkdir(parents=True, exist_ok=True)
+    make_dirs(cell_dir)
     capture = cell_dir / "capture.jsonl"
     t0 = time.monotonic()
     seed = scenario.seed if scenario.seed is not None else run_seed
@@ -184,4 +186,6 @@ def build_report(run_id: str, started: dt.datetime, duration: float, seed: int, 
         "results": [r.to_dict() for r in results],
     }
     report["flaky"] = [cell.flaky_record() for cell in build_matrix(report).ran_cells() if cell.flaky]
-    return report
+    # no secret of a scenario reaches a report file, however a client or server quoted it
+    secrets = set().union(*(s.secret_values() for s in scenarios))
+    return mask_known(map_strings(report, redact_urls), secrets)
