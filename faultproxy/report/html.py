@@ -32,6 +32,7 @@ from faultproxy.report.model import (
     build_matrix,
     clean,
     format_seconds,
+    interrupted_note,
     one_line,
     outcome,
     repetition_label,
@@ -81,6 +82,9 @@ def _header(report: dict[str, Any], matrix: Matrix) -> str:
                    f'({tot.cells_failed} of {tot.cells} cells) did not pass'
                    + (f"; {tot.known_changed} known behaviour{'s' * (tot.known_changed != 1)} changed"
                       if tot.known_changed else "") + "</p>")
+    note = interrupted_note(report)
+    if note:
+        verdict = f'<p class="verdict interrupted"><span class="big">INTERRUPTED</span> {_e(note)}</p>' + verdict
     env = report.get("environment") or {}
     meta = [("started", report.get("started")), ("duration", format_seconds(report.get("duration_s"))),
             ("seed", report.get("seed")), ("faultproxy", report.get("faultproxy_version"))]
@@ -662,6 +666,7 @@ header.top { background: #1f2933; color: #f2f4f7; padding: 18px 28px 16px; }
   margin-right: 8px; }
 .verdict.pass .big { background: #009E73; color: #fff; }
 .verdict.fail .big { background: #D55E00; color: #fff; }
+.verdict.interrupted .big { background: #E69F00; color: #000; }
 .meta { display: flex; flex-wrap: wrap; gap: 4px 22px; margin: 0 0 12px; }
 .meta div { display: flex; gap: 6px; }
 .meta dt { color: #a9b4c0; }

@@ -10,6 +10,11 @@ behaviour counts as met while it holds; a change in it fails the run.
 its runs is *flaky*: it is listed with its rate ("passed 7 of 10 (ok 7, silent loss 3)"), never
 as a pass or a fail. Exit status: 0 every cell passed, 1 some cell failed every time it ran,
 3 no cell failed but some were flaky.
+
+Ctrl-C stops the cells still running (their clients, proxies and servers with them), writes the
+report of the cells that finished, marked as interrupted, and exits 130. An ``--out`` that cannot
+be written is an error before any cell runs; a report that cannot be written at the end (a full
+disk) is said so, with the results still printed, and exits 1.
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from faultproxy.aio import run as run_loop
+from faultproxy.private import make_dirs
 from faultproxy.scenarios.result import CellResult
 
 STYLE = {"ok": "green", "resumed": "cyan", "error": "yellow", "hung": "magenta",
@@ -85,9 +91,9 @@ def run(paths: tuple[Path, ...], client_list: str | None, out: Path, jobs: int |
     from faultproxy.clients import registry
     from faultproxy.provenance import environment
     from faultproxy.report import write_reports
-    from faultproxy.report.model import totals
+    from faultproxy.report.model import interrupted_note, totals
     from faultproxy.scenarios import ScenarioError, load_paths
-    from faultproxy.scenarios.runner import DEFAULT_SUITE, build_report, plan, run_cells
+    from faultproxy.scenarios.runner import DEFAULT_SUITE, build_report, plan
 
     console = Console(stderr=True)
     registry.load_all()
@@ -116,22 +122,27 @@ def run(paths: tuple[Path, ...], client_list: str | None, out: Path, jobs: int |
     started = dt.datetime.now().astimezone()
     run_id = started.strftime("%Y%m%d-%H%M%S")
     run_dir = out / run_id
+    try:  # before any cell runs: a report that cannot be written is said now, not after the run
+        make_dirs(run_dir)
+    except OSError as error:
+        raise click.ClickException(f"cannot write the report to {run_dir}: {error.strerror or error}") from None
     jobs = jobs or 2 * (os.cpu_count() or 1)
     console.print(f"faultproxy run {run_id}: {len(scenarios)} scenarios, {len(availability)} clients, "
                   f"{len(cells)} cells, {jobs} at a time")
     t0 = time.monotonic()
-    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                  TextColumn("{task.fields[last]}"), console=console, transient=False) as progress:
-        task = progress.add_task("cells", total=len(cells), last="")
-
-        def done(cell: Any, result: CellResult) -> None:
-            flag = "" if result.passed else " ✗"
-            progress.update(task, advance=1, last=f"{cell.key}: {result.outcome}{flag}")
-
-        results = run_loop(run_cells(cells, seed, run_dir, jobs, done))
+    results, interrupted = _run_with_progress(cells, seed, run_dir, jobs, console)
+    if interrupted:
+        finished = {(r.scenario, r.client, r.repetition) for r in results}
+        interrupted = {"cells_planned": len(cells), "cells_done": len(results),
+                       "not_run": [c.key for c in cells
+                                   if (c.scenario.name, c.client, c.repetition) not in finished]}
     report = build_report(run_id, started, time.monotonic() - t0, seed, scenarios, availability, results,
-                          environment(jobs=jobs), repeat=repeat)
-    paths = write_reports(report, run_dir)
+                          environment(jobs=jobs), repeat=repeat, interrupted=interrupted or None)
+    try:
+        paths = write_reports(report, run_dir)
+    except OSError as error:  # a full disk, a folder gone: the results are still printed below
+        paths = None
+        click.echo(f"error: cannot write the report to {run_dir}: {error.strerror or error}", err=True)
     _matrix(report, Console())
     blame = totals(report).blame_line()
     if blame:
@@ -147,10 +158,42 @@ def run(paths: tuple[Path, ...], client_list: str | None, out: Path, jobs: int |
     steady = len(results) - sum(f["runs"] for f in flaky.values())
     click.echo(f"{steady - len(failed)} of {steady} runs passed"
                + (f", {len(flaky)} cell(s) flaky (neither passed nor failed)" if flaky else "")
-               + f"; report: {paths['html']}  "
-               f"(also {paths['json'].name}, {paths['junit'].name}, {paths['markdown'].name}; {out / 'latest'})")
-    if failed:
+               + (f"; report: {paths['html']}  (also {paths['json'].name}, {paths['junit'].name}, "
+                  f"{paths['markdown'].name}; {out / 'latest'})" if paths is not None else "; no report written"))
+    if interrupted:
+        click.echo(interrupted_note(report), err=True)
+        raise SystemExit(130)  # as a shell reports a command ended by Ctrl-C
+    if failed or paths is None:
         raise SystemExit(1)
     if flaky:
         raise SystemExit(FLAKY_EXIT)
 
+
+def _run_with_progress(cells: list[Any], seed: int, run_dir: Path, jobs: int,
+                       console: Console) -> tuple[list[CellResult], bool]:
+    """Run the cells with a progress bar (on a terminal) or a line per finished cell (in a CI log).
+
+    Ctrl-C stops the cells still running — their clients, proxies and servers are stopped by the
+    cancellation — and returns the results of those that finished, with ``True``."""
+    from faultproxy.scenarios.runner import run_cells
+
+    finished: dict[int, CellResult] = {}
+    order = {id(cell): i for i, cell in enumerate(cells)}
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  TextColumn("{task.fields[last]}"), console=console, transient=False,
+                  disable=not console.is_terminal) as progress:
+        task = progress.add_task("cells", total=len(cells), last="")
+
+        def done(cell: Any, result: CellResult) -> None:
+            finished[order[id(cell)]] = result
+            line = f"{cell.key}: {result.outcome}{'' if result.passed else ' ✗'}"
+            progress.update(task, advance=1, last=line)
+            if not console.is_terminal:
+                console.print(f"[{len(finished)}/{len(cells)}] {line}", highlight=False, markup=False)
+
+        try:
+            return run_loop(run_cells(cells, seed, run_dir, jobs, done)), False
+        except KeyboardInterrupt:
+            console.print("interrupted: the cells still running were stopped; writing the report of those that "
+                          "finished", highlight=False, markup=False)
+            return [finished[i] for i in sorted(finished)], True

@@ -87,19 +87,20 @@ async def run_cell(cell: Cell, run_seed: int, cell_dir: Path, run_client: Client
     from faultproxy.proxy.server import Proxy
 
     scenario = cell.scenario
-    make_dirs(cell_dir)
     capture = cell_dir / "capture.jsonl"
     t0 = time.monotonic()
     seed = scenario.seed if scenario.seed is not None else run_seed
     server: Any = None
     try:
-        if scenario.server.builtin:
-            server = scenario.server.build(registry.get(cell.client).protocol)
-            await server.start()
-            upstream = f"http://127.0.0.1:{server.port}"
-        else:
-            upstream = scenario.server.origin()  # the proxy connects there; the path is the clients' request
-        try:
+        make_dirs(cell_dir)
+        try:  # the server is stopped however the cell ends: an error, or a Ctrl-C even while it starts
+            if scenario.server.builtin:
+                server = scenario.server.build(registry.get(cell.client).protocol)
+                await server.start()
+                upstream = f"http://127.0.0.1:{server.port}"
+            else:
+                upstream = scenario.server.origin()  # the proxy connects there; the path is the clients' request
+
             def make_proxy(to: str, *, faults: bool = True, capture: str = capture.name) -> Proxy:
                 return Proxy(to, faults=list(scenario.faults) if faults else [], seed=seed,
                              capture=cell_dir / capture)
@@ -140,7 +141,8 @@ async def run_cells(
     cells: list[Cell], run_seed: int, run_dir: Path, jobs: int,
     on_done: Callable[[Cell, CellResult], None] | None = None,
 ) -> list[CellResult]:
-    """Run cells ``jobs`` at a time; results come back in plan order."""
+    """Run cells ``jobs`` at a time; results come back in plan order. Cancelled, it returns only
+    once every cell running has cleaned up."""
     gate = asyncio.Semaphore(max(1, jobs))
     results: list[CellResult | None] = [None] * len(cells)
 
@@ -152,15 +154,22 @@ async def run_cells(
             if on_done is not None:
                 on_done(cell, result)
 
-    await asyncio.gather(*(one(i, c) for i, c in enumerate(cells)))
+    # a task group, not gather: cancelled (Ctrl-C), it waits until every cell has stopped its client,
+    # proxy and server; gather returned at the first cell cancelled, and the loop's shutdown then
+    # cut the others' cleanup short (servers left streaming, cancelled with a traceback each)
+    async with asyncio.TaskGroup() as group:
+        for index, cell in enumerate(cells):
+            group.create_task(one(index, cell))
     return [r for r in results if r is not None]
 
 
 def build_report(run_id: str, started: dt.datetime, duration: float, seed: int, scenarios: list[Scenario],
                  availability: dict[str, registry.Availability], results: list[CellResult],
-                 environment: dict[str, Any] | None = None, repeat: int = 1) -> dict[str, Any]:
+                 environment: dict[str, Any] | None = None, repeat: int = 1,
+                 interrupted: dict[str, Any] | None = None) -> dict[str, Any]:
     """The report (``faultproxy-report/1``): the results as ``schema.json`` says, in plan order, and
-    the cells whose outcome varied between their runs (``flaky``, with their rates)."""
+    the cells whose outcome varied between their runs (``flaky``, with their rates). ``interrupted``:
+    the run was stopped (Ctrl-C): ``{"cells_planned", "cells_done", "not_run": [cell keys]}``."""
     from faultproxy.report.model import build_matrix
 
     clients = []
@@ -181,6 +190,7 @@ def build_report(run_id: str, started: dt.datetime, duration: float, seed: int, 
         "faultproxy_version": __version__,
         **({"environment": environment} if environment else {}),
         "repeat": repeat,
+        **({"interrupted": interrupted} if interrupted else {}),
         "clients": clients,
         "scenarios": [s.as_report_dict() for s in scenarios],
         "results": [r.to_dict() for r in results],
