@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import base64
 import json
+import logging
 import re
 import time
 from pathlib import Path
@@ -45,6 +46,8 @@ from faultproxy.wire.chunked import ChunkData, ChunkedEnd, ChunkEnd, ChunkHeader
 from faultproxy.wire.http import BodyData, EndOfMessage, HTTPReader, Request, Response, TunnelData
 from faultproxy.wire.errors import WireError
 from faultproxy.wire.sse import SSEParser
+
+log = logging.getLogger(__name__)
 
 CAPTURE_VERSION = 1
 REDACTED = b"[redacted]"
@@ -263,19 +266,47 @@ def response_decoder(method: bytes = b"GET") -> _DirectionDecoder:
     return decoder
 
 
+class CaptureError(Exception):
+    """The capture file could not be written whole (a full disk, a file size limit)."""
+
+
 class CaptureWriter:
-    """Writes one capture file for a whole proxy run."""
+    """Writes one capture file for a whole proxy run.
+
+    A write that fails (a full disk) ends the capture, never the relaying: one warning is logged,
+    what follows is not recorded, and :meth:`close` raises :class:`CaptureError`, so whoever reads
+    the capture afterwards (the scenario runner) knows it is incomplete instead of judging a
+    stream by half its record.
+    """
 
     def __init__(self, path: Path, *, redact: bool = True):
         self.path = path
         self.redact = redact
+        self.error: OSError | None = None  # the write that failed; nothing is written after it
         make_dirs(path.parent)
         self._file: IO[str] = open_private(path, "w", encoding="utf-8", buffering=1 << 20)
         self._start = time.monotonic()
         self._decoders: dict[int, dict[str, _DirectionDecoder]] = {}
 
     def _write(self, record: dict[str, Any]) -> None:
-        self._file.write(json.dumps(record, ensure_ascii=False, separators=(",", ":")) + "\n")
+        if self.error is None:
+            try:
+                self._file.write(json.dumps(record, ensure_ascii=False, separators=(",", ":")) + "\n")
+            except OSError as error:
+                self._failed(error)
+
+    def _flush(self) -> None:
+        if self.error is None:
+            try:
+                self._file.flush()
+            except OSError as error:
+                self._failed(error)
+
+    def _failed(self, error: OSError) -> None:
+        self.error = error
+        self._decoders.clear()
+        log.warning("capture %s: %s; the proxy goes on relaying, the capture stops here", self.path,
+                    error.strerror or error)
 
     def _now(self) -> float:
         return round(time.monotonic() - self._start, 6)
@@ -285,6 +316,8 @@ class CaptureWriter:
                      "monotonic_start": self._start, "redacted": self.redact, "upstream_side": True, **fields})
 
     def open(self, conn: int, client: Any) -> None:
+        if self.error is not None:
+            return
         responses = _DirectionDecoder("response")
         upstream = _DirectionDecoder("upstream")
         requests = _DirectionDecoder("request", responses, upstream)
@@ -318,7 +351,7 @@ class CaptureWriter:
                     self._write({"t": t, "conn": conn, **record})
         if kind == "done":
             self._decoders.pop(conn, None)
-            self._file.flush()
+            self._flush()
         self._write({"t": t, "conn": conn, "type": kind, **fields})
 
     def fault(self, evidence: dict[str, Any]) -> None:
@@ -331,7 +364,14 @@ class CaptureWriter:
     def sync(self) -> None:
         """Push what is buffered to the file, so a reader sees every record written so far.
         (The file object's own lock makes this safe from another thread.)"""
-        self._file.flush()
+        self._flush()
 
     def close(self) -> None:
-        self._file.close()
+        """Close the file; :class:`CaptureError` if any of it could not be written."""
+        try:
+            self._file.close()
+        except OSError as error:
+            if self.error is None:
+                self._failed(error)
+        if self.error is not None:
+            raise CaptureError(f"the capture {self.path} is incomplete: {self.error.strerror or self.error}")

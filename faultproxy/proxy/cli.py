@@ -45,6 +45,7 @@ def proxy(listen: str, upstream: str, raw: bool, capture: Path | None, no_redact
     With faults, break the stream on purpose: see ``faultproxy faults`` for the list.
     """
     from faultproxy.faults import FaultSpecError, load_fault_file, parse_cli_fault
+    from faultproxy.proxy.capture import CaptureError
     from faultproxy.proxy.server import Proxy
 
     try:
@@ -75,7 +76,10 @@ def proxy(listen: str, upstream: str, raw: bool, capture: Path | None, no_redact
         except asyncio.CancelledError:
             pass
         finally:
-            await instance.stop()
+            try:
+                await instance.stop()
+            except CaptureError as error:  # a full disk: said when it happened, and again here
+                click.echo(f"faultproxy: {error}", err=True)
 
     try:
         run(serve())

@@ -18,7 +18,6 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import time
-import traceback
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Awaitable, Callable
@@ -128,7 +127,7 @@ async def run_cell(cell: Cell, run_seed: int, cell_dir: Path, run_client: Client
 
 
 def _broken_cell(cell: Cell, error: BaseException, duration: float) -> CellResult:
-    text = "".join(traceback.format_exception_only(type(error), error)).strip()
+    text = f"{type(error).__name__}: {error}"
     return CellResult(
         scenario=cell.scenario.name, client=cell.client, repetition=cell.repetition, outcome="error",
         passed=False, duration_s=round(duration, 3), expectations=[ExpectationResult("cell ran", False, text)],
