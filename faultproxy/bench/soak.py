@@ -7,7 +7,8 @@ in this process, until ``streams`` have run (or ``seconds`` have passed). With n
 stream must arrive byte for byte (``altered`` counts those that did not); with faults, each ends
 as it ends and is counted by how.
 
-After a warm-up (the first tenth of the streams: the allocator's and asyncio's one-off growth)
+After a warm-up (the first tenth of the streams, 2,000 at most: the allocator's and asyncio's
+one-off growth)
 and again at the end, after a garbage collection, the probe takes the process's resident memory,
 its open descriptors, its asyncio tasks, the proxy's live connections, and — with ``trace`` — a
 tracemalloc snapshot: what grew between the two, by the line that allocated it, is the leak if
@@ -33,6 +34,7 @@ HEAD = (b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nCache-Control: n
         b"Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n")
 LAST_CHUNK = b"0\r\n\r\n"
 TRACE_FRAMES = 6
+WARM_UP = 2000  # streams at most before the baseline is taken (a tenth of a short soak)
 
 # every fault type that applies to a plain SSE stream, with attributes that make it fire
 RANDOM_FAULTS: list[dict[str, Any]] = [
@@ -170,7 +172,7 @@ async def soak(streams: int, *, concurrency: int = 50, events: int = 8, faults: 
                         return
 
             before = None
-            for limit in (max(1, streams // 10), streams):  # the warm-up, then the rest
+            for limit in (max(1, min(streams // 10, WARM_UP)), streams):  # the warm-up, then the rest
                 await asyncio.gather(*(worker(limit) for _ in range(concurrency)))
                 await _settle(proxy)
                 if result.baseline is None:
