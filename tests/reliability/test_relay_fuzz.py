@@ -11,13 +11,12 @@ auto mode.
 from __future__ import annotations
 
 import os
-import socket
 from collections.abc import Iterator
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from proxy_harness import GUARD, LOOPS, Conn, LoopThread, ScriptedServer, wait_until
+from proxy_harness import LOOPS, Conn, LoopThread, RawClient, ScriptedServer, wait_until
 
 from faultproxy.proxy.server import Proxy
 
@@ -54,23 +53,17 @@ class Rig:
 
     def exchange(self, request: list[bytes], half_close: bool = True) -> tuple[bytes, str]:
         """Send the pieces, optionally FIN, and read until the proxy ends the connection."""
-        with socket.create_connection(("127.0.0.1", self.proxy.port), timeout=GUARD) as sock:
+        client = RawClient(self.proxy.port)
+        try:
             try:
-                for piece in request:
-                    sock.sendall(piece)
+                client.send(b"".join(request), [len(piece) for piece in request])
                 if half_close:
-                    sock.shutdown(socket.SHUT_WR)
+                    client.shutdown_write()
             except OSError:  # the proxy answered and closed before we were done: fine
                 pass
-            out = bytearray()
-            while True:
-                try:
-                    data = sock.recv(65536)
-                except ConnectionResetError:
-                    return bytes(out), "rst"
-                if not data:
-                    return bytes(out), "fin"
-                out += data
+            return client.recv_to_end()
+        finally:
+            client.close()
 
     def healthy(self) -> None:
         got, _ = self.exchange([b"GET /healthy HTTP/1.1\r\nHost: u\r\n\r\n"], half_close=False)
