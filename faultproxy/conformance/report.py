@@ -21,7 +21,8 @@ from pathlib import Path
 from typing import Any
 
 from faultproxy.conformance.judge import FAIL, NA, PASS
-from faultproxy.report import _write_atomic, report_json
+from faultproxy.private import make_dirs, write_atomic
+from faultproxy.report import report_json
 from faultproxy.report.model import clean
 
 SCHEMA = "faultproxy-conformance/1"
@@ -186,13 +187,13 @@ def render_html(report: dict[str, Any]) -> str:
 
 def write(report: dict[str, Any], out_dir: Path) -> dict[str, Path]:
     """Write the three files into ``out_dir``; returns their paths by kind."""
-    out_dir.mkdir(parents=True, exist_ok=True)
+    make_dirs(out_dir)
     blobs = {"json": report_json(report), "html": render_html(report).encode("utf-8", "replace"),
              "markdown": render_markdown(report).encode("utf-8", "replace")}
     paths = {}
     for kind, blob in blobs.items():
         paths[kind] = out_dir / FILES[kind]
-        _write_atomic(paths[kind], blob)
+        write_atomic(paths[kind], blob)
     return paths
 
 
@@ -208,4 +209,4 @@ def update_docs(page: Path, report: dict[str, Any]) -> None:
     stamp = (f"Measured {report['started'][:10]} at commit {report.get('environment', {}).get('faultproxy_revision') or '?'} "
              f"({len(report['results'])} cells, {report['duration_s']:.0f} s).\n\n")
     text = text[: start + len(GRID_START)] + "\n" + stamp + markdown_grid(report) + text[end:]
-    _write_atomic(page, text.encode("utf-8"))
+    write_atomic(page, text.encode("utf-8"))

@@ -7,20 +7,23 @@ with 400 (bad body or toxic), 404 (no such proxy or toxic), 409 (the name exists
 and ``PATCH`` both update, as in Toxiproxy 2.
 
 Like Toxiproxy, requests from browsers (a ``Mozilla/`` user agent) are refused with 403: a
-web page must not be able to reconfigure the proxies of the machine it is viewed on.
+web page must not be able to reconfigure the proxies of the machine it is viewed on. So are
+Host names that are neither addresses nor ``localhost`` (DNS rebinding), bodies over 1 MiB (413)
+and JSON deeper than 32 levels (400): :mod:`faultproxy.control.guard`.
 """
 
 from __future__ import annotations
 
-import json
+from collections.abc import Iterable
 from typing import Any
 
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from faultproxy import __version__
+from faultproxy.control.guard import Guard, read_json
 from faultproxy.control.metrics import render_metrics
 from faultproxy.control.registry import ControlError, Registry, toxics_json
 
@@ -31,16 +34,9 @@ def _error(error: ControlError) -> JSONResponse:
     return JSONResponse({"error": error.message, "status": error.status}, status_code=error.status)
 
 
-async def _body(request: Request) -> Any:
-    raw = await request.body()
-    try:
-        return json.loads(raw or b"null")
-    except ValueError as error:
-        raise ControlError(400, f"bad request body: {error}") from None
-
-
-def build_app(registry: Registry) -> Starlette:
-    """The API app; every handler runs on the registry's (and the proxies') event loop."""
+def build_app(registry: Registry, allowed_hosts: Iterable[str] = ()) -> Any:
+    """The API app; every handler runs on the registry's (and the proxies') event loop.
+    ``allowed_hosts``: DNS names besides ``localhost`` a request's Host may give."""
 
     async def version(request: Request) -> Response:
         return JSONResponse({"version": __version__})
@@ -49,12 +45,12 @@ def build_app(registry: Registry) -> Starlette:
         return JSONResponse({m.name: m.as_dict() for m in registry.all()})
 
     async def create(request: Request) -> Response:
-        managed = await registry.create(await _body(request))
+        managed = await registry.create(await read_json(request))
         return JSONResponse(managed.as_dict(), status_code=201)
 
     async def populate(request: Request) -> Response:
         try:
-            created = await registry.populate(await _body(request))
+            created = await registry.populate(await read_json(request))
         except ControlError as error:
             body = {"error": error.message, "status": error.status, "proxies": []}
             return JSONResponse(body, status_code=error.status)
@@ -64,7 +60,7 @@ def build_app(registry: Registry) -> Starlette:
         return JSONResponse(registry.get(request.path_params["proxy"]).as_dict())
 
     async def update(request: Request) -> Response:
-        managed = await registry.update(request.path_params["proxy"], await _body(request))
+        managed = await registry.update(request.path_params["proxy"], await read_json(request))
         return JSONResponse(managed.as_dict())
 
     async def delete(request: Request) -> Response:
@@ -75,7 +71,7 @@ def build_app(registry: Registry) -> Starlette:
         return JSONResponse(toxics_json(registry.get(request.path_params["proxy"]).proxy))
 
     async def add_toxic(request: Request) -> Response:
-        spec = await registry.add_toxic(request.path_params["proxy"], await _body(request))
+        spec = await registry.add_toxic(request.path_params["proxy"], await read_json(request))
         return JSONResponse(spec.as_dict())
 
     async def show_toxic(request: Request) -> Response:
@@ -84,7 +80,7 @@ def build_app(registry: Registry) -> Starlette:
 
     async def update_toxic(request: Request) -> Response:
         p = request.path_params
-        spec = await registry.update_toxic(p["proxy"], p["toxic"], await _body(request))
+        spec = await registry.update_toxic(p["proxy"], p["toxic"], await read_json(request))
         return JSONResponse(spec.as_dict())
 
     async def remove_toxic(request: Request) -> Response:
@@ -123,18 +119,4 @@ def build_app(registry: Registry) -> Starlette:
         ],
         exception_handlers={ControlError: errors},
     )
-    return _NoBrowsers(app)
-
-
-class _NoBrowsers:
-    """ASGI middleware: 403 for requests that say they come from a browser (see the module doc)."""
-
-    def __init__(self, app: Any):
-        self.app = app
-
-    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        agent = dict(scope.get("headers", ())).get(b"user-agent", b"")
-        if scope["type"] == "http" and agent.startswith(b"Mozilla/"):
-            await PlainTextResponse("User agent not allowed", status_code=403)(scope, receive, send)
-            return
-        await self.app(scope, receive, send)
+    return Guard(app, allowed_hosts)

@@ -15,7 +15,10 @@ from faultproxy.servers.cli import ServeError
               help="Port for the API (0: any free port).")
 @click.option("--config", type=click.Path(dir_okay=False, path_type=Path),
               help="JSON list of proxies to create at start (Toxiproxy's -config).")
-def server(host: str, port: int, config: Path | None) -> None:
+@click.option("--allow-host", "allow_hosts", multiple=True, metavar="NAME",
+              help="A DNS name clients may reach the API by (e.g. a compose service name); addresses and "
+                   "localhost always work, other names are refused against DNS rebinding. Repeatable.")
+def server(host: str, port: int, config: Path | None, allow_hosts: tuple[str, ...]) -> None:
     """A Toxiproxy-compatible control API: create proxies and add toxics over HTTP.
 
     Toxics are Toxiproxy's types plus faultproxy's HTTP and SSE faults (``faultproxy faults``).
@@ -26,7 +29,7 @@ def server(host: str, port: int, config: Path | None) -> None:
     from faultproxy.control.server import ControlServer
     from faultproxy.lab.addresses import error_text
 
-    control = ControlServer(host, port, config=config)
+    control = ControlServer(host, port, config=config, allow_hosts=allow_hosts)
 
     async def main() -> None:
         try:

@@ -33,6 +33,24 @@ class ControlError(Exception):
         self.message = message
 
 
+MAX_NAME = 128
+NAME_FORBIDDEN = "/\\%?#"  # what a path segment cannot carry as is, or carries ambiguously
+NAME_RULE = (f"1 to {MAX_NAME} printable characters, no {' '.join(NAME_FORBIDDEN)} and no space at either end, "
+             "not '.' or '..' (it goes in the URL /proxies/NAME)")
+
+
+def check_name(what: str, name: Any, where: str = "") -> None:
+    """A proxy or toxic name that can be read, updated and deleted at ``/proxies/NAME`` later, or a
+    :class:`ControlError` (400): ``a/b``, ``..`` or 100,000 characters could be created, never reached."""
+    if not isinstance(name, str):
+        return  # the field checks say what a name must be
+    if (0 < len(name) <= MAX_NAME and name.isprintable() and name == name.strip() and name not in (".", "..")
+            and not any(c in NAME_FORBIDDEN for c in name)):
+        return
+    shown = repr(name) if len(name) <= 40 else f"{name[:40]!r}… ({len(name)} characters)"
+    raise ControlError(400, f"{what} name {shown}{where} not allowed: use {NAME_RULE}")
+
+
 def not_found(what: str, name: str) -> ControlError:
     return ControlError(404, f"{what} not found: {name}")
 
@@ -73,6 +91,7 @@ class ProxyRequest:
         for field in ("name", "upstream"):
             if not isinstance(body.get(field), str) or not body[field]:
                 raise ControlError(400, f"missing required field: {field}{where}")
+        check_name("proxy", body["name"], where)
         self.name: str = body["name"]
         self.upstream: str = body["upstream"]
         self.listen: str = body.get("listen") or DEFAULT_LISTEN
@@ -245,6 +264,7 @@ def _with_defaults(body: Any) -> Any:
 
 def _add(faults: FaultSet, body: Any) -> FaultSpec:
     spec = _parse_toxic(body, index=len(faults.specs))
+    check_name("toxic", spec.name)
     try:
         return faults.add(spec)
     except ValueError:

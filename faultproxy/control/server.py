@@ -13,6 +13,7 @@ and read the traffic through them.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, Self
 
@@ -37,12 +38,16 @@ def read_config(path: str | Path) -> Any:
 
 class ControlServer:
     """Toxiproxy's HTTP API on ``host:port`` (port 0: any free port), with ``config`` (a JSON
-    file of proxies) populated before it answers."""
+    file of proxies) populated before it answers. Requests naming it by a DNS name other than
+    ``localhost`` or ``host`` are refused unless the name is in ``allow_hosts``
+    (:mod:`faultproxy.control.guard`)."""
 
-    def __init__(self, host: str = "127.0.0.1", port: int = 8474, *, config: str | Path | None = None):
+    def __init__(self, host: str = "127.0.0.1", port: int = 8474, *, config: str | Path | None = None,
+                 allow_hosts: Iterable[str] = ()):
         self.host = host
         self.port = port
         self.config = config
+        self.allow_hosts = (host, *allow_hosts)  # Host names requests may give, besides addresses and localhost
         self.registry = Registry()
         self._guest: GuestUvicorn | None = None
 
@@ -56,7 +61,7 @@ class ControlServer:
         try:
             if self.config is not None:
                 await self._populate(read_config(self.config))
-            self._guest = GuestUvicorn(build_app(self.registry), self.host, self.port)
+            self._guest = GuestUvicorn(build_app(self.registry, self.allow_hosts), self.host, self.port)
             await self._guest.start()
         except BaseException:
             await self.stop()

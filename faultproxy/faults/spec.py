@@ -23,6 +23,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from faultproxy.bounded_yaml import BoundedLoader
 from faultproxy.errors import InputError
 from faultproxy.faults.base import REGISTRY, Attributes, Fault
 
@@ -250,8 +251,8 @@ def parse_cli_fault(text: str, index: int = 0) -> FaultSpec:
     return parse_fault({"type": kind.strip(), **top, "attributes": attributes}, index=index, where="--fault")
 
 
-class _LineLoader(yaml.SafeLoader):
-    """A YAML loader that remembers the line of every mapping key."""
+class _LineLoader(BoundedLoader):
+    """A YAML loader that remembers the line of every mapping key (and refuses alias bombs)."""
 
 
 def _construct_mapping(loader: _LineLoader, node: yaml.MappingNode) -> dict[str, Any]:

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import IO, Any, Self, TypeVar
 
 from faultproxy.lab.addresses import url_host
+from faultproxy.private import open_private
 from faultproxy.wire.errors import WireError
 from faultproxy.wire.http import EndOfMessage, HTTPReader, Request, encode_response
 
@@ -67,7 +68,7 @@ class StreamServer:
 
     async def start(self) -> None:
         if self.log_path is not None:
-            self._log = self.log_path.open("w", encoding="utf-8")
+            self._log = open_private(self.log_path, "w", encoding="utf-8")  # it quotes requests
         try:
             tls = {"ssl": self.tls, "ssl_shutdown_timeout": TLS_SHUTDOWN_S} if self.tls is not None else {}
             self._server = await asyncio.start_server(self._connection, self.host, self.port, **tls)

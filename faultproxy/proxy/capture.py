@@ -4,10 +4,14 @@ A capture is a JSON Lines file. The first line is ``{"type": "meta", "version": 
 every other line is a record of one connection (``conn``) at a monotonic time ``t``
 (seconds since the capture started; the meta record's ``monotonic_start`` is that moment on
 this machine's ``time.monotonic()`` clock, so a reader can line records up with its own times). Records that carry wire bytes have ``b64``; joining
-them per direction gives the bytes that crossed the proxy, except that secret header values
-are replaced by ``[redacted]``: in heads (folded continuation lines included), in trailers, in
-the ``unparsed`` bytes that follow a framing error (a malformed head still holds its secrets),
-and in the text of ``malformed`` reasons, which may quote a header line.
+them per direction gives the bytes that crossed the proxy, except for secrets
+(:mod:`faultproxy.redact` says which): secret header values are replaced by ``[redacted]`` in
+heads (folded continuation lines included), in trailers, in the ``unparsed`` bytes that follow
+a framing error (a malformed head still holds its secrets), and in the text of ``malformed``
+reasons and fault evidence, which may quote a header line or a URL; secret query parameters
+(``?key=``) by ``REDACTED``, in heads and in the ``target`` field; and the secret fields of a
+JSON or form request body (``"api_key": "..."``) by ``*`` of the same length, so body and chunk
+sizes still add up. The file is readable by its owner only (:mod:`faultproxy.private`).
 
 Each record with bytes has a ``dir``: ``request`` (what the proxy wrote to the upstream),
 ``response`` (what it wrote to the client: after the faults) or ``upstream`` (what it read from
@@ -30,16 +34,20 @@ from __future__ import annotations
 
 import base64
 import json
+import logging
 import re
 import time
 from pathlib import Path
 from typing import IO, Any
 
-from faultproxy.redact import SECRET_HEADERS
+from faultproxy.private import make_dirs, open_private
+from faultproxy.redact import BodyMasker, is_secret_name, map_strings, redact_target, redact_text
 from faultproxy.wire.chunked import ChunkData, ChunkedEnd, ChunkEnd, ChunkHeader, Malformed, Unparsed
 from faultproxy.wire.http import BodyData, EndOfMessage, HTTPReader, Request, Response, TunnelData
 from faultproxy.wire.errors import WireError
 from faultproxy.wire.sse import SSEParser
+
+log = logging.getLogger(__name__)
 
 CAPTURE_VERSION = 1
 REDACTED = b"[redacted]"
@@ -65,9 +73,9 @@ def _redact_lines(lines: list[bytes], secret: bool = False) -> tuple[list[bytes]
             out.append(content[:1] + REDACTED + ending)
             continue
         match = _FIELD_START.match(content)
-        secret = match is not None and match["name"].lower() in SECRET_HEADERS
+        secret = match is not None and is_secret_name(match["name"])
         if match is None or not secret or not content[match.end() :].strip(b" \t"):
-            out.append(line)
+            out.append(_redact_query(line))
         elif match["colon"]:
             out.append(content[: match.start("colon")] + b": " + REDACTED + ending)
         else:
@@ -75,9 +83,18 @@ def _redact_lines(lines: list[bytes], secret: bool = False) -> tuple[list[bytes]
     return out, secret
 
 
+def _redact_query(line: bytes) -> bytes:
+    """A line (a request line, say) with the values of secret query parameters replaced."""
+    if b"?" not in line:
+        return line
+    return redact_text(line.decode("latin-1")).encode("latin-1")
+
+
 def redact_head(raw: bytes) -> bytes:
-    """The head with the value of every secret header replaced, everything else byte for byte."""
+    """The head with the value of every secret header and query parameter replaced, everything
+    else byte for byte."""
     lines = raw.split(b"\n")
+    lines[0] = _redact_query(lines[0])
     lines[1:], _ = _redact_lines(lines[1:])
     return b"\n".join(lines)
 
@@ -86,18 +103,6 @@ def redact_fields(raw: bytes) -> bytes:
     """A trailer section (no start line) with the value of every secret field replaced."""
     lines, _ = _redact_lines(raw.split(b"\n"))
     return b"\n".join(lines)
-
-
-_SECRET_IN_TEXT = re.compile(
-    r"(?i)(?<![\w-])("
-    + "|".join(re.escape(n.decode()) for n in sorted(SECRET_HEADERS, key=len, reverse=True))
-    + r")(?![\w-])([ \t]*:?[ \t]*)([^'\"\\\r\n \t][^'\"\\\r\n]*)"
-)
-
-
-def redact_text(text: str) -> str:
-    """A message that may quote a header line (a parse error), with secret values replaced."""
-    return _SECRET_IN_TEXT.sub(lambda m: m.group(1) + m.group(2) + REDACTED.decode(), text)
 
 
 class _LineRedactor:
@@ -166,6 +171,7 @@ class _DirectionDecoder:
         self.sse: SSEParser | None = None
         self.event_index = 0
         self.unparsed = _LineRedactor()
+        self.masker: BodyMasker | None = None  # the secret fields of a JSON or form request body
 
     def records(self, data: bytes, redact: bool) -> list[dict[str, Any]]:
         out: list[dict[str, Any]] = []
@@ -192,9 +198,12 @@ class _DirectionDecoder:
             self.exchange += 1
             for peer in self.peers:
                 peer.reader.expect_response_to(event.method)
-            raw = redact_head(event.raw) if redact else event.raw
+            raw, target = event.raw, event.target.decode("latin-1")
+            if redact:
+                raw, target = redact_head(raw), redact_target(target)
+                self.masker = BodyMasker.for_content_type(event.headers.get("content-type"))
             return [{"type": "head", "dir": self.direction, "exchange": self.exchange, "method": event.method.decode("latin-1"),
-                     "target": event.target.decode("latin-1"), "b64": _b64(raw)}]
+                     "target": target, "b64": _b64(raw)}]
         if isinstance(event, Response):
             self.exchange = self.finals + 1  # a 1xx interim response shares its exchange's number
             if event.status >= 200:
@@ -208,7 +217,8 @@ class _DirectionDecoder:
                      "reason": event.reason.decode("latin-1"), "b64": _b64(raw)}]
         if isinstance(event, (BodyData, ChunkData, TunnelData)):
             kind = {BodyData: "body", ChunkData: "chunk_data", TunnelData: "body"}[type(event)]
-            return [{"type": kind, **base, "b64": _b64(event.raw)}, *self._events(event.raw, base)]
+            raw = self.masker.feed(event.raw) if self.masker is not None else event.raw
+            return [{"type": kind, **base, "b64": _b64(raw)}, *self._events(event.raw, base)]
         if isinstance(event, ChunkHeader):
             return [{"type": "chunk", **base, "size": event.size, "b64": _b64(event.raw)}]
         if isinstance(event, ChunkEnd):
@@ -218,6 +228,7 @@ class _DirectionDecoder:
             return [{"type": "trailers", **base, "b64": _b64(raw)}]
         if isinstance(event, EndOfMessage):
             self.sse = None
+            self.masker = None
             return [{"type": "end", **base}]
         if isinstance(event, Malformed):
             reason = redact_text(event.reason) if redact else event.reason
@@ -255,19 +266,47 @@ def response_decoder(method: bytes = b"GET") -> _DirectionDecoder:
     return decoder
 
 
+class CaptureError(Exception):
+    """The capture file could not be written whole (a full disk, a file size limit)."""
+
+
 class CaptureWriter:
-    """Writes one capture file for a whole proxy run."""
+    """Writes one capture file for a whole proxy run.
+
+    A write that fails (a full disk) ends the capture, never the relaying: one warning is logged,
+    what follows is not recorded, and :meth:`close` raises :class:`CaptureError`, so whoever reads
+    the capture afterwards (the scenario runner) knows it is incomplete instead of judging a
+    stream by half its record.
+    """
 
     def __init__(self, path: Path, *, redact: bool = True):
         self.path = path
         self.redact = redact
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self._file: IO[str] = path.open("w", encoding="utf-8", buffering=1 << 20)
+        self.error: OSError | None = None  # the write that failed; nothing is written after it
+        make_dirs(path.parent)
+        self._file: IO[str] = open_private(path, "w", encoding="utf-8", buffering=1 << 20)
         self._start = time.monotonic()
         self._decoders: dict[int, dict[str, _DirectionDecoder]] = {}
 
     def _write(self, record: dict[str, Any]) -> None:
-        self._file.write(json.dumps(record, ensure_ascii=False, separators=(",", ":")) + "\n")
+        if self.error is None:
+            try:
+                self._file.write(json.dumps(record, ensure_ascii=False, separators=(",", ":")) + "\n")
+            except OSError as error:
+                self._failed(error)
+
+    def _flush(self) -> None:
+        if self.error is None:
+            try:
+                self._file.flush()
+            except OSError as error:
+                self._failed(error)
+
+    def _failed(self, error: OSError) -> None:
+        self.error = error
+        self._decoders.clear()
+        log.warning("capture %s: %s; the proxy goes on relaying, the capture stops here", self.path,
+                    error.strerror or error)
 
     def _now(self) -> float:
         return round(time.monotonic() - self._start, 6)
@@ -277,6 +316,8 @@ class CaptureWriter:
                      "monotonic_start": self._start, "redacted": self.redact, "upstream_side": True, **fields})
 
     def open(self, conn: int, client: Any) -> None:
+        if self.error is not None:
+            return
         responses = _DirectionDecoder("response")
         upstream = _DirectionDecoder("upstream")
         requests = _DirectionDecoder("request", responses, upstream)
@@ -310,18 +351,27 @@ class CaptureWriter:
                     self._write({"t": t, "conn": conn, **record})
         if kind == "done":
             self._decoders.pop(conn, None)
-            self._file.flush()
+            self._flush()
         self._write({"t": t, "conn": conn, "type": kind, **fields})
 
     def fault(self, evidence: dict[str, Any]) -> None:
         """A fault fired: written with the time the fault saw, so it sorts beside the bytes it touched."""
         t = round(evidence.pop("t") - self._start, 6)
+        if self.redact:  # evidence may quote the request ("answered GET /v1/...?key=...")
+            evidence = map_strings(evidence, redact_text)
         self._write({"t": t, "type": "fault", **evidence})  # the evidence's own fields: fault, fault_type, ...
 
     def sync(self) -> None:
         """Push what is buffered to the file, so a reader sees every record written so far.
         (The file object's own lock makes this safe from another thread.)"""
-        self._file.flush()
+        self._flush()
 
     def close(self) -> None:
-        self._file.close()
+        """Close the file; :class:`CaptureError` if any of it could not be written."""
+        try:
+            self._file.close()
+        except OSError as error:
+            if self.error is None:
+                self._failed(error)
+        if self.error is not None:
+            raise CaptureError(f"the capture {self.path} is incomplete: {self.error.strerror or self.error}")

@@ -54,6 +54,7 @@ def proxy(listen: str, upstream: str, raw: bool, capture: Path | None, no_redact
     level = (logging.WARNING, logging.INFO, logging.DEBUG)[min(verbose, 2)]
     logging.basicConfig(format="%(asctime)s.%(msecs)03d faultproxy: %(message)s", datefmt="%H:%M:%S", level=level)
     from faultproxy.faults import FaultSpecError, load_fault_file, parse_cli_fault
+    from faultproxy.proxy.capture import CaptureError
     from faultproxy.proxy.server import Proxy
 
     try:
@@ -84,7 +85,10 @@ def proxy(listen: str, upstream: str, raw: bool, capture: Path | None, no_redact
         except asyncio.CancelledError:
             pass
         finally:
-            await instance.stop()
+            try:
+                await instance.stop()
+            except CaptureError as error:  # a full disk: said when it happened, and again here
+                click.echo(f"faultproxy: {error}", err=True)
             click.echo(f"faultproxy: stopped: {instance.activity.summary()}", err=True)
 
     try:

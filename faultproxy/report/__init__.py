@@ -9,7 +9,8 @@
 
 The report is validated against ``schema.json`` first; nothing is written if it does not
 match (:class:`ReportValidationError` names each bad place as a JSON path). Each file is
-written to a temporary name and renamed into place, and ``<out_dir>/../latest`` is replaced
+written to a temporary name and renamed into place, readable by its owner only (``0600`` in a
+``0700`` folder: reports quote traffic; see :mod:`faultproxy.private`), and ``<out_dir>/../latest`` is replaced
 atomically by a relative symlink to ``out_dir``, so a reader never sees half a report.
 """
 
@@ -17,10 +18,10 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
+from faultproxy.private import make_dirs, write_atomic
 from faultproxy.report.html import render_html
 from faultproxy.report.junit import render_junit
 from faultproxy.report.markdown import render_markdown
@@ -52,18 +53,6 @@ def report_json(report: dict[str, Any]) -> bytes:
         return (json.dumps(report, indent=2, ensure_ascii=False, allow_nan=False) + "\n").encode("utf-8")
     except UnicodeEncodeError:  # lone surrogates from the wire: keep them, as \udcff escapes
         return (json.dumps(report, indent=2, ensure_ascii=True, allow_nan=False) + "\n").encode("ascii")
-
-
-def _write_atomic(path: Path, data: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def update_latest(run_dir: Path, link: Path | None = None) -> Path:
@@ -111,11 +100,11 @@ def write_reports(report: dict[str, Any], out_dir: Path, *, latest: bool = True,
         "junit": render_junit(data),
         "markdown": render_markdown(data).encode("utf-8", "replace"),
     }
-    out_dir.mkdir(parents=True, exist_ok=True)
+    make_dirs(out_dir)
     paths: dict[str, Path] = {}
     for kind, blob in rendered.items():
         paths[kind] = out_dir / FILES[kind]
-        _write_atomic(paths[kind], blob)
+        write_atomic(paths[kind], blob)
     if latest:
         paths["latest"] = update_latest(out_dir)
     return paths

@@ -34,6 +34,7 @@ from faultproxy.report.model import (
     build_matrix,
     clean,
     format_seconds,
+    interrupted_note,
     one_line,
     outcome,
     repetition_label,
@@ -84,6 +85,9 @@ def _header(report: dict[str, Any], matrix: Matrix) -> str:
                    f'({tot.cells_failed} of {tot.cells} cells) did not pass'
                    + (f"; {tot.known_changed} known behaviour{'s' * (tot.known_changed != 1)} changed"
                       if tot.known_changed else "") + "</p>" + _failing_list(matrix))
+    note = interrupted_note(report)
+    if note:
+        verdict = f'<p class="verdict interrupted"><span class="big">INTERRUPTED</span> {_e(note)}</p>' + verdict
     env = report.get("environment") or {}
     meta = [("started", report.get("started")), ("duration", format_seconds(report.get("duration_s"))),
             ("seed", report.get("seed")), ("faultproxy", report.get("faultproxy_version"))]

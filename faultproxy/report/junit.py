@@ -5,8 +5,9 @@ repetitions). A result that did not pass gets a ``<failure>`` whose message says
 expectation with its figure), then the evidence summary (type: the outcome, or ``known_changed``),
 and whose text lists the unmet expectations, missing events and the client's error. A result that passed only as a
 recorded known behaviour passes, with a ``<system-out>`` note saying so. A scenario × an
-unavailable client is a ``<skipped>`` testcase with the reason. Every run of a flaky cell (its
-outcome varied between runs) is ``<skipped>`` with the cell's rate: neither a pass nor a failure.
+unavailable client is a ``<skipped>`` testcase with the reason, and so is each cell an
+interrupted run (Ctrl-C) did not get to. Every run of a flaky cell (its outcome varied between
+runs) is ``<skipped>`` with the cell's rate: neither a pass nor a failure.
 
 Text from the wire is made XML-safe first (XML 1.0 cannot hold most control characters at
 all, escaped or not).
@@ -53,11 +54,12 @@ def render_junit(report: dict[str, Any]) -> bytes:
     """The JUnit XML document (UTF-8, with declaration) for a (validated) report."""
     matrix = build_matrix(report)
     tot = totals(report, matrix)
-    skipped = tot.skipped + tot.flaky_runs
+    not_run = (report.get("interrupted") or {}).get("not_run") or []
+    skipped = tot.skipped + tot.flaky_runs + len(not_run)
     suites = ET.Element("testsuites", name=f"faultproxy {_t(report.get('run_id'))}",
-                        tests=str(tot.results + tot.skipped), failures=str(tot.failed), errors="0",
+                        tests=str(tot.results + tot.skipped + len(not_run)), failures=str(tot.failed), errors="0",
                         skipped=str(skipped), time=f"{float(report.get('duration_s') or 0):.3f}")
-    suite = ET.SubElement(suites, "testsuite", name="faultproxy", tests=str(tot.results + tot.skipped),
+    suite = ET.SubElement(suites, "testsuite", name="faultproxy", tests=str(tot.results + tot.skipped + len(not_run)),
                           failures=str(tot.failed), errors="0", skipped=str(skipped),
                           time=f"{float(report.get('duration_s') or 0):.3f}", timestamp=_t(report.get("started")))
     props = ET.SubElement(suite, "properties")
@@ -93,5 +95,9 @@ def render_junit(report: dict[str, Any]) -> bytes:
                     if result.get("known"):
                         out.insert(0, f"passed as a recorded known behaviour: {result['known']}")
                     ET.SubElement(case, "system-out").text = _t("\n".join(out))
+    for key in not_run:
+        scenario, _, client = str(key).partition("/")
+        case = ET.SubElement(suite, "testcase", classname=_t(scenario), name=_t(client), time="0")
+        ET.SubElement(case, "skipped", message="not run: the run was interrupted (Ctrl-C)")
     ET.indent(suites)
     return ET.tostring(suites, encoding="utf-8", xml_declaration=True) + b"\n"

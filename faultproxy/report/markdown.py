@@ -10,7 +10,9 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from faultproxy.report.model import OUTCOMES, Cell, build_matrix, one_line, outcome, totals, why_failed
+from faultproxy.report.model import (
+    OUTCOMES, Cell, build_matrix, interrupted_note, one_line, outcome, totals, why_failed,
+)
 
 MAX_LISTED = 100  # failing cells listed in full (a PR comment holds 65536 characters)
 
@@ -52,6 +54,9 @@ def render_markdown(report: dict[str, Any]) -> str:
     matrix = build_matrix(report)
     tot = totals(report, matrix)
     out: list[str] = [f"## faultproxy run {md_code(report.get('run_id'))}", ""]
+    note = interrupted_note(report)
+    if note:
+        out += [f"⏹️ **{md_text(note)}**", ""]
     if tot.ok:
         out.append(f"✅ **Passed**: all {tot.results} results ({tot.cells} cells) met their expectations"
                    + (f", {tot.known} as recorded known behaviours." if tot.known else "."))

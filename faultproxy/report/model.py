@@ -284,6 +284,16 @@ def why_failed(result: dict[str, Any]) -> list[str]:
     return reasons
 
 
+def interrupted_note(report: dict[str, Any]) -> str | None:
+    """One sentence for a run stopped by Ctrl-C (``report["interrupted"]``), else None."""
+    stop = report.get("interrupted")
+    if not stop:
+        return None
+    missing = len(stop.get("not_run") or [])
+    return (f"Interrupted (Ctrl-C) after {stop.get('cells_done')} of {stop.get('cells_planned')} cells: "
+            f"the {missing} not run are not in this report.")
+
+
 def repetition_label(result: dict[str, Any], cell: Cell) -> str:
     """``" #2"`` when the cell has several repetitions (1-based for people), else ``""``."""
     return f" #{result.get('repetition', 0) + 1}" if len(cell.results) > 1 else ""

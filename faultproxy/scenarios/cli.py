@@ -10,6 +10,11 @@ behaviour counts as met while it holds; a change in it fails the run.
 its runs is *flaky*: it is listed with its rate ("passed 7 of 10 (ok 7, silent loss 3)"), never
 as a pass or a fail. Exit status: 0 every cell passed, 1 some cell failed every time it ran,
 3 no cell failed but some were flaky.
+
+Ctrl-C stops the cells still running (their clients, proxies and servers with them), writes the
+report of the cells that finished, marked as interrupted, and exits 130. An ``--out`` that cannot
+be written is an error before any cell runs; a report that cannot be written at the end (a full
+disk) is said so, with the results still printed, and exits 1.
 """
 
 from __future__ import annotations
@@ -28,6 +33,7 @@ from rich.text import Text
 
 from faultproxy.aio import run as run_loop
 from faultproxy.cli import BadInput
+from faultproxy.private import make_dirs
 from faultproxy.scenarios.result import CellResult
 
 FLAKY_EXIT = 3  # no cell failed, but some cell's outcome varied between its runs (run --repeat)
@@ -95,7 +101,7 @@ def run(paths: tuple[Path, ...], client_list: str | None, out: Path, jobs: int |
     from faultproxy.report import write_reports
     from faultproxy.report.merge import in_shard, parse_shard
     from faultproxy.scenarios import load_paths
-    from faultproxy.scenarios.runner import DEFAULT_SUITE, build_report, plan, run_cells
+    from faultproxy.scenarios.runner import DEFAULT_SUITE, build_report, plan
 
     console = Console(stderr=True)
     load_project_config(config_file)
@@ -129,20 +135,54 @@ def run(paths: tuple[Path, ...], client_list: str | None, out: Path, jobs: int |
     if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]*", run_id):
         raise click.BadParameter(f"{run_id!r}: letters, digits, _ . - only (it names a folder)", param_hint="--run-id")
     run_dir = out / (run_id if part is None else f"{run_id}-shard-{part[0]}-of-{part[1]}")
+    try:  # before any cell runs: a report that cannot be written is said now, not after the run
+        make_dirs(run_dir)
+    except OSError as error:
+        raise BadInput(f"cannot write the report into {run_dir}: {error.strerror or error}") from None
     jobs = jobs or 2 * (os.cpu_count() or 1)
     console.print(f"faultproxy run {run_id}: {len(scenarios)} scenarios, {len(availability)} clients, "
                   f"{len(cells)} cells, {jobs} at a time")
     t0 = time.monotonic()
-    results = run_loop(run_cells(cells, seed, run_dir, jobs, progress_reporter(console, len(cells))))
+    results, interrupted = _run_with_progress(cells, seed, run_dir, jobs, console)
+    if interrupted:
+        finished = {(r.scenario, r.client, r.repetition) for r in results}
+        interrupted = {"cells_planned": len(cells), "cells_done": len(results),
+                       "not_run": [c.key for c in cells
+                                   if (c.scenario.name, c.client, c.repetition) not in finished]}
     report = build_report(run_id, started, time.monotonic() - t0, seed, scenarios, availability, results,
-                          environment(jobs=jobs), repeat=repeat)
+                          environment(jobs=jobs), repeat=repeat, interrupted=interrupted or None)
     if part is not None:
         report["shard"] = {"index": part[0], "count": part[1]}
     try:
-        paths = write_reports(report, run_dir)
-    except OSError as error:
-        raise BadInput(f"cannot write the report into {run_dir}: {error.strerror or error}") from None
+        paths: dict[str, Path] | None = write_reports(report, run_dir)
+    except OSError as error:  # a full disk, a folder gone: the results are still printed below
+        paths = None
+        click.echo(f"error: cannot write the report to {run_dir}: {error.strerror or error}", err=True)
     finish(report, paths, out)
+
+
+def _run_with_progress(cells: list[Any], seed: int, run_dir: Path, jobs: int,
+                       console: Console) -> tuple[list[CellResult], bool]:
+    """Run the cells, showing progress (:func:`progress_reporter`).
+
+    Ctrl-C stops the cells still running — their clients, proxies and servers are stopped by the
+    cancellation — and returns the results of those that finished, with ``True``."""
+    from faultproxy.scenarios.runner import run_cells
+
+    finished: dict[int, CellResult] = {}
+    order = {id(cell): i for i, cell in enumerate(cells)}
+    report_progress = progress_reporter(console, len(cells))
+
+    def done(cell: Any, result: CellResult) -> None:
+        finished[order[id(cell)]] = result
+        report_progress(cell, result)
+
+    try:
+        return run_loop(run_cells(cells, seed, run_dir, jobs, done)), False
+    except KeyboardInterrupt:
+        console.print("interrupted: the cells still running were stopped; writing the report of those that "
+                      "finished", highlight=False, markup=False)
+        return [finished[i] for i in sorted(finished)], True
 
 
 def progress_reporter(console: Console, total: int) -> Any:
@@ -175,13 +215,14 @@ def progress_reporter(console: Console, total: int) -> Any:
     return logged
 
 
-def finish(report: dict[str, Any], paths: dict[str, Path], out: Path) -> None:
+def finish(report: dict[str, Any], paths: dict[str, Path] | None, out: Path) -> None:
     """The outcomes, who is to blame, each failure with its reason, the flaky cells with their rates,
-    where the report is; exit 1 if a cell failed, 3 if none failed but some were flaky."""
-    from faultproxy.report.model import totals
+    where the report is; exit 1 if a cell failed (or no report could be written), 3 if none failed
+    but some were flaky, 130 if the run was interrupted (as a shell reports a command ended by Ctrl-C)."""
+    from faultproxy.report.model import interrupted_note, totals
     from faultproxy.scenarios.terminal import failure_lines, print_outcomes
 
-    results = report["results"]
+    results = report["results"]  # as written: secrets masked (see build_report)
     print_outcomes(report, Console())
     blame = totals(report).blame_line()
     if blame:
@@ -195,9 +236,12 @@ def finish(report: dict[str, Any], paths: dict[str, Path], out: Path) -> None:
     steady = len(results) - sum(f["runs"] for f in flaky.values())
     click.echo(f"{steady - len(failed)} of {steady} runs passed"
                + (f", {len(flaky)} cell(s) flaky (neither passed nor failed)" if flaky else "")
-               + f"; report: {paths['html']}  "
-               f"(also {paths['json'].name}, {paths['junit'].name}, {paths['markdown'].name}; {out / 'latest'})")
-    if failed:
+               + (f"; report: {paths['html']}  (also {paths['json'].name}, {paths['junit'].name}, "
+                  f"{paths['markdown'].name}; {out / 'latest'})" if paths is not None else "; no report written"))
+    if report.get("interrupted"):
+        click.echo(interrupted_note(report), err=True)
+        raise SystemExit(130)  # as a shell reports a command ended by Ctrl-C
+    if failed or paths is None:
         raise SystemExit(1)
     if flaky:
         raise SystemExit(FLAKY_EXIT)

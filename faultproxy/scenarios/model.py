@@ -425,6 +425,13 @@ class Scenario(Strict):
             deadline_s=self.timeouts.deadline_ms / 1000,
         )
 
+    def secret_values(self) -> set[str]:
+        """The secrets this scenario's requests carry (headers, query, body; see
+        :mod:`faultproxy.redact`): its report masks them wherever a client or server quotes them."""
+        from faultproxy.redact import known_values
+
+        return known_values(self.request.headers, self.target(), self.body()) | known_values(url=self.server.url)
+
     def expectation_names(self) -> list[str]:
         return [e.name for e in self.expectations]
 

@@ -18,13 +18,14 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import time
-import traceback
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Awaitable, Callable
 
 from faultproxy import __version__
 from faultproxy.clients import arun_client, registry
+from faultproxy.private import make_dirs
+from faultproxy.redact import map_strings, mask_known, redact_urls
 from faultproxy.scenarios.intermediary import cell_path
 from faultproxy.scenarios.model import Scenario
 from faultproxy.scenarios.result import CellEvidence, CellResult, ClientError, ExpectationResult
@@ -87,19 +88,20 @@ async def run_cell(cell: Cell, run_seed: int, cell_dir: Path, run_client: Client
     from faultproxy.proxy.server import Proxy
 
     scenario = cell.scenario
-    cell_dir.mkdir(parents=True, exist_ok=True)
     capture = cell_dir / "capture.jsonl"
     t0 = time.monotonic()
     seed = scenario.seed if scenario.seed is not None else run_seed
     server: Any = None
     try:
-        if scenario.server.builtin:
-            server = scenario.server.build(registry.get(cell.client).protocol)
-            await server.start()
-            upstream = f"http://127.0.0.1:{server.port}"
-        else:
-            upstream = scenario.server.origin()  # the proxy connects there; the path is the clients' request
-        try:
+        make_dirs(cell_dir)
+        try:  # the server is stopped however the cell ends: an error, or a Ctrl-C even while it starts
+            if scenario.server.builtin:
+                server = scenario.server.build(registry.get(cell.client).protocol)
+                await server.start()
+                upstream = f"http://127.0.0.1:{server.port}"
+            else:
+                upstream = scenario.server.origin()  # the proxy connects there; the path is the clients' request
+
             def make_proxy(to: str, *, faults: bool = True, capture: str = capture.name) -> Proxy:
                 return Proxy(to, faults=list(scenario.faults) if faults else [], seed=seed,
                              capture=cell_dir / capture)
@@ -127,7 +129,7 @@ async def run_cell(cell: Cell, run_seed: int, cell_dir: Path, run_client: Client
 
 
 def _broken_cell(cell: Cell, error: BaseException, duration: float) -> CellResult:
-    text = "".join(traceback.format_exception_only(type(error), error)).strip()
+    text = f"{type(error).__name__}: {error}"
     return CellResult(
         scenario=cell.scenario.name, client=cell.client, repetition=cell.repetition, outcome="error",
         passed=False, duration_s=round(duration, 3), expectations=[ExpectationResult("cell ran", False, text)],
@@ -140,7 +142,8 @@ async def run_cells(
     cells: list[Cell], run_seed: int, run_dir: Path, jobs: int,
     on_done: Callable[[Cell, CellResult], None] | None = None,
 ) -> list[CellResult]:
-    """Run cells ``jobs`` at a time; results come back in plan order."""
+    """Run cells ``jobs`` at a time; results come back in plan order. Cancelled, it returns only
+    once every cell running has cleaned up."""
     gate = asyncio.Semaphore(max(1, jobs))
     results: list[CellResult | None] = [None] * len(cells)
 
@@ -152,15 +155,22 @@ async def run_cells(
             if on_done is not None:
                 on_done(cell, result)
 
-    await asyncio.gather(*(one(i, c) for i, c in enumerate(cells)))
+    # a task group, not gather: cancelled (Ctrl-C), it waits until every cell has stopped its client,
+    # proxy and server; gather returned at the first cell cancelled, and the loop's shutdown then
+    # cut the others' cleanup short (servers left streaming, cancelled with a traceback each)
+    async with asyncio.TaskGroup() as group:
+        for index, cell in enumerate(cells):
+            group.create_task(one(index, cell))
     return [r for r in results if r is not None]
 
 
 def build_report(run_id: str, started: dt.datetime, duration: float, seed: int, scenarios: list[Scenario],
                  availability: dict[str, registry.Availability], results: list[CellResult],
-                 environment: dict[str, Any] | None = None, repeat: int = 1) -> dict[str, Any]:
+                 environment: dict[str, Any] | None = None, repeat: int = 1,
+                 interrupted: dict[str, Any] | None = None) -> dict[str, Any]:
     """The report (``faultproxy-report/1``): the results as ``schema.json`` says, in plan order, and
-    the cells whose outcome varied between their runs (``flaky``, with their rates)."""
+    the cells whose outcome varied between their runs (``flaky``, with their rates). ``interrupted``:
+    the run was stopped (Ctrl-C): ``{"cells_planned", "cells_done", "not_run": [cell keys]}``."""
     from faultproxy.report.model import build_matrix
 
     clients = []
@@ -181,9 +191,12 @@ def build_report(run_id: str, started: dt.datetime, duration: float, seed: int, 
         "faultproxy_version": __version__,
         **({"environment": environment} if environment else {}),
         "repeat": repeat,
+        **({"interrupted": interrupted} if interrupted else {}),
         "clients": clients,
         "scenarios": [s.as_report_dict() for s in scenarios],
         "results": [r.to_dict() for r in results],
     }
     report["flaky"] = [cell.flaky_record() for cell in build_matrix(report).ran_cells() if cell.flaky]
-    return report
+    # no secret of a scenario reaches a report file, however a client or server quoted it
+    secrets = set().union(*(s.secret_values() for s in scenarios))
+    return mask_known(map_strings(report, redact_urls), secrets)

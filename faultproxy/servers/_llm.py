@@ -15,7 +15,8 @@ request has been read, an ``event`` line per event, and a ``response`` line with
 and the outcome when the exchange ends.
 
 Secrets never reach the log: ``authorization``, ``x-api-key`` and the like are recorded
-as ``<redacted>``.
+as ``<redacted>``, and a body's secret fields (``api_key``) as ``[redacted]``
+(:mod:`faultproxy.redact` decides which names are secret).
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from faultproxy.lab.asyncio_server import READ_SIZE, StreamServer, wants_close
+from faultproxy.redact import is_secret_name, redact_json
 from faultproxy.wire.chunked import ChunkData, encode_chunk, encode_last_chunk
 from faultproxy.wire.errors import WireError
 from faultproxy.wire.http import BodyData, EndOfMessage, HTTPReader, Request, encode_response
@@ -43,9 +45,7 @@ from faultproxy.wire.sse import encode_event
 
 MAX_BODY = 32 << 20  # a request body larger than this gets 413
 REDACTED = "<redacted>"
-SECRET_HEADERS = frozenset(
-    {"authorization", "proxy-authorization", "x-api-key", "api-key", "cookie", "x-goog-api-key"}
-)
+
 
 # A small vocabulary; a few words are not ASCII so that multi-byte UTF-8 crosses the wire too.
 VOCAB = (
@@ -154,7 +154,7 @@ def redacted_headers(request: Request) -> dict[str, str]:
     headers: dict[str, str] = {}
     for name, value in request.headers:
         key = name.decode("latin-1").lower()
-        text = REDACTED if key in SECRET_HEADERS else value.decode("latin-1")
+        text = REDACTED if is_secret_name(key) else value.decode("latin-1")
         headers[key] = f"{headers[key]}, {text}" if key in headers else text
     return headers
 
@@ -500,7 +500,7 @@ class LLMMockServer(StreamServer):
             method=method,
             path=path,
             headers=redacted_headers(request),
-            body=body,
+            body=redact_json(body),
             body_bytes=len(raw_body),
             model=model,
             stream=stream,

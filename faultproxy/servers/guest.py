@@ -45,6 +45,10 @@ class GuestUvicorn:
         if self._socket is None:
             family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
             self._socket = socket.create_server((self.host, self.port), family=family)
+            # asyncio sets TCP_NODELAY only on sockets made with proto=IPPROTO_TCP, and create_server
+            # makes them with 0: each response's body waited for the client's delayed ACK of its
+            # head (40 ms). Accepted sockets inherit the option from the listener.
+            self._socket.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             self.port = self._socket.getsockname()[1]
         return self.port
 

@@ -35,31 +35,17 @@ from typing import Any
 import click
 
 from faultproxy.faults import FaultSpec
-from faultproxy.proxy.capture import REDACTED, SECRET_HEADERS, CaptureWriter
+from faultproxy.private import make_dirs, open_private
+from faultproxy.proxy.capture import CaptureWriter
+from faultproxy.redact import known_values, mask_bytes
 from faultproxy.proxy.server import Proxy
-from faultproxy.redact import redact_target
 from faultproxy.servers.cli import Command, ServeError
 from faultproxy.wire.http import HTTPReader, Request
 
-MIN_SECRET = 4  # shorter values are too common to mask everywhere
-
-
 def _secret_values(request: Request) -> set[bytes]:
     """Values of a request's secret headers, and their parts (``Bearer TOKEN``, ``a=1; b=2``)."""
-    found: set[bytes] = set()
-    for name, value in request.headers:
-        if name.lower() not in SECRET_HEADERS:
-            continue
-        value = value.strip()
-        found.add(value)
-        scheme, _, credentials = value.partition(b" ")
-        if credentials:
-            found.add(credentials.strip())
-        for cookie in value.split(b";"):
-            cookie_name, eq, cookie_value = cookie.strip().partition(b"=")
-            if eq:
-                found.add(cookie_value.strip())
-    return {v for v in found if len(v) >= MIN_SECRET and v != REDACTED}
+    pairs = [(name.decode("latin-1"), value.decode("latin-1")) for name, value in request.headers]
+    return {v.encode("latin-1") for v in known_values(pairs)}
 
 
 def _slug(target: str | None) -> str:
@@ -105,10 +91,6 @@ class RecordingCapture(CaptureWriter):
 
     def _write(self, record: dict[str, Any]) -> None:
         kind = record["type"]
-        if kind == "head" and record.get("dir") == "request":
-            target = redact_target(record["target"])
-            if target != record["target"]:
-                record = {**record, "target": target, "b64": _b64_replace_target(record["b64"], target)}
         if self._secrets:
             record = self._mask(record)
         super()._write(record)  # the session capture, if one is kept
@@ -151,12 +133,13 @@ class RecordingCapture(CaptureWriter):
         records = self._mask_streams([self._mask(r) for r in [meta, *exchange.records]])
         response = b"".join(base64.b64decode(r["b64"]) for r in records
                             if r.get("dir") == "response" and "b64" in r)
-        self.out_dir.mkdir(parents=True, exist_ok=True)
+        make_dirs(self.out_dir)
         capture = self.out_dir / f"{stem}.jsonl"
-        capture.write_text("".join(json.dumps(r, ensure_ascii=False, separators=(",", ":")) + "\n"
-                                   for r in records), encoding="utf-8")
+        with open_private(capture, "w", encoding="utf-8") as handle:
+            handle.write("".join(json.dumps(r, ensure_ascii=False, separators=(",", ":")) + "\n" for r in records))
         raw = self.out_dir / f"{stem}.http"
-        raw.write_bytes(response)
+        with open_private(raw, "wb") as handle:
+            handle.write(response)
         self.written += [capture, raw]
 
     def _mask_streams(self, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -170,7 +153,7 @@ class RecordingCapture(CaptureWriter):
             at = [i for i, r in enumerate(records) if r.get("dir") == direction and "b64" in r]
             pieces = [base64.b64decode(records[i]["b64"]) for i in at]
             joined = b"".join(pieces)
-            masked = _mask_bytes(joined, self._secrets)
+            masked = mask_bytes(joined, self._secrets)
             if masked == joined:
                 continue
             offset = 0
@@ -191,11 +174,11 @@ class RecordingCapture(CaptureWriter):
             return [self._mask(v) for v in value]
         if isinstance(value, str) and key == "b64":
             data = base64.b64decode(value)
-            masked = _mask_bytes(data, self._secrets)
+            masked = mask_bytes(data, self._secrets)
             return value if masked == data else base64.b64encode(masked).decode("ascii")
         if isinstance(value, str):
             encoded = value.encode("utf-8", "surrogatepass")
-            masked = _mask_bytes(encoded, self._secrets)
+            masked = mask_bytes(encoded, self._secrets)
             return value if masked == encoded else masked.decode("utf-8", "replace")
         return value
 
@@ -207,24 +190,6 @@ class RecordingCapture(CaptureWriter):
     def close(self) -> None:
         self.flush_open()
         super().close()
-
-
-def _mask_bytes(data: bytes, secrets: set[bytes]) -> bytes:
-    for secret in sorted(secrets, key=len, reverse=True):
-        if secret in data:
-            data = data.replace(secret, b"*" * len(secret))
-    return data
-
-
-def _b64_replace_target(b64: str, target: str) -> str:
-    """The request head with its request-target replaced by the redacted one."""
-    head = base64.b64decode(b64)
-    line, sep, rest = head.partition(b"\n")
-    parts = line.split(b" ")
-    if len(parts) >= 3:
-        parts[1] = target.encode("latin-1", "replace")
-        line = b" ".join(parts)
-    return base64.b64encode(line + sep + rest).decode("ascii")
 
 
 class Recorder(Proxy):
@@ -256,7 +221,7 @@ class Recorder(Proxy):
         return self.recording.written if self.recording is not None else []
 
     async def start(self) -> Recorder:
-        self.out_dir.mkdir(parents=True, exist_ok=True)
+        make_dirs(self.out_dir)
         self.recording = RecordingCapture(self.out_dir, self.session_path)
         self.recording.meta(upstream=str(self.upstream), listen=str(self.listen), raw=False)
         self._capture = self.recording  # Proxy.start makes no capture of its own (capture_path is None)

@@ -44,6 +44,7 @@ from starlette.routing import Route
 
 from faultproxy.lab.addresses import url_host
 from faultproxy.lab.sse_server import STREAM_PATH, SentEvent, StreamRequest
+from faultproxy.private import open_private
 from faultproxy.servers.guest import GuestUvicorn
 from faultproxy.servers.sse import ReferenceSSEServer
 
@@ -198,7 +199,7 @@ class StarletteServer:
         try:
             self.port = self._guest.bind()  # a busy port fails here, before the log is truncated
             if self.log_path is not None:
-                self._log = self.log_path.open("w", encoding="utf-8")
+                self._log = open_private(self.log_path, "w", encoding="utf-8")
             await self._guest.start()
         except BaseException:
             await self.stop()

@@ -196,7 +196,10 @@ def test_naive_parser_loses_events_split_across_reads():
             for piece in (b"data: one\n\ndata: t", b"wo\n\ndata: three\n\n"):
                 writer.write(encode_chunk(piece))
                 await writer.drain()
-                await asyncio.sleep(0.05)  # separate reads
+                # separate reads: a margin, not a guarantee. For the two pieces to merge in one read the
+                # client must stay off the CPU 250 ms after the first arrived; a woken reader is
+                # scheduled within milliseconds even beside CPU hogs (0.05 s was the margin before)
+                await asyncio.sleep(0.25)
             writer.write(encode_last_chunk())
             await writer.drain()
 

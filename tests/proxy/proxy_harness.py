@@ -23,7 +23,8 @@ import socket
 import struct
 import threading
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -70,6 +71,25 @@ class LoopThread:
     def call(self, coro: Awaitable[Any], timeout: float = GUARD) -> Any:
         """Run a coroutine on the loop and wait for its result."""
         return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)  # type: ignore[arg-type]
+
+    @contextmanager
+    def held(self) -> Iterator[None]:
+        """The loop blocked for the ``with`` body: nothing on it accepts, reads or runs a timer.
+
+        For making an order certain instead of likely: a client connects and sends while the
+        proxy is held, so its bytes are in the socket when the proxy first looks."""
+        running, release = threading.Event(), threading.Event()
+
+        def block() -> None:
+            running.set()
+            release.wait(GUARD)
+
+        self.loop.call_soon_threadsafe(block)
+        assert running.wait(GUARD), "the loop never got to the hold"
+        try:
+            yield
+        finally:
+            release.set()
 
     def stop(self) -> None:
         if self._thread.is_alive():

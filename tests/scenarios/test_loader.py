@@ -349,3 +349,51 @@ def test_a_tag_without_its_assertion_is_named_with_what_would_assert_it() -> Non
     assert missing_assertions(["buffering", "drop"], ["no_silent_loss"]) == {
         "buffering": frozenset({"max_time_to_first_event", "min_time_to_first_event"})}
     assert missing_assertions(["buffering"], ["no_silent_loss", "min_time_to_first_event"]) == {}
+
+
+# -- files that try to blow up ----------------------------------------------------------------
+
+LAUGHS = "[" + ", ".join(
+    ['&a0 ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]']
+    + [f"&a{i} [" + ", ".join([f"*a{i - 1}"] * 9) + "]" for i in range(1, 10)]
+) + "]"  # 9^10 "lol"s from 1.3 KB
+
+BOMBS = {
+    "billion laughs in a request body": (BASE + f"request: {{json: {LAUGHS}}}\n", "s.yaml:6: invalid YAML: the "
+                                         "document expands to over 100,000 values through its aliases"),
+    "billion laughs in a fault": (BASE + f"faults:\n  - {{type: sse_inject, attributes: {{data: {LAUGHS}}}}}\n",
+                                  "s.yaml:7: invalid YAML: the document expands to over 100,000 values"),
+    "an alias inside itself": (BASE + "tags: &t [a, *t]\n", "s.yaml:6: invalid YAML: an alias that contains itself"),
+    "100,000 levels deep": (BASE + "tags: " + "[" * 100_000 + "]" * 100_000 + "\n", "s.yaml:6: invalid YAML: "),
+    "150 levels deep": (BASE + "tags: " + "[" * 150 + "]" * 150 + "\n",
+                        "s.yaml:6: invalid YAML: nested deeper than 100 levels"),
+}
+
+
+@pytest.mark.parametrize("case", BOMBS)
+def test_a_file_that_would_blow_up_is_refused_before_it_is_built(tmp_path: Path, case: str) -> None:
+    """In a child limited to 1 GB and GUARD seconds: before the limit, the alias bomb held
+    ``faultproxy run`` at 1.8 GB until it was killed."""
+    import resource
+    import subprocess
+    import sys
+
+    text, message = BOMBS[case]
+    path = tmp_path / "s.yaml"
+    path.write_text(text)
+    code = ("import sys\nfrom faultproxy.scenarios import ScenarioError, load_file\n"
+            "try:\n    load_file(sys.argv[1])\nexcept ScenarioError as error:\n    print(error)\n")
+
+    def limit() -> None:
+        resource.setrlimit(resource.RLIMIT_AS, (1 << 30, 1 << 30))
+
+    done = subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True, text=True, timeout=60,
+                          preexec_fn=limit, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.startswith(str(path).replace("s.yaml", "") + message), done.stdout
+
+
+def test_anchors_and_aliases_within_the_limits_still_work() -> None:
+    text = BASE.replace("clients: [raw]\n", "") + "clients: &both [raw, httpx-sse]\ntags: *both\n"
+    (scenario,) = load_text(text, "s.yaml")
+    assert scenario.clients == ("raw", "httpx-sse") and scenario.tags == ("raw", "httpx-sse")
