@@ -65,7 +65,8 @@ stand in for the sent ones; without a capture, the oracle comparisons are report
 for this client, the outcome is one of the recorded ones and some expectation is unmet (``known``
 names it: a record is of a deviation). A recorded behaviour that no longer holds -- another
 outcome, or every expectation now met -- sets ``known_changed`` and fails the cell, so the record
-is updated when a client changes, for better or worse.
+is updated when a client changes, for better or worse. A cell whose scenario did not test what it
+says (a fault that never fired, a ``url:`` server that never streamed) fails whatever ``known`` says.
 """
 
 from __future__ import annotations
@@ -720,29 +721,34 @@ def classify(
     results = [_evaluate(e, outcome, t, vs, received, resumed_ok, resume_notes, extras, rv)
                for e in expectations_]
     results = llm_message.adjust_expectations(results, llm) if llm is not None else results  # LLM clients
+    # checks of the scenario itself, not of the client: a known: entry never stands in for them
+    setup: list[ExpectationResult] = []
     silent = _unfired(faults_configured, faults, expectations_)
     if silent:  # the cell did not test what the scenario says it does
-        results.append(ExpectationResult("every fault fired", False,
-                                         f"never fired in this cell: {', '.join(silent)} (list it under "
-                                         "may_not_fire if that is expected)"))
+        setup.append(ExpectationResult("every fault fired", False,
+                                       f"never fired in this cell: {', '.join(silent)} (list it under "
+                                       "may_not_fire if that is expected)"))
     refused = server_refused(oracle) if sent is None else ""
     if refused:  # a url: server that never streamed: the scenario tested nothing (a wrong path?)
-        results.append(ExpectationResult("the server streamed", False,
-                                         f"{refused}: check the server's url (its path) -- no client was tested"))
+        setup.append(ExpectationResult("the server streamed", False,
+                                       f"{refused}: check the server's url (its path) -- no client was tested"))
     all_met = all(r.met for r in results)
     blame = _attribution(outcome, rv, oracle, t.end, _stopped_early(oracle, delivered_p, rv, t.end),
                          bool(resume_notes))
 
     known_label: str | None = None
     known_changed = False
-    passed = all_met
-    if known_ is not None:
+    passed = all_met and not setup
+    if known_ is not None and not setup:
         # the record is of a deviation: it holds while the outcome is a recorded one *and* some
-        # expectation is unmet (a client that now meets every expectation has changed too)
+        # expectation is unmet (a client that now meets every expectation has changed too). A cell
+        # that did not test what the scenario says (setup) fails whatever the record: it says
+        # nothing about the client, so the record is neither confirmed nor contradicted
         if outcome in known_.outcomes and not all_met:
             known_label, passed = known_.label(), True
         else:
             known_changed, passed = True, False
+    results += setup
 
     t0 = _cell_zero(t0, raw_sent, t, faults)
     client0 = _after_zero(t0, getattr(t, "t0_monotonic", None)) or 0.0  # unknown: left on the client's clock

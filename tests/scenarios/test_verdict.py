@@ -708,3 +708,31 @@ def test_every_cut_list_says_it_was_cut() -> None:
     assert "(3, 4, 5, 6, 7, 8 … (+12 more))" in r["evidence"]["summary"]
     details = " ".join(e["detail"] for e in r["expectations"])
     assert "3, 4, 5, 6, 7, 8, 9, 10 … (+10 more)" in details
+
+
+# -- a known: entry records a client's deviation, never a scenario that tested nothing -------------
+
+
+def test_a_known_entry_never_passes_a_cell_whose_fault_never_fired() -> None:
+    whole = Capture().stream(1, [1, 2, 3])
+    got = transcript([ev(1), ev(2), ev(3)])
+    known = {"outcome": "ok", "why": "pretend"}
+    result = classify(sent(3), whole.records, got, [], None, known, client="httpx-sse",
+                      faults_configured=["sse_drop_1"])
+    assert result["outcome"] == "ok"
+    assert not result["passed"], result["evidence"]["summary"]
+    assert any(e["name"] == "every fault fired" and not e["met"] for e in result["expectations"])
+
+
+def test_a_known_entry_never_passes_a_url_server_that_never_streamed() -> None:
+    refused = Capture().request(1).response(1, status=404, headers={"Content-Type": "text/plain",
+                                                                    "Content-Length": "2"})
+    refused.body(1, b"no").end(1).closed(1, "client").done(1)
+    refused.records[0]["upstream_side"] = True
+    for r in [r for r in refused.records if r.get("dir") == "response"]:  # the server's own answer
+        refused.records.append({**r, "dir": "upstream"})
+    got = transcript([], end="error", error=("x.HTTPError", "404"))
+    result = classify(None, refused.records, got, [], None, {"outcome": "error", "why": "pretend"}, client="httpx-sse")
+    assert result["outcome"] == "error"
+    assert not result["passed"], result["evidence"]["summary"]
+    assert any(e["name"] == "the server streamed" and not e["met"] for e in result["expectations"])
