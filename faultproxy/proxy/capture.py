@@ -17,7 +17,9 @@ no log of its own -- see ``docs/outcomes.md``). ``upstream`` records are decoded
 ``upstream_side: true`` says they are kept (a request no server answered has none).
 
 Record types: ``open``; ``head`` (a request or response head, with ``dir``, ``exchange`` and
-the parsed fields); ``body`` (Content-Length, close-delimited or tunnel bytes); ``chunk``
+the parsed fields); ``answered`` (the head of a request the proxy answered itself -- a fault's
+answer, a 502 -- which therefore never crossed to the upstream: ``dir: request``, the fields of
+a request ``head``, and ``exchange`` numbered as the responses are); ``body`` (Content-Length, close-delimited or tunnel bytes); ``chunk``
 (a chunk-size line, with ``size``), ``chunk_data``, ``chunk_end``, ``trailers``; ``end`` (a
 message is complete); ``event`` (an SSE event decoded from a ``text/event-stream`` response,
 with its ``index`` in that response); ``malformed``; ``unparsed``; notes such as ``eof``,
@@ -154,6 +156,13 @@ def _b64(data: bytes) -> str:
     return base64.b64encode(data).decode("ascii")
 
 
+def request_record(kind: str, request: Request, exchange: int, redact: bool) -> dict[str, Any]:
+    """A request head as a record (``head``: written to the upstream; ``answered``: not)."""
+    raw = redact_head(request.raw) if redact else request.raw
+    return {"type": kind, "dir": "request", "exchange": exchange, "method": request.method.decode("latin-1"),
+            "target": request.target.decode("latin-1"), "b64": _b64(raw)}
+
+
 class _DirectionDecoder:
     """Decodes one direction of one connection into capture records."""
 
@@ -192,9 +201,7 @@ class _DirectionDecoder:
             self.exchange += 1
             for peer in self.peers:
                 peer.reader.expect_response_to(event.method)
-            raw = redact_head(event.raw) if redact else event.raw
-            return [{"type": "head", "dir": self.direction, "exchange": self.exchange, "method": event.method.decode("latin-1"),
-                     "target": event.target.decode("latin-1"), "b64": _b64(raw)}]
+            return [request_record("head", event, self.exchange, redact)]
         if isinstance(event, Response):
             self.exchange = self.finals + 1  # a 1xx interim response shares its exchange's number
             if event.status >= 200:
@@ -291,6 +298,14 @@ class CaptureWriter:
         t = self._now()
         for record in decoders[direction].records(data, self.redact):
             self._write({"t": t, "conn": conn, **record})
+
+    def answered(self, conn: int, request: Request, exchange: int) -> None:
+        """A request the proxy answered itself (a fault's answer, a 502): it never reached the
+        upstream, so the request direction never carried it. Recorded as ``answered`` (its head,
+        with ``exchange`` as the relay numbered it: the responses' numbering) so that the oracle
+        knows what was asked, and that no server answered it."""
+        if conn in self._decoders:
+            self._write({"t": self._now(), "conn": conn, **request_record("answered", request, exchange, self.redact)})
 
     def forget(self, conn: int) -> None:
         """Stop decoding a connection (its decoder failed); its notes are still written."""

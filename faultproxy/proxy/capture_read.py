@@ -58,7 +58,9 @@ def raw_lines(records: Iterable[dict[str, Any]]) -> Iterator[str]:
         if r["type"] == "meta":
             continue
         stamp = f"{r['t'] * 1000:10.3f} ms  #{r.get('conn', '-')}"
-        if "b64" in r:
+        if r["type"] == "answered":  # a request that never crossed to the upstream: not wire bytes of it
+            yield f"{stamp} · answered by the proxy, never forwarded: {r.get('method')} {r.get('target')}"
+        elif "b64" in r:
             data = base64.b64decode(r["b64"])
             if not data:
                 continue

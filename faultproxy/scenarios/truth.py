@@ -64,9 +64,13 @@ def truth_from_capture(capture: Oracle | str | Path | Iterable[dict[str, Any]]) 
 
 def answered_for_server(oracle: Oracle) -> list[DeliveredExchange]:
     """Delivered exchanges whose response did not come from the server: a fault answered the
-    request, or the connection ended before the server answered (no upstream response)."""
+    request, or the connection ended before the server answered (no upstream response).
+
+    Decided by the exchange numbers alone (what the client got that the server never sent), not
+    by the request: a capture holds a request the proxy answered itself only since it records
+    ``answered`` heads, and the answer is the proxy's either way."""
     from_server = {(x.conn, x.exchange) for x in oracle.upstream().exchanges}
-    return [x for x in oracle.exchanges if x.method and (x.conn, x.exchange) not in from_server]
+    return [x for x in oracle.exchanges if (x.conn, x.exchange) not in from_server]
 
 
 def with_answers(truth: GroundTruth, oracle: Oracle | None) -> GroundTruth:
@@ -81,8 +85,13 @@ def with_answers(truth: GroundTruth, oracle: Oracle | None) -> GroundTruth:
     if last is None or last.status == 204:
         return truth
     if last in answered_for_server(oracle):
-        how = f"status {last.status}" if last.status is not None else f"no response ({last.end})"
-        text = f"a stream: request {last.label} never reached the server; the proxy answered it ({how})"
+        if last.status is None:
+            text = f"a stream: request {last.label} got no response at all ({last.end})"
+        elif last.answered:
+            text = (f"a stream: request {last.label} never reached the server; the proxy answered it "
+                    f"(status {last.status})")
+        else:
+            text = f"a stream: the proxy answered request {last.label} itself (status {last.status}), not the server"
     elif last.status_problem:
         text = f"a stream: the server answered {last.label} with {last.status_problem}"
     else:

@@ -341,6 +341,10 @@ def test_upstream_error_is_recorded(aio, make_proxy, unused_port, tmp_path):
     assert len(errors) == 1 and errors[0]["reason"] == "connection refused"
     statuses = [r["status"] for r in records if r["type"] == "head" and r["dir"] == "response"]
     assert statuses == [502]  # the proxy's own answer is in the capture too
+    # and the request it answers, though it never crossed to an upstream: the oracle knows who answered
+    [asked] = [r for r in records if r.get("dir") == "request"]
+    assert (asked["type"], asked["method"], asked["target"], asked["exchange"]) == ("answered", "GET", "/x", 1)
+    assert "request" not in {r["dir"] for r in records if r["type"] in WIRE_TYPES}  # no byte of it went anywhere
 
 
 def test_a_broken_event_stream_is_still_relayed_whole(aio, make_proxy, serve, raw_client, tmp_path):

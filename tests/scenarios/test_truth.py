@@ -141,3 +141,68 @@ def test_a_swallowed_429_from_a_fault_is_a_silent_loss_for_an_llm_stream() -> No
     cap.records[0]["upstream_side"] = True  # the capture keeps the server's side: nothing came from it
     result = classify([], cap.records, transcript([], end="completed", client="openai"), [], None, client="openai")
     assert result["outcome"] == "silent_loss", result["evidence"]["summary"]
+
+
+# -- a request a fault answers: in the capture, and never judged as the server's answer ------------
+
+
+async def _answered_capture(tmp_path: Path, attributes: dict) -> Path:
+    """A real proxy whose http_status fault answers the request itself, in front of the reference
+    server; one GET through it; the capture it wrote."""
+    from faultproxy.faults import parse_fault
+    from faultproxy.proxy.server import Proxy
+
+    server = ReferenceSSEServer(events=3, interval=0.005)
+    await server.start()
+    capture = tmp_path / "capture.jsonl"
+    try:
+        fault = parse_fault({"type": "http_status", "attributes": attributes})
+        async with Proxy(f"http://127.0.0.1:{server.port}", capture=capture, faults=[fault]) as proxy:
+            reader, writer = await asyncio.open_connection("127.0.0.1", proxy.port)
+            writer.write(b"GET /events HTTP/1.1\r\nHost: x\r\nLast-Event-ID: 7\r\n\r\n")
+            await writer.drain()
+            while await asyncio.wait_for(reader.read(65536), 10):
+                pass
+            writer.close()
+    finally:
+        await server.stop()
+    return capture
+
+
+DONE_STREAM = {"status": 200, "headers": {"Content-Type": "text/event-stream"}, "body": "data: [DONE]\n\n"}
+
+
+def test_a_request_a_fault_answers_is_in_the_real_capture_and_never_reached_the_server(tmp_path: Path) -> None:
+    from faultproxy.scenarios.oracle import oracle_from_capture
+    from faultproxy.scenarios.truth import answered_for_server, truth_from_capture, with_answers
+
+    oracle = oracle_from_capture(asyncio.run(_answered_capture(tmp_path, DONE_STREAM)))
+    [x] = oracle.exchanges
+    assert (x.method, x.target, x.last_event_id, x.status) == ("GET", "/events", "7", 200)
+    assert "request not in the capture" not in x.describe()
+    assert answered_for_server(oracle) == [x]
+    [standin] = with_answers(truth_from_capture(oracle), oracle).intended
+    assert "never reached the server; the proxy answered it (status 200)" in standin.data
+
+
+def test_a_refusal_a_fault_gave_is_never_called_the_servers(tmp_path: Path) -> None:
+    from faultproxy.scenarios.oracle import oracle_from_capture
+    from faultproxy.scenarios.truth import truth_from_capture, with_answers
+
+    json_200 = {"status": 200, "headers": {"Content-Type": "application/json"}, "body": '{"ok": true}'}
+    oracle = oracle_from_capture(asyncio.run(_answered_capture(tmp_path, json_200)))
+    [standin] = with_answers(truth_from_capture(oracle), oracle).intended
+    assert "the server answered" not in standin.data
+    assert "the proxy answered it" in standin.data
+
+
+DONE_200_FOR_THE_LLM = JSON_200_FOR_THE_LLM.replace(
+    "{Content-Type: application/json}, body: '{\"ok\": true}'", "{Content-Type: text/event-stream}, body: \"data: [DONE]\\n\\n\"")
+
+
+def test_a_fault_answering_an_llm_server_with_an_empty_event_stream_is_never_ok(tmp_path: Path) -> None:
+    assert "text/event-stream" in DONE_200_FOR_THE_LLM
+    result = run_scenario(DONE_200_FOR_THE_LLM, "openai", tmp_path)
+    assert result["outcome"] == "silent_loss", result["evidence"]["summary"]
+    assert "never reached the server" in result["evidence"]["summary"]
+    assert result["attribution"] == "wire"  # every spec client gets an empty, well-formed stream
