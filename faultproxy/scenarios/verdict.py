@@ -316,8 +316,9 @@ def _attribution(outcome: str, rv: Match | None, oracle: Oracle | None, end: str
         return None
     if wrong_resume or not (rv.exact or stopped_early):
         return "client"
-    # a body still open when the capture ended is trouble only for a client that waited on it (below)
-    trouble = any(x.trouble for x in oracle.exchanges if x.end != "open")
+    # a body still open when the capture ended is trouble only for a client that waited on it (below);
+    # a refused head (a status, a Content-Type) is trouble however its body went on
+    trouble = any(x.trouble for x in oracle.exchanges if x.end != "open" or x.status_problem)
     if outcome == "silent_loss":
         return "client" if trouble else "wire"
     if outcome in ("error", "hung"):

@@ -621,6 +621,19 @@ def test_an_error_raised_on_clean_bytes_is_the_clients_even_while_the_body_is_st
     assert (stall["outcome"], stall["attribution"]) == ("error", "wire")
 
 
+def test_a_refused_response_is_the_wires_doing_whether_or_not_its_body_was_still_open() -> None:
+    """wrong-content-type: a client that rightly raised on a text/plain stream was blamed when the
+    capture ended with that body still open (a race): a refused head is trouble whatever the body did."""
+    for clean in (True, False):
+        plain = Capture().request(1).response(1, headers={"Content-Type": "text/plain", "Transfer-Encoding": "chunked"})
+        plain.event(1, 1).event(1, 2)
+        if clean:
+            plain.last_chunk(1).closed(1, "upstream").closed(1, "client").done(1)
+        raised = transcript([], end="error", error=("httpx_sse.SSEError", "Content-Type text/plain"))
+        r = classify(sent(3), plain.records, raised, [], None, client="httpx-sse")
+        assert (r["outcome"], r["attribution"]) == ("error", "wire"), (clean, r["evidence"]["exchanges"])
+
+
 def test_an_event_the_client_altered_is_not_called_a_faults_doing() -> None:
     whole = Capture().stream(1, [1, 2, 3])
     got = transcript([ev(1), ev(2, data_="altered"), ev(3)])
