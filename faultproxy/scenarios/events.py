@@ -288,6 +288,16 @@ def protocol_of(client: str) -> str:
         return SSE
 
 
+def reports_ids_of(client: str) -> bool:
+    """Whether a registered client hands over event ids (True for unknown names: a spec client does)."""
+    try:
+        from faultproxy.clients import registry
+
+        return registry.get(client).reports_ids
+    except (KeyError, ImportError):
+        return True
+
+
 def transcript_from_lab(lab: Any, *, client: str = "lab", t0: float | None = None) -> Any:
     """A :class:`~faultproxy.lab.sse_client.SSEClient` transcript as a client
     :class:`~faultproxy.clients.transcript.Transcript`, so the lab client can be judged like any other.

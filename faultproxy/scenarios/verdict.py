@@ -88,6 +88,7 @@ from faultproxy.scenarios.events import (
     project,
     protocol_of,
     received_items,
+    reports_ids_of,
 )
 from faultproxy.scenarios import llm_message
 from faultproxy.scenarios.match import Match, labels_shown, match
@@ -267,8 +268,13 @@ def _stopped_early(oracle: Oracle | None, delivered: list[Item] | None, rv: Matc
     return bool(tail and stopped and not (rv.garbled or rv.extra or rv.duplicated or rv.reordered))
 
 
-def _resume(received: list[Item], vs: Match | None, attempts: list[Any]) -> tuple[bool, bool, list[str]]:
-    """(events came on more than one connection, every reconnect sent the right Last-Event-ID, notes)."""
+def _resume(received: list[Item], vs: Match | None, rv: Match | None,
+            attempts: list[Any]) -> tuple[bool, bool, list[str]]:
+    """(events came on more than one connection, every reconnect sent the right Last-Event-ID, notes).
+
+    The right one is the last event ID the delivered bytes had set when the client's last event
+    before the reconnect arrived (``rv``, received vs delivered): a fault that stripped the ids
+    leaves a spec client nothing to send. Without a capture, the sent event's id stands in."""
     connections = sorted({i.connection or 1 for i in received})
     spread = len(connections) > 1
     notes: list[str] = []
@@ -280,8 +286,12 @@ def _resume(received: list[Item], vs: Match | None, attempts: list[Any]) -> tupl
         if not before:
             continue
         r = before[-1]
-        e = vs.matched_expected(r) if vs is not None else None
-        want = (vs.expected[e].id if vs is not None and e is not None else None) or received[r].id
+        d = rv.matched_expected(r) if rv is not None else None
+        if d is not None:
+            want = rv.expected[d].id
+        else:
+            e = vs.matched_expected(r) if vs is not None else None
+            want = (vs.expected[e].id if vs is not None and e is not None else None) or received[r].id
         got = getattr(attempt, "last_event_id", None)
         checked += 1
         if want is not None and got != want:
@@ -320,7 +330,9 @@ def _attribution(outcome: str, rv: Match | None, oracle: Oracle | None, end: str
     # a refused head (a status, a Content-Type) is trouble however its body went on
     trouble = any(x.trouble for x in oracle.exchanges if x.end != "open" or x.status_problem)
     if outcome == "silent_loss":
-        return "client" if trouble else "wire"
+        # silent about trouble the bytes showed -- unless it asked again (a reconnect, the spec's
+        # answer to a cut): then what it still lacks was not delivered to it on any connection
+        return "client" if any(x.end != "open" or x.status_problem for x in _unanswered(oracle)) else "wire"
     if outcome in ("error", "hung"):
         # a body still open counts for the wire only when the client waited on it (hung, or its own
         # read timeout: a stall); one that raised on open, clean bytes did so on its own -- and
@@ -328,6 +340,13 @@ def _attribution(outcome: str, rv: Match | None, oracle: Oracle | None, end: str
         stalled = (outcome == "hung" or end == "timeout") and any(x.end == "open" for x in oracle.exchanges)
         return "wire" if trouble or stalled else "client"
     return "wire"
+
+
+def _unanswered(oracle: Oracle) -> list[DeliveredExchange]:
+    """The exchanges with trouble a careful client could notice that it never answered by asking
+    again: a request after them (a reconnect) is the spec's answer to a cut or a reset."""
+    last = len(oracle.exchanges) - 1
+    return [x for i, x in enumerate(oracle.exchanges) if x.trouble and i == last]
 
 
 def _outcome(end: str, vs: Match | None, resumed_ok: bool) -> str:
@@ -653,6 +672,7 @@ def classify(
     t0: float | None = None,
     include_transcript: bool = True,
     faults_configured: Iterable[str] | None = None,
+    judge_ids: bool | None = None,
 ) -> CellResult:
     """One cell's result (:class:`~faultproxy.scenarios.result.CellResult`; ``.to_dict()`` is the
     report's ``result`` object).
@@ -667,7 +687,9 @@ def classify(
     projection of raw SSE events (see :mod:`faultproxy.scenarios.events`). ``t0``: the cell's start
     (``time.monotonic()``), the zero of every time in the result; default the earliest time known.
     ``faults_configured``: the names of the scenario's faults; one that never fired fails the cell
-    unless an expectation ``may_not_fire`` names it.
+    unless an expectation ``may_not_fire`` names it. ``judge_ids``: whether the client hands over event
+    ids, so that a lost or altered one is its loss (default: the client registry's ``reports_ids``;
+    True for a client it does not know).
     """
     t = _transcript(transcript)
     client = client or getattr(t, "client", "") or ""
@@ -697,16 +719,19 @@ def classify(
     if reference is None and delivered_p is not None:
         reference = expected_stream(delivered_p) if has_ids(delivered_p) else delivered_p
     by_id = has_ids(reference) if reference else False
-    vs = match(reference, received, by_id=by_id) if reference is not None else None
+    # ids are judged for a client that declares it reports them; the delivered bytes always carry them
+    ids = reports_ids_of(client) if judge_ids is None else judge_ids
+    vs = match(reference, received, by_id=by_id, judge_ids=ids) if reference is not None else None
     ov = None
     if expected is not None and delivered_p is not None:
         ov = match(expected, delivered_p, by_id=by_id)
     # the retry field is judged where the client reports it, against the delivered bytes (docs/outcomes.md)
     judge_retry = "retry" in (getattr(t, "reports", None) or []) and protocol == SSE
-    rv = match(delivered_p, received, by_id=False, judge_retry=judge_retry) if delivered_p is not None else None
+    rv = (match(delivered_p, received, by_id=False, judge_ids=ids, judge_retry=judge_retry)
+          if delivered_p is not None else None)
 
     faults = _fault_dicts(faults_fired, oracle)
-    spread, right_ids, resume_notes = _resume(received, vs, list(t.attempts))
+    spread, right_ids, resume_notes = _resume(received, vs, rv, list(t.attempts))
     resumed_ok = spread and right_ids and (vs is None or vs.exact)
     outcome = _outcome(t.end, vs, resumed_ok)
     llm = llm_message.judge(sent, t)  # LLM clients: the message they assembled decides (llm_message)
@@ -716,7 +741,7 @@ def classify(
     # could a careful client have noticed the loss? a trouble text, False, or "client": it was not on the wire
     loud: bool | str | None = None
     if oracle is not None and vs is not None and not vs.complete:
-        troubles = list(dict.fromkeys(x.trouble for x in oracle.exchanges if x.trouble))
+        troubles = list(dict.fromkeys(x.trouble for x in _unanswered(oracle)))
         loud = "client" if ov is not None and ov.complete else ("; ".join(troubles) if troubles else False)
     extras = _extras(vs, rv)
     results = [_evaluate(e, outcome, t, vs, received, resumed_ok, resume_notes, extras, rv)
