@@ -72,6 +72,20 @@ class Match:
     def missing_labels(self) -> list[str]:
         return [self.label(e) for e in self.missing]
 
+    @property
+    def events(self) -> int:
+        """How many expected events there are, without the stand-ins for what was owed but never
+        sent (:data:`~faultproxy.scenarios.events.UNSENT`: an unknown number of events each)."""
+        return sum(1 for item in self.expected if item.type != UNSENT)
+
+    def missing_events(self) -> list[int]:
+        """The missing expected events, without the stand-ins."""
+        return [e for e in self.missing if self.expected[e].type != UNSENT]
+
+    def missing_owed(self) -> list[str]:
+        """What the missing stand-ins stand for (each a phrase: "the rest of the stream ...")."""
+        return [self.expected[e].data for e in self.missing if self.expected[e].type == UNSENT]
+
     def duplicated_labels(self) -> list[str]:
         return [self.label(e) for e, _ in self.duplicated]
 
@@ -94,8 +108,10 @@ class Match:
     def describe(self, what_e: str = "sent", what_r: str = "received", limit: int = 8) -> list[str]:
         """The differences, one phrase each (empty when exact)."""
         out = []
-        if self.missing:
-            out.append(f"{len(self.missing)} {what_e} but not {what_r}: {labels_shown(self.missing_labels(), limit)}")
+        lost = self.missing_events()
+        if lost:
+            out.append(f"{len(lost)} {what_e} but not {what_r}: {labels_shown([self.label(e) for e in lost], limit)}")
+        out += [f"never {what_r}: {owed}" for owed in self.missing_owed()]
         if self.garbled:
             parts = [f"{self.label(e)} {_altered(self.expected[e], self.received[r])}" for e, r in self.garbled[:limit]]
             more = f" … (+{len(self.garbled) - limit} more)" if len(self.garbled) > limit else ""

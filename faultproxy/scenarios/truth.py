@@ -54,11 +54,11 @@ def truth_from_capture(capture: Oracle | str | Path | Iterable[dict[str, Any]]) 
     intended = expected_stream(writes)
     last = upstream.exchanges[-1] if upstream.exchanges else None
     if last is not None and last.status_problem:
-        intended.append(_standin(f"a stream: the server answered {last.label} with {last.status_problem}",
-                                 last.conn, len(intended)))
+        intended.append(_standin(f"the stream owed to request {last.label}: the server answered it with "
+                                 f"{last.status_problem}", last.conn, len(intended)))
     elif last is not None and last.status != 204 and last.end not in ENDED_BY_SERVER:
-        intended.append(_standin(f"the rest of response {last.label}: it was cut ({last.end}) before "
-                                 "the server finished it", last.conn, len(intended)))
+        intended.append(_standin(f"the rest of the stream: an unknown number of events, as response {last.label} "
+                                 f"was cut ({last.end}) before the server finished it", last.conn, len(intended)))
     return GroundTruth(intended, writes)
 
 
@@ -86,14 +86,15 @@ def with_answers(truth: GroundTruth, oracle: Oracle | None) -> GroundTruth:
         return truth
     if last in answered_for_server(oracle):
         if last.status is None:
-            text = f"a stream: request {last.label} got no response at all ({last.end})"
+            text = f"the stream owed to request {last.label}: it got no response at all ({last.end})"
         elif last.answered:
-            text = (f"a stream: request {last.label} never reached the server; the proxy answered it "
-                    f"(status {last.status})")
+            text = (f"the stream owed to request {last.label}: it never reached the server; the proxy answered "
+                    f"it (status {last.status})")
         else:
-            text = f"a stream: the proxy answered request {last.label} itself (status {last.status}), not the server"
+            text = (f"the stream owed to request {last.label}: the proxy answered it itself (status "
+                    f"{last.status}), not the server")
     elif last.status_problem:
-        text = f"a stream: the server answered {last.label} with {last.status_problem}"
+        text = f"the stream owed to request {last.label}: the server answered it with {last.status_problem}"
     else:
         return truth
     return GroundTruth([_standin(text, last.conn, 0)], truth.writes)

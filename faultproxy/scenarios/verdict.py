@@ -379,28 +379,37 @@ def _error(t: Any) -> ClientError | None:
 def _summary(outcome: str, t: Any, vs: Match | None, expected: list[Item] | None, received: list[Item],
              faults: list[dict[str, Any]], oracle_loud: bool | str | None, error: ClientError | None,
              reconnect_notes: list[str], extras: tuple[list[str], list[str]]) -> str:
-    n = len(expected) if expected is not None else None
-    got = _n(len(received), "event") if n is None or vs is None else f"{n - len(vs.missing)} of {n} events"
+    # counts are of events: a stand-in for what was owed but never sent (the rest of a stream the
+    # proxy cut off, a stream a fault answered for) is an unknown number of them, named instead
+    n = vs.events if vs is not None else (len(expected) if expected is not None else None)
+    lost = vs.missing_events() if vs is not None else []
+    owed_parts = [text.partition(": ") for text in (vs.missing_owed() if vs is not None else [])]
+    got = _n(len(received), "event") if n is None or vs is None else f"{n - len(lost)} of {n} events"
     err = ""
     if error:
         err = error.type + (f" ({_short(error.message)})" if error.message else "")
-    missing = ""
-    if vs is not None and vs.missing:
-        missing = f" (missing {labels_shown(vs.missing_labels(), 6)})"
+    labels = [vs.label(e) for e in lost] if vs is not None else []
+    missing = f"missing {labels_shown(labels, 6)}" if labels else ""
+    never = "; ".join(f"{what} never came: {why}" for what, _, why in owed_parts)
+    missing = f" ({'; '.join(filter(None, [missing, never]))})" if missing or never else ""
     cause = f"; fault {_fault_phrase(faults[0])}" if faults else ""
     then = f" It then raised {err}." if error else ""
     if outcome == "hung":
         text = (f"Hung: the harness killed the client after {t.duration_s:.1f} s, "
                 f"with {got} received{missing}{cause}.")
     elif outcome == "error":
-        after = "before any event (none was due)" if n == 0 and not received else f"after {got}{missing}"
+        if n == 0 and not received:
+            after = f"before any event ({never or 'none was due'})"
+        else:
+            after = f"after {got}{missing}"
         text = f"Error: the client raised {err} {after}{cause}."
     elif outcome == "silent_loss":
         assert vs is not None
         what = []
-        if vs.missing:
-            what.append(f"{len(vs.missing)} of {n} events never reached the application "
-                        f"({labels_shown(vs.missing_labels(), 6)})")
+        if lost:
+            what.append(f"{len(lost)} of {n} events never reached the application "
+                        f"({labels_shown(labels, 6)})")
+        what += [f"{what_} never reached the application ({why})" for what_, _, why in owed_parts]
         if vs.garbled:
             what.append(f"{len(vs.garbled)} arrived altered ({labels_shown(vs.garbled_labels(), 6)})")
         notice = ""
@@ -815,7 +824,7 @@ def classify(
         attempts=[_moved(a.to_dict() if hasattr(a, "to_dict") else dict(a), client0) for a in t.attempts],
         end=t.end,
         matched_by="id" if by_id else "content",
-        sent=len(expected) if expected is not None else None,
+        sent=sum(1 for i in expected if i.type != UNSENT) if expected is not None else None,
         delivered=len(delivered_p) if delivered_p is not None else None,
         exchanges=[x.to_dict() for x in oracle.exchanges] if oracle is not None else None,
         known_recorded=known_.label() if known_changed and known_ is not None else None,

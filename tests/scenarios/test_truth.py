@@ -100,6 +100,20 @@ def test_a_clean_early_end_before_a_url_servers_last_event_is_a_loss(tmp_path: P
     assert "All 2 events" not in result["evidence"]["summary"]
 
 
+def test_a_cut_url_server_counts_only_the_events_really_lost(tmp_path: Path) -> None:
+    """The stand-in for the rest the proxy cut off is not one event: "1 of 3 events never reached"
+    read as one loss of three when the server meant six."""
+    result = asyncio.run(_serve_and_run(CUT_AFTER_TWO, "httpx-sse", tmp_path))
+    e = result["evidence"]
+    read = e["sent"]  # the events the proxy read from the server before it cut it off
+    assert read >= 2 and e["delivered"] == 2 and e["received"] == 2, e
+    lost = read - 2
+    summary = e["summary"]
+    assert f" of {read + 1} events" not in summary and "1 of 3" not in summary, summary
+    assert "the rest of the stream" in summary and "an unknown number of events" in summary, summary
+    assert (f"{lost} of {read} events never reached" in summary) == bool(lost), summary
+
+
 WRONG_PATH = """
 name: own-server-wrong-path
 server: {url: "http://127.0.0.1:PORT/nope"}
