@@ -189,6 +189,18 @@ def _has_sentinel(items: list[Item] | None, sentinel: tuple[str, str | None]) ->
     return any(i.type == kind and (data is None or i.data == data) for i in items or [])
 
 
+def _missing_sentinel(protocol: str, raw_sent: list[Item] | None, raw_delivered: list[Item] | None) -> str | None:
+    """The end sentinel (``[DONE]``, ``message_stop``, ...) that a client speaking an LLM API's
+    protocol should have seen and the delivered bytes lack; None for a generic SSE client (the
+    sentinel is no part of what it speaks), without a capture, or when it was delivered."""
+    if protocol == SSE or raw_delivered is None:
+        return None
+    sentinel = _expected_sentinel((raw_sent or []) + raw_delivered)
+    if sentinel is None or _has_sentinel(raw_delivered, sentinel):
+        return None
+    return sentinel[1] or sentinel[0]
+
+
 def _oracle_vs_sent(expected: list[Item] | None, oracle: Oracle | None, vs: Match | None,
                     faults: list[dict[str, Any]], raw_sent: list[Item] | None,
                     raw_delivered: list[Item] | None) -> str:
@@ -316,23 +328,27 @@ def _extras(vs: Match | None, rv: Match | None) -> tuple[list[str], list[str]]:
 
 
 def _attribution(outcome: str, rv: Match | None, oracle: Oracle | None, end: str, stopped_early: bool,
-                 wrong_resume: bool) -> str | None:
+                 wrong_resume: bool, no_sentinel: bool) -> str | None:
     """Who is to blame for a cell that is not ok (docs/outcomes.md, "Attribution"): ``client`` when
     it did other than a spec client would with the same bytes -- handed over other events, stayed
     silent about trouble the bytes showed, raised or hung on bytes that were clean and complete,
     resumed from the wrong id -- else ``wire`` (a fault or the server: every spec client would see
-    the same). None for ok / resumed, and when the delivered bytes are unknown."""
+    the same). None for ok / resumed, and when the delivered bytes are unknown.
+
+    ``no_sentinel``: the client speaks an LLM API whose streams end with a sentinel (``[DONE]``,
+    ``message_stop``) and the delivered bytes lack it: trouble its protocol shows, like a cut."""
     if outcome in ("ok", "resumed") or rv is None or oracle is None:
         return None
     if wrong_resume or not (rv.exact or stopped_early):
         return "client"
     # a body still open when the capture ended is trouble only for a client that waited on it (below);
     # a refused head (a status, a Content-Type) is trouble however its body went on
-    trouble = any(x.trouble for x in oracle.exchanges if x.end != "open" or x.status_problem)
+    trouble = no_sentinel or any(x.trouble for x in oracle.exchanges if x.end != "open" or x.status_problem)
     if outcome == "silent_loss":
         # silent about trouble the bytes showed -- unless it asked again (a reconnect, the spec's
         # answer to a cut): then what it still lacks was not delivered to it on any connection
-        return "client" if any(x.end != "open" or x.status_problem for x in _unanswered(oracle)) else "wire"
+        unanswered = any(x.end != "open" or x.status_problem for x in _unanswered(oracle))
+        return "client" if unanswered or no_sentinel else "wire"
     if outcome in ("error", "hung"):
         # a body still open counts for the wire only when the client waited on it (hung, or its own
         # read timeout: a stall); one that raised on open, clean bytes did so on its own -- and
@@ -748,9 +764,13 @@ def classify(
     error = _error(t)
 
     # could a careful client have noticed the loss? a trouble text, False, or "client": it was not on the wire
+    # an SDK's protocol ends every stream with a sentinel: delivered bytes without it show the loss
+    no_sentinel = _missing_sentinel(protocol, raw_sent, raw_delivered)
     loud: bool | str | None = None
     if oracle is not None and vs is not None and not vs.complete:
         troubles = list(dict.fromkeys(x.trouble for x in _unanswered(oracle)))
+        troubles += [f"no end sentinel {no_sentinel}, which every stream of this client's protocol ends with"
+                     ] if no_sentinel else []
         loud = "client" if ov is not None and ov.complete else ("; ".join(troubles) if troubles else False)
     extras = _extras(vs, rv)
     results = [_evaluate(e, outcome, t, vs, received, resumed_ok, resume_notes, extras, rv)
@@ -769,7 +789,7 @@ def classify(
                                        f"{refused}: check the server's url (its path) -- no client was tested"))
     all_met = all(r.met for r in results)
     blame = _attribution(outcome, rv, oracle, t.end, _stopped_early(oracle, delivered_p, rv, t.end),
-                         bool(resume_notes))
+                         bool(resume_notes), no_sentinel is not None)
 
     known_label: str | None = None
     known_changed = False

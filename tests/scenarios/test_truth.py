@@ -220,3 +220,23 @@ def test_a_fault_answering_an_llm_server_with_an_empty_event_stream_is_never_ok(
     assert result["outcome"] == "silent_loss", result["evidence"]["summary"]
     assert "never reached the server" in result["evidence"]["summary"]
     assert result["attribution"] == "wire"  # every spec client gets an empty, well-formed stream
+
+
+# -- an LLM end sentinel is part of what an SDK client speaks -------------------------------------
+
+
+def test_an_sdk_that_ignores_a_missing_end_sentinel_is_to_blame(tmp_path: Path) -> None:
+    """openai-chat-clean-early-end: the body ends cleanly without data: [DONE]. Only the sentinel
+    shows the loss -- and the SDK speaks that protocol, so its silence is its own (it was blamed on
+    the wire). A generic SSE client is not held to a sentinel of a protocol it does not speak."""
+    from faultproxy.scenarios import load_paths
+    from faultproxy.scenarios.runner import DEFAULT_SUITE
+
+    scenario = next(s for s in load_paths([DEFAULT_SUITE]) if s.name == "openai-chat-clean-early-end")
+    sdk = asyncio.run(run_cell(Cell(scenario, "openai", 0), 0, tmp_path / "sdk")).to_dict()
+    assert (sdk["outcome"], sdk["attribution"]) == ("silent_loss", "client"), sdk["evidence"]["summary"]
+    assert "no end sentinel [DONE]" in sdk["evidence"]["summary"]
+    request = scenario.request.model_copy(update={"headers": {"Authorization": "Bearer sk-test"}})
+    plain = scenario.model_copy(update={"clients": ("httpx-sse",), "request": request})
+    generic = asyncio.run(run_cell(Cell(plain, "httpx-sse", 0), 0, tmp_path / "generic")).to_dict()
+    assert (generic["outcome"], generic["attribution"]) == ("silent_loss", "wire"), generic["evidence"]["summary"]
