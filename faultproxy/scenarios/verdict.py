@@ -814,7 +814,10 @@ def classify(
     if outcome in ("ok", "resumed") and rv is not None and not rv.exact and not extras[0]:
         summary += (" The client parsed the delivered bytes differently from a spec-exact parser, though: "
                     + "; ".join(rv.describe("delivered", "received")) + ".")
-    if blame is not None:
+    if blame == "client" and no_sentinel and outcome == "silent_loss":
+        summary += (f" Attribution: the client (the stream ended without its end sentinel {no_sentinel}, "
+                    "which every stream of the API it speaks ends with: it could have told the application).")
+    elif blame is not None:
         summary += (" Attribution: the client (a spec client would have done otherwise with the same bytes)."
                     if blame == "client" else " Attribution: the wire (a fault or the server: every spec "
                     "client would see the same).")

@@ -235,7 +235,7 @@ def test_an_sdk_that_ignores_a_missing_end_sentinel_is_to_blame(tmp_path: Path) 
     scenario = next(s for s in load_paths([DEFAULT_SUITE]) if s.name == "openai-chat-clean-early-end")
     sdk = asyncio.run(run_cell(Cell(scenario, "openai", 0), 0, tmp_path / "sdk")).to_dict()
     assert (sdk["outcome"], sdk["attribution"]) == ("silent_loss", "client"), sdk["evidence"]["summary"]
-    assert "no end sentinel [DONE]" in sdk["evidence"]["summary"]
+    assert "ended without its end sentinel [DONE]" in sdk["evidence"]["summary"]
     request = scenario.request.model_copy(update={"headers": {"Authorization": "Bearer sk-test"}})
     plain = scenario.model_copy(update={"clients": ("httpx-sse",), "request": request})
     generic = asyncio.run(run_cell(Cell(plain, "httpx-sse", 0), 0, tmp_path / "generic")).to_dict()
