@@ -358,12 +358,13 @@ class Relay:
             else:
                 self._from_client(data)
         else:
-            if self.proxy.capturing:  # the server's own bytes, before any fault: a url: server's ground truth
-                self.proxy.capture_data(self, "upstream", data)
-            if (
+            untouched = (
                 self.to_client.limit == QUEUE_LIMIT and "downstream" not in self._alarms
                 and self.down.passes(data)
-            ):
+            )
+            if self.proxy.capturing:  # the server's own bytes, before any fault: a url: server's ground truth
+                self.proxy.capture_upstream(self, data, changed=not untouched)
+            if untouched:
                 self.to_client.write(data)  # no fault is here: the bytes go out as they came
             else:
                 self._push(self.down, self.to_client, self.down.feed(data, self._now()))

@@ -288,6 +288,13 @@ class Proxy:
             except Exception:
                 self._capture_failed(relay)
 
+    def capture_upstream(self, relay: Relay, data: bytes, changed: bool) -> None:
+        if self._capture is not None:
+            try:
+                self._capture.upstream(relay.id, data, changed)
+            except Exception:
+                self._capture_failed(relay)
+
     def capture_answered(self, relay: Relay, request: Request, exchange: int) -> None:
         if self._capture is not None:
             try:

@@ -181,7 +181,9 @@ class Oracle:
     def upstream(self) -> Oracle:
         """The same capture seen from the server's side: what the proxy read from the upstream,
         before any fault (exchanges that never reached the upstream are absent)."""
-        return oracle_from_records(self.records, side="upstream")
+        from faultproxy.proxy.capture import server_side
+
+        return oracle_from_records(server_side(self.records), side="upstream")
 
 
 def _headers(raw: bytes) -> dict[str, str]:

@@ -105,7 +105,7 @@ class RecordingCapture(CaptureWriter):
 
     def _write(self, record: dict[str, Any]) -> None:
         kind = record["type"]
-        if kind == "head" and record.get("dir") == "request":
+        if kind in ("head", "answered") and record.get("dir") == "request":
             target = redact_target(record["target"])
             if target != record["target"]:
                 record = {**record, "target": target, "b64": _b64_replace_target(record["b64"], target)}

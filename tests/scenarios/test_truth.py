@@ -13,6 +13,7 @@ from faultproxy.clients.transcript import ReceivedEvent
 from faultproxy.scenarios import classify as classify_cell
 from faultproxy.scenarios import load_text, oracle_from_records
 from faultproxy.scenarios.runner import Cell, run_cell
+from faultproxy.scenarios.truth import truth_from_capture
 from faultproxy.servers.sse import ReferenceSSEServer
 from faultproxy.wire.sse import encode_event
 
@@ -240,3 +241,86 @@ def test_an_sdk_that_ignores_a_missing_end_sentinel_is_to_blame(tmp_path: Path) 
     plain = scenario.model_copy(update={"clients": ("httpx-sse",), "request": request})
     generic = asyncio.run(run_cell(Cell(plain, "httpx-sse", 0), 0, tmp_path / "generic")).to_dict()
     assert (generic["outcome"], generic["attribution"]) == ("silent_loss", "wire"), generic["evidence"]["summary"]
+
+
+# -- the server's side is kept where a fault could change it, and only there ----------------------
+
+
+async def _two_connections(tmp_path: Path) -> Path:
+    """Two GETs through a capturing proxy; a drop applies to the second connection only."""
+    from faultproxy.faults import parse_fault
+    from faultproxy.proxy.server import Proxy
+
+    server = ReferenceSSEServer(events=5, interval=0.002)
+    await server.start()
+    capture = tmp_path / "capture.jsonl"
+    try:
+        drop = parse_fault({"type": "sse_drop", "attributes": {"event_index": 1}, "connections": [2]})
+        async with Proxy(f"http://127.0.0.1:{server.port}", capture=capture, faults=[drop]) as proxy:
+            for _ in range(2):
+                reader, writer = await asyncio.open_connection("127.0.0.1", proxy.port)
+                writer.write(b"GET /events HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+                await writer.drain()
+                while await asyncio.wait_for(reader.read(65536), 10):
+                    pass
+                writer.close()
+    finally:
+        await server.stop()
+    return capture
+
+
+def test_the_servers_side_is_written_only_where_a_fault_could_change_it(tmp_path: Path) -> None:
+    import json
+
+    from faultproxy.scenarios.oracle import oracle_from_capture
+
+    capture = asyncio.run(_two_connections(tmp_path))
+    records = [json.loads(line) for line in capture.read_text().splitlines()]
+    upstream = {r["conn"] for r in records if r.get("dir") == "upstream"}
+    assert upstream == {2}, "connection 1 had no fault: its response records are the server's bytes"
+    assert [r["conn"] for r in records if r["type"] == "upstream_split"] == [2]
+    oracle = oracle_from_capture(capture)
+    server = oracle.upstream()
+    assert [len(x.events) for x in server.exchanges] == [5, 5]  # what the server sent, on both
+    assert [len(x.events) for x in oracle.exchanges] == [5, 4]  # what the client got
+    assert len(truth_from_capture(oracle).intended) == 5
+
+
+async def _fault_joins_midway(tmp_path: Path) -> Path:
+    from faultproxy.faults import parse_fault
+    from faultproxy.proxy.server import Proxy
+
+    server = ReferenceSSEServer(events=8, interval=0.05)
+    await server.start()
+    capture = tmp_path / "capture.jsonl"
+    try:
+        async with Proxy(f"http://127.0.0.1:{server.port}", capture=capture) as proxy:
+            reader, writer = await asyncio.open_connection("127.0.0.1", proxy.port)
+            writer.write(b"GET /events HTTP/1.1\r\nHost: x\r\n\r\n")
+            await writer.drain()
+            seen = b""
+            while seen.count(b"\n\n") < 4:  # the head's blank line and three events
+                seen += await asyncio.wait_for(reader.read(65536), 10)
+            proxy.faults.add(parse_fault({"type": "sse_drop", "attributes": {"event_index": 1}}))
+            while await asyncio.wait_for(reader.read(65536), 10):
+                pass
+            writer.close()
+    finally:
+        await server.stop()
+    return capture
+
+
+def test_a_fault_that_joins_a_stream_midway_keeps_the_servers_side_from_there(tmp_path: Path) -> None:
+    """The response records stand for the server's bytes until the fault joins; its decoder goes on
+    from there: the ground truth is the whole stream, the delivery lacks the dropped event."""
+    import json
+
+    from faultproxy.scenarios.oracle import oracle_from_capture
+
+    capture = asyncio.run(_fault_joins_midway(tmp_path))
+    records = [json.loads(line) for line in capture.read_text().splitlines()]
+    split = next(i for i, r in enumerate(records) if r["type"] == "upstream_split")
+    assert any(r.get("type") == "event" for r in records[:split]), "the split came after events had gone out"
+    oracle = oracle_from_capture(capture)
+    assert [e.id for e in truth_from_capture(oracle).intended] == [str(n) for n in range(1, 9)]
+    assert len(oracle.events) == 7 and oracle.upstream().exchanges[0].end == "clean"
