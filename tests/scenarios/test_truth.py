@@ -161,27 +161,40 @@ def test_a_swallowed_429_from_a_fault_is_a_silent_loss_for_an_llm_stream() -> No
 # -- a request a fault answers: in the capture, and never judged as the server's answer ------------
 
 
-async def _answered_capture(tmp_path: Path, attributes: dict) -> Path:
-    """A real proxy whose http_status fault answers the request itself, in front of the reference
-    server; one GET through it; the capture it wrote."""
+async def _captured(tmp_path: Path, faults: list[dict], *, gets: int = 1, events: int = 3,
+                    interval: float = 0.005, headers: str = "", midway: dict | None = None) -> Path:
+    """GETs through a real capturing proxy in front of the reference server, one connection each,
+    read to their end; ``midway``: a fault added live once three events have arrived. The capture."""
     from faultproxy.faults import parse_fault
     from faultproxy.proxy.server import Proxy
 
-    server = ReferenceSSEServer(events=3, interval=0.005)
+    server = ReferenceSSEServer(events=events, interval=interval)
     await server.start()
     capture = tmp_path / "capture.jsonl"
     try:
-        fault = parse_fault({"type": "http_status", "attributes": attributes})
-        async with Proxy(f"http://127.0.0.1:{server.port}", capture=capture, faults=[fault]) as proxy:
-            reader, writer = await asyncio.open_connection("127.0.0.1", proxy.port)
-            writer.write(b"GET /events HTTP/1.1\r\nHost: x\r\nLast-Event-ID: 7\r\n\r\n")
-            await writer.drain()
-            while await asyncio.wait_for(reader.read(65536), 10):
-                pass
-            writer.close()
+        specs = [parse_fault(f, index=i) for i, f in enumerate(faults)]
+        async with Proxy(f"http://127.0.0.1:{server.port}", capture=capture, faults=specs) as proxy:
+            for _ in range(gets):
+                reader, writer = await asyncio.open_connection("127.0.0.1", proxy.port)
+                writer.write(f"GET /events HTTP/1.1\r\nHost: x\r\n{headers}\r\n".encode())
+                await writer.drain()
+                seen = b""
+                while midway is not None and seen.count(b"\n\n") < 4:  # the head's blank line, 3 events
+                    seen += await asyncio.wait_for(reader.read(65536), 10)
+                if midway is not None:
+                    proxy.faults.add(parse_fault(midway))
+                while await asyncio.wait_for(reader.read(65536), 10):
+                    pass
+                writer.close()
     finally:
         await server.stop()
     return capture
+
+
+def _answered_capture(tmp_path: Path, attributes: dict) -> Path:
+    """A proxy whose http_status fault answers the request itself; one GET through it."""
+    return asyncio.run(_captured(tmp_path, [{"type": "http_status", "attributes": attributes}],
+                                 headers="Last-Event-ID: 7\r\n"))
 
 
 DONE_STREAM = {"status": 200, "headers": {"Content-Type": "text/event-stream"}, "body": "data: [DONE]\n\n"}
@@ -191,7 +204,7 @@ def test_a_request_a_fault_answers_is_in_the_real_capture_and_never_reached_the_
     from faultproxy.scenarios.oracle import oracle_from_capture
     from faultproxy.scenarios.truth import answered_for_server, truth_from_capture, with_answers
 
-    oracle = oracle_from_capture(asyncio.run(_answered_capture(tmp_path, DONE_STREAM)))
+    oracle = oracle_from_capture(_answered_capture(tmp_path, DONE_STREAM))
     [x] = oracle.exchanges
     assert (x.method, x.target, x.last_event_id, x.status) == ("GET", "/events", "7", 200)
     assert "request not in the capture" not in x.describe()
@@ -205,7 +218,7 @@ def test_a_refusal_a_fault_gave_is_never_called_the_servers(tmp_path: Path) -> N
     from faultproxy.scenarios.truth import truth_from_capture, with_answers
 
     json_200 = {"status": 200, "headers": {"Content-Type": "application/json"}, "body": '{"ok": true}'}
-    oracle = oracle_from_capture(asyncio.run(_answered_capture(tmp_path, json_200)))
+    oracle = oracle_from_capture(_answered_capture(tmp_path, json_200))
     [standin] = with_answers(truth_from_capture(oracle), oracle).intended
     assert "the server answered" not in standin.data
     assert "the proxy answered it" in standin.data
@@ -246,35 +259,14 @@ def test_an_sdk_that_ignores_a_missing_end_sentinel_is_to_blame(tmp_path: Path) 
 # -- the server's side is kept where a fault could change it, and only there ----------------------
 
 
-async def _two_connections(tmp_path: Path) -> Path:
-    """Two GETs through a capturing proxy; a drop applies to the second connection only."""
-    from faultproxy.faults import parse_fault
-    from faultproxy.proxy.server import Proxy
-
-    server = ReferenceSSEServer(events=5, interval=0.002)
-    await server.start()
-    capture = tmp_path / "capture.jsonl"
-    try:
-        drop = parse_fault({"type": "sse_drop", "attributes": {"event_index": 1}, "connections": [2]})
-        async with Proxy(f"http://127.0.0.1:{server.port}", capture=capture, faults=[drop]) as proxy:
-            for _ in range(2):
-                reader, writer = await asyncio.open_connection("127.0.0.1", proxy.port)
-                writer.write(b"GET /events HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
-                await writer.drain()
-                while await asyncio.wait_for(reader.read(65536), 10):
-                    pass
-                writer.close()
-    finally:
-        await server.stop()
-    return capture
-
-
 def test_the_servers_side_is_written_only_where_a_fault_could_change_it(tmp_path: Path) -> None:
     import json
 
     from faultproxy.scenarios.oracle import oracle_from_capture
 
-    capture = asyncio.run(_two_connections(tmp_path))
+    drop = {"type": "sse_drop", "attributes": {"event_index": 1}, "connections": [2]}
+    capture = asyncio.run(_captured(tmp_path, [drop], gets=2, events=5, interval=0.002,
+                                    headers="Connection: close\r\n"))
     records = [json.loads(line) for line in capture.read_text().splitlines()]
     upstream = {r["conn"] for r in records if r.get("dir") == "upstream"}
     assert upstream == {2}, "connection 1 had no fault: its response records are the server's bytes"
@@ -286,30 +278,6 @@ def test_the_servers_side_is_written_only_where_a_fault_could_change_it(tmp_path
     assert len(truth_from_capture(oracle).intended) == 5
 
 
-async def _fault_joins_midway(tmp_path: Path) -> Path:
-    from faultproxy.faults import parse_fault
-    from faultproxy.proxy.server import Proxy
-
-    server = ReferenceSSEServer(events=8, interval=0.05)
-    await server.start()
-    capture = tmp_path / "capture.jsonl"
-    try:
-        async with Proxy(f"http://127.0.0.1:{server.port}", capture=capture) as proxy:
-            reader, writer = await asyncio.open_connection("127.0.0.1", proxy.port)
-            writer.write(b"GET /events HTTP/1.1\r\nHost: x\r\n\r\n")
-            await writer.drain()
-            seen = b""
-            while seen.count(b"\n\n") < 4:  # the head's blank line and three events
-                seen += await asyncio.wait_for(reader.read(65536), 10)
-            proxy.faults.add(parse_fault({"type": "sse_drop", "attributes": {"event_index": 1}}))
-            while await asyncio.wait_for(reader.read(65536), 10):
-                pass
-            writer.close()
-    finally:
-        await server.stop()
-    return capture
-
-
 def test_a_fault_that_joins_a_stream_midway_keeps_the_servers_side_from_there(tmp_path: Path) -> None:
     """The response records stand for the server's bytes until the fault joins; its decoder goes on
     from there: the ground truth is the whole stream, the delivery lacks the dropped event."""
@@ -317,7 +285,8 @@ def test_a_fault_that_joins_a_stream_midway_keeps_the_servers_side_from_there(tm
 
     from faultproxy.scenarios.oracle import oracle_from_capture
 
-    capture = asyncio.run(_fault_joins_midway(tmp_path))
+    drop = {"type": "sse_drop", "attributes": {"event_index": 1}}
+    capture = asyncio.run(_captured(tmp_path, [], events=8, interval=0.05, midway=drop))
     records = [json.loads(line) for line in capture.read_text().splitlines()]
     split = next(i for i, r in enumerate(records) if r["type"] == "upstream_split")
     assert any(r.get("type") == "event" for r in records[:split]), "the split came after events had gone out"
