@@ -36,7 +36,7 @@ class RemoveHeader(Fault):
     @classmethod
     def takes(cls, attributes: RemoveHeaderAttributes) -> frozenset[str]:
         """The field it changes; the framing too for Content-Length and Transfer-Encoding (base.TAKES)."""
-        return header_takes(attributes.name)
+        return header_takes(attributes.header)
 
     def on_event(self, event: object, ctx: Context) -> list[object]:
         if not is_message_head(event, ctx.direction) or self.a.header not in event.headers:

@@ -60,7 +60,7 @@ class SetHeader(Fault):
     @classmethod
     def takes(cls, attributes: SetHeaderAttributes) -> frozenset[str]:
         """The field it changes; the framing too for Content-Length and Transfer-Encoding (base.TAKES)."""
-        return header_takes(attributes.name)
+        return header_takes(attributes.header)
 
     def on_event(self, event: object, ctx: Context) -> list[object]:
         if not is_message_head(event, ctx.direction):

@@ -104,9 +104,9 @@ PAIR_ATTRIBUTES: dict[str, list[dict[str, Any]]] = {
     "malformed_chunk": [{"chunk": 9}],
     "random_data_then_close": [{"after_bytes": 320, "bytes": 16}, {"after_bytes": 100_000, "bytes": 16}],
     "read_timeout": [{"timeout_ms": 150}],
-    "remove_header": [{"name": "Content-Type"}],
+    "remove_header": [{"header": "Content-Type"}],
     "reset_peer": [{"timeout": 75}],
-    "set_header": [{"name": "Content-Type", "value": "text/plain"}, {"name": "X-Test", "value": "1"}],
+    "set_header": [{"header": "Content-Type", "value": "text/plain"}, {"header": "X-Test", "value": "1"}],
     "slicer": [{"average_size": 7}],
     "slow_close": [{"delay": 5}],
     "slow_reader": [{"rate": 100_000}],
@@ -273,8 +273,8 @@ def test_faults_on_different_traffic_never_conflict():
     assert check_unique(specs({"match": {"path": "/a"}}, {"match": {"path": "/b"}}))
     with pytest.raises(FaultSpecError):
         check_unique(specs({"match": {"path": "/a*"}}, {"match": {"path": "/ab"}}))
-    two_headers = [parse_fault(_fault("set_header", {"name": "X-A", "value": "1"}), index=0),
-                   parse_fault({**_fault("remove_header", {"name": "x-a"}), "stream": "upstream"}, index=1)]
+    two_headers = [parse_fault(_fault("set_header", {"header": "X-A", "value": "1"}), index=0),
+                   parse_fault({**_fault("remove_header", {"header": "x-a"}), "stream": "upstream"}, index=1)]
     assert check_unique(two_headers)  # one on responses, one on requests
 
 
