@@ -16,4 +16,8 @@ Everything runs on this machine, over loopback, against one purpose-built upstre
 from __future__ import annotations
 
 PHASES = ("throughput", "latency", "concurrency")
-TARGETS = ("direct", "faultproxy", "nginx", "mitmproxy")
+TARGETS = ("direct", "faultproxy", "faultproxy-capture", "nginx", "mitmproxy")
+# faultproxy writing a capture (``--capture``): what keeping every byte, decoded, costs -- the
+# throughput and its CPU, and the capture file's bytes per byte streamed. Measured in the
+# throughput phase only (latency and memory per idle stream are the plain proxy's).
+CAPTURE_TARGETS = ("faultproxy-capture",)

@@ -1,7 +1,7 @@
 """The proxies under test, each started as its own process on a loopback port.
 
 - ``faultproxy``: ``python -m faultproxy proxy --listen 127.0.0.1:0 --upstream …``; the port is
-  read from its banner.
+  read from its banner. ``faultproxy-capture``: the same writing a capture to a temporary file.
 - ``nginx``: a generated config in a temporary prefix (``daemon off``, ``master_process off``,
   so the one process is the worker whose memory is measured), ``proxy_buffering off`` as one
   sets it up for SSE.
@@ -138,6 +138,10 @@ class Peer:
         raise NotImplementedError
 
     # the common part
+    def capture_bytes(self) -> int | None:
+        """The size of the capture the target writes (None: it writes none)."""
+        return None
+
     @property
     def pid(self) -> int | None:
         return self.proc.pid if self.proc is not None else None
@@ -200,6 +204,20 @@ class Direct(Peer):
 class FaultproxyPeer(Peer):
     name = "faultproxy"
 
+    def __init__(self, capture: bool = False) -> None:
+        super().__init__()
+        self.capture = capture
+        if capture:
+            self.name = "faultproxy-capture"
+
+    def capture_bytes(self) -> int | None:
+        """How large the capture file is now (None: no capture). The proxy writes it through a
+        1 MiB buffer: a stream of many MiB is all but whole in it when the stream has ended."""
+        if not self.capture or self._tmp is None:
+            return None
+        path = Path(self._tmp.name) / "capture.jsonl"
+        return path.stat().st_size if path.exists() else 0
+
     def available(self) -> str | None:
         return "no TLS termination yet (issue 14, phase 2)" if self.tls is not None else None
 
@@ -209,6 +227,9 @@ class FaultproxyPeer(Peer):
     def _launch(self, upstream_port: int) -> None:
         argv = [sys.executable, "-m", "faultproxy", "proxy", "--listen", "127.0.0.1:0",
                 "--upstream", f"http://127.0.0.1:{upstream_port}"]
+        if self.capture:
+            self._tmp = tempfile.TemporaryDirectory(prefix="faultproxy-bench-capture-")
+            argv += ["--capture", str(Path(self._tmp.name) / "capture.jsonl")]
         self._spawn(argv, banner=re.compile(r"faultproxy: http://127\.0\.0\.1:(\d+) "))
 
 
@@ -376,7 +397,8 @@ class MitmproxyPeer(Peer):
 
 def make_peer(name: str, *, nginx: str | None = None, mitmdump: str | None = None,
               nginx_buffer: int | None = None, tls: BenchTLS | None = None) -> Peer:
-    peers = {"direct": Direct, "faultproxy": FaultproxyPeer, "nginx": lambda: NginxPeer(nginx, nginx_buffer),
+    peers = {"direct": Direct, "faultproxy": FaultproxyPeer, "faultproxy-capture": lambda: FaultproxyPeer(capture=True),
+             "nginx": lambda: NginxPeer(nginx, nginx_buffer),
              "mitmproxy": lambda: MitmproxyPeer(mitmdump)}
     if name not in peers:
         raise ValueError(name)

@@ -125,18 +125,22 @@ def render(result: dict, console: Console) -> None:
     if "throughput" in result:
         table = Table(title=f"Throughput: one SSE stream of {cfg['throughput_bytes'] / 2**20:,.0f} MiB, ~1 KiB events, "
                             f"each a chunk (median of up to {cfg['reps']} runs)")
-        for col in ("target", "MB/s", "best", "vs direct", "vs nginx", "proxy CPU", "other load"):
+        for col in ("target", "MB/s", "best", "vs direct", "vs nginx", "proxy CPU", "other load", "capture"):
             table.add_column(col, justify="left" if col == "target" else "right")
         for name, entry in result["throughput"].items():
             if not _ok(entry):
-                table.add_row(name, "error", entry.get("error", "")[:40], "", "", "", "")
+                table.add_row(name, "error", entry.get("error", "")[:40], "", "", "", "", "")
                 continue
             cpu = [r["cpu_pct"]["proxy"] for r in entry["runs"] if "proxy" in r["cpu_pct"]]
             other = max(r["cpu_pct"]["other"] for r in entry["runs"])
             partial = "" if all(r["complete"] for r in entry["runs"]) else " *"
+            capture = f"{entry['capture_per_byte']:g} B/B" if "capture_per_byte" in entry else "-"
             table.add_row(name, f"{entry['mb_s']:,.0f}{partial}", f"{entry['best_mb_s']:,.0f}", _x(entry.get("vs_direct")),
-                          _x(entry.get("vs_nginx")), f"{max(cpu):.0f}%" if cpu else "-", f"{other:.0f}%")
+                          _x(entry.get("vs_nginx")), f"{max(cpu):.0f}%" if cpu else "-", f"{other:.0f}%", capture)
         console.print(table)
+        if any("capture_per_byte" in e for e in result["throughput"].values() if _ok(e)):
+            console.print("  capture: bytes the capture file grew by per byte streamed (a stream no fault touches "
+                          "is kept once, decoded, as JSON).")
         if any(not r["complete"] for e in result["throughput"].values() if _ok(e) for r in e["runs"]):
             console.print(f"  * runs stopped after {cfg['rep_time_limit']:g}s: the rate is over what was relayed by then.")
 

@@ -23,7 +23,7 @@ import time
 from dataclasses import asdict, dataclass
 from typing import Callable
 
-from faultproxy.bench import PHASES, TARGETS
+from faultproxy.bench import CAPTURE_TARGETS, PHASES, TARGETS
 from faultproxy.bench.load import hist_percentile, read_stream
 from faultproxy.bench.peers import CPUWatch, Peer, PeerError, make_peer, rss_kib
 from faultproxy.bench.tls import BenchTLS
@@ -176,6 +176,8 @@ class Run:
                     for name, peer in peers.items():
                         if phase == "concurrency" and name == "direct":
                             continue  # no proxy process to measure
+                        if phase != "throughput" and name in CAPTURE_TARGETS:
+                            continue  # the capture's cost is measured on the one large stream
                         if "error" in self.results[phase].get(name, {}):
                             continue
                         try:
@@ -260,6 +262,7 @@ class Run:
             while True:
                 self._settle(worker, peer)
                 watch = self._watch(worker, peer)
+                written = peer.capture_bytes()
                 got = read_stream(port, f"/throughput?blocks={blocks}", time_limit=cfg.rep_time_limit,
                                   tls=self.client_tls)
                 cpu = watch.stop()
@@ -273,6 +276,8 @@ class Run:
                 "mb_s": round(got.mb_s, 1), "bytes": got.bytes, "seconds": round(got.seconds, 3),
                 "complete": got.complete, "cpu_pct": cpu, "noisy_retries": attempt,
             }
+            if written is not None:  # the capture file's growth over the stream, per byte streamed
+                entry["capture_per_byte"] = round((peer.capture_bytes() - written) / max(got.bytes, 1), 2)
             reps.append(entry)
             note = "" if got.complete else f" (stopped after {cfg.rep_time_limit:g}s)"
             self.say(f"  run {rep + 1}: {got.mb_s:,.0f} MB/s, {got.bytes / MiB:,.0f} MiB in {got.seconds:.2f}s{note}")
@@ -286,6 +291,8 @@ class Run:
             "runs": reps,
             "payload_fraction": round(block_payload / len(throughput_block()[0]), 4),
         }
+        if all("capture_per_byte" in r for r in reps):
+            self.results["throughput"][peer.name]["capture_per_byte"] = _median([r["capture_per_byte"] for r in reps])
 
     def _latency(self, worker: Worker, peer: Peer, round_: int) -> None:
         cfg = self.config

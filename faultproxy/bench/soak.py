@@ -46,7 +46,7 @@ RANDOM_FAULTS: list[dict[str, Any]] = [
     {"type": "sse_corrupt", "attributes": {"kind": "bom"}},
     {"type": "sse_split", "attributes": {"mode": "byte"}},
     {"type": "sse_disconnect", "attributes": {"after_events": 3}},
-    {"type": "truncate_chunk", "attributes": {}},
+    {"type": "malformed_chunk", "attributes": {"chunk": 2}},  # truncate_chunk and sse_disconnect both end a stream: never together
     {"type": "latency", "attributes": {"latency": 3}},
     {"type": "slicer", "attributes": {"average_size": 7, "delay": 0}},
 ]

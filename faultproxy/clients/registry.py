@@ -83,6 +83,10 @@ class ClientInfo:
     body: bool = True
     headers: bool = True
     reconnects: bool = False
+    # hands the application each event's id (EventSource's lastEventId, an event's .id): its ids are
+    # judged like its data (docs/outcomes.md, "Every field is judged"); a client that reports none
+    # (naive keeps only data: lines) is not blamed for ids it never claimed to deliver
+    reports_ids: bool = True
     notes: tuple[str, ...] = ()
     module: str | None = None  # built-in Python clients: the module with ``run(request, emitter)``
     version_from: str | VersionFrom | None = None
@@ -98,7 +102,8 @@ class ClientInfo:
         return cls(
             name=spec.name, command=tuple(spec.command), kind=spec.kind, description=spec.description,  # type: ignore[arg-type]
             install_hint=spec.install, output=spec.protocol, protocol=spec.speaks, methods=spec.methods,
-            body=spec.body, headers=spec.headers, reconnects=spec.reconnects, notes=spec.notes, module=spec.module,
+            body=spec.body, headers=spec.headers, reconnects=spec.reconnects, reports_ids=spec.reports_ids,
+            notes=spec.notes, module=spec.module,
             version_from=spec.version, requires=spec.requires, env=dict(spec.env), here=here, origin=origin,
             file=file, in_all=in_all,
         )

@@ -99,6 +99,8 @@ class ClientSpec(BaseModel):
     body: bool = Field(True, description="it can send a request body")
     headers: bool = Field(True, description="it can send extra request headers")
     reconnects: bool = Field(False, description="it reconnects by itself (resumption can be judged)")
+    reports_ids: bool = Field(
+        True, description="it hands over each event's id, judged like its data (false: its ids are not judged)")
     requires: Requires = Field(default_factory=Requires)
     install: str = Field("", description="what makes it available, shown when a requirement is missing")
     env: dict[str, str] = Field(default_factory=dict, description="extra environment variables")

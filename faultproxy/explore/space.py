@@ -84,7 +84,11 @@ def _number(name: str, field: Any, kind: type, n_events: int) -> st.SearchStrate
     lo, hi = _bounds(field)
     cap = _cap(name, n_events)
     low = int(lo) if lo is not None else -64
-    high = int(min(hi, low + cap)) if hi is not None else low + cap
+    # a time is capped where it ends (MAX_MS, however high its lower bound: llm_stall's ping_ms
+    # starts at 10); a count or a size where it starts from
+    timed = "jitter" in name or any(part in name for part in _TIME)
+    top = max(low, cap) if timed else low + cap
+    high = int(min(hi, top)) if hi is not None else top
     numbers = st.integers(low, max(low, high))
     return numbers.map(float) if kind is float else numbers
 

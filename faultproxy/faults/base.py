@@ -80,6 +80,15 @@ class EndBody:
 
 Action = Wait | Until | Close | Hold
 
+# What a fault can take over on the traffic it acts on (Fault.takes_over), and why two faults that
+# take over the same thing cannot apply together: the second acts on what the first replaced.
+TAKES = {
+    "framing": "decides how the body is framed on the wire, or breaks that framing",
+    "end": "decides where or when the response or the connection ends (or that it never does)",
+    "writes": "decides the writes the body goes out in (holding it, or cutting it into pieces)",
+    "response": "replaces or drops the whole response, so no fault that acts on it before could show",
+}
+
 
 class Attributes(BaseModel):
     """Base of every fault's attribute model: typed, validated, unknown names refused."""
@@ -168,10 +177,21 @@ class Fault:
     # an ``sse`` fault that makes the response head wait for the first body bytes that go out (or
     # the connection's close), as nginx sends its head with its first batch while it buffers
     holds_head: ClassVar[bool] = False
+    # What the fault takes over on the traffic it acts on (see TAKES); two faults that take over
+    # the same thing on the same traffic are refused (spec.check_unique): the second would act on
+    # what the first already replaced, and record evidence of something no client ever sees.
+    takes_over: ClassVar[frozenset[str]] = frozenset()
     Attributes: ClassVar[type[Attributes]] = Attributes
 
     def __init__(self, attributes: Attributes):
         self.a = attributes
+
+    @classmethod
+    def takes(cls, attributes: Attributes) -> frozenset[str]:
+        """What this fault takes over with these attributes (:data:`TAKES`); by default
+        :attr:`takes_over`. A fault whose attributes decide it (``gzip`` holds the body only
+        without flushes) says so here."""
+        return cls.takes_over
 
     @property
     def queue_limit(self) -> int | None:

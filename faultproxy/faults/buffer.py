@@ -77,6 +77,7 @@ class Buffer(Fault):
     directions = ("downstream",)
     summary = "hold the body until size_bytes gather, the body ends or flush_ms pass (nginx proxy_buffering; presets)"
     Attributes = BufferAttributes
+    takes_over = frozenset({"writes"})  # it lets the body out in batches of its own (base.TAKES)
 
     def __init__(self, attributes: BufferAttributes):
         super().__init__(attributes)

@@ -29,6 +29,7 @@ class CloseDelimited(Fault):
     directions = ("downstream",)
     summary = "send chunked or sized bodies without framing: the body ends when the connection closes"
     Attributes = Attributes
+    takes_over = frozenset({"framing"})  # the body ends by the close, not by its framing (base.TAKES)
 
     def __init__(self, attributes: Attributes):
         super().__init__(attributes)

@@ -48,6 +48,8 @@ class ContentLengthMismatch(Fault):
     directions = ("downstream",)
     summary = "Content-Length claims the body length + delta (chunked bodies are held and re-framed)"
     Attributes = ContentLengthMismatchAttributes
+    # a Content-Length of its own, and a chunked body held to its end (base.TAKES)
+    takes_over = frozenset({"framing", "writes"})
 
     def __init__(self, attributes: ContentLengthMismatchAttributes):
         super().__init__(attributes)

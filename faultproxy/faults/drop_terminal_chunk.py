@@ -28,6 +28,7 @@ class DropTerminalChunk(Fault):
     layer = "http"
     summary = "close after the last full chunk, without the terminating 0-size chunk"
     Attributes = DropTerminalChunkAttributes
+    takes_over = frozenset({"framing", "end"})  # the chunked framing's end is what it takes away (base.TAKES)
 
     def __init__(self, attributes: DropTerminalChunkAttributes):
         super().__init__(attributes)

@@ -43,6 +43,7 @@ class EarlyEnd(Fault):
     directions = ("downstream",)
     summary = "end the body cleanly (a correct 0\\r\\n\\r\\n) after N events, hiding the loss"
     Attributes = EarlyEndAttributes
+    takes_over = frozenset({"end"})  # the body ends after N events (base.TAKES)
 
     def __init__(self, attributes: EarlyEndAttributes):
         super().__init__(attributes)

@@ -30,6 +30,7 @@ class EmptyResponse(Fault):
     directions = ("downstream",)
     summary = "close (FIN or RST) before the first byte of the response"
     Attributes = EmptyResponseAttributes
+    takes_over = frozenset({"response"})  # the client gets no response at all (base.TAKES)
 
     def on_event(self, event: object, ctx: Context) -> list[object]:
         if not isinstance(event, Response):

@@ -74,6 +74,11 @@ class Gzip(Fault):
     summary = "gzip the response body: buffered to the end (flush none) or streaming (flush sync)"
     Attributes = GzipAttributes
 
+    @classmethod
+    def takes(cls, attributes: GzipAttributes) -> frozenset[str]:
+        """Without flushes the body is held in the compressor: it decides the writes (base.TAKES)."""
+        return frozenset({"writes"}) if attributes.flush == "none" else frozenset()
+
     def __init__(self, attributes: GzipAttributes):
         super().__init__(attributes)
         self.z: zlib._Compress | None = None  # set while a body is being compressed

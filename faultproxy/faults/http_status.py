@@ -65,6 +65,12 @@ class HTTPStatusFault(Fault):
     summary = "answer with a status of our own (e.g. 429 + Retry-After) instead of the upstream"
     Attributes = HTTPStatusAttributes
 
+    @classmethod
+    def takes(cls, attributes: HTTPStatusAttributes) -> frozenset[str]:
+        """Answering the request leaves no response for other faults to touch; replacing the
+        upstream's response discards what faults before it did to it (base.TAKES)."""
+        return frozenset({"response"}) if attributes.when == "response" else frozenset()
+
     def answer(self, request: Request | None) -> bytes:
         a = self.a
         no_body = a.status < 200 or a.status in (204, 304)

@@ -24,6 +24,7 @@ class LimitData(Fault):
     layer = "bytes"
     summary = "close the connection after exactly `bytes` bytes on this direction"
     Attributes = LimitDataAttributes
+    takes_over = frozenset({"end"})  # the connection ends after N bytes (base.TAKES)
 
     def __init__(self, attributes: LimitDataAttributes):
         super().__init__(attributes)

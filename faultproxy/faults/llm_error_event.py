@@ -35,6 +35,7 @@ class LLMErrorEvent(LLMFault):
     name = "llm_error_event"
     summary = "after N deltas, the API's in-stream error event (Anthropic overloaded_error, OpenAI error object)"
     Attributes = LLMErrorEventAttributes
+    takes_over = frozenset({"end"})  # the error, then the body ends (base.TAKES)
 
     def on_block(self, block: Block, ctx: Context) -> list[object]:
         seen = self.strikes(block, self.a.after_deltas)

@@ -18,6 +18,7 @@ class LLMHoldOpen(LLMFault):
     name = "llm_hold_open"
     summary = "keep the connection open and silent after [DONE] / message_stop / response.completed"
     Attributes = Attributes
+    takes_over = frozenset({"end"})  # the stream never ends for the client (base.TAKES)
 
     def on_block(self, block: Block, ctx: Context) -> list[object]:
         if self.stream is None:

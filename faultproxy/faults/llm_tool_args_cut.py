@@ -38,6 +38,11 @@ class LLMToolArgsCut(LLMFault):
     summary = "cut a tool call's arguments mid-fragment (the JSON never completes); the stream goes on"
     Attributes = LLMToolArgsCutAttributes
 
+    @classmethod
+    def takes(cls, attributes: LLMToolArgsCutAttributes) -> frozenset[str]:
+        """With ``then: end`` the body ends after the cut (base.TAKES)."""
+        return frozenset({"end"}) if attributes.then == "end" else frozenset()
+
     def reset(self) -> None:
         self.block: str | None = None  # the tool call being cut
         self.fragments = 0

@@ -51,6 +51,7 @@ class MalformedChunk(Fault):
     layer = "http"
     summary = "break the framing of chunk N: size line not hex, missing CRLF, or a wrong size"
     Attributes = MalformedChunkAttributes
+    takes_over = frozenset({"framing"})  # it breaks the chunked framing (base.TAKES)
 
     def __init__(self, attributes: MalformedChunkAttributes):
         super().__init__(attributes)

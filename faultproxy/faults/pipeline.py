@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import heapq
 import itertools
+import math
 from collections import Counter, deque
 import random
 import threading
@@ -45,6 +46,13 @@ from faultproxy.wire.sse import Block, SSEParser
 Output = bytes | Wait | Until | Close | Hold
 EVIDENCE_KEPT = 10_000  # firings a FaultSet keeps in memory (the latest); see FaultSet.fired for all
 ACTIONS = (Wait, Until, Close, Hold)
+
+
+def _ends(items: list[Any]) -> bool:
+    """Whether ``items`` end what the client gets: a Close, or a wait that never ends (an endless
+    stall). Nothing after it reaches the client, so no fault may act on what follows, nor record
+    evidence of it: the first fault to end the stream wins, and a fault after it never fires."""
+    return any(isinstance(i, Close) or (isinstance(i, Wait) and math.isinf(i.seconds)) for i in items)
 
 
 class FaultSet:
@@ -154,7 +162,7 @@ class Pipeline:
     # one relay holds several of these per connection: slots keep thousands of streams small
     __slots__ = (
         "_alarm_order", "_alarms", "_answer", "_answered", "_ended", "_event_index", "_fed",
-        "_finals", "_head_waits", "_held_head", "_instances", "_joined", "_live_sse", "_reframe",
+        "_finals", "_head_waits", "_held_head", "_instances", "_joined", "_live_sse", "_over", "_reframe",
         "_requested", "_requests",
         "_seen_version", "_sse", "_tail", "conn", "direction", "exchange", "faults", "finished",
         "holding", "offset", "on_request", "reader", "request", "role",
@@ -194,6 +202,7 @@ class Pipeline:
         self.offset = 0  # bytes written out on this direction so far
         self.finished = False  # a Close was emitted: nothing more goes out
         self.holding = False  # a Hold was emitted: everything from now on is dropped
+        self._over = False  # a wait that never ends was emitted: nothing after it reaches the client
         self._alarms: list[tuple[float, int, _Active]] = []  # (when, order, fault instance), a heap
         self._alarm_order = itertools.count()
         # per-response SSE state
@@ -310,7 +319,7 @@ class Pipeline:
         alarms = self._alarms
         while alarms and self._instances.get(alarms[0][2].spec.name) is not alarms[0][2]:
             heapq.heappop(alarms)  # its fault was removed or replaced meanwhile
-        return alarms[0][0] if alarms and not self.finished else None
+        return alarms[0][0] if alarms and not self.finished and not self._over else None
 
     def alarm(self, now: float) -> list[Output]:
         """Call ``on_alarm`` of the faults whose alarms are due; returns what they output.
@@ -319,7 +328,7 @@ class Pipeline:
         (otherwise the alarm is dropped)."""
         out = self._refresh(now)
         alarms = self._alarms
-        while alarms and alarms[0][0] <= now and not self.finished:
+        while alarms and alarms[0][0] <= now and not self.finished and not self._over:
             _, _, active = heapq.heappop(alarms)
             current = self._instances.get(active.spec.name) is active
             if not current or active not in self._active(active.fault.layer):
@@ -374,6 +383,9 @@ class Pipeline:
         return True
 
     def feed(self, data: bytes, now: float) -> list[Output]:
+        if self._over:  # queued behind a wait that never ends: no fault may act on it (see _ends)
+            self._fed += len(data)
+            return [data]
         if self.passes(data):
             return [data]
         started = self.sync(now)
@@ -406,7 +418,7 @@ class Pipeline:
     def eof(self, now: float) -> list[Output]:
         """The source sent FIN: flush what the reader still holds, then let byte faults delay the FIN."""
         started = self.sync(now)
-        if self.finished:
+        if self.finished or self._over:
             return started
         events = self.reader.close() if self.reader is not None else []
         if self._instances:
@@ -501,6 +513,8 @@ class Pipeline:
                 self.finished = True
                 return out
             http_items.extend(items)
+            if _ends(items):
+                break  # nothing after it reaches the client: no fault acts on the rest of this read
         return self._bytes_layer(self._http_layer(http_items, now), now)
 
     def _http_layer(self, wire: list[Any], now: float) -> list[Output]:
@@ -517,6 +531,8 @@ class Pipeline:
                     added = active.fault.on_event(item, active.ctx)
                 at += sum(len(i.raw) for i in added if not isinstance(i, ACTIONS))
                 step.extend(added)
+                if _ends(added):
+                    break  # what follows never reaches the client: later faults must not act on it
             self._collect(active)
             wire = step
         return self._serialize(self._with_head(wire))
@@ -547,10 +563,11 @@ class Pipeline:
             self._prepare(active, now)
             step: list[Output] = []
             for item in out:
-                if isinstance(item, bytes):
-                    step.extend(self._unwrap(active.fault.on_bytes(item, active.ctx)))
-                else:
-                    step.append(item)
+                is_data = isinstance(item, bytes)
+                added = self._unwrap(active.fault.on_bytes(item, active.ctx)) if is_data else [item]
+                step.extend(added)
+                if _ends(added):
+                    break  # what follows never reaches the client: later faults must not act on it
             self._collect(active)
             out = step
         return out
@@ -567,6 +584,8 @@ class Pipeline:
             elif isinstance(item, Close):
                 self.finished = True
                 break
+            elif _ends([item]):
+                self._over = True
         return self._count(final)
 
     @staticmethod
@@ -705,6 +724,8 @@ class Pipeline:
             if block.event is not None:
                 self._event_index += 1
             out.extend(self._reframed(items))
+            if _ends(items):
+                break  # nothing after it reaches the client: no fault acts on the rest
         return out
 
     def _body_end(self, now: float, broke: bool = False) -> list[Any]:

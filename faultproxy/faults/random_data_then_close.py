@@ -39,6 +39,7 @@ class RandomDataThenClose(Fault):
     directions = ("downstream",)
     summary = "inject N seeded random bytes into the response after M body bytes, then close"
     Attributes = RandomDataThenCloseAttributes
+    takes_over = frozenset({"framing", "end"})  # garbage where the framing goes on, then the end (base.TAKES)
 
     def __init__(self, attributes: RandomDataThenCloseAttributes):
         super().__init__(attributes)

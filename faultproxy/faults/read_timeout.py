@@ -40,6 +40,7 @@ class ReadTimeout(Fault):
     watches_reads = True
     summary = "cut the connection after timeout_ms without data from the upstream (nginx proxy_read_timeout)"
     Attributes = ReadTimeoutAttributes
+    takes_over = frozenset({"end"})  # the connection is cut after a silence (base.TAKES)
 
     def __init__(self, attributes: ReadTimeoutAttributes):
         super().__init__(attributes)

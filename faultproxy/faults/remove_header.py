@@ -14,7 +14,7 @@ from pydantic import Field, field_validator
 
 from faultproxy.faults._http import is_message_head, quoted, with_headers
 from faultproxy.faults.base import Attributes, Context, Fault, register
-from faultproxy.faults.set_header import check_name
+from faultproxy.faults.set_header import check_name, header_takes
 
 
 class RemoveHeaderAttributes(Attributes):
@@ -32,6 +32,11 @@ class RemoveHeader(Fault):
     layer = "http"
     summary = "remove a header field (from responses; from requests with stream: upstream)"
     Attributes = RemoveHeaderAttributes
+
+    @classmethod
+    def takes(cls, attributes: RemoveHeaderAttributes) -> frozenset[str]:
+        """The field it changes; the framing too for Content-Length and Transfer-Encoding (base.TAKES)."""
+        return header_takes(attributes.header)
 
     def on_event(self, event: object, ctx: Context) -> list[object]:
         if not is_message_head(event, ctx.direction) or self.a.header not in event.headers:

@@ -25,6 +25,12 @@ class ResetPeer(Fault):
     layer = "bytes"
     summary = "reset the connection (TCP RST) after timeout ms, or at the first data with 0"
     Attributes = ResetPeerAttributes
+    takes_over = frozenset({"end"})  # the connection is reset (base.TAKES)
+
+    @classmethod
+    def takes(cls, attributes: ResetPeerAttributes) -> frozenset[str]:
+        """At the first data, nothing of the response gets through: it is dropped whole (base.TAKES)."""
+        return cls.takes_over if attributes.timeout else frozenset({"end", "response"})
 
     def on_start(self, ctx: Context) -> list[object]:
         if self.a.timeout:

@@ -20,6 +20,13 @@ from faultproxy.faults.base import Attributes, Context, Fault, register
 _TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+\Z")
 
 
+def header_takes(name: str) -> frozenset[str]:
+    """What a fault that sets or removes the field ``name`` takes over (base.TAKES): the field, and
+    for the fields that frame the body (Content-Length, Transfer-Encoding) the framing too."""
+    framing = {"framing"} if name.lower() in ("content-length", "transfer-encoding") else set()
+    return frozenset({f"header:{name.lower()}", *framing})
+
+
 def check_name(value: str) -> str:
     if not _TOKEN.match(value):
         raise ValueError(f"{value!r} is not a header field name (letters, digits and !#$%&'*+-.^_`|~ only)")
@@ -49,6 +56,11 @@ class SetHeader(Fault):
     layer = "http"
     summary = "set a header field (on responses; on requests with stream: upstream)"
     Attributes = SetHeaderAttributes
+
+    @classmethod
+    def takes(cls, attributes: SetHeaderAttributes) -> frozenset[str]:
+        """The field it changes; the framing too for Content-Length and Transfer-Encoding (base.TAKES)."""
+        return header_takes(attributes.header)
 
     def on_event(self, event: object, ctx: Context) -> list[object]:
         if not is_message_head(event, ctx.direction):

@@ -23,6 +23,7 @@ class SlowClose(Fault):
     layer = "bytes"
     summary = "pass the close (FIN) on delay ms late"
     Attributes = SlowCloseAttributes
+    takes_over = frozenset({"end"})  # when the connection's end reaches the client (base.TAKES)
 
     def on_eof(self, ctx: Context) -> list[object]:
         ctx.fired(f"close delayed by {self.a.delay} ms")

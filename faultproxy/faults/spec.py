@@ -25,7 +25,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from faultproxy.bounded_yaml import BoundedLoader
 from faultproxy.errors import InputError
-from faultproxy.faults.base import REGISTRY, Attributes, Fault
+from faultproxy.faults.base import REGISTRY, TAKES, Attributes, Fault
 
 
 class FaultSpecError(InputError):
@@ -40,6 +40,17 @@ class Match(BaseModel):
     method: str | None = None
     path: str | None = Field(None, description="glob, e.g. /v1/*; matched against the path without the query")
     header: dict[str, str] = Field(default_factory=dict, description="header name → exact value")
+
+    def disjoint(self, other: Match) -> bool:
+        """Whether no request can match both: different methods, different plain paths (no
+        glob characters), or a header both require with different values."""
+        if self.method and other.method and self.method.upper() != other.method.upper():
+            return True
+        plain = [p for p in (self.path, other.path) if p is not None and not set(p) & set("*?[")]
+        if len(plain) == 2 and plain[0] != plain[1]:
+            return True
+        mine = {k.lower(): v for k, v in self.header.items()}
+        return any(mine.get(k.lower(), v) != v for k, v in other.header.items())
 
     def accepts(self, method: bytes, target: bytes, headers: Any) -> bool:
         if self.method is not None and method.decode("latin-1").upper() != self.method.upper():
@@ -188,15 +199,58 @@ def check_unique(specs: list[FaultSpec], where: str = "") -> list[FaultSpec]:
         if spec.name in seen:
             raise FaultSpecError(f"{where + ': ' if where else ''}fault name {spec.name!r} is used twice")
         seen.add(spec.name)
-    breakers = [s for s in specs if s.fault_class.breaks_blocks]
-    if len(breakers) > 1:
-        # each turns whole events into raw pieces: whichever ran second would see no event and
-        # silently do nothing, so the pair is refused rather than half applied
-        names = " and ".join(f"{s.name!r} ({s.type})" for s in breakers[:2])
-        raise FaultSpecError(f"{where + ': ' if where else ''}faults {names} cannot apply together: each cuts "
-                             "the events into pieces of its own, and the second would find no event to act on; "
-                             "keep one of them")
+    for i, first in enumerate(specs):
+        for second in specs[i + 1:]:
+            why = _conflict(first, second)
+            if why:
+                names = f"{first.name!r} ({first.type}) and {second.name!r} ({second.type})"
+                place = f"{where}: " if where else ""
+                raise FaultSpecError(f"{place}faults {names} cannot apply together: {why}; keep one of them, "
+                                     "or give them different connections: or match:")
     return specs
+
+
+_LAYERS = ("sse", "http", "bytes")  # the order a response passes through the layers
+
+
+def _takes(spec: FaultSpec) -> frozenset[str]:
+    return spec.fault_class.takes(spec.attributes)
+
+
+def _conflict(a: FaultSpec, b: FaultSpec) -> str:
+    """Why two faults cannot apply together ('' when they can): on traffic both act on, they take
+    over the same thing (:data:`~faultproxy.faults.base.TAKES`), so whichever acts second works on
+    what the first replaced -- its evidence would claim what no client ever sees."""
+    if not _same_traffic(a, b):
+        return ""
+    shared = sorted((_takes(a) & _takes(b)) - {"response"})
+    if shared:
+        return f"each {_reason(shared[0])}, and the second would act on what the first already replaced"
+    for whole, other in ((a, b), (b, a)):
+        layers = _LAYERS.index(other.fault_class.layer), _LAYERS.index(whole.fault_class.layer)
+        if "response" in _takes(whole) and layers[0] <= layers[1]:
+            return (f"{whole.type} replaces or drops the whole response, so nothing {other.type} does to it "
+                    "would reach the client")
+    return ""
+
+
+def _reason(what: str) -> str:
+    kind, _, name = what.partition(":")
+    if kind == "header":
+        return f"sets or removes the {name} header field"
+    if kind == "field":
+        return f"rewrites the events' {name}: field"
+    return TAKES[what]
+
+
+def _same_traffic(a: FaultSpec, b: FaultSpec) -> bool:
+    """Whether two faults can act on the same bytes: the same stream, a connection both apply to,
+    and a request both match (told apart only by plainly different methods, paths or headers)."""
+    if a.stream != b.stream:
+        return False
+    if a.connections is not None and b.connections is not None and not set(a.connections) & set(b.connections):
+        return False  # never on one connection
+    return a.match is None or b.match is None or not a.match.disjoint(b.match)
 
 
 # The keys every fault has, beside its type's attributes: one namespace (no attribute takes one of

@@ -26,6 +26,7 @@ class SSEDisconnect(Fault):
     directions = ("downstream",)
     summary = "end the connection (FIN or RST) after N events"
     Attributes = SSEDisconnectAttributes
+    takes_over = frozenset({"end"})  # the connection ends after N events (base.TAKES)
 
     def __init__(self, attributes: SSEDisconnectAttributes):
         super().__init__(attributes)

@@ -59,6 +59,11 @@ class SSERewrite(Fault):
     summary = "strip or change the id: and retry: fields"
     Attributes = SSERewriteAttributes
 
+    @classmethod
+    def takes(cls, attributes: SSERewriteAttributes) -> frozenset[str]:
+        """The event fields it rewrites (base.TAKES): two rewrites of one field, and one undoes the other."""
+        return frozenset(f"field:{name}" for name in ("id", "retry") if getattr(attributes, name) != "keep")
+
     def __init__(self, attributes: SSERewriteAttributes):
         super().__init__(attributes)
         self.retry_seen = False  # a retry line went out in this response

@@ -47,6 +47,7 @@ class SSESplit(Fault):
     directions = ("downstream",)
     summary = "re-chunk the stream so events straddle writes: fixed size, random sizes, or byte by byte"
     Attributes = SSESplitAttributes
+    takes_over = frozenset({"writes"})  # it cuts the body into pieces of its own (base.TAKES)
     breaks_blocks = True  # the pipeline runs it after the other sse faults (it turns events into pieces)
 
     def __init__(self, attributes: SSESplitAttributes):

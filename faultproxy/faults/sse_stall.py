@@ -37,6 +37,11 @@ class SSEStall(Fault):
     summary = "go silent after N events, for duration_ms (then resume) or forever"
     Attributes = SSEStallAttributes
 
+    @classmethod
+    def takes(cls, attributes: SSEStallAttributes) -> frozenset[str]:
+        """A stall that never ends is the end of the stream for the client (base.TAKES)."""
+        return frozenset() if attributes.duration_ms else frozenset({"end"})
+
     def __init__(self, attributes: SSEStallAttributes):
         super().__init__(attributes)
         self.delivered = 0

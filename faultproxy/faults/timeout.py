@@ -27,6 +27,7 @@ class Timeout(Fault):
     layer = "bytes"
     summary = "drop all data; close the connection after timeout ms (0: hold it open)"
     Attributes = TimeoutAttributes
+    takes_over = frozenset({"response"})  # no data gets through (base.TAKES)
 
     def __init__(self, attributes: TimeoutAttributes):
         super().__init__(attributes)

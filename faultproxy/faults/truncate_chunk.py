@@ -31,6 +31,7 @@ class TruncateChunk(Fault):
     layer = "http"
     summary = "close (FIN or RST) in the middle of a chunk, after N body bytes"
     Attributes = TruncateChunkAttributes
+    takes_over = frozenset({"framing", "end"})  # it ends the connection inside a chunk (base.TAKES)
 
     def __init__(self, attributes: TruncateChunkAttributes):
         super().__init__(attributes)

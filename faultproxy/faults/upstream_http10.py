@@ -28,6 +28,7 @@ class UpstreamHTTP10(Fault):
     directions = ("downstream",)
     summary = "an upstream body that breaks off ends the client's cleanly, as over nginx's old HTTP/1.0 upstream hop"
     Attributes = Attributes
+    takes_over = frozenset({"framing"})  # how a broken body ends on the wire (base.TAKES)
 
     def on_body_break(self, ctx: Context) -> list[object]:
         ctx.fired("the upstream's body broke off; over HTTP/1.0 its close is its end, so the client's body ends cleanly")

@@ -17,22 +17,33 @@ Each record with bytes has a ``dir``: ``request`` (what the proxy wrote to the u
 ``response`` (what it wrote to the client: after the faults) or ``upstream`` (what it read from
 the upstream, before any fault: the server's own bytes, the ground truth of a server that keeps
 no log of its own -- see ``docs/outcomes.md``). ``upstream`` records are decoded like responses
-(heads, chunks, ends, ``malformed``) but carry no ``event`` records; the meta record's
-``upstream_side: true`` says they are kept (a request no server answered has none).
+(heads, chunks, ends, ``malformed``) but carry no ``event`` records.
+
+The server's side is written only where it can differ from the client's: while no fault could
+change a connection's bytes (none active, the proxy answered nothing itself) the proxy relays
+them as read, and its ``response`` records are the server's bytes too. From the first read a
+fault could change, or the proxy's own answer, an ``upstream_split`` note marks the connection
+and its ``upstream`` records follow (decoded on from where the response side was: the same
+bytes so far). The meta record's ``upstream_side: "when_changed"`` says so (``true``: captures
+that kept every connection's server side); :func:`server_side` gives the server's records
+either way. A stream no fault touches thus costs no second copy in the file.
 
 Record types: ``open``; ``head`` (a request or response head, with ``dir``, ``exchange`` and
-the parsed fields); ``body`` (Content-Length, close-delimited or tunnel bytes); ``chunk``
+the parsed fields); ``answered`` (the head of a request the proxy answered itself -- a fault's
+answer, a 502 -- which therefore never crossed to the upstream: ``dir: request``, the fields of
+a request ``head``, and ``exchange`` numbered as the responses are); ``body`` (Content-Length, close-delimited or tunnel bytes); ``chunk``
 (a chunk-size line, with ``size``), ``chunk_data``, ``chunk_end``, ``trailers``; ``end`` (a
 message is complete); ``event`` (an SSE event decoded from a ``text/event-stream`` response,
 with its ``index`` in that response); ``malformed``; ``unparsed``; notes such as ``eof``,
-``closed`` (``how``: ``fin`` or ``rst``), ``upstream_error`` and ``refused`` (a malformed
-request, answered 400); and ``fault`` records once
+``closed`` (``how``: ``fin`` or ``rst``), ``upstream_error``, ``refused`` (a malformed
+request, answered 400) and ``upstream_split`` (see above); and ``fault`` records once
 faults fire. The decoding here runs only when a capture is on, off the relay's own path.
 """
 
 from __future__ import annotations
 
 import base64
+import copy
 import json
 import logging
 import re
@@ -50,6 +61,7 @@ from faultproxy.wire.sse import SSEParser
 log = logging.getLogger(__name__)
 
 CAPTURE_VERSION = 1
+WHEN_CHANGED = "when_changed"  # meta upstream_side: the server's side kept where a fault could change it
 REDACTED = b"[redacted]"
 
 
@@ -159,6 +171,15 @@ def _b64(data: bytes) -> str:
     return base64.b64encode(data).decode("ascii")
 
 
+def request_record(kind: str, request: Request, exchange: int, redact: bool) -> dict[str, Any]:
+    """A request head as a record (``head``: written to the upstream; ``answered``: not)."""
+    raw, target = request.raw, request.target.decode("latin-1")
+    if redact:
+        raw, target = redact_head(raw), redact_target(target)
+    return {"type": kind, "dir": "request", "exchange": exchange, "method": request.method.decode("latin-1"),
+            "target": target, "b64": _b64(raw)}
+
+
 class _DirectionDecoder:
     """Decodes one direction of one connection into capture records."""
 
@@ -198,12 +219,9 @@ class _DirectionDecoder:
             self.exchange += 1
             for peer in self.peers:
                 peer.reader.expect_response_to(event.method)
-            raw, target = event.raw, event.target.decode("latin-1")
             if redact:
-                raw, target = redact_head(raw), redact_target(target)
                 self.masker = BodyMasker.for_content_type(event.headers.get("content-type"))
-            return [{"type": "head", "dir": self.direction, "exchange": self.exchange, "method": event.method.decode("latin-1"),
-                     "target": target, "b64": _b64(raw)}]
+            return [request_record("head", event, self.exchange, redact)]
         if isinstance(event, Response):
             self.exchange = self.finals + 1  # a 1xx interim response shares its exchange's number
             if event.status >= 200:
@@ -266,6 +284,26 @@ def response_decoder(method: bytes = b"GET") -> _DirectionDecoder:
     return decoder
 
 
+def server_side(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The records with what the proxy read from the server as ``upstream`` records, whichever way
+    the capture kept it: in a ``when_changed`` capture, each connection's response records stand
+    for the server's bytes until its ``upstream_split`` note (relayed as read), its own upstream
+    records after it."""
+    meta = records[0] if records and records[0].get("type") == "meta" else {}
+    if meta.get("upstream_side") != WHEN_CHANGED:
+        return records
+    split: set[Any] = set()
+    out = []
+    for r in records:
+        if r.get("type") == "upstream_split":
+            split.add(r.get("conn"))
+        elif r.get("dir") == "response" and r.get("conn") not in split and r.get("type") != "event":
+            out.append({**r, "dir": "upstream"})
+            continue
+        out.append(r)
+    return out
+
+
 class CaptureError(Exception):
     """The capture file could not be written whole (a full disk, a file size limit)."""
 
@@ -313,17 +351,39 @@ class CaptureWriter:
 
     def meta(self, **fields: Any) -> None:
         self._write({"type": "meta", "version": CAPTURE_VERSION, "started": time.time(),
-                     "monotonic_start": self._start, "redacted": self.redact, "upstream_side": True, **fields})
+                     "monotonic_start": self._start, "redacted": self.redact, "upstream_side": WHEN_CHANGED,
+                     **fields})
 
     def open(self, conn: int, client: Any) -> None:
         if self.error is not None:
             return
         responses = _DirectionDecoder("response")
-        upstream = _DirectionDecoder("upstream")
-        requests = _DirectionDecoder("request", responses, upstream)
-        self._decoders[conn] = {"request": requests, "response": responses, "upstream": upstream}
+        requests = _DirectionDecoder("request", responses)
+        self._decoders[conn] = {"request": requests, "response": responses}
         peer = f"{client[0]}:{client[1]}" if client else None
         self._write({"t": self._now(), "conn": conn, "type": "open", "client": peer})
+
+    def upstream(self, conn: int, data: bytes, changed: bool) -> None:
+        """Bytes the proxy read from the upstream. ``changed``: a fault may change them on their
+        way to the client; until the first such read on this connection the response records
+        hold them already, and nothing is written (see the module docstring)."""
+        decoders = self._decoders.get(conn)
+        if decoders is None or ("upstream" not in decoders and not changed):
+            return
+        self._split(conn)
+        self.data(conn, "upstream", data)
+
+    def _split(self, conn: int) -> None:
+        """From here on the server's side of ``conn`` is written: its decoder starts as a copy of
+        the response decoder, which has decoded the same bytes so far."""
+        decoders = self._decoders.get(conn)
+        if decoders is None or "upstream" in decoders:
+            return
+        upstream = copy.deepcopy(decoders["response"])
+        upstream.direction, upstream.sse = "upstream", None
+        decoders["upstream"] = upstream
+        decoders["request"].peers = (decoders["response"], upstream)
+        self._write({"t": self._now(), "conn": conn, "type": "upstream_split"})
 
     def data(self, conn: int, direction: str, data: bytes) -> None:
         decoders = self._decoders.get(conn)
@@ -333,16 +393,27 @@ class CaptureWriter:
         for record in decoders[direction].records(data, self.redact):
             self._write({"t": t, "conn": conn, **record})
 
+    def answered(self, conn: int, request: Request, exchange: int) -> None:
+        """A request the proxy answered itself (a fault's answer, a 502): it never reached the
+        upstream, so the request direction never carried it. Recorded as ``answered`` (its head,
+        with ``exchange`` as the relay numbered it: the responses' numbering) so that the oracle
+        knows what was asked, and that no server answered it."""
+        if conn in self._decoders:
+            self._split(conn)  # the answer is the proxy's: from here the client's side is not the server's
+            self._write({"t": self._now(), "conn": conn, **request_record("answered", request, exchange, self.redact)})
+
     def forget(self, conn: int) -> None:
         """Stop decoding a connection (its decoder failed); its notes are still written."""
         self._decoders.pop(conn, None)
 
     def note(self, conn: int, kind: str, **fields: Any) -> None:
+        if kind in ("upstream_error", "refused"):
+            self._split(conn)  # the proxy answers the client itself (502, 400): not the server's bytes
         t = self._now()
         decoders = self._decoders.get(conn)
         if kind == "eof" and decoders is not None:
             directions = ("request",) if fields.get("side") == "client" else ("upstream", "response")
-            for direction in directions:
+            for direction in (d for d in directions if d in decoders):
                 for record in decoders[direction].close(self.redact):
                     self._write({"t": t, "conn": conn, **record})
         if kind == "done" and decoders is not None:

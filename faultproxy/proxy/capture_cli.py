@@ -69,6 +69,8 @@ def _show_summary(records: Iterator[dict[str, Any]]) -> None:
         x["end"] = r["t"]
         if kind == "head" and r["dir"] == "request":
             x["request"] = f"{r['method']} {r['target']}"
+        elif kind == "answered":  # the proxy answered it: it never crossed to the upstream
+            x["request"] = f"{r['method']} {r['target']} (answered)"
         elif kind == "head":
             x["status"] = r["status"]
         elif kind in ("body", "chunk_data") and r["dir"] == "response":

@@ -58,7 +58,9 @@ def raw_lines(records: Iterable[dict[str, Any]]) -> Iterator[str]:
         if r["type"] == "meta":
             continue
         stamp = f"{r['t'] * 1000:10.3f} ms  #{r.get('conn', '-')}"
-        if "b64" in r:
+        if r["type"] == "answered":  # a request that never crossed to the upstream: not wire bytes of it
+            yield f"{stamp} · answered by the proxy, never forwarded: {r.get('method')} {r.get('target')}"
+        elif "b64" in r:
             data = base64.b64decode(r["b64"])
             if not data:
                 continue
@@ -67,6 +69,7 @@ def raw_lines(records: Iterable[dict[str, Any]]) -> Iterator[str]:
             yield f"{stamp} {arrow} {lines[0]}"
             for line in lines[1:]:
                 yield f"{'':>{len(stamp)}} {arrow} {line}"
-        elif r["type"] in ("eof", "closed", "fault_close", "upstream_error", "refused", "malformed", "fault"):
+        elif r["type"] in ("eof", "closed", "fault_close", "upstream_error", "refused", "malformed", "fault",
+                           "upstream_split"):
             detail = " ".join(f"{k}={v}" for k, v in r.items() if k not in ("t", "conn", "type"))
             yield f"{stamp} · {r['type']} {detail}"

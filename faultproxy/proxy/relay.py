@@ -130,7 +130,7 @@ class Relay:
     # one relay holds several of these per connection: slots keep thousands of streams small
     __slots__ = (
         "_alarms", "_connecting", "_linger", "_lost", "_refused", "_sniffing", "answered", "client", "closed", "down",
-        "early", "http", "id", "proxy", "request_seen", "to_client", "to_upstream", "up",
+        "early", "http", "id", "proxy", "requests", "to_client", "to_upstream", "up",
         "upstream", "upstream_error",
     )
 
@@ -148,7 +148,7 @@ class Relay:
         self.to_upstream = self._outbox(self.client, self.upstream, "request")
         self.early: list[bytes] = []  # client bytes read before the upstream connection exists
         self.upstream_error: str | None = None
-        self.request_seen = False
+        self.requests = 0  # request heads read from the client so far, forwarded or not (the latest one's exchange)
         self.answered = False  # the proxy answered the client itself (400, 502): relaying is over
         # a 400 waiting for the responses before it: its text, and the refused request if its head went upstream
         self._refused: tuple[str, Request | None] | None = None
@@ -215,7 +215,7 @@ class Relay:
         if not self.http:
             self._close(self.client)
             return
-        if self.request_seen or self.client.eof:
+        if self.requests or self.client.eof:
             target = self.proxy.upstream
             text = f"faultproxy: upstream {target.host}:{target.port} unreachable: {self.upstream_error}\n"
             self._answer(502, "Bad Gateway", text)
@@ -358,12 +358,13 @@ class Relay:
             else:
                 self._from_client(data)
         else:
-            if self.proxy.capturing:  # the server's own bytes, before any fault: a url: server's ground truth
-                self.proxy.capture_data(self, "upstream", data)
-            if (
+            untouched = (
                 self.to_client.limit == QUEUE_LIMIT and "downstream" not in self._alarms
                 and self.down.passes(data)
-            ):
+            )
+            if self.proxy.capturing:  # the server's own bytes, before any fault: a url: server's ground truth
+                self.proxy.capture_upstream(self, data, changed=not untouched)
+            if untouched:
                 self.to_client.write(data)  # no fault is here: the bytes go out as they came
             else:
                 self._push(self.down, self.to_client, self.down.feed(data, self._now()))
@@ -419,15 +420,20 @@ class Relay:
     def _request_seen(self, request: Request) -> bool:
         """A request head came from the client. True when a fault answers it (``http_status``):
         the up pipeline then keeps it, and all after it, from the upstream."""
-        self.request_seen = True
+        self.requests += 1
         now = self._now()
         started = self.down.sync(now)  # the faults may not have started: no upstream connection yet
         if started:
             self._push(self.down, self.to_client, started)
         answer = self.down.expect(request, now)
         if answer is None:
+            if self.upstream_error is not None:  # nobody to send it to: the proxy answers it (502)
+                self.proxy.capture_answered(self, request, self.requests)
             self._push(self.down, self.to_client, [])  # arms an alarm a fault set on the request (read_timeout)
             return False
+        # the request never reaches the upstream, so the request direction never carries it: the
+        # capture still records it, or the answer would look like the server's (docs/outcomes.md)
+        self.proxy.capture_answered(self, request, self.requests)
         self._push(self.down, self.to_client, answer)
         return True
 

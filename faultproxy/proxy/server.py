@@ -25,6 +25,7 @@ from faultproxy.lab.addresses import Address, parse_listen, parse_upstream, url_
 from faultproxy.proxy.activity import ActivityLog
 from faultproxy.proxy.capture import CaptureWriter
 from faultproxy.proxy.relay import Relay
+from faultproxy.wire.http import Request
 
 log = logging.getLogger(__name__)
 
@@ -284,6 +285,20 @@ class Proxy:
         if self._capture is not None:
             try:
                 self._capture.data(relay.id, direction, data)
+            except Exception:
+                self._capture_failed(relay)
+
+    def capture_upstream(self, relay: Relay, data: bytes, changed: bool) -> None:
+        if self._capture is not None:
+            try:
+                self._capture.upstream(relay.id, data, changed)
+            except Exception:
+                self._capture_failed(relay)
+
+    def capture_answered(self, relay: Relay, request: Request, exchange: int) -> None:
+        if self._capture is not None:
+            try:
+                self._capture.answered(relay.id, request, exchange)
             except Exception:
                 self._capture_failed(relay)
 

@@ -102,7 +102,9 @@ def sent_items(source: Any) -> list[Item] | None:
     return out
 
 
-UNSENT = "<unsent>"  # the type of the stand-in for a tail the server never got to write
+# the type of the stand-in for what was owed but never sent (a tail the server never got to write, a
+# stream a fault answered for); its data reads "what: why" ("the rest of the stream: ...")
+UNSENT = "<unsent>"
 
 
 @dataclass
@@ -149,7 +151,8 @@ def ground_truth(source: Any) -> GroundTruth:
         streamed = [x for x in log if getattr(x, "stream", False)]
         last = streamed[-1] if streamed else None
         if last is not None and not getattr(last, "completed", True):
-            intended = intended + [Item(type=UNSENT, data=f"the rest of response {last.n} ({last.outcome})",
+            rest = f"the rest of response {last.n}: the server did not get to write it ({last.outcome})"
+            intended = intended + [Item(type=UNSENT, data=rest,
                                         connection=last.n, index=len(intended))]
     return GroundTruth(intended, writes)
 
@@ -286,6 +289,16 @@ def protocol_of(client: str) -> str:
         return registry.get(client).protocol
     except (KeyError, ImportError):
         return SSE
+
+
+def reports_ids_of(client: str) -> bool:
+    """Whether a registered client hands over event ids (True for unknown names: a spec client does)."""
+    try:
+        from faultproxy.clients import registry
+
+        return registry.get(client).reports_ids
+    except (KeyError, ImportError):
+        return True
 
 
 def transcript_from_lab(lab: Any, *, client: str = "lab", t0: float | None = None) -> Any:

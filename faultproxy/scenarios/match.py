@@ -7,9 +7,11 @@ Two ways to say which event is which (:func:`match`):
   ``1..N``): a received event is the expected event with its id. A received event without an id
   (many clients do not report ids) falls back to its content.
 Whatever the matching, every field is judged: a received event with another type, data or id
-(where the client reports ids) than the event it is, is that event *garbled*; so is one with
-another ``retry`` when the caller asks for it (``judge_retry``: the client reports each event's
-retry field, and the expected events are the delivered ones, which know theirs).
+than the event it is, is that event *garbled*; so is one with another ``retry`` when the caller
+asks for it (``judge_retry``: the client reports each event's retry field, and the expected events
+are the delivered ones, which know theirs). Ids are judged unless the caller says the received side
+reports none (``judge_ids=False``: a client that declares it hands over no ids) -- decided by what
+the side declares, never by whether any id arrived: a fault that strips every id is a change.
 
 - **by content** (type, data), otherwise: the two sequences are aligned (:func:`align`: anchored on
   events that occur once on each side, then longest matching blocks, so a dropped event does not
@@ -70,6 +72,20 @@ class Match:
     def missing_labels(self) -> list[str]:
         return [self.label(e) for e in self.missing]
 
+    @property
+    def events(self) -> int:
+        """How many expected events there are, without the stand-ins for what was owed but never
+        sent (:data:`~faultproxy.scenarios.events.UNSENT`: an unknown number of events each)."""
+        return sum(1 for item in self.expected if item.type != UNSENT)
+
+    def missing_events(self) -> list[int]:
+        """The missing expected events, without the stand-ins."""
+        return [e for e in self.missing if self.expected[e].type != UNSENT]
+
+    def missing_owed(self) -> list[str]:
+        """What the missing stand-ins stand for (each a phrase: "the rest of the stream ...")."""
+        return [self.expected[e].data for e in self.missing if self.expected[e].type == UNSENT]
+
     def duplicated_labels(self) -> list[str]:
         return [self.label(e) for e, _ in self.duplicated]
 
@@ -92,8 +108,10 @@ class Match:
     def describe(self, what_e: str = "sent", what_r: str = "received", limit: int = 8) -> list[str]:
         """The differences, one phrase each (empty when exact)."""
         out = []
-        if self.missing:
-            out.append(f"{len(self.missing)} {what_e} but not {what_r}: {labels_shown(self.missing_labels(), limit)}")
+        lost = self.missing_events()
+        if lost:
+            out.append(f"{len(lost)} {what_e} but not {what_r}: {labels_shown([self.label(e) for e in lost], limit)}")
+        out += [f"never {what_r}: {owed}" for owed in self.missing_owed()]
         if self.garbled:
             parts = [f"{self.label(e)} {_altered(self.expected[e], self.received[r])}" for e, r in self.garbled[:limit]]
             more = f" … (+{len(self.garbled) - limit} more)" if len(self.garbled) > limit else ""
@@ -130,10 +148,11 @@ def labels_shown(labels: list[str], limit: int) -> str:
 
 
 def match(expected: list[Item], received: list[Item], *, by_id: bool | None = None,
-          judge_retry: bool = False) -> Match:
+          judge_ids: bool = True, judge_retry: bool = False) -> Match:
     """Match ``received`` against ``expected``. ``by_id`` None: by id when every expected event
-    has a distinct id of its own. ``judge_retry``: an event received with another ``retry`` than
-    the expected one's is garbled too."""
+    has a distinct id of its own. ``judge_ids``: an event received with another id than the
+    expected one's is garbled (False: the received side reports no ids). ``judge_retry``: so is
+    one with another ``retry``."""
     if by_id is None:
         ids = [i.id for i in expected]
         by_id = bool(expected) and all(ids) and len(set(ids)) == len(ids)
@@ -142,7 +161,8 @@ def match(expected: list[Item], received: list[Item], *, by_id: bool | None = No
         _match_by_id(result)
     else:
         _match_by_content(result)
-    _judge_ids(result)
+    if judge_ids:
+        _judge_ids(result)
     if judge_retry:
         _judge_retry(result)
     result.missing.sort()
@@ -162,11 +182,9 @@ def _judge_retry(m: Match) -> None:
 
 def _judge_ids(m: Match) -> None:
     """An event whose id the client altered or lost is garbled, like one with altered data: the
-    application resumes from that id. Judged only for a client that reports ids at all (some
-    expose none); a missing id counts only where the event had an id field of its own (its id
-    differs from the one before it), not where the last event ID merely carried over."""
-    if not any(item.id for item in m.received):
-        return
+    application resumes from that id. A missing id counts only where the event had an id field
+    of its own (its id differs from the one before it), not where the last event ID merely
+    carried over."""
     for e, r in sorted(m.pairs.items()):
         want, got = m.expected[e].id, m.received[r].id
         own = want is not None and (e == 0 or m.expected[e - 1].id != want)

@@ -66,6 +66,7 @@ class DeliveredExchange:
     method: str | None = None
     target: str | None = None
     last_event_id: str | None = None  # the request's Last-Event-ID header (None: absent)
+    answered: bool = False  # the proxy answered the request itself: it never reached the upstream
     status: int | None = None
     headers: dict[str, str] = field(default_factory=dict)  # response headers, lower-case names (last wins)
     framing: str = "none"  # chunked | length | close | none
@@ -126,6 +127,8 @@ class DeliveredExchange:
     def describe(self) -> str:
         """``#1.1 GET /events → 200, 3 events, no_terminator (noticeable): ...``."""
         request = f"{self.method} {self.target}" if self.method else "(request not in the capture)"
+        if self.answered:
+            request += " (answered by the proxy, never forwarded)"
         status = self.status if self.status is not None else "no response"
         notice = "noticeable" if self.noticeable else "not noticeable"
         if self.end == "open":
@@ -140,7 +143,8 @@ class DeliveredExchange:
     def to_dict(self) -> dict[str, Any]:
         return {
             "conn": self.conn, "exchange": self.exchange, "method": self.method, "target": self.target,
-            "last_event_id": self.last_event_id, "status": self.status, "framing": self.framing,
+            "last_event_id": self.last_event_id, "answered": self.answered, "status": self.status,
+            "framing": self.framing,
             "events": len(self.events), "body_bytes": self.body_bytes, "end": self.end,
             "noticeable": self.noticeable, "trouble": self.trouble, "detail": self.detail,
             "pending_bytes": len(self.pending),
@@ -177,7 +181,9 @@ class Oracle:
     def upstream(self) -> Oracle:
         """The same capture seen from the server's side: what the proxy read from the upstream,
         before any fault (exchanges that never reached the upstream are absent)."""
-        return oracle_from_records(self.records, side="upstream")
+        from faultproxy.proxy.capture import server_side
+
+        return oracle_from_records(server_side(self.records), side="upstream")
 
 
 def _headers(raw: bytes) -> dict[str, str]:
@@ -288,8 +294,8 @@ def oracle_from_records(records: Iterable[dict[str, Any]], side: str = "response
         x = get(conn, r["exchange"], t)
         x.t_end = t
         if direction == "request":
-            if kind == "head":
-                x.method, x.target = r.get("method"), r.get("target")
+            if kind in ("head", "answered"):  # answered: the proxy answered it, the upstream never saw it
+                x.method, x.target, x.answered = r.get("method"), r.get("target"), kind == "answered"
                 raw = base64.b64decode(r.get("b64", ""))
                 x.last_event_id = _headers(raw).get("last-event-id")
             continue

@@ -54,19 +54,23 @@ def truth_from_capture(capture: Oracle | str | Path | Iterable[dict[str, Any]]) 
     intended = expected_stream(writes)
     last = upstream.exchanges[-1] if upstream.exchanges else None
     if last is not None and last.status_problem:
-        intended.append(_standin(f"a stream: the server answered {last.label} with {last.status_problem}",
-                                 last.conn, len(intended)))
+        intended.append(_standin(f"the stream owed to request {last.label}: the server answered it with "
+                                 f"{last.status_problem}", last.conn, len(intended)))
     elif last is not None and last.status != 204 and last.end not in ENDED_BY_SERVER:
-        intended.append(_standin(f"the rest of response {last.label}: it was cut ({last.end}) before "
-                                 "the server finished it", last.conn, len(intended)))
+        intended.append(_standin(f"the rest of the stream: an unknown number of events, as response {last.label} "
+                                 f"was cut ({last.end}) before the server finished it", last.conn, len(intended)))
     return GroundTruth(intended, writes)
 
 
 def answered_for_server(oracle: Oracle) -> list[DeliveredExchange]:
     """Delivered exchanges whose response did not come from the server: a fault answered the
-    request, or the connection ended before the server answered (no upstream response)."""
+    request, or the connection ended before the server answered (no upstream response).
+
+    Decided by the exchange numbers alone (what the client got that the server never sent), not
+    by the request: a capture holds a request the proxy answered itself only since it records
+    ``answered`` heads, and the answer is the proxy's either way."""
     from_server = {(x.conn, x.exchange) for x in oracle.upstream().exchanges}
-    return [x for x in oracle.exchanges if x.method and (x.conn, x.exchange) not in from_server]
+    return [x for x in oracle.exchanges if (x.conn, x.exchange) not in from_server]
 
 
 def with_answers(truth: GroundTruth, oracle: Oracle | None) -> GroundTruth:
@@ -81,10 +85,16 @@ def with_answers(truth: GroundTruth, oracle: Oracle | None) -> GroundTruth:
     if last is None or last.status == 204:
         return truth
     if last in answered_for_server(oracle):
-        how = f"status {last.status}" if last.status is not None else f"no response ({last.end})"
-        text = f"a stream: request {last.label} never reached the server; the proxy answered it ({how})"
+        if last.status is None:
+            text = f"the stream owed to request {last.label}: it got no response at all ({last.end})"
+        elif last.answered:
+            text = (f"the stream owed to request {last.label}: it never reached the server; the proxy answered "
+                    f"it (status {last.status})")
+        else:
+            text = (f"the stream owed to request {last.label}: the proxy answered it itself (status "
+                    f"{last.status}), not the server")
     elif last.status_problem:
-        text = f"a stream: the server answered {last.label} with {last.status_problem}"
+        text = f"the stream owed to request {last.label}: the server answered it with {last.status_problem}"
     else:
         return truth
     return GroundTruth([_standin(text, last.conn, 0)], truth.writes)

@@ -65,7 +65,8 @@ stand in for the sent ones; without a capture, the oracle comparisons are report
 for this client, the outcome is one of the recorded ones and some expectation is unmet (``known``
 names it: a record is of a deviation). A recorded behaviour that no longer holds -- another
 outcome, or every expectation now met -- sets ``known_changed`` and fails the cell, so the record
-is updated when a client changes, for better or worse.
+is updated when a client changes, for better or worse. A cell whose scenario did not test what it
+says (a fault that never fired, a ``url:`` server that never streamed) fails whatever ``known`` says.
 """
 
 from __future__ import annotations
@@ -87,6 +88,7 @@ from faultproxy.scenarios.events import (
     project,
     protocol_of,
     received_items,
+    reports_ids_of,
 )
 from faultproxy.scenarios import llm_message
 from faultproxy.scenarios.match import Match, labels_shown, match
@@ -187,6 +189,18 @@ def _has_sentinel(items: list[Item] | None, sentinel: tuple[str, str | None]) ->
     return any(i.type == kind and (data is None or i.data == data) for i in items or [])
 
 
+def _missing_sentinel(protocol: str, raw_sent: list[Item] | None, raw_delivered: list[Item] | None) -> str | None:
+    """The end sentinel (``[DONE]``, ``message_stop``, ...) that a client speaking an LLM API's
+    protocol should have seen and the delivered bytes lack; None for a generic SSE client (the
+    sentinel is no part of what it speaks), without a capture, or when it was delivered."""
+    if protocol == SSE or raw_delivered is None:
+        return None
+    sentinel = _expected_sentinel((raw_sent or []) + raw_delivered)
+    if sentinel is None or _has_sentinel(raw_delivered, sentinel):
+        return None
+    return sentinel[1] or sentinel[0]
+
+
 def _oracle_vs_sent(expected: list[Item] | None, oracle: Oracle | None, vs: Match | None,
                     faults: list[dict[str, Any]], raw_sent: list[Item] | None,
                     raw_delivered: list[Item] | None) -> str:
@@ -266,8 +280,13 @@ def _stopped_early(oracle: Oracle | None, delivered: list[Item] | None, rv: Matc
     return bool(tail and stopped and not (rv.garbled or rv.extra or rv.duplicated or rv.reordered))
 
 
-def _resume(received: list[Item], vs: Match | None, attempts: list[Any]) -> tuple[bool, bool, list[str]]:
-    """(events came on more than one connection, every reconnect sent the right Last-Event-ID, notes)."""
+def _resume(received: list[Item], vs: Match | None, rv: Match | None,
+            attempts: list[Any]) -> tuple[bool, bool, list[str]]:
+    """(events came on more than one connection, every reconnect sent the right Last-Event-ID, notes).
+
+    The right one is the last event ID the delivered bytes had set when the client's last event
+    before the reconnect arrived (``rv``, received vs delivered): a fault that stripped the ids
+    leaves a spec client nothing to send. Without a capture, the sent event's id stands in."""
     connections = sorted({i.connection or 1 for i in received})
     spread = len(connections) > 1
     notes: list[str] = []
@@ -279,8 +298,12 @@ def _resume(received: list[Item], vs: Match | None, attempts: list[Any]) -> tupl
         if not before:
             continue
         r = before[-1]
-        e = vs.matched_expected(r) if vs is not None else None
-        want = (vs.expected[e].id if vs is not None and e is not None else None) or received[r].id
+        d = rv.matched_expected(r) if rv is not None else None
+        if d is not None:
+            want = rv.expected[d].id
+        else:
+            e = vs.matched_expected(r) if vs is not None else None
+            want = (vs.expected[e].id if vs is not None and e is not None else None) or received[r].id
         got = getattr(attempt, "last_event_id", None)
         checked += 1
         if want is not None and got != want:
@@ -305,20 +328,27 @@ def _extras(vs: Match | None, rv: Match | None) -> tuple[list[str], list[str]]:
 
 
 def _attribution(outcome: str, rv: Match | None, oracle: Oracle | None, end: str, stopped_early: bool,
-                 wrong_resume: bool) -> str | None:
+                 wrong_resume: bool, no_sentinel: bool) -> str | None:
     """Who is to blame for a cell that is not ok (docs/outcomes.md, "Attribution"): ``client`` when
     it did other than a spec client would with the same bytes -- handed over other events, stayed
     silent about trouble the bytes showed, raised or hung on bytes that were clean and complete,
     resumed from the wrong id -- else ``wire`` (a fault or the server: every spec client would see
-    the same). None for ok / resumed, and when the delivered bytes are unknown."""
+    the same). None for ok / resumed, and when the delivered bytes are unknown.
+
+    ``no_sentinel``: the client speaks an LLM API whose streams end with a sentinel (``[DONE]``,
+    ``message_stop``) and the delivered bytes lack it: trouble its protocol shows, like a cut."""
     if outcome in ("ok", "resumed") or rv is None or oracle is None:
         return None
     if wrong_resume or not (rv.exact or stopped_early):
         return "client"
-    # a body still open when the capture ended is trouble only for a client that waited on it (below)
-    trouble = any(x.trouble for x in oracle.exchanges if x.end != "open")
+    # a body still open when the capture ended is trouble only for a client that waited on it (below);
+    # a refused head (a status, a Content-Type) is trouble however its body went on
+    trouble = no_sentinel or any(x.trouble for x in oracle.exchanges if x.end != "open" or x.status_problem)
     if outcome == "silent_loss":
-        return "client" if trouble else "wire"
+        # silent about trouble the bytes showed -- unless it asked again (a reconnect, the spec's
+        # answer to a cut): then what it still lacks was not delivered to it on any connection
+        unanswered = any(x.end != "open" or x.status_problem for x in _unanswered(oracle))
+        return "client" if unanswered or no_sentinel else "wire"
     if outcome in ("error", "hung"):
         # a body still open counts for the wire only when the client waited on it (hung, or its own
         # read timeout: a stall); one that raised on open, clean bytes did so on its own -- and
@@ -326,6 +356,13 @@ def _attribution(outcome: str, rv: Match | None, oracle: Oracle | None, end: str
         stalled = (outcome == "hung" or end == "timeout") and any(x.end == "open" for x in oracle.exchanges)
         return "wire" if trouble or stalled else "client"
     return "wire"
+
+
+def _unanswered(oracle: Oracle) -> list[DeliveredExchange]:
+    """The exchanges with trouble a careful client could notice that it never answered by asking
+    again: a request after them (a reconnect) is the spec's answer to a cut or a reset."""
+    last = len(oracle.exchanges) - 1
+    return [x for i, x in enumerate(oracle.exchanges) if x.trouble and i == last]
 
 
 def _outcome(end: str, vs: Match | None, resumed_ok: bool) -> str:
@@ -358,28 +395,37 @@ def _error(t: Any) -> ClientError | None:
 def _summary(outcome: str, t: Any, vs: Match | None, expected: list[Item] | None, received: list[Item],
              faults: list[dict[str, Any]], oracle_loud: bool | str | None, error: ClientError | None,
              reconnect_notes: list[str], extras: tuple[list[str], list[str]]) -> str:
-    n = len(expected) if expected is not None else None
-    got = _n(len(received), "event") if n is None or vs is None else f"{n - len(vs.missing)} of {n} events"
+    # counts are of events: a stand-in for what was owed but never sent (the rest of a stream the
+    # proxy cut off, a stream a fault answered for) is an unknown number of them, named instead
+    n = vs.events if vs is not None else (len(expected) if expected is not None else None)
+    lost = vs.missing_events() if vs is not None else []
+    owed_parts = [text.partition(": ") for text in (vs.missing_owed() if vs is not None else [])]
+    got = _n(len(received), "event") if n is None or vs is None else f"{n - len(lost)} of {n} events"
     err = ""
     if error:
         err = error.type + (f" ({_short(error.message)})" if error.message else "")
-    missing = ""
-    if vs is not None and vs.missing:
-        missing = f" (missing {labels_shown(vs.missing_labels(), 6)})"
+    labels = [vs.label(e) for e in lost] if vs is not None else []
+    missing = f"missing {labels_shown(labels, 6)}" if labels else ""
+    never = "; ".join(f"{what} never came: {why}" for what, _, why in owed_parts)
+    missing = f" ({'; '.join(filter(None, [missing, never]))})" if missing or never else ""
     cause = f"; fault {_fault_phrase(faults[0])}" if faults else ""
     then = f" It then raised {err}." if error else ""
     if outcome == "hung":
         text = (f"Hung: the harness killed the client after {t.duration_s:.1f} s, "
                 f"with {got} received{missing}{cause}.")
     elif outcome == "error":
-        after = "before any event (none was due)" if n == 0 and not received else f"after {got}{missing}"
+        if n == 0 and not received:
+            after = f"before any event ({never or 'none was due'})"
+        else:
+            after = f"after {got}{missing}"
         text = f"Error: the client raised {err} {after}{cause}."
     elif outcome == "silent_loss":
         assert vs is not None
         what = []
-        if vs.missing:
-            what.append(f"{len(vs.missing)} of {n} events never reached the application "
-                        f"({labels_shown(vs.missing_labels(), 6)})")
+        if lost:
+            what.append(f"{len(lost)} of {n} events never reached the application "
+                        f"({labels_shown(labels, 6)})")
+        what += [f"{what_} never reached the application ({why})" for what_, _, why in owed_parts]
         if vs.garbled:
             what.append(f"{len(vs.garbled)} arrived altered ({labels_shown(vs.garbled_labels(), 6)})")
         notice = ""
@@ -651,6 +697,7 @@ def classify(
     t0: float | None = None,
     include_transcript: bool = True,
     faults_configured: Iterable[str] | None = None,
+    judge_ids: bool | None = None,
 ) -> CellResult:
     """One cell's result (:class:`~faultproxy.scenarios.result.CellResult`; ``.to_dict()`` is the
     report's ``result`` object).
@@ -665,7 +712,9 @@ def classify(
     projection of raw SSE events (see :mod:`faultproxy.scenarios.events`). ``t0``: the cell's start
     (``time.monotonic()``), the zero of every time in the result; default the earliest time known.
     ``faults_configured``: the names of the scenario's faults; one that never fired fails the cell
-    unless an expectation ``may_not_fire`` names it.
+    unless an expectation ``may_not_fire`` names it. ``judge_ids``: whether the client hands over event
+    ids, so that a lost or altered one is its loss (default: the client registry's ``reports_ids``;
+    True for a client it does not know).
     """
     t = _transcript(transcript)
     client = client or getattr(t, "client", "") or ""
@@ -695,16 +744,19 @@ def classify(
     if reference is None and delivered_p is not None:
         reference = expected_stream(delivered_p) if has_ids(delivered_p) else delivered_p
     by_id = has_ids(reference) if reference else False
-    vs = match(reference, received, by_id=by_id) if reference is not None else None
+    # ids are judged for a client that declares it reports them; the delivered bytes always carry them
+    ids = reports_ids_of(client) if judge_ids is None else judge_ids
+    vs = match(reference, received, by_id=by_id, judge_ids=ids) if reference is not None else None
     ov = None
     if expected is not None and delivered_p is not None:
         ov = match(expected, delivered_p, by_id=by_id)
     # the retry field is judged where the client reports it, against the delivered bytes (docs/outcomes.md)
     judge_retry = "retry" in (getattr(t, "reports", None) or []) and protocol == SSE
-    rv = match(delivered_p, received, by_id=False, judge_retry=judge_retry) if delivered_p is not None else None
+    rv = (match(delivered_p, received, by_id=False, judge_ids=ids, judge_retry=judge_retry)
+          if delivered_p is not None else None)
 
     faults = _fault_dicts(faults_fired, oracle)
-    spread, right_ids, resume_notes = _resume(received, vs, list(t.attempts))
+    spread, right_ids, resume_notes = _resume(received, vs, rv, list(t.attempts))
     resumed_ok = spread and right_ids and (vs is None or vs.exact)
     outcome = _outcome(t.end, vs, resumed_ok)
     llm = llm_message.judge(sent, t)  # LLM clients: the message they assembled decides (llm_message)
@@ -712,37 +764,46 @@ def classify(
     error = _error(t)
 
     # could a careful client have noticed the loss? a trouble text, False, or "client": it was not on the wire
+    # an SDK's protocol ends every stream with a sentinel: delivered bytes without it show the loss
+    no_sentinel = _missing_sentinel(protocol, raw_sent, raw_delivered)
     loud: bool | str | None = None
     if oracle is not None and vs is not None and not vs.complete:
-        troubles = list(dict.fromkeys(x.trouble for x in oracle.exchanges if x.trouble))
+        troubles = list(dict.fromkeys(x.trouble for x in _unanswered(oracle)))
+        troubles += [f"no end sentinel {no_sentinel}, which every stream of this client's protocol ends with"
+                     ] if no_sentinel else []
         loud = "client" if ov is not None and ov.complete else ("; ".join(troubles) if troubles else False)
     extras = _extras(vs, rv)
     results = [_evaluate(e, outcome, t, vs, received, resumed_ok, resume_notes, extras, rv)
                for e in expectations_]
     results = llm_message.adjust_expectations(results, llm) if llm is not None else results  # LLM clients
+    # checks of the scenario itself, not of the client: a known: entry never stands in for them
+    setup: list[ExpectationResult] = []
     silent = _unfired(faults_configured, faults, expectations_)
     if silent:  # the cell did not test what the scenario says it does
-        results.append(ExpectationResult("every fault fired", False,
-                                         f"never fired in this cell: {', '.join(silent)} (list it under "
-                                         "may_not_fire if that is expected)"))
+        setup.append(ExpectationResult("every fault fired", False,
+                                       f"never fired in this cell: {', '.join(silent)} (list it under "
+                                       "may_not_fire if that is expected)"))
     refused = server_refused(oracle) if sent is None else ""
     if refused:  # a url: server that never streamed: the scenario tested nothing (a wrong path?)
-        results.append(ExpectationResult("the server streamed", False,
-                                         f"{refused}: check the server's url (its path) -- no client was tested"))
+        setup.append(ExpectationResult("the server streamed", False,
+                                       f"{refused}: check the server's url (its path) -- no client was tested"))
     all_met = all(r.met for r in results)
     blame = _attribution(outcome, rv, oracle, t.end, _stopped_early(oracle, delivered_p, rv, t.end),
-                         bool(resume_notes))
+                         bool(resume_notes), no_sentinel is not None)
 
     known_label: str | None = None
     known_changed = False
-    passed = all_met
-    if known_ is not None:
+    passed = all_met and not setup
+    if known_ is not None and not setup:
         # the record is of a deviation: it holds while the outcome is a recorded one *and* some
-        # expectation is unmet (a client that now meets every expectation has changed too)
+        # expectation is unmet (a client that now meets every expectation has changed too). A cell
+        # that did not test what the scenario says (setup) fails whatever the record: it says
+        # nothing about the client, so the record is neither confirmed nor contradicted
         if outcome in known_.outcomes and not all_met:
             known_label, passed = known_.label(), True
         else:
             known_changed, passed = True, False
+    results += setup
 
     t0 = _cell_zero(t0, raw_sent, t, faults)
     client0 = _after_zero(t0, getattr(t, "t0_monotonic", None)) or 0.0  # unknown: left on the client's clock
@@ -753,7 +814,10 @@ def classify(
     if outcome in ("ok", "resumed") and rv is not None and not rv.exact and not extras[0]:
         summary += (" The client parsed the delivered bytes differently from a spec-exact parser, though: "
                     + "; ".join(rv.describe("delivered", "received")) + ".")
-    if blame is not None:
+    if blame == "client" and no_sentinel and outcome == "silent_loss":
+        summary += (f" Attribution: the client (the stream ended without its end sentinel {no_sentinel}, "
+                    "which every stream of the API it speaks ends with: it could have told the application).")
+    elif blame is not None:
         summary += (" Attribution: the client (a spec client would have done otherwise with the same bytes)."
                     if blame == "client" else " Attribution: the wire (a fault or the server: every spec "
                     "client would see the same).")
@@ -783,7 +847,7 @@ def classify(
         attempts=[_moved(a.to_dict() if hasattr(a, "to_dict") else dict(a), client0) for a in t.attempts],
         end=t.end,
         matched_by="id" if by_id else "content",
-        sent=len(expected) if expected is not None else None,
+        sent=sum(1 for i in expected if i.type != UNSENT) if expected is not None else None,
         delivered=len(delivered_p) if delivered_p is not None else None,
         exchanges=[x.to_dict() for x in oracle.exchanges] if oracle is not None else None,
         known_recorded=known_.label() if known_changed and known_ is not None else None,

@@ -34,7 +34,7 @@ def report() -> dict:
 def test_every_available_target_is_measured_in_every_phase(report: dict) -> None:
     assert report["errors"] == []
     available = [name for name, t in report["targets"].items() if t["available"]]
-    assert {"direct", "faultproxy"} <= set(available)
+    assert {"direct", "faultproxy", "faultproxy-capture"} <= set(available)
     for name in available:
         through = report["throughput"][name]
         assert len(through["runs"]) >= 1
@@ -42,6 +42,11 @@ def test_every_available_target_is_measured_in_every_phase(report: dict) -> None
         least = (8 << 20) * through["payload_fraction"]
         assert all(run["complete"] and run["bytes"] >= least for run in through["runs"])
         assert through["mb_s"] > 0  # bytes moved, not a speed
+        if name == "faultproxy-capture":  # measured on the large stream only
+            assert through["capture_per_byte"] > 1  # every byte kept (base64, decoded events beside)
+            assert name not in report["latency"] and name not in report["concurrency"]
+            continue
+        assert "capture_per_byte" not in through
 
         latency = report["latency"][name]
         assert latency["events"] == latency["expected"] == 20 * 20  # 20 streams x 20/s x 1 s

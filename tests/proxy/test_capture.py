@@ -22,7 +22,7 @@ from hypothesis import strategies as st
 from proxy_harness import GUARD, Conn, wait_event, wait_until
 
 from faultproxy.cli import main as cli_main
-from faultproxy.proxy.capture import CaptureWriter
+from faultproxy.proxy.capture import CaptureWriter, server_side
 
 WIRE_TYPES = {"head", "body", "chunk", "chunk_data", "chunk_end", "trailers", "unparsed"}
 
@@ -89,9 +89,11 @@ def test_sse_capture_decodes_heads_chunks_and_events(aio, make_proxy, sse_server
 
     heads = [r for r in records if r["type"] == "head"]
     assert [(h["dir"], h["exchange"]) for h in heads] == [("request", 1), ("response", 1)]
-    # the server's own bytes are kept too (the ground truth of a server with no log): no fault, the same bytes
+    # the server's own bytes (the ground truth of a server with no log): no fault could change them,
+    # so the response records are they -- no second copy in the file, and server_side() says so
     both = read_records(capture, upstream=True)
-    assert meta["upstream_side"] and wire(both, 1, "upstream") == wire(both, 1, "response") != b""
+    assert meta["upstream_side"] == "when_changed" and wire(both, 1, "upstream") == b""
+    assert wire(server_side(both), 1, "upstream") == wire(both, 1, "response") != b""
     assert heads[0]["method"] == "GET" and heads[0]["target"] == "/events?n=6"
     assert heads[1]["status"] == 200
     assert base64.b64decode(heads[1]["b64"]).startswith(b"HTTP/1.1 200 OK\r\n")
@@ -341,6 +343,10 @@ def test_upstream_error_is_recorded(aio, make_proxy, unused_port, tmp_path):
     assert len(errors) == 1 and errors[0]["reason"] == "connection refused"
     statuses = [r["status"] for r in records if r["type"] == "head" and r["dir"] == "response"]
     assert statuses == [502]  # the proxy's own answer is in the capture too
+    # and the request it answers, though it never crossed to an upstream: the oracle knows who answered
+    [asked] = [r for r in records if r.get("dir") == "request"]
+    assert (asked["type"], asked["method"], asked["target"], asked["exchange"]) == ("answered", "GET", "/x", 1)
+    assert "request" not in {r["dir"] for r in records if r["type"] in WIRE_TYPES}  # no byte of it went anywhere
 
 
 def test_a_broken_event_stream_is_still_relayed_whole(aio, make_proxy, serve, raw_client, tmp_path):

@@ -25,7 +25,7 @@ import pytest
 from proxy_harness import GUARD, LoopThread
 
 from faultproxy.clients import registry
-from faultproxy.clients.registry import PYTHON, ClientInfo
+from faultproxy.clients.registry import ClientInfo
 from faultproxy.control import ControlServer
 from faultproxy.scenarios import load_text
 from faultproxy.scenarios.runner import plan, run_cells
@@ -63,9 +63,8 @@ DYING_SERVER = textwrap.dedent("""
 
 @pytest.fixture
 def crasher() -> Iterator[str]:
-    info = ClientInfo(name="crasher", kind=PYTHON, description="dies mid-stream", install_hint="",
-                      command_fn=lambda info: [sys.executable, "-c", CRASHER], version_fn=lambda: "1",
-                      methods=("GET",), body=False)
+    info = ClientInfo(name="crasher", command=(sys.executable, "-c", CRASHER), description="dies mid-stream",
+                      version_from="1", methods=("GET",), body=False)
     registry.register(info)
     yield info.name
     registry.REGISTRY.pop(info.name, None)
@@ -233,12 +232,13 @@ def test_a_full_disk_fails_the_cells_it_cuts_and_the_report_but_never_the_run(tm
     assert done.returncode == 1, done.stderr
     assert "Traceback" not in done.stderr, done.stderr
     lines = done.stderr.splitlines()
-    assert [line for line in lines if line.startswith("[")] == [
-        "[1/3] small/raw: ok", "[2/3] small/httpx-sse: ok", "[3/3] big/raw: error ✗"]
+    assert [line for line in lines if "cells done" in line or "did not pass" in line] == [
+        "1/3 cells done, 0 failed", "2/3 cells done, 0 failed", "big/raw: error, did not pass", "3/3 cells done, 1 failed"]
     assert any(line.startswith("capture ") and line.endswith(f"{why}; the proxy goes on relaying, the capture "
                                                              "stops here") for line in lines)
     assert f"error: cannot write the report to {folder}/" in done.stderr and why in done.stderr
-    assert "✗ big / raw: error — the harness could not run this cell: CaptureError: the capture" in done.stdout
+    assert "✗ big / raw: error — cell ran: CaptureError: the capture" in done.stdout
+    assert "the harness could not run this cell: CaptureError: the capture" in done.stdout
     assert f"is incomplete: {why}" in done.stdout
     assert "2 of 3 runs passed; no report written" in done.stdout
 

@@ -400,6 +400,50 @@ def test_end_to_end_early_end_is_silent_loss_that_no_client_could_notice(tmp_pat
     assert data(3) not in [e["data"] for e in r["transcript"]["events"]]
 
 
+def test_end_to_end_a_fault_that_strips_every_id_shows_on_the_wire_and_is_a_loss(tmp_path: Path) -> None:
+    """sse_rewrite id: strip passed for every client and the wire view said nothing changed: ids were
+    judged only when some received event had one."""
+    r = run_cell(tmp_path, [{"type": "sse_rewrite", "attributes": {"id": "strip"}}],
+                 "name: strip\nserver: sse\n", reconnects=0)
+    assert (r["outcome"], r["attribution"]) == ("silent_loss", "wire"), r["evidence"]["summary"]
+    assert r["evidence"]["garbled"] == ["1", "2", "3", "4", "5"]
+    assert "5 altered: 1 id '1' → id None" in r["evidence"]["oracle_vs_sent"]
+    assert r["evidence"]["received_vs_oracle"].startswith("the client handed the application exactly the 5 events")
+
+
+def test_end_to_end_a_reconnect_without_ids_to_send_is_not_a_wrong_resume(tmp_path: Path) -> None:
+    """With every id stripped a spec client has no Last-Event-ID to send: reconnecting without one
+    is right (it was blamed as a resume from the wrong place), and the loss is the wire's."""
+    faults = [{"type": "sse_rewrite", "attributes": {"id": "strip"}},
+              {"type": "sse_disconnect", "attributes": {"after_events": 2}, "connections": [1]}]
+    r = run_cell(tmp_path, faults, "name: strip-cut\nserver: sse\n", reconnects=1)
+    assert [a["last_event_id"] for a in r["evidence"]["attempts"]] == [None, None]
+    assert (r["outcome"], r["attribution"]) == ("silent_loss", "wire"), r["evidence"]["summary"]
+    assert "Last-Event-ID" not in r["evidence"]["summary"]
+
+
+def test_ids_are_judged_for_clients_that_report_them_and_always_on_the_wire(tmp_path: Path) -> None:
+    """naive keeps only data: lines (its registry entry says it reports no ids): a stripped id is not
+    its loss, but the wire view still says the ids are gone."""
+    from faultproxy.clients import registry
+
+    assert not registry.get("naive").reports_ids and registry.get("httpx-sse").reports_ids
+    stripped = Capture().request(1).response(1)
+    for k in (1, 2, 3):
+        stripped.chunk(1, encode_event(data(k)))
+    stripped.last_chunk(1).closed(1, "upstream").closed(1, "client").done(1)
+    got = [ev(k, id_=None) for k in (1, 2, 3)]
+    naive = classify(sent(3), stripped.records, transcript(got, client="naive"), [], None, client="naive")
+    assert naive["outcome"] == "ok" and naive["passed"], naive["evidence"]["summary"]
+    assert "3 altered: 1 id '1' → id None" in naive["evidence"]["oracle_vs_sent"]
+    spec = classify(sent(3), stripped.records, transcript(got, client="httpx-sse"), [], None, client="httpx-sse")
+    assert (spec["outcome"], spec["attribution"]) == ("silent_loss", "wire")
+    # a client that reports ids and loses them itself, on bytes that hold them, is to blame
+    whole = Capture().stream(1, [1, 2, 3])
+    lost = classify(sent(3), whole.records, transcript(got, client="httpx-sse"), [], None, client="httpx-sse")
+    assert (lost["outcome"], lost["attribution"]) == ("silent_loss", "client")
+
+
 def test_an_error_with_nothing_to_compare_is_still_an_error_and_done_is_not_an_event() -> None:
     r = judge(None, None, transcript([ev(1)], end="error", error=("E", "boom")), None, None, None)
     assert r["outcome"] == "error"
@@ -475,9 +519,11 @@ def items(*specs: str, ids: bool = False) -> list[Item]:
 
 def test_match_by_id_lines_up_events_without_ids_by_content() -> None:
     expected = items("1", "2", "3", "4", ids=True)
-    m = match(expected, [Item("message", "1"), Item("message", "2x"), Item("message", "3"), Item("message", "4")])
+    m = match(expected, [Item("message", "1"), Item("message", "2x"), Item("message", "3"), Item("message", "4")],
+              judge_ids=False)  # a client that reports no ids
     assert m.by_id and m.missing == [] and m.garbled_labels() == ["2"] and m.pairs == {0: 0, 2: 2, 3: 3}
-    m = match(expected, [Item("message", "1"), Item("message", "3"), Item("message", "2"), Item("message", "4")])
+    m = match(expected, [Item("message", "1"), Item("message", "3"), Item("message", "2"), Item("message", "4")],
+              judge_ids=False)
     assert m.missing == [] and m.reordered_labels() == ["2"] and m.complete and not m.exact
     m = match(expected, [Item("message", "1", "1"), Item("message", "1"), Item("message", "2", "2"),
                          Item("message", "zzz", "2"), Item("message", "3", "3"), Item("message", "4", "4")])
@@ -574,8 +620,10 @@ def test_every_field_is_judged_an_event_whose_id_was_altered_or_lost_is_garbled(
     assert lost.garbled_labels() == ["2"] and not lost.complete
     typed = match(expected, [Item("message", "1", "1"), Item("update", "2", "2"), Item("message", "3", "3")])
     assert typed.garbled_labels() == ["2"]
-    # a client that reports no ids at all is not judged on them; nor is a carried-over last event ID
-    assert match(expected, items("1", "2", "3")).exact
+    # a client that declares it reports no ids is not judged on them; nor is a carried-over last event
+    # ID. Whether any id arrived decides nothing: every id stripped is every event altered
+    assert match(expected, items("1", "2", "3"), judge_ids=False).exact
+    assert match(expected, items("1", "2", "3")).garbled_labels() == ["1", "2", "3"]
     carried = [Item("message", "a", "7"), Item("message", "b", "7")]
     assert match(carried, [Item("message", "a", "7"), Item("message", "b", None)], by_id=False).exact
 
@@ -621,6 +669,34 @@ def test_an_error_raised_on_clean_bytes_is_the_clients_even_while_the_body_is_st
     timed_out = transcript([ev(1), ev(2), ev(3)][:1], end="timeout", error=("httpx.ReadTimeout", "timed out"))
     stall = classify(sent(3), Capture().stream(1, [1], clean=False).records, timed_out, [], None, client="httpx-sse")
     assert (stall["outcome"], stall["attribution"]) == ("error", "wire")
+
+
+def test_a_refused_response_is_the_wires_doing_whether_or_not_its_body_was_still_open() -> None:
+    """wrong-content-type: a client that rightly raised on a text/plain stream was blamed when the
+    capture ended with that body still open (a race): a refused head is trouble whatever the body did."""
+    for clean in (True, False):
+        plain = Capture().request(1).response(1, headers={"Content-Type": "text/plain", "Transfer-Encoding": "chunked"})
+        plain.event(1, 1).event(1, 2)
+        if clean:
+            plain.last_chunk(1).closed(1, "upstream").closed(1, "client").done(1)
+        raised = transcript([], end="error", error=("httpx_sse.SSEError", "Content-Type text/plain"))
+        r = classify(sent(3), plain.records, raised, [], None, client="httpx-sse")
+        assert (r["outcome"], r["attribution"]) == ("error", "wire"), (clean, r["evidence"]["exchanges"])
+
+
+def test_a_cut_the_client_answered_by_reconnecting_is_not_blamed_for_a_loss_on_the_wire() -> None:
+    """Connection 1 is cut (noticeable); the client reconnects with the right Last-Event-ID, as a spec
+    EventSource does, and event 4 is then dropped cleanly on connection 2: no client could have it."""
+    cap = Capture().stream(1, [1, 2], clean=False).closed(1, "upstream").done(1)
+    cap.stream(2, [3, 5], last_event_id="2")
+    attempts = [Attempt(1, 0.001, None, 200), Attempt(2, 0.05, "2", 200)]
+    got = transcript([ev(1), ev(2), ev(3, connection=2), ev(5, connection=2)], attempts=attempts)
+    r = classify(sent(5), cap.records, got, [], None, client="raw")
+    assert (r["outcome"], r["attribution"]) == ("silent_loss", "wire"), r["evidence"]["summary"]
+    # the same client silent after the cut, with no reconnect: its own silence
+    alone = Capture().stream(1, [1, 2], clean=False).closed(1, "upstream").done(1)
+    silent = classify(sent(5), alone.records, transcript([ev(1), ev(2)]), [], None, client="raw")
+    assert (silent["outcome"], silent["attribution"]) == ("silent_loss", "client")
 
 
 def test_an_event_the_client_altered_is_not_called_a_faults_doing() -> None:
@@ -710,3 +786,31 @@ def test_every_cut_list_says_it_was_cut() -> None:
     assert "(3, 4, 5, 6, 7, 8 … (+12 more))" in r["evidence"]["summary"]
     details = " ".join(e["detail"] for e in r["expectations"])
     assert "3, 4, 5, 6, 7, 8, 9, 10 … (+10 more)" in details
+
+
+# -- a known: entry records a client's deviation, never a scenario that tested nothing -------------
+
+
+def test_a_known_entry_never_passes_a_cell_whose_fault_never_fired() -> None:
+    whole = Capture().stream(1, [1, 2, 3])
+    got = transcript([ev(1), ev(2), ev(3)])
+    known = {"outcome": "ok", "why": "pretend"}
+    result = classify(sent(3), whole.records, got, [], None, known, client="httpx-sse",
+                      faults_configured=["sse_drop_1"])
+    assert result["outcome"] == "ok"
+    assert not result["passed"], result["evidence"]["summary"]
+    assert any(e["name"] == "every fault fired" and not e["met"] for e in result["expectations"])
+
+
+def test_a_known_entry_never_passes_a_url_server_that_never_streamed() -> None:
+    refused = Capture().request(1).response(1, status=404, headers={"Content-Type": "text/plain",
+                                                                    "Content-Length": "2"})
+    refused.body(1, b"no").end(1).closed(1, "client").done(1)
+    refused.records[0]["upstream_side"] = True
+    for r in [r for r in refused.records if r.get("dir") == "response"]:  # the server's own answer
+        refused.records.append({**r, "dir": "upstream"})
+    got = transcript([], end="error", error=("x.HTTPError", "404"))
+    result = classify(None, refused.records, got, [], None, {"outcome": "error", "why": "pretend"}, client="httpx-sse")
+    assert result["outcome"] == "error"
+    assert not result["passed"], result["evidence"]["summary"]
+    assert any(e["name"] == "the server streamed" and not e["met"] for e in result["expectations"])
