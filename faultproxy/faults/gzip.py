@@ -28,7 +28,9 @@ from pydantic import Field
 
 from faultproxy.faults._http import can_chunk, describe, framing, is_message_head, with_headers
 from faultproxy.faults.base import Attributes, Close, Context, Fault, register
-from faultproxy.wire.chunked import ChunkData, ChunkedEnd, ChunkEnd, ChunkHeader, Malformed, Unparsed
+from faultproxy.wire.chunked import (
+    ChunkData, ChunkedEnd, ChunkEnd, ChunkHeader, Malformed, Unparsed, chunk_events, last_chunk_events,
+)
 from faultproxy.wire.http import BodyData, EndOfMessage, Request, Response
 
 BUFFER = 8192  # flush none: compressed bytes held before they are sent
@@ -105,7 +107,7 @@ class Gzip(Fault):
         if isinstance(event, EndOfMessage):
             out = [] if self.chunked_in else self._end(ctx)
             if self.chunked_out and not self.chunked_in:
-                out += [ChunkHeader(0, b"", b"0\r\n"), ChunkedEnd((), b"\r\n")]
+                out += last_chunk_events()
             out.append(event)
             if not self.chunked_out:
                 out.append(Close("fin"))  # a close-delimited body ends with the connection
@@ -119,7 +121,7 @@ class Gzip(Fault):
         self.z = None
         kind = framing(head, ctx.request)
         encoded = (head.headers.get("content-encoding") or b"identity").strip().lower() != b"identity"
-        if kind == "none" or encoded or (self.a.respect_accept_encoding and not accepts_gzip(ctx.request)):
+        if kind in ("none", "tunnel") or encoded or (self.a.respect_accept_encoding and not accepts_gzip(ctx.request)):
             return [head]
         self.z = zlib.compressobj(self.a.level, zlib.DEFLATED, 31)  # wbits 31: gzip header and trailer
         self.chunked_in = kind == "chunked"
@@ -147,7 +149,7 @@ class Gzip(Fault):
             return []
         self.size_out += len(data)
         if self.chunked_out:
-            return [ChunkHeader(len(data), b"", b"%x\r\n" % len(data)), ChunkData(data), ChunkEnd(b"\r\n")]
+            return chunk_events(data)
         return [BodyData(data)]
 
     def _end(self, ctx: Context) -> list[object]:

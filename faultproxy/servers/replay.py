@@ -59,7 +59,7 @@ from faultproxy.lab.asyncio_server import StreamServer, requests, wants_close
 from faultproxy.proxy.capture_read import CaptureFileError, capture_records
 from faultproxy.wire.chunked import ChunkData, Malformed
 from faultproxy.wire.errors import WireError
-from faultproxy.wire.http import BodyData, EndOfMessage, HTTPReader, Response, encode_response
+from faultproxy.wire.http import BodyData, EndOfMessage, HTTPReader, Response, encode_response, is_event_stream
 from faultproxy.wire.sse import SSEParser
 
 Match = Literal["path", "any"]
@@ -388,8 +388,7 @@ class ReplayServer(StreamServer):
         try:
             for event in http.feed(piece):
                 if isinstance(event, Response) and event.status >= 200:
-                    essence = (event.headers.get("content-type") or b"").split(b";")[0].strip().lower()
-                    sse = SSEParser() if essence == b"text/event-stream" else None
+                    sse = SSEParser() if is_event_stream(event.headers) else None
                 elif isinstance(event, (BodyData, ChunkData)) and sse is not None:
                     for ev in sse.feed(event.data):
                         replayed = ReplayedEvent(ev.id, ev.type, ev.data, now, connection, index)

@@ -377,3 +377,16 @@ def encode_chunked(body: bytes, sizes: list[int] | None = None) -> bytes:
         out.append(encode_chunk(body[pos:]))
     out.append(encode_last_chunk())
     return b"".join(out)
+
+
+def chunk_events(data: bytes) -> list[ChunkEvent]:
+    """One chunk carrying ``data``, as the events a decoder would have reported for it (for code
+    that writes a body chunk by chunk: re-framing SSE events, compressing). Empty data: none."""
+    if not data:
+        return []
+    return [ChunkHeader(len(data), b"", b"%x\r\n" % len(data)), ChunkData(data), ChunkEnd(b"\r\n")]
+
+
+def last_chunk_events() -> list[ChunkEvent]:
+    """The zero-size last chunk and an empty trailer section, as events: the end of a chunked body."""
+    return [ChunkHeader(0, b"", b"0\r\n"), ChunkedEnd((), b"\r\n")]
