@@ -3,10 +3,51 @@
 Importing this package registers every fault in :data:`REGISTRY`.
 """
 
-from faultproxy.faults import bandwidth, buffer, close_delimited, content_length_mismatch, drop_terminal_chunk, early_end, empty_response, gzip, http_status, latency, limit_data, malformed_chunk, random_data_then_close, read_timeout, remove_header, reset_peer, set_header, slicer, slow_close, slow_reader, sse_corrupt, sse_delay, sse_disconnect, sse_drop, sse_duplicate, sse_inject, sse_reorder, sse_rewrite, sse_split, sse_stall, timeout, truncate_chunk  # noqa: F401  (registration)
+from faultproxy.faults import (  # noqa: F401  (registration)
+    bandwidth,
+    buffer,
+    close_delimited,
+    content_length_mismatch,
+    drop_terminal_chunk,
+    early_end,
+    empty_response,
+    gzip,
+    http_status,
+    latency,
+    limit_data,
+    malformed_chunk,
+    random_data_then_close,
+    read_timeout,
+    remove_header,
+    reset_peer,
+    set_header,
+    slicer,
+    slow_close,
+    slow_reader,
+    sse_corrupt,
+    sse_delay,
+    sse_disconnect,
+    sse_drop,
+    sse_duplicate,
+    sse_inject,
+    sse_reorder,
+    sse_rewrite,
+    sse_split,
+    sse_stall,
+    timeout,
+    truncate_chunk,
+)
 from faultproxy.faults.base import REGISTRY, Fault
-from faultproxy.faults.pipeline import FaultSet, Pipeline
-from faultproxy.faults.spec import FaultSpec, FaultSpecError, load_fault_file, parse_cli_fault, parse_fault, parse_faults
+from faultproxy.faults.faultset import FaultSet
+from faultproxy.faults.pipeline import Pipeline
+from faultproxy.faults.spec import (
+    FaultSpec,
+    FaultSpecError,
+    load_fault_file,
+    parse_cli_fault,
+    parse_fault,
+    parse_faults,
+)
 
 __all__ = [
     "REGISTRY", "Fault", "FaultSet", "FaultSpec", "FaultSpecError", "Pipeline",

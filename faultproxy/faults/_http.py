@@ -8,18 +8,18 @@ sees chunked), never from what the upstream sent.
 from __future__ import annotations
 
 from http import HTTPStatus
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeGuard
 
 from faultproxy.wire.errors import WireError
 from faultproxy.wire.http import FramingKind, Headers, Request, Response, body_framing, encode_head
 
 if TYPE_CHECKING:
-    from faultproxy.faults.base import Context
+    from faultproxy.faults.base import Context, Direction
 
-def is_message_head(event: object, direction: str) -> bool:
-    """A head that starts a message the faults act on: a final response (downstream; not a 1xx
-    interim response, not a 101 that turns the connection into a tunnel), or a request (upstream)."""
-    if direction == "downstream":
+def is_message_head(event: object, direction: Direction) -> TypeGuard[Request | Response]:
+    """A head that starts a message the faults act on: a final response (on ``response``; not a
+    1xx interim response, not a 101 that turns the connection into a tunnel), or a request."""
+    if direction == "response":
         return isinstance(event, Response) and event.status >= 200
     return isinstance(event, Request)
 
@@ -37,7 +37,7 @@ def framing(head: Request | Response, request: Request | None = None) -> Framing
 def chunked_message(head: Request | Response, ctx: Context) -> bool:
     """Whether the message ``head`` starts (as the chunk faults see it) has a chunked body:
     what they act on. A response is framed as the answer to this exchange's request."""
-    return framing(head, ctx.request if ctx.direction == "downstream" else None) == "chunked"
+    return framing(head, ctx.request if ctx.direction == "response" else None) == "chunked"
 
 
 def can_chunk(head: Response, request: Request | None) -> bool:

@@ -27,11 +27,18 @@ from typing import Literal
 from pydantic import Field
 
 from faultproxy.faults._http import can_chunk, describe, framing, is_message_head, with_headers
-from faultproxy.faults.base import Attributes, Close, Context, Fault, register
+from faultproxy.faults.base import Attributes, Close, Context, Fault, HTTPOut, register
 from faultproxy.wire.chunked import (
-    ChunkData, ChunkedEnd, ChunkEnd, ChunkHeader, Malformed, Unparsed, chunk_events, last_chunk_events,
+    ChunkData,
+    ChunkedEnd,
+    ChunkEnd,
+    ChunkHeader,
+    Malformed,
+    Unparsed,
+    chunk_events,
+    last_chunk_events,
 )
-from faultproxy.wire.http import BodyData, EndOfMessage, Request, Response
+from faultproxy.wire.http import BodyData, EndOfMessage, HTTPEvent, Request, Response
 
 BUFFER = 8192  # flush none: compressed bytes held before they are sent
 
@@ -69,7 +76,7 @@ def accepts_gzip(request: Request | None) -> bool:
 class Gzip(Fault):
     name = "gzip"
     layer = "http"
-    directions = ("downstream",)
+    directions = ("response",)
     summary = "gzip the response body: buffered to the end (flush none) or streaming (flush sync)"
     Attributes = GzipAttributes
 
@@ -82,7 +89,7 @@ class Gzip(Fault):
         self.size_out = 0
         self.held = bytearray()  # compressed, not sent yet
 
-    def on_event(self, event: object, ctx: Context) -> list[object]:
+    def on_event(self, event: HTTPEvent, ctx: Context) -> list[HTTPOut]:
         if is_message_head(event, ctx.direction):
             return self._head(event, ctx)
         if self.z is None:
@@ -93,7 +100,7 @@ class Gzip(Fault):
             if self.a.flush == "sync":
                 self.held += self.z.flush(zlib.Z_SYNC_FLUSH)
             else:  # only full buffers go out before the end
-                out: list[object] = []
+                out: list[HTTPOut] = []
                 while len(self.held) >= BUFFER:
                     out += self._piece(BUFFER)
                 return out
@@ -117,7 +124,7 @@ class Gzip(Fault):
             self.z = None  # the upstream's framing broke: nothing more can be compressed
         return [event]
 
-    def _head(self, head: Response, ctx: Context) -> list[object]:
+    def _head(self, head: Response, ctx: Context) -> list[HTTPOut]:
         self.z = None
         kind = framing(head, ctx.request)
         encoded = (head.headers.get("content-encoding") or b"identity").strip().lower() != b"identity"
@@ -140,7 +147,7 @@ class Gzip(Fault):
         )
         return [with_headers(head, headers)]
 
-    def _piece(self, size: int | None = None) -> list[object]:
+    def _piece(self, size: int | None = None) -> list[HTTPOut]:
         """What is held (or its first ``size`` bytes), as one piece of body in the outgoing framing."""
         size = len(self.held) if size is None else size
         data = bytes(self.held[:size])
@@ -152,7 +159,7 @@ class Gzip(Fault):
             return chunk_events(data)
         return [BodyData(data)]
 
-    def _end(self, ctx: Context) -> list[object]:
+    def _end(self, ctx: Context) -> list[HTTPOut]:
         assert self.z is not None
         self.held += self.z.flush(zlib.Z_FINISH)
         out = self._piece()

@@ -14,8 +14,8 @@ from __future__ import annotations
 from pydantic import Field
 
 from faultproxy.faults._http import describe, is_message_head
-from faultproxy.faults.base import Attributes, Close, Context, Fault, RawBytes, register
-from faultproxy.wire.http import EndOfMessage, encode_response
+from faultproxy.faults.base import Attributes, BytesOut, Close, Context, Fault, HTTPOut, RawBytes, register
+from faultproxy.wire.http import EndOfMessage, HTTPEvent, Request, encode_response
 
 
 class ReadTimeoutAttributes(Attributes):
@@ -27,7 +27,7 @@ class ReadTimeoutAttributes(Attributes):
 class ReadTimeout(Fault):
     name = "read_timeout"
     layer = "http"
-    directions = ("downstream",)
+    directions = ("response",)
     summary = "cut the connection after timeout_ms without data from the upstream (nginx proxy_read_timeout)"
     Attributes = ReadTimeoutAttributes
 
@@ -38,20 +38,19 @@ class ReadTimeout(Fault):
         self.head_sent = False
         self.request = "the request"
 
-    def on_request(self, request: object, ctx: Context) -> None:
+    def on_request(self, request: Request, ctx: Context) -> None:
         self.head_sent = False
         self.request = describe(request)
         self._wait(ctx)
-        return None
 
-    def on_event(self, event: object, ctx: Context) -> list[object]:
+    def on_event(self, event: HTTPEvent, ctx: Context) -> list[HTTPOut]:
         if self.due is not None:
             if is_message_head(event, ctx.direction):
                 self.head_sent = True
             self.due = None if isinstance(event, EndOfMessage) else ctx.now + self.a.timeout_ms / 1000
         return [event]
 
-    def on_alarm(self, ctx: Context) -> list[object]:
+    def on_alarm(self, ctx: Context) -> list[BytesOut]:
         self.alarm = None
         if self.due is None:
             return []

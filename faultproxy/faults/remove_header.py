@@ -13,8 +13,9 @@ from __future__ import annotations
 from pydantic import Field, field_validator
 
 from faultproxy.faults._http import is_message_head, with_headers
-from faultproxy.faults.base import Attributes, Context, Fault, register
+from faultproxy.faults.base import Attributes, Context, Fault, HTTPOut, register
 from faultproxy.faults.set_header import check_name
+from faultproxy.wire.http import HTTPEvent
 
 
 class RemoveHeaderAttributes(Attributes):
@@ -33,7 +34,7 @@ class RemoveHeader(Fault):
     summary = "remove a header field (from responses; from requests with stream: upstream)"
     Attributes = RemoveHeaderAttributes
 
-    def on_event(self, event: object, ctx: Context) -> list[object]:
+    def on_event(self, event: HTTPEvent, ctx: Context) -> list[HTTPOut]:
         if not is_message_head(event, ctx.direction) or self.a.name not in event.headers:
             return [event]
         values = event.headers.get_all(self.a.name)

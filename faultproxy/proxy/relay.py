@@ -141,8 +141,8 @@ class Relay:
         self.upstream = Side(self, "upstream")
         self.http = proxy.raw is not True
         self._sniffing = proxy.raw is None  # HTTP or not: the first bytes tell (see _sniff)
-        self.down = Pipeline(proxy.faults, conn_id, "downstream", raw=not self.http)
-        self.up = Pipeline(proxy.faults, conn_id, "upstream", raw=not self.http, strict=True,
+        self.down = Pipeline(proxy.faults, conn_id, "response", raw=not self.http)
+        self.up = Pipeline(proxy.faults, conn_id, "request", raw=not self.http, strict=True,
                            on_request=self._request_seen)
         self.to_client = self._outbox(self.upstream, self.client, "response")
         self.to_upstream = self._outbox(self.client, self.upstream, "request")
@@ -269,8 +269,8 @@ class Relay:
         left for a 400 at all: the connection just ends, as if the server had closed it."""
         if self.answered or self._refused is not None:
             return  # more of what was refused already (several reads made before the upstream connected)
-        reader, request = self.up.reader, self.up.request
-        forwarded = request is not None and not reader.between_messages and reader.head is request
+        request = self.up.open_request
+        forwarded = request is not None
         if forwarded and not self.down.awaits(request):
             self.proxy.capture_note(self, "refused", reason=text.strip(), answer="close")
             self._end_answered()
@@ -302,10 +302,10 @@ class Relay:
     def _push(self, pipeline: Pipeline, outbox: Outbox, items: list[object]) -> None:
         """Hand a pipeline's output to its outbox, with the queue limit its faults ask for now,
         and (re)arm the timer of the pipeline's next alarm."""
-        if pipeline.quiet and outbox.limit == QUEUE_LIMIT and pipeline.direction not in self._alarms:
+        if pipeline.instances.quiet and outbox.limit == QUEUE_LIMIT and pipeline.direction not in self._alarms:
             outbox.push(items)  # the common case, kept short: it runs for every read
             return
-        outbox.set_limit(pipeline.queue_limit)
+        outbox.set_limit(pipeline.instances.queue_limit)
         outbox.push(items)
         at = pipeline.next_alarm
         timer = self._alarms.get(pipeline.direction)
@@ -361,8 +361,8 @@ class Relay:
             if self.proxy.capturing:  # the server's own bytes, before any fault: a url: server's ground truth
                 self.proxy.capture_data(self, "upstream", data)
             if (
-                self.to_client.limit == QUEUE_LIMIT and "downstream" not in self._alarms
-                and self.down.passes(data)
+                self.to_client.limit == QUEUE_LIMIT and "response" not in self._alarms
+                and self.down.consume_untouched(data)
             ):
                 self.to_client.write(data)  # no fault is here: the bytes go out as they came
             else:

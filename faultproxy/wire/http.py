@@ -13,8 +13,9 @@ message on a kept-alive connection. Every event keeps the exact bytes it was par
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from typing import Iterable, Iterator, Literal
+from typing import Literal
 
 from faultproxy.wire.chunked import (
     ChunkData,
@@ -548,9 +549,9 @@ class HTTPReader:
             chunk_events = decoder.skim(data) if self.skim else decoder.feed(data)
             if self.skim:
                 self.body_tail = decoder.tail
-        except WireError as error:
+        except WireError:
             self._state = _BROKEN
-            raise error
+            raise
         events.extend(chunk_events)
         self.offset = decoder.offset
         if chunk_events and any(isinstance(e, Malformed) for e in chunk_events):

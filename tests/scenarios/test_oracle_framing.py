@@ -20,8 +20,15 @@ def test_a_body_whose_last_coding_is_not_chunked_ends_with_the_close_not_as_a_cu
 
 def test_a_response_to_head_has_no_body_whatever_its_length_says() -> None:
     cap = Capture().add(conn=1, type="open", client="127.0.0.1:5")
-    cap.add(conn=1, type="head", dir="request", exchange=1, method="HEAD", target="/x",
-            b64=b64(b"HEAD /x HTTP/1.1\r\nHost: x\r\n\r\n"))
+    cap.add(
+        conn=1,
+        type="head",
+        dir="request",
+        exchange=1,
+        method="HEAD",
+        target="/x",
+        b64=b64(b"HEAD /x HTTP/1.1\r\nHost: x\r\n\r\n"),
+    )
     cap.response(1, headers={"Content-Type": "text/event-stream", "Content-Length": "40"})
     cap.closed(1, "upstream").done(1)
     (x,) = oracle_from_records(cap.records).exchanges

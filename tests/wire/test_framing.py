@@ -88,7 +88,10 @@ def test_request_framing(head: bytes, expected: Framing) -> None:
 @pytest.mark.parametrize(
     ("head", "reason"),
     [
-        (request("Transfer-Encoding: chunked", "Content-Length: 3"), "both Transfer-Encoding and Content-Length"),
+        (
+            request("Transfer-Encoding: chunked", "Content-Length: 3"),
+            "both Transfer-Encoding and Content-Length",
+        ),
         (request("Transfer-Encoding: gzip"), "does not end with chunked"),
         (request("Content-Length: 3", "Content-Length: 4"), "conflicting Content-Length"),
         (request("Content-Length: -3"), "invalid Content-Length"),
@@ -117,7 +120,9 @@ def test_a_response_with_an_invalid_length_is_an_error_too() -> None:
         ([], False),
     ],
 )
-def test_is_event_stream_reads_the_essence_of_content_type(fields: list[tuple[str, str]], expected: bool) -> None:
+def test_is_event_stream_reads_the_essence_of_content_type(
+    fields: list[tuple[str, str]], expected: bool
+) -> None:
     assert is_event_stream(Headers(fields)) is expected
 
 
