@@ -109,7 +109,7 @@ def faultproxy_fault() -> str | None:
 def faultproxy(request: pytest.FixtureRequest, tmp_path: Path, faultproxy_fault: str | None) -> Iterator[FaultproxyHarness]:
     """The reference SSE server behind faultproxy, for the duration of one test."""
     from faultproxy.faults import parse_cli_fault
-    from faultproxy.lab.asyncio_server import running_in_thread
+    from faultproxy.net.stream_server import running_in_thread
     from faultproxy.proxy.server import Proxy
     from faultproxy.scenarios.model import SSEOptions
     from faultproxy.servers.sse import ReferenceSSEServer

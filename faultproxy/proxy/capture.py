@@ -30,15 +30,27 @@ from __future__ import annotations
 
 import base64
 import json
+import logging
 import re
 import time
 from pathlib import Path
 from typing import IO, Any
 
+from faultproxy.faults.base import Evidence
 from faultproxy.wire.chunked import ChunkData, ChunkedEnd, ChunkEnd, ChunkHeader, Malformed, Unparsed
-from faultproxy.wire.http import BodyData, EndOfMessage, HTTPReader, Request, Response, TunnelData, is_event_stream
 from faultproxy.wire.errors import WireError
+from faultproxy.wire.http import (
+    BodyData,
+    EndOfMessage,
+    HTTPReader,
+    Request,
+    Response,
+    TunnelData,
+    is_event_stream,
+)
 from faultproxy.wire.sse import SSEParser
+
+log = logging.getLogger(__name__)
 
 CAPTURE_VERSION = 1
 REDACTED = b"[redacted]"
@@ -327,3 +339,65 @@ class CaptureWriter:
 
     def close(self) -> None:
         self._file.close()
+
+
+class CaptureSink:
+    """Where a connection's capture goes: :class:`ProxyCapture` when the proxy writes one,
+    :data:`NO_CAPTURE` (does nothing) when it does not. ``active`` tells the relay whether to
+    hand it the bytes it writes at all."""
+
+    active = False
+
+    def open(self, conn: int, client: Any) -> None:
+        pass
+
+    def data(self, conn: int, direction: str, data: bytes) -> None:
+        pass
+
+    def note(self, conn: int, kind: str, **fields: Any) -> None:
+        pass
+
+    def fault(self, evidence: Evidence) -> None:
+        pass
+
+
+NO_CAPTURE = CaptureSink()
+
+
+class ProxyCapture(CaptureSink):
+    """A proxy's :class:`CaptureWriter` as its connections see it.
+
+    The capture is called from inside the relay's socket callbacks, where an exception would
+    make asyncio close the connection: a stream cut short, looking like the upstream's doing.
+    Whatever goes wrong in the capture is logged, that connection is no longer decoded, and
+    the relay goes on."""
+
+    active = True
+
+    def __init__(self, writer: CaptureWriter):
+        self.writer = writer
+
+    def open(self, conn: int, client: Any) -> None:
+        try:
+            self.writer.open(conn, client=client)
+        except Exception:  # noqa: BLE001 -- any failure: logged, and the relay goes on (see above)
+            self._failed(conn)
+
+    def data(self, conn: int, direction: str, data: bytes) -> None:
+        try:
+            self.writer.data(conn, direction, data)
+        except Exception:  # noqa: BLE001 -- any failure: logged, and the relay goes on (see above)
+            self._failed(conn)
+
+    def note(self, conn: int, kind: str, **fields: Any) -> None:
+        try:
+            self.writer.note(conn, kind, **fields)
+        except Exception:  # noqa: BLE001 -- any failure: logged, and the relay goes on (see above)
+            self._failed(conn)
+
+    def fault(self, evidence: Evidence) -> None:
+        self.writer.fault(evidence.as_dict())
+
+    def _failed(self, conn: int) -> None:
+        log.exception("capture of connection #%d failed; it is still relayed, no longer decoded", conn)
+        self.writer.forget(conn)

@@ -55,7 +55,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any, Literal
 
-from faultproxy.lab.asyncio_server import StreamServer, requests, wants_close
+from faultproxy.net.stream_server import StreamServer, requests, wants_close
 from faultproxy.proxy.capture_read import CaptureFileError, capture_records
 from faultproxy.wire.chunked import ChunkData, Malformed
 from faultproxy.wire.errors import WireError

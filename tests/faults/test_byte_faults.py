@@ -468,7 +468,7 @@ def test_slow_reader_makes_the_servers_writes_block(fault, make_proxy, serve, ra
         return
     # checkpoint: the client has had 150 kB (about 0.75 s at 200 000 B/s)
     got, _ = reads(client, 150_000)
-    held = [relay.to_client.queued_bytes for relay in proxy._relays.values()]  # what the proxy holds back
+    held = [relay.core.response.outbox.queued_bytes for relay in proxy.connections.relays.values()]  # what the proxy holds back
     assert progress[0] < BIG // 4, progress[0]  # blocked: its writes wait, the body is far from out
     assert held and max(held) <= 256 * 1024  # at most one read, not the relay's 1 MiB queue
     assert [e.detail for e in proxy.evidence] == ["reading slowly: 200000 B/s"]
