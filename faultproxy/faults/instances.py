@@ -13,7 +13,7 @@ import heapq
 import itertools
 import random
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from faultproxy.faults.base import Context, Direction, Fault, Layer
 from faultproxy.faults.faultset import FaultSet
@@ -21,13 +21,13 @@ from faultproxy.faults.spec import FaultSpec
 from faultproxy.wire.http import Request
 
 
-@dataclass(slots=True)
-class Position:
-    """Where a direction is, as every hook's :class:`~faultproxy.faults.base.Context` reports it."""
+class Position(Protocol):
+    """Where a direction is, as every hook's :class:`~faultproxy.faults.base.Context` reports it
+    (the direction's :class:`~faultproxy.faults.pipeline.Pipeline` keeps it)."""
 
-    exchange: int = 0  # 1-based number of the current exchange (0: none yet)
-    offset: int = 0  # bytes written out on this direction so far
-    request: Request | None = None  # the request of the current exchange (responses: the one answered)
+    exchange: int  # 1-based number of the current exchange (0: none yet)
+    offset: int  # bytes written out on this direction so far
+    request: Request | None  # the request of the current exchange (responses: the one answered)
 
 
 @dataclass(slots=True)
@@ -44,13 +44,13 @@ class FaultInstances:
 
     __slots__ = (
         "_alarm_order",
-        "_alarms",
-        "_seen_version",
+        "alarms",
         "by_name",
         "conn",
         "direction",
         "faults",
         "position",
+        "seen_version",
     )
 
     def __init__(self, faults: FaultSet, conn: int, direction: Direction, position: Position):
@@ -59,25 +59,25 @@ class FaultInstances:
         self.direction = direction
         self.position = position
         self.by_name: dict[str, FaultInstance] = {}
-        self._seen_version = -1
-        self._alarms: list[tuple[float, int, FaultInstance]] = []  # (when, order, instance): a heap
+        self.seen_version = -1
+        self.alarms: list[tuple[float, int, FaultInstance]] = []  # (when, order, instance): a heap
         self._alarm_order = itertools.count()
 
     @property
     def stale(self) -> bool:
         """The fault set changed since the last :meth:`refresh`."""
-        return self._seen_version != self.faults.version
+        return self.seen_version != self.faults.version
 
     @property
     def quiet(self) -> bool:
         """No fault and no alarm here: what comes out is exactly what went in, at once."""
-        return not self.by_name and not self._alarms
+        return not self.by_name and not self.alarms
 
     def refresh(self) -> list[FaultInstance]:
         """Bring the instances up to date with the fault set; returns the new ones (to start)."""
         if not self.stale:
             return []
-        self._seen_version = self.faults.version
+        self.seen_version = self.faults.version
         current: dict[str, FaultInstance] = {}
         for spec in self.faults.specs:
             if spec.direction != self.direction or not spec.applies_to_connection(self.conn):
@@ -130,7 +130,7 @@ class FaultInstances:
             ctx.evidence.clear()
         if ctx.alarms:
             for at in ctx.alarms:
-                heapq.heappush(self._alarms, (at, next(self._alarm_order), instance))
+                heapq.heappush(self.alarms, (at, next(self._alarm_order), instance))
             ctx.alarms.clear()
 
     def call(self, instance: FaultInstance, now: float, hook: str, *args: object) -> list[Any]:
@@ -158,7 +158,7 @@ class FaultInstances:
     @property
     def next_alarm(self) -> float | None:
         """When the next alarm is due (``None``: none is set)."""
-        alarms = self._alarms
+        alarms = self.alarms
         while alarms and self.by_name.get(alarms[0][2].spec.name) is not alarms[0][2]:
             heapq.heappop(alarms)  # its fault was removed or replaced meanwhile
         return alarms[0][0] if alarms else None
@@ -166,7 +166,7 @@ class FaultInstances:
     def pop_due(self, now: float) -> FaultInstance | None:
         """The next instance whose alarm is due by ``now`` and that may hear it (still current, and
         its ``match`` accepts the current request: otherwise the alarm is dropped), or None."""
-        alarms = self._alarms
+        alarms = self.alarms
         while alarms and alarms[0][0] <= now:
             _, _, instance = heapq.heappop(alarms)
             current = self.by_name.get(instance.spec.name) is instance

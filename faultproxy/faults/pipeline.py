@@ -34,7 +34,7 @@ from faultproxy.faults.base import (
     Wait,
 )
 from faultproxy.faults.faultset import FaultSet
-from faultproxy.faults.instances import FaultInstances, Position
+from faultproxy.faults.instances import FaultInstances
 from faultproxy.faults.sse_layer import SSELayer
 from faultproxy.wire.chunked import ChunkData
 from faultproxy.wire.http import BodyData, HTTPEvent, HTTPReader, Request, Response
@@ -77,12 +77,14 @@ class Pipeline:
         "_requested",
         "_requests",
         "direction",
+        "exchange",
         "finished",
         "holding",
         "instances",
+        "offset",
         "on_request",
-        "position",
         "reader",
+        "request",
         "sse",
     )
 
@@ -104,8 +106,10 @@ class Pipeline:
         self.direction = direction
         self.reader = None if raw else HTTPReader(direction, strict=strict)
         self.on_request = on_request
-        self.position = Position()
-        self.instances = FaultInstances(faults, conn, direction, self.position)
+        self.exchange = 0  # where this direction is (its Position): the current exchange, …
+        self.offset = 0  # … the bytes written out so far, …
+        self.request: Request | None = None  # … and the request of the current exchange
+        self.instances = FaultInstances(faults, conn, direction, self)
         self.sse = SSELayer(self.instances)
         self._requests: list[Request] = []  # responses: requests awaiting their response (rarely > 1)
         self._finals = 0  # responses: final (non-1xx) responses seen
@@ -132,7 +136,7 @@ class Pipeline:
     @property
     def open_request(self) -> Request | None:
         """Requests: the request whose head has been read and whose body has not ended yet."""
-        reader, request = self.reader, self.position.request
+        reader, request = self.reader, self.request
         if reader is None or request is None or reader.between_messages or reader.head is not request:
             return None
         return request
@@ -206,15 +210,16 @@ class Pipeline:
 
         What :meth:`feed` does in that case, without the fault machinery around it: at 20,000
         events/s each read's overhead shows up in the latency every event sees."""
-        reader = self.reader
-        if (
+        reader, instances = self.reader, self.instances
+        if (  # attributes, not properties: this runs for every read of a healthy stream
             reader is None
             or self.direction != "response"
-            or not self.instances.quiet
+            or instances.by_name
+            or instances.alarms
+            or instances.seen_version != instances.faults.version
             or self.finished
             or self.holding
             or self._answer is not None
-            or self.instances.stale
         ):
             return False
         reader.skim = True
@@ -223,7 +228,7 @@ class Pipeline:
             if isinstance(event, (Request, Response)):
                 self._start_exchange(event)
         self.sse.tail = reader.body_tail  # the body's, since its head (read here too, maybe)
-        self.position.offset += len(data)
+        self.offset += len(data)
         return True
 
     def feed(self, data: bytes, now: float) -> list[Output]:
@@ -291,16 +296,15 @@ class Pipeline:
         return self._count([data]) if data and not self.holding else []
 
     def _start_exchange(self, head: Request | Response) -> None:
-        position = self.position
         if isinstance(head, Request):
-            position.exchange += 1
-            position.request = head
+            self.exchange += 1
+            self.request = head
             if self.on_request is not None and self.on_request(head):
                 self._answered = True
         else:
             # A 1xx interim response belongs to the same exchange as the final one after it.
-            position.exchange = self._finals + 1
-            position.request = self._requests[0] if self._requests else None
+            self.exchange = self._finals + 1
+            self.request = self._requests[0] if self._requests else None
             if head.status >= 200:
                 self._finals += 1
                 if self._requests:
@@ -310,7 +314,7 @@ class Pipeline:
     def _count(self, out: list[Output]) -> list[Output]:
         for item in out:
             if isinstance(item, bytes):
-                self.position.offset += len(item)
+                self.offset += len(item)
         return out
 
     def _run(self, events: list[HTTPEvent], now: float) -> list[Output]:
@@ -334,7 +338,7 @@ class Pipeline:
         for instance in instances.active("http"):
             ctx = instances.prepare(instance, now)
             step: list[HTTPOut] = []
-            at = self.position.offset  # where the output for the next event starts, as this fault sees it
+            at = self.offset  # where the output for the next event starts, as this fault sees it
             for item in wire:
                 if isinstance(item, (RawBytes, *ACTIONS)):
                     added: list[HTTPOut] = [item]

@@ -16,7 +16,6 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
-
 _ARROW = {"request": "→", "response": "←", "upstream": "⇠"}
 
 

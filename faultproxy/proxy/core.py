@@ -30,6 +30,7 @@ from faultproxy.faults.pipeline import Pipeline
 from faultproxy.net.addresses import Address
 from faultproxy.proxy.answers import Answers
 from faultproxy.proxy.flow import Ending, Flow, Port, Sides, Timers
+from faultproxy.proxy.outbox import QUEUE_LIMIT
 from faultproxy.proxy.states import (
     CLIENT,
     PEER,
@@ -50,6 +51,10 @@ LINGER_SECONDS = 5.0  # after its own answer, how long the proxy drains what the
 # before it is taken for one waiting for a server that speaks first (and closed, as TCP). An
 # HTTP client sends its request right after connecting; the margin covers a loaded machine.
 SNIFF_SECONDS = 1.0
+
+
+# for the fast path: an enum member looked up on its class costs more than the rest of the test
+_RELAYING, _UNDECIDED = Phase.RELAYING, Mode.UNDECIDED
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,6 +131,7 @@ class ConnectionCore:
 
     def opened(self) -> None:
         """The client's connection was accepted: connect upstream."""
+        self.sides.opened(CLIENT)
         self.port.connect(self.config.upstream)
         self.timers.arm(Timer.CONNECT, self.clock() + self.config.connect_timeout)
 
@@ -138,7 +144,7 @@ class ConnectionCore:
         self.response.sync()
         early, self.early = self.early, []
         for data in early:
-            self._from_client(data)
+            self.from_client(data)
         if self.sides.state[CLIENT] is SideState.READ_DONE and self.phase is Phase.RELAYING:
             self.request.finish()  # the client's FIN came while connecting
         self.sides.release(CLIENT, "connecting")
@@ -149,28 +155,27 @@ class ConnectionCore:
         self.sides.move(UPSTREAM, SideEvent.FAILED)
         self.answers.upstream_failed(reason)
 
-    def received(self, side: Side, data: bytes) -> None:
-        """Bytes read from ``side``."""
-        if side is UPSTREAM:
-            response = self.response
-            if (
-                self.phase is Phase.RELAYING
-                and response.untouched
-                and self.mode is not Mode.UNDECIDED
-                and response.pipeline.consume_untouched(data)
-            ):
-                response.outbox.write(data)  # no fault is here: the bytes go out as they came
-                return
-            if self.mode is Mode.UNDECIDED:
-                self.decide(Mode.TCP)  # the server spoke first: not an HTTP server
-            if self.phase is Phase.RELAYING:
-                response.feed(data)
-            elif self.phase is Phase.REFUSING:
-                response.feed(data)
-                self.answers.answer_refusal()
-            # otherwise the upstream is being closed: what it still sends is dropped
-        else:
-            self._from_client(data)
+    def from_upstream(self, data: bytes) -> None:
+        """Bytes read from the upstream."""
+        response = self.response
+        outbox = response.outbox
+        if (
+            self.phase is _RELAYING
+            and response.alarm_at is None
+            and outbox.limit == QUEUE_LIMIT
+            and self.mode is not _UNDECIDED
+            and response.pipeline.consume_untouched(data)
+        ):
+            outbox.write(data)  # no fault is here: the bytes go out as they came, in this call
+            return
+        if self.mode is Mode.UNDECIDED:
+            self.decide(Mode.TCP)  # the server spoke first: not an HTTP server
+        if self.phase is Phase.RELAYING:
+            response.feed(data)
+        elif self.phase is Phase.REFUSING:
+            response.feed(data)
+            self.answers.answer_refusal()
+        # otherwise the upstream is being closed: what it still sends is dropped
 
     def eof(self, side: Side) -> None:
         """A FIN from ``side``: it sends nothing more. Passed on as a FIN (a half-close)."""
@@ -256,7 +261,8 @@ class ConnectionCore:
 
     # -- the data path ---------------------------------------------------------------------
 
-    def _from_client(self, data: bytes) -> None:
+    def from_client(self, data: bytes) -> None:
+        """Bytes read from the client."""
         if self.mode is Mode.UNDECIDED:
             self.decide(Mode.HTTP if opens_like_http(data) else Mode.TCP)
         phase = self.phase

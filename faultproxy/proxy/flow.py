@@ -35,8 +35,10 @@ class Port(Protocol):
     """The commands a :class:`~faultproxy.proxy.core.ConnectionCore` gives: all it needs done
     outside itself. The adapter carries each out at once; a test records them."""
 
-    def write(self, side: Side, data: bytes) -> None:
-        """Send ``data`` on the side's socket."""
+    def writer(self, side: Side) -> Callable[[bytes], None]:
+        """The write command for ``side``, as a callable that sends bytes on its socket (asked
+        for once the socket exists and each time it starts taking bytes again, never per write:
+        the fast path writes through it straight to the socket)."""
 
     def write_eof(self, side: Side) -> None:
         """Send our FIN (a half-close); a socket that cannot half-close is closed instead."""
@@ -68,20 +70,43 @@ class Port(Protocol):
         """The connection is over: both sockets are gone and no timer is armed."""
 
 
+def _discard(data: bytes) -> None:
+    """What writing to a socket that takes no bytes (connecting, closing, after our FIN) does."""
+
+
+class Sink:
+    """The writing end of one socket: ``write`` sends bytes straight to it while it takes them
+    (the port's writer) and drops them otherwise. :class:`Sides` switches it with the side's state."""
+
+    __slots__ = ("write",)
+
+    def __init__(self) -> None:
+        self.write: Callable[[bytes], None] = _discard
+
+
 class Sides:
     """The two sockets as the core sees them: each one's state (per the side table in
-    :mod:`faultproxy.proxy.states`) and the reasons reading from it is paused."""
+    :mod:`faultproxy.proxy.states`), the reasons reading from it is paused, and where to write
+    to it (its :class:`Sink`)."""
 
-    __slots__ = ("_port", "holds", "state")
+    __slots__ = ("_port", "holds", "sinks", "state")
 
     def __init__(self, port: Port):
         self._port = port
         self.state: dict[Side, SideState] = {CLIENT: SideState.OPEN, UPSTREAM: SideState.CONNECTING}
         self.holds: dict[Side, set[str]] = {CLIENT: set(), UPSTREAM: set()}
+        self.sinks: dict[Side, Sink] = {CLIENT: Sink(), UPSTREAM: Sink()}
 
     def move(self, side: Side, event: SideEvent) -> SideState:
-        state = self.state[side] = next_side_state(self.state[side], event)
+        before = self.state[side]
+        state = self.state[side] = next_side_state(before, event)
+        if (before in WRITABLE) is not (state in WRITABLE):
+            self.sinks[side].write = self._port.writer(side) if state in WRITABLE else _discard
         return state
+
+    def opened(self, side: Side) -> None:
+        """The side's socket exists (the client's, accepted): it takes bytes from now on."""
+        self.sinks[side].write = self._port.writer(side)
 
     def hold(self, side: Side, reason: str) -> None:
         """Pause reading from ``side`` for ``reason`` (it stays paused while any reason holds)."""
@@ -109,10 +134,6 @@ class Sides:
         self.move(side, SideEvent.CONNECTED)
         if self.holds[side]:
             self._port.pause(side, min(self.holds[side]))
-
-    def write(self, side: Side, data: bytes) -> None:
-        if self.state[side] in WRITABLE:
-            self._port.write(side, data)
 
     def write_eof(self, side: Side) -> SideState:
         """Our FIN to ``side``: a half-close, or the close when its FIN came already."""
@@ -200,7 +221,7 @@ class Flow:
         """The flow from ``source`` to ``sink``; ``timers``: its alarm timer and its wait timer."""
         alarm, wait = timers
         outbox = Outbox(
-            write=partial(sides.write, sink),
+            sink=sides.sinks[sink],
             write_eof=write_eof,
             close=close,
             pause_source=partial(sides.hold, source, "fault"),
@@ -210,11 +231,6 @@ class Flow:
             clock=clock,
         )
         return cls(pipeline, outbox, alarm, port, clock)
-
-    @property
-    def untouched(self) -> bool:
-        """Nothing here may act on the next bytes but the pipeline itself (the fast path's test)."""
-        return self.alarm_at is None and self.outbox.limit == QUEUE_LIMIT
 
     def push(self, items: list[Output]) -> None:
         """Hand a pipeline's output to the outbox, with the queue limit its faults ask for now,

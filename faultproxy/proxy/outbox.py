@@ -17,10 +17,13 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Callable
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from faultproxy.faults.base import Close, Hold, Until, Wait
 from faultproxy.faults.pipeline import Output
+
+if TYPE_CHECKING:
+    from faultproxy.proxy.flow import Sink
 
 QUEUE_LIMIT = 1 << 20
 _EMPTY: deque[object] = deque()  # shared by every idle outbox, never written to (see _waiting)
@@ -40,8 +43,8 @@ class Outbox:
         "_queue",
         "_queued_bytes",
         "_resume_source",
+        "_sink",
         "_waiting_timer",
-        "_write",
         "_write_eof",
         "done",
         "limit",
@@ -50,7 +53,7 @@ class Outbox:
     def __init__(
         self,
         *,
-        write: Callable[[bytes], None],
+        sink: Sink,
         write_eof: Callable[[], None],
         close: Callable[[Literal["fin", "rst"]], None],
         pause_source: Callable[[], None],
@@ -59,10 +62,10 @@ class Outbox:
         disarm: Callable[[], None],
         clock: Callable[[], float],
     ):
-        """``write``/``write_eof``: to the sink socket; ``close``: a fault ends the connection;
+        """``sink``: where bytes go (its ``write``: straight to the socket); ``write_eof``: its FIN; ``close``: a fault ends the connection;
         ``pause_source``/``resume_source``: flow control on the socket read from; ``arm(at)``:
         call :meth:`wake` at time ``at`` (``disarm``: not any more)."""
-        self._write = write
+        self._sink = sink
         self._write_eof = write_eof
         self._close = close
         self._pause_source = pause_source
@@ -93,7 +96,7 @@ class Outbox:
             # The common case: nothing waiting, so bytes go straight out.
             for i, item in enumerate(items):
                 if isinstance(item, bytes):
-                    self._write(item)
+                    self._sink.write(item)
                 else:
                     self._enqueue(items[i:])
                     break
@@ -105,7 +108,7 @@ class Outbox:
         """:meth:`push` of one piece of bytes: written at once when nothing waits (the core's
         fast path), queued behind what waits otherwise."""
         if not self._queue and not self._waiting_timer and not self.done:
-            self._write(data)
+            self._sink.write(data)
         else:
             self.push([data])
 
@@ -164,7 +167,7 @@ class Outbox:
             item = queue.popleft()
             if isinstance(item, bytes):
                 self._queued_bytes -= len(item)
-                self._write(item)
+                self._sink.write(item)
             elif isinstance(item, Wait):
                 if item.seconds > 0:
                     self._waiting_timer = True

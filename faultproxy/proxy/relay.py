@@ -28,14 +28,18 @@ _LINGER_RST = struct.pack("ii", 1, 0)
 
 
 class Endpoint(asyncio.Protocol):
-    """One socket of a relayed connection: reports what happens to it as the core's events."""
+    """One socket of a relayed connection: reports what happens to it as the core's events.
 
-    __slots__ = ("core", "forgotten", "relay", "side", "transport")
+    ``data_received`` is the core's own event method, bound per instance: every read goes to the
+    core with no call in between (the loop calls it for each read of every stream)."""
 
-    def __init__(self, relay: Relay, side: Side):
+    __slots__ = ("core", "data_received", "forgotten", "relay", "side", "transport")
+
+    def __init__(self, relay: Relay, side: Side, data_received: Callable[[bytes], None]):
         self.relay = relay
         self.core = relay.core
         self.side = side
+        self.data_received = data_received  # type: ignore[method-assign]
         self.transport: asyncio.Transport | None = None
         self.forgotten = False  # the core gave this side up while connecting: nothing of it is reported
 
@@ -48,9 +52,6 @@ class Endpoint(asyncio.Protocol):
         if sock is not None:
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.relay.made(self)
-
-    def data_received(self, data: bytes) -> None:
-        self.core.received(self.side, data)
 
     def eof_received(self) -> bool:
         if not self.forgotten:
@@ -68,15 +69,6 @@ class Endpoint(asyncio.Protocol):
         self.core.write_resumed(self.side)
 
 
-class CapturedUpstream(Endpoint):
-    """The upstream socket of a relay whose proxy writes a capture: every read is captured too,
-    before any fault (``dir: upstream``, the server's own bytes: a ``url:`` server's ground truth)."""
-
-    __slots__ = ()
-
-    def data_received(self, data: bytes) -> None:
-        self.relay.capture.data(self.relay.id, "upstream", data)
-        self.core.received(self.side, data)
 
 
 class Relay:
@@ -100,11 +92,14 @@ class Relay:
         self.capture = capture
         self.on_done = on_done
         self.core = ConnectionCore(config, faults, conn_id, self, loop.time)
-        self.client = Endpoint(self, CLIENT)
-        self.upstream = (CapturedUpstream if capture.active else Endpoint)(self, UPSTREAM)
+        self.client = Endpoint(self, CLIENT, self.core.from_client)
+        self.upstream = Endpoint(self, UPSTREAM, self._upstream_reads())
         self.closed: asyncio.Future[None] = loop.create_future()
         self._connecting: asyncio.Task[None] | None = None
         self._timers: dict[Timer, asyncio.TimerHandle] = {}
+
+    def _upstream_reads(self) -> Callable[[bytes], None]:
+        return self.core.from_upstream
 
     def _endpoint(self, side: Side) -> Endpoint:
         return self.client if side is CLIENT else self.upstream
@@ -119,8 +114,16 @@ class Relay:
 
     # -- the core's commands (its Port) ------------------------------------------------------
 
-    def write(self, side: Side, data: bytes) -> None:
-        (self.client if side is CLIENT else self.upstream).transport.write(data)  # type: ignore[union-attr]
+    def writer(self, side: Side) -> Callable[[bytes], None]:
+        transport = self._endpoint(side).transport
+        assert transport is not None, f"no {side} socket to write to yet"
+        write, closing = transport.write, transport.is_closing
+
+        def send(data: bytes) -> None:
+            if not closing():  # closed under us (a reset): the loss is reported next
+                write(data)
+
+        return send
 
     def write_eof(self, side: Side) -> None:
         transport = self._endpoint(side).transport
@@ -203,14 +206,30 @@ class Relay:
 
 
 class CapturingRelay(Relay):
-    """A :class:`Relay` whose proxy writes a capture: every write is captured as it goes out
-    (and every upstream read as it comes in, see :class:`CapturedUpstream`)."""
+    """A :class:`Relay` whose proxy writes a capture: every write is captured as it goes out,
+    and every upstream read as it comes in, before any fault (``dir: upstream``, the server's
+    own bytes: a ``url:`` server's ground truth)."""
 
     __slots__ = ()
 
-    def write(self, side: Side, data: bytes) -> None:
-        self.capture.data(self.id, "request" if side is UPSTREAM else "response", data)
-        super().write(side, data)
+    def _upstream_reads(self) -> Callable[[bytes], None]:
+        capture, conn, received = self.capture, self.id, self.core.from_upstream
+
+        def read(data: bytes) -> None:
+            capture.data(conn, "upstream", data)
+            received(data)
+
+        return read
+
+    def writer(self, side: Side) -> Callable[[bytes], None]:
+        capture, conn, send = self.capture, self.id, super().writer(side)
+        direction = "request" if side is UPSTREAM else "response"
+
+        def captured(data: bytes) -> None:
+            capture.data(conn, direction, data)
+            send(data)
+
+        return captured
 
 
 def describe_connect_error(exc: BaseException) -> str:

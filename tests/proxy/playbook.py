@@ -19,6 +19,7 @@ Adapter rules hold too: an event about a socket the core closed while connecting
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -119,8 +120,8 @@ class Recorder:
         self.connected: set[Side] = {CLIENT}
         self.finished = 0  # times done() was given
 
-    def write(self, side: Side, data: bytes) -> None:
-        self.commands.append(Write(side, data))
+    def writer(self, side: Side) -> Callable[[bytes], None]:
+        return lambda data: self.commands.append(Write(side, data))
 
     def write_eof(self, side: Side) -> None:
         self.commands.append(WriteEof(side))
@@ -193,7 +194,7 @@ class DataReceived(Event):
 
     def apply(self, core: ConnectionCore, port: Recorder) -> None:
         assert self.side in port.connected, f"no {self.side} socket to read from"
-        core.received(self.side, self.data)
+        (core.from_client if self.side is CLIENT else core.from_upstream)(self.data)
 
 
 @dataclass(frozen=True)
