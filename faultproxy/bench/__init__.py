@@ -16,4 +16,8 @@ Everything runs on this machine, over loopback, against one purpose-built upstre
 from __future__ import annotations
 
 PHASES = ("throughput", "latency", "concurrency")
-TARGETS = ("direct", "faultproxy", "nginx", "mitmproxy")
+TARGETS = ("direct", "faultproxy", "faultproxy-sse", "faultproxy-mix", "nginx", "mitmproxy")
+# faultproxy with faults on that change nothing, so that only their cost shows: the events of every
+# response parsed by an SSE fault (``-sse``), and a typical stack of an SSE, an HTTP and a byte fault
+# (``-mix``). Their throughput and latency are measured; memory per idle stream is not.
+FAULT_TARGETS = ("faultproxy-sse", "faultproxy-mix")

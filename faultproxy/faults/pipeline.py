@@ -147,7 +147,8 @@ class Pipeline:
         Unless an ``http`` fault answers it (:meth:`Fault.on_request`): then no response to it
         is expected, and what comes back is the answer to send to the client (empty while
         responses to earlier requests are still due; :meth:`feed` sends it after them).
-        ``None``: the request goes to the upstream."""
+        ``None``: the request goes to the upstream. The faults are those of the last
+        :meth:`sync` (or read): the core syncs first, so that new faults start properly."""
         self._requested += 1
         if not self.finished and self.reader is not None:
             for instance in self.instances.active("http", request):

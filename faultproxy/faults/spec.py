@@ -208,8 +208,14 @@ def check_unique(specs: list[FaultSpec], where: str = "") -> list[FaultSpec]:
 
 
 def parse_cli_fault(text: str, index: int = 0) -> FaultSpec:
-    """``TYPE:key=value,key=value`` (values parsed as YAML scalars), as ``--fault`` takes it."""
+    """``TYPE:key=value,key=value`` (values parsed as YAML scalars), as ``--fault`` takes it.
+
+    A key is one of the fault's attributes, or else ``name``, ``stream`` or ``toxicity`` of the
+    fault itself: ``set_header:name=X-Test,value=1`` sets the header named X-Test (the fault's own
+    name, which ``set_header`` shadows, can be given as ``fault_name=``)."""
     kind, _, rest = text.partition(":")
+    cls = REGISTRY.get(kind.strip())
+    own = set(cls.Attributes.model_fields) if cls is not None else set()
     attributes: dict[str, Any] = {}
     top: dict[str, Any] = {}
     for item in filter(None, (p.strip() for p in rest.split(","))):
@@ -217,7 +223,9 @@ def parse_cli_fault(text: str, index: int = 0) -> FaultSpec:
         if not eq:
             raise FaultSpecError(f"--fault {text!r}: expected key=value, got {item!r}")
         parsed = yaml.safe_load(value) if value else ""
-        if key in ("name", "stream", "toxicity"):
+        if key == "fault_name":
+            top["name"] = parsed
+        elif key in ("name", "stream", "toxicity") and key not in own:
             top[key] = parsed
         else:
             attributes[key] = parsed

@@ -653,3 +653,15 @@ def _possible(event: object, core, port) -> bool:
             return core.sides.state[side] in (SideState.OPEN, SideState.WRITE_DONE)  # it has not sent its FIN
         return True
     return True
+
+
+def test_the_docs_list_every_transition_and_no_other() -> None:
+    """docs/connection-core.md is the reference: its tables are the tables in the code."""
+    import re
+    from pathlib import Path
+
+    text = (Path(__file__).parents[2] / "docs" / "connection-core.md").read_text(encoding="utf-8")
+    rows = set(re.findall(r"^\| `(\w+)` \| `(\w+)` \| `(\w+)` \|$", text, flags=re.M))
+    in_code = {(a.name, t.name, b.name) for a, moves in PHASE_TRANSITIONS.items() for t, b in moves.items()}
+    in_code |= {(a.name, e.name, b.name) for a, moves in SIDE_TRANSITIONS.items() for e, b in moves.items()}
+    assert rows == in_code
