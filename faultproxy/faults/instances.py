@@ -44,6 +44,8 @@ class FaultInstances:
 
     __slots__ = (
         "_alarm_order",
+        "_cache",
+        "_cached_for",
         "alarms",
         "by_name",
         "conn",
@@ -62,6 +64,10 @@ class FaultInstances:
         self.seen_version = -1
         self.alarms: list[tuple[float, int, FaultInstance]] = []  # (when, order, instance): a heap
         self._alarm_order = itertools.count()
+        # active() per layer, and the queue limit, for the instances and request they were worked
+        # out for: asked several times per read, they change only with either
+        self._cache: dict[str, Any] = {}
+        self._cached_for: tuple[object, object] = (None, None)
 
     @property
     def stale(self) -> bool:
@@ -97,8 +103,25 @@ class FaultInstances:
         return started
 
     def active(self, layer: Layer, request: Request | None = None) -> list[FaultInstance]:
-        """The instances of ``layer`` whose ``match`` accepts ``request`` (default: the current one)."""
-        request = request or self.position.request
+        """The instances of ``layer`` whose ``match`` accepts ``request`` (default: the current
+        one). The list is shared: do not change it."""
+        if request is not None:
+            return self._matching(layer, request)
+        cache = self._current()
+        found = cache.get(layer)
+        if found is None:
+            found = cache[layer] = self._matching(layer, self.position.request)
+        return found  # type: ignore[no-any-return]
+
+    def _current(self) -> dict[str, Any]:
+        """The cache, emptied if the instances or the current request changed since it was filled."""
+        key = self._cached_for
+        if key[0] is not self.by_name or key[1] is not self.position.request:
+            self._cache = {}
+            self._cached_for = (self.by_name, self.position.request)
+        return self._cache
+
+    def _matching(self, layer: Layer, request: Request | None) -> list[FaultInstance]:
         out = []
         for instance in self.by_name.values():
             if instance.fault.layer != layer:
@@ -147,13 +170,16 @@ class FaultInstances:
         """The smallest :attr:`Fault.queue_limit` of the faults that apply now (``None``: default)."""
         if not self.by_name:
             return None
-        limits = [
-            limit
-            for layer in ("sse", "http", "bytes")
-            for instance in self.active(layer)  # type: ignore[arg-type]
-            if (limit := instance.fault.queue_limit) is not None
-        ]
-        return min(limits) if limits else None
+        cache = self._current()
+        if "limit" not in cache:
+            limits = [
+                limit
+                for layer in ("sse", "http", "bytes")
+                for instance in self.active(layer)  # type: ignore[arg-type]
+                if (limit := instance.fault.queue_limit) is not None
+            ]
+            cache["limit"] = min(limits) if limits else None
+        return cache["limit"]  # type: ignore[no-any-return]
 
     @property
     def next_alarm(self) -> float | None:

@@ -121,9 +121,20 @@ class ChunkedDecoder:
                 if self._remaining == 0:
                     self._state = _DATA_CRLF
             elif state == _SIZE:
-                pos = self._read_size_line(data, pos, events)
+                line = None if self._line else _PLAIN_SIZE_LINE.match(data, pos)
+                if line is not None and line.end() - pos <= MAX_SIZE_LINE:
+                    pos = self._plain_size_line(line, events)  # the common case, in one step
+                else:
+                    pos = self._read_size_line(data, pos, events)
             elif state == _DATA_CRLF:
-                pos = self._read_data_crlf(data, pos, events)
+                if not self._line and data.startswith(b"\r\n", pos):  # the common case
+                    events.append(ChunkEnd(b"\r\n"))
+                    self.offset += 2
+                    self.chunks += 1
+                    self._state = _SIZE
+                    pos += 2
+                else:
+                    pos = self._read_data_crlf(data, pos, events)
             elif state == _TRAILER:
                 pos = self._read_trailers(data, pos, events)
             elif state == _BROKEN:
@@ -256,6 +267,21 @@ class ChunkedDecoder:
         stop = len(data) if nl < 0 else nl + 1
         self._line += data[pos:stop]
         return stop, nl >= 0 and len(self._line) <= limit
+
+    def _plain_size_line(self, line: re.Match[bytes], events: list) -> int:
+        """A whole, well-formed size line (what :meth:`_read_size_line` would find, without the
+        line-by-line care a broken or split one needs)."""
+        raw = line.group()
+        size = int(line.group(1), 16)
+        semi = raw.find(b";")
+        events.append(ChunkHeader(size, raw[semi + 1 : -2] if semi >= 0 else b"", raw))
+        self.offset += len(raw)
+        if size == 0:
+            self._state = _TRAILER
+        else:
+            self._remaining = size
+            self._state = _DATA
+        return line.end()
 
     def _read_size_line(self, data: bytes, pos: int, events: list) -> int:
         start_offset = self.offset
