@@ -200,13 +200,14 @@ class Direct(Peer):
 
 # Faults that act on every stream of the benchmark and change nothing a client sees, so that what
 # is measured is the cost of the fault path itself: every event parsed and re-framed by an SSE
-# fault; and with it a header added to each response (every body event through the http layer)
-# and a delay of 0 ms (every piece through the bytes layer and the outbox's wait).
+# fault; and with it an http fault that follows every chunk (a cut after more bytes than any
+# stream has: every body event through the http layer) and a delay of 0 ms (every piece through
+# the bytes layer and the outbox's wait).
 NEVER_SENT = "event_type=faultproxy-bench-never-sent"
 FAULTS: dict[str, tuple[str, ...]] = {
     "faultproxy": (),
     "faultproxy-sse": (f"sse_drop:{NEVER_SENT}",),
-    "faultproxy-mix": (f"sse_drop:{NEVER_SENT}", "set_header:name=X-Faultproxy-Bench,value=on-purpose", "latency:latency=0"),
+    "faultproxy-mix": (f"sse_drop:{NEVER_SENT}", "truncate_chunk:after_bytes=1000000000000", "latency:latency=0"),
 }
 
 

@@ -14,6 +14,9 @@ An ``http`` fault on responses may answer a request itself (:meth:`Fault.on_requ
 ``http_status``): the core tells the response pipeline of each request (:meth:`expect`), the
 request pipeline then forwards nothing from that request on, and the answer goes to the client
 once the responses to earlier requests are complete.
+
+docs/creating-a-fault.md shows a fault through a pipeline in memory; docs/connection-core.md
+how the core carries out what a pipeline returns.
 """
 
 from __future__ import annotations

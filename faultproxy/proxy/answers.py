@@ -51,7 +51,8 @@ class Answers:
         self.requested = False  # a request head came from the client
         self.malformed_seen = False  # upstream down: what the client sent is no valid request
         self.upstream_error: str | None = None  # why the upstream connection could not be made
-        # a 400 waiting for the responses before it: its text, and the refused request if its head went upstream
+        # a 400 waiting for the responses before it: its text, and the refused request (if its
+        # head went upstream)
         self.refused: tuple[str, Request | None] | None = None
 
     # -- requests --------------------------------------------------------------------------

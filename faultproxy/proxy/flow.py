@@ -14,7 +14,7 @@ from typing import Literal, Protocol
 
 from faultproxy.faults.pipeline import Output, Pipeline
 from faultproxy.net.addresses import Address
-from faultproxy.proxy.outbox import QUEUE_LIMIT, Outbox
+from faultproxy.proxy.outbox import QUEUE_LIMIT, Outbox, Sink, discard
 from faultproxy.proxy.states import (
     CLIENT,
     LIVE,
@@ -70,20 +70,6 @@ class Port(Protocol):
         """The connection is over: both sockets are gone and no timer is armed."""
 
 
-def _discard(data: bytes) -> None:
-    """What writing to a socket that takes no bytes (connecting, closing, after our FIN) does."""
-
-
-class Sink:
-    """The writing end of one socket: ``write`` sends bytes straight to it while it takes them
-    (the port's writer) and drops them otherwise. :class:`Sides` switches it with the side's state."""
-
-    __slots__ = ("write",)
-
-    def __init__(self) -> None:
-        self.write: Callable[[bytes], None] = _discard
-
-
 class Sides:
     """The two sockets as the core sees them: each one's state (per the side table in
     :mod:`faultproxy.proxy.states`), the reasons reading from it is paused, and where to write
@@ -101,7 +87,7 @@ class Sides:
         before = self.state[side]
         state = self.state[side] = next_side_state(before, event)
         if (before in WRITABLE) is not (state in WRITABLE):
-            self.sinks[side].write = self._port.writer(side) if state in WRITABLE else _discard
+            self.sinks[side].write = self._port.writer(side) if state in WRITABLE else discard
         return state
 
     def opened(self, side: Side) -> None:

@@ -17,17 +17,29 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Literal
+from typing import Literal
 
 from faultproxy.faults.base import Close, Hold, Until, Wait
 from faultproxy.faults.pipeline import Output
 
-if TYPE_CHECKING:
-    from faultproxy.proxy.flow import Sink
-
 QUEUE_LIMIT = 1 << 20
-_EMPTY: deque[object] = deque()  # shared by every idle outbox, never written to (see _waiting)
+_EMPTY: deque[object] = deque()  # shared by every idle outbox, never written to (see _enqueue)
 EOF = object()  # queued after the last output of a direction: pass the FIN on
+
+
+def discard(data: bytes) -> None:
+    """What writing to a socket that takes no bytes (connecting, closing, after our FIN) does."""
+
+
+class Sink:
+    """The writing end of one socket: ``write`` sends bytes straight to it while it takes them
+    (the port's writer) and drops them otherwise. :class:`~faultproxy.proxy.flow.Sides` switches it
+    with the side's state."""
+
+    __slots__ = ("write",)
+
+    def __init__(self) -> None:
+        self.write: Callable[[bytes], None] = discard
 
 
 class Outbox:

@@ -14,17 +14,15 @@ from __future__ import annotations
 
 import asyncio
 import socket
-import struct
 from collections.abc import Callable
 
 from faultproxy.faults.faultset import FaultSet
 from faultproxy.net.addresses import Address
+from faultproxy.net.tcp import reset
 from faultproxy.proxy.capture import CaptureSink
 from faultproxy.proxy.core import ConnectionCore, RelayConfig
 from faultproxy.proxy.flow import Ending
 from faultproxy.proxy.states import CLIENT, UPSTREAM, Side, Timer
-
-_LINGER_RST = struct.pack("ii", 1, 0)
 
 
 class Endpoint(asyncio.Protocol):
@@ -67,8 +65,6 @@ class Endpoint(asyncio.Protocol):
 
     def resume_writing(self) -> None:
         self.core.write_resumed(self.side)
-
-
 
 
 class Relay:
@@ -146,15 +142,10 @@ class Relay:
             return
         if how == "fin":
             transport.close()
-            return
-        if how == "rst":  # close with a TCP RST instead of a FIN, as the peer on the other side did
-            sock = transport.get_extra_info("socket")
-            if sock is not None:
-                try:
-                    sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, _LINGER_RST)
-                except OSError:
-                    pass
-        transport.abort()
+        elif how == "rst":  # a TCP RST instead of a FIN, as the peer on the other side did
+            reset(transport)
+        else:
+            transport.abort()
 
     def pause(self, side: Side, reason: str) -> None:
         transport = self._endpoint(side).transport

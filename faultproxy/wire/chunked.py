@@ -272,16 +272,20 @@ class ChunkedDecoder:
         """A whole, well-formed size line (what :meth:`_read_size_line` would find, without the
         line-by-line care a broken or split one needs)."""
         raw = line.group()
-        size = int(line.group(1), 16)
         semi = raw.find(b";")
-        events.append(ChunkHeader(size, raw[semi + 1 : -2] if semi >= 0 else b"", raw))
-        self.offset += len(raw)
-        if size == 0:
+        extensions = raw[semi + 1 : -2] if semi >= 0 else b""
+        self._start_chunk(ChunkHeader(int(line.group(1), 16), extensions, raw), events)
+        return line.end()
+
+    def _start_chunk(self, header: ChunkHeader, events: list) -> None:
+        """A size line was read: the chunk's data follows, or (size 0) the trailer section."""
+        events.append(header)
+        self.offset += len(header.raw)
+        if header.size == 0:
             self._state = _TRAILER
         else:
-            self._remaining = size
+            self._remaining = header.size
             self._state = _DATA
-        return line.end()
 
     def _read_size_line(self, data: bytes, pos: int, events: list) -> int:
         start_offset = self.offset
@@ -300,13 +304,7 @@ class ChunkedDecoder:
         body = line[:-2]
         size_text, _, ext = body.partition(b";")
         size = int(size_text.rstrip(b" \t"), 16)
-        events.append(ChunkHeader(size, ext if b";" in body else b"", line))
-        self.offset += len(line)
-        if size == 0:
-            self._state = _TRAILER
-        else:
-            self._remaining = size
-            self._state = _DATA
+        self._start_chunk(ChunkHeader(size, ext if b";" in body else b"", line), events)
         return stop
 
     def _read_data_crlf(self, data: bytes, pos: int, events: list) -> int:

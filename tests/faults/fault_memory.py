@@ -116,8 +116,10 @@ def run(
 ) -> Run:
     """Feed ``reads`` through a pipeline with ``faults`` (``step``: seconds between reads), then
     the source's FIN (unless ``eof=False``), then every alarm the faults set, in time order."""
-    specs = [parse_fault({"stream": "upstream" if direction == "request" else "downstream", **f}, index=i)
-             for i, f in enumerate(faults)]
+    specs = [
+        parse_fault({"stream": "upstream" if direction == "request" else "downstream", **f}, index=i)
+        for i, f in enumerate(faults)
+    ]
     fault_set = FaultSet(specs, seed=seed)
     evidence: list[Evidence] = []
     fault_set.listeners.append(evidence.append)
@@ -146,4 +148,16 @@ def _alarms_until(pipeline: Pipeline, until: float) -> list[Output]:
     raise AssertionError("alarms kept coming")
 
 
-__all__ = ["GET", "SSE_HEAD", "Close", "Hold", "Run", "Until", "Wait", "event", "run", "sse_reads", "sse_response"]
+__all__ = [
+    "GET",
+    "SSE_HEAD",
+    "Close",
+    "Hold",
+    "Run",
+    "Until",
+    "Wait",
+    "event",
+    "run",
+    "sse_reads",
+    "sse_response",
+]

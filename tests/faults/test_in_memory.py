@@ -57,8 +57,14 @@ def test_sse_corrupt_breaks_one_event_only() -> None:
 
 
 def test_sse_inject_adds_an_error_event_after_the_first() -> None:
-    delivered = run([fault("sse_inject", kind="event", text="boom", after_events=1)], sse_reads([1, 2])).response()
-    assert [(e.type, e.data) for e in delivered.events] == [("message", "event 1"), ("error", "boom"), ("message", "event 2")]
+    delivered = run(
+        [fault("sse_inject", kind="event", text="boom", after_events=1)], sse_reads([1, 2])
+    ).response()
+    assert [(e.type, e.data) for e in delivered.events] == [
+        ("message", "event 1"),
+        ("error", "boom"),
+        ("message", "event 2"),
+    ]
 
 
 def test_sse_split_cuts_events_into_small_chunks() -> None:
@@ -128,13 +134,17 @@ def test_a_fault_joins_a_live_stream_at_the_next_event_boundary_only() -> None:
 
 def test_http_status_answers_the_request_itself() -> None:
     result = run([fault("http_status", status=429, headers={"Retry-After": "2"})], sse_reads([1]))
-    assert result.wire.startswith(b"HTTP/1.1 429 Too Many Requests\r\n") and b"Retry-After: 2\r\n" in result.wire
+    assert (
+        result.wire.startswith(b"HTTP/1.1 429 Too Many Requests\r\n") and b"Retry-After: 2\r\n" in result.wire
+    )
     assert result.closed == "fin" and b"event 1" not in result.wire
 
 
 def test_set_and_remove_header_on_the_response() -> None:
-    result = run([fault("set_header", name="X-Test", value="1"), fault("remove_header", name="Content-Type")],
-                 sse_reads([1]))
+    result = run(
+        [fault("set_header", name="X-Test", value="1"), fault("remove_header", name="Content-Type")],
+        sse_reads([1]),
+    )
     head = result.response().head
     assert head is not None and head.headers.get("x-test") == b"1" and "content-type" not in head.headers
 
@@ -251,7 +261,6 @@ def test_ok_head_is_a_complete_response() -> None:  # guards the helper the test
     assert run([], [OK_HEAD + b"hello world"]).response().complete
 
 
-
 # -- the pipeline itself -------------------------------------------------------------------------
 
 
@@ -280,7 +289,13 @@ def test_evidence_says_where_the_fault_fired() -> None:
     result = run([{"name": "cut", **fault("sse_drop", event_index=1)}], sse_reads([1, 2, 3]))
     (fired,) = result.evidence
     assert (fired.fault, fired.type, fired.conn, fired.direction, fired.exchange, fired.event_index) == (
-        "cut", "sse_drop", 1, "response", 1, 1)
+        "cut",
+        "sse_drop",
+        1,
+        "response",
+        1,
+        1,
+    )
 
 
 def test_a_removed_faults_alarm_never_rings() -> None:

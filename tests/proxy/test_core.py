@@ -64,16 +64,14 @@ BAD_400 = StartsWith(b"HTTP/1.1 400 Bad Request\r\n")
 BAD_502 = StartsWith(b"HTTP/1.1 502 Bad Gateway\r\n")
 
 
+def accepted(**options: object) -> Playbook:
+    """A playbook whose client was just accepted: the core connects upstream, with a timeout."""
+    return Playbook(**options) >> Opened() << Connect(UPSTREAM_ADDRESS) << Arm(Timer.CONNECT, 10.0)  # type: ignore[arg-type]
+
+
 def relaying(**options: object) -> Playbook:
     """A playbook whose connection is set up: accepted, connected upstream."""
-    return (
-        Playbook(**options)  # type: ignore[arg-type]
-        >> Opened()
-        << Connect(UPSTREAM_ADDRESS)
-        << Arm(Timer.CONNECT, 10.0)
-        >> Connected()
-        << Cancel(Timer.CONNECT)
-    )
+    return accepted(**options) >> Connected() << Cancel(Timer.CONNECT)
 
 
 def both_lost(playbook: Playbook) -> Playbook:
@@ -100,10 +98,7 @@ def test_bytes_pass_both_ways_as_they_came() -> None:
 def test_the_clients_first_bytes_wait_for_the_upstream_connection_and_reading_pauses() -> None:
     """Whatever waits for the upstream stays small: one read, then the client is not read."""
     assert (
-        Playbook()
-        >> Opened()
-        << Connect(UPSTREAM_ADDRESS)
-        << Arm(Timer.CONNECT, 10.0)
+        accepted()
         >> DataReceived(CLIENT, GET[:10])
         << Pause(CLIENT, "connecting")
         >> DataReceived(CLIENT, GET[10:])  # a read already under way when the pause came
@@ -132,10 +127,7 @@ def test_a_fin_is_passed_on_as_a_half_close_and_both_fins_close() -> None:
 
 def test_a_client_fin_while_connecting_reaches_the_upstream_once_connected() -> None:
     assert (
-        Playbook()
-        >> Opened()
-        << Connect(UPSTREAM_ADDRESS)
-        << Arm(Timer.CONNECT, 10.0)
+        accepted()
         >> DataReceived(CLIENT, GET)
         << Pause(CLIENT, "connecting")
         >> EofReceived(CLIENT)
@@ -206,10 +198,7 @@ def test_a_client_gone_while_the_upstream_connects_is_forgotten(sends: bytes, re
 
 def test_upstream_down_is_a_502_for_the_request_that_waited() -> None:
     assert (
-        Playbook(notes=True)
-        >> Opened()
-        << Connect(UPSTREAM_ADDRESS)
-        << Arm(Timer.CONNECT, 10.0)
+        accepted(notes=True)
         >> DataReceived(CLIENT, GET)
         << Pause(CLIENT, "connecting")
         >> ConnectFailed("connection refused")
@@ -231,10 +220,7 @@ def test_upstream_down_is_a_502_for_the_request_that_waited() -> None:
 
 def test_upstream_down_an_http_client_that_has_not_asked_yet_gets_its_502_when_it_asks() -> None:
     assert (
-        Playbook()
-        >> Opened()
-        << Connect(UPSTREAM_ADDRESS)
-        << Arm(Timer.CONNECT, 10.0)
+        accepted()
         >> ConnectFailed()
         << Cancel(Timer.CONNECT)
         >> DataReceived(CLIENT, GET[:12])  # not a whole head yet: no answer
@@ -247,10 +233,7 @@ def test_upstream_down_an_http_client_that_has_not_asked_yet_gets_its_502_when_i
 
 def test_upstream_down_a_client_that_half_closes_gets_its_502() -> None:
     assert (
-        Playbook()
-        >> Opened()
-        << Connect(UPSTREAM_ADDRESS)
-        << Arm(Timer.CONNECT, 10.0)
+        accepted()
         >> ConnectFailed()
         << Cancel(Timer.CONNECT)
         >> DataReceived(CLIENT, GET[:12])
@@ -279,10 +262,7 @@ def test_a_connect_timeout_stops_the_connect_and_is_a_502() -> None:
 
 def test_upstream_down_in_raw_mode_closes_the_client() -> None:
     assert (
-        Playbook(raw=True)
-        >> Opened()
-        << Connect(UPSTREAM_ADDRESS)
-        << Arm(Timer.CONNECT, 10.0)
+        accepted(raw=True)
         >> DataReceived(CLIENT, b"hello?")
         << Pause(CLIENT, "connecting")
         >> ConnectFailed()
@@ -338,10 +318,7 @@ def test_auto_a_server_that_speaks_first_is_tcp() -> None:
 def test_auto_upstream_down_a_silent_client_gets_a_while_to_speak_then_a_close() -> None:
     """It may be waiting for a server that speaks first; a decision by time, with a margin."""
     assert (
-        Playbook(raw=None, sniff_wait=1.0)
-        >> Opened()
-        << Connect(UPSTREAM_ADDRESS)
-        << Arm(Timer.CONNECT, 10.0)
+        accepted(raw=None, sniff_wait=1.0)
         >> ConnectFailed()
         << Cancel(Timer.CONNECT)
         << Arm(Timer.SNIFF, 1.0)
@@ -352,10 +329,7 @@ def test_auto_upstream_down_a_silent_client_gets_a_while_to_speak_then_a_close()
 
 def test_auto_upstream_down_an_http_client_that_speaks_late_still_gets_its_502() -> None:
     assert (
-        Playbook(raw=None)
-        >> Opened()
-        << Connect(UPSTREAM_ADDRESS)
-        << Arm(Timer.CONNECT, 10.0)
+        accepted(raw=None)
         >> ConnectFailed()
         << Cancel(Timer.CONNECT)
         << Arm(Timer.SNIFF, 1.0)
@@ -369,10 +343,7 @@ def test_auto_upstream_down_an_http_client_that_speaks_late_still_gets_its_502()
 
 def test_auto_upstream_down_a_client_that_closes_without_a_word_is_closed() -> None:
     assert (
-        Playbook(raw=None)
-        >> Opened()
-        << Connect(UPSTREAM_ADDRESS)
-        << Arm(Timer.CONNECT, 10.0)
+        accepted(raw=None)
         >> ConnectFailed()
         << Cancel(Timer.CONNECT)
         << Arm(Timer.SNIFF, 1.0)
@@ -402,10 +373,10 @@ def test_a_malformed_request_is_a_400_never_forwarded_then_a_lingering_close() -
     )
 
 
-def test_a_400_waits_for_the_response_still_streaming() -> None:
-    """Like a server reading pipelined requests in order: the 400's head must not land where
-    the next chunk-size line belongs."""
-    assert (
+def refused_while_a_response_streams() -> Playbook:
+    """A response streaming, and a malformed request pipelined behind it: the client is no
+    longer read, and the 400 waits."""
+    return (
         relaying()
         >> DataReceived(CLIENT, GET)
         << Write(UPSTREAM, GET)
@@ -413,6 +384,14 @@ def test_a_400_waits_for_the_response_still_streaming() -> None:
         << Write(CLIENT, HEAD_CHUNKED + CHUNK)
         >> DataReceived(CLIENT, b"GARBAGE\r\n\r\n")
         << Pause(CLIENT, "refused")  # nothing more is read from the client meanwhile
+    )
+
+
+def test_a_400_waits_for_the_response_still_streaming() -> None:
+    """Like a server reading pipelined requests in order: the 400's head must not land where
+    the next chunk-size line belongs."""
+    assert (
+        refused_while_a_response_streams()
         >> DataReceived(UPSTREAM, CHUNK)
         << Write(CLIENT, CHUNK)
         >> DataReceived(UPSTREAM, LAST_CHUNK)  # the response due before it has ended: now
@@ -427,13 +406,7 @@ def test_a_400_waits_for_the_response_still_streaming() -> None:
 
 def test_no_400_after_a_response_the_upstream_cut_it_would_read_as_body() -> None:
     assert (
-        relaying()
-        >> DataReceived(CLIENT, GET)
-        << Write(UPSTREAM, GET)
-        >> DataReceived(UPSTREAM, HEAD_CHUNKED + CHUNK)
-        << Write(CLIENT, HEAD_CHUNKED + CHUNK)
-        >> DataReceived(CLIENT, b"GARBAGE\r\n\r\n")
-        << Pause(CLIENT, "refused")
+        refused_while_a_response_streams()
         >> EofReceived(UPSTREAM)  # cut: no response can come any more, and none is waited for
         << WriteEof(CLIENT)  # the end of the connection, as the upstream made it
         << Close(UPSTREAM)
@@ -510,10 +483,7 @@ def test_a_fault_closes_both_sides_as_it_asks(how: str) -> None:
 def test_a_fault_alarm_closes_the_connection_when_it_rings() -> None:
     timeout = {"type": "timeout", "attributes": {"timeout": 300}}
     assert (
-        Playbook(faults=[timeout])
-        >> Opened()
-        << Connect(UPSTREAM_ADDRESS)
-        << Arm(Timer.CONNECT, 10.0)
+        accepted(faults=[timeout])
         >> Connected()  # the fault's clock starts with the connection
         << Cancel(Timer.CONNECT)
         << Arm(Timer.RESPONSE_ALARM, 0.3)
@@ -551,10 +521,7 @@ def test_a_fault_answering_the_request_keeps_it_from_the_upstream() -> None:
 
 def test_abort_drops_both_sockets_and_a_connect_in_progress() -> None:
     assert (
-        Playbook()
-        >> Opened()
-        << Connect(UPSTREAM_ADDRESS)
-        << Arm(Timer.CONNECT, 10.0)
+        accepted()
         >> Abort()
         << Cancel(Timer.CONNECT)
         << Close(CLIENT, "abort")
@@ -661,7 +628,7 @@ def test_the_docs_list_every_transition_and_no_other() -> None:
     from pathlib import Path
 
     text = (Path(__file__).parents[2] / "docs" / "connection-core.md").read_text(encoding="utf-8")
-    rows = set(re.findall(r"^\| `(\w+)` \| `(\w+)` \| `(\w+)` \|$", text, flags=re.M))
+    rows = set(re.findall(r"^\| `(\w+)` \| `(\w+)` \| `(\w+)` \|$", text, flags=re.MULTILINE))
     in_code = {(a.name, t.name, b.name) for a, moves in PHASE_TRANSITIONS.items() for t, b in moves.items()}
     in_code |= {(a.name, e.name, b.name) for a, moves in SIDE_TRANSITIONS.items() for e, b in moves.items()}
     assert rows == in_code
