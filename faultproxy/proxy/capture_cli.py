@@ -8,7 +8,7 @@ and CR/LF made visible. ``--events``: the SSE events the proxy delivered, with t
 from __future__ import annotations
 
 import base64
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 

@@ -163,7 +163,7 @@ def test_reorder_of_a_single_block_does_nothing():
 def test_overloaded_answers_before_the_stream_in_the_apis_shape(dialect, status, kind):
     from llm_support import request_bytes
 
-    pipeline = Pipeline(FaultSet([parse_fault(fault("llm_overloaded", status=status))]), 1, "downstream")
+    pipeline = Pipeline(FaultSet([parse_fault(fault("llm_overloaded", status=status))]), 1, "response")
     request = parse_request_head(request_bytes(dialect).split(b"\r\n\r\n")[0] + b"\r\n\r\n")
     pipeline.sync(0.0)
     out = pipeline.expect(request)
