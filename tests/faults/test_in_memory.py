@@ -142,7 +142,7 @@ def test_http_status_answers_the_request_itself() -> None:
 
 def test_set_and_remove_header_on_the_response() -> None:
     result = run(
-        [fault("set_header", name="X-Test", value="1"), fault("remove_header", name="Content-Type")],
+        [fault("set_header", header="X-Test", value="1"), fault("remove_header", header="Content-Type")],
         sse_reads([1]),
     )
     head = result.response().head
@@ -193,7 +193,7 @@ def test_gzip_compresses_the_body_and_the_events_survive_it() -> None:
 
 def test_an_http_fault_on_requests_changes_the_request_head() -> None:
     post = b"POST /up HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n" + encode_chunked(b"hello")
-    result = run([fault("set_header", name="Last-Event-ID", value="3")], [post], direction="request")
+    result = run([fault("set_header", header="Last-Event-ID", value="3")], [post], direction="request")
     assert b"\r\nLast-Event-ID: 3\r\n" in result.wire and result.wire.endswith(encode_chunked(b"hello"))
 
 
@@ -243,20 +243,6 @@ def test_reset_peer_resets_at_the_first_data() -> None:
     assert result.closed == "rst"
 
 
-# -- the spec as ``--fault`` gives it --------------------------------------------------------------
-
-
-def test_cli_fault_keys_go_to_the_faults_own_attributes_first() -> None:
-    """``set_header`` has an attribute called ``name``: ``name=`` sets the header it sets."""
-    spec = parse_cli_fault("set_header:name=X-Bench,value=yes please,fault_name=mine,stream=upstream")
-    assert spec.attributes.model_dump() == {"name": "X-Bench", "value": "yes please"}
-    assert (spec.name, spec.stream) == ("mine", "upstream")
-    other = parse_cli_fault("sse_drop:name=cut,event_index=2")
-    assert other.name == "cut" and other.attributes.event_index == 2  # type: ignore[attr-defined]
-    with pytest.raises(FaultSpecError, match="expected key=value"):
-        parse_cli_fault("latency:100")
-
-
 def test_ok_head_is_a_complete_response() -> None:  # guards the helper the tests above use
     assert run([], [OK_HEAD + b"hello world"]).response().complete
 
@@ -288,7 +274,7 @@ def test_match_limits_a_fault_to_the_requests_it_names() -> None:
 def test_evidence_says_where_the_fault_fired() -> None:
     result = run([{"name": "cut", **fault("sse_drop", event_index=1)}], sse_reads([1, 2, 3]))
     (fired,) = result.evidence
-    assert (fired.fault, fired.type, fired.conn, fired.direction, fired.exchange, fired.event_index) == (
+    assert (fired.fault, fired.fault_type, fired.conn, fired.direction, fired.exchange, fired.event_index) == (
         "cut",
         "sse_drop",
         1,
