@@ -151,6 +151,10 @@ class Recorder:
     def note(self, kind: str, **fields: object) -> None:
         self.commands.append(Note(kind, fields))
 
+    def answered(self, request: object, exchange: int) -> None:
+        """Recorded as a note (left out unless the playbook asks for notes)."""
+        self.commands.append(Note("answered", {"exchange": exchange}))
+
     def done(self) -> None:
         self.finished += 1
         self.commands.append(Done())

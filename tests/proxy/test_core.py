@@ -204,6 +204,7 @@ def test_upstream_down_is_a_502_for_the_request_that_waited() -> None:
         >> ConnectFailed("connection refused")
         << Cancel(Timer.CONNECT)
         << Note("upstream_error", {"reason": "connection refused"})
+        << Note("answered", {"exchange": 1})  # the capture records the request no server saw
         << Resume(CLIENT, "connecting")
         << Write(CLIENT, StartsWith(b"HTTP/1.1 502 Bad Gateway\r\nContent-Type: text/plain"))
         << WriteEof(CLIENT)
