@@ -155,8 +155,10 @@ class ConnectionCore:
         self.sides.move(UPSTREAM, SideEvent.FAILED)
         self.answers.upstream_failed(reason)
 
-    def from_upstream(self, data: bytes) -> None:
-        """Bytes read from the upstream."""
+    def from_upstream(self, data: bytes, seen: Callable[[bytes, bool], None] | None = None) -> None:
+        """Bytes read from the upstream. ``seen`` (a proxy writing a capture) is told of the read
+        first, and whether a fault may change it on its way to the client (the capture keeps the
+        server's side from the first such read)."""
         response = self.response
         outbox = response.outbox
         if (
@@ -166,30 +168,12 @@ class ConnectionCore:
             and self.mode is not _UNDECIDED
             and response.pipeline.consume_untouched(data)
         ):
+            if seen is not None:
+                seen(data, False)
             outbox.write(data)  # no fault is here: the bytes go out as they came, in this call
             return
-        self._upstream_changed(data)
-
-    def from_upstream_seen(self, data: bytes, seen: Callable[[bytes, bool], None]) -> None:
-        """:meth:`from_upstream`, that first tells ``seen`` of the read, and whether a fault may
-        change it on its way to the client (the capture keeps the server's side from then on)."""
-        response = self.response
-        untouched = (
-            self.phase is _RELAYING
-            and response.alarm_at is None
-            and response.outbox.limit == QUEUE_LIMIT
-            and self.mode is not _UNDECIDED
-            and response.pipeline.consume_untouched(data)
-        )
-        seen(data, not untouched)
-        if untouched:
-            response.outbox.write(data)
-        else:
-            self._upstream_changed(data)
-
-    def _upstream_changed(self, data: bytes) -> None:
-        """Bytes read from the upstream that the faults (or the phase) may change."""
-        response = self.response
+        if seen is not None:
+            seen(data, True)
         if self.mode is Mode.UNDECIDED:
             self.decide(Mode.TCP)  # the server spoke first: not an HTTP server
         if self.phase is Phase.RELAYING:

@@ -209,7 +209,7 @@ class CapturingRelay(Relay):
     __slots__ = ()
 
     def _upstream_reads(self) -> Callable[[bytes], None]:
-        capture, conn, received = self.capture, self.id, self.core.from_upstream_seen
+        capture, conn, received = self.capture, self.id, self.core.from_upstream
 
         def seen(data: bytes, changed: bool) -> None:
             capture.upstream(conn, data, changed)
