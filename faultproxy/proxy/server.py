@@ -109,6 +109,7 @@ class Proxy:
         if self._stopped is not None and not self._stopped.done():
             self._stopped.set_result(None)
         if self._capture is not None:
+            self.connections.sink.detach()  # the relays being aborted hold it: their last notes go to the log only
             self.connections.sink = ProxySink(self.activity)
             self._capture.close()
             self._capture = None

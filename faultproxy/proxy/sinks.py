@@ -45,6 +45,10 @@ class CaptureSink:
     def fault(self, evidence: Evidence) -> None:
         pass
 
+    def detach(self) -> None:
+        """The capture is closing: relays still open (aborted, their sockets not yet gone) tell
+        nothing more to it, never to a closed file."""
+
 
 NO_CAPTURE = CaptureSink()
 
@@ -83,6 +87,9 @@ class ProxySink(CaptureSink):
         self.activity.fault(evidence)
         if self.writer is not None:
             self.writer.fault(evidence.as_dict())
+
+    def detach(self) -> None:
+        self.writer = None  # the log still hears them
 
     def _capture(self, conn: int, method: str, *args: Any, **kwargs: Any) -> None:
         if self.writer is None:
