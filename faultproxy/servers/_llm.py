@@ -88,12 +88,13 @@ class ToolCall:
 class Exchange:
     """One request and the response the mock meant and sent: a ground-truth transcript.
 
-    The plan (``text``, ``tool_calls``, ``finish_reason``, ``usage``, ``error``) is what this
-    response was designed to deliver, injected errors included: with ``error_after=3`` the
-    meant text is the first three deltas and ``finish_reason``/``usage`` are None. What really
-    left the server is ``events`` (streams) or ``body_sent`` (JSON answers); ``sent_text``
-    joins the text of the deltas written. ``completed`` is True when the whole planned
-    response was written; ``outcome`` says how it ended.
+    The plan (``text``, ``tool_calls``, ``finish_reason``, ``usage``) is the whole answer the
+    model meant, also when an injected failure cuts it short: ``error`` records the failure
+    apart (``error_after=3``: ``{"status": 200, "after": 3, "type", "message", ...}``, the
+    in-stream error that replaced the rest). What really left the server is ``events``
+    (streams) or ``body_sent`` (JSON answers); ``sent_text`` joins the text of the deltas
+    written. ``completed`` is True when the whole planned response was written; ``outcome``
+    says how it ended.
     """
 
     n: int  # 1 for the server's first request, 2 for the next ...

@@ -278,14 +278,10 @@ class AnthropicServer(LLMMockServer):
             start = {"type": "tool_use", "id": call.id, "name": call.name, "input": {}}
             blocks.append((start, "input_json_delta", ["", *self.cut(fragments)]))
         error_at = self.error_after if self.error_after is not None and self.fails_now() else None
-        if error_at is None:
-            exchange.text, exchange.tool_calls = text, [call] if call else []
-            exchange.finish_reason, exchange.usage = stop_reason, usage
-        else:
-            exchange.text = "".join(tokens[:error_at])
-            if call and error_at > len(tokens):
-                shown = "".join(["", *fragments][: error_at - len(tokens)])
-                exchange.tool_calls = [ToolCall(call.id, call.name, shown)]
+        # the plan is the whole answer, also when an injected error cuts it short (Exchange)
+        exchange.text, exchange.tool_calls = text, [call] if call else []
+        exchange.finish_reason, exchange.usage = stop_reason, usage
+        if error_at is not None:
             kind = self.stream_error
             exchange.error = {"status": 200, "after": error_at, "type": kind, "message": ERROR_TYPES[kind][1]}
 
@@ -323,7 +319,7 @@ class AnthropicServer(LLMMockServer):
                 delta = {"type": delta_type, field: piece}
                 event = {"type": "content_block_delta", "index": index, "delta": delta}
                 await send(event, text=piece if delta_type == "text_delta" else "", role="delta" if piece else "other")
-                deltas += 1
+                deltas += 1 if piece else 0  # the empty first input_json_delta carries nothing (as the faults count)
             await send({"type": "content_block_stop", "index": index})
         if not pinged:
             await send({"type": "ping"})

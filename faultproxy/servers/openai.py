@@ -313,16 +313,12 @@ class OpenAIServer(LLMMockServer):
         include_usage = isinstance(options, dict) and bool(options.get("include_usage"))
         obfuscation = self.obfuscator(exchange, body)
         error_at = self.error_after if self.error_after is not None and self.fails_now() else None
-        if error_at is None:
-            exchange.text = "".join(tokens)
-            exchange.tool_calls = [call] if call else []
-            exchange.finish_reason = finish
-            exchange.usage = usage if include_usage else None
-        else:
-            shown_tokens = tokens[:error_at]
-            shown_args = "".join(fragments[: max(0, error_at - len(tokens))])
-            exchange.text = "".join(shown_tokens)
-            exchange.tool_calls = [ToolCall(call.id, call.name, shown_args)] if call else []
+        # the plan is the whole answer, also when an injected error cuts it short (Exchange)
+        exchange.text = "".join(tokens)
+        exchange.tool_calls = [call] if call else []
+        exchange.finish_reason = finish
+        exchange.usage = usage if include_usage else None
+        if error_at is not None:
             exchange.error = {
                 "status": 200,
                 "after": error_at,
@@ -477,15 +473,11 @@ class OpenAIServer(LLMMockServer):
 
         obfuscation = self.obfuscator(exchange, body)
         error_at = self.error_after if self.error_after is not None and self.fails_now() else None
-        if error_at is None:
-            exchange.text = text
-            exchange.tool_calls = [call] if call else []
-            exchange.finish_reason, exchange.usage = status, usage
-        else:
-            exchange.text = "".join(tokens[:error_at])
-            shown_args = "".join(fragments[: max(0, error_at - len(tokens))])
-            exchange.tool_calls = [ToolCall(call.id, call.name, shown_args)] if call else []
-            exchange.finish_reason = "failed"
+        # the plan is the whole answer, also when an injected error cuts it short (Exchange)
+        exchange.text = text
+        exchange.tool_calls = [call] if call else []
+        exchange.finish_reason, exchange.usage = status, usage
+        if error_at is not None:
             exchange.error = {
                 "status": 200,
                 "after": error_at,

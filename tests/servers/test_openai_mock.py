@@ -300,8 +300,11 @@ def test_mid_stream_error_raises_plain_api_error_after_the_deltas():
     assert type(raised.value) is openai.APIError
     assert str(raised.value) == truth.error["message"]
     assert raised.value.body["type"] == "server_error"
-    assert "".join(received) == truth.text == truth.sent_text and len(truth.text.split()) == 3
-    assert truth.finish_reason is None and truth.outcome == "stream_error" and not truth.completed
+    assert "".join(received) == truth.sent_text and len(truth.sent_text.split()) == 3
+    # the plan stays the whole answer; the error is recorded beside it
+    assert len(truth.text.split()) == 10 and truth.text.startswith(truth.sent_text)
+    assert truth.finish_reason == "stop" and truth.error["after"] == 3
+    assert truth.outcome == "stream_error" and not truth.completed
     assert truth.events[-1].data == "[DONE]" and "error" in json.loads(truth.events[-2].data)
 
 
@@ -321,7 +324,7 @@ def test_responses_mid_stream_error_raises_api_error():
                         deltas.append(event.delta)
     truth = srv.responses[-1]
     assert type(raised.value) is openai.APIError
-    assert "".join(deltas) == truth.text and len(deltas) == 2
+    assert "".join(deltas) == truth.sent_text and len(deltas) == 2 and len(truth.text.split()) == 8
     assert [e.event for e in truth.events][-2:] == ["error", "response.failed"]
 
 
