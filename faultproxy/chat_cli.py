@@ -28,6 +28,7 @@ from rich.text import Text
 
 from faultproxy.chat import DEFAULT_MODELS, SENTINELS, ChatError, ChatState, api_key, request_for, stream
 from faultproxy.faults.spec import FaultSpecError, parse_cli_fault
+from faultproxy.wire.llm import token_counts
 
 STALL_WARN_S = 1.0  # the stall indicator turns yellow after this long without a token, red after 3x
 ENDS = {"complete": ("✔", "green"), "truncated": ("✘", "red"), "error": ("✘", "red"), "open": ("…", "yellow"),
@@ -119,8 +120,7 @@ def _usage(usage: dict[str, Any] | None) -> str:
     """``9 in / 12 out`` from either API's usage object."""
     if not usage:
         return "–"
-    tokens_in = usage.get("input_tokens", usage.get("prompt_tokens"))
-    tokens_out = usage.get("output_tokens", usage.get("completion_tokens"))
+    tokens_in, tokens_out = token_counts(usage)
     return f"{tokens_in} in / {tokens_out} out"
 
 

@@ -119,9 +119,13 @@ def rewritten(block: Block, data: Any) -> Block:
 class LLMFault(Fault):
     """Base of the ``sse`` faults that follow each response's LLM stream (:attr:`stream`).
 
-    :meth:`reset` clears a subclass's per-response state; :meth:`content_arrives` says whether a
-    block is the first one, after ``n`` deltas, that carries content or ends the answer (where
-    a fault that acts "after N deltas" strikes).
+    :meth:`on_block` follows the stream and hands each event to :meth:`on_piece` with what it is
+    and the deltas before it. A stream in no LLM dialect (neither its request path nor its first
+    event says ``chat``, ``responses`` or ``anthropic``: a plain event stream) passes untouched,
+    and the fault says why once per response (:meth:`Context.passed_over`): its deltas, sentinel
+    and usage mean nothing there. :meth:`reset` clears a subclass's per-response state;
+    :meth:`strikes` says whether a block is the first one, after ``n`` deltas, that carries
+    content or ends the answer (where a fault that acts "after N deltas" strikes, once).
     """
 
     layer = "sse"
@@ -131,6 +135,7 @@ class LLMFault(Fault):
         super().__init__(attributes)
         self.stream: LLMStream | None = None
         self.struck = False  # strikes() acted on this response
+        self.passed = False  # said why it passed this response over
         self.reset()
 
     def reset(self) -> None:
@@ -138,26 +143,35 @@ class LLMFault(Fault):
 
     def on_response(self, ctx: Context) -> list[object]:
         self.stream = LLMStream(ctx)
-        self.struck = False
+        self.struck = self.passed = False
         self.reset()
         return []
 
-    def observe(self, block: Block) -> Piece | None:
-        return self.stream.observe(block) if self.stream is not None else None
+    def on_block(self, block: Block, ctx: Context) -> list[object]:
+        if self.stream is None:
+            return [block]
+        seen = self.stream.deltas
+        piece = self.stream.observe(block)
+        if piece is None:
+            return [block]
+        if self.stream.dialect is None:
+            if not self.passed:
+                self.passed = True
+                target = ctx.request.target.decode("latin-1") if ctx.request is not None else "?"
+                ctx.passed_over(f"not an LLM stream: neither the request path ({target.split('?', 1)[0]}) nor "
+                                "its first event is OpenAI Chat, Responses or Anthropic, so it has no deltas, "
+                                "sentinel or usage to act on; passed it through unchanged")
+            return [block]
+        return self.on_piece(block, piece, seen, ctx)
 
-    def content_arrives(self, block: Block, n: int) -> int | None:
-        """The deltas before ``block`` when it is the first block with content (or the answer's
-        end) after ``n`` deltas; None otherwise. Observes the block either way."""
-        seen = self.stream.deltas if self.stream is not None else 0
-        piece = self.observe(block)
-        if piece is None or piece.kind in ("start", "ping") or seen < n:
-            return None
-        return seen
+    def on_piece(self, block: Block, piece: Piece, seen: int, ctx: Context) -> list[object]:
+        """One event of an LLM stream: ``piece`` is what it is, ``seen`` the deltas before it."""
+        raise NotImplementedError
 
-    def strikes(self, block: Block, n: int) -> int | None:
-        """:meth:`content_arrives`, once per response: for faults that act one time only."""
-        if self.struck or self.stream is None:
-            return None
-        seen = self.content_arrives(block, n)
-        self.struck = seen is not None
-        return seen
+    def strikes(self, piece: Piece, seen: int, n: int) -> bool:
+        """Whether this is the first event, once ``n`` deltas have passed, that carries content
+        or ends the answer -- once per response: for faults that act one time only."""
+        if self.struck or piece.kind in ("start", "ping") or seen < n:
+            return False
+        self.struck = True
+        return True

@@ -16,7 +16,7 @@ from __future__ import annotations
 from pydantic import Field, model_validator
 
 from faultproxy.faults.base import Attributes, Context, RawBytes, Wait, register
-from faultproxy.faults.llm_common import LLMFault
+from faultproxy.faults.llm_common import LLMFault, Piece
 from faultproxy.wire.sse import Block
 
 MAX_PINGS = 10_000
@@ -40,9 +40,8 @@ class LLMStall(LLMFault):
     summary = "after N deltas the answer stalls for duration_ms while pings / keep-alive comments keep coming"
     Attributes = LLMStallAttributes
 
-    def on_block(self, block: Block, ctx: Context) -> list[object]:
-        seen = self.strikes(block, self.a.after_deltas)
-        if seen is None or self.stream is None:
+    def on_piece(self, block: Block, piece: Piece, seen: int, ctx: Context) -> list[object]:
+        if not self.strikes(piece, seen, self.a.after_deltas) or self.stream is None:
             return [block]
         return [*self.schedule(ctx, seen), block]
 

@@ -50,10 +50,7 @@ class LLMToolArgsCut(LLMFault):
         self.kept = ""  # what the client gets
         self.cut = False
 
-    def on_block(self, block: Block, ctx: Context) -> list[object]:
-        piece = self.observe(block)
-        if piece is None:
-            return [block]
+    def on_piece(self, block: Block, piece: Piece, seen: int, ctx: Context) -> list[object]:
         if piece.kind == "args" and piece.text and self.block in (None, piece.block):
             return self._fragment(block, piece, ctx)
         if self.cut and isinstance(piece.data, dict):
