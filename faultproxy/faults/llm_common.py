@@ -158,9 +158,9 @@ class LLMFault(Fault):
             if not self.passed:
                 self.passed = True
                 target = ctx.request.target.decode("latin-1") if ctx.request is not None else "?"
-                ctx.passed_over(f"not an LLM stream: neither the request path ({target.split('?', 1)[0]}) nor "
-                                "its first event is OpenAI Chat, Responses or Anthropic, so it has no deltas, "
-                                "sentinel or usage to act on; passed it through unchanged")
+                ctx.passed_over(f"not an LLM stream (neither its request path {target.split('?', 1)[0]} nor its "
+                                "first event is OpenAI Chat, Responses or Anthropic): no deltas, sentinel or "
+                                "usage to act on, passed through unchanged")
             return [block]
         return self.on_piece(block, piece, seen, ctx)
 

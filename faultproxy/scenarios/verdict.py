@@ -273,12 +273,13 @@ def _unfired(configured: Iterable[str] | None, fired: list[dict[str, Any]], expe
 
 def _passed_over(silent: list[str], notes: Iterable[Any] | None) -> str:
     """Why the silent faults passed traffic over, as they said (``Context.passed_over``)."""
-    said: dict[str, str] = {}
+    said: dict[str, list[str]] = {}  # the reason → the faults that gave it
     for note in notes or ():
         n = note.as_dict() if hasattr(note, "as_dict") else dict(note)
-        if n.get("fault") in silent:
-            said.setdefault(n["fault"], n.get("detail", ""))
-    return "".join(f"; {name} {detail}" for name, detail in said.items())
+        names = said.setdefault(n.get("detail", ""), [])
+        if n.get("fault") in silent and n["fault"] not in names:
+            names.append(n["fault"])
+    return "".join(f"; {', '.join(names)}: {detail}" for detail, names in said.items() if names)
 
 
 def _stopped_early(oracle: Oracle | None, delivered: list[Item] | None, rv: Match | None, end: str) -> bool:

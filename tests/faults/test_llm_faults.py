@@ -186,6 +186,25 @@ LLM_FAULTS = [
 ]
 
 
+PLAIN_SSE = (b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n"
+             + b"".join(b"%x\r\n%s\r\n" % (len(block), block) for block in (
+                 b": hello\n\n", b"id: 1\ndata: one\n\n", b"event: tick\ndata: two\n\n",
+                 b'data: {"n": 3}\n\n', b"data: [DONE]\n\n")) + b"0\r\n\r\n")
+
+
+@pytest.mark.parametrize("spec", LLM_FAULTS, ids=lambda f: f["type"] + "".join(f"-{v}" for v in f["attributes"].values()))
+def test_an_llm_fault_passes_a_plain_event_stream_through_and_says_why(spec):
+    # review2 item 6: llm_error_event wrote an OpenAI error into a plain stream, llm_stall stalled it
+    fault_set = FaultSet([parse_fault(spec)])
+    pipeline = Pipeline(fault_set, 1, "downstream")
+    pipeline.expect(parse_request_head(b"GET /events HTTP/1.1\r\nHost: x\r\n\r\n"))
+    out = pipeline.feed(PLAIN_SSE, 0.0) + pipeline.eof(0.0)
+    assert b"".join(o for o in out if isinstance(o, bytes)) == PLAIN_SSE
+    assert [o for o in out if not isinstance(o, bytes)] == [] and fault_set.evidence == []
+    (note,) = fault_set.notes
+    assert note.detail.startswith("not an LLM stream") and "/events" in note.detail
+
+
 @settings(max_examples=40, deadline=None)
 @given(dialect=st.sampled_from(DIALECTS), which=st.integers(0, len(LLM_FAULTS) - 1), split=st.integers(1, 300),
        tools=st.booleans())

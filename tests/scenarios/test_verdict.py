@@ -721,6 +721,18 @@ def test_a_fault_that_never_fired_fails_the_cell_unless_the_scenario_expects_it(
     assert fired["passed"]
 
 
+def test_a_fault_that_passed_the_traffic_over_says_why_it_never_fired() -> None:
+    from faultproxy.faults.base import Evidence
+
+    whole = Capture().stream(1, [1, 2, 3])
+    note = Evidence("llm_stall_1", "llm_stall", 1, "downstream", 0.0, detail="not an LLM stream (…)")
+    result = classify(sent(3), whole.records, transcript([ev(1), ev(2), ev(3)]), [], None, client="httpx-sse",
+                      faults_configured=["llm_stall_1"], fault_notes=[note, note])
+    (unmet,) = [e for e in result["expectations"] if not e["met"]]
+    assert unmet["detail"].endswith("expected); llm_stall_1: not an LLM stream (…)")
+    assert result["evidence"]["faults_fired"] == []
+
+
 def test_may_not_fire_names_a_fault_of_the_scenario() -> None:
     from faultproxy.scenarios import ScenarioError, load_text
 
