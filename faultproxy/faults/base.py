@@ -128,6 +128,7 @@ class Context:
     offset: int = 0  # bytes of this direction written before this piece (http: before this event's output)
     event_index: int | None = None  # index of the SSE event being handled, per response
     request: Any = None  # the request of this exchange (downstream: the one this response answers)
+    response: Any = None  # downstream: the head of the response in flight (None before it)
     evidence: list[Evidence] = field(default_factory=list)
     notes: list[Evidence] = field(default_factory=list)  # passed_over: where it chose not to act, and why
     alarms: list[float] = field(default_factory=list)  # asked for with set_alarm, taken by the pipeline

@@ -14,11 +14,13 @@ a ping) are built here, in each dialect's real shape.
 from __future__ import annotations
 
 import json
+import string
 from typing import Any
 
 from faultproxy.faults.base import Attributes, Context, Fault
 from faultproxy.faults.sse_common import field_name, lines, portable
 from faultproxy.wire.llm import DONE, Assembler, Dialect, Piece, dialect_of_path
+from faultproxy.wire.llm_errors import anthropic_error, openai_stream_error
 from faultproxy.wire.sse import Block, SSEParser, encode_comment, encode_event
 
 __all__ = ["LLMFault", "LLMStream", "Piece", "dialect_of_path", "rewritten"]
@@ -37,7 +39,11 @@ class LLMStream:
         request = ctx.request
         self.assembler = Assembler(dialect_of_path(request.target if request is not None else None))
         self.sequence = -1
+        self.replaced_sequence = -1  # the sequence number before the last event observed
         self.response: dict[str, Any] | None = None
+        value = ctx.response.headers.get("request-id") if ctx.response is not None else None
+        self.request_id = value.decode("latin-1") if value is not None else None  # Anthropic's
+        self.rng = ctx.rng
 
     @property
     def dialect(self) -> Dialect | None:
@@ -53,6 +59,7 @@ class LLMStream:
             return None
         piece = self.assembler.feed(block.event)
         body = piece.data if isinstance(piece.data, dict) else {}
+        self.replaced_sequence = self.sequence
         if isinstance(body.get("sequence_number"), int):
             self.sequence = body["sequence_number"]
         if isinstance(body.get("response"), dict):
@@ -66,22 +73,22 @@ class LLMStream:
         return encode_event(compact({"type": kind, "sequence_number": self.sequence, **fields}), event=kind)
 
     def error_blocks(self, error_type: str | None = None, message: str | None = None) -> list[bytes]:
-        """The dialect's in-stream error, as the real API ends a stream that failed after its 200:
-        Anthropic's ``event: error``; Chat's ``data: {"error": ...}`` then ``data: [DONE]``; the
-        Responses API's nested ``error`` event then ``response.failed``."""
+        """The dialect's in-stream error, as the real API ends a stream that failed after its 200,
+        *in place of* the event just observed (a Responses error takes over its sequence number):
+        Anthropic's ``event: error`` (with the response's ``request-id``); Chat's
+        ``data: {"error": ...}`` then ``data: [DONE]``; the Responses API's nested ``error`` event
+        then ``response.failed``. The shapes are :mod:`faultproxy.wire.llm_errors`'."""
         if self.dialect == "anthropic":
-            error_type = error_type or "overloaded_error"
-            message = message or ANTHROPIC_MESSAGES.get(error_type, "Internal server error")
-            body = {"type": "error", "error": {"type": error_type, "message": message}}
+            # the error repeats the response's request-id (one of the same form when it has none)
+            request_id = self.request_id or "req_011C" + "".join(self.rng.choice(_ID_CHARS) for _ in range(20))
+            body = anthropic_error(error_type or "overloaded_error", message, request_id)
             return [encode_event(compact(body), event="error")]
-        error_type = error_type or "server_error"
-        message = message or OPENAI_STREAM_MESSAGE
+        error = openai_stream_error(self.dialect or "chat", error_type, message)
         if self.dialect == "responses":
-            error = {"type": error_type, "code": error_type, "message": message, "param": None}
-            failed = dict(self.response or {}, status="failed", error={"code": error_type, "message": message},
-                          usage=None)
+            self.sequence = self.replaced_sequence
+            failed = dict(self.response or {}, status="failed",
+                          error={"code": error["code"], "message": error["message"]}, usage=None)
             return [self._next("error", error=error), self._next("response.failed", response=failed)]
-        error = {"message": message, "type": error_type, "param": None, "code": None}
         return [encode_event(compact({"error": error})), encode_event(DONE)]
 
     def ping_block(self) -> bytes:
@@ -90,11 +97,6 @@ class LLMStream:
         if self.dialect == "anthropic":
             return encode_event(compact({"type": "ping"}), event="ping")
         return encode_comment("keep-alive") + b"\n"
-
-
-ANTHROPIC_MESSAGES = {"overloaded_error": "Overloaded", "api_error": "Internal server error",
-                      "rate_limit_error": "Rate limited", "timeout_error": "Request timed out"}
-OPENAI_STREAM_MESSAGE = "The server had an error while processing your request. Sorry about that!"
 
 
 def compact(value: Any) -> str:
@@ -170,8 +172,13 @@ class LLMFault(Fault):
 
     def strikes(self, piece: Piece, seen: int, n: int) -> bool:
         """Whether this is the first event, once ``n`` deltas have passed, that carries content
-        or ends the answer -- once per response: for faults that act one time only."""
-        if self.struck or piece.kind in ("start", "ping") or seen < n:
+        or ends the answer; or, in an answer of fewer deltas, the first that ends it (Chat's
+        finish chunk, the Responses ``.done`` events, Anthropic's ``message_delta``: where the
+        mocks' ``error_after`` and ``stall_after`` strike too) -- once per response: for faults
+        that act one time only."""
+        ends = piece.kind in ("finish", "usage", "sentinel") or (
+            piece.kind == "done" and self.stream is not None and self.stream.dialect == "responses")
+        if self.struck or piece.kind in ("start", "ping") or (seen < n and not ends):
             return False
         self.struck = True
         return True

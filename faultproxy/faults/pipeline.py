@@ -178,7 +178,7 @@ class Pipeline:
         "_finals", "_head_waits", "_held_head", "_instances", "_joined", "_live_sse", "_over", "_reframe",
         "_requested", "_requests",
         "_seen_version", "_sse", "_tail", "conn", "direction", "exchange", "faults", "finished",
-        "holding", "offset", "on_request", "reader", "request", "role",
+        "holding", "offset", "on_request", "reader", "request", "response", "role",
     )
 
     def __init__(
@@ -206,6 +206,7 @@ class Pipeline:
         self._instances: dict[str, _Active] = {}
         self._requests: list[Request] = []  # downstream: requests awaiting their response (rarely > 1)
         self.request: Request | None = None  # the request of the current exchange
+        self.response: Response | None = None  # downstream: the head of the response in flight
         self.exchange = 0
         self._finals = 0
         self._requested = 0  # downstream: requests announced with expect()
@@ -456,13 +457,14 @@ class Pipeline:
     def _start_exchange(self, head: Request | Response) -> None:
         if isinstance(head, Request):
             self.exchange += 1
-            self.request = head
+            self.request, self.response = head, None
             if self.on_request is not None and self.on_request(head):
                 self._answered = True
         else:
             # A 1xx interim response belongs to the same exchange as the final one after it.
             self.exchange = self._finals + 1
             self.request = self._requests[0] if self._requests else None
+            self.response = head
             if head.status >= 200:
                 self._finals += 1
                 if self._requests:
@@ -496,6 +498,7 @@ class Pipeline:
         ctx.offset = self.offset
         ctx.event_index = None
         ctx.request = self.request
+        ctx.response = self.response
 
     def _collect(self, active: _Active) -> None:
         if active.ctx.evidence:

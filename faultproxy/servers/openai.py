@@ -32,7 +32,6 @@ api_key="test-key")``; ``srv.responses[-1]`` is the ground truth (:class:`~._llm
 from __future__ import annotations
 
 import asyncio
-import math
 import time
 from typing import Any, ClassVar
 
@@ -49,35 +48,9 @@ from faultproxy.servers._llm import (
     split_fragments,
 )
 from faultproxy.wire.http import Request
+from faultproxy.wire.llm_errors import DEFAULT, openai_error, openai_stream_error, retry_headers
 
 DEFAULT_MODELS = ("gpt-4o-mini", "gpt-4o", "gpt-4.1-mini", "gpt-4.1")
-DEFAULT: Any = object()  # "use the status's usual error code"
-STREAM_ERROR_MESSAGE = "The server had an error while processing your request. Sorry about that!"
-
-# status -> (type, code, message) of the error JSON the real API sends
-ERRORS: dict[int, tuple[str, str | None, str]] = {
-    400: ("invalid_request_error", None, "Invalid request."),
-    401: (
-        "invalid_request_error",
-        "invalid_api_key",
-        "Incorrect API key provided. You can find your API key at https://platform.openai.com/account/api-keys.",
-    ),
-    403: (
-        "invalid_request_error",
-        "unsupported_country_region_territory",
-        "Country, region, or territory not supported",
-    ),
-    404: (
-        "invalid_request_error",
-        "model_not_found",
-        "The model does not exist or you do not have access to it.",
-    ),
-    429: ("requests", "rate_limit_exceeded", ""),  # message built per request
-    500: ("server_error", None, STREAM_ERROR_MESSAGE),
-    502: ("server_error", None, "Bad gateway."),
-    503: ("server_error", None, "The server is overloaded or not ready yet."),
-}
-
 
 class OpenAIServer(LLMMockServer):
     """``OpenAIServer(seed=1, tokens=20, ttft=0.2, tokens_per_s=50)``; see the module docstring.
@@ -182,29 +155,11 @@ class OpenAIServer(LLMMockServer):
         param: str | None = None,
         code: Any = DEFAULT,
     ) -> bool:
-        kind, default_code, default_message = ERRORS.get(
-            status, ("server_error" if status >= 500 else "invalid_request_error", None, f"HTTP {status}")
-        )
-        if status == 429 and message is None:
-            wait = f"{self.retry_after:g}s"
-            message = (
-                f"Rate limit reached for {exchange.model or 'default'} in organization org-faultproxy on "
-                f"requests per min (RPM): Limit 3, Used 3, Requested 1. Please try again in {wait}."
-            )
-        error = {
-            "message": message if message is not None else default_message,
-            "type": kind,
-            "param": param,
-            "code": default_code if code is DEFAULT else code,
-        }
+        error = openai_error(status, message=message, param=param, code=code, model=exchange.model,
+                             retry_after=self.retry_after)
         exchange.error = {"status": status, **error}
         exchange.status = status
-        extra = []
-        if status == 429:
-            extra = [
-                ("retry-after", str(math.ceil(self.retry_after))),
-                ("retry-after-ms", str(int(self.retry_after * 1000))),
-            ]
+        extra = retry_headers(self.retry_after) if status == 429 else []
         return await self.send_json(
             exchange, writer, status, {"error": error}, extra, content_type="application/json; charset=utf-8"
         )
@@ -319,14 +274,7 @@ class OpenAIServer(LLMMockServer):
         exchange.finish_reason = finish
         exchange.usage = usage if include_usage else None
         if error_at is not None:
-            exchange.error = {
-                "status": 200,
-                "after": error_at,
-                "message": STREAM_ERROR_MESSAGE,
-                "type": "server_error",
-                "param": None,
-                "code": None,
-            }
+            exchange.error = {"status": 200, "after": error_at, **openai_stream_error("chat")}
 
         def chunk(choices: list[dict[str, Any]], usage_value: dict[str, Any] | None = None) -> dict[str, Any]:
             data: dict[str, Any] = {
@@ -376,7 +324,7 @@ class OpenAIServer(LLMMockServer):
                 delta = {"tool_calls": [{"index": 0, "function": {"arguments": piece}}]}
                 await self.send_event(exchange, writer, chunk(choice(delta)), role="delta")
         if error_at is not None:
-            error = {k: exchange.error[k] for k in ("message", "type", "param", "code")}
+            error = openai_stream_error("chat")
             await self.send_event(exchange, writer, {"error": error})
         else:
             await self.send_event(exchange, writer, chunk(choice({}, finish)))
@@ -478,19 +426,16 @@ class OpenAIServer(LLMMockServer):
         exchange.tool_calls = [call] if call else []
         exchange.finish_reason, exchange.usage = status, usage
         if error_at is not None:
-            exchange.error = {
-                "status": 200,
-                "after": error_at,
-                "type": "server_error",
-                "code": "server_error",
-                "message": "The server had an error while processing your request.",
-                "param": None,
-            }
+            exchange.error = {"status": 200, "after": error_at, **openai_stream_error("responses")}
 
-        sequence = iter(range(1 << 62))
+        sequence = [0]  # the next sequence number
 
-        async def send(kind: str, fields: dict[str, Any], text: str = "", role: str = "other") -> None:
-            data = {"type": kind, "sequence_number": next(sequence), **fields}
+        async def send(kind: str, fields: dict[str, Any], text: str = "", role: str = "other",
+                       number: int | None = None) -> None:
+            # a delta swap_delta moves keeps its own number, as an event moved in flight does
+            number = sequence[0] if number is None else number
+            sequence[0] = max(sequence[0], number + 1)
+            data = {"type": kind, "sequence_number": number, **fields}
             await self.send_event(exchange, writer, data, event=kind, text=text, role=role)
 
         place = {"item_id": item_id, "output_index": 0}
@@ -502,20 +447,23 @@ class OpenAIServer(LLMMockServer):
         )
         if not call:
             await send("response.content_part.added", {**place, "content_index": 0, "part": output_part("")})
-        pieces = self.mangled(tokens or self.cut(fragments))
-        for i, piece in enumerate(pieces):
+        pieces = tokens or self.cut(fragments)
+        first = sequence[0]
+        for i, j in enumerate(self.mangled(list(range(len(pieces))))):
             if i == error_at:
                 break
             await self.wait_for_delta(exchange, i)
+            piece = pieces[j]
             if call:
-                await send("response.function_call_arguments.delta", {**place, "delta": piece}, role="delta")
+                await send("response.function_call_arguments.delta", {**place, "delta": piece}, role="delta",
+                           number=first + j)
             else:
                 fields = {**place, "content_index": 0, "delta": piece, "logprobs": []}
                 if obfuscation is not None:
                     fields["obfuscation"] = obfuscation()
-                await send("response.output_text.delta", fields, text=piece, role="delta")
+                await send("response.output_text.delta", fields, text=piece, role="delta", number=first + j)
         if error_at is not None:
-            error = {k: exchange.error[k] for k in ("type", "code", "message", "param")}
+            error = openai_stream_error("responses")
             await send("error", {"error": error})
             failure = {"code": error["code"], "message": error["message"]}
             await send("response.failed", {"response": response("failed", [], None, error=failure)})

@@ -238,6 +238,8 @@ def _tokens(text: str, n: int) -> str:
 # -- the mocks send the same through their own options ---------------------------------------------
 
 SAME = [
+    ("llm_error_event", {"after_deltas": 3}, {"error_after": 3}, False),
+    ("llm_error_event", {"after_deltas": 5}, {"error_after": 5}, True),
     ("llm_stall", {"after_deltas": 2, "duration_ms": 40, "ping_ms": 15}, {"stall_after": 2, "stall_ms": 40, "ping_ms": 15}, False),
     ("llm_no_sentinel", {}, {"omit_sentinel": True}, False),
     ("llm_no_usage", {}, {"omit_usage": True}, False),
@@ -255,6 +257,8 @@ def test_the_mocks_own_option_sends_what_the_fault_makes(dialect, kind, attribut
     own, truth = mock_exchange(dialect, tools=tools, **options)
     mine, _ = through([], own, dialect)
     assert _no_pings(mine.types) == _no_pings(faulted.types)
+    # event by event, every field (the sequence numbers, Anthropic's request_id, the messages) but the clock's
+    assert _events(faulted) == _events(mine)
     a, b = _comparable(faulted.message()), _comparable(mine.message())
     assert a == b
     # the ground truth is still the answer the mock meant, not the damage it did on purpose
@@ -266,6 +270,16 @@ def test_the_anthropic_mock_swaps_blocks_as_the_fault_does():
     mine, _ = through([], mock_exchange("anthropic", tools=True, swap_blocks=True)[0], "anthropic")
     assert _no_pings(mine.types) == _no_pings(faulted.types)
     assert _comparable(mine.message()) == _comparable(faulted.message())
+
+
+def _events(view) -> list[tuple[str, object]]:
+    """The events' types and JSON, without pings and the fields that tell the time."""
+    def timeless(value):
+        if isinstance(value, dict):
+            return {k: timeless(v) for k, v in value.items() if k not in ("created", "created_at", "obfuscation")}
+        return value
+    return [(e.type, timeless(json.loads(e.data)) if e.data.startswith("{") else e.data)
+            for e in view.events if e.type != "ping"]
 
 
 def _no_pings(types: list[str]) -> list[str]:
