@@ -179,6 +179,34 @@ def test_overloaded_answers_before_the_stream_in_the_apis_shape(dialect, status,
     assert (head.headers.get("x-should-retry") == b"true") == (dialect == "anthropic")
 
 
+@pytest.mark.parametrize(("dialect", "status"), [("anthropic", 529), ("anthropic", 429), ("anthropic", 503),
+                                                  ("chat", 429), ("chat", 503), ("responses", 500)])
+def test_overloaded_refuses_as_the_mocks_error_status_does(dialect, status):
+    """The fault's refusal and the mock's ``error_status`` are the same JSON, headers that matter too."""
+    from llm_support import request_bytes
+
+    pipeline = Pipeline(FaultSet([parse_fault(fault("llm_overloaded", status=status))]), 1, "downstream")
+    pipeline.sync(0.0)
+    out = pipeline.expect(parse_request_head(request_bytes(dialect).split(b"\r\n\r\n")[0] + b"\r\n\r\n"))
+    faulted_head, faulted = _answer(b"".join(o for o in out if isinstance(o, bytes)))
+    mock_head, mine = _answer(mock_exchange(dialect, error_status=status)[0])
+    for body in (faulted, mine):
+        body.pop("request_id", None)
+        if "Rate limit reached" in body.get("error", {}).get("message", ""):
+            body["error"]["message"] = body["error"]["message"].replace(" for m in", " in")  # the fault sees no body
+    assert faulted == mine
+    for name in (b"retry-after", b"retry-after-ms", b"x-should-retry"):
+        assert faulted_head.headers.get(name) == mock_head.headers.get(name), name
+
+
+def _answer(raw: bytes):
+    reader = HTTPReader("response")
+    reader.expect_response_to(b"POST")
+    events = reader.feed(raw)
+    head = next(e for e in events if isinstance(e, Response))
+    return head, json.loads(b"".join(getattr(e, "data", b"") for e in events[1:]))
+
+
 LLM_FAULTS = [
     fault("llm_error_event", after_deltas=2), fault("llm_stall", after_deltas=1, duration_ms=50, ping_ms=20),
     fault("llm_hold_open"), fault("llm_no_sentinel"), fault("llm_no_usage"), fault("llm_duplicate_delta"),
