@@ -395,3 +395,21 @@ def test_a_client_leaving_mid_stream_is_logged_as_client_gone():
     truth = srv.log[-1]
     assert truth.outcome == "client_gone" and not truth.completed
     assert 0 < len(truth.events) < 500 and truth.ended is not None
+
+
+def test_the_jsonl_log_keeps_every_secret_redact_knows_out(tmp_path):
+    """The mock's log decides what is secret as every other artefact does (faultproxy.redact):
+    an X-Auth-Token, a cookie and a key in the query string are never written."""
+    path = tmp_path / "log.jsonl"
+    with running_in_thread(OpenAIServer(seed=1, tokens=2, jsonl=str(path))) as srv:
+        body = {"model": "m", "messages": MESSAGES, "stream": True, "api_key": "sk-BODY-SECRET"}
+        headers = {"Authorization": "Bearer sk-AUTH-SECRET", "X-Auth-Token": "tok-HEADER-SECRET",
+                   "Cookie": "session=COOKIE-SECRET"}
+        with httpx.Client(trust_env=False) as client:
+            response = client.post(srv.base_url + "/chat/completions?api_key=sk-QUERY-SECRET", json=body,
+                                   headers=headers)
+            assert response.status_code == 200 and "[DONE]" in response.text
+    text = path.read_text()
+    assert '"x-auth-token": "<redacted>"' in text
+    for secret in ("sk-AUTH-SECRET", "tok-HEADER-SECRET", "COOKIE-SECRET", "sk-QUERY-SECRET", "sk-BODY-SECRET"):
+        assert secret not in text
