@@ -73,7 +73,7 @@ class _Setup:
             raise ChatError("--fault needs an http:// upstream: the proxy in between relays plain HTTP here")
         proxy = Proxy(f"http://{parts.netloc}", "127.0.0.1:0", faults=list(self.specs), seed=self.seed)
         await self.stack.enter_async_context(proxy)
-        return f"http://127.0.0.1:{proxy.port}{parts.path}"
+        return f"http://127.0.0.1:{proxy.port}{parts.path}" + (f"?{parts.query}" if parts.query else "")
 
 
 def _metrics(state: ChatState) -> Text:
@@ -270,3 +270,5 @@ def compare(openai_url, anthropic_url, faults, timeout, tokens, tokens_per_s, se
         _live([a, b], draw, work)
     except ChatError as error:
         raise click.UsageError(str(error)) from None
+    if any(s.end != "complete" for s in (a, b)):
+        raise SystemExit(1)  # as chat: a stream that did not end complete (truncated, error, open)
