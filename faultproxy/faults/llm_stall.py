@@ -7,8 +7,9 @@ Bytes keep flowing, so a client's *read* (idle) timeout never fires: only a tota
 catches a model that thinks for minutes. Then the held answer follows and the stream ends as
 the server sent it.
 
-The pings are scheduled when the stall starts (a ping, a wait of ``ping_ms``, a ping ...), so
-the stall is exact whatever the server does meanwhile; it happens once per response.
+The keep-alives are scheduled when the stall starts (a wait of ``ping_ms``, a ping, a wait of
+``ping_ms``, a ping ..., then what is left of the stall), so the stall is exact whatever the
+server does meanwhile; it happens once per response.
 """
 
 from __future__ import annotations
