@@ -32,15 +32,16 @@ class LLMStream:
     ``observe(block)`` classifies each event block; ``deltas`` counts the deltas that carried
     text or argument bytes (Anthropic's empty first ``input_json_delta`` does not count);
     ``sequence`` is the last Responses ``sequence_number`` seen and ``response`` the last
-    Responses ``response`` object, which the blocks a fault writes continue from.
+    Responses ``response`` object, which the blocks a fault writes continue from (``before``:
+    both as they were before the last event, which an error written in its place continues).
     """
 
     def __init__(self, ctx: Context):
         request = ctx.request
         self.assembler = Assembler(dialect_of_path(request.target if request is not None else None))
         self.sequence = -1
-        self.replaced_sequence = -1  # the sequence number before the last event observed
         self.response: dict[str, Any] | None = None
+        self.before: tuple[int, dict[str, Any] | None] = (-1, None)  # both as they were before the last event
         value = ctx.response.headers.get("request-id") if ctx.response is not None else None
         self.request_id = value.decode("latin-1") if value is not None else None  # Anthropic's
         self.rng = ctx.rng
@@ -59,7 +60,7 @@ class LLMStream:
             return None
         piece = self.assembler.feed(block.event)
         body = piece.data if isinstance(piece.data, dict) else {}
-        self.replaced_sequence = self.sequence
+        self.before = (self.sequence, self.response)
         if isinstance(body.get("sequence_number"), int):
             self.sequence = body["sequence_number"]
         if isinstance(body.get("response"), dict):
@@ -85,8 +86,8 @@ class LLMStream:
             return [encode_event(compact(body), event="error")]
         error = openai_stream_error(self.dialect or "chat", error_type, message)
         if self.dialect == "responses":
-            self.sequence = self.replaced_sequence
-            failed = dict(self.response or {}, status="failed",
+            self.sequence, response = self.before
+            failed = dict(response or {}, status="failed",
                           error={"code": error["code"], "message": error["message"]}, usage=None)
             return [self._next("error", error=error), self._next("response.failed", response=failed)]
         return [encode_event(compact({"error": error})), encode_event(DONE)]
@@ -172,13 +173,12 @@ class LLMFault(Fault):
 
     def strikes(self, piece: Piece, seen: int, n: int) -> bool:
         """Whether this is the first event, once ``n`` deltas have passed, that carries content
-        or ends the answer; or, in an answer of fewer deltas, the first that ends it (Chat's
-        finish chunk, the Responses ``.done`` events, Anthropic's ``message_delta``: where the
-        mocks' ``error_after`` and ``stall_after`` strike too) -- once per response: for faults
-        that act one time only."""
-        ends = piece.kind in ("finish", "usage", "sentinel") or (
-            piece.kind == "done" and self.stream is not None and self.stream.dialect == "responses")
-        if self.struck or piece.kind in ("start", "ping") or (seen < n and not ends):
+        or ends the answer (not one that opens or closes a block); in an answer of fewer deltas,
+        the one that ends it (Chat's finish chunk, Anthropic's ``message_delta``, the Responses
+        API's ``response.completed``: where the mocks' ``error_after`` strikes too) -- once per
+        response: for faults that act one time only."""
+        ends = piece.kind in ("finish", "usage", "sentinel")
+        if self.struck or piece.kind in ("start", "ping", "done") or (seen < n and not ends):
             return False
         self.struck = True
         return True

@@ -334,6 +334,7 @@ class LLMMockServer(StreamServer):
         tokens_per_s: float | None = None,
         tool_call: dict[str, Any] | str | None = None,
         tool_fragments: int = 4,
+        tool_text: bool | None = None,
         error_status: int | None = None,
         error_after: int | None = None,
         error_count: int | None = None,
@@ -378,6 +379,7 @@ class LLMMockServer(StreamServer):
         self.tokens_per_s = tokens_per_s or None
         self.tool_call = normalize_tool_call(tool_call)
         self.tool_fragments = tool_fragments
+        self.tool_text = tool_text
         self.error_status = error_status
         self.error_after = error_after
         self.error_count = error_count
@@ -724,6 +726,8 @@ COMMON_OPTIONS: dict[str, tuple[type, Any, str]] = {
         'call this tool when the request offers tools: JSON {"name": ..., "arguments": ...}',
     ),
     "tool_fragments": (int, 4, "number of fragments the tool-call arguments are streamed in"),
+    "tool_text": (bool, None, "with a tool call, also answer text before it (unset: as the API usually "
+                              "does -- OpenAI no, Anthropic yes)"),
     "error_status": (int, None, "answer generation requests with this HTTP error status before streaming"),
     "error_after": (int, None, "send the API's in-stream error event after this many deltas"),
     "error_count": (int, None, "only the first N generation requests fail (unset: all of them)"),

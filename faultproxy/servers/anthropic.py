@@ -225,6 +225,7 @@ class AnthropicServer(LLMMockServer):
         message_id = "msg_01" + ids.token(22)
         tokens, cut = self.answer_tokens(body["max_tokens"])
         tool = self.chosen_tool(body) if not cut else None
+        tokens = [] if tool and self.tool_text is False else tokens
         call = ToolCall("toolu_01" + ids.token(22), tool["name"], tool["arguments"]) if tool else None
         fragments = split_fragments(call.arguments, self.tool_fragments) if call else []
         stop_reason = "max_tokens" if cut else "tool_use" if call else "end_turn"

@@ -173,6 +173,29 @@ def test_chat_tool_call_arguments_are_assembled_by_the_sdk():
     assert plain.choices[0].finish_reason == "tool_calls"
 
 
+def test_tool_text_answers_text_then_the_tool_call_as_the_sdks_accumulate_it():
+    """``tool_text``: text before the tool call, in one Chat message and as two Responses output
+    items (``message`` at 0, ``function_call`` at 1), which the SDK's own stream helpers rebuild."""
+    responses_tools = [{"type": "function", "name": "get_weather", "parameters": {"type": "object"}}]
+    with serving(seed=3, tokens=5, tool_call=TOOL_CALL, tool_text=True) as (srv, client):
+        with client.chat.completions.stream(model="gpt-4o-mini", messages=MESSAGES, tools=TOOLS) as stream:
+            for _ in stream:
+                pass
+            chat = stream.get_final_completion().choices[0]
+        with client.responses.stream(model="gpt-4.1-mini", input="hi", tools=responses_tools) as stream:
+            for _ in stream:
+                pass
+            final = stream.get_final_response()
+    chat_truth, responses_truth = srv.responses
+    assert chat.message.content == chat_truth.text and len(chat_truth.text.split()) == 5
+    assert chat.message.tool_calls[0].function.arguments == TOOL_CALL["arguments"] and chat.finish_reason == "tool_calls"
+    assert [o.type for o in final.output] == ["message", "function_call"]
+    assert final.output_text == responses_truth.text and final.output[1].arguments == TOOL_CALL["arguments"]
+    numbers = [json.loads(e.data)["sequence_number"] for e in responses_truth.events]
+    assert numbers == list(range(len(numbers)))
+    assert final.usage.output_tokens == 5 + 4  # the words and the argument fragments
+
+
 def test_no_tool_call_without_tools_in_the_request():
     with serving(tool_call=TOOL_CALL, tokens=4) as (srv, client):
         completion = client.chat.completions.create(model="gpt-4o-mini", messages=MESSAGES)
