@@ -14,7 +14,9 @@ if any):
   altered, the finish reason or the usage is missing or wrong, or the server's stream ended in
   its error event (the worst: the application acts on half an answer);
 - ``duplicated`` / ``reordered`` -- as ``silent_loss``, when the text is the one sent with a
-  piece repeated right after itself, or with the same characters in another order;
+  piece repeated right after itself, or with the same characters in another order, or when
+  only the order of the content blocks (text, tool calls) differs, for a client that reports
+  the order its message holds them in (``blocks``);
 - ``ok`` -- the message is the one the server sent.
 
 A request the server refused (no ``200`` with at least one event: a 429, a 529) has no message
@@ -79,6 +81,8 @@ def truth_of(sent: Any) -> dict[str, Any] | None:
         "tool_calls": [{"name": c.name, "arguments": c.arguments} for c in x.tool_calls],
         "finish_reason": x.finish_reason,
         "usage": usage_of(x.usage),
+        # the mocks answer the text first, then the tool calls (docs/llm-streams.md)
+        "blocks": (["text"] if x.text else []) + ["tool_call"] * len(x.tool_calls),
     }
     error = getattr(x, "error", None)
     if isinstance(error, dict):
@@ -141,11 +145,23 @@ def compare(received: dict[str, Any], truth: dict[str, Any]) -> list[str]:
         elif value != expected:
             out.append(f"tool call {want_call.get('name')} arguments {_short(json.dumps(value))} instead of "
                        f"{_short(json.dumps(expected))}")
+    out += _block_order(received.get("blocks"), truth.get("blocks") or [])
     finish, want_finish = received.get("finish_reason"), truth.get("finish_reason")
     if want_finish is not None and not _same_finish(finish, want_finish, bool(wanted)):
         out.append(f"finish reason {finish!r} instead of {want_finish!r}" if finish else
                    f"no finish reason (sent: {want_finish!r})")
     return out + _usage_differences(usage_of(received.get("usage")), truth.get("usage"))
+
+
+BLOCK_ORDER = "content blocks in the order"
+
+
+def _block_order(got: Any, want: list[str]) -> list[str]:
+    """The content blocks the application holds in another order than sent (only where the client
+    reports an order, and only the order: a block lost or added shows in the text or the calls)."""
+    if not isinstance(got, list) or sorted(got) != sorted(want) or got == want:
+        return []
+    return [f"{BLOCK_ORDER} {', '.join(got)} instead of {', '.join(want)}"]
 
 
 def _usage_differences(usage: dict[str, Any] | None, want: dict[str, Any] | None) -> list[str]:
@@ -196,6 +212,8 @@ def judge(sent: Any, transcript: Any) -> MessageVerdict | None:
         outcome = "silent_loss"
     elif not differences:
         outcome = "ok"
+    elif all(d.startswith(BLOCK_ORDER) for d in differences):
+        outcome = "reordered"  # every piece arrived, the application holds them in another order
     else:
         outcome = alteration(received.get("text") or "", truth.get("text") or "") or "silent_loss"
     verdict = MessageVerdict(outcome, differences, dict(received), truth)

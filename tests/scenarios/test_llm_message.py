@@ -140,3 +140,14 @@ def test_an_altered_text_shows_where_it_differs_whitespace_included():
     (difference,) = compare({"text": "Hello there.\n", "finish_reason": "end_turn"},
                             {"text": "Hello there.", "finish_reason": "end_turn", "usage": None})
     assert difference.startswith("text altered at character 12") and "\\n" in difference
+
+
+def test_content_blocks_in_another_order_are_reordered_where_the_client_reports_an_order():
+    sent = server(tools=[("get_weather", ARGS)], finish="tool_use")
+    assert truth_of(sent)["blocks"] == ["text", "tool_call"]
+    call = [{"name": "get_weather", "arguments": ARGS}]
+    swapped = judge(sent, transcript(tool_calls=call, finish_reason="tool_use", blocks=["tool_call", "text"]))
+    assert swapped.outcome == "reordered"
+    assert swapped.differences == ["content blocks in the order tool_call, text instead of text, tool_call"]
+    assert judge(sent, transcript(tool_calls=call, finish_reason="tool_use", blocks=["text", "tool_call"])).outcome == "ok"
+    assert judge(sent, transcript(tool_calls=call, finish_reason="tool_use")).outcome == "ok"  # no order: Chat
