@@ -826,3 +826,26 @@ def test_a_known_entry_never_passes_a_url_server_that_never_streamed() -> None:
     assert result["outcome"] == "error"
     assert not result["passed"], result["evidence"]["summary"]
     assert any(e["name"] == "the server streamed" and not e["met"] for e in result["expectations"])
+
+
+def test_an_llm_client_that_swallows_a_refused_request_is_silent_loss() -> None:
+    """The mock refused (429, no stream): there is no message to judge, so the event verdict does --
+    a client that returned an empty message without an error hid the refusal (review2 item 2)."""
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).parents[1] / "faults"))
+    from types import SimpleNamespace
+
+    from llm_support import mock_exchange
+
+    _, refused = mock_exchange("chat", error_status=429)
+    cap = Capture().request(1, target="/v1/chat/completions").response(
+        1, status=429, headers={"Content-Type": "application/json", "Content-Length": "2"})
+    cap.body(1, b"{}").end(1).closed(1, "upstream")
+    cap.records[0]["upstream_side"] = True
+    cap.records += [{**r, "dir": "upstream"} for r in cap.records if r.get("dir") == "response"]
+    got = Transcript(client="openai", end="completed",
+                     message={"text": "", "tool_calls": [], "finish_reason": None, "usage": None})
+    result = classify(SimpleNamespace(log=[refused]), cap.records, got, [], None, client="openai")
+    assert result["outcome"] == "silent_loss" and result["attribution"] == "client"
+    assert result["evidence"]["message"] is None and "status 429" in result["evidence"]["summary"]
