@@ -848,4 +848,4 @@ def test_an_llm_client_that_swallows_a_refused_request_is_silent_loss() -> None:
                      message={"text": "", "tool_calls": [], "finish_reason": None, "usage": None})
     result = classify(SimpleNamespace(log=[refused]), cap.records, got, [], None, client="openai")
     assert result["outcome"] == "silent_loss" and result["attribution"] == "client"
-    assert result["evidence"]["message"] is None and "status 429" in result["evidence"]["summary"]
+    assert result["evidence"].get("message") is None and "status 429" in result["evidence"]["summary"]
