@@ -45,6 +45,7 @@ from faultproxy.wire.sse import Block, SSEParser
 
 Output = bytes | Wait | Until | Close | Hold
 EVIDENCE_KEPT = 10_000  # firings a FaultSet keeps in memory (the latest); see FaultSet.fired for all
+NOTES_KEPT = 100  # passed-over notes a FaultSet keeps (the latest): one per response at most
 ACTIONS = (Wait, Until, Close, Hold)
 
 
@@ -74,6 +75,7 @@ class FaultSet:
         self._evidence: deque[Evidence] = deque(maxlen=EVIDENCE_KEPT)
         self._evidence_lock = threading.Lock()
         self.fired: Counter[tuple[str, str]] = Counter()  # (fault name, type) → times it fired, ever
+        self._notes: deque[Evidence] = deque(maxlen=NOTES_KEPT)  # where a fault passed over, and why
         self.listeners: list[Callable[[Evidence], None]] = []
         self.on_change: list[Callable[[], None]] = []  # told after every change (the proxy wakes its relays)
         for spec in specs or ():
@@ -128,6 +130,17 @@ class FaultSet:
         with self._evidence_lock:
             return list(self._evidence)
 
+    @property
+    def notes(self) -> list[Evidence]:
+        """Where a fault passed over traffic it cannot act on, and why (:meth:`Context.passed_over`):
+        the latest :data:`NOTES_KEPT`, oldest first. Not firings: ``evidence`` and ``fired`` leave them out."""
+        with self._evidence_lock:
+            return list(self._notes)
+
+    def note(self, note: Evidence) -> None:
+        with self._evidence_lock:
+            self._notes.append(note)
+
     def record(self, evidence: Evidence) -> None:
         with self._evidence_lock:
             self._evidence.append(evidence)
@@ -165,7 +178,7 @@ class Pipeline:
         "_finals", "_head_waits", "_held_head", "_instances", "_joined", "_live_sse", "_over", "_reframe",
         "_requested", "_requests",
         "_seen_version", "_sse", "_tail", "conn", "direction", "exchange", "faults", "finished",
-        "holding", "offset", "on_request", "reader", "request", "role",
+        "holding", "offset", "on_request", "reader", "request", "response", "role",
     )
 
     def __init__(
@@ -193,6 +206,7 @@ class Pipeline:
         self._instances: dict[str, _Active] = {}
         self._requests: list[Request] = []  # downstream: requests awaiting their response (rarely > 1)
         self.request: Request | None = None  # the request of the current exchange
+        self.response: Response | None = None  # downstream: the head of the response in flight
         self.exchange = 0
         self._finals = 0
         self._requested = 0  # downstream: requests announced with expect()
@@ -443,13 +457,14 @@ class Pipeline:
     def _start_exchange(self, head: Request | Response) -> None:
         if isinstance(head, Request):
             self.exchange += 1
-            self.request = head
+            self.request, self.response = head, None
             if self.on_request is not None and self.on_request(head):
                 self._answered = True
         else:
             # A 1xx interim response belongs to the same exchange as the final one after it.
             self.exchange = self._finals + 1
             self.request = self._requests[0] if self._requests else None
+            self.response = head
             if head.status >= 200:
                 self._finals += 1
                 if self._requests:
@@ -483,12 +498,17 @@ class Pipeline:
         ctx.offset = self.offset
         ctx.event_index = None
         ctx.request = self.request
+        ctx.response = self.response
 
     def _collect(self, active: _Active) -> None:
         if active.ctx.evidence:
             for evidence in active.ctx.evidence:
                 self.faults.record(evidence)
             active.ctx.evidence.clear()
+        if active.ctx.notes:
+            for note in active.ctx.notes:
+                self.faults.note(note)
+            active.ctx.notes.clear()
         if active.ctx.alarms:
             for at in active.ctx.alarms:
                 heapq.heappush(self._alarms, (at, next(self._alarm_order), active))
