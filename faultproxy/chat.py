@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 from urllib.parse import urlsplit
 
+from faultproxy.redact import redact_target, redact_urls
 from faultproxy.wire.chunked import ChunkData, ChunkHeader, Malformed
 from faultproxy.wire.errors import WireError
 from faultproxy.wire.http import BodyData, EndOfMessage, HTTPReader, Response, encode_request
@@ -103,11 +104,17 @@ def request_for(api: Api, base_url: str, model: str, prompt: str, key: str | Non
     """``(host, port, request bytes, the URL it goes to)`` for a streamed request to ``base_url``.
 
     OpenAI's base URL includes ``/v1`` (as the SDKs take it); Anthropic's does not (its SDKs add
-    it). The key is put in the request only; nothing else keeps it.
+    it). A query in it (Azure's ``?api-version=...``) goes on the request's target, as the SDKs
+    send it; the URL returned has its secret query values redacted (it is shown). The key is put
+    in the request only; nothing else keeps it. A base URL with credentials in it
+    (``https://user:key@host``) is refused: they would end up in the Host header and on screen.
     """
     parts = urlsplit(base_url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ChatError(f"--base-url must be an http(s)://HOST[:PORT][/path] URL, not {base_url!r}")
+        raise ChatError(f"--base-url must be an http(s)://HOST[:PORT][/path] URL, not {redact_urls(base_url)!r}")
+    if parts.username is not None or parts.password is not None:
+        raise ChatError("--base-url must not carry credentials (user:password@): give the key in "
+                        f"{KEY_VARIABLES[api]} instead")
     path = parts.path.rstrip("/")
     if api == "openai":
         target = path + "/chat/completions"
@@ -120,11 +127,12 @@ def request_for(api: Api, base_url: str, model: str, prompt: str, key: str | Non
                 "stream": True}
         auth = [("x-api-key", key)] if key else []
         auth.append(("anthropic-version", "2023-06-01"))
+    target += f"?{parts.query}" if parts.query else ""
     port = parts.port or (443 if parts.scheme == "https" else 80)
     payload = json.dumps(body).encode()
     headers = [("Host", parts.netloc), ("Content-Type", "application/json"), ("Accept", "text/event-stream"),
                ("Content-Length", str(len(payload))), *auth, ("User-Agent", "faultproxy-chat")]
-    url = f"{parts.scheme}://{parts.netloc}{target}"
+    url = f"{parts.scheme}://{parts.netloc}{redact_target(target)}"
     return parts.hostname, port, encode_request("POST", target, headers, payload), url
 
 

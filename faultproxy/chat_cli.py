@@ -28,6 +28,7 @@ from rich.text import Text
 
 from faultproxy.chat import DEFAULT_MODELS, SENTINELS, ChatError, ChatState, api_key, request_for, stream
 from faultproxy.faults.spec import FaultSpecError, parse_cli_fault
+from faultproxy.wire.llm import token_counts
 
 STALL_WARN_S = 1.0  # the stall indicator turns yellow after this long without a token, red after 3x
 ENDS = {"complete": ("✔", "green"), "truncated": ("✘", "red"), "error": ("✘", "red"), "open": ("…", "yellow"),
@@ -72,7 +73,7 @@ class _Setup:
             raise ChatError("--fault needs an http:// upstream: the proxy in between relays plain HTTP here")
         proxy = Proxy(f"http://{parts.netloc}", "127.0.0.1:0", faults=list(self.specs), seed=self.seed)
         await self.stack.enter_async_context(proxy)
-        return f"http://127.0.0.1:{proxy.port}{parts.path}"
+        return f"http://127.0.0.1:{proxy.port}{parts.path}" + (f"?{parts.query}" if parts.query else "")
 
 
 def _metrics(state: ChatState) -> Text:
@@ -119,8 +120,7 @@ def _usage(usage: dict[str, Any] | None) -> str:
     """``9 in / 12 out`` from either API's usage object."""
     if not usage:
         return "–"
-    tokens_in = usage.get("input_tokens", usage.get("prompt_tokens"))
-    tokens_out = usage.get("output_tokens", usage.get("completion_tokens"))
+    tokens_in, tokens_out = token_counts(usage)
     return f"{tokens_in} in / {tokens_out} out"
 
 
@@ -270,3 +270,5 @@ def compare(openai_url, anthropic_url, faults, timeout, tokens, tokens_per_s, se
         _live([a, b], draw, work)
     except ChatError as error:
         raise click.UsageError(str(error)) from None
+    if any(s.end != "complete" for s in (a, b)):
+        raise SystemExit(1)  # as chat: a stream that did not end complete (truncated, error, open)

@@ -88,3 +88,18 @@ def test_a_body_cut_before_the_sentinel_is_truncated(ca, tmp_path):
 def test_bad_base_urls_are_refused_with_the_reason():
     with pytest.raises(ChatError, match="http"):
         request_for("openai", "ftp://x/v1", "m", "hi", None)
+
+
+def test_a_base_url_query_goes_on_the_target_and_its_secrets_stay_off_screen():
+    host, port, request, url = request_for("openai", "https://example.test/openai/v1?api-version=2024-10-21&key=sk-Q",
+                                           "m", "hi", "sk-K")
+    head = request.split(b"\r\n\r\n")[0].decode()
+    assert head.startswith("POST /openai/v1/chat/completions?api-version=2024-10-21&key=sk-Q HTTP/1.1")
+    assert url == "https://example.test/openai/v1/chat/completions?api-version=2024-10-21&key=REDACTED"
+    assert (host, port) == ("example.test", 443)
+
+
+def test_credentials_in_the_base_url_are_refused_before_anything_is_sent():
+    with pytest.raises(ChatError, match="ANTHROPIC_API_KEY") as refused:
+        request_for("anthropic", "https://user:sk-ant-SECRET@example.test", "m", "hi", None)
+    assert "SECRET" not in str(refused.value)

@@ -104,6 +104,14 @@ def test_compare_puts_both_formats_side_by_side(screen):
         assert needle in done, needle
 
 
+def test_compare_under_a_fault_shows_both_error_events_and_exits_1(screen):
+    fault = "llm_error_event:after_deltas=3"
+    s = screen(f"{FAULTPROXY} compare --tokens 16 --tokens-per-s 25 --fault {fault} 'hello'", width=200, height=60)
+    done = s.wait_for("EXIT=1")
+    assert "overloaded_error" in done and "server_error" in done  # each format's own error, observed
+    assert done.count("✘ error") >= 2, done
+
+
 @pytest.fixture
 def tls_server() -> Iterator[int]:
     """A TLS server whose certificate no one trusts (a fresh CA): its port."""

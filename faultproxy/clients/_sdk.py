@@ -75,13 +75,20 @@ def for_api(request: dict[str, Any], api: str, defaults: dict[str, Any]) -> dict
 
 class Assembled:
     """The message an application that joins the deltas ends up with (the SDK clients report it
-    as the protocol's ``message`` line): text, tool calls by index, finish reason, usage."""
+    as the protocol's ``message`` line): text, tool calls by index, finish reason, usage, and --
+    for an API whose message orders its content -- the blocks placed by the index each event
+    carries (:meth:`block`), as an application iterating the stream places them."""
 
     def __init__(self) -> None:
         self.text = ""
         self.tools: dict[Any, dict[str, str]] = {}
         self.finish_reason: str | None = None
         self.usage: dict[str, Any] | None = None
+        self.blocks: dict[int, str] | None = None  # index -> "text" / "tool_call"; None: no order
+
+    def block(self, index: int, kind: str) -> None:
+        self.blocks = {} if self.blocks is None else self.blocks
+        self.blocks[index] = kind
 
     def tool(self, key: Any, name: str | None = None, arguments: str | None = None) -> None:
         call = self.tools.setdefault(key, {"name": "", "arguments": ""})
@@ -92,7 +99,8 @@ class Assembled:
         self.usage = {"input_tokens": input_tokens, "output_tokens": output_tokens}
 
     def report(self, out: Emitter) -> None:
-        out.message(self.text, list(self.tools.values()), self.finish_reason, self.usage)
+        blocks = None if self.blocks is None else [self.blocks[i] for i in sorted(self.blocks)]
+        out.message(self.text, list(self.tools.values()), self.finish_reason, self.usage, blocks)
 
 
 def client_options(sdk: Any, request: ClientRequest, out: Emitter) -> dict[str, Any]:

@@ -63,8 +63,11 @@ it happens, so whatever was received before a hang or a crash is kept. ``t`` is 
   with, as the SDK or framework assembled it (or as the adapter joined the deltas when the
   library hands out only deltas): ``text``, ``tool_calls`` (``name``, ``arguments`` -- the JSON
   text as received, parsed or not), ``finish_reason`` in the library's own words, ``usage``
-  (``input_tokens`` / ``output_tokens``, null when the library reported none). Sent on an
-  error too, with what had been assembled.
+  (``input_tokens`` / ``output_tokens``, null when the library reported none), and optionally
+  ``blocks``: the kinds of the message's content blocks (``text``, ``tool_call``) in the order
+  the application's message holds them (Anthropic's content list, the Responses API's output
+  items; left out where the API's message has no order between text and tool calls, as in
+  Chat). Sent on an error too, with what had been assembled.
 - ``end``: the last line; ``end`` is ``completed``, ``error`` or ``timeout`` (the client's
   own timeout fired); ``error_type`` / ``error_message`` as the client reported them.
   Error types are named ``package.ClassName`` (``httpx.ReadTimeout``,
@@ -195,10 +198,11 @@ class Emitter:
         self.write({"kind": NOTE, "text": text})
 
     def message(self, text: str, tool_calls: list[dict[str, Any]], finish_reason: str | None,
-                usage: dict[str, Any] | None) -> None:
+                usage: dict[str, Any] | None, blocks: list[str] | None = None) -> None:
         """The LLM message the application ended up with (see the module docstring)."""
-        self.write({"kind": MESSAGE, "text": text, "tool_calls": tool_calls, "finish_reason": finish_reason,
-                    "usage": usage})
+        line = {"kind": MESSAGE, "text": text, "tool_calls": tool_calls, "finish_reason": finish_reason,
+                "usage": usage}
+        self.write(line if blocks is None else {**line, "blocks": list(blocks)})
 
     def end(self, end: str, error_type: str | None = None, error_message: str | None = None) -> None:
         if self.ended:
@@ -303,6 +307,8 @@ class Collector(_Lines):
             self._note(str(m.get("text")))
         elif kind == MESSAGE:
             t.message = {k: m.get(k) for k in ("text", "tool_calls", "finish_reason", "usage")}
+            if isinstance(m.get("blocks"), list):
+                t.message["blocks"] = [str(b) for b in m["blocks"]]
         elif kind == END:
             if self.ended:
                 return

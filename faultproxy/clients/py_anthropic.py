@@ -35,8 +35,12 @@ def run(request: ClientRequest, out: Emitter) -> None:
             if kind == "message_start":
                 usage = event.message.usage
                 message.set_usage(usage.input_tokens, usage.output_tokens)
-            elif kind == "content_block_start" and event.content_block.type == "tool_use":
-                message.tool(event.index, event.content_block.name)
+            elif kind == "content_block_start":
+                block = {"text": "text", "tool_use": "tool_call"}.get(event.content_block.type)
+                if block:
+                    message.block(event.index, block)
+                if event.content_block.type == "tool_use":
+                    message.tool(event.index, event.content_block.name)
             elif kind == "content_block_delta":
                 delta = event.delta
                 if delta.type == "text_delta":

@@ -36,8 +36,12 @@ def run(request: ClientRequest, out: Emitter) -> None:
             if kind == "response.output_text.delta":
                 out.event("delta", event.delta)
                 message.text += event.delta
-            elif kind == "response.output_item.added" and getattr(event.item, "type", None) == "function_call":
-                message.tool(event.output_index, event.item.name)
+            elif kind == "response.output_item.added":
+                block = {"message": "text", "function_call": "tool_call"}.get(getattr(event.item, "type", None))
+                if block:
+                    message.block(event.output_index, block)
+                if block == "tool_call":
+                    message.tool(event.output_index, event.item.name)
             elif kind == "response.function_call_arguments.delta":
                 out.event("tool_call", event.delta)
                 message.tool(event.output_index, None, event.delta)

@@ -97,5 +97,7 @@ def report(stream, out: Emitter) -> None:
     calls = [{"name": p.tool_name, "arguments": p.args if isinstance(p.args, str) else json.dumps(p.args)}
              for p in response.parts if p.part_kind == "tool-call"]
     usage = response.usage
+    blocks = ["text" if p.part_kind == "text" else "tool_call" for p in response.parts
+              if p.part_kind in ("text", "tool-call")]  # the parts in Pydantic AI's own order
     out.message(text, calls, response.finish_reason,
-                {"input_tokens": usage.input_tokens, "output_tokens": usage.output_tokens} if usage else None)
+                {"input_tokens": usage.input_tokens, "output_tokens": usage.output_tokens} if usage else None, blocks)

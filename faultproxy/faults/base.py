@@ -37,7 +37,7 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from faultproxy.wire.http import HTTPEvent, Request
+from faultproxy.wire.http import HTTPEvent, Request, Response
 from faultproxy.wire.sse import Block
 
 Layer = Literal["sse", "http", "bytes"]
@@ -150,7 +150,9 @@ class Context:
     offset: int = 0  # bytes of this direction written before this piece (http: before this event's output)
     event_index: int | None = None  # index of the SSE event being handled, per response
     request: Request | None = None  # the request of this exchange (responses: the one this one answers)
+    response: Response | None = None  # responses: the head of the response in flight (None before it)
     evidence: list[Evidence] = field(default_factory=list)
+    notes: list[Evidence] = field(default_factory=list)  # passed_over: where it chose not to act, and why
     alarms: list[float] = field(default_factory=list)  # asked for with set_alarm, taken by the pipeline
 
     def set_alarm(self, at: float) -> None:
@@ -176,6 +178,13 @@ class Context:
                 detail=detail,
             )
         )
+
+    def passed_over(self, detail: str) -> None:
+        """Record that the fault saw something it could act on in other traffic and left it
+        alone, and why (an ``llm_*`` fault on a plain event stream): not a firing -- a cell
+        whose fault only passed over says the fault never fired, with this reason."""
+        self.notes.append(Evidence(self.fault_name, self.fault_type, self.conn, self.direction, self.now,
+                                   exchange=self.exchange or None, detail=detail))
 
 
 class Fault:

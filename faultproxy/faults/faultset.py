@@ -16,6 +16,7 @@ from faultproxy.faults.base import Evidence
 from faultproxy.faults.spec import FaultSpec
 
 EVIDENCE_KEPT = 10_000  # firings a FaultSet keeps in memory (the latest); see FaultSet.fired for all
+NOTES_KEPT = 100  # passed-over notes a FaultSet keeps (the latest): one per response at most
 
 
 class FaultSet:
@@ -37,6 +38,7 @@ class FaultSet:
         self._evidence: deque[Evidence] = deque(maxlen=EVIDENCE_KEPT)
         self._evidence_lock = threading.Lock()
         self.fired: Counter[tuple[str, str]] = Counter()  # (fault name, type) → times it fired, ever
+        self._notes: deque[Evidence] = deque(maxlen=NOTES_KEPT)  # where a fault passed over, and why
         self.listeners: list[Callable[[Evidence], None]] = []
         self.on_change: list[Callable[[], None]] = []  # told after every change (the proxy wakes its relays)
         for spec in specs or ():
@@ -90,6 +92,17 @@ class FaultSet:
         read while faults keep firing on another thread."""
         with self._evidence_lock:
             return list(self._evidence)
+
+    @property
+    def notes(self) -> list[Evidence]:
+        """Where a fault passed over traffic it cannot act on, and why (:meth:`Context.passed_over`):
+        the latest :data:`NOTES_KEPT`, oldest first. Not firings: ``evidence`` and ``fired`` leave them out."""
+        with self._evidence_lock:
+            return list(self._notes)
+
+    def note(self, note: Evidence) -> None:
+        with self._evidence_lock:
+            self._notes.append(note)
 
     def record(self, evidence: Evidence) -> None:
         with self._evidence_lock:

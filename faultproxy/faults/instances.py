@@ -18,7 +18,7 @@ from typing import Any, Protocol
 from faultproxy.faults.base import Context, Direction, Fault, Layer
 from faultproxy.faults.faultset import FaultSet
 from faultproxy.faults.spec import FaultSpec
-from faultproxy.wire.http import Request
+from faultproxy.wire.http import Request, Response
 
 
 class Position(Protocol):
@@ -28,6 +28,7 @@ class Position(Protocol):
     exchange: int  # 1-based number of the current exchange (0: none yet)
     offset: int  # bytes written out on this direction so far
     request: Request | None  # the request of the current exchange (responses: the one answered)
+    response: Response | None  # responses: the head of the response in flight (None before it)
 
 
 @dataclass(slots=True)
@@ -142,6 +143,7 @@ class FaultInstances:
         ctx.offset = position.offset
         ctx.event_index = None
         ctx.request = position.request
+        ctx.response = position.response
         return ctx
 
     def collect(self, instance: FaultInstance) -> None:
@@ -151,6 +153,10 @@ class FaultInstances:
             for evidence in ctx.evidence:
                 self.faults.record(evidence)
             ctx.evidence.clear()
+        if ctx.notes:
+            for note in ctx.notes:
+                self.faults.note(note)
+            ctx.notes.clear()
         if ctx.alarms:
             for at in ctx.alarms:
                 heapq.heappush(self.alarms, (at, next(self._alarm_order), instance))

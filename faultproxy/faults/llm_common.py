@@ -14,11 +14,13 @@ a ping) are built here, in each dialect's real shape.
 from __future__ import annotations
 
 import json
+import string
 from typing import Any
 
 from faultproxy.faults.base import Attributes, Context, Fault
 from faultproxy.faults.sse_common import field_name, lines, portable
 from faultproxy.wire.llm import DONE, Assembler, Dialect, Piece, dialect_of_path
+from faultproxy.wire.llm_errors import anthropic_error, openai_stream_error
 from faultproxy.wire.sse import Block, SSEParser, encode_comment, encode_event
 
 __all__ = ["LLMFault", "LLMStream", "Piece", "dialect_of_path", "rewritten"]
@@ -30,7 +32,8 @@ class LLMStream:
     ``observe(block)`` classifies each event block; ``deltas`` counts the deltas that carried
     text or argument bytes (Anthropic's empty first ``input_json_delta`` does not count);
     ``sequence`` is the last Responses ``sequence_number`` seen and ``response`` the last
-    Responses ``response`` object, which the blocks a fault writes continue from.
+    Responses ``response`` object, which the blocks a fault writes continue from (``before``:
+    both as they were before the last event, which an error written in its place continues).
     """
 
     def __init__(self, ctx: Context):
@@ -38,6 +41,10 @@ class LLMStream:
         self.assembler = Assembler(dialect_of_path(request.target if request is not None else None))
         self.sequence = -1
         self.response: dict[str, Any] | None = None
+        self.before: tuple[int, dict[str, Any] | None] = (-1, None)  # both as they were before the last event
+        value = ctx.response.headers.get("request-id") if ctx.response is not None else None
+        self.request_id = value.decode("latin-1") if value is not None else None  # Anthropic's
+        self.rng = ctx.rng
 
     @property
     def dialect(self) -> Dialect | None:
@@ -53,6 +60,7 @@ class LLMStream:
             return None
         piece = self.assembler.feed(block.event)
         body = piece.data if isinstance(piece.data, dict) else {}
+        self.before = (self.sequence, self.response)
         if isinstance(body.get("sequence_number"), int):
             self.sequence = body["sequence_number"]
         if isinstance(body.get("response"), dict):
@@ -66,22 +74,22 @@ class LLMStream:
         return encode_event(compact({"type": kind, "sequence_number": self.sequence, **fields}), event=kind)
 
     def error_blocks(self, error_type: str | None = None, message: str | None = None) -> list[bytes]:
-        """The dialect's in-stream error, as the real API ends a stream that failed after its 200:
-        Anthropic's ``event: error``; Chat's ``data: {"error": ...}`` then ``data: [DONE]``; the
-        Responses API's nested ``error`` event then ``response.failed``."""
+        """The dialect's in-stream error, as the real API ends a stream that failed after its 200,
+        *in place of* the event just observed (a Responses error takes over its sequence number):
+        Anthropic's ``event: error`` (with the response's ``request-id``); Chat's
+        ``data: {"error": ...}`` then ``data: [DONE]``; the Responses API's nested ``error`` event
+        then ``response.failed``. The shapes are :mod:`faultproxy.wire.llm_errors`'."""
         if self.dialect == "anthropic":
-            error_type = error_type or "overloaded_error"
-            message = message or ANTHROPIC_MESSAGES.get(error_type, "Internal server error")
-            body = {"type": "error", "error": {"type": error_type, "message": message}}
+            # the error repeats the response's request-id (one of the same form when it has none)
+            request_id = self.request_id or "req_011C" + "".join(self.rng.choice(_ID_CHARS) for _ in range(20))
+            body = anthropic_error(error_type or "overloaded_error", message, request_id)
             return [encode_event(compact(body), event="error")]
-        error_type = error_type or "server_error"
-        message = message or OPENAI_STREAM_MESSAGE
+        error = openai_stream_error(self.dialect or "chat", error_type, message)
         if self.dialect == "responses":
-            error = {"type": error_type, "code": error_type, "message": message, "param": None}
-            failed = dict(self.response or {}, status="failed", error={"code": error_type, "message": message},
-                          usage=None)
+            self.sequence, response = self.before
+            failed = dict(response or {}, status="failed",
+                          error={"code": error["code"], "message": error["message"]}, usage=None)
             return [self._next("error", error=error), self._next("response.failed", response=failed)]
-        error = {"message": message, "type": error_type, "param": None, "code": None}
         return [encode_event(compact({"error": error})), encode_event(DONE)]
 
     def ping_block(self) -> bytes:
@@ -90,11 +98,6 @@ class LLMStream:
         if self.dialect == "anthropic":
             return encode_event(compact({"type": "ping"}), event="ping")
         return encode_comment("keep-alive") + b"\n"
-
-
-ANTHROPIC_MESSAGES = {"overloaded_error": "Overloaded", "api_error": "Internal server error",
-                      "rate_limit_error": "Rate limited", "timeout_error": "Request timed out"}
-OPENAI_STREAM_MESSAGE = "The server had an error while processing your request. Sorry about that!"
 
 
 def compact(value: Any) -> str:
@@ -119,9 +122,13 @@ def rewritten(block: Block, data: Any) -> Block:
 class LLMFault(Fault):
     """Base of the ``sse`` faults that follow each response's LLM stream (:attr:`stream`).
 
-    :meth:`reset` clears a subclass's per-response state; :meth:`content_arrives` says whether a
-    block is the first one, after ``n`` deltas, that carries content or ends the answer (where
-    a fault that acts "after N deltas" strikes).
+    :meth:`on_block` follows the stream and hands each event to :meth:`on_piece` with what it is
+    and the deltas before it. A stream in no LLM dialect (neither its request path nor its first
+    event says ``chat``, ``responses`` or ``anthropic``: a plain event stream) passes untouched,
+    and the fault says why once per response (:meth:`Context.passed_over`): its deltas, sentinel
+    and usage mean nothing there. :meth:`reset` clears a subclass's per-response state;
+    :meth:`strikes` says whether a block is the first one, after ``n`` deltas, that carries
+    content or ends the answer (where a fault that acts "after N deltas" strikes, once).
     """
 
     layer = "sse"
@@ -131,6 +138,7 @@ class LLMFault(Fault):
         super().__init__(attributes)
         self.stream: LLMStream | None = None
         self.struck = False  # strikes() acted on this response
+        self.passed = False  # said why it passed this response over
         self.reset()
 
     def reset(self) -> None:
@@ -138,26 +146,39 @@ class LLMFault(Fault):
 
     def on_response(self, ctx: Context) -> list[object]:
         self.stream = LLMStream(ctx)
-        self.struck = False
+        self.struck = self.passed = False
         self.reset()
         return []
 
-    def observe(self, block: Block) -> Piece | None:
-        return self.stream.observe(block) if self.stream is not None else None
+    def on_block(self, block: Block, ctx: Context) -> list[object]:
+        if self.stream is None:
+            return [block]
+        seen = self.stream.deltas
+        piece = self.stream.observe(block)
+        if piece is None:
+            return [block]
+        if self.stream.dialect is None:
+            if not self.passed:
+                self.passed = True
+                target = ctx.request.target.decode("latin-1") if ctx.request is not None else "?"
+                ctx.passed_over(f"not an LLM stream (neither its request path {target.split('?', 1)[0]} nor its "
+                                "first event is OpenAI Chat, Responses or Anthropic): no deltas, sentinel or "
+                                "usage to act on, passed through unchanged")
+            return [block]
+        return self.on_piece(block, piece, seen, ctx)
 
-    def content_arrives(self, block: Block, n: int) -> int | None:
-        """The deltas before ``block`` when it is the first block with content (or the answer's
-        end) after ``n`` deltas; None otherwise. Observes the block either way."""
-        seen = self.stream.deltas if self.stream is not None else 0
-        piece = self.observe(block)
-        if piece is None or piece.kind in ("start", "ping") or seen < n:
-            return None
-        return seen
+    def on_piece(self, block: Block, piece: Piece, seen: int, ctx: Context) -> list[object]:
+        """One event of an LLM stream: ``piece`` is what it is, ``seen`` the deltas before it."""
+        raise NotImplementedError
 
-    def strikes(self, block: Block, n: int) -> int | None:
-        """:meth:`content_arrives`, once per response: for faults that act one time only."""
-        if self.struck or self.stream is None:
-            return None
-        seen = self.content_arrives(block, n)
-        self.struck = seen is not None
-        return seen
+    def strikes(self, piece: Piece, seen: int, n: int) -> bool:
+        """Whether this is the first event, once ``n`` deltas have passed, that carries content
+        or ends the answer (not one that opens or closes a block); in an answer of fewer deltas,
+        the one that ends it (Chat's finish chunk, Anthropic's ``message_delta``, the Responses
+        API's ``response.completed``: where the mocks' ``error_after`` strikes too) -- once per
+        response: for faults that act one time only."""
+        ends = piece.kind in ("finish", "usage", "sentinel")
+        if self.struck or piece.kind in ("start", "ping", "done") or (seen < n and not ends):
+            return False
+        self.struck = True
+        return True

@@ -12,7 +12,7 @@ from __future__ import annotations
 from pydantic import Field
 
 from faultproxy.faults.base import Attributes, Context, register
-from faultproxy.faults.llm_common import LLMFault
+from faultproxy.faults.llm_common import LLMFault, Piece
 from faultproxy.faults.sse_common import moved
 from faultproxy.wire.sse import Block
 
@@ -28,12 +28,8 @@ class LLMDuplicateDelta(LLMFault):
     summary = "send the Nth text / tool-argument delta twice (a retrying intermediary)"
     Attributes = LLMDuplicateDeltaAttributes
 
-    def on_block(self, block: Block, ctx: Context) -> list[object]:
-        if self.stream is None:
-            return [block]
-        seen = self.stream.deltas
-        piece = self.stream.observe(block)
-        if piece is None or not piece.delta or not piece.text or seen != self.a.delta_index:
+    def on_piece(self, block: Block, piece: Piece, seen: int, ctx: Context) -> list[object]:
+        if not piece.delta or not piece.text or seen != self.a.delta_index:
             return [block]
         ctx.fired(f"sent delta {seen} ({piece.text[:20]!r}) {1 + self.a.copies} times")
         return [block] + [moved(block)] * self.a.copies

@@ -18,7 +18,7 @@ from __future__ import annotations
 from pydantic import Field
 
 from faultproxy.faults.base import Attributes, Context, EndBody, RawBytes, register
-from faultproxy.faults.llm_common import LLMFault
+from faultproxy.faults.llm_common import LLMFault, Piece
 from faultproxy.wire.sse import Block
 
 
@@ -37,9 +37,8 @@ class LLMErrorEvent(LLMFault):
     Attributes = LLMErrorEventAttributes
     takes_over = frozenset({"end"})  # the error, then the body ends (base.TAKES)
 
-    def on_block(self, block: Block, ctx: Context) -> list[object]:
-        seen = self.strikes(block, self.a.after_deltas)
-        if seen is None or self.stream is None:
+    def on_piece(self, block: Block, piece: Piece, seen: int, ctx: Context) -> list[object]:
+        if not self.strikes(piece, seen, self.a.after_deltas) or self.stream is None:
             return [block]
         out = self.stream.error_blocks(self.a.error_type, self.a.message)
         ctx.fired(f"replaced the rest of the {self.stream.dialect} stream after {seen} deltas with its error event")

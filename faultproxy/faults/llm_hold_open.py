@@ -9,7 +9,7 @@ hangs until its read timeout, although it holds the whole answer.
 from __future__ import annotations
 
 from faultproxy.faults.base import Attributes, Context, Hold, register
-from faultproxy.faults.llm_common import LLMFault
+from faultproxy.faults.llm_common import LLMFault, Piece
 from faultproxy.wire.sse import Block
 
 
@@ -20,11 +20,8 @@ class LLMHoldOpen(LLMFault):
     Attributes = Attributes
     takes_over = frozenset({"end"})  # the stream never ends for the client (base.TAKES)
 
-    def on_block(self, block: Block, ctx: Context) -> list[object]:
-        if self.stream is None:
-            return [block]
-        piece = self.stream.observe(block)
-        if piece is None or piece.kind != "sentinel":
+    def on_piece(self, block: Block, piece: Piece, seen: int, ctx: Context) -> list[object]:
+        if piece.kind != "sentinel":
             return [block]
         self.stream = None
         ctx.fired("held the connection open after the end sentinel (no last chunk, no FIN)")

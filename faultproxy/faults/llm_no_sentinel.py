@@ -11,7 +11,7 @@ is not).
 from __future__ import annotations
 
 from faultproxy.faults.base import Attributes, Context, register
-from faultproxy.faults.llm_common import LLMFault
+from faultproxy.faults.llm_common import LLMFault, Piece
 from faultproxy.wire.sse import Block
 
 
@@ -21,9 +21,8 @@ class LLMNoSentinel(LLMFault):
     summary = "drop [DONE] / message_stop / response.completed; the body ends cleanly"
     Attributes = Attributes
 
-    def on_block(self, block: Block, ctx: Context) -> list[object]:
-        piece = self.observe(block)
-        if piece is None or piece.kind != "sentinel" or self.stream is None or block.event is None:
+    def on_piece(self, block: Block, piece: Piece, seen: int, ctx: Context) -> list[object]:
+        if piece.kind != "sentinel" or self.stream is None or block.event is None:
             return [block]
         what = "data: [DONE]" if self.stream.dialect == "chat" else block.event.type
         ctx.fired(f"dropped the end sentinel ({what})")

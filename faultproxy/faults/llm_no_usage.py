@@ -11,7 +11,7 @@ counts on the field being there.
 from __future__ import annotations
 
 from faultproxy.faults.base import Attributes, Context, register
-from faultproxy.faults.llm_common import LLMFault, rewritten
+from faultproxy.faults.llm_common import LLMFault, Piece, rewritten
 from faultproxy.wire.sse import Block
 
 
@@ -21,10 +21,9 @@ class LLMNoUsage(LLMFault):
     summary = "the usage never arrives: Chat's usage chunk dropped, Responses' usage null, message_delta without usage"
     Attributes = Attributes
 
-    def on_block(self, block: Block, ctx: Context) -> list[object]:
-        piece = self.observe(block)
-        body = piece.data if piece is not None else None
-        if piece is None or not isinstance(body, dict):
+    def on_piece(self, block: Block, piece: Piece, seen: int, ctx: Context) -> list[object]:
+        body = piece.data
+        if not isinstance(body, dict):
             return [block]
         if piece.kind == "usage":
             ctx.fired("dropped the usage chunk")

@@ -4,10 +4,12 @@ The proxy answers the request itself (it never reaches the upstream), in the API
 shape (see ``docs/llm-streams.md``), chosen by the request path:
 
 - Anthropic (``/messages``): ``{"type": "error", "error": {"type": "overloaded_error", ...},
-  "request_id": ...}`` with ``x-should-retry: true`` -- ``overloaded_error`` for 529,
-  ``rate_limit_error`` for 429, ``api_error`` otherwise;
+  "request_id": ...}`` with ``x-should-retry: true`` where the API sends it -- the type the
+  status stands for (``overloaded_error`` for 529, ``rate_limit_error`` for 429 ...);
 - OpenAI (anything else): ``{"error": {"message", "type", "param", "code"}}`` -- for 429
-  ``rate_limit_exceeded``, otherwise a ``server_error``.
+  ``rate_limit_exceeded``, otherwise the status's usual error.
+
+The shapes and messages are the mocks' own (:mod:`faultproxy.wire.llm_errors`).
 
 ``retry_after`` (seconds; default 1 for a 429, none otherwise) is sent as ``retry-after`` and
 ``retry-after-ms``, which the official SDKs honour when they retry. The connection closes after
@@ -18,7 +20,7 @@ refuses only the first attempt and lets the SDK's retry through.
 from __future__ import annotations
 
 import json
-import math
+import string
 
 from pydantic import Field
 
@@ -26,6 +28,9 @@ from faultproxy.faults._http import describe, reason_phrase
 from faultproxy.faults.base import Attributes, Close, Context, Fault, RawBytes, register
 from faultproxy.faults.llm_common import dialect_of_path
 from faultproxy.wire.http import Request, encode_response
+from faultproxy.wire.llm_errors import ANTHROPIC_RETRYABLE, anthropic_error, anthropic_kind, openai_error, retry_headers
+
+_ID_CHARS = string.ascii_letters + string.digits
 
 
 class LLMOverloadedAttributes(Attributes):
@@ -47,24 +52,17 @@ class LLMOverloaded(Fault):
     def on_request(self, request: Request, ctx: Context) -> list[object] | None:
         a = self.a
         anthropic = dialect_of_path(request.target) == "anthropic"
-        request_id = "req_" + "".join(ctx.rng.choice("0123456789abcdef") for _ in range(24))
-        if anthropic:
-            kind = {529: "overloaded_error", 429: "rate_limit_error"}.get(a.status, "api_error")
-            text = a.message or {529: "Overloaded", 429: "Rate limited"}.get(a.status, "Internal server error")
-            payload: dict[str, object] = {"type": "error", "error": {"type": kind, "message": text},
-                                          "request_id": request_id}
-            headers = [("request-id", request_id), ("x-should-retry", "true")]
-        else:
-            limited = a.status == 429
-            text = a.message or ("Rate limit reached for requests. Please try again later." if limited
-                                 else "The server is overloaded or not ready yet.")
-            error = {"message": text, "type": "requests" if limited else "server_error", "param": None,
-                     "code": "rate_limit_exceeded" if limited else None}
-            payload = {"error": error}
-            headers = [("x-request-id", request_id)]
         wait = a.retry_after if a.retry_after is not None else (1.0 if a.status == 429 else None)
+        if anthropic:
+            request_id = "req_011C" + "".join(ctx.rng.choice(_ID_CHARS) for _ in range(20))
+            payload = anthropic_error(anthropic_kind(a.status), a.message, request_id)
+            headers = [("request-id", request_id)] + (
+                [("x-should-retry", "true")] if a.status in ANTHROPIC_RETRYABLE else [])
+        else:
+            payload = {"error": openai_error(a.status, message=a.message, retry_after=wait or 0.0)}
+            headers = [("x-request-id", "req_" + "".join(ctx.rng.choice("0123456789abcdef") for _ in range(32)))]
         if wait is not None:
-            headers += [("retry-after", str(math.ceil(wait))), ("retry-after-ms", str(int(wait * 1000)))]
+            headers += retry_headers(wait)
         body = json.dumps(payload).encode()
         fields = [("Content-Type", "application/json"), ("Content-Length", str(len(body))),
                   ("Connection", "close"), *headers]

@@ -22,7 +22,7 @@ from typing import Literal
 from pydantic import Field
 
 from faultproxy.faults.base import Attributes, Context, register
-from faultproxy.faults.llm_common import LLMFault
+from faultproxy.faults.llm_common import LLMFault, Piece
 from faultproxy.faults.sse_common import moved
 from faultproxy.wire.sse import Block
 
@@ -44,12 +44,8 @@ class LLMReorder(LLMFault):
         self.overtaken_by: str | None = None  # what passed the held piece (a block name, or "delta")
         self.done = False
 
-    def on_block(self, block: Block, ctx: Context) -> list[object]:
-        if self.stream is None or self.done:
-            return [block]
-        seen = self.stream.deltas
-        piece = self.stream.observe(block)
-        if piece is None or piece.kind == "ping":
+    def on_piece(self, block: Block, piece: Piece, seen: int, ctx: Context) -> list[object]:
+        if self.done or piece.kind == "ping":
             return [block]
         if self.a.unit == "delta":
             if not self.held:

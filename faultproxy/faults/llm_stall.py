@@ -7,8 +7,9 @@ Bytes keep flowing, so a client's *read* (idle) timeout never fires: only a tota
 catches a model that thinks for minutes. Then the held answer follows and the stream ends as
 the server sent it.
 
-The pings are scheduled when the stall starts (a ping, a wait of ``ping_ms``, a ping ...), so
-the stall is exact whatever the server does meanwhile; it happens once per response.
+The keep-alives are scheduled when the stall starts (a wait of ``ping_ms``, a ping, a wait of
+``ping_ms``, a ping ..., then what is left of the stall), so the stall is exact whatever the
+server does meanwhile; it happens once per response.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from __future__ import annotations
 from pydantic import Field, model_validator
 
 from faultproxy.faults.base import Attributes, Context, RawBytes, Wait, register
-from faultproxy.faults.llm_common import LLMFault
+from faultproxy.faults.llm_common import LLMFault, Piece
 from faultproxy.wire.sse import Block
 
 MAX_PINGS = 10_000
@@ -40,9 +41,8 @@ class LLMStall(LLMFault):
     summary = "after N deltas the answer stalls for duration_ms while pings / keep-alive comments keep coming"
     Attributes = LLMStallAttributes
 
-    def on_block(self, block: Block, ctx: Context) -> list[object]:
-        seen = self.strikes(block, self.a.after_deltas)
-        if seen is None or self.stream is None:
+    def on_piece(self, block: Block, piece: Piece, seen: int, ctx: Context) -> list[object]:
+        if not self.strikes(piece, seen, self.a.after_deltas) or self.stream is None:
             return [block]
         return [*self.schedule(ctx, seen), block]
 

@@ -4,9 +4,10 @@ The first ``after_fragments`` argument fragments of the first tool call pass who
 is cut to its first half and every later fragment of that call is dropped, so the arguments
 never form complete JSON. With ``then: continue`` (the default) everything else goes on as
 sent -- the finish reason (``tool_calls`` / ``tool_use``), the usage, the end sentinel -- and
-the Responses API's ``.done`` events and final ``response`` carry the same cut arguments, so
-every view of the call agrees and nothing says it is broken: the silent loss a client must
-catch by parsing the JSON. With ``then: end`` the body ends cleanly right after the cut.
+the Responses API's ``.done`` events and final ``response`` carry the same cut arguments (and
+its sequence numbers close the gap the dropped fragments left), so every view of the call
+agrees and nothing but the JSON itself says it is broken: the silent loss a client must catch
+by parsing the arguments. With ``then: end`` the body ends cleanly right after the cut.
 
 Fragments are Chat's ``delta.tool_calls[].function.arguments``, Anthropic's
 ``input_json_delta.partial_json`` and the Responses API's
@@ -49,15 +50,17 @@ class LLMToolArgsCut(LLMFault):
         self.full = ""  # the arguments as the server sent them
         self.kept = ""  # what the client gets
         self.cut = False
+        self.dropped = 0  # events left out: later Responses sequence numbers close the gap
 
-    def on_block(self, block: Block, ctx: Context) -> list[object]:
-        piece = self.observe(block)
-        if piece is None:
-            return [block]
+    def on_piece(self, block: Block, piece: Piece, seen: int, ctx: Context) -> list[object]:
         if piece.kind == "args" and piece.text and self.block in (None, piece.block):
-            return self._fragment(block, piece, ctx)
+            out = self._fragment(block, piece, ctx)
+            self.dropped += 1 - len([o for o in out if isinstance(o, Block)])
+            return out
         if self.cut and isinstance(piece.data, dict):
             data = _replace_arguments(piece.data, self.full, self.kept)
+            if self.dropped and isinstance(data.get("sequence_number"), int):
+                data = {**data, "sequence_number": data["sequence_number"] - self.dropped}
             return [block] if data == piece.data else [rewritten(block, data)]
         return [block]
 

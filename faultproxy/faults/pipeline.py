@@ -90,6 +90,7 @@ class Pipeline:
         "on_request",
         "reader",
         "request",
+        "response",
         "sse",
     )
 
@@ -113,7 +114,8 @@ class Pipeline:
         self.on_request = on_request
         self.exchange = 0  # where this direction is (its Position): the current exchange, …
         self.offset = 0  # … the bytes written out so far, …
-        self.request: Request | None = None  # … and the request of the current exchange
+        self.request: Request | None = None  # … the request of the current exchange, …
+        self.response: Response | None = None  # … and (responses) the head of the response in flight
         self.instances = FaultInstances(faults, conn, direction, self)
         self.sse = SSELayer(self.instances)
         self._requests: list[Request] = []  # responses: requests awaiting their response (rarely > 1)
@@ -308,13 +310,14 @@ class Pipeline:
     def _start_exchange(self, head: Request | Response) -> None:
         if isinstance(head, Request):
             self.exchange += 1
-            self.request = head
+            self.request, self.response = head, None
             if self.on_request is not None and self.on_request(head):
                 self._answered = True
         else:
             # A 1xx interim response belongs to the same exchange as the final one after it.
             self.exchange = self._finals + 1
             self.request = self._requests[0] if self._requests else None
+            self.response = head
             if head.status >= 200:
                 self._finals += 1
                 if self._requests:

@@ -285,6 +285,12 @@ def _message(m: dict[str, Any]) -> str:
             ("tool calls", calls(got), calls(sent)),
             ("finish reason", _e(got.get("finish_reason")), _e(sent.get("finish_reason"))),
             ("usage", _e(got.get("usage")), _e(sent.get("usage")))]
+    if got.get("blocks") is not None:
+        rows.append(("content blocks", _e(", ".join(got["blocks"])), _e(", ".join(sent.get("blocks") or []))))
+    if sent.get("error"):
+        error = sent["error"]
+        rows.append(("server's error", "–", _e(f"{error.get('type')}: {error.get('message')} "
+                                                f"(after {error.get('after')} deltas)")))
     body = "".join(f"<tr><th>{label}</th><td>{a}</td><td>{b}</td></tr>" for label, a, b in rows)
     diffs = "".join(f"<li>{_e(d)}</li>" for d in m.get("differences") or [])
     return (f'<table class="message"><caption>the message the application got, beside what was sent</caption>'

@@ -256,9 +256,10 @@ EXPECTATIONS: dict[str, tuple[type[Strict], str | None, str]] = {
     "error_raised": (_ErrorRaised, None, ("the client reported an error or its own timeout "
                                           "(type: glob, message: text)")),
     "resumed": (_Flag, None, "reconnected with the right Last-Event-ID and got the rest exactly once"),
-    "max_time_to_first_event": (_Millis, "ms", "the first event arrived within this many ms of the request"),
+    "max_time_to_first_event": (_Millis, "ms", ("the first event arrived within this many ms of the client's "
+                                                "start (its hello, just before its request)")),
     "min_time_to_first_event": (_Millis, "ms", ("the first event arrived no sooner than this many ms after the "
-                                                "request (an intermediary held it)")),
+                                                "client's start (an intermediary held it)")),
     "max_event_gap": (_Millis, "ms", "no two consecutive events reached the application more than ms apart"),
     "completes_within": (_Millis, "ms", "the client gave control back (completed, error, timeout) within ms"),
     "no_duplicates": (_Flag, None, "no event handed to the application twice"),

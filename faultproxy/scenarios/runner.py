@@ -110,7 +110,7 @@ async def run_cell(cell: Cell, run_seed: int, cell_dir: Path, run_client: Client
             async with cell_path(scenario.intermediary, upstream, named, make_proxy) as route:
                 request = scenario.client_request(cell.client, route.url)
                 transcript = await run_client(cell.client, request)
-                fired = list(route.proxy.evidence)
+                fired, notes = list(route.proxy.evidence), route.proxy.faults.notes
         finally:
             if server is not None:
                 await server.stop()
@@ -121,7 +121,7 @@ async def run_cell(cell: Cell, run_seed: int, cell_dir: Path, run_client: Client
             sent, capture, transcript, fired,
             scenario.expectations, scenario.known_for(cell.client),
             scenario=scenario.name, client=cell.client, repetition=cell.repetition, t0=t0,
-            faults_configured=[f.name for f in scenario.faults],
+            faults_configured=[f.name for f in scenario.faults], fault_notes=notes,
         )
         return replace(result, path=route.path)
     except Exception as error:  # noqa: BLE001 - the run goes on; the cell says what broke

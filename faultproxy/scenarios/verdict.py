@@ -203,7 +203,8 @@ def _missing_sentinel(protocol: str, raw_sent: list[Item] | None, raw_delivered:
 
 def _oracle_vs_sent(expected: list[Item] | None, oracle: Oracle | None, vs: Match | None,
                     faults: list[dict[str, Any]], raw_sent: list[Item] | None,
-                    raw_delivered: list[Item] | None) -> str:
+                    raw_delivered: list[Item] | None, signs: list[str] = ()) -> str:
+    """What the faults changed; ``signs``: what an LLM stream itself said was wrong (llm_message.signs)."""
     if raw_delivered is None:
         return "unknown: no capture, so what the proxy delivered cannot be checked"
     if expected is None:
@@ -237,6 +238,7 @@ def _oracle_vs_sent(expected: list[Item] | None, oracle: Oracle | None, vs: Matc
                 how.append("a gap in the ids")
             if vs.garbled or vs.extra:
                 how.append("the data itself (to an application that validates it)")
+            how += signs
             sentinel = _expected_sentinel((raw_sent or []) + (raw_delivered or []))
             if sentinel is not None and not _has_sentinel(raw_delivered, sentinel):
                 how.append("the missing end sentinel (" + (sentinel[1] or sentinel[0]) + ")")
@@ -267,6 +269,17 @@ def _unfired(configured: Iterable[str] | None, fired: list[dict[str, Any]], expe
     allowed = {n for e in expectations if e.name == "may_not_fire" for n in e.params.get("faults", [])}
     seen = {f.get("fault") for f in fired}
     return [name for name in configured or () if name not in seen and name not in allowed]
+
+
+def _passed_over(silent: list[str], notes: Iterable[Any] | None) -> str:
+    """Why the silent faults passed traffic over, as they said (``Context.passed_over``)."""
+    said: dict[str, list[str]] = {}  # the reason → the faults that gave it
+    for note in notes or ():
+        n = note.as_dict() if hasattr(note, "as_dict") else dict(note)
+        names = said.setdefault(n.get("detail", ""), [])
+        if n.get("fault") in silent and n["fault"] not in names:
+            names.append(n["fault"])
+    return "".join(f"; {', '.join(names)}: {detail}" for detail, names in said.items() if names)
 
 
 def _stopped_early(oracle: Oracle | None, delivered: list[Item] | None, rv: Match | None, end: str) -> bool:
@@ -698,6 +711,7 @@ def classify(
     include_transcript: bool = True,
     faults_configured: Iterable[str] | None = None,
     judge_ids: bool | None = None,
+    fault_notes: Iterable[Any] | None = None,
 ) -> CellResult:
     """One cell's result (:class:`~faultproxy.scenarios.result.CellResult`; ``.to_dict()`` is the
     report's ``result`` object).
@@ -712,7 +726,8 @@ def classify(
     projection of raw SSE events (see :mod:`faultproxy.scenarios.events`). ``t0``: the cell's start
     (``time.monotonic()``), the zero of every time in the result; default the earliest time known.
     ``faults_configured``: the names of the scenario's faults; one that never fired fails the cell
-    unless an expectation ``may_not_fire`` names it. ``judge_ids``: whether the client hands over event
+    unless an expectation ``may_not_fire`` names it; ``fault_notes`` (``proxy.faults.notes``) say why a
+    fault passed traffic over, which that failure quotes. ``judge_ids``: whether the client hands over event
     ids, so that a lost or altered one is its loss (default: the client registry's ``reports_ids``;
     True for a client it does not know).
     """
@@ -780,9 +795,10 @@ def classify(
     setup: list[ExpectationResult] = []
     silent = _unfired(faults_configured, faults, expectations_)
     if silent:  # the cell did not test what the scenario says it does
+        why = _passed_over(silent, fault_notes)
         setup.append(ExpectationResult("every fault fired", False,
                                        f"never fired in this cell: {', '.join(silent)} (list it under "
-                                       "may_not_fire if that is expected)"))
+                                       f"may_not_fire if that is expected){why}"))
     refused = server_refused(oracle) if sent is None else ""
     if refused:  # a url: server that never streamed: the scenario tested nothing (a wrong path?)
         setup.append(ExpectationResult("the server streamed", False,
@@ -790,6 +806,10 @@ def classify(
     all_met = all(r.met for r in results)
     blame = _attribution(outcome, rv, oracle, t.end, _stopped_early(oracle, delivered_p, rv, t.end),
                          bool(resume_notes), no_sentinel is not None)
+    # LLM clients: what the delivered stream itself said (its error event, arguments that do not parse)
+    signs = llm_message.signs(raw_delivered) if llm is not None and oracle is not None else []
+    llm_blame = llm_message.blame(outcome, signs)
+    blame = llm_blame or blame
 
     known_label: str | None = None
     known_changed = False
@@ -814,7 +834,10 @@ def classify(
     if outcome in ("ok", "resumed") and rv is not None and not rv.exact and not extras[0]:
         summary += (" The client parsed the delivered bytes differently from a spec-exact parser, though: "
                     + "; ".join(rv.describe("delivered", "received")) + ".")
-    if blame == "client" and no_sentinel and outcome == "silent_loss":
+    if llm_blame == "client":
+        summary += (f" Attribution: the client (the delivered stream showed it -- {'; '.join(signs)}: "
+                    "it could have told the application).")
+    elif blame == "client" and no_sentinel and outcome == "silent_loss":
         summary += (f" Attribution: the client (the stream ended without its end sentinel {no_sentinel}, "
                     "which every stream of the API it speaks ends with: it could have told the application).")
     elif blame is not None:
@@ -840,7 +863,7 @@ def classify(
         reordered=vs.reordered_labels() if vs else [],
         garbled=vs.garbled_labels() if vs else [],
         extra=vs.extra_labels() if vs else [],
-        oracle_vs_sent=_oracle_vs_sent(expected, oracle, ov, faults, raw_sent, raw_delivered),
+        oracle_vs_sent=_oracle_vs_sent(expected, oracle, ov, faults, raw_sent, raw_delivered, signs),
         received_vs_oracle=_received_vs_oracle(oracle, delivered_p, rv, t.end),
         error=error,
         faults_fired=faults,

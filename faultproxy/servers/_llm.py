@@ -88,12 +88,13 @@ class ToolCall:
 class Exchange:
     """One request and the response the mock meant and sent: a ground-truth transcript.
 
-    The plan (``text``, ``tool_calls``, ``finish_reason``, ``usage``, ``error``) is what this
-    response was designed to deliver, injected errors included: with ``error_after=3`` the
-    meant text is the first three deltas and ``finish_reason``/``usage`` are None. What really
-    left the server is ``events`` (streams) or ``body_sent`` (JSON answers); ``sent_text``
-    joins the text of the deltas written. ``completed`` is True when the whole planned
-    response was written; ``outcome`` says how it ended.
+    The plan (``text``, ``tool_calls``, ``finish_reason``, ``usage``) is the whole answer the
+    model meant, also when an injected failure cuts it short: ``error`` records the failure
+    apart (``error_after=3``: ``{"status": 200, "after": 3, "type", "message", ...}``, the
+    in-stream error that replaced the rest). What really left the server is ``events``
+    (streams) or ``body_sent`` (JSON answers); ``sent_text`` joins the text of the deltas
+    written. ``completed`` is True when the whole planned response was written; ``outcome``
+    says how it ended.
     """
 
     n: int  # 1 for the server's first request, 2 for the next ...
@@ -333,6 +334,7 @@ class LLMMockServer(StreamServer):
         tokens_per_s: float | None = None,
         tool_call: dict[str, Any] | str | None = None,
         tool_fragments: int = 4,
+        tool_text: bool | None = None,
         error_status: int | None = None,
         error_after: int | None = None,
         error_count: int | None = None,
@@ -377,6 +379,7 @@ class LLMMockServer(StreamServer):
         self.tokens_per_s = tokens_per_s or None
         self.tool_call = normalize_tool_call(tool_call)
         self.tool_fragments = tool_fragments
+        self.tool_text = tool_text
         self.error_status = error_status
         self.error_after = error_after
         self.error_count = error_count
@@ -723,6 +726,8 @@ COMMON_OPTIONS: dict[str, tuple[type, Any, str]] = {
         'call this tool when the request offers tools: JSON {"name": ..., "arguments": ...}',
     ),
     "tool_fragments": (int, 4, "number of fragments the tool-call arguments are streamed in"),
+    "tool_text": (bool, None, "with a tool call, also answer text before it (unset: as the API usually "
+                              "does -- OpenAI no, Anthropic yes)"),
     "error_status": (int, None, "answer generation requests with this HTTP error status before streaming"),
     "error_after": (int, None, "send the API's in-stream error event after this many deltas"),
     "error_count": (int, None, "only the first N generation requests fail (unset: all of them)"),

@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import math
 import time
 from typing import Any, ClassVar
 
@@ -47,27 +46,10 @@ from faultproxy.servers._llm import (
     split_fragments,
 )
 from faultproxy.wire.http import Request
+from faultproxy.wire.llm_errors import ANTHROPIC_ERRORS, ANTHROPIC_RETRYABLE, anthropic_error, anthropic_kind, retry_headers
 
 DEFAULT_MODELS = ("claude-sonnet-4-6", "claude-haiku-4-5", "claude-opus-4-6")
 
-# error type -> (status, message)
-ERROR_TYPES: dict[str, tuple[int, str]] = {
-    "invalid_request_error": (400, "Invalid request."),
-    "authentication_error": (401, "invalid x-api-key"),
-    "billing_error": (402, "Your credit balance is too low to access the Anthropic API."),
-    "permission_error": (403, "Your API key does not have permission to use the specified resource."),
-    "not_found_error": (404, "Not Found"),
-    "request_too_large": (413, "Request exceeds the maximum allowed number of bytes."),
-    "rate_limit_error": (
-        429,
-        "This request would exceed the rate limit for your organization. Please try again later.",
-    ),
-    "api_error": (500, "Internal server error"),
-    "timeout_error": (504, "Request timed out"),
-    "overloaded_error": (529, "Overloaded"),
-}
-STATUS_TYPES = {status: kind for kind, (status, _) in ERROR_TYPES.items()}
-RETRYABLE = frozenset({408, 409, 429, 500, 502, 503, 504, 529})
 
 
 class AnthropicServer(LLMMockServer):
@@ -91,8 +73,8 @@ class AnthropicServer(LLMMockServer):
         **kwargs: Any,
     ):
         super().__init__(**kwargs)
-        if stream_error not in ERROR_TYPES:
-            raise ValueError(f"stream_error must be one of {', '.join(ERROR_TYPES)}, not {stream_error!r}")
+        if stream_error not in ANTHROPIC_ERRORS:
+            raise ValueError(f"stream_error must be one of {', '.join(ANTHROPIC_ERRORS)}, not {stream_error!r}")
         if self.tool_call is not None:
             try:
                 arguments = json.loads(self.tool_call["arguments"])
@@ -146,7 +128,7 @@ class AnthropicServer(LLMMockServer):
             return await self.send_error(exchange, writer, self.error_status)
         if self.error_after is not None and self.fails_now() and not exchange.stream:
             return await self.send_error(
-                exchange, writer, ERROR_TYPES[self.stream_error][0], self.stream_error
+                exchange, writer, ANTHROPIC_ERRORS[self.stream_error][0], self.stream_error
             )
         return await self.messages(exchange, writer)
 
@@ -181,23 +163,14 @@ class AnthropicServer(LLMMockServer):
         kind: str | None = None,
         message: str | None = None,
     ) -> bool:
-        kind = kind or STATUS_TYPES.get(status, "api_error" if status >= 500 else "invalid_request_error")
-        message = message or ERROR_TYPES[kind][1]
+        payload = anthropic_error(kind or anthropic_kind(status), message, self.request_id(exchange))
         exchange.status = status
-        exchange.error = {"status": status, "type": kind, "message": message}
-        payload = {
-            "type": "error",
-            "error": {"type": kind, "message": message},
-            "request_id": self.request_id(exchange),
-        }
+        exchange.error = {"status": status, **payload["error"]}
         extra = []
-        if status in RETRYABLE:
+        if status in ANTHROPIC_RETRYABLE:
             extra.append(("x-should-retry", "true"))
         if status == 429:
-            extra += [
-                ("retry-after", str(math.ceil(self.retry_after))),
-                ("retry-after-ms", str(int(self.retry_after * 1000))),
-            ]
+            extra += retry_headers(self.retry_after)
         if status >= 500:
             extra.append(("cache-control", "no-store, no-cache"))
         return await self.send_json(exchange, writer, status, payload, extra)
@@ -252,6 +225,7 @@ class AnthropicServer(LLMMockServer):
         message_id = "msg_01" + ids.token(22)
         tokens, cut = self.answer_tokens(body["max_tokens"])
         tool = self.chosen_tool(body) if not cut else None
+        tokens = [] if tool and self.tool_text is False else tokens
         call = ToolCall("toolu_01" + ids.token(22), tool["name"], tool["arguments"]) if tool else None
         fragments = split_fragments(call.arguments, self.tool_fragments) if call else []
         stop_reason = "max_tokens" if cut else "tool_use" if call else "end_turn"
@@ -278,23 +252,18 @@ class AnthropicServer(LLMMockServer):
             start = {"type": "tool_use", "id": call.id, "name": call.name, "input": {}}
             blocks.append((start, "input_json_delta", ["", *self.cut(fragments)]))
         error_at = self.error_after if self.error_after is not None and self.fails_now() else None
-        if error_at is None:
-            exchange.text, exchange.tool_calls = text, [call] if call else []
-            exchange.finish_reason, exchange.usage = stop_reason, usage
-        else:
-            exchange.text = "".join(tokens[:error_at])
-            if call and error_at > len(tokens):
-                shown = "".join(["", *fragments][: error_at - len(tokens)])
-                exchange.tool_calls = [ToolCall(call.id, call.name, shown)]
+        # the plan is the whole answer, also when an injected error cuts it short (Exchange)
+        exchange.text, exchange.tool_calls = text, [call] if call else []
+        exchange.finish_reason, exchange.usage = stop_reason, usage
+        if error_at is not None:
             kind = self.stream_error
-            exchange.error = {"status": 200, "after": error_at, "type": kind, "message": ERROR_TYPES[kind][1]}
+            exchange.error = {"status": 200, "after": error_at, "type": kind, "message": ANTHROPIC_ERRORS[kind][1]}
 
         async def send(data: dict[str, Any], text: str = "", role: str = "other") -> None:
             await self.send_event(exchange, writer, data, event=data["type"], text=text, role=role)
 
         async def fail() -> bool:
-            error = {"type": exchange.error["type"], "message": exchange.error["message"]}
-            await send({"type": "error", "error": error, "request_id": self.request_id(exchange)})
+            await send(anthropic_error(exchange.error["type"], exchange.error["message"], self.request_id(exchange)))
             await self.end_stream(exchange, writer)
             return True
 
@@ -323,7 +292,7 @@ class AnthropicServer(LLMMockServer):
                 delta = {"type": delta_type, field: piece}
                 event = {"type": "content_block_delta", "index": index, "delta": delta}
                 await send(event, text=piece if delta_type == "text_delta" else "", role="delta" if piece else "other")
-                deltas += 1
+                deltas += 1 if piece else 0  # the empty first input_json_delta carries nothing (as the faults count)
             await send({"type": "content_block_stop", "index": index})
         if not pinged:
             await send({"type": "ping"})

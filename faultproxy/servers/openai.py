@@ -32,7 +32,6 @@ api_key="test-key")``; ``srv.responses[-1]`` is the ground truth (:class:`~._llm
 from __future__ import annotations
 
 import asyncio
-import math
 import time
 from typing import Any, ClassVar
 
@@ -49,35 +48,9 @@ from faultproxy.servers._llm import (
     split_fragments,
 )
 from faultproxy.wire.http import Request
+from faultproxy.wire.llm_errors import DEFAULT, openai_error, openai_stream_error, retry_headers
 
 DEFAULT_MODELS = ("gpt-4o-mini", "gpt-4o", "gpt-4.1-mini", "gpt-4.1")
-DEFAULT: Any = object()  # "use the status's usual error code"
-STREAM_ERROR_MESSAGE = "The server had an error while processing your request. Sorry about that!"
-
-# status -> (type, code, message) of the error JSON the real API sends
-ERRORS: dict[int, tuple[str, str | None, str]] = {
-    400: ("invalid_request_error", None, "Invalid request."),
-    401: (
-        "invalid_request_error",
-        "invalid_api_key",
-        "Incorrect API key provided. You can find your API key at https://platform.openai.com/account/api-keys.",
-    ),
-    403: (
-        "invalid_request_error",
-        "unsupported_country_region_territory",
-        "Country, region, or territory not supported",
-    ),
-    404: (
-        "invalid_request_error",
-        "model_not_found",
-        "The model does not exist or you do not have access to it.",
-    ),
-    429: ("requests", "rate_limit_exceeded", ""),  # message built per request
-    500: ("server_error", None, STREAM_ERROR_MESSAGE),
-    502: ("server_error", None, "Bad gateway."),
-    503: ("server_error", None, "The server is overloaded or not ready yet."),
-}
-
 
 class OpenAIServer(LLMMockServer):
     """``OpenAIServer(seed=1, tokens=20, ttft=0.2, tokens_per_s=50)``; see the module docstring.
@@ -182,29 +155,11 @@ class OpenAIServer(LLMMockServer):
         param: str | None = None,
         code: Any = DEFAULT,
     ) -> bool:
-        kind, default_code, default_message = ERRORS.get(
-            status, ("server_error" if status >= 500 else "invalid_request_error", None, f"HTTP {status}")
-        )
-        if status == 429 and message is None:
-            wait = f"{self.retry_after:g}s"
-            message = (
-                f"Rate limit reached for {exchange.model or 'default'} in organization org-faultproxy on "
-                f"requests per min (RPM): Limit 3, Used 3, Requested 1. Please try again in {wait}."
-            )
-        error = {
-            "message": message if message is not None else default_message,
-            "type": kind,
-            "param": param,
-            "code": default_code if code is DEFAULT else code,
-        }
+        error = openai_error(status, message=message, param=param, code=code, model=exchange.model,
+                             retry_after=self.retry_after)
         exchange.error = {"status": status, **error}
         exchange.status = status
-        extra = []
-        if status == 429:
-            extra = [
-                ("retry-after", str(math.ceil(self.retry_after))),
-                ("retry-after-ms", str(int(self.retry_after * 1000))),
-            ]
+        extra = retry_headers(self.retry_after) if status == 429 else []
         return await self.send_json(
             exchange, writer, status, {"error": error}, extra, content_type="application/json; charset=utf-8"
         )
@@ -266,7 +221,7 @@ class OpenAIServer(LLMMockServer):
         limit = body.get("max_completion_tokens", body.get("max_tokens"))
         tool = self.chosen_tool(body, "chat.completions")
         if tool is not None:
-            tokens, cut = [], False
+            tokens, cut = (self.answer_tokens()[0] if self.tool_text else []), False
             fragments = split_fragments(tool["arguments"], self.tool_fragments)
             call = ToolCall("call_" + ids.token(24), tool["name"], tool["arguments"])
             finish = "tool_calls"
@@ -285,7 +240,7 @@ class OpenAIServer(LLMMockServer):
             await self.wait_for_delta(exchange, max(0, deltas - 1))
             message: dict[str, Any] = {
                 "role": "assistant",
-                "content": None if call else exchange.text,
+                "content": exchange.text or (None if call else ""),
                 "refusal": None,
                 "annotations": [],
             }
@@ -313,24 +268,13 @@ class OpenAIServer(LLMMockServer):
         include_usage = isinstance(options, dict) and bool(options.get("include_usage"))
         obfuscation = self.obfuscator(exchange, body)
         error_at = self.error_after if self.error_after is not None and self.fails_now() else None
-        if error_at is None:
-            exchange.text = "".join(tokens)
-            exchange.tool_calls = [call] if call else []
-            exchange.finish_reason = finish
-            exchange.usage = usage if include_usage else None
-        else:
-            shown_tokens = tokens[:error_at]
-            shown_args = "".join(fragments[: max(0, error_at - len(tokens))])
-            exchange.text = "".join(shown_tokens)
-            exchange.tool_calls = [ToolCall(call.id, call.name, shown_args)] if call else []
-            exchange.error = {
-                "status": 200,
-                "after": error_at,
-                "message": STREAM_ERROR_MESSAGE,
-                "type": "server_error",
-                "param": None,
-                "code": None,
-            }
+        # the plan is the whole answer, also when an injected error cuts it short (Exchange)
+        exchange.text = "".join(tokens)
+        exchange.tool_calls = [call] if call else []
+        exchange.finish_reason = finish
+        exchange.usage = usage if include_usage else None
+        if error_at is not None:
+            exchange.error = {"status": 200, "after": error_at, **openai_stream_error("chat")}
 
         def chunk(choices: list[dict[str, Any]], usage_value: dict[str, Any] | None = None) -> dict[str, Any]:
             data: dict[str, Any] = {
@@ -352,35 +296,30 @@ class OpenAIServer(LLMMockServer):
             return [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish_reason}]
 
         await self.start_stream(exchange, writer)
-        if call:
-            first = {
-                "role": "assistant",
-                "content": None,
-                "tool_calls": [
-                    {
-                        "index": 0,
-                        "id": call.id,
-                        "type": "function",
-                        "function": {"name": call.name, "arguments": ""},
-                    }
-                ],
-                "refusal": None,
-            }
+        # a tool call opens with its id and name (arguments ""): in the first chunk, or after the text
+        opening = {"tool_calls": [{"index": 0, "id": call.id, "type": "function",
+                                   "function": {"name": call.name, "arguments": ""}}]} if call else None
+        if opening and not tokens:
+            first = {"role": "assistant", "content": None, **opening, "refusal": None}
         else:
             first = {"role": "assistant", "content": "", "refusal": None}
         await self.send_event(exchange, writer, chunk(choice(first)))
+        opened = opening is None or not tokens
         pieces = self.mangled([("text", t) for t in tokens] + [("args", f) for f in self.cut(fragments)])
         for i, (kind, piece) in enumerate(pieces):
             if i == error_at:
                 break
             await self.wait_for_delta(exchange, i)
+            if kind == "args" and not opened:
+                opened = True
+                await self.send_event(exchange, writer, chunk(choice(opening)))
             if kind == "text":
                 await self.send_event(exchange, writer, chunk(choice({"content": piece})), text=piece, role="delta")
             else:
                 delta = {"tool_calls": [{"index": 0, "function": {"arguments": piece}}]}
                 await self.send_event(exchange, writer, chunk(choice(delta)), role="delta")
         if error_at is not None:
-            error = {k: exchange.error[k] for k in ("message", "type", "param", "code")}
+            error = openai_stream_error("chat")
             await self.send_event(exchange, writer, {"error": error})
         else:
             await self.send_event(exchange, writer, chunk(choice({}, finish)))
@@ -393,6 +332,8 @@ class OpenAIServer(LLMMockServer):
     # -- responses ----------------------------------------------------------------------------
 
     async def responses_api(self, exchange: Exchange, writer: asyncio.StreamWriter) -> bool:
+        """A response's output items: a ``message`` (the text), a ``function_call`` (the tool call),
+        or both in that order (``tool_text``), each at its own ``output_index``."""
         body = exchange.body
         ids = Ids(self.seed, exchange.n)
         tool = self.chosen_tool(body, "responses")
@@ -401,7 +342,7 @@ class OpenAIServer(LLMMockServer):
         created = int(time.time())
         limit = body.get("max_output_tokens")
         if tool is not None:
-            tokens, cut = [], False
+            tokens, cut = (self.answer_tokens()[0] if self.tool_text else []), False
             fragments = split_fragments(tool["arguments"], self.tool_fragments)
             call = ToolCall("call_" + ids.token(24), tool["name"], tool["arguments"])
         else:
@@ -412,25 +353,21 @@ class OpenAIServer(LLMMockServer):
         usage = responses_usage(prompt, deltas)
         text = "".join(tokens)
         status = "incomplete" if cut else "completed"
+        # (kind, id, the deltas as sent): the message first, then the call; the first keeps item_id
+        items: list[tuple[str, str, list[str]]] = []
+        if tokens or not call:
+            items.append(("message", "msg_" + item_id[3:] if call else item_id, tokens))
+        if call:
+            items.append(("function_call", item_id if not tokens else "fc_" + ids.hex(48), self.cut(fragments)))
 
-        def item(state: str, arguments: str | None = None, content_text: str | None = None) -> dict[str, Any]:
-            if call:
-                return {
-                    "id": item_id,
-                    "type": "function_call",
-                    "status": state,
-                    "arguments": arguments if arguments is not None else call.arguments,
-                    "call_id": call.id,
-                    "name": call.name,
-                }
-            content = [] if content_text is None else [output_part(content_text)]
-            return {
-                "id": item_id,
-                "type": "message",
-                "status": state,
-                "content": content,
-                "role": "assistant",
-            }
+        def item(kind: str, iid: str, state: str, content: str | None) -> dict[str, Any]:
+            """An output item; ``content``: the call's arguments, or the message's text (None: no part yet)."""
+            if kind == "function_call":
+                assert call is not None
+                return {"id": iid, "type": "function_call", "status": state, "arguments": content or "",
+                        "call_id": call.id, "name": call.name}
+            parts = [] if content is None else [output_part(content)]
+            return {"id": iid, "type": "message", "status": state, "content": parts, "role": "assistant"}
 
         def response(state: str, output: list[Any], usage_value: Any, **extra: Any) -> dict[str, Any]:
             return {
@@ -462,82 +399,82 @@ class OpenAIServer(LLMMockServer):
             }
 
         incomplete = {"reason": "max_output_tokens"} if cut else None
-        final_item = item(status, content_text=text)
-        # what the stream says the call's arguments were (cut_tool_args sends less)
-        sent_arguments = "".join(self.cut(fragments)) if call else ""
-        sent_item = item(status, arguments=sent_arguments, content_text=text) if call else final_item
+        # each item as the stream ends it (cut_tool_args sends less of the arguments than planned)
+        sent_items = [item(kind, iid, status, "".join(pieces)) for kind, iid, pieces in items]
 
         if not exchange.stream:
             exchange.text = text
             exchange.tool_calls = [call] if call else []
             exchange.finish_reason, exchange.usage = status, usage
             await self.wait_for_delta(exchange, max(0, deltas - 1))
-            payload = response(status, [final_item], usage, incomplete_details=incomplete)
+            whole = [item(kind, iid, status, text if kind == "message" else call.arguments if call else "")
+                     for kind, iid, _ in items]
+            payload = response(status, whole, usage, incomplete_details=incomplete)
             return await self.send_json(exchange, writer, 200, payload)
 
         obfuscation = self.obfuscator(exchange, body)
         error_at = self.error_after if self.error_after is not None and self.fails_now() else None
-        if error_at is None:
-            exchange.text = text
-            exchange.tool_calls = [call] if call else []
-            exchange.finish_reason, exchange.usage = status, usage
-        else:
-            exchange.text = "".join(tokens[:error_at])
-            shown_args = "".join(fragments[: max(0, error_at - len(tokens))])
-            exchange.tool_calls = [ToolCall(call.id, call.name, shown_args)] if call else []
-            exchange.finish_reason = "failed"
-            exchange.error = {
-                "status": 200,
-                "after": error_at,
-                "type": "server_error",
-                "code": "server_error",
-                "message": "The server had an error while processing your request.",
-                "param": None,
-            }
+        # the plan is the whole answer, also when an injected error cuts it short (Exchange)
+        exchange.text = text
+        exchange.tool_calls = [call] if call else []
+        exchange.finish_reason, exchange.usage = status, usage
+        if error_at is not None:
+            exchange.error = {"status": 200, "after": error_at, **openai_stream_error("responses")}
 
-        sequence = iter(range(1 << 62))
+        sequence = [0]  # the next sequence number
 
-        async def send(kind: str, fields: dict[str, Any], text: str = "", role: str = "other") -> None:
-            data = {"type": kind, "sequence_number": next(sequence), **fields}
+        async def send(kind: str, fields: dict[str, Any], text: str = "", role: str = "other",
+                       number: int | None = None) -> None:
+            # a delta swap_delta moves keeps its own number, as an event moved in flight does
+            number = sequence[0] if number is None else number
+            sequence[0] = max(sequence[0], number + 1)
+            data = {"type": kind, "sequence_number": number, **fields}
             await self.send_event(exchange, writer, data, event=kind, text=text, role=role)
 
-        place = {"item_id": item_id, "output_index": 0}
-        await self.start_stream(exchange, writer)
-        await send("response.created", {"response": response("in_progress", [], None)})
-        await send("response.in_progress", {"response": response("in_progress", [], None)})
-        await send(
-            "response.output_item.added", {"output_index": 0, "item": item("in_progress", arguments="")}
-        )
-        if not call:
-            await send("response.content_part.added", {**place, "content_index": 0, "part": output_part("")})
-        pieces = self.mangled(tokens or self.cut(fragments))
-        for i, piece in enumerate(pieces):
-            if i == error_at:
-                break
-            await self.wait_for_delta(exchange, i)
-            if call:
-                await send("response.function_call_arguments.delta", {**place, "delta": piece}, role="delta")
-            else:
-                fields = {**place, "content_index": 0, "delta": piece, "logprobs": []}
-                if obfuscation is not None:
-                    fields["obfuscation"] = obfuscation()
-                await send("response.output_text.delta", fields, text=piece, role="delta")
-        if error_at is not None:
-            error = {k: exchange.error[k] for k in ("type", "code", "message", "param")}
+        async def fail() -> bool:
+            error = openai_stream_error("responses")
             await send("error", {"error": error})
             failure = {"code": error["code"], "message": error["message"]}
             await send("response.failed", {"response": response("failed", [], None, error=failure)})
             await self.end_stream(exchange, writer)
             return True
-        if call:
-            await send("response.function_call_arguments.done", {**place, "arguments": sent_arguments})
-        else:
-            await send(
-                "response.output_text.done", {**place, "content_index": 0, "text": text, "logprobs": []}
-            )
-            await send("response.content_part.done", {**place, "content_index": 0, "part": output_part(text)})
-        await send("response.output_item.done", {"output_index": 0, "item": sent_item})
-        final = response(status, [sent_item], None if self.omit_usage else usage, incomplete_details=incomplete)
+
+        await self.start_stream(exchange, writer)
+        await send("response.created", {"response": response("in_progress", [], None)})
+        await send("response.in_progress", {"response": response("in_progress", [], None)})
+        order = self.mangled(list(range(deltas)))  # swap_delta, within an item
+        sent, start = 0, 0
+        for index, (kind, iid, pieces) in enumerate(items):
+            place = {"item_id": iid, "output_index": index}
+            await send("response.output_item.added", {"output_index": index, "item": item(
+                kind, iid, "in_progress", "" if kind == "function_call" else None)})
+            if kind == "message":
+                await send("response.content_part.added", {**place, "content_index": 0, "part": output_part("")})
+            first = sequence[0]
+            for j in [j - start for j in order if start <= j < start + len(pieces)]:
+                if sent == error_at:
+                    return await fail()
+                await self.wait_for_delta(exchange, sent)
+                if kind == "function_call":
+                    await send("response.function_call_arguments.delta", {**place, "delta": pieces[j]},
+                               role="delta", number=first + j)
+                else:
+                    fields = {**place, "content_index": 0, "delta": pieces[j], "logprobs": []}
+                    if obfuscation is not None:
+                        fields["obfuscation"] = obfuscation()
+                    await send("response.output_text.delta", fields, text=pieces[j], role="delta", number=first + j)
+                sent += 1
+            start += len(pieces)
+            done = sent_items[index]
+            if kind == "function_call":
+                await send("response.function_call_arguments.done", {**place, "arguments": done["arguments"]})
+            else:
+                await send("response.output_text.done", {**place, "content_index": 0, "text": text, "logprobs": []})
+                await send("response.content_part.done", {**place, "content_index": 0, "part": output_part(text)})
+            await send("response.output_item.done", {"output_index": index, "item": done})
+        if error_at is not None:
+            return await fail()  # an answer of no more deltas than error_after: the error instead of its end
+        final = response(status, sent_items, None if self.omit_usage else usage, incomplete_details=incomplete)
         await send(f"response.{status}", {"response": final}, role="sentinel")
         await self.end_stream(exchange, writer)
         return True

@@ -282,6 +282,15 @@ class Assembler:
                     m.usage = {**(m.usage or {}), **body["usage"]}
 
 
+def token_counts(usage: Any) -> tuple[Any, Any]:
+    """``(input, output)`` token counts from any API's usage object (Chat's ``prompt_tokens`` /
+    ``completion_tokens``, the others' ``input_tokens`` / ``output_tokens``); None where absent."""
+    if not isinstance(usage, dict):
+        return None, None
+    return (usage.get("input_tokens", usage.get("prompt_tokens")),
+            usage.get("output_tokens", usage.get("completion_tokens")))
+
+
 def assemble(events: list[Event], dialect: Dialect | None = None) -> LLMMessage:
     """The message a list of events adds up to."""
     assembler = Assembler(dialect)

@@ -1,9 +1,11 @@
 """Every LLM client, end to end: its mock (``kind: llm``), the proxy, the client, the message verdict.
 
-Two cells per client, run concurrently: a healthy tool call (the message must be exactly what
-was sent) and the same call with its arguments cut mid-fragment while the stream goes on as if
+Three cells per client, run concurrently: a healthy tool call (the message must be exactly what
+was sent); the same call with its arguments cut mid-fragment while the stream goes on as if
 complete -- which every client here returns as a finished tool call, so the verdict must be
-``silent_loss`` with the cut arguments shown beside the truth.
+``silent_loss`` with the cut arguments shown beside the truth, and the client to blame (arguments
+that do not parse are there for it to see); and the mock's own in-stream error after three
+deltas, which every client raises: ``error``, blamed on the wire, never "the whole message".
 """
 
 from __future__ import annotations
@@ -29,6 +31,10 @@ scenarios:
     server: {{kind: llm, seed: 5, tokens: 4, tool_call: '{json.dumps({"name": "get_weather", "arguments": ARGS})}'}}
     request: {{json: {{prompt: 'the weather?', usage: true, tools: [{{name: get_weather, parameters: {{type: object}}}}]}}}}
     faults: [{{type: llm_tool_args_cut, attributes: {{after_fragments: 1}}}}]
+    timeouts: {{deadline_ms: 20000}}
+  - name: server-error-event
+    server: {{kind: llm, seed: 6, tokens: 10, error_after: 3}}
+    request: {{json: {{prompt: 'say something', usage: true}}}}
     timeouts: {{deadline_ms: 20000}}
 """
 LLM = (registry.OPENAI_CHAT, registry.OPENAI_RESPONSES, registry.ANTHROPIC)
@@ -69,3 +75,16 @@ def test_cut_tool_arguments_returned_without_an_error_are_silent_loss(results, c
     got = message["received"]["tool_calls"][0]["arguments"]
     assert got != message["truth"]["tool_calls"][0]["arguments"]
     assert any("get_weather arguments" in d for d in message["differences"])
+    # the delivered arguments do not parse: a client that parsed them could have told the application
+    assert result["attribution"] == "client", result["evidence"]["summary"]
+    assert "arguments that do not parse as JSON" in result["evidence"]["summary"]
+
+
+@pytest.mark.parametrize("client", CLIENTS)
+def test_the_servers_error_event_raised_is_the_wires_error_not_a_whole_message(results, client):
+    result = results["server-error-event", client]
+    message = result["evidence"]["message"]
+    assert result["outcome"] == "error", result["evidence"]["summary"]
+    assert result["attribution"] == "wire", result["evidence"]["summary"]
+    assert "whole message" not in result["evidence"]["summary"]
+    assert message["truth"]["error"]["after"] == 3 and len(message["truth"]["text"].split()) == 10

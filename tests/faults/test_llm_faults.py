@@ -179,11 +179,58 @@ def test_overloaded_answers_before_the_stream_in_the_apis_shape(dialect, status,
     assert (head.headers.get("x-should-retry") == b"true") == (dialect == "anthropic")
 
 
+@pytest.mark.parametrize(("dialect", "status"), [("anthropic", 529), ("anthropic", 429), ("anthropic", 503),
+                                                  ("chat", 429), ("chat", 503), ("responses", 500)])
+def test_overloaded_refuses_as_the_mocks_error_status_does(dialect, status):
+    """The fault's refusal and the mock's ``error_status`` are the same JSON, headers that matter too."""
+    from llm_support import request_bytes
+
+    pipeline = Pipeline(FaultSet([parse_fault(fault("llm_overloaded", status=status))]), 1, "downstream")
+    pipeline.sync(0.0)
+    out = pipeline.expect(parse_request_head(request_bytes(dialect).split(b"\r\n\r\n")[0] + b"\r\n\r\n"))
+    faulted_head, faulted = _answer(b"".join(o for o in out if isinstance(o, bytes)))
+    mock_head, mine = _answer(mock_exchange(dialect, error_status=status)[0])
+    for body in (faulted, mine):
+        body.pop("request_id", None)
+        if "Rate limit reached" in body.get("error", {}).get("message", ""):
+            body["error"]["message"] = body["error"]["message"].replace(" for m in", " in")  # the fault sees no body
+    assert faulted == mine
+    for name in (b"retry-after", b"retry-after-ms", b"x-should-retry"):
+        assert faulted_head.headers.get(name) == mock_head.headers.get(name), name
+
+
+def _answer(raw: bytes):
+    reader = HTTPReader("response")
+    reader.expect_response_to(b"POST")
+    events = reader.feed(raw)
+    head = next(e for e in events if isinstance(e, Response))
+    return head, json.loads(b"".join(getattr(e, "data", b"") for e in events[1:]))
+
+
 LLM_FAULTS = [
     fault("llm_error_event", after_deltas=2), fault("llm_stall", after_deltas=1, duration_ms=50, ping_ms=20),
     fault("llm_hold_open"), fault("llm_no_sentinel"), fault("llm_no_usage"), fault("llm_duplicate_delta"),
     fault("llm_tool_args_cut"), fault("llm_reorder", unit="block"), fault("llm_reorder", index=1),
 ]
+
+
+PLAIN_SSE = (b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n"
+             + b"".join(b"%x\r\n%s\r\n" % (len(block), block) for block in (
+                 b": hello\n\n", b"id: 1\ndata: one\n\n", b"event: tick\ndata: two\n\n",
+                 b'data: {"n": 3}\n\n', b"data: [DONE]\n\n")) + b"0\r\n\r\n")
+
+
+@pytest.mark.parametrize("spec", LLM_FAULTS, ids=lambda f: f["type"] + "".join(f"-{v}" for v in f["attributes"].values()))
+def test_an_llm_fault_passes_a_plain_event_stream_through_and_says_why(spec):
+    # review2 item 6: llm_error_event wrote an OpenAI error into a plain stream, llm_stall stalled it
+    fault_set = FaultSet([parse_fault(spec)])
+    pipeline = Pipeline(fault_set, 1, "downstream")
+    pipeline.expect(parse_request_head(b"GET /events HTTP/1.1\r\nHost: x\r\n\r\n"))
+    out = pipeline.feed(PLAIN_SSE, 0.0) + pipeline.eof(0.0)
+    assert b"".join(o for o in out if isinstance(o, bytes)) == PLAIN_SSE
+    assert [o for o in out if not isinstance(o, bytes)] == [] and fault_set.evidence == []
+    (note,) = fault_set.notes
+    assert note.detail.startswith("not an LLM stream") and "/events" in note.detail
 
 
 @settings(max_examples=40, deadline=None)
@@ -219,6 +266,8 @@ def _tokens(text: str, n: int) -> str:
 # -- the mocks send the same through their own options ---------------------------------------------
 
 SAME = [
+    ("llm_error_event", {"after_deltas": 3}, {"error_after": 3}, False),
+    ("llm_error_event", {"after_deltas": 5}, {"error_after": 5}, True),
     ("llm_stall", {"after_deltas": 2, "duration_ms": 40, "ping_ms": 15}, {"stall_after": 2, "stall_ms": 40, "ping_ms": 15}, False),
     ("llm_no_sentinel", {}, {"omit_sentinel": True}, False),
     ("llm_no_usage", {}, {"omit_usage": True}, False),
@@ -236,6 +285,8 @@ def test_the_mocks_own_option_sends_what_the_fault_makes(dialect, kind, attribut
     own, truth = mock_exchange(dialect, tools=tools, **options)
     mine, _ = through([], own, dialect)
     assert _no_pings(mine.types) == _no_pings(faulted.types)
+    # event by event, every field (the sequence numbers, Anthropic's request_id, the messages) but the clock's
+    assert _events(faulted) == _events(mine)
     a, b = _comparable(faulted.message()), _comparable(mine.message())
     assert a == b
     # the ground truth is still the answer the mock meant, not the damage it did on purpose
@@ -247,6 +298,16 @@ def test_the_anthropic_mock_swaps_blocks_as_the_fault_does():
     mine, _ = through([], mock_exchange("anthropic", tools=True, swap_blocks=True)[0], "anthropic")
     assert _no_pings(mine.types) == _no_pings(faulted.types)
     assert _comparable(mine.message()) == _comparable(faulted.message())
+
+
+def _events(view) -> list[tuple[str, object]]:
+    """The events' types and JSON, without pings and the fields that tell the time."""
+    def timeless(value):
+        if isinstance(value, dict):
+            return {k: timeless(v) for k, v in value.items() if k not in ("created", "created_at", "obfuscation")}
+        return value
+    return [(e.type, timeless(json.loads(e.data)) if e.data.startswith("{") else e.data)
+            for e in view.events if e.type != "ping"]
 
 
 def _no_pings(types: list[str]) -> list[str]:

@@ -23,17 +23,19 @@ from faultproxy.wire.http import BodyData, EndOfMessage, HTTPReader, Response
 from faultproxy.wire.sse import SSEParser
 
 QUIET_S = 0.5  # a held connection must stay silent and open at least this long
+READ_S = 20.0  # a stream meant to complete may pause this long between reads (a loaded machine)
 
 
-def fetch(port: int, dialect: str, *, tools: bool = False) -> tuple[View, list[float], str]:
-    """One streamed request through the proxy: the view, each event's arrival time, how it ended."""
+def fetch(port: int, dialect: str, *, tools: bool = False, quiet_s: float = READ_S) -> tuple[View, list[float], str]:
+    """One streamed request through the proxy: the view, each event's arrival time, how it ended
+    (``open``: nothing came for ``quiet_s``, which is short only where the test expects silence)."""
     view, times = View(), []
     reader = HTTPReader("response", strict=False)
     reader.expect_response_to(b"POST")
     parser = SSEParser()
     with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
         sock.sendall(request_bytes(dialect, tools=tools))
-        sock.settimeout(QUIET_S * 2)
+        sock.settimeout(quiet_s)
         end = "open"
         while not view.complete:
             try:
@@ -76,7 +78,8 @@ def test_llm_fault_through_the_proxy(kind, attributes, dialect, tools, make_prox
     with running_in_thread(server_cls(**options)) as server:
         proxy = make_proxy(f"http://127.0.0.1:{server.port}", [{"type": kind, "attributes": attributes}])
         started = time.monotonic()
-        view, times, end = fetch(proxy.port, dialect, tools=tools)
+        quiet = 2 * QUIET_S if kind == "llm_hold_open" else READ_S
+        view, times, end = fetch(proxy.port, dialect, tools=tools, quiet_s=quiet)
         truth = server.log[-1] if server.log else None
     message = view.message(dialect)
     evidence = [e for e in proxy.evidence if e.fault_type == kind]
@@ -112,7 +115,7 @@ def test_llm_fault_through_the_proxy(kind, attributes, dialect, tools, make_prox
 def test_the_mocks_hold_open_option_keeps_the_connection_after_the_sentinel(dialect):
     server_cls = AnthropicServer if dialect == "anthropic" else OpenAIServer
     with running_in_thread(server_cls(seed=4, tokens=5, hold_open=True)) as server:
-        view, _, end = fetch(server.port, dialect)
+        view, _, end = fetch(server.port, dialect, quiet_s=2 * QUIET_S)
         assert server.log[-1].outcome in ("held_open", "client_gone")
     message = view.message(dialect)
     assert message.sentinel and message.text == server.log[-1].text and end == "open" and not view.complete

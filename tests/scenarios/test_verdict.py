@@ -721,6 +721,18 @@ def test_a_fault_that_never_fired_fails_the_cell_unless_the_scenario_expects_it(
     assert fired["passed"]
 
 
+def test_a_fault_that_passed_the_traffic_over_says_why_it_never_fired() -> None:
+    from faultproxy.faults.base import Evidence
+
+    whole = Capture().stream(1, [1, 2, 3])
+    note = Evidence("llm_stall_1", "llm_stall", 1, "downstream", 0.0, detail="not an LLM stream (…)")
+    result = classify(sent(3), whole.records, transcript([ev(1), ev(2), ev(3)]), [], None, client="httpx-sse",
+                      faults_configured=["llm_stall_1"], fault_notes=[note, note])
+    (unmet,) = [e for e in result["expectations"] if not e["met"]]
+    assert unmet["detail"].endswith("expected); llm_stall_1: not an LLM stream (…)")
+    assert result["evidence"]["faults_fired"] == []
+
+
 def test_may_not_fire_names_a_fault_of_the_scenario() -> None:
     from faultproxy.scenarios import ScenarioError, load_text
 
@@ -814,3 +826,26 @@ def test_a_known_entry_never_passes_a_url_server_that_never_streamed() -> None:
     assert result["outcome"] == "error"
     assert not result["passed"], result["evidence"]["summary"]
     assert any(e["name"] == "the server streamed" and not e["met"] for e in result["expectations"])
+
+
+def test_an_llm_client_that_swallows_a_refused_request_is_silent_loss() -> None:
+    """The mock refused (429, no stream): there is no message to judge, so the event verdict does --
+    a client that returned an empty message without an error hid the refusal (review2 item 2)."""
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).parents[1] / "faults"))
+    from types import SimpleNamespace
+
+    from llm_support import mock_exchange
+
+    _, refused = mock_exchange("chat", error_status=429)
+    cap = Capture().request(1, target="/v1/chat/completions").response(
+        1, status=429, headers={"Content-Type": "application/json", "Content-Length": "2"})
+    cap.body(1, b"{}").end(1).closed(1, "upstream")
+    cap.records[0]["upstream_side"] = True
+    cap.records += [{**r, "dir": "upstream"} for r in cap.records if r.get("dir") == "response"]
+    got = Transcript(client="openai", end="completed",
+                     message={"text": "", "tool_calls": [], "finish_reason": None, "usage": None})
+    result = classify(SimpleNamespace(log=[refused]), cap.records, got, [], None, client="openai")
+    assert result["outcome"] == "silent_loss" and result["attribution"] == "client"
+    assert result["evidence"].get("message") is None and "status 429" in result["evidence"]["summary"]

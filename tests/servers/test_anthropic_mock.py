@@ -191,9 +191,11 @@ def test_overloaded_error_mid_stream():
     # not OverloadedError (that class is chosen by the 529 status, which a stream never has)
     assert type(raised.value) is anthropic.APIStatusError and raised.value.status_code == 200
     assert raised.value.body["error"] == {"type": "overloaded_error", "message": "Overloaded"}
-    assert "".join(pieces) == truth.text == truth.sent_text and len(pieces) == 3
+    assert "".join(pieces) == truth.sent_text and len(pieces) == 3
     assert truth.event_types[-1] == "error" and "message_stop" not in truth.event_types
-    assert truth.finish_reason is None and truth.outcome == "stream_error" and not truth.completed
+    # the plan stays the whole answer; the error is recorded beside it
+    assert len(truth.text.split()) == 10 and truth.finish_reason == "end_turn" and truth.error["after"] == 3
+    assert truth.outcome == "stream_error" and not truth.completed
 
 
 def test_error_after_on_a_non_streamed_request_is_529():

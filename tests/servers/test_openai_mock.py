@@ -173,6 +173,29 @@ def test_chat_tool_call_arguments_are_assembled_by_the_sdk():
     assert plain.choices[0].finish_reason == "tool_calls"
 
 
+def test_tool_text_answers_text_then_the_tool_call_as_the_sdks_accumulate_it():
+    """``tool_text``: text before the tool call, in one Chat message and as two Responses output
+    items (``message`` at 0, ``function_call`` at 1), which the SDK's own stream helpers rebuild."""
+    responses_tools = [{"type": "function", "name": "get_weather", "parameters": {"type": "object"}}]
+    with serving(seed=3, tokens=5, tool_call=TOOL_CALL, tool_text=True) as (srv, client):
+        with client.chat.completions.stream(model="gpt-4o-mini", messages=MESSAGES, tools=TOOLS) as stream:
+            for _ in stream:
+                pass
+            chat = stream.get_final_completion().choices[0]
+        with client.responses.stream(model="gpt-4.1-mini", input="hi", tools=responses_tools) as stream:
+            for _ in stream:
+                pass
+            final = stream.get_final_response()
+    chat_truth, responses_truth = srv.responses
+    assert chat.message.content == chat_truth.text and len(chat_truth.text.split()) == 5
+    assert chat.message.tool_calls[0].function.arguments == TOOL_CALL["arguments"] and chat.finish_reason == "tool_calls"
+    assert [o.type for o in final.output] == ["message", "function_call"]
+    assert final.output_text == responses_truth.text and final.output[1].arguments == TOOL_CALL["arguments"]
+    numbers = [json.loads(e.data)["sequence_number"] for e in responses_truth.events]
+    assert numbers == list(range(len(numbers)))
+    assert final.usage.output_tokens == 5 + 4  # the words and the argument fragments
+
+
 def test_no_tool_call_without_tools_in_the_request():
     with serving(tool_call=TOOL_CALL, tokens=4) as (srv, client):
         completion = client.chat.completions.create(model="gpt-4o-mini", messages=MESSAGES)
@@ -300,8 +323,11 @@ def test_mid_stream_error_raises_plain_api_error_after_the_deltas():
     assert type(raised.value) is openai.APIError
     assert str(raised.value) == truth.error["message"]
     assert raised.value.body["type"] == "server_error"
-    assert "".join(received) == truth.text == truth.sent_text and len(truth.text.split()) == 3
-    assert truth.finish_reason is None and truth.outcome == "stream_error" and not truth.completed
+    assert "".join(received) == truth.sent_text and len(truth.sent_text.split()) == 3
+    # the plan stays the whole answer; the error is recorded beside it
+    assert len(truth.text.split()) == 10 and truth.text.startswith(truth.sent_text)
+    assert truth.finish_reason == "stop" and truth.error["after"] == 3
+    assert truth.outcome == "stream_error" and not truth.completed
     assert truth.events[-1].data == "[DONE]" and "error" in json.loads(truth.events[-2].data)
 
 
@@ -321,7 +347,7 @@ def test_responses_mid_stream_error_raises_api_error():
                         deltas.append(event.delta)
     truth = srv.responses[-1]
     assert type(raised.value) is openai.APIError
-    assert "".join(deltas) == truth.text and len(deltas) == 2
+    assert "".join(deltas) == truth.sent_text and len(deltas) == 2 and len(truth.text.split()) == 8
     assert [e.event for e in truth.events][-2:] == ["error", "response.failed"]
 
 
@@ -392,3 +418,21 @@ def test_a_client_leaving_mid_stream_is_logged_as_client_gone():
     truth = srv.log[-1]
     assert truth.outcome == "client_gone" and not truth.completed
     assert 0 < len(truth.events) < 500 and truth.ended is not None
+
+
+def test_the_jsonl_log_keeps_every_secret_redact_knows_out(tmp_path):
+    """The mock's log decides what is secret as every other artefact does (faultproxy.redact):
+    an X-Auth-Token, a cookie and a key in the query string are never written."""
+    path = tmp_path / "log.jsonl"
+    with running_in_thread(OpenAIServer(seed=1, tokens=2, jsonl=str(path))) as srv:
+        body = {"model": "m", "messages": MESSAGES, "stream": True, "api_key": "sk-BODY-SECRET"}
+        headers = {"Authorization": "Bearer sk-AUTH-SECRET", "X-Auth-Token": "tok-HEADER-SECRET",
+                   "Cookie": "session=COOKIE-SECRET"}
+        with httpx.Client(trust_env=False) as client:
+            response = client.post(srv.base_url + "/chat/completions?api_key=sk-QUERY-SECRET", json=body,
+                                   headers=headers)
+            assert response.status_code == 200 and "[DONE]" in response.text
+    text = path.read_text()
+    assert '"x-auth-token": "<redacted>"' in text
+    for secret in ("sk-AUTH-SECRET", "tok-HEADER-SECRET", "COOKIE-SECRET", "sk-QUERY-SECRET", "sk-BODY-SECRET"):
+        assert secret not in text

@@ -33,8 +33,13 @@ const out = new Emitter(name);
 out.hello(packageVersion(client.pkg));
 out.note(`stack: node ${process.version} (its built-in fetch: undici ${process.versions.undici})`);
 
-/** The message being assembled: text, tool calls by key, finish reason, usage. */
-const message = { text: "", tools: new Map(), finishReason: null, usage: null };
+/** The message being assembled: text, tool calls by key, finish reason, usage, and -- where the
+ * message orders its content -- its blocks ("text" | "tool_call") by position. */
+const message = { text: "", tools: new Map(), finishReason: null, usage: null, blocks: null };
+function block(position, kind) {
+  message.blocks ??= new Map();
+  if (!message.blocks.has(position)) message.blocks.set(position, kind);
+}
 function tool(key, name = null, fragment = "") {
   if (!message.tools.has(key)) message.tools.set(key, { name: "", arguments: "" });
   const call = message.tools.get(key);
@@ -42,8 +47,9 @@ function tool(key, name = null, fragment = "") {
   call.arguments += fragment ?? "";
 }
 function report() {
+  const blocks = message.blocks && [...message.blocks.entries()].sort((a, b) => a[0] - b[0]).map((e) => e[1]);
   out.message({ text: message.text, toolCalls: [...message.tools.values()], finishReason: message.finishReason,
-                usage: message.usage });
+                usage: message.usage, blocks });
 }
 
 /** The request body: create() parameters, or a neutral request; none at all means {prompt: "hi"}. */
@@ -112,8 +118,10 @@ async function runAnthropic() {
     if (event.type === "message_start") {
       const u = event.message.usage;
       message.usage = { input_tokens: u.input_tokens, output_tokens: u.output_tokens };
-    } else if (event.type === "content_block_start" && event.content_block.type === "tool_use") {
-      tool(event.index, event.content_block.name);
+    } else if (event.type === "content_block_start") {
+      const kind = { text: "text", tool_use: "tool_call" }[event.content_block.type];
+      if (kind) block(event.index, kind); // placed by the index the event carries
+      if (event.content_block.type === "tool_use") tool(event.index, event.content_block.name);
     } else if (event.type === "content_block_delta") {
       if (event.delta.type === "text_delta") {
         out.event("delta", event.delta.text);
@@ -156,7 +164,11 @@ async function runVercel(_request, _out, provider) {
     onError() {}, // the error part of fullStream reports it
   });
   let failure = null;
+  // the blocks as the AI SDK records its content: a text part where it starts, a tool call where it completes
+  let position = 0;
   for await (const part of result.fullStream) {
+    if (part.type === "text-start") block(position++, "text");
+    else if (part.type === "tool-call") block(position++, "tool_call");
     if (part.type === "text-delta") {
       out.event("delta", part.text);
       message.text += part.text;

@@ -123,9 +123,11 @@ export class Emitter {
     this.write({ kind: "note", text });
   }
 
-  /** The LLM message the application ended up with: {text, tool_calls: [{name, arguments}], finish_reason, usage}. */
-  message({ text = "", toolCalls = [], finishReason = null, usage = null }) {
-    this.write({ kind: "message", text, tool_calls: toolCalls, finish_reason: finishReason, usage });
+  /** The LLM message the application ended up with: {text, tool_calls: [{name, arguments}], finish_reason, usage}
+   * and, where the message orders its content, blocks: ["text" | "tool_call", ...] in that order. */
+  message({ text = "", toolCalls = [], finishReason = null, usage = null, blocks = null }) {
+    const line = { kind: "message", text, tool_calls: toolCalls, finish_reason: finishReason, usage };
+    this.write(blocks ? { ...line, blocks } : line);
   }
 
   end(end, errorType = null, errorMessage = null) {

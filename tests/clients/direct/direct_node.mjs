@@ -67,7 +67,8 @@ async function fetchEventSource() {
 
 const llm = () => JSON.parse(request.body || '{"prompt": "hi"}');
 const timeout = () => (request.timeout_s == null ? 600_000 : request.timeout_s * 1000);
-const report = (m) => emit({ message: { text: m.text, tool_calls: [...m.calls.values()], finish_reason: m.finish, usage: m.usage } });
+const report = (m) => emit({ message: { text: m.text, tool_calls: [...m.calls.values()], finish_reason: m.finish, usage: m.usage,
+                                        ...(m.blocks ? { blocks: m.blocks } : {}) } });
 
 // each LLM library loaded before its hello: the deadline runs from there
 const PRELOAD = { "node-openai": ["openai"], "node-anthropic": ["@anthropic-ai/sdk"],
@@ -155,6 +156,9 @@ async function vercel(m, provider) {
     } else if (part.type === "error") throw part.error;
     else if (part.type === "abort") throw Object.assign(new Error("aborted (timeout_s)"), { name: "TimeoutError" });
   }
+  // the library's own content list, in its order
+  m.blocks = (await result.content).filter((p) => p.type === "text" || p.type === "tool-call")
+    .map((p) => (p.type === "text" ? "text" : "tool_call"));
 }
 
 const DRIVERS = {

@@ -160,8 +160,9 @@ def _prompt(r: dict) -> dict:
     return body if "prompt" in body else {"prompt": "hi", **body}
 
 
-def _message(text: str, calls: list, finish, usage) -> None:
-    emit(message={"text": text, "tool_calls": calls, "finish_reason": finish, "usage": usage})
+def _message(text: str, calls: list, finish, usage, blocks: list | None = None) -> None:
+    message = {"text": text, "tool_calls": calls, "finish_reason": finish, "usage": usage}
+    emit(message=message if blocks is None else {**message, "blocks": blocks})
 
 
 def openai_sdk(r: dict) -> None:
@@ -305,7 +306,9 @@ def pydantic_ai(r: dict) -> None:
                      for p in response.parts if p.part_kind == "tool-call"]
             u = response.usage
             _message("".join(p.content for p in response.parts if p.part_kind == "text"), calls,
-                     response.finish_reason, {"input_tokens": u.input_tokens, "output_tokens": u.output_tokens})
+                     response.finish_reason, {"input_tokens": u.input_tokens, "output_tokens": u.output_tokens},
+                     ["tool_call" if p.part_kind == "tool-call" else "text" for p in response.parts
+                      if p.part_kind in ("text", "tool-call")])
 
 
 DRIVERS = {
