@@ -24,7 +24,7 @@ import click
 
 from faultproxy.wire.chunked import ChunkData, Malformed
 from faultproxy.wire.errors import WireError
-from faultproxy.wire.http import BodyData, EndOfMessage, HTTPEvent, HTTPReader, Response
+from faultproxy.wire.http import BodyData, EndOfMessage, HTTPEvent, HTTPReader, Response, is_event_stream
 from faultproxy.wire.sse import Event, SSEParser
 
 READ_SIZE = 64 * 1024
@@ -136,7 +136,7 @@ class StreamDecoder:
         if head.status >= 300:
             self._warn(f"response {n} is HTTP {status}; decoding its body as an event stream anyway")
         ctype = head.headers.get("content-type")
-        if ctype is not None and ctype.split(b";")[0].strip().lower() != b"text/event-stream":
+        if ctype is not None and not is_event_stream(head.headers):
             self._warn(f"response {n} has Content-Type {ctype.decode('latin-1')}, not text/event-stream")
         self._sse = SSEParser()
         self._body = 0

@@ -209,7 +209,7 @@ def fronting(server: dict[str, Any] | str | None = None, *, faults: list[Any] = 
              seed: int = 0) -> Iterator[FaultproxyHarness]:
     """A :class:`FaultproxyHarness` outside pytest: ``server`` is the options of a built-in server
     (``{"kind": "openai", ...}``; default the reference SSE server) or the URL of one of yours."""
-    from faultproxy.lab.asyncio_server import running_in_thread
+    from faultproxy.net.stream_server import running_in_thread
     from faultproxy.proxy.server import Proxy
     from faultproxy.scenarios.model import DEFAULT_PATHS, ServerSpec, options_model
 

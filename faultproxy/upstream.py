@@ -27,7 +27,7 @@ import ipaddress
 from dataclasses import dataclass, replace
 from urllib.parse import urlsplit
 
-from faultproxy.lab.addresses import parse_upstream, url_host
+from faultproxy.net.addresses import parse_upstream, url_host
 from faultproxy.wire.http import Request, encode_head
 
 DEFAULT_PORTS = {"http": 80, "https": 443}

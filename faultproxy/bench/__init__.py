@@ -16,8 +16,12 @@ Everything runs on this machine, over loopback, against one purpose-built upstre
 from __future__ import annotations
 
 PHASES = ("throughput", "latency", "concurrency")
-TARGETS = ("direct", "faultproxy", "faultproxy-capture", "nginx", "mitmproxy")
+TARGETS = ("direct", "faultproxy", "faultproxy-capture", "faultproxy-sse", "faultproxy-mix", "nginx", "mitmproxy")
 # faultproxy writing a capture (``--capture``): what keeping every byte, decoded, costs -- the
 # throughput and its CPU, and the capture file's bytes per byte streamed. Measured in the
 # throughput phase only (latency and memory per idle stream are the plain proxy's).
 CAPTURE_TARGETS = ("faultproxy-capture",)
+# faultproxy with faults on that change nothing, so that only their cost shows: the events of every
+# response parsed by an SSE fault (``-sse``), and a typical stack of an SSE, an HTTP and a byte fault
+# (``-mix``). Their throughput and latency are measured; memory per idle stream is not.
+FAULT_TARGETS = ("faultproxy-sse", "faultproxy-mix")

@@ -2,6 +2,8 @@
 
 - ``faultproxy``: ``python -m faultproxy proxy --listen 127.0.0.1:0 --upstream …``; the port is
   read from its banner. ``faultproxy-capture``: the same writing a capture to a temporary file.
+  ``faultproxy-sse`` and ``faultproxy-mix``: the same with faults that change nothing
+  (:data:`FAULTS`), to show what the fault path costs.
 - ``nginx``: a generated config in a temporary prefix (``daemon off``, ``master_process off``,
   so the one process is the worker whose memory is measured), ``proxy_buffering off`` as one
   sets it up for SSE.
@@ -201,11 +203,26 @@ class Direct(Peer):
         self.port = upstream_port
 
 
+# Faults that act on every stream of the benchmark and change nothing a client sees, so that what
+# is measured is the cost of the fault path itself: every event parsed and re-framed by an SSE
+# fault; and with it an http fault that follows every chunk (a cut after more bytes than any
+# stream has: every body event through the http layer) and a delay of 0 ms (every piece through
+# the bytes layer and the outbox's wait).
+NEVER_SENT = "event_type=faultproxy-bench-never-sent"
+FAULTS: dict[str, tuple[str, ...]] = {
+    "faultproxy": (),
+    "faultproxy-sse": (f"sse_drop:{NEVER_SENT}",),
+    "faultproxy-mix": (f"sse_drop:{NEVER_SENT}", "truncate_chunk:after_bytes=1000000000000", "latency:latency=0"),
+}
+
+
 class FaultproxyPeer(Peer):
     name = "faultproxy"
 
-    def __init__(self, capture: bool = False) -> None:
+    def __init__(self, name: str = "faultproxy", capture: bool = False) -> None:
         super().__init__()
+        self.name = name
+        self.faults = FAULTS[name]
         self.capture = capture
         if capture:
             self.name = "faultproxy-capture"
@@ -222,7 +239,7 @@ class FaultproxyPeer(Peer):
         return "no TLS termination yet (issue 14, phase 2)" if self.tls is not None else None
 
     def version(self) -> str:
-        return faultproxy.__version__
+        return faultproxy.__version__ + (f" ({', '.join(f.split(':')[0] for f in self.faults)})" if self.faults else "")
 
     def _launch(self, upstream_port: int) -> None:
         argv = [sys.executable, "-m", "faultproxy", "proxy", "--listen", "127.0.0.1:0",
@@ -230,6 +247,8 @@ class FaultproxyPeer(Peer):
         if self.capture:
             self._tmp = tempfile.TemporaryDirectory(prefix="faultproxy-bench-capture-")
             argv += ["--capture", str(Path(self._tmp.name) / "capture.jsonl")]
+        for fault in self.faults:
+            argv += ["--fault", fault]
         self._spawn(argv, banner=re.compile(r"faultproxy: http://127\.0\.0\.1:(\d+) "))
 
 
@@ -397,9 +416,10 @@ class MitmproxyPeer(Peer):
 
 def make_peer(name: str, *, nginx: str | None = None, mitmdump: str | None = None,
               nginx_buffer: int | None = None, tls: BenchTLS | None = None) -> Peer:
-    peers = {"direct": Direct, "faultproxy": FaultproxyPeer, "faultproxy-capture": lambda: FaultproxyPeer(capture=True),
+    peers = {"direct": Direct, "faultproxy-capture": lambda: FaultproxyPeer(capture=True),
              "nginx": lambda: NginxPeer(nginx, nginx_buffer),
              "mitmproxy": lambda: MitmproxyPeer(mitmdump)}
+    peers.update({fault: (lambda fault=fault: FaultproxyPeer(fault)) for fault in FAULTS})
     if name not in peers:
         raise ValueError(name)
     peer = peers[name]()

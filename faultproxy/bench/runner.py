@@ -23,7 +23,7 @@ import time
 from dataclasses import asdict, dataclass
 from typing import Callable
 
-from faultproxy.bench import CAPTURE_TARGETS, PHASES, TARGETS
+from faultproxy.bench import CAPTURE_TARGETS, FAULT_TARGETS, PHASES, TARGETS
 from faultproxy.bench.load import hist_percentile, read_stream
 from faultproxy.bench.peers import CPUWatch, Peer, PeerError, make_peer, rss_kib
 from faultproxy.bench.tls import BenchTLS
@@ -174,8 +174,8 @@ class Run:
                 rounds = cfg.latency_rounds if phase == "latency" else 1
                 for round_ in range(rounds):
                     for name, peer in peers.items():
-                        if phase == "concurrency" and name == "direct":
-                            continue  # no proxy process to measure
+                        if phase == "concurrency" and (name == "direct" or name in FAULT_TARGETS):
+                            continue  # no proxy process to measure; faults do not change idle memory
                         if phase != "throughput" and name in CAPTURE_TARGETS:
                             continue  # the capture's cost is measured on the one large stream
                         if "error" in self.results[phase].get(name, {}):

@@ -93,7 +93,7 @@ class Sample:
     fds: int
     tasks: int
     proxy_connections: int
-    evidence: int  # fault firings the proxy keeps (bounded: faults.pipeline.EVIDENCE_KEPT)
+    evidence: int  # fault firings the proxy keeps (bounded: faults.faultset.EVIDENCE_KEPT)
 
     @classmethod
     def take(cls, proxy: Proxy) -> Sample:

@@ -21,7 +21,7 @@ from http import HTTPStatus
 
 from faultproxy.conformance.cases import Case, Response
 from faultproxy.conformance.chunking import cut
-from faultproxy.lab.asyncio_server import first_request
+from faultproxy.net.stream_server import first_request
 from faultproxy.servers.replay import Recording, ReplayServer
 
 GAP_S = 0.003  # between two pieces: enough for a client to read each on its own on loopback

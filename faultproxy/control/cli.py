@@ -27,7 +27,7 @@ def server(host: str, port: int, config: Path | None, allow_hosts: tuple[str, ..
     from faultproxy.aio import run
     from faultproxy.control.registry import ControlError
     from faultproxy.control.server import ControlServer
-    from faultproxy.lab.addresses import error_text
+    from faultproxy.net.addresses import error_text
 
     control = ControlServer(host, port, config=config, allow_hosts=allow_hosts)
 

@@ -17,7 +17,7 @@ import asyncio
 from typing import Any
 
 from faultproxy.faults import FaultSet, FaultSpec, FaultSpecError, parse_fault
-from faultproxy.lab.addresses import error_text, parse_listen, parse_upstream, url_host
+from faultproxy.net.addresses import error_text, parse_listen, parse_upstream, url_host
 from faultproxy.proxy.server import Proxy
 
 DEFAULT_LISTEN = "127.0.0.1:0"  # Toxiproxy's empty listen is every interface; ours stays on loopback

@@ -19,7 +19,7 @@ from typing import Any, Self
 
 from faultproxy.control.app import build_app
 from faultproxy.control.registry import ControlError, Registry
-from faultproxy.lab.addresses import url_host
+from faultproxy.net.addresses import url_host
 from faultproxy.servers.guest import GuestUvicorn
 
 

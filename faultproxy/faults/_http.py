@@ -8,49 +8,38 @@ sees chunked), never from what the upstream sent.
 from __future__ import annotations
 
 from http import HTTPStatus
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, TypeGuard
 
 from faultproxy.redact import REDACTED, is_secret_name, redact_target
-from faultproxy.wire.http import Headers, Request, Response, encode_head
+from faultproxy.wire.errors import WireError
+from faultproxy.wire.http import FramingKind, Headers, Request, Response, body_framing, encode_head
 
 if TYPE_CHECKING:
-    from faultproxy.faults.base import Context
-
-Framing = Literal["none", "chunked", "length", "close"]
+    from faultproxy.faults.base import Context, Direction
 
 
-def is_message_head(event: object, direction: str) -> bool:
-    """A head that starts a message the faults act on: a final response (downstream; not a 1xx
-    interim response, not a 101 that turns the connection into a tunnel), or a request (upstream)."""
-    if direction == "downstream":
+def is_message_head(event: object, direction: Direction) -> TypeGuard[Request | Response]:
+    """A head that starts a message the faults act on: a final response (on ``response``; not a
+    1xx interim response, not a 101 that turns the connection into a tunnel), or a request."""
+    if direction == "response":
         return isinstance(event, Response) and event.status >= 200
     return isinstance(event, Request)
 
 
-def framing(head: Request | Response, request: Request | None = None) -> Framing:
-    """How the body after ``head`` is delimited (RFC 9112 §6.3); ``request``: the one a response answers."""
-    if isinstance(head, Response):
-        head_request = request is not None and request.method == b"HEAD"
-        if head_request or head.status in (204, 304) or head.status < 200:
-            return "none"
-        if request is not None and request.method == b"CONNECT" and head.status < 300:
-            return "none"
-    codings = [c.strip().lower() for v in head.headers.get_all("transfer-encoding") for c in v.split(b",")]
-    if codings:
-        return "chunked" if codings[-1] == b"chunked" else "close"
-    length = head.headers.get("content-length")
-    if length is None:
-        return "none" if isinstance(head, Request) else "close"
+def framing(head: Request | Response, request: Request | None = None) -> FramingKind:
+    """How the body after ``head`` is delimited (:func:`~faultproxy.wire.http.body_framing`);
+    ``request``: the one a response answers. A head whose framing cannot be known (a fault before
+    this one wrote a bad Content-Length) reads as ``close``, as a lenient recipient takes it."""
     try:
-        return "length" if int(length.split(b",")[0]) > 0 else "none"
-    except ValueError:
+        return body_framing(head, request.method if request is not None else None).kind
+    except WireError:
         return "close"
 
 
 def chunked_message(head: Request | Response, ctx: Context) -> bool:
     """Whether the message ``head`` starts (as the chunk faults see it) has a chunked body:
     what they act on. A response is framed as the answer to this exchange's request."""
-    return framing(head, ctx.request if ctx.direction == "downstream" else None) == "chunked"
+    return framing(head, ctx.request if ctx.direction == "response" else None) == "chunked"
 
 
 def can_chunk(head: Response, request: Request | None) -> bool:

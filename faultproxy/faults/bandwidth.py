@@ -14,15 +14,15 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from faultproxy.faults.base import Attributes, Context, Fault, RawBytes, Until, register
+from faultproxy.faults.base import Attributes, BytesOut, Context, Fault, RawBytes, Until, register
 
 SLOT = 0.02  # seconds of data per piece: small steps keep the flow smooth
 
 
-def paced(data: bytes, start: float, rate: float) -> tuple[list[object], float]:
+def paced(data: bytes, start: float, rate: float) -> tuple[list[BytesOut], float]:
     """``data`` as pieces released at ``rate`` bytes/s from ``start``: the outputs, and when the
     link is free again. Each piece waits (:class:`Until`) until the link has carried it."""
-    out: list[object] = []
+    out: list[BytesOut] = []
     step = max(1, int(rate * SLOT))
     t = start
     for pos in range(0, len(data), step):
@@ -48,7 +48,7 @@ class Bandwidth(Fault):
         self._free_at = 0.0  # when the simulated link has carried everything so far
         self._noted: int | None = None
 
-    def on_bytes(self, data: bytes, ctx: Context) -> list[object]:
+    def on_bytes(self, data: bytes, ctx: Context) -> list[BytesOut]:
         if not self.a.rate or not data:
             return [RawBytes(data)]
         if self._noted != ctx.exchange:

@@ -21,18 +21,27 @@ Layers, from the top of the stack to the bottom:
 - ``bytes``: sees the bytes about to be written to the socket (Toxiproxy's level).
 
 Each fault gets its own instance per connection and direction, so state such as "events seen
-so far" is per stream, as in Toxiproxy.
+so far" is per stream, as in Toxiproxy. Directions are named for what they carry: ``response``
+(upstream → client, Toxiproxy's ``stream: downstream``) and ``request`` (client → upstream,
+``stream: upstream``); the two sockets of a connection are the ``client`` and the ``upstream``.
+
+``docs/creating-a-fault.md`` walks through adding a fault, its in-memory test and its docs.
 """
 
 from __future__ import annotations
 
+import math
 import random
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict
 
+from faultproxy.wire.http import HTTPEvent, Request, Response
+from faultproxy.wire.sse import Block
+
 Layer = Literal["sse", "http", "bytes"]
+Direction = Literal["request", "response"]  # client → upstream, upstream → client
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,6 +88,19 @@ class EndBody:
 
 
 Action = Wait | Until | Close | Hold
+ACTIONS = (Wait, Until, Close, Hold)  # for isinstance()
+
+
+def ends_stream(items: list[Any]) -> bool:
+    """Whether ``items`` end what the client gets: a Close, or a wait that never ends (an endless
+    stall). Nothing after it reaches the client, so no fault may act on what follows, nor record
+    evidence of it: the first fault to end the stream wins, and a fault after it never fires."""
+    return any(isinstance(i, Close) or (isinstance(i, Wait) and math.isinf(i.seconds)) for i in items)
+
+# What hooks return, per layer (each layer's outputs include those of the layers below it):
+BytesOut = RawBytes | Action  # the bytes layer; on_start, on_alarm, on_eof and on_request of any layer
+HTTPOut = HTTPEvent | RawBytes | Action  # the http layer
+SSEOut = Block | RawBytes | EndBody | Action  # the sse layer (an sse fault's on_alarm too)
 
 # What a fault can take over on the traffic it acts on (Fault.takes_over), and why two faults that
 # take over the same thing cannot apply together: the second acts on what the first replaced.
@@ -103,7 +125,7 @@ class Evidence:
     fault: str
     fault_type: str  # the same name in the capture's fault records and in a cell's result
     conn: int
-    direction: str
+    direction: Direction
     t: float
     exchange: int | None = None
     event_index: int | None = None
@@ -121,14 +143,14 @@ class Context:
     fault_name: str
     fault_type: str
     conn: int
-    direction: str
+    direction: Direction
     rng: random.Random
     now: float = 0.0
     exchange: int = 0
     offset: int = 0  # bytes of this direction written before this piece (http: before this event's output)
     event_index: int | None = None  # index of the SSE event being handled, per response
-    request: Any = None  # the request of this exchange (downstream: the one this response answers)
-    response: Any = None  # downstream: the head of the response in flight (None before it)
+    request: Request | None = None  # the request of this exchange (responses: the one this one answers)
+    response: Response | None = None  # responses: the head of the response in flight (None before it)
     evidence: list[Evidence] = field(default_factory=list)
     notes: list[Evidence] = field(default_factory=list)  # passed_over: where it chose not to act, and why
     alarms: list[float] = field(default_factory=list)  # asked for with set_alarm, taken by the pipeline
@@ -168,15 +190,16 @@ class Context:
 class Fault:
     """A fault type. Subclasses set ``name``, ``layer``, an ``Attributes`` model, and hooks.
 
-    Hooks return lists of *outputs*: for the ``sse`` layer, blocks, :class:`RawBytes` and
-    actions; for ``http``, wire events, :class:`RawBytes` and actions; for ``bytes``,
-    :class:`RawBytes` and actions. Returning the input unchanged (the default) passes it on.
+    Hooks return lists of *outputs*, typed per layer: :data:`SSEOut` (blocks, :class:`RawBytes`,
+    :class:`EndBody`, actions), :data:`HTTPOut` (wire events, :class:`RawBytes`, actions) and
+    :data:`BytesOut` (:class:`RawBytes`, actions). Returning the input unchanged (the default)
+    passes it on.
     """
 
     name: ClassVar[str]
     layer: ClassVar[Layer]
     summary: ClassVar[str] = ""
-    directions: ClassVar[tuple[str, ...]] = ("downstream", "upstream")
+    directions: ClassVar[tuple[Direction, ...]] = ("response", "request")
     # an ``sse`` fault that turns event blocks into raw pieces (``sse_split``): the ``sse`` faults
     # after it would see no event left to act on, so it runs last whatever the order given
     breaks_blocks: ClassVar[bool] = False
@@ -215,14 +238,15 @@ class Fault:
         return None
 
     # every layer
-    def on_start(self, ctx: Context) -> list[Any]:
+    def on_start(self, ctx: Context) -> list[BytesOut]:
         """The fault starts on this connection's direction: when the connection is set up, or,
         for a fault added to a live connection, when the relay learns of it. Returns bytes-layer
         outputs (:class:`RawBytes` and actions); usually it only sets an alarm."""
         return []
 
-    def on_alarm(self, ctx: Context) -> list[Any]:
-        """An alarm set with :meth:`Context.set_alarm` is due. Returns bytes-layer outputs."""
+    def on_alarm(self, ctx: Context) -> list[SSEOut]:
+        """An alarm set with :meth:`Context.set_alarm` is due. Returns bytes-layer outputs; an
+        ``sse`` fault may also return SSE outputs, sent as body of the event stream it rang in."""
         return []
 
     def on_read(self, events: list[Any], ctx: Context) -> None:
@@ -231,19 +255,19 @@ class Fault:
         has acted on it. Observation only: outputs come from the other hooks and alarms."""
 
     # sse layer
-    def on_response(self, ctx: Context) -> list[Any]:
+    def on_response(self, ctx: Context) -> list[SSEOut]:
         """A new text/event-stream response body starts (event indexes restart at 0)."""
         return []
 
-    def on_block(self, block: Any, ctx: Context) -> list[Any]:
+    def on_block(self, block: Block, ctx: Context) -> list[SSEOut]:
         return [block]
 
-    def on_body_end(self, ctx: Context) -> list[Any]:
+    def on_body_end(self, ctx: Context) -> list[SSEOut]:
         """The SSE body ended (before the terminating framing is written): the last chance to
         send what the fault holds."""
         return []
 
-    def on_body_break(self, ctx: Context) -> list[Any]:
+    def on_body_break(self, ctx: Context) -> list[SSEOut]:
         """The SSE body broke off -- the upstream closed before its framing said the body was
         complete, or the framing broke -- before that is passed on. By default the same as
         :meth:`on_body_end`. Returning :class:`EndBody` ends the client's body cleanly instead of
@@ -251,11 +275,11 @@ class Fault:
         return self.on_body_end(ctx)
 
     # http layer
-    def on_event(self, event: Any, ctx: Context) -> list[Any]:
+    def on_event(self, event: HTTPEvent, ctx: Context) -> list[HTTPOut]:
         return [event]
 
-    def on_request(self, request: Any, ctx: Context) -> list[Any] | None:
-        """Downstream ``http`` faults: a request whose response this direction will carry has
+    def on_request(self, request: Request, ctx: Context) -> list[BytesOut] | None:
+        """``http`` faults on responses: a request whose response this direction will carry has
         arrived (``match`` is checked against it). ``None`` lets it through. A list answers it
         here instead: the request never reaches the upstream, nor does anything the client
         sends after it on this connection, and the outputs (:class:`RawBytes` and actions) go
@@ -264,10 +288,10 @@ class Fault:
         return None
 
     # bytes layer
-    def on_bytes(self, data: bytes, ctx: Context) -> list[Any]:
+    def on_bytes(self, data: bytes, ctx: Context) -> list[BytesOut]:
         return [RawBytes(data)]
 
-    def on_eof(self, ctx: Context) -> list[Any]:
+    def on_eof(self, ctx: Context) -> list[BytesOut]:
         """The source side finished sending (FIN). Return actions to run before the FIN is passed on."""
         return []
 

@@ -41,7 +41,7 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
-from faultproxy.faults.base import Attributes, Context, Fault, RawBytes, register
+from faultproxy.faults.base import Attributes, Context, Fault, RawBytes, SSEOut, register
 from faultproxy.wire.sse import Block
 
 # preset -> size_bytes (0: to the end of the body; None: nothing is held)
@@ -74,7 +74,7 @@ class Buffer(Fault):
     layer = "sse"
     breaks_blocks = True  # it lets events out as batches of raw bytes: it runs after the other sse faults
     holds_head = True  # the head goes out with the first batch, as nginx's does
-    directions = ("downstream",)
+    directions = ("response",)
     summary = "hold the body until size_bytes gather, the body ends or flush_ms pass (nginx proxy_buffering; presets)"
     Attributes = BufferAttributes
     takes_over = frozenset({"writes"})  # it lets the body out in batches of its own (base.TAKES)
@@ -85,7 +85,7 @@ class Buffer(Fault):
         self.ends: list[int] = []  # where in `held` the events held end
         self.due: float | None = None  # flush_ms timer for what is held now
 
-    def on_response(self, ctx: Context) -> list[object]:
+    def on_response(self, ctx: Context) -> list[SSEOut]:
         self.held.clear()
         self.ends.clear()
         self.due = None
@@ -93,7 +93,7 @@ class Buffer(Fault):
             ctx.fired(f"{self.a.preset}: a chunked upstream body passes chunk by chunk; nothing is held")
         return []
 
-    def on_block(self, block: Block, ctx: Context) -> list[object]:
+    def on_block(self, block: Block, ctx: Context) -> list[SSEOut]:
         size = self.a.size
         if size is None:
             return [block]
@@ -104,7 +104,7 @@ class Buffer(Fault):
         self.held += block.raw
         if block.event is not None:
             self.ends.append(len(self.held))
-        out: list[object] = []
+        out: list[SSEOut] = []
         while size and len(self.held) >= size:
             at = f", at event {ctx.event_index + 1}" if ctx.event_index is not None else ""
             out += self._let_out(size, ctx, f"a full buffer{at}")
@@ -112,15 +112,15 @@ class Buffer(Fault):
                 self._arm(ctx)  # the rest starts the next buffer
         return out
 
-    def on_alarm(self, ctx: Context) -> list[object]:
+    def on_alarm(self, ctx: Context) -> list[SSEOut]:
         if self.due is None or ctx.now < self.due or not self.held:
             return []
         return self._let_out(len(self.held), ctx, f"after {self.a.flush_ms:g} ms")
 
-    def on_body_end(self, ctx: Context) -> list[object]:
+    def on_body_end(self, ctx: Context) -> list[SSEOut]:
         return self._let_out(len(self.held), ctx, "at the end of the body") if self.held else []
 
-    def on_body_break(self, ctx: Context) -> list[object]:
+    def on_body_break(self, ctx: Context) -> list[SSEOut]:
         return self._let_out(len(self.held), ctx, "when the upstream's body broke off") if self.held else []
 
     def _arm(self, ctx: Context) -> None:
@@ -128,7 +128,7 @@ class Buffer(Fault):
             self.due = ctx.now + self.a.flush_ms / 1000
             ctx.set_alarm(self.due)
 
-    def _let_out(self, size: int, ctx: Context, why: str) -> list[object]:
+    def _let_out(self, size: int, ctx: Context, why: str) -> list[SSEOut]:
         piece = bytes(self.held[:size])
         del self.held[:size]
         done = sum(1 for end in self.ends if end <= size)

@@ -6,7 +6,7 @@ import json
 
 import click
 
-from faultproxy.faults.spec import SHARED_KEYS, describe_attribute
+from faultproxy.faults.spec import DIRECTION_STREAM, SHARED_KEYS, describe_attribute
 
 
 def describe_faults() -> list[dict[str, object]]:
@@ -19,7 +19,7 @@ def describe_faults() -> list[dict[str, object]]:
         out.append({
             "type": name,
             "layer": cls.layer,
-            "streams": list(cls.directions),
+            "streams": [DIRECTION_STREAM[d] for d in cls.directions],
             "summary": cls.summary,
             "attributes": schema.get("properties", {}),
             "required": schema.get("required", []),

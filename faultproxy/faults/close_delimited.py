@@ -17,16 +17,16 @@ alone. ``stream: downstream`` only.
 from __future__ import annotations
 
 from faultproxy.faults._http import describe, framing, is_message_head, with_headers
-from faultproxy.faults.base import Attributes, Close, Context, Fault, register
+from faultproxy.faults.base import Attributes, Close, Context, Fault, HTTPOut, register
 from faultproxy.wire.chunked import ChunkData, ChunkedEnd, ChunkEnd, ChunkHeader, Malformed, Unparsed
-from faultproxy.wire.http import BodyData, EndOfMessage, Response
+from faultproxy.wire.http import BodyData, EndOfMessage, HTTPEvent, Response
 
 
 @register
 class CloseDelimited(Fault):
     name = "close_delimited"
     layer = "http"
-    directions = ("downstream",)
+    directions = ("response",)
     summary = "send chunked or sized bodies without framing: the body ends when the connection closes"
     Attributes = Attributes
     takes_over = frozenset({"framing"})  # the body ends by the close, not by its framing (base.TAKES)
@@ -36,7 +36,7 @@ class CloseDelimited(Fault):
         self.active = False  # a body is being re-framed
         self.bytes = 0
 
-    def on_event(self, event: object, ctx: Context) -> list[object]:
+    def on_event(self, event: HTTPEvent, ctx: Context) -> list[HTTPOut]:
         if is_message_head(event, ctx.direction):
             return self._head(event, ctx)
         if not self.active:
@@ -60,7 +60,7 @@ class CloseDelimited(Fault):
             return [Close("fin")]
         return [event]
 
-    def _head(self, head: Response, ctx: Context) -> list[object]:
+    def _head(self, head: Response, ctx: Context) -> list[HTTPOut]:
         kind = framing(head, ctx.request)
         self.active = kind in ("chunked", "length")
         self.bytes = 0

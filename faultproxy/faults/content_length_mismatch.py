@@ -23,9 +23,9 @@ from __future__ import annotations
 from pydantic import Field, field_validator
 
 from faultproxy.faults._http import describe, framing, is_message_head, with_headers
-from faultproxy.faults.base import Attributes, Close, Context, Fault, register
+from faultproxy.faults.base import Attributes, Close, Context, Fault, HTTPOut, register
 from faultproxy.wire.chunked import ChunkData, Malformed, Unparsed
-from faultproxy.wire.http import BodyData, EndOfMessage, Response
+from faultproxy.wire.http import BodyData, EndOfMessage, HTTPEvent, Response
 
 
 class ContentLengthMismatchAttributes(Attributes):
@@ -45,7 +45,7 @@ class ContentLengthMismatchAttributes(Attributes):
 class ContentLengthMismatch(Fault):
     name = "content_length_mismatch"
     layer = "http"
-    directions = ("downstream",)
+    directions = ("response",)
     summary = "Content-Length claims the body length + delta (chunked bodies are held and re-framed)"
     Attributes = ContentLengthMismatchAttributes
     # a Content-Length of its own, and a chunked body held to its end (base.TAKES)
@@ -55,10 +55,10 @@ class ContentLengthMismatch(Fault):
         super().__init__(attributes)
         self.state: str | None = None  # "length": head rewritten; "hold": collecting the body
         self.head: Response | None = None
-        self.held: list[object] = []  # the events held back, as they came
+        self.held: list[HTTPOut] = []  # the events held back, as they came
         self.body = bytearray()
 
-    def on_event(self, event: object, ctx: Context) -> list[object]:
+    def on_event(self, event: HTTPEvent, ctx: Context) -> list[HTTPOut]:
         if is_message_head(event, ctx.direction):
             return self._head(event, ctx)
         if self.state == "hold":
@@ -72,7 +72,7 @@ class ContentLengthMismatch(Fault):
             self.state = None
         return [event]
 
-    def _head(self, head: Response, ctx: Context) -> list[object]:
+    def _head(self, head: Response, ctx: Context) -> list[HTTPOut]:
         self.state, self.head, self.held, self.body = None, None, [], bytearray()
         kind = framing(head, ctx.request)
         no_body = head.status in (204, 304) or (ctx.request is not None and ctx.request.method == b"HEAD")
@@ -90,7 +90,7 @@ class ContentLengthMismatch(Fault):
             return []
         return [head]
 
-    def _hold(self, event: object, ctx: Context) -> list[object]:
+    def _hold(self, event: HTTPEvent, ctx: Context) -> list[HTTPOut]:
         if isinstance(event, (Malformed, Unparsed)):  # broken framing: give up, pass on what was held
             out, self.state, self.held = [*self.held, event], None, []
             return out
@@ -108,7 +108,7 @@ class ContentLengthMismatch(Fault):
             f"held the {framing(self.head, ctx.request)} body to its end, then sent it with"
             f" Content-Length: {claimed} for {length} bytes ({describe(ctx.request)})"
         )
-        out: list[object] = [with_headers(self.head, headers), BodyData(bytes(self.body)), event]
+        out: list[HTTPOut] = [with_headers(self.head, headers), BodyData(bytes(self.body)), event]
         self.state, self.head, self.held, self.body = None, None, [], bytearray()
         if self.a.delta > 0:
             out.append(Close("fin"))

@@ -14,8 +14,9 @@ from typing import Literal
 from pydantic import Field
 
 from faultproxy.faults._http import chunked_message, is_message_head
-from faultproxy.faults.base import Attributes, Close, Context, Fault, register
+from faultproxy.faults.base import Attributes, Close, Context, Fault, HTTPOut, register
 from faultproxy.wire.chunked import ChunkHeader
+from faultproxy.wire.http import HTTPEvent
 
 
 class DropTerminalChunkAttributes(Attributes):
@@ -35,7 +36,7 @@ class DropTerminalChunk(Fault):
         self.chunked = False
         self.chunks = 0
 
-    def on_event(self, event: object, ctx: Context) -> list[object]:
+    def on_event(self, event: HTTPEvent, ctx: Context) -> list[HTTPOut]:
         if is_message_head(event, ctx.direction):
             self.chunked = chunked_message(event, ctx)
             self.chunks = 0

@@ -25,7 +25,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from faultproxy.faults.base import Attributes, Close, Context, EndBody, Fault, register
+from faultproxy.faults.base import Attributes, Close, Context, EndBody, Fault, SSEOut, register
 from faultproxy.wire.sse import Block
 
 
@@ -40,7 +40,7 @@ class EarlyEndAttributes(Attributes):
 class EarlyEnd(Fault):
     name = "early_end"
     layer = "sse"
-    directions = ("downstream",)
+    directions = ("response",)
     summary = "end the body cleanly (a correct 0\\r\\n\\r\\n) after N events, hiding the loss"
     Attributes = EarlyEndAttributes
     takes_over = frozenset({"end"})  # the body ends after N events (base.TAKES)
@@ -49,18 +49,18 @@ class EarlyEnd(Fault):
         super().__init__(attributes)
         self.delivered = 0
 
-    def _end(self, ctx: Context) -> list[object]:
+    def _end(self, ctx: Context) -> list[SSEOut]:
         ctx.fired(
             f"ended the body cleanly after {self.delivered} events"
             f" ({'closing' if self.a.then == 'close' else 'keeping'} the connection); the rest is dropped"
         )
         return [EndBody(), Close("fin")] if self.a.then == "close" else [EndBody()]
 
-    def on_response(self, ctx: Context) -> list[object]:
+    def on_response(self, ctx: Context) -> list[SSEOut]:
         self.delivered = 0
         return self._end(ctx) if self.a.after_events == 0 else []
 
-    def on_block(self, block: Block, ctx: Context) -> list[object]:
+    def on_block(self, block: Block, ctx: Context) -> list[SSEOut]:
         if block.event is None:
             return [block]
         self.delivered += 1

@@ -15,8 +15,8 @@ from typing import Literal
 from pydantic import Field
 
 from faultproxy.faults._http import describe
-from faultproxy.faults.base import Attributes, Close, Context, Fault, register
-from faultproxy.wire.http import Response
+from faultproxy.faults.base import Attributes, Close, Context, Fault, HTTPOut, register
+from faultproxy.wire.http import HTTPEvent, Response
 
 
 class EmptyResponseAttributes(Attributes):
@@ -27,12 +27,12 @@ class EmptyResponseAttributes(Attributes):
 class EmptyResponse(Fault):
     name = "empty_response"
     layer = "http"
-    directions = ("downstream",)
+    directions = ("response",)
     summary = "close (FIN or RST) before the first byte of the response"
     Attributes = EmptyResponseAttributes
     takes_over = frozenset({"response"})  # the client gets no response at all (base.TAKES)
 
-    def on_event(self, event: object, ctx: Context) -> list[object]:
+    def on_event(self, event: HTTPEvent, ctx: Context) -> list[HTTPOut]:
         if not isinstance(event, Response):
             return [event]
         ctx.fired(

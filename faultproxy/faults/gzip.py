@@ -30,9 +30,18 @@ from typing import Literal
 from pydantic import Field
 
 from faultproxy.faults._http import can_chunk, describe, framing, is_message_head, with_headers
-from faultproxy.faults.base import Attributes, Close, Context, Fault, register
-from faultproxy.wire.chunked import ChunkData, ChunkedEnd, ChunkEnd, ChunkHeader, Malformed, Unparsed
-from faultproxy.wire.http import BodyData, EndOfMessage, Request, Response
+from faultproxy.faults.base import Attributes, Close, Context, Fault, HTTPOut, register
+from faultproxy.wire.chunked import (
+    ChunkData,
+    ChunkedEnd,
+    ChunkEnd,
+    ChunkHeader,
+    Malformed,
+    Unparsed,
+    chunk_events,
+    last_chunk_events,
+)
+from faultproxy.wire.http import BodyData, EndOfMessage, HTTPEvent, Request, Response
 
 BUFFER = 8192  # flush none: compressed bytes held before they are sent
 
@@ -70,7 +79,7 @@ def accepts_gzip(request: Request | None) -> bool:
 class Gzip(Fault):
     name = "gzip"
     layer = "http"
-    directions = ("downstream",)
+    directions = ("response",)
     summary = "gzip the response body: buffered to the end (flush none) or streaming (flush sync)"
     Attributes = GzipAttributes
 
@@ -88,7 +97,7 @@ class Gzip(Fault):
         self.size_out = 0
         self.held = bytearray()  # compressed, not sent yet
 
-    def on_event(self, event: object, ctx: Context) -> list[object]:
+    def on_event(self, event: HTTPEvent, ctx: Context) -> list[HTTPOut]:
         if is_message_head(event, ctx.direction):
             return self._head(event, ctx)
         if self.z is None:
@@ -99,7 +108,7 @@ class Gzip(Fault):
             if self.a.flush == "sync":
                 self.held += self.z.flush(zlib.Z_SYNC_FLUSH)
             else:  # only full buffers go out before the end
-                out: list[object] = []
+                out: list[HTTPOut] = []
                 while len(self.held) >= BUFFER:
                     out += self._piece(BUFFER)
                 return out
@@ -113,7 +122,7 @@ class Gzip(Fault):
         if isinstance(event, EndOfMessage):
             out = [] if self.chunked_in else self._end(ctx)
             if self.chunked_out and not self.chunked_in:
-                out += [ChunkHeader(0, b"", b"0\r\n"), ChunkedEnd((), b"\r\n")]
+                out += last_chunk_events()
             out.append(event)
             if not self.chunked_out:
                 out.append(Close("fin"))  # a close-delimited body ends with the connection
@@ -123,11 +132,11 @@ class Gzip(Fault):
             self.z = None  # the upstream's framing broke: nothing more can be compressed
         return [event]
 
-    def _head(self, head: Response, ctx: Context) -> list[object]:
+    def _head(self, head: Response, ctx: Context) -> list[HTTPOut]:
         self.z = None
         kind = framing(head, ctx.request)
         encoded = (head.headers.get("content-encoding") or b"identity").strip().lower() != b"identity"
-        if kind == "none" or encoded or (self.a.respect_accept_encoding and not accepts_gzip(ctx.request)):
+        if kind in ("none", "tunnel") or encoded or (self.a.respect_accept_encoding and not accepts_gzip(ctx.request)):
             return [head]
         self.z = zlib.compressobj(self.a.level, zlib.DEFLATED, 31)  # wbits 31: gzip header and trailer
         self.chunked_in = kind == "chunked"
@@ -146,7 +155,7 @@ class Gzip(Fault):
         )
         return [with_headers(head, headers)]
 
-    def _piece(self, size: int | None = None) -> list[object]:
+    def _piece(self, size: int | None = None) -> list[HTTPOut]:
         """What is held (or its first ``size`` bytes), as one piece of body in the outgoing framing."""
         size = len(self.held) if size is None else size
         data = bytes(self.held[:size])
@@ -155,10 +164,10 @@ class Gzip(Fault):
             return []
         self.size_out += len(data)
         if self.chunked_out:
-            return [ChunkHeader(len(data), b"", b"%x\r\n" % len(data)), ChunkData(data), ChunkEnd(b"\r\n")]
+            return chunk_events(data)
         return [BodyData(data)]
 
-    def _end(self, ctx: Context) -> list[object]:
+    def _end(self, ctx: Context) -> list[HTTPOut]:
         assert self.z is not None
         self.held += self.z.flush(zlib.Z_FINISH)
         out = self._piece()

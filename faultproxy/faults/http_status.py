@@ -25,8 +25,8 @@ from typing import Literal
 from pydantic import Field, field_validator
 
 from faultproxy.faults._http import describe, reason_phrase
-from faultproxy.faults.base import Attributes, Close, Context, Fault, RawBytes, register
-from faultproxy.wire.http import Request, Response, encode_response
+from faultproxy.faults.base import Attributes, BytesOut, Close, Context, Fault, HTTPOut, RawBytes, register
+from faultproxy.wire.http import HTTPEvent, Request, Response, encode_response
 
 _BAD_VALUE = set("\r\n\x00")
 
@@ -61,7 +61,7 @@ class HTTPStatusAttributes(Attributes):
 class HTTPStatusFault(Fault):
     name = "http_status"
     layer = "http"
-    directions = ("downstream",)
+    directions = ("response",)
     summary = "answer with a status of our own (e.g. 429 + Retry-After) instead of the upstream"
     Attributes = HTTPStatusAttributes
 
@@ -90,13 +90,13 @@ class HTTPStatusFault(Fault):
             body = b""
         return encode_response(a.status, reason_phrase(a.status), fields, body)
 
-    def on_request(self, request: Request, ctx: Context) -> list[object] | None:
+    def on_request(self, request: Request, ctx: Context) -> list[BytesOut] | None:
         if self.a.when != "request":
             return None
         ctx.fired(f"answered {describe(request)} with {self.a.status}; the request was not forwarded")
         return [RawBytes(self.answer(request)), Close("fin")]
 
-    def on_event(self, event: object, ctx: Context) -> list[object]:
+    def on_event(self, event: HTTPEvent, ctx: Context) -> list[HTTPOut]:
         if self.a.when != "response" or not isinstance(event, Response):
             return [event]
         ctx.fired(

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from faultproxy.faults.base import Attributes, Context, Fault, RawBytes, Until, register
+from faultproxy.faults.base import Attributes, BytesOut, Context, Fault, RawBytes, Until, register
 
 
 class LatencyAttributes(Attributes):
@@ -31,7 +31,7 @@ class Latency(Fault):
         super().__init__(attributes)
         self._noted: int | None = None  # the exchange last reported in the evidence
 
-    def on_bytes(self, data: bytes, ctx: Context) -> list[object]:
+    def on_bytes(self, data: bytes, ctx: Context) -> list[BytesOut]:
         delay = self.a.latency
         if self.a.jitter:
             delay += ctx.rng.randint(-self.a.jitter, self.a.jitter)

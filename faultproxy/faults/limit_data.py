@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from faultproxy.faults.base import Attributes, Close, Context, Fault, RawBytes, register
+from faultproxy.faults.base import Attributes, BytesOut, Close, Context, Fault, RawBytes, register
 
 
 class LimitDataAttributes(Attributes):
@@ -30,7 +30,7 @@ class LimitData(Fault):
         super().__init__(attributes)
         self.passed = 0
 
-    def on_bytes(self, data: bytes, ctx: Context) -> list[object]:
+    def on_bytes(self, data: bytes, ctx: Context) -> list[BytesOut]:
         left = self.a.bytes - self.passed
         if len(data) < left:
             self.passed += len(data)

@@ -132,7 +132,7 @@ class LLMFault(Fault):
     """
 
     layer = "sse"
-    directions = ("downstream",)
+    directions = ("response",)
 
     def __init__(self, attributes: Attributes):
         super().__init__(attributes)

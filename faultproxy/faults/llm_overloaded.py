@@ -45,7 +45,7 @@ class LLMOverloadedAttributes(Attributes):
 class LLMOverloaded(Fault):
     name = "llm_overloaded"
     layer = "http"
-    directions = ("downstream",)
+    directions = ("response",)
     summary = "answer 529 overloaded / 429 + retry-after before the stream, in the API's own error JSON"
     Attributes = LLMOverloadedAttributes
 

@@ -23,8 +23,9 @@ from typing import Literal
 from pydantic import Field, field_validator
 
 from faultproxy.faults._http import chunked_message, is_message_head
-from faultproxy.faults.base import Attributes, Context, Fault, RawBytes, register
+from faultproxy.faults.base import Attributes, Context, Fault, HTTPOut, RawBytes, register
 from faultproxy.wire.chunked import ChunkEnd, ChunkHeader
+from faultproxy.wire.http import HTTPEvent
 
 _HEX = frozenset(b"0123456789abcdefABCDEF")
 
@@ -59,7 +60,7 @@ class MalformedChunk(Fault):
         self.index = -1  # index of the current chunk
         self.drop_crlf = False
 
-    def on_event(self, event: object, ctx: Context) -> list[object]:
+    def on_event(self, event: HTTPEvent, ctx: Context) -> list[HTTPOut]:
         if is_message_head(event, ctx.direction):
             self.chunked = chunked_message(event, ctx)
             self.index = -1
@@ -77,7 +78,7 @@ class MalformedChunk(Fault):
             return []
         return [event]
 
-    def _break(self, header: ChunkHeader, ctx: Context) -> list[object]:
+    def _break(self, header: ChunkHeader, ctx: Context) -> list[HTTPOut]:
         kind = self.a.kind
         if kind == "missing_crlf":
             self.drop_crlf = True

@@ -19,9 +19,9 @@ from typing import Literal
 from pydantic import Field
 
 from faultproxy.faults._http import describe, is_message_head
-from faultproxy.faults.base import Attributes, Close, Context, Fault, RawBytes, register
+from faultproxy.faults.base import Attributes, Close, Context, Fault, HTTPOut, RawBytes, register
 from faultproxy.wire.chunked import ChunkData
-from faultproxy.wire.http import BodyData, EndOfMessage
+from faultproxy.wire.http import BodyData, EndOfMessage, HTTPEvent
 
 
 class RandomDataThenCloseAttributes(Attributes):
@@ -36,7 +36,7 @@ class RandomDataThenCloseAttributes(Attributes):
 class RandomDataThenClose(Fault):
     name = "random_data_then_close"
     layer = "http"
-    directions = ("downstream",)
+    directions = ("response",)
     summary = "inject N seeded random bytes into the response after M body bytes, then close"
     Attributes = RandomDataThenCloseAttributes
     takes_over = frozenset({"framing", "end"})  # garbage where the framing goes on, then the end (base.TAKES)
@@ -46,7 +46,7 @@ class RandomDataThenClose(Fault):
         self.armed = False
         self.count = 0  # body bytes sent so far, framing included
 
-    def on_event(self, event: object, ctx: Context) -> list[object]:
+    def on_event(self, event: HTTPEvent, ctx: Context) -> list[HTTPOut]:
         if is_message_head(event, ctx.direction):
             self.armed, self.count = True, 0
             if self.a.after_bytes == 0:
@@ -68,7 +68,7 @@ class RandomDataThenClose(Fault):
         self.count += need
         return [*head, *self._fire(need, ctx)]
 
-    def _fire(self, pending: int, ctx: Context, short: bool = False) -> list[object]:
+    def _fire(self, pending: int, ctx: Context, short: bool = False) -> list[HTTPOut]:
         self.armed = False
         where = (
             f"after the whole body ({self.count} bytes, fewer than {self.a.after_bytes})" if short

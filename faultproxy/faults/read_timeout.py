@@ -22,9 +22,9 @@ from typing import Any
 from pydantic import Field
 
 from faultproxy.faults._http import describe
-from faultproxy.faults.base import Attributes, Close, Context, Fault, RawBytes, register
+from faultproxy.faults.base import Attributes, BytesOut, Close, Context, Fault, RawBytes, register
 from faultproxy.wire.chunked import Malformed
-from faultproxy.wire.http import EndOfMessage, Response, encode_response
+from faultproxy.wire.http import EndOfMessage, Request, Response, encode_response
 
 
 class ReadTimeoutAttributes(Attributes):
@@ -36,7 +36,7 @@ class ReadTimeoutAttributes(Attributes):
 class ReadTimeout(Fault):
     name = "read_timeout"
     layer = "http"
-    directions = ("downstream",)
+    directions = ("response",)
     watches_reads = True
     summary = "cut the connection after timeout_ms without data from the upstream (nginx proxy_read_timeout)"
     Attributes = ReadTimeoutAttributes
@@ -49,11 +49,10 @@ class ReadTimeout(Fault):
         self.head_read = False  # the upstream's response head has come (then it is no 504)
         self.request = "the request"
 
-    def on_request(self, request: object, ctx: Context) -> None:
+    def on_request(self, request: Request, ctx: Context) -> None:
         self.head_read = False
         self.request = describe(request)
         self._wait(ctx)
-        return None
 
     def on_read(self, events: list[Any], ctx: Context) -> None:
         if self.due is None:
@@ -65,7 +64,7 @@ class ReadTimeout(Fault):
             elif isinstance(event, (EndOfMessage, Malformed)) and self.head_read:
                 self.due = None  # the response is over (or broke off): nothing more to wait for
 
-    def on_alarm(self, ctx: Context) -> list[object]:
+    def on_alarm(self, ctx: Context) -> list[BytesOut]:
         self.alarm = None
         if self.due is None:
             return []

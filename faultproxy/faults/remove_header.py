@@ -13,8 +13,9 @@ from __future__ import annotations
 from pydantic import Field, field_validator
 
 from faultproxy.faults._http import is_message_head, quoted, with_headers
-from faultproxy.faults.base import Attributes, Context, Fault, register
+from faultproxy.faults.base import Attributes, Context, Fault, HTTPOut, register
 from faultproxy.faults.set_header import check_name, header_takes
+from faultproxy.wire.http import HTTPEvent
 
 
 class RemoveHeaderAttributes(Attributes):
@@ -38,7 +39,7 @@ class RemoveHeader(Fault):
         """The field it changes; the framing too for Content-Length and Transfer-Encoding (base.TAKES)."""
         return header_takes(attributes.header)
 
-    def on_event(self, event: object, ctx: Context) -> list[object]:
+    def on_event(self, event: HTTPEvent, ctx: Context) -> list[HTTPOut]:
         if not is_message_head(event, ctx.direction) or self.a.header not in event.headers:
             return [event]
         values = event.headers.get_all(self.a.header)

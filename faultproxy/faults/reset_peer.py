@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from faultproxy.faults.base import Attributes, Close, Context, Fault, RawBytes, register
+from faultproxy.faults.base import Attributes, BytesOut, Close, Context, Fault, RawBytes, register
 
 
 class ResetPeerAttributes(Attributes):
@@ -32,17 +32,17 @@ class ResetPeer(Fault):
         """At the first data, nothing of the response gets through: it is dropped whole (base.TAKES)."""
         return cls.takes_over if attributes.timeout else frozenset({"end", "response"})
 
-    def on_start(self, ctx: Context) -> list[object]:
+    def on_start(self, ctx: Context) -> list[BytesOut]:
         if self.a.timeout:
             ctx.set_alarm(ctx.now + self.a.timeout / 1000)
         return []
 
-    def on_bytes(self, data: bytes, ctx: Context) -> list[object]:
+    def on_bytes(self, data: bytes, ctx: Context) -> list[BytesOut]:
         if self.a.timeout:
             return [RawBytes(data)]
         ctx.fired(f"reset at the first data ({len(data)} bytes not delivered)")
         return [Close("rst")]
 
-    def on_alarm(self, ctx: Context) -> list[object]:
+    def on_alarm(self, ctx: Context) -> list[BytesOut]:
         ctx.fired(f"reset after {self.a.timeout} ms")
         return [Close("rst")]

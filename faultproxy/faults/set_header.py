@@ -15,7 +15,8 @@ import re
 from pydantic import Field, field_validator
 
 from faultproxy.faults._http import is_message_head, quoted, with_headers
-from faultproxy.faults.base import Attributes, Context, Fault, register
+from faultproxy.faults.base import Attributes, Context, Fault, HTTPOut, register
+from faultproxy.wire.http import HTTPEvent
 
 _TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+\Z")
 
@@ -62,7 +63,7 @@ class SetHeader(Fault):
         """The field it changes; the framing too for Content-Length and Transfer-Encoding (base.TAKES)."""
         return header_takes(attributes.header)
 
-    def on_event(self, event: object, ctx: Context) -> list[object]:
+    def on_event(self, event: HTTPEvent, ctx: Context) -> list[HTTPOut]:
         if not is_message_head(event, ctx.direction):
             return [event]
         old = event.headers.get(self.a.header)

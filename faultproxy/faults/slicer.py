@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from faultproxy.faults.base import Attributes, Context, Fault, RawBytes, Wait, register
+from faultproxy.faults.base import Attributes, BytesOut, Context, Fault, RawBytes, Wait, register
 
 
 class SlicerAttributes(Attributes):
@@ -44,13 +44,13 @@ class Slicer(Fault):
             total -= size
         return out
 
-    def on_bytes(self, data: bytes, ctx: Context) -> list[object]:
+    def on_bytes(self, data: bytes, ctx: Context) -> list[BytesOut]:
         sizes = self.sizes(len(data), ctx)
         if self._noted != ctx.exchange and len(sizes) > 1:
             self._noted = ctx.exchange
             shown = ",".join(map(str, sizes[:20])) + (",…" if len(sizes) > 20 else "")
             ctx.fired(f"sliced {len(data)} bytes into {len(sizes)} slices: {shown}")
-        out: list[object] = []
+        out: list[BytesOut] = []
         pos = 0
         for size in sizes:
             if out and self.a.delay:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from faultproxy.faults.base import Attributes, Context, Fault, Wait, register
+from faultproxy.faults.base import Attributes, BytesOut, Context, Fault, Wait, register
 
 
 class SlowCloseAttributes(Attributes):
@@ -25,6 +25,6 @@ class SlowClose(Fault):
     Attributes = SlowCloseAttributes
     takes_over = frozenset({"end"})  # when the connection's end reaches the client (base.TAKES)
 
-    def on_eof(self, ctx: Context) -> list[object]:
+    def on_eof(self, ctx: Context) -> list[BytesOut]:
         ctx.fired(f"close delayed by {self.a.delay} ms")
         return [Wait(self.a.delay / 1000)]

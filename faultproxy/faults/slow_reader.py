@@ -16,8 +16,8 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from faultproxy.faults.base import Attributes, Context, Fault, RawBytes, Until, register
 from faultproxy.faults.bandwidth import SLOT
+from faultproxy.faults.base import Attributes, BytesOut, Context, Fault, RawBytes, Until, register
 
 
 class SlowReaderAttributes(Attributes):
@@ -43,7 +43,7 @@ class SlowReader(Fault):
     def queue_limit(self) -> int:
         return 0  # read nothing while anything waits
 
-    def on_bytes(self, data: bytes, ctx: Context) -> list[object]:
+    def on_bytes(self, data: bytes, ctx: Context) -> list[BytesOut]:
         a = self.a
         if not data or not (a.rate or a.pause):
             return [RawBytes(data)]
@@ -52,7 +52,7 @@ class SlowReader(Fault):
             parts = [f"{a.rate} B/s"] if a.rate else []
             parts += [f"{a.pause} ms pause every {a.pause_every} B"] if a.pause else []
             ctx.fired("reading slowly: " + ", ".join(parts))
-        out: list[object] = []
+        out: list[BytesOut] = []
         t = max(ctx.now, self._free_at)
         pos = 0
         while pos < len(data):

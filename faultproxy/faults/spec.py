@@ -25,7 +25,11 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from faultproxy.bounded_yaml import BoundedLoader
 from faultproxy.errors import InputError
-from faultproxy.faults.base import REGISTRY, TAKES, Attributes, Fault
+from faultproxy.faults.base import REGISTRY, TAKES, Attributes, Direction, Fault
+
+# Toxiproxy's ``stream`` names (the API's, kept for its clients) and the directions they mean.
+STREAM_DIRECTION: dict[str, Direction] = {"downstream": "response", "upstream": "request"}
+DIRECTION_STREAM: dict[Direction, str] = {d: s for s, d in STREAM_DIRECTION.items()}
 
 
 class FaultSpecError(InputError):
@@ -84,6 +88,11 @@ class FaultSpec(BaseModel):
         if value is not None and any(n < 1 for n in value):
             raise ValueError("connection numbers start at 1")
         return value
+
+    @property
+    def direction(self) -> Direction:
+        """What the fault acts on: ``response`` (``stream: downstream``) or ``request`` (``upstream``)."""
+        return STREAM_DIRECTION[self.stream]
 
     @property
     def fault_class(self) -> type[Fault]:
@@ -187,8 +196,9 @@ def parse_fault(raw: Any, *, index: int = 0, where: str = "", lines: dict[str, i
     except ValidationError as error:
         first = error.errors()[0]
         raise fail(_describe(first), ".".join(str(p) for p in first["loc"])) from None
-    if spec.stream not in cls.directions:
-        raise fail(f"stream: {kind} works only on {' or '.join(cls.directions)}", "stream")
+    if spec.direction not in cls.directions:
+        streams = " or ".join(DIRECTION_STREAM[d] for d in cls.directions)
+        raise fail(f"stream: {kind} works only on {streams}", "stream")
     return spec
 
 
@@ -327,7 +337,7 @@ _LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _con
 def load_yaml(text: str, where: str) -> Any:
     """YAML with line numbers kept on mappings (``.lines``); syntax errors become FaultSpecError."""
     try:
-        return yaml.load(text, Loader=_LineLoader)  # noqa: S506 - a SafeLoader subclass
+        return yaml.load(text, Loader=_LineLoader)
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         line = f":{mark.line + 1}" if mark else ""

@@ -27,7 +27,7 @@ from typing import Any, Literal
 
 from pydantic import Field
 
-from faultproxy.faults.base import Context, Fault, register
+from faultproxy.faults.base import Context, Fault, SSEOut, register
 from faultproxy.faults.sse_common import EventSelection, field_name, line_ending, lines, portable, selected
 from faultproxy.wire.sse import Block, encode_event
 
@@ -52,7 +52,7 @@ def break_json(data: str, ctx: Context) -> str:
 class SSECorrupt(Fault):
     name = "sse_corrupt"
     layer = "sse"
-    directions = ("downstream",)
+    directions = ("response",)
     summary = ("break an event: invalid JSON or UTF-8, a missing blank line, CR or mixed endings, a BOM, no space, "
                "a field typo")
     Attributes = SSECorruptAttributes
@@ -61,11 +61,11 @@ class SSECorrupt(Fault):
         super().__init__(attributes)
         self.eat_lf = False  # the next block's leading LF belonged to a CRLF this fault rewrote
 
-    def on_response(self, ctx: Context) -> list[object]:
+    def on_response(self, ctx: Context) -> list[SSEOut]:
         self.eat_lf = False
         return []
 
-    def on_block(self, block: Block, ctx: Context) -> list[object]:
+    def on_block(self, block: Block, ctx: Context) -> list[SSEOut]:
         if self.eat_lf:
             self.eat_lf = False
             if block.raw.startswith(b"\n"):

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from faultproxy.faults.base import Attributes, Context, Fault, Wait, register
+from faultproxy.faults.base import Attributes, Context, Fault, SSEOut, Wait, register
 from faultproxy.wire.sse import Block
 
 
@@ -26,11 +26,11 @@ class SSEDelayAttributes(Attributes):
 class SSEDelay(Fault):
     name = "sse_delay"
     layer = "sse"
-    directions = ("downstream",)
+    directions = ("response",)
     summary = "hold every event delay_ms ± jitter_ms before it goes out (the waits add up)"
     Attributes = SSEDelayAttributes
 
-    def on_block(self, block: Block, ctx: Context) -> list[object]:
+    def on_block(self, block: Block, ctx: Context) -> list[SSEOut]:
         if block.event is None or (self.a.event_type is not None and block.event.type != self.a.event_type):
             return [block]
         delay = self.a.delay_ms

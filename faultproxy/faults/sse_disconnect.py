@@ -10,7 +10,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from faultproxy.faults.base import Attributes, Close, Context, Fault, register
+from faultproxy.faults.base import Attributes, Close, Context, Fault, SSEOut, register
 from faultproxy.wire.sse import Block
 
 
@@ -23,7 +23,7 @@ class SSEDisconnectAttributes(Attributes):
 class SSEDisconnect(Fault):
     name = "sse_disconnect"
     layer = "sse"
-    directions = ("downstream",)
+    directions = ("response",)
     summary = "end the connection (FIN or RST) after N events"
     Attributes = SSEDisconnectAttributes
     takes_over = frozenset({"end"})  # the connection ends after N events (base.TAKES)
@@ -32,14 +32,14 @@ class SSEDisconnect(Fault):
         super().__init__(attributes)
         self.delivered = 0
 
-    def on_response(self, ctx: Context) -> list[object]:
+    def on_response(self, ctx: Context) -> list[SSEOut]:
         self.delivered = 0
         if self.a.after_events == 0:
             ctx.fired(f"closed ({self.a.mode}) before the first event")
             return [Close(self.a.mode)]
         return []
 
-    def on_block(self, block: Block, ctx: Context) -> list[object]:
+    def on_block(self, block: Block, ctx: Context) -> list[SSEOut]:
         if block.event is None:
             return [block]
         self.delivered += 1

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pydantic import Field, model_validator
 
-from faultproxy.faults.base import Attributes, Context, Fault, register
+from faultproxy.faults.base import Attributes, Context, Fault, SSEOut, register
 from faultproxy.wire.sse import Block
 
 
@@ -28,11 +28,11 @@ class SSEDropAttributes(Attributes):
 class SSEDrop(Fault):
     name = "sse_drop"
     layer = "sse"
-    directions = ("downstream",)
+    directions = ("response",)
     summary = "drop one event (by index), every event of a type, or every Nth event"
     Attributes = SSEDropAttributes
 
-    def on_block(self, block: Block, ctx: Context) -> list[object]:
+    def on_block(self, block: Block, ctx: Context) -> list[SSEOut]:
         event, a = block.event, self.a
         if event is None:
             return [block]

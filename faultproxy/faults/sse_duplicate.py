@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from faultproxy.faults.base import Context, Fault, register
+from faultproxy.faults.base import Context, Fault, SSEOut, register
 from faultproxy.faults.sse_common import EventSelection, moved, selected
 from faultproxy.wire.sse import Block
 
@@ -22,11 +22,11 @@ class SSEDuplicateAttributes(EventSelection):
 class SSEDuplicate(Fault):
     name = "sse_duplicate"
     layer = "sse"
-    directions = ("downstream",)
+    directions = ("response",)
     summary = "send an event twice: by index, every Nth, or a seeded fraction (default: every event)"
     Attributes = SSEDuplicateAttributes
 
-    def on_block(self, block: Block, ctx: Context) -> list[object]:
+    def on_block(self, block: Block, ctx: Context) -> list[SSEOut]:
         if block.event is None or not selected(self.a, ctx):
             return [block]
         copy = moved(block)

@@ -20,7 +20,7 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
-from faultproxy.faults.base import Attributes, Context, Fault, RawBytes, register
+from faultproxy.faults.base import Attributes, Context, Fault, RawBytes, SSEOut, register
 from faultproxy.wire.sse import Block, encode_comment, encode_event
 
 
@@ -54,7 +54,7 @@ def raw_bytes(text: str) -> bytes:
 class SSEInject(Fault):
     name = "sse_inject"
     layer = "sse"
-    directions = ("downstream",)
+    directions = ("response",)
     summary = "inject a comment, an error event or raw bytes after event N and/or every T ms"
     Attributes = SSEInjectAttributes
 
@@ -72,7 +72,7 @@ class SSEInject(Fault):
         self.cr = False  # what went out last ends in a CR (whose LF may still be on its way)
         self.drop_lf = False  # an injection went between that CR and its LF: drop the LF
 
-    def on_response(self, ctx: Context) -> list[object]:
+    def on_response(self, ctx: Context) -> list[SSEOut]:
         self.events = 0
         self.due = None
         self.cr = self.drop_lf = False
@@ -80,8 +80,8 @@ class SSEInject(Fault):
             self._arm(ctx.now, ctx)
         return self._inject(ctx, "at the start of the body") if self.a.after_events == 0 else []
 
-    def on_block(self, block: Block, ctx: Context) -> list[object]:
-        out: list[object] = self._timed(ctx)  # a timed injection already due goes before the block
+    def on_block(self, block: Block, ctx: Context) -> list[SSEOut]:
+        out: list[SSEOut] = self._timed(ctx)  # a timed injection already due goes before the block
         if self.drop_lf:
             self.drop_lf = False
             if block.raw.startswith(b"\n"):
@@ -95,14 +95,14 @@ class SSEInject(Fault):
                 out += self._inject(ctx, f"after event {ctx.event_index + 1}")
         return out
 
-    def on_alarm(self, ctx: Context) -> list[object]:
+    def on_alarm(self, ctx: Context) -> list[SSEOut]:
         return self._timed(ctx)
 
-    def on_body_end(self, ctx: Context) -> list[object]:
+    def on_body_end(self, ctx: Context) -> list[SSEOut]:
         self.due = None  # the stale alarm, if any, finds nothing to do
         return []
 
-    def _timed(self, ctx: Context) -> list[object]:
+    def _timed(self, ctx: Context) -> list[SSEOut]:
         if self.due is None or ctx.now < self.due:
             return []
         self._arm(ctx.now, ctx)
@@ -113,7 +113,7 @@ class SSEInject(Fault):
         self.due = now + self.a.every_ms / 1000
         ctx.set_alarm(self.due)
 
-    def _inject(self, ctx: Context, when: str) -> list[object]:
+    def _inject(self, ctx: Context, when: str) -> list[SSEOut]:
         ctx.fired(f"injected {self.a.kind} ({len(self.payload)} bytes) {when}")
         payload = self.payload
         if self.cr:

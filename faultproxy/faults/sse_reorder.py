@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from faultproxy.faults.base import Context, Fault, register
+from faultproxy.faults.base import Context, Fault, SSEOut, register
 from faultproxy.faults.sse_common import EventSelection, moved, selected
 from faultproxy.wire.sse import Block
 
@@ -29,7 +29,7 @@ class SSEReorderAttributes(EventSelection):
 class SSEReorder(Fault):
     name = "sse_reorder"
     layer = "sse"
-    directions = ("downstream",)
+    directions = ("response",)
     summary = "hold an event back until M later events have passed (M=1: swap with the next)"
     Attributes = SSEReorderAttributes
 
@@ -39,11 +39,11 @@ class SSEReorder(Fault):
         self.held_index = 0
         self.overtaken = 0
 
-    def on_response(self, ctx: Context) -> list[object]:
+    def on_response(self, ctx: Context) -> list[SSEOut]:
         self.held = None
         return []
 
-    def on_block(self, block: Block, ctx: Context) -> list[object]:
+    def on_block(self, block: Block, ctx: Context) -> list[SSEOut]:
         if block.event is None:
             return [block]
         index = ctx.event_index or 0
@@ -59,12 +59,12 @@ class SSEReorder(Fault):
             return [block]
         return [block, *self._release(ctx, f"after event {index + 1}")]
 
-    def on_body_end(self, ctx: Context) -> list[object]:
+    def on_body_end(self, ctx: Context) -> list[SSEOut]:
         if self.held is None:
             return []
         return self._release(ctx, f"at the end of the body, overtaken by only {self.overtaken}")
 
-    def _release(self, ctx: Context, where: str) -> list[object]:
+    def _release(self, ctx: Context, where: str) -> list[SSEOut]:
         held, self.held = self.held, None
         assert held is not None
         ctx.fired(f"sent event {self.held_index + 1} {where}")

@@ -21,7 +21,7 @@ from typing import Literal
 
 from pydantic import Field, field_validator
 
-from faultproxy.faults.base import Attributes, Context, Fault, register
+from faultproxy.faults.base import Attributes, Context, Fault, SSEOut, register
 from faultproxy.faults.sse_common import field_name, lines
 from faultproxy.wire.sse import BOM, MAX_RETRY, Block
 
@@ -55,7 +55,7 @@ class SSERewriteAttributes(Attributes):
 class SSERewrite(Fault):
     name = "sse_rewrite"
     layer = "sse"
-    directions = ("downstream",)
+    directions = ("response",)
     summary = "strip or change the id: and retry: fields"
     Attributes = SSERewriteAttributes
 
@@ -68,11 +68,11 @@ class SSERewrite(Fault):
         super().__init__(attributes)
         self.retry_seen = False  # a retry line went out in this response
 
-    def on_response(self, ctx: Context) -> list[object]:
+    def on_response(self, ctx: Context) -> list[SSEOut]:
         self.retry_seen = False
         return []
 
-    def on_block(self, block: Block, ctx: Context) -> list[object]:
+    def on_block(self, block: Block, ctx: Context) -> list[SSEOut]:
         a = self.a
         if a.id == "keep" and a.retry == "keep":
             return [block]

@@ -22,7 +22,7 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
-from faultproxy.faults.base import Attributes, Context, Fault, RawBytes, Wait, register
+from faultproxy.faults.base import Attributes, Context, Fault, RawBytes, SSEOut, Wait, register
 from faultproxy.wire.sse import Block
 
 
@@ -44,7 +44,7 @@ class SSESplitAttributes(Attributes):
 class SSESplit(Fault):
     name = "sse_split"
     layer = "sse"
-    directions = ("downstream",)
+    directions = ("response",)
     summary = "re-chunk the stream so events straddle writes: fixed size, random sizes, or byte by byte"
     Attributes = SSESplitAttributes
     takes_over = frozenset({"writes"})  # it cuts the body into pieces of its own (base.TAKES)
@@ -54,7 +54,7 @@ class SSESplit(Fault):
         super().__init__(attributes)
         self.left = 0  # bytes still to go into the current grid cell
 
-    def on_response(self, ctx: Context) -> list[object]:
+    def on_response(self, ctx: Context) -> list[SSEOut]:
         self.left = 0
         return []
 
@@ -66,7 +66,7 @@ class SSESplit(Fault):
             return a.size
         return ctx.rng.randint(a.min_size, a.max_size)
 
-    def on_block(self, block: Block, ctx: Context) -> list[object]:
+    def on_block(self, block: Block, ctx: Context) -> list[SSEOut]:
         raw, pos, out = block.raw, 0, []
         gap = Wait(self.a.gap_ms / 1000)
         while pos < len(raw):

@@ -18,7 +18,7 @@ import math
 
 from pydantic import Field
 
-from faultproxy.faults.base import Attributes, Context, Fault, Wait, register
+from faultproxy.faults.base import Attributes, Context, Fault, SSEOut, Wait, register
 from faultproxy.wire.sse import Block
 
 
@@ -33,7 +33,7 @@ class SSEStallAttributes(Attributes):
 class SSEStall(Fault):
     name = "sse_stall"
     layer = "sse"
-    directions = ("downstream",)
+    directions = ("response",)
     summary = "go silent after N events, for duration_ms (then resume) or forever"
     Attributes = SSEStallAttributes
 
@@ -46,11 +46,11 @@ class SSEStall(Fault):
         super().__init__(attributes)
         self.delivered = 0
 
-    def on_response(self, ctx: Context) -> list[object]:
+    def on_response(self, ctx: Context) -> list[SSEOut]:
         self.delivered = 0
         return self._stall(ctx, "before the first event") if self.a.after_events == 0 else []
 
-    def on_block(self, block: Block, ctx: Context) -> list[object]:
+    def on_block(self, block: Block, ctx: Context) -> list[SSEOut]:
         if block.event is None:
             return [block]
         self.delivered += 1
@@ -58,7 +58,7 @@ class SSEStall(Fault):
             return [block]
         return [block, *self._stall(ctx, f"after event {ctx.event_index + 1}")]
 
-    def _stall(self, ctx: Context, where: str) -> list[object]:
+    def _stall(self, ctx: Context, where: str) -> list[SSEOut]:
         ms = self.a.duration_ms
         if ms:
             ctx.fired(f"stalled {ms:g} ms {where}")

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from faultproxy.faults.base import Attributes, Close, Context, Fault, register
+from faultproxy.faults.base import Attributes, BytesOut, Close, Context, Fault, register
 
 
 class TimeoutAttributes(Attributes):
@@ -34,12 +34,12 @@ class Timeout(Fault):
         self._noted: int | None = None
         self.dropped = 0
 
-    def on_start(self, ctx: Context) -> list[object]:
+    def on_start(self, ctx: Context) -> list[BytesOut]:
         if self.a.timeout:
             ctx.set_alarm(ctx.now + self.a.timeout / 1000)
         return []
 
-    def on_bytes(self, data: bytes, ctx: Context) -> list[object]:
+    def on_bytes(self, data: bytes, ctx: Context) -> list[BytesOut]:
         if self._noted != ctx.exchange:
             self._noted = ctx.exchange
             until = f" until the close at {self.a.timeout} ms" if self.a.timeout else ""
@@ -47,6 +47,6 @@ class Timeout(Fault):
         self.dropped += len(data)
         return []
 
-    def on_alarm(self, ctx: Context) -> list[object]:
+    def on_alarm(self, ctx: Context) -> list[BytesOut]:
         ctx.fired(f"closed after {self.a.timeout} ms ({self.dropped} bytes dropped)")
         return [Close("fin")]

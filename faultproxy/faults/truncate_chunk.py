@@ -16,8 +16,9 @@ from typing import Literal
 from pydantic import Field
 
 from faultproxy.faults._http import chunked_message, is_message_head
-from faultproxy.faults.base import Attributes, Close, Context, Fault, register
+from faultproxy.faults.base import Attributes, Close, Context, Fault, HTTPOut, register
 from faultproxy.wire.chunked import ChunkData, ChunkHeader
+from faultproxy.wire.http import HTTPEvent
 
 
 class TruncateChunkAttributes(Attributes):
@@ -41,7 +42,7 @@ class TruncateChunk(Fault):
         self.size = 0  # its size
         self.left = 0  # its data bytes still to come
 
-    def on_event(self, event: object, ctx: Context) -> list[object]:
+    def on_event(self, event: HTTPEvent, ctx: Context) -> list[HTTPOut]:
         if is_message_head(event, ctx.direction):
             self.chunked = chunked_message(event, ctx)
             self.sent, self.index, self.size, self.left = 0, -1, 0, 0

@@ -25,7 +25,7 @@ from faultproxy.faults.base import Attributes, Context, EndBody, Fault, register
 class UpstreamHTTP10(Fault):
     name = "upstream_http10"
     layer = "sse"
-    directions = ("downstream",)
+    directions = ("response",)
     summary = "an upstream body that breaks off ends the client's cleanly, as over nginx's old HTTP/1.0 upstream hop"
     Attributes = Attributes
     takes_over = frozenset({"framing"})  # how a broken body ends on the wire (base.TAKES)

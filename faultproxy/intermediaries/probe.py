@@ -35,7 +35,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from faultproxy.lab.addresses import error_text
+from faultproxy.net.addresses import error_text
 from faultproxy.proxy.capture import response_decoder
 from faultproxy.scenarios.oracle import DeliveredExchange, oracle_from_records
 from faultproxy.upstream import split_url

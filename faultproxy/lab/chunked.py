@@ -17,8 +17,8 @@ import socket
 import time
 from collections.abc import Iterator
 
-from faultproxy.lab.addresses import HTTPURL
-from faultproxy.lab.asyncio_server import READ_SIZE, StreamServer, first_request
+from faultproxy.net.addresses import HTTPURL
+from faultproxy.net.stream_server import READ_SIZE, StreamServer, first_request
 from faultproxy.wire.chunked import (
     ChunkData,
     ChunkedDecoder,

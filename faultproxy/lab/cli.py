@@ -16,8 +16,8 @@ from typing import Any, TypeVar
 import click
 
 from faultproxy.cli import BadInput
-from faultproxy.lab.addresses import HTTPURL, error_text, parse_hostport, parse_http_url
-from faultproxy.lab.asyncio_server import StreamServer
+from faultproxy.net.addresses import HTTPURL, error_text, parse_hostport, parse_http_url
+from faultproxy.net.stream_server import StreamServer
 from faultproxy.lab.chunked import ChunkedServer, describe, fetch_chunked
 from faultproxy.lab.echo import EchoServer
 from faultproxy.lab.echo import echo as roundtrip

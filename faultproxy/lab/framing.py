@@ -22,8 +22,8 @@ import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
-from faultproxy.lab.addresses import HTTPURL
-from faultproxy.lab.asyncio_server import READ_SIZE, StreamServer, first_request
+from faultproxy.net.addresses import HTTPURL
+from faultproxy.net.stream_server import READ_SIZE, StreamServer, first_request
 from faultproxy.wire.chunked import ChunkData, encode_chunk, encode_last_chunk
 from faultproxy.wire.errors import WireError
 from faultproxy.wire.http import (

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import asyncio
 
-from faultproxy.lab.asyncio_server import StreamServer, requests, wants_close
+from faultproxy.net.stream_server import StreamServer, requests, wants_close
 from faultproxy.wire.http import Request, encode_response
 
 DEFAULT_BODY = "Hello from the faultproxy lab.\n"

@@ -34,8 +34,8 @@ from collections.abc import Callable
 from contextlib import suppress
 from dataclasses import dataclass, field
 
-from faultproxy.lab.addresses import error_text, parse_http_url
-from faultproxy.lab.asyncio_server import READ_SIZE
+from faultproxy.net.addresses import error_text, parse_http_url
+from faultproxy.net.stream_server import READ_SIZE
 from faultproxy.wire.chunked import ChunkData
 from faultproxy.wire.errors import WireError
 from faultproxy.wire.http import BodyData, EndOfMessage, HTTPReader, Response, encode_request

@@ -36,7 +36,7 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from faultproxy.lab.asyncio_server import StreamServer, first_request
+from faultproxy.net.stream_server import StreamServer, first_request
 from faultproxy.wire.chunked import encode_chunk, encode_last_chunk
 from faultproxy.wire.http import Request, encode_response
 from faultproxy.wire.sse import encode_comment, encode_event
@@ -71,7 +71,7 @@ class SSEServer(StreamServer):
     """``async with SSEServer(events=10, interval=0.01) as srv:`` -- then point a client at ``srv.url``.
 
     ``interval`` and ``keepalive`` are seconds; ``retry`` is milliseconds, as on the wire.
-    For synchronous code use :func:`~faultproxy.lab.asyncio_server.running_in_thread`.
+    For synchronous code use :func:`~faultproxy.net.stream_server.running_in_thread`.
     """
 
     def __init__(

@@ -54,8 +54,16 @@ from typing import IO, Any
 from faultproxy.private import make_dirs, open_private
 from faultproxy.redact import BodyMasker, is_secret_name, map_strings, redact_target, redact_text
 from faultproxy.wire.chunked import ChunkData, ChunkedEnd, ChunkEnd, ChunkHeader, Malformed, Unparsed
-from faultproxy.wire.http import BodyData, EndOfMessage, HTTPReader, Request, Response, TunnelData
 from faultproxy.wire.errors import WireError
+from faultproxy.wire.http import (
+    BodyData,
+    EndOfMessage,
+    HTTPReader,
+    Request,
+    Response,
+    TunnelData,
+    is_event_stream,
+)
 from faultproxy.wire.sse import SSEParser
 
 log = logging.getLogger(__name__)
@@ -226,8 +234,7 @@ class _DirectionDecoder:
             self.exchange = self.finals + 1  # a 1xx interim response shares its exchange's number
             if event.status >= 200:
                 self.finals += 1
-            content_type = (event.headers.get("content-type") or b"").split(b";")[0].strip().lower()
-            events = content_type == b"text/event-stream" and self.direction == "response"
+            events = is_event_stream(event.headers) and self.direction == "response"
             self.sse = SSEParser() if events else None
             self.event_index = 0
             raw = redact_head(event.raw) if redact else event.raw

@@ -8,7 +8,7 @@ and CR/LF made visible. ``--events``: the SSE events the proxy delivered, with t
 from __future__ import annotations
 
 import base64
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -127,6 +127,8 @@ class Ends:
         if self.reset_by:
             out.append(f"the client got an RST ({self.reset_by})")
         closes = [c for c in self.closes if not (self.reset_by and c == "client FIN")]  # the RST ended it
+        closes.sort(key=lambda c: {"client": 1, "upstream": 2}.get(c.split(" ")[0], 0) if c.endswith(("FIN", "RST"))
+                    else 0)  # what ended it first, then each socket's end (the order the loop saw says nothing)
         if closes:
             out.append("closed: " + ", ".join(closes))
         return out

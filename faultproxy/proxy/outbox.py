@@ -1,4 +1,7 @@
-"""Carrying out what a fault pipeline asks for, in order, on one direction of a relay.
+"""Carrying out what a fault pipeline asks for, in order, on one direction of a connection.
+
+Sans-IO, like the rest of the core: it writes through a callable and waits through a timer
+it asks its owner to arm (:meth:`Outbox.wake` when it fires), reading the time from a clock.
 
 Bytes are written at once unless an earlier :class:`Wait` or :class:`Until` is still
 running; then they queue behind it, in order. The queue is bounded: past its limit
@@ -12,85 +15,118 @@ writes block as they would on a slow reader (``slow_reader``).
 
 from __future__ import annotations
 
-import asyncio
 from collections import deque
-from typing import Callable
+from collections.abc import Callable
+from typing import Literal
 
 from faultproxy.faults.base import Close, Hold, Until, Wait
+from faultproxy.faults.pipeline import Output
 
 QUEUE_LIMIT = 1 << 20
-_EMPTY: deque[object] = deque()  # shared by every idle outbox, never written to (see _waiting)
+_EMPTY: deque[object] = deque()  # shared by every idle outbox, never written to (see _enqueue)
 EOF = object()  # queued after the last output of a direction: pass the FIN on
 
 
+def discard(data: bytes) -> None:
+    """What writing to a socket that takes no bytes (connecting, closing, after our FIN) does."""
+
+
+class Sink:
+    """The writing end of one socket: ``write`` sends bytes straight to it while it takes them
+    (the port's writer) and drops them otherwise. :class:`~faultproxy.proxy.flow.Sides` switches it
+    with the side's state."""
+
+    __slots__ = ("write",)
+
+    def __init__(self) -> None:
+        self.write: Callable[[bytes], None] = discard
+
+
 class Outbox:
+    """One direction's queue of bytes and actions; ``done`` once its FIN went out or it was cancelled."""
 
     __slots__ = (
-        "_close", "_pause_source", "_paused", "_queue", "_queued_bytes", "_resume_source", "_timer",
-        "_write", "_write_eof", "done", "limit",
+        "_arm",
+        "_clock",
+        "_close",
+        "_disarm",
+        "_pause_source",
+        "_paused",
+        "_queue",
+        "_queued_bytes",
+        "_resume_source",
+        "_sink",
+        "_waiting_timer",
+        "_write_eof",
+        "done",
+        "limit",
     )
+
     def __init__(
         self,
-        write: Callable[[bytes], None],
+        *,
+        sink: Sink,
         write_eof: Callable[[], None],
-        close: Callable[[str], None],
+        close: Callable[[Literal["fin", "rst"]], None],
         pause_source: Callable[[], None],
         resume_source: Callable[[], None],
+        arm: Callable[[float], None],
+        disarm: Callable[[], None],
+        clock: Callable[[], float],
     ):
-        self._write = write
+        """``sink``: where bytes go (its ``write``: straight to the socket); ``write_eof``: its FIN; ``close``: a fault ends the connection;
+        ``pause_source``/``resume_source``: flow control on the socket read from; ``arm(at)``:
+        call :meth:`wake` at time ``at`` (``disarm``: not any more)."""
+        self._sink = sink
         self._write_eof = write_eof
         self._close = close
         self._pause_source = pause_source
         self._resume_source = resume_source
+        self._arm = arm
+        self._disarm = disarm
+        self._clock = clock
         self._queue: deque[object] = _EMPTY  # a real deque only once something has to wait
         self._queued_bytes = 0
-        self._timer: asyncio.TimerHandle | None = None
+        self._waiting_timer = False  # a Wait or Until is running
         self._paused = False
         self.limit = QUEUE_LIMIT
         self.done = False
 
-    def _waiting(self) -> deque[object]:
-        if self._queue is _EMPTY:
-            self._queue = deque()
-        return self._queue
-
     @property
     def idle(self) -> bool:
-        return not self._queue and self._timer is None
+        return not self._queue and not self._waiting_timer
 
     @property
     def queued_bytes(self) -> int:
         """Bytes read from the source and not yet written: what the proxy holds back."""
         return self._queued_bytes
 
-    def push(self, items: list[object]) -> None:
+    def push(self, items: list[Output]) -> None:
         if self.done:
             return
         if self.idle:
             # The common case: nothing waiting, so bytes go straight out.
             for i, item in enumerate(items):
                 if isinstance(item, bytes):
-                    self._write(item)
+                    self._sink.write(item)
                 else:
-                    self._waiting().extend(items[i:])
-                    self._count(items[i:])
+                    self._enqueue(items[i:])
                     break
         else:
-            self._waiting().extend(items)
-            self._count(items)
+            self._enqueue(items)
         self._run()
 
     def write(self, data: bytes) -> None:
-        """:meth:`push` of one piece of bytes: written at once when nothing waits (the relay's
+        """:meth:`push` of one piece of bytes: written at once when nothing waits (the core's
         fast path), queued behind what waits otherwise."""
-        if not self._queue and self._timer is None and not self.done:
-            self._write(data)
+        if not self._queue and not self._waiting_timer and not self.done:
+            self._sink.write(data)
         else:
             self.push([data])
 
     def set_limit(self, limit: int | None) -> None:
         """Queued bytes past which reading from the source pauses (``None``: :data:`QUEUE_LIMIT`;
-        0: whenever anything waits). The relay sets it from the active faults before each push."""
+        0: whenever anything waits). The core sets it from the active faults before each push."""
         limit = QUEUE_LIMIT if limit is None else limit
         if limit != self.limit:
             self.limit = limit
@@ -98,16 +134,28 @@ class Outbox:
 
     def finish(self) -> None:
         """The source is done: pass its FIN on once everything before it has gone out."""
-        self.push([EOF])
+        if self.done:
+            return
+        self._enqueue([EOF])
+        self._run()
 
     def cancel(self) -> None:
+        """Nothing more goes out (the connection ends): drop what waits, and its timer."""
         self.done = True
         self._queue.clear()
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
+        if self._waiting_timer:
+            self._waiting_timer = False
+            self._disarm()
 
-    def _count(self, items: list[object]) -> None:
+    def wake(self) -> None:
+        """The timer of the running wait fired: go on with what queued behind it."""
+        self._waiting_timer = False
+        self._run()
+
+    def _enqueue(self, items: list[object]) -> None:
+        if self._queue is _EMPTY:
+            self._queue = deque()
+        self._queue.extend(items)
         self._queued_bytes += sum(len(i) for i in items if isinstance(i, bytes))
 
     def _flow(self) -> None:
@@ -125,24 +173,21 @@ class Outbox:
             self._paused = False
             self._resume_source()
 
-    def _wake(self) -> None:
-        self._timer = None
-        self._run()
-
     def _run(self) -> None:
-        loop = asyncio.get_running_loop()
         queue = self._queue
-        while queue and self._timer is None and not self.done:
+        while queue and not self._waiting_timer and not self.done:
             item = queue.popleft()
             if isinstance(item, bytes):
                 self._queued_bytes -= len(item)
-                self._write(item)
+                self._sink.write(item)
             elif isinstance(item, Wait):
                 if item.seconds > 0:
-                    self._timer = loop.call_later(item.seconds, self._wake)
+                    self._waiting_timer = True
+                    self._arm(self._clock() + item.seconds)
             elif isinstance(item, Until):
-                if item.at > loop.time():
-                    self._timer = loop.call_at(item.at, self._wake)
+                if item.at > self._clock():
+                    self._waiting_timer = True
+                    self._arm(item.at)
             elif isinstance(item, Close):
                 self.cancel()
                 self._close(item.how)

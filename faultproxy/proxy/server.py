@@ -14,29 +14,21 @@ on the same port again.
 from __future__ import annotations
 
 import asyncio
-import logging
 import time
 from pathlib import Path
+from typing import Self
 
 from faultproxy.faults import FaultSet, FaultSpec, parse_fault
 from faultproxy.faults.base import Evidence
 from faultproxy.faults.spec import check_unique
-from faultproxy.lab.addresses import Address, parse_listen, parse_upstream, url_host
+from faultproxy.net.addresses import Address, parse_listen, parse_upstream, url_host
 from faultproxy.proxy.activity import ActivityLog
 from faultproxy.proxy.capture import CaptureWriter
-from faultproxy.proxy.relay import Relay
-from faultproxy.wire.http import Request
-
-log = logging.getLogger(__name__)
+from faultproxy.proxy.connections import Connections
+from faultproxy.proxy.core import LINGER_SECONDS, RelayConfig
+from faultproxy.proxy.sinks import ProxySink
 
 _SETTER_TIMEOUT = 30.0  # seconds another thread waits for the loop to apply ``enabled``
-
-
-class _Refuse(asyncio.Protocol):
-    """A client accepted while the proxy was being disabled: dropped at once."""
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        transport.abort()  # type: ignore[attr-defined]
 
 
 class Proxy:
@@ -55,34 +47,35 @@ class Proxy:
         capture: str | Path | None = None,
         redact: bool = True,
         connect_timeout: float = 10.0,
+        linger: float = LINGER_SECONDS,
         faults: list[FaultSpec] | None = None,
         seed: int = 0,
     ):
+        """``linger``: after its own answer (400, 502), how long the proxy still drains what the
+        client sends before it closes anyway (see :mod:`faultproxy.proxy.answers`)."""
         self.upstream: Address = parse_upstream(upstream)
         self.listen: Address = parse_listen(listen)
         self.raw = raw
         self.connect_timeout = connect_timeout
         self.faults = FaultSet(check_unique(list(faults or [])), seed=seed)
-        self.faults.listeners.append(self._evidence)
-        self.faults.on_change.append(self._faults_changed)
-        self.capture_path = Path(capture) if capture else None
         self.activity = ActivityLog()  # told what the capture is told, for faultproxy proxy -v
+        self.connections = Connections(RelayConfig(self.upstream, raw, connect_timeout, linger), self.faults)
+        self.connections.sink = ProxySink(self.activity)
+        self.faults.listeners.append(lambda evidence: self.connections.sink.fault(evidence))
+        self.faults.on_change.append(self.connections.faults_changed)
+        self.capture_path = Path(capture) if capture else None
         self.redact = redact
         self._capture: CaptureWriter | None = None
         self._server: asyncio.Server | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stopped: asyncio.Future[None] | None = None
         self._port: int | None = None  # the port it listens on, kept while disabled
-        self._enabled = True
-        self._relays: dict[int, Relay] = {}
-        self._next_id = 0
-        self.accepted = 0
         self.started_at = time.monotonic()
 
     # -- lifecycle --------------------------------------------------------------------------
 
-    async def start(self) -> Proxy:
-        loop = self._loop = asyncio.get_running_loop()
+    async def start(self) -> Self:
+        loop = self._loop = self.connections.loop = asyncio.get_running_loop()
         self._stopped = loop.create_future()
         await self._listen()
         # only once listening works: a second proxy started on a port in use by mistake must
@@ -94,31 +87,34 @@ class Proxy:
                 await self.stop()  # not half started: no listener left behind
                 raise
             self._capture.meta(upstream=str(self.upstream), listen=str(self.listen), raw=self.raw)
-        if not self._enabled:  # disabled before it started: it has a port, and refuses
+        if self._capture is not None:  # ours, or one a subclass made (the recorder's)
+            self.connections.sink = ProxySink(self.activity, self._capture)
+        if not self.connections.taking:  # disabled before it started: it has a port, and refuses
             self._disable()
         return self
 
     async def _listen(self) -> None:
         loop = asyncio.get_running_loop()
         port = self._port if self._port is not None else self.listen.port
-        self._server = await loop.create_server(self._new_client, self.listen.host, port, backlog=4096)
+        self._server = await loop.create_server(self.connections.accept, self.listen.host, port, backlog=4096)
         self._port = self._server.sockets[0].getsockname()[1]
 
     async def stop(self) -> None:
         if self._server is not None:
             self._server.close()
-        for relay in list(self._relays.values()):
-            relay.abort()
+        self.connections.abort_all()
         if self._server is not None:
             await self._server.wait_closed()
             self._server = None
         if self._stopped is not None and not self._stopped.done():
             self._stopped.set_result(None)
         if self._capture is not None:
+            self.connections.sink.detach()  # the relays being aborted hold it: their last notes go to the log only
+            self.connections.sink = ProxySink(self.activity)
             self._capture.close()
             self._capture = None
 
-    async def __aenter__(self) -> Proxy:
+    async def __aenter__(self) -> Self:
         return await self.start()
 
     async def __aexit__(self, *exc: object) -> None:
@@ -145,13 +141,13 @@ class Proxy:
         From another thread the setter returns once the change is done. On the proxy's own
         loop, disabling is done at once; enabling needs the loop, so there ``await
         proxy.set_enabled(True)`` returns once it listens again."""
-        return self._enabled
+        return self.connections.taking
 
     @enabled.setter
     def enabled(self, value: bool) -> None:
         loop = self._loop
         if loop is None or self._stopped is None or self._stopped.done():
-            self._enabled = bool(value)  # applied by start()
+            self.connections.taking = bool(value)  # applied by start()
             return
         if _running_loop() is not loop:
             asyncio.run_coroutine_threadsafe(self.set_enabled(value), loop).result(_SETTER_TIMEOUT)
@@ -165,18 +161,17 @@ class Proxy:
         value = bool(value)
         if not value:
             self._disable()
-        elif not self._enabled:
-            self._enabled = True
+        elif not self.connections.taking:
+            self.connections.taking = True
             if self._server is None and self._stopped is not None and not self._stopped.done():
                 await self._listen()
 
     def _disable(self) -> None:
-        self._enabled = False
+        self.connections.taking = False
         if self._server is not None:
             self._server.close()  # the listening socket is closed now: connects are refused
             self._server = None
-        for relay in list(self._relays.values()):
-            relay.abort()
+        self.connections.abort_all()
 
     # -- where it listens ---------------------------------------------------------------------
 
@@ -196,7 +191,12 @@ class Proxy:
     @property
     def active(self) -> int:
         """Client connections currently open."""
-        return len(self._relays)
+        return len(self.connections)
+
+    @property
+    def accepted(self) -> int:
+        """Client connections accepted since the proxy was made."""
+        return self.connections.accepted
 
     # -- faults ---------------------------------------------------------------------------
 
@@ -229,91 +229,8 @@ class Proxy:
     @property
     def evidence(self) -> list[Evidence]:
         """Each time a fault fired: where, when, what it did (the latest
-        :data:`~faultproxy.faults.pipeline.EVIDENCE_KEPT`; ``faults.fired`` counts them all)."""
+        :data:`~faultproxy.faults.faultset.EVIDENCE_KEPT`; ``faults.fired`` counts them all)."""
         return self.faults.evidence
-
-    def _evidence(self, evidence: Evidence) -> None:
-        self.activity.fault(evidence)
-        if self._capture is not None:
-            self._capture.fault(evidence.as_dict())
-
-    # -- per connection ---------------------------------------------------------------------
-
-    def _new_client(self) -> asyncio.Protocol:
-        if not self._enabled:
-            return _Refuse()
-        self._next_id += 1
-        self.accepted += 1
-        relay = Relay(self, self._next_id)
-        self._relays[relay.id] = relay
-        return relay.client
-
-    def _faults_changed(self) -> None:
-        """A fault was added, replaced or removed: live connections pick it up now, on the loop
-        (not at their next read), so a fault that acts on time starts its clock when added."""
-        loop = self._loop
-        if loop is not None and not loop.is_closed():
-            loop.call_soon_threadsafe(self._resync)
-
-    def _resync(self) -> None:
-        for relay in list(self._relays.values()):
-            relay.resync()
-
-    def connection_done(self, relay: Relay) -> None:
-        self._relays.pop(relay.id, None)
-        self.capture_note(relay, "done")
-
-    # The capture is called from inside the relay's socket callbacks, where an exception would
-    # make asyncio close the connection: a stream cut short, looking like the upstream's doing.
-    # Whatever goes wrong in the capture is logged and the relay goes on.
-
-    def capture_open(self, relay: Relay) -> None:
-        peer = relay.client.transport.get_extra_info("peername") if relay.client.transport else None
-        self.activity.open(relay.id, peer)
-        if self._capture is not None:
-            try:
-                self._capture.open(relay.id, client=peer)
-            except Exception:
-                self._capture_failed(relay)
-
-    @property
-    def capturing(self) -> bool:
-        """Whether a capture is being written (it starts before the first connection)."""
-        return self._capture is not None
-
-    def capture_data(self, relay: Relay, direction: str, data: bytes) -> None:
-        if self._capture is not None:
-            try:
-                self._capture.data(relay.id, direction, data)
-            except Exception:
-                self._capture_failed(relay)
-
-    def capture_upstream(self, relay: Relay, data: bytes, changed: bool) -> None:
-        if self._capture is not None:
-            try:
-                self._capture.upstream(relay.id, data, changed)
-            except Exception:
-                self._capture_failed(relay)
-
-    def capture_answered(self, relay: Relay, request: Request, exchange: int) -> None:
-        if self._capture is not None:
-            try:
-                self._capture.answered(relay.id, request, exchange)
-            except Exception:
-                self._capture_failed(relay)
-
-    def capture_note(self, relay: Relay, kind: str, **fields: object) -> None:
-        self.activity.note(relay.id, kind, **fields)
-        if self._capture is not None:
-            try:
-                self._capture.note(relay.id, kind, **fields)
-            except Exception:
-                self._capture_failed(relay)
-
-    def _capture_failed(self, relay: Relay) -> None:
-        log.exception("capture of connection #%d failed; it is still relayed, no longer decoded", relay.id)
-        if self._capture is not None:
-            self._capture.forget(relay.id)
 
 
 class FaultHandle:
@@ -331,7 +248,7 @@ class FaultHandle:
         if self.proxy.faults.get(self.name) is not None:
             self.proxy.remove_fault(self.name)
 
-    def __enter__(self) -> FaultHandle:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:

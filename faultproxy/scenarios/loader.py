@@ -190,7 +190,7 @@ def _server(ctx: _Context, raw: Any) -> ServerSpec:
         url = raw_map["url"]
         if not isinstance(url, str) or not url.startswith("http://"):
             raise ctx.error(f"server.url: must be an http:// URL (got {url!r})", ctx.at("server", "url"))
-        from faultproxy.lab.addresses import parse_http_url
+        from faultproxy.net.addresses import parse_http_url
 
         try:
             parse_http_url(url)

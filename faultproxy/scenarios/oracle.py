@@ -49,6 +49,7 @@ from typing import Any
 
 from faultproxy.scenarios.events import Item
 from faultproxy.wire.errors import WireError
+from faultproxy.wire.http import Headers, body_framing, is_event_stream, parse_response_head
 from faultproxy.wire.sse import SSEParser
 
 NOTICEABLE = {
@@ -86,8 +87,7 @@ class DeliveredExchange:
 
     @property
     def sse(self) -> bool:
-        essence = self.headers.get("content-type", "").split(";")[0].strip().lower()
-        return essence == "text/event-stream"
+        return is_event_stream(Headers(self.headers.items()))
 
     @property
     def noticeable(self) -> bool:
@@ -195,19 +195,17 @@ def _headers(raw: bytes) -> dict[str, str]:
     return out
 
 
-def _framing(x: DeliveredExchange) -> str:
-    bodiless = x.status is not None and (x.status < 200 or x.status in (204, 304))
-    if bodiless or (x.method or "").upper() == "HEAD":
-        return "none"
-    if "chunked" in x.headers.get("transfer-encoding", "").lower():
-        return "chunked"
-    if "content-length" in x.headers:
-        try:
-            x._length = int(x.headers["content-length"])
-        except ValueError:
-            return "close"
-        return "length"
-    return "close"
+def _framing(x: DeliveredExchange, raw_head: bytes) -> str:
+    """How the delivered body is delimited, decided by the wire layer (a head it cannot frame,
+    and a tunnel, run until the connection closes)."""
+    method = x.method.encode("latin-1") if x.method else None
+    try:
+        framing = body_framing(parse_response_head(raw_head, strict=False), method)
+    except WireError:
+        return "close"
+    if framing.kind == "length":
+        x._length = framing.length
+    return "close" if framing.kind == "tunnel" else framing.kind
 
 
 def _feed(x: DeliveredExchange, data: bytes, t: float) -> None:
@@ -231,8 +229,8 @@ def _feed(x: DeliveredExchange, data: bytes, t: float) -> None:
                              index=len(x.events), retry=None if ev.own_retry is None else str(ev.own_retry)))
 
 
-def _start_body(x: DeliveredExchange) -> None:
-    x.framing = _framing(x)
+def _start_body(x: DeliveredExchange, raw_head: bytes) -> None:
+    x.framing = _framing(x, raw_head)
     if x.sse and x.status == 200:  # a spec client fails any other response before reading its body
         x._parser = SSEParser()
         encoding = x.headers.get("content-encoding", "").strip().lower()
@@ -304,8 +302,9 @@ def oracle_from_records(records: Iterable[dict[str, Any]], side: str = "response
             if status is not None and status < 200:
                 continue  # an interim 1xx response: the final one follows on the same exchange
             x.status = status
-            x.headers = _headers(base64.b64decode(r.get("b64", "")))
-            _start_body(x)
+            raw_head = base64.b64decode(r.get("b64", ""))
+            x.headers = _headers(raw_head)
+            _start_body(x, raw_head)
         elif kind == "chunk":
             x._chunk_left = r.get("size", 0) or None
         elif kind == "chunk_data":

@@ -7,6 +7,6 @@ and logs ground truth.
 
 Each server module exposes ``build(options) -> server`` and ``OPTIONS`` (name → (type, default,
 help)) so a command line can map flags onto constructor options. Servers run under asyncio
-(``async with``) or in a thread (:func:`faultproxy.lab.asyncio_server.running_in_thread`);
+(``async with``) or in a thread (:func:`faultproxy.net.stream_server.running_in_thread`);
 what they meant and sent is in ``server.log``.
 """

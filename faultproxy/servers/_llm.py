@@ -36,7 +36,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
-from faultproxy.lab.asyncio_server import READ_SIZE, StreamServer, wants_close
+from faultproxy.net.stream_server import READ_SIZE, StreamServer, wants_close
 from faultproxy.redact import is_secret_name, redact_json
 from faultproxy.wire.chunked import ChunkData, encode_chunk, encode_last_chunk
 from faultproxy.wire.errors import WireError
@@ -265,7 +265,7 @@ class BodyTooLarge(Exception):
 async def requests_with_bodies(
     reader: asyncio.StreamReader, writer: asyncio.StreamWriter, max_body: int = MAX_BODY
 ) -> AsyncGenerator[tuple[Request, bytes], None]:
-    """Like :func:`faultproxy.lab.asyncio_server.requests`, but each request comes with its body.
+    """Like :func:`faultproxy.net.stream_server.requests`, but each request comes with its body.
 
     Content-Length and chunked bodies are both read; a framing error gets ``400`` and a body
     over ``max_body`` gets ``413``, and either ends the connection.

@@ -22,7 +22,7 @@ from typing import Any
 import click
 
 from faultproxy.cli import BadInput
-from faultproxy.lab.addresses import error_text, parse_hostport
+from faultproxy.net.addresses import error_text, parse_hostport
 
 # kind -> module with ``OPTIONS`` and ``build(options)``; listed even when the module is missing
 MOCKS = {

@@ -46,8 +46,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import socket
-import struct
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, field
@@ -55,15 +53,22 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any, Literal
 
-from faultproxy.lab.asyncio_server import StreamServer, requests, wants_close
+from faultproxy.net.stream_server import StreamServer, requests, wants_close
+from faultproxy.net.tcp import reset
 from faultproxy.proxy.capture_read import CaptureFileError, capture_records
 from faultproxy.wire.chunked import ChunkData, Malformed
 from faultproxy.wire.errors import WireError
-from faultproxy.wire.http import BodyData, EndOfMessage, HTTPReader, Response, encode_response
+from faultproxy.wire.http import (
+    BodyData,
+    EndOfMessage,
+    HTTPReader,
+    Response,
+    encode_response,
+    is_event_stream,
+)
 from faultproxy.wire.sse import SSEParser
 
 Match = Literal["path", "any"]
-_LINGER_RST = struct.pack("ii", 1, 0)
 _BODYLESS = {204, 304}
 
 
@@ -364,7 +369,7 @@ class ReplayServer(StreamServer):
                 if recording.end_at is not None:
                     await self._until(start, recording.end_at)
                 if recording.ending == "rst":
-                    _reset(writer)
+                    reset(writer.transport)
                 played.ended = recording.ending
                 return False
             played.ended = "complete"
@@ -388,8 +393,7 @@ class ReplayServer(StreamServer):
         try:
             for event in http.feed(piece):
                 if isinstance(event, Response) and event.status >= 200:
-                    essence = (event.headers.get("content-type") or b"").split(b";")[0].strip().lower()
-                    sse = SSEParser() if essence == b"text/event-stream" else None
+                    sse = SSEParser() if is_event_stream(event.headers) else None
                 elif isinstance(event, (BodyData, ChunkData)) and sse is not None:
                     for ev in sse.feed(event.data):
                         replayed = ReplayedEvent(ev.id, ev.type, ev.data, now, connection, index)
@@ -414,11 +418,3 @@ class ReplayServer(StreamServer):
         self.log_record({"record": kind, **asdict(record)})
 
 
-def _reset(writer: asyncio.StreamWriter) -> None:
-    sock = writer.get_extra_info("socket")
-    if sock is not None:
-        try:
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, _LINGER_RST)
-        except OSError:
-            pass
-    writer.transport.abort()

@@ -14,7 +14,7 @@ Startable from Python like every server here::
     async with StarletteServer(events=5, interval=0.01, ping=0.05) as srv:
         ...  # srv.url is http://127.0.0.1:PORT/events
 
-or in a thread with :func:`~faultproxy.lab.asyncio_server.running_in_thread`. uvicorn runs
+or in a thread with :func:`~faultproxy.net.stream_server.running_in_thread`. uvicorn runs
 in-process as a guest (:class:`~faultproxy.servers.guest.GuestUvicorn`): a busy port is an
 ``OSError`` from :meth:`start`, and uvicorn never installs signal handlers.
 
@@ -42,7 +42,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from faultproxy.lab.addresses import url_host
+from faultproxy.net.addresses import url_host
 from faultproxy.lab.sse_server import STREAM_PATH, SentEvent, StreamRequest
 from faultproxy.private import open_private
 from faultproxy.servers.guest import GuestUvicorn

@@ -121,9 +121,20 @@ class ChunkedDecoder:
                 if self._remaining == 0:
                     self._state = _DATA_CRLF
             elif state == _SIZE:
-                pos = self._read_size_line(data, pos, events)
+                line = None if self._line else _PLAIN_SIZE_LINE.match(data, pos)
+                if line is not None and line.end() - pos <= MAX_SIZE_LINE:
+                    pos = self._plain_size_line(line, events)  # the common case, in one step
+                else:
+                    pos = self._read_size_line(data, pos, events)
             elif state == _DATA_CRLF:
-                pos = self._read_data_crlf(data, pos, events)
+                if not self._line and data.startswith(b"\r\n", pos):  # the common case
+                    events.append(ChunkEnd(b"\r\n"))
+                    self.offset += 2
+                    self.chunks += 1
+                    self._state = _SIZE
+                    pos += 2
+                else:
+                    pos = self._read_data_crlf(data, pos, events)
             elif state == _TRAILER:
                 pos = self._read_trailers(data, pos, events)
             elif state == _BROKEN:
@@ -257,6 +268,25 @@ class ChunkedDecoder:
         self._line += data[pos:stop]
         return stop, nl >= 0 and len(self._line) <= limit
 
+    def _plain_size_line(self, line: re.Match[bytes], events: list) -> int:
+        """A whole, well-formed size line (what :meth:`_read_size_line` would find, without the
+        line-by-line care a broken or split one needs)."""
+        raw = line.group()
+        semi = raw.find(b";")
+        extensions = raw[semi + 1 : -2] if semi >= 0 else b""
+        self._start_chunk(ChunkHeader(int(line.group(1), 16), extensions, raw), events)
+        return line.end()
+
+    def _start_chunk(self, header: ChunkHeader, events: list) -> None:
+        """A size line was read: the chunk's data follows, or (size 0) the trailer section."""
+        events.append(header)
+        self.offset += len(header.raw)
+        if header.size == 0:
+            self._state = _TRAILER
+        else:
+            self._remaining = header.size
+            self._state = _DATA
+
     def _read_size_line(self, data: bytes, pos: int, events: list) -> int:
         start_offset = self.offset
         stop, whole = self._take_line(data, pos, MAX_SIZE_LINE)
@@ -274,13 +304,7 @@ class ChunkedDecoder:
         body = line[:-2]
         size_text, _, ext = body.partition(b";")
         size = int(size_text.rstrip(b" \t"), 16)
-        events.append(ChunkHeader(size, ext if b";" in body else b"", line))
-        self.offset += len(line)
-        if size == 0:
-            self._state = _TRAILER
-        else:
-            self._remaining = size
-            self._state = _DATA
+        self._start_chunk(ChunkHeader(size, ext if b";" in body else b"", line), events)
         return stop
 
     def _read_data_crlf(self, data: bytes, pos: int, events: list) -> int:
@@ -377,3 +401,16 @@ def encode_chunked(body: bytes, sizes: list[int] | None = None) -> bytes:
         out.append(encode_chunk(body[pos:]))
     out.append(encode_last_chunk())
     return b"".join(out)
+
+
+def chunk_events(data: bytes) -> list[ChunkEvent]:
+    """One chunk carrying ``data``, as the events a decoder would have reported for it (for code
+    that writes a body chunk by chunk: re-framing SSE events, compressing). Empty data: none."""
+    if not data:
+        return []
+    return [ChunkHeader(len(data), b"", b"%x\r\n" % len(data)), ChunkData(data), ChunkEnd(b"\r\n")]
+
+
+def last_chunk_events() -> list[ChunkEvent]:
+    """The zero-size last chunk and an empty trailer section, as events: the end of a chunked body."""
+    return [ChunkHeader(0, b"", b"0\r\n"), ChunkedEnd((), b"\r\n")]

@@ -13,8 +13,9 @@ message on a kept-alive connection. Every event keeps the exact bytes it was par
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from typing import Iterable, Iterator
+from typing import Literal
 
 from faultproxy.wire.chunked import (
     ChunkData,
@@ -308,6 +309,65 @@ def encode_response(status: int, reason: str, headers: list[tuple[str, str]], bo
 
 # -- body framing ---------------------------------------------------------------------------
 
+FramingKind = Literal["none", "length", "chunked", "close", "tunnel"]
+
+
+@dataclass(frozen=True, slots=True)
+class Framing:
+    """How the body after a head is delimited (RFC 9112 §6.3).
+
+    ``none``: no body; ``length``: ``length`` bytes (Content-Length); ``chunked``; ``close``: the
+    body runs until the sender closes the connection; ``tunnel``: the connection stops being
+    HTTP/1.1 (a 101 Switching Protocols, a 2xx to CONNECT).
+    """
+
+    kind: FramingKind
+    length: int = 0
+
+
+_NO_BODY = Framing("none")
+_TUNNEL_FRAMING = Framing("tunnel")
+
+
+def is_event_stream(headers: Headers) -> bool:
+    """Whether ``Content-Type`` says ``text/event-stream`` (its essence: parameters and case ignored)."""
+    value = headers.get("content-type")
+    return value is not None and value.split(b";", 1)[0].strip().lower() == b"text/event-stream"
+
+
+def body_framing(head: Request | Response, method: bytes | None = None, *, offset: int = 0) -> Framing:
+    """How the body after ``head`` is delimited: the one place the project decides it.
+
+    ``method`` is, for a response, the method of the request it answers (``None``: not known,
+    read as GET). Raises :class:`WireError` (at ``offset``) when the framing cannot be known:
+    conflicting or invalid Content-Length values, and, for a request, Transfer-Encoding with
+    Content-Length or not ending in chunked (RFC 9112 §6.3 makes both a 400).
+    """
+    headers = head.headers
+    codings = [c.strip().lower() for v in headers.get_all(b"transfer-encoding") for c in v.split(b",")]
+    if isinstance(head, Request):
+        if codings and b"content-length" in headers:
+            raise WireError("request has both Transfer-Encoding and Content-Length", offset)
+        if codings:
+            if codings[-1] != b"chunked":
+                raise WireError("request Transfer-Encoding does not end with chunked", offset)
+            return Framing("chunked")
+        length = _content_length(headers, offset)
+        return Framing("length", length) if length else _NO_BODY
+    status = head.status
+    if status < 200:
+        return _TUNNEL_FRAMING if status == 101 else _NO_BODY
+    if method == b"CONNECT" and status < 300:
+        return _TUNNEL_FRAMING
+    if method == b"HEAD" or status in (204, 304):
+        return _NO_BODY
+    if codings:
+        return Framing("chunked") if codings[-1] == b"chunked" else Framing("close")
+    length = _content_length(headers, offset)
+    if length is None:
+        return Framing("close")
+    return Framing("length", length) if length else _NO_BODY
+
 
 def _content_length(headers: Headers, at: int) -> int | None:
     values = headers.get_all(b"content-length")
@@ -322,15 +382,8 @@ def _content_length(headers: Headers, at: int) -> int | None:
     return int(value)
 
 
-def _is_chunked(headers: Headers) -> bool | None:
-    """None: no Transfer-Encoding; True/False: whether chunked is the final coding."""
-    codings = [c.strip().lower() for v in headers.get_all(b"transfer-encoding") for c in v.split(b",")]
-    if not codings:
-        return None
-    return codings[-1] == b"chunked"
-
-
 _HEAD, _FIXED, _CHUNKED, _UNTIL_CLOSE, _TUNNEL, _BROKEN = range(6)
+_STATE_OF = {"none": _HEAD, "length": _FIXED, "chunked": _CHUNKED, "close": _UNTIL_CLOSE, "tunnel": _TUNNEL}
 
 
 class HTTPReader:
@@ -484,33 +537,10 @@ class HTTPReader:
         return rest
 
     def _framing(self, message: Request | Response) -> tuple[int, int]:
-        """RFC 9112 §6.3: which kind of body follows this head."""
-        headers = message.headers
-        at = self.offset
-        chunked = _is_chunked(headers)
-        if isinstance(message, Request):
-            if chunked is not None and b"content-length" in headers:
-                raise WireError("request has both Transfer-Encoding and Content-Length", at)
-            if chunked is False:
-                raise WireError("request Transfer-Encoding does not end with chunked", at)
-            if chunked:
-                return _CHUNKED, 0
-            length = _content_length(headers, at)
-            return (_FIXED, length) if length else (_HEAD, 0)
-        method = self._methods[0] if self._methods else b"GET"
-        status = message.status
-        if 100 <= status < 200:
-            return (_TUNNEL, 0) if status == 101 else (_HEAD, 0)
-        if method == b"CONNECT" and 200 <= status < 300:
-            return _TUNNEL, 0
-        if method == b"HEAD" or status in (204, 304):
-            return _HEAD, 0
-        if chunked is not None:
-            return (_CHUNKED, 0) if chunked else (_UNTIL_CLOSE, 0)
-        length = _content_length(headers, at)
-        if length is None:
-            return _UNTIL_CLOSE, 0
-        return (_FIXED, length) if length else (_HEAD, 0)
+        """The reader state that reads the body after this head, and its length."""
+        method = (self._methods[0] if self._methods else b"GET") if isinstance(message, Response) else None
+        framing = body_framing(message, method, offset=self.offset)
+        return _STATE_OF[framing.kind], framing.length
 
     def _read_chunked(self, data: bytes, events: list) -> bytes:
         decoder = self._chunked
@@ -519,9 +549,9 @@ class HTTPReader:
             chunk_events = decoder.skim(data) if self.skim else decoder.feed(data)
             if self.skim:
                 self.body_tail = decoder.tail
-        except WireError as error:
+        except WireError:
             self._state = _BROKEN
-            raise error
+            raise
         events.extend(chunk_events)
         self.offset = decoder.offset
         if chunk_events and any(isinstance(e, Malformed) for e in chunk_events):

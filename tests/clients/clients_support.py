@@ -15,7 +15,7 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from faultproxy.lab.asyncio_server import StreamServer, first_request
+from faultproxy.net.stream_server import StreamServer, first_request
 from faultproxy.wire.chunked import encode_chunk
 from faultproxy.wire.http import encode_response
 from faultproxy.wire.sse import encode_event

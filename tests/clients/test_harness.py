@@ -29,7 +29,7 @@ from faultproxy.clients.transcript import (
     ReceivedEvent,
     Transcript,
 )
-from faultproxy.lab.asyncio_server import running_in_thread
+from faultproxy.net.stream_server import running_in_thread
 
 
 def script_client(name: str, *parts: str) -> ClientInfo:

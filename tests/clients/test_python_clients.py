@@ -180,7 +180,7 @@ def test_naive_parser_loses_events_split_across_reads():
     import asyncio
 
     from faultproxy.clients import ClientRequest, arun_client
-    from faultproxy.lab.asyncio_server import StreamServer, first_request
+    from faultproxy.net.stream_server import StreamServer, first_request
     from faultproxy.wire.chunked import encode_chunk, encode_last_chunk
     from faultproxy.wire.http import encode_response
 

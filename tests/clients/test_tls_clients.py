@@ -21,7 +21,7 @@ import pytest
 from clients_support import check, require_available, run_cells
 
 from faultproxy.clients import ClientRequest, arun_client, registry
-from faultproxy.lab.asyncio_server import running_in_thread
+from faultproxy.net.stream_server import running_in_thread
 from faultproxy.lab.sse_server import SSEServer
 from faultproxy.servers.anthropic import AnthropicServer
 from faultproxy.servers.openai import OpenAIServer

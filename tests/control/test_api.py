@@ -234,7 +234,7 @@ def test_an_llm_toxic_makes_the_anthropic_sdk_raise_mid_stream(toxi: Toxiproxy):
     """An ``llm_*`` fault is a toxic type like the others: the in-stream overloaded_error after a 200."""
     import anthropic
 
-    from faultproxy.lab.asyncio_server import running_in_thread
+    from faultproxy.net.stream_server import running_in_thread
     from faultproxy.servers.anthropic import AnthropicServer
 
     with running_in_thread(AnthropicServer(seed=2, tokens=8)) as server:

@@ -114,7 +114,7 @@ def through(faults: list[dict[str, Any]], response: bytes, dialect: str, *, seed
     """``response`` through a downstream pipeline with ``faults``; what a client reads, and the evidence."""
     specs = [parse_fault(f, index=i) for i, f in enumerate(faults)]
     fault_set = FaultSet(specs, seed=seed)
-    pipeline = Pipeline(fault_set, 1, "downstream")
+    pipeline = Pipeline(fault_set, 1, "response")
     request = parse_request_head(request_bytes(dialect).split(b"\r\n\r\n")[0] + b"\r\n\r\n")
     pipeline.expect(request)
     pieces = [response] if not split else [response[i:i + split] for i in range(0, len(response), split)]

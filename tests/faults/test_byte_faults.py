@@ -114,7 +114,7 @@ def streaming(period: float = 0.02, count: int = 250):
 def sans_io(fault: dict, seed: int, pieces: list[bytes]) -> list[object]:
     """The outputs of one fault for ``pieces`` fed at t=0, without any socket (seeded decisions)."""
     faults = FaultSet([parse_fault(fault)], seed=seed)
-    pipeline = Pipeline(faults, 1, "downstream", raw=True)
+    pipeline = Pipeline(faults, 1, "response", raw=True)
     out: list[object] = []
     for piece in pieces:
         out += pipeline.feed(piece, 0.0)
@@ -154,7 +154,7 @@ def test_latency_downstream_every_piece_arrives_after_the_delay(make_proxy, serv
         arrived = next(t for start, end_, t in offsets if start <= mark < end_)
         assert arrived >= sent + 0.150, (mark, arrived - sent)
     evidence = [e for e in proxy.evidence if e.fault_type == "latency"]
-    assert evidence and evidence[0].direction == "downstream" and "delayed by 150 ms" in evidence[0].detail
+    assert evidence and evidence[0].direction == "response" and "delayed by 150 ms" in evidence[0].detail
 
 
 def test_latency_upstream_delays_the_request(make_proxy, serve, raw_client):
@@ -177,7 +177,7 @@ def test_latency_upstream_delays_the_request(make_proxy, serve, raw_client):
     assert joined(got).endswith(b"ok")
     assert server.conn(1).received == request  # delayed, not changed
     assert arrived[0] >= sent + 0.200
-    assert [e.direction for e in proxy.evidence] == ["upstream"]
+    assert [e.direction for e in proxy.evidence] == ["request"]
 
 
 def test_latency_jitter_is_seeded(make_proxy, serve, raw_client):
@@ -401,7 +401,7 @@ def test_limit_data_upstream_delivers_exactly_the_limit(make_proxy, serve, raw_c
     conn = server.conn(1)
     wait_event(conn.eof, "the server to see the close")
     assert bytes(conn.received) == request[:3000]
-    assert [(e.direction, e.offset) for e in proxy.evidence] == [("upstream", 3000)]
+    assert [(e.direction, e.offset) for e in proxy.evidence] == [("request", 3000)]
 
 
 # -- slow_close ---------------------------------------------------------------------------------
@@ -468,7 +468,7 @@ def test_slow_reader_makes_the_servers_writes_block(fault, make_proxy, serve, ra
         return
     # checkpoint: the client has had 150 kB (about 0.75 s at 200 000 B/s)
     got, _ = reads(client, 150_000)
-    held = [relay.to_client.queued_bytes for relay in proxy._relays.values()]  # what the proxy holds back
+    held = [relay.core.response.outbox.queued_bytes for relay in proxy.connections.relays.values()]  # what the proxy holds back
     assert progress[0] < BIG // 4, progress[0]  # blocked: its writes wait, the body is far from out
     assert held and max(held) <= 256 * 1024  # at most one read, not the relay's 1 MiB queue
     assert [e.detail for e in proxy.evidence] == ["reading slowly: 200000 B/s"]

@@ -84,7 +84,7 @@ def test_no_secret_reaches_a_capture_or_a_report_through_fault_evidence(tmp_path
 def test_a_request_header_replaced_on_its_way_upstream_is_not_quoted():
     faults = FaultSet([parse_fault({"type": "set_header", "stream": "upstream",
                                     "attributes": {"header": "Authorization", "value": "Bearer other"}})])
-    pipeline = Pipeline(faults, 1, "upstream")
+    pipeline = Pipeline(faults, 1, "request")
     pipeline.sync(0.0)
     pipeline.feed(b"GET /v1?key=K HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer AUTHSECRET\r\n\r\n", 0.0)
     assert [e.detail for e in faults.evidence] == ["Authorization: [redacted] (was [redacted])"]
@@ -92,7 +92,7 @@ def test_a_request_header_replaced_on_its_way_upstream_is_not_quoted():
 
 def test_evidence_keeps_ordinary_header_values():
     faults = FaultSet([parse_fault({"type": "set_header", "attributes": {"header": "Content-Type", "value": "text/plain"}})])
-    pipeline = Pipeline(faults, 1, "downstream")
+    pipeline = Pipeline(faults, 1, "response")
     pipeline.sync(0.0)
     pipeline.expect(parse_request_head(b"GET /events?page=2 HTTP/1.1\r\nHost: x\r\n\r\n"))
     pipeline.feed(b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nContent-Length: 0\r\n\r\n", 0.0)

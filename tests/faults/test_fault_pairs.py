@@ -141,7 +141,7 @@ def timed_outputs(faults: list[dict[str, Any]], reads: str = "apart",
     the stream for it (a close, a hold, a wait that never ends) -- and the names that fired."""
     specs = check_unique([parse_fault(f, index=i) for i, f in enumerate(faults)])
     fault_set = FaultSet(specs, seed=1)
-    pipeline = Pipeline(fault_set, 1, "downstream")
+    pipeline = Pipeline(fault_set, 1, "response")
     request, pieces = STREAMS[stream or _stream(faults)]
     times = _times(len(pieces))
     if reads == "at once":

@@ -133,14 +133,14 @@ def test_http_status_answers_429_before_the_upstream_sees_the_request(lab_sse, m
     # The upstream never got a request, so its ground truth shows nothing sent: no false loss.
     assert server.requests == [] and server.sent == []
     assert [(e.fault_type, e.conn, e.exchange, e.direction) for e in proxy.evidence] == [
-        ("http_status", conn, 1, "downstream") for conn in (1, 2, 3)
+        ("http_status", conn, 1, "response") for conn in (1, 2, 3)
     ]
     assert "answered GET /events with 429" in proxy.evidence[0].detail
 
 
 def test_a_long_running_proxy_keeps_the_latest_evidence_and_counts_every_firing(monkeypatch, lab_sse, make_proxy):
     """Evidence is a record per firing: a proxy that runs for days must not keep them all."""
-    monkeypatch.setattr("faultproxy.faults.pipeline.EVIDENCE_KEPT", 5)
+    monkeypatch.setattr("faultproxy.faults.faultset.EVIDENCE_KEPT", 5)
     server = lab_sse(events=1, interval=0.001)
     proxy = make_proxy(f"http://127.0.0.1:{server.port}",
                        faults=[{"name": "teapot", "type": "http_status", "attributes": {"status": 418}}])
@@ -293,7 +293,7 @@ def test_malformed_chunk_upstream_reaches_the_server_in_a_chunked_request(serve,
     assert response.status_code == 400
     received = bytes(upstream.conn(1).received)
     assert received.endswith(b"\r\n\r\n3\r\nhello\r\n5\r\nworld\r\n0\r\n\r\n")
-    assert one(proxy, "malformed_chunk").direction == "upstream"
+    assert one(proxy, "malformed_chunk").direction == "request"
 
 
 # -- truncate_chunk ------------------------------------------------------------------------------
@@ -587,7 +587,7 @@ def test_set_header_upstream_changes_what_the_server_is_asked(lab_sse, make_prox
         response = http.get(proxy.url + "/events")
     assert ids_in(response.content) == ["4", "5"]
     assert server.requests[0].last_event_id == "3"
-    assert one(proxy, "set_header").direction == "upstream"
+    assert one(proxy, "set_header").direction == "request"
 
 
 # -- gzip ----------------------------------------------------------------------------------------

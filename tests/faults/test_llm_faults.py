@@ -163,7 +163,7 @@ def test_reorder_of_a_single_block_does_nothing():
 def test_overloaded_answers_before_the_stream_in_the_apis_shape(dialect, status, kind):
     from llm_support import request_bytes
 
-    pipeline = Pipeline(FaultSet([parse_fault(fault("llm_overloaded", status=status))]), 1, "downstream")
+    pipeline = Pipeline(FaultSet([parse_fault(fault("llm_overloaded", status=status))]), 1, "response")
     request = parse_request_head(request_bytes(dialect).split(b"\r\n\r\n")[0] + b"\r\n\r\n")
     pipeline.sync(0.0)
     out = pipeline.expect(request)
@@ -185,7 +185,7 @@ def test_overloaded_refuses_as_the_mocks_error_status_does(dialect, status):
     """The fault's refusal and the mock's ``error_status`` are the same JSON, headers that matter too."""
     from llm_support import request_bytes
 
-    pipeline = Pipeline(FaultSet([parse_fault(fault("llm_overloaded", status=status))]), 1, "downstream")
+    pipeline = Pipeline(FaultSet([parse_fault(fault("llm_overloaded", status=status))]), 1, "response")
     pipeline.sync(0.0)
     out = pipeline.expect(parse_request_head(request_bytes(dialect).split(b"\r\n\r\n")[0] + b"\r\n\r\n"))
     faulted_head, faulted = _answer(b"".join(o for o in out if isinstance(o, bytes)))
@@ -224,7 +224,7 @@ PLAIN_SSE = (b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-En
 def test_an_llm_fault_passes_a_plain_event_stream_through_and_says_why(spec):
     # review2 item 6: llm_error_event wrote an OpenAI error into a plain stream, llm_stall stalled it
     fault_set = FaultSet([parse_fault(spec)])
-    pipeline = Pipeline(fault_set, 1, "downstream")
+    pipeline = Pipeline(fault_set, 1, "response")
     pipeline.expect(parse_request_head(b"GET /events HTTP/1.1\r\nHost: x\r\n\r\n"))
     out = pipeline.feed(PLAIN_SSE, 0.0) + pipeline.eof(0.0)
     assert b"".join(o for o in out if isinstance(o, bytes)) == PLAIN_SSE

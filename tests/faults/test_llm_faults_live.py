@@ -15,7 +15,7 @@ import time
 import pytest
 from llm_support import WEATHER, View, request_bytes
 
-from faultproxy.lab.asyncio_server import running_in_thread
+from faultproxy.net.stream_server import running_in_thread
 from faultproxy.servers.anthropic import AnthropicServer
 from faultproxy.servers.openai import OpenAIServer
 from faultproxy.wire.chunked import ChunkData

@@ -42,7 +42,7 @@ def run(faults: list[dict[str, Any]], reads: list[tuple[float, bytes]], *, eof: 
     """Feed ``reads`` ((time, bytes) from the upstream), then its FIN at ``eof``; ring alarms up to
     ``until``. Returns what the client saw and the faults' evidence."""
     faultset = FaultSet([parse_fault(f, index=i) for i, f in enumerate(faults)])
-    pipeline = Pipeline(faultset, 1, "downstream")
+    pipeline = Pipeline(faultset, 1, "response")
     out: list[tuple[float, Any]] = [(0.0, item) for item in pipeline.sync(0.0)]  # the connection is set up
     out.extend((0.0, item) for item in pipeline.expect(REQUEST, 0.0) or [])
 

@@ -590,7 +590,7 @@ def drive(specs: list[Any], seed: int, pieces: list[bytes], times: list[float] |
     """Feed ``pieces`` to a downstream pipeline at ``times`` (all 0: a frozen clock), ringing due
     alarms as the relay would; returns every output and every piece of evidence."""
     faults = FaultSet(specs, seed=seed)
-    pipeline = Pipeline(faults, 1, "downstream")
+    pipeline = Pipeline(faults, 1, "response")
     pipeline.expect(REQUEST)
     times = times or [0.0] * len(pieces)
     out: list[Any] = []

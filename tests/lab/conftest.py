@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from faultproxy.lab.asyncio_server import StreamServer, first_request, running_in_thread
+from faultproxy.net.stream_server import StreamServer, first_request, running_in_thread
 from faultproxy.wire.http import Request
 
 FAULTPROXY = Path(sys.executable).with_name("faultproxy")

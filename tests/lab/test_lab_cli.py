@@ -6,7 +6,7 @@ import pytest
 from click.testing import CliRunner
 
 from faultproxy.cli import main
-from faultproxy.lab.asyncio_server import running_in_thread
+from faultproxy.net.stream_server import running_in_thread
 from faultproxy.lab.http_server import HTTPServer
 from faultproxy.lab.sse_server import SSEServer
 

@@ -7,8 +7,8 @@ import http.client
 import pytest
 from click.testing import CliRunner
 
-from faultproxy.lab.addresses import parse_http_url
-from faultproxy.lab.asyncio_server import running_in_thread
+from faultproxy.net.addresses import parse_http_url
+from faultproxy.net.stream_server import running_in_thread
 from faultproxy.lab.cli import lab
 from faultproxy.lab.framing import FramingServer, compare
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import http.client
 import socket
 
-from faultproxy.lab.asyncio_server import running_in_thread
+from faultproxy.net.stream_server import running_in_thread
 from faultproxy.lab.http_server import HTTPServer
 
 

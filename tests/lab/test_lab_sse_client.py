@@ -7,7 +7,7 @@ import json
 
 from click.testing import CliRunner
 
-from faultproxy.lab.asyncio_server import running_in_thread
+from faultproxy.net.stream_server import running_in_thread
 from faultproxy.lab.cli import lab
 from faultproxy.lab.sse_client import (
     CLOSED,

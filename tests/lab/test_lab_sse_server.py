@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 
-from faultproxy.lab.asyncio_server import running_in_thread
+from faultproxy.net.stream_server import running_in_thread
 from faultproxy.lab.sse_server import SSEServer
 from faultproxy.wire.chunked import ChunkData, ChunkedDecoder
 from faultproxy.wire.sse import Event, SSEParser

@@ -36,7 +36,7 @@ def test_settle_gives_up_after_its_timeout(tmp_path: Path) -> None:
 
 
 def test_a_server_of_your_own_is_judged_by_what_the_proxy_read_from_it(tmp_path: Path) -> None:
-    from faultproxy.lab.asyncio_server import running_in_thread
+    from faultproxy.net.stream_server import running_in_thread
     from faultproxy.lab.sse_server import SSEServer
 
     with running_in_thread(SSEServer(events=5, interval=0.002)) as own:

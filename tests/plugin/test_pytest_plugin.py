@@ -140,7 +140,7 @@ OWN_SERVER = '''
 import httpx
 import pytest
 
-from faultproxy.lab.asyncio_server import running_in_thread
+from faultproxy.net.stream_server import running_in_thread
 from faultproxy.lab.sse_server import SSEServer
 
 
@@ -187,7 +187,7 @@ def test_the_fixture_fronts_the_llm_mocks_and_your_own_server(pytester: pytest.P
 
 
 def test_the_fixture_fronts_a_url(pytester: pytest.Pytester) -> None:
-    from faultproxy.lab.asyncio_server import running_in_thread
+    from faultproxy.net.stream_server import running_in_thread
     from faultproxy.lab.sse_server import SSEServer
 
     with running_in_thread(SSEServer(events=3, interval=0.002)) as server:

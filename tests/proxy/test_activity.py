@@ -10,7 +10,7 @@ import sys
 
 import httpx
 
-from faultproxy.lab.asyncio_server import running_in_thread
+from faultproxy.net.stream_server import running_in_thread
 from faultproxy.lab.sse_server import SSEServer
 
 GUARD = 30

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import json
+import socket
 from pathlib import Path
 from typing import Any
 
@@ -706,3 +707,20 @@ def test_capture_show_corrupt_file_names_file_and_line(tmp_path):
             assert "Traceback" not in text
     code, text = show(tmp_path / "missing.jsonl")
     assert code == 2 and "cannot read capture" in text
+
+
+def test_a_proxy_stopped_mid_stream_leaves_a_whole_capture_and_no_failure(aio, make_proxy, sse_server, tmp_path,
+                                                                         caplog):
+    """Stopping a proxy aborts its open connections; their sockets go a moment later, after the
+    capture is closed. What they tell then must not reach the closed file (a traceback per
+    connection: 'capture of connection #1 failed')."""
+    capture = tmp_path / "stopped.jsonl"
+    proxy = make_proxy(sse_server.url, capture=capture)
+    with socket.create_connection(("127.0.0.1", proxy.port), timeout=GUARD) as sock:
+        sock.sendall(b"GET /events?n=1000 HTTP/1.1\r\nHost: x\r\n\r\n")
+        assert sock.recv(65536).startswith(b"HTTP/1.1 200")
+        stopped(aio, proxy)
+        wait_until(lambda: proxy.active == 0, "the aborted connection to be gone")
+    assert not [r for r in caplog.records if "capture of connection" in r.getMessage()]
+    records = read_records(capture)  # whole lines only: the file was closed once, after its last record
+    assert [r["type"] for r in records][:2] == ["meta", "open"]

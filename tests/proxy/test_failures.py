@@ -437,9 +437,8 @@ def test_proxy_answer_reaches_a_client_still_sending_a_large_body(
     wait_until(lambda: proxy.active == 0, "the proxy to close once the client is done")
 
 
-def test_lingering_close_ends_even_if_the_client_never_closes(monkeypatch, make_proxy, serve, raw_client):
-    monkeypatch.setattr("faultproxy.proxy.relay.LINGER_SECONDS", 0.2)
-    proxy = make_proxy(serve(answer_ok).url)
+def test_lingering_close_ends_even_if_the_client_never_closes(make_proxy, serve, raw_client):
+    proxy = make_proxy(serve(answer_ok).url, linger=0.2)
     sock = raw_client(proxy.port)
     sock.send(b"GARBAGE\r\n\r\n")
     assert sock.recv_until(b"\r\n\r\n").startswith(b"HTTP/1.1 400 ")
@@ -631,19 +630,16 @@ def test_a_request_refused_after_the_upstream_closed_does_not_keep_the_connectio
     wait_until(lambda: proxy.active == 0, "the connection to end")
 
 
-def test_400_follows_a_response_a_fault_delays_longer_than_the_lingering_close(
-    monkeypatch, make_proxy, serve, raw_client
-):
+def test_400_follows_a_response_a_fault_delays_longer_than_the_lingering_close(make_proxy, serve, raw_client):
     """The lingering close counts from the FIN after the answer, not from when the answer was
     queued behind a delayed response: the client gets both."""
-    monkeypatch.setattr("faultproxy.proxy.relay.LINGER_SECONDS", 0.3)
 
     async def answer(conn: Conn) -> None:
         await conn.read_request()
         await conn.write(OK)
         await conn.read_to_eof()
 
-    proxy = make_proxy(serve(answer).url,
+    proxy = make_proxy(serve(answer).url, linger=0.3,
                        faults=[{"type": "latency", "stream": "downstream", "attributes": {"latency": 1500}}])
     sock = raw_client(proxy.port)
     sock.send(GET)

@@ -466,7 +466,7 @@ def test_backpressure_a_stalled_reader_bounds_what_the_proxy_buffers(
         """Bytes the proxy holds in user space: both transports' write buffers, all relays."""
         return sum(
             side.transport.get_write_buffer_size()
-            for relay in proxy._relays.values()
+            for relay in proxy.connections.relays.values()
             for side in (relay.client, relay.upstream)
             if side.transport is not None
         )

@@ -52,7 +52,7 @@ def test_under_random_faults_the_proxy_holds_only_its_bounded_evidence(traced, m
     """11 fault types, each on a random tenth of the connections. The proxy keeps the latest
     firings only (EVIDENCE_KEPT, 10,000; 50 here so that the warm-up fills it): before that bound
     it grew with every firing, ~0.7 KB a stream in this soak and 2.8 KB in the issue's."""
-    monkeypatch.setattr("faultproxy.faults.pipeline.EVIDENCE_KEPT", 50)
+    monkeypatch.setattr("faultproxy.faults.faultset.EVIDENCE_KEPT", 50)
     result = run(soak(STREAMS, seconds=SECONDS, trace=True, faults=RANDOM_FAULTS))
     assert result.errors == 0 and result.exact and result.altered and result.cut  # the faults did act
     assert result.baseline.evidence == result.end.evidence == 50

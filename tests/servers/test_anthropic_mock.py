@@ -16,7 +16,7 @@ import anthropic
 import httpx
 import pytest
 
-from faultproxy.lab.asyncio_server import running_in_thread
+from faultproxy.net.stream_server import running_in_thread
 from faultproxy.servers import anthropic as anthropic_mock
 from faultproxy.servers.anthropic import AnthropicServer
 

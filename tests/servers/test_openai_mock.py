@@ -16,7 +16,7 @@ import httpx
 import openai
 import pytest
 
-from faultproxy.lab.asyncio_server import running_in_thread
+from faultproxy.net.stream_server import running_in_thread
 from faultproxy.servers import openai as openai_mock
 from faultproxy.servers.openai import OpenAIServer
 

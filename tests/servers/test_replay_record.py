@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from faultproxy.faults import parse_fault
-from faultproxy.lab.asyncio_server import StreamServer, first_request
+from faultproxy.net.stream_server import StreamServer, first_request
 from faultproxy.lab.sse_client import NETWORK_ERROR, NO_CONTENT, listen
 from faultproxy.redact import redact_target
 from faultproxy.servers.record import Recorder

@@ -19,7 +19,7 @@ import pytest
 from click.testing import CliRunner
 
 from faultproxy.cli import main
-from faultproxy.lab.asyncio_server import running_in_thread
+from faultproxy.net.stream_server import running_in_thread
 from faultproxy.lab.sse_client import NO_CONTENT, SSEClient, listen
 from faultproxy.servers.sse import ReferenceSSEServer, read_durable_log
 

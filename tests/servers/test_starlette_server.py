@@ -8,7 +8,7 @@ import json
 import httpx
 
 from faultproxy.faults import parse_fault
-from faultproxy.lab.asyncio_server import running_in_thread
+from faultproxy.net.stream_server import running_in_thread
 from faultproxy.lab.sse_client import NETWORK_ERROR, NO_CONTENT, listen
 from faultproxy.proxy.server import Proxy
 from faultproxy.servers.sse import ReferenceSSEServer

@@ -1,4 +1,5 @@
-"""What every lab HTTP server shares: an asyncio listener, reading requests, and a thread to run in.
+"""What the project's asyncio HTTP servers share (the lab's, the LLM mocks, replay): a listener,
+reading requests, and a thread to run in.
 
 asyncio streams let one thread serve many clients at once: each connection is a coroutine
 that sleeps while it waits for bytes, so a slow stream never blocks the others.
@@ -19,7 +20,7 @@ from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import IO, Any, Self, TypeVar
 
-from faultproxy.lab.addresses import url_host
+from faultproxy.net.addresses import url_host
 from faultproxy.private import open_private
 from faultproxy.wire.errors import WireError
 from faultproxy.wire.http import EndOfMessage, HTTPReader, Request, encode_response

@@ -1,0 +1,199 @@
+"""When the proxy answers a client itself: a malformed request (400), an unreachable upstream
+(502), and the lingering close after either. Part of the connection core, sans-IO.
+
+The 400 waits its turn. A client may pipeline requests while a response streams; answering at
+once would put the 400's head where the next chunk-size line of that response belongs. Like a
+server reading pipelined requests in order, the proxy reads nothing more from the client and
+answers after the last response due before the refused request has ended, or as soon as the
+upstream has closed (no response can come). If the refused request's head went upstream and
+its own response has begun, no place is left for a 400 at all: the connection just ends, as if
+the server had closed it.
+
+After its answer the proxy closes the upstream and sends the client a FIN — never an RST while
+the client may still be sending (a request body the answer made moot): closing a socket with
+unread data makes the kernel reset it, and a client that is still writing then gets
+``ECONNRESET`` and never reads the answer. So what the client still sends is read and dropped
+until it closes its side too, or for ``linger`` seconds after the FIN at most.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from faultproxy.redact import redact_text
+from faultproxy.proxy.states import CLIENT, UPSTREAM, Mode, Phase, SideState, Timer, Trigger
+from faultproxy.wire.errors import WireError
+from faultproxy.wire.http import Request, encode_response
+
+if TYPE_CHECKING:
+    from faultproxy.proxy.core import ConnectionCore
+
+
+def plain_response(status: int, reason: str, text: str) -> bytes:
+    """A short plain-text answer from the proxy itself, closing the connection."""
+    body = text.encode("utf-8")
+    headers = [
+        ("Content-Type", "text/plain; charset=utf-8"),
+        ("Content-Length", str(len(body))),
+        ("Connection", "close"),
+        ("X-Faultproxy", "proxy-generated"),
+    ]
+    return encode_response(status, reason, headers, body)
+
+
+class Answers:
+    """The proxy's own answers on one connection (see the module docstring)."""
+
+    __slots__ = ("_core", "malformed_seen", "refused", "requests", "upstream_error")
+
+    def __init__(self, core: ConnectionCore):
+        self._core = core
+        self.requests = 0  # request heads read from the client so far, forwarded or not (the latest one's exchange)
+        self.malformed_seen = False  # upstream down: what the client sent is no valid request
+        self.upstream_error: str | None = None  # why the upstream connection could not be made
+        # a 400 waiting for the responses before it: its text, and the refused request (if its
+        # head went upstream)
+        self.refused: tuple[str, Request | None] | None = None
+
+    # -- requests --------------------------------------------------------------------------
+
+    def forward(self, data: bytes) -> None:
+        """Client bytes to the upstream, through the faults; a malformed request is refused."""
+        core = self._core
+        try:
+            core.request.feed(data)
+        except WireError as error:
+            # Nothing of this read goes out, not even a valid request before the malformed one
+            # (the reader raises before handing over its events). The error may quote a header
+            # line: never echo a credential (it would be captured too).
+            self.refuse(f"faultproxy: malformed request: {redact_text(str(error))}\n")
+
+    def request_seen(self, request: Request) -> bool:
+        """A request head came from the client (the request pipeline says so). True when a fault
+        answers it (``http_status``): the request pipeline then keeps it, and all after it, from
+        the upstream, and the fault's answer goes to the client after the responses before it.
+
+        A request the proxy answers itself (a fault's answer; a 502 when the upstream is down)
+        never reaches the upstream: the capture still records it (:meth:`Port.answered`), or the
+        answer would look like the server's (docs/outcomes.md)."""
+        self.requests += 1
+        core = self._core
+        response, now = core.response, core.clock()
+        started = response.pipeline.sync(now)  # the faults may not have started: no upstream yet
+        if started:
+            response.push(started)
+        answer = response.pipeline.expect(request, now)
+        if answer is not None or self.upstream_error is not None:
+            core.port.answered(request, self.requests)
+        response.push(answer or [])  # the answer; or none, but an alarm a fault set on the request (read_timeout)
+        return answer is not None
+
+    def check_request(self, data: bytes) -> None:
+        """With no upstream, still read the client's bytes: to know a request came, or that
+        what came is no request (either way the 502 says what matters)."""
+        core = self._core
+        try:
+            core.request.pipeline.feed(data, core.clock())
+        except WireError:
+            self.malformed_seen = True
+
+    def refuse(self, text: str) -> None:
+        core = self._core
+        if core.phase is not Phase.RELAYING:
+            return  # more of what was refused already
+        request = core.request.pipeline.open_request  # its head went upstream
+        if request is not None and not core.response.pipeline.awaits(request):
+            core.port.note("refused", reason=text.strip(), answer="close")
+            self.end()  # its own response has begun: no place for a 400
+            return
+        self.refused = (text, request)
+        waits = self._waits()
+        core.port.note(
+            "refused", reason=text.strip(), answer="400 after the responses due" if waits else "400"
+        )
+        core.enter(Trigger.REQUEST_MALFORMED)
+        core.sides.hold(CLIENT, "refused")
+        self.answer_refusal()
+
+    def _waits(self) -> bool:
+        """Whether the 400 must still wait: a response due before the refused request may come."""
+        assert self.refused is not None
+        upstream = self._core.sides.state[UPSTREAM]
+        if upstream is not SideState.OPEN and upstream is not SideState.WRITE_DONE:
+            return False  # the upstream sent its FIN, or is gone: no response can come
+        return self._core.response.pipeline.responses_due_before(self.refused[1])
+
+    def answer_refusal(self) -> None:
+        """The 400, if one waits and its turn has come."""
+        if self.refused is None or self._core.phase is not Phase.REFUSING or self._waits():
+            return
+        text, self.refused = self.refused[0], None
+        self.answer(400, "Bad Request", text)
+
+    # -- the upstream cannot be reached ----------------------------------------------------
+
+    def upstream_failed(self, reason: str) -> None:
+        """The connect failed: the client gets a 502 once it shows a request, or a close."""
+        core = self._core
+        self.upstream_error = reason
+        core.port.note("upstream_error", reason=reason)
+        core.enter(Trigger.UPSTREAM_FAILED)
+        early, core.early = core.early, []
+        for data in early:
+            if core.mode is Mode.HTTP:
+                self.check_request(data)
+        core.sides.release(CLIENT, "connecting")
+        self.upstream_down()
+
+    def upstream_down(self, *, silent: bool = False) -> None:
+        """Decide what a client gets with the upstream down, once that can be told: a 502 for an
+        HTTP client that has sent a request (or something, then its FIN), a close otherwise.
+
+        ``raw=None`` and a client that has said nothing: it may be an HTTP client about to send
+        its request, or one waiting for a server that speaks first (MySQL, SMTP). It gets
+        ``sniff_wait`` seconds to speak (``silent``: they are up) before it is closed as TCP."""
+        core = self._core
+        if core.phase is not Phase.UPSTREAM_DOWN:
+            return
+        if core.mode is Mode.UNDECIDED:
+            if not silent and core.sides.state[CLIENT] is not SideState.READ_DONE:
+                if Timer.SNIFF not in core.timers:
+                    core.timers.arm(Timer.SNIFF, core.clock() + core.config.sniff_wait)
+                return
+            core.decide(Mode.TCP)
+        if core.mode is Mode.TCP:
+            core.enter(Trigger.END)
+            core.close(CLIENT, "fin")
+        elif self.requests or self.malformed_seen or core.sides.state[CLIENT] is SideState.READ_DONE:
+            target = core.config.upstream
+            text = f"faultproxy: upstream {target.host}:{target.port} unreachable: {self.upstream_error}\n"
+            self.answer(502, "Bad Gateway", text)
+
+    # -- answering -------------------------------------------------------------------------
+
+    def answer(self, status: int, reason: str, text: str) -> None:
+        """Answer the client from the proxy itself, then end the connection (:meth:`end`). The
+        answer goes out behind whatever is still queued for the client (a fault's delay),
+        never into the middle of it."""
+        self._core.response.outbox.write(plain_response(status, reason, text))
+        self.end()
+
+    def end(self) -> None:
+        """Relaying is over: close the upstream, send the client a FIN after what is queued for
+        it, and drain what it still sends (the lingering close; see the module docstring)."""
+        core = self._core
+        core.enter(Trigger.ANSWER)
+        core.request.cancel()
+        core.close(UPSTREAM, "fin")
+        state = core.sides.state[CLIENT]
+        if state is SideState.CLOSING or state is SideState.GONE:
+            return
+        core.sides.release_all(CLIENT, "draining after the answer")
+        core.response.outbox.finish()  # the FIN, or a close if the client has sent its own already
+        if core.sides.state[CLIENT] is SideState.WRITE_DONE:
+            self.linger()
+
+    def linger(self) -> None:
+        core = self._core
+        if Timer.LINGER not in core.timers:
+            core.timers.arm(Timer.LINGER, core.clock() + core.config.linger)

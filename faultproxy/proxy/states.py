@@ -1,0 +1,159 @@
+"""The states of a relayed connection and every transition between them, as data.
+
+Rule 1: every state a connection can be in, and every move between states, is in the tables
+here; :class:`~faultproxy.proxy.core.ConnectionCore` only ever changes state through
+:func:`next_phase` and :func:`next_side_state`, which refuse a move the tables do not list.
+
+Rule 2: every state has a way to ``CLOSED``. A connection is closed when both of its sockets
+are gone (:attr:`Trigger.BOTH_GONE`), and each state either bounds how long it lasts (a timer,
+a response that must end) or closes a socket when its peer goes; ``tests/proxy/test_core.py``
+checks the tables for it and drives random event sequences to ``CLOSED``.
+
+Two small machines make up a connection (docs/connection-core.md draws them):
+
+- the connection's :class:`Phase`: what the proxy is doing with it (relaying, refusing a
+  malformed request, answering itself, …);
+- each socket's :class:`SideState`: which halves of the TCP connection are still open.
+
+Whether a ``raw=None`` connection is HTTP or plain TCP is a third, tiny one
+(:class:`Mode`), decided once from the first bytes.
+
+TLS and CONNECT land here as more phases and triggers (a handshake before ``RELAYING``, a
+tunnel after a CONNECT), and the limits as triggers into ``ANSWERED`` (a 431, a 408) or
+``CLOSING``: the tables are where they go.
+"""
+
+from __future__ import annotations
+
+from enum import Enum, StrEnum
+
+
+class Side(StrEnum):
+    """The two sockets of a relayed connection."""
+
+    CLIENT = "client"
+    UPSTREAM = "upstream"
+
+
+CLIENT, UPSTREAM = Side.CLIENT, Side.UPSTREAM
+PEER = {CLIENT: UPSTREAM, UPSTREAM: CLIENT}
+
+
+class Phase(Enum):
+    """What the proxy is doing with a connection."""
+
+    CONNECTING = "connecting"  # the upstream connection is being made; the client's first bytes wait
+    RELAYING = "relaying"  # both sides connected: bytes flow both ways through the faults
+    UPSTREAM_DOWN = (
+        "upstream down"  # the connect failed: waiting to see what the client wants (502, or a close)
+    )
+    REFUSING = "refusing"  # a malformed request: its 400 waits for the responses due before it
+    ANSWERED = "answered"  # the proxy answered (400, 502): the client is drained until it closes (linger)
+    CLOSING = "closing"  # the proxy ended the connection: waiting for the sockets to be gone
+    CLOSED = "closed"  # both sockets gone: the connection is done
+
+
+class Trigger(Enum):
+    """What moves a connection from one phase to another."""
+
+    UPSTREAM_CONNECTED = "the upstream connection is made"
+    UPSTREAM_FAILED = "the upstream connection failed (refused, DNS, timeout)"
+    REQUEST_MALFORMED = "a request cannot be parsed (the proxy will answer 400)"
+    ANSWER = "the proxy answers the client itself, or ends its side after the upstream's end"
+    END = "the proxy ends the connection (a fault's close, a reset passed on, shutdown)"
+    BOTH_GONE = "both sockets are gone"
+
+
+P, T = Phase, Trigger
+PHASE_TRANSITIONS: dict[Phase, dict[Trigger, Phase]] = {
+    P.CONNECTING: {
+        T.UPSTREAM_CONNECTED: P.RELAYING,
+        T.UPSTREAM_FAILED: P.UPSTREAM_DOWN,
+        T.END: P.CLOSING,
+        T.BOTH_GONE: P.CLOSED,
+    },
+    P.RELAYING: {
+        T.REQUEST_MALFORMED: P.REFUSING,
+        T.ANSWER: P.ANSWERED,
+        T.END: P.CLOSING,
+        T.BOTH_GONE: P.CLOSED,
+    },
+    P.UPSTREAM_DOWN: {T.ANSWER: P.ANSWERED, T.END: P.CLOSING, T.BOTH_GONE: P.CLOSED},
+    P.REFUSING: {T.ANSWER: P.ANSWERED, T.END: P.CLOSING, T.BOTH_GONE: P.CLOSED},
+    P.ANSWERED: {T.END: P.CLOSING, T.BOTH_GONE: P.CLOSED},
+    P.CLOSING: {T.END: P.CLOSING, T.BOTH_GONE: P.CLOSED},
+    P.CLOSED: {},
+}
+
+
+class SideState(Enum):
+    """One socket of a connection: which halves of it are still open."""
+
+    CONNECTING = "connecting"  # the upstream socket is being connected
+    OPEN = "open"
+    READ_DONE = "read done"  # its FIN came: it sends nothing more, we may still write to it
+    WRITE_DONE = "write done"  # we sent it our FIN: we write nothing more, it may still send
+    CLOSING = "closing"  # told to close (or reset): waiting for it to report gone
+    GONE = "gone"  # closed, or never connected
+
+
+class SideEvent(Enum):
+    CONNECTED = "connected"
+    FAILED = "the connect failed"
+    FIN_RECEIVED = "its FIN came"
+    FIN_SENT = "we sent our FIN (a close, when its FIN came already)"
+    CLOSE = "we close it (FIN or RST); a connect in progress is cancelled"
+    LOST = "the socket reports it is gone"
+
+
+S, E = SideState, SideEvent
+_LIVE = (S.OPEN, S.READ_DONE, S.WRITE_DONE)
+SIDE_TRANSITIONS: dict[SideState, dict[SideEvent, SideState]] = {
+    S.CONNECTING: {E.CONNECTED: S.OPEN, E.FAILED: S.GONE, E.CLOSE: S.GONE},
+    S.OPEN: {E.FIN_RECEIVED: S.READ_DONE, E.FIN_SENT: S.WRITE_DONE, E.CLOSE: S.CLOSING, E.LOST: S.GONE},
+    S.READ_DONE: {E.FIN_SENT: S.CLOSING, E.CLOSE: S.CLOSING, E.LOST: S.GONE},
+    S.WRITE_DONE: {E.FIN_RECEIVED: S.CLOSING, E.CLOSE: S.CLOSING, E.LOST: S.GONE},
+    S.CLOSING: {E.FIN_RECEIVED: S.CLOSING, E.CLOSE: S.CLOSING, E.LOST: S.GONE},  # a FIN already on its way
+    S.GONE: {E.CLOSE: S.GONE},
+}
+WRITABLE = frozenset({S.OPEN, S.READ_DONE})  # states in which bytes may be written to a socket
+LIVE = frozenset(_LIVE)  # connected and not told to close
+
+
+class Mode(Enum):
+    """What a connection speaks: fixed by ``raw`` (True: TCP, False: HTTP), or found out from the
+    first bytes (``raw=None``)."""
+
+    UNDECIDED = "undecided"
+    HTTP = "http"
+    TCP = "tcp"
+
+
+class Timer(Enum):
+    """The timers a connection may have armed (one of each at most)."""
+
+    CONNECT = "connect timeout"
+    SNIFF = "raw=None with the upstream down: how long a silent client may take to speak"
+    LINGER = "lingering close after the proxy's own answer"
+    REQUEST_ALARM = "the next alarm of a fault on requests"
+    RESPONSE_ALARM = "the next alarm of a fault on responses"
+    REQUEST_WAIT = "a fault's wait on requests (latency, a stall)"
+    RESPONSE_WAIT = "a fault's wait on responses"
+
+
+class TransitionError(RuntimeError):
+    """A move the tables do not allow: a bug in the core, never a peer's doing."""
+
+
+def next_phase(phase: Phase, trigger: Trigger) -> Phase:
+    try:
+        return PHASE_TRANSITIONS[phase][trigger]
+    except KeyError:
+        raise TransitionError(f"no transition from {phase.name} on {trigger.name}") from None
+
+
+def next_side_state(state: SideState, event: SideEvent) -> SideState:
+    try:
+        return SIDE_TRANSITIONS[state][event]
+    except KeyError:
+        raise TransitionError(f"no side transition from {state.name} on {event.name}") from None
