@@ -14,13 +14,12 @@ a ping) are built here, in each dialect's real shape.
 from __future__ import annotations
 
 import json
-import string
 from typing import Any
 
 from faultproxy.faults.base import Attributes, Context, Fault
 from faultproxy.faults.sse_common import field_name, lines, portable
 from faultproxy.wire.llm import DONE, Assembler, Dialect, Piece, dialect_of_path
-from faultproxy.wire.llm_errors import anthropic_error, openai_stream_error
+from faultproxy.wire.llm_errors import anthropic_error, anthropic_request_id, openai_stream_error
 from faultproxy.wire.sse import Block, SSEParser, encode_comment, encode_event
 
 __all__ = ["LLMFault", "LLMStream", "Piece", "dialect_of_path", "rewritten"]
@@ -81,7 +80,7 @@ class LLMStream:
         then ``response.failed``. The shapes are :mod:`faultproxy.wire.llm_errors`'."""
         if self.dialect == "anthropic":
             # the error repeats the response's request-id (one of the same form when it has none)
-            request_id = self.request_id or "req_011C" + "".join(self.rng.choice(_ID_CHARS) for _ in range(20))
+            request_id = self.request_id or anthropic_request_id(self.rng)
             body = anthropic_error(error_type or "overloaded_error", message, request_id)
             return [encode_event(compact(body), event="error")]
         error = openai_stream_error(self.dialect or "chat", error_type, message)

@@ -20,7 +20,6 @@ refuses only the first attempt and lets the SDK's retry through.
 from __future__ import annotations
 
 import json
-import string
 
 from pydantic import Field
 
@@ -28,9 +27,15 @@ from faultproxy.faults._http import describe, reason_phrase
 from faultproxy.faults.base import Attributes, Close, Context, Fault, RawBytes, register
 from faultproxy.faults.llm_common import dialect_of_path
 from faultproxy.wire.http import Request, encode_response
-from faultproxy.wire.llm_errors import ANTHROPIC_RETRYABLE, anthropic_error, anthropic_kind, openai_error, retry_headers
+from faultproxy.wire.llm_errors import (
+    ANTHROPIC_RETRYABLE,
+    anthropic_error,
+    anthropic_kind,
+    anthropic_request_id,
+    openai_error,
+    retry_headers,
+)
 
-_ID_CHARS = string.ascii_letters + string.digits
 
 
 class LLMOverloadedAttributes(Attributes):
@@ -54,7 +59,7 @@ class LLMOverloaded(Fault):
         anthropic = dialect_of_path(request.target) == "anthropic"
         wait = a.retry_after if a.retry_after is not None else (1.0 if a.status == 429 else None)
         if anthropic:
-            request_id = "req_011C" + "".join(ctx.rng.choice(_ID_CHARS) for _ in range(20))
+            request_id = anthropic_request_id(ctx.rng)
             payload = anthropic_error(anthropic_kind(a.status), a.message, request_id)
             headers = [("request-id", request_id)] + (
                 [("x-should-retry", "true")] if a.status in ANTHROPIC_RETRYABLE else [])

@@ -19,6 +19,8 @@ One home for the shapes, so the mocks (:mod:`faultproxy.servers.openai`,
 from __future__ import annotations
 
 import math
+import random
+import string
 from typing import Any
 
 CHAT_STREAM_MESSAGE = "The server had an error while processing your request. Sorry about that!"
@@ -100,3 +102,12 @@ def anthropic_error(kind: str, message: str | None = None, request_id: str | Non
 def retry_headers(seconds: float) -> list[tuple[str, str]]:
     """``retry-after`` (whole seconds, rounded up) and ``retry-after-ms``."""
     return [("retry-after", str(math.ceil(seconds))), ("retry-after-ms", str(int(seconds * 1000)))]
+
+
+_ID_CHARS = string.ascii_letters + string.digits
+
+
+def anthropic_request_id(rng: random.Random) -> str:
+    """A request id of the form Anthropic's API gives (``req_011C`` and 20 letters or digits),
+    drawn from the fault's seeded generator so a run repeats."""
+    return "req_011C" + "".join(rng.choice(_ID_CHARS) for _ in range(20))

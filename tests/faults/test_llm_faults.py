@@ -44,6 +44,21 @@ def test_error_event_replaces_the_rest_of_the_answer_with_the_dialects_error(dia
         assert json.loads(view.data[-1])["sequence_number"] == json.loads(view.data[-2])["sequence_number"] + 1
 
 
+def test_an_anthropic_error_event_without_the_responses_request_id_makes_one_of_the_same_form():
+    """A server (or an intermediary) that sends no ``request-id`` header: the error event still
+    carries one, as the API's always do (a NameError once hid here)."""
+    import re
+
+    raw, _ = mock_exchange("anthropic")
+    head, sep, body = raw.partition(b"\r\n\r\n")
+    raw = re.sub(rb"(?im)^request-id:[^\r\n]*\r\n", b"", head + b"\r\n") + sep[2:] + body
+    assert b"request-id" not in raw.partition(b"\r\n\r\n")[0].lower()
+    view, evidence = through([fault("llm_error_event", after_deltas=3)], raw, "anthropic")
+    error = json.loads(view.data[-1])
+    assert view.types[-1] == "error" and len(evidence) == 1
+    assert re.fullmatch(r"req_011C[A-Za-z0-9]{20}", error["request_id"])
+
+
 @pytest.mark.parametrize("dialect", DIALECTS)
 def test_error_event_matches_the_mocks_own_error_after(dialect):
     """The fault on a healthy stream and the mock's ``error_after`` send the same events."""
