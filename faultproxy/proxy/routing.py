@@ -68,7 +68,7 @@ class Routing:
         """For the banner: the upstream side in a few words."""
         if self.upstream is None:
             return f"forward proxy, {self.intercept.describe()}"
-        said = str(self.upstream)
+        said = str(self.upstream) if self.upstream.tls else self.upstream.address
         if self.upstream.tls:
             verify = self.upstream_tls is not None and self.upstream_tls.verify_mode != ssl.CERT_NONE
             said += " (TLS, " + ("verified" if verify else "NOT verified: --insecure") + ")"
