@@ -70,7 +70,8 @@ class Proxy:
         self.connect_timeout = connect_timeout
         self.faults = FaultSet(check_unique(list(faults or [])), seed=seed)
         self.activity = ActivityLog()  # told what the capture is told, for faultproxy proxy -v
-        self.connections = Connections(RelayConfig(self.upstream, raw, connect_timeout, linger), self.faults)
+        config = RelayConfig(self.upstream, raw, connect_timeout, linger, routing=self.routing)
+        self.connections = Connections(config, self.faults)
         self.connections.sink = ProxySink(self.activity)
         self.faults.listeners.append(lambda evidence: self.connections.sink.fault(evidence))
         self.faults.on_change.append(self.connections.faults_changed)
@@ -97,7 +98,10 @@ class Proxy:
             except OSError:
                 await self.stop()  # not half started: no listener left behind
                 raise
-            self._capture.meta(upstream=str(self.upstream), listen=str(self.listen), raw=self.raw)
+            target = self.routing.upstream
+            upstream = "forward" if target is None else target.url if target.tls else str(self.upstream)
+            self._capture.meta(upstream=upstream, listen=str(self.listen), raw=self.raw,
+                               tls=target is not None and target.tls)
         if self._capture is not None:  # ours, or one a subclass made (the recorder's)
             self.connections.sink = ProxySink(self.activity, self._capture)
         if not self.connections.taking:  # disabled before it started: it has a port, and refuses
