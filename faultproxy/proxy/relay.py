@@ -139,6 +139,9 @@ class Relay:
         endpoint = self._endpoint(side)
         plain = endpoint.data_received
         endpoint.data_received = lambda data: decrypt(data, plain)  # type: ignore[method-assign]
+        if endpoint.transport is not None:
+            # uvloop keeps the protocol's methods from when it was set: set it again to read the new one
+            endpoint.transport.set_protocol(endpoint)
 
     def write_eof(self, side: Side) -> None:
         transport = self._endpoint(side).transport
