@@ -47,3 +47,17 @@ def test_reverse_and_forward_mode_relay_tls_on_every_loop(aio, make_proxy, api, 
         response = client.post(f"https://api.openai.com:{api.port}/v1/chat/completions", json=BODY,
                                headers={"Authorization": "Bearer k"})
     assert response.status_code == 200 and response.text.endswith("data: [DONE]\n\n")
+
+
+def test_keylog_holds_both_sides_sessions_and_only_its_owner_reads_it(aio, make_proxy, api, ca, tmp_path):
+    ca_file = ca.write_cert(tmp_path / "ca.pem")
+    keylog = tmp_path / "keys.log"
+    proxy = make_proxy(f"https://api.openai.com:{api.port}", resolve=[f"api.openai.com:{api.port}:127.0.0.1"],
+                       upstream_ca=ca_file, tls=True, ca=ca, keylog=keylog)
+    trusted = ssl.create_default_context(cafile=str(ca_file))
+    with httpx.Client(verify=trusted, trust_env=False, timeout=10) as client:
+        assert client.get(f"{proxy.url}/v1/models", headers={"Authorization": "Bearer k"}).status_code == 200
+    lines = keylog.read_text().splitlines()
+    randoms = {line.split()[1] for line in lines if line.startswith("CLIENT_HANDSHAKE_TRAFFIC_SECRET ")}
+    assert len(randoms) == 2  # two sessions: the client's with the proxy, the proxy's with the upstream
+    assert keylog.stat().st_mode & 0o777 == 0o600
