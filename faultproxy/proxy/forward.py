@@ -57,8 +57,9 @@ class Origin:
 
 
 class ForwardError(TargetError):
-    """The client's first request cannot be relayed by a forward proxy; ``status`` is the answer
-    (400: not a request a proxy understands; 405: an origin-form request sent to a proxy)."""
+    """A request a forward proxy cannot relay; ``status`` is the answer to a connection's first
+    request (400: not a request a proxy understands; 405: an origin-form request sent to a
+    proxy). A later request is refused with the proxy's 400, after the responses due before it."""
 
     def __init__(self, message: str, status: int = 400):
         super().__init__(message)
@@ -144,7 +145,7 @@ def origin_rule(upstream: Upstream):
             raise ForwardError("CONNECT after a request on the same connection: open a new connection")
         if target.upstream != upstream:
             raise ForwardError(f"this connection goes to {upstream.authority}; a request for "
-                               f"{target.upstream.authority} needs a connection of its own", 502)
+                               f"{target.upstream.authority} needs a connection of its own")
         return target.request
 
     return rewrite

@@ -38,7 +38,7 @@ from faultproxy.tls.layer import TLSLayer
 if TYPE_CHECKING:
     from faultproxy.proxy.core import ConnectionCore
 
-_REASONS = {400: "Bad Request", 405: "Method Not Allowed", 502: "Bad Gateway"}
+_REASONS = {400: "Bad Request", 405: "Method Not Allowed"}
 
 
 class Targets:
@@ -53,10 +53,10 @@ class Targets:
         self.rest = b""  # bytes the client sent after its CONNECT head, before the 200
 
     def opened(self) -> None:
-        core = self._core
+        """Reverse mode connects now; forward mode stays in ``TARGET`` until the client's request
+        names the upstream."""
         if self.head is None:
             self.connect()
-        # forward mode: the phase is TARGET until the client's request names the upstream
 
     def connect(self) -> None:
         core = self._core
@@ -140,8 +140,3 @@ class Targets:
         core.secure.start(UPSTREAM, TLSLayer.client(routing.upstream_tls, tunnel.host))
         core.secure.received(CLIENT, data, core.from_client)
         return False
-
-    @property
-    def waiting(self) -> bool:
-        """A CONNECT tunnel is open and its first bytes from the client have not come."""
-        return self.tunnel is not None and self._core.phase is Phase.RELAYING

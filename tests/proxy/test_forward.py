@@ -74,9 +74,8 @@ def test_later_requests_on_a_forward_connection_go_to_the_same_origin_in_origin_
     out = rewriter.feed(ABSOLUTE + second)
     assert out == (b"POST /v1/chat?x=1 HTTP/1.1\r\nHost: 127.0.0.1:8000\r\nContent-Length: 2\r\n\r\n{}"
                    b"GET /b HTTP/1.1\r\nHost: 127.0.0.1:8000\r\n\r\n")
-    with pytest.raises(ForwardError, match="needs a connection of its own") as error:
+    with pytest.raises(ForwardError, match="needs a connection of its own"):
         rewriter.feed(b"GET http://other.test/ HTTP/1.1\r\nHost: other.test\r\n\r\n")
-    assert error.value.status == 502
 
 
 @given(st.lists(st.integers(min_value=1, max_value=40), max_size=8))
