@@ -74,6 +74,13 @@ class Answers:
             # line: never echo a credential (it would be captured too).
             self.refuse(f"faultproxy: malformed request: {redact_text(str(error))}\n")
 
+    def finish(self) -> None:
+        """The client's FIN reaches the request flow (after a head it cut short, as it came)."""
+        core = self._core
+        if core.heads is not None:
+            self.forward(core.heads.eof())
+        core.request.finish()
+
     def request_seen(self, request: Request) -> bool:
         """A request head came from the client (the request pipeline says so). True when a fault
         answers it (``http_status``): the request pipeline then keeps it, and all after it, from

@@ -51,7 +51,6 @@ from faultproxy.proxy.states import (
 )
 from faultproxy.tls.layer import TLSLayer
 from faultproxy.upstream import Upstream
-from faultproxy.wire.http import opens_like_http
 
 LINGER_SECONDS = 5.0  # after its own answer, how long the proxy drains what the client still sends
 # raw=None with the upstream down: how long a client that has said nothing may take to speak
@@ -183,7 +182,7 @@ class ConnectionCore:
         for data in early:
             self.from_client(data)
         if self.sides.state[CLIENT] is SideState.READ_DONE and self.phase is Phase.RELAYING:
-            self._client_finished()  # the client's FIN came while connecting
+            self.answers.finish()  # the client's FIN came while connecting
         self.sides.release(CLIENT, "connecting")
 
     def connect_failed(self, reason: str) -> None:
@@ -238,7 +237,7 @@ class ConnectionCore:
             if phase is Phase.UPSTREAM_DOWN:
                 self.answers.upstream_down()
             elif phase is Phase.RELAYING or phase is Phase.REFUSING:
-                self._client_finished()
+                self.answers.finish()
         elif phase is Phase.RELAYING or phase is Phase.REFUSING:
             self.response.finish()
             self.answers.answer_refusal()  # no response can come any more
@@ -319,7 +318,7 @@ class ConnectionCore:
 
     def from_client(self, data: bytes) -> None:
         """Bytes read from the client (the plaintext, on a TLS side)."""
-        if self.mode is Mode.UNDECIDED and not self._undecided(data):
+        if self.mode is Mode.UNDECIDED and not self.targets.undecided(data):
             return
         phase = self.phase
         if phase is Phase.RELAYING:
@@ -333,29 +332,6 @@ class ConnectionCore:
                 self.answers.check_request(data)
             self.answers.upstream_down()
         # REFUSING: nothing more is read; ANSWERED: drained until the client closes (linger)
-
-    def _undecided(self, data: bytes) -> bool:
-        """Client bytes while the protocol is not known: ``raw=None`` (HTTP if they open a request,
-        else TCP) or forward mode (the request naming the target; a tunnel's first bytes). False
-        when they were dealt with here."""
-        phase, targets = self.phase, self.targets
-        if phase is Phase.TARGET:
-            targets.request_head(data)
-            return False
-        if targets.tunnel is not None:
-            if phase is Phase.CONNECTING:  # before the 200: kept for the tunnel
-                targets.rest += data
-                self.sides.hold(CLIENT, "connecting")
-                return False
-            return phase is not Phase.RELAYING or targets.tunnel_opens(data)
-        self.decide(Mode.HTTP if opens_like_http(data) else Mode.TCP)
-        return True
-
-    def _client_finished(self) -> None:
-        """The client's FIN reaches the request flow (after a head it cut short, as it came)."""
-        if self.heads is not None:
-            self.answers.forward(self.heads.eof())
-        self.request.finish()
 
     def decide(self, mode: Mode) -> None:
         """``raw=None``: the connection is HTTP or plain TCP, from now on."""

@@ -29,7 +29,6 @@ from faultproxy.proxy.core import LINGER_SECONDS, RelayConfig
 from faultproxy.proxy.sinks import ProxySink
 from faultproxy.proxy.routing import make_routing
 
-_STOP_TURNS = 10  # loop turns stop() gives aborted connections to report gone (one or two is what they take)
 _SETTER_TIMEOUT = 30.0  # seconds another thread waits for the loop to apply ``enabled``
 
 
@@ -122,10 +121,6 @@ class Proxy:
         if self._server is not None:
             await self._server.wait_closed()
             self._server = None
-        for _ in range(_STOP_TURNS):  # the aborted sockets report gone on the next turns of the loop:
-            if not len(self.connections):  # their last capture records go in before it is closed
-                break
-            await asyncio.sleep(0)
         if self._stopped is not None and not self._stopped.done():
             self._stopped.set_result(None)
         if self._capture is not None:

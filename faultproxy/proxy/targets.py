@@ -34,6 +34,7 @@ from faultproxy.proxy.heads import HeadRewriter
 from faultproxy.proxy.states import CLIENT, UPSTREAM, Mode, Phase, Timer, Trigger
 from faultproxy.redact import redact_text
 from faultproxy.tls.layer import TLSLayer
+from faultproxy.wire.http import opens_like_http
 
 if TYPE_CHECKING:
     from faultproxy.proxy.core import ConnectionCore
@@ -76,6 +77,24 @@ class Targets:
             core.enter(Trigger.UPSTREAM_TLS)
             core.secure.start(UPSTREAM, TLSLayer.client(routing.upstream_tls, core.target.host))
             return False
+        return True
+
+    def undecided(self, data: bytes) -> bool:
+        """Client bytes while the protocol is not known: ``raw=None`` (HTTP if they open a request,
+        else TCP) or forward mode (the request naming the target; a tunnel's first bytes). False
+        when they were dealt with here."""
+        core = self._core
+        phase = core.phase
+        if phase is Phase.TARGET:
+            self.request_head(data)
+            return False
+        if self.tunnel is not None:
+            if phase is Phase.CONNECTING:  # before the 200: kept for the tunnel
+                self.rest += data
+                core.sides.hold(CLIENT, "connecting")
+                return False
+            return phase is not Phase.RELAYING or self.tunnel_opens(data)
+        core.decide(Mode.HTTP if opens_like_http(data) else Mode.TCP)
         return True
 
     # -- forward mode ----------------------------------------------------------------------------
