@@ -158,12 +158,38 @@ def test_an_sse_fault_inside_tls_gives_each_client_the_right_error_or_events(run
         assert [e.data for e in transcript.events] == [s.data for i, s in enumerate(server.sent) if i != 1]
 
 
-def test_no_key_reaches_a_capture_or_a_log(runs, written, proxy_log):
+SCENARIOS = f"""
+scenarios:
+  - name: tls-sse-with-keys
+    server: {{kind: sse, events: 3, interval_ms: 5}}
+    request: {{path: "/events?key={QUERY_KEY}", headers: {{Authorization: "Bearer {HEADER_KEY}"}}}}
+    tls: true
+    clients: [httpx-sse]
+  - name: tls-openai-sdk
+    server: {{kind: openai, tokens: 4}}
+    faults: [{{type: llm_error_event, attributes: {{after_deltas: 1}}}}]
+    tls: true
+    clients: [openai]
+    expectations: [{{outcome: [error]}}]
+"""
+
+
+def test_no_key_reaches_a_capture_a_report_or_a_log(runs, written, proxy_log):
+    """Every capture and log line of the runs above, and a whole scenario run over TLS (its report
+    in every format, its cells' captures), searched for the keys the clients sent."""
+    import subprocess
+    import sys
+
     for result in runs.values():
         check(result)
-    files = sorted(written.glob("*.jsonl")) + [proxy_log]
-    assert len(files) == len(runs) + 1 and proxy_log.stat().st_size > 0
-    text = "\n".join(f.read_text(encoding="utf-8", errors="replace") for f in files)
+    (written / "tls.yaml").write_text(SCENARIOS, encoding="utf-8")
+    run = subprocess.run([sys.executable, "-m", "faultproxy", "run", str(written / "tls.yaml"), "--out",
+                          str(written / "reports")], capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-2000:]
+    reports = [p for p in (written / "reports").rglob("*") if p.is_file() and not p.is_symlink()]
+    assert {p.name for p in reports} >= {"index.html", "report.json", "junit.xml", "summary.md", "capture.jsonl"}
+    files = sorted(written.glob("*.jsonl")) + [proxy_log] + reports
+    text = "\n".join(f.read_text(encoding="utf-8", errors="replace") for f in files) + run.stdout + run.stderr
     assert '"type":"tls"' in text and "TLS with the upstream" in text  # the handshakes are there
     for secret in SECRETS:
         assert secret not in text, f"{secret!r} leaked into {[f.name for f in files if secret in f.read_text()]}"
