@@ -33,7 +33,7 @@ from faultproxy.proxy.flow import Ending, Flow, Port, Sides, Timers
 from faultproxy.proxy.heads import HeadRewriter
 from faultproxy.proxy.outbox import QUEUE_LIMIT
 from faultproxy.proxy.routing import Routing
-from faultproxy.proxy.secure import TIMERS, Secure
+from faultproxy.proxy.secure import Secure
 from faultproxy.proxy.targets import Targets
 from faultproxy.proxy.states import (
     CLIENT,
@@ -121,7 +121,7 @@ class ConnectionCore:
         self.timers = Timers(port)
         self.answers = Answers(self)
         self.secure = Secure(self)
-        self.target: Upstream = routing.upstream  # forward mode: set by the client's request
+        self.target: Upstream | None = routing.upstream  # forward mode: set by the client's request
         self.targets = Targets(self)
         rule = routing.head_rule()
         # each request head as the upstream must see it (Host toward a TLS upstream; origin form)
