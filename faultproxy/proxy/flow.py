@@ -44,8 +44,10 @@ class Port(Protocol):
         :meth:`TLSLayer.send <faultproxy.tls.TLSLayer.send>`) makes the records the socket gets."""
 
     def write_tls(self, side: Side, records: bytes) -> None:
-        """TLS records the core made itself (a handshake message, an alert, ``close_notify``):
-        to the socket as they are, never captured (they hold no data)."""
+        """Bytes the core writes outside the relayed stream -- the TLS records it made itself (a
+        handshake message, an alert, ``close_notify``), forward mode's ``200 Connection
+        Established``, the plain 400 for plain HTTP sent to a TLS port: to the socket as they are,
+        never captured (no client or server said them)."""
 
     def secure(self, side: Side, decrypt: Callable[[bytes, Callable[[bytes], None]], None]) -> None:
         """The side's socket carries TLS from now on: each read goes to ``decrypt`` together with

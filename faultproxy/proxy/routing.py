@@ -102,6 +102,9 @@ def make_routing(
         raise TargetError("--forward: a forward proxy takes its upstream from each request; drop --upstream")
     if not forward and upstream is None:
         raise TargetError("--upstream URL is required (or --preset NAME, or --forward for an HTTP proxy)")
+    if forward and tls:
+        raise TargetError("--forward with --tls: clients reach a forward proxy in plain HTTP (HTTPS_PROXY=http://…) "
+                          "and their TLS runs inside CONNECT; drop --tls")
     if (intercept or no_intercept) and not forward:
         raise TargetError("--intercept/--no-intercept choose what a forward proxy intercepts: add --forward")
     if insecure and upstream_ca is not None:

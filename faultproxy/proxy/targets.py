@@ -131,8 +131,7 @@ class Targets:
         """The tunnel's upstream is connected: the client gets its 200, and the tunnel starts
         with what the client said after it."""
         core = self._core
-        layer = core.secure.layers.get(CLIENT)  # a forward proxy that itself serves TLS (--tls)
-        core.port.write_tls(CLIENT, layer.send(CONNECT_ESTABLISHED) if layer else CONNECT_ESTABLISHED)
+        core.port.write_tls(CLIENT, CONNECT_ESTABLISHED)  # the proxy's own answer: not captured as a response
         core.enter(Trigger.UPSTREAM_CONNECTED)
         core.request.sync()
         core.response.sync()

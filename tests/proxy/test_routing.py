@@ -59,6 +59,7 @@ def test_tls_toward_clients_and_forward_mode_mint_from_the_ca(ca):
     ("https://x", {"resolve": ["x:443:localhost"]}, "is not an IP address"),
     ("https://x", {"handshake_timeout": 0}, "--tls-timeout must be more than 0"),
     ("http://x:1", {"keylog": "/tmp/k.log"}, "--keylog records TLS keys"),
+    (None, {"forward": True, "tls": True}, "--forward with --tls: clients reach a forward proxy in plain HTTP"),
     (None, {"forward": True, "intercept": ["http://x"]}, "--intercept: 'http://x' is not a host name"),
     ("ftp://x", {}, "scheme must be http or https"),
 ])
