@@ -48,13 +48,16 @@ SHARED_KEYS = ("name", "stream", "toxicity", "connections", "match")
 class FaultproxyHarness:
     """What the ``faultproxy`` fixture hands a test."""
 
-    def __init__(self, server: Any, proxy: Any, capture: Path, *, kind: str = "sse", target: str = "/events"):
+    def __init__(self, server: Any, proxy: Any, capture: Path, *, kind: str = "sse", target: str = "/events",
+                 ca_file: Path | None = None):
         self.server = server  # None for a server of the user's own (url: / faultproxy_upstream)
         self.proxy = proxy
         self.capture = capture
         self.kind = kind
         self.target = target
         self.settle_s = SETTLE_S
+        # with tls=True: the CA certificate your client must trust (the proxy serves HTTPS with it)
+        self.ca_file = ca_file
 
     @property
     def url(self) -> str:
@@ -206,28 +209,42 @@ def _id(value: Any) -> str | None:
 
 @contextmanager
 def fronting(server: dict[str, Any] | str | None = None, *, faults: list[Any] = (), capture: Path,
-             seed: int = 0) -> Iterator[FaultproxyHarness]:
+             seed: int = 0, tls: bool = False, upstream_ca: str | Path | None = None) -> Iterator[FaultproxyHarness]:
     """A :class:`FaultproxyHarness` outside pytest: ``server`` is the options of a built-in server
-    (``{"kind": "openai", ...}``; default the reference SSE server) or the URL of one of yours."""
+    (``{"kind": "openai", ...}``; default the reference SSE server) or the URL of one of yours
+    (an ``https://`` one is verified against the system's CAs, or ``upstream_ca``).
+
+    ``tls``: TLS end to end, as against a real API -- the built-in server serves HTTPS posing as
+    its API's host (api.openai.com, api.anthropic.com; a throw-away CA), the proxy re-originates
+    TLS to it and serves HTTPS itself; :attr:`FaultproxyHarness.ca_file` is the CA to trust."""
     from faultproxy.net.stream_server import running_in_thread
     from faultproxy.proxy.server import Proxy
     from faultproxy.scenarios.model import DEFAULT_PATHS, ServerSpec, options_model
+    from faultproxy.scenarios.tls import TLSWorld
 
     with ExitStack() as stack:
+        world = TLSWorld(capture.parent) if tls else None
+        options: dict[str, Any] = {"upstream_ca": upstream_ca} if upstream_ca is not None else {}
         if isinstance(server, str):
             spec = ServerSpec(kind="url", url=server)
             running, upstream = None, spec.origin()
             target = _target(server)
         else:
-            options = dict(server or {"events": 10, "interval_ms": 5})
-            kind = options.pop("kind", "sse")
-            options_model(kind).model_validate(options)  # the names and types of a scenario's server
-            spec = ServerSpec(kind=kind, options=options)
-            running = stack.enter_context(running_in_thread(spec.build()))
+            server_options = dict(server or {"events": 10, "interval_ms": 5})
+            kind = server_options.pop("kind", "sse")
+            options_model(kind).model_validate(server_options)  # the names and types of a scenario's server
+            spec = ServerSpec(kind=kind, options=server_options)
+            built = spec.build()
+            if world is not None:
+                world.serve(built, kind)
+            running = stack.enter_context(running_in_thread(built))
             upstream, target = f"http://127.0.0.1:{running.port}", DEFAULT_PATHS[kind] or "/"
+            if world is not None:
+                upstream, options = world.upstream(kind, running.port), world.proxy_options(kind, running.port)
         proxy = stack.enter_context(running_in_thread(Proxy(upstream, faults=list(faults), capture=capture,
-                                                            seed=seed)))
-        yield FaultproxyHarness(running, proxy, capture, kind=spec.kind, target=target)
+                                                            seed=seed, **options)))
+        yield FaultproxyHarness(running, proxy, capture, kind=spec.kind, target=target,
+                                ca_file=world.ca_file if world is not None else None)
 
 
 def _target(url: str) -> str:
@@ -255,7 +272,8 @@ def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Col
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "faultproxy_server(kind='sse', **options) or faultproxy_server(url=...): "
                                        "the server behind the faultproxy fixture (sse, starlette, openai, anthropic "
-                                       "with the options of a scenario file's server, or any URL)")
+                                       "with the options of a scenario file's server, or any URL); tls=True: HTTPS "
+                                       "end to end (trust faultproxy.ca_file); upstream_ca=FILE for an https URL")
     config.addinivalue_line("markers", "faultproxy_faults(*faults): run the test once under each fault "
                                        "(TYPE:key=value,… as faultproxy proxy --fault takes it), each its own test id")
 
@@ -299,6 +317,8 @@ def faultproxy(request: pytest.FixtureRequest, tmp_path: Path, faultproxy_fault:
 
     marker = request.node.get_closest_marker("faultproxy_server")
     options = dict(marker.kwargs) if marker else None
+    tls = bool(options.pop("tls", False)) if options else False
+    upstream_ca = options.pop("upstream_ca", None) if options else None
     server: dict[str, Any] | str | None = options
     if faultproxy_upstream is not None:
         server = faultproxy_upstream
@@ -319,5 +339,6 @@ def faultproxy(request: pytest.FixtureRequest, tmp_path: Path, faultproxy_fault:
             raise pytest.UsageError(f"{request.node.nodeid}: faultproxy_server: {where}: {what}; the {kind} server "
                                     f"takes: {', '.join(model.model_fields)}") from None
     faults = [parse_cli_fault(faultproxy_fault)] if faultproxy_fault else []
-    with fronting(server, faults=faults, capture=tmp_path / "faultproxy-capture.jsonl") as harness:
+    with fronting(server, faults=faults, capture=tmp_path / "faultproxy-capture.jsonl", tls=tls,
+                  upstream_ca=upstream_ca) as harness:
         yield harness

@@ -11,8 +11,9 @@
   response is held until it ends), found on PATH or in ``.venv-mitm/bin`` of the repository.
 - ``direct``: no proxy; the load talks to the upstream.
 
-With TLS (``faultproxy bench --tls``, certificates from :mod:`faultproxy.bench.tls`) nginx
-terminates TLS and re-originates it to the upstream, verifying it (SNI, the bench CA).
+With TLS (``faultproxy bench --tls``, certificates from :mod:`faultproxy.bench.tls`) nginx and
+faultproxy (``--tls --upstream https://… --upstream-ca``, minting from the bench CA) terminate TLS
+and re-originate it to the upstream, verifying it against the bench CA: the same work.
 
 Every process is stopped by :meth:`Peer.stop` (SIGTERM, then SIGKILL), by its own pid.
 """
@@ -153,7 +154,8 @@ class Peer:
         assert self.port is not None
         return self.port
 
-    def _spawn(self, argv: list[str], *, banner: re.Pattern | None = None, timeout: float = 20.0) -> None:
+    def _spawn(self, argv: list[str], *, banner: re.Pattern | None = None, timeout: float = 20.0,
+               env: dict[str, str] | None = None) -> None:
         """Run ``argv``; with ``banner``, the port is group 1 of the first stderr line matching it."""
         found = threading.Event()
 
@@ -168,7 +170,8 @@ class Peer:
                         found.set()
 
         self.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                     stderr=subprocess.STDOUT, cwd=self._tmp.name if self._tmp else None)
+                                     stderr=subprocess.STDOUT, cwd=self._tmp.name if self._tmp else None,
+                                     env={**os.environ, **env} if env else None)
         threading.Thread(target=drain, args=(self.proc.stdout,), daemon=True).start()
         if banner is not None:
             deadline = time.monotonic() + timeout
@@ -235,21 +238,23 @@ class FaultproxyPeer(Peer):
         path = Path(self._tmp.name) / "capture.jsonl"
         return path.stat().st_size if path.exists() else 0
 
-    def available(self) -> str | None:
-        return "no TLS termination yet (issue 14, phase 2)" if self.tls is not None else None
-
     def version(self) -> str:
         return faultproxy.__version__ + (f" ({', '.join(f.split(':')[0] for f in self.faults)})" if self.faults else "")
 
     def _launch(self, upstream_port: int) -> None:
+        scheme = "https" if self.tls is not None else "http"
         argv = [sys.executable, "-m", "faultproxy", "proxy", "--listen", "127.0.0.1:0",
-                "--upstream", f"http://127.0.0.1:{upstream_port}"]
+                "--upstream", f"{scheme}://127.0.0.1:{upstream_port}"]
+        env = None
+        if self.tls is not None:  # as nginx here: terminate, re-originate verified against the bench CA
+            argv += ["--tls", "--upstream-ca", str(self.tls.ca_file)]
+            env = {"FAULTPROXY_CONFIG_DIR": str(self.tls.directory)}  # mint from the bench CA
         if self.capture:
             self._tmp = tempfile.TemporaryDirectory(prefix="faultproxy-bench-capture-")
             argv += ["--capture", str(Path(self._tmp.name) / "capture.jsonl")]
         for fault in self.faults:
             argv += ["--fault", fault]
-        self._spawn(argv, banner=re.compile(r"faultproxy: http://127\.0\.0\.1:(\d+) "))
+        self._spawn(argv, banner=re.compile(r"faultproxy: https?://127\.0\.0\.1:(\d+) "), env=env)
 
 
 NGINX_MAIN = """\

@@ -162,9 +162,23 @@ async def _launch() -> Any:
     _B.playwright = await async_playwright().start()
     # Playwright gives the browser a fresh, empty profile (a new --user-data-dir) and removes it at close
     _B.browser = await _B.playwright.chromium.launch(
-        executable_path=CHROMIUM, args=[*CHROMIUM_ARGS, *trusted_ca_args()], headless=True,
+        executable_path=CHROMIUM, args=[*CHROMIUM_ARGS, *trusted_ca_args()], headless=True, proxy=proxy_setting(),
     )
     return _B.browser
+
+
+def proxy_setting() -> dict[str, str] | None:
+    """The proxy the environment names (``HTTPS_PROXY``, ``HTTP_PROXY``, ``NO_PROXY``), as the
+    browser's own proxy setting: a user's browser behind a proxy is configured so, and the
+    other clients honour the same variables."""
+    def env(name: str) -> str | None:
+        return os.environ.get(name) or os.environ.get(name.lower())
+
+    server = env("HTTPS_PROXY") or env("HTTP_PROXY")
+    if not server:
+        return None
+    bypass = env("NO_PROXY")
+    return {"server": server, **({"bypass": bypass} if bypass else {})}
 
 
 async def _shutdown() -> None:

@@ -18,7 +18,15 @@ from faultproxy.servers.cli import ServeError
 @click.option("--allow-host", "allow_hosts", multiple=True, metavar="NAME",
               help="A DNS name clients may reach the API by (e.g. a compose service name); addresses and "
                    "localhost always work, other names are refused against DNS rebinding. Repeatable.")
-def server(host: str, port: int, config: Path | None, allow_hosts: tuple[str, ...]) -> None:
+@click.option("--upstream-ca", type=click.Path(dir_okay=False, path_type=Path),
+              help="For https:// upstreams: verify against the CA certificates in FILE only (PEM).")
+@click.option("--insecure", is_flag=True, help="For https:// upstreams: do not verify their certificates.")
+@click.option("--resolve", multiple=True, metavar="HOST:PORT:ADDR",
+              help="As curl's: connect to ADDR for HOST:PORT, keeping HOST for SNI and the certificate check.")
+@click.option("--keylog", type=click.Path(dir_okay=False, path_type=Path),
+              help="Append the TLS session keys to FILE (NSS key log, for Wireshark).")
+def server(host: str, port: int, config: Path | None, allow_hosts: tuple[str, ...], upstream_ca: Path | None,
+           insecure: bool, resolve: tuple[str, ...], keylog: Path | None) -> None:
     """A Toxiproxy-compatible control API: create proxies and add toxics over HTTP.
 
     Toxics are Toxiproxy's types plus faultproxy's HTTP and SSE faults (``faultproxy faults``).
@@ -29,7 +37,15 @@ def server(host: str, port: int, config: Path | None, allow_hosts: tuple[str, ..
     from faultproxy.control.server import ControlServer
     from faultproxy.net.addresses import error_text
 
-    control = ControlServer(host, port, config=config, allow_hosts=allow_hosts)
+    from faultproxy.proxy.routing import make_routing
+
+    tls = {k: v for k, v in {"upstream_ca": upstream_ca, "insecure": insecure, "resolve": resolve,
+                             "keylog": keylog}.items() if v}
+    try:
+        make_routing("https://localhost", **tls)  # the options checked once, before any proxy needs them
+    except ValueError as error:
+        raise ServeError(str(error)) from None
+    control = ControlServer(host, port, config=config, allow_hosts=allow_hosts, tls=tls)
 
     async def main() -> None:
         try:

@@ -69,12 +69,16 @@ class Managed:
         return f"{url_host(self.proxy.host)}:{self.proxy.port}"
 
     def as_dict(self) -> dict[str, Any]:
+        target = self.proxy.routing.upstream
         return {
             "name": self.name,
             "listen": self.listen,
             "upstream": self.upstream,
             "enabled": self.proxy.enabled,
             "toxics": toxics_json(self.proxy),
+            # not in Toxiproxy's schema (its clients keep the fields they know): the proxy speaks TLS
+            # to this upstream (https://), so its HTTP and SSE toxics act on the decrypted stream
+            "upstream_tls": target is not None and target.tls,
         }
 
 
@@ -108,11 +112,16 @@ class ProxyRequest:
 
 
 class Registry:
-    """Named proxies on the running loop, changed as Toxiproxy's API changes them."""
+    """Named proxies on the running loop, changed as Toxiproxy's API changes them.
 
-    def __init__(self) -> None:
+    ``tls``: options every proxy gets for ``https://`` upstreams (``upstream_ca``, ``insecure``,
+    ``resolve``, ``keylog``; :func:`~faultproxy.proxy.routing.make_routing`), as ``faultproxy
+    server`` takes them: Toxiproxy's clients have no field for them."""
+
+    def __init__(self, tls: dict[str, Any] | None = None) -> None:
         self._proxies: dict[str, Managed] = {}
         self._lock = asyncio.Lock()
+        self.tls = dict(tls or {})
 
     # -- proxies --------------------------------------------------------------------------------
 
@@ -204,7 +213,11 @@ class Registry:
                 await managed.proxy.stop()
 
     async def _start(self, request: ProxyRequest, faults: list[FaultSpec]) -> Managed:
-        proxy = Proxy(request.upstream, request.listen, raw=None, faults=faults)
+        tls = self.tls if request.upstream.startswith("https://") else {}
+        try:
+            proxy = Proxy(request.upstream, request.listen, raw=None, faults=faults, **tls)
+        except ValueError as error:
+            raise ControlError(400, str(error)) from None
         proxy.enabled = request.enabled  # before start: it still takes its port, and refuses
         try:
             await proxy.start()

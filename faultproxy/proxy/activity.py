@@ -6,8 +6,9 @@ the capture's own vocabulary (:mod:`faultproxy.proxy.capture`), so a person watc
 sees what a capture would hold, one line each, without writing one. Wire bytes are never logged, and
 what is logged comes from notes that are already free of secrets.
 
-Levels (logger ``faultproxy.proxy``): WARNING -- the upstream failed, a request was refused;
-INFO -- connections opening and ending, faults firing, resets; DEBUG -- every other note (each FIN).
+Levels (logger ``faultproxy.proxy``): WARNING -- the upstream failed (its TLS too), a request was
+refused, a client's TLS failed; INFO -- connections opening and ending, TLS handshakes, forward-mode
+targets, faults firing, resets; DEBUG -- every other note (each FIN).
 :meth:`ActivityLog.summary` is the one line a proxy says when it stops.
 """
 
@@ -44,6 +45,15 @@ class ActivityLog:
         elif kind == "refused":
             self.refused += 1
             self.log.warning("#%d refused the request: %s", conn, fields.get("reason", "?"))
+        elif kind == "tls":
+            self.log.info("#%d TLS with the %s: %s %s, ALPN %s, SNI %s, certificate %s", conn, fields.get("side", "?"),
+                          fields.get("version"), fields.get("cipher"), fields.get("alpn"), fields.get("sni"),
+                          fields.get("certificate"))
+        elif kind == "tls_failed":
+            self.log.warning("#%d TLS with the %s failed: %s", conn, fields.get("side", "?"), fields.get("reason", "?"))
+        elif kind in ("target", "tunnel"):
+            detail = " ".join(f"{k}={v}" for k, v in fields.items())
+            self.log.info("#%d %s %s", conn, kind, detail)
         elif kind == "fault_close":
             self.log.info("#%d a fault closed the connection (%s)", conn, _how(fields.get("how")))
         elif kind == "closed" and fields.get("how") == "rst":

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING
 
 from faultproxy.redact import redact_text
 from faultproxy.proxy.states import CLIENT, UPSTREAM, Mode, Phase, SideState, Timer, Trigger
+from faultproxy.upstream import TargetError
 from faultproxy.wire.errors import WireError
 from faultproxy.wire.http import Request, encode_response
 
@@ -44,13 +45,14 @@ def plain_response(status: int, reason: str, text: str) -> bytes:
 class Answers:
     """The proxy's own answers on one connection (see the module docstring)."""
 
-    __slots__ = ("_core", "malformed_seen", "refused", "requests", "upstream_error")
+    __slots__ = ("_core", "malformed_seen", "refused", "requests", "upstream_error", "upstream_said")
 
     def __init__(self, core: ConnectionCore):
         self._core = core
         self.requests = 0  # request heads read from the client so far, forwarded or not (the latest one's exchange)
         self.malformed_seen = False  # upstream down: what the client sent is no valid request
         self.upstream_error: str | None = None  # why the upstream connection could not be made
+        self.upstream_said = False  # upstream_error is a whole sentence naming the upstream (a TLS failure)
         # a 400 waiting for the responses before it: its text, and the refused request (if its
         # head went upstream)
         self.refused: tuple[str, Request | None] | None = None
@@ -61,12 +63,23 @@ class Answers:
         """Client bytes to the upstream, through the faults; a malformed request is refused."""
         core = self._core
         try:
+            if core.heads is not None:
+                data = core.heads.feed(data)  # Host toward a TLS upstream; origin form (forward mode)
             core.request.feed(data)
+        except TargetError as error:  # forward mode: a request this connection cannot take
+            self.refuse(f"faultproxy: {redact_text(str(error))}\n")
         except WireError as error:
             # Nothing of this read goes out, not even a valid request before the malformed one
             # (the reader raises before handing over its events). The error may quote a header
             # line: never echo a credential (it would be captured too).
             self.refuse(f"faultproxy: malformed request: {redact_text(str(error))}\n")
+
+    def finish(self) -> None:
+        """The client's FIN reaches the request flow (after a head it cut short, as it came)."""
+        core = self._core
+        if core.heads is not None:
+            self.forward(core.heads.eof())
+        core.request.finish()
 
     def request_seen(self, request: Request) -> bool:
         """A request head came from the client (the request pipeline says so). True when a fault
@@ -132,11 +145,16 @@ class Answers:
 
     # -- the upstream cannot be reached ----------------------------------------------------
 
-    def upstream_failed(self, reason: str) -> None:
-        """The connect failed: the client gets a 502 once it shows a request, or a close."""
+    def upstream_failed(self, reason: str, kind: str | None = None) -> None:
+        """The connect failed (or the upstream's TLS handshake, ``kind`` naming how: a sentence
+        that names the upstream): the client gets a 502 once it shows a request, or a close."""
         core = self._core
         self.upstream_error = reason
-        core.port.note("upstream_error", reason=reason)
+        self.upstream_said = kind is not None
+        if kind is not None:
+            core.port.note("upstream_error", reason=reason, tls=kind)
+        else:
+            core.port.note("upstream_error", reason=reason)
         core.enter(Trigger.UPSTREAM_FAILED)
         early, core.early = core.early, []
         for data in early:
@@ -155,6 +173,9 @@ class Answers:
         core = self._core
         if core.phase is not Phase.UPSTREAM_DOWN:
             return
+        if core.targets.tunnel is not None:  # a CONNECT that could not be made: its answer is due now
+            self.answer(502, "Bad Gateway", self._unreachable())
+            return
         if core.mode is Mode.UNDECIDED:
             if not silent and core.sides.state[CLIENT] is not SideState.READ_DONE:
                 if Timer.SNIFF not in core.timers:
@@ -165,9 +186,13 @@ class Answers:
             core.enter(Trigger.END)
             core.close(CLIENT, "fin")
         elif self.requests or self.malformed_seen or core.sides.state[CLIENT] is SideState.READ_DONE:
-            target = core.config.upstream
-            text = f"faultproxy: upstream {target.host}:{target.port} unreachable: {self.upstream_error}\n"
-            self.answer(502, "Bad Gateway", text)
+            self.answer(502, "Bad Gateway", self._unreachable())
+
+    def _unreachable(self) -> str:
+        """The 502's text: which upstream, and why (``TLS handshake with api.openai.com:443 failed: …``)."""
+        if self.upstream_said:
+            return f"faultproxy: {self.upstream_error}\n"
+        return f"faultproxy: upstream {self._core.target.address} unreachable: {self.upstream_error}\n"
 
     # -- answering -------------------------------------------------------------------------
 

@@ -30,7 +30,11 @@ from faultproxy.faults.pipeline import Pipeline
 from faultproxy.net.addresses import Address
 from faultproxy.proxy.answers import Answers
 from faultproxy.proxy.flow import Ending, Flow, Port, Sides, Timers
+from faultproxy.proxy.heads import HeadRewriter
 from faultproxy.proxy.outbox import QUEUE_LIMIT
+from faultproxy.proxy.routing import Routing
+from faultproxy.proxy.secure import Secure
+from faultproxy.proxy.targets import Targets
 from faultproxy.proxy.states import (
     CLIENT,
     PEER,
@@ -42,9 +46,11 @@ from faultproxy.proxy.states import (
     SideState,
     Timer,
     Trigger,
+    WRITABLE,
     next_phase,
 )
-from faultproxy.wire.http import opens_like_http
+from faultproxy.tls.layer import TLSLayer
+from faultproxy.upstream import Upstream
 
 LINGER_SECONDS = 5.0  # after its own answer, how long the proxy drains what the client still sends
 # raw=None with the upstream down: how long a client that has said nothing may take to speak
@@ -61,11 +67,19 @@ _RELAYING, _UNDECIDED = Phase.RELAYING, Mode.UNDECIDED
 class RelayConfig:
     """What a connection needs to know of its proxy's settings."""
 
-    upstream: Address
+    upstream: Address | None
     raw: bool | None = False  # True: TCP; False: HTTP/1.1; None: decided from the client's first bytes
     connect_timeout: float = 10.0
     linger: float = LINGER_SECONDS
     sniff_wait: float = SNIFF_SECONDS
+    # where connections go and where TLS is spoken (docs/tls.md); by default the plain ``upstream``
+    routing: Routing = None  # type: ignore[assignment]
+
+    def __post_init__(self) -> None:
+        if self.routing is None:
+            assert self.upstream is not None, "a RelayConfig needs an upstream or a routing"
+            address = self.upstream
+            object.__setattr__(self, "routing", Routing(Upstream(address.scheme, address.host, address.port)))
 
 
 class ConnectionCore:
@@ -78,12 +92,16 @@ class ConnectionCore:
         "config",
         "conn_id",
         "early",
+        "heads",
         "mode",
         "phase",
         "port",
         "request",
         "response",
+        "secure",
         "sides",
+        "target",
+        "targets",
         "timers",
     )
 
@@ -94,11 +112,20 @@ class ConnectionCore:
         self.conn_id = conn_id
         self.port = port
         self.clock = clock
-        self.phase = Phase.CONNECTING
+        routing = config.routing
+        self.phase = Phase.TARGET if routing.forward else Phase.CONNECTING
         self.mode = {True: Mode.TCP, False: Mode.HTTP, None: Mode.UNDECIDED}[config.raw]
+        if routing.forward:
+            self.mode = Mode.UNDECIDED  # the request that names the target says what follows
         self.sides = Sides(port)
         self.timers = Timers(port)
         self.answers = Answers(self)
+        self.secure = Secure(self)
+        self.target: Upstream | None = routing.upstream  # forward mode: set by the client's request
+        self.targets = Targets(self)
+        rule = routing.head_rule()
+        # each request head as the upstream must see it (Host toward a TLS upstream; origin form)
+        self.heads: HeadRewriter | None = HeadRewriter(rule) if rule is not None and config.raw is not True else None
         self.early: list[bytes] = []  # client bytes read before the upstream connection exists
         raw = config.raw is True
         self.response = Flow.between(
@@ -130,15 +157,24 @@ class ConnectionCore:
     # -- events ------------------------------------------------------------------------------
 
     def opened(self) -> None:
-        """The client's connection was accepted: connect upstream."""
+        """The client's connection was accepted: its TLS starts (``--tls``), and the upstream
+        connect (in forward mode, once the client's request names the upstream)."""
         self.sides.opened(CLIENT)
-        self.port.connect(self.config.upstream)
-        self.timers.arm(Timer.CONNECT, self.clock() + self.config.connect_timeout)
+        routing = self.config.routing
+        if routing.downstream_tls:
+            self.secure.start(CLIENT, TLSLayer.server(routing.server_tls, routing.tls_name))
+        self.targets.opened()
 
     def connected(self) -> None:
-        """The upstream connection is made: relaying starts, with what the client sent meanwhile."""
+        """The upstream connection is made: relaying starts, with what the client sent meanwhile
+        (after the upstream's TLS handshake, for a TLS upstream)."""
         self.timers.disarm(Timer.CONNECT)
         self.sides.connected(UPSTREAM)
+        if self.targets.connected():
+            self.upstream_ready()
+
+    def upstream_ready(self) -> None:
+        """The upstream takes the client's bytes: connected, its TLS handshake done if it has one."""
         self.enter(Trigger.UPSTREAM_CONNECTED)
         self.request.sync()  # the connection starts now: so do its faults (alarms count from here)
         self.response.sync()
@@ -146,7 +182,7 @@ class ConnectionCore:
         for data in early:
             self.from_client(data)
         if self.sides.state[CLIENT] is SideState.READ_DONE and self.phase is Phase.RELAYING:
-            self.request.finish()  # the client's FIN came while connecting
+            self.answers.finish()  # the client's FIN came while connecting
         self.sides.release(CLIENT, "connecting")
 
     def connect_failed(self, reason: str) -> None:
@@ -184,7 +220,14 @@ class ConnectionCore:
         # otherwise the upstream is being closed: what it still sends is dropped
 
     def eof(self, side: Side) -> None:
-        """A FIN from ``side``: it sends nothing more. Passed on as a FIN (a half-close)."""
+        """A FIN from ``side``: it sends nothing more. Passed on as a FIN (a half-close). On a TLS
+        side its ``close_notify`` may have ended its data already (:mod:`faultproxy.proxy.secure`)."""
+        if side in self.secure.layers and not self.secure.fin(side):
+            return
+        self.ended(side)
+
+    def ended(self, side: Side) -> None:
+        """``side`` sends nothing more (its FIN, or its TLS ``close_notify``)."""
         self.port.note("eof", side=side)
         if self.sides.state[side] is SideState.WRITE_DONE:
             self.port.close(side, "fin")  # FIN both ways: this socket is finished
@@ -194,7 +237,7 @@ class ConnectionCore:
             if phase is Phase.UPSTREAM_DOWN:
                 self.answers.upstream_down()
             elif phase is Phase.RELAYING or phase is Phase.REFUSING:
-                self.request.finish()
+                self.answers.finish()
         elif phase is Phase.RELAYING or phase is Phase.REFUSING:
             self.response.finish()
             self.answers.answer_refusal()  # no response can come any more
@@ -205,7 +248,9 @@ class ConnectionCore:
         self.sides.move(side, SideEvent.LOST)
         if side is CLIENT:
             self.timers.disarm(Timer.LINGER)
-        if reset:
+        if side is UPSTREAM and self.phase is Phase.HANDSHAKING and self.sides.state[CLIENT] is not SideState.GONE:
+            self.secure.lost_in_handshake()  # a 502 naming the reason
+        elif reset:
             # what the lost side sent and a fault still holds is dropped; its peer is reset too
             (self.response if side is UPSTREAM else self.request).cancel()
             self.close(PEER[side], "rst")
@@ -238,6 +283,10 @@ class ConnectionCore:
                 self.answers.upstream_failed(f"connect timed out after {self.config.connect_timeout:g}s")
             elif timer is Timer.SNIFF:
                 self.answers.upstream_down(silent=True)
+            elif timer is Timer.CLIENT_TLS:
+                self.secure.timed_out(CLIENT)
+            elif timer is Timer.UPSTREAM_TLS:
+                self.secure.timed_out(UPSTREAM)
 
     def write_paused(self, side: Side) -> None:
         """``side``'s socket buffer is full: read nothing more from its peer meanwhile."""
@@ -268,13 +317,13 @@ class ConnectionCore:
     # -- the data path ---------------------------------------------------------------------
 
     def from_client(self, data: bytes) -> None:
-        """Bytes read from the client."""
-        if self.mode is Mode.UNDECIDED:
-            self.decide(Mode.HTTP if opens_like_http(data) else Mode.TCP)
+        """Bytes read from the client (the plaintext, on a TLS side)."""
+        if self.mode is Mode.UNDECIDED and not self.targets.undecided(data):
+            return
         phase = self.phase
         if phase is Phase.RELAYING:
             self.answers.forward(data)
-        elif phase is Phase.CONNECTING:
+        elif phase is Phase.CONNECTING or phase is Phase.HANDSHAKING:
             self.early.append(data)
             # whatever waits for the upstream must stay small, however fast the client sends
             self.sides.hold(CLIENT, "connecting")
@@ -288,6 +337,7 @@ class ConnectionCore:
         """``raw=None``: the connection is HTTP or plain TCP, from now on."""
         assert self.mode is Mode.UNDECIDED, "a connection's protocol is decided once"
         self.mode = mode
+        self.targets.tunnel = None
         self.timers.disarm(Timer.SNIFF)
         if mode is Mode.TCP:
             self.request.pipeline.as_raw()
@@ -301,11 +351,15 @@ class ConnectionCore:
         self.phase = next_phase(self.phase, trigger)
 
     def close(self, side: Side, how: Ending) -> None:
+        if how == "fin" and side in self.secure.layers and self.sides.state[side] in WRITABLE:
+            self.secure.close_notify(side)  # a FIN to a TLS peer says it with close_notify first
         if self.sides.close(side, how):
             self._check_gone()  # it was still connecting: gone at once
 
     def _write_eof(self, side: Side) -> None:
         """A direction's FIN goes out (after everything queued before it)."""
+        if side in self.secure.layers and self.sides.state[side] in WRITABLE:
+            self.secure.close_notify(side)
         state = self.sides.write_eof(side)
         if side is CLIENT and state is SideState.WRITE_DONE and self.phase is Phase.ANSWERED:
             self.answers.linger()  # the answer is out: from now on the client gets a while to finish

@@ -36,10 +36,23 @@ class Port(Protocol):
     """The commands a :class:`~faultproxy.proxy.core.ConnectionCore` gives: all it needs done
     outside itself. The adapter carries each out at once; a test records them."""
 
-    def writer(self, side: Side) -> Callable[[bytes], None]:
+    def writer(self, side: Side, encrypt: Callable[[bytes], bytes] | None = None) -> Callable[[bytes], None]:
         """The write command for ``side``, as a callable that sends bytes on its socket (asked
         for once the socket exists and each time it starts taking bytes again, never per write:
-        the fast path writes through it straight to the socket)."""
+        the fast path writes through it straight to the socket). On a side that speaks TLS the
+        bytes are plaintext: captured as they are, then ``encrypt`` (the side's
+        :meth:`TLSLayer.send <faultproxy.tls.TLSLayer.send>`) makes the records the socket gets."""
+
+    def write_tls(self, side: Side, records: bytes) -> None:
+        """Bytes the core writes outside the relayed stream -- the TLS records it made itself (a
+        handshake message, an alert, ``close_notify``), forward mode's ``200 Connection
+        Established``, the plain 400 for plain HTTP sent to a TLS port: to the socket as they are,
+        never captured (no client or server said them)."""
+
+    def secure(self, side: Side, decrypt: Callable[[bytes, Callable[[bytes], None]], None]) -> None:
+        """The side's socket carries TLS from now on: each read goes to ``decrypt`` together with
+        the function the side's plaintext went to until now (the core's own event, or the
+        capture's wrapper of it), which ``decrypt`` hands the plaintext to."""
 
     def write_eof(self, side: Side) -> None:
         """Send our FIN (a half-close); a socket that cannot half-close is closed instead."""
@@ -80,24 +93,31 @@ class Sides:
     :mod:`faultproxy.proxy.states`), the reasons reading from it is paused, and where to write
     to it (its :class:`Sink`)."""
 
-    __slots__ = ("_port", "holds", "sinks", "state")
+    __slots__ = ("_port", "encrypt", "holds", "sinks", "state")
 
     def __init__(self, port: Port):
         self._port = port
         self.state: dict[Side, SideState] = {CLIENT: SideState.OPEN, UPSTREAM: SideState.CONNECTING}
         self.holds: dict[Side, set[str]] = {CLIENT: set(), UPSTREAM: set()}
         self.sinks: dict[Side, Sink] = {CLIENT: Sink(), UPSTREAM: Sink()}
+        self.encrypt: dict[Side, Callable[[bytes], bytes] | None] = {CLIENT: None, UPSTREAM: None}
 
     def move(self, side: Side, event: SideEvent) -> SideState:
         before = self.state[side]
         state = self.state[side] = next_side_state(before, event)
         if (before in WRITABLE) is not (state in WRITABLE):
-            self.sinks[side].write = self._port.writer(side) if state in WRITABLE else discard
+            self.sinks[side].write = self._port.writer(side, self.encrypt[side]) if state in WRITABLE else discard
         return state
 
     def opened(self, side: Side) -> None:
         """The side's socket exists (the client's, accepted): it takes bytes from now on."""
-        self.sinks[side].write = self._port.writer(side)
+        self.sinks[side].write = self._port.writer(side, self.encrypt[side])
+
+    def encrypted(self, side: Side, encrypt: Callable[[bytes], bytes]) -> None:
+        """What is written to ``side`` goes through ``encrypt`` (its TLS) from now on."""
+        self.encrypt[side] = encrypt
+        if self.state[side] in WRITABLE:
+            self.sinks[side].write = self._port.writer(side, encrypt)
 
     def hold(self, side: Side, reason: str) -> None:
         """Pause reading from ``side`` for ``reason`` (it stays paused while any reason holds)."""

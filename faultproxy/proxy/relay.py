@@ -111,16 +111,37 @@ class Relay:
 
     # -- the core's commands (its Port) ------------------------------------------------------
 
-    def writer(self, side: Side) -> Callable[[bytes], None]:
+    def writer(self, side: Side, encrypt: Callable[[bytes], bytes] | None = None) -> Callable[[bytes], None]:
         transport = self._endpoint(side).transport
         assert transport is not None, f"no {side} socket to write to yet"
         write, closing = transport.write, transport.is_closing
+        if encrypt is not None:
+
+            def send_tls(data: bytes) -> None:
+                records = encrypt(data)
+                if records and not closing():
+                    write(records)
+
+            return send_tls
 
         def send(data: bytes) -> None:
             if not closing():  # closed under us (a reset): the loss is reported next
                 write(data)
 
         return send
+
+    def write_tls(self, side: Side, records: bytes) -> None:
+        transport = self._endpoint(side).transport
+        if transport is not None and not transport.is_closing():
+            transport.write(records)
+
+    def secure(self, side: Side, decrypt: Callable[[bytes, Callable[[bytes], None]], None]) -> None:
+        endpoint = self._endpoint(side)
+        plain = endpoint.data_received
+        endpoint.data_received = lambda data: decrypt(data, plain)  # type: ignore[method-assign]
+        if endpoint.transport is not None:
+            # uvloop keeps the protocol's methods from when it was set: set it again to read the new one
+            endpoint.transport.set_protocol(endpoint)
 
     def write_eof(self, side: Side) -> None:
         transport = self._endpoint(side).transport
@@ -219,8 +240,8 @@ class CapturingRelay(Relay):
 
         return read
 
-    def writer(self, side: Side) -> Callable[[bytes], None]:
-        capture, conn, send = self.capture, self.id, super().writer(side)
+    def writer(self, side: Side, encrypt: Callable[[bytes], bytes] | None = None) -> Callable[[bytes], None]:
+        capture, conn, send = self.capture, self.id, super().writer(side, encrypt)
         direction = "request" if side is UPSTREAM else "response"
 
         def captured(data: bytes) -> None:

@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import time
 from pathlib import Path
-from typing import Self
+from typing import Any, Self
 
 from faultproxy.faults import FaultSet, FaultSpec, parse_fault
 from faultproxy.faults.base import Evidence
@@ -27,6 +27,7 @@ from faultproxy.proxy.capture import CaptureWriter
 from faultproxy.proxy.connections import Connections
 from faultproxy.proxy.core import LINGER_SECONDS, RelayConfig
 from faultproxy.proxy.sinks import ProxySink
+from faultproxy.proxy.routing import make_routing
 
 _SETTER_TIMEOUT = 30.0  # seconds another thread waits for the loop to apply ``enabled``
 
@@ -40,7 +41,7 @@ class Proxy:
 
     def __init__(
         self,
-        upstream: str,
+        upstream: str | None = None,
         listen: str = "127.0.0.1:0",
         *,
         raw: bool | None = False,
@@ -50,16 +51,27 @@ class Proxy:
         linger: float = LINGER_SECONDS,
         faults: list[FaultSpec] | None = None,
         seed: int = 0,
+        **tls: Any,
     ):
         """``linger``: after its own answer (400, 502), how long the proxy still drains what the
-        client sends before it closes anyway (see :mod:`faultproxy.proxy.answers`)."""
-        self.upstream: Address = parse_upstream(upstream)
+        client sends before it closes anyway (see :mod:`faultproxy.proxy.answers`).
+
+        ``tls``: the TLS and routing options of :func:`~faultproxy.proxy.routing.make_routing`
+        (``forward``, ``tls``, ``resolve``, ``upstream_ca``, ``insecure``, ``keylog``,
+        ``intercept``, ``no_intercept``, ``keep_host``, ``tls_timeout``, ``ca``), as
+        ``faultproxy proxy`` takes them (docs/tls.md). ``Proxy(upstream="https://api.openai.com")``
+        speaks TLS to the upstream; ``Proxy(forward=True)`` is an HTTP proxy."""
         self.listen: Address = parse_listen(listen)
+        if "tls_timeout" in tls:
+            tls["handshake_timeout"] = tls.pop("tls_timeout")
+        self.routing = make_routing(upstream, listen_host=self.listen.host, **tls)
+        self.upstream: Address | None = parse_upstream(upstream) if upstream is not None else None
         self.raw = raw
         self.connect_timeout = connect_timeout
         self.faults = FaultSet(check_unique(list(faults or [])), seed=seed)
         self.activity = ActivityLog()  # told what the capture is told, for faultproxy proxy -v
-        self.connections = Connections(RelayConfig(self.upstream, raw, connect_timeout, linger), self.faults)
+        config = RelayConfig(self.upstream, raw, connect_timeout, linger, routing=self.routing)
+        self.connections = Connections(config, self.faults)
         self.connections.sink = ProxySink(self.activity)
         self.faults.listeners.append(lambda evidence: self.connections.sink.fault(evidence))
         self.faults.on_change.append(self.connections.faults_changed)
@@ -86,7 +98,10 @@ class Proxy:
             except OSError:
                 await self.stop()  # not half started: no listener left behind
                 raise
-            self._capture.meta(upstream=str(self.upstream), listen=str(self.listen), raw=self.raw)
+            target = self.routing.upstream
+            upstream = "forward" if target is None else target.url if target.tls else str(self.upstream)
+            self._capture.meta(upstream=upstream, listen=str(self.listen), raw=self.raw,
+                               tls=target is not None and target.tls)
         if self._capture is not None:  # ours, or one a subclass made (the recorder's)
             self.connections.sink = ProxySink(self.activity, self._capture)
         if not self.connections.taking:  # disabled before it started: it has a port, and refuses
@@ -186,7 +201,8 @@ class Proxy:
 
     @property
     def url(self) -> str:
-        return f"http://{url_host(self.host)}:{self.port}"
+        scheme = "https" if self.routing.downstream_tls else "http"
+        return f"{scheme}://{url_host(self.host)}:{self.port}"
 
     @property
     def active(self) -> int:

@@ -18,8 +18,10 @@ Two small machines make up a connection (docs/connection-core.md draws them):
 Whether a ``raw=None`` connection is HTTP or plain TCP is a third, tiny one
 (:class:`Mode`), decided once from the first bytes.
 
-TLS and CONNECT land here as more phases and triggers (a handshake before ``RELAYING``, a
-tunnel after a CONNECT), and the limits as triggers into ``ANSWERED`` (a 431, a 408) or
+TLS and forward mode are phases and triggers here too: ``TARGET`` (a forward proxy reading the
+request that names its upstream) and ``HANDSHAKING`` (the upstream's TLS handshake, before
+``RELAYING``); the client's TLS handshake runs beside the others, bounded by its own timer
+(docs/connection-core.md). The limits go in as triggers into ``ANSWERED`` (a 431, a 408) or
 ``CLOSING``: the tables are where they go.
 """
 
@@ -42,7 +44,9 @@ PEER = {CLIENT: UPSTREAM, UPSTREAM: CLIENT}
 class Phase(Enum):
     """What the proxy is doing with a connection."""
 
+    TARGET = "target"  # forward mode: reading the client's first request, which names the upstream
     CONNECTING = "connecting"  # the upstream connection is being made; the client's first bytes wait
+    HANDSHAKING = "handshaking"  # the upstream's TLS handshake; the client's bytes still wait
     RELAYING = "relaying"  # both sides connected: bytes flow both ways through the faults
     UPSTREAM_DOWN = (
         "upstream down"  # the connect failed: waiting to see what the client wants (502, or a close)
@@ -56,7 +60,10 @@ class Phase(Enum):
 class Trigger(Enum):
     """What moves a connection from one phase to another."""
 
-    UPSTREAM_CONNECTED = "the upstream connection is made"
+    TARGET_KNOWN = "forward mode: the client's request names the upstream (CONNECT or an absolute URL)"
+    UPSTREAM_TLS = "the upstream connection is made, and its TLS handshake starts"
+    UPSTREAM_CONNECTED = "the upstream connection is made (and its TLS handshake done)"
+    INTERCEPT = "a CONNECT tunnel opens with TLS to intercept: the upstream's handshake starts"
     UPSTREAM_FAILED = "the upstream connection failed (refused, DNS, timeout)"
     REQUEST_MALFORMED = "a request cannot be parsed (the proxy will answer 400)"
     ANSWER = "the proxy answers the client itself, or ends its side after the upstream's end"
@@ -66,13 +73,22 @@ class Trigger(Enum):
 
 P, T = Phase, Trigger
 PHASE_TRANSITIONS: dict[Phase, dict[Trigger, Phase]] = {
+    P.TARGET: {T.TARGET_KNOWN: P.CONNECTING, T.ANSWER: P.ANSWERED, T.END: P.CLOSING, T.BOTH_GONE: P.CLOSED},
     P.CONNECTING: {
+        T.UPSTREAM_CONNECTED: P.RELAYING,
+        T.UPSTREAM_TLS: P.HANDSHAKING,
+        T.UPSTREAM_FAILED: P.UPSTREAM_DOWN,
+        T.END: P.CLOSING,
+        T.BOTH_GONE: P.CLOSED,
+    },
+    P.HANDSHAKING: {
         T.UPSTREAM_CONNECTED: P.RELAYING,
         T.UPSTREAM_FAILED: P.UPSTREAM_DOWN,
         T.END: P.CLOSING,
         T.BOTH_GONE: P.CLOSED,
     },
     P.RELAYING: {
+        T.INTERCEPT: P.HANDSHAKING,
         T.REQUEST_MALFORMED: P.REFUSING,
         T.ANSWER: P.ANSWERED,
         T.END: P.CLOSING,
@@ -133,6 +149,8 @@ class Timer(Enum):
     """The timers a connection may have armed (one of each at most)."""
 
     CONNECT = "connect timeout"
+    CLIENT_TLS = "the client's TLS handshake timeout"
+    UPSTREAM_TLS = "the upstream's TLS handshake timeout"
     SNIFF = "raw=None with the upstream down: how long a silent client may take to speak"
     LINGER = "lingering close after the proxy's own answer"
     REQUEST_ALARM = "the next alarm of a fault on requests"

@@ -40,7 +40,7 @@ from faultproxy.scenarios.model import (
 )
 
 TOP_KEYS = ("name", "description", "tags", "server", "request", "faults", "intermediary", "clients",
-            "expectations", "timeouts", "reconnect", "repetitions", "seed", "known")
+            "expectations", "timeouts", "reconnect", "repetitions", "seed", "known", "tls")
 
 
 class ScenarioError(InputError):
@@ -410,10 +410,18 @@ def parse_scenario(raw: Any, where: str = "<scenario>", index: int = 0) -> Scena
     repetitions = _scalar(ctx, raw, "repetitions", int, 1, minimum=1)
     seed = _scalar(ctx, raw, "seed", int, None)
     known = _known(ctx, raw.get("known"), clients)
+    tls = _scalar(ctx, raw, "tls", bool, False)
+    if tls and server.kind in ("url", "starlette"):
+        raise ctx.error(f"tls: true needs a built-in server faultproxy serves over TLS (sse, openai, anthropic, llm), "
+                        f"not {server.kind}" + ("; a url: server speaks https:// by its URL" if server.kind == "url"
+                                                else ""), ctx.at("tls"))
+    if tls and intermediary is not None:
+        raise ctx.error("tls: true and an intermediary: nginx in the path speaks plain HTTP here; drop one",
+                        ctx.at("tls"))
     return Scenario(
         name=name, description=description, tags=tuple(tags), server=server, request=request,
         faults=tuple(faults), intermediary=intermediary, clients=clients, expectations=expectations, timeouts=timeouts,
-        reconnect=reconnect, repetitions=repetitions, seed=seed, known=known,
+        reconnect=reconnect, repetitions=repetitions, seed=seed, known=known, tls=tls,
         file=where, line=_line(raw),
     )
 

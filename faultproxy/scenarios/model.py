@@ -350,8 +350,20 @@ class Scenario(Strict):
     repetitions: int = Field(1, ge=1)
     seed: int | None = None
     known: dict[str, Known] = Field(default_factory=dict)
+    # TLS end to end (faultproxy/scenarios/tls.py): the built-in server serves HTTPS as its API's
+    # host, the proxy re-originates and serves HTTPS, every client trusts the run's CA
+    tls: bool = False
     file: str = ""
     line: int | None = None
+
+    @model_validator(mode="after")
+    def _tls_where_it_can_be(self) -> Scenario:
+        if self.tls and (not self.server.builtin or self.server.kind == "starlette"):
+            raise ValueError(f"tls: true needs a built-in server faultproxy serves over TLS (sse, openai, anthropic, "
+                             f"llm), not {self.server.kind}; a url: server speaks https:// by its URL")
+        if self.tls and self.intermediary is not None:
+            raise ValueError("tls: true and an intermediary: nginx in the path speaks plain HTTP here; drop one")
+        return self
 
     # -- what a runner needs ------------------------------------------------------------------
 
@@ -444,4 +456,5 @@ class Scenario(Strict):
             "faults": [f.as_dict() for f in self.faults],
             "expectations": [e.as_dict() for e in self.expectations],
             **({"intermediary": self.intermediary.as_dict()} if self.intermediary else {}),
+            **({"tls": True} if self.tls else {}),
         }

@@ -19,6 +19,7 @@ import asyncio
 import datetime as dt
 import time
 from dataclasses import dataclass, replace
+from functools import partial
 from pathlib import Path
 from typing import Any, Awaitable, Callable
 
@@ -86,6 +87,7 @@ async def run_cell(cell: Cell, run_seed: int, cell_dir: Path, run_client: Client
     ``run_client`` runs the client (default: the registered adapter in its child process); the
     tests that re-check a ``known:`` entry give one that runs the library with no adapter."""
     from faultproxy.proxy.server import Proxy
+    from faultproxy.scenarios.tls import TLSWorld
 
     scenario = cell.scenario
     capture = cell_dir / "capture.jsonl"
@@ -94,17 +96,25 @@ async def run_cell(cell: Cell, run_seed: int, cell_dir: Path, run_client: Client
     server: Any = None
     try:
         make_dirs(cell_dir)
+        tls: dict[str, Any] = {}
+        world = TLSWorld(cell_dir) if scenario.tls else None
         try:  # the server is stopped however the cell ends: an error, or a Ctrl-C even while it starts
             if scenario.server.builtin:
                 server = scenario.server.build(registry.get(cell.client).protocol)
+                if world is not None:
+                    world.serve(server, scenario.server.kind)
                 await server.start()
                 upstream = f"http://127.0.0.1:{server.port}"
+                if world is not None:
+                    upstream = world.upstream(scenario.server.kind, server.port)
+                    tls = world.proxy_options(scenario.server.kind, server.port)
+                    run_client = partial(run_client, ca_file=world.ca_file)
             else:
                 upstream = scenario.server.origin()  # the proxy connects there; the path is the clients' request
 
             def make_proxy(to: str, *, faults: bool = True, capture: str = capture.name) -> Proxy:
                 return Proxy(to, faults=list(scenario.faults) if faults else [], seed=seed,
-                             capture=cell_dir / capture)
+                             capture=cell_dir / capture, **tls)
 
             named = scenario.server.url if scenario.server.kind == "url" else f"{scenario.server.kind} server"
             async with cell_path(scenario.intermediary, upstream, named, make_proxy) as route:
@@ -123,7 +133,7 @@ async def run_cell(cell: Cell, run_seed: int, cell_dir: Path, run_client: Client
             scenario=scenario.name, client=cell.client, repetition=cell.repetition, t0=t0,
             faults_configured=[f.name for f in scenario.faults], fault_notes=notes,
         )
-        return replace(result, path=route.path)
+        return replace(result, path=route.path + (" (TLS on both sides)" if scenario.tls else ""))
     except Exception as error:  # noqa: BLE001 - the run goes on; the cell says what broke
         return _broken_cell(cell, error, time.monotonic() - t0)
 

@@ -143,6 +143,9 @@ def scenario_schema() -> dict[str, Any]:
             "reconnect": {"oneOf": [{"type": "boolean"}, defs.model(Reconnect)]},
             "repetitions": {"type": "integer", "minimum": 1},
             "seed": {"type": "integer"},
+            "tls": {"type": "boolean", "description": "TLS end to end: the built-in server serves HTTPS as its API's "
+                                                      "host, the proxy re-originates and serves HTTPS, every client "
+                                                      "trusts the run's CA (docs/tls.md)"},
             "known": {"type": "object", "additionalProperties": defs.model(Known),
                       "description": "client name -> its recorded behaviour here (passes while it holds)"},
         },

@@ -209,8 +209,11 @@ class Recorder(Proxy):
         connect_timeout: float = 10.0,
         faults: list[FaultSpec] | None = None,
         seed: int = 0,
+        **tls: Any,
     ):
-        super().__init__(upstream, listen, connect_timeout=connect_timeout, faults=faults, seed=seed)
+        """``tls``: for an ``https://`` upstream, the proxy's TLS options (``resolve``,
+        ``upstream_ca``, ``insecure``, ``keep_host``; :class:`~faultproxy.proxy.server.Proxy`)."""
+        super().__init__(upstream, listen, connect_timeout=connect_timeout, faults=faults, seed=seed, **tls)
         self.out_dir = Path(out_dir)
         self.session_path = Path(capture) if capture is not None else None
         self.recording: RecordingCapture | None = None
@@ -223,7 +226,9 @@ class Recorder(Proxy):
     async def start(self) -> Recorder:
         make_dirs(self.out_dir)
         self.recording = RecordingCapture(self.out_dir, self.session_path)
-        self.recording.meta(upstream=str(self.upstream), listen=str(self.listen), raw=False)
+        target = self.routing.upstream
+        upstream = target.url if target is not None and target.tls else str(self.upstream)
+        self.recording.meta(upstream=upstream, listen=str(self.listen), raw=False)
         self._capture = self.recording  # Proxy.start makes no capture of its own (capture_path is None)
         try:
             await super().start()
@@ -237,7 +242,8 @@ class Recorder(Proxy):
 
 
 @click.command("record", cls=Command)
-@click.option("--upstream", required=True, help="http://HOST:PORT of the server to record.")
+@click.option("--upstream", required=True,
+              help="The server to record: http://HOST:PORT, or https://HOST[:PORT] (spoken to over TLS, verified).")
 @click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False, path_type=Path),
               help="Directory for the recorded exchanges (created if missing).")
 @click.option("--listen", default="127.0.0.1:8086", show_default=True,
@@ -246,7 +252,13 @@ class Recorder(Proxy):
               help="Also keep the whole session as one capture file (put it outside --out).")
 @click.option("--connect-timeout", type=click.FloatRange(min=0.001), default=10.0, show_default=True,
               help="Seconds to wait for the upstream connection before answering 502.")
-def record(upstream: str, out_dir: Path, listen: str, capture: Path | None, connect_timeout: float) -> None:
+@click.option("--resolve", multiple=True, metavar="HOST:PORT:ADDR",
+              help="As curl's: connect to ADDR for HOST:PORT, keeping HOST for SNI, the certificate check and Host.")
+@click.option("--upstream-ca", type=click.Path(dir_okay=False, path_type=Path),
+              help="Verify the https upstream against the CA certificates in FILE only (PEM).")
+@click.option("--insecure", is_flag=True, help="Do not verify the https upstream's certificate.")
+def record(upstream: str, out_dir: Path, listen: str, capture: Path | None, connect_timeout: float,
+           resolve: tuple[str, ...], upstream_ca: Path | None, insecure: bool) -> None:
     """Relay clients to an upstream and write each exchange to --out as a replayable file.
 
     Replay them with `faultproxy serve replay DIR`. Secret headers are never written.
@@ -254,7 +266,8 @@ def record(upstream: str, out_dir: Path, listen: str, capture: Path | None, conn
     from faultproxy.aio import run
 
     try:
-        recorder = Recorder(upstream, out_dir, listen, capture=capture, connect_timeout=connect_timeout)
+        tls = {k: v for k, v in {"resolve": resolve, "upstream_ca": upstream_ca, "insecure": insecure}.items() if v}
+        recorder = Recorder(upstream, out_dir, listen, capture=capture, connect_timeout=connect_timeout, **tls)
     except ValueError as error:
         raise ServeError(str(error)) from None
 
@@ -264,7 +277,7 @@ def record(upstream: str, out_dir: Path, listen: str, capture: Path | None, conn
         except OSError as error:
             what = f"write {error.filename}" if error.filename else f"listen on {recorder.listen}"
             raise ServeError(f"cannot {what}: {error.strerror or error}") from None
-        click.echo(f"listening on {recorder.url}  (recording {recorder.upstream} into {out_dir})")
+        click.echo(f"listening on {recorder.url}  (recording {recorder.routing.describe()} into {out_dir})")
         try:
             await recorder.serve_forever()
         finally:

@@ -81,17 +81,16 @@ def test_report_shape(report: dict) -> None:
 
 
 @pytest.mark.slow
-def test_tls_run_measures_direct_and_nginx_over_tls() -> None:
-    """``--tls``: the load, nginx and the upstream speak TLS (nginx verifies the upstream against
-    the bench CA); a peer that cannot do TLS yet says so instead of being measured in plaintext."""
+def test_tls_run_measures_direct_faultproxy_and_nginx_over_tls() -> None:
+    """``--tls``: the load, the proxies and the upstream speak TLS; nginx and faultproxy both
+    terminate it and re-originate it, verifying the upstream against the bench CA."""
     proc = subprocess.run([sys.executable, "-m", "faultproxy", "bench", *SMALL, "--tls", "--only",
                            "direct,nginx,faultproxy,throughput,latency"], capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
     report = json.loads(proc.stdout)
     assert report["config"]["tls"] is True and report["errors"] == []
-    assert report["targets"]["faultproxy"] == {"available": False,
-                                                "reason": "no TLS termination yet (issue 14, phase 2)"}
-    measured = ["direct"] + (["nginx"] if report["targets"]["nginx"]["available"] else [])
+    assert report["targets"]["faultproxy"]["available"] is True
+    measured = ["direct", "faultproxy"] + (["nginx"] if report["targets"]["nginx"]["available"] else [])
     for name in measured:
         assert all(run["complete"] for run in report["throughput"][name]["runs"])
         assert report["latency"][name]["events"] == 20 * 20

@@ -21,6 +21,8 @@ from toxiproxy import Toxiproxy
 from toxiproxy.api import APIConsumer
 from toxiproxy.exceptions import InvalidToxic, NotFound, ProxyExists
 
+from faultproxy.control import ControlServer
+
 LATENCY_MS = 300
 
 
@@ -76,6 +78,7 @@ def test_create_list_get_destroy(toxi: Toxiproxy, api: httpx.Client, upstream: s
     assert list(listed) == ["shop"] and listed["shop"].listen == proxy.listen
     assert api.get("/proxies/shop").json() == {
         "name": "shop", "listen": proxy.listen, "upstream": upstream, "enabled": True, "toxics": [],
+        "upstream_tls": False,  # ours: whether the proxy speaks TLS to its upstream (https://)
     }
 
     assert proxy.destroy() is True
@@ -356,3 +359,37 @@ def test_toxics_with_an_empty_name_or_stream_get_toxiproxys_defaults(toxi: Toxip
         assert api.post("/proxies/go/toxics", json=body).json()["name"] == f"{kind}_downstream"
     assert api.delete("/proxies/go/toxics/latency_downstream").status_code == 204
     assert [t["name"] for t in api.get("/proxies/go/toxics").json()] == ["timeout_downstream"]
+
+
+def test_an_sse_toxic_fires_on_a_proxy_whose_upstream_speaks_tls(aio, tmp_path):
+    """Issue 14: a Toxiproxy client creates a proxy to an ``https://`` upstream (the OpenAI mock
+    posing as api.openai.com, reached through --resolve, verified against --upstream-ca); the
+    API says the upstream speaks TLS, and an SSE toxic added through toxiproxy-python fires on
+    the decrypted stream."""
+    import openai
+
+    from faultproxy.net.stream_server import running_in_thread
+    from faultproxy.servers.openai import OpenAIServer
+    from faultproxy.tls import LocalCA, server_context
+
+    ca = LocalCA.ephemeral()
+    ca_file = ca.write_cert(tmp_path / "ca.pem")
+    with running_in_thread(OpenAIServer(tls=server_context(ca.mint("api.openai.com")), tokens=8)) as server:
+        tls = {"upstream_ca": ca_file, "resolve": [f"api.openai.com:{server.port}:127.0.0.1"]}
+        control = aio.call(ControlServer(port=0, tls=tls).start())
+        try:
+            toxi = Toxiproxy()
+            toxi.update_api_consumer("127.0.0.1", control.port)
+            proxy = toxi.create(upstream=f"https://api.openai.com:{server.port}", name="openai", listen="127.0.0.1:0")
+            assert APIConsumer.get("/proxies/openai").json()["upstream_tls"] is True
+            proxy.add_toxic(type="sse_disconnect", attributes={"after_events": 3})
+            client = openai.OpenAI(base_url=f"http://{proxy.listen}/v1", api_key="sk-x", max_retries=0,
+                                   http_client=openai.DefaultHttpxClient(trust_env=False))
+            deltas = []
+            with client, pytest.raises(openai.APIConnectionError):
+                for chunk in client.chat.completions.create(model="m", stream=True,
+                                                            messages=[{"role": "user", "content": "hi"}]):
+                    deltas.append(chunk)
+            assert len(deltas) == 3 and server.log[-1].completed  # the server sent it all over TLS; the toxic cut it
+        finally:
+            aio.call(control.stop())

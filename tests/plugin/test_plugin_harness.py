@@ -47,3 +47,30 @@ def test_a_server_of_your_own_is_judged_by_what_the_proxy_read_from_it(tmp_path:
             assert [e.id for e in harness.sent][:2] == ["1", "2"]  # what the proxy read from the server
             verdict = harness.verdict([{"id": e.id, "data": e.data} for e in harness.sent[:2]])
             assert verdict["outcome"] == "silent_loss", verdict["evidence"]["summary"]
+
+
+def test_tls_end_to_end_the_verdict_still_sees_through_it(tmp_path: Path) -> None:
+    """``tls=True``: the server serves HTTPS as its API's host, the proxy re-originates and serves
+    HTTPS; a client trusting ``ca_file`` reads through it, a fault acts inside TLS, and the
+    verdict (from the decrypted capture and the server's ground truth) says what happened."""
+    import ssl
+
+    import openai
+
+    with fronting({"events": 5, "interval_ms": 1}, faults=[parse_cli_fault("early_end:after_events=2")],
+                  capture=tmp_path / "c.jsonl", tls=True) as harness:
+        assert harness.url.startswith("https://127.0.0.1:") and harness.ca_file.exists()
+        with httpx.stream("GET", harness.url, timeout=10, verify=ssl.create_default_context(cafile=harness.ca_file)) as r:
+            received = [line[3:].strip() for line in r.iter_lines() if line.startswith("id:")]
+        assert received == ["1", "2"]
+        verdict = harness.verdict([{"id": e.id, "data": e.data} for e in harness.sent[:2]])
+        assert verdict["outcome"] == "silent_loss", verdict["evidence"]["summary"]
+        assert b'"type":"tls"' in harness.capture.read_bytes()
+    with fronting({"kind": "openai", "tokens": 4}, capture=tmp_path / "o.jsonl", tls=True) as harness:
+        trusted = ssl.create_default_context(cafile=harness.ca_file)
+        with openai.OpenAI(base_url=harness.base_url, api_key="sk-x", max_retries=0,
+                           http_client=openai.DefaultHttpxClient(verify=trusted, trust_env=False)) as client:
+            stream = client.chat.completions.create(model="m", stream=True, messages=[{"role": "user", "content": "hi"}])
+            text = "".join(c.choices[0].delta.content or "" for c in stream if c.choices)
+        assert text and text == harness.server.responses[-1].text
+        assert harness.server.log[-1].headers.get("host", "").startswith("api.openai.com:")

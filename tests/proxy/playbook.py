@@ -120,7 +120,7 @@ class Recorder:
         self.connected: set[Side] = {CLIENT}
         self.finished = 0  # times done() was given
 
-    def writer(self, side: Side) -> Callable[[bytes], None]:
+    def writer(self, side: Side, encrypt: Callable[[bytes], bytes] | None = None) -> Callable[[bytes], None]:
         return lambda data: self.commands.append(Write(side, data))
 
     def write_eof(self, side: Side) -> None:

@@ -24,6 +24,7 @@ from pathlib import Path
 
 import pytest
 
+from faultproxy.clients.harness import child_env
 from faultproxy.clients.transcript import ReceivedEvent, Transcript
 from faultproxy.scenarios import load_paths
 from faultproxy.scenarios.runner import DEFAULT_SUITE, Cell, run_cell
@@ -48,10 +49,11 @@ def test_every_known_client_has_a_direct_driver():
 STARTUP_S = 60.0  # a child that has not loaded its library by then is hung (as the harness's allowance)
 
 
-async def run_direct(client: str, request) -> Transcript:
+async def run_direct(client: str, request, ca_file=None) -> Transcript:
     """The library in a child process; killed at the scenario's deadline (then ``hung``), which
     counts from the child's hello -- its library loaded -- like the harness's: a slow import on a
-    loaded machine is no part of what the library did with the bytes."""
+    loaded machine is no part of what the library did with the bytes. ``ca_file`` (a ``tls: true``
+    scenario): the CA the library trusts, by the settings its users give (``SSL_CERT_FILE``, …)."""
     if client in NODE:
         node = shutil.which("node")
         if node is None:
@@ -60,7 +62,7 @@ async def run_direct(client: str, request) -> Transcript:
     else:
         argv = [sys.executable, str(DIRECT / "direct_py.py"), client]
     child = await asyncio.create_subprocess_exec(*argv, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
-                                                 stderr=asyncio.subprocess.DEVNULL)
+                                                 stderr=asyncio.subprocess.DEVNULL, env=child_env(ca_file=ca_file))
     payload = json.dumps({"url": request.url, "method": request.method, "headers": request.headers,
                           "body": request.body, "timeout_s": request.timeout_s,
                           "reconnects": request.reconnects_allowed, "reconnect_ms": request.reconnect_ms}).encode()

@@ -290,3 +290,39 @@ def test_unreplayable_sources_are_clear_errors(tmp_path):
         ReplayServer(tmp_path / "head.http", match="path")
     with pytest.raises(ValueError, match="speed"):
         ReplayServer(tmp_path / "head.http", speed=-1)
+
+
+def test_record_an_https_upstream_then_replay_it(tmp_path):
+    """``faultproxy record --upstream https://…`` (issue 14): the recorder speaks TLS to a server
+    posing as api.openai.com (reached through --resolve, verified against its CA), records the
+    decrypted exchange with no secret in it, and the recording replays."""
+    from faultproxy.servers.openai import OpenAIServer
+    from faultproxy.tls import LocalCA, server_context
+
+    ca = LocalCA.ephemeral()
+    ca_file = ca.write_cert(tmp_path / "ca.pem")
+    out = tmp_path / "rec"
+    body = '{"model": "m", "stream": true, "messages": [{"role": "user", "content": "hi"}]}'
+
+    async def scenario():
+        async with OpenAIServer(tls=server_context(ca.mint("api.openai.com")), tokens=4) as server:
+            resolve = [f"api.openai.com:{server.port}:127.0.0.1"]
+            async with Recorder(f"https://api.openai.com:{server.port}", out, resolve=resolve,
+                                upstream_ca=ca_file) as recorder:
+                reader, writer = await asyncio.open_connection("127.0.0.1", recorder.port)
+                writer.write(f"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
+                             f"Authorization: Bearer sk-secret\r\nContent-Type: application/json\r\n"
+                             f"Content-Length: {len(body)}\r\n\r\n{body}".encode())
+                answer = await reader.read(-1)
+                writer.close()
+                await wait_for_files(recorder, 2)
+            return answer, server.log[-1]
+
+    answer, seen = run(scenario())
+    assert answer.startswith(b"HTTP/1.1 200 OK") and b"data: [DONE]" in answer
+    assert seen.headers["host"].startswith("api.openai.com:")  # the upstream's own Host
+    recorded = (out / "001-POST-v1-chat-completions.http").read_bytes()
+    assert recorded.partition(b"\r\n\r\n")[2] == answer.partition(b"\r\n\r\n")[2]  # (its head: secrets masked)
+    capture = (out / "001-POST-v1-chat-completions.jsonl").read_text()
+    assert json.loads(capture.splitlines()[0])["upstream"].startswith("https://api.openai.com:")
+    assert "sk-secret" not in capture and b"sk-secret" not in recorded

@@ -16,6 +16,16 @@ for (const method of ["log", "info", "debug"]) {
 
 const NODE_MODULES = new URL("./node_modules/", import.meta.url);
 
+// A proxy named in the environment (HTTPS_PROXY, HTTP_PROXY, NO_PROXY), honoured as the Python
+// clients honour it: Node's own fetch ignores these variables (before Node 24's
+// NODE_USE_ENV_PROXY), so a Node user behind a proxy sets undici's EnvHttpProxyAgent as the
+// global dispatcher -- as the children do here. Loaded only then: it costs start-up time.
+const PROXY_VARIABLES = ["HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy"];
+if (PROXY_VARIABLES.some((name) => process.env[name])) {
+  const { EnvHttpProxyAgent, setGlobalDispatcher } = await import("undici");
+  setGlobalDispatcher(new EnvHttpProxyAgent());
+}
+
 /** The exact version of an installed package, from its own package.json (null if absent). */
 export function packageVersion(name) {
   try {
