@@ -29,7 +29,13 @@ if TYPE_CHECKING:
     from faultproxy.proxy.core import ConnectionCore
 
 
-def plain_response(status: int, reason: str, text: str) -> bytes:
+# The reason phrases of the proxy's own answers, as RFC 9110 §15 names them (http.HTTPStatus's
+# differ between Python versions: 414 is "Request-URI Too Long" before 3.13).
+REASONS = {400: "Bad Request", 408: "Request Timeout", 414: "URI Too Long", 431: "Request Header Fields Too Large",
+           502: "Bad Gateway", 503: "Service Unavailable", 505: "HTTP Version Not Supported"}
+
+
+def plain_response(status: int, text: str) -> bytes:
     """A short plain-text answer from the proxy itself, closing the connection."""
     body = text.encode("utf-8")
     headers = [
@@ -38,7 +44,7 @@ def plain_response(status: int, reason: str, text: str) -> bytes:
         ("Connection", "close"),
         ("X-Faultproxy", "proxy-generated"),
     ]
-    return encode_response(status, reason, headers, body)
+    return encode_response(status, REASONS[status], headers, body)
 
 
 class Answers:
@@ -51,9 +57,9 @@ class Answers:
         self.requests = 0  # request heads read from the client so far, forwarded or not (the latest one's exchange)
         self.malformed_seen = False  # upstream down: what the client sent is no valid request
         self.upstream_error: str | None = None  # why the upstream connection could not be made
-        # a 400 waiting for the responses before it: its text, and the refused request (if its
-        # head went upstream)
-        self.refused: tuple[str, Request | None] | None = None
+        # a refusal (400, 414, 431, 505) waiting for the responses before it: its text, the
+        # refused request (if its head went upstream), and its status
+        self.refused: tuple[str, Request | None, int] | None = None
 
     # -- requests --------------------------------------------------------------------------
 
@@ -66,7 +72,8 @@ class Answers:
             # Nothing of this read goes out, not even a valid request before the malformed one
             # (the reader raises before handing over its events). The error may quote a header
             # line: never echo a credential (it would be captured too).
-            self.refuse(f"faultproxy: malformed request: {redact_text(str(error))}\n")
+            what = "malformed request" if error.status == 400 else "request over a limit"
+            self.refuse(f"faultproxy: {what}: {redact_text(str(error))}\n", error.status)
 
     def request_seen(self, request: Request) -> bool:
         """A request head came from the client (the request pipeline says so). True when a fault
@@ -97,7 +104,9 @@ class Answers:
         except WireError:
             self.malformed_seen = True
 
-    def refuse(self, text: str) -> None:
+    def refuse(self, text: str, status: int = 400) -> None:
+        """Answer ``status`` (a malformed request, one over a limit) once its turn has come (see
+        the module docstring), reading nothing more from the client meanwhile."""
         core = self._core
         if core.phase is not Phase.RELAYING:
             return  # more of what was refused already
@@ -106,10 +115,10 @@ class Answers:
             core.port.note("refused", reason=text.strip(), answer="close")
             self.end()  # its own response has begun: no place for a 400
             return
-        self.refused = (text, request)
+        self.refused = (text, request, status)
         waits = self._waits()
         core.port.note(
-            "refused", reason=text.strip(), answer="400 after the responses due" if waits else "400"
+            "refused", reason=text.strip(), answer=f"{status} after the responses due" if waits else str(status)
         )
         core.enter(Trigger.REQUEST_MALFORMED)
         core.sides.hold(CLIENT, "refused")
@@ -127,8 +136,9 @@ class Answers:
         """The 400, if one waits and its turn has come."""
         if self.refused is None or self._core.phase is not Phase.REFUSING or self._waits():
             return
-        text, self.refused = self.refused[0], None
-        self.answer(400, "Bad Request", text)
+        text, _, status = self.refused
+        self.refused = None
+        self.answer(status, text)
 
     # -- the upstream cannot be reached ----------------------------------------------------
 
@@ -167,15 +177,15 @@ class Answers:
         elif self.requests or self.malformed_seen or core.sides.state[CLIENT] is SideState.READ_DONE:
             target = core.config.upstream
             text = f"faultproxy: upstream {target.host}:{target.port} unreachable: {self.upstream_error}\n"
-            self.answer(502, "Bad Gateway", text)
+            self.answer(502, text)
 
     # -- answering -------------------------------------------------------------------------
 
-    def answer(self, status: int, reason: str, text: str) -> None:
+    def answer(self, status: int, text: str) -> None:
         """Answer the client from the proxy itself, then end the connection (:meth:`end`). The
         answer goes out behind whatever is still queued for the client (a fault's delay),
         never into the middle of it."""
-        self._core.response.outbox.write(plain_response(status, reason, text))
+        self._core.response.outbox.write(plain_response(status, text))
         self.end()
 
     def end(self) -> None:

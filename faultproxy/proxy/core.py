@@ -22,7 +22,7 @@ that is the path every byte of a healthy stream takes.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import partial
 
 from faultproxy.faults.faultset import FaultSet
@@ -30,6 +30,7 @@ from faultproxy.faults.pipeline import Pipeline
 from faultproxy.net.addresses import Address
 from faultproxy.proxy.answers import Answers
 from faultproxy.proxy.flow import Ending, Flow, Port, Sides, Timers
+from faultproxy.proxy.limits import ProxyLimits
 from faultproxy.proxy.outbox import QUEUE_LIMIT
 from faultproxy.proxy.states import (
     CLIENT,
@@ -66,6 +67,7 @@ class RelayConfig:
     connect_timeout: float = 10.0
     linger: float = LINGER_SECONDS
     sniff_wait: float = SNIFF_SECONDS
+    limits: ProxyLimits = field(default_factory=ProxyLimits)
 
 
 class ConnectionCore:
@@ -104,7 +106,7 @@ class ConnectionCore:
         self.response = Flow.between(
             UPSTREAM,
             CLIENT,
-            Pipeline(faults, conn_id, "response", raw=raw),
+            Pipeline(faults, conn_id, "response", raw=raw, limits=config.limits.head),
             self.sides,
             timers=(Timer.RESPONSE_ALARM, Timer.RESPONSE_WAIT),
             write_eof=partial(self._write_eof, CLIENT),
@@ -113,7 +115,8 @@ class ConnectionCore:
             clock=clock,
         )
         request = Pipeline(
-            faults, conn_id, "request", raw=raw, strict=True, on_request=self.answers.request_seen
+            faults, conn_id, "request", raw=raw, strict=True, limits=config.limits.head,
+            on_request=self.answers.request_seen,
         )
         self.request = Flow.between(
             CLIENT,

@@ -26,6 +26,7 @@ from faultproxy.proxy.activity import ActivityLog
 from faultproxy.proxy.capture import CaptureWriter
 from faultproxy.proxy.connections import Connections
 from faultproxy.proxy.core import LINGER_SECONDS, RelayConfig
+from faultproxy.proxy.limits import ProxyLimits
 from faultproxy.proxy.sinks import ProxySink
 
 _SETTER_TIMEOUT = 30.0  # seconds another thread waits for the loop to apply ``enabled``
@@ -48,18 +49,22 @@ class Proxy:
         redact: bool = True,
         connect_timeout: float = 10.0,
         linger: float = LINGER_SECONDS,
+        limits: ProxyLimits = ProxyLimits(),
         faults: list[FaultSpec] | None = None,
         seed: int = 0,
     ):
         """``linger``: after its own answer (400, 502), how long the proxy still drains what the
-        client sends before it closes anyway (see :mod:`faultproxy.proxy.answers`)."""
+        client sends before it closes anyway (see :mod:`faultproxy.proxy.answers`). ``limits``:
+        head sizes, header and idle timeouts, connections at once (:mod:`faultproxy.proxy.limits`)."""
         self.upstream: Address = parse_upstream(upstream)
         self.listen: Address = parse_listen(listen)
         self.raw = raw
         self.connect_timeout = connect_timeout
+        self.limits = limits
         self.faults = FaultSet(check_unique(list(faults or [])), seed=seed)
         self.activity = ActivityLog()  # told what the capture is told, for faultproxy proxy -v
-        self.connections = Connections(RelayConfig(self.upstream, raw, connect_timeout, linger), self.faults)
+        config = RelayConfig(self.upstream, raw, connect_timeout, linger, limits=limits)
+        self.connections = Connections(config, self.faults)
         self.connections.sink = ProxySink(self.activity)
         self.faults.listeners.append(lambda evidence: self.connections.sink.fault(evidence))
         self.faults.on_change.append(self.connections.faults_changed)
