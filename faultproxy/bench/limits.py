@@ -62,8 +62,10 @@ class Figures:
 
 async def _upstream(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
     try:
-        while await reader.readuntil(b"\r\n\r\n"):
+        while head := await reader.readuntil(b"\r\n\r\n"):
             writer.write(OK)
+            if b"connection: close" in head.lower():
+                break
     except (asyncio.IncompleteReadError, ConnectionError, asyncio.LimitOverrunError):
         pass
     finally:
