@@ -111,15 +111,21 @@ async def proxy_at_limit(descriptors: int, *args: str) -> AsyncIterator[tuple[in
     port = None
     try:
         async with asyncio.timeout(GUARD):
-            while port is None:  # the limits line (from before the limits: none), then the listening line
+            while port is None:
                 line = (await process.stderr.readline()).decode()
                 if not line:
                     raise RuntimeError("the proxy exited before it listened: " + "".join(figures.proxy_log))
                 figures.proxy_log.append(line)
-                if found := re.search(r"(\d+) connections \(descriptor limit", line):
-                    figures.cap = int(found.group(1))
                 if found := re.match(r"faultproxy: http://127\.0\.0\.1:(\d+) ->", line):
                     port = int(found.group(1))
+        try:  # the limits line follows at once (a proxy from before the limits has none)
+            async with asyncio.timeout(2.0):
+                line = (await process.stderr.readline()).decode()
+            figures.proxy_log.append(line)
+            if found := re.search(r"(\d+) connections \(descriptor limit", line):
+                figures.cap = int(found.group(1))
+        except TimeoutError:
+            pass
         drain = asyncio.ensure_future(_keep_log(process.stderr, figures))
         yield port, figures
     finally:

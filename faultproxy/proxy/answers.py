@@ -21,7 +21,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from faultproxy.redact import redact_text
-from faultproxy.proxy.states import CLIENT, UPSTREAM, Mode, Phase, SideState, Timer, Trigger
+from faultproxy.proxy.states import CLIENT, UPSTREAM, Mode, Phase, SideEvent, SideState, Timer, Trigger
 from faultproxy.wire.errors import WireError
 from faultproxy.wire.http import Request, encode_response
 
@@ -50,13 +50,14 @@ def plain_response(status: int, text: str) -> bytes:
 class Answers:
     """The proxy's own answers on one connection (see the module docstring)."""
 
-    __slots__ = ("_core", "malformed_seen", "refused", "requests", "upstream_error")
+    __slots__ = ("_core", "full", "malformed_seen", "refused", "requests", "upstream_error")
 
     def __init__(self, core: ConnectionCore):
         self._core = core
         self.requests = 0  # request heads read from the client so far, forwarded or not (the latest one's exchange)
         self.malformed_seen = False  # upstream down: what the client sent is no valid request
         self.upstream_error: str | None = None  # why the upstream connection could not be made
+        self.full: int | None = None  # the proxy's connection cap, when this client came over it
         # a refusal (400, 414, 431, 505) waiting for the responses before it: its text, the
         # refused request (if its head went upstream), and its status
         self.refused: tuple[str, Request | None, int] | None = None
@@ -121,6 +122,7 @@ class Answers:
             "refused", reason=text.strip(), answer=f"{status} after the responses due" if waits else str(status)
         )
         core.enter(Trigger.REQUEST_MALFORMED)
+        core.timers.disarm(Timer.HEADER)  # nothing more is read: no head is awaited
         core.sides.hold(CLIENT, "refused")
         self.answer_refusal()
 
@@ -140,7 +142,40 @@ class Answers:
         self.refused = None
         self.answer(status, text)
 
-    # -- the upstream cannot be reached ----------------------------------------------------
+    def header_timeout(self) -> None:
+        """The header timer fired: a request head begun and not whole gets a 408 (in its turn,
+        like a 400); a client that has sent nothing of one is closed, as an idle one is."""
+        core = self._core
+        if core.phase not in (Phase.CONNECTING, Phase.RELAYING, Phase.UPSTREAM_DOWN):
+            return
+        seconds = core.config.limits.header_timeout
+        reader = core.request.pipeline.reader
+        if not core.early and (reader is None or reader.idle):
+            core.port.note("timeout", limit="header_timeout", seconds=seconds)
+            core.enter(Trigger.END)
+            core.close(CLIENT, "fin")
+            core.close(UPSTREAM, "fin")
+            return
+        text = f"faultproxy: request head not complete after {seconds:g}s\n"
+        if core.phase is Phase.RELAYING:
+            self.refuse(text, 408)
+        else:
+            core.port.note("refused", reason=text.strip(), answer="408")
+            self.answer(408, text)
+
+    # -- no upstream: it cannot be reached, or the proxy is at its cap -----------------------
+
+    def at_capacity(self, cap: int) -> None:
+        """The proxy relays ``cap`` connections already: this client gets no upstream connection,
+        and a 503 — at once for HTTP, whose client sends its request unasked (the lingering close
+        then reads it); a close under TCP; under ``raw=None`` once it has shown which it is."""
+        core = self._core
+        self.full = cap
+        core.port.note("refused", reason=f"the proxy is at its limit of {cap} connections", answer="503",
+                       limit="connections")
+        core.sides.move(UPSTREAM, SideEvent.FAILED)  # never connected
+        core.enter(Trigger.OVER_CAPACITY)
+        self.upstream_down()
 
     def upstream_failed(self, reason: str) -> None:
         """The connect failed: the client gets a 502 once it shows a request, or a close."""
@@ -174,6 +209,8 @@ class Answers:
         if core.mode is Mode.TCP:
             core.enter(Trigger.END)
             core.close(CLIENT, "fin")
+        elif self.full is not None:
+            self.answer(503, f"faultproxy: too many connections: the proxy relays at most {self.full} at once\n")
         elif self.requests or self.malformed_seen or core.sides.state[CLIENT] is SideState.READ_DONE:
             target = core.config.upstream
             text = f"faultproxy: upstream {target.host}:{target.port} unreachable: {self.upstream_error}\n"
@@ -193,6 +230,8 @@ class Answers:
         it, and drain what it still sends (the lingering close; see the module docstring)."""
         core = self._core
         core.enter(Trigger.ANSWER)
+        for timer in (Timer.CONNECT, Timer.HEADER, Timer.IDLE):
+            core.timers.disarm(timer)
         core.request.cancel()
         core.close(UPSTREAM, "fin")
         state = core.sides.state[CLIENT]

@@ -115,10 +115,10 @@ def proxy(listen: str, upstream: str, raw: bool, capture: Path | None, no_redact
             if error.filename:  # opening the capture failed, not the listening socket
                 raise BadInput(f"cannot write capture {error.filename}: {error.strerror}") from None
             raise BadInput(f"cannot listen on {instance.listen}: {error.strerror or error}") from None
-        click.echo(f"faultproxy: limits: {_describe(limits, descriptors)}", err=True)
         mode = "raw TCP" if raw else "HTTP/1.1"
         click.echo(f"faultproxy: {instance.url} -> {instance.upstream} ({mode})"
                    + (f", capture {capture}" if capture else ""), err=True)
+        click.echo(f"  limits: {_describe(limits, descriptors)}", err=True)
         for spec in instance.faults.specs:
             click.echo(f"  fault {spec.name}: {spec.type} {spec.stream} {spec.attributes.model_dump()}", err=True)
         try:

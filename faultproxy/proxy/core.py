@@ -80,6 +80,8 @@ class ConnectionCore:
         "config",
         "conn_id",
         "early",
+        "idle_mark",
+        "idle_since",
         "mode",
         "phase",
         "port",
@@ -102,6 +104,8 @@ class ConnectionCore:
         self.timers = Timers(port)
         self.answers = Answers(self)
         self.early: list[bytes] = []  # client bytes read before the upstream connection exists
+        self.idle_since = 0.0  # the idle timer: since when the connection was seen idle …
+        self.idle_mark = -1  # … and the messages read both ways by then (any change is activity)
         raw = config.raw is True
         self.response = Flow.between(
             UPSTREAM,
@@ -132,11 +136,17 @@ class ConnectionCore:
 
     # -- events ------------------------------------------------------------------------------
 
-    def opened(self) -> None:
-        """The client's connection was accepted: connect upstream."""
+    def opened(self, full: int | None = None) -> None:
+        """The client's connection was accepted: connect upstream. ``full``: the proxy is at its
+        connection cap, this many: no upstream connection then, the client gets a 503."""
         self.sides.opened(CLIENT)
+        if full is not None:
+            self.answers.at_capacity(full)
+            return
         self.port.connect(self.config.upstream)
         self.timers.arm(Timer.CONNECT, self.clock() + self.config.connect_timeout)
+        if self.mode is Mode.HTTP:
+            self._arm_limits()
 
     def connected(self) -> None:
         """The upstream connection is made: relaying starts, with what the client sent meanwhile."""
@@ -241,6 +251,10 @@ class ConnectionCore:
                 self.answers.upstream_failed(f"connect timed out after {self.config.connect_timeout:g}s")
             elif timer is Timer.SNIFF:
                 self.answers.upstream_down(silent=True)
+            elif timer is Timer.HEADER:
+                self.answers.header_timeout()
+            elif timer is Timer.IDLE:
+                self._look_idle()
 
     def write_paused(self, side: Side) -> None:
         """``side``'s socket buffer is full: read nothing more from its peer meanwhile."""
@@ -277,6 +291,7 @@ class ConnectionCore:
         phase = self.phase
         if phase is Phase.RELAYING:
             self.answers.forward(data)
+            self._watch_head()
         elif phase is Phase.CONNECTING:
             self.early.append(data)
             # whatever waits for the upstream must stay small, however fast the client sends
@@ -285,6 +300,8 @@ class ConnectionCore:
             if self.mode is Mode.HTTP:
                 self.answers.check_request(data)
             self.answers.upstream_down()
+            if self.phase is Phase.UPSTREAM_DOWN and self.mode is Mode.HTTP:
+                self._watch_head()  # still waiting for the request: its head is due in time
         # REFUSING: nothing more is read; ANSWERED: drained until the client closes (linger)
 
     def decide(self, mode: Mode) -> None:
@@ -296,6 +313,67 @@ class ConnectionCore:
             self.request.pipeline.as_raw()
             self.response.pipeline.as_raw()
             self.port.note("protocol", relayed_as="tcp")
+        elif self.answers.full is None:  # over the cap the 503 bounds it
+            self._arm_limits()
+
+    # -- limits (HTTP only: a TCP connection has no heads, and may idle as its protocol likes) --
+
+    def _arm_limits(self) -> None:
+        """An HTTP connection starts: its first request head is due within the header timeout,
+        and the idle timer starts looking."""
+        limits, now = self.config.limits, self.clock()
+        if limits.header_timeout is not None:
+            self.timers.arm(Timer.HEADER, now + limits.header_timeout)
+        if limits.idle_timeout is not None:
+            self.timers.arm(Timer.IDLE, now + limits.idle_timeout / 4)
+
+    def _watch_head(self) -> None:
+        """After client bytes: the header timer runs while a request head is incomplete, from the
+        connection's start or the head's first byte, and stops once the head is whole."""
+        timeout = self.config.limits.header_timeout
+        reader = self.request.pipeline.reader
+        if timeout is None or reader is None:
+            return
+        if reader.between_messages and not reader.idle:
+            if Timer.HEADER not in self.timers:
+                self.timers.arm(Timer.HEADER, self.clock() + timeout)
+        else:
+            self.timers.disarm(Timer.HEADER)
+
+    def _look_idle(self) -> None:
+        """The idle timer: a kept-alive connection with no request in progress for the idle
+        timeout is closed. Idle means both readers between messages with nothing buffered, no
+        response due, nothing queued; any message read since the last look is activity. The
+        looks come every quarter of the timeout, and the first that finds the connection idle
+        starts the count: it is closed between one and 1.25 timeouts after it went idle — never
+        sooner, and no clock is read per byte relayed."""
+        timeout = self.config.limits.idle_timeout
+        assert timeout is not None, "the idle timer is armed only with an idle timeout"
+        if self.phase is Phase.CONNECTING:
+            self.timers.arm(Timer.IDLE, self.clock() + timeout / 4)
+            return
+        if self.phase is not Phase.RELAYING:
+            return  # answering, refusing, closing: other timers bound those
+        request, response, now = self.request, self.response, self.clock()
+        asked, answered = request.pipeline.reader, response.pipeline.reader
+        if asked is None or answered is None:
+            return  # TCP after all
+        mark = asked.messages + answered.messages
+        idle = (
+            asked.idle
+            and not response.pipeline.responses_due_before()
+            and request.outbox.idle
+            and response.outbox.idle
+        )
+        if not idle or mark != self.idle_mark:
+            self.idle_since, self.idle_mark = now, (mark if idle else -1)
+        elif now >= self.idle_since + timeout:
+            self.port.note("timeout", limit="idle_timeout", seconds=timeout)
+            self.enter(Trigger.END)
+            self.close(CLIENT, "fin")
+            self.close(UPSTREAM, "fin")
+            return
+        self.timers.arm(Timer.IDLE, now + timeout / 4)
 
     # -- lifecycle ---------------------------------------------------------------------------
 
