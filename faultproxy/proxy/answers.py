@@ -151,10 +151,7 @@ class Answers:
         seconds = core.config.limits.header_timeout
         reader = core.request.pipeline.reader
         if not core.early and (reader is None or reader.idle):
-            core.port.note("timeout", limit="header_timeout", seconds=seconds)
-            core.enter(Trigger.END)
-            core.close(CLIENT, "fin")
-            core.close(UPSTREAM, "fin")
+            core.end_quietly("header_timeout", seconds)
             return
         text = f"faultproxy: request head not complete after {seconds:g}s\n"
         if core.phase is Phase.RELAYING:
@@ -171,8 +168,7 @@ class Answers:
         then reads it); a close under TCP; under ``raw=None`` once it has shown which it is."""
         core = self._core
         self.full = cap
-        core.port.note("refused", reason=f"the proxy is at its limit of {cap} connections", answer="503",
-                       limit="connections")
+        core.port.note("refused", reason=self._too_many(), answer="503", limit="connections")
         core.sides.move(UPSTREAM, SideEvent.FAILED)  # never connected
         core.enter(Trigger.OVER_CAPACITY)
         self.upstream_down()
@@ -189,6 +185,9 @@ class Answers:
                 self.check_request(data)
         core.sides.release(CLIENT, "connecting")
         self.upstream_down()
+
+    def _too_many(self) -> str:
+        return f"faultproxy: too many connections: the proxy relays at most {self.full} at once"
 
     def upstream_down(self, *, silent: bool = False) -> None:
         """Decide what a client gets with the upstream down, once that can be told: a 502 for an
@@ -210,7 +209,7 @@ class Answers:
             core.enter(Trigger.END)
             core.close(CLIENT, "fin")
         elif self.full is not None:
-            self.answer(503, f"faultproxy: too many connections: the proxy relays at most {self.full} at once\n")
+            self.answer(503, self._too_many() + "\n")
         elif self.requests or self.malformed_seen or core.sides.state[CLIENT] is SideState.READ_DONE:
             target = core.config.upstream
             text = f"faultproxy: upstream {target.host}:{target.port} unreachable: {self.upstream_error}\n"

@@ -334,11 +334,24 @@ class ConnectionCore:
         reader = self.request.pipeline.reader
         if timeout is None or reader is None:
             return
+        if self.phase is not Phase.RELAYING and self.phase is not Phase.UPSTREAM_DOWN:
+            return  # refused or answered meanwhile: no head is awaited any more
         if reader.between_messages and not reader.idle:
             if Timer.HEADER not in self.timers:
                 self.timers.arm(Timer.HEADER, self.clock() + timeout)
         else:
             self.timers.disarm(Timer.HEADER)
+
+    def end_quietly(self, limit: str, seconds: float) -> None:
+        """A timeout ends a connection no request is in progress on: both sides get a FIN, the
+        client no answer (there is nothing to answer; a 408 to a client that asked nothing may be
+        taken for the answer to its next request)."""
+        self.port.note("timeout", limit=limit, seconds=seconds)
+        self.enter(Trigger.END)
+        self.timers.disarm(Timer.HEADER)
+        self.timers.disarm(Timer.IDLE)
+        self.close(CLIENT, "fin")
+        self.close(UPSTREAM, "fin")
 
     def _look_idle(self) -> None:
         """The idle timer: a kept-alive connection with no request in progress for the idle
@@ -368,10 +381,7 @@ class ConnectionCore:
         if not idle or mark != self.idle_mark:
             self.idle_since, self.idle_mark = now, (mark if idle else -1)
         elif now >= self.idle_since + timeout:
-            self.port.note("timeout", limit="idle_timeout", seconds=timeout)
-            self.enter(Trigger.END)
-            self.close(CLIENT, "fin")
-            self.close(UPSTREAM, "fin")
+            self.end_quietly("idle_timeout", timeout)
             return
         self.timers.arm(Timer.IDLE, now + timeout / 4)
 
