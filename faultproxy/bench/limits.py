@@ -92,14 +92,15 @@ def _status(data: bytes | bytearray) -> str:
 
 
 @asynccontextmanager
-async def proxy_at_limit(descriptors: int, *args: str) -> AsyncIterator[tuple[int, Figures]]:
-    """A ``faultproxy proxy`` subprocess at ``descriptors`` open files, before an upstream
-    in this process: its port, and the Figures it starts (the cap it announced)."""
+async def proxy_at_limit(descriptors: int, *args: str, soft: int | None = None) -> AsyncIterator[tuple[int, Figures]]:
+    """A ``faultproxy proxy`` subprocess at ``descriptors`` open files (its hard limit; ``soft``:
+    a lower soft limit it starts with), before an upstream in this process: its port, and the
+    Figures it starts (the cap it announced)."""
     upstream = await asyncio.start_server(_upstream, "127.0.0.1", 0)
     up_port = upstream.sockets[0].getsockname()[1]
 
     def limit() -> None:
-        resource.setrlimit(resource.RLIMIT_NOFILE, (descriptors, descriptors))
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft or descriptors, descriptors))
 
     process = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "faultproxy", "proxy", "--listen", "127.0.0.1:0",
@@ -183,16 +184,17 @@ async def probe(descriptors: int, idle: int, healthy_count: int, inputs: int, he
                 writer.write(b"GET /slow HTTP/1.1\r\nHost: probe\r\n")  # a head that never ends
             held.append((reader, writer))
         progress(f"{len(held)} idle clients connected")
-        # the idle ones over the cap are answered (or closed) first: wait for that, bounded
-        over = [asyncio.ensure_future(_outcome(r, header_timeout / 2)) for r, _ in held]
-        done = await asyncio.gather(*over)
-        still = [pair for pair, end in zip(held, done) if end == "open"]
-        figures.idle.update(end for end in done if end != "open")
-        progress(f"{len(held) - len(still)} idle clients answered at once: {dict(figures.idle)}")
+        # The proxy takes them in the order they connected: those past its cap are answered (or
+        # dropped) at once, the rest it holds. Wait for the first to end (a proxy with no cap
+        # holds them all: then they are given the guard's time).
+        cap = figures.cap if figures.cap is not None else len(held)
+        over = await asyncio.gather(*(_outcome(r) for r, _ in held[cap:]))
+        figures.idle.update(f"{end} (over the cap)" for end in over)
+        progress(f"idle clients over the cap: {dict(figures.idle)}")
         figures.healthy_while_held = await healthy(port, healthy_count)
         progress(f"healthy while held: {dict(figures.healthy_while_held)}")
-        ends = await asyncio.gather(*(_outcome(r, header_timeout * 2 + 10) for r, _ in still))
-        figures.idle.update(f"{end} (header timeout)" for end in ends)
+        ends = await asyncio.gather(*(_outcome(r, header_timeout * 2 + 10) for r, _ in held[:cap]))
+        figures.idle.update(f"{end} (held)" for end in ends)
         for _, writer in held:
             writer.close()
         progress(f"idle clients: {dict(figures.idle)}")

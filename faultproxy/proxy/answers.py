@@ -29,6 +29,11 @@ if TYPE_CHECKING:
     from faultproxy.proxy.core import ConnectionCore
 
 
+# How long a client over the connection cap is drained after its 503: a client that sent its
+# request reads the answer and closes at once (and frees the place at once), one that sends
+# nothing must not hold one of the few places over the cap (connections.OVER_CAP) for long.
+FULL_LINGER = 1.0
+
 # The reason phrases of the proxy's own answers, as RFC 9110 §15 names them (http.HTTPStatus's
 # differ between Python versions: 414 is "Request-URI Too Long" before 3.13).
 REASONS = {400: "Bad Request", 408: "Request Timeout", 414: "URI Too Long", 431: "Request Header Fields Too Large",
@@ -244,4 +249,5 @@ class Answers:
     def linger(self) -> None:
         core = self._core
         if Timer.LINGER not in core.timers:
-            core.timers.arm(Timer.LINGER, core.clock() + core.config.linger)
+            seconds = core.config.linger if self.full is None else min(core.config.linger, FULL_LINGER)
+            core.timers.arm(Timer.LINGER, core.clock() + seconds)

@@ -237,7 +237,7 @@ def test_a_client_over_the_cap_gets_a_503_and_no_upstream_connection() -> None:
                             "answer": "503", "limit": "connections"})
         << Write(CLIENT, ANSWER_503)
         << WriteEof(CLIENT)
-        << Arm(Timer.LINGER, 5.0)
+        << Arm(Timer.LINGER, 1.0)  # a short lingering close: the few places over the cap stay free
         >> DataReceived(CLIENT, GET)  # its request, read and dropped by the lingering close
         >> EofReceived(CLIENT)
         << Note("eof", {"side": CLIENT})
@@ -264,7 +264,7 @@ def test_an_undecided_client_over_the_cap_gets_its_503_once_it_shows_http() -> N
         << Cancel(Timer.SNIFF)
         << Write(CLIENT, ANSWER_503)
         << WriteEof(CLIENT)
-        << Arm(Timer.LINGER, 5.0)
+        << Arm(Timer.LINGER, 1.0)
     )
 
 
