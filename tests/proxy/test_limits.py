@@ -4,11 +4,12 @@ An upstream's response that breaks the same rules reaches the client as the upst
 
 from __future__ import annotations
 
+import asyncio
 import re
 
 import pytest
-from proxy_harness import Conn
-from test_failures import GET, answer_ok, healthy
+from proxy_harness import Conn, wait_until
+from test_failures import GET, OK, answer_ok, healthy
 
 from faultproxy.proxy.limits import ProxyLimits
 from faultproxy.wire.limits import HeadLimits
@@ -86,3 +87,59 @@ def test_a_response_against_the_same_rules_reaches_the_client_byte_for_byte(resp
     sock.send(GET)
     data, _ = sock.recv_to_end()
     assert data == response
+
+
+# -- the timeouts and the cap, through real sockets ---------------------------------------------
+
+
+def test_a_head_that_never_ends_gets_a_408_and_a_silent_client_a_close(make_proxy, serve, raw_client):
+    proxy = make_proxy(serve(answer_ok).url, limits=ProxyLimits(header_timeout=0.3, idle_timeout=None))
+    slow = raw_client(proxy.port)
+    slow.send(b"GET / HTTP/1.1\r\nHost: x\r\nX-Slow: ")
+    assert read_answer(slow) == (408, "faultproxy: request head not complete after 0.3s\n")
+    silent = raw_client(proxy.port)
+    assert silent.recv_to_end() == (b"", "fin")
+    healthy(proxy.url)
+
+
+def test_a_kept_alive_connection_is_closed_when_idle_and_a_stalled_stream_is_not(aio, make_proxy, serve, raw_client):
+    """The stalled stream starts before the other connection's request, so by the time that
+    one is closed as idle, the stream has been still for longer than the idle timeout: it must
+    then still get its end. No clock is read by the test."""
+    release = asyncio.Event()
+
+    async def answer(conn: Conn) -> None:
+        while True:
+            head, _ = await conn.read_request()
+            if head.startswith(b"GET /stall"):
+                await conn.write(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n")
+                await release.wait()
+                await conn.write(b"0\r\n\r\n")
+            else:
+                await conn.write(OK)
+
+    proxy = make_proxy(serve(answer).url, limits=ProxyLimits(header_timeout=None, idle_timeout=0.2))
+    streaming = raw_client(proxy.port)
+    streaming.send(b"GET /stall HTTP/1.1\r\nHost: x\r\n\r\n")
+    streaming.recv_until(b"hello\r\n")
+    idle = raw_client(proxy.port)
+    idle.send(b"GET /ok HTTP/1.1\r\nHost: x\r\n\r\n")
+    assert idle.recv_exactly(len(OK)) == OK
+    assert idle.recv_to_end() == (b"", "fin")  # kept alive, then idle: closed
+    aio.loop.call_soon_threadsafe(release.set)
+    assert streaming.recv_until(b"0\r\n\r\n") == b"0\r\n\r\n"  # the stalled stream was never cut
+
+
+def test_clients_over_the_cap_get_503_and_the_cap_frees_as_connections_end(make_proxy, serve, raw_client):
+    proxy = make_proxy(serve(answer_ok).url, limits=ProxyLimits(max_connections=2))
+    held = [raw_client(proxy.port) for _ in range(2)]
+    for sock in held:
+        sock.send(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        assert sock.recv_exactly(len(OK)) == OK  # kept alive: each holds a place
+    for _ in range(40):  # more than the places over the cap: each still gets its answer
+        over = raw_client(proxy.port)
+        over.send(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        assert read_answer(over) == (503, "faultproxy: too many connections: the proxy relays at most 2 at once\n")
+    held[0].close()
+    wait_until(lambda: proxy.active < 2, "a place to free")
+    healthy(proxy.url)
