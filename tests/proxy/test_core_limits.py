@@ -17,7 +17,6 @@ from playbook import (
     Close,
     Connect,
     Connected,
-    ConnectFailed,
     ConnectionLost,
     DataReceived,
     Done,
@@ -32,10 +31,10 @@ from playbook import (
     Write,
     WriteEof,
 )
-from test_core import EVENTS, FAULT_MIXES, HEAD_CHUNKED, OK, _possible
+from test_core import EVENTS, FAULT_MIXES, HEAD_CHUNKED, OK, play_to_the_end
 
 from faultproxy.proxy.limits import ProxyLimits
-from faultproxy.proxy.states import CLIENT, UPSTREAM, Phase, SideState, Timer
+from faultproxy.proxy.states import CLIENT, UPSTREAM, Timer
 from faultproxy.wire.limits import HeadLimits
 
 # a head of at most 200 bytes, lines of 60, 4 fields; a head due within 30 s; idle after 60 s,
@@ -312,22 +311,8 @@ def test_with_the_limits_on_any_sequence_of_events_ends_closed_once_with_no_time
     """The property test of test_core.py with the header and idle timers armed, heads small
     enough for its requests to pass them, and clients over the cap."""
     playbook = Playbook(raw=raw, faults=faults, limits=LIMITS)
-    core, port = playbook.core, playbook.port
-    core.opened(full)
-    for event in events:
-        if not _possible(event, core, port):
-            continue
-        event.apply(core, port)
-        assert port.finished <= 1
-    for side in (CLIENT, UPSTREAM):
-        if side in port.connected and core.sides.state[side] is not SideState.GONE:
-            core.lost(side, False)
-    if core.sides.state[UPSTREAM] is SideState.CONNECTING:
-        core.connect_failed("the test ends")
-        if core.sides.state[CLIENT] is not SideState.GONE:
-            core.lost(CLIENT, False)
-    assert core.phase is Phase.CLOSED and port.finished == 1
-    assert port.armed == {}, f"timers left armed: {port.armed}"
+    playbook.core.opened(full)
+    play_to_the_end(playbook, events)
 
 
 @pytest.mark.parametrize("timer", [Timer.HEADER, Timer.IDLE])
