@@ -26,9 +26,9 @@ import resource
 import subprocess
 import sys
 from collections import Counter
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from typing import AsyncIterator
 
 OK = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
 HEALTHY = b"GET /healthy HTTP/1.1\r\nHost: probe\r\nConnection: close\r\n\r\n"
@@ -109,7 +109,7 @@ async def proxy_at_limit(descriptors: int, *args: str, soft: int | None = None) 
     )
     figures = Figures(descriptors)
     assert process.stderr is not None
-    port = None
+    port, drain = None, None
     try:
         async with asyncio.timeout(GUARD):
             while port is None:
@@ -133,7 +133,8 @@ async def proxy_at_limit(descriptors: int, *args: str, soft: int | None = None) 
         process.terminate()
         await process.wait()
         upstream.close()
-    drain.cancel()
+        if drain is not None:
+            await drain  # the rest of its log, to its end
 
 
 async def _keep_log(stream: asyncio.StreamReader, figures: Figures) -> None:
