@@ -156,7 +156,7 @@ class Answers:
         seconds = core.config.limits.header_timeout
         reader = core.request.pipeline.reader
         if not core.early and (reader is None or reader.idle):
-            core.end_quietly("header_timeout", seconds)
+            core.deadlines.end_quietly("header_timeout", seconds)
             return
         text = f"faultproxy: request head not complete after {seconds:g}s\n"
         if core.phase is Phase.RELAYING:

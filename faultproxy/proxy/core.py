@@ -29,6 +29,7 @@ from faultproxy.faults.faultset import FaultSet
 from faultproxy.faults.pipeline import Pipeline
 from faultproxy.net.addresses import Address
 from faultproxy.proxy.answers import Answers
+from faultproxy.proxy.deadlines import Deadlines
 from faultproxy.proxy.flow import Ending, Flow, Port, Sides, Timers
 from faultproxy.proxy.limits import ProxyLimits
 from faultproxy.proxy.outbox import QUEUE_LIMIT
@@ -79,9 +80,8 @@ class ConnectionCore:
         "clock",
         "config",
         "conn_id",
+        "deadlines",
         "early",
-        "idle_mark",
-        "idle_since",
         "mode",
         "phase",
         "port",
@@ -104,8 +104,7 @@ class ConnectionCore:
         self.timers = Timers(port)
         self.answers = Answers(self)
         self.early: list[bytes] = []  # client bytes read before the upstream connection exists
-        self.idle_since = 0.0  # the idle timer: since when the connection was seen idle …
-        self.idle_mark = -1  # … and the messages read both ways by then (any change is activity)
+        self.deadlines = Deadlines(self)
         raw = config.raw is True
         self.response = Flow.between(
             UPSTREAM,
@@ -146,7 +145,7 @@ class ConnectionCore:
         self.port.connect(self.config.upstream)
         self.timers.arm(Timer.CONNECT, self.clock() + self.config.connect_timeout)
         if self.mode is Mode.HTTP:
-            self._arm_limits()
+            self.deadlines.start()
 
     def connected(self) -> None:
         """The upstream connection is made: relaying starts, with what the client sent meanwhile."""
@@ -254,7 +253,7 @@ class ConnectionCore:
             elif timer is Timer.HEADER:
                 self.answers.header_timeout()
             elif timer is Timer.IDLE:
-                self._look_idle()
+                self.deadlines.look_idle()
 
     def write_paused(self, side: Side) -> None:
         """``side``'s socket buffer is full: read nothing more from its peer meanwhile."""
@@ -291,7 +290,7 @@ class ConnectionCore:
         phase = self.phase
         if phase is Phase.RELAYING:
             self.answers.forward(data)
-            self._watch_head()
+            self.deadlines.head_read()
         elif phase is Phase.CONNECTING:
             self.early.append(data)
             # whatever waits for the upstream must stay small, however fast the client sends
@@ -301,7 +300,7 @@ class ConnectionCore:
                 self.answers.check_request(data)
             self.answers.upstream_down()
             if self.phase is Phase.UPSTREAM_DOWN and self.mode is Mode.HTTP:
-                self._watch_head()  # still waiting for the request: its head is due in time
+                self.deadlines.head_read()  # still waiting for the request: its head is due in time
         # REFUSING: nothing more is read; ANSWERED: drained until the client closes (linger)
 
     def decide(self, mode: Mode) -> None:
@@ -314,76 +313,7 @@ class ConnectionCore:
             self.response.pipeline.as_raw()
             self.port.note("protocol", relayed_as="tcp")
         elif self.answers.full is None:  # over the cap the 503 bounds it
-            self._arm_limits()
-
-    # -- limits (HTTP only: a TCP connection has no heads, and may idle as its protocol likes) --
-
-    def _arm_limits(self) -> None:
-        """An HTTP connection starts: its first request head is due within the header timeout,
-        and the idle timer starts looking."""
-        limits, now = self.config.limits, self.clock()
-        if limits.header_timeout is not None:
-            self.timers.arm(Timer.HEADER, now + limits.header_timeout)
-        if limits.idle_timeout is not None:
-            self.timers.arm(Timer.IDLE, now + limits.idle_timeout / 4)
-
-    def _watch_head(self) -> None:
-        """After client bytes: the header timer runs while a request head is incomplete, from the
-        connection's start or the head's first byte, and stops once the head is whole."""
-        timeout = self.config.limits.header_timeout
-        reader = self.request.pipeline.reader
-        if timeout is None or reader is None:
-            return
-        if self.phase is not Phase.RELAYING and self.phase is not Phase.UPSTREAM_DOWN:
-            return  # refused or answered meanwhile: no head is awaited any more
-        if reader.between_messages and not reader.idle:
-            if Timer.HEADER not in self.timers:
-                self.timers.arm(Timer.HEADER, self.clock() + timeout)
-        else:
-            self.timers.disarm(Timer.HEADER)
-
-    def end_quietly(self, limit: str, seconds: float) -> None:
-        """A timeout ends a connection no request is in progress on: both sides get a FIN, the
-        client no answer (there is nothing to answer; a 408 to a client that asked nothing may be
-        taken for the answer to its next request)."""
-        self.port.note("timeout", limit=limit, seconds=seconds)
-        self.enter(Trigger.END)
-        self.timers.disarm(Timer.HEADER)
-        self.timers.disarm(Timer.IDLE)
-        self.close(CLIENT, "fin")
-        self.close(UPSTREAM, "fin")
-
-    def _look_idle(self) -> None:
-        """The idle timer: a kept-alive connection with no request in progress for the idle
-        timeout is closed. Idle means both readers between messages with nothing buffered, no
-        response due, nothing queued; any message read since the last look is activity. The
-        looks come every quarter of the timeout, and the first that finds the connection idle
-        starts the count: it is closed between one and 1.25 timeouts after it went idle — never
-        sooner, and no clock is read per byte relayed."""
-        timeout = self.config.limits.idle_timeout
-        assert timeout is not None, "the idle timer is armed only with an idle timeout"
-        if self.phase is Phase.CONNECTING:
-            self.timers.arm(Timer.IDLE, self.clock() + timeout / 4)
-            return
-        if self.phase is not Phase.RELAYING:
-            return  # answering, refusing, closing: other timers bound those
-        request, response, now = self.request, self.response, self.clock()
-        asked, answered = request.pipeline.reader, response.pipeline.reader
-        if asked is None or answered is None:
-            return  # TCP after all
-        mark = asked.messages + answered.messages
-        idle = (
-            asked.idle
-            and not response.pipeline.responses_due_before()
-            and request.outbox.idle
-            and response.outbox.idle
-        )
-        if not idle or mark != self.idle_mark:
-            self.idle_since, self.idle_mark = now, (mark if idle else -1)
-        elif now >= self.idle_since + timeout:
-            self.end_quietly("idle_timeout", timeout)
-            return
-        self.timers.arm(Timer.IDLE, now + timeout / 4)
+            self.deadlines.start()
 
     # -- lifecycle ---------------------------------------------------------------------------
 
