@@ -87,7 +87,7 @@ class Proxy:
         # not truncate the capture that the first one is still writing
         if self.capture_path is not None:
             try:
-                self._capture = CaptureWriter(self.capture_path, redact=self.redact)
+                self._capture = CaptureWriter(self.capture_path, redact=self.redact, limits=self.limits.head)
             except OSError:
                 await self.stop()  # not half started: no listener left behind
                 raise

@@ -11,6 +11,7 @@ import pytest
 from proxy_harness import Conn, wait_until
 from test_failures import GET, OK, answer_ok, healthy
 
+from faultproxy.proxy.capture_read import capture_records
 from faultproxy.proxy.limits import ProxyLimits
 from faultproxy.wire.limits import HeadLimits
 
@@ -143,3 +144,19 @@ def test_clients_over_the_cap_get_503_and_the_cap_frees_as_connections_end(make_
     held[0].close()
     wait_until(lambda: proxy.active < 2, "a place to free")
     healthy(proxy.url)
+
+
+def test_a_head_the_proxy_allows_over_the_default_limits_is_captured_as_it_passed(make_proxy, serve, raw_client,
+                                                                                  tmp_path):
+    capture = tmp_path / "big.jsonl"
+    big = ProxyLimits(HeadLimits(max_head=1 << 20, max_line=1 << 20, max_fields=1000))
+    proxy = make_proxy(serve(answer_ok).url, limits=big, capture=capture)
+    request = b"GET /big HTTP/1.1\r\nHost: x\r\nX-Big: " + b"b" * 50_000 + b"\r\n\r\n"  # over 8 KiB and 32 KiB
+    sock = raw_client(proxy.port)
+    sock.send(request)
+    assert sock.recv_exactly(len(OK)) == OK
+    sock.close()
+    wait_until(lambda: proxy.active == 0, "the connection to be done")
+    records = [r for r in capture_records(capture) if r.get("dir") == "request"]
+    assert records and records[0]["type"] == "head" and records[0]["target"] == "/big", records[:2]
+    assert not [r for r in capture_records(capture) if r["type"] == "malformed"]
