@@ -42,6 +42,7 @@ from faultproxy.faults.instances import FaultInstances
 from faultproxy.faults.sse_layer import SSELayer
 from faultproxy.wire.chunked import ChunkData
 from faultproxy.wire.http import BodyData, HTTPEvent, HTTPReader, Request, Response
+from faultproxy.wire.limits import DEFAULT_LIMITS, HeadLimits
 
 Output = bytes | Action  # what a pipeline hands the core: bytes to write, actions to carry out
 
@@ -102,15 +103,17 @@ class Pipeline:
         *,
         raw: bool = False,
         strict: bool = False,
+        limits: HeadLimits = DEFAULT_LIMITS,
         on_request: Callable[[Request], bool] | None = None,
     ):
         """``raw``: not HTTP, only byte faults apply. ``strict``: malformed input raises
-        :class:`~faultproxy.wire.errors.WireError` (the core answers 400) instead of being
-        passed on. ``on_request`` is told of each request head (the core uses it to tell the
+        :class:`~faultproxy.wire.errors.WireError` (the core answers with its status: 400, 414,
+        431, 505) instead of being passed on. ``limits``: how large a head may be.
+        ``on_request`` is told of each request head (the core uses it to tell the
         response pipeline which request each response answers); when it returns True a fault
         answers that request itself, and it and everything after it stay here."""
         self.direction = direction
-        self.reader = None if raw else HTTPReader(direction, strict=strict)
+        self.reader = None if raw else HTTPReader(direction, strict=strict, limits=limits)
         self.on_request = on_request
         self.exchange = 0  # where this direction is (its Position): the current exchange, …
         self.offset = 0  # … the bytes written out so far, …

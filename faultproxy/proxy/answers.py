@@ -21,7 +21,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from faultproxy.redact import redact_text
-from faultproxy.proxy.states import CLIENT, UPSTREAM, Mode, Phase, SideState, Timer, Trigger
+from faultproxy.proxy.states import CLIENT, UPSTREAM, Mode, Phase, SideEvent, SideState, Timer, Trigger
 from faultproxy.upstream import TargetError
 from faultproxy.wire.errors import WireError
 from faultproxy.wire.http import Request, encode_response
@@ -30,7 +30,19 @@ if TYPE_CHECKING:
     from faultproxy.proxy.core import ConnectionCore
 
 
-def plain_response(status: int, reason: str, text: str) -> bytes:
+# How long a client over the connection cap is drained after its 503: a client that sent its
+# request reads the answer and closes at once (and frees the place at once), one that sends
+# nothing must not hold one of the few places over the cap (connections.OVER_CAP) for long.
+FULL_LINGER = 1.0
+
+# The reason phrases of the proxy's own answers, as RFC 9110 §15 names them (http.HTTPStatus's
+# differ between Python versions: 414 is "Request-URI Too Long" before 3.13).
+REASONS = {400: "Bad Request", 405: "Method Not Allowed", 408: "Request Timeout", 414: "URI Too Long",
+           431: "Request Header Fields Too Large", 502: "Bad Gateway", 503: "Service Unavailable",
+           505: "HTTP Version Not Supported"}
+
+
+def plain_response(status: int, text: str) -> bytes:
     """A short plain-text answer from the proxy itself, closing the connection."""
     body = text.encode("utf-8")
     headers = [
@@ -39,13 +51,13 @@ def plain_response(status: int, reason: str, text: str) -> bytes:
         ("Connection", "close"),
         ("X-Faultproxy", "proxy-generated"),
     ]
-    return encode_response(status, reason, headers, body)
+    return encode_response(status, REASONS[status], headers, body)
 
 
 class Answers:
     """The proxy's own answers on one connection (see the module docstring)."""
 
-    __slots__ = ("_core", "malformed_seen", "refused", "requests", "upstream_error", "upstream_said")
+    __slots__ = ("_core", "full", "malformed_seen", "refused", "requests", "upstream_error", "upstream_said")
 
     def __init__(self, core: ConnectionCore):
         self._core = core
@@ -53,9 +65,10 @@ class Answers:
         self.malformed_seen = False  # upstream down: what the client sent is no valid request
         self.upstream_error: str | None = None  # why the upstream connection could not be made
         self.upstream_said = False  # upstream_error is a whole sentence naming the upstream (a TLS failure)
-        # a 400 waiting for the responses before it: its text, and the refused request (if its
-        # head went upstream)
-        self.refused: tuple[str, Request | None] | None = None
+        self.full: int | None = None  # the proxy's connection cap, when this client came over it
+        # a refusal (400, 414, 431, 505) waiting for the responses before it: its text, the
+        # refused request (if its head went upstream), and its status
+        self.refused: tuple[str, Request | None, int] | None = None
 
     # -- requests --------------------------------------------------------------------------
 
@@ -72,7 +85,8 @@ class Answers:
             # Nothing of this read goes out, not even a valid request before the malformed one
             # (the reader raises before handing over its events). The error may quote a header
             # line: never echo a credential (it would be captured too).
-            self.refuse(f"faultproxy: malformed request: {redact_text(str(error))}\n")
+            what = "malformed request" if error.status == 400 else "request over a limit"
+            self.refuse(f"faultproxy: {what}: {redact_text(str(error))}\n", error.status)
 
     def finish(self) -> None:
         """The client's FIN reaches the request flow (after a head it cut short, as it came)."""
@@ -110,7 +124,9 @@ class Answers:
         except WireError:
             self.malformed_seen = True
 
-    def refuse(self, text: str) -> None:
+    def refuse(self, text: str, status: int = 400) -> None:
+        """Answer ``status`` (a malformed request, one over a limit) once its turn has come (see
+        the module docstring), reading nothing more from the client meanwhile."""
         core = self._core
         if core.phase is not Phase.RELAYING:
             return  # more of what was refused already
@@ -119,12 +135,13 @@ class Answers:
             core.port.note("refused", reason=text.strip(), answer="close")
             self.end()  # its own response has begun: no place for a 400
             return
-        self.refused = (text, request)
+        self.refused = (text, request, status)
         waits = self._waits()
         core.port.note(
-            "refused", reason=text.strip(), answer="400 after the responses due" if waits else "400"
+            "refused", reason=text.strip(), answer=f"{status} after the responses due" if waits else str(status)
         )
         core.enter(Trigger.REQUEST_MALFORMED)
+        core.timers.disarm(Timer.HEADER)  # nothing more is read: no head is awaited
         core.sides.hold(CLIENT, "refused")
         self.answer_refusal()
 
@@ -140,10 +157,40 @@ class Answers:
         """The 400, if one waits and its turn has come."""
         if self.refused is None or self._core.phase is not Phase.REFUSING or self._waits():
             return
-        text, self.refused = self.refused[0], None
-        self.answer(400, "Bad Request", text)
+        text, _, status = self.refused
+        self.refused = None
+        self.answer(status, text)
 
-    # -- the upstream cannot be reached ----------------------------------------------------
+    def header_timeout(self) -> None:
+        """The header timer fired: a request head begun and not whole gets a 408 (in its turn,
+        like a 400); a client that has sent nothing of one is closed, as an idle one is."""
+        core = self._core
+        if core.phase not in (Phase.CONNECTING, Phase.RELAYING, Phase.UPSTREAM_DOWN):
+            return
+        seconds = core.config.limits.header_timeout
+        reader = core.request.pipeline.reader
+        if not core.early and (reader is None or reader.idle):
+            core.deadlines.end_quietly("header_timeout", seconds)
+            return
+        text = f"faultproxy: request head not complete after {seconds:g}s\n"
+        if core.phase is Phase.RELAYING:
+            self.refuse(text, 408)
+        else:
+            core.port.note("refused", reason=text.strip(), answer="408")
+            self.answer(408, text)
+
+    # -- no upstream: it cannot be reached, or the proxy is at its cap -----------------------
+
+    def at_capacity(self, cap: int) -> None:
+        """The proxy relays ``cap`` connections already: this client gets no upstream connection,
+        and a 503 — at once for HTTP, whose client sends its request unasked (the lingering close
+        then reads it); a close under TCP; under ``raw=None`` once it has shown which it is."""
+        core = self._core
+        self.full = cap
+        core.port.note("refused", reason=self._too_many(), answer="503", limit="connections")
+        core.sides.move(UPSTREAM, SideEvent.FAILED)  # never connected
+        core.enter(Trigger.OVER_CAPACITY)
+        self.upstream_down()
 
     def upstream_failed(self, reason: str, kind: str | None = None) -> None:
         """The connect failed (or the upstream's TLS handshake, ``kind`` naming how: a sentence
@@ -163,6 +210,9 @@ class Answers:
         core.sides.release(CLIENT, "connecting")
         self.upstream_down()
 
+    def _too_many(self) -> str:
+        return f"faultproxy: too many connections: the proxy relays at most {self.full} at once"
+
     def upstream_down(self, *, silent: bool = False) -> None:
         """Decide what a client gets with the upstream down, once that can be told: a 502 for an
         HTTP client that has sent a request (or something, then its FIN), a close otherwise.
@@ -174,7 +224,7 @@ class Answers:
         if core.phase is not Phase.UPSTREAM_DOWN:
             return
         if core.targets.tunnel is not None:  # a CONNECT that could not be made: its answer is due now
-            self.answer(502, "Bad Gateway", self._unreachable())
+            self.answer(502, self._unreachable())
             return
         if core.mode is Mode.UNDECIDED:
             if not silent and core.sides.state[CLIENT] is not SideState.READ_DONE:
@@ -185,8 +235,10 @@ class Answers:
         if core.mode is Mode.TCP:
             core.enter(Trigger.END)
             core.close(CLIENT, "fin")
+        elif self.full is not None:
+            self.answer(503, self._too_many() + "\n")
         elif self.requests or self.malformed_seen or core.sides.state[CLIENT] is SideState.READ_DONE:
-            self.answer(502, "Bad Gateway", self._unreachable())
+            self.answer(502, self._unreachable())
 
     def _unreachable(self) -> str:
         """The 502's text: which upstream, and why (``TLS handshake with api.openai.com:443 failed: …``)."""
@@ -196,11 +248,11 @@ class Answers:
 
     # -- answering -------------------------------------------------------------------------
 
-    def answer(self, status: int, reason: str, text: str) -> None:
+    def answer(self, status: int, text: str) -> None:
         """Answer the client from the proxy itself, then end the connection (:meth:`end`). The
         answer goes out behind whatever is still queued for the client (a fault's delay),
         never into the middle of it."""
-        self._core.response.outbox.write(plain_response(status, reason, text))
+        self._core.response.outbox.write(plain_response(status, text))
         self.end()
 
     def end(self) -> None:
@@ -208,6 +260,8 @@ class Answers:
         it, and drain what it still sends (the lingering close; see the module docstring)."""
         core = self._core
         core.enter(Trigger.ANSWER)
+        for timer in (Timer.CONNECT, Timer.HEADER, Timer.IDLE):
+            core.timers.disarm(timer)
         core.request.cancel()
         core.close(UPSTREAM, "fin")
         state = core.sides.state[CLIENT]
@@ -221,4 +275,5 @@ class Answers:
     def linger(self) -> None:
         core = self._core
         if Timer.LINGER not in core.timers:
-            core.timers.arm(Timer.LINGER, core.clock() + core.config.linger)
+            seconds = core.config.linger if self.full is None else min(core.config.linger, FULL_LINGER)
+            core.timers.arm(Timer.LINGER, core.clock() + seconds)

@@ -64,6 +64,7 @@ from faultproxy.wire.http import (
     TunnelData,
     is_event_stream,
 )
+from faultproxy.wire.limits import DEFAULT_LIMITS, HeadLimits
 from faultproxy.wire.sse import SSEParser
 
 log = logging.getLogger(__name__)
@@ -191,9 +192,10 @@ def request_record(kind: str, request: Request, exchange: int, redact: bool) -> 
 class _DirectionDecoder:
     """Decodes one direction of one connection into capture records."""
 
-    def __init__(self, direction: str, *peers: _DirectionDecoder):
+    def __init__(self, direction: str, *peers: _DirectionDecoder, limits: HeadLimits = DEFAULT_LIMITS):
         self.direction = direction
-        self.reader = HTTPReader("request" if direction == "request" else "response", strict=False)
+        role = "request" if direction == "request" else "response"
+        self.reader = HTTPReader(role, strict=False, limits=limits)
         self.peers = peers  # the request decoder tells the response decoders which method each answers
         self.exchange = 0
         self.finals = 0
@@ -324,9 +326,11 @@ class CaptureWriter:
     stream by half its record.
     """
 
-    def __init__(self, path: Path, *, redact: bool = True):
+    def __init__(self, path: Path, *, redact: bool = True, limits: HeadLimits = DEFAULT_LIMITS):
+        """``limits``: the proxy's head limits, so the capture reads a head as the proxy did."""
         self.path = path
         self.redact = redact
+        self.limits = limits
         self.error: OSError | None = None  # the write that failed; nothing is written after it
         make_dirs(path.parent)
         self._file: IO[str] = open_private(path, "w", encoding="utf-8", buffering=1 << 20)
@@ -364,8 +368,8 @@ class CaptureWriter:
     def open(self, conn: int, client: Any) -> None:
         if self.error is not None:
             return
-        responses = _DirectionDecoder("response")
-        requests = _DirectionDecoder("request", responses)
+        responses = _DirectionDecoder("response", limits=self.limits)
+        requests = _DirectionDecoder("request", responses, limits=self.limits)
         self._decoders[conn] = {"request": requests, "response": responses}
         peer = f"{client[0]}:{client[1]}" if client else None
         self._write({"t": self._now(), "conn": conn, "type": "open", "client": peer})

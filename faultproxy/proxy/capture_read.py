@@ -70,6 +70,6 @@ def raw_lines(records: Iterable[dict[str, Any]]) -> Iterator[str]:
             for line in lines[1:]:
                 yield f"{'':>{len(stamp)}} {arrow} {line}"
         elif r["type"] in ("eof", "closed", "fault_close", "upstream_error", "refused", "malformed", "fault",
-                           "upstream_split"):
+                           "upstream_split", "timeout"):
             detail = " ".join(f"{k}={v}" for k, v in r.items() if k not in ("t", "conn", "type"))
             yield f"{stamp} · {r['type']} {detail}"

@@ -22,15 +22,17 @@ that is the path every byte of a healthy stream takes.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import partial
 
 from faultproxy.faults.faultset import FaultSet
 from faultproxy.faults.pipeline import Pipeline
 from faultproxy.net.addresses import Address
 from faultproxy.proxy.answers import Answers
+from faultproxy.proxy.deadlines import Deadlines
 from faultproxy.proxy.flow import Ending, Flow, Port, Sides, Timers
 from faultproxy.proxy.heads import HeadRewriter
+from faultproxy.proxy.limits import ProxyLimits
 from faultproxy.proxy.outbox import QUEUE_LIMIT
 from faultproxy.proxy.routing import Routing
 from faultproxy.proxy.secure import Secure
@@ -72,6 +74,7 @@ class RelayConfig:
     connect_timeout: float = 10.0
     linger: float = LINGER_SECONDS
     sniff_wait: float = SNIFF_SECONDS
+    limits: ProxyLimits = field(default_factory=ProxyLimits)
     # where connections go and where TLS is spoken (docs/tls.md); by default the plain ``upstream``
     routing: Routing = None  # type: ignore[assignment]
 
@@ -91,6 +94,7 @@ class ConnectionCore:
         "clock",
         "config",
         "conn_id",
+        "deadlines",
         "early",
         "heads",
         "mode",
@@ -127,11 +131,12 @@ class ConnectionCore:
         # each request head as the upstream must see it (Host toward a TLS upstream; origin form)
         self.heads: HeadRewriter | None = HeadRewriter(rule) if rule is not None and config.raw is not True else None
         self.early: list[bytes] = []  # client bytes read before the upstream connection exists
+        self.deadlines = Deadlines(self)
         raw = config.raw is True
         self.response = Flow.between(
             UPSTREAM,
             CLIENT,
-            Pipeline(faults, conn_id, "response", raw=raw),
+            Pipeline(faults, conn_id, "response", raw=raw, limits=config.limits.head),
             self.sides,
             timers=(Timer.RESPONSE_ALARM, Timer.RESPONSE_WAIT),
             write_eof=partial(self._write_eof, CLIENT),
@@ -140,7 +145,8 @@ class ConnectionCore:
             clock=clock,
         )
         request = Pipeline(
-            faults, conn_id, "request", raw=raw, strict=True, on_request=self.answers.request_seen
+            faults, conn_id, "request", raw=raw, strict=True, limits=config.limits.head,
+            on_request=self.answers.request_seen,
         )
         self.request = Flow.between(
             CLIENT,
@@ -156,14 +162,21 @@ class ConnectionCore:
 
     # -- events ------------------------------------------------------------------------------
 
-    def opened(self) -> None:
+    def opened(self, full: int | None = None) -> None:
         """The client's connection was accepted: its TLS starts (``--tls``), and the upstream
-        connect (in forward mode, once the client's request names the upstream)."""
+        connect (in forward mode, once the client's request names the upstream). ``full``: the
+        proxy is at its connection cap, this many: no upstream connection then, the client gets a
+        503 (through its TLS, when it speaks TLS, once the handshake is done)."""
         self.sides.opened(CLIENT)
         routing = self.config.routing
         if routing.downstream_tls:
             self.secure.start(CLIENT, TLSLayer.server(routing.server_tls, routing.tls_name))
+        if full is not None:
+            self.answers.at_capacity(full)
+            return
         self.targets.opened()
+        if self.mode is Mode.HTTP:
+            self.deadlines.start()
 
     def connected(self) -> None:
         """The upstream connection is made: relaying starts, with what the client sent meanwhile
@@ -287,6 +300,10 @@ class ConnectionCore:
                 self.secure.timed_out(CLIENT)
             elif timer is Timer.UPSTREAM_TLS:
                 self.secure.timed_out(UPSTREAM)
+            elif timer is Timer.HEADER:
+                self.answers.header_timeout()
+            elif timer is Timer.IDLE:
+                self.deadlines.look_idle()
 
     def write_paused(self, side: Side) -> None:
         """``side``'s socket buffer is full: read nothing more from its peer meanwhile."""
@@ -323,6 +340,7 @@ class ConnectionCore:
         phase = self.phase
         if phase is Phase.RELAYING:
             self.answers.forward(data)
+            self.deadlines.head_read()
         elif phase is Phase.CONNECTING or phase is Phase.HANDSHAKING:
             self.early.append(data)
             # whatever waits for the upstream must stay small, however fast the client sends
@@ -331,6 +349,8 @@ class ConnectionCore:
             if self.mode is Mode.HTTP:
                 self.answers.check_request(data)
             self.answers.upstream_down()
+            if self.phase is Phase.UPSTREAM_DOWN and self.mode is Mode.HTTP:
+                self.deadlines.head_read()  # still waiting for the request: its head is due in time
         # REFUSING: nothing more is read; ANSWERED: drained until the client closes (linger)
 
     def decide(self, mode: Mode) -> None:
@@ -343,6 +363,8 @@ class ConnectionCore:
             self.request.pipeline.as_raw()
             self.response.pipeline.as_raw()
             self.port.note("protocol", relayed_as="tcp")
+        elif self.answers.full is None:  # over the cap the 503 bounds it
+            self.deadlines.start()
 
     # -- lifecycle ---------------------------------------------------------------------------
 

@@ -23,7 +23,8 @@ from enum import Enum
 
 from faultproxy.upstream import TargetError, Upstream, connect_target, forward_target
 from faultproxy.wire.errors import WireError
-from faultproxy.wire.http import MAX_HEAD, Request, encode_head, find_head_end, opens_like_http, parse_request_head
+from faultproxy.wire.http import Request, encode_head, find_head_end, opens_like_http, parse_request_head
+from faultproxy.wire.limits import DEFAULT_LIMITS
 
 CONNECT_ESTABLISHED = b"HTTP/1.1 200 Connection Established\r\n\r\n"
 
@@ -68,7 +69,7 @@ class ForwardError(TargetError):
 
 class ProxyHead:
     """Reads the first request head a forward proxy's client sends, across reads (at most
-    ``MAX_HEAD`` bytes, as any head), and says where the connection goes.
+    ``DEFAULT_LIMITS.max_head`` bytes, as any head), and says where the connection goes.
 
     :meth:`feed` returns None while the head is incomplete, then a :class:`Tunnel` or an
     :class:`Origin`; it raises :class:`ForwardError` for what cannot be relayed. All the bytes
@@ -88,8 +89,9 @@ class ProxyHead:
         searched = max(0, len(self._buf) - 3)
         self._buf += data
         end = find_head_end(self._buf, searched)
-        if end > MAX_HEAD or (end < 0 and len(self._buf) > MAX_HEAD):
-            raise ForwardError(f"request head larger than {MAX_HEAD} bytes")
+        limit = DEFAULT_LIMITS.max_head
+        if end > limit or (end < 0 and len(self._buf) > limit):
+            raise ForwardError(f"request head larger than {limit} bytes", 431)
         if end < 0:
             if not opens_like_http(bytes(self._buf)):
                 raise ForwardError("not an HTTP request: a forward proxy expects CONNECT host:port "

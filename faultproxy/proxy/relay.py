@@ -74,7 +74,7 @@ class Relay:
     Implements the core's :class:`~faultproxy.proxy.flow.Port`. Knows nothing of the proxy
     that made it: a config, the fault set, a capture sink and ``on_done`` are all it gets."""
 
-    __slots__ = ("_connecting", "_timers", "capture", "client", "closed", "core", "id", "on_done", "upstream")
+    __slots__ = ("_connecting", "_timers", "capture", "client", "closed", "core", "full", "id", "on_done", "upstream")
 
     def __init__(
         self,
@@ -83,9 +83,12 @@ class Relay:
         conn_id: int,
         capture: CaptureSink,
         on_done: Callable[[Relay], None],
+        full: int | None = None,
     ):
+        """``full``: the proxy is at its connection cap (this many): the client gets a 503."""
         loop = asyncio.get_running_loop()
         self.id = conn_id
+        self.full = full
         self.capture = capture
         self.on_done = on_done
         self.core = ConnectionCore(config, faults, conn_id, self, loop.time)
@@ -105,7 +108,7 @@ class Relay:
         if endpoint is self.client:
             peer = endpoint.transport.get_extra_info("peername") if endpoint.transport else None
             self.capture.open(self.id, client=peer)
-            self.core.opened()
+            self.core.opened(self.full)
         else:
             self.core.connected()
 

@@ -143,6 +143,6 @@ class Secure:
         core.response.cancel()
         core.enter(Trigger.END)
         if side is CLIENT and self.layers[CLIENT].facts is None and opens_like_http(data):
-            core.port.write_tls(CLIENT, plain_response(400, "Bad Request", PLAIN_HTTP_TO_TLS))
+            core.port.write_tls(CLIENT, plain_response(400, PLAIN_HTTP_TO_TLS))
         core.close(CLIENT, "fin")
         core.close(UPSTREAM, "fin")

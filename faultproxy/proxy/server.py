@@ -26,6 +26,7 @@ from faultproxy.proxy.activity import ActivityLog
 from faultproxy.proxy.capture import CaptureWriter
 from faultproxy.proxy.connections import Connections
 from faultproxy.proxy.core import LINGER_SECONDS, RelayConfig
+from faultproxy.proxy.limits import ProxyLimits
 from faultproxy.proxy.sinks import ProxySink
 from faultproxy.proxy.routing import make_routing
 
@@ -49,12 +50,14 @@ class Proxy:
         redact: bool = True,
         connect_timeout: float = 10.0,
         linger: float = LINGER_SECONDS,
+        limits: ProxyLimits = ProxyLimits(),
         faults: list[FaultSpec] | None = None,
         seed: int = 0,
         **tls: Any,
     ):
         """``linger``: after its own answer (400, 502), how long the proxy still drains what the
-        client sends before it closes anyway (see :mod:`faultproxy.proxy.answers`).
+        client sends before it closes anyway (see :mod:`faultproxy.proxy.answers`). ``limits``:
+        head sizes, header and idle timeouts, connections at once (:mod:`faultproxy.proxy.limits`).
 
         ``tls``: the TLS and routing options of :func:`~faultproxy.proxy.routing.make_routing`
         (``forward``, ``tls``, ``resolve``, ``upstream_ca``, ``insecure``, ``keylog``,
@@ -68,9 +71,10 @@ class Proxy:
         self.upstream: Address | None = parse_upstream(upstream) if upstream is not None else None
         self.raw = raw
         self.connect_timeout = connect_timeout
+        self.limits = limits
         self.faults = FaultSet(check_unique(list(faults or [])), seed=seed)
         self.activity = ActivityLog()  # told what the capture is told, for faultproxy proxy -v
-        config = RelayConfig(self.upstream, raw, connect_timeout, linger, routing=self.routing)
+        config = RelayConfig(self.upstream, raw, connect_timeout, linger, routing=self.routing, limits=limits)
         self.connections = Connections(config, self.faults)
         self.connections.sink = ProxySink(self.activity)
         self.faults.listeners.append(lambda evidence: self.connections.sink.fault(evidence))
@@ -94,7 +98,7 @@ class Proxy:
         # not truncate the capture that the first one is still writing
         if self.capture_path is not None:
             try:
-                self._capture = CaptureWriter(self.capture_path, redact=self.redact)
+                self._capture = CaptureWriter(self.capture_path, redact=self.redact, limits=self.limits.head)
             except OSError:
                 await self.stop()  # not half started: no listener left behind
                 raise

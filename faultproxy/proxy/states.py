@@ -21,8 +21,10 @@ Whether a ``raw=None`` connection is HTTP or plain TCP is a third, tiny one
 TLS and forward mode are phases and triggers here too: ``TARGET`` (a forward proxy reading the
 request that names its upstream) and ``HANDSHAKING`` (the upstream's TLS handshake, before
 ``RELAYING``); the client's TLS handshake runs beside the others, bounded by its own timer
-(docs/connection-core.md). The limits go in as triggers into ``ANSWERED`` (a 431, a 408) or
-``CLOSING``: the tables are where they go.
+(docs/connection-core.md). The limits (:mod:`faultproxy.proxy.limits`) are timers and triggers
+here: a head over a limit is ``REQUEST_MALFORMED`` (a 414, a 431), the header timer an
+``ANSWER`` (a 408) or an ``END``, the idle timer an ``END``, a client over the connection cap
+``OVER_CAPACITY`` (a 503).
 """
 
 from __future__ import annotations
@@ -48,11 +50,11 @@ class Phase(Enum):
     CONNECTING = "connecting"  # the upstream connection is being made; the client's first bytes wait
     HANDSHAKING = "handshaking"  # the upstream's TLS handshake; the client's bytes still wait
     RELAYING = "relaying"  # both sides connected: bytes flow both ways through the faults
-    UPSTREAM_DOWN = (
-        "upstream down"  # the connect failed: waiting to see what the client wants (502, or a close)
-    )
-    REFUSING = "refusing"  # a malformed request: its 400 waits for the responses due before it
-    ANSWERED = "answered"  # the proxy answered (400, 502): the client is drained until it closes (linger)
+    # no upstream (the connect failed, or the proxy is at its connection cap): waiting to see
+    # what the client wants (a 502 or a 503, or a close)
+    UPSTREAM_DOWN = "upstream down"
+    REFUSING = "refusing"  # a malformed request: its 400 (414, 431, 408, 505) waits for the responses due before it
+    ANSWERED = "answered"  # the proxy answered (400, 502, …): the client is drained until it closes (linger)
     CLOSING = "closing"  # the proxy ended the connection: waiting for the sockets to be gone
     CLOSED = "closed"  # both sockets gone: the connection is done
 
@@ -65,7 +67,8 @@ class Trigger(Enum):
     UPSTREAM_CONNECTED = "the upstream connection is made (and its TLS handshake done)"
     INTERCEPT = "a CONNECT tunnel opens with TLS to intercept: the upstream's handshake starts"
     UPSTREAM_FAILED = "the upstream connection failed (refused, DNS, timeout)"
-    REQUEST_MALFORMED = "a request cannot be parsed (the proxy will answer 400)"
+    OVER_CAPACITY = "the proxy is at its connection cap: no upstream connection is made (a 503)"
+    REQUEST_MALFORMED = "a request cannot be parsed or is over a limit (the proxy will answer 400, 414, 431, 408)"
     ANSWER = "the proxy answers the client itself, or ends its side after the upstream's end"
     END = "the proxy ends the connection (a fault's close, a reset passed on, shutdown)"
     BOTH_GONE = "both sockets are gone"
@@ -73,11 +76,19 @@ class Trigger(Enum):
 
 P, T = Phase, Trigger
 PHASE_TRANSITIONS: dict[Phase, dict[Trigger, Phase]] = {
-    P.TARGET: {T.TARGET_KNOWN: P.CONNECTING, T.ANSWER: P.ANSWERED, T.END: P.CLOSING, T.BOTH_GONE: P.CLOSED},
+    P.TARGET: {
+        T.TARGET_KNOWN: P.CONNECTING,
+        T.OVER_CAPACITY: P.UPSTREAM_DOWN,
+        T.ANSWER: P.ANSWERED,
+        T.END: P.CLOSING,
+        T.BOTH_GONE: P.CLOSED,
+    },
     P.CONNECTING: {
         T.UPSTREAM_CONNECTED: P.RELAYING,
         T.UPSTREAM_TLS: P.HANDSHAKING,
         T.UPSTREAM_FAILED: P.UPSTREAM_DOWN,
+        T.OVER_CAPACITY: P.UPSTREAM_DOWN,
+        T.ANSWER: P.ANSWERED,
         T.END: P.CLOSING,
         T.BOTH_GONE: P.CLOSED,
     },
@@ -153,6 +164,8 @@ class Timer(Enum):
     UPSTREAM_TLS = "the upstream's TLS handshake timeout"
     SNIFF = "raw=None with the upstream down: how long a silent client may take to speak"
     LINGER = "lingering close after the proxy's own answer"
+    HEADER = "a request head must be whole by then: a 408, or a close if nothing of it came"
+    IDLE = "the next look at whether a kept-alive connection has been idle for the idle timeout"
     REQUEST_ALARM = "the next alarm of a fault on requests"
     RESPONSE_ALARM = "the next alarm of a fault on responses"
     REQUEST_WAIT = "a fault's wait on requests (latency, a stall)"

@@ -39,7 +39,6 @@ from faultproxy.wire.http import opens_like_http
 if TYPE_CHECKING:
     from faultproxy.proxy.core import ConnectionCore
 
-_REASONS = {400: "Bad Request", 405: "Method Not Allowed"}
 
 
 class Targets:
@@ -108,7 +107,7 @@ class Targets:
         except ForwardError as error:
             reason = redact_text(str(error))
             core.port.note("refused", reason=reason, answer=str(error.status))
-            core.answers.answer(error.status, _REASONS.get(error.status, "Bad Request"), f"faultproxy: {reason}\n")
+            core.answers.answer(error.status, f"faultproxy: {reason}\n")
             return
         if found is None:
             return

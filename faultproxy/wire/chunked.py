@@ -17,8 +17,12 @@ from faultproxy.wire.errors import WireError
 MAX_SIZE_LINE = 4096  # a size line plus extensions longer than this is hostile, not HTTP
 MAX_TRAILER_SECTION = 65536
 _HEX = frozenset(b"0123456789abcdefABCDEF")
-# A whole, well-formed size line; anything else goes the careful way through _read_size_line.
-_PLAIN_SIZE_LINE = re.compile(rb"([0-9A-Fa-f]{1,16})(?:;[^\r\n]*)?\r\n")
+# The largest chunk size taken: a signed 64-bit count, what servers such as nginx can hold.
+# Larger is no real body, only an overflow for a reader that does not check (RFC 9112 §7.1).
+MAX_CHUNK_SIZE = 2**63 - 1
+# A whole, well-formed size line; anything else goes the careful way through _read_size_line
+# (up to 15 hex digits, as a 16-digit size may be over MAX_CHUNK_SIZE).
+_PLAIN_SIZE_LINE = re.compile(rb"([0-9A-Fa-f]{1,15})(?:;[^\r\n]*)?\r\n")
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,10 +62,13 @@ class ChunkedEnd:
 
 @dataclass(frozen=True, slots=True)
 class Malformed:
-    """Lenient mode: what was wrong and where. The bytes from there on come as ``Unparsed``."""
+    """Lenient mode: what was wrong and where. The bytes from there on come as ``Unparsed``.
+
+    ``status``: the answer a server owes a request with this problem (see :class:`WireError`)."""
 
     reason: str
     offset: int
+    status: int = 400
 
     @property
     def raw(self) -> bytes:
@@ -295,7 +302,7 @@ class ChunkedDecoder:
                 return self._broken_rest(data, stop, events, "chunk-size line too long", start_offset)
             return stop
         line = bytes(self._line)
-        problem = _size_line_problem(line)
+        problem = _size_line_problem(line, self.strict)
         if problem:
             bad_at, reason = problem
             self._line = bytearray(line)
@@ -355,8 +362,13 @@ class ChunkedDecoder:
         return stop
 
 
-def _size_line_problem(line: bytes) -> tuple[int, str] | None:
-    """Check a whole size line (ending in LF); return (index, reason) for the first fault."""
+def _size_line_problem(line: bytes, strict: bool) -> tuple[int, str] | None:
+    """Check a whole size line (ending in LF); return (index, reason) for the first fault.
+
+    ``strict`` refuses whitespace after the size with no extension after it (``5 \r\n``): RFC
+    9112 §7.1.1 allows whitespace only before a ``;``. Servers do send it, so a lenient reader
+    takes it; a request carrying it is refused, as a size one reader takes and another does
+    not is how requests are smuggled."""
     if not line.endswith(b"\r\n"):
         return len(line) - 1, "chunk-size line ends with a bare LF, not CRLF"
     body = line[:-2]
@@ -370,9 +382,14 @@ def _size_line_problem(line: bytes) -> tuple[int, str] | None:
         return 0, f"chunk size is not hexadecimal: {shown!r}"
     if size_end > 16:
         return 0, "chunk size has more than 16 hex digits"
-    rest = body[size_end:].lstrip(b" \t")
+    if int(body[:size_end], 16) > MAX_CHUNK_SIZE:
+        return 0, f"chunk size {body[:size_end].decode()} is over 2^63-1"
+    after = body[size_end:]
+    rest = after.lstrip(b" \t")
     if rest and not rest.startswith(b";"):
-        return size_end, f"unexpected bytes after chunk size: {body[size_end:size_end + 20]!r}"
+        return size_end, f"unexpected bytes after chunk size: {after[:20]!r}"
+    if strict and after and not rest:
+        return size_end, f"whitespace after chunk size: {after[:20]!r}"
     return None
 
 

@@ -27,8 +27,7 @@ from faultproxy.wire.chunked import (
     Unparsed,
 )
 from faultproxy.wire.errors import WireError
-
-MAX_HEAD = 64 * 1024  # a head larger than this is refused (431 territory)
+from faultproxy.wire.limits import DEFAULT_LIMITS, HeadLimits, HeadScanner
 
 _TOKEN = re.compile(rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]+\Z")
 _VERSION = re.compile(rb"HTTP/[0-9]\.[0-9]\Z")
@@ -246,19 +245,24 @@ def _parse_fields(lines: list[tuple[bytes, bytes, int]], strict: bool) -> Header
     return Headers._parsed(fields)
 
 
-def _head_lines(head: bytes, strict: bool, offset: int) -> tuple[bytes, int, Headers]:
+def _head_lines(head: bytes, strict: bool, offset: int) -> tuple[bytes, int, list[tuple[bytes, bytes, int]]]:
+    """The start line, its offset, and the header lines (content, raw line, offset)."""
     # RFC 9112 §2.2: a server SHOULD ignore at least one empty line before the request-line.
     skip = _LEADING_EMPTY_LINES.match(head).end()
     if skip == len(head):
         raise WireError("empty head", offset)
     # after the skip the first line has content, so there is always a start line
     (first, _, at), *rest = _split_lines(head[skip:], strict, offset + skip)
-    return first, at, _parse_fields(rest, strict)
+    return first, at, rest
 
 
 def parse_request_head(head: bytes, *, strict: bool = True, offset: int = 0) -> Request:
-    """Parse a whole request head (through its blank line). Raises WireError when malformed."""
-    line, at, headers = _head_lines(head, strict, offset)
+    """Parse a whole request head (through its blank line). Raises WireError when malformed.
+
+    ``strict`` adds what RFC 9112 asks of a server beyond the grammar (:func:`_refuse_request`).
+    """
+    line, at, lines = _head_lines(head, strict, offset)
+    headers = _parse_fields(lines, strict)
     parts = line.split(b" ")
     if len(parts) != 3 or not all(parts):
         raise WireError(f"request line is not 'METHOD TARGET HTTP/x.y': {line[:80]!r}", at)
@@ -267,12 +271,36 @@ def parse_request_head(head: bytes, *, strict: bool = True, offset: int = 0) -> 
         raise WireError(f"invalid method {method[:20]!r}", at)
     if not _VERSION.match(version):
         raise WireError(f"invalid HTTP version {version[:20]!r}", at + len(method) + len(target) + 2)
+    if strict:
+        _refuse_request(version, at + len(method) + len(target) + 2, lines, headers)
     return Request(method, target, version, headers, head)
+
+
+def _refuse_request(version: bytes, version_at: int, lines: list[tuple[bytes, bytes, int]],
+                    headers: Headers) -> None:
+    """What a server must refuse though the grammar allows it; each would let two readers of
+    one request see different requests (smuggling) or was never HTTP/1.1:
+
+    - a major version other than 1 (``HTTP/9.9``, ``HTTP/2.0``): 505 (RFC 9112 §2.3, RFC 9110 §15.6.6);
+    - more than one ``Host`` line: 400 (RFC 9112 §3.2);
+    - ``Transfer-Encoding`` in an HTTP/1.0 request, whose framing is then faulty (RFC 9112 §6.1).
+    """
+    if not version.startswith(b"HTTP/1."):
+        raise WireError(f"HTTP version {version.decode()} not supported (only HTTP/1.x)", version_at, 505)
+    def where(name: bytes) -> list[int]:
+        return [at for content, _, at in lines if content.partition(b":")[0].lower() == name]
+
+    hosts = where(b"host")
+    if len(hosts) > 1:
+        raise WireError(f"{len(hosts)} Host header fields (one is allowed)", hosts[1])
+    if version == b"HTTP/1.0" and b"transfer-encoding" in headers:
+        raise WireError("Transfer-Encoding in an HTTP/1.0 request", where(b"transfer-encoding")[0])
 
 
 def parse_response_head(head: bytes, *, strict: bool = True, offset: int = 0) -> Response:
     """Parse a whole response head (through its blank line). Raises WireError when malformed."""
-    line, at, headers = _head_lines(head, strict, offset)
+    line, at, lines = _head_lines(head, strict, offset)
+    headers = _parse_fields(lines, strict)
     version, _, rest = line.partition(b" ")
     if not _VERSION.match(version):
         raise WireError(f"status line does not start with HTTP/x.y: {line[:40]!r}", at)
@@ -391,18 +419,22 @@ class HTTPReader:
 
     ``role="request"`` reads what a client sends; ``role="response"`` reads what a server
     sends and needs :meth:`expect_response_to` for each request (so a response to HEAD has no
-    body and a 2xx to CONNECT starts a tunnel). Framing follows RFC 9112 §6.3.
+    body and a 2xx to CONNECT starts a tunnel). Framing follows RFC 9112 §6.3. ``limits``
+    bound each head (:mod:`faultproxy.wire.limits`): a head over them is a :class:`WireError`
+    whose ``status`` is the answer it deserves (414, 431), or in lenient mode a ``Malformed``
+    with that status, the bytes passed on as ``Unparsed``.
     """
 
     __slots__ = (
-        "_buf", "_chunked", "_methods", "_remaining", "_state", "body_tail", "head", "messages",
+        "_buf", "_chunked", "_methods", "_scanner", "_remaining", "_state", "body_tail", "head", "messages",
         "offset", "role", "skim", "strict",
     )
 
-    def __init__(self, role: str, *, strict: bool = True, offset: int = 0):
+    def __init__(self, role: str, *, strict: bool = True, offset: int = 0, limits: HeadLimits = DEFAULT_LIMITS):
         if role not in ("request", "response"):
             raise ValueError("role must be 'request' or 'response'")
         self.role = role
+        self._scanner = HeadScanner(role, limits)
         self.strict = strict
         self.offset = offset  # stream offset of the next byte not yet consumed
         self._state = _HEAD
@@ -475,9 +507,9 @@ class HTTPReader:
             self._state = _BROKEN
             return events
         if state == _FIXED:
-            return self._fail(
+            return self._fail(WireError(
                 f"connection closed with {self._remaining} of the declared body bytes missing", self.offset
-            )
+            ))
         if state == _HEAD and self._buf:
             error = WireError(f"connection closed inside a {self.role} head", self.offset + len(self._buf))
             self._broken(error, b"", events)
@@ -485,15 +517,15 @@ class HTTPReader:
 
     # -- internals ----------------------------------------------------------------------
 
-    def _fail(self, reason: str, offset: int) -> list[HTTPEvent]:
+    def _fail(self, error: WireError) -> list[HTTPEvent]:
         if self.strict:
-            raise WireError(reason, offset)
+            raise error
         self._state = _BROKEN
-        return [Malformed(reason, offset)]
+        return [Malformed(error.reason, error.offset, error.status)]
 
     def _broken(self, error: WireError, rest: bytes, events: list) -> bytes:
         """Report an error; lenient mode passes the unparseable bytes on untouched."""
-        events.extend(self._fail(error.reason, error.offset))
+        events.extend(self._fail(error))
         pending = bytes(self._buf) + rest
         self._buf.clear()
         if pending:
@@ -502,18 +534,17 @@ class HTTPReader:
         return b""
 
     def _read_head(self, data: bytes, events: list) -> bytes:
-        search_from = max(0, len(self._buf) - 3)
         self._buf += data
-        end = find_head_end(self._buf, search_from)
-        # the limit holds however the head was split across reads, so a whole one is checked too
-        if end > MAX_HEAD or (end < 0 and len(self._buf) > MAX_HEAD):
-            error = WireError(f"{self.role} head larger than {MAX_HEAD} bytes", self.offset)
+        try:
+            end = self._scanner.scan(self._buf, self.offset)
+        except WireError as error:
             return self._broken(error, b"", events)
         if end < 0:
             return b""
         head = bytes(self._buf[:end])
         rest = bytes(self._buf[end:])
         self._buf.clear()
+        self._scanner.reset()
         try:
             parse = parse_request_head if self.role == "request" else parse_response_head
             message = parse(head, strict=self.strict, offset=self.offset)

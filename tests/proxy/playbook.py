@@ -26,9 +26,11 @@ from typing import Any
 from faultproxy.faults import FaultSet, parse_fault
 from faultproxy.net.addresses import Address
 from faultproxy.proxy.core import ConnectionCore, RelayConfig
+from faultproxy.proxy.limits import ProxyLimits
 from faultproxy.proxy.states import CLIENT, UPSTREAM, Side, Timer
 
 UPSTREAM_ADDRESS = Address("upstream.test", 8080)
+NO_TIMEOUTS = ProxyLimits(header_timeout=None, idle_timeout=None)
 
 # -- commands (what the core gives) -----------------------------------------------------------
 
@@ -170,8 +172,10 @@ class Event:
 
 @dataclass(frozen=True)
 class Opened(Event):
+    full: int | None = None  # the proxy is at its connection cap, this many
+
     def apply(self, core: ConnectionCore, port: Recorder) -> None:
-        core.opened()
+        core.opened(self.full)
 
 
 @dataclass(frozen=True)
@@ -284,8 +288,11 @@ class Playbook:
         connect_timeout: float = 10.0,
         linger: float = 5.0,
         sniff_wait: float = 1.0,
+        limits: ProxyLimits = NO_TIMEOUTS,
     ):
-        self.config = RelayConfig(UPSTREAM_ADDRESS, raw, connect_timeout, linger, sniff_wait)
+        """``limits``: none of the timeouts by default, so a playbook shows them only where it
+        is about them."""
+        self.config = RelayConfig(UPSTREAM_ADDRESS, raw, connect_timeout, linger, sniff_wait, limits)
         self.faults = FaultSet([parse_fault(f, index=i) for i, f in enumerate(faults or [])])
         self.notes = notes
         self.steps: list[tuple[Event, list[object]]] = []

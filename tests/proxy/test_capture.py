@@ -585,7 +585,7 @@ def test_secret_in_a_huge_request_head_is_redacted(aio, make_proxy, serve, raw_c
     sock = raw_client(proxy.port)
     sock.send(b"GET / HTTP/1.1\r\nCookie: COOKIE-SECRET-3333\r\nX-Pad: " + b"p" * 70000 + b"\r\n\r\n")
     data, _ = sock.recv_to_end()
-    assert data.startswith(b"HTTP/1.1 400 Bad Request\r\n")
+    assert data.startswith(b"HTTP/1.1 431 Request Header Fields Too Large\r\n")
     sock.close()  # as a client does after "Connection: close": the proxy's lingering close ends
     wait_until(lambda: proxy.active == 0, "the connection to be done")
     stopped(aio, proxy)

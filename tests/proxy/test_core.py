@@ -587,8 +587,14 @@ def test_any_sequence_of_events_ends_closed_once_with_no_timer_left(raw, faults,
     timer of it is left armed. Events the world cannot send in a state (bytes from a socket
     that is gone, a timer not armed) are skipped, as the adapter never sends them."""
     playbook = Playbook(raw=raw, faults=faults)
+    playbook.core.opened()
+    play_to_the_end(playbook, events)
+
+
+def play_to_the_end(playbook: Playbook, events: list) -> None:
+    """Feed the ``events`` the world can send, then end the world; the connection must be
+    done once, with no timer left."""
     core, port = playbook.core, playbook.port
-    core.opened()
     for event in events:
         if not _possible(event, core, port):
             continue

@@ -59,7 +59,7 @@ def test_an_absolute_form_request_names_its_origin_and_goes_on_in_origin_form():
     (b"GET ftp://x/ HTTP/1.1\r\n\r\n", 400, "absolute URL"),
     (b"\x16\x03\x01\x00\x05hello", 400, "not an HTTP request"),
     (b"GET http://x/ HTTP/1.1\r\nbad header\r\n\r\n", 400, "malformed request"),
-    (b"GET http://x/ HTTP/1.1\r\nX: " + b"a" * 70_000, 400, "larger than"),
+    (b"GET http://x/ HTTP/1.1\r\nX: " + b"a" * 70_000, 431, "larger than"),
 ])
 def test_what_a_forward_proxy_cannot_relay_is_refused_with_the_reason(data, status, words):
     with pytest.raises(ForwardError) as error:

@@ -81,7 +81,6 @@ def test_hex_sizes_in_either_case(line, size):
         (b"5 ;a", b"a"),
         (b"5\t; a = b", b" a = b"),
         (b"5;", b""),
-        (b"5  ", b""),
     ],
 )
 def test_chunk_extensions_are_reported_as_sent(line, ext):

@@ -7,7 +7,6 @@ import pytest
 from faultproxy.wire.chunked import ChunkData, ChunkedEnd, ChunkEnd, ChunkHeader, Malformed, Unparsed
 from faultproxy.wire.errors import WireError
 from faultproxy.wire.http import (
-    MAX_HEAD,
     BodyData,
     EndOfMessage,
     Headers,
@@ -306,33 +305,6 @@ def test_encode_request_and_response_write_exactly_what_was_given():
     resp = encode_response(200, "OK", [("A", "1"), ("A", "2")], b"")
     assert resp == b"HTTP/1.1 200 OK\r\nA: 1\r\nA: 2\r\n\r\n"
     assert parse_response_head(resp).headers.get("a") == b"1, 2"
-
-
-# -- oversize heads ---------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize("piece", [None, 1000])
-def test_oversize_head_is_refused_however_it_arrives(piece):
-    head = b"GET / HTTP/1.1\r\nX-Big: " + b"a" * MAX_HEAD + b"\r\n\r\n"
-    reader = HTTPReader("request")
-    err = error_of(lambda: feed_pieces(reader, head, piece or len(head)))
-    assert err.reason == f"request head larger than {MAX_HEAD} bytes"
-    assert err.offset == 0
-
-
-def test_oversize_head_in_lenient_mode_is_passed_on_unparsed():
-    data = b"HTTP/1.1 200 OK\r\nX-Big: " + b"a" * (MAX_HEAD + 10) + b"\r\n\r\nbody"
-    events = HTTPReader("response", strict=False).feed(data)
-    assert events[0] == Malformed(f"response head larger than {MAX_HEAD} bytes", 0)
-    assert raw_join(events) == data
-
-
-def test_head_of_exactly_the_limit_is_accepted():
-    start = b"GET / HTTP/1.1\r\nX: "
-    head = start + b"a" * (MAX_HEAD - len(start) - 4) + b"\r\n\r\n"
-    assert len(head) == MAX_HEAD
-    events = feed_pieces(HTTPReader("request"), head, 4096)
-    assert isinstance(events[0], Request) and isinstance(events[-1], EndOfMessage)
 
 
 # -- HTTPReader: keep-alive and framing ------------------------------------------------------
