@@ -17,6 +17,7 @@ bytes. A ``204`` has no body and no framing.
 from __future__ import annotations
 
 import asyncio
+import time
 from http import HTTPStatus
 
 from faultproxy.conformance.cases import Case, Response
@@ -47,15 +48,35 @@ def recording(response: Response, chunking: str, gap: float = GAP_S) -> Recordin
 
 
 class CaseServer(ReplayServer):
-    """``async with CaseServer(case, "bytes") as srv:`` -- ``srv.url`` serves the case to any request."""
+    """``async with CaseServer(case, "bytes") as srv:`` -- ``srv.url`` serves the case to any request.
 
-    def __init__(self, case: Case, chunking: str, bodies: tuple[bytes, ...] | None = None):
+    Each piece is written ``gap`` seconds after the previous write *ended*, not at a time fixed
+    from the response's start as a replay is: on a busy machine a late piece would otherwise be
+    followed at once by every piece that fell due meanwhile, written back to back, and the client
+    would read them as one. :attr:`min_gap` is the closest two writes of a response really came.
+    """
+
+    def __init__(self, case: Case, chunking: str, bodies: tuple[bytes, ...] | None = None, gap: float = GAP_S):
         responses = case.responses
         if bodies is not None:  # the same responses carrying other bodies (an SDK's envelope)
             responses = tuple(Response(body, r.status, r.content_type) for r, body in zip(responses, bodies))
-        super().__init__([recording(r, chunking) for r in responses], match="any")
+        super().__init__([recording(r, chunking, gap) for r in responses], match="any")
         self.case = case
+        self.gap = gap
         self.last_event_ids: list[str | None] = []  # one per request, in order
+
+    async def _until(self, start: float, at: float) -> None:
+        previous = self.writes[-1].time if self.writes and at > 0 else None
+        if previous is not None:
+            delay = previous + self.gap - time.monotonic()
+            if delay > 0:
+                await asyncio.sleep(delay)
+
+    @property
+    def min_gap(self) -> float | None:
+        """The shortest time between two writes of one response (None: no response had two)."""
+        gaps = [b.time - a.time for a, b in zip(self.writes, self.writes[1:]) if a.connection == b.connection]
+        return min(gaps, default=None)
 
     async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         request = await first_request(reader, writer)
