@@ -22,6 +22,7 @@ from faultproxy.aio import run as run_loop
 from faultproxy.cli import main
 from faultproxy.clients import registry
 from faultproxy.conformance import report as rendering
+from faultproxy.conformance.cli import DOCS
 from faultproxy.conformance.cases import BY_NAME, CASES, select
 from faultproxy.conformance.runner import WIRE, clients_for, plan, run_cells
 from faultproxy.conformance.server import GAP_S, CaseServer
@@ -142,3 +143,34 @@ def test_update_docs_refuses_a_page_without_markers(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="markers"):
         rendering.update_docs(page, {"results": [], "started": "2026", "duration_s": 0, "cases": [], "clients": []})
     assert page.read_text(encoding="utf-8") == "no markers\n"
+
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+
+
+def test_users_own_clients_take_part_by_command_and_by_config_name(tmp_path: Path) -> None:
+    """The client-command protocol of ``faultproxy run``: a ``--client-cmd`` (the Python example, on
+    httpx-sse, which keeps a leading BOM) and a client of a config file named in ``--clients``
+    (the curl example, parsed by faultproxy decode)."""
+    result = CliRunner().invoke(main, [
+        "conformance", "--client-cmd", f"{{python}} {EXAMPLES / 'python' / 'sse_client.py'} {{url}}",
+        "--config", str(EXAMPLES / "faultproxy.toml"), "--clients", "example-curl",
+        "--cases", "wpt-bom,wpt-status-404", "--chunkings", "whole", "--out", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    [run_dir] = tmp_path.iterdir()
+    report = json.loads((run_dir / "report.json").read_text(encoding="utf-8"))
+    by_cell = {(r["case"], r["client"]): r for r in report["results"]}
+    assert {c["name"] for c in report["clients"]} == {"sse_client", "example-curl"}
+    assert by_cell["wpt-bom", "example-curl"]["status"] == "pass"
+    assert by_cell["wpt-bom", "sse_client"]["problems"][0] == "event 1: data '3', expected '1'"
+    assert {by_cell["wpt-status-404", c]["end"] for c in ("sse_client", "example-curl")} == {"error"}
+
+
+def test_docs_refuses_a_narrowed_run(tmp_path: Path) -> None:
+    """--docs rewrites the published grid: from a subset it would replace the grid with a part of it."""
+    before = DOCS.read_bytes()
+    result = CliRunner().invoke(main, ["conformance", "--docs", "--clients", "raw", "--cases", "wpt-bom",
+                                       "--out", str(tmp_path)])
+    assert result.exit_code == 2
+    assert "--docs rewrites the whole grid of conformance.md: run it without --clients, --cases" in result.output
+    assert DOCS.read_bytes() == before and not any(tmp_path.iterdir())  # refused before any cell ran
