@@ -19,8 +19,9 @@ on the wire show that something went wrong?):
   allowed, the client did not end up with every event exactly once (``ok`` or ``resumed``).
 
 Each property also names the expectation a scenario file states, and a cell breaks the property
-only when that expectation is unmet, so the scenario ``explore`` writes fails in ``faultproxy run``
-for the same reason.
+only when that expectation is unmet *and* the cell's verdict attributes the failure to the client
+(``attribution``, docs/outcomes.md), so the scenario ``explore`` writes fails in ``faultproxy run``
+for the same reason and its report blames the same party.
 """
 
 from __future__ import annotations
@@ -51,6 +52,8 @@ class Property:
         stated = [e for e in result["expectations"] if e["name"] == self.expectation_name]
         if all(e["met"] for e in stated):
             return None  # the scenario file's own expectation holds: faultproxy run would pass it
+        if result.get("attribution") != "client":
+            return None  # the cell's own verdict blames the wire: the scenario would say so too
         evidence = result.get("evidence") or {}
         outcome, end = result["outcome"], evidence.get("end")
         parsed_right = next((e["met"] for e in result["expectations"] if e["name"] == "matches_oracle"), True)

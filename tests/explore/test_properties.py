@@ -8,8 +8,8 @@ from faultproxy.explore.properties import PROPERTIES
 
 
 def cell(outcome: str, *, end: str = "completed", wire: str = "clean", parsed_right: bool = True,
-         met: bool = False, delivered: int = 10, missing: int = 1) -> dict[str, Any]:
-    return {"outcome": outcome,
+         met: bool = False, delivered: int = 10, missing: int = 1, attribution: str = "client") -> dict[str, Any]:
+    return {"outcome": outcome, "attribution": attribution,
             "expectations": [{"name": name, "met": met, "detail": ""} for name in ("no_silent_loss",
                              "all_events_in_order", "outcome")] + [{"name": "every fault fired", "met": False},
                              {"name": "matches_oracle", "met": parsed_right, "detail": ""}],
@@ -42,3 +42,11 @@ def test_hang_and_resume() -> None:
     assert PROPERTIES["no_hang"].broken(cell("error", end="timeout", wire="open")) is None
     assert PROPERTIES["resumed"].broken(cell("resumed")) is None
     assert PROPERTIES["resumed"].broken(cell("silent_loss")) is not None
+
+
+def test_a_property_breaks_only_where_the_cells_verdict_blames_the_client() -> None:
+    """explore's claim and the written scenario's report must name the same party (review2 #20)."""
+    assert PROPERTIES["resumed"].broken(cell("silent_loss", attribution="wire")) is None
+    assert PROPERTIES["no_hang"].broken(cell("hung", end="hung", wire="open", attribution="wire")) is None
+    assert PROPERTIES["no_silent_loss"].broken(cell("silent_loss", wire="no_terminator", delivered=9,
+                                                    attribution="wire")) is None
