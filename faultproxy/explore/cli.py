@@ -89,7 +89,8 @@ def explore(client: str | None, prop_name: str, budget: int, time_s: float, seed
                f"up to {max_faults} at once; budget {budget} schedules / {time_s:g} s; seed {seed}", err=True)
 
     def shown(trial: Trial) -> None:
-        outcomes = ", ".join(f"{r['outcome']} {r['duration_s']:.1f}s" for r in trial.runs)
+        outcomes = ", ".join(f"{r['outcome']} {r['duration_s']:.1f}s" if r["outcome"] else r.get("invalid", "")
+                             for r in trial.runs)
         click.echo(f"  #{trial.number:<3} {trial.phase:<8} {trial.verdict:<5} [{outcomes}] "
                    f"{results.schedule_text(trial.schedule)}", err=True)
 

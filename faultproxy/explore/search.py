@@ -224,6 +224,8 @@ class Search:
                                           f"{self.margin_s:.1f} s margin: a client still reading at the deadline "
                                           "would be slow, not stuck"})
             self.trials.append(trial)
+            if self.on_trial is not None:
+                self.on_trial(trial)
             return trial
         if self.exhausted:
             trial.verdict = "skipped"
