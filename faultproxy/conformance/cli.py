@@ -88,16 +88,19 @@ def conformance(client_list: str | None, case_list: str | None, quick: bool, chu
     run_id = started.strftime("%Y%m%d-%H%M%S")
     jobs = jobs or 2 * (os.cpu_count() or 1)
     console.print(f"faultproxy conformance {run_id}: {cells_line(cases, names, chunkings, len(cells))}, "
-                  f"{jobs} at a time")
+                  f"{jobs} at a time", soft_wrap=True, highlight=False)
     t0 = time.monotonic()
-    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                  TextColumn("{task.fields[last]}"), console=console) as progress:
-        task = progress.add_task("cells", total=len(cells), last="")
+    if console.is_terminal:
+        with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                      TextColumn("{task.fields[last]}"), console=console) as progress:
+            task = progress.add_task("cells", total=len(cells), last="")
 
-        def done(cell: Any, result: dict[str, Any]) -> None:
-            progress.update(task, advance=1, last=f"{cell.key}: {result['status']}")
+            def done(cell: Any, result: dict[str, Any]) -> None:
+                progress.update(task, advance=1, last=f"{cell.key}: {result['status']}")
 
-        results = run_loop(run_cells(cells, jobs, done))
+            results = run_loop(run_cells(cells, jobs, done))
+    else:  # a CI log: a line every tenth of the run
+        results = run_loop(run_cells(cells, jobs, _logged(console, len(cells), t0)))
     versions = {r["client"]: r.get("version") for r in results if r.get("version")}
     report = {
         "schema": rendering.SCHEMA, "run_id": run_id, "started": started.isoformat(timespec="seconds"),
@@ -121,6 +124,20 @@ def conformance(client_list: str | None, case_list: str | None, quick: bool, chu
         click.echo(f"✗ {r['client']} failed {r['case']} ({r['chunking']}): {'; '.join(r['problems'])}")
     if own_failures:
         raise SystemExit(1)
+
+
+def _logged(console: Console, total: int, t0: float) -> Any:
+    count = {"done": 0, "failed": 0}
+    step = max(1, total // 10)
+
+    def done(cell: Any, result: dict[str, Any]) -> None:
+        count["done"] += 1
+        count["failed"] += result["status"] == "fail"
+        if count["done"] % step == 0 or count["done"] == total:
+            console.print(f"{count['done']}/{total} cells done, {count['failed']} failed "
+                          f"({time.monotonic() - t0:.0f} s)", highlight=False, markup=False)
+
+    return done
 
 
 def cells_line(cases: list[Any], names: list[str], chunkings: tuple[str, ...], cells: int) -> str:

@@ -119,6 +119,9 @@ def test_cli_writes_the_grid_and_regenerates_the_docs_page(tmp_path: Path) -> No
                                        "--out", str(tmp_path / "out")])
     assert result.exit_code == 0, result.output  # naive's failures are findings, not errors
     assert "| `ld-crlf-split` | ✓ | ✗ |" in result.output
+    # the count adds up (review2: "4 × 4 × 3 chunkings = 16 cells"), and a CI log shows progress
+    assert "2 cases under whole, bytes, eol = 6 case cuts × 2 clients = 12 cells" in result.output
+    assert "12/12 cells done, 6 failed" in result.output  # naive fails both cases however cut
     [run_dir] = (tmp_path / "out").iterdir()
     report = json.loads((run_dir / "report.json").read_text(encoding="utf-8"))
     assert report["schema"] == rendering.SCHEMA
