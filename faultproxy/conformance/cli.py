@@ -105,7 +105,7 @@ def conformance(client_list: str | None, case_list: str | None, quick: bool, chu
     report = {
         "schema": rendering.SCHEMA, "run_id": run_id, "started": started.isoformat(timespec="seconds"),
         "duration_s": round(time.monotonic() - t0, 3), "environment": environment(jobs=jobs),
-        "chunkings": list(chunkings),
+        "chunkings": list(dict.fromkeys(cell.chunking for cell in cells)),  # a case's own (halves) too
         "clients": [{"name": n, "version": versions.get(n) or (__version__ if n == "wire" else registry.get(n).version())}
                     for n in names],
         "unavailable": [{"name": n, "reason": a.reason, "install": a.install}
