@@ -23,7 +23,7 @@ from faultproxy.clients import arun_client, registry
 from faultproxy.clients.transcript import ClientRequest, Transcript
 from faultproxy.conformance import sdk
 from faultproxy.conformance.cases import Case, Expected
-from faultproxy.conformance.chunking import CHUNKINGS
+from faultproxy.conformance.chunking import CHUNKINGS, cut
 from faultproxy.conformance.judge import NA, Got, Verdict, judge, parse_case
 from faultproxy.conformance.server import GAP_S, CaseServer
 
@@ -95,13 +95,14 @@ def request_for(case: Case, info: registry.ClientInfo, url: str) -> ClientReques
                          deadline_s=DEADLINE_S)
 
 
-def sdk_bodies(case: Case, info: registry.ClientInfo) -> tuple[bytes, ...]:
-    """The case's bodies for an SDK client: its deltas in the vendor's envelope, inside the
-    vendor's whole stream for the SDKs that need it (:mod:`faultproxy.conformance.sdk`)."""
+def sdk_bodies(case: Case, info: registry.ClientInfo, chunking: str) -> tuple[list[bytes], ...]:
+    """The case's bodies for an SDK client, in the pieces the server writes: its deltas in the
+    vendor's envelope, inside the vendor's whole stream for the SDKs that need it
+    (:mod:`faultproxy.conformance.sdk`)."""
     if info.name in sdk.WHOLE_STREAM:
         text = "".join(e.data for e in case.events)
-        return tuple(sdk.whole_stream(r.body, info.protocol, text) for r in case.responses)
-    return tuple(sdk.wrap(r.body, info.protocol) for r in case.responses)
+        return tuple(sdk.whole_stream_pieces(r.body, info.protocol, text, chunking) for r in case.responses)
+    return tuple(cut(sdk.wrap(r.body, info.protocol), chunking) for r in case.responses)
 
 
 def _result(cell: Cell, verdict: Verdict, duration: float, **extra: Any) -> dict[str, Any]:
@@ -125,7 +126,7 @@ async def run_cell(cell: Cell, gap: float = GAP_S) -> dict[str, Any]:
     bodies, expected, sse = None, list(cell.case.events), info.protocol == registry.SSE
     may_raise = False
     if not sse:
-        bodies = sdk_bodies(cell.case, info)
+        bodies = sdk_bodies(cell.case, info, cell.chunking)
         expected = [Expected(e.data) for e in expected]
         # a stream cut inside a block lacks the vendor's end too: an SDK may rightly raise there
         may_raise = not sdk.ends_between_blocks(cell.case.responses[-1].body)

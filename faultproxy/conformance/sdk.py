@@ -31,6 +31,7 @@ from collections.abc import Callable
 
 from faultproxy.clients import registry
 from faultproxy.conformance.cases import BOM, Case
+from faultproxy.conformance.chunking import cut
 
 _LINE = re.compile(rb"([^\r\n]*)(\r\n|\r|\n|$)")
 
@@ -121,13 +122,24 @@ def whole_stream(body: bytes, protocol: str, text: str) -> bytes:
     """``body`` wrapped (:func:`wrap`), between the vendor's opening and -- when the body ends
     between blocks -- closing events; ``text`` is what the deltas add up to (the closing events
     repeat it, as the vendors' do)."""
+    return b"".join(whole_stream_pieces(body, protocol, text, "whole"))
+
+
+def whole_stream_pieces(body: bytes, protocol: str, text: str, chunking: str) -> list[bytes]:
+    """:func:`whole_stream` in the pieces the server writes: the case's bytes cut as ``chunking``
+    says, the vendor's opening and closing events each in one piece (they are not what the case
+    tests, and a kilobyte of them a byte at a time would only slow the stream)."""
     eol = next((m.group(2) for m in _LINE.finditer(body) if m.group(2)), b"\n")
     bom = BOM if body.startswith(BOM) else b""
-    out = bom + _events(_opening(protocol), protocol, eol) + wrap(body[len(bom):], protocol)
+    rest = wrap(body, protocol)[len(bom):]  # wrapped whole, so the stream's BOM is read as in wrap()
+    opening = _events(_opening(protocol), protocol, eol)
+    closing = b""
     if ends_between_blocks(body):
-        out += _events(_closing(protocol, text), protocol, eol)
-        out += b"data: [DONE]" + eol + eol if protocol == registry.OPENAI_CHAT else b""
-    return out
+        closing = _events(_closing(protocol, text), protocol, eol)
+        closing += b"data: [DONE]" + eol + eol if protocol == registry.OPENAI_CHAT else b""
+    if chunking == "whole":
+        return [bom + opening + rest + closing]
+    return [*cut(bom, chunking), opening, *cut(rest, chunking), *([closing] if closing else [])]
 
 
 def ends_between_blocks(body: bytes) -> bool:

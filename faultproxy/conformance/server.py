@@ -37,11 +37,12 @@ def response_head(response: Response) -> bytes:
     return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
 
 
-def recording(response: Response, chunking: str, gap: float = GAP_S) -> Recording:
-    """One response: the head, then each of the body's pieces as a chunk, ``gap`` apart, then the last chunk."""
+def recording(response: Response, chunking: str, gap: float = GAP_S, cuts: list[bytes] | None = None) -> Recording:
+    """One response: the head, then each of the body's pieces (``cuts``, or the body cut as ``chunking``
+    says) as a chunk, ``gap`` apart, then the last chunk."""
     pieces = [(0.0, response_head(response))]
     if response.status != 204:
-        body = cut(response.body, chunking)
+        body = cut(response.body, chunking) if cuts is None else cuts
         pieces += [(gap * (n + 1), b"%x\r\n%s\r\n" % (len(piece), piece)) for n, piece in enumerate(body)]
         pieces.append((gap * (len(body) + 1), b"0\r\n\r\n"))
     return Recording(tuple(pieces), complete=True, source=f"response {response.status}")
@@ -56,11 +57,12 @@ class CaseServer(ReplayServer):
     would read them as one. :attr:`min_gap` is the closest two writes of a response really came.
     """
 
-    def __init__(self, case: Case, chunking: str, bodies: tuple[bytes, ...] | None = None, gap: float = GAP_S):
-        responses = case.responses
-        if bodies is not None:  # the same responses carrying other bodies (an SDK's envelope)
-            responses = tuple(Response(body, r.status, r.content_type) for r, body in zip(responses, bodies))
-        super().__init__([recording(r, chunking, gap) for r in responses], match="any")
+    def __init__(self, case: Case, chunking: str, bodies: tuple[list[bytes], ...] | None = None,
+                 gap: float = GAP_S):
+        """``bodies``: each response's body as the pieces to write, instead of the case's own body
+        cut as ``chunking`` says (an SDK's envelope: :mod:`faultproxy.conformance.sdk`)."""
+        pieces = bodies or (None,) * len(case.responses)
+        super().__init__([recording(r, chunking, gap, p) for r, p in zip(case.responses, pieces)], match="any")
         self.case = case
         self.gap = gap
         self.last_event_ids: list[str | None] = []  # one per request, in order

@@ -184,3 +184,17 @@ def test_the_whole_stream_opens_after_the_bom_and_closes_only_between_blocks() -
     assert not sdk.ends_between_blocks(unfinished.responses[0].body)
     cut_short = sdk.whole_stream(unfinished.responses[0].body, registry.ANTHROPIC, "test1")
     assert _types(cut_short) == ["message_start", "content_block_start", "content_block_delta"]  # no closing
+
+
+def test_the_vendors_events_arrive_whole_while_the_case_is_cut() -> None:
+    """A kilobyte of opening events a byte at a time only slows the stream (the Vercel AI SDK was
+    killed at the deadline under `bytes`): they go in one piece, the case's own bytes as cut."""
+    [bom] = select(["ld-bom-start"])
+    pieces = sdk.whole_stream_pieces(bom.responses[0].body, registry.OPENAI_RESPONSES, "FirstSecond", "bytes")
+    assert pieces[:3] == [b"\xef", b"\xbb", b"\xbf"]  # the BOM split byte by byte, as the case says
+    assert pieces[3].startswith(b"event: response.created\n") and pieces[3].endswith(b"\n\n")
+    assert all(len(p) == 1 for p in pieces[4:-1]) and pieces[-1].startswith(b"event: response.output_text.done")
+    whole = sdk.whole_stream_pieces(bom.responses[0].body, registry.OPENAI_RESPONSES, "FirstSecond", "whole")
+    assert whole == [b"".join(pieces)]
+    [two_boms] = select(["wpt-bom-2"])  # the second BOM's line stays an unknown field, as in wrap()
+    assert b"\xef\xbb\xbfdata:1\n" in sdk.whole_stream(two_boms.responses[0].body, registry.ANTHROPIC, "23")
