@@ -54,6 +54,8 @@ class Property:
             return None  # the scenario file's own expectation holds: faultproxy run would pass it
         if result.get("attribution") != "client":
             return None  # the cell's own verdict blames the wire: the scenario would say so too
+        if any(not e["met"] for e in result["expectations"] if e["name"] in SETUP):
+            return None  # the cell did not test what its schedule says (a fault that never fired)
         evidence = result.get("evidence") or {}
         outcome, end = result["outcome"], evidence.get("end")
         parsed_right = next((e["met"] for e in result["expectations"] if e["name"] == "matches_oracle"), True)
@@ -86,6 +88,11 @@ def _noticeable(exchange: dict[str, Any]) -> bool:
     status = exchange.get("status")
     return NOTICEABLE.get(exchange.get("end", "open"), True) or status not in (None, 200, 204)
 
+
+# the verdict's checks of the scenario itself (faultproxy.scenarios.verdict): a cell that fails one did not
+# test what its schedule says -- a fault that never fired (bandwidth:rate=0, a no-op, next to the fault
+# that mattered), a server that only refused -- so it says nothing about the client
+SETUP = ("every fault fired", "the server streamed")
 
 CUTS = ("drop_terminal_chunk", "early_end", "limit_data", "malformed_chunk", "random_data_then_close",
         "reset_peer", "sse_disconnect", "sse_stall", "truncate_chunk")
