@@ -82,9 +82,11 @@ def scenario_file(prop: Any, schedule: list[dict[str, Any]], why: str, client: s
     return header + yaml.safe_dump({"scenarios": [scenario]}, sort_keys=False, allow_unicode=True, width=110)
 
 
-def reproduce(path: Path, client: str, seed: int, runs: int, report_dir: Path, run_id: str) -> dict[str, Any]:
+def reproduce(path: Path, client: str, seed: int, runs: int, report_dir: Path, run_id: str,
+              prop: Any) -> dict[str, Any]:
     """The scenario file, loaded and run ``runs`` times as ``faultproxy run`` runs it, with its report.
-    A run reproduces the failure when it fails and its verdict blames the client."""
+    A run reproduces the failure when the property's expectation is unmet, the verdict blames the
+    client and the cell tested what it says (every fault fired)."""
     from faultproxy.aio import run as run_loop
     from faultproxy.provenance import environment
     from faultproxy.report import write_reports
@@ -99,9 +101,18 @@ def reproduce(path: Path, client: str, seed: int, runs: int, report_dir: Path, r
     report = build_report(run_id, started, time.monotonic() - t0, seed, scenarios, availability,
                           results, environment(jobs=1))
     write_reports(report, report_dir, latest=False)
-    failed = sum(1 for r in results if not r.passed and r.attribution == "client")
+    failed = sum(1 for r in results if _reproduced(r.to_dict(), prop))
     return {"runs": len(results), "failed": failed, "outcomes": [r.outcome for r in results],
             "report": str(report_dir / "index.html")}
+
+
+def _reproduced(result: dict[str, Any], prop: Any) -> bool:
+    from faultproxy.explore.properties import SETUP
+
+    expectations = result["expectations"]
+    unmet = any(not e["met"] for e in expectations if e["name"] == prop.expectation_name)
+    tested = all(e["met"] for e in expectations if e["name"] in SETUP)
+    return unmet and tested and result.get("attribution") == "client"
 
 
 def write_found(search: Any, found: Any, client: str, seed: int, runs: int, run_dir: Path) -> dict[str, Any]:
@@ -117,7 +128,7 @@ def write_found(search: Any, found: Any, client: str, seed: int, runs: int, run_
         folder.mkdir(parents=True, exist_ok=True)
         path = folder / "scenario.yaml"
         path.write_text(scenario_file(search.prop, schedule, why, client, seed, final), encoding="utf-8")
-        done = reproduce(path, client, seed, runs, folder / "report", run_dir.name)
+        done = reproduce(path, client, seed, runs, folder / "report", run_dir.name, search.prop)
         return Reproduction(schedule, label, done["runs"], done["failed"], done["outcomes"], done["report"])
 
     best, tried = reproduce_best(found.schedule, search.stream, attempt)
