@@ -231,8 +231,9 @@ def _added(kind: str, a: dict[str, Any], stream: Stream) -> float:
 
 
 def away_from_edge(schedule: list[dict[str, Any]], stream: Stream) -> list[dict[str, Any]]:
-    """``schedule`` with every time above its lowest value doubled (within its bounds and caps):
-    away from the value where the failure flips, so that it reproduces on a busier machine too."""
+    """``schedule`` with every time above 0 doubled (within its bounds and caps): away from the value
+    where the failure flips, so that it reproduces on a busier machine too. (Also a time at its
+    lowest value: ``read_timeout:timeout_ms=1.0`` cut a stream between events only sometimes.)"""
     out = []
     for fault in schedule:
         model = REGISTRY[fault["type"]].Attributes.model_fields
@@ -240,9 +241,7 @@ def away_from_edge(schedule: list[dict[str, Any]], stream: Stream) -> list[dict[
         for name, value in fault["attributes"].items():
             if name not in model or not is_time(name) or isinstance(value, bool) or not isinstance(value, (int, float)):
                 continue
-            low, high = number_range(name, model[name], stream)
-            if value > max(low, 0):
-                moved = min(high, value * 2)
-                attributes[name] = type(value)(moved)
+            if value > 0:  # 0 is "off" or "at once" for every time: not an edge
+                attributes[name] = type(value)(min(number_range(name, model[name], stream)[1], value * 2))
         out.append({**fault, "attributes": attributes})
     return out

@@ -106,6 +106,8 @@ def test_times_move_away_from_the_edge_shrinking_left_them_at() -> None:
     assert moved[1] == schedule[1]  # not a time
     assert moved[2]["attributes"] == {"latency": 200, "jitter": 0}  # capped at the space's 200 ms; 0 stays
     assert away_from_edge(moved[1:2], SSE_STREAM) == moved[1:2]
+    lowest = [{"type": "read_timeout", "attributes": {"timeout_ms": 1.0}}]  # its lowest value, still an edge
+    assert away_from_edge(lowest, SSE_STREAM)[0]["attributes"] == {"timeout_ms": 2.0}
 
 
 def test_the_reproduction_prefers_the_schedule_that_fails_every_run() -> None:
