@@ -57,7 +57,7 @@ class Case:
     check_ids: bool = False
     last_event_ids: tuple[str | None, ...] = ()  # the Last-Event-ID of requests 2, 3, ...
     stops: bool = False  # the client must fail the connection: no events, no reconnect
-    rechunk: bool = True  # run under every chunking (False: the body must not be parsed at all)
+    cuts: tuple[str, ...] | None = None  # its own chunkings (None: every chosen one); see chunking.py
     retry: int | None = None  # the reconnection time after the last response (checked on wire/sse.py)
 
     @property
@@ -79,11 +79,12 @@ def _status(code: int) -> Case:
     return Case(
         f"wpt-status-{code}", "wpt", f"{WPT}request-status-error.window.js ({code})",
         "a status other than 200 fails the connection: no event, no reconnect (#sse-processing-model)",
-        (Response(b"" if code == 204 else b"data: must not be seen\n\n", status=code),), stops=True, rechunk=False,
+        (Response(b"" if code in (204, 205) else b"data: must not be seen\n\n", status=code),), stops=True, cuts=WHOLE,
     )
 
 
 E = Expected
+WHOLE = ("whole",)  # a body that must not be parsed at all is sent in one piece
 _LONG = b"x" * 300
 
 _WPT_CASES = (
@@ -155,8 +156,8 @@ _WPT_CASES = (
          b"data:x\n\n", E("x"), content_type="text/event-stream;"),
     Case("wpt-mime-bogus", "wpt", f"{WPT}format-mime-valid-bogus.any.js",
          "a Content-Type other than text/event-stream fails the connection",
-         (Response(b"data:x\n\n", content_type="text/x-bogus"),), stops=True, rechunk=False),
-    _status(204), _status(404), _status(500), _status(503),
+         (Response(b"data:x\n\n", content_type="text/x-bogus"),), stops=True, cuts=WHOLE),
+    *(_status(code) for code in (204, 205, 210, 299, 404, 410, 500, 503)),
     Case("wpt-reconnect", "wpt", f"{WPT}eventsource-reconnect.window.js; format-field-id.any.js",
          "a body that ends cleanly is reconnected, with Last-Event-ID; the ID persists on the new stream",
          (Response(b"retry: 100\nid: 1\ndata: a\n\n"), Response(b"data: b\n\n")),
@@ -165,6 +166,11 @@ _WPT_CASES = (
          "the 'id' of a discarded final block is not sent as Last-Event-ID",
          (Response(b"retry: 100\ndata:test1\n\nid:test\ndata:test2"), Response(b"data: again\n\n")),
          (E("test1"), E("again")), check_ids=True, last_event_ids=(None,)),
+    Case("wpt-reconnect-id-null", "wpt", f"{WPT}format-field-id-null.window.js; {LD}: reconnection / sends ID "
+         "of last received event", "an 'id' with NUL is ignored, so the reconnect carries the last ID that was "
+         "set (#processField, #reestablish-the-connection)",
+         (Response(b"retry: 100\nid: 1\ndata: a\n\nid: x\x00y\ndata: b\n\n"), Response(b"data: c\n\n")),
+         (E("a", id="1"), E("b", id="1"), E("c", id="1")), check_ids=True, last_event_ids=("1",)),
 )
 
 _LINES = {"lf": b"\n", "crlf": b"\r\n", "cr": b"\r"}
@@ -194,7 +200,7 @@ _LD_CASES = (
          "lines and blocks are independent of reads", b"data: testtest\n\ndata:test\n\n", E("testtest"), E("test")),
     Case("ld-large-message", "ld", f"{LD}: basic parsing / large message in one chunk / in two chunks",
          "a 64 KiB line is one event", (Response(b"data: " + b"0123456789abcdef" * 4096 + b"\n\n"),),
-         (E("0123456789abcdef" * 4096),), rechunk=False),
+         (E("0123456789abcdef" * 4096),), cuts=("whole", "halves")),
     _one("ld-two-messages", "ld", f"{LD}: basic parsing / two one-line messages in one chunk",
          "two blocks, two events", b"data: Hello\n\ndata: World\n\n", E("Hello"), E("World")),
     _one("ld-two-line-message", "ld", f"{LD}: basic parsing / one two-line message in one chunk",
@@ -265,7 +271,7 @@ _LD_CASES = (
          (E("Hello", id="abc"), E("We meet again", id="abc")), check_ids=True, last_event_ids=("abc",)),
     Case("ld-204-halts", "ld", f"{LD}: HTTP behavior / 204 halts re-connection attempts",
          "204 No Content fails the connection: no reconnect",
-         (Response(b"", status=204),), stops=True, rechunk=False),
+         (Response(b"", status=204),), stops=True, cuts=WHOLE),
 )
 
 CASES: tuple[Case, ...] = _WPT_CASES + _LD_CASES

@@ -20,6 +20,8 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from faultproxy.aio import run as run_loop
+from faultproxy.cli import BadInput
+from faultproxy.clients.cli import load_own_clients, own_client_options
 
 OWN = ("wire", "raw")
 QUICK_CLIENTS = ("wire", "raw", "httpx-sse", "node-eventsource")
@@ -42,27 +44,39 @@ def _names(text: str | None) -> list[str] | None:
 @click.option("-j", "--jobs", type=click.IntRange(1, 64), default=None, help="Cells at once (default: 2 × CPU cores).")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("reports/conformance"),
               show_default=True, help="The report goes to OUT/<run-id>/.")
-@click.option("--docs", "docs", is_flag=True, help=f"Also rewrite the grid in {DOCS.relative_to(DOCS.parents[1])}.")
+@click.option("--docs", "docs", is_flag=True,
+              help=f"Also rewrite the grid in {DOCS.relative_to(DOCS.parents[1])} (the full default run only).")
+@own_client_options("it runs against every case (repeatable), and only such clients run unless --clients "
+                    "names more.")
 def conformance(client_list: str | None, case_list: str | None, quick: bool, chunking_list: str,
-                jobs: int | None, out: Path, docs: bool) -> None:
+                jobs: int | None, out: Path, docs: bool, client_cmds: tuple[str, ...], client_protocol: str,
+                config_file: Path | None) -> None:
     """Run every client against the SSE conformance cases (WPT eventsource/, LaunchDarkly sse-contract-tests)."""
     from faultproxy import __version__
     from faultproxy.clients import registry
     from faultproxy.conformance import cases as case_module
     from faultproxy.conformance import report as rendering
-    from faultproxy.conformance.chunking import CHUNKINGS
+    from faultproxy.conformance.chunking import CHUNKINGS, KNOWN
     from faultproxy.conformance.runner import clients_for, plan, run_cells
     from faultproxy.provenance import environment
 
     console = Console(stderr=True)
     chunkings = tuple(_names(chunking_list) or CHUNKINGS)
-    bad = [c for c in chunkings if c not in CHUNKINGS]
+    narrowed = [flag for flag, given in (("--clients", client_list), ("--cases", case_list), ("--quick", quick),
+                                         ("--chunkings", chunkings != CHUNKINGS), ("--client-cmd", client_cmds))
+                if given]
+    if docs and narrowed:
+        raise BadInput(f"--docs rewrites the whole grid of {DOCS.name}: run it without {', '.join(narrowed)} "
+                       "(a narrower run would replace the grid with a part of it)")
+    bad = [c for c in chunkings if c not in KNOWN]
     if bad:
-        raise click.BadParameter(f"unknown chunking(s) {', '.join(bad)}; known: {', '.join(CHUNKINGS)}",
+        raise click.BadParameter(f"unknown chunking(s) {', '.join(bad)}; known: {', '.join(KNOWN)}",
                                  param_hint="--chunkings")
     try:
         cases = case_module.select(_names(case_list), quick=quick)
-        names, availability = clients_for(_names(client_list) or (list(QUICK_CLIENTS) if quick else None))
+        own = load_own_clients(config_file, client_cmds, client_protocol)
+        wanted = [*own, *(_names(client_list) or [])] or (list(QUICK_CLIENTS) if quick else None)
+        names, availability = clients_for(wanted, builtin_only=docs)
     except KeyError as error:
         raise click.BadParameter(error.args[0], param_hint="--cases/--clients") from None
     for name, avail in availability.items():
@@ -73,22 +87,25 @@ def conformance(client_list: str | None, case_list: str | None, quick: bool, chu
     started = dt.datetime.now().astimezone()
     run_id = started.strftime("%Y%m%d-%H%M%S")
     jobs = jobs or 2 * (os.cpu_count() or 1)
-    console.print(f"faultproxy conformance {run_id}: {len(cases)} cases × {len(names)} clients × "
-                  f"{len(chunkings)} chunkings = {len(cells)} cells, {jobs} at a time")
+    console.print(f"faultproxy conformance {run_id}: {cells_line(cases, names, chunkings, len(cells))}, "
+                  f"{jobs} at a time", soft_wrap=True, highlight=False)
     t0 = time.monotonic()
-    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                  TextColumn("{task.fields[last]}"), console=console) as progress:
-        task = progress.add_task("cells", total=len(cells), last="")
+    if console.is_terminal:
+        with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                      TextColumn("{task.fields[last]}"), console=console) as progress:
+            task = progress.add_task("cells", total=len(cells), last="")
 
-        def done(cell: Any, result: dict[str, Any]) -> None:
-            progress.update(task, advance=1, last=f"{cell.key}: {result['status']}")
+            def done(cell: Any, result: dict[str, Any]) -> None:
+                progress.update(task, advance=1, last=f"{cell.key}: {result['status']}")
 
-        results = run_loop(run_cells(cells, jobs, done))
+            results = run_loop(run_cells(cells, jobs, done))
+    else:  # a CI log: a line every tenth of the run
+        results = run_loop(run_cells(cells, jobs, _logged(console, len(cells), t0)))
     versions = {r["client"]: r.get("version") for r in results if r.get("version")}
     report = {
         "schema": rendering.SCHEMA, "run_id": run_id, "started": started.isoformat(timespec="seconds"),
         "duration_s": round(time.monotonic() - t0, 3), "environment": environment(jobs=jobs),
-        "chunkings": list(chunkings),
+        "chunkings": list(dict.fromkeys(cell.chunking for cell in cells)),  # a case's own (halves) too
         "clients": [{"name": n, "version": versions.get(n) or (__version__ if n == "wire" else registry.get(n).version())}
                     for n in names],
         "unavailable": [{"name": n, "reason": a.reason, "install": a.install}
@@ -107,6 +124,30 @@ def conformance(client_list: str | None, case_list: str | None, quick: bool, chu
         click.echo(f"✗ {r['client']} failed {r['case']} ({r['chunking']}): {'; '.join(r['problems'])}")
     if own_failures:
         raise SystemExit(1)
+
+
+def _logged(console: Console, total: int, t0: float) -> Any:
+    count = {"done": 0, "failed": 0}
+    step = max(1, total // 10)
+
+    def done(cell: Any, result: dict[str, Any]) -> None:
+        count["done"] += 1
+        count["failed"] += result["status"] == "fail"
+        if count["done"] % step == 0 or count["done"] == total:
+            console.print(f"{count['done']}/{total} cells done, {count['failed']} failed "
+                          f"({time.monotonic() - t0:.0f} s)", highlight=False, markup=False)
+
+    return done
+
+
+def cells_line(cases: list[Any], names: list[str], chunkings: tuple[str, ...], cells: int) -> str:
+    """How the cells add up: a case runs under each chunking it takes (the status and Content-Type
+    cases, whose body must not be parsed, whole only)."""
+    from faultproxy.conformance.runner import chunkings_for
+
+    cuts = sum(len(chunkings_for(case, chunkings)) for case in cases)
+    return (f"{len(cases)} cases under {', '.join(chunkings)} = {cuts} case cuts × {len(names)} clients "
+            f"= {cells} cells")
 
 
 def _case_dict(case: Any) -> dict[str, Any]:

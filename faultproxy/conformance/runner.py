@@ -23,9 +23,9 @@ from faultproxy.clients import arun_client, registry
 from faultproxy.clients.transcript import ClientRequest, Transcript
 from faultproxy.conformance import sdk
 from faultproxy.conformance.cases import Case, Expected
-from faultproxy.conformance.chunking import CHUNKINGS
+from faultproxy.conformance.chunking import CHUNKINGS, cut
 from faultproxy.conformance.judge import NA, Got, Verdict, judge, parse_case
-from faultproxy.conformance.server import CaseServer
+from faultproxy.conformance.server import GAP_S, CaseServer
 
 WIRE = "wire"  # the row of faultproxy.wire.sse, judged in memory
 DEADLINE_S = 15.0
@@ -44,8 +44,10 @@ class Cell:
 
 
 def chunkings_for(case: Case, chunkings: tuple[str, ...] = CHUNKINGS) -> tuple[str, ...]:
-    """A case whose body must not be parsed (or is too large to send a byte at a time) runs whole only."""
-    return chunkings if case.rechunk else ("whole",)
+    """The chunkings ``case`` runs under: the chosen ones, or those of the case's own ``cuts`` that
+    were chosen, plus its cuts that are its alone (``halves``); its first cut if none is left."""
+    own = case.cuts or chunkings
+    return tuple(c for c in own if c in chunkings or c not in CHUNKINGS) or own[:1]
 
 
 def plan(cases: list[Case], clients: list[str], chunkings: tuple[str, ...] = CHUNKINGS) -> list[Cell]:
@@ -53,10 +55,14 @@ def plan(cases: list[Case], clients: list[str], chunkings: tuple[str, ...] = CHU
             for client in clients]
 
 
-def clients_for(names: list[str] | None) -> tuple[list[str], dict[str, registry.Availability]]:
-    """The client names to run (every registered one by default) and each one's availability."""
+def clients_for(names: list[str] | None, *, builtin_only: bool = False
+                ) -> tuple[list[str], dict[str, registry.Availability]]:
+    """The client names to run and each one's availability. By default every client that runs
+    everywhere (the built-ins and the project config's; ``builtin_only``: the built-ins, as the
+    published grid has them); a user's own client otherwise by name, or by ``--client-cmd``."""
     registry.load_all()
-    wanted = names or [WIRE, *registry.names()]
+    default = [n for n, info in registry.REGISTRY.items() if (info.builtin if builtin_only else info.in_all)]
+    wanted = names or [WIRE, *default]
     unknown = [n for n in wanted if n != WIRE and n not in registry.REGISTRY]
     if unknown:
         raise KeyError(f"unknown client(s) {', '.join(unknown)}; known: {WIRE}, {', '.join(registry.names())}")
@@ -89,13 +95,27 @@ def request_for(case: Case, info: registry.ClientInfo, url: str) -> ClientReques
                          deadline_s=DEADLINE_S)
 
 
+def sdk_bodies(case: Case, info: registry.ClientInfo, chunking: str) -> tuple[list[bytes], ...]:
+    """The case's bodies for an SDK client, in the pieces the server writes: its deltas in the
+    vendor's envelope, inside the vendor's whole stream for the SDKs that need it
+    (:mod:`faultproxy.conformance.sdk`)."""
+    if info.name in sdk.WHOLE_STREAM:
+        text = "".join(e.data for e in case.events)
+        return tuple(sdk.whole_stream_pieces(r.body, info.protocol, text, chunking) for r in case.responses)
+    return tuple(cut(sdk.wrap(r.body, info.protocol), chunking) for r in case.responses)
+
+
 def _result(cell: Cell, verdict: Verdict, duration: float, **extra: Any) -> dict[str, Any]:
     return {"case": cell.case.name, "chunking": cell.chunking, "client": cell.client, "status": verdict.status,
             "problems": verdict.problems, "duration_s": round(duration, 3), **extra}
 
 
-async def run_cell(cell: Cell) -> dict[str, Any]:
-    """One cell, start to verdict; never raises (a cell the harness could not run fails, saying why)."""
+async def run_cell(cell: Cell, gap: float = GAP_S) -> dict[str, Any]:
+    """One cell, start to verdict; never raises (a cell the harness could not run fails, saying why).
+
+    ``gap``: the server's wait between two pieces. The result's ``min_gap_ms`` is the closest two
+    pieces of a response really came, and ``unsure`` says when that was closer than ``gap``
+    (then the client may have read two pieces as one: its pass under that chunking is weaker)."""
     t0 = time.monotonic()
     if cell.client == WIRE:
         return _result(cell, parse_case(cell.case, cell.chunking), time.monotonic() - t0)
@@ -104,22 +124,31 @@ async def run_cell(cell: Cell) -> dict[str, Any]:
     if reason:
         return _result(cell, Verdict(NA, [reason]), 0.0)
     bodies, expected, sse = None, list(cell.case.events), info.protocol == registry.SSE
+    may_raise = False
     if not sse:
-        bodies = tuple(sdk.wrap(r.body, info.protocol) for r in cell.case.responses)
+        bodies = sdk_bodies(cell.case, info, cell.chunking)
         expected = [Expected(e.data) for e in expected]
+        # a stream cut inside a block lacks the vendor's end too: an SDK may rightly raise there
+        may_raise = not sdk.ends_between_blocks(cell.case.responses[-1].body)
     try:
-        async with CaseServer(cell.case, cell.chunking, bodies) as server:
+        async with CaseServer(cell.case, cell.chunking, bodies, gap) as server:
             transcript = await arun_client(cell.client, request_for(cell.case, info, server.url), info=info)
-            requests, headers = server.requests, server.last_event_ids[1:]
+            requests, headers, closest = server.requests, server.last_event_ids[1:], server.min_gap
     except Exception as error:  # noqa: BLE001 - one broken cell never stops the grid
         return _result(cell, Verdict("fail", [f"the harness could not run this cell: {error!r}"]),
                        time.monotonic() - t0)
     got = [Got(e.type, e.data, e.id) for e in transcript.events if sse or e.type == "delta"]
     verdict = judge(cell.case, expected, got, requests=requests, last_event_ids=headers, ended=transcript.end,
-                    compare_types=sse, compare_ids=cell.case.check_ids and sse)
+                    error=_error(transcript), compare_types=sse, compare_ids=cell.case.check_ids and sse,
+                    may_raise=may_raise)
+    spacing: dict[str, Any] = {}
+    if closest is not None:
+        spacing["min_gap_ms"] = round(closest * 1000, 3)
+        if closest < gap:
+            spacing["unsure"] = f"two pieces were written {closest * 1000:.2f} ms apart, under the {gap * 1000:g} ms gap"
     return _result(cell, verdict, time.monotonic() - t0, version=transcript.version, end=transcript.end,
                    error=_error(transcript), requests=requests, last_event_ids=headers,
-                   received=[{"type": g.type, "data": g.data, "id": g.id} for g in got])
+                   received=[{"type": g.type, "data": g.data, "id": g.id} for g in got], **spacing)
 
 
 def _error(transcript: Transcript) -> str | None:
@@ -128,15 +157,15 @@ def _error(transcript: Transcript) -> str | None:
     return f"{transcript.error_type}: {(transcript.error_message or '')[:300]}"
 
 
-async def run_cells(cells: list[Cell], jobs: int,
-                    on_done: Callable[[Cell, dict[str, Any]], None] | None = None) -> list[dict[str, Any]]:
+async def run_cells(cells: list[Cell], jobs: int, on_done: Callable[[Cell, dict[str, Any]], None] | None = None,
+                    gap: float = GAP_S) -> list[dict[str, Any]]:
     """Run cells ``jobs`` at a time; results in plan order."""
     gate = asyncio.Semaphore(max(1, jobs))
     results: list[dict[str, Any]] = [{} for _ in cells]
 
     async def one(index: int, cell: Cell) -> None:
         async with gate:
-            results[index] = await run_cell(cell)
+            results[index] = await run_cell(cell, gap)
         if on_done is not None:
             on_done(cell, results[index])
 

@@ -17,6 +17,7 @@ bytes. A ``204`` has no body and no framing.
 from __future__ import annotations
 
 import asyncio
+import time
 from http import HTTPStatus
 
 from faultproxy.conformance.cases import Case, Response
@@ -36,26 +37,48 @@ def response_head(response: Response) -> bytes:
     return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
 
 
-def recording(response: Response, chunking: str, gap: float = GAP_S) -> Recording:
-    """One response: the head, then each of the body's pieces as a chunk, ``gap`` apart, then the last chunk."""
+def recording(response: Response, chunking: str, gap: float = GAP_S, cuts: list[bytes] | None = None) -> Recording:
+    """One response: the head, then each of the body's pieces (``cuts``, or the body cut as ``chunking``
+    says) as a chunk, ``gap`` apart, then the last chunk."""
     pieces = [(0.0, response_head(response))]
     if response.status != 204:
-        body = cut(response.body, chunking)
+        body = cut(response.body, chunking) if cuts is None else cuts
         pieces += [(gap * (n + 1), b"%x\r\n%s\r\n" % (len(piece), piece)) for n, piece in enumerate(body)]
         pieces.append((gap * (len(body) + 1), b"0\r\n\r\n"))
     return Recording(tuple(pieces), complete=True, source=f"response {response.status}")
 
 
 class CaseServer(ReplayServer):
-    """``async with CaseServer(case, "bytes") as srv:`` -- ``srv.url`` serves the case to any request."""
+    """``async with CaseServer(case, "bytes") as srv:`` -- ``srv.url`` serves the case to any request.
 
-    def __init__(self, case: Case, chunking: str, bodies: tuple[bytes, ...] | None = None):
-        responses = case.responses
-        if bodies is not None:  # the same responses carrying other bodies (an SDK's envelope)
-            responses = tuple(Response(body, r.status, r.content_type) for r, body in zip(responses, bodies))
-        super().__init__([recording(r, chunking) for r in responses], match="any")
+    Each piece is written ``gap`` seconds after the previous write *ended*, not at a time fixed
+    from the response's start as a replay is: on a busy machine a late piece would otherwise be
+    followed at once by every piece that fell due meanwhile, written back to back, and the client
+    would read them as one. :attr:`min_gap` is the closest two writes of a response really came.
+    """
+
+    def __init__(self, case: Case, chunking: str, bodies: tuple[list[bytes], ...] | None = None,
+                 gap: float = GAP_S):
+        """``bodies``: each response's body as the pieces to write, instead of the case's own body
+        cut as ``chunking`` says (an SDK's envelope: :mod:`faultproxy.conformance.sdk`)."""
+        pieces = bodies or (None,) * len(case.responses)
+        super().__init__([recording(r, chunking, gap, p) for r, p in zip(case.responses, pieces)], match="any")
         self.case = case
+        self.gap = gap
         self.last_event_ids: list[str | None] = []  # one per request, in order
+
+    async def _until(self, start: float, at: float) -> None:
+        if not self.writes or at <= 0:
+            return
+        # on the real clock, not the loop's: uvloop's timers may fire up to a millisecond early
+        while (delay := self.writes[-1].time + self.gap - time.monotonic()) > 0:
+            await asyncio.sleep(delay)
+
+    @property
+    def min_gap(self) -> float | None:
+        """The shortest time between two writes of one response (None: no response had two)."""
+        gaps = [b.time - a.time for a, b in zip(self.writes, self.writes[1:]) if a.connection == b.connection]
+        return min(gaps, default=None)
 
     async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         request = await first_request(reader, writer)

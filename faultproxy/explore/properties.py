@@ -19,8 +19,9 @@ on the wire show that something went wrong?):
   allowed, the client did not end up with every event exactly once (``ok`` or ``resumed``).
 
 Each property also names the expectation a scenario file states, and a cell breaks the property
-only when that expectation is unmet, so the scenario ``explore`` writes fails in ``faultproxy run``
-for the same reason.
+only when that expectation is unmet *and* the cell's verdict attributes the failure to the client
+(``attribution``, docs/outcomes.md), so the scenario ``explore`` writes fails in ``faultproxy run``
+for the same reason and its report blames the same party.
 """
 
 from __future__ import annotations
@@ -51,6 +52,10 @@ class Property:
         stated = [e for e in result["expectations"] if e["name"] == self.expectation_name]
         if all(e["met"] for e in stated):
             return None  # the scenario file's own expectation holds: faultproxy run would pass it
+        if result.get("attribution") != "client":
+            return None  # the cell's own verdict blames the wire: the scenario would say so too
+        if any(not e["met"] for e in result["expectations"] if e["name"] in SETUP):
+            return None  # the cell did not test what its schedule says (a fault that never fired)
         evidence = result.get("evidence") or {}
         outcome, end = result["outcome"], evidence.get("end")
         parsed_right = next((e["met"] for e in result["expectations"] if e["name"] == "matches_oracle"), True)
@@ -83,6 +88,11 @@ def _noticeable(exchange: dict[str, Any]) -> bool:
     status = exchange.get("status")
     return NOTICEABLE.get(exchange.get("end", "open"), True) or status not in (None, 200, 204)
 
+
+# the verdict's checks of the scenario itself (faultproxy.scenarios.verdict): a cell that fails one did not
+# test what its schedule says -- a fault that never fired (bandwidth:rate=0, a no-op, next to the fault
+# that mattered), a server that only refused -- so it says nothing about the client
+SETUP = ("every fault fired", "the server streamed")
 
 CUTS = ("drop_terminal_chunk", "early_end", "limit_data", "malformed_chunk", "random_data_then_close",
         "reset_peer", "sse_disconnect", "sse_stall", "truncate_chunk")

@@ -336,6 +336,10 @@ class CaptureWriter:
         self._file: IO[str] = open_private(path, "w", encoding="utf-8", buffering=1 << 20)
         self._start = time.monotonic()
         self._decoders: dict[int, dict[str, _DirectionDecoder]] = {}
+        # connections whose upstream ended while bytes toward the client may still be on their way
+        # (a fault pacing or delaying them): their response decoder closes when the client gets
+        # its FIN (:meth:`end_response`), or when the connection is done -- not at the upstream's end
+        self._upstream_ended: set[int] = set()
 
     def _write(self, record: dict[str, Any]) -> None:
         if self.error is None:
@@ -423,11 +427,12 @@ class CaptureWriter:
         t = self._now()
         decoders = self._decoders.get(conn)
         if kind == "eof" and decoders is not None:
-            directions = ("request",) if fields.get("side") == "client" else ("upstream", "response")
-            for direction in (d for d in directions if d in decoders):
-                for record in decoders[direction].close(self.redact):
-                    self._write({"t": t, "conn": conn, **record})
+            client = fields.get("side") == "client"
+            self._close(conn, ("request",) if client else ("upstream",), t)
+            if not client:
+                self._upstream_ended.add(conn)
         if kind == "done" and decoders is not None:
+            self.end_response(conn, t)
             for decoder in decoders.values():
                 for record in decoder.flush():
                     self._write({"t": t, "conn": conn, **record})
@@ -435,6 +440,19 @@ class CaptureWriter:
             self._decoders.pop(conn, None)
             self._flush()
         self._write({"t": t, "conn": conn, "type": kind, **fields})
+
+    def end_response(self, conn: int, t: float | None = None) -> None:
+        """The client got the FIN after every byte toward it: if the upstream has ended, what went to
+        the client has ended too, and its decoder says how (a whole response, or one cut short)."""
+        if conn in self._upstream_ended:
+            self._upstream_ended.discard(conn)
+            self._close(conn, ("response",), self._now() if t is None else t)
+
+    def _close(self, conn: int, directions: tuple[str, ...], t: float) -> None:
+        decoders = self._decoders.get(conn) or {}
+        for direction in (d for d in directions if d in decoders):
+            for record in decoders[direction].close(self.redact):
+                self._write({"t": t, "conn": conn, **record})
 
     def fault(self, evidence: dict[str, Any]) -> None:
         """A fault fired: written with the time the fault saw, so it sorts beside the bytes it touched."""

@@ -243,6 +243,11 @@ class CapturingRelay(Relay):
 
         return read
 
+    def write_eof(self, side: Side) -> None:
+        if side is CLIENT:  # every byte toward the client is out: the capture's view of that side ends here
+            self.capture.end_response(self.id)
+        super().write_eof(side)
+
     def writer(self, side: Side, encrypt: Callable[[bytes], bytes] | None = None) -> Callable[[bytes], None]:
         capture, conn, send = self.capture, self.id, super().writer(side, encrypt)
         direction = "request" if side is UPSTREAM else "response"

@@ -42,6 +42,9 @@ class CaptureSink:
     def note(self, conn: int, kind: str, **fields: Any) -> None:
         pass
 
+    def end_response(self, conn: int) -> None:
+        """The FIN toward the client went out after every byte before it (see :class:`CaptureWriter`)."""
+
     def fault(self, evidence: Evidence) -> None:
         pass
 
@@ -82,6 +85,9 @@ class ProxySink(CaptureSink):
     def note(self, conn: int, kind: str, **fields: Any) -> None:
         self.activity.note(conn, kind, **fields)
         self._capture(conn, "note", conn, kind, **fields)
+
+    def end_response(self, conn: int) -> None:
+        self._capture(conn, "end_response", conn)
 
     def fault(self, evidence: Evidence) -> None:
         self.activity.fault(evidence)

@@ -33,41 +33,11 @@ from rich.text import Text
 
 from faultproxy.aio import run as run_loop
 from faultproxy.cli import BadInput
+from faultproxy.clients.cli import load_own_clients, own_client_options
 from faultproxy.private import make_dirs
 from faultproxy.scenarios.result import CellResult
 
 FLAKY_EXIT = 3  # no cell failed, but some cell's outcome varied between its runs (run --repeat)
-
-
-def define_command_client(text: str, protocol: str, index: int) -> str:
-    """Register a ``--client-cmd`` (``[NAME=]COMMAND``); its name, from NAME or the script it runs."""
-    import shlex
-
-    from faultproxy.clients import registry
-
-    name, eq, command = text.partition("=")
-    if not eq or not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]*", name.strip()):
-        name, command = "", text
-    try:
-        argv = shlex.split(command)
-    except ValueError as error:
-        raise click.BadParameter(f"{text!r}: {error}", param_hint="--client-cmd") from None
-    if not name:
-        scripts = [Path(a).stem for a in argv if "{" not in a and Path(a).suffix in SCRIPT_SUFFIXES]
-        name = re.sub(r"[^A-Za-z0-9_.-]", "-", scripts[0] if scripts else Path(argv[0] if argv else "cmd").name)
-        name = name.lstrip("-_.") or "cmd"
-        if name in registry.REGISTRY and registry.get(name).builtin:
-            name += "-cmd"
-    try:
-        return registry.define({"name": name.strip(), "command": command, "protocol": protocol,
-                                "description": f"--client-cmd {command}"},
-                               where=f"--client-cmd #{index + 1}", here=Path.cwd(), file=f"--client-cmd #{index + 1}",
-                               in_all=False).name
-    except registry.ClientSpecError as error:
-        raise click.BadParameter(str(error), param_hint="--client-cmd") from None
-
-
-SCRIPT_SUFFIXES = (".js", ".mjs", ".cjs", ".ts", ".py", ".sh", ".rb", ".pl", ".php", ".go")
 
 
 @click.command("run")
@@ -81,13 +51,8 @@ SCRIPT_SUFFIXES = (".js", ".mjs", ".cjs", ".ts", ".py", ".sh", ".rb", ".pl", ".p
 @click.option("-k", "select", metavar="TEXT", help="Only scenarios whose name contains TEXT.")
 @click.option("--repeat", type=click.IntRange(1, 1000), default=1, show_default=True, metavar="N",
               help="Run every cell N times; a cell whose outcome varies is reported flaky, with its rate.")
-@click.option("--client-cmd", "client_cmds", multiple=True, metavar="[NAME=]COMMAND",
-              help='Your own client for this run, e.g. "node my-client.js {url}" (repeatable); it runs in '
-                   "every scenario it can read, and only such clients run unless --clients names more.")
-@click.option("--client-protocol", type=click.Choice(["simple", "full"]), default="simple", show_default=True,
-              help="What --client-cmd clients print: one JSON line per event, or the full JSON-lines protocol.")
-@click.option("--config", "config_file", type=click.Path(dir_okay=False, path_type=Path),
-              help="The project config (default: ./faultproxy.toml, else [tool.faultproxy] in ./pyproject.toml).")
+@own_client_options("repeatable; it runs in every scenario it can read, and only such clients run unless "
+                    "--clients names more.")
 @click.option("--shard", metavar="K/N", help="Run only shard K of N, a deterministic slice of the cells; "
                                             "`faultproxy report merge` joins the shards' reports.")
 @click.option("--run-id", help="The run's id and folder name (default: the start time); give every shard the same.")
@@ -96,7 +61,6 @@ def run(paths: tuple[Path, ...], client_list: str | None, out: Path, jobs: int |
         config_file: Path | None, shard: str | None, run_id: str | None) -> None:
     """Run scenario files (default: the built-in suite) and write the report."""
     from faultproxy.clients import registry
-    from faultproxy.config import load_project_config
     from faultproxy.provenance import environment
     from faultproxy.report import write_reports
     from faultproxy.report.merge import in_shard, parse_shard
@@ -104,8 +68,7 @@ def run(paths: tuple[Path, ...], client_list: str | None, out: Path, jobs: int |
     from faultproxy.scenarios.runner import DEFAULT_SUITE, build_report, plan
 
     console = Console(stderr=True)
-    load_project_config(config_file)
-    own = [define_command_client(text, client_protocol, i) for i, text in enumerate(client_cmds)]
+    own = load_own_clients(config_file, client_cmds, client_protocol)
     scenarios = load_paths([str(p) for p in (paths or (DEFAULT_SUITE,))])
     if select:
         scenarios = [s for s in scenarios if select in s.name]

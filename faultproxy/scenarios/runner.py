@@ -132,6 +132,7 @@ async def run_cell(cell: Cell, run_seed: int, cell_dir: Path, run_client: Client
             scenario.expectations, scenario.known_for(cell.client),
             scenario=scenario.name, client=cell.client, repetition=cell.repetition, t0=t0,
             faults_configured=[f.name for f in scenario.faults], fault_notes=notes,
+            reconnects=request.reconnects_allowed, read_timeout_s=request.timeout_s,
         )
         return replace(result, path=route.path + (" (TLS on both sides)" if scenario.tls else ""))
     except Exception as error:  # noqa: BLE001 - the run goes on; the cell says what broke

@@ -341,7 +341,8 @@ def _extras(vs: Match | None, rv: Match | None) -> tuple[list[str], list[str]]:
 
 
 def _attribution(outcome: str, rv: Match | None, oracle: Oracle | None, end: str, stopped_early: bool,
-                 wrong_resume: bool, no_sentinel: bool) -> str | None:
+                 wrong_resume: bool, no_sentinel: bool, reconnects: int = 0,
+                 read_timeout_s: float | None = None) -> str | None:
     """Who is to blame for a cell that is not ok (docs/outcomes.md, "Attribution"): ``client`` when
     it did other than a spec client would with the same bytes -- handed over other events, stayed
     silent about trouble the bytes showed, raised or hung on bytes that were clean and complete,
@@ -349,7 +350,11 @@ def _attribution(outcome: str, rv: Match | None, oracle: Oracle | None, end: str
     the same). None for ok / resumed, and when the delivered bytes are unknown.
 
     ``no_sentinel``: the client speaks an LLM API whose streams end with a sentinel (``[DONE]``,
-    ``message_stop``) and the delivered bytes lack it: trouble its protocol shows, like a cut."""
+    ``message_stop``) and the delivered bytes lack it: trouble its protocol shows, like a cut.
+    ``reconnects``: how many reconnects the scenario allowed -- a spec client given them reconnects
+    after any end of the body, clean or not, so one that stopped with reconnects unused lost the
+    rest itself. ``read_timeout_s``: the client's own read timeout, if it was given one -- a client
+    that hung on a body quiet for longer than that did not use it."""
     if outcome in ("ok", "resumed") or rv is None or oracle is None:
         return None
     if wrong_resume or not (rv.exact or stopped_early):
@@ -361,14 +366,45 @@ def _attribution(outcome: str, rv: Match | None, oracle: Oracle | None, end: str
         # silent about trouble the bytes showed -- unless it asked again (a reconnect, the spec's
         # answer to a cut): then what it still lacks was not delivered to it on any connection
         unanswered = any(x.end != "open" or x.status_problem for x in _unanswered(oracle))
-        return "client" if unanswered or no_sentinel else "wire"
-    if outcome in ("error", "hung"):
-        # a body still open counts for the wire only when the client waited on it (hung, or its own
-        # read timeout: a stall); one that raised on open, clean bytes did so on its own -- and
-        # whether the proxy saw that client close before the capture ended is only timing
-        stalled = (outcome == "hung" or end == "timeout") and any(x.end == "open" for x in oracle.exchanges)
+        return "client" if unanswered or no_sentinel or _gave_up(oracle, reconnects) else "wire"
+    if outcome == "hung":
+        # nothing left to wait for (every body ended, whole or broken): its own hang; a body still
+        # open is a stall the wire made -- unless it stayed quiet past the client's own read timeout
+        stalls = [x for x in oracle.exchanges if x.end in ("open", "client_closed")]  # the server never ended it
+        if not stalls:
+            return "client"
+        return "client" if _quiet_past(oracle, stalls, read_timeout_s) else "wire"
+    if outcome == "error":
+        # a body still open counts for the wire only when the client waited on it (its own read
+        # timeout: a stall); one that raised on open, clean bytes did so on its own -- and whether
+        # the proxy saw that client close before the capture ended is only timing
+        stalled = end == "timeout" and any(x.end == "open" for x in oracle.exchanges)
         return "wire" if trouble or stalled else "client"
     return "wire"
+
+
+QUIET_MARGIN_S = 1.0  # beyond the read timeout: time for it to fire and for the client to say so
+
+
+def _gave_up(oracle: Oracle, reconnects: int) -> bool:
+    """The last body ended (it is not open) and the client had reconnects left it never used."""
+    last = oracle.last()
+    asked_again = len(oracle.exchanges) - 1
+    return last is not None and last.end != "open" and asked_again < reconnects
+
+
+def _quiet_past(oracle: Oracle, stalls: list[DeliveredExchange], read_timeout_s: float | None) -> bool:
+    """A stalled body brought no byte for longer than the read timeout (plus :data:`QUIET_MARGIN_S`)
+    before the capture ended: a client that had that timeout should have fired it."""
+    if read_timeout_s is None:
+        return False
+    times = [r["t"] for r in oracle.records if isinstance(r.get("t"), (int, float))]
+    if not times:
+        return False
+    conns = {x.conn for x in stalls}
+    last_byte = max((r["t"] for r in oracle.records if r.get("conn") in conns and r.get("dir") == "response"
+                     and isinstance(r.get("t"), (int, float))), default=None)
+    return last_byte is not None and max(times) - last_byte > read_timeout_s + QUIET_MARGIN_S
 
 
 def _unanswered(oracle: Oracle) -> list[DeliveredExchange]:
@@ -712,6 +748,8 @@ def classify(
     faults_configured: Iterable[str] | None = None,
     judge_ids: bool | None = None,
     fault_notes: Iterable[Any] | None = None,
+    reconnects: int = 0,
+    read_timeout_s: float | None = None,
 ) -> CellResult:
     """One cell's result (:class:`~faultproxy.scenarios.result.CellResult`; ``.to_dict()`` is the
     report's ``result`` object).
@@ -729,7 +767,8 @@ def classify(
     unless an expectation ``may_not_fire`` names it; ``fault_notes`` (``proxy.faults.notes``) say why a
     fault passed traffic over, which that failure quotes. ``judge_ids``: whether the client hands over event
     ids, so that a lost or altered one is its loss (default: the client registry's ``reports_ids``;
-    True for a client it does not know).
+    True for a client it does not know). ``reconnects`` and ``read_timeout_s``: what the scenario
+    gave the client (reconnects allowed, its read timeout), which the attribution weighs.
     """
     t = _transcript(transcript)
     client = client or getattr(t, "client", "") or ""
@@ -805,7 +844,7 @@ def classify(
                                        f"{refused}: check the server's url (its path) -- no client was tested"))
     all_met = all(r.met for r in results)
     blame = _attribution(outcome, rv, oracle, t.end, _stopped_early(oracle, delivered_p, rv, t.end),
-                         bool(resume_notes), no_sentinel is not None)
+                         bool(resume_notes), no_sentinel is not None, reconnects, read_timeout_s)
     # LLM clients: what the delivered stream itself said (its error event, arguments that do not parse)
     signs = llm_message.signs(raw_delivered) if llm is not None and oracle is not None else []
     llm_blame = llm_message.blame(outcome, signs)

@@ -9,7 +9,7 @@ from hypothesis import HealthCheck, given, seed, settings
 
 from faultproxy.explore.properties import PROPERTIES
 from faultproxy.explore.search import scenario_dict
-from faultproxy.explore.space import MAX_JITTER_MS, MAX_MS, Unsupported, schedules, searchable
+from faultproxy.explore.space import MAX_JITTER_MS, MAX_MS, SSE_STREAM, Unsupported, schedules, searchable
 from faultproxy.faults import REGISTRY
 from faultproxy.scenarios.loader import ScenarioError, parse_scenario
 
@@ -25,7 +25,7 @@ def test_every_fault_that_needs_no_text_value_is_searchable() -> None:
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck))
-@given(schedules(TYPES, 10, 3))
+@given(schedules(TYPES, SSE_STREAM, 3))
 def test_a_drawn_schedule_is_a_scenario_or_a_clear_error(schedule: list[dict[str, Any]]) -> None:
     assert 1 <= len(schedule) <= 3
     for fault in schedule:
@@ -52,7 +52,7 @@ def test_the_same_seed_draws_the_same_schedules() -> None:
 
         @settings(max_examples=20, database=None, deadline=None, suppress_health_check=list(HealthCheck))
         @seed(value)
-        @given(schedules(TYPES, 10, 3))
+        @given(schedules(TYPES, SSE_STREAM, 3))
         def collect(schedule: list[dict[str, Any]]) -> None:
             out.append(schedule)
 

@@ -293,3 +293,15 @@ def test_a_fault_that_joins_a_stream_midway_keeps_the_servers_side_from_there(tm
     oracle = oracle_from_capture(capture)
     assert [e.id for e in truth_from_capture(oracle).intended] == [str(n) for n in range(1, 9)]
     assert len(oracle.events) == 7 and oracle.upstream().exchanges[0].end == "clean"
+
+
+def test_bytes_a_fault_paces_toward_the_client_are_all_in_the_capture(tmp_path: Path) -> None:
+    """bandwidth 1 KB/s: the server has sent everything and closed long before the client gets the
+    last byte. The capture's view of the client's side must close when the client gets its FIN, not
+    when the upstream ends -- else the response looked cut inside its head, no event was delivered,
+    and every client was blamed for events "never delivered" (found by explore, review of issue 18)."""
+    from faultproxy.scenarios.oracle import oracle_from_capture
+
+    capture = asyncio.run(_captured(tmp_path, [{"type": "bandwidth", "attributes": {"rate": 1}}], events=5))
+    [exchange] = oracle_from_capture(capture).exchanges
+    assert (exchange.status, exchange.end, len(exchange.events)) == (200, "clean", 5), exchange.detail

@@ -849,3 +849,32 @@ def test_an_llm_client_that_swallows_a_refused_request_is_silent_loss() -> None:
     result = classify(SimpleNamespace(log=[refused]), cap.records, got, [], None, client="openai")
     assert result["outcome"] == "silent_loss" and result["attribution"] == "client"
     assert result["evidence"].get("message") is None and "status 429" in result["evidence"]["summary"]
+
+
+def test_a_client_that_stops_with_reconnects_left_after_a_clean_end_is_to_blame() -> None:
+    """early_end: the body ends cleanly after 2 of 5 events. A spec client given reconnects asks
+    again after any end and gets the rest; one that stopped lost them itself (review2 #20: explore
+    blamed httpx-sse while the scenario it wrote said the wire)."""
+    cap = Capture().stream(1, [1, 2])
+    early = transcript([ev(1), ev(2)])
+    allowed = classify(sent(5), cap.records, early, [], None, client="httpx-sse", reconnects=3)
+    assert (allowed["outcome"], allowed["attribution"]) == ("silent_loss", "client")
+    assert "Attribution: the client" in allowed["evidence"]["summary"]
+    refused = classify(sent(5), cap.records, early, [], None, client="httpx-sse")  # no reconnect allowed
+    assert (refused["outcome"], refused["attribution"]) == ("silent_loss", "wire")
+
+
+def test_a_hang_is_the_wires_only_on_a_stall_shorter_than_the_clients_read_timeout() -> None:
+    hung = transcript([ev(1)], end="hung")
+    # the body was cut and the connection closed: nothing was left to wait for
+    cut = Capture().stream(1, [1], clean=False).closed(1, "upstream").done(1)
+    assert classify(sent(3), cut.records, hung, [], None, client="raw")["attribution"] == "client"
+    # a body left open and quiet (a stall) until the harness killed the client 5 s later
+    stall = Capture().stream(1, [1], clean=False)
+    stall.t += 5.0
+    stall.closed(1, "client").done(1)
+    assert classify(sent(3), stall.records, hung, [], None, client="raw")["attribution"] == "wire"
+    long_quiet = classify(sent(3), stall.records, hung, [], None, client="raw", read_timeout_s=2.0)
+    assert long_quiet["attribution"] == "client"  # quiet 5 s, past its 2 s timeout and the 1 s margin
+    within = classify(sent(3), stall.records, hung, [], None, client="raw", read_timeout_s=4.5)
+    assert within["attribution"] == "wire"
