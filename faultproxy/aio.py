@@ -7,7 +7,8 @@ paced streams one proxy process can carry; nothing depends on it being there.
 from __future__ import annotations
 
 import asyncio
-from typing import Any, Coroutine, TypeVar
+from collections.abc import Coroutine
+from typing import Any, TypeVar
 
 T = TypeVar("T")
 

@@ -63,8 +63,11 @@ def check_expansion(root: yaml.Node) -> None:
         open_nodes.discard(id(node))
         size = 1 + sum(sizes[id(child)] for child in children)
         if size > MAX_VALUES:
-            _refuse(f"the document expands to over {MAX_VALUES:,} values through its aliases "
-                    "(a 'billion laughs' file?)", node)
+            _refuse(
+                f"the document expands to over {MAX_VALUES:,} values through its aliases "
+                "(a 'billion laughs' file?)",
+                node,
+            )
         sizes[id(node)] = size
 
 

@@ -100,7 +100,9 @@ class ChatState:
             del self.wire[: len(self.wire) - WIRE_LINES]
 
 
-def request_for(api: Api, base_url: str, model: str, prompt: str, key: str | None) -> tuple[str, int, bytes, str]:
+def request_for(
+    api: Api, base_url: str, model: str, prompt: str, key: str | None
+) -> tuple[str, int, bytes, str]:
     """``(host, port, request bytes, the URL it goes to)`` for a streamed request to ``base_url``.
 
     OpenAI's base URL includes ``/v1`` (as the SDKs take it); Anthropic's does not (its SDKs add
@@ -111,27 +113,45 @@ def request_for(api: Api, base_url: str, model: str, prompt: str, key: str | Non
     """
     parts = urlsplit(base_url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ChatError(f"--base-url must be an http(s)://HOST[:PORT][/path] URL, not {redact_urls(base_url)!r}")
+        raise ChatError(
+            f"--base-url must be an http(s)://HOST[:PORT][/path] URL, not {redact_urls(base_url)!r}"
+        )
     if parts.username is not None or parts.password is not None:
-        raise ChatError("--base-url must not carry credentials (user:password@): give the key in "
-                        f"{KEY_VARIABLES[api]} instead")
+        raise ChatError(
+            "--base-url must not carry credentials (user:password@): give the key in "
+            f"{KEY_VARIABLES[api]} instead"
+        )
     path = parts.path.rstrip("/")
     if api == "openai":
         target = path + "/chat/completions"
-        body = {"model": model, "messages": [{"role": "user", "content": prompt}], "stream": True,
-                "stream_options": {"include_usage": True}}
+        body = {
+            "model": model,
+            "messages": [{"role": "user", "content": prompt}],
+            "stream": True,
+            "stream_options": {"include_usage": True},
+        }
         auth = [("Authorization", f"Bearer {key}")] if key else []
     else:
         target = path + "/v1/messages"
-        body = {"model": model, "max_tokens": 1024, "messages": [{"role": "user", "content": prompt}],
-                "stream": True}
+        body = {
+            "model": model,
+            "max_tokens": 1024,
+            "messages": [{"role": "user", "content": prompt}],
+            "stream": True,
+        }
         auth = [("x-api-key", key)] if key else []
         auth.append(("anthropic-version", "2023-06-01"))
     target += f"?{parts.query}" if parts.query else ""
     port = parts.port or (443 if parts.scheme == "https" else 80)
     payload = json.dumps(body).encode()
-    headers = [("Host", parts.netloc), ("Content-Type", "application/json"), ("Accept", "text/event-stream"),
-               ("Content-Length", str(len(payload))), *auth, ("User-Agent", "faultproxy-chat")]
+    headers = [
+        ("Host", parts.netloc),
+        ("Content-Type", "application/json"),
+        ("Accept", "text/event-stream"),
+        ("Content-Length", str(len(payload))),
+        *auth,
+        ("User-Agent", "faultproxy-chat"),
+    ]
     url = f"{parts.scheme}://{parts.netloc}{redact_target(target)}"
     return parts.hostname, port, encode_request("POST", target, headers, payload), url
 
@@ -141,15 +161,23 @@ def api_key(api: Api, mock: bool) -> str | None:
     return MOCK_KEY if mock else os.environ.get(KEY_VARIABLES[api])
 
 
-async def stream(state: ChatState, host: str, port: int, request: bytes, timeout: float | None = None,
-                 tls: ssl.SSLContext | None = None) -> ChatState:
+async def stream(
+    state: ChatState,
+    host: str,
+    port: int,
+    request: bytes,
+    timeout: float | None = None,
+    tls: ssl.SSLContext | None = None,
+) -> ChatState:
     """Send ``request`` and read the response into ``state`` until the body ends, the connection
     closes, or ``timeout`` seconds pass (then the end is ``open``); over TLS with ``tls``."""
     dialect: Dialect = "chat" if state.api == "openai" else "anthropic"
     state.assembler = Assembler(dialect)
     state.started = time.monotonic()
     try:
-        reader, writer = await asyncio.open_connection(host, port, ssl=tls, server_hostname=host if tls else None)
+        reader, writer = await asyncio.open_connection(
+            host, port, ssl=tls, server_hostname=host if tls else None
+        )
     except ssl.SSLError as error:
         state.end, state.end_detail = "error", f"TLS with {host}:{port} failed: {error.reason or error}"
         state.finished = time.monotonic()
@@ -160,7 +188,7 @@ async def stream(state: ChatState, host: str, port: int, request: bytes, timeout
         return state
     try:
         await asyncio.wait_for(_read(state, reader, writer, request), timeout)
-    except asyncio.TimeoutError:
+    except TimeoutError:
         state.end, state.end_detail = "open", f"still open after {timeout:g} s (--timeout)"
     except (ConnectionError, WireError) as error:
         state.end, state.end_detail = "truncated", f"{type(error).__name__}: {error}"
@@ -170,7 +198,9 @@ async def stream(state: ChatState, host: str, port: int, request: bytes, timeout
     return state
 
 
-async def _read(state: ChatState, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, request: bytes) -> None:
+async def _read(
+    state: ChatState, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, request: bytes
+) -> None:
     writer.write(request)
     await writer.drain()
     http = HTTPReader("response", strict=False)
@@ -255,16 +285,24 @@ def _conclude(state: ChatState, ended: bool) -> None:
     if state.status is None:
         state.end, state.end_detail = "error", "the connection closed before a response"
     elif state.status != 200:
-        state.end, state.end_detail = "error", f"HTTP {state.status}: {' '.join(state.error_body.split())[:200]}"
+        state.end, state.end_detail = (
+            "error",
+            f"HTTP {state.status}: {' '.join(state.error_body.split())[:200]}",
+        )
     elif message.error is not None:
         kind = message.error.get("type", "error")
         state.end = "error"
-        state.end_detail = f"in-stream error event after {state.tokens} tokens: {kind}: {message.error.get('message', '')}"
+        state.end_detail = (
+            f"in-stream error event after {state.tokens} tokens: {kind}: {message.error.get('message', '')}"
+        )
     elif ended and message.sentinel:
         state.end, state.end_detail = "complete", f"{sentinel} seen, body ended cleanly"
     elif ended:
         state.end, state.end_detail = "truncated", f"the body ended cleanly but {sentinel} never came"
     elif message.sentinel:
-        state.end, state.end_detail = "complete", f"{sentinel} seen, then the connection closed without the last chunk"
+        state.end, state.end_detail = (
+            "complete",
+            f"{sentinel} seen, then the connection closed without the last chunk",
+        )
     else:
         state.end, state.end_detail = "truncated", f"the connection closed mid-body, before {sentinel}"

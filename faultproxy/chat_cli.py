@@ -31,19 +31,29 @@ from faultproxy.faults.spec import FaultSpecError, parse_cli_fault
 from faultproxy.wire.llm import token_counts
 
 STALL_WARN_S = 1.0  # the stall indicator turns yellow after this long without a token, red after 3x
-ENDS = {"complete": ("✔", "green"), "truncated": ("✘", "red"), "error": ("✘", "red"), "open": ("…", "yellow"),
-        "interrupted": ("■", "yellow")}
-HOW_TEXT_ARRIVES = {"openai": 'data: {"choices":[{"delta":{"content":"…"}}]}',
-                    "anthropic": 'event: content_block_delta + {"delta":{"type":"text_delta","text":"…"}}'}
-ERROR_SHAPE = {"openai": 'data: {"error":{"message","type","code"}} then data: [DONE] (after the 200)',
-               "anthropic": 'event: error + {"type":"error","error":{"type":"overloaded_error",…}}'}
+ENDS = {
+    "complete": ("✔", "green"),
+    "truncated": ("✘", "red"),
+    "error": ("✘", "red"),
+    "open": ("…", "yellow"),
+    "interrupted": ("■", "yellow"),
+}
+HOW_TEXT_ARRIVES = {
+    "openai": 'data: {"choices":[{"delta":{"content":"…"}}]}',
+    "anthropic": 'event: content_block_delta + {"delta":{"type":"text_delta","text":"…"}}',
+}
+ERROR_SHAPE = {
+    "openai": 'data: {"error":{"message","type","code"}} then data: [DONE] (after the 200)',
+    "anthropic": 'event: error + {"type":"error","error":{"type":"overloaded_error",…}}',
+}
 
 
 class _Setup:
     """The upstream (the built-in mock, or --base-url) and an optional proxy with faults, per API."""
 
-    def __init__(self, faults: tuple[str, ...], tokens: int, tokens_per_s: float, seed: int,
-                 ca_file: str | None = None):
+    def __init__(
+        self, faults: tuple[str, ...], tokens: int, tokens_per_s: float, seed: int, ca_file: str | None = None
+    ):
         self.ca_file = ca_file
         try:
             self.specs = [parse_cli_fault(text, i) for i, text in enumerate(faults)]
@@ -58,8 +68,13 @@ class _Setup:
             from faultproxy.servers.openai import OpenAIServer
 
             cls = OpenAIServer if api == "openai" else AnthropicServer
-            mock = cls(seed=self.seed, tokens=self.tokens, tokens_per_s=self.tokens_per_s or None, ttft=0.3,
-                       require_auth=True)
+            mock = cls(
+                seed=self.seed,
+                tokens=self.tokens,
+                tokens_per_s=self.tokens_per_s or None,
+                ttft=0.3,
+                require_auth=True,
+            )
             await self.stack.enter_async_context(mock)
             given = mock.base_url
         if not self.specs:
@@ -128,7 +143,13 @@ def _wire(state: ChatState, lines: int = 14) -> Text:
     out = Text(no_wrap=True, overflow="ellipsis")
     start = state.started
     for t, line in state.wire[-lines:]:
-        style = "yellow" if line.startswith(("chunk", "last chunk")) else "cyan" if line.startswith("event:") else ""
+        style = (
+            "yellow"
+            if line.startswith(("chunk", "last chunk"))
+            else "cyan"
+            if line.startswith("event:")
+            else ""
+        )
         out.append(f"{t - start:6.2f} ", style="dim").append(line[:160] + "\n", style=style)
     return out
 
@@ -149,10 +170,13 @@ def _state(api: str, model: str | None) -> ChatState:
     return ChatState(api=api, url="", model=model or DEFAULT_MODELS[api])  # type: ignore[arg-type]
 
 
-async def _run(state: ChatState, setup: _Setup, base_url: str | None, prompt: str, timeout: float | None) -> None:
+async def _run(
+    state: ChatState, setup: _Setup, base_url: str | None, prompt: str, timeout: float | None
+) -> None:
     base = await setup.base_url(state.api, base_url)
-    host, port, request, state.url = request_for(state.api, base, state.model, prompt,
-                                                 api_key(state.api, mock=base_url is None))
+    host, port, request, state.url = request_for(
+        state.api, base, state.model, prompt, api_key(state.api, mock=base_url is None)
+    )
     tls = None
     if state.url.startswith("https://"):
         from faultproxy.tls.contexts import TLSConfigError, upstream_context
@@ -166,8 +190,13 @@ async def _run(state: ChatState, setup: _Setup, base_url: str | None, prompt: st
 
 def _live(states: list[ChatState], draw, work) -> None:
     console = Console()
-    with Live(get_renderable=draw, console=console, refresh_per_second=10, transient=False,
-              vertical_overflow="visible"):
+    with Live(
+        get_renderable=draw,
+        console=console,
+        refresh_per_second=10,
+        transient=False,
+        vertical_overflow="visible",
+    ):
         try:
             asyncio.run(work())
         except KeyboardInterrupt:
@@ -179,22 +208,43 @@ def _live(states: list[ChatState], draw, work) -> None:
 @click.command()
 @click.option("--api", type=click.Choice(["openai", "anthropic"]), default="openai", show_default=True)
 @click.option("--base-url", help="the API's base URL (OpenAI's with /v1); default: the built-in mock")
-@click.option("--ca-file", type=click.Path(dir_okay=False), help="https: trust only this CA (PEM) instead of the system's")
+@click.option(
+    "--ca-file",
+    type=click.Path(dir_okay=False),
+    help="https: trust only this CA (PEM) instead of the system's",
+)
 @click.option("--model", help="model name (default: gpt-4o-mini / claude-sonnet-4-5)")
 @click.option("--wire", is_flag=True, help="show the raw wire (chunk sizes, event lines) beside the tokens")
-@click.option("--fault", "faults", multiple=True, metavar="TYPE:k=v,…", help="put a proxy with this fault in between (repeatable)")
+@click.option(
+    "--fault",
+    "faults",
+    multiple=True,
+    metavar="TYPE:k=v,…",
+    help="put a proxy with this fault in between (repeatable)",
+)
 @click.option("--timeout", type=float, help="give up after this many seconds (the end is then 'open')")
 @click.option("--tokens", type=int, default=40, show_default=True, help="built-in mock: tokens in the answer")
-@click.option("--tokens-per-s", type=float, default=12.0, show_default=True, help="built-in mock: pacing (0: at once)")
-@click.option("--seed", type=int, default=1, show_default=True, help="built-in mock: seed of the answer; proxy: fault seed")
+@click.option(
+    "--tokens-per-s", type=float, default=12.0, show_default=True, help="built-in mock: pacing (0: at once)"
+)
+@click.option(
+    "--seed",
+    type=int,
+    default=1,
+    show_default=True,
+    help="built-in mock: seed of the answer; proxy: fault seed",
+)
 @click.argument("prompt")
 def chat(api, base_url, ca_file, model, wire, faults, timeout, tokens, tokens_per_s, seed, prompt) -> None:
     """Stream PROMPT with a raw HTTP POST (stream: true) and watch the tokens arrive."""
     setup = _Setup(faults, tokens, tokens_per_s, seed, ca_file)
     state = _state(api, model)
     if base_url is not None and api_key(api, mock=False) is None:
-        click.echo(f"note: ${'OPENAI_API_KEY' if api == 'openai' else 'ANTHROPIC_API_KEY'} is not set; "
-                   "sending no key", err=True)
+        click.echo(
+            f"note: ${'OPENAI_API_KEY' if api == 'openai' else 'ANTHROPIC_API_KEY'} is not set; "
+            "sending no key",
+            err=True,
+        )
 
     async def work() -> None:
         async with setup.stack:
@@ -230,13 +280,26 @@ def _compare_table(a: ChatState, b: ChatState) -> Table:
         per = state.bytes_per_token
         return f"{per:.0f} B/token ({state.body_bytes:,} B, {state.tokens} tokens)" if per else "–"
 
-    rows = [("event types", events), ("how text arrives", lambda s: HOW_TEXT_ARRIVES[s.api]),
-            ("end sentinel", sentinel), ("error shape", error),
-            ("usage", lambda s: _usage(s.message.usage) + (" (final chunk, choices: [])" if s.api == "openai"
-                                                             else " (message_start, then message_delta)")),
-            ("bytes on the wire", per_token),
-            ("TTFT", lambda s: f"{s.ttft:.2f} s" if s.ttft is not None else "–"),
-            ("ended", lambda s: f"{s.end}: {s.end_detail}" if s.end else "streaming…")]
+    rows = [
+        ("event types", events),
+        ("how text arrives", lambda s: HOW_TEXT_ARRIVES[s.api]),
+        ("end sentinel", sentinel),
+        ("error shape", error),
+        (
+            "usage",
+            lambda s: (
+                _usage(s.message.usage)
+                + (
+                    " (final chunk, choices: [])"
+                    if s.api == "openai"
+                    else " (message_start, then message_delta)"
+                )
+            ),
+        ),
+        ("bytes on the wire", per_token),
+        ("TTFT", lambda s: f"{s.ttft:.2f} s" if s.ttft is not None else "–"),
+        ("ended", lambda s: f"{s.end}: {s.end_detail}" if s.end else "streaming…"),
+    ]
     for label, fn in rows:
         table.add_row(label, fn(a), fn(b))
     return table
@@ -245,11 +308,17 @@ def _compare_table(a: ChatState, b: ChatState) -> Table:
 @click.command()
 @click.option("--openai-url", help="OpenAI-format base URL (with /v1); default: the built-in mock")
 @click.option("--anthropic-url", help="Anthropic-format base URL; default: the built-in mock")
-@click.option("--fault", "faults", multiple=True, metavar="TYPE:k=v,…", help="a proxy with this fault in front of both")
+@click.option(
+    "--fault", "faults", multiple=True, metavar="TYPE:k=v,…", help="a proxy with this fault in front of both"
+)
 @click.option("--timeout", type=float, help="give up after this many seconds")
-@click.option("--tokens", type=int, default=30, show_default=True, help="built-in mocks: tokens in the answer")
+@click.option(
+    "--tokens", type=int, default=30, show_default=True, help="built-in mocks: tokens in the answer"
+)
 @click.option("--tokens-per-s", type=float, default=12.0, show_default=True, help="built-in mocks: pacing")
-@click.option("--seed", type=int, default=1, show_default=True, help="built-in mocks: the same answer in both formats")
+@click.option(
+    "--seed", type=int, default=1, show_default=True, help="built-in mocks: the same answer in both formats"
+)
 @click.argument("prompt")
 def compare(openai_url, anthropic_url, faults, timeout, tokens, tokens_per_s, seed, prompt) -> None:
     """Stream PROMPT in OpenAI's and Anthropic's formats side by side and compare the wire."""
@@ -258,12 +327,16 @@ def compare(openai_url, anthropic_url, faults, timeout, tokens, tokens_per_s, se
 
     async def work() -> None:
         async with setup.stack:
-            await asyncio.gather(_run(a, setup, openai_url, prompt, timeout),
-                                 _run(b, setup, anthropic_url, prompt, timeout))
+            await asyncio.gather(
+                _run(a, setup, openai_url, prompt, timeout), _run(b, setup, anthropic_url, prompt, timeout)
+            )
 
     def draw() -> Any:
-        panels = Columns([Panel(Group(_answer(s), _metrics(s), _ending(s)), title=f"{s.api} · {s.model}")
-                          for s in (a, b)], equal=True, expand=True)
+        panels = Columns(
+            [Panel(Group(_answer(s), _metrics(s), _ending(s)), title=f"{s.api} · {s.model}") for s in (a, b)],
+            equal=True,
+            expand=True,
+        )
         return Group(panels, _compare_table(a, b))
 
     try:

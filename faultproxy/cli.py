@@ -24,6 +24,7 @@ class BadInput(click.ClickException):
 
     exit_code = 2
 
+
 # name -> "module:attribute" of a click command or group
 SUBCOMMANDS = {
     "run": "faultproxy.scenarios.cli:run",

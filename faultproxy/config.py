@@ -73,8 +73,9 @@ def apply_config(path: Path, table: Any) -> list[str]:
     names = []
     for i, raw in enumerate(clients):
         try:
-            info = registry.define(raw, where=f"{where} clients[{i}]", here=path.parent, file=str(path),
-                                   in_all=True)
+            info = registry.define(
+                raw, where=f"{where} clients[{i}]", here=path.parent, file=str(path), in_all=True
+            )
         except registry.ClientSpecError as error:
             raise ConfigError(str(error)) from None
         names.append(info.name)

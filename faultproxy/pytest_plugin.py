@@ -48,8 +48,16 @@ SHARED_KEYS = ("name", "stream", "toxicity", "connections", "match")
 class FaultproxyHarness:
     """What the ``faultproxy`` fixture hands a test."""
 
-    def __init__(self, server: Any, proxy: Any, capture: Path, *, kind: str = "sse", target: str = "/events",
-                 ca_file: Path | None = None):
+    def __init__(
+        self,
+        server: Any,
+        proxy: Any,
+        capture: Path,
+        *,
+        kind: str = "sse",
+        target: str = "/events",
+        ca_file: Path | None = None,
+    ):
         self.server = server  # None for a server of the user's own (url: / faultproxy_upstream)
         self.proxy = proxy
         self.capture = capture
@@ -125,13 +133,17 @@ class FaultproxyHarness:
 
     def delivered(self) -> list[dict[str, Any]]:
         """The events the proxy delivered to clients so far, as a spec-exact parser reads them."""
-        return [{"conn": r["conn"], **r["event"]} for r in self._records()
-                if r.get("type") == "event" and r.get("dir") == "response"]
+        return [
+            {"conn": r["conn"], **r["event"]}
+            for r in self._records()
+            if r.get("type") == "event" and r.get("dir") == "response"
+        ]
 
     def wire(self) -> bytes:
         """Every response byte the proxy delivered so far, all connections in order."""
-        return b"".join(base64.b64decode(r["b64"]) for r in self._records()
-                        if r.get("dir") == "response" and "b64" in r)
+        return b"".join(
+            base64.b64decode(r["b64"]) for r in self._records() if r.get("dir") == "response" and "b64" in r
+        )
 
     def _records(self) -> list[dict[str, Any]]:
         self.proxy.flush_capture()
@@ -139,8 +151,13 @@ class FaultproxyHarness:
 
     # -- the verdict --------------------------------------------------------------------------
 
-    def verdict(self, received: Iterable[Any], error: BaseException | str | None = None, *,
-                protocol: str | None = None) -> dict[str, Any]:
+    def verdict(
+        self,
+        received: Iterable[Any],
+        error: BaseException | str | None = None,
+        *,
+        protocol: str | None = None,
+    ) -> dict[str, Any]:
         """The verdict on what your client handed your application, as ``faultproxy run`` gives it:
         ``outcome`` (ok, silent_loss, error, duplicated, reordered, ...), ``passed``, ``evidence``
         (``summary``, ``missing``, ...).
@@ -159,23 +176,40 @@ class FaultproxyHarness:
 
         protocol = protocol or "sse"
         kind = "delta" if protocol != "sse" else "message"
-        events = [ReceivedEvent(type=str(_field(e, "type", "event") or kind), data=_text(e),
-                                id=_id(_field(e, "id")), t=0.0) for e in received]
+        events = [
+            ReceivedEvent(
+                type=str(_field(e, "type", "event") or kind), data=_text(e), id=_id(_field(e, "id")), t=0.0
+            )
+            for e in received
+        ]
         if error is None:
             end, error_type, message = "completed", None, None
         elif isinstance(error, BaseException):
             end, error_type, message = "error", error_name(error), str(error) or repr(error)
         else:
             end, error_type, message = "error", "error", str(error)
-        transcript = Transcript(client="your client", events=events, end=end, error_type=error_type,
-                                error_message=message)
+        transcript = Transcript(
+            client="your client", events=events, end=end, error_type=error_type, error_message=message
+        )
         self.settle()
         self.proxy.flush_capture()
-        return classify(self.server, self.capture, transcript, list(self.proxy.evidence), ["no_silent_loss"],
-                        protocol=protocol, include_transcript=False).to_dict()
+        return classify(
+            self.server,
+            self.capture,
+            transcript,
+            list(self.proxy.evidence),
+            ["no_silent_loss"],
+            protocol=protocol,
+            include_transcript=False,
+        ).to_dict()
 
-    def assert_no_silent_loss(self, received: Iterable[Any], error: BaseException | str | None = None, *,
-                              protocol: str | None = None) -> dict[str, Any]:
+    def assert_no_silent_loss(
+        self,
+        received: Iterable[Any],
+        error: BaseException | str | None = None,
+        *,
+        protocol: str | None = None,
+    ) -> dict[str, Any]:
         """Fail the test when events your application should have got are missing or altered and
         your client did not raise (or when it got events twice or out of order); pass when every
         event arrived, or when the client raised. Returns the verdict."""
@@ -208,8 +242,15 @@ def _id(value: Any) -> str | None:
 
 
 @contextmanager
-def fronting(server: dict[str, Any] | str | None = None, *, faults: list[Any] = (), capture: Path,
-             seed: int = 0, tls: bool = False, upstream_ca: str | Path | None = None) -> Iterator[FaultproxyHarness]:
+def fronting(
+    server: dict[str, Any] | str | None = None,
+    *,
+    faults: list[Any] = (),
+    capture: Path,
+    seed: int = 0,
+    tls: bool = False,
+    upstream_ca: str | Path | None = None,
+) -> Iterator[FaultproxyHarness]:
     """A :class:`FaultproxyHarness` outside pytest: ``server`` is the options of a built-in server
     (``{"kind": "openai", ...}``; default the reference SSE server) or the URL of one of yours
     (an ``https://`` one is verified against the system's CAs, or ``upstream_ca``).
@@ -240,11 +281,21 @@ def fronting(server: dict[str, Any] | str | None = None, *, faults: list[Any] = 
             running = stack.enter_context(running_in_thread(built))
             upstream, target = f"http://127.0.0.1:{running.port}", DEFAULT_PATHS[kind] or "/"
             if world is not None:
-                upstream, options = world.upstream(kind, running.port), world.proxy_options(kind, running.port)
-        proxy = stack.enter_context(running_in_thread(Proxy(upstream, faults=list(faults), capture=capture,
-                                                            seed=seed, **options)))
-        yield FaultproxyHarness(running, proxy, capture, kind=spec.kind, target=target,
-                                ca_file=world.ca_file if world is not None else None)
+                upstream, options = (
+                    world.upstream(kind, running.port),
+                    world.proxy_options(kind, running.port),
+                )
+        proxy = stack.enter_context(
+            running_in_thread(Proxy(upstream, faults=list(faults), capture=capture, seed=seed, **options))
+        )
+        yield FaultproxyHarness(
+            running,
+            proxy,
+            capture,
+            kind=spec.kind,
+            target=target,
+            ca_file=world.ca_file if world is not None else None,
+        )
 
 
 def _target(url: str) -> str:
@@ -270,12 +321,18 @@ def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Col
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    config.addinivalue_line("markers", "faultproxy_server(kind='sse', **options) or faultproxy_server(url=...): "
-                                       "the server behind the faultproxy fixture (sse, starlette, openai, anthropic "
-                                       "with the options of a scenario file's server, or any URL); tls=True: HTTPS "
-                                       "end to end (trust faultproxy.ca_file); upstream_ca=FILE for an https URL")
-    config.addinivalue_line("markers", "faultproxy_faults(*faults): run the test once under each fault "
-                                       "(TYPE:key=value,… as faultproxy proxy --fault takes it), each its own test id")
+    config.addinivalue_line(
+        "markers",
+        "faultproxy_server(kind='sse', **options) or faultproxy_server(url=...): "
+        "the server behind the faultproxy fixture (sse, starlette, openai, anthropic "
+        "with the options of a scenario file's server, or any URL); tls=True: HTTPS "
+        "end to end (trust faultproxy.ca_file); upstream_ca=FILE for an https URL",
+    )
+    config.addinivalue_line(
+        "markers",
+        "faultproxy_faults(*faults): run the test once under each fault "
+        "(TYPE:key=value,… as faultproxy proxy --fault takes it), each its own test id",
+    )
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
@@ -307,8 +364,12 @@ def faultproxy_upstream() -> str | None:
 
 
 @pytest.fixture
-def faultproxy(request: pytest.FixtureRequest, tmp_path: Path, faultproxy_fault: str | None,
-               faultproxy_upstream: str | None) -> Iterator[FaultproxyHarness]:
+def faultproxy(
+    request: pytest.FixtureRequest,
+    tmp_path: Path,
+    faultproxy_fault: str | None,
+    faultproxy_upstream: str | None,
+) -> Iterator[FaultproxyHarness]:
     """faultproxy in front of a server, for the duration of one test (see the module docstring)."""
     from pydantic import ValidationError
 
@@ -327,8 +388,10 @@ def faultproxy(request: pytest.FixtureRequest, tmp_path: Path, faultproxy_fault:
     elif options is not None:
         kind = options.get("kind", "sse")
         if kind not in SERVER_KINDS:
-            raise pytest.UsageError(f"{request.node.nodeid}: faultproxy_server: kind {kind!r}; one of "
-                                    f"{', '.join(SERVER_KINDS)} (or url=...)")
+            raise pytest.UsageError(
+                f"{request.node.nodeid}: faultproxy_server: kind {kind!r}; one of "
+                f"{', '.join(SERVER_KINDS)} (or url=...)"
+            )
         model = options_model(kind)
         try:
             model.model_validate({k: v for k, v in options.items() if k != "kind"})
@@ -336,9 +399,12 @@ def faultproxy(request: pytest.FixtureRequest, tmp_path: Path, faultproxy_fault:
             first = error.errors()[0]
             where = ".".join(map(str, first["loc"]))
             what = "unknown option" if first["type"] == "extra_forbidden" else first["msg"]
-            raise pytest.UsageError(f"{request.node.nodeid}: faultproxy_server: {where}: {what}; the {kind} server "
-                                    f"takes: {', '.join(model.model_fields)}") from None
+            raise pytest.UsageError(
+                f"{request.node.nodeid}: faultproxy_server: {where}: {what}; the {kind} server "
+                f"takes: {', '.join(model.model_fields)}"
+            ) from None
     faults = [parse_cli_fault(faultproxy_fault)] if faultproxy_fault else []
-    with fronting(server, faults=faults, capture=tmp_path / "faultproxy-capture.jsonl", tls=tls,
-                  upstream_ca=upstream_ca) as harness:
+    with fronting(
+        server, faults=faults, capture=tmp_path / "faultproxy-capture.jsonl", tls=tls, upstream_ca=upstream_ca
+    ) as harness:
         yield harness

@@ -31,11 +31,30 @@ URL_REDACTED = "REDACTED"  # a query value: still a valid request-target
 MIN_KNOWN = 4  # a known value shorter than this is too common to mask everywhere
 
 # the last word of a name that holds a secret (``api_key``, ``x-auth-token``, ``sessionId``)
-_SECRET_WORDS = frozenset({
-    "key", "apikey", "token", "secret", "password", "passwd", "pwd", "passphrase", "credential",
-    "credentials", "signature", "sig", "hmac", "jwt", "authorization", "auth", "cookie", "session",
-    "sessionid", "sid",
-})
+_SECRET_WORDS = frozenset(
+    {
+        "key",
+        "apikey",
+        "token",
+        "secret",
+        "password",
+        "passwd",
+        "pwd",
+        "passphrase",
+        "credential",
+        "credentials",
+        "signature",
+        "sig",
+        "hmac",
+        "jwt",
+        "authorization",
+        "auth",
+        "cookie",
+        "session",
+        "sessionid",
+        "sid",
+    }
+)
 # headers that identify an account without a secret word in their name
 _SECRET_HEADERS = frozenset({"openai-organization", "openai-project"})
 _WORDS = re.compile(r"[A-Z]?[a-z0-9]+|[A-Z]+(?![a-z])")
@@ -59,7 +78,8 @@ _PARAM = re.compile(r"(?P<lead>[?&;])(?P<name>[^=&#?;\s'\"<>]{1,200})=(?P<value>
 _USERINFO = re.compile(r"(?P<lead>\b[A-Za-z][A-Za-z0-9+.-]*://[^/\s:@'\"]*:)(?P<value>[^/\s@'\"]+)(?=@)")
 # a header line quoted in a message: "Name: value" (to the end of the line or quote)
 _HEADER_LINE = re.compile(
-    r"(?<![\w-])(?P<name>[A-Za-z0-9_-]{1,200})(?P<sep>[ \t]*:[ \t]*|[ \t]+)(?P<value>[^'\"\\\r\n \t][^'\"\\\r\n]*)")
+    r"(?<![\w-])(?P<name>[A-Za-z0-9_-]{1,200})(?P<sep>[ \t]*:[ \t]*|[ \t]+)(?P<value>[^'\"\\\r\n \t][^'\"\\\r\n]*)"
+)
 
 
 def _param(match: re.Match[str]) -> str:
@@ -88,8 +108,10 @@ def _header_line(match: re.Match[str]) -> str:
     name = match["name"]
     # "key rotation failed" is prose; "X-Api-Key : v" and "Authorization Bearer v" are header lines
     colon = ":" in match["sep"]
-    if not is_secret_name(name) or (not colon and name.lower() not in ("authorization", "cookie", "set-cookie",
-                                                                        "proxy-authorization", "x-api-key")):
+    if not is_secret_name(name) or (
+        not colon
+        and name.lower() not in ("authorization", "cookie", "set-cookie", "proxy-authorization", "x-api-key")
+    ):
         return match[0]
     return f"{name}{match['sep']}{REDACTED}"
 
@@ -219,8 +241,12 @@ class BodyMasker:
 def redact_json(value: Any) -> Any:
     """Parsed JSON with the values of secret keys replaced (a server's log of a request body)."""
     if isinstance(value, dict):
-        return {k: REDACTED if isinstance(k, str) and is_secret_name(k) and not isinstance(v, (dict, list))
-                else redact_json(v) for k, v in value.items()}
+        return {
+            k: REDACTED
+            if isinstance(k, str) and is_secret_name(k) and not isinstance(v, (dict, list))
+            else redact_json(v)
+            for k, v in value.items()
+        }
     if isinstance(value, list):
         return [redact_json(v) for v in value]
     return value
@@ -229,8 +255,9 @@ def redact_json(value: Any) -> Any:
 # -- values known to be secret -------------------------------------------------------------
 
 
-def known_values(headers: Mapping[str, str] | Iterable[tuple[str, str]] = (), url: str | None = None,
-                 body: Any = None) -> set[str]:
+def known_values(
+    headers: Mapping[str, str] | Iterable[tuple[str, str]] = (), url: str | None = None, body: Any = None
+) -> set[str]:
     """The secret values a request sends: its secret headers (and their parts: ``Bearer KEY``,
     ``a=1; b=2``), its secret query parameters, its secret JSON fields (``body`` parsed, or text:
     JSON or a form)."""
@@ -245,8 +272,11 @@ def known_values(headers: Mapping[str, str] | Iterable[tuple[str, str]] = (), ur
         for cookie in value.split(";"):
             found.add(cookie.partition("=")[2].strip())
     if url and "?" in url:
-        found |= {v for k, v in parse_qsl(url.split("?", 1)[1].split("#")[0], keep_blank_values=True)
-                  if is_secret_name(k)}
+        found |= {
+            v
+            for k, v in parse_qsl(url.split("?", 1)[1].split("#")[0], keep_blank_values=True)
+            if is_secret_name(k)
+        }
     if isinstance(body, (str, bytes)):
         text = body.decode("utf-8", "replace") if isinstance(body, bytes) else body
         try:
@@ -261,7 +291,12 @@ def _json_secrets(value: Any) -> set[str]:
     if isinstance(value, dict):
         out = set()
         for k, v in value.items():
-            if isinstance(k, str) and is_secret_name(k) and isinstance(v, (str, int, float)) and not isinstance(v, bool):
+            if (
+                isinstance(k, str)
+                and is_secret_name(k)
+                and isinstance(v, (str, int, float))
+                and not isinstance(v, bool)
+            ):
                 out.add(str(v))
             out |= _json_secrets(v)
         return out

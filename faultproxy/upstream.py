@@ -126,8 +126,10 @@ def _split_address_list(text: str, entry: str) -> tuple[str, ...]:
         try:
             addresses.append(str(ipaddress.ip_address(bare)))
         except ValueError:
-            raise TargetError(f"--resolve {entry!r}: {item!r} is not an IP address "
-                              "(as in curl, ADDR is numeric: 127.0.0.1 or [::1])") from None
+            raise TargetError(
+                f"--resolve {entry!r}: {item!r} is not an IP address "
+                "(as in curl, ADDR is numeric: 127.0.0.1 or [::1])"
+            ) from None
     return tuple(addresses)
 
 
@@ -136,7 +138,9 @@ def parse_resolve(text: str) -> ResolveEntry:
     host, sep, rest = text.strip().partition(":")
     port, sep2, addresses = rest.partition(":")
     if not sep or not sep2 or not host or not addresses:
-        raise TargetError(f"--resolve: expected HOST:PORT:ADDR (e.g. api.openai.com:443:127.0.0.1), got {text!r}")
+        raise TargetError(
+            f"--resolve: expected HOST:PORT:ADDR (e.g. api.openai.com:443:127.0.0.1), got {text!r}"
+        )
     if not port.isdigit() or not 0 < int(port) <= 65535:
         raise TargetError(f"--resolve {text!r}: port must be a number from 1 to 65535, got {port!r}")
     return ResolveEntry(host.rstrip(".").lower(), int(port), _split_address_list(addresses, text))
@@ -150,7 +154,9 @@ class Resolver:
         for entry in entries:
             key = (entry.host, entry.port)
             if key in self._map and self._map[key] != entry.addresses:
-                raise TargetError(f"--resolve: {entry.host}:{entry.port} is given twice, with different addresses")
+                raise TargetError(
+                    f"--resolve: {entry.host}:{entry.port} is given twice, with different addresses"
+                )
             self._map[key] = entry.addresses
 
     @classmethod
@@ -206,7 +212,9 @@ def forward_target(request: Request) -> tuple[Upstream, Request]:
     try:
         upstream, origin = split_url(target)
     except TargetError as error:
-        raise TargetError(f"a forward proxy needs an absolute URL (http://host/path) as request target: {error}") from None
+        raise TargetError(
+            f"a forward proxy needs an absolute URL (http://host/path) as request target: {error}"
+        ) from None
     sent = replace(request, target=origin.encode("latin-1"))
     return upstream, with_host(replace(sent, raw=encode_head(sent)), upstream.authority)
 

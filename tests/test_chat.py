@@ -35,7 +35,9 @@ class CannedTLSServer:
         writer.close()
 
     def __enter__(self) -> CannedTLSServer:
-        server = self.loop.run_until_complete(asyncio.start_server(self._handle, "127.0.0.1", 0, ssl=self.context))
+        server = self.loop.run_until_complete(
+            asyncio.start_server(self._handle, "127.0.0.1", 0, ssl=self.context)
+        )
         self.port = server.sockets[0].getsockname()[1]
         self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
         self.thread.start()
@@ -72,7 +74,11 @@ def test_an_untrusted_certificate_ends_in_a_clear_error(ca):
     raw, _ = mock_exchange("anthropic", tokens=2)
     with CannedTLSServer(raw, ca) as server:
         state = run("anthropic", f"https://localhost:{server.port}", upstream_context())
-    assert state.end == "error" and "TLS with localhost" in state.end_detail and "CERTIFICATE_VERIFY_FAILED" in state.end_detail
+    assert (
+        state.end == "error"
+        and "TLS with localhost" in state.end_detail
+        and "CERTIFICATE_VERIFY_FAILED" in state.end_detail
+    )
 
 
 def test_a_body_cut_before_the_sentinel_is_truncated(ca, tmp_path):
@@ -91,8 +97,9 @@ def test_bad_base_urls_are_refused_with_the_reason():
 
 
 def test_a_base_url_query_goes_on_the_target_and_its_secrets_stay_off_screen():
-    host, port, request, url = request_for("openai", "https://example.test/openai/v1?api-version=2024-10-21&key=sk-Q",
-                                           "m", "hi", "sk-K")
+    host, port, request, url = request_for(
+        "openai", "https://example.test/openai/v1?api-version=2024-10-21&key=sk-Q", "m", "hi", "sk-K"
+    )
     head = request.split(b"\r\n\r\n")[0].decode()
     assert head.startswith("POST /openai/v1/chat/completions?api-version=2024-10-21&key=sk-Q HTTP/1.1")
     assert url == "https://example.test/openai/v1/chat/completions?api-version=2024-10-21&key=REDACTED"

@@ -27,11 +27,26 @@ class Screen:
     def __init__(self, command: str, width: int = 180, height: int = 50):
         self.name = f"fp-{uuid.uuid4().hex[:8]}"
         self.tmux = ["tmux", "-L", self.name]  # a tmux server of its own: no other session can interfere
-        subprocess.run([*self.tmux, "new-session", "-d", "-s", self.name, "-x", str(width), "-y", str(height),
-                        f"{command}; echo EXIT=$?; sleep 60"], check=True)
+        subprocess.run(
+            [
+                *self.tmux,
+                "new-session",
+                "-d",
+                "-s",
+                self.name,
+                "-x",
+                str(width),
+                "-y",
+                str(height),
+                f"{command}; echo EXIT=$?; sleep 60",
+            ],
+            check=True,
+        )
 
     def text(self) -> str:
-        out = subprocess.run([*self.tmux, "capture-pane", "-p", "-t", self.name], capture_output=True, text=True)
+        out = subprocess.run(
+            [*self.tmux, "capture-pane", "-p", "-t", self.name], capture_output=True, text=True
+        )
         return out.stdout
 
     def wait_for(self, *needles: str) -> str:
@@ -80,13 +95,17 @@ def test_chat_under_a_stall_shows_the_stall_then_the_rest(screen):
 
 
 def test_chat_under_a_cut_says_truncated_and_which_sentinel_is_missing(screen):
-    s = screen(f"{FAULTPROXY} chat --api anthropic --tokens 20 --tokens-per-s 30 --fault sse_disconnect:after_events=8 'x'")
+    s = screen(
+        f"{FAULTPROXY} chat --api anthropic --tokens 20 --tokens-per-s 30 --fault sse_disconnect:after_events=8 'x'"
+    )
     done = s.wait_for("✘ truncated", "EXIT=1")
     assert "before message_stop" in done and "tokens 5" in done
 
 
 def test_chat_shows_an_in_stream_error_event(screen):
-    s = screen(f"{FAULTPROXY} chat --api anthropic --tokens 20 --tokens-per-s 30 --fault llm_error_event:after_deltas=3 'x'")
+    s = screen(
+        f"{FAULTPROXY} chat --api anthropic --tokens 20 --tokens-per-s 30 --fault llm_error_event:after_deltas=3 'x'"
+    )
     done = s.wait_for("✘ error", "EXIT=1")
     assert "overloaded_error" in done and "after 3 tokens" in done
 
@@ -106,7 +125,9 @@ def test_compare_puts_both_formats_side_by_side(screen):
 
 def test_compare_under_a_fault_shows_both_error_events_and_exits_1(screen):
     fault = "llm_error_event:after_deltas=3"
-    s = screen(f"{FAULTPROXY} compare --tokens 16 --tokens-per-s 25 --fault {fault} 'hello'", width=200, height=60)
+    s = screen(
+        f"{FAULTPROXY} compare --tokens 16 --tokens-per-s 25 --fault {fault} 'hello'", width=200, height=60
+    )
     done = s.wait_for("EXIT=1")
     assert "overloaded_error" in done and "server_error" in done  # each format's own error, observed
     assert done.count("✘ error") >= 2, done

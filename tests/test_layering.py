@@ -19,11 +19,19 @@ def test_no_product_module_imports_a_cli_module() -> None:
     offenders = []
     for path in sorted(PACKAGE.rglob("*.py")):
         relative = path.relative_to(PACKAGE).as_posix()
-        if _is_cli(path.stem) or path.name == "__main__.py" or relative.startswith("lab/") or relative in NOT_YET:
+        if (
+            _is_cli(path.stem)
+            or path.name == "__main__.py"
+            or relative.startswith("lab/")
+            or relative in NOT_YET
+        ):
             continue
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-            names = [a.name for a in node.names] if isinstance(node, ast.Import) else (
-                [node.module or ""] if isinstance(node, ast.ImportFrom) else [])
+            names = (
+                [a.name for a in node.names]
+                if isinstance(node, ast.Import)
+                else ([node.module or ""] if isinstance(node, ast.ImportFrom) else [])
+            )
             offenders += [f"{path.relative_to(PACKAGE)} imports {n}" for n in names if _is_cli(n)]
     assert not offenders, offenders
 
@@ -42,9 +50,15 @@ def test_modules_cite_docs_of_the_repository_never_files_outside_it() -> None:
             continue
         text = path.read_text(encoding="utf-8")
         bad += [f"{path.relative_to(PACKAGE)}: {m.group()}" for m in outside.finditer(text)]
-        missing += [f"{path.relative_to(PACKAGE)}: docs/{m[1]}" for m in cited.finditer(text) if not (docs / m[1]).exists()]
+        missing += [
+            f"{path.relative_to(PACKAGE)}: docs/{m[1]}"
+            for m in cited.finditer(text)
+            if not (docs / m[1]).exists()
+        ]
     assert not bad, bad
     assert not missing, f"cited docs pages that do not exist: {missing}"
+
+
 # product modules that still build on the teaching package, and why (to move next)
 LAB_NOT_YET = {
     "servers/sse.py": "the reference SSE server is the lab's SSE server with ground-truth logs",
@@ -61,8 +75,11 @@ def test_no_product_module_builds_on_the_teaching_package() -> None:
         if relative.startswith("lab/") or _is_cli(path.stem) or path.name == "__main__.py":
             continue
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-            names = [a.name for a in node.names] if isinstance(node, ast.Import) else (
-                [node.module or ""] if isinstance(node, ast.ImportFrom) else [])
+            names = (
+                [a.name for a in node.names]
+                if isinstance(node, ast.Import)
+                else ([node.module or ""] if isinstance(node, ast.ImportFrom) else [])
+            )
             if any(n == "faultproxy.lab" or n.startswith("faultproxy.lab.") for n in names):
                 offenders.append(relative)
     assert sorted(set(offenders)) == sorted(LAB_NOT_YET)
@@ -89,7 +106,9 @@ def _module_imports() -> dict[str, set[str]]:
             for sub in ast.walk(node):
                 if isinstance(sub, ast.ImportFrom) and sub.module and sub.module.startswith("faultproxy"):
                     # ``from package import module`` needs that module, not all of the package
-                    modules = {f"{sub.module}.{a.name}" for a in sub.names if _is_module(f"{sub.module}.{a.name}")}
+                    modules = {
+                        f"{sub.module}.{a.name}" for a in sub.names if _is_module(f"{sub.module}.{a.name}")
+                    }
                     deps |= modules if len(modules) == len(sub.names) else {sub.module}
                 elif isinstance(sub, ast.Import):
                     deps |= {a.name for a in sub.names if a.name.startswith("faultproxy")}

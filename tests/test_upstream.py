@@ -20,27 +20,33 @@ from faultproxy.upstream import (
 from faultproxy.wire.http import parse_request_head
 
 
-@pytest.mark.parametrize("text, url, authority, tls", [
-    ("https://api.openai.com", "https://api.openai.com:443", "api.openai.com", True),
-    ("https://API.Anthropic.com/", "https://api.anthropic.com:443", "api.anthropic.com", True),
-    ("https://127.0.0.1:18443", "https://127.0.0.1:18443", "127.0.0.1:18443", True),
-    ("http://127.0.0.1:8000", "http://127.0.0.1:8000", "127.0.0.1:8000", False),
-    ("http://example.test", "http://example.test:80", "example.test", False),
-    ("127.0.0.1:8000", "http://127.0.0.1:8000", "127.0.0.1:8000", False),
-    ("https://[::1]:8443", "https://[::1]:8443", "[::1]:8443", True),
-    ("https://example.test:80", "https://example.test:80", "example.test:80", True),
-])
+@pytest.mark.parametrize(
+    "text, url, authority, tls",
+    [
+        ("https://api.openai.com", "https://api.openai.com:443", "api.openai.com", True),
+        ("https://API.Anthropic.com/", "https://api.anthropic.com:443", "api.anthropic.com", True),
+        ("https://127.0.0.1:18443", "https://127.0.0.1:18443", "127.0.0.1:18443", True),
+        ("http://127.0.0.1:8000", "http://127.0.0.1:8000", "127.0.0.1:8000", False),
+        ("http://example.test", "http://example.test:80", "example.test", False),
+        ("127.0.0.1:8000", "http://127.0.0.1:8000", "127.0.0.1:8000", False),
+        ("https://[::1]:8443", "https://[::1]:8443", "[::1]:8443", True),
+        ("https://example.test:80", "https://example.test:80", "example.test:80", True),
+    ],
+)
 def test_upstream_urls(text, url, authority, tls):
     upstream = parse_upstream_url(text)
     assert (upstream.url, upstream.authority, upstream.tls) == (url, authority, tls)
 
 
-@pytest.mark.parametrize("text, message", [
-    ("ftp://x", "scheme must be http or https"),
-    ("https://", "no host"),
-    ("https://api.openai.com/v1", "no path"),
-    ("https://h:99999", "invalid port"),
-])
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("ftp://x", "scheme must be http or https"),
+        ("https://", "no host"),
+        ("https://api.openai.com/v1", "no path"),
+        ("https://h:99999", "invalid port"),
+    ],
+)
 def test_bad_upstream_urls_say_why(text, message):
     with pytest.raises(TargetError, match=message):
         parse_upstream_url(text)
@@ -53,7 +59,9 @@ def test_presets_name_the_real_api_and_the_line_for_each_sdk():
     assert openai.lines("http://127.0.0.1:8080") == ["export OPENAI_BASE_URL=http://127.0.0.1:8080/v1"]
     assert anthropic.lines("http://127.0.0.1:8080/") == ["export ANTHROPIC_BASE_URL=http://127.0.0.1:8080"]
     assert anthropic.lines("https://127.0.0.1:8443", "/ca.pem")[1:] == [
-        "export SSL_CERT_FILE=/ca.pem", "export NODE_EXTRA_CA_CERTS=/ca.pem"]
+        "export SSL_CERT_FILE=/ca.pem",
+        "export NODE_EXTRA_CA_CERTS=/ca.pem",
+    ]
     with pytest.raises(TargetError, match="unknown preset 'gemini'; choose one of openai, anthropic"):
         preset("gemini")
     assert sorted(PRESETS) == ["anthropic", "openai"]
@@ -70,13 +78,16 @@ def test_resolve_like_curl():
     assert not Resolver() and resolver
 
 
-@pytest.mark.parametrize("text, message", [
-    ("api.openai.com:443", "expected HOST:PORT:ADDR"),
-    ("api.openai.com::127.0.0.1", "port must be a number"),
-    ("api.openai.com:0:127.0.0.1", "port must be a number from 1 to 65535"),
-    ("api.openai.com:443:localhost", "'localhost' is not an IP address"),
-    (":443:127.0.0.1", "expected HOST:PORT:ADDR"),
-])
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("api.openai.com:443", "expected HOST:PORT:ADDR"),
+        ("api.openai.com::127.0.0.1", "port must be a number"),
+        ("api.openai.com:0:127.0.0.1", "port must be a number from 1 to 65535"),
+        ("api.openai.com:443:localhost", "'localhost' is not an IP address"),
+        (":443:127.0.0.1", "expected HOST:PORT:ADDR"),
+    ],
+)
 def test_bad_resolve_entries_say_why(text, message):
     with pytest.raises(TargetError, match=message):
         parse_resolve(text)
@@ -92,18 +103,23 @@ def head(text: str):
 
 
 def test_host_becomes_the_upstreams_in_place_and_nothing_else_changes():
-    request = head("POST /v1/chat/completions HTTP/1.1\nHost: 127.0.0.1:8080\nAuthorization: Bearer sk-x\n"
-                   "content-type:application/json\n\n")
+    request = head(
+        "POST /v1/chat/completions HTTP/1.1\nHost: 127.0.0.1:8080\nAuthorization: Bearer sk-x\n"
+        "content-type:application/json\n\n"
+    )
     sent = with_host(request, "api.openai.com")
-    assert sent.raw == (b"POST /v1/chat/completions HTTP/1.1\r\nHost: api.openai.com\r\n"
-                        b"Authorization: Bearer sk-x\r\ncontent-type:application/json\r\n\r\n")
+    assert sent.raw == (
+        b"POST /v1/chat/completions HTTP/1.1\r\nHost: api.openai.com\r\n"
+        b"Authorization: Bearer sk-x\r\ncontent-type:application/json\r\n\r\n"
+    )
     assert parse_request_head(sent.raw).headers == sent.headers
 
 
 def test_a_missing_host_is_added_first_and_duplicates_go():
     request = head("GET / HTTP/1.0\nAccept: */*\n\n")
     assert with_host(request, "api.anthropic.com").raw == (
-        b"GET / HTTP/1.0\r\nHost: api.anthropic.com\r\nAccept: */*\r\n\r\n")
+        b"GET / HTTP/1.0\r\nHost: api.anthropic.com\r\nAccept: */*\r\n\r\n"
+    )
     # a strict reader refuses two Host lines (RFC 9112 §3.2); a lenient one passes them on
     twice = parse_request_head(b"GET / HTTP/1.1\r\nX: 1\r\nHost: a\r\nHost: b\r\n\r\n", strict=False)
     assert with_host(twice, "c").raw == b"GET / HTTP/1.1\r\nX: 1\r\nHost: c\r\n\r\n"
@@ -115,20 +131,28 @@ def test_a_right_host_leaves_the_request_as_it_was():
 
 
 def test_absolute_form_goes_on_in_origin_form_with_the_urls_host():
-    request = head("GET http://Example.test:8000/events?x=1 HTTP/1.1\nHost: stale\nAccept: text/event-stream\n\n")
+    request = head(
+        "GET http://Example.test:8000/events?x=1 HTTP/1.1\nHost: stale\nAccept: text/event-stream\n\n"
+    )
     upstream, sent = forward_target(request)
     assert upstream == Upstream("http", "example.test", 8000)
-    assert sent.raw == b"GET /events?x=1 HTTP/1.1\r\nHost: example.test:8000\r\nAccept: text/event-stream\r\n\r\n"
+    assert (
+        sent.raw
+        == b"GET /events?x=1 HTTP/1.1\r\nHost: example.test:8000\r\nAccept: text/event-stream\r\n\r\n"
+    )
     with pytest.raises(TargetError, match="needs an absolute URL"):
         forward_target(head("GET /events HTTP/1.1\nHost: x\n\n"))
 
 
-@pytest.mark.parametrize("url, address, target", [
-    ("http://localhost/events", "localhost:80", "/events"),  # no port: the scheme's
-    ("https://api.example.test/v1/chat?stream=1", "api.example.test:443", "/v1/chat?stream=1"),
-    ("http://127.0.0.1:8000", "127.0.0.1:8000", "/"),
-    ("http://[::1]:9/x", "[::1]:9", "/x"),
-])
+@pytest.mark.parametrize(
+    "url, address, target",
+    [
+        ("http://localhost/events", "localhost:80", "/events"),  # no port: the scheme's
+        ("https://api.example.test/v1/chat?stream=1", "api.example.test:443", "/v1/chat?stream=1"),
+        ("http://127.0.0.1:8000", "127.0.0.1:8000", "/"),
+        ("http://[::1]:9/x", "[::1]:9", "/x"),
+    ],
+)
 def test_a_url_splits_into_its_upstream_and_target(url, address, target):
     upstream, origin = split_url(url)
     assert (upstream.address, origin) == (address, target)
@@ -142,7 +166,9 @@ def test_a_url_that_names_no_upstream_says_so(url):
 
 def test_connect_targets():
     assert connect_target(head("CONNECT api.openai.com:443 HTTP/1.1\nHost: api.openai.com:443\n\n")) == (
-        "api.openai.com", 443)
+        "api.openai.com",
+        443,
+    )
     assert connect_target(head("CONNECT [::1]:8443 HTTP/1.1\n\n")) == ("::1", 8443)
     for bad in ("api.openai.com", "api.openai.com:https", "http://a:1/", ":443"):
         with pytest.raises(TargetError, match="CONNECT needs host:port"):

@@ -45,8 +45,12 @@ def main() -> int:
             print(json.dumps(event), flush=True)
     except Exception as error:  # what the application would see, reported as an error line
         timeout = isinstance(error, httpx.TimeoutException)
-        print(json.dumps({"error": str(error) or repr(error), "error_type": type(error).__name__,
-                          "timeout": timeout}), flush=True)
+        print(
+            json.dumps(
+                {"error": str(error) or repr(error), "error_type": type(error).__name__, "timeout": timeout}
+            ),
+            flush=True,
+        )
         return 1
     return 0
 

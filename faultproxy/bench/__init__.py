@@ -16,7 +16,15 @@ Everything runs on this machine, over loopback, against one purpose-built upstre
 from __future__ import annotations
 
 PHASES = ("throughput", "latency", "concurrency")
-TARGETS = ("direct", "faultproxy", "faultproxy-capture", "faultproxy-sse", "faultproxy-mix", "nginx", "mitmproxy")
+TARGETS = (
+    "direct",
+    "faultproxy",
+    "faultproxy-capture",
+    "faultproxy-sse",
+    "faultproxy-mix",
+    "nginx",
+    "mitmproxy",
+)
 # faultproxy writing a capture (``--capture``): what keeping every byte, decoded, costs -- the
 # throughput and its CPU, and the capture file's bytes per byte streamed. Measured in the
 # throughput phase only (latency and memory per idle stream are the plain proxy's).

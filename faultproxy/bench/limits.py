@@ -92,7 +92,9 @@ def _status(data: bytes | bytearray) -> str:
 
 
 @asynccontextmanager
-async def proxy_at_limit(descriptors: int, *args: str, soft: int | None = None) -> AsyncIterator[tuple[int, Figures]]:
+async def proxy_at_limit(
+    descriptors: int, *args: str, soft: int | None = None
+) -> AsyncIterator[tuple[int, Figures]]:
     """A ``faultproxy proxy`` subprocess at ``descriptors`` open files (its hard limit; ``soft``:
     a lower soft limit it starts with), before an upstream in this process: its port, and the
     Figures it starts (the cap it announced)."""
@@ -103,9 +105,19 @@ async def proxy_at_limit(descriptors: int, *args: str, soft: int | None = None) 
         resource.setrlimit(resource.RLIMIT_NOFILE, (soft or descriptors, descriptors))
 
     process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "faultproxy", "proxy", "--listen", "127.0.0.1:0",
-        "--upstream", f"http://127.0.0.1:{up_port}", *args,
-        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, preexec_fn=limit,
+        sys.executable,
+        "-m",
+        "faultproxy",
+        "proxy",
+        "--listen",
+        "127.0.0.1:0",
+        "--upstream",
+        f"http://127.0.0.1:{up_port}",
+        *args,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        preexec_fn=limit,
     )
     figures = Figures(descriptors)
     assert process.stderr is not None
@@ -168,8 +180,16 @@ def no_blank_line(rng: random.Random) -> bytes:
     return data
 
 
-async def probe(descriptors: int, idle: int, healthy_count: int, inputs: int, header_timeout: float,
-                seed: int = 0, progress=print, flags: bool = True) -> Figures:  # type: ignore[no-untyped-def]
+async def probe(
+    descriptors: int,
+    idle: int,
+    healthy_count: int,
+    inputs: int,
+    header_timeout: float,
+    seed: int = 0,
+    progress=print,
+    flags: bool = True,
+) -> Figures:  # type: ignore[no-untyped-def]
     """The probe (see the module docstring). ``flags=False``: start the proxy without the limit
     flags, for a proxy from before they existed (its idle clients then wait out the guard)."""
     args = ("--header-timeout", f"{header_timeout:g}") if flags else ()
@@ -218,18 +238,33 @@ async def probe(descriptors: int, idle: int, healthy_count: int, inputs: int, he
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--descriptors", type=int, default=1024, help="the proxy's RLIMIT_NOFILE (default 1024)")
+    parser.add_argument(
+        "--descriptors", type=int, default=1024, help="the proxy's RLIMIT_NOFILE (default 1024)"
+    )
     parser.add_argument("--idle", type=int, default=700, help="idle clients (default 700)")
     parser.add_argument("--healthy", type=int, default=20, help="healthy requests per round (default 20)")
     parser.add_argument("--inputs", type=int, default=300, help="inputs with no blank line (default 300)")
-    parser.add_argument("--header-timeout", type=float, default=5.0, help="the proxy's --header-timeout (default 5)")
+    parser.add_argument(
+        "--header-timeout", type=float, default=5.0, help="the proxy's --header-timeout (default 5)"
+    )
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--no-flags", action="store_true", help="start the proxy without limit flags (an older one)")
+    parser.add_argument(
+        "--no-flags", action="store_true", help="start the proxy without limit flags (an older one)"
+    )
     args = parser.parse_args()
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))  # the probe's own clients need them
-    figures = asyncio.run(probe(args.descriptors, args.idle, args.healthy, args.inputs, args.header_timeout, args.seed,
-                                  flags=not args.no_flags))
+    figures = asyncio.run(
+        probe(
+            args.descriptors,
+            args.idle,
+            args.healthy,
+            args.inputs,
+            args.header_timeout,
+            args.seed,
+            flags=not args.no_flags,
+        )
+    )
     print("\n".join(figures.lines()))
 
 

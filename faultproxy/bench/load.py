@@ -48,8 +48,9 @@ class StreamRead:
         return self.bytes / self.seconds / 1e6 if self.seconds > 0 else 0.0
 
 
-def read_stream(port: int, path: str, *, time_limit: float, buffer: int = 1 << 20,
-                tls: ssl.SSLContext | None = None) -> StreamRead:
+def read_stream(
+    port: int, path: str, *, time_limit: float, buffer: int = 1 << 20, tls: ssl.SSLContext | None = None
+) -> StreamRead:
     """Read one chunked response from ``127.0.0.1:port`` to its end, or until ``time_limit``
     (over TLS with a client ``tls`` context)."""
     sock = socket.create_connection(("127.0.0.1", port), timeout=10)
@@ -71,7 +72,7 @@ def read_stream(port: int, path: str, *, time_limit: float, buffer: int = 1 << 2
         while True:
             try:
                 n = recv_into(view)
-            except socket.timeout:
+            except TimeoutError:
                 break
             if n == 0:
                 break
@@ -156,8 +157,9 @@ class LatencyConn(asyncio.Protocol):
             self.state.check()
 
 
-async def _open_all(port: int, factories: list, concurrency: int, deadline: float,
-                    tls: ssl.SSLContext | None = None) -> list:
+async def _open_all(
+    port: int, factories: list, concurrency: int, deadline: float, tls: ssl.SSLContext | None = None
+) -> list:
     """Open one connection per factory, at most ``concurrency`` connects in flight (TLS with ``tls``)."""
     loop = asyncio.get_running_loop()
     secure = {"ssl": tls, "server_hostname": "127.0.0.1"} if tls is not None else {}
@@ -169,7 +171,8 @@ async def _open_all(port: int, factories: list, concurrency: int, deadline: floa
             if loop.time() > deadline:
                 raise TimeoutError("deadline passed before connecting")
             _, protocol = await asyncio.wait_for(
-                loop.create_connection(factory, "127.0.0.1", port, **secure), timeout=max(0.1, deadline - loop.time())
+                loop.create_connection(factory, "127.0.0.1", port, **secure),
+                timeout=max(0.1, deadline - loop.time()),
             )
             opened.append(protocol)
 
@@ -239,12 +242,16 @@ async def latency_run(
 
     t_setup = loop.time()
     try:
-        _, errors = await _open_all(port, [factory] * streams, connect_concurrency, t_setup + setup_timeout, tls)
+        _, errors = await _open_all(
+            port, [factory] * streams, connect_concurrency, t_setup + setup_timeout, tls
+        )
         state.failed += len(errors)  # connection_lost() counts the others
         state.check()
         try:
-            await asyncio.wait_for(asyncio.shield(state.all_ready), max(0.1, t_setup + setup_timeout - loop.time()))
-        except asyncio.TimeoutError:
+            await asyncio.wait_for(
+                asyncio.shield(state.all_ready), max(0.1, t_setup + setup_timeout - loop.time())
+            )
+        except TimeoutError:
             pass
         setup_s = loop.time() - t_setup
         ready = state.ready
@@ -253,7 +260,7 @@ async def latency_run(
         try:
             await asyncio.wait_for(asyncio.shield(state.all_ended), seconds + grace)
             timed_out = False
-        except asyncio.TimeoutError:
+        except TimeoutError:
             timed_out = True
         run_s = loop.time() - t_go
     finally:
@@ -332,23 +339,30 @@ class IdleStreams:
         if self._all is not None and not self._all.done() and self.opened + self.failed >= self.wanted:
             self._all.set_result(None)
 
-    async def open(self, port: int, streams: int, interval: float, *, concurrency: int = 100,
-                   timeout: float = 60.0) -> dict:
+    async def open(
+        self, port: int, streams: int, interval: float, *, concurrency: int = 100, timeout: float = 60.0
+    ) -> dict:
         loop = asyncio.get_running_loop()
         self.wanted = streams
         self._all = loop.create_future()
         req = request(f"/idle?interval={interval:g}", port)
         started = loop.time()
-        _, errors = await _open_all(port, [lambda: IdleConn(self, req)] * streams, concurrency, started + timeout,
-                                    self.tls)
+        _, errors = await _open_all(
+            port, [lambda: IdleConn(self, req)] * streams, concurrency, started + timeout, self.tls
+        )
         self.failed += len(errors)  # connection_lost() counts the others
         self.check()
         try:
             await asyncio.wait_for(asyncio.shield(self._all), max(0.1, started + timeout - loop.time()))
-        except asyncio.TimeoutError:
+        except TimeoutError:
             pass
-        return {"streams": streams, "opened": self.opened, "failed": self.failed,
-                "connect_errors": len(errors), "open_s": round(loop.time() - started, 3)}
+        return {
+            "streams": streams,
+            "opened": self.opened,
+            "failed": self.failed,
+            "connect_errors": len(errors),
+            "open_s": round(loop.time() - started, 3),
+        }
 
     def status(self) -> dict:
         alive = sum(1 for c in self.conns if c.open and not c.lost)

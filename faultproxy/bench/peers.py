@@ -97,14 +97,18 @@ class CPUWatch:
         cpu1 = _all_cpu()
         wall = max(time.monotonic() - self.t0, 1e-9)
         ours = set(self.pids.values())
-        out = {name: round(100 * (cpu1.get(pid, 0.0) - self.cpu0.get(pid, 0.0)) / wall, 1)
-               for name, pid in self.pids.items()}
+        out = {
+            name: round(100 * (cpu1.get(pid, 0.0) - self.cpu0.get(pid, 0.0)) / wall, 1)
+            for name, pid in self.pids.items()
+        }
         other = sum(cpu - self.cpu0.get(pid, 0.0) for pid, cpu in cpu1.items() if pid not in ours)
         out["other"] = round(max(0.0, 100 * other / wall), 1)
         return out
 
 
-def _wait_listening(port: int, proc: subprocess.Popen | None, timeout: float, what: str, log: collections.deque) -> None:
+def _wait_listening(
+    port: int, proc: subprocess.Popen | None, timeout: float, what: str, log: collections.deque
+) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc is not None and proc.poll() is not None:
@@ -154,8 +158,14 @@ class Peer:
         assert self.port is not None
         return self.port
 
-    def _spawn(self, argv: list[str], *, banner: re.Pattern | None = None, timeout: float = 20.0,
-               env: dict[str, str] | None = None) -> None:
+    def _spawn(
+        self,
+        argv: list[str],
+        *,
+        banner: re.Pattern | None = None,
+        timeout: float = 20.0,
+        env: dict[str, str] | None = None,
+    ) -> None:
         """Run ``argv``; with ``banner``, the port is group 1 of the first stderr line matching it."""
         found = threading.Event()
 
@@ -169,9 +179,14 @@ class Peer:
                         self.port = int(match.group(1))
                         found.set()
 
-        self.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                     stderr=subprocess.STDOUT, cwd=self._tmp.name if self._tmp else None,
-                                     env={**os.environ, **env} if env else None)
+        self.proc = subprocess.Popen(
+            argv,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            cwd=self._tmp.name if self._tmp else None,
+            env={**os.environ, **env} if env else None,
+        )
         threading.Thread(target=drain, args=(self.proc.stdout,), daemon=True).start()
         if banner is not None:
             deadline = time.monotonic() + timeout
@@ -215,7 +230,11 @@ NEVER_SENT = "event_type=faultproxy-bench-never-sent"
 FAULTS: dict[str, tuple[str, ...]] = {
     "faultproxy": (),
     "faultproxy-sse": (f"sse_drop:{NEVER_SENT}",),
-    "faultproxy-mix": (f"sse_drop:{NEVER_SENT}", "truncate_chunk:after_bytes=1000000000000", "latency:latency=0"),
+    "faultproxy-mix": (
+        f"sse_drop:{NEVER_SENT}",
+        "truncate_chunk:after_bytes=1000000000000",
+        "latency:latency=0",
+    ),
 }
 
 
@@ -239,12 +258,22 @@ class FaultproxyPeer(Peer):
         return path.stat().st_size if path.exists() else 0
 
     def version(self) -> str:
-        return faultproxy.__version__ + (f" ({', '.join(f.split(':')[0] for f in self.faults)})" if self.faults else "")
+        return faultproxy.__version__ + (
+            f" ({', '.join(f.split(':')[0] for f in self.faults)})" if self.faults else ""
+        )
 
     def _launch(self, upstream_port: int) -> None:
         scheme = "https" if self.tls is not None else "http"
-        argv = [sys.executable, "-m", "faultproxy", "proxy", "--listen", "127.0.0.1:0",
-                "--upstream", f"{scheme}://127.0.0.1:{upstream_port}"]
+        argv = [
+            sys.executable,
+            "-m",
+            "faultproxy",
+            "proxy",
+            "--listen",
+            "127.0.0.1:0",
+            "--upstream",
+            f"{scheme}://127.0.0.1:{upstream_port}",
+        ]
         env = None
         if self.tls is not None:  # as nginx here: terminate, re-originate verified against the bench CA
             argv += ["--tls", "--upstream-ca", str(self.tls.ca_file)]
@@ -300,7 +329,11 @@ class NginxPeer(Peer):
         super().__init__()
         self.buffer_size = buffer_size  # proxy_buffer_size; None: nginx's default (one page)
         self.last_log = ""  # the error log as it was when nginx was stopped
-        self.binary = binary or shutil.which("nginx") or ("/usr/sbin/nginx" if os.access("/usr/sbin/nginx", os.X_OK) else None)
+        self.binary = (
+            binary
+            or shutil.which("nginx")
+            or ("/usr/sbin/nginx" if os.access("/usr/sbin/nginx", os.X_OK) else None)
+        )
 
     def available(self) -> str | None:
         if not self.binary:
@@ -320,11 +353,15 @@ class NginxPeer(Peer):
             return {"listen_tls": "", "server_tls": "", "scheme": "http", "upstream_tls": ""}
         return {
             "listen_tls": " ssl",
-            "server_tls": (f"\n        ssl_certificate {tls.proxy_cert};\n        ssl_certificate_key {tls.proxy_key};"
-                           "\n        ssl_protocols TLSv1.2 TLSv1.3;"),
+            "server_tls": (
+                f"\n        ssl_certificate {tls.proxy_cert};\n        ssl_certificate_key {tls.proxy_key};"
+                "\n        ssl_protocols TLSv1.2 TLSv1.3;"
+            ),
             "scheme": "https",
-            "upstream_tls": (f"\n            proxy_ssl_verify on;\n            proxy_ssl_trusted_certificate {tls.ca_file};"
-                             "\n            proxy_ssl_name localhost;\n            proxy_ssl_server_name on;"),
+            "upstream_tls": (
+                f"\n            proxy_ssl_verify on;\n            proxy_ssl_trusted_certificate {tls.ca_file};"
+                "\n            proxy_ssl_name localhost;\n            proxy_ssl_server_name on;"
+            ),
         }
 
     def _launch(self, upstream_port: int) -> None:
@@ -332,10 +369,13 @@ class NginxPeer(Peer):
         buffers = ""
         if self.buffer_size:
             size = self.buffer_size
-            buffers = (f"\n            proxy_buffer_size {size}; proxy_buffers 8 {size};"
-                       f" proxy_busy_buffers_size {2 * size};")
-        self.run_config(BENCH_SERVER.format(port=port, upstream=upstream_port, buffers=buffers, **self._tls_conf()),
-                        port)
+            buffers = (
+                f"\n            proxy_buffer_size {size}; proxy_buffers 8 {size};"
+                f" proxy_busy_buffers_size {2 * size};"
+            )
+        self.run_config(
+            BENCH_SERVER.format(port=port, upstream=upstream_port, buffers=buffers, **self._tls_conf()), port
+        )
 
     def run_config(self, servers: str, port: int, *, connections: int = 32768) -> None:
         """Start nginx in a fresh temporary prefix with these ``server`` blocks (the inside of
@@ -348,15 +388,18 @@ class NginxPeer(Peer):
         tmp = self._tmp.name
         self.port = port
         conf = Path(tmp, "nginx.conf")
-        conf.write_text(NGINX_MAIN.format(tmp=tmp, nofile=2 * connections, connections=connections,
-                                          servers=servers))
+        conf.write_text(
+            NGINX_MAIN.format(tmp=tmp, nofile=2 * connections, connections=connections, servers=servers)
+        )
         try:
             self._spawn([self.binary, "-p", tmp, "-c", str(conf), "-e", f"{tmp}/error.log"])
         except PeerError as error:
             # Why nginx would not start is in its error log; stderr may say it too, or may not
             # have been read yet when the exit was seen.
             text = str(error)
-            said = [m[1] for m in re.finditer(r"\[emerg\] (?:\d+#\d+: )?(.*)", self.last_log) if m[1] not in text]
+            said = [
+                m[1] for m in re.finditer(r"\[emerg\] (?:\d+#\d+: )?(.*)", self.last_log) if m[1] not in text
+            ]
             raise PeerError("; ".join([text.rstrip(": "), *said])) from None
 
     def error_log(self) -> str:
@@ -408,22 +451,39 @@ class MitmproxyPeer(Peer):
         self.port = free_port()
         argv = [
             self.binary,
-            "--mode", f"reverse:http://127.0.0.1:{upstream_port}",
-            "--listen-host", "127.0.0.1", "--listen-port", str(self.port),
-            "--set", "stream_large_bodies=1",  # stream, or SSE is held until the body ends
-            "--set", f"confdir={self._tmp.name}",  # its CA files, not in ~/.mitmproxy
-            "--set", "termlog_verbosity=error",
-            "--set", "flow_detail=0",
+            "--mode",
+            f"reverse:http://127.0.0.1:{upstream_port}",
+            "--listen-host",
+            "127.0.0.1",
+            "--listen-port",
+            str(self.port),
+            "--set",
+            "stream_large_bodies=1",  # stream, or SSE is held until the body ends
+            "--set",
+            f"confdir={self._tmp.name}",  # its CA files, not in ~/.mitmproxy
+            "--set",
+            "termlog_verbosity=error",
+            "--set",
+            "flow_detail=0",
             "-q",
         ]
         self._spawn(argv, timeout=60.0)
 
 
-def make_peer(name: str, *, nginx: str | None = None, mitmdump: str | None = None,
-              nginx_buffer: int | None = None, tls: BenchTLS | None = None) -> Peer:
-    peers = {"direct": Direct, "faultproxy-capture": lambda: FaultproxyPeer(capture=True),
-             "nginx": lambda: NginxPeer(nginx, nginx_buffer),
-             "mitmproxy": lambda: MitmproxyPeer(mitmdump)}
+def make_peer(
+    name: str,
+    *,
+    nginx: str | None = None,
+    mitmdump: str | None = None,
+    nginx_buffer: int | None = None,
+    tls: BenchTLS | None = None,
+) -> Peer:
+    peers = {
+        "direct": Direct,
+        "faultproxy-capture": lambda: FaultproxyPeer(capture=True),
+        "nginx": lambda: NginxPeer(nginx, nginx_buffer),
+        "mitmproxy": lambda: MitmproxyPeer(mitmdump),
+    }
     peers.update({fault: (lambda fault=fault: FaultproxyPeer(fault)) for fault in FAULTS})
     if name not in peers:
         raise ValueError(name)

@@ -20,8 +20,8 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
-from typing import Callable
 
 from faultproxy.bench import CAPTURE_TARGETS, FAULT_TARGETS, PHASES, TARGETS
 from faultproxy.bench.load import hist_percentile, read_stream
@@ -62,8 +62,17 @@ class Config:
 
     @classmethod
     def quick_defaults(cls, **overrides: object) -> Config:
-        base = dict(throughput_bytes=64 * MiB, latency_streams=100, latency_seconds=3.0, latency_rounds=1,
-                    idle_streams=500, idle_interval=1.0, rep_time_limit=5.0, target_time_budget=12.0, quick=True)
+        base = dict(
+            throughput_bytes=64 * MiB,
+            latency_streams=100,
+            latency_seconds=3.0,
+            latency_rounds=1,
+            idle_streams=500,
+            idle_interval=1.0,
+            rep_time_limit=5.0,
+            target_time_budget=12.0,
+            quick=True,
+        )
         base.update(overrides)
         return cls(**base)
 
@@ -77,8 +86,17 @@ class Worker:
 
     def __init__(self, tls: BenchTLS | None = None) -> None:
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "faultproxy.bench.worker", *(["--tls", str(tls.directory)] if tls else [])],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=None, text=True, bufsize=1,
+            [
+                sys.executable,
+                "-m",
+                "faultproxy.bench.worker",
+                *(["--tls", str(tls.directory)] if tls else []),
+            ],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=None,
+            text=True,
+            bufsize=1,
         )
         self._lines: queue.Queue[str | None] = queue.Queue()
         threading.Thread(target=self._read, daemon=True).start()
@@ -149,8 +167,9 @@ class Run:
         fds = raise_fd_limit()  # the proxies inherit it; nginx sets its own
         peers: dict[str, Peer] = {}
         for name in cfg.targets:
-            peer = make_peer(name, nginx=cfg.nginx, mitmdump=cfg.mitmdump, nginx_buffer=cfg.nginx_buffer,
-                             tls=self.tls)
+            peer = make_peer(
+                name, nginx=cfg.nginx, mitmdump=cfg.mitmdump, nginx_buffer=cfg.nginx_buffer, tls=self.tls
+            )
             why = peer.available()
             if why:
                 self.targets[name] = {"available": False, "reason": why}
@@ -164,11 +183,17 @@ class Run:
             if name == "nginx":
                 self.targets[name]["proxy_buffer_size"] = cfg.nginx_buffer or "default"
             peers[name] = peer
-        self.say("targets: " + ", ".join(f"{n} {t.get('version', '')}".strip() for n, t in self.targets.items()
-                                         if t["available"]))
+        self.say(
+            "targets: "
+            + ", ".join(
+                f"{n} {t.get('version', '')}".strip() for n, t in self.targets.items() if t["available"]
+            )
+        )
         worker = Worker(self.tls)
-        self.say(f"upstream (bench worker, pid {worker.pid}) on 127.0.0.1:{worker.port}"
-                 + (", every hop over TLS" if self.tls else ""))
+        self.say(
+            f"upstream (bench worker, pid {worker.pid}) on 127.0.0.1:{worker.port}"
+            + (", every hop over TLS" if self.tls else "")
+        )
         try:
             for phase in cfg.phases:
                 rounds = cfg.latency_rounds if phase == "latency" else 1
@@ -233,7 +258,9 @@ class Run:
                 self.say(f"  other processes still use {other:.0f}% of a core; measuring anyway")
                 return
             if not told:
-                self.say(f"  waiting for the machine to calm down: other processes use {other:.0f}% of a core")
+                self.say(
+                    f"  waiting for the machine to calm down: other processes use {other:.0f}% of a core"
+                )
                 told = True
 
     def _noisy(self, cpu: dict, attempt: int, got: str) -> bool:
@@ -241,7 +268,9 @@ class Run:
         cfg = self.config
         if cfg.wait_quiet <= 0 or cpu["other"] <= cfg.noisy_above or attempt >= cfg.noisy_retries:
             return False
-        self.say(f"  ({got}, but other processes used {cpu['other']:.0f}% of a core meanwhile: measuring again)")
+        self.say(
+            f"  ({got}, but other processes used {cpu['other']:.0f}% of a core meanwhile: measuring again)"
+        )
         return True
 
     # -- phases -----------------------------------------------------------------------------------
@@ -263,8 +292,9 @@ class Run:
                 self._settle(worker, peer)
                 watch = self._watch(worker, peer)
                 written = peer.capture_bytes()
-                got = read_stream(port, f"/throughput?blocks={blocks}", time_limit=cfg.rep_time_limit,
-                                  tls=self.client_tls)
+                got = read_stream(
+                    port, f"/throughput?blocks={blocks}", time_limit=cfg.rep_time_limit, tls=self.client_tls
+                )
                 cpu = watch.stop()
                 if got.status != 200:
                     raise PeerError(f"status {got.status}")
@@ -273,14 +303,20 @@ class Run:
                     break
                 attempt += 1
             entry = {
-                "mb_s": round(got.mb_s, 1), "bytes": got.bytes, "seconds": round(got.seconds, 3),
-                "complete": got.complete, "cpu_pct": cpu, "noisy_retries": attempt,
+                "mb_s": round(got.mb_s, 1),
+                "bytes": got.bytes,
+                "seconds": round(got.seconds, 3),
+                "complete": got.complete,
+                "cpu_pct": cpu,
+                "noisy_retries": attempt,
             }
             if written is not None:  # the capture file's growth over the stream, per byte streamed
                 entry["capture_per_byte"] = round((peer.capture_bytes() - written) / max(got.bytes, 1), 2)
             reps.append(entry)
             note = "" if got.complete else f" (stopped after {cfg.rep_time_limit:g}s)"
-            self.say(f"  run {rep + 1}: {got.mb_s:,.0f} MB/s, {got.bytes / MiB:,.0f} MiB in {got.seconds:.2f}s{note}")
+            self.say(
+                f"  run {rep + 1}: {got.mb_s:,.0f} MB/s, {got.bytes / MiB:,.0f} MiB in {got.seconds:.2f}s{note}"
+            )
             if spent > cfg.target_time_budget and rep + 1 < cfg.reps:
                 self.say(f"  {spent:.0f}s spent on {peer.name}: no more runs")
                 break
@@ -292,21 +328,31 @@ class Run:
             "payload_fraction": round(block_payload / len(throughput_block()[0]), 4),
         }
         if all("capture_per_byte" in r for r in reps):
-            self.results["throughput"][peer.name]["capture_per_byte"] = _median([r["capture_per_byte"] for r in reps])
+            self.results["throughput"][peer.name]["capture_per_byte"] = _median(
+                [r["capture_per_byte"] for r in reps]
+            )
 
     def _latency(self, worker: Worker, peer: Peer, round_: int) -> None:
         cfg = self.config
         of = f", round {round_ + 1} of {cfg.latency_rounds}" if cfg.latency_rounds > 1 else ""
-        self.say(f"latency: {peer.name}, {cfg.latency_streams} streams x {cfg.rate:g} events/s x "
-                 f"{cfg.latency_seconds:g}s{of}")
+        self.say(
+            f"latency: {peer.name}, {cfg.latency_streams} streams x {cfg.rate:g} events/s x "
+            f"{cfg.latency_seconds:g}s{of}"
+        )
         attempt = 0
         while True:
             port = self._start(worker, peer)
             self._settle(worker, peer)
             watch = self._watch(worker, peer)
             result = worker.call(
-                cfg.setup_timeout + cfg.latency_seconds + 60, cmd="latency", port=port, streams=cfg.latency_streams,
-                seconds=cfg.latency_seconds, rate=cfg.rate, event_size=cfg.event_size, timeout=cfg.setup_timeout,
+                cfg.setup_timeout + cfg.latency_seconds + 60,
+                cmd="latency",
+                port=port,
+                streams=cfg.latency_streams,
+                seconds=cfg.latency_seconds,
+                rate=cfg.rate,
+                event_size=cfg.event_size,
+                timeout=cfg.setup_timeout,
             )
             result["cpu_pct"] = watch.stop()
             if peer.pid:
@@ -321,14 +367,16 @@ class Run:
         self.say(
             f"  p50 {result['p50_ms']:.2f} ms, p99 {result['p99_ms']:.2f} ms, max {result['max_ms']:.1f} ms; "
             f"{result['events']:,} events ({result['ready']} streams ready in {result['setup_s']:.1f}s"
-            + (f", {lost:,} events missing" if lost else "") + (", TIMED OUT" if result["timed_out"] else "") + ")"
+            + (f", {lost:,} events missing" if lost else "")
+            + (", TIMED OUT" if result["timed_out"] else "")
+            + ")"
         )
         if result["ready"] < cfg.latency_streams:
             raise PeerError(f"only {result['ready']} of {cfg.latency_streams} paced streams opened")
 
     def _latency_pool(self) -> None:
         """All rounds of a target as one distribution: the samples of every round, pooled."""
-        for name, entry in self.results["latency"].items():
+        for entry in self.results["latency"].values():
             rounds = entry.get("rounds")
             if not rounds or "error" in entry:
                 continue
@@ -336,21 +384,25 @@ class Run:
             for result in rounds:
                 for k, count in result.pop("hist").items():
                     hist[int(k)] = hist.get(int(k), 0) + count
-            cpu = {key: round(statistics.mean(r["cpu_pct"].get(key, 0.0) for r in rounds), 1)
-                   for key in rounds[0]["cpu_pct"]}
+            cpu = {
+                key: round(statistics.mean(r["cpu_pct"].get(key, 0.0) for r in rounds), 1)
+                for key in rounds[0]["cpu_pct"]
+            }
             ms = 1e6
-            entry.update({
-                "streams": rounds[0]["streams"],
-                "events": sum(r["events"] for r in rounds),
-                "expected": sum(r["expected"] for r in rounds),
-                "p50_ms": round(hist_percentile(hist, 0.50) / ms, 3),
-                "p90_ms": round(hist_percentile(hist, 0.90) / ms, 3),
-                "p99_ms": round(hist_percentile(hist, 0.99) / ms, 3),
-                "p999_ms": round(hist_percentile(hist, 0.999) / ms, 3),
-                "max_ms": round(max(r["max_ms"] for r in rounds), 3),
-                "round_p99_ms": [round(r["p99_ms"], 3) for r in rounds],
-                "cpu_pct": cpu,
-            })
+            entry.update(
+                {
+                    "streams": rounds[0]["streams"],
+                    "events": sum(r["events"] for r in rounds),
+                    "expected": sum(r["expected"] for r in rounds),
+                    "p50_ms": round(hist_percentile(hist, 0.50) / ms, 3),
+                    "p90_ms": round(hist_percentile(hist, 0.90) / ms, 3),
+                    "p99_ms": round(hist_percentile(hist, 0.99) / ms, 3),
+                    "p999_ms": round(hist_percentile(hist, 0.999) / ms, 3),
+                    "max_ms": round(max(r["max_ms"] for r in rounds), 3),
+                    "round_p99_ms": [round(r["p99_ms"], 3) for r in rounds],
+                    "cpu_pct": cpu,
+                }
+            )
 
     def _concurrency(self, worker: Worker, peer: Peer, round_: int) -> None:
         cfg = self.config
@@ -363,9 +415,17 @@ class Run:
         time.sleep(0.5)
         self._settle(worker, peer)
         before = rss_kib(peer.pid)
-        opened = worker.call(cfg.setup_timeout + 30, cmd="idle_open", port=peer.port, streams=n,
-                             interval=cfg.idle_interval, timeout=cfg.setup_timeout)
-        self.say(f"  {opened['opened']:,} of {n:,} open in {opened['open_s']:.1f}s; waiting one keep-alive round")
+        opened = worker.call(
+            cfg.setup_timeout + 30,
+            cmd="idle_open",
+            port=peer.port,
+            streams=n,
+            interval=cfg.idle_interval,
+            timeout=cfg.setup_timeout,
+        )
+        self.say(
+            f"  {opened['opened']:,} of {n:,} open in {opened['open_s']:.1f}s; waiting one keep-alive round"
+        )
         time.sleep(cfg.idle_interval + 1.0)
         status = worker.call(30, cmd="idle_status")
         with_streams = rss_kib(peer.pid)
@@ -381,8 +441,10 @@ class Run:
             "rss_with_kib": with_streams,
             "per_stream_kib": round(per_stream, 2),
         }
-        self.say(f"  RSS {before / 1024:.1f} MiB -> {with_streams / 1024:.1f} MiB: {per_stream:.2f} KiB per stream"
-                 f" ({status['alive']:,} alive, {status['keep_alives']:,} keep-alives relayed)")
+        self.say(
+            f"  RSS {before / 1024:.1f} MiB -> {with_streams / 1024:.1f} MiB: {per_stream:.2f} KiB per stream"
+            f" ({status['alive']:,} alive, {status['keep_alives']:,} keep-alives relayed)"
+        )
         if opened["opened"] < n:
             raise PeerError(f"only {opened['opened']} of {n} idle streams opened")
 
@@ -391,7 +453,9 @@ def machine_notes(fds: int) -> dict:
     model = ""
     try:
         with open("/proc/cpuinfo") as info:
-            model = next((line.split(":", 1)[1].strip() for line in info if line.startswith("model name")), "")
+            model = next(
+                (line.split(":", 1)[1].strip() for line in info if line.startswith("model name")), ""
+            )
     except OSError:
         pass
     return {

@@ -30,8 +30,10 @@ from typing import Any
 from faultproxy.faults import FaultSpec, parse_fault
 from faultproxy.proxy.server import Proxy
 
-HEAD = (b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nCache-Control: no-store\r\n"
-        b"Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n")
+HEAD = (
+    b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nCache-Control: no-store\r\n"
+    b"Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
+)
 LAST_CHUNK = b"0\r\n\r\n"
 TRACE_FRAMES = 6
 WARM_UP = 2000  # streams at most before the baseline is taken (a tenth of a short soak)
@@ -46,7 +48,10 @@ RANDOM_FAULTS: list[dict[str, Any]] = [
     {"type": "sse_corrupt", "attributes": {"kind": "bom"}},
     {"type": "sse_split", "attributes": {"mode": "byte"}},
     {"type": "sse_disconnect", "attributes": {"after_events": 3}},
-    {"type": "malformed_chunk", "attributes": {"chunk": 2}},  # truncate_chunk and sse_disconnect both end a stream: never together
+    {
+        "type": "malformed_chunk",
+        "attributes": {"chunk": 2},
+    },  # truncate_chunk and sse_disconnect both end a stream: never together
     {"type": "latency", "attributes": {"latency": 3}},
     {"type": "slicer", "attributes": {"average_size": 7, "delay": 0}},
 ]
@@ -54,7 +59,7 @@ RANDOM_FAULTS: list[dict[str, Any]] = [
 
 def event(stream: int, n: int) -> bytes:
     """Event ``n`` of stream ``stream``, as one chunk."""
-    block = b"id: %d\ndata: {\"stream\": %d, \"n\": %d, \"text\": \"%s\"}\n\n" % (n, stream, n, b"x" * (n % 17))
+    block = b'id: %d\ndata: {"stream": %d, "n": %d, "text": "%s"}\n\n' % (n, stream, n, b"x" * (n % 17))
     return b"%x\r\n%s\r\n" % (len(block), block)
 
 
@@ -100,8 +105,13 @@ class Sample:
         gc.collect()
         with open("/proc/self/status") as status:
             rss = next(int(line.split()[1]) for line in status if line.startswith("VmRSS:"))
-        return cls(rss, len(os.listdir("/proc/self/fd")), len(asyncio.all_tasks()), proxy.active,
-                   len(proxy.faults.evidence))
+        return cls(
+            rss,
+            len(os.listdir("/proc/self/fd")),
+            len(asyncio.all_tasks()),
+            proxy.active,
+            len(proxy.faults.evidence),
+        )
 
 
 @dataclass
@@ -131,8 +141,10 @@ async def _one(port: int, stream: int, events: int, result: SoakResult) -> None:
         result.errors += 1
         return
     try:
-        writer.write(b"GET /soak?s=%d&n=%d HTTP/1.1\r\nHost: soak\r\nAccept: text/event-stream\r\n\r\n"
-                     % (stream, events))
+        writer.write(
+            b"GET /soak?s=%d&n=%d HTTP/1.1\r\nHost: soak\r\nAccept: text/event-stream\r\n\r\n"
+            % (stream, events)
+        )
         body = await reader.read()  # to EOF: the upstream closes after the stream, a fault may cut it
     except OSError:
         result.errors += 1
@@ -147,16 +159,25 @@ async def _one(port: int, stream: int, events: int, result: SoakResult) -> None:
         result.cut += 1
 
 
-async def soak(streams: int, *, concurrency: int = 50, events: int = 8, faults: list[dict[str, Any]] | None = None,
-               seconds: float | None = None, seed: int = 0, trace: bool = False,
-               progress: Any = None) -> SoakResult:
+async def soak(
+    streams: int,
+    *,
+    concurrency: int = 50,
+    events: int = 8,
+    faults: list[dict[str, Any]] | None = None,
+    seconds: float | None = None,
+    seed: int = 0,
+    trace: bool = False,
+    progress: Any = None,
+) -> SoakResult:
     """Run the soak (see the module doc); ``faults``: fault descriptions, each given to a random
     tenth of the connections (``toxicity``) so that most streams meet none or one."""
     loop = asyncio.get_running_loop()
     upstream = await loop.create_server(_Upstream, "127.0.0.1", 0)
     port = upstream.sockets[0].getsockname()[1]
-    specs: list[FaultSpec] = [parse_fault({**f, "name": f"f{i}", "toxicity": 0.1}, index=i)
-                              for i, f in enumerate(faults or [])]
+    specs: list[FaultSpec] = [
+        parse_fault({**f, "name": f"f{i}", "toxicity": 0.1}, index=i) for i, f in enumerate(faults or [])
+    ]
     result = SoakResult()
     rng = random.Random(seed)
     try:
@@ -216,13 +237,19 @@ def main() -> None:
 
     from faultproxy.aio import run
 
-    parser = argparse.ArgumentParser(prog="python -m faultproxy.bench.soak", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m faultproxy.bench.soak", description=__doc__.split("\n")[0]
+    )
     parser.add_argument("--streams", type=int, default=20000)
     parser.add_argument("--minutes", type=float, help="stop starting streams after this long")
     parser.add_argument("--concurrency", type=int, default=50)
     parser.add_argument("--events", type=int, default=8, help="at most this many events per stream")
-    parser.add_argument("--faults", choices=["none", "random"], default="none",
-                        help="random: each of 11 fault types on a random tenth of the connections")
+    parser.add_argument(
+        "--faults",
+        choices=["none", "random"],
+        default="none",
+        help="random: each of 11 fault types on a random tenth of the connections",
+    )
     parser.add_argument("--trace", action="store_true", help="tracemalloc: where memory grew")
     args = parser.parse_args()
     if args.trace:
@@ -230,12 +257,23 @@ def main() -> None:
 
     def progress(result: SoakResult) -> None:
         done = result.exact + result.altered + result.cut + result.errors
-        print(f"{done} streams: exact {result.exact}, altered {result.altered}, cut {result.cut}, "
-              f"errors {result.errors}", file=sys.stderr)
+        print(
+            f"{done} streams: exact {result.exact}, altered {result.altered}, cut {result.cut}, "
+            f"errors {result.errors}",
+            file=sys.stderr,
+        )
 
-    result = run(soak(args.streams, concurrency=args.concurrency, events=args.events,
-                      faults=RANDOM_FAULTS if args.faults == "random" else None,
-                      seconds=args.minutes * 60 if args.minutes else None, trace=args.trace, progress=progress))
+    result = run(
+        soak(
+            args.streams,
+            concurrency=args.concurrency,
+            events=args.events,
+            faults=RANDOM_FAULTS if args.faults == "random" else None,
+            seconds=args.minutes * 60 if args.minutes else None,
+            trace=args.trace,
+            progress=progress,
+        )
+    )
     print(json.dumps(result.as_dict(), indent=2))
 
 

@@ -21,9 +21,9 @@ Any other path is ``404``. A request body is not expected and not read.
 from __future__ import annotations
 
 import asyncio
-import ssl
 import random
 import socket
+import ssl
 import time
 from dataclasses import dataclass, field
 from urllib.parse import parse_qs, urlsplit
@@ -203,8 +203,9 @@ class Upstream:
 
     async def start(self) -> Upstream:
         loop = asyncio.get_running_loop()
-        self._server = await loop.create_server(lambda: Conn(self), self.host, self.want_port, backlog=8192,
-                                                ssl=self.tls)
+        self._server = await loop.create_server(
+            lambda: Conn(self), self.host, self.want_port, backlog=8192, ssl=self.tls
+        )
         return self
 
     async def stop(self) -> None:

@@ -67,16 +67,22 @@ async def main() -> None:
                     break
                 if name == "latency":
                     result = await latency_run(
-                        upstream, cmd["port"], streams=cmd["streams"], seconds=cmd["seconds"],
-                        rate=cmd["rate"], event_size=cmd.get("event_size", 200),
-                        setup_timeout=cmd.get("timeout", 60.0), tls=client,
+                        upstream,
+                        cmd["port"],
+                        streams=cmd["streams"],
+                        seconds=cmd["seconds"],
+                        rate=cmd["rate"],
+                        event_size=cmd.get("event_size", 200),
+                        setup_timeout=cmd.get("timeout", 60.0),
+                        tls=client,
                     )
                 elif name == "idle_open":
                     if idle is not None:
                         await idle.close()
                     idle = IdleStreams(client)
-                    result = await idle.open(cmd["port"], cmd["streams"], cmd["interval"],
-                                             timeout=cmd.get("timeout", 60.0))
+                    result = await idle.open(
+                        cmd["port"], cmd["streams"], cmd["interval"], timeout=cmd.get("timeout", 60.0)
+                    )
                 elif name == "idle_status":
                     result = idle.status() if idle else {"alive": 0, "keep_alives": 0}
                 elif name == "idle_close":

@@ -56,7 +56,23 @@ from faultproxy.clients.transcript import (
 )
 
 __all__ = [
-    "COMPLETED", "CRASHED", "ENDS", "ERROR", "HUNG", "TIMEOUT",
-    "REGISTRY", "Attempt", "ClientInfo", "ClientRequest", "ReceivedEvent", "Transcript", "UnsupportedRequest",
-    "arun_client", "define", "get", "names", "register", "run_client",
+    "COMPLETED",
+    "CRASHED",
+    "ENDS",
+    "ERROR",
+    "HUNG",
+    "TIMEOUT",
+    "REGISTRY",
+    "Attempt",
+    "ClientInfo",
+    "ClientRequest",
+    "ReceivedEvent",
+    "Transcript",
+    "UnsupportedRequest",
+    "arun_client",
+    "define",
+    "get",
+    "names",
+    "register",
+    "run_client",
 ]

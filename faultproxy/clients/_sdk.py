@@ -39,7 +39,9 @@ def neutral(body: dict[str, Any]) -> dict[str, Any]:
     "usage": bool (ask for usage in the stream), "model": str}`` (all but ``prompt`` optional)."""
     unknown = set(body) - {"prompt", "tools", "max_tokens", "usage", "model"}
     if unknown or not isinstance(body.get("prompt"), str):
-        raise ValueError(f"a neutral LLM request is {{prompt, tools, max_tokens, usage, model}}; got {sorted(body)}")
+        raise ValueError(
+            f"a neutral LLM request is {{prompt, tools, max_tokens, usage, model}}; got {sorted(body)}"
+        )
     return body
 
 
@@ -51,8 +53,15 @@ def for_api(request: dict[str, Any], api: str, defaults: dict[str, Any]) -> dict
     if api == "responses":
         out["input"] = request["prompt"]
         if tools:
-            out["tools"] = [{"type": "function", "name": t["name"], "description": t.get("description", ""),
-                             "parameters": t.get("parameters", schema)} for t in tools]
+            out["tools"] = [
+                {
+                    "type": "function",
+                    "name": t["name"],
+                    "description": t.get("description", ""),
+                    "parameters": t.get("parameters", schema),
+                }
+                for t in tools
+            ]
         if request.get("max_tokens"):
             out["max_output_tokens"] = request["max_tokens"]
         return out
@@ -60,12 +69,27 @@ def for_api(request: dict[str, Any], api: str, defaults: dict[str, Any]) -> dict
     if api == "anthropic":
         out["max_tokens"] = request.get("max_tokens") or 1024
         if tools:
-            out["tools"] = [{"name": t["name"], "description": t.get("description", ""),
-                             "input_schema": t.get("parameters", schema)} for t in tools]
+            out["tools"] = [
+                {
+                    "name": t["name"],
+                    "description": t.get("description", ""),
+                    "input_schema": t.get("parameters", schema),
+                }
+                for t in tools
+            ]
         return out
     if tools:
-        out["tools"] = [{"type": "function", "function": {"name": t["name"], "description": t.get("description", ""),
-                                                          "parameters": t.get("parameters", schema)}} for t in tools]
+        out["tools"] = [
+            {
+                "type": "function",
+                "function": {
+                    "name": t["name"],
+                    "description": t.get("description", ""),
+                    "parameters": t.get("parameters", schema),
+                },
+            }
+            for t in tools
+        ]
     if request.get("max_tokens"):
         out["max_tokens"] = request["max_tokens"]
     if request.get("usage"):
@@ -110,8 +134,10 @@ def client_options(sdk: Any, request: ClientRequest, out: Emitter) -> dict[str, 
     stack_note(out, "httpx2", "httpcore2")
     if request.method.upper() != "POST":
         out.note(f"method {request.method} ignored: the SDK always POSTs")
-    out.note("reconnect policy mapped to the SDK's max_retries "
-             f"({request.reconnects_allowed}): it retries failed requests, never a broken stream")
+    out.note(
+        "reconnect policy mapped to the SDK's max_retries "
+        f"({request.reconnects_allowed}): it retries failed requests, never a broken stream"
+    )
 
     def on_request(r: httpx2.Request) -> None:
         number = out.attempt(last_event_id=r.headers.get("last-event-id"))

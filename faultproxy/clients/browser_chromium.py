@@ -56,8 +56,14 @@ from faultproxy.clients.transcript import COMPLETED, ERROR, ClientRequest
 CHROMIUM = os.environ.get("FAULTPROXY_CHROMIUM", "/usr/bin/chromium")
 # A closed network: nothing in the background, no QUIC, no first-run work; a fresh profile each run.
 CHROMIUM_ARGS = (
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
 )
 BLANK_PATH = "/__faultproxy_blank__.html"
 BLANK_PAGE = (
@@ -153,7 +159,9 @@ def trusted_ca_args() -> list[str]:
     with open(path, "rb") as file:
         certificate = x509.load_pem_x509_certificate(file.read())
     spki = certificate.public_key().public_bytes(Encoding.DER, PublicFormat.SubjectPublicKeyInfo)
-    return [f"--ignore-certificate-errors-spki-list={base64.b64encode(hashlib.sha256(spki).digest()).decode()}"]
+    return [
+        f"--ignore-certificate-errors-spki-list={base64.b64encode(hashlib.sha256(spki).digest()).decode()}"
+    ]
 
 
 async def _launch() -> Any:
@@ -162,7 +170,10 @@ async def _launch() -> Any:
     _B.playwright = await async_playwright().start()
     # Playwright gives the browser a fresh, empty profile (a new --user-data-dir) and removes it at close
     _B.browser = await _B.playwright.chromium.launch(
-        executable_path=CHROMIUM, args=[*CHROMIUM_ARGS, *trusted_ca_args()], headless=True, proxy=proxy_setting(),
+        executable_path=CHROMIUM,
+        args=[*CHROMIUM_ARGS, *trusted_ca_args()],
+        headless=True,
+        proxy=proxy_setting(),
     )
     return _B.browser
 
@@ -171,6 +182,7 @@ def proxy_setting() -> dict[str, str] | None:
     """The proxy the environment names (``HTTPS_PROXY``, ``HTTP_PROXY``, ``NO_PROXY``), as the
     browser's own proxy setting: a user's browser behind a proxy is configured so, and the
     other clients honour the same variables."""
+
     def env(name: str) -> str | None:
         return os.environ.get(name) or os.environ.get(name.lower())
 
@@ -278,10 +290,18 @@ class _Run:
         at = self._started(params.get("timestamp"))
         return self.out.now() if at is None else at - self.out.t0
 
-    def _disconnect(self, attempt: _Attempt, params: dict[str, Any], error_type: str | None = None,
-                    error_message: str | None = None) -> None:
+    def _disconnect(
+        self,
+        attempt: _Attempt,
+        params: dict[str, Any],
+        error_type: str | None = None,
+        error_message: str | None = None,
+    ) -> None:
         message: dict[str, Any] = {
-            "kind": "disconnect", "number": attempt.number, "t": self._t(params), "ended": attempt.ended,
+            "kind": "disconnect",
+            "number": attempt.number,
+            "t": self._t(params),
+            "ended": attempt.ended,
         }
         if error_type is not None:
             message["error_type"], message["error_message"] = error_type, error_message
@@ -297,11 +317,16 @@ class _Run:
         attempt = self.attempts.get(params["requestId"])
         if (params.get("eventName") or "message") == "message":
             self.devtools_messages += 1
-        self.out.write({
-            "kind": "event", "type": params.get("eventName") or "message", "data": params.get("data") or "",
-            "id": params.get("eventId") or None, "t": self._t(params),
-            "connection": attempt.number if attempt is not None else max(self.out.connection, 1),
-        })
+        self.out.write(
+            {
+                "kind": "event",
+                "type": params.get("eventName") or "message",
+                "data": params.get("data") or "",
+                "id": params.get("eventId") or None,
+                "t": self._t(params),
+                "connection": attempt.number if attempt is not None else max(self.out.connection, 1),
+            }
+        )
 
     # -- the page side ---------------------------------------------------------------------------
 
@@ -317,8 +342,14 @@ class _Run:
         context = await browser.new_context(ignore_https_errors=not os.environ.get("FAULTPROXY_CA_FILE"))
         page = self.page = await context.new_page()
         page.on("pageerror", lambda error: self.note(f"page error: {error}"))
-        page.on("console", lambda message: self.note(f"console {message.type}: {message.text}")
-                if message.type in ("error", "warning") else None)
+        page.on(
+            "console",
+            lambda message: (
+                self.note(f"console {message.type}: {message.text}")
+                if message.type in ("error", "warning")
+                else None
+            ),
+        )
 
         parts = urlsplit(self.request.url)
         blank = f"{parts.scheme}://{parts.netloc}{BLANK_PATH}"
@@ -364,23 +395,30 @@ class _Run:
         how = await self.verdict
         try:  # the page's error event can come before the browser's word on the connection
             await asyncio.wait_for(self.settled.wait(), SETTLE_S)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             out.note(f"the browser did not say how the last connection ended within {SETTLE_S}s")
         self.finish(how)
 
     def finish(self, how: str) -> None:
         out, last = self.out, self.last
         if self.page_messages != self.devtools_messages:
-            out.note(f"the page received {self.page_messages} message event(s), the DevTools protocol "
-                     f"reported {self.devtools_messages}")
+            out.note(
+                f"the page received {self.page_messages} message event(s), the DevTools protocol "
+                f"reported {self.devtools_messages}"
+            )
         if how == "closed":
             if last is not None and last.status == 204:
                 out.note("the server answered 204: the browser stopped, as the spec says")
                 out.end(COMPLETED)
             else:
-                status = f"status {last.status}" if last is not None and last.status is not None else "no response"
-                out.end(ERROR, "EventSource.error",
-                        f"the browser failed the connection (readyState CLOSED) after {status}")
+                status = (
+                    f"status {last.status}" if last is not None and last.status is not None else "no response"
+                )
+                out.end(
+                    ERROR,
+                    "EventSource.error",
+                    f"the browser failed the connection (readyState CLOSED) after {status}",
+                )
             return
         allowed = self.request.reconnects_allowed
         why = "no reconnect allowed" if allowed == 0 else f"{allowed} reconnect(s) spent"

@@ -26,11 +26,22 @@ from faultproxy.clients.transcript import COMPLETED, ERROR, TIMEOUT, ClientReque
 
 # Exception class names (anywhere in the MRO) that mean "a timeout fired" across the
 # libraries we drive: builtins/asyncio, httpx, requests, urllib3, aiohttp, openai, anthropic.
-TIMEOUT_NAMES = frozenset({
-    "TimeoutError", "TimeoutException", "ReadTimeout", "ConnectTimeout", "WriteTimeout", "PoolTimeout",
-    "ReadTimeoutError", "ConnectTimeoutError", "APITimeoutError", "ServerTimeoutError",
-    "SocketTimeoutError", "ConnectionTimeoutError",
-})
+TIMEOUT_NAMES = frozenset(
+    {
+        "TimeoutError",
+        "TimeoutException",
+        "ReadTimeout",
+        "ConnectTimeout",
+        "WriteTimeout",
+        "PoolTimeout",
+        "ReadTimeoutError",
+        "ConnectTimeoutError",
+        "APITimeoutError",
+        "ServerTimeoutError",
+        "SocketTimeoutError",
+        "ConnectionTimeoutError",
+    }
+)
 
 
 def is_timeout(error: BaseException, depth: int = 0) -> bool:
@@ -79,8 +90,9 @@ def stack_note(emitter: Emitter, *distributions: str) -> None:
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if len(argv) != 1:
-        print("usage: python -m faultproxy.clients.child NAME  (the request as JSON on stdin)",
-              file=sys.stderr)
+        print(
+            "usage: python -m faultproxy.clients.child NAME  (the request as JSON on stdin)", file=sys.stderr
+        )
         return 2
     name = argv[0]
     protocol_out = os.fdopen(os.dup(1), "w", encoding="utf-8")

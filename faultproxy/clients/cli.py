@@ -32,15 +32,25 @@ def define_command_client(text: str, protocol: str, index: int) -> str:
         raise click.BadParameter(f"{text!r}: {error}", param_hint="--client-cmd") from None
     if not name:
         scripts = [Path(a).stem for a in argv if "{" not in a and Path(a).suffix in SCRIPT_SUFFIXES]
-        name = re.sub(r"[^A-Za-z0-9_.-]", "-", scripts[0] if scripts else Path(argv[0] if argv else "cmd").name)
+        name = re.sub(
+            r"[^A-Za-z0-9_.-]", "-", scripts[0] if scripts else Path(argv[0] if argv else "cmd").name
+        )
         name = name.lstrip("-_.") or "cmd"
         if name in registry.REGISTRY and registry.get(name).builtin:
             name += "-cmd"
     try:
-        return registry.define({"name": name.strip(), "command": command, "protocol": protocol,
-                                "description": f"--client-cmd {command}"},
-                               where=f"--client-cmd #{index + 1}", here=Path.cwd(), file=f"--client-cmd #{index + 1}",
-                               in_all=False).name
+        return registry.define(
+            {
+                "name": name.strip(),
+                "command": command,
+                "protocol": protocol,
+                "description": f"--client-cmd {command}",
+            },
+            where=f"--client-cmd #{index + 1}",
+            here=Path.cwd(),
+            file=f"--client-cmd #{index + 1}",
+            in_all=False,
+        ).name
     except registry.ClientSpecError as error:
         raise click.BadParameter(str(error), param_hint="--client-cmd") from None
 
@@ -53,21 +63,36 @@ def own_client_options(what: str) -> Callable[[Callable[..., Any]], Callable[...
 
 def _with_options(command: Callable[..., Any], what: str) -> Callable[..., Any]:
     options = (
-        click.option("--client-cmd", "client_cmds", multiple=True, metavar="[NAME=]COMMAND",
-                     help=f'Your own client, e.g. "node my-client.js {{url}}" (docs/clients.md): {what}'),
-        click.option("--client-protocol", type=click.Choice(["simple", "full"]), default="simple",
-                     show_default=True,
-                     help="What --client-cmd clients print: one JSON line per event, or the full JSON-lines protocol."),
-        click.option("--config", "config_file", type=click.Path(dir_okay=False, path_type=Path),
-                     help="The project config whose clients can be named (default: ./faultproxy.toml, "
-                          "else [tool.faultproxy] in ./pyproject.toml)."),
+        click.option(
+            "--client-cmd",
+            "client_cmds",
+            multiple=True,
+            metavar="[NAME=]COMMAND",
+            help=f'Your own client, e.g. "node my-client.js {{url}}" (docs/clients.md): {what}',
+        ),
+        click.option(
+            "--client-protocol",
+            type=click.Choice(["simple", "full"]),
+            default="simple",
+            show_default=True,
+            help="What --client-cmd clients print: one JSON line per event, or the full JSON-lines protocol.",
+        ),
+        click.option(
+            "--config",
+            "config_file",
+            type=click.Path(dir_okay=False, path_type=Path),
+            help="The project config whose clients can be named (default: ./faultproxy.toml, "
+            "else [tool.faultproxy] in ./pyproject.toml).",
+        ),
     )
     for option in reversed(options):
         command = option(command)
     return command
 
 
-def load_own_clients(config_file: Path | None, client_cmds: tuple[str, ...], client_protocol: str) -> list[str]:
+def load_own_clients(
+    config_file: Path | None, client_cmds: tuple[str, ...], client_protocol: str
+) -> list[str]:
     """Register the config file's clients (selectable by name) and each ``--client-cmd``; the
     ``--client-cmd`` clients' names, in order."""
     from faultproxy.config import load_project_config
@@ -83,20 +108,22 @@ def inventory() -> list[dict]:
     rows = []
     for info in REGISTRY.values():
         available = info.available()
-        rows.append({
-            "name": info.name,
-            "kind": info.kind,
-            "protocol": info.protocol,
-            "output": info.output,
-            "version": info.version() if available.ok else None,
-            "available": available.ok,
-            "reason": available.reason,
-            "install": available.install,
-            "reconnects": info.reconnects,
-            "methods": list(info.methods),
-            "description": info.description,
-            "origin": info.describe_origin(),
-        })
+        rows.append(
+            {
+                "name": info.name,
+                "kind": info.kind,
+                "protocol": info.protocol,
+                "output": info.output,
+                "version": info.version() if available.ok else None,
+                "available": available.ok,
+                "reason": available.reason,
+                "install": available.install,
+                "reconnects": info.reconnects,
+                "methods": list(info.methods),
+                "description": info.description,
+                "origin": info.describe_origin(),
+            }
+        )
     return rows
 
 

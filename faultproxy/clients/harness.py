@@ -56,8 +56,11 @@ CA_VARIABLES = ("SSL_CERT_FILE", "REQUESTS_CA_BUNDLE", "NODE_EXTRA_CA_CERTS", CA
 __all__ = ["run_client", "arun_client", "UnsupportedRequest", "STARTUP_S", "END_GRACE_S"]
 
 
-def child_env(env: Mapping[str, str] | None = None, ca_file: str | os.PathLike | None = None,
-              info: ClientInfo | None = None) -> dict[str, str]:
+def child_env(
+    env: Mapping[str, str] | None = None,
+    ca_file: str | os.PathLike | None = None,
+    info: ClientInfo | None = None,
+) -> dict[str, str]:
     out = {k: v for k, v in os.environ.items() if k.lower() not in PROXY_VARIABLES}
     if ca_file is not None:
         out.update(dict.fromkeys(CA_VARIABLES, os.fspath(ca_file)))
@@ -210,8 +213,13 @@ def run_client(
     argv = info.argv(request)
     try:
         proc = subprocess.Popen(
-            argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-            start_new_session=True, env=child_env(env, ca_file, info), cwd=info.cwd,
+            argv,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            start_new_session=True,
+            env=child_env(env, ca_file, info),
+            cwd=info.cwd,
         )
     except OSError as error:
         return run.cannot_start(argv, error)
@@ -297,8 +305,12 @@ async def arun_client(
     argv = info.argv(request)
     try:
         proc = await asyncio.create_subprocess_exec(
-            *argv, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE, start_new_session=True, env=child_env(env, ca_file, info),
+            *argv,
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+            start_new_session=True,
+            env=child_env(env, ca_file, info),
             cwd=info.cwd,
         )
     except OSError as error:

@@ -98,7 +98,14 @@ from faultproxy.clients.transcript import (
 )
 
 HELLO, ATTEMPT, EVENT, DISCONNECT, NOTE, MESSAGE, END = (
-    "hello", "attempt", "event", "disconnect", "note", "message", "end")
+    "hello",
+    "attempt",
+    "event",
+    "disconnect",
+    "note",
+    "message",
+    "end",
+)
 KINDS = (HELLO, ATTEMPT, EVENT, DISCONNECT, NOTE, MESSAGE, END)
 
 
@@ -130,8 +137,12 @@ class Emitter:
 
     def hello(self, version: str | None, reports: tuple[str, ...] = ()) -> None:
         self.t0 = time.monotonic()
-        message: dict[str, Any] = {"kind": HELLO, "client": self.client, "version": version,
-                                   "t0_monotonic": self.t0}
+        message: dict[str, Any] = {
+            "kind": HELLO,
+            "client": self.client,
+            "version": version,
+            "t0_monotonic": self.t0,
+        }
         if reports:
             message["reports"] = list(reports)
         self.write(message)
@@ -155,7 +166,10 @@ class Emitter:
             self.connection = number
             t = self.now() if started is None else started - self.t0
             message: dict[str, Any] = {
-                "kind": ATTEMPT, "number": number, "t": t, "last_event_id": last_event_id or None,
+                "kind": ATTEMPT,
+                "number": number,
+                "t": t,
+                "last_event_id": last_event_id or None,
                 "status": status,
             }
         else:
@@ -170,10 +184,17 @@ class Emitter:
     def event(self, type: str | None, data: str | None, id: str | None = None, **fields: Any) -> None:
         """An event handed to the application; ``fields``: the optional ones hello said it
         reports (``retry=...``)."""
-        self.write({
-            "kind": EVENT, "type": type or "message", "data": data if data is not None else "",
-            "id": id or None, "t": self.now(), "connection": max(self.connection, 1), **fields,
-        })
+        self.write(
+            {
+                "kind": EVENT,
+                "type": type or "message",
+                "data": data if data is not None else "",
+                "id": id or None,
+                "t": self.now(),
+                "connection": max(self.connection, 1),
+                **fields,
+            }
+        )
 
     def disconnect(
         self,
@@ -186,7 +207,10 @@ class Emitter:
     ) -> None:
         """How connection ``number`` (default: the current one) ended: ``"ended"`` or ``"error"``."""
         message: dict[str, Any] = {
-            "kind": DISCONNECT, "number": number or max(self.connection, 1), "t": self.now(), "ended": ended,
+            "kind": DISCONNECT,
+            "number": number or max(self.connection, 1),
+            "t": self.now(),
+            "ended": ended,
         }
         if error is not None:
             error_type, error_message = error_name(error), str(error) or repr(error)
@@ -197,11 +221,22 @@ class Emitter:
     def note(self, text: str) -> None:
         self.write({"kind": NOTE, "text": text})
 
-    def message(self, text: str, tool_calls: list[dict[str, Any]], finish_reason: str | None,
-                usage: dict[str, Any] | None, blocks: list[str] | None = None) -> None:
+    def message(
+        self,
+        text: str,
+        tool_calls: list[dict[str, Any]],
+        finish_reason: str | None,
+        usage: dict[str, Any] | None,
+        blocks: list[str] | None = None,
+    ) -> None:
         """The LLM message the application ended up with (see the module docstring)."""
-        line = {"kind": MESSAGE, "text": text, "tool_calls": tool_calls, "finish_reason": finish_reason,
-                "usage": usage}
+        line = {
+            "kind": MESSAGE,
+            "text": text,
+            "tool_calls": tool_calls,
+            "finish_reason": finish_reason,
+            "usage": usage,
+        }
         self.write(line if blocks is None else {**line, "blocks": list(blocks)})
 
     def end(self, end: str, error_type: str | None = None, error_message: str | None = None) -> None:
@@ -295,14 +330,16 @@ class Collector(_Lines):
             attempt.error_type = m.get("error_type")
             attempt.error_message = m.get("error_message")
         elif kind == EVENT:
-            t.events.append(ReceivedEvent(
-                type=str(m.get("type") or "message"),
-                data=str(m.get("data") if m.get("data") is not None else ""),
-                id=m.get("id") or None,
-                t=float(m.get("t") or 0.0),
-                connection=int(m.get("connection") or 1),
-                retry=m.get("retry") if isinstance(m.get("retry"), (int, str)) else None,
-            ))
+            t.events.append(
+                ReceivedEvent(
+                    type=str(m.get("type") or "message"),
+                    data=str(m.get("data") if m.get("data") is not None else ""),
+                    id=m.get("id") or None,
+                    t=float(m.get("t") or 0.0),
+                    connection=int(m.get("connection") or 1),
+                    retry=m.get("retry") if isinstance(m.get("retry"), (int, str)) else None,
+                )
+            )
         elif kind == NOTE:
             self._note(str(m.get("text")))
         elif kind == MESSAGE:
@@ -360,11 +397,15 @@ class SimpleCollector(_Lines):
         else:
             raw_id = message.get("id")
             connection = message.get("connection")
-            self.transcript.events.append(ReceivedEvent(
-                type=_text(message.get("type") or "message"), data=_text(message.get("data", "")),
-                id=None if raw_id in (None, "") else _text(raw_id), t=round(time.monotonic() - self.t0, 6),
-                connection=connection if isinstance(connection, int) and connection > 0 else 1,
-            ))
+            self.transcript.events.append(
+                ReceivedEvent(
+                    type=_text(message.get("type") or "message"),
+                    data=_text(message.get("data", "")),
+                    id=None if raw_id in (None, "") else _text(raw_id),
+                    t=round(time.monotonic() - self.t0, 6),
+                    connection=connection if isinstance(connection, int) and connection > 0 else 1,
+                )
+            )
 
     def exited(self, returncode: int | None, stderr: str) -> bool:
         """How the run ended, from the exit status (True: decided)."""

@@ -74,10 +74,14 @@ async def _run(request: ClientRequest, out: Emitter) -> None:
     async with aiohttp.ClientSession(timeout=timeout, trace_configs=[trace]) as session:
         try:
             async with sse_client.EventSource(
-                request.url, option={"method": request.method},
+                request.url,
+                option={"method": request.method},
                 reconnection_time=timedelta(milliseconds=request.reconnect_ms),
-                max_connect_retry=allowed, session=session, on_error=on_error,
-                headers=dict(request.headers), data=request.body,
+                max_connect_retry=allowed,
+                session=session,
+                on_error=on_error,
+                headers=dict(request.headers),
+                data=request.body,
             ) as source:
                 try:
                     async for event in source:
@@ -88,6 +92,8 @@ async def _run(request: ClientRequest, out: Emitter) -> None:
                     out.disconnect("error", error)
                     raise
         except _BudgetSpent:
-            out.note(f"stopped by the adapter: {allowed} reconnect(s) allowed and spent "
-                     "(aiohttp-sse-client2 would have reconnected)")
+            out.note(
+                f"stopped by the adapter: {allowed} reconnect(s) allowed and spent "
+                "(aiohttp-sse-client2 would have reconnected)"
+            )
             out.end(COMPLETED)

@@ -16,7 +16,6 @@ from faultproxy.clients.child import dist_version, stack_note
 from faultproxy.clients.protocol import Emitter
 from faultproxy.clients.transcript import ClientRequest
 
-
 REPORTS = ("retry",)  # httpx_sse.ServerSentEvent.retry: the block's retry field, as int() read it
 
 
@@ -38,8 +37,9 @@ def run(request: ClientRequest, out: Emitter) -> None:
     timeout = httpx.Timeout(10.0, read=request.timeout_s)
     hooks = {"request": [on_request], "response": [on_response]}
     with httpx.Client(timeout=timeout, event_hooks=hooks) as client:
-        with connect_sse(client, request.method, request.url, headers=dict(request.headers),
-                         content=request.body) as event_source:
+        with connect_sse(
+            client, request.method, request.url, headers=dict(request.headers), content=request.body
+        ) as event_source:
             try:
                 for sse in event_source.iter_sse():
                     out.event(sse.event, sse.data, sse.id, retry=sse.retry)

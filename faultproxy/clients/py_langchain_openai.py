@@ -33,9 +33,14 @@ def run(request: ClientRequest, out: Emitter) -> None:
     body = _sdk.neutral(json.loads(request.body or '{"prompt": "hi"}'))
     options = _sdk.client_options(openai, request, out)
     llm = ChatOpenAI(
-        model=body.get("model") or MODEL, base_url=options["base_url"], api_key=options["api_key"],
-        max_retries=options["max_retries"], timeout=options["timeout"], default_headers=options["default_headers"],
-        http_client=options["http_client"], stream_usage=bool(body.get("usage")),
+        model=body.get("model") or MODEL,
+        base_url=options["base_url"],
+        api_key=options["api_key"],
+        max_retries=options["max_retries"],
+        timeout=options["timeout"],
+        default_headers=options["default_headers"],
+        http_client=options["http_client"],
+        stream_usage=bool(body.get("usage")),
         **({"max_tokens": body["max_tokens"]} if body.get("max_tokens") else {}),
     )
     tools = _sdk.for_api(body, "chat", {"model": MODEL}).get("tools")
@@ -65,10 +70,13 @@ def report(full, out: Emitter) -> None:
         out.message("", [], None, None)
         return
     calls = [{"name": c["name"], "arguments": json.dumps(c["args"])} for c in full.tool_calls]
-    calls += [{"name": c.get("name") or "", "arguments": c.get("args") or ""} for c in full.invalid_tool_calls]
+    calls += [
+        {"name": c.get("name") or "", "arguments": c.get("args") or ""} for c in full.invalid_tool_calls
+    ]
     usage = full.usage_metadata
     out.message(
-        full.content if isinstance(full.content, str) else json.dumps(full.content), calls,
+        full.content if isinstance(full.content, str) else json.dumps(full.content),
+        calls,
         (full.response_metadata or {}).get("finish_reason"),
         {"input_tokens": usage["input_tokens"], "output_tokens": usage["output_tokens"]} if usage else None,
     )

@@ -56,11 +56,14 @@ def run(request: ClientRequest, out: Emitter) -> None:
 
     pool = RecordingPool()
     connect = ConnectStrategy.http(
-        request.url, headers=dict(request.headers), pool=pool,
+        request.url,
+        headers=dict(request.headers),
+        pool=pool,
         urllib3_request_options={"timeout": urllib3.Timeout(connect=10.0, read=request.timeout_s)},
     )
     client = SSEClient(
-        connect, initial_retry_delay=request.reconnect_ms / 1000,
+        connect,
+        initial_retry_delay=request.reconnect_ms / 1000,
         error_strategy=_Budget(request.reconnects_allowed),
     )
     try:

@@ -29,7 +29,11 @@ def run(request: ClientRequest, out: Emitter) -> None:
     if request.reconnect:
         out.note("reconnect policy not applied: naive does not reconnect")
     response = requests.request(
-        request.method, request.url, headers=request.headers, data=request.body, stream=True,
+        request.method,
+        request.url,
+        headers=request.headers,
+        data=request.body,
+        stream=True,
         timeout=(10.0, request.timeout_s),
     )
     out.attempt(last_event_id=response.request.headers.get("Last-Event-ID"), status=response.status_code)
@@ -38,7 +42,7 @@ def run(request: ClientRequest, out: Emitter) -> None:
             for part in chunk.decode("utf-8").split("\n\n"):
                 for line in part.split("\n"):
                     if line.startswith("data: "):
-                        data = line[len("data: "):]
+                        data = line[len("data: ") :]
                         if data == "[DONE]":
                             out.disconnect("ended")
                             return

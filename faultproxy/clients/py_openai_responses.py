@@ -37,7 +37,9 @@ def run(request: ClientRequest, out: Emitter) -> None:
                 out.event("delta", event.delta)
                 message.text += event.delta
             elif kind == "response.output_item.added":
-                block = {"message": "text", "function_call": "tool_call"}.get(getattr(event.item, "type", None))
+                block = {"message": "text", "function_call": "tool_call"}.get(
+                    getattr(event.item, "type", None)
+                )
                 if block:
                     message.block(event.output_index, block)
                 if block == "tool_call":

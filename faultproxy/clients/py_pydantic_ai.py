@@ -14,7 +14,13 @@ import json
 
 import anthropic
 from pydantic_ai.direct import model_request_stream_sync
-from pydantic_ai.messages import ModelRequest, PartDeltaEvent, PartStartEvent, TextPartDelta, ToolCallPartDelta
+from pydantic_ai.messages import (
+    ModelRequest,
+    PartDeltaEvent,
+    PartStartEvent,
+    TextPartDelta,
+    ToolCallPartDelta,
+)
 from pydantic_ai.models import ModelRequestParameters
 from pydantic_ai.models.anthropic import AnthropicModel
 from pydantic_ai.providers.anthropic import AnthropicProvider
@@ -45,21 +51,33 @@ def _client(request: ClientRequest, out: Emitter) -> anthropic.AsyncAnthropic:
 
     http = anthropic.DefaultAsyncHttpxClient(event_hooks={"request": [on_request], "response": [on_response]})
     return anthropic.AsyncAnthropic(
-        base_url=request.url, api_key=_sdk.API_KEY, max_retries=request.reconnects_allowed,
-        timeout=httpx2.Timeout(10.0, read=request.timeout_s), default_headers=dict(request.headers) or None,
+        base_url=request.url,
+        api_key=_sdk.API_KEY,
+        max_retries=request.reconnects_allowed,
+        timeout=httpx2.Timeout(10.0, read=request.timeout_s),
+        default_headers=dict(request.headers) or None,
         http_client=http,
     )
 
 
 def run(request: ClientRequest, out: Emitter) -> None:
     body = _sdk.neutral(json.loads(request.body or '{"prompt": "hi"}'))
-    model = AnthropicModel(body.get("model") or MODEL, provider=AnthropicProvider(anthropic_client=_client(request, out)))
-    tools = [ToolDefinition(name=t["name"], description=t.get("description") or "",
-                            parameters_json_schema=t.get("parameters") or {"type": "object"})
-             for t in body.get("tools") or []]
+    model = AnthropicModel(
+        body.get("model") or MODEL, provider=AnthropicProvider(anthropic_client=_client(request, out))
+    )
+    tools = [
+        ToolDefinition(
+            name=t["name"],
+            description=t.get("description") or "",
+            parameters_json_schema=t.get("parameters") or {"type": "object"},
+        )
+        for t in body.get("tools") or []
+    ]
     settings = {"max_tokens": body["max_tokens"]} if body.get("max_tokens") else None
     stream = model_request_stream_sync(
-        model, [ModelRequest.user_text_prompt(body["prompt"])], model_settings=settings,
+        model,
+        [ModelRequest.user_text_prompt(body["prompt"])],
+        model_settings=settings,
         model_request_parameters=ModelRequestParameters(function_tools=tools),
     )
     with stream:  # the response can only be read while the stream is open
@@ -77,7 +95,11 @@ def run(request: ClientRequest, out: Emitter) -> None:
 def on_event(event, out: Emitter) -> None:
     """Text and argument deltas as events (a part's first piece comes with its start event)."""
     if isinstance(event, PartStartEvent):
-        text = getattr(event.part, "content", None) if event.part.part_kind == "text" else getattr(event.part, "args", None)
+        text = (
+            getattr(event.part, "content", None)
+            if event.part.part_kind == "text"
+            else getattr(event.part, "args", None)
+        )
         if isinstance(text, str) and text:
             out.event("delta" if event.part.part_kind == "text" else "tool_call", text)
     elif isinstance(event, PartDeltaEvent) and isinstance(event.delta, TextPartDelta):
@@ -94,10 +116,21 @@ def report(stream, out: Emitter) -> None:
         out.message("", [], None, None)
         return
     text = "".join(p.content for p in response.parts if p.part_kind == "text")
-    calls = [{"name": p.tool_name, "arguments": p.args if isinstance(p.args, str) else json.dumps(p.args)}
-             for p in response.parts if p.part_kind == "tool-call"]
+    calls = [
+        {"name": p.tool_name, "arguments": p.args if isinstance(p.args, str) else json.dumps(p.args)}
+        for p in response.parts
+        if p.part_kind == "tool-call"
+    ]
     usage = response.usage
-    blocks = ["text" if p.part_kind == "text" else "tool_call" for p in response.parts
-              if p.part_kind in ("text", "tool-call")]  # the parts in Pydantic AI's own order
-    out.message(text, calls, response.finish_reason,
-                {"input_tokens": usage.input_tokens, "output_tokens": usage.output_tokens} if usage else None, blocks)
+    blocks = [
+        "text" if p.part_kind == "text" else "tool_call"
+        for p in response.parts
+        if p.part_kind in ("text", "tool-call")
+    ]  # the parts in Pydantic AI's own order
+    out.message(
+        text,
+        calls,
+        response.finish_reason,
+        {"input_tokens": usage.input_tokens, "output_tokens": usage.output_tokens} if usage else None,
+        blocks,
+    )

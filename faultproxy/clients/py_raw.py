@@ -46,8 +46,12 @@ def run(request: ClientRequest, out: Emitter) -> None:
         if attempt.outcome == lab.ENDED:
             out.disconnect("ended", number=attempt.number)
         elif attempt.outcome in (lab.NETWORK_ERROR, lab.FAILED):
-            out.disconnect("error", number=attempt.number, error_type=f"faultproxy.{attempt.outcome}",
-                           error_message=attempt.detail)
+            out.disconnect(
+                "error",
+                number=attempt.number,
+                error_type=f"faultproxy.{attempt.outcome}",
+                error_message=attempt.detail,
+            )
 
     client = lab.SSEClient(
         request.url,

@@ -86,10 +86,15 @@ def run(request: ClientRequest, out: Emitter) -> None:
         # with the source CLOSED right before the library raises. ``on_error`` must see that
         # state, or it takes the refusal for a reconnect and ends the run as a clean one.
         source = requests_sse.EventSource(
-            request.url, method=request.method,
+            request.url,
+            method=request.method,
             reconnection_time=timedelta(milliseconds=request.reconnect_ms),
-            max_connect_retry=allowed, timeout=(10.0, request.timeout_s), session=session,
-            on_error=on_error, headers=dict(request.headers), data=request.body,
+            max_connect_retry=allowed,
+            timeout=(10.0, request.timeout_s),
+            session=session,
+            on_error=on_error,
+            headers=dict(request.headers),
+            data=request.body,
         )
         try:
             with source:
@@ -97,8 +102,10 @@ def run(request: ClientRequest, out: Emitter) -> None:
                     out.event(event.type, event.data, event.last_event_id)
         except _BudgetSpent:
             error = state["last"]
-            out.note(f"stopped by the adapter: {allowed} reconnect(s) allowed and spent "
-                     "(requests-sse would have reconnected)")
+            out.note(
+                f"stopped by the adapter: {allowed} reconnect(s) allowed and spent "
+                "(requests-sse would have reconnected)"
+            )
             if error is None:
                 out.end(COMPLETED)
             else:

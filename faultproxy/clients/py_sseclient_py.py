@@ -17,7 +17,6 @@ from faultproxy.clients.child import dist_version, stack_note
 from faultproxy.clients.protocol import Emitter
 from faultproxy.clients.transcript import ClientRequest
 
-
 REPORTS = ("retry",)  # sseclient.Event.retry: the block's retry field, as the text it was
 
 
@@ -37,7 +36,11 @@ def run(request: ClientRequest, out: Emitter) -> None:
     with requests.Session() as session:
         session.hooks["response"].append(on_response)
         response = session.request(
-            request.method, request.url, headers=headers, data=request.body, stream=True,
+            request.method,
+            request.url,
+            headers=headers,
+            data=request.body,
+            stream=True,
             timeout=(10.0, request.timeout_s),
         )
         client = sseclient.SSEClient(response)

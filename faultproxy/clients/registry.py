@@ -98,14 +98,31 @@ class ClientInfo:
     in_all: bool = True
 
     @classmethod
-    def from_spec(cls, spec: ClientSpec, *, here: Path, origin: str, file: str = "", in_all: bool) -> ClientInfo:
+    def from_spec(
+        cls, spec: ClientSpec, *, here: Path, origin: str, file: str = "", in_all: bool
+    ) -> ClientInfo:
         return cls(
-            name=spec.name, command=tuple(spec.command), kind=spec.kind, description=spec.description,  # type: ignore[arg-type]
-            install_hint=spec.install, output=spec.protocol, protocol=spec.speaks, methods=spec.methods,
-            body=spec.body, headers=spec.headers, reconnects=spec.reconnects, reports_ids=spec.reports_ids,
-            notes=spec.notes, module=spec.module,
-            version_from=spec.version, requires=spec.requires, env=dict(spec.env), here=here, origin=origin,
-            file=file, in_all=in_all,
+            name=spec.name,
+            command=tuple(spec.command),
+            kind=spec.kind,
+            description=spec.description,  # type: ignore[arg-type]
+            install_hint=spec.install,
+            output=spec.protocol,
+            protocol=spec.speaks,
+            methods=spec.methods,
+            body=spec.body,
+            headers=spec.headers,
+            reconnects=spec.reconnects,
+            reports_ids=spec.reports_ids,
+            notes=spec.notes,
+            module=spec.module,
+            version_from=spec.version,
+            requires=spec.requires,
+            env=dict(spec.env),
+            here=here,
+            origin=origin,
+            file=file,
+            in_all=in_all,
         )
 
     @property
@@ -146,7 +163,9 @@ class ClientInfo:
         if source.npm is not None:
             folder = Path(substitute(source.dir or "{here}", values))
             try:
-                data = json.loads((folder / "node_modules" / source.npm / "package.json").read_text(encoding="utf-8"))
+                data = json.loads(
+                    (folder / "node_modules" / source.npm / "package.json").read_text(encoding="utf-8")
+                )
                 return str(data["version"])
             except (OSError, ValueError, KeyError):
                 return None
@@ -197,7 +216,7 @@ class ClientInfo:
         return "built-in" if self.builtin else f"defined in {self.origin}"
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def command_version(argv: tuple[str, ...], cwd: str = "") -> str | None:
     """``1.2.3`` from the output of ``argv`` (``chromium --version``: the browser's version)."""
     try:
@@ -237,10 +256,14 @@ def define(raw: Any, *, where: str, here: Path, file: str, in_all: bool = False)
     info = ClientInfo.from_spec(spec, here=here, origin=where, file=file, in_all=in_all)
     old = REGISTRY.get(spec.name)
     if old is not None and old.builtin:
-        raise ClientSpecError(f"{where}: client {spec.name!r}: that is a built-in client's name; choose another")
+        raise ClientSpecError(
+            f"{where}: client {spec.name!r}: that is a built-in client's name; choose another"
+        )
     if old is not None and old.file != file:
-        raise ClientSpecError(f"{where}: client {spec.name!r} is already defined ({old.origin}); "
-                              "define it once (a config file is the place for a client several files share)")
+        raise ClientSpecError(
+            f"{where}: client {spec.name!r} is already defined ({old.origin}); "
+            "define it once (a config file is the place for a client several files share)"
+        )
     return register(info)
 
 
@@ -271,10 +294,30 @@ def names(kind: str | None = None) -> list[str]:
 
 
 __all__ = [
-    "ANTHROPIC", "BROWSER", "BUILT_IN", "COMMAND", "FULL", "NODE", "OPENAI_CHAT", "OPENAI_RESPONSES", "PYTHON",
-    "REGISTRY", "SIMPLE", "SSE", "Availability", "ClientInfo", "ClientSpecError", "Requires", "UnsupportedRequest",
+    "ANTHROPIC",
+    "BROWSER",
+    "BUILT_IN",
+    "COMMAND",
+    "FULL",
+    "NODE",
+    "OPENAI_CHAT",
+    "OPENAI_RESPONSES",
+    "PYTHON",
+    "REGISTRY",
+    "SIMPLE",
+    "SSE",
+    "Availability",
+    "ClientInfo",
+    "ClientSpecError",
+    "Requires",
+    "UnsupportedRequest",
     "VersionFrom",
-    "command_version", "define", "get", "load_all", "names", "register",
+    "command_version",
+    "define",
+    "get",
+    "load_all",
+    "names",
+    "register",
 ]
 
 _load_builtin()

@@ -78,7 +78,9 @@ class VersionFrom(BaseModel):
     distribution: str | None = Field(None, description="an installed Python distribution")
     npm: str | None = Field(None, description="an npm package installed under dir/node_modules")
     dir: str | None = Field(None, description="the directory holding node_modules (for npm)")
-    command: tuple[str, ...] | str | None = Field(None, description="a command whose output holds the version")
+    command: tuple[str, ...] | str | None = Field(
+        None, description="a command whose output holds the version"
+    )
 
 
 class ClientSpec(BaseModel):
@@ -87,12 +89,19 @@ class ClientSpec(BaseModel):
     model_config = _strict()
 
     name: str = Field(..., pattern=NAME_PATTERN, description="the client's name in scenarios and reports")
-    command: tuple[str, ...] | str = Field(..., description="the command; a string is split like a shell would")
+    command: tuple[str, ...] | str = Field(
+        ..., description="the command; a string is split like a shell would"
+    )
     protocol: Literal["simple", "full"] = Field(
-        SIMPLE, description="simple: one JSON line per event; full: the JSON-lines protocol of the built-in adapters")
+        SIMPLE,
+        description="simple: one JSON line per event; full: the JSON-lines protocol of the built-in adapters",
+    )
     speaks: Literal["sse", "openai-chat", "openai-responses", "anthropic-messages"] = Field(
-        "sse", description="what it reads: any SSE endpoint, or one LLM API (then {url} is the API base URL)")
-    kind: Literal["python", "node", "browser", "command"] = Field("command", description="what runs it (for listings)")
+        "sse", description="what it reads: any SSE endpoint, or one LLM API (then {url} is the API base URL)"
+    )
+    kind: Literal["python", "node", "browser", "command"] = Field(
+        "command", description="what runs it (for listings)"
+    )
     description: str = ""
     version: str | VersionFrom | None = Field(None, description="its version, or where to find it")
     methods: tuple[str, ...] = Field(("GET", "POST"), description="the HTTP methods it can send")
@@ -100,7 +109,9 @@ class ClientSpec(BaseModel):
     headers: bool = Field(True, description="it can send extra request headers")
     reconnects: bool = Field(False, description="it reconnects by itself (resumption can be judged)")
     reports_ids: bool = Field(
-        True, description="it hands over each event's id, judged like its data (false: its ids are not judged)")
+        True,
+        description="it hands over each event's id, judged like its data (false: its ids are not judged)",
+    )
     requires: Requires = Field(default_factory=Requires)
     install: str = Field("", description="what makes it available, shown when a requirement is missing")
     env: dict[str, str] = Field(default_factory=dict, description="extra environment variables")
@@ -127,8 +138,11 @@ def check_placeholders(text: str) -> None:
     for match in _TOKEN.finditer(text):
         name = match.group(1)
         if name is not None and name not in PLACEHOLDERS:
-            raise ValueError(f"unknown placeholder {{{name}}}; known: "
-                             + ", ".join(f"{{{p}}}" for p in PLACEHOLDERS) + " (write {{ and }} for braces)")
+            raise ValueError(
+                f"unknown placeholder {{{name}}}; known: "
+                + ", ".join(f"{{{p}}}" for p in PLACEHOLDERS)
+                + " (write {{ and }} for braces)"
+            )
 
 
 def _chromium() -> str:
@@ -174,11 +188,16 @@ def parse_client(raw: Any, where: str = "") -> ClientSpec:
     """A mapping into a :class:`ClientSpec`; errors name the field and what it takes."""
     from pydantic import ValidationError
 
-    label = f"client {raw.get('name')!r}" if isinstance(raw, dict) and isinstance(raw.get("name"), str) else "client"
+    label = (
+        f"client {raw.get('name')!r}"
+        if isinstance(raw, dict) and isinstance(raw.get("name"), str)
+        else "client"
+    )
     prefix = f"{where}: " if where else ""
     if not isinstance(raw, dict):
-        raise ClientSpecError(f"{prefix}a client definition is a mapping with name and command "
-                              f"(got {type(raw).__name__})")
+        raise ClientSpecError(
+            f"{prefix}a client definition is a mapping with name and command (got {type(raw).__name__})"
+        )
     try:
         return ClientSpec.model_validate(dict(raw))
     except ValidationError as error:

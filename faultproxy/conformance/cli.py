@@ -33,24 +33,58 @@ def _names(text: str | None) -> list[str] | None:
 
 
 @click.command("conformance")
-@click.option("--clients", "client_list", metavar="A,B,…",
-              help="Only these clients (default: every registered one, plus 'wire': faultproxy's parser in memory).")
+@click.option(
+    "--clients",
+    "client_list",
+    metavar="A,B,…",
+    help="Only these clients (default: every registered one, plus 'wire': faultproxy's parser in memory).",
+)
 @click.option("--cases", "case_list", metavar="A,B,…", help="Only these cases (default: all).")
-@click.option("--quick", is_flag=True,
-              help="The CI subset: a few cases covering every area, clients wire, raw, httpx-sse, node-eventsource "
-                   "unless --clients says otherwise.")
-@click.option("--chunkings", "chunking_list", metavar="A,B,…", default="whole,bytes,eol", show_default=True,
-              help="How bodies are cut: whole, bytes (one byte per read), eol (a cut after every CR and LF).")
-@click.option("-j", "--jobs", type=click.IntRange(1, 64), default=None, help="Cells at once (default: 2 × CPU cores).")
-@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("reports/conformance"),
-              show_default=True, help="The report goes to OUT/<run-id>/.")
-@click.option("--docs", "docs", is_flag=True,
-              help=f"Also rewrite the grid in {DOCS.relative_to(DOCS.parents[1])} (the full default run only).")
-@own_client_options("it runs against every case (repeatable), and only such clients run unless --clients "
-                    "names more.")
-def conformance(client_list: str | None, case_list: str | None, quick: bool, chunking_list: str,
-                jobs: int | None, out: Path, docs: bool, client_cmds: tuple[str, ...], client_protocol: str,
-                config_file: Path | None) -> None:
+@click.option(
+    "--quick",
+    is_flag=True,
+    help="The CI subset: a few cases covering every area, clients wire, raw, httpx-sse, node-eventsource "
+    "unless --clients says otherwise.",
+)
+@click.option(
+    "--chunkings",
+    "chunking_list",
+    metavar="A,B,…",
+    default="whole,bytes,eol",
+    show_default=True,
+    help="How bodies are cut: whole, bytes (one byte per read), eol (a cut after every CR and LF).",
+)
+@click.option(
+    "-j", "--jobs", type=click.IntRange(1, 64), default=None, help="Cells at once (default: 2 × CPU cores)."
+)
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("reports/conformance"),
+    show_default=True,
+    help="The report goes to OUT/<run-id>/.",
+)
+@click.option(
+    "--docs",
+    "docs",
+    is_flag=True,
+    help=f"Also rewrite the grid in {DOCS.relative_to(DOCS.parents[1])} (the full default run only).",
+)
+@own_client_options(
+    "it runs against every case (repeatable), and only such clients run unless --clients names more."
+)
+def conformance(
+    client_list: str | None,
+    case_list: str | None,
+    quick: bool,
+    chunking_list: str,
+    jobs: int | None,
+    out: Path,
+    docs: bool,
+    client_cmds: tuple[str, ...],
+    client_protocol: str,
+    config_file: Path | None,
+) -> None:
     """Run every client against the SSE conformance cases (WPT eventsource/, LaunchDarkly sse-contract-tests)."""
     from faultproxy import __version__
     from faultproxy.clients import registry
@@ -62,16 +96,27 @@ def conformance(client_list: str | None, case_list: str | None, quick: bool, chu
 
     console = Console(stderr=True)
     chunkings = tuple(_names(chunking_list) or CHUNKINGS)
-    narrowed = [flag for flag, given in (("--clients", client_list), ("--cases", case_list), ("--quick", quick),
-                                         ("--chunkings", chunkings != CHUNKINGS), ("--client-cmd", client_cmds))
-                if given]
+    narrowed = [
+        flag
+        for flag, given in (
+            ("--clients", client_list),
+            ("--cases", case_list),
+            ("--quick", quick),
+            ("--chunkings", chunkings != CHUNKINGS),
+            ("--client-cmd", client_cmds),
+        )
+        if given
+    ]
     if docs and narrowed:
-        raise BadInput(f"--docs rewrites the whole grid of {DOCS.name}: run it without {', '.join(narrowed)} "
-                       "(a narrower run would replace the grid with a part of it)")
+        raise BadInput(
+            f"--docs rewrites the whole grid of {DOCS.name}: run it without {', '.join(narrowed)} "
+            "(a narrower run would replace the grid with a part of it)"
+        )
     bad = [c for c in chunkings if c not in KNOWN]
     if bad:
-        raise click.BadParameter(f"unknown chunking(s) {', '.join(bad)}; known: {', '.join(KNOWN)}",
-                                 param_hint="--chunkings")
+        raise click.BadParameter(
+            f"unknown chunking(s) {', '.join(bad)}; known: {', '.join(KNOWN)}", param_hint="--chunkings"
+        )
     try:
         cases = case_module.select(_names(case_list), quick=quick)
         own = load_own_clients(config_file, client_cmds, client_protocol)
@@ -87,12 +132,22 @@ def conformance(client_list: str | None, case_list: str | None, quick: bool, chu
     started = dt.datetime.now().astimezone()
     run_id = started.strftime("%Y%m%d-%H%M%S")
     jobs = jobs or 2 * (os.cpu_count() or 1)
-    console.print(f"faultproxy conformance {run_id}: {cells_line(cases, names, chunkings, len(cells))}, "
-                  f"{jobs} at a time", soft_wrap=True, highlight=False)
+    console.print(
+        f"faultproxy conformance {run_id}: {cells_line(cases, names, chunkings, len(cells))}, "
+        f"{jobs} at a time",
+        soft_wrap=True,
+        highlight=False,
+    )
     t0 = time.monotonic()
     if console.is_terminal:
-        with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                      TextColumn("{task.fields[last]}"), console=console) as progress:
+        with Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            TextColumn("{task.fields[last]}"),
+            console=console,
+        ) as progress:
             task = progress.add_task("cells", total=len(cells), last="")
 
             def done(cell: Any, result: dict[str, Any]) -> None:
@@ -103,13 +158,22 @@ def conformance(client_list: str | None, case_list: str | None, quick: bool, chu
         results = run_loop(run_cells(cells, jobs, _logged(console, len(cells), t0)))
     versions = {r["client"]: r.get("version") for r in results if r.get("version")}
     report = {
-        "schema": rendering.SCHEMA, "run_id": run_id, "started": started.isoformat(timespec="seconds"),
-        "duration_s": round(time.monotonic() - t0, 3), "environment": environment(jobs=jobs),
+        "schema": rendering.SCHEMA,
+        "run_id": run_id,
+        "started": started.isoformat(timespec="seconds"),
+        "duration_s": round(time.monotonic() - t0, 3),
+        "environment": environment(jobs=jobs),
         "chunkings": list(dict.fromkeys(cell.chunking for cell in cells)),  # a case's own (halves) too
-        "clients": [{"name": n, "version": versions.get(n) or (__version__ if n == "wire" else registry.get(n).version())}
-                    for n in names],
-        "unavailable": [{"name": n, "reason": a.reason, "install": a.install}
-                        for n, a in availability.items() if not a.ok],
+        "clients": [
+            {
+                "name": n,
+                "version": versions.get(n) or (__version__ if n == "wire" else registry.get(n).version()),
+            }
+            for n in names
+        ],
+        "unavailable": [
+            {"name": n, "reason": a.reason, "install": a.install} for n, a in availability.items() if not a.ok
+        ],
         "cases": [_case_dict(c) for c in cases],
         "results": results,
     }
@@ -117,8 +181,10 @@ def conformance(client_list: str | None, case_list: str | None, quick: bool, chu
     if docs:
         rendering.update_docs(DOCS, report)
     click.echo(rendering.markdown_grid(report).split("\n\n<details>")[0])
-    click.echo(f"report: {paths['html']} (also {paths['json'].name}, {paths['markdown'].name})"
-               + (f"; grid written to {DOCS}" if docs else ""))
+    click.echo(
+        f"report: {paths['html']} (also {paths['json'].name}, {paths['markdown'].name})"
+        + (f"; grid written to {DOCS}" if docs else "")
+    )
     own_failures = [r for r in results if r["client"] in OWN and r["status"] == "fail"]
     for r in own_failures:
         click.echo(f"✗ {r['client']} failed {r['case']} ({r['chunking']}): {'; '.join(r['problems'])}")
@@ -134,8 +200,12 @@ def _logged(console: Console, total: int, t0: float) -> Any:
         count["done"] += 1
         count["failed"] += result["status"] == "fail"
         if count["done"] % step == 0 or count["done"] == total:
-            console.print(f"{count['done']}/{total} cells done, {count['failed']} failed "
-                          f"({time.monotonic() - t0:.0f} s)", highlight=False, markup=False)
+            console.print(
+                f"{count['done']}/{total} cells done, {count['failed']} failed "
+                f"({time.monotonic() - t0:.0f} s)",
+                highlight=False,
+                markup=False,
+            )
 
     return done
 
@@ -146,12 +216,20 @@ def cells_line(cases: list[Any], names: list[str], chunkings: tuple[str, ...], c
     from faultproxy.conformance.runner import chunkings_for
 
     cuts = sum(len(chunkings_for(case, chunkings)) for case in cases)
-    return (f"{len(cases)} cases under {', '.join(chunkings)} = {cuts} case cuts × {len(names)} clients "
-            f"= {cells} cells")
+    return (
+        f"{len(cases)} cases under {', '.join(chunkings)} = {cuts} case cuts × {len(names)} clients "
+        f"= {cells} cells"
+    )
 
 
 def _case_dict(case: Any) -> dict[str, Any]:
     body = case.responses[0].body
     shown = repr(body[:160])[2:-1] + ("…" if len(body) > 160 else "")
-    return {"name": case.name, "suite": case.suite, "upstream": case.upstream, "rule": case.rule,
-            "kind": case.kind, "bytes": shown}
+    return {
+        "name": case.name,
+        "suite": case.suite,
+        "upstream": case.upstream,
+        "rule": case.rule,
+        "kind": case.kind,
+        "bytes": shown,
+    }

@@ -12,8 +12,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from faultproxy.conformance.cases import Case, Expected
 from faultproxy.clients.transcript import COMPLETED, CRASHED, ERROR
+from faultproxy.conformance.cases import Case, Expected
 from faultproxy.conformance.chunking import cut
 from faultproxy.wire.sse import SSEParser
 
@@ -44,9 +44,19 @@ def _show(value: str, width: int = 60) -> str:
     return text if len(text) <= width else text[: width - 5] + "…" + text[-4:]
 
 
-def judge(case: Case, expected: Sequence[Expected], got: Sequence[Got], *, requests: int,
-          last_event_ids: Sequence[str | None], ended: str, error: str | None = None, compare_types: bool = True,
-          compare_ids: bool | None = None, may_raise: bool = False) -> Verdict:
+def judge(
+    case: Case,
+    expected: Sequence[Expected],
+    got: Sequence[Got],
+    *,
+    requests: int,
+    last_event_ids: Sequence[str | None],
+    ended: str,
+    error: str | None = None,
+    compare_types: bool = True,
+    compare_ids: bool | None = None,
+    may_raise: bool = False,
+) -> Verdict:
     """The verdict on one run of ``case``: ``requests`` made and the ``Last-Event-ID`` of each
     request after the first, ``ended`` how the client run ended and ``error`` what it raised.
 
@@ -66,17 +76,22 @@ def judge(case: Case, expected: Sequence[Expected], got: Sequence[Got], *, reque
         if requests > 1:
             problems.append(f"reconnected ({requests} requests) after a response that must stop it")
         if ended == COMPLETED and not all(r.status == 204 for r in case.responses):
-            problems.append("ended as if the stream had completed, without an error: the application is never "
-                            "told that the response was refused")
+            problems.append(
+                "ended as if the stream had completed, without an error: the application is never "
+                "told that the response was refused"
+            )
     else:
-        problems += _compare_events(expected, got, compare_types,
-                                    case.check_ids if compare_ids is None else compare_ids)
+        problems += _compare_events(
+            expected, got, compare_types, case.check_ids if compare_ids is None else compare_ids
+        )
         wanted = len(case.responses)
         if requests < wanted:
             problems.append(f"made {requests} request(s), the case needs {wanted} (no reconnect)")
         for number, (want, sent) in enumerate(zip(case.last_event_ids, last_event_ids), start=2):
             if want != sent:
-                problems.append(f"request {number} sent Last-Event-ID {_header(sent)}, expected {_header(want)}")
+                problems.append(
+                    f"request {number} sent Last-Event-ID {_header(sent)}, expected {_header(want)}"
+                )
     if ended == "hung":
         problems.append("hung: the client never finished (killed at the deadline)")
     elif ended == CRASHED:
@@ -102,12 +117,14 @@ def _compare_events(expected: Sequence[Expected], got: Sequence[Got], types: boo
         if types and want.type != have.type:
             problems.append(f"event {index}: type {_show(have.type)}, expected {_show(want.type)}")
         if ids and (want.id or None) != have.id:
-            problems.append(f"event {index}: last event ID {_header(have.id)}, expected {_header(want.id or None)}")
+            problems.append(
+                f"event {index}: last event ID {_header(have.id)}, expected {_header(want.id or None)}"
+            )
     if len(got) < len(expected):
-        missing = ", ".join(_show(e.data, 30) for e in expected[len(got):])
+        missing = ", ".join(_show(e.data, 30) for e in expected[len(got) :])
         problems.append(f"{len(expected) - len(got)} event(s) missing: {missing}")
     elif len(got) > len(expected):
-        extra = ", ".join(_show(g.data, 30) for g in got[len(expected):])
+        extra = ", ".join(_show(g.data, 30) for g in got[len(expected) :])
         problems.append(f"{len(got) - len(expected)} event(s) too many: {extra}")
     return problems
 
@@ -138,8 +155,15 @@ def parse_case(case: Case, chunking: str) -> Verdict:
         parser.close()
         last_id, retry = parser.last_event_id, parser.retry
     requests = 1 if case.stops else len(case.responses)
-    verdict = judge(case, case.events, got, requests=requests, last_event_ids=headers,
-                    ended=ERROR if case.stops else COMPLETED, compare_ids=True)
+    verdict = judge(
+        case,
+        case.events,
+        got,
+        requests=requests,
+        last_event_ids=headers,
+        ended=ERROR if case.stops else COMPLETED,
+        compare_ids=True,
+    )
     if case.retry is not None and retry != case.retry:
         verdict.problems.append(f"reconnection time {retry}, expected {case.retry}")
         verdict.status = FAIL

@@ -80,32 +80,45 @@ def markdown_grid(report: dict[str, Any]) -> str:
     clients = [c["name"] for c in report["clients"]]
     grid = squares(report)
     score = scores(report)
-    lines = ["| case | " + " | ".join(f"`{c}`" for c in clients) + " |",
-             "|---|" + "---|" * len(clients)]
+    lines = ["| case | " + " | ".join(f"`{c}`" for c in clients) + " |", "|---|" + "---|" * len(clients)]
     for case in report["cases"]:
         row = [_label(grid[(case["name"], c)]) if (case["name"], c) in grid else "" for c in clients]
         lines.append(f"| `{case['name']}` | " + " | ".join(row) + " |")
     lines.append("| **passed** | " + " | ".join(f"**{_score(score[c])}**" for c in clients) + " |")
-    lines += ["", f"{MARK[PASS]} every chunking passed · {MARK[SPLIT]} failed only when cut as named "
-              f"(split-sensitive) · {MARK[FAIL]} failed however cut · {MARK[NA]} cannot take part", ""]
+    lines += [
+        "",
+        f"{MARK[PASS]} every chunking passed · {MARK[SPLIT]} failed only when cut as named "
+        f"(split-sensitive) · {MARK[FAIL]} failed however cut · {MARK[NA]} cannot take part",
+        "",
+    ]
     versions = ", ".join(f"`{c['name']}` {c.get('version') or '?'}" for c in report["clients"])
     lines += [f"Versions: {versions}.", ""]
     failures = [(key, sq) for key, sq in grid.items() if sq["status"] in (FAIL, SPLIT)]
     if failures:
-        lines += ["<details><summary>Why each failing square failed</summary>", "",
-                  "| case | client | cut | what went wrong |", "|---|---|---|---|"]
+        lines += [
+            "<details><summary>Why each failing square failed</summary>",
+            "",
+            "| case | client | cut | what went wrong |",
+            "|---|---|---|---|",
+        ]
         for (case, client), square in failures:
             for r in square["results"]:
                 if r["status"] == FAIL:
-                    lines.append(f"| `{case}` | `{client}` | {r['chunking']} | {_md('; '.join(r['problems']))[:400]} |")
+                    lines.append(
+                        f"| `{case}` | `{client}` | {r['chunking']} | {_md('; '.join(r['problems']))[:400]} |"
+                    )
         lines += ["", "</details>"]
     return "\n".join(lines) + "\n"
 
 
 def render_markdown(report: dict[str, Any]) -> str:
-    head = [f"# SSE conformance: {report['run_id']}", "",
-            f"{len(report['cases'])} cases × {len(report['clients'])} clients × chunkings "
-            f"{', '.join(report['chunkings'])}; {len(report['results'])} cells in {report['duration_s']:.0f} s.", ""]
+    head = [
+        f"# SSE conformance: {report['run_id']}",
+        "",
+        f"{len(report['cases'])} cases × {len(report['clients'])} clients × chunkings "
+        f"{', '.join(report['chunkings'])}; {len(report['results'])} cells in {report['duration_s']:.0f} s.",
+        "",
+    ]
     return "\n".join(head) + markdown_grid(report)
 
 
@@ -141,11 +154,17 @@ def render_html(report: dict[str, Any]) -> str:
             text = _e(_label(square))
             if square["status"] in (FAIL, SPLIT):
                 text = f'<a href="#{_e(case["name"])}--{_e(client)}">{text}</a>'
-            title = _e(" | ".join(f"{r['chunking']}: {'; '.join(r['problems']) or r['status']}"
-                                  for r in square["results"]))
+            title = _e(
+                " | ".join(
+                    f"{r['chunking']}: {'; '.join(r['problems']) or r['status']}" for r in square["results"]
+                )
+            )
             cells.append(f'<td class="{css}" title="{title}">{text}</td>')
-        rows.append(f'<tr><th class="case" scope="row" title="{_e(case["upstream"])}">{_e(case["name"])}</th>'
-                    + "".join(cells) + "</tr>")
+        rows.append(
+            f'<tr><th class="case" scope="row" title="{_e(case["upstream"])}">{_e(case["name"])}</th>'
+            + "".join(cells)
+            + "</tr>"
+        )
     totals = "".join(f"<td><b>{_e(_score(score[c]))}</b></td>" for c in clients)
     problems = []
     for (case, client), square in grid.items():
@@ -155,29 +174,33 @@ def render_html(report: dict[str, Any]) -> str:
         for number, r in enumerate(failed):
             anchor = f' id="{_e(case)}--{_e(client)}"' if number == 0 else ""  # the square's link lands here
             received = json.dumps(r.get("received", []), ensure_ascii=False)[:600]
-            problems.append(f'<tr{anchor}><td class="case">{_e(case)}</td><td>{_e(client)}</td>'
-                            f"<td>{_e(r['chunking'])}</td><td>{_e('; '.join(r['problems']))}</td>"
-                            f"<td><code>{_e(received)}</code></td></tr>")
-    cases = "".join(f'<tr><td class="case">{_e(c["name"])}</td><td class="case">{_e(c["upstream"])}</td>'
-                    f'<td class="case">{_e(c["rule"])}</td><td><code>{_e(c["bytes"])}</code></td></tr>'
-                    for c in report["cases"])
+            problems.append(
+                f'<tr{anchor}><td class="case">{_e(case)}</td><td>{_e(client)}</td>'
+                f"<td>{_e(r['chunking'])}</td><td>{_e('; '.join(r['problems']))}</td>"
+                f"<td><code>{_e(received)}</code></td></tr>"
+            )
+    cases = "".join(
+        f'<tr><td class="case">{_e(c["name"])}</td><td class="case">{_e(c["upstream"])}</td>'
+        f'<td class="case">{_e(c["rule"])}</td><td><code>{_e(c["bytes"])}</code></td></tr>'
+        for c in report["cases"]
+    )
     versions = ", ".join(f"{c['name']} {c.get('version') or '?'}" for c in report["clients"])
     csp = "default-src 'none'; style-src 'unsafe-inline'"
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
 <meta http-equiv="Content-Security-Policy" content="{csp}">
-<title>SSE conformance {_e(report['run_id'])}</title><style>{CSS}</style></head>
+<title>SSE conformance {_e(report["run_id"])}</title><style>{CSS}</style></head>
 <body>
-<h1>SSE conformance {_e(report['run_id'])}</h1>
-<p>{len(report['cases'])} cases × {len(clients)} clients × chunkings {_e(', '.join(report['chunkings']))};
-{len(report['results'])} cells in {report['duration_s']:.0f} s. Versions: {_e(versions)}.</p>
+<h1>SSE conformance {_e(report["run_id"])}</h1>
+<p>{len(report["cases"])} cases × {len(clients)} clients × chunkings {_e(", ".join(report["chunkings"]))};
+{len(report["results"])} cells in {report["duration_s"]:.0f} s. Versions: {_e(versions)}.</p>
 <table id="grid"><caption>cases × clients: ✓ every chunking passed · ◐ failed only when cut as named ·
 ✗ failed however cut · – cannot take part</caption>
 <thead><tr><th class="case" scope="col">case</th>{head}</tr></thead>
-<tbody>{''.join(rows)}<tr><th class="case" scope="row">passed</th>{totals}</tr></tbody></table>
+<tbody>{"".join(rows)}<tr><th class="case" scope="row">passed</th>{totals}</tr></tbody></table>
 <h2 id="failures">Failures ({len(problems)})</h2>
 <table class="problems"><thead><tr><th>case</th><th>client</th><th>cut</th><th>what went wrong</th>
-<th>received</th></tr></thead><tbody>{''.join(problems)}</tbody></table>
+<th>received</th></tr></thead><tbody>{"".join(problems)}</tbody></table>
 <h2 id="cases">Cases</h2>
 <table class="problems"><thead><tr><th>case</th><th>upstream test</th><th>rule</th><th>first response body</th>
 </tr></thead><tbody>{cases}</tbody></table>
@@ -188,8 +211,11 @@ def render_html(report: dict[str, Any]) -> str:
 def write(report: dict[str, Any], out_dir: Path) -> dict[str, Path]:
     """Write the three files into ``out_dir``; returns their paths by kind."""
     make_dirs(out_dir)
-    blobs = {"json": report_json(report), "html": render_html(report).encode("utf-8", "replace"),
-             "markdown": render_markdown(report).encode("utf-8", "replace")}
+    blobs = {
+        "json": report_json(report),
+        "html": render_html(report).encode("utf-8", "replace"),
+        "markdown": render_markdown(report).encode("utf-8", "replace"),
+    }
     paths = {}
     for kind, blob in blobs.items():
         paths[kind] = out_dir / FILES[kind]
@@ -197,7 +223,10 @@ def write(report: dict[str, Any], out_dir: Path) -> dict[str, Path]:
     return paths
 
 
-GRID_START, GRID_END = "<!-- conformance grid: generated by `faultproxy conformance --docs` -->", "<!-- end of grid -->"
+GRID_START, GRID_END = (
+    "<!-- conformance grid: generated by `faultproxy conformance --docs` -->",
+    "<!-- end of grid -->",
+)
 
 
 def update_docs(page: Path, report: dict[str, Any]) -> None:
@@ -205,8 +234,12 @@ def update_docs(page: Path, report: dict[str, Any]) -> None:
     text = page.read_text(encoding="utf-8")
     start, end = text.find(GRID_START), text.find(GRID_END)
     if start < 0 or end < start:
-        raise ValueError(f"{page}: the markers of the generated grid are missing ({GRID_START!r} … {GRID_END!r})")
-    stamp = (f"Measured {report['started'][:10]} at commit {report.get('environment', {}).get('faultproxy_revision') or '?'} "
-             f"({len(report['results'])} cells, {report['duration_s']:.0f} s).\n\n")
+        raise ValueError(
+            f"{page}: the markers of the generated grid are missing ({GRID_START!r} … {GRID_END!r})"
+        )
+    stamp = (
+        f"Measured {report['started'][:10]} at commit {report.get('environment', {}).get('faultproxy_revision') or '?'} "
+        f"({len(report['results'])} cells, {report['duration_s']:.0f} s).\n\n"
+    )
     text = text[: start + len(GRID_START)] + "\n" + stamp + markdown_grid(report) + text[end:]
     write_atomic(page, text.encode("utf-8"))

@@ -51,12 +51,17 @@ def chunkings_for(case: Case, chunkings: tuple[str, ...] = CHUNKINGS) -> tuple[s
 
 
 def plan(cases: list[Case], clients: list[str], chunkings: tuple[str, ...] = CHUNKINGS) -> list[Cell]:
-    return [Cell(case, chunking, client) for case in cases for chunking in chunkings_for(case, chunkings)
-            for client in clients]
+    return [
+        Cell(case, chunking, client)
+        for case in cases
+        for chunking in chunkings_for(case, chunkings)
+        for client in clients
+    ]
 
 
-def clients_for(names: list[str] | None, *, builtin_only: bool = False
-                ) -> tuple[list[str], dict[str, registry.Availability]]:
+def clients_for(
+    names: list[str] | None, *, builtin_only: bool = False
+) -> tuple[list[str], dict[str, registry.Availability]]:
     """The client names to run and each one's availability. By default every client that runs
     everywhere (the built-ins and the project config's; ``builtin_only``: the built-ins, as the
     published grid has them); a user's own client otherwise by name, or by ``--client-cmd``."""
@@ -65,7 +70,9 @@ def clients_for(names: list[str] | None, *, builtin_only: bool = False
     wanted = names or [WIRE, *default]
     unknown = [n for n in wanted if n != WIRE and n not in registry.REGISTRY]
     if unknown:
-        raise KeyError(f"unknown client(s) {', '.join(unknown)}; known: {WIRE}, {', '.join(registry.names())}")
+        raise KeyError(
+            f"unknown client(s) {', '.join(unknown)}; known: {WIRE}, {', '.join(registry.names())}"
+        )
     availability = {n: registry.get(n).available() for n in wanted if n != WIRE}
     return wanted, availability
 
@@ -91,8 +98,13 @@ def request_for(case: Case, info: registry.ClientInfo, url: str) -> ClientReques
     else:
         target = base + "/events"
     allowed = 1 if (case.reconnects or case.stops) and info.reconnects else 0
-    return ClientRequest(target, reconnect=bool(allowed), max_reconnects=allowed, reconnect_ms=RECONNECT_MS,
-                         deadline_s=DEADLINE_S)
+    return ClientRequest(
+        target,
+        reconnect=bool(allowed),
+        max_reconnects=allowed,
+        reconnect_ms=RECONNECT_MS,
+        deadline_s=DEADLINE_S,
+    )
 
 
 def sdk_bodies(case: Case, info: registry.ClientInfo, chunking: str) -> tuple[list[bytes], ...]:
@@ -106,8 +118,15 @@ def sdk_bodies(case: Case, info: registry.ClientInfo, chunking: str) -> tuple[li
 
 
 def _result(cell: Cell, verdict: Verdict, duration: float, **extra: Any) -> dict[str, Any]:
-    return {"case": cell.case.name, "chunking": cell.chunking, "client": cell.client, "status": verdict.status,
-            "problems": verdict.problems, "duration_s": round(duration, 3), **extra}
+    return {
+        "case": cell.case.name,
+        "chunking": cell.chunking,
+        "client": cell.client,
+        "status": verdict.status,
+        "problems": verdict.problems,
+        "duration_s": round(duration, 3),
+        **extra,
+    }
 
 
 async def run_cell(cell: Cell, gap: float = GAP_S) -> dict[str, Any]:
@@ -135,20 +154,41 @@ async def run_cell(cell: Cell, gap: float = GAP_S) -> dict[str, Any]:
             transcript = await arun_client(cell.client, request_for(cell.case, info, server.url), info=info)
             requests, headers, closest = server.requests, server.last_event_ids[1:], server.min_gap
     except Exception as error:  # noqa: BLE001 - one broken cell never stops the grid
-        return _result(cell, Verdict("fail", [f"the harness could not run this cell: {error!r}"]),
-                       time.monotonic() - t0)
+        return _result(
+            cell, Verdict("fail", [f"the harness could not run this cell: {error!r}"]), time.monotonic() - t0
+        )
     got = [Got(e.type, e.data, e.id) for e in transcript.events if sse or e.type == "delta"]
-    verdict = judge(cell.case, expected, got, requests=requests, last_event_ids=headers, ended=transcript.end,
-                    error=_error(transcript), compare_types=sse, compare_ids=cell.case.check_ids and sse,
-                    may_raise=may_raise)
+    verdict = judge(
+        cell.case,
+        expected,
+        got,
+        requests=requests,
+        last_event_ids=headers,
+        ended=transcript.end,
+        error=_error(transcript),
+        compare_types=sse,
+        compare_ids=cell.case.check_ids and sse,
+        may_raise=may_raise,
+    )
     spacing: dict[str, Any] = {}
     if closest is not None:
         spacing["min_gap_ms"] = round(closest * 1000, 3)
         if closest < gap:
-            spacing["unsure"] = f"two pieces were written {closest * 1000:.2f} ms apart, under the {gap * 1000:g} ms gap"
-    return _result(cell, verdict, time.monotonic() - t0, version=transcript.version, end=transcript.end,
-                   error=_error(transcript), requests=requests, last_event_ids=headers,
-                   received=[{"type": g.type, "data": g.data, "id": g.id} for g in got], **spacing)
+            spacing["unsure"] = (
+                f"two pieces were written {closest * 1000:.2f} ms apart, under the {gap * 1000:g} ms gap"
+            )
+    return _result(
+        cell,
+        verdict,
+        time.monotonic() - t0,
+        version=transcript.version,
+        end=transcript.end,
+        error=_error(transcript),
+        requests=requests,
+        last_event_ids=headers,
+        received=[{"type": g.type, "data": g.data, "id": g.id} for g in got],
+        **spacing,
+    )
 
 
 def _error(transcript: Transcript) -> str | None:
@@ -157,8 +197,12 @@ def _error(transcript: Transcript) -> str | None:
     return f"{transcript.error_type}: {(transcript.error_message or '')[:300]}"
 
 
-async def run_cells(cells: list[Cell], jobs: int, on_done: Callable[[Cell, dict[str, Any]], None] | None = None,
-                    gap: float = GAP_S) -> list[dict[str, Any]]:
+async def run_cells(
+    cells: list[Cell],
+    jobs: int,
+    on_done: Callable[[Cell, dict[str, Any]], None] | None = None,
+    gap: float = GAP_S,
+) -> list[dict[str, Any]]:
     """Run cells ``jobs`` at a time; results in plan order."""
     gate = asyncio.Semaphore(max(1, jobs))
     results: list[dict[str, Any]] = [{} for _ in cells]

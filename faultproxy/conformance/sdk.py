@@ -37,13 +37,25 @@ _LINE = re.compile(rb"([^\r\n]*)(\r\n|\r|\n|$)")
 
 
 def _openai_chat(text: str) -> dict:
-    return {"id": "chatcmpl-conformance", "object": "chat.completion.chunk", "created": 0, "model": "m",
-            "choices": [{"index": 0, "delta": {"content": text}, "finish_reason": None}]}
+    return {
+        "id": "chatcmpl-conformance",
+        "object": "chat.completion.chunk",
+        "created": 0,
+        "model": "m",
+        "choices": [{"index": 0, "delta": {"content": text}, "finish_reason": None}],
+    }
 
 
 def _openai_responses(text: str) -> dict:
-    return {"type": "response.output_text.delta", "item_id": "msg_0", "output_index": 0, "content_index": 0,
-            "delta": text, "sequence_number": 0, "logprobs": []}
+    return {
+        "type": "response.output_text.delta",
+        "item_id": "msg_0",
+        "output_index": 0,
+        "content_index": 0,
+        "delta": text,
+        "sequence_number": 0,
+        "logprobs": [],
+    }
 
 
 def _anthropic(text: str) -> dict:
@@ -59,43 +71,80 @@ ENVELOPES: dict[str, tuple[Callable[[str], dict], bytes | None]] = {
 # the SDK clients that need the vendor's whole stream around the deltas (see the module's docstring)
 WHOLE_STREAM = frozenset({"pydantic-ai", "vercel-ai-openai", "vercel-ai-anthropic"})
 
-_RESPONSE = {"id": "resp_conformance", "object": "response", "created_at": 0, "model": "m", "output": [],
-             "status": "in_progress", "usage": None}
+_RESPONSE = {
+    "id": "resp_conformance",
+    "object": "response",
+    "created_at": 0,
+    "model": "m",
+    "output": [],
+    "status": "in_progress",
+    "usage": None,
+}
 _ITEM = {"id": "msg_0", "type": "message", "role": "assistant", "status": "in_progress", "content": []}
 _PART = {"type": "output_text", "text": "", "annotations": [], "logprobs": []}
 _PLACE = {"item_id": "msg_0", "output_index": 0, "content_index": 0}
-_MESSAGE = {"id": "msg_conformance", "type": "message", "role": "assistant", "model": "m", "content": [],
-            "stop_reason": None, "stop_sequence": None, "usage": {"input_tokens": 1, "output_tokens": 0}}
+_MESSAGE = {
+    "id": "msg_conformance",
+    "type": "message",
+    "role": "assistant",
+    "model": "m",
+    "content": [],
+    "stop_reason": None,
+    "stop_sequence": None,
+    "usage": {"input_tokens": 1, "output_tokens": 0},
+}
 
 
 def _opening(protocol: str) -> list[dict]:
     if protocol == registry.ANTHROPIC:
-        return [{"type": "message_start", "message": _MESSAGE},
-                {"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}}]
+        return [
+            {"type": "message_start", "message": _MESSAGE},
+            {"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}},
+        ]
     if protocol == registry.OPENAI_RESPONSES:
-        return [{"type": "response.created", "response": _RESPONSE},
-                {"type": "response.output_item.added", "output_index": 0, "item": _ITEM},
-                {"type": "response.content_part.added", **_PLACE, "part": _PART}]
-    return [{**_openai_chat(""), "choices": [{"index": 0, "delta": {"role": "assistant", "content": ""},
-                                              "finish_reason": None}]}]
+        return [
+            {"type": "response.created", "response": _RESPONSE},
+            {"type": "response.output_item.added", "output_index": 0, "item": _ITEM},
+            {"type": "response.content_part.added", **_PLACE, "part": _PART},
+        ]
+    return [
+        {
+            **_openai_chat(""),
+            "choices": [{"index": 0, "delta": {"role": "assistant", "content": ""}, "finish_reason": None}],
+        }
+    ]
 
 
 def _closing(protocol: str, text: str) -> list[dict]:
     if protocol == registry.ANTHROPIC:
-        return [{"type": "content_block_stop", "index": 0},
-                {"type": "message_delta", "delta": {"stop_reason": "end_turn", "stop_sequence": None},
-                 "usage": {"output_tokens": 1}},
-                {"type": "message_stop"}]
+        return [
+            {"type": "content_block_stop", "index": 0},
+            {
+                "type": "message_delta",
+                "delta": {"stop_reason": "end_turn", "stop_sequence": None},
+                "usage": {"output_tokens": 1},
+            },
+            {"type": "message_stop"},
+        ]
     if protocol == registry.OPENAI_RESPONSES:
         part = {**_PART, "text": text}
         item = {**_ITEM, "status": "completed", "content": [part]}
-        usage = {"input_tokens": 1, "output_tokens": 1, "total_tokens": 2,
-                 "input_tokens_details": {"cached_tokens": 0}, "output_tokens_details": {"reasoning_tokens": 0}}
-        return [{"type": "response.output_text.done", **_PLACE, "text": text, "logprobs": []},
-                {"type": "response.content_part.done", **_PLACE, "part": part},
-                {"type": "response.output_item.done", "output_index": 0, "item": item},
-                {"type": "response.completed", "response": {**_RESPONSE, "status": "completed", "output": [item],
-                                                             "usage": usage}}]
+        usage = {
+            "input_tokens": 1,
+            "output_tokens": 1,
+            "total_tokens": 2,
+            "input_tokens_details": {"cached_tokens": 0},
+            "output_tokens_details": {"reasoning_tokens": 0},
+        }
+        return [
+            {"type": "response.output_text.done", **_PLACE, "text": text, "logprobs": []},
+            {"type": "response.content_part.done", **_PLACE, "part": part},
+            {"type": "response.output_item.done", "output_index": 0, "item": item},
+            {
+                "type": "response.completed",
+                "response": {**_RESPONSE, "status": "completed", "output": [item], "usage": usage},
+            },
+        ]
     return [{**_openai_chat(""), "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]}]
 
 
@@ -106,7 +155,8 @@ def unfit(case: Case) -> str | None:
     if any(not e.data or "\n" in e.data or "\r" in e.data for e in case.events):
         return "an expected event is empty or has several data lines; an SDK delta cannot carry it"
     if any(e.type != "message" for e in case.events) or any(
-            name == b"event" for body in (r.body for r in case.responses) for name, _ in _fields(body)):
+        name == b"event" for body in (r.body for r in case.responses) for name, _ in _fields(body)
+    ):
         return "sets an event type, which the SDK reads as its own"
     return None
 
@@ -131,7 +181,7 @@ def whole_stream_pieces(body: bytes, protocol: str, text: str, chunking: str) ->
     tests, and a kilobyte of them a byte at a time would only slow the stream)."""
     eol = next((m.group(2) for m in _LINE.finditer(body) if m.group(2)), b"\n")
     bom = BOM if body.startswith(BOM) else b""
-    rest = wrap(body, protocol)[len(bom):]  # wrapped whole, so the stream's BOM is read as in wrap()
+    rest = wrap(body, protocol)[len(bom) :]  # wrapped whole, so the stream's BOM is read as in wrap()
     opening = _events(_opening(protocol), protocol, eol)
     closing = b""
     if ends_between_blocks(body):

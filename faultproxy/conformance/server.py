@@ -29,15 +29,23 @@ GAP_S = 0.003  # between two pieces: enough for a client to read each on its own
 
 
 def response_head(response: Response) -> bytes:
-    reason = HTTPStatus(response.status).phrase if response.status in HTTPStatus._value2member_map_ else "Status"
-    lines = [f"HTTP/1.1 {response.status} {reason}", f"Content-Type: {response.content_type}",
-             "Cache-Control: no-store", "Connection: close"]
+    reason = (
+        HTTPStatus(response.status).phrase if response.status in HTTPStatus._value2member_map_ else "Status"
+    )
+    lines = [
+        f"HTTP/1.1 {response.status} {reason}",
+        f"Content-Type: {response.content_type}",
+        "Cache-Control: no-store",
+        "Connection: close",
+    ]
     if response.status != 204:
         lines.append("Transfer-Encoding: chunked")
     return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
 
 
-def recording(response: Response, chunking: str, gap: float = GAP_S, cuts: list[bytes] | None = None) -> Recording:
+def recording(
+    response: Response, chunking: str, gap: float = GAP_S, cuts: list[bytes] | None = None
+) -> Recording:
     """One response: the head, then each of the body's pieces (``cuts``, or the body cut as ``chunking``
     says) as a chunk, ``gap`` apart, then the last chunk."""
     pieces = [(0.0, response_head(response))]
@@ -57,12 +65,15 @@ class CaseServer(ReplayServer):
     would read them as one. :attr:`min_gap` is the closest two writes of a response really came.
     """
 
-    def __init__(self, case: Case, chunking: str, bodies: tuple[list[bytes], ...] | None = None,
-                 gap: float = GAP_S):
+    def __init__(
+        self, case: Case, chunking: str, bodies: tuple[list[bytes], ...] | None = None, gap: float = GAP_S
+    ):
         """``bodies``: each response's body as the pieces to write, instead of the case's own body
         cut as ``chunking`` says (an SDK's envelope: :mod:`faultproxy.conformance.sdk`)."""
         pieces = bodies or (None,) * len(case.responses)
-        super().__init__([recording(r, chunking, gap, p) for r, p in zip(case.responses, pieces)], match="any")
+        super().__init__(
+            [recording(r, chunking, gap, p) for r, p in zip(case.responses, pieces)], match="any"
+        )
         self.case = case
         self.gap = gap
         self.last_event_ids: list[str | None] = []  # one per request, in order

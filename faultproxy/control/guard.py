@@ -111,8 +111,10 @@ class Guard:
         host = headers.get(b"host")
         if not host_allowed(host, self.allowed_hosts):
             name = host.decode("latin-1")[:100] if host else ""
-            return 403, (f"Host {name!r} not allowed (a guard against DNS rebinding): use an address or "
-                         "localhost, or start the server with --allow-host NAME")
+            return 403, (
+                f"Host {name!r} not allowed (a guard against DNS rebinding): use an address or "
+                "localhost, or start the server with --allow-host NAME"
+            )
         length = headers.get(b"content-length", b"")
         if length.isdigit() and int(length) > MAX_BODY:
             return 413, f"request body over {MAX_BODY} bytes"

@@ -23,14 +23,22 @@ class _ProxiesCollector:
         self.proxies = proxies
 
     def collect(self) -> Iterator[Metric]:
-        enabled = GaugeMetricFamily("faultproxy_proxy_enabled", "1 when the proxy takes connections, 0 when disabled.",
-                                    labels=["proxy"])
-        active = GaugeMetricFamily("faultproxy_proxy_active_connections", "Client connections open now.",
-                                   labels=["proxy"])
-        accepted = CounterMetricFamily("faultproxy_proxy_connections_accepted", "Client connections accepted.",
-                                       labels=["proxy"])
-        fired = CounterMetricFamily("faultproxy_fault_fired", "Times a fault (toxic) fired, per fault.",
-                                    labels=["proxy", "fault", "type"])
+        enabled = GaugeMetricFamily(
+            "faultproxy_proxy_enabled",
+            "1 when the proxy takes connections, 0 when disabled.",
+            labels=["proxy"],
+        )
+        active = GaugeMetricFamily(
+            "faultproxy_proxy_active_connections", "Client connections open now.", labels=["proxy"]
+        )
+        accepted = CounterMetricFamily(
+            "faultproxy_proxy_connections_accepted", "Client connections accepted.", labels=["proxy"]
+        )
+        fired = CounterMetricFamily(
+            "faultproxy_fault_fired",
+            "Times a fault (toxic) fired, per fault.",
+            labels=["proxy", "fault", "type"],
+        )
         for managed in self.proxies:
             proxy = managed.proxy
             enabled.add_metric([managed.name], int(proxy.enabled))

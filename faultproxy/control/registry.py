@@ -35,8 +35,10 @@ class ControlError(Exception):
 
 MAX_NAME = 128
 NAME_FORBIDDEN = "/\\%?#"  # what a path segment cannot carry as is, or carries ambiguously
-NAME_RULE = (f"1 to {MAX_NAME} printable characters, no {' '.join(NAME_FORBIDDEN)} and no space at either end, "
-             "not '.' or '..' (it goes in the URL /proxies/NAME)")
+NAME_RULE = (
+    f"1 to {MAX_NAME} printable characters, no {' '.join(NAME_FORBIDDEN)} and no space at either end, "
+    "not '.' or '..' (it goes in the URL /proxies/NAME)"
+)
 
 
 def check_name(what: str, name: Any, where: str = "") -> None:
@@ -44,8 +46,13 @@ def check_name(what: str, name: Any, where: str = "") -> None:
     :class:`ControlError` (400): ``a/b``, ``..`` or 100,000 characters could be created, never reached."""
     if not isinstance(name, str):
         return  # the field checks say what a name must be
-    if (0 < len(name) <= MAX_NAME and name.isprintable() and name == name.strip() and name not in (".", "..")
-            and not any(c in NAME_FORBIDDEN for c in name)):
+    if (
+        0 < len(name) <= MAX_NAME
+        and name.isprintable()
+        and name == name.strip()
+        and name not in (".", "..")
+        and not any(c in NAME_FORBIDDEN for c in name)
+    ):
         return
     shown = repr(name) if len(name) <= 40 else f"{name[:40]!r}… ({len(name)} characters)"
     raise ControlError(400, f"{what} name {shown}{where} not allowed: use {NAME_RULE}")
@@ -91,7 +98,9 @@ class ProxyRequest:
 
     def __init__(self, body: Any, where: str = ""):
         if not isinstance(body, dict):
-            raise ControlError(400, f"bad request body{where}: expected a JSON object, got {type(body).__name__}")
+            raise ControlError(
+                400, f"bad request body{where}: expected a JSON object, got {type(body).__name__}"
+            )
         for field in ("name", "upstream"):
             if not isinstance(body.get(field), str) or not body[field]:
                 raise ControlError(400, f"missing required field: {field}{where}")
@@ -148,8 +157,12 @@ class Registry:
             managed = self.get(name)
             if not isinstance(body, dict):
                 raise ControlError(400, "bad request body: expected a JSON object")
-            current = {"name": name, "upstream": managed.upstream, "listen": managed.listen,
-                       "enabled": managed.proxy.enabled}
+            current = {
+                "name": name,
+                "upstream": managed.upstream,
+                "listen": managed.listen,
+                "enabled": managed.proxy.enabled,
+            }
             request = ProxyRequest({**current, **body, "name": name})
             old = managed.proxy
             if (request.upstream, request.listen) == (managed.upstream, managed.listen):
@@ -190,7 +203,10 @@ class Registry:
             result = []
             for request in requests:
                 existing = self._proxies.get(request.name)
-                if existing is not None and (existing.upstream, existing.listen) == (request.upstream, request.listen):
+                if existing is not None and (existing.upstream, existing.listen) == (
+                    request.upstream,
+                    request.listen,
+                ):
                     result.append(existing)
                     continue
                 if existing is not None:
@@ -255,7 +271,9 @@ class Registry:
             raise ControlError(400, "bad request body: expected a JSON object")
         for field in TOXIC_FIELDS_FIXED:
             if field in body and body[field] != current[field]:
-                raise ControlError(400, f"toxic {name!r}: {field} cannot be changed (remove and add it again)")
+                raise ControlError(
+                    400, f"toxic {name!r}: {field} cannot be changed (remove and add it again)"
+                )
         attributes = body.get("attributes", {})
         if not isinstance(attributes, dict):
             raise ControlError(400, f"toxic {name!r}: 'attributes' must be a mapping")

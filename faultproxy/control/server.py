@@ -42,12 +42,22 @@ class ControlServer:
     ``localhost`` or ``host`` are refused unless the name is in ``allow_hosts``
     (:mod:`faultproxy.control.guard`)."""
 
-    def __init__(self, host: str = "127.0.0.1", port: int = 8474, *, config: str | Path | None = None,
-                 allow_hosts: Iterable[str] = (), tls: dict[str, Any] | None = None):
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 8474,
+        *,
+        config: str | Path | None = None,
+        allow_hosts: Iterable[str] = (),
+        tls: dict[str, Any] | None = None,
+    ):
         self.host = host
         self.port = port
         self.config = config
-        self.allow_hosts = (host, *allow_hosts)  # Host names requests may give, besides addresses and localhost
+        self.allow_hosts = (
+            host,
+            *allow_hosts,
+        )  # Host names requests may give, besides addresses and localhost
         self.registry = Registry(tls)  # tls: the options for https:// upstreams (--upstream-ca, …)
         self._guest: GuestUvicorn | None = None
 

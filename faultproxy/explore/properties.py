@@ -94,15 +94,44 @@ def _noticeable(exchange: dict[str, Any]) -> bool:
 # that mattered), a server that only refused -- so it says nothing about the client
 SETUP = ("every fault fired", "the server streamed")
 
-CUTS = ("drop_terminal_chunk", "early_end", "limit_data", "malformed_chunk", "random_data_then_close",
-        "reset_peer", "sse_disconnect", "sse_stall", "truncate_chunk")
+CUTS = (
+    "drop_terminal_chunk",
+    "early_end",
+    "limit_data",
+    "malformed_chunk",
+    "random_data_then_close",
+    "reset_peer",
+    "sse_disconnect",
+    "sse_stall",
+    "truncate_chunk",
+)
 
-PROPERTIES = {p.name: p for p in (
-    Property("no_silent_loss", "every event arrives, or the client says something went wrong", ["no_silent_loss"]),
-    Property("all_events_in_order", "the client hands over exactly the events in the bytes, in order",
-             ["all_events_in_order"]),
-    Property("no_hang", "the client finishes or fails before the deadline (it has a 2 s read timeout)",
-             [{"outcome": [o for o in OUTCOMES if o != "hung"]}], read_ms=2000),
-    Property("resumed", "after a break on the first connection, the client resumes: every event exactly once",
-             [{"outcome": ["ok", "resumed"]}], read_ms=2000, reconnect=True, fault_types=CUTS),
-)}
+PROPERTIES = {
+    p.name: p
+    for p in (
+        Property(
+            "no_silent_loss",
+            "every event arrives, or the client says something went wrong",
+            ["no_silent_loss"],
+        ),
+        Property(
+            "all_events_in_order",
+            "the client hands over exactly the events in the bytes, in order",
+            ["all_events_in_order"],
+        ),
+        Property(
+            "no_hang",
+            "the client finishes or fails before the deadline (it has a 2 s read timeout)",
+            [{"outcome": [o for o in OUTCOMES if o != "hung"]}],
+            read_ms=2000,
+        ),
+        Property(
+            "resumed",
+            "after a break on the first connection, the client resumes: every event exactly once",
+            [{"outcome": ["ok", "resumed"]}],
+            read_ms=2000,
+            reconnect=True,
+            fault_types=CUTS,
+        ),
+    )
+}

@@ -71,8 +71,14 @@ class Trial:
     phase: str = "search"
 
     def to_dict(self) -> dict[str, Any]:
-        return {"number": self.number, "phase": self.phase, "verdict": self.verdict, "schedule": self.schedule,
-                "runs": self.runs, "duration_s": round(sum(r["duration_s"] for r in self.runs), 3)}
+        return {
+            "number": self.number,
+            "phase": self.phase,
+            "verdict": self.verdict,
+            "schedule": self.schedule,
+            "runs": self.runs,
+            "duration_s": round(sum(r["duration_s"] for r in self.runs), 3),
+        }
 
 
 def server_for(client: str) -> dict[str, Any]:
@@ -85,16 +91,22 @@ def server_for(client: str) -> dict[str, Any]:
     return {"kind": "sse", "events": EVENTS, "interval_ms": 5}
 
 
-def scenario_dict(name: str, client: str, prop: Property, schedule: list[dict[str, Any]],
-                  description: str = "") -> dict[str, Any]:
+def scenario_dict(
+    name: str, client: str, prop: Property, schedule: list[dict[str, Any]], description: str = ""
+) -> dict[str, Any]:
     """The scenario of one schedule, as a scenario file writes it."""
     timeouts: dict[str, Any] = {"deadline_ms": DEADLINE_MS}
     if prop.read_ms is not None:
         timeouts["read_ms"] = prop.read_ms
     out: dict[str, Any] = {
-        "name": name, "description": description or f"{prop.name} under {len(schedule)} fault(s)",
-        "tags": ["explore"], "server": server_for(client), "faults": schedule, "clients": [client],
-        "expectations": prop.expectation, "timeouts": timeouts,
+        "name": name,
+        "description": description or f"{prop.name} under {len(schedule)} fault(s)",
+        "tags": ["explore"],
+        "server": server_for(client),
+        "faults": schedule,
+        "clients": [client],
+        "expectations": prop.expectation,
+        "timeouts": timeouts,
     }
     if prop.reconnect:
         out["reconnect"] = {"max": 3, "delay_ms": 50}
@@ -104,9 +116,20 @@ def scenario_dict(name: str, client: str, prop: Property, schedule: list[dict[st
 class Search:
     """One exploration: ``Search(client, prop, ...).run()`` returns the smallest confirmed failure or None."""
 
-    def __init__(self, client: str, prop: Property, fault_types: list[str], *, budget: int = 60,
-                 time_s: float = 600.0, seed: int = 0, max_faults: int = 3, confirm: int = 2,
-                 on_trial: Callable[[Trial], None] | None = None, stream: Stream | None = None):
+    def __init__(
+        self,
+        client: str,
+        prop: Property,
+        fault_types: list[str],
+        *,
+        budget: int = 60,
+        time_s: float = 600.0,
+        seed: int = 0,
+        max_faults: int = 3,
+        confirm: int = 2,
+        on_trial: Callable[[Trial], None] | None = None,
+        stream: Stream | None = None,
+    ):
         self.client, self.prop, self.fault_types = client, prop, fault_types
         self.stream = stream  # None: measured by a healthy run first
         self.budget, self.time_s, self.seed = budget, time_s, seed
@@ -138,8 +161,15 @@ class Search:
         connections = [1] if self.prop.reconnect else None
         strategy = schedules(self.fault_types, self.stream, self.max_faults, connections)
 
-        @settings(max_examples=self.budget, database=None, deadline=None, phases=(Phase.generate, Phase.shrink),
-                  suppress_health_check=list(HealthCheck), report_multiple_bugs=False, print_blob=False)
+        @settings(
+            max_examples=self.budget,
+            database=None,
+            deadline=None,
+            phases=(Phase.generate, Phase.shrink),
+            suppress_health_check=list(HealthCheck),
+            report_multiple_bugs=False,
+            print_blob=False,
+        )
         @seed(self.seed)
         @given(strategy)
         def check(schedule: list[dict[str, Any]]) -> None:
@@ -160,11 +190,13 @@ class Search:
         step that matters most, so it is always tried, within the same budget.
         """
         improved = True
-        while improved and self.smallest is not None and len(self.smallest.schedule) > 1 and not self.exhausted:
+        while (
+            improved and self.smallest is not None and len(self.smallest.schedule) > 1 and not self.exhausted
+        ):
             improved = False
             schedule = self.smallest.schedule
             for index in range(len(schedule)):
-                if self._judged(schedule[:index] + schedule[index + 1:]).verdict == "fail":
+                if self._judged(schedule[:index] + schedule[index + 1 :]).verdict == "fail":
                     improved = True
                     break
 
@@ -210,7 +242,9 @@ class Search:
     def _trial(self, schedule: list[dict[str, Any]]) -> Trial:
         trial = Trial(len(self.trials) + 1, schedule, "pass", phase="shrink" if self.smallest else "search")
         try:
-            scenario = parse_scenario(scenario_dict(f"explore-{trial.number}", self.client, self.prop, schedule))
+            scenario = parse_scenario(
+                scenario_dict(f"explore-{trial.number}", self.client, self.prop, schedule)
+            )
         except ScenarioError as error:
             trial.verdict = "invalid"
             trial.runs.append({"outcome": None, "broken": None, "duration_s": 0.0, "invalid": str(error)})
@@ -219,10 +253,16 @@ class Search:
         added = added_delay_s(schedule, self.stream or Stream())
         if added > self.margin_s:
             trial.verdict = "invalid"
-            trial.runs.append({"outcome": None, "broken": None, "duration_s": 0.0,
-                               "invalid": f"its waits would add ~{added:.1f} s to this client's stream, over the "
-                                          f"{self.margin_s:.1f} s margin: a client still reading at the deadline "
-                                          "would be slow, not stuck"})
+            trial.runs.append(
+                {
+                    "outcome": None,
+                    "broken": None,
+                    "duration_s": 0.0,
+                    "invalid": f"its waits would add ~{added:.1f} s to this client's stream, over the "
+                    f"{self.margin_s:.1f} s margin: a client still reading at the deadline "
+                    "would be slow, not stuck",
+                }
+            )
             self.trials.append(trial)
             if self.on_trial is not None:
                 self.on_trial(trial)
@@ -250,14 +290,22 @@ class Search:
         scenario = scenario.model_copy(update={"expectations": (*scenario.expectations, MATCHES_ORACLE)})
         t0 = time.monotonic()
         with tempfile.TemporaryDirectory(prefix="faultproxy-explore-") as folder:
-            result = run_loop(run_cell(Cell(scenario, self.client, attempt), self.seed, Path(folder))).to_dict()
+            result = run_loop(
+                run_cell(Cell(scenario, self.client, attempt), self.seed, Path(folder))
+            ).to_dict()
             oracle = oracle_from_capture(Path(folder) / "capture.jsonl") if measure else None
-        run = {"outcome": result["outcome"], "broken": self.prop.broken(result),
-               "duration_s": round(time.monotonic() - t0, 3)}
+        run = {
+            "outcome": result["outcome"],
+            "broken": self.prop.broken(result),
+            "duration_s": round(time.monotonic() - t0, 3),
+        }
         if oracle is None:
             return run
-        stream = Stream(events=max(1, sum(len(x.events) for x in oracle.exchanges)),
-                        bytes=max(1, sum(x.body_bytes for x in oracle.exchanges)), seconds=run["duration_s"])
+        stream = Stream(
+            events=max(1, sum(len(x.events) for x in oracle.exchanges)),
+            bytes=max(1, sum(x.body_bytes for x in oracle.exchanges)),
+            seconds=run["duration_s"],
+        )
         return run, stream
 
 
@@ -277,17 +325,26 @@ class Reproduction:
         return self.runs > 0 and self.failed == self.runs
 
     def to_dict(self) -> dict[str, Any]:
-        return {"schedule": self.schedule, "label": self.label, "runs": self.runs, "failed": self.failed,
-                "rate": f"{self.failed}/{self.runs}", "outcomes": self.outcomes, "report": self.report}
+        return {
+            "schedule": self.schedule,
+            "label": self.label,
+            "runs": self.runs,
+            "failed": self.failed,
+            "rate": f"{self.failed}/{self.runs}",
+            "outcomes": self.outcomes,
+            "report": self.report,
+        }
 
 
 AWAY = "times moved away from the flip edge"
 AS_SHRUNK = "as shrunk"
 
 
-def reproduce_best(schedule: list[dict[str, Any]], stream: Stream,
-                   reproduce: Callable[[list[dict[str, Any]], str], Reproduction]
-                   ) -> tuple[Reproduction, list[Reproduction]]:
+def reproduce_best(
+    schedule: list[dict[str, Any]],
+    stream: Stream,
+    reproduce: Callable[[list[dict[str, Any]], str], Reproduction],
+) -> tuple[Reproduction, list[Reproduction]]:
     """Re-confirm the shrunk ``schedule``: first with its times moved away from the flip edge
     (when it has any), then -- unless that failed every run -- as shrunk; the one that failed more
     often wins (the moved one on a tie). Returns the winner and every reproduction tried."""

@@ -131,7 +131,7 @@ def _inner(annotation: Any) -> tuple[Any, bool]:
     if isinstance(annotation, types.UnionType) or typing.get_origin(annotation) is typing.Union:
         args = [a for a in typing.get_args(annotation) if a is not type(None)]
         optional = len(args) < len(typing.get_args(annotation))
-        return (args[0] if len(args) == 1 else typing.Union[tuple(args)]), optional
+        return (args[0] if len(args) == 1 else typing.Union[tuple(args)]), optional  # noqa: UP007 (a union built at run time)
     return annotation, False
 
 
@@ -187,9 +187,11 @@ def searchable(names: list[str] | None = None, *, llm: bool = True) -> list[str]
     return out
 
 
-def schedules(fault_types: list[str], stream: Stream, max_faults: int,
-              connections: list[int] | None = None) -> st.SearchStrategy[list[dict[str, Any]]]:
+def schedules(
+    fault_types: list[str], stream: Stream, max_faults: int, connections: list[int] | None = None
+) -> st.SearchStrategy[list[dict[str, Any]]]:
     """Lists of 1..``max_faults`` faults; ``connections`` limits each to those connection numbers."""
+
     def one(fault_type: str) -> st.SearchStrategy[dict[str, Any]]:
         extra = {"connections": connections} if connections else {}
         return attributes(fault_type, stream).map(lambda a: {"type": fault_type, "attributes": a, **extra})
@@ -239,7 +241,12 @@ def away_from_edge(schedule: list[dict[str, Any]], stream: Stream) -> list[dict[
         model = REGISTRY[fault["type"]].Attributes.model_fields
         attributes = dict(fault["attributes"])
         for name, value in fault["attributes"].items():
-            if name not in model or not is_time(name) or isinstance(value, bool) or not isinstance(value, (int, float)):
+            if (
+                name not in model
+                or not is_time(name)
+                or isinstance(value, bool)
+                or not isinstance(value, (int, float))
+            ):
                 continue
             if value > 0:  # 0 is "off" or "at once" for every time: not an edge
                 attributes[name] = type(value)(min(number_range(name, model[name], stream)[1], value * 2))

@@ -60,6 +60,14 @@ from faultproxy.faults.spec import (
 )
 
 __all__ = [
-    "REGISTRY", "Fault", "FaultSet", "FaultSpec", "FaultSpecError", "Pipeline",
-    "load_fault_file", "parse_cli_fault", "parse_fault", "parse_faults",
+    "REGISTRY",
+    "Fault",
+    "FaultSet",
+    "FaultSpec",
+    "FaultSpecError",
+    "Pipeline",
+    "load_fault_file",
+    "parse_cli_fault",
+    "parse_fault",
+    "parse_faults",
 ]

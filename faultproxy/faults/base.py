@@ -97,6 +97,7 @@ def ends_stream(items: list[Any]) -> bool:
     evidence of it: the first fault to end the stream wins, and a fault after it never fires."""
     return any(isinstance(i, Close) or (isinstance(i, Wait) and math.isinf(i.seconds)) for i in items)
 
+
 # What hooks return, per layer (each layer's outputs include those of the layers below it):
 BytesOut = RawBytes | Action  # the bytes layer; on_start, on_alarm, on_eof and on_request of any layer
 HTTPOut = HTTPEvent | RawBytes | Action  # the http layer
@@ -183,8 +184,17 @@ class Context:
         """Record that the fault saw something it could act on in other traffic and left it
         alone, and why (an ``llm_*`` fault on a plain event stream): not a firing -- a cell
         whose fault only passed over says the fault never fired, with this reason."""
-        self.notes.append(Evidence(self.fault_name, self.fault_type, self.conn, self.direction, self.now,
-                                   exchange=self.exchange or None, detail=detail))
+        self.notes.append(
+            Evidence(
+                self.fault_name,
+                self.fault_type,
+                self.conn,
+                self.direction,
+                self.now,
+                exchange=self.exchange or None,
+                detail=detail,
+            )
+        )
 
 
 class Fault:

@@ -50,16 +50,31 @@ PRESETS: dict[str, int | None] = {"nginx-http10": 4096, "nginx-gzip": 0, "nginx-
 
 class BufferAttributes(Attributes):
     preset: Literal["nginx-http10", "nginx-gzip", "nginx-http11"] | None = Field(
-        None, description=("what real nginx does with proxy_buffering on: nginx-http10 (its defaults before 1.29.7: "
-                           "4 KiB batches), nginx-gzip (held to the end), nginx-http11 (a chunked upstream: nothing held)"))
-    size_bytes: int = Field(4096, ge=0, le=64 << 20,
-                            description="bytes gathered before a batch goes out (nginx: one page, 4096; 0: hold to the end)")
-    flush_ms: float = Field(0, ge=0, le=86_400_000, description="also let out what is held this many ms after its oldest byte (0: never)")
+        None,
+        description=(
+            "what real nginx does with proxy_buffering on: nginx-http10 (its defaults before 1.29.7: "
+            "4 KiB batches), nginx-gzip (held to the end), nginx-http11 (a chunked upstream: nothing held)"
+        ),
+    )
+    size_bytes: int = Field(
+        4096,
+        ge=0,
+        le=64 << 20,
+        description="bytes gathered before a batch goes out (nginx: one page, 4096; 0: hold to the end)",
+    )
+    flush_ms: float = Field(
+        0,
+        ge=0,
+        le=86_400_000,
+        description="also let out what is held this many ms after its oldest byte (0: never)",
+    )
 
     @model_validator(mode="after")
     def _preset_alone(self) -> BufferAttributes:
         if self.preset is not None and self.model_fields_set & {"size_bytes", "flush_ms"}:
-            raise ValueError(f"preset {self.preset} sets the buffering itself; give a preset or size_bytes/flush_ms, not both")
+            raise ValueError(
+                f"preset {self.preset} sets the buffering itself; give a preset or size_bytes/flush_ms, not both"
+            )
         return self
 
     @property

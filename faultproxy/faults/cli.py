@@ -16,14 +16,16 @@ def describe_faults() -> list[dict[str, object]]:
     for name in sorted(REGISTRY):
         cls = REGISTRY[name]
         schema = cls.Attributes.model_json_schema()
-        out.append({
-            "type": name,
-            "layer": cls.layer,
-            "streams": [DIRECTION_STREAM[d] for d in cls.directions],
-            "summary": cls.summary,
-            "attributes": schema.get("properties", {}),
-            "required": schema.get("required", []),
-        })
+        out.append(
+            {
+                "type": name,
+                "layer": cls.layer,
+                "streams": [DIRECTION_STREAM[d] for d in cls.directions],
+                "summary": cls.summary,
+                "attributes": schema.get("properties", {}),
+                "required": schema.get("required", []),
+            }
+        )
     return out
 
 

@@ -55,8 +55,10 @@ class CloseDelimited(Fault):
             return [event, Close("fin")]
         if isinstance(event, (Malformed, Unparsed)):
             self.active = False
-            ctx.fired(f"the upstream's body broke off after {self.bytes} bytes; closed the connection,"
-                      " which to the client looks like the end of the body")
+            ctx.fired(
+                f"the upstream's body broke off after {self.bytes} bytes; closed the connection,"
+                " which to the client looks like the end of the body"
+            )
             return [Close("fin")]
         return [event]
 
@@ -68,5 +70,7 @@ class CloseDelimited(Fault):
             return [head]
         headers = head.headers.replaced("transfer-encoding", None).replaced("content-length", None)
         headers = headers.replaced("Connection", "close")
-        ctx.fired(f"re-framed the {kind} {head.status} response to {describe(ctx.request)} as close-delimited")
+        ctx.fired(
+            f"re-framed the {kind} {head.status} response to {describe(ctx.request)} as close-delimited"
+        )
         return [with_headers(head, headers)]

@@ -136,7 +136,11 @@ class Gzip(Fault):
         self.z = None
         kind = framing(head, ctx.request)
         encoded = (head.headers.get("content-encoding") or b"identity").strip().lower() != b"identity"
-        if kind in ("none", "tunnel") or encoded or (self.a.respect_accept_encoding and not accepts_gzip(ctx.request)):
+        if (
+            kind in ("none", "tunnel")
+            or encoded
+            or (self.a.respect_accept_encoding and not accepts_gzip(ctx.request))
+        ):
             return [head]
         self.z = zlib.compressobj(self.a.level, zlib.DEFLATED, 31)  # wbits 31: gzip header and trailer
         self.chunked_in = kind == "chunked"

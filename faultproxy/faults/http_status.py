@@ -99,7 +99,5 @@ class HTTPStatusFault(Fault):
     def on_event(self, event: HTTPEvent, ctx: Context) -> list[HTTPOut]:
         if self.a.when != "response" or not isinstance(event, Response):
             return [event]
-        ctx.fired(
-            f"replaced the upstream's {event.status} to {describe(ctx.request)} with {self.a.status}"
-        )
+        ctx.fired(f"replaced the upstream's {event.status} to {describe(ctx.request)} with {self.a.status}")
         return [RawBytes(self.answer(ctx.request)), Close("fin")]

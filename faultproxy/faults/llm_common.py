@@ -86,8 +86,12 @@ class LLMStream:
         error = openai_stream_error(self.dialect or "chat", error_type, message)
         if self.dialect == "responses":
             self.sequence, response = self.before
-            failed = dict(response or {}, status="failed",
-                          error={"code": error["code"], "message": error["message"]}, usage=None)
+            failed = dict(
+                response or {},
+                status="failed",
+                error={"code": error["code"], "message": error["message"]},
+                usage=None,
+            )
             return [self._next("error", error=error), self._next("response.failed", response=failed)]
         return [encode_event(compact({"error": error})), encode_event(DONE)]
 
@@ -160,9 +164,11 @@ class LLMFault(Fault):
             if not self.passed:
                 self.passed = True
                 target = ctx.request.target.decode("latin-1") if ctx.request is not None else "?"
-                ctx.passed_over(f"not an LLM stream (neither its request path {target.split('?', 1)[0]} nor its "
-                                "first event is OpenAI Chat, Responses or Anthropic): no deltas, sentinel or "
-                                "usage to act on, passed through unchanged")
+                ctx.passed_over(
+                    f"not an LLM stream (neither its request path {target.split('?', 1)[0]} nor its "
+                    "first event is OpenAI Chat, Responses or Anthropic): no deltas, sentinel or "
+                    "usage to act on, passed through unchanged"
+                )
             return [block]
         return self.on_piece(block, piece, seen, ctx)
 

@@ -18,7 +18,9 @@ from faultproxy.wire.sse import Block
 
 
 class LLMDuplicateDeltaAttributes(Attributes):
-    delta_index: int = Field(2, ge=0, description="the delta to repeat (0-based, counting deltas with content)")
+    delta_index: int = Field(
+        2, ge=0, description="the delta to repeat (0-based, counting deltas with content)"
+    )
     copies: int = Field(1, ge=1, le=100, description="extra copies sent right after it")
 
 

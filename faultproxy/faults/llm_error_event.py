@@ -33,7 +33,9 @@ class LLMErrorEventAttributes(Attributes):
 @register
 class LLMErrorEvent(LLMFault):
     name = "llm_error_event"
-    summary = "after N deltas, the API's in-stream error event (Anthropic overloaded_error, OpenAI error object)"
+    summary = (
+        "after N deltas, the API's in-stream error event (Anthropic overloaded_error, OpenAI error object)"
+    )
     Attributes = LLMErrorEventAttributes
     takes_over = frozenset({"end"})  # the error, then the body ends (base.TAKES)
 
@@ -41,5 +43,7 @@ class LLMErrorEvent(LLMFault):
         if not self.strikes(piece, seen, self.a.after_deltas) or self.stream is None:
             return [block]
         out = self.stream.error_blocks(self.a.error_type, self.a.message)
-        ctx.fired(f"replaced the rest of the {self.stream.dialect} stream after {seen} deltas with its error event")
+        ctx.fired(
+            f"replaced the rest of the {self.stream.dialect} stream after {seen} deltas with its error event"
+        )
         return [*(RawBytes(b) for b in out), EndBody()]

@@ -37,11 +37,15 @@ from faultproxy.wire.llm_errors import (
 )
 
 
-
 class LLMOverloadedAttributes(Attributes):
-    status: int = Field(529, ge=400, le=599, description="the status: 529 overloaded, 429 rate limited, 503 ...")
+    status: int = Field(
+        529, ge=400, le=599, description="the status: 529 overloaded, 429 rate limited, 503 ..."
+    )
     retry_after: float | None = Field(
-        None, ge=0, le=3600, description="seconds in retry-after / retry-after-ms (default: 1 for 429, else none)"
+        None,
+        ge=0,
+        le=3600,
+        description="seconds in retry-after / retry-after-ms (default: 1 for 429, else none)",
     )
     message: str | None = Field(None, description="the error message (default: the API's usual text)")
 
@@ -62,16 +66,25 @@ class LLMOverloaded(Fault):
             request_id = anthropic_request_id(ctx.rng)
             payload = anthropic_error(anthropic_kind(a.status), a.message, request_id)
             headers = [("request-id", request_id)] + (
-                [("x-should-retry", "true")] if a.status in ANTHROPIC_RETRYABLE else [])
+                [("x-should-retry", "true")] if a.status in ANTHROPIC_RETRYABLE else []
+            )
         else:
             payload = {"error": openai_error(a.status, message=a.message, retry_after=wait or 0.0)}
-            headers = [("x-request-id", "req_" + "".join(ctx.rng.choice("0123456789abcdef") for _ in range(32)))]
+            headers = [
+                ("x-request-id", "req_" + "".join(ctx.rng.choice("0123456789abcdef") for _ in range(32)))
+            ]
         if wait is not None:
             headers += retry_headers(wait)
         body = json.dumps(payload).encode()
-        fields = [("Content-Type", "application/json"), ("Content-Length", str(len(body))),
-                  ("Connection", "close"), *headers]
+        fields = [
+            ("Content-Type", "application/json"),
+            ("Content-Length", str(len(body))),
+            ("Connection", "close"),
+            *headers,
+        ]
         phrase = "" if a.status == 529 else reason_phrase(a.status)
-        ctx.fired(f"answered {describe(request)} with {a.status} ({'anthropic' if anthropic else 'openai'} shape"
-                  f"{f', retry-after {wait:g}s' if wait is not None else ''}); not forwarded")
+        ctx.fired(
+            f"answered {describe(request)} with {a.status} ({'anthropic' if anthropic else 'openai'} shape"
+            f"{f', retry-after {wait:g}s' if wait is not None else ''}); not forwarded"
+        )
         return [RawBytes(encode_response(a.status, phrase, fields, body)), Close("fin")]

@@ -28,7 +28,9 @@ from faultproxy.wire.sse import Block
 
 
 class LLMReorderAttributes(Attributes):
-    unit: Literal["delta", "block"] = Field("delta", description="delta: swap two deltas; block: swap two content blocks")
+    unit: Literal["delta", "block"] = Field(
+        "delta", description="delta: swap two deltas; block: swap two content blocks"
+    )
     index: int = Field(0, ge=0, description="the delta or block held back (0-based)")
 
 

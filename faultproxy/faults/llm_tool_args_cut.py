@@ -77,8 +77,10 @@ class LLMToolArgsCut(LLMFault):
         self.cut = True
         half = text[: len(text) // 2]
         self.kept += half
-        ctx.fired(f"cut tool-call arguments in fragment {self.fragments - 1} after {len(self.kept)} characters "
-                  f"({self.kept[-24:]!r})")
+        ctx.fired(
+            f"cut tool-call arguments in fragment {self.fragments - 1} after {len(self.kept)} characters "
+            f"({self.kept[-24:]!r})"
+        )
         out: list[object] = [rewritten(block, _with_fragment(piece.data, half))] if half else []
         return out + ([EndBody()] if self.a.then == "end" else [])
 
@@ -100,8 +102,10 @@ def _replace_arguments(value: Any, full: str, kept: str) -> Any:
     """Every ``arguments`` string equal to ``full`` (a Responses ``.done`` event, the final
     ``response``'s output) replaced with ``kept``."""
     if isinstance(value, dict):
-        return {k: kept if k == "arguments" and v == full else _replace_arguments(v, full, kept)
-                for k, v in value.items()}
+        return {
+            k: kept if k == "arguments" and v == full else _replace_arguments(v, full, kept)
+            for k, v in value.items()
+        }
     if isinstance(value, list):
         return [_replace_arguments(v, full, kept) for v in value]
     return value

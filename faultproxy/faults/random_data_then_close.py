@@ -71,7 +71,8 @@ class RandomDataThenClose(Fault):
     def _fire(self, pending: int, ctx: Context, short: bool = False) -> list[HTTPOut]:
         self.armed = False
         where = (
-            f"after the whole body ({self.count} bytes, fewer than {self.a.after_bytes})" if short
+            f"after the whole body ({self.count} bytes, fewer than {self.a.after_bytes})"
+            if short
             else f"after {self.count} body bytes"
         )
         ctx.fired(

@@ -28,8 +28,12 @@ from faultproxy.wire.http import EndOfMessage, Request, Response, encode_respons
 
 
 class ReadTimeoutAttributes(Attributes):
-    timeout_ms: float = Field(..., gt=0, le=86_400_000,
-                              description="ms of silence from the upstream before the connection is cut (nginx: 60000)")
+    timeout_ms: float = Field(
+        ...,
+        gt=0,
+        le=86_400_000,
+        description="ms of silence from the upstream before the connection is cut (nginx: 60000)",
+    )
 
 
 @register
@@ -76,9 +80,21 @@ class ReadTimeout(Fault):
         if not self.head_read:
             ctx.fired(f"{waited} before the response to {self.request}: answered 504")
             body = b"504 Gateway Time-out: the upstream sent nothing in time\n"
-            return [RawBytes(encode_response(504, "Gateway Time-out", [
-                ("Content-Type", "text/plain"), ("Content-Length", str(len(body))), ("Connection", "close")], body)),
-                Close("fin")]
+            return [
+                RawBytes(
+                    encode_response(
+                        504,
+                        "Gateway Time-out",
+                        [
+                            ("Content-Type", "text/plain"),
+                            ("Content-Length", str(len(body))),
+                            ("Connection", "close"),
+                        ],
+                        body,
+                    )
+                ),
+                Close("fin"),
+            ]
         ctx.fired(f"{waited} in the middle of the response to {self.request}: closed it unfinished")
         return [Close("fin")]
 

@@ -128,7 +128,11 @@ def _describe(error: dict[str, Any]) -> str:
     elif error["type"] == "literal_error" and "expected" in error.get("ctx", {}):
         msg = f"must be one of {error['ctx']['expected']}"
     shown = error.get("input")
-    got = "" if error["type"] in ("missing", "extra_forbidden") or isinstance(shown, dict) else f" (got {shown!r})"
+    got = (
+        ""
+        if error["type"] in ("missing", "extra_forbidden") or isinstance(shown, dict)
+        else f" (got {shown!r})"
+    )
     return f"{loc}: {msg}{got}"
 
 
@@ -138,8 +142,12 @@ def describe_attribute(name: str, prop: dict[str, Any], required: bool) -> str:
     kinds = " | ".join(
         "|".join(map(repr, o["enum"])) if "enum" in o else str(o.get("type", "?")) for o in options
     )
-    bounds = [f"{sym}{o[key]}" for o in options
-              for key, sym in (("minimum", "≥"), ("exclusiveMinimum", ">"), ("maximum", "≤")) if key in o]
+    bounds = [
+        f"{sym}{o[key]}"
+        for o in options
+        for key, sym in (("minimum", "≥"), ("exclusiveMinimum", ">"), ("maximum", "≤"))
+        if key in o
+    ]
     default = "required" if required else f"default {prop.get('default')!r}"
     extra = f" {' '.join(bounds)}" if bounds else ""
     return f"{name}: {kinds}{extra}, {default} — {prop.get('description', '')}"
@@ -152,7 +160,9 @@ def _allowed_attributes(model: type[Attributes]) -> str:
     return "; ".join(describe_attribute(n, p, n in required) for n, p in props.items()) or "none"
 
 
-def parse_fault(raw: Any, *, index: int = 0, where: str = "", lines: dict[str, int] | None = None) -> FaultSpec:
+def parse_fault(
+    raw: Any, *, index: int = 0, where: str = "", lines: dict[str, int] | None = None
+) -> FaultSpec:
     """Validate one fault description (a mapping) into a :class:`FaultSpec`.
 
     ``where`` prefixes errors (e.g. ``scenarios/x.yaml:12``); ``lines`` maps dotted field
@@ -210,13 +220,15 @@ def check_unique(specs: list[FaultSpec], where: str = "") -> list[FaultSpec]:
             raise FaultSpecError(f"{where + ': ' if where else ''}fault name {spec.name!r} is used twice")
         seen.add(spec.name)
     for i, first in enumerate(specs):
-        for second in specs[i + 1:]:
+        for second in specs[i + 1 :]:
             why = _conflict(first, second)
             if why:
                 names = f"{first.name!r} ({first.type}) and {second.name!r} ({second.type})"
                 place = f"{where}: " if where else ""
-                raise FaultSpecError(f"{place}faults {names} cannot apply together: {why}; keep one of them, "
-                                     "or give them different connections: or match:")
+                raise FaultSpecError(
+                    f"{place}faults {names} cannot apply together: {why}; keep one of them, "
+                    "or give them different connections: or match:"
+                )
     return specs
 
 
@@ -239,8 +251,10 @@ def _conflict(a: FaultSpec, b: FaultSpec) -> str:
     for whole, other in ((a, b), (b, a)):
         layers = _LAYERS.index(other.fault_class.layer), _LAYERS.index(whole.fault_class.layer)
         if "response" in _takes(whole) and layers[0] <= layers[1]:
-            return (f"{whole.type} replaces or drops the whole response, so nothing {other.type} does to it "
-                    "would reach the client")
+            return (
+                f"{whole.type} replaces or drops the whole response, so nothing {other.type} does to it "
+                "would reach the client"
+            )
     return ""
 
 
@@ -258,7 +272,11 @@ def _same_traffic(a: FaultSpec, b: FaultSpec) -> bool:
     and a request both match (told apart only by plainly different methods, paths or headers)."""
     if a.stream != b.stream:
         return False
-    if a.connections is not None and b.connections is not None and not set(a.connections) & set(b.connections):
+    if (
+        a.connections is not None
+        and b.connections is not None
+        and not set(a.connections) & set(b.connections)
+    ):
         return False  # never on one connection
     return a.match is None or b.match is None or not a.match.disjoint(b.match)
 

@@ -26,7 +26,9 @@ _EOL = re.compile(rb"(\r\n|\r|\n)")
 class EventSelection(Attributes):
     """Which events a fault acts on. With none of the three given: every event."""
 
-    event_index: int | None = Field(None, ge=0, description="only the event with this index (0-based, per response)")
+    event_index: int | None = Field(
+        None, ge=0, description="only the event with this index (0-based, per response)"
+    )
     every: int | None = Field(None, ge=1, description="every Nth event (the Nth, 2Nth, …)")
     fraction: float | None = Field(
         None, ge=0.0, le=1.0, description="each event with this probability (seeded: same seed, same events)"
@@ -64,7 +66,7 @@ def prefix_len(block: Block) -> int:
 
 def portable(block: Block) -> bytes:
     """The block's bytes, fit to be sent anywhere in the stream (see the module docstring)."""
-    return block.raw[prefix_len(block):]
+    return block.raw[prefix_len(block) :]
 
 
 def moved(block: Block) -> Block:

@@ -31,15 +31,27 @@ from faultproxy.faults.base import Context, Fault, SSEOut, register
 from faultproxy.faults.sse_common import EventSelection, field_name, line_ending, lines, portable, selected
 from faultproxy.wire.sse import Block, encode_event
 
-Kind = Literal["invalid_json", "invalid_utf8", "missing_blank_line", "cr_only", "mixed_line_endings", "bom",
-               "no_space", "field_typo"]
+Kind = Literal[
+    "invalid_json",
+    "invalid_utf8",
+    "missing_blank_line",
+    "cr_only",
+    "mixed_line_endings",
+    "bom",
+    "no_space",
+    "field_typo",
+]
 
 
 class SSECorruptAttributes(EventSelection):
-    kind: Kind = Field(..., description=(
-        "invalid_json: data cut short; invalid_utf8: a 0xFF byte; missing_blank_line: merges with the next; "
-        "cr_only: CR line endings; mixed_line_endings: LF after the fields, CRLF for the blank line; bom: a BOM "
-        "in front; no_space: data:x; field_typo: dta: instead of data:"))
+    kind: Kind = Field(
+        ...,
+        description=(
+            "invalid_json: data cut short; invalid_utf8: a 0xFF byte; missing_blank_line: merges with the next; "
+            "cr_only: CR line endings; mixed_line_endings: LF after the fields, CRLF for the blank line; bom: a BOM "
+            "in front; no_space: data:x; field_typo: dta: instead of data:"
+        ),
+    )
 
 
 def break_json(data: str, ctx: Context) -> str:
@@ -53,8 +65,10 @@ class SSECorrupt(Fault):
     name = "sse_corrupt"
     layer = "sse"
     directions = ("response",)
-    summary = ("break an event: invalid JSON or UTF-8, a missing blank line, CR or mixed endings, a BOM, no space, "
-               "a field typo")
+    summary = (
+        "break an event: invalid JSON or UTF-8, a missing blank line, CR or mixed endings, a BOM, no space, "
+        "a field typo"
+    )
     Attributes = SSECorruptAttributes
 
     def __init__(self, attributes: SSECorruptAttributes):

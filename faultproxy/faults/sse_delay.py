@@ -18,7 +18,9 @@ from faultproxy.wire.sse import Block
 
 class SSEDelayAttributes(Attributes):
     delay_ms: float = Field(..., ge=0, le=3_600_000, description="ms each event waits before it goes out")
-    jitter_ms: float = Field(0, ge=0, le=3_600_000, description="± ms of random variation per event (seeded); never below 0")
+    jitter_ms: float = Field(
+        0, ge=0, le=3_600_000, description="± ms of random variation per event (seeded); never below 0"
+    )
     event_type: str | None = Field(None, description="delay only events of this type")
 
 

@@ -13,7 +13,9 @@ from faultproxy.wire.sse import Block
 
 
 class SSEDropAttributes(Attributes):
-    event_index: int | None = Field(None, ge=0, description="drop the event with this index (0-based, per response)")
+    event_index: int | None = Field(
+        None, ge=0, description="drop the event with this index (0-based, per response)"
+    )
     event_type: str | None = Field(None, description="drop every event of this type")
     every: int | None = Field(None, ge=1, description="drop every Nth event (the Nth, 2Nth, …)")
 

@@ -25,11 +25,20 @@ from faultproxy.wire.sse import Block, encode_comment, encode_event
 
 
 class SSEInjectAttributes(Attributes):
-    kind: Literal["comment", "event", "raw"] = Field("comment", description="comment, event (type event_type, data text) or raw bytes")
-    text: str = Field("faultproxy", description="the comment's text, the event's data, or the raw bytes (backslash escapes allowed)")
+    kind: Literal["comment", "event", "raw"] = Field(
+        "comment", description="comment, event (type event_type, data text) or raw bytes"
+    )
+    text: str = Field(
+        "faultproxy",
+        description="the comment's text, the event's data, or the raw bytes (backslash escapes allowed)",
+    )
     event_type: str = Field("error", description="kind event: the event's type")
-    after_events: int | None = Field(None, ge=0, description="inject once after this many events (0: at the start of the body)")
-    every_ms: float | None = Field(None, ge=1, le=86_400_000, description="inject every this many ms while the body lasts")
+    after_events: int | None = Field(
+        None, ge=0, description="inject once after this many events (0: at the start of the body)"
+    )
+    every_ms: float | None = Field(
+        None, ge=1, le=86_400_000, description="inject every this many ms while the body lasts"
+    )
 
     @model_validator(mode="after")
     def _when(self) -> SSEInjectAttributes:

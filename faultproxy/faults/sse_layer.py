@@ -18,7 +18,18 @@ from __future__ import annotations
 from enum import Enum
 
 from faultproxy.faults._http import can_chunk, framing, with_headers
-from faultproxy.faults.base import ACTIONS, Close, EndBody, Hold, HTTPOut, RawBytes, SSEOut, Until, Wait, ends_stream
+from faultproxy.faults.base import (
+    ACTIONS,
+    Close,
+    EndBody,
+    Hold,
+    HTTPOut,
+    RawBytes,
+    SSEOut,
+    Until,
+    Wait,
+    ends_stream,
+)
 from faultproxy.faults.instances import FaultInstances
 from faultproxy.wire.chunked import (
     ChunkData,

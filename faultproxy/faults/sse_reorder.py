@@ -22,7 +22,9 @@ from faultproxy.wire.sse import Block
 
 
 class SSEReorderAttributes(EventSelection):
-    after: int = Field(1, ge=1, le=10_000, description="how many later events overtake the held one (1: swap with the next)")
+    after: int = Field(
+        1, ge=1, le=10_000, description="how many later events overtake the held one (1: swap with the next)"
+    )
 
 
 @register

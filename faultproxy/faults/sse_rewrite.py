@@ -27,8 +27,13 @@ from faultproxy.wire.sse import BOM, MAX_RETRY, Block
 
 
 class SSERewriteAttributes(Attributes):
-    id: str = Field("keep", description='keep, strip, or a template for every event id with {id} and {index}, e.g. "x-{id}"')
-    retry: Literal["keep", "strip"] | int = Field("keep", description="keep, strip, or the ms every retry line says")
+    id: str = Field(
+        "keep",
+        description='keep, strip, or a template for every event id with {id} and {index}, e.g. "x-{id}"',
+    )
+    retry: Literal["keep", "strip"] | int = Field(
+        "keep", description="keep, strip, or the ms every retry line says"
+    )
 
     @field_validator("id")
     @classmethod
@@ -78,7 +83,7 @@ class SSERewrite(Fault):
             return [block]
         raw = block.raw
         bom = BOM if block.offset == 0 and raw.startswith(BOM) else b""
-        entries, rest = lines(raw[len(bom):])
+        entries, rest = lines(raw[len(bom) :])
         kept: list[tuple[bytes, bytes]] = []
         changes: list[str] = []
         for line, eol in entries:

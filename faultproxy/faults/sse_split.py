@@ -27,11 +27,16 @@ from faultproxy.wire.sse import Block
 
 
 class SSESplitAttributes(Attributes):
-    mode: Literal["fixed", "random", "byte"] = Field("fixed", description="fixed: every size bytes; random: min_size..max_size (seeded); byte: one byte per piece")
+    mode: Literal["fixed", "random", "byte"] = Field(
+        "fixed",
+        description="fixed: every size bytes; random: min_size..max_size (seeded); byte: one byte per piece",
+    )
     size: int = Field(8, ge=1, le=1 << 20, description="fixed: bytes per piece")
     min_size: int = Field(1, ge=1, le=1 << 20, description="random: the smallest piece")
     max_size: int = Field(16, ge=1, le=1 << 20, description="random: the largest piece")
-    gap_ms: float = Field(0, ge=0, le=60_000, description="pause after every piece (0: none, but still separate writes)")
+    gap_ms: float = Field(
+        0, ge=0, le=60_000, description="pause after every piece (0: none, but still separate writes)"
+    )
 
     @model_validator(mode="after")
     def _sizes(self) -> SSESplitAttributes:

@@ -23,7 +23,9 @@ from faultproxy.wire.sse import Block
 
 
 class SSEStallAttributes(Attributes):
-    after_events: int = Field(..., ge=0, description="events delivered before the silence (0: before the first)")
+    after_events: int = Field(
+        ..., ge=0, description="events delivered before the silence (0: before the first)"
+    )
     duration_ms: float | None = Field(
         None, ge=0, le=86_400_000, description="ms of silence; absent or 0: silent for good (a hung stream)"
     )

@@ -31,5 +31,7 @@ class UpstreamHTTP10(Fault):
     takes_over = frozenset({"framing"})  # how a broken body ends on the wire (base.TAKES)
 
     def on_body_break(self, ctx: Context) -> list[object]:
-        ctx.fired("the upstream's body broke off; over HTTP/1.0 its close is its end, so the client's body ends cleanly")
+        ctx.fired(
+            "the upstream's body broke off; over HTTP/1.0 its close is its end, so the client's body ends cleanly"
+        )
         return [EndBody()]

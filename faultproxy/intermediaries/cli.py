@@ -42,11 +42,19 @@ def repro() -> None:
 
 @repro.command("nginx")
 @click.option("--json", "as_json", is_flag=True, help="The measurements as JSON instead of the table.")
-@click.option("--docker", is_flag=True, help="Run docker-compose.yml's services (nginx 1.28 and 1.30) through the Docker SDK.")
+@click.option(
+    "--docker",
+    is_flag=True,
+    help="Run docker-compose.yml's services (nginx 1.28 and 1.30) through the Docker SDK.",
+)
 @click.option("--case", "names", multiple=True, metavar="NAME", help="Only these cases (repeatable).")
-@click.option("--nginx", "binary", metavar="PATH", help="The nginx binary (default: nginx on PATH or /usr/sbin/nginx).")
+@click.option(
+    "--nginx", "binary", metavar="PATH", help="The nginx binary (default: nginx on PATH or /usr/sbin/nginx)."
+)
 @click.option("--no-emulation", is_flag=True, help="Only real nginx, no faultproxy rows.")
-def nginx_command(as_json: bool, docker: bool, names: tuple[str, ...], binary: str | None, no_emulation: bool) -> None:
+def nginx_command(
+    as_json: bool, docker: bool, names: tuple[str, ...], binary: str | None, no_emulation: bool
+) -> None:
     """Each nginx case (defaults, 1 KiB events, the fixes, gzip, read timeout, keep-alive, a tutorial's
     block) measured through real nginx and through faultproxy's emulation, side by side."""
     from faultproxy.bench.peers import PeerError
@@ -65,8 +73,10 @@ def nginx_command(as_json: bool, docker: bool, names: tuple[str, ...], binary: s
         _show(report, as_json)
         return
     longest = max(c.duration for c in cases)
-    err.print(f"measuring {len(cases)} cases through real nginx"
-              f"{'' if no_emulation else ' and through faultproxy'}, all at once (about {longest + 2:.0f} s)…")
+    err.print(
+        f"measuring {len(cases)} cases through real nginx"
+        f"{'' if no_emulation else ' and through faultproxy'}, all at once (about {longest + 2:.0f} s)…"
+    )
     try:
         report = run_loop(run_native(cases, binary=binary, emulate=not no_emulation))
     except PeerError as error:
@@ -75,9 +85,15 @@ def nginx_command(as_json: bool, docker: bool, names: tuple[str, ...], binary: s
 
 
 @repro.command("upstreams")
-@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on (0.0.0.0 in a container).")
-@click.option("--base-port", type=click.IntRange(1, 65000), default=None,
-              help="Case i listens on BASE_PORT+i (default: the compose file's 8100).")
+@click.option(
+    "--host", default="127.0.0.1", show_default=True, help="Address to listen on (0.0.0.0 in a container)."
+)
+@click.option(
+    "--base-port",
+    type=click.IntRange(1, 65000),
+    default=None,
+    help="Case i listens on BASE_PORT+i (default: the compose file's 8100).",
+)
 def upstreams(host: str, base_port: int | None) -> None:
     """Serve every case's upstream stream (what docker-compose.yml's `upstream` service runs)."""
     import asyncio
@@ -101,18 +117,43 @@ def upstreams(host: str, base_port: int | None) -> None:
 
 
 @repro.command("probe")
-@click.option("--upstream", "upstream_host", required=True, metavar="HOST",
-              help="Where `repro upstreams` runs (case i on port BASE_PORT+i).")
-@click.option("--base-port", type=click.IntRange(1, 65000), default=None, help="As given to `repro upstreams`.")
-@click.option("--nginx", "targets", multiple=True, required=True, metavar="VERSION=URL",
-              help="An nginx serving docker.conf, e.g. 1.28.3=http://nginx-old:8080 (repeatable).")
-@click.option("--wait", type=click.FloatRange(0, 600), default=60, show_default=True,
-              help="Seconds to wait for the upstreams and every nginx to accept connections.")
+@click.option(
+    "--upstream",
+    "upstream_host",
+    required=True,
+    metavar="HOST",
+    help="Where `repro upstreams` runs (case i on port BASE_PORT+i).",
+)
+@click.option(
+    "--base-port", type=click.IntRange(1, 65000), default=None, help="As given to `repro upstreams`."
+)
+@click.option(
+    "--nginx",
+    "targets",
+    multiple=True,
+    required=True,
+    metavar="VERSION=URL",
+    help="An nginx serving docker.conf, e.g. 1.28.3=http://nginx-old:8080 (repeatable).",
+)
+@click.option(
+    "--wait",
+    type=click.FloatRange(0, 600),
+    default=60,
+    show_default=True,
+    help="Seconds to wait for the upstreams and every nginx to accept connections.",
+)
 @click.option("--json", "as_json", is_flag=True, help="The measurements as JSON instead of the table.")
 @click.option("--case", "names", multiple=True, metavar="NAME", help="Only these cases (repeatable).")
 @click.option("--no-emulation", is_flag=True, help="Only real nginx, no faultproxy rows.")
-def probe_command(upstream_host: str, base_port: int | None, targets: tuple[str, ...], wait: float, as_json: bool,
-                  names: tuple[str, ...], no_emulation: bool) -> None:
+def probe_command(
+    upstream_host: str,
+    base_port: int | None,
+    targets: tuple[str, ...],
+    wait: float,
+    as_json: bool,
+    names: tuple[str, ...],
+    no_emulation: bool,
+) -> None:
     """Measure the cases through nginx servers started elsewhere (docker-compose.yml's `probe` service)."""
     from faultproxy.intermediaries.repro import BASE_PORT, CASES, run_external
 

@@ -48,8 +48,13 @@ def _volumes(service: str, items: list[str], base: Path) -> dict[str, dict[str, 
     for item in items:
         parts = item.split(":")
         if len(parts) not in (2, 3) or not parts[0].startswith("."):
-            raise ValueError(f"service {service}: volume {item!r}: only ./HOST:CONTAINER[:ro] bind mounts are supported")
-        out[str((base / parts[0]).resolve())] = {"bind": parts[1], "mode": parts[2] if len(parts) == 3 else "rw"}
+            raise ValueError(
+                f"service {service}: volume {item!r}: only ./HOST:CONTAINER[:ro] bind mounts are supported"
+            )
+        out[str((base / parts[0]).resolve())] = {
+            "bind": parts[1],
+            "mode": parts[2] if len(parts) == 3 else "rw",
+        }
     return out
 
 
@@ -84,8 +89,15 @@ def plan(compose: dict[str, Any], base: Path) -> list[Container]:
         if isinstance(command, str):
             command = command.split()
         build = spec.get("build")
-        out.append(Container(name, None if build else spec.get("image"), (base / build).resolve() if build else None,
-                             [str(c) for c in command], _volumes(name, spec.get("volumes") or [], base)))
+        out.append(
+            Container(
+                name,
+                None if build else spec.get("image"),
+                (base / build).resolve() if build else None,
+                [str(c) for c in command],
+                _volumes(name, spec.get("volumes") or [], base),
+            )
+        )
     return out
 
 
@@ -101,13 +113,20 @@ def engine() -> Any:
     except Exception as error:  # noqa: BLE001 - whatever the SDK raises, the answer is "no engine"
         where = os.environ.get("DOCKER_HOST") or "the local Docker socket"
         reason = str(error).splitlines()[0][:160]
-        raise DockerUnavailable(f"no Docker engine reachable at {where} ({reason}); run `faultproxy repro nginx` "
-                                "without --docker for the same measurement with the local nginx") from None
+        raise DockerUnavailable(
+            f"no Docker engine reachable at {where} ({reason}); run `faultproxy repro nginx` "
+            "without --docker for the same measurement with the local nginx"
+        ) from None
     return client
 
 
-def run_compose(names: tuple[str, ...] = (), *, emulate: bool = True,
-                log: Callable[[str], None] = print, compose_file: Path = COMPOSE_FILE) -> dict[str, Any]:
+def run_compose(
+    names: tuple[str, ...] = (),
+    *,
+    emulate: bool = True,
+    log: Callable[[str], None] = print,
+    compose_file: Path = COMPOSE_FILE,
+) -> dict[str, Any]:
     """Run the compose file's services; return the probe's report (as ``--json`` prints it)."""
     client = engine()
     if not compose_file.is_file():
@@ -123,16 +142,27 @@ def run_compose(names: tuple[str, ...] = (), *, emulate: bool = True,
             if c.build is not None:
                 if c.build not in built:
                     log(f"building the faultproxy image from {c.build} …")
-                    built[c.build] = client.images.build(path=str(c.build), tag=f"faultproxy-repro:{run_id}", rm=True)[0].id
+                    built[c.build] = client.images.build(
+                        path=str(c.build), tag=f"faultproxy-repro:{run_id}", rm=True
+                    )[0].id
                 image = built[c.build]
             elif image is not None:
                 log(f"pulling {image} …")
                 client.images.pull(image)
             command = list(c.command)
             if c.service == PROBE:
-                command += ["--json", *(f"--case={n}" for n in names), *([] if emulate else ["--no-emulation"])]
-            container = client.containers.create(image, command or None, name=f"faultproxy-repro-{run_id}-{c.service}",
-                                                 volumes=c.volumes, detach=True)
+                command += [
+                    "--json",
+                    *(f"--case={n}" for n in names),
+                    *([] if emulate else ["--no-emulation"]),
+                ]
+            container = client.containers.create(
+                image,
+                command or None,
+                name=f"faultproxy-repro-{run_id}-{c.service}",
+                volumes=c.volumes,
+                detach=True,
+            )
             network.connect(container, aliases=[c.service])
             container.start()
             started.append(container)
@@ -145,7 +175,7 @@ def run_compose(names: tuple[str, ...] = (), *, emulate: bool = True,
         if status.get("StatusCode") != 0:
             errors = probe.logs(stdout=False, stderr=True).decode("utf-8", "replace").strip().splitlines()
             raise RuntimeError(f"the probe failed ({status.get('StatusCode')}): {' | '.join(errors[-5:])}")
-        return json.loads(output[output.index("{"):])
+        return json.loads(output[output.index("{") :])
     finally:
         for container in reversed(started):
             container.remove(force=True)

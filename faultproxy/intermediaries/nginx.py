@@ -93,9 +93,11 @@ def server_block(listen: str, locations: list[Location], routes_dir: str | Path)
 
 def docker_conf(locations: list[Location]) -> str:
     """``nginx-conf/docker.conf``: what the nginx containers of docker-compose.yml serve."""
-    header = ("# Generated from faultproxy/intermediaries/repro.py (the cases of `faultproxy repro nginx`);\n"
-              "# mounted as /etc/nginx/conf.d/default.conf by docker-compose.yml. The routes are the same\n"
-              "# files the native run includes.\n")
+    header = (
+        "# Generated from faultproxy/intermediaries/repro.py (the cases of `faultproxy repro nginx`);\n"
+        "# mounted as /etc/nginx/conf.d/default.conf by docker-compose.yml. The routes are the same\n"
+        "# files the native run includes.\n"
+    )
     return header + server_block("8080", locations, DOCKER_ROUTES)
 
 

@@ -91,7 +91,7 @@ class Reading:
         sent = [e.sent for e in self.events]
         if any(s is None for s in sent):
             return []
-        return [sum(1 for later in sent[k + 1:] if later <= e.t) for k, e in enumerate(self.events)]
+        return [sum(1 for later in sent[k + 1 :] if later <= e.t) for k, e in enumerate(self.events)]
 
     @property
     def releases(self) -> list[int]:
@@ -140,7 +140,9 @@ class Reading:
 
         delays = [e.t - e.sent for e in self.events if e.sent is not None]
         return {
-            "status": self.status, "framing": self.framing, "encoding": self.encoding or None,
+            "status": self.status,
+            "framing": self.framing,
+            "encoding": self.encoding or None,
             "server": self.server or None,
             "time_to_headers_ms": ms(self.since_request(self.t_headers)),
             "time_to_first_event_ms": ms(self.since_request(self.events[0].t)) if self.events else None,
@@ -150,11 +152,13 @@ class Reading:
             "delay_max_ms": ms(max(delays)) if delays else None,
             "events_per_read_max": max(per_read) if per_read else None,
             "reads": len(self.reads),
-            "shape": self.shape(), "releases": self.releases, "batches": self.batches(),
-            "end": self.end, "end_detail": self.end_detail,
+            "shape": self.shape(),
+            "releases": self.releases,
+            "batches": self.batches(),
+            "end": self.end,
+            "end_detail": self.end_detail,
             "ended_after_ms": ms(self.since_request(self.t_end)),
         }
-
 
     @property
     def nginx_version(self) -> str | None:
@@ -192,8 +196,13 @@ class _Records:
         self.read_at[t] = len(self.read_at)
         new = [{"t": t, "conn": 1, **r} for r in self.decoder.records(data, False)]
         self.records += new
-        return any(r["type"] == "end" and self._final() or r["type"] == "malformed"
-                   and not str(r.get("reason", "")).startswith("event stream:") for r in new)
+        return any(
+            r["type"] == "end"
+            and self._final()
+            or r["type"] == "malformed"
+            and not str(r.get("reason", "")).startswith("event stream:")
+            for r in new
+        )
 
     def _final(self) -> bool:
         return any(r["type"] == "head" and (r.get("status") or 0) >= 200 for r in self.records)
@@ -208,8 +217,15 @@ class _Records:
         return exchanges[-1] if exchanges else None
 
 
-def _reading(url: str, t_request: float, records: _Records, reads: list[tuple[float, int]], end: str,
-             detail: str, t_end: float) -> Reading:
+def _reading(
+    url: str,
+    t_request: float,
+    records: _Records,
+    reads: list[tuple[float, int]],
+    end: str,
+    detail: str,
+    t_end: float,
+) -> Reading:
     """What the oracle made of the records, with the probe's clock on it."""
     reading = Reading(url, t_request, reads=reads, t_end=t_end)
     x = records.exchange()
@@ -219,12 +235,18 @@ def _reading(url: str, t_request: float, records: _Records, reads: list[tuple[fl
     reading.status, reading.t_headers, reading.framing = x.status, x.t_start, x.framing
     reading.encoding = x.headers.get("content-encoding", "")
     reading.server = x.headers.get("server", "")
-    reading.events = [Arrival(e.id or "", e.t or t_end, _stamp(e.data), records.read_at.get(e.t, -1))
-                      for e in x.events]
+    reading.events = [
+        Arrival(e.id or "", e.t or t_end, _stamp(e.data), records.read_at.get(e.t, -1)) for e in x.events
+    ]
     reading.end = end or ENDS.get(x.end, CUT)
-    reading.end_detail = detail or x.detail or {
-        CLEAN: f"the {x.framing} body was complete",
-        CLOSED: "the connection closed: the only end a close-delimited body has"}.get(reading.end, x.end)
+    reading.end_detail = (
+        detail
+        or x.detail
+        or {
+            CLEAN: f"the {x.framing} body was complete",
+            CLOSED: "the connection closed: the only end a close-delimited body has",
+        }.get(reading.end, x.end)
+    )
     return reading
 
 
@@ -238,8 +260,10 @@ async def probe(url: str, *, time_limit: float) -> Reading:
     deadline = time.monotonic() + time_limit
     reader, writer = await asyncio.wait_for(asyncio.open_connection(upstream.host, upstream.port), time_limit)
     try:
-        writer.write(f"GET {target} HTTP/1.1\r\nHost: {upstream.authority}\r\nAccept: text/event-stream\r\n"
-                     "Accept-Encoding: gzip\r\nUser-Agent: faultproxy-probe\r\n\r\n".encode("latin-1"))
+        writer.write(
+            f"GET {target} HTTP/1.1\r\nHost: {upstream.authority}\r\nAccept: text/event-stream\r\n"
+            "Accept-Encoding: gzip\r\nUser-Agent: faultproxy-probe\r\n\r\n".encode("latin-1")
+        )
         await writer.drain()
         while True:
             left = deadline - time.monotonic()
@@ -248,7 +272,7 @@ async def probe(url: str, *, time_limit: float) -> Reading:
                 break
             try:
                 data = await asyncio.wait_for(reader.read(READ_SIZE), left)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 continue
             except ConnectionResetError:
                 t_end = time.time()

@@ -63,7 +63,10 @@ class Case:
     what: str
     upstream: dict[str, Any]  # ReferenceSSEServer options
     emulation: Any = None  # fault specs, a function of the upstream hop's HTTP version, or None
-    ends: tuple[str, str] = (CLEAN, CLEAN)  # how the stream ends (CLEAN, CLOSED, CUT): nginx < 1.29.7, >= 1.29.7
+    ends: tuple[str, str] = (
+        CLEAN,
+        CLEAN,
+    )  # how the stream ends (CLEAN, CLOSED, CUT): nginx < 1.29.7, >= 1.29.7
     shapes: tuple[str, str] = ("streams", "streams")  # how it arrives: nginx < 1.29.7, nginx >= 1.29.7
 
     def faults(self, hop: str) -> list[dict[str, Any]] | None:
@@ -82,27 +85,79 @@ class Case:
 
 
 CASES: tuple[Case, ...] = (
-    Case("defaults", "defaults", "nginx's defaults, small events", SMALL, DEFAULTS,
-         shapes=("held to the end", "streams")),
-    Case("defaults-1k", "defaults", "nginx's defaults, 1 KiB events", BIG, DEFAULTS, shapes=("batches", "streams")),
-    Case("x-accel", "defaults", "defaults; the upstream sends X-Accel-Buffering: no",
-         {**SMALL, "headers": {"X-Accel-Buffering": "no"}}, UNBUFFERED),
+    Case(
+        "defaults",
+        "defaults",
+        "nginx's defaults, small events",
+        SMALL,
+        DEFAULTS,
+        shapes=("held to the end", "streams"),
+    ),
+    Case(
+        "defaults-1k",
+        "defaults",
+        "nginx's defaults, 1 KiB events",
+        BIG,
+        DEFAULTS,
+        shapes=("batches", "streams"),
+    ),
+    Case(
+        "x-accel",
+        "defaults",
+        "defaults; the upstream sends X-Accel-Buffering: no",
+        {**SMALL, "headers": {"X-Accel-Buffering": "no"}},
+        UNBUFFERED,
+    ),
     Case("unbuffered", "unbuffered", "proxy_buffering off", SMALL, UNBUFFERED),
     Case("http11", "http11", "proxy_http_version 1.1 (buffering on)", SMALL, [_buffer("nginx-http11")]),
-    Case("gzip", "gzip", "gzip on for text/event-stream", SMALL,
-         _by_hop([_buffer("nginx-gzip"), HOP10, GZIP_SYNC], [_buffer("nginx-gzip"), GZIP_SYNC]),
-         shapes=("held to the end", "held to the end")),
-    Case("gzip-unbuffered", "gzip-unbuffered", "gzip on, proxy_buffering off", SMALL,
-         _by_hop([HOP10, GZIP_SYNC], [GZIP_SYNC])),
-    Case("read-timeout", "short-timeout", "proxy_read_timeout 1.5s, 2 s between events", IDLE,
-         [{"type": "read_timeout", "attributes": {"timeout_ms": READ_TIMEOUT_MS}}], (CUT, CUT)),
-    Case("keep-alive", "short-timeout", "proxy_read_timeout 1.5s, keep-alive comments every 0.5 s",
-         {**IDLE, "keepalive": 0.5}, [{"type": "read_timeout", "attributes": {"timeout_ms": READ_TIMEOUT_MS}}]),
-    Case("tutorial", "tutorial", "a tutorial's block: chunked_transfer_encoding off", SMALL,
-         [{"type": "close_delimited"}], (CLOSED, CLOSED)),
+    Case(
+        "gzip",
+        "gzip",
+        "gzip on for text/event-stream",
+        SMALL,
+        _by_hop([_buffer("nginx-gzip"), HOP10, GZIP_SYNC], [_buffer("nginx-gzip"), GZIP_SYNC]),
+        shapes=("held to the end", "held to the end"),
+    ),
+    Case(
+        "gzip-unbuffered",
+        "gzip-unbuffered",
+        "gzip on, proxy_buffering off",
+        SMALL,
+        _by_hop([HOP10, GZIP_SYNC], [GZIP_SYNC]),
+    ),
+    Case(
+        "read-timeout",
+        "short-timeout",
+        "proxy_read_timeout 1.5s, 2 s between events",
+        IDLE,
+        [{"type": "read_timeout", "attributes": {"timeout_ms": READ_TIMEOUT_MS}}],
+        (CUT, CUT),
+    ),
+    Case(
+        "keep-alive",
+        "short-timeout",
+        "proxy_read_timeout 1.5s, keep-alive comments every 0.5 s",
+        {**IDLE, "keepalive": 0.5},
+        [{"type": "read_timeout", "attributes": {"timeout_ms": READ_TIMEOUT_MS}}],
+    ),
+    Case(
+        "tutorial",
+        "tutorial",
+        "a tutorial's block: chunked_transfer_encoding off",
+        SMALL,
+        [{"type": "close_delimited"}],
+        (CLOSED, CLOSED),
+    ),
     # last, so that the compose file's upstream ports of the cases above stay where they were
-    Case("upstream-cut", "defaults", "nginx's defaults; the upstream dies after 3 events",
-         {**SMALL, "drop_after": 3, "drop_every": True}, DEFAULTS, (CLEAN, CUT), shapes=("held to the end", "streams")),
+    Case(
+        "upstream-cut",
+        "defaults",
+        "nginx's defaults; the upstream dies after 3 events",
+        {**SMALL, "drop_after": 3, "drop_every": True},
+        DEFAULTS,
+        (CLEAN, CUT),
+        shapes=("held to the end", "streams"),
+    ),
 )
 
 
@@ -124,8 +179,11 @@ def describe_faults(faults: list[dict[str, Any]]) -> str:
     parts = []
     for f in faults:
         attributes = f.get("attributes", {})
-        shown = (str(next(iter(attributes.values()))) if len(attributes) == 1
-                 else " ".join(f"{k}={v}" for k, v in attributes.items()))
+        shown = (
+            str(next(iter(attributes.values())))
+            if len(attributes) == 1
+            else " ".join(f"{k}={v}" for k, v in attributes.items())
+        )
         parts.append(f"{f['type']} {shown}".strip())
     return " + ".join(parts)
 
@@ -152,18 +210,30 @@ class CaseResult:
         """Each nginx row against the emulation of its hop: same events, same end, releases ±1."""
         out = []
         for real in (r for r in self.rows if r.kind == "nginx"):
-            emulated = next((r for r in self.rows if r.kind == "emulation" and real.hop in r.hop.split(",")), None)
+            emulated = next(
+                (r for r in self.rows if r.kind == "emulation" and real.hop in r.hop.split(",")), None
+            )
             if emulated is None:
                 continue
-            out.append({"nginx": real.path, "emulation": emulated.path,
-                        **same_shape(real.reading, emulated.reading, self.case.upstream["interval"])})
+            out.append(
+                {
+                    "nginx": real.path,
+                    "emulation": emulated.path,
+                    **same_shape(real.reading, emulated.reading, self.case.upstream["interval"]),
+                }
+            )
         return out
 
     def as_dict(self) -> dict[str, Any]:
         c = self.case
-        return {"case": c.name, "route": c.route, "what": c.what,
-                "upstream": {k: v for k, v in c.upstream.items()},
-                "rows": [r.as_dict() for r in self.rows], "emulation_matches": self.matches()}
+        return {
+            "case": c.name,
+            "route": c.route,
+            "what": c.what,
+            "upstream": {k: v for k, v in c.upstream.items()},
+            "rows": [r.as_dict() for r in self.rows],
+            "emulation_matches": self.matches(),
+        }
 
 
 TIME_MARGIN = 0.5  # send intervals: how far apart a head or an end may come and still be "the same"
@@ -182,18 +252,25 @@ def same_shape(real: Reading, emulated: Reading, interval: float) -> dict[str, A
         problems.append(f"released after {a} vs {b} sends")
     if real.end != emulated.end:
         problems.append(f"ended {real.end} vs {emulated.end}")
+
     def at(t: float | None) -> str:
         return "never" if t is None else f"{t / interval:.1f}"
 
-    for what, (x, y) in {"head": (real.t_headers, emulated.t_headers), "end": (real.t_end, emulated.t_end)}.items():
+    for what, (x, y) in {
+        "head": (real.t_headers, emulated.t_headers),
+        "end": (real.t_end, emulated.t_end),
+    }.items():
         x, y = real.since_request(x), emulated.since_request(y)
-        if (x is None) != (y is None) or (x is not None and y is not None and abs(x - y) > TIME_MARGIN * interval):
+        if (x is None) != (y is None) or (
+            x is not None and y is not None and abs(x - y) > TIME_MARGIN * interval
+        ):
             problems.append(f"{what} at {at(x)} vs {at(y)} send intervals")
     return {"same": not problems, "detail": "; ".join(problems) or "same arrival shape"}
 
 
-async def measure(cases: list[Case], targets: list[tuple[str, str]], upstreams: dict[str, str], *,
-                  emulate: bool = True) -> list[CaseResult]:
+async def measure(
+    cases: list[Case], targets: list[tuple[str, str]], upstreams: dict[str, str], *, emulate: bool = True
+) -> list[CaseResult]:
     """Probe every case through every nginx (``(version, base_url)``; case NAME at
     ``base_url/NAME/events``) and, with ``emulate``, through faultproxy with the case's faults
     in front of its upstream (``upstreams[name]``: ``http://host:port``) -- all at once."""
@@ -224,11 +301,15 @@ async def measure(cases: list[Case], targets: list[tuple[str, str]], upstreams: 
                 if hop not in emulations.setdefault(key, []):
                     emulations[key].append(hop)
             for key, hops in emulations.items():
-                proxy = Proxy(upstreams[c.name], faults=[parse_fault(f, index=i) for i, f in enumerate(specs[key])])
+                proxy = Proxy(
+                    upstreams[c.name], faults=[parse_fault(f, index=i) for i, f in enumerate(specs[key])]
+                )
                 await proxy.start()
                 proxies.append(proxy)
                 row = Row(f"faultproxy: {key}", "emulation", ",".join(hops), Reading("", 0.0))
-                jobs.append((c.name, row, f"{proxy.url}/events", probe(f"{proxy.url}/events", time_limit=limit)))
+                jobs.append(
+                    (c.name, row, f"{proxy.url}/events", probe(f"{proxy.url}/events", time_limit=limit))
+                )
         # one path that cannot be read (refused, reset while connecting) is a row that says so
         readings = await asyncio.gather(*(job for *_, job in jobs), return_exceptions=True)
     finally:
@@ -244,15 +325,18 @@ async def measure(cases: list[Case], targets: list[tuple[str, str]], upstreams: 
     return [results[c.name] for c in cases]
 
 
-async def serve_upstreams(cases: list[Case], host: str = "127.0.0.1", base_port: int | None = None) -> list[Any]:
+async def serve_upstreams(
+    cases: list[Case], host: str = "127.0.0.1", base_port: int | None = None
+) -> list[Any]:
     """One started reference server per case (stamped events); port ``base_port + i``, or free ones."""
     from faultproxy.servers.sse import ReferenceSSEServer
 
     servers = []
     try:
         for i, c in enumerate(cases):
-            server = ReferenceSSEServer(stamp=True, host=host, port=0 if base_port is None else base_port + i,
-                                        **c.upstream)
+            server = ReferenceSSEServer(
+                stamp=True, host=host, port=0 if base_port is None else base_port + i, **c.upstream
+            )
             await server.start()
             servers.append(server)
     except BaseException:
@@ -262,33 +346,53 @@ async def serve_upstreams(cases: list[Case], host: str = "127.0.0.1", base_port:
     return servers
 
 
-async def run_native(cases: list[Case] | None = None, *, binary: str | None = None,
-                     emulate: bool = True) -> dict[str, Any]:
+async def run_native(
+    cases: list[Case] | None = None, *, binary: str | None = None, emulate: bool = True
+) -> dict[str, Any]:
     """The whole reproduction on loopback: servers, Debian's nginx, the emulation, the probe."""
     cases = list(cases or CASES)
     servers = await serve_upstreams(cases)
     peer = None
     try:
-        locations = [nginx.Location(f"/{c.name}/", c.route, f"127.0.0.1:{s.port}") for c, s in zip(cases, servers)]
+        locations = [
+            nginx.Location(f"/{c.name}/", c.route, f"127.0.0.1:{s.port}") for c, s in zip(cases, servers)
+        ]
         peer = await asyncio.to_thread(nginx.start, locations, binary)
         version = nginx.version_of(peer.binary)
         started = time.time()
-        results = await measure(cases, [(version, f"http://127.0.0.1:{peer.port}")],
-                                {c.name: f"http://127.0.0.1:{s.port}" for c, s in zip(cases, servers)},
-                                emulate=emulate)
+        results = await measure(
+            cases,
+            [(version, f"http://127.0.0.1:{peer.port}")],
+            {c.name: f"http://127.0.0.1:{s.port}" for c, s in zip(cases, servers)},
+            emulate=emulate,
+        )
         errors = [line for line in peer.error_log().splitlines() if "[error]" in line]
     finally:
         if peer is not None:
             await asyncio.to_thread(peer.stop)
         for server in servers:
             await server.stop()
-    return report(results, [{"version": version, "binary": peer.binary, "upstream_hop": nginx.upstream_hop(version),
-                             "errors": errors[:20]}], started)
+    return report(
+        results,
+        [
+            {
+                "version": version,
+                "binary": peer.binary,
+                "upstream_hop": nginx.upstream_hop(version),
+                "errors": errors[:20],
+            }
+        ],
+        started,
+    )
 
 
 def report(results: list[CaseResult], nginxes: list[dict[str, Any]], started: float) -> dict[str, Any]:
-    return {"schema": "faultproxy-repro-nginx/1", "started": round(started, 3),
-            "nginx": [checked_label(n, results) for n in nginxes], "cases": [r.as_dict() for r in results]}
+    return {
+        "schema": "faultproxy-repro-nginx/1",
+        "started": round(started, 3),
+        "nginx": [checked_label(n, results) for n in nginxes],
+        "cases": [r.as_dict() for r in results],
+    }
 
 
 def checked_label(entry: dict[str, Any], results: list[CaseResult]) -> dict[str, Any]:
@@ -297,18 +401,24 @@ def checked_label(entry: dict[str, Any], results: list[CaseResult]) -> dict[str,
     labelled with (``--nginx VERSION=URL``): its expected shapes and emulations (which follow
     the upstream hop of the version) were then chosen for another nginx."""
     label = entry["version"]
-    readings = [row.reading for r in results for row in r.rows if row.kind == "nginx" and row.path == f"nginx {label}"]
+    readings = [
+        row.reading for r in results for row in r.rows if row.kind == "nginx" and row.path == f"nginx {label}"
+    ]
     seen = sorted({reading.server for reading in readings if reading.server})
     versions = {v for v in (reading.nginx_version for reading in readings) if v}
     problem = None
     if versions and versions != {label}:
         said = ", ".join(sorted(versions))
         hop = " / ".join(sorted({nginx.upstream_hop(v) for v in versions}))
-        problem = (f"labelled {label} but says it is nginx {said} (Server header): its upstream hop is {hop}, "
-                   f"the comparisons assumed {entry['upstream_hop']}")
+        problem = (
+            f"labelled {label} but says it is nginx {said} (Server header): its upstream hop is {hop}, "
+            f"the comparisons assumed {entry['upstream_hop']}"
+        )
     elif not versions and any(reading.status for reading in readings):
-        problem = (f"labelled {label}, which its responses do not confirm (Server: {', '.join(seen) or 'none'}; "
-                   "server_tokens off?)")
+        problem = (
+            f"labelled {label}, which its responses do not confirm (Server: {', '.join(seen) or 'none'}; "
+            "server_tokens off?)"
+        )
     return {**entry, "server": seen, "label_problem": problem}
 
 
@@ -327,8 +437,14 @@ async def _accepting(url: str, until: float) -> None:
             await asyncio.sleep(0.25)
 
 
-async def run_external(cases: list[Case], targets: list[tuple[str, str]], upstreams: dict[str, str], *,
-                       wait: float = 60.0, emulate: bool = True) -> dict[str, Any]:
+async def run_external(
+    cases: list[Case],
+    targets: list[tuple[str, str]],
+    upstreams: dict[str, str],
+    *,
+    wait: float = 60.0,
+    emulate: bool = True,
+) -> dict[str, Any]:
     """The reproduction against upstreams and nginx servers running elsewhere (the compose file's
     containers), once they all accept connections (``wait`` seconds at most)."""
     until = time.monotonic() + wait
@@ -336,5 +452,8 @@ async def run_external(cases: list[Case], targets: list[tuple[str, str]], upstre
         await _accepting(url, until)
     started = time.time()
     results = await measure(cases, targets, upstreams, emulate=emulate)
-    return report(results, [{"version": v, "url": url, "upstream_hop": nginx.upstream_hop(v)} for v, url in targets],
-                  started)
+    return report(
+        results,
+        [{"version": v, "url": url, "upstream_hop": nginx.upstream_hop(v)} for v, url in targets],
+        started,
+    )

@@ -16,8 +16,6 @@ from typing import Any, TypeVar
 import click
 
 from faultproxy.cli import BadInput
-from faultproxy.net.addresses import HTTPURL, error_text, parse_hostport, parse_http_url
-from faultproxy.net.stream_server import StreamServer
 from faultproxy.lab.chunked import ChunkedServer, describe, fetch_chunked
 from faultproxy.lab.echo import EchoServer
 from faultproxy.lab.echo import echo as roundtrip
@@ -25,6 +23,8 @@ from faultproxy.lab.framing import VARIANTS, FramingServer, compare, table
 from faultproxy.lab.http_server import DEFAULT_BODY, HTTPServer
 from faultproxy.lab.sse_client import DEFAULT_RECONNECT_MS, FAILED, Attempt, ReceivedEvent, SSEClient
 from faultproxy.lab.sse_server import SSEServer
+from faultproxy.net.addresses import HTTPURL, error_text, parse_hostport, parse_http_url
+from faultproxy.net.stream_server import StreamServer
 from faultproxy.wire.chunked import ChunkData, ChunkedEnd, ChunkEnd
 from faultproxy.wire.http import Response
 

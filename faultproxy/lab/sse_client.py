@@ -166,7 +166,11 @@ class SSEClient:
         url = self.url
         try:
             # https: TLS over the same socket, trusting what Python's ssl trusts (SSL_CERT_FILE too)
-            tls = {"ssl": ssl.create_default_context(), "server_hostname": url.host} if url.scheme == "https" else {}
+            tls = (
+                {"ssl": ssl.create_default_context(), "server_hostname": url.host}
+                if url.scheme == "https"
+                else {}
+            )
             reader, writer = await asyncio.wait_for(
                 asyncio.open_connection(url.host, url.port, **tls), self.connect_timeout
             )
@@ -232,10 +236,15 @@ class SSEClient:
                 FAILED,
                 f"Content-Type {attempt.content_type!r} is not text/event-stream",
             )
-        elif (coding := (response.headers.get("content-encoding") or b"identity").strip().lower()) != b"identity":
+        elif (
+            coding := (response.headers.get("content-encoding") or b"identity").strip().lower()
+        ) != b"identity":
             # This client asks for no encoding and decodes none: parsing compressed bytes as
             # events would lose every event without a word, so the connection fails instead.
-            attempt.outcome, attempt.detail = FAILED, f"Content-Encoding {coding.decode('latin-1')!r} not supported"
+            attempt.outcome, attempt.detail = (
+                FAILED,
+                f"Content-Encoding {coding.decode('latin-1')!r} not supported",
+            )
         else:
             if self.on_open:
                 self.on_open(attempt)

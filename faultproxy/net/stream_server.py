@@ -44,8 +44,14 @@ class StreamServer:
     :func:`faultproxy.tls.server_context`; :attr:`url` then says ``https://``.
     """
 
-    def __init__(self, host: str = "127.0.0.1", port: int = 0, *, log: str | Path | None = None,
-                 tls: ssl.SSLContext | None = None):
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        *,
+        log: str | Path | None = None,
+        tls: ssl.SSLContext | None = None,
+    ):
         self.host = host
         self.port = port
         self.tls = tls

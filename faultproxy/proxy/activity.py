@@ -53,18 +53,31 @@ class ActivityLog:
             self.refused += 1
             self.log.warning("#%d refused the request: %s", conn, fields.get("reason", "?"))
         elif kind == "tls":
-            self.log.info("#%d TLS with the %s: %s %s, ALPN %s, SNI %s, certificate %s", conn, fields.get("side", "?"),
-                          fields.get("version"), fields.get("cipher"), fields.get("alpn"), fields.get("sni"),
-                          fields.get("certificate"))
+            self.log.info(
+                "#%d TLS with the %s: %s %s, ALPN %s, SNI %s, certificate %s",
+                conn,
+                fields.get("side", "?"),
+                fields.get("version"),
+                fields.get("cipher"),
+                fields.get("alpn"),
+                fields.get("sni"),
+                fields.get("certificate"),
+            )
         elif kind == "tls_failed":
-            self.log.warning("#%d TLS with the %s failed: %s", conn, fields.get("side", "?"), fields.get("reason", "?"))
+            self.log.warning(
+                "#%d TLS with the %s failed: %s", conn, fields.get("side", "?"), fields.get("reason", "?")
+            )
         elif kind in ("target", "tunnel"):
             detail = " ".join(f"{k}={v}" for k, v in fields.items())
             self.log.info("#%d %s %s", conn, kind, detail)
         elif kind == "timeout":
             self.timeouts += 1
-            self.log.info("#%d closed: %s of %s s passed", conn, str(fields.get("limit", "?")).replace("_", " "),
-                          fields.get("seconds", "?"))
+            self.log.info(
+                "#%d closed: %s of %s s passed",
+                conn,
+                str(fields.get("limit", "?")).replace("_", " "),
+                fields.get("seconds", "?"),
+            )
         elif kind == "fault_close":
             self.log.info("#%d a fault closed the connection (%s)", conn, _how(fields.get("how")))
         elif kind == "closed" and fields.get("how") == "rst":
@@ -101,8 +114,10 @@ class ActivityLog:
     def summary(self) -> str:
         limits = f", {self.over_cap} over the connection cap" if self.over_cap else ""
         limits += f", {_n(self.timeouts, 'timeout')}" if self.timeouts else ""
-        return (f"{_n(self.connections, 'connection')}, {_n(self.faults, 'fault')} fired, "
-                f"{_n(self.upstream_failures, 'upstream failure')}, {_n(self.refused, 'request')} refused{limits}")
+        return (
+            f"{_n(self.connections, 'connection')}, {_n(self.faults, 'fault')} fired, "
+            f"{_n(self.upstream_failures, 'upstream failure')}, {_n(self.refused, 'request')} refused{limits}"
+        )
 
 
 def _how(how: Any) -> str:

@@ -20,8 +20,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from faultproxy.redact import redact_text
 from faultproxy.proxy.states import CLIENT, UPSTREAM, Mode, Phase, SideEvent, SideState, Timer, Trigger
+from faultproxy.redact import redact_text
 from faultproxy.upstream import TargetError
 from faultproxy.wire.errors import WireError
 from faultproxy.wire.http import Request, encode_response
@@ -37,9 +37,16 @@ FULL_LINGER = 1.0
 
 # The reason phrases of the proxy's own answers, as RFC 9110 §15 names them (http.HTTPStatus's
 # differ between Python versions: 414 is "Request-URI Too Long" before 3.13).
-REASONS = {400: "Bad Request", 405: "Method Not Allowed", 408: "Request Timeout", 414: "URI Too Long",
-           431: "Request Header Fields Too Large", 502: "Bad Gateway", 503: "Service Unavailable",
-           505: "HTTP Version Not Supported"}
+REASONS = {
+    400: "Bad Request",
+    405: "Method Not Allowed",
+    408: "Request Timeout",
+    414: "URI Too Long",
+    431: "Request Header Fields Too Large",
+    502: "Bad Gateway",
+    503: "Service Unavailable",
+    505: "HTTP Version Not Supported",
+}
 
 
 def plain_response(status: int, text: str) -> bytes:
@@ -61,7 +68,9 @@ class Answers:
 
     def __init__(self, core: ConnectionCore):
         self._core = core
-        self.requests = 0  # request heads read from the client so far, forwarded or not (the latest one's exchange)
+        self.requests = (
+            0  # request heads read from the client so far, forwarded or not (the latest one's exchange)
+        )
         self.malformed_seen = False  # upstream down: what the client sent is no valid request
         self.upstream_error: str | None = None  # why the upstream connection could not be made
         self.upstream_said = False  # upstream_error is a whole sentence naming the upstream (a TLS failure)
@@ -112,7 +121,9 @@ class Answers:
         answer = response.pipeline.expect(request, now)
         if answer is not None or self.upstream_error is not None:
             core.port.answered(request, self.requests)
-        response.push(answer or [])  # the answer; or none, but an alarm a fault set on the request (read_timeout)
+        response.push(
+            answer or []
+        )  # the answer; or none, but an alarm a fault set on the request (read_timeout)
         return answer is not None
 
     def check_request(self, data: bytes) -> None:
@@ -138,7 +149,9 @@ class Answers:
         self.refused = (text, request, status)
         waits = self._waits()
         core.port.note(
-            "refused", reason=text.strip(), answer=f"{status} after the responses due" if waits else str(status)
+            "refused",
+            reason=text.strip(),
+            answer=f"{status} after the responses due" if waits else str(status),
         )
         core.enter(Trigger.REQUEST_MALFORMED)
         core.timers.disarm(Timer.HEADER)  # nothing more is read: no head is awaited

@@ -185,8 +185,14 @@ def request_record(kind: str, request: Request, exchange: int, redact: bool) -> 
     raw, target = request.raw, request.target.decode("latin-1")
     if redact:
         raw, target = redact_head(raw), redact_target(target)
-    return {"type": kind, "dir": "request", "exchange": exchange, "method": request.method.decode("latin-1"),
-            "target": target, "b64": _b64(raw)}
+    return {
+        "type": kind,
+        "dir": "request",
+        "exchange": exchange,
+        "method": request.method.decode("latin-1"),
+        "target": target,
+        "b64": _b64(raw),
+    }
 
 
 class _DirectionDecoder:
@@ -240,8 +246,16 @@ class _DirectionDecoder:
             self.sse = SSEParser() if events else None
             self.event_index = 0
             raw = redact_head(event.raw) if redact else event.raw
-            return [{"type": "head", "dir": self.direction, "exchange": self.exchange, "status": event.status,
-                     "reason": event.reason.decode("latin-1"), "b64": _b64(raw)}]
+            return [
+                {
+                    "type": "head",
+                    "dir": self.direction,
+                    "exchange": self.exchange,
+                    "status": event.status,
+                    "reason": event.reason.decode("latin-1"),
+                    "b64": _b64(raw),
+                }
+            ]
         if isinstance(event, (BodyData, ChunkData, TunnelData)):
             kind = {BodyData: "body", ChunkData: "chunk_data", TunnelData: "body"}[type(event)]
             raw = self.masker.feed(event.raw) if self.masker is not None else event.raw
@@ -277,8 +291,14 @@ class _DirectionDecoder:
             return [{"type": "malformed", **base, "reason": f"event stream: {error}"}]
         out = []
         for ev in events:
-            out.append({"type": "event", **base, "index": self.event_index,
-                        "event": {"type": ev.type, "data": ev.data, "id": ev.id, "retry": ev.retry}})
+            out.append(
+                {
+                    "type": "event",
+                    **base,
+                    "index": self.event_index,
+                    "event": {"type": ev.type, "data": ev.data, "id": ev.id, "retry": ev.retry},
+                }
+            )
             self.event_index += 1
         return out
 
@@ -358,16 +378,27 @@ class CaptureWriter:
     def _failed(self, error: OSError) -> None:
         self.error = error
         self._decoders.clear()
-        log.warning("capture %s: %s; the proxy goes on relaying, the capture stops here", self.path,
-                    error.strerror or error)
+        log.warning(
+            "capture %s: %s; the proxy goes on relaying, the capture stops here",
+            self.path,
+            error.strerror or error,
+        )
 
     def _now(self) -> float:
         return round(time.monotonic() - self._start, 6)
 
     def meta(self, **fields: Any) -> None:
-        self._write({"type": "meta", "version": CAPTURE_VERSION, "started": time.time(),
-                     "monotonic_start": self._start, "redacted": self.redact, "upstream_side": WHEN_CHANGED,
-                     **fields})
+        self._write(
+            {
+                "type": "meta",
+                "version": CAPTURE_VERSION,
+                "started": time.time(),
+                "monotonic_start": self._start,
+                "redacted": self.redact,
+                "upstream_side": WHEN_CHANGED,
+                **fields,
+            }
+        )
 
     def open(self, conn: int, client: Any) -> None:
         if self.error is not None:
@@ -415,7 +446,9 @@ class CaptureWriter:
         knows what was asked, and that no server answered it."""
         if conn in self._decoders:
             self._split(conn)  # the answer is the proxy's: from here the client's side is not the server's
-            self._write({"t": self._now(), "conn": conn, **request_record("answered", request, exchange, self.redact)})
+            self._write(
+                {"t": self._now(), "conn": conn, **request_record("answered", request, exchange, self.redact)}
+            )
 
     def forget(self, conn: int) -> None:
         """Stop decoding a connection (its decoder failed); its notes are still written."""
@@ -459,7 +492,9 @@ class CaptureWriter:
         t = round(evidence.pop("t") - self._start, 6)
         if self.redact:  # evidence may quote the request ("answered GET /v1/...?key=...")
             evidence = map_strings(evidence, redact_text)
-        self._write({"t": t, "type": "fault", **evidence})  # the evidence's own fields: fault, fault_type, ...
+        self._write(
+            {"t": t, "type": "fault", **evidence}
+        )  # the evidence's own fields: fault, fault_type, ...
 
     def sync(self) -> None:
         """Push what is buffered to the file, so a reader sees every record written so far.

@@ -43,8 +43,10 @@ def _show_events(records: Iterator[dict[str, Any]]) -> None:
             continue
         ev = r["event"]
         retry = "-" if ev["retry"] is None else ev["retry"]
-        click.echo(f"{r['t'] * 1000:10.3f} ms  #{r['conn']}.{r['exchange']} event {r['index'] + 1}: "
-                   f"type={ev['type']} id={ev['id'] or '-'} retry={retry}")
+        click.echo(
+            f"{r['t'] * 1000:10.3f} ms  #{r['conn']}.{r['exchange']} event {r['index'] + 1}: "
+            f"type={ev['type']} id={ev['id'] or '-'} retry={retry}"
+        )
         for line in ev["data"].split("\n"):
             click.echo(f"    {line}")
 
@@ -85,8 +87,10 @@ def _show_summary(records: Iterator[dict[str, Any]]) -> None:
     for conn, number in order:
         x = exchanges[(conn, number)]
         ending = "complete" if x["complete"] else x.get("malformed", "incomplete")
-        click.echo(f"#{conn}.{number}  {x.get('request', '?'):<40} {x.get('status', '---')}  "
-                   f"{x['bytes']:>10} B  {x['events']:>6} events  {(x['end'] - x['start']) * 1000:9.1f} ms  {ending}")
+        click.echo(
+            f"#{conn}.{number}  {x.get('request', '?'):<40} {x.get('status', '---')}  "
+            f"{x['bytes']:>10} B  {x['events']:>6} events  {(x['end'] - x['start']) * 1000:9.1f} ms  {ending}"
+        )
         if last[conn] == number and conn in ends:
             for line in ends[conn].lines():
                 click.echo(f"      {line}")
@@ -127,8 +131,11 @@ class Ends:
         if self.reset_by:
             out.append(f"the client got an RST ({self.reset_by})")
         closes = [c for c in self.closes if not (self.reset_by and c == "client FIN")]  # the RST ended it
-        closes.sort(key=lambda c: {"client": 1, "upstream": 2}.get(c.split(" ")[0], 0) if c.endswith(("FIN", "RST"))
-                    else 0)  # what ended it first, then each socket's end (the order the loop saw says nothing)
+        closes.sort(
+            key=lambda c: (
+                {"client": 1, "upstream": 2}.get(c.split(" ")[0], 0) if c.endswith(("FIN", "RST")) else 0
+            )
+        )  # what ended it first, then each socket's end (the order the loop saw says nothing)
         if closes:
             out.append("closed: " + ", ".join(closes))
         return out

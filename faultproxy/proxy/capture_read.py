@@ -69,7 +69,16 @@ def raw_lines(records: Iterable[dict[str, Any]]) -> Iterator[str]:
             yield f"{stamp} {arrow} {lines[0]}"
             for line in lines[1:]:
                 yield f"{'':>{len(stamp)}} {arrow} {line}"
-        elif r["type"] in ("eof", "closed", "fault_close", "upstream_error", "refused", "malformed", "fault",
-                           "upstream_split", "timeout"):
+        elif r["type"] in (
+            "eof",
+            "closed",
+            "fault_close",
+            "upstream_error",
+            "refused",
+            "malformed",
+            "fault",
+            "upstream_split",
+            "timeout",
+        ):
             detail = " ".join(f"{k}={v}" for k, v in r.items() if k not in ("t", "conn", "type"))
             yield f"{stamp} · {r['type']} {detail}"

@@ -43,7 +43,9 @@ class Connections:
     def __init__(self, config: RelayConfig, faults: FaultSet):
         self.config = config
         self.faults = faults
-        self.sink: CaptureSink = NO_CAPTURE  # told what happens to each connection (the proxy's log and capture)
+        self.sink: CaptureSink = (
+            NO_CAPTURE  # told what happens to each connection (the proxy's log and capture)
+        )
         self.relays: dict[int, Relay] = {}
         self.cap = config.limits.connection_cap()
         self.over_cap: dict[int, None] = {}  # the relays answering 503, oldest first (in relays too)
@@ -64,7 +66,9 @@ class Connections:
             self.relays[oldest].core.abort()
         self.accepted += 1
         kind = CapturingRelay if self.sink.active else Relay
-        relay = kind(self.config, self.faults, self.accepted, self.sink, self._done, self.cap if full else None)
+        relay = kind(
+            self.config, self.faults, self.accepted, self.sink, self._done, self.cap if full else None
+        )
         self.relays[relay.id] = relay
         if full:
             self.over_cap[relay.id] = None

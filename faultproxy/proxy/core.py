@@ -36,11 +36,11 @@ from faultproxy.proxy.limits import ProxyLimits
 from faultproxy.proxy.outbox import QUEUE_LIMIT
 from faultproxy.proxy.routing import Routing
 from faultproxy.proxy.secure import Secure
-from faultproxy.proxy.targets import Targets
 from faultproxy.proxy.states import (
     CLIENT,
     PEER,
     UPSTREAM,
+    WRITABLE,
     Mode,
     Phase,
     Side,
@@ -48,9 +48,9 @@ from faultproxy.proxy.states import (
     SideState,
     Timer,
     Trigger,
-    WRITABLE,
     next_phase,
 )
+from faultproxy.proxy.targets import Targets
 from faultproxy.tls.layer import TLSLayer
 from faultproxy.upstream import Upstream
 
@@ -129,7 +129,9 @@ class ConnectionCore:
         self.targets = Targets(self)
         rule = routing.head_rule()
         # each request head as the upstream must see it (Host toward a TLS upstream; origin form)
-        self.heads: HeadRewriter | None = HeadRewriter(rule) if rule is not None and config.raw is not True else None
+        self.heads: HeadRewriter | None = (
+            HeadRewriter(rule) if rule is not None and config.raw is not True else None
+        )
         self.early: list[bytes] = []  # client bytes read before the upstream connection exists
         self.deadlines = Deadlines(self)
         raw = config.raw is True
@@ -145,7 +147,12 @@ class ConnectionCore:
             clock=clock,
         )
         request = Pipeline(
-            faults, conn_id, "request", raw=raw, strict=True, limits=config.limits.head,
+            faults,
+            conn_id,
+            "request",
+            raw=raw,
+            strict=True,
+            limits=config.limits.head,
             on_request=self.answers.request_seen,
         )
         self.request = Flow.between(
@@ -261,7 +268,11 @@ class ConnectionCore:
         self.sides.move(side, SideEvent.LOST)
         if side is CLIENT:
             self.timers.disarm(Timer.LINGER)
-        if side is UPSTREAM and self.phase is Phase.HANDSHAKING and self.sides.state[CLIENT] is not SideState.GONE:
+        if (
+            side is UPSTREAM
+            and self.phase is Phase.HANDSHAKING
+            and self.sides.state[CLIENT] is not SideState.GONE
+        ):
             self.secure.lost_in_handshake()  # a 502 naming the reason
         elif reset:
             # what the lost side sent and a fault still holds is dropped; its peer is reset too

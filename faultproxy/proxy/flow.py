@@ -106,7 +106,9 @@ class Sides:
         before = self.state[side]
         state = self.state[side] = next_side_state(before, event)
         if (before in WRITABLE) is not (state in WRITABLE):
-            self.sinks[side].write = self._port.writer(side, self.encrypt[side]) if state in WRITABLE else discard
+            self.sinks[side].write = (
+                self._port.writer(side, self.encrypt[side]) if state in WRITABLE else discard
+            )
         return state
 
     def opened(self, side: Side) -> None:

@@ -94,8 +94,10 @@ class ProxyHead:
             raise ForwardError(f"request head larger than {limit} bytes", 431)
         if end < 0:
             if not opens_like_http(bytes(self._buf)):
-                raise ForwardError("not an HTTP request: a forward proxy expects CONNECT host:port "
-                                   "or an absolute-form request (GET http://host/path)")
+                raise ForwardError(
+                    "not an HTTP request: a forward proxy expects CONNECT host:port "
+                    "or an absolute-form request (GET http://host/path)"
+                )
             return None
         try:
             request = parse_request_head(bytes(self._buf[:end]), strict=True)
@@ -115,13 +117,17 @@ def route(request: Request) -> Tunnel | Origin:
     if request.target.startswith(b"/") or request.target == b"*":
         raise ForwardError(
             "this is a forward proxy: send absolute-form requests (GET http://host/path), "
-            "e.g. by setting HTTP_PROXY; for a reverse proxy start faultproxy with --upstream URL", 405)
+            "e.g. by setting HTTP_PROXY; for a reverse proxy start faultproxy with --upstream URL",
+            405,
+        )
     try:
         upstream, sent = forward_target(request)
     except TargetError as error:
         raise ForwardError(str(error)) from None
     if upstream.tls:
-        raise ForwardError("an https:// URL goes through a proxy as CONNECT host:443, not as a request target")
+        raise ForwardError(
+            "an https:// URL goes through a proxy as CONNECT host:443, not as a request target"
+        )
     return Origin(upstream, without_proxy_fields(sent))
 
 
@@ -146,8 +152,10 @@ def origin_rule(upstream: Upstream):
         if isinstance(target, Tunnel):
             raise ForwardError("CONNECT after a request on the same connection: open a new connection")
         if target.upstream != upstream:
-            raise ForwardError(f"this connection goes to {upstream.authority}; a request for "
-                               f"{target.upstream.authority} needs a connection of its own")
+            raise ForwardError(
+                f"this connection goes to {upstream.authority}; a request for "
+                f"{target.upstream.authority} needs a connection of its own"
+            )
         return target.request
 
     return rewrite
@@ -205,9 +213,13 @@ class Intercept:
     never: tuple[str, ...] = ()
 
     @classmethod
-    def parse(cls, only: tuple[str, ...] | list[str] = (), never: tuple[str, ...] | list[str] = ()) -> Intercept:
-        return cls(tuple(_pattern(t, "--intercept") for t in only),
-                   tuple(_pattern(t, "--no-intercept") for t in never))
+    def parse(
+        cls, only: tuple[str, ...] | list[str] = (), never: tuple[str, ...] | list[str] = ()
+    ) -> Intercept:
+        return cls(
+            tuple(_pattern(t, "--intercept") for t in only),
+            tuple(_pattern(t, "--no-intercept") for t in never),
+        )
 
     def __call__(self, host: str) -> bool:
         host = host.lower().rstrip(".")

@@ -39,7 +39,9 @@ class ProxyLimits:
         for name in ("header_timeout", "idle_timeout"):
             value = getattr(self, name)
             if value is not None and not (isinstance(value, (int, float)) and value > 0):
-                raise ValueError(f"{name} must be a number of seconds above 0 (or None for none), not {value!r}")
+                raise ValueError(
+                    f"{name} must be a number of seconds above 0 (or None for none), not {value!r}"
+                )
         cap = self.max_connections
         if cap is not None and (not isinstance(cap, int) or isinstance(cap, bool) or cap < 1):
             raise ValueError(f"max_connections must be a whole number of at least 1, not {cap!r}")

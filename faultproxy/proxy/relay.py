@@ -19,9 +19,9 @@ from collections.abc import Callable
 from faultproxy.faults.faultset import FaultSet
 from faultproxy.net.addresses import Address
 from faultproxy.net.tcp import reset
-from faultproxy.proxy.sinks import CaptureSink
 from faultproxy.proxy.core import ConnectionCore, RelayConfig
 from faultproxy.proxy.flow import Ending
+from faultproxy.proxy.sinks import CaptureSink
 from faultproxy.proxy.states import CLIENT, UPSTREAM, Side, Timer
 from faultproxy.wire.http import Request
 
@@ -74,7 +74,18 @@ class Relay:
     Implements the core's :class:`~faultproxy.proxy.flow.Port`. Knows nothing of the proxy
     that made it: a config, the fault set, a capture sink and ``on_done`` are all it gets."""
 
-    __slots__ = ("_connecting", "_timers", "capture", "client", "closed", "core", "full", "id", "on_done", "upstream")
+    __slots__ = (
+        "_connecting",
+        "_timers",
+        "capture",
+        "client",
+        "closed",
+        "core",
+        "full",
+        "id",
+        "on_done",
+        "upstream",
+    )
 
     def __init__(
         self,

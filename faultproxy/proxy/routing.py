@@ -103,12 +103,16 @@ def make_routing(
     if not forward and upstream is None:
         raise TargetError("--upstream URL is required (or --preset NAME, or --forward for an HTTP proxy)")
     if forward and tls:
-        raise TargetError("--forward with --tls: clients reach a forward proxy in plain HTTP (HTTPS_PROXY=http://…) "
-                          "and their TLS runs inside CONNECT; drop --tls")
+        raise TargetError(
+            "--forward with --tls: clients reach a forward proxy in plain HTTP (HTTPS_PROXY=http://…) "
+            "and their TLS runs inside CONNECT; drop --tls"
+        )
     if (intercept or no_intercept) and not forward:
         raise TargetError("--intercept/--no-intercept choose what a forward proxy intercepts: add --forward")
     if insecure and upstream_ca is not None:
-        raise TargetError("--insecure turns verification off; --upstream-ca names what to verify against: give one")
+        raise TargetError(
+            "--insecure turns verification off; --upstream-ca names what to verify against: give one"
+        )
     if not handshake_timeout > 0:
         raise TargetError(f"--tls-timeout must be more than 0 seconds, got {handshake_timeout}")
     target = parse_upstream_url(upstream) if upstream is not None else None
@@ -117,7 +121,9 @@ def make_routing(
     speaks_tls = forward or (target is not None and target.tls)
     if not speaks_tls and (upstream_ca is not None or insecure):
         raise TargetError(f"--upstream-ca/--insecure are for https:// upstreams; {target} is plain HTTP")
-    client_context = upstream_context(ca_file=upstream_ca, insecure=insecure, keylog=keylog) if speaks_tls else None
+    client_context = (
+        upstream_context(ca_file=upstream_ca, insecure=insecure, keylog=keylog) if speaks_tls else None
+    )
     intercepting = forward and not any(p == "*" for p in choice.never)
     server_contexts = None
     if tls or intercepting:
@@ -125,4 +131,6 @@ def make_routing(
     elif keylog is not None and client_context is None:
         raise TargetError("--keylog records TLS keys: it needs an https:// upstream, --tls or --forward")
     name = listen_host if listen_host not in ("0.0.0.0", "::", "") else "localhost"
-    return Routing(target, resolver, client_context, server_contexts, tls, name, choice, handshake_timeout, keep_host)
+    return Routing(
+        target, resolver, client_context, server_contexts, tls, name, choice, handshake_timeout, keep_host
+    )

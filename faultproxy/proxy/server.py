@@ -27,8 +27,8 @@ from faultproxy.proxy.capture import CaptureWriter
 from faultproxy.proxy.connections import Connections
 from faultproxy.proxy.core import LINGER_SECONDS, RelayConfig
 from faultproxy.proxy.limits import ProxyLimits
-from faultproxy.proxy.sinks import ProxySink
 from faultproxy.proxy.routing import make_routing
+from faultproxy.proxy.sinks import ProxySink
 
 _SETTER_TIMEOUT = 30.0  # seconds another thread waits for the loop to apply ``enabled``
 
@@ -50,7 +50,7 @@ class Proxy:
         redact: bool = True,
         connect_timeout: float = 10.0,
         linger: float = LINGER_SECONDS,
-        limits: ProxyLimits = ProxyLimits(),
+        limits: ProxyLimits | None = None,
         faults: list[FaultSpec] | None = None,
         seed: int = 0,
         **tls: Any,
@@ -71,7 +71,7 @@ class Proxy:
         self.upstream: Address | None = parse_upstream(upstream) if upstream is not None else None
         self.raw = raw
         self.connect_timeout = connect_timeout
-        self.limits = limits
+        self.limits = limits = limits or ProxyLimits()
         self.faults = FaultSet(check_unique(list(faults or [])), seed=seed)
         self.activity = ActivityLog()  # told what the capture is told, for faultproxy proxy -v
         config = RelayConfig(self.upstream, raw, connect_timeout, linger, routing=self.routing, limits=limits)
@@ -104,8 +104,12 @@ class Proxy:
                 raise
             target = self.routing.upstream
             upstream = "forward" if target is None else target.url if target.tls else str(self.upstream)
-            self._capture.meta(upstream=upstream, listen=str(self.listen), raw=self.raw,
-                               tls=target is not None and target.tls)
+            self._capture.meta(
+                upstream=upstream,
+                listen=str(self.listen),
+                raw=self.raw,
+                tls=target is not None and target.tls,
+            )
         if self._capture is not None:  # ours, or one a subclass made (the recorder's)
             self.connections.sink = ProxySink(self.activity, self._capture)
         if not self.connections.taking:  # disabled before it started: it has a port, and refuses

@@ -104,7 +104,11 @@ class ProxySink(CaptureSink):
             getattr(self.writer, method)(*args, **kwargs)
         except Exception as error:  # noqa: BLE001 -- any failure: logged, and the relay goes on (see above)
             # one line per connection, what and why; the traceback only with -vv (a bug to report)
-            log.error("capture of connection #%d failed (%s: %s); it is still relayed, no longer decoded",
-                      conn, type(error).__name__, error)
+            log.error(
+                "capture of connection #%d failed (%s: %s); it is still relayed, no longer decoded",
+                conn,
+                type(error).__name__,
+                error,
+            )
             log.debug("the capture's traceback", exc_info=True)
             self.writer.forget(conn)

@@ -53,7 +53,9 @@ class Phase(Enum):
     # no upstream (the connect failed, or the proxy is at its connection cap): waiting to see
     # what the client wants (a 502 or a 503, or a close)
     UPSTREAM_DOWN = "upstream down"
-    REFUSING = "refusing"  # a malformed request: its 400 (414, 431, 408, 505) waits for the responses due before it
+    REFUSING = (
+        "refusing"  # a malformed request: its 400 (414, 431, 408, 505) waits for the responses due before it
+    )
     ANSWERED = "answered"  # the proxy answered (400, 502, …): the client is drained until it closes (linger)
     CLOSING = "closing"  # the proxy ended the connection: waiting for the sockets to be gone
     CLOSED = "closed"  # both sockets gone: the connection is done
@@ -68,7 +70,9 @@ class Trigger(Enum):
     INTERCEPT = "a CONNECT tunnel opens with TLS to intercept: the upstream's handshake starts"
     UPSTREAM_FAILED = "the upstream connection failed (refused, DNS, timeout)"
     OVER_CAPACITY = "the proxy is at its connection cap: no upstream connection is made (a 503)"
-    REQUEST_MALFORMED = "a request cannot be parsed or is over a limit (the proxy will answer 400, 414, 431, 408)"
+    REQUEST_MALFORMED = (
+        "a request cannot be parsed or is over a limit (the proxy will answer 400, 414, 431, 408)"
+    )
     ANSWER = "the proxy answers the client itself, or ends its side after the upstream's end"
     END = "the proxy ends the connection (a fault's close, a reset passed on, shutdown)"
     BOTH_GONE = "both sockets are gone"

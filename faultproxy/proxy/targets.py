@@ -40,7 +40,6 @@ if TYPE_CHECKING:
     from faultproxy.proxy.core import ConnectionCore
 
 
-
 class Targets:
     """The upstream of one connection, and how the proxy gets there."""
 
@@ -121,9 +120,12 @@ class Targets:
             core.early.append(received)
         else:
             self.tunnel = found
-            self.rest = received[len(found.request.raw):]
-        core.port.note("target", upstream=found.upstream.address,
-                       how="connect" if isinstance(found, Tunnel) else "absolute-form")
+            self.rest = received[len(found.request.raw) :]
+        core.port.note(
+            "target",
+            upstream=found.upstream.address,
+            how="connect" if isinstance(found, Tunnel) else "absolute-form",
+        )
         self.connect()
 
     def _established(self) -> None:

@@ -79,8 +79,9 @@ def update_latest(run_dir: Path, link: Path | None = None) -> Path:
     return link
 
 
-def write_reports(report: dict[str, Any], out_dir: Path, *, latest: bool = True,
-                  embed_json: bool = True) -> dict[str, Path]:
+def write_reports(
+    report: dict[str, Any], out_dir: Path, *, latest: bool = True, embed_json: bool = True
+) -> dict[str, Path]:
     """Validate ``report`` and write ``report.json``, ``index.html``, ``junit.xml`` and ``summary.md``.
 
     ``out_dir`` is the run's folder (``reports/<run-id>``), created if needed. With

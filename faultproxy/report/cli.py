@@ -16,10 +16,19 @@ def report() -> None:
 
 @report.command("merge")
 @click.argument("sources", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
-@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("reports"), show_default=True,
-              help="The merged report goes to OUT/<run-id>/, and OUT/latest points at it.")
-@click.option("--run-id", help="The merged run's id (default: the shards' common id, else the earliest + '-merged').")
-@click.option("--partial", is_flag=True, help="Merge even when some shards are missing (the report says which came).")
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("reports"),
+    show_default=True,
+    help="The merged report goes to OUT/<run-id>/, and OUT/latest points at it.",
+)
+@click.option(
+    "--run-id", help="The merged run's id (default: the shards' common id, else the earliest + '-merged')."
+)
+@click.option(
+    "--partial", is_flag=True, help="Merge even when some shards are missing (the report says which came)."
+)
 def merge(sources: tuple[Path, ...], out: Path, run_id: str | None, partial: bool) -> None:
     """Join the reports of a run's shards (`faultproxy run --shard K/N`) into one: report.json,
     index.html, junit.xml and summary.md, as one unsharded run writes them.

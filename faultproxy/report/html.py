@@ -74,38 +74,64 @@ def embed_json(data: Any) -> str:
 def _header(report: dict[str, Any], matrix: Matrix) -> str:
     tot = totals(report, matrix)
     if tot.ok:
-        verdict = (f'<p class="verdict pass"><span class="big">PASSED</span> all {tot.results} results '
-                   f'({tot.cells} cells) met their expectations'
-                   + (f", {tot.known} as recorded known behaviours" if tot.known else "") + "</p>")
+        verdict = (
+            f'<p class="verdict pass"><span class="big">PASSED</span> all {tot.results} results '
+            f"({tot.cells} cells) met their expectations"
+            + (f", {tot.known} as recorded known behaviours" if tot.known else "")
+            + "</p>"
+        )
     elif tot.verdict == "flaky":
-        verdict = (f'<p class="verdict flaky"><span class="big">FLAKY</span> no cell failed, but {tot.cells_flaky} of '
-                   f'{tot.cells} cells passed in some runs and not in others (each with its rate below)</p>')
+        verdict = (
+            f'<p class="verdict flaky"><span class="big">FLAKY</span> no cell failed, but {tot.cells_flaky} of '
+            f"{tot.cells} cells passed in some runs and not in others (each with its rate below)</p>"
+        )
     else:
-        verdict = (f'<p class="verdict fail"><span class="big">FAILED</span> {tot.failed} of {tot.results} results '
-                   f'({tot.cells_failed} of {tot.cells} cells) did not pass'
-                   + (f"; {tot.known_changed} known behaviour{'s' * (tot.known_changed != 1)} changed"
-                      if tot.known_changed else "") + "</p>" + _failing_list(matrix))
+        verdict = (
+            f'<p class="verdict fail"><span class="big">FAILED</span> {tot.failed} of {tot.results} results '
+            f"({tot.cells_failed} of {tot.cells} cells) did not pass"
+            + (
+                f"; {tot.known_changed} known behaviour{'s' * (tot.known_changed != 1)} changed"
+                if tot.known_changed
+                else ""
+            )
+            + "</p>"
+            + _failing_list(matrix)
+        )
     note = interrupted_note(report)
     if note:
-        verdict = f'<p class="verdict interrupted"><span class="big">INTERRUPTED</span> {_e(note)}</p>' + verdict
+        verdict = (
+            f'<p class="verdict interrupted"><span class="big">INTERRUPTED</span> {_e(note)}</p>' + verdict
+        )
     env = report.get("environment") or {}
-    meta = [("started", report.get("started")), ("duration", format_seconds(report.get("duration_s"))),
-            ("seed", report.get("seed")), ("faultproxy", report.get("faultproxy_version"))]
+    meta = [
+        ("started", report.get("started")),
+        ("duration", format_seconds(report.get("duration_s"))),
+        ("seed", report.get("seed")),
+        ("faultproxy", report.get("faultproxy_version")),
+    ]
     meta += [(k, v) for k, v in env.items() if isinstance(v, (str, int, float))]
     chips = []
     for o in OUTCOMES:
         n = tot.by_outcome.get(o.name, 0)
-        chips.append(f'<li class="chip o-{o.name}{" zero" if not n else ""}" title="{_e(o.meaning)}">'
-                     f'<span class="abbr">{_e(o.abbr)}</span><span class="lbl">{_e(o.label)}</span>'
-                     f'<b class="n">{n}</b></li>')
+        chips.append(
+            f'<li class="chip o-{o.name}{" zero" if not n else ""}" title="{_e(o.meaning)}">'
+            f'<span class="abbr">{_e(o.abbr)}</span><span class="lbl">{_e(o.label)}</span>'
+            f'<b class="n">{n}</b></li>'
+        )
     extra = []
     if tot.known:
-        extra.append(f'<li class="chip plain"><span class="lbl">passed as known</span><b class="n">{tot.known}</b></li>')
+        extra.append(
+            f'<li class="chip plain"><span class="lbl">passed as known</span><b class="n">{tot.known}</b></li>'
+        )
     if tot.known_changed:
-        extra.append(f'<li class="chip plain changed"><span class="lbl">known changed</span>'
-                     f'<b class="n">{tot.known_changed}</b></li>')
+        extra.append(
+            f'<li class="chip plain changed"><span class="lbl">known changed</span>'
+            f'<b class="n">{tot.known_changed}</b></li>'
+        )
     if tot.skipped:
-        extra.append(f'<li class="chip plain"><span class="lbl">skipped</span><b class="n">{tot.skipped}</b></li>')
+        extra.append(
+            f'<li class="chip plain"><span class="lbl">skipped</span><b class="n">{tot.skipped}</b></li>'
+        )
     return f"""<header class="top">
 <div class="titlebar"><h1>faultproxy report</h1><code class="run-id">{_e(report.get("run_id"))}</code>
 <nav class="files"><a href="report.json">report.json</a><a href="junit.xml">junit.xml</a><a href="summary.md">summary.md</a>
@@ -121,15 +147,26 @@ MAX_HEADLINE = 10  # failing cells named, with their reasons, under the verdict
 
 def _failing_list(matrix: Matrix) -> str:
     """The failing cells under the verdict, each with why it failed, linked to its panel."""
-    failing = [(cell, r) for cell in matrix.ran_cells() if not cell.flaky for r in cell.results if not r.get("passed")]
+    failing = [
+        (cell, r)
+        for cell in matrix.ran_cells()
+        if not cell.flaky
+        for r in cell.results
+        if not r.get("passed")
+    ]
     items = []
     for cell, r in failing[:MAX_HEADLINE]:
         why = "; ".join(why_failed(r)) or "failed"
-        items.append(f'<li><a href="{_e(_href(cell.key))}">{_e(cell.scenario)} × {_e(cell.client)}'
-                     f'{_e(repetition_label(r, cell))}</a> <span class="o">{_e(outcome(r["outcome"]).label)}</span> '
-                     f'— {_e(one_line(why, 400))}</li>')
-    more = (f'<li class="more">… and {len(failing) - MAX_HEADLINE} more (the cells marked ✗ below)</li>'
-            if len(failing) > MAX_HEADLINE else "")
+        items.append(
+            f'<li><a href="{_e(_href(cell.key))}">{_e(cell.scenario)} × {_e(cell.client)}'
+            f'{_e(repetition_label(r, cell))}</a> <span class="o">{_e(outcome(r["outcome"]).label)}</span> '
+            f"— {_e(one_line(why, 400))}</li>"
+        )
+    more = (
+        f'<li class="more">… and {len(failing) - MAX_HEADLINE} more (the cells marked ✗ below)</li>'
+        if len(failing) > MAX_HEADLINE
+        else ""
+    )
     return f'<ul class="failing" aria-label="failing cells and why">{"".join(items)}{more}</ul>'
 
 
@@ -137,26 +174,34 @@ def _failing_list(matrix: Matrix) -> str:
 
 
 def _legend() -> str:
-    items = "".join(f'<li><span class="swatch o-{o.name}">{_e(o.abbr)}</span> <b>{_e(o.label)}</b>: '
-                    f'{_e(o.meaning)}</li>' for o in OUTCOMES)
-    marks = ('<li><span class="swatch o-ok pass-mark">✓</span> passed: met every expectation</li>'
-             '<li><span class="swatch o-error fail-mark">✗</span> failed</li>'
-             '<li><span class="swatch o-silent_loss is-known">known</span> passed only as a recorded known behaviour'
-             ' (an expected failure)</li>'
-             '<li><span class="swatch o-error is-changed">changed</span> a recorded known behaviour changed: fails'
-             ' the run until the record is updated</li>'
-             '<li><span class="swatch o-error flaky-mark">≈</span> flaky: the outcome varied between runs'
-             ' (neither passed nor failed; the cell says how many runs passed)</li>'
-             '<li><span class="swatch na">n/a</span> client not available</li>')
-    return (f'<details class="legend-box" open><summary>Legend: outcomes and marks</summary><ul class="legend-list">{items}{marks}</ul>'
-            "</details>")
+    items = "".join(
+        f'<li><span class="swatch o-{o.name}">{_e(o.abbr)}</span> <b>{_e(o.label)}</b>: {_e(o.meaning)}</li>'
+        for o in OUTCOMES
+    )
+    marks = (
+        '<li><span class="swatch o-ok pass-mark">✓</span> passed: met every expectation</li>'
+        '<li><span class="swatch o-error fail-mark">✗</span> failed</li>'
+        '<li><span class="swatch o-silent_loss is-known">known</span> passed only as a recorded known behaviour'
+        " (an expected failure)</li>"
+        '<li><span class="swatch o-error is-changed">changed</span> a recorded known behaviour changed: fails'
+        " the run until the record is updated</li>"
+        '<li><span class="swatch o-error flaky-mark">≈</span> flaky: the outcome varied between runs'
+        " (neither passed nor failed; the cell says how many runs passed)</li>"
+        '<li><span class="swatch na">n/a</span> client not available</li>'
+    )
+    return (
+        f'<details class="legend-box" open><summary>Legend: outcomes and marks</summary><ul class="legend-list">{items}{marks}</ul>'
+        "</details>"
+    )
 
 
 def _cell_html(cell: Cell) -> str:
     if not cell.ran:
         if cell.unavailable:
-            return (f'<td class="cell na" title="{_e(cell.unavailable)}"><span class="inner">'
-                    f'<span class="abbr">n/a</span><span class="sub">skipped</span></span></td>')
+            return (
+                f'<td class="cell na" title="{_e(cell.unavailable)}"><span class="inner">'
+                f'<span class="abbr">n/a</span><span class="sub">skipped</span></span></td>'
+            )
         return '<td class="cell none" title="not run"><span class="inner"><span class="abbr">—</span></span></td>'
     o = outcome(cell.outcome or "")
     classes = ["cell", f"o-{o.name}", "pass" if cell.passed else "fail"]
@@ -176,18 +221,22 @@ def _cell_html(cell: Cell) -> str:
         classes[2] = "flaky"
         subs.append(f"flaky: {cell.runs_passed}/{len(cell.results)} passed")
     verdict = "flaky, " + cell.rate if cell.flaky else ("passed" if cell.passed else "failed")
-    label = (f"{cell.scenario} × {cell.client}: {o.label}, {verdict}"
-             + (", known behaviour" if "is-known" in classes else "")
-             + (", known behaviour changed" if "is-changed" in classes else "")
-             + (f", {len(cell.results)} repetitions" if len(cell.results) > 1 else ""))
+    label = (
+        f"{cell.scenario} × {cell.client}: {o.label}, {verdict}"
+        + (", known behaviour" if "is-known" in classes else "")
+        + (", known behaviour changed" if "is-changed" in classes else "")
+        + (f", {len(cell.results)} repetitions" if len(cell.results) > 1 else "")
+    )
     mark = "≈" if cell.flaky else ("✓" if cell.passed else "✗")
     sub = f'<span class="sub">{_e(" · ".join(subs))}</span>' if subs else ""
     title = cell.summary
     if not cell.passed and not cell.flaky and cell.worst is not None:
         title = "failed: " + "; ".join(why_failed(cell.worst)) + " — " + title
-    return (f'<td class="{" ".join(classes)}" data-outcome="{_e(o.name)}" data-key="{_e(cell.key)}">'
-            f'<a class="inner" href="{_e(_href(cell.key))}" aria-label="{_e(label)}" title="{_e(one_line(title, 600))}">'
-            f'<span class="abbr">{_e(o.abbr)}</span><span class="mark" aria-hidden="true">{mark}</span>{sub}</a></td>')
+    return (
+        f'<td class="{" ".join(classes)}" data-outcome="{_e(o.name)}" data-key="{_e(cell.key)}">'
+        f'<a class="inner" href="{_e(_href(cell.key))}" aria-label="{_e(label)}" title="{_e(one_line(title, 600))}">'
+        f'<span class="abbr">{_e(o.abbr)}</span><span class="mark" aria-hidden="true">{mark}</span>{sub}</a></td>'
+    )
 
 
 def _matrix(matrix: Matrix) -> str:
@@ -195,19 +244,31 @@ def _matrix(matrix: Matrix) -> str:
     for c in matrix.clients:
         version = c.get("version") or ("not installed" if not c.get("available", True) else "")
         cls = ' class="unavailable"' if not c.get("available", True) else ""
-        head.append(f'<th scope="col"{cls} title="{_e(c.get("reason") or "")}"><span class="cname">{_e(c["name"])}'
-                    f'</span><span class="cver">{_e(version)}</span></th>')
+        head.append(
+            f'<th scope="col"{cls} title="{_e(c.get("reason") or "")}"><span class="cname">{_e(c["name"])}'
+            f'</span><span class="cver">{_e(version)}</span></th>'
+        )
     rows = []
     for s, cells in matrix.rows():
         failing = any(c.ran and not c.passed for c in cells)
-        faults = " ".join(f'<span class="ftag">{_e(f.get("type", "?"))}</span>' for f in s.get("faults") or [])
-        rows.append(f'<tr class="{"has-fail" if failing else "all-pass"}"><th scope="row" title="{_e(s.get("description"))}">'
-                    f'<span class="sname">{_e(s["name"])}</span><span class="sfaults">{faults or "no faults"}</span></th>'
-                    + "".join(_cell_html(c) for c in cells) + "</tr>")
-    none = ("" if any("has-fail" in row for row in rows) else
-            '<p class="none-failing" id="none-failing" hidden>No scenario has a failure: every cell passed.</p>')
-    return (f'<div class="matrix-scroll"><table class="matrix" id="matrix"><thead><tr>{"".join(head)}</tr></thead>'
-            f'<tbody>{"".join(rows)}</tbody></table>{none}</div>')
+        faults = " ".join(
+            f'<span class="ftag">{_e(f.get("type", "?"))}</span>' for f in s.get("faults") or []
+        )
+        rows.append(
+            f'<tr class="{"has-fail" if failing else "all-pass"}"><th scope="row" title="{_e(s.get("description"))}">'
+            f'<span class="sname">{_e(s["name"])}</span><span class="sfaults">{faults or "no faults"}</span></th>'
+            + "".join(_cell_html(c) for c in cells)
+            + "</tr>"
+        )
+    none = (
+        ""
+        if any("has-fail" in row for row in rows)
+        else '<p class="none-failing" id="none-failing" hidden>No scenario has a failure: every cell passed.</p>'
+    )
+    return (
+        f'<div class="matrix-scroll"><table class="matrix" id="matrix"><thead><tr>{"".join(head)}</tr></thead>'
+        f"<tbody>{''.join(rows)}</tbody></table>{none}</div>"
+    )
 
 
 # ---------------------------------------------------------------------------------------- details
@@ -255,22 +316,35 @@ def _idlist(label: str, ids: list[Any], cls: str = "") -> str:
 
 def _evidence(ev: dict[str, Any]) -> str:
     nums = [(k, ev.get(k)) for k in ("sent", "delivered", "received") if ev.get(k) is not None]
-    parts = ['<dl class="counts">' + "".join(f"<div><dt>{k}</dt><dd>{_e(v)}</dd></div>" for k, v in nums)
-             + (f'<div><dt>end</dt><dd>{_e(ev["end"])}</dd></div>' if ev.get("end") else "") + "</dl>"]
-    lists = (_idlist("missing", ev.get("missing") or [], "bad") + _idlist("duplicated", ev.get("duplicated") or [])
-             + _idlist("reordered", ev.get("reordered") or []) + _idlist("garbled", ev.get("garbled") or [], "bad")
-             + _idlist("extra (never sent)", ev.get("extra") or [], "bad"))
+    parts = [
+        '<dl class="counts">'
+        + "".join(f"<div><dt>{k}</dt><dd>{_e(v)}</dd></div>" for k, v in nums)
+        + (f"<div><dt>end</dt><dd>{_e(ev['end'])}</dd></div>" if ev.get("end") else "")
+        + "</dl>"
+    ]
+    lists = (
+        _idlist("missing", ev.get("missing") or [], "bad")
+        + _idlist("duplicated", ev.get("duplicated") or [])
+        + _idlist("reordered", ev.get("reordered") or [])
+        + _idlist("garbled", ev.get("garbled") or [], "bad")
+        + _idlist("extra (never sent)", ev.get("extra") or [], "bad")
+    )
     if lists:
         parts.append(f'<dl class="ids">{lists}</dl>')
-    for key, label in (("oracle_vs_sent", "what the fault changed"),
-                       ("received_vs_oracle", "where the client parsed the wire differently")):
+    for key, label in (
+        ("oracle_vs_sent", "what the fault changed"),
+        ("received_vs_oracle", "where the client parsed the wire differently"),
+    ):
         if ev.get(key):
             parts.append(f'<p class="note"><b>{label}:</b> {_e(ev[key])}</p>')
     if ev.get("message"):
         parts.append(_message(ev["message"]))
     if ev.get("matched_by"):
-        parts.append(f'<p class="note muted">events matched by {_e(ev["matched_by"])}'
-                     + (f"; compared as {_e(ev['projection'])}" if ev.get("projection") else "") + "</p>")
+        parts.append(
+            f'<p class="note muted">events matched by {_e(ev["matched_by"])}'
+            + (f"; compared as {_e(ev['projection'])}" if ev.get("projection") else "")
+            + "</p>"
+        )
     return "".join(parts)
 
 
@@ -279,23 +353,37 @@ def _message(m: dict[str, Any]) -> str:
     got, sent = m.get("received") or {}, m.get("truth") or {}
 
     def calls(message: dict[str, Any]) -> str:
-        return "<br>".join(f"{_e(c.get('name'))}({_e(c.get('arguments'))})" for c in message.get("tool_calls") or []) or "–"
+        return (
+            "<br>".join(
+                f"{_e(c.get('name'))}({_e(c.get('arguments'))})" for c in message.get("tool_calls") or []
+            )
+            or "–"
+        )
 
-    rows = [("text", _e(got.get("text") or ""), _e(sent.get("text") or "")),
-            ("tool calls", calls(got), calls(sent)),
-            ("finish reason", _e(got.get("finish_reason")), _e(sent.get("finish_reason"))),
-            ("usage", _e(got.get("usage")), _e(sent.get("usage")))]
+    rows = [
+        ("text", _e(got.get("text") or ""), _e(sent.get("text") or "")),
+        ("tool calls", calls(got), calls(sent)),
+        ("finish reason", _e(got.get("finish_reason")), _e(sent.get("finish_reason"))),
+        ("usage", _e(got.get("usage")), _e(sent.get("usage"))),
+    ]
     if got.get("blocks") is not None:
         rows.append(("content blocks", _e(", ".join(got["blocks"])), _e(", ".join(sent.get("blocks") or []))))
     if sent.get("error"):
         error = sent["error"]
-        rows.append(("server's error", "–", _e(f"{error.get('type')}: {error.get('message')} "
-                                                f"(after {error.get('after')} deltas)")))
+        rows.append(
+            (
+                "server's error",
+                "–",
+                _e(f"{error.get('type')}: {error.get('message')} (after {error.get('after')} deltas)"),
+            )
+        )
     body = "".join(f"<tr><th>{label}</th><td>{a}</td><td>{b}</td></tr>" for label, a, b in rows)
     diffs = "".join(f"<li>{_e(d)}</li>" for d in m.get("differences") or [])
-    return (f'<table class="message"><caption>the message the application got, beside what was sent</caption>'
-            f'<tr><th></th><th>received</th><th>sent</th></tr>{body}</table>'
-            + (f'<ul class="differences">{diffs}</ul>' if diffs else ""))
+    return (
+        f'<table class="message"><caption>the message the application got, beside what was sent</caption>'
+        f"<tr><th></th><th>received</th><th>sent</th></tr>{body}</table>"
+        + (f'<ul class="differences">{diffs}</ul>' if diffs else "")
+    )
 
 
 def _expectations(result: dict[str, Any]) -> str:
@@ -303,9 +391,11 @@ def _expectations(result: dict[str, Any]) -> str:
     for x in result.get("expectations") or []:
         met = bool(x.get("met"))
         detail = f' <span class="detail">— {_e(x["detail"])}</span>' if x.get("detail") else ""
-        items.append(f'<li class="{"met" if met else "unmet"}"><span class="tick" aria-hidden="true">'
-                     f'{"✓" if met else "✗"}</span><span class="sr">{"met" if met else "unmet"}:</span> '
-                     f'{_e(x.get("name"))}{detail}</li>')
+        items.append(
+            f'<li class="{"met" if met else "unmet"}"><span class="tick" aria-hidden="true">'
+            f'{"✓" if met else "✗"}</span><span class="sr">{"met" if met else "unmet"}:</span> '
+            f"{_e(x.get('name'))}{detail}</li>"
+        )
     return f'<ul class="expectations">{"".join(items) or "<li class=muted>none</li>"}</ul>'
 
 
@@ -313,20 +403,26 @@ def _known(result: dict[str, Any]) -> str:
     if result.get("known_changed"):
         recorded = (result.get("evidence") or {}).get("known_recorded")
         was = f" Recorded: <b>{_e(recorded)}</b>." if recorded else ""
-        return (f'<p class="known-box changed"><b>Known behaviour changed.</b>{was} Now: '
-                f'<b>{_e(outcome(result["outcome"]).label)}</b>. This fails the run until the record is updated.</p>')
+        return (
+            f'<p class="known-box changed"><b>Known behaviour changed.</b>{was} Now: '
+            f"<b>{_e(outcome(result['outcome']).label)}</b>. This fails the run until the record is updated.</p>"
+        )
     if result.get("known"):
         how = "passes" if result.get("passed") else "does not pass"
-        return (f'<p class="known-box"><b>Recorded known behaviour</b> — this cell {how} because it matches: '
-                f'{_e(result["known"])}</p>')
+        return (
+            f'<p class="known-box"><b>Recorded known behaviour</b> — this cell {how} because it matches: '
+            f"{_e(result['known'])}</p>"
+        )
     return ""
 
 
 def _transcript_head(tr: dict[str, Any]) -> str:
     events = tr.get("events") or []
-    return (f'Transcript: {len(events)} event{"s" * (len(events) != 1)}, '
-            f'{len(tr.get("attempts") or [])} connection attempt(s), end <b>{_e(tr.get("end"))}</b>'
-            f'{", exit code " + _e(tr["exit_code"]) if tr.get("exit_code") not in (None, 0) else ""}')
+    return (
+        f"Transcript: {len(events)} event{'s' * (len(events) != 1)}, "
+        f"{len(tr.get('attempts') or [])} connection attempt(s), end <b>{_e(tr.get('end'))}</b>"
+        f"{', exit code ' + _e(tr['exit_code']) if tr.get('exit_code') not in (None, 0) else ''}"
+    )
 
 
 def _transcript_lazy(tr: dict[str, Any] | None, index: int) -> str:
@@ -337,36 +433,54 @@ def _transcript_lazy(tr: dict[str, Any] | None, index: int) -> str:
     """
     if not tr:
         return ""
-    return (f'<details class="transcript" data-result="{index}"><summary>{_transcript_head(tr)}</summary>'
-            '<div class="tr-body"><p class="muted nojs">The transcript is in report.json (this page shows it '
-            "with JavaScript enabled).</p></div></details>")
+    return (
+        f'<details class="transcript" data-result="{index}"><summary>{_transcript_head(tr)}</summary>'
+        '<div class="tr-body"><p class="muted nojs">The transcript is in report.json (this page shows it '
+        "with JavaScript enabled).</p></div></details>"
+    )
 
 
 def _transcript(tr: dict[str, Any] | None) -> str:
     if not tr:
         return ""
     events = tr.get("events") or []
-    rows = [{"#": i + 1, "t": e.get("t"), "conn": e.get("connection"), "type": e.get("type"), "id": e.get("id"),
-             "data": e.get("data")} for i, e in enumerate(events[:MAX_TRANSCRIPT_EVENTS])]
-    more = (f'<p class="muted">… {len(events) - MAX_TRANSCRIPT_EVENTS} more events in report.json</p>'
-            if len(events) > MAX_TRANSCRIPT_EVENTS else "")
+    rows = [
+        {
+            "#": i + 1,
+            "t": e.get("t"),
+            "conn": e.get("connection"),
+            "type": e.get("type"),
+            "id": e.get("id"),
+            "data": e.get("data"),
+        }
+        for i, e in enumerate(events[:MAX_TRANSCRIPT_EVENTS])
+    ]
+    more = (
+        f'<p class="muted">… {len(events) - MAX_TRANSCRIPT_EVENTS} more events in report.json</p>'
+        if len(events) > MAX_TRANSCRIPT_EVENTS
+        else ""
+    )
     notes = "".join(f"<li>{_e(n)}</li>" for n in tr.get("notes") or [])
-    stderr = (f'<h5>stderr (tail)</h5>{_pre(tr["stderr_tail"], "stderr")}' if tr.get("stderr_tail") else "")
+    stderr = f"<h5>stderr (tail)</h5>{_pre(tr['stderr_tail'], 'stderr')}" if tr.get("stderr_tail") else ""
     raw = json.dumps(tr, ensure_ascii=False, indent=1)
-    return (f'<details class="transcript"><summary>{_transcript_head(tr)}</summary>'
-            + (f'<ul class="notes">{notes}</ul>' if notes else "")
-            + f'<h5>events the application saw</h5>{_table(rows)}{more}'
-            + f'<h5>connection attempts</h5>{_table(tr.get("attempts") or [], ("number", "t", "last_event_id"))}'
-            + stderr
-            + f'<details class="raw"><summary>raw transcript JSON</summary>{_pre(raw, "json")}</details></details>')
+    return (
+        f'<details class="transcript"><summary>{_transcript_head(tr)}</summary>'
+        + (f'<ul class="notes">{notes}</ul>' if notes else "")
+        + f"<h5>events the application saw</h5>{_table(rows)}{more}"
+        + f"<h5>connection attempts</h5>{_table(tr.get('attempts') or [], ('number', 't', 'last_event_id'))}"
+        + stderr
+        + f'<details class="raw"><summary>raw transcript JSON</summary>{_pre(raw, "json")}</details></details>'
+    )
 
 
 def _result(result: dict[str, Any], cell: Cell, scenario: dict[str, Any], index: int, lazy: bool) -> str:
     o = outcome(result["outcome"])
     ev = result.get("evidence") or {}
     passed = bool(result.get("passed"))
-    badges = [f'<span class="badge o-{o.name}">{_e(o.label)}</span>',
-              f'<span class="badge {"pass" if passed else "fail"}">{"✓ passed" if passed else "✗ failed"}</span>']
+    badges = [
+        f'<span class="badge o-{o.name}">{_e(o.label)}</span>',
+        f'<span class="badge {"pass" if passed else "fail"}">{"✓ passed" if passed else "✗ failed"}</span>',
+    ]
     if result.get("known") and passed:
         badges.append('<span class="badge known">known behaviour</span>')
     if result.get("known_changed"):
@@ -377,10 +491,13 @@ def _result(result: dict[str, Any], cell: Cell, scenario: dict[str, Any], index:
     error = ev.get("error") or {}
     err_html = ""
     if error:
-        err_html = ('<section class="error-box"><h4>Client error</h4>'
-                    + _pre(f"{error.get('type') or 'error'}: {error.get('message') or ''}", "error") + "</section>")
+        err_html = (
+            '<section class="error-box"><h4>Client error</h4>'
+            + _pre(f"{error.get('type') or 'error'}: {error.get('message') or ''}", "error")
+            + "</section>"
+        )
     capture = result.get("capture_excerpt")
-    capture_html = (f'<section><h4>Wire capture (excerpt)</h4>{_capture(capture)}</section>' if capture else "")
+    capture_html = f"<section><h4>Wire capture (excerpt)</h4>{_capture(capture)}</section>" if capture else ""
     svg_id = f"tl-{index}"  # index: the result's place in report["results"]
     return f"""<article class="result" data-outcome="{_e(o.name)}">
 <h3>{"Repetition " + _e(rep.strip(" #")) + " · " if rep else ""}{"".join(badges)}</h3>
@@ -413,8 +530,10 @@ def _exchanges(exchanges: Any) -> str:
     if not exchanges or not isinstance(exchanges, list):
         return ""
     rows = [x for x in exchanges if isinstance(x, dict)]
-    return (f"<section><h4>Exchanges the proxy delivered</h4>"
-            f'{_table(rows, ("conn", "exchange", "method", "target", "status", "events", "end", "trouble"))}</section>')
+    return (
+        f"<section><h4>Exchanges the proxy delivered</h4>"
+        f"{_table(rows, ('conn', 'exchange', 'method', 'target', 'status', 'events', 'end', 'trouble'))}</section>"
+    )
 
 
 def _capture(text: str) -> str:
@@ -424,18 +543,29 @@ def _capture(text: str) -> str:
         text = text[:MAX_PRE] + f"\n… ({len(text) - MAX_PRE} more characters in report.json)"
     lines = []
     for line in text.split("\n"):
-        cls = ("cap-fault" if " · fault" in line else "cap-note" if " · " in line else
-               "cap-req" if " → " in line else "cap-resp" if " ← " in line else "")
+        cls = (
+            "cap-fault"
+            if " · fault" in line
+            else "cap-note"
+            if " · " in line
+            else "cap-req"
+            if " → " in line
+            else "cap-resp"
+            if " ← " in line
+            else ""
+        )
         lines.append(f'<span class="{cls}">{html.escape(line)}</span>' if cls else html.escape(line))
     return f'<pre class="capture">{chr(10).join(lines)}</pre>'
 
 
-def _panel(cell: Cell, scenario: dict[str, Any], client: dict[str, Any], indexes: dict[int, int],
-           lazy: bool) -> str:
+def _panel(
+    cell: Cell, scenario: dict[str, Any], client: dict[str, Any], indexes: dict[int, int], lazy: bool
+) -> str:
     faults = "".join(
         f"<li><code>{_e(f.get('name') or f.get('type'))}</code> <span class='muted'>{_e(f.get('type'))}</span> "
         f"<code class='attrs'>{_e(json.dumps(f.get('attributes') or {}, ensure_ascii=False))}</code></li>"
-        for f in scenario.get("faults") or [])
+        for f in scenario.get("faults") or []
+    )
     where = scenario.get("file") or ""
     if where and scenario.get("line"):
         where += f":{scenario['line']}"
@@ -487,18 +617,24 @@ def render_html(report: dict[str, Any], *, embed: bool = True) -> str:
     data = ""
     if lazy:
         packed = {key: _packed(panel) for key, panel in panels.items()}
-        data = (f'<script type="application/json" id="panel-data">{embed_json(packed)}</script>'
-                f'<script type="application/json" id="report-data" data-packed="gzip">'
-                f'{embed_json(_packed(json.dumps(report, ensure_ascii=True, separators=(",", ":"))))}</script>')
-        details = ('<noscript><p class="hint">This report has many cells: each one\'s details open with JavaScript. '
-                   'Without it, report.json beside this page holds them.</p></noscript>')
+        data = (
+            f'<script type="application/json" id="panel-data">{embed_json(packed)}</script>'
+            f'<script type="application/json" id="report-data" data-packed="gzip">'
+            f"{embed_json(_packed(json.dumps(report, ensure_ascii=True, separators=(',', ':'))))}</script>"
+        )
+        details = (
+            '<noscript><p class="hint">This report has many cells: each one\'s details open with JavaScript. '
+            "Without it, report.json beside this page holds them.</p></noscript>"
+        )
     else:
         if embed:
             data = f'<script type="application/json" id="report-data">{embed_json(report)}</script>'
         details = "".join(panels.values())
     script_hash = base64.b64encode(hashlib.sha256(SCRIPT.encode()).digest()).decode()
-    csp = (f"default-src 'none'; style-src 'unsafe-inline'; script-src 'sha256-{script_hash}'; img-src data:; "
-           "base-uri 'none'; form-action 'none'")
+    csp = (
+        f"default-src 'none'; style-src 'unsafe-inline'; script-src 'sha256-{script_hash}'; img-src data:; "
+        "base-uri 'none'; form-action 'none'"
+    )
     title = f"faultproxy report {clean(report.get('run_id', ''))}"
     return f"""<!DOCTYPE html>
 <html lang="en">
@@ -533,7 +669,11 @@ run {_e(report.get("run_id", ""))} · this page is self-contained and works offl
 
 
 _ASSETS = Path(__file__).resolve().parent
-SCRIPT = ((_ASSETS / "page.js").read_text(encoding="utf-8")
-          .replace("__MAX_EVENTS__", str(MAX_TRANSCRIPT_EVENTS)).replace("__MAX_PRE__", str(MAX_PRE))
-          .replace("__CELL_CLOCK__", CELL_CLOCK))
+SCRIPT = (
+    (_ASSETS / "page.js")
+    .read_text(encoding="utf-8")
+    .replace("__MAX_EVENTS__", str(MAX_TRANSCRIPT_EVENTS))
+    .replace("__MAX_PRE__", str(MAX_PRE))
+    .replace("__CELL_CLOCK__", CELL_CLOCK)
+)
 CSS = (_ASSETS / "page.css").read_text(encoding="utf-8")

@@ -18,7 +18,15 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 from typing import Any
 
-from faultproxy.report.model import build_matrix, clean, one_line, outcome, repetition_label, totals, why_failed
+from faultproxy.report.model import (
+    build_matrix,
+    clean,
+    one_line,
+    outcome,
+    repetition_label,
+    totals,
+    why_failed,
+)
 
 
 def _t(value: Any) -> str:
@@ -42,9 +50,13 @@ def _failure_text(result: dict[str, Any]) -> str:
         if ev.get(key) is not None:
             lines.append(f"{key}: {ev[key]}")
     if ev.get("error"):
-        lines.append(f"client error: {ev['error'].get('type') or 'error'}: {ev['error'].get('message') or ''}")
+        lines.append(
+            f"client error: {ev['error'].get('type') or 'error'}: {ev['error'].get('message') or ''}"
+        )
     for f in ev.get("faults_fired") or []:
-        lines.append(f"fault fired: {f.get('fault')} ({f.get('fault_type')}) at {f.get('t')} s: {f.get('detail', '')}")
+        lines.append(
+            f"fault fired: {f.get('fault')} ({f.get('fault_type')}) at {f.get('t')} s: {f.get('detail', '')}"
+        )
     if result.get("capture_excerpt"):
         lines += ["", "wire capture (excerpt):", result["capture_excerpt"]]
     return "\n".join(_t(line) for line in lines)
@@ -56,34 +68,66 @@ def render_junit(report: dict[str, Any]) -> bytes:
     tot = totals(report, matrix)
     not_run = (report.get("interrupted") or {}).get("not_run") or []
     skipped = tot.skipped + tot.flaky_runs + len(not_run)
-    suites = ET.Element("testsuites", name=f"faultproxy {_t(report.get('run_id'))}",
-                        tests=str(tot.results + tot.skipped + len(not_run)), failures=str(tot.failed), errors="0",
-                        skipped=str(skipped), time=f"{float(report.get('duration_s') or 0):.3f}")
-    suite = ET.SubElement(suites, "testsuite", name="faultproxy", tests=str(tot.results + tot.skipped + len(not_run)),
-                          failures=str(tot.failed), errors="0", skipped=str(skipped),
-                          time=f"{float(report.get('duration_s') or 0):.3f}", timestamp=_t(report.get("started")))
+    suites = ET.Element(
+        "testsuites",
+        name=f"faultproxy {_t(report.get('run_id'))}",
+        tests=str(tot.results + tot.skipped + len(not_run)),
+        failures=str(tot.failed),
+        errors="0",
+        skipped=str(skipped),
+        time=f"{float(report.get('duration_s') or 0):.3f}",
+    )
+    suite = ET.SubElement(
+        suites,
+        "testsuite",
+        name="faultproxy",
+        tests=str(tot.results + tot.skipped + len(not_run)),
+        failures=str(tot.failed),
+        errors="0",
+        skipped=str(skipped),
+        time=f"{float(report.get('duration_s') or 0):.3f}",
+        timestamp=_t(report.get("started")),
+    )
     props = ET.SubElement(suite, "properties")
-    for name, value in (("run_id", report.get("run_id")), ("seed", report.get("seed")),
-                        ("faultproxy_version", report.get("faultproxy_version")), ("schema", report.get("schema"))):
+    for name, value in (
+        ("run_id", report.get("run_id")),
+        ("seed", report.get("seed")),
+        ("faultproxy_version", report.get("faultproxy_version")),
+        ("schema", report.get("schema")),
+    ):
         ET.SubElement(props, "property", name=name, value=_t(value))
     for c in matrix.clients:
-        ET.SubElement(props, "property", name=f"client.{_t(c['name'])}",
-                      value=_t(c.get("version") or ("unavailable" if not c.get("available", True) else "")))
+        ET.SubElement(
+            props,
+            "property",
+            name=f"client.{_t(c['name'])}",
+            value=_t(c.get("version") or ("unavailable" if not c.get("available", True) else "")),
+        )
     for s, cells in matrix.rows():
         for cell in cells:
             if not cell.ran:
                 if cell.unavailable:
-                    case = ET.SubElement(suite, "testcase", classname=_t(s["name"]), name=_t(cell.client), time="0")
+                    case = ET.SubElement(
+                        suite, "testcase", classname=_t(s["name"]), name=_t(cell.client), time="0"
+                    )
                     ET.SubElement(case, "skipped", message=_t(f"client not available: {cell.unavailable}"))
                 continue
             for result in cell.results:
-                case = ET.SubElement(suite, "testcase", classname=_t(s["name"]),
-                                     name=_t(cell.client + repetition_label(result, cell)),
-                                     time=f"{float(result.get('duration_s') or 0):.3f}")
+                case = ET.SubElement(
+                    suite,
+                    "testcase",
+                    classname=_t(s["name"]),
+                    name=_t(cell.client + repetition_label(result, cell)),
+                    time=f"{float(result.get('duration_s') or 0):.3f}",
+                )
                 summary = one_line((result.get("evidence") or {}).get("summary", ""), 1000)
                 if cell.flaky:
-                    ET.SubElement(case, "skipped", message=_t(f"flaky: {cell.rate}; this run: {result['outcome']}"))
-                    ET.SubElement(case, "system-out").text = _t(f"outcome: {outcome(result['outcome']).label}: {summary}")
+                    ET.SubElement(
+                        case, "skipped", message=_t(f"flaky: {cell.rate}; this run: {result['outcome']}")
+                    )
+                    ET.SubElement(case, "system-out").text = _t(
+                        f"outcome: {outcome(result['outcome']).label}: {summary}"
+                    )
                 elif not result.get("passed"):
                     kind = "known_changed" if result.get("known_changed") else result["outcome"]
                     why = one_line("; ".join(why_failed(result)), 600)

@@ -84,20 +84,27 @@ def _check_shards(parts: dict[str, dict[str, Any]], partial: bool) -> None:
         seen[s["index"]] = where
     absent = sorted(set(range(1, count + 1)) - set(seen))
     if absent and not partial:
-        raise MergeError(f"shard(s) {', '.join(f'{k}/{count}' for k in absent)} missing "
-                         "(--partial merges what is there)")
+        raise MergeError(
+            f"shard(s) {', '.join(f'{k}/{count}' for k in absent)} missing (--partial merges what is there)"
+        )
 
 
-def merge_reports(parts: dict[str, dict[str, Any]], *, run_id: str | None = None,
-                  partial: bool = False) -> dict[str, Any]:
+def merge_reports(
+    parts: dict[str, dict[str, Any]], *, run_id: str | None = None, partial: bool = False
+) -> dict[str, Any]:
     """One report from the reports of a run's shards (keyed by where each came from)."""
     if not parts:
         raise MergeError("no report to merge")
     _check_shards(parts, partial)
     seed = _same("seed", {w: r["seed"] for w, r in parts.items()})
     repeat = _same("--repeat", {w: r.get("repeat", 1) for w, r in parts.items()})
-    _same("scenarios", {w: [{k: v for k, v in s.items() if k not in ("file", "line")} for s in r["scenarios"]]
-                        for w, r in parts.items()})  # where the files are may differ between machines
+    _same(
+        "scenarios",
+        {
+            w: [{k: v for k, v in s.items() if k not in ("file", "line")} for s in r["scenarios"]]
+            for w, r in parts.items()
+        },
+    )  # where the files are may differ between machines
     scenarios = next(iter(parts.values()))["scenarios"]
     first = next(iter(parts.values()))
     clients: dict[str, dict[str, Any]] = {}
@@ -113,12 +120,19 @@ def merge_reports(parts: dict[str, dict[str, Any]], *, run_id: str | None = None
         for r in report["results"]:
             key = (r["scenario"], r["client"], r.get("repetition", 0))
             if key in results:
-                raise MergeError(f"{key[0]} / {key[1]} (repetition {key[2] + 1}) is in both {results[key][0]} "
-                                 f"and {where}: the same cell ran twice")
+                raise MergeError(
+                    f"{key[0]} / {key[1]} (repetition {key[2] + 1}) is in both {results[key][0]} "
+                    f"and {where}: the same cell ran twice"
+                )
             results[key] = (where, r)
-    ordered = sorted(results.values(), key=lambda wr: (order_s.get(wr[1]["scenario"], len(order_s)),
-                                                       order_c.get(wr[1]["client"], len(order_c)),
-                                                       wr[1].get("repetition", 0)))
+    ordered = sorted(
+        results.values(),
+        key=lambda wr: (
+            order_s.get(wr[1]["scenario"], len(order_s)),
+            order_c.get(wr[1]["client"], len(order_c)),
+            wr[1].get("repetition", 0),
+        ),
+    )
     ids = {r["run_id"] for r in parts.values()}
     started = min(r["started"] for r in parts.values())
     merged = {
@@ -134,9 +148,15 @@ def merge_reports(parts: dict[str, dict[str, Any]], *, run_id: str | None = None
         "scenarios": scenarios,
         "results": [r for _, r in ordered],
         "merged_from": [
-            {"source": where, "run_id": r["run_id"], "started": r["started"], "duration_s": r["duration_s"],
-             "results": len(r["results"]), **({"shard": r["shard"]} if r.get("shard") else {}),
-             **({"environment": r["environment"]} if r.get("environment") else {})}
+            {
+                "source": where,
+                "run_id": r["run_id"],
+                "started": r["started"],
+                "duration_s": r["duration_s"],
+                "results": len(r["results"]),
+                **({"shard": r["shard"]} if r.get("shard") else {}),
+                **({"environment": r["environment"]} if r.get("environment") else {}),
+            }
             for where, r in parts.items()
         ],
     }

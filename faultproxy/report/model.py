@@ -29,14 +29,24 @@ class Outcome(NamedTuple):
 
 # Worst first: the order of totals, legends, and which repetition speaks for a mixed cell.
 OUTCOMES: tuple[Outcome, ...] = (
-    Outcome("silent_loss", "silent loss", "LOSS", "🚨",
-            "the client finished without an error, but events are missing, truncated or garbled"),
+    Outcome(
+        "silent_loss",
+        "silent loss",
+        "LOSS",
+        "🚨",
+        "the client finished without an error, but events are missing, truncated or garbled",
+    ),
     Outcome("hung", "hung", "HUNG", "⏳", "the client neither finished nor failed before the deadline"),
     Outcome("duplicated", "duplicated", "DUP", "👯", "the application saw some events more than once"),
     Outcome("reordered", "reordered", "ORDER", "🔀", "the application saw events out of order"),
     Outcome("error", "error", "ERR", "🟧", "the client reported an error to the application"),
-    Outcome("resumed", "resumed", "RESUME", "🔁",
-            "the stream broke and the client resumed it: every event exactly once, in order"),
+    Outcome(
+        "resumed",
+        "resumed",
+        "RESUME",
+        "🔁",
+        "the stream broke and the client resumed it: every event exactly once, in order",
+    ),
     Outcome("ok", "ok", "OK", "✅", "every event exactly once, in order, and a clean end"),
 )
 BY_NAME: dict[str, Outcome] = {o.name: o for o in OUTCOMES}
@@ -92,8 +102,14 @@ class Cell:
         """The repetition that speaks for the cell: a failing one first, then the worst outcome."""
         if not self.results:
             return None
-        return max(self.results, key=lambda r: (not r.get("passed", False), bool(r.get("known_changed")),
-                                                SEVERITY.get(r.get("outcome", ""), 0)))
+        return max(
+            self.results,
+            key=lambda r: (
+                not r.get("passed", False),
+                bool(r.get("known_changed")),
+                SEVERITY.get(r.get("outcome", ""), 0),
+            ),
+        )
 
     @property
     def outcome(self) -> str | None:
@@ -123,14 +139,22 @@ class Cell:
     def rate(self) -> str:
         """``passed 7 of 10 (ok 7, silent loss 3)``: what a flaky cell is reported with."""
         counts = self.outcome_counts
-        parts = ", ".join(f"{outcome(name).label} {counts[name]}"
-                          for name in sorted(counts, key=lambda n: (-counts[n], -SEVERITY.get(n, 0))))
+        parts = ", ".join(
+            f"{outcome(name).label} {counts[name]}"
+            for name in sorted(counts, key=lambda n: (-counts[n], -SEVERITY.get(n, 0)))
+        )
         return f"passed {self.runs_passed} of {len(self.results)} ({parts})"
 
     def flaky_record(self) -> dict[str, Any]:
         """The report's ``flaky[]`` entry for this cell."""
-        return {"scenario": self.scenario, "client": self.client, "runs": len(self.results),
-                "passed": self.runs_passed, "outcomes": dict(self.outcome_counts), "rate": self.rate}
+        return {
+            "scenario": self.scenario,
+            "client": self.client,
+            "runs": len(self.results),
+            "passed": self.runs_passed,
+            "outcomes": dict(self.outcome_counts),
+            "rate": self.rate,
+        }
 
     @property
     def known(self) -> bool:
@@ -144,7 +168,10 @@ class Cell:
     @property
     def mixed(self) -> bool:
         """Repetitions disagree (a flaky cell)."""
-        return len({r.get("outcome") for r in self.results}) > 1 or len({bool(r.get("passed")) for r in self.results}) > 1
+        return (
+            len({r.get("outcome") for r in self.results}) > 1
+            or len({bool(r.get("passed")) for r in self.results}) > 1
+        )
 
     @property
     def outcome_counts(self) -> dict[str, int]:
@@ -191,7 +218,9 @@ def build_matrix(report: dict[str, Any]) -> Matrix:
     for r in report.get("results", []):
         if r["scenario"] not in seen_s:
             seen_s.add(r["scenario"])
-            scenarios.append({"name": r["scenario"], "file": "", "description": "", "faults": [], "expectations": []})
+            scenarios.append(
+                {"name": r["scenario"], "file": "", "description": "", "faults": [], "expectations": []}
+            )
         if r["client"] not in seen_c:
             seen_c.add(r["client"])
             clients.append({"name": r["client"], "version": r.get("client_version"), "available": True})
@@ -240,7 +269,9 @@ class Totals:
         parts = []
         for name, split in self.by_attribution.items():
             if sum(split.values()):
-                parts.append(f"{name} {sum(split.values())} (wire {split.get('wire', 0)}, client {split.get('client', 0)})")
+                parts.append(
+                    f"{name} {sum(split.values())} (wire {split.get('wire', 0)}, client {split.get('client', 0)})"
+                )
         return " · ".join(parts)
 
 
@@ -276,8 +307,11 @@ def totals(report: dict[str, Any], matrix: Matrix | None = None) -> Totals:
 def why_failed(result: dict[str, Any]) -> list[str]:
     """Why a result did not pass: each unmet expectation with its figure ("max_time_to_first_event:
     time to first event 1,011 ms > limit 300 ms"), and a recorded known behaviour that changed."""
-    reasons = [f"{x['name']}: {x['detail']}" if x.get("detail") else str(x.get("name"))
-               for x in result.get("expectations") or [] if not x.get("met")]
+    reasons = [
+        f"{x['name']}: {x['detail']}" if x.get("detail") else str(x.get("name"))
+        for x in result.get("expectations") or []
+        if not x.get("met")
+    ]
     if result.get("known_changed"):
         recorded = (result.get("evidence") or {}).get("known_recorded") or "?"
         reasons.insert(0, f"known behaviour changed: recorded {recorded}; now {result.get('outcome')}")
@@ -290,8 +324,10 @@ def interrupted_note(report: dict[str, Any]) -> str | None:
     if not stop:
         return None
     missing = len(stop.get("not_run") or [])
-    return (f"Interrupted (Ctrl-C) after {stop.get('cells_done')} of {stop.get('cells_planned')} cells: "
-            f"the {missing} not run are not in this report.")
+    return (
+        f"Interrupted (Ctrl-C) after {stop.get('cells_done')} of {stop.get('cells_planned')} cells: "
+        f"the {missing} not run are not in this report."
+    )
 
 
 def repetition_label(result: dict[str, Any], cell: Cell) -> str:

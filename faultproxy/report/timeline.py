@@ -107,23 +107,31 @@ def timeline_svg(result: dict[str, Any], *, svg_id: str = "tl") -> str:
     out: list[str] = []
     add = out.append
     n_conn = len({(r[2] if len(r) > 2 else 1) for r in received} | {i + 1 for i in range(len(attempts))})
-    desc = (f"{len(sent)} events sent, {len(received)} received on {max(n_conn, 1)} connection"
-            f"{'s' * (n_conn > 1)}, {len(faults)} fault{'s' * (len(faults) != 1)} fired"
-            + (f", {len(missing)} never received" if missing else "")
-            + (f", ended ({_e(ev.get('end', 'end'))}) at {format_seconds(end)}" if end is not None else ""))
+    desc = (
+        f"{len(sent)} events sent, {len(received)} received on {max(n_conn, 1)} connection"
+        f"{'s' * (n_conn > 1)}, {len(faults)} fault{'s' * (len(faults) != 1)} fired"
+        + (f", {len(missing)} never received" if missing else "")
+        + (f", ended ({_e(ev.get('end', 'end'))}) at {format_seconds(end)}" if end is not None else "")
+    )
     height = H + (16 if unplaced_missing(sent, ev) else 0)
-    add(f'<svg class="timeline" id="{_e(svg_id)}" viewBox="0 0 {W} {height}" width="100%" role="img" '
-        f'aria-labelledby="{_e(svg_id)}-t {_e(svg_id)}-d" xmlns="http://www.w3.org/2000/svg">')
+    add(
+        f'<svg class="timeline" id="{_e(svg_id)}" viewBox="0 0 {W} {height}" width="100%" role="img" '
+        f'aria-labelledby="{_e(svg_id)}-t {_e(svg_id)}-d" xmlns="http://www.w3.org/2000/svg">'
+    )
     add(f'<title id="{_e(svg_id)}-t">Event timeline</title><desc id="{_e(svg_id)}-d">{_e(desc)}.</desc>')
 
     # lanes and grid
     for label, (y0, y1) in (("server sent", SENT), ("client received", RECV), ("connections", CONN)):
         add(f'<rect class="lane" x="{LEFT}" y="{y0}" width="{plot}" height="{y1 - y0}"/>')
-        add(f'<text class="lane-label" x="{LEFT - 8}" y="{(y0 + y1) / 2 + 4}" text-anchor="end">{label}</text>')
+        add(
+            f'<text class="lane-label" x="{LEFT - 8}" y="{(y0 + y1) / 2 + 4}" text-anchor="end">{label}</text>'
+        )
     t = t_lo
     while t <= t_max + step / 2:
         add(f'<line class="grid" x1="{x(t)}" y1="{SENT[0]}" x2="{x(t)}" y2="{AXIS}"/>')
-        add(f'<text class="tick" x="{x(t)}" y="{AXIS + 14}" text-anchor="middle">{_tick_label(t, step)}</text>')
+        add(
+            f'<text class="tick" x="{x(t)}" y="{AXIS + 14}" text-anchor="middle">{_tick_label(t, step)}</text>'
+        )
         t = round(t + step, 9)
     add(f'<line class="axis" x1="{LEFT}" y1="{AXIS}" x2="{LEFT + plot}" y2="{AXIS}"/>')
 
@@ -136,11 +144,13 @@ def timeline_svg(result: dict[str, Any], *, svg_id: str = "tl") -> str:
         colour = connection_colour(i + 1)
         width = max(x(until) - x(start), 2)
         label = f"#{i + 1}" + (f" Last-Event-ID {one_line(leid, 24)}" if leid is not None else "")
-        add(f'<g class="tl-attempt" data-conn="{i + 1}"><title>{_e(f"connection {label} at {format_seconds(start)}")}'
+        add(
+            f'<g class="tl-attempt" data-conn="{i + 1}"><title>{_e(f"connection {label} at {format_seconds(start)}")}'
             f'</title><rect x="{x(start)}" y="{CONN[0] + 3}" width="{width:.2f}" height="{CONN[1] - CONN[0] - 6}" '
             f'rx="3" fill="{colour}" fill-opacity="0.28" stroke="{colour}"/>'
             f'<circle cx="{x(start)}" cy="{(CONN[0] + CONN[1]) / 2}" r="4" fill="{colour}"/>'
-            f'<text class="attempt-label" x="{x(start) + 7}" y="{CONN[1] + 10}">{_e(label)}</text></g>')
+            f'<text class="attempt-label" x="{x(start) + 7}" y="{CONN[1] + 10}">{_e(label)}</text></g>'
+        )
 
     # sent
     for i, row in enumerate(sent):
@@ -149,12 +159,16 @@ def timeline_svg(result: dict[str, Any], *, svg_id: str = "tl") -> str:
         text = f"sent {one_line(key, 60)} at {format_seconds(row[0])}" + (" — never received" if lost else "")
         tip = f"<title>{_e(text)}</title>" if i < MAX_TITLES else ""
         cls = "tl-sent tl-lost" if lost else "tl-sent"
-        add(f'<line class="{cls}" data-id="{_e(key)}" x1="{x(row[0])}" y1="{SENT[0] + 3}" x2="{x(row[0])}" '
-            f'y2="{SENT[1] - 3}">{tip}</line>')
+        add(
+            f'<line class="{cls}" data-id="{_e(key)}" x1="{x(row[0])}" y1="{SENT[0] + 3}" x2="{x(row[0])}" '
+            f'y2="{SENT[1] - 3}">{tip}</line>'
+        )
         if lost:
             cx, cy = x(row[0]), (RECV[0] + RECV[1]) / 2
-            add(f'<path class="tl-missing" data-id="{_e(key)}" d="M{cx - 4},{cy - 4}L{cx + 4},{cy + 4}'
-                f'M{cx - 4},{cy + 4}L{cx + 4},{cy - 4}"><title>{_e(f"missing: {one_line(key, 60)}")}</title></path>')
+            add(
+                f'<path class="tl-missing" data-id="{_e(key)}" d="M{cx - 4},{cy - 4}L{cx + 4},{cy + 4}'
+                f'M{cx - 4},{cy + 4}L{cx + 4},{cy - 4}"><title>{_e(f"missing: {one_line(key, 60)}")}</title></path>'
+            )
 
     # missing events the sent lane cannot show (no send time: the server never got to them, or the
     # runner knows them only from the scenario's expected list)
@@ -162,8 +176,10 @@ def timeline_svg(result: dict[str, Any], *, svg_id: str = "tl") -> str:
     if unplaced:
         names = ", ".join(one_line(i, 16) for i in unplaced[:4]) + (", …" if len(unplaced) > 4 else "")
         text = f"✕ {len(unplaced)} more never received (no send time): {names}"
-        add(f'<text class="tl-missing-more" x="{LEFT + plot}" y="{AXIS + 30}" text-anchor="end">'
-            f'<title>{_e("never received: " + ", ".join(one_line(i, 40) for i in unplaced))}</title>{_e(text)}</text>')
+        add(
+            f'<text class="tl-missing-more" x="{LEFT + plot}" y="{AXIS + 30}" text-anchor="end">'
+            f"<title>{_e('never received: ' + ', '.join(one_line(i, 40) for i in unplaced))}</title>{_e(text)}</text>"
+        )
 
     # received
     seen: set[str] = set()
@@ -184,14 +200,23 @@ def timeline_svg(result: dict[str, Any], *, svg_id: str = "tl") -> str:
         tip = f"<title>{_e(text)}</title>" if i < MAX_TITLES else ""
         cls = "tl-recv" + "".join(f" tl-{w.split()[-1]}" for w in extra)
         px = x(row[0])
-        add(f'<line class="{cls}" data-id="{_e(key)}" data-conn="{_e(conn)}" x1="{px}" y1="{RECV[0] + 3}" x2="{px}" '
-            f'y2="{RECV[1] - 3}" stroke="{connection_colour(conn)}">{tip}</line>')
+        add(
+            f'<line class="{cls}" data-id="{_e(key)}" data-conn="{_e(conn)}" x1="{px}" y1="{RECV[0] + 3}" x2="{px}" '
+            f'y2="{RECV[1] - 3}" stroke="{connection_colour(conn)}">{tip}</line>'
+        )
         if extra:
             add(f'<circle class="tl-flag" cx="{px}" cy="{RECV[0] - 1}" r="3"/>')
 
     # faults and the end, with labels placed in two rows so that neighbours do not overlap
-    marks: list[tuple[float, str, str, str]] = [(r[0], "fault", one_line(r[1] if len(r) > 1 else "fault", 32),
-                                                 one_line(r[2] if len(r) > 2 else "", 200)) for r in faults]
+    marks: list[tuple[float, str, str, str]] = [
+        (
+            r[0],
+            "fault",
+            one_line(r[1] if len(r) > 1 else "fault", 32),
+            one_line(r[2] if len(r) > 2 else "", 200),
+        )
+        for r in faults
+    ]
     if end is not None:
         marks.append((end, "end", f"end: {one_line(ev.get('end') or 'end', 20)}", ""))
     last_right = [-1e9, -1e9]
@@ -201,11 +226,13 @@ def timeline_svg(result: dict[str, Any], *, svg_id: str = "tl") -> str:
         anchor, lx = ("end", px - 3) if px + est > W - 4 else ("start", px + 3)
         left_edge = lx - est if anchor == "end" else lx
         row = 0 if left_edge > last_right[0] + 4 else 1 if left_edge > last_right[1] + 4 else 0
-        last_right[row] = (lx if anchor == "end" else lx + est)
+        last_right[row] = lx if anchor == "end" else lx + est
         tip = _e(f"{label} at {format_seconds(t)}" + (f": {detail}" if detail else ""))
-        add(f'<g class="tl-{kind}"><title>{tip}</title>'
+        add(
+            f'<g class="tl-{kind}"><title>{tip}</title>'
             f'<line x1="{px}" y1="{Y_LABELS[row] + 3}" x2="{px}" y2="{AXIS}"/>'
-            f'<text x="{lx}" y="{Y_LABELS[row]}" text-anchor="{anchor}">{_e(label)}</text></g>')
+            f'<text x="{lx}" y="{Y_LABELS[row]}" text-anchor="{anchor}">{_e(label)}</text></g>'
+        )
     add("</svg>")
     return "".join(out)
 
@@ -214,11 +241,15 @@ def timeline_legend(result: dict[str, Any]) -> str:
     """A legend listing only what this timeline shows."""
     tl = result.get("timeline") or {}
     ev = result.get("evidence") or {}
-    conns = sorted({int(r[2]) for r in tl.get("received") or [] if len(r) > 2 and isinstance(r[2], int)}
-                   | set(range(1, len(tl.get("attempts") or []) + 1)))
+    conns = sorted(
+        {int(r[2]) for r in tl.get("received") or [] if len(r) > 2 and isinstance(r[2], int)}
+        | set(range(1, len(tl.get("attempts") or []) + 1))
+    )
     items = ['<span class="key"><i class="sw sent"></i>sent</span>']
-    items += [f'<span class="key"><i class="sw" style="background:{connection_colour(c)}"></i>received on #{c}</span>'
-              for c in conns]
+    items += [
+        f'<span class="key"><i class="sw" style="background:{connection_colour(c)}"></i>received on #{c}</span>'
+        for c in conns
+    ]
     if ev.get("missing"):
         items.append('<span class="key"><i class="sw lost"></i>never received ✕</span>')
     if ev.get("duplicated") or ev.get("garbled") or ev.get("reordered"):

@@ -1,4 +1,4 @@
-'''Scenarios and verdicts: what to run (YAML scenario files) and how each cell is judged.
+"""Scenarios and verdicts: what to run (YAML scenario files) and how each cell is judged.
 
 - :mod:`.model` / :mod:`.loader` -- scenario files, validated (pydantic) with ``FILE:LINE`` errors
   that say what is allowed;
@@ -47,7 +47,7 @@ Call sequence for a runner (one cell = scenario × client × repetition)::
 send; None for a ``url:`` server), the capture path (or an :class:`Oracle`, or None), the
 transcript, ``proxy.evidence``; the proxy is closed first so the capture is complete. The lab
 client's transcript converts with :func:`transcript_from_lab`.
-'''
+"""
 
 from faultproxy.scenarios.events import (
     GroundTruth,
@@ -66,9 +66,34 @@ from faultproxy.scenarios.result import CellEvidence, CellResult, ClientError, E
 from faultproxy.scenarios.verdict import capture_excerpt, classify
 
 __all__ = [
-    "EXPECTATIONS", "OUTCOMES", "CellEvidence", "CellResult", "ClientError", "DeliveredExchange", "Expectation",
-    "ExpectationResult", "GroundTruth", "Item", "Known", "Match",
-    "Oracle", "Scenario", "ScenarioError", "ServerSpec", "capture_excerpt", "classify", "ground_truth",
-    "load_file", "load_paths", "load_text", "match", "oracle_from_capture", "oracle_from_records",
-    "parse_scenario", "project", "received_items", "sent_items", "transcript_from_lab",
+    "EXPECTATIONS",
+    "OUTCOMES",
+    "CellEvidence",
+    "CellResult",
+    "ClientError",
+    "DeliveredExchange",
+    "Expectation",
+    "ExpectationResult",
+    "GroundTruth",
+    "Item",
+    "Known",
+    "Match",
+    "Oracle",
+    "Scenario",
+    "ScenarioError",
+    "ServerSpec",
+    "capture_excerpt",
+    "classify",
+    "ground_truth",
+    "load_file",
+    "load_paths",
+    "load_text",
+    "match",
+    "oracle_from_capture",
+    "oracle_from_records",
+    "parse_scenario",
+    "project",
+    "received_items",
+    "sent_items",
+    "transcript_from_lab",
 ]

@@ -48,11 +48,17 @@ class ScenarioFile(pytest.File):
                 available = registry.get(client).available()
                 for repetition in range(scenario.repetitions):
                     rep = f"-{repetition + 1}" if scenario.repetitions > 1 else ""
-                    item = ScenarioItem.from_parent(self, name=f"{scenario.name}[{client}{rep}]",
-                                                    cell=Cell(scenario, client, repetition, scenario.repetitions))
+                    item = ScenarioItem.from_parent(
+                        self,
+                        name=f"{scenario.name}[{client}{rep}]",
+                        cell=Cell(scenario, client, repetition, scenario.repetitions),
+                    )
                     if not available.ok:
-                        item.add_marker(pytest.mark.skip(
-                            reason=f"client {client} is not available: {available.reason}; install: {available.install}"))
+                        item.add_marker(
+                            pytest.mark.skip(
+                                reason=f"client {client} is not available: {available.reason}; install: {available.install}"
+                            )
+                        )
                     yield item
 
 
@@ -83,7 +89,10 @@ class ScenarioItem(pytest.Item):
         result = excinfo.value.result
         lines = [f"{self.cell.key}: {result['outcome']}"]
         lines += [f"  ✗ {reason}" for reason in why_failed(result)]
-        lines += [f"  {result['evidence']['summary']}", f"  the cell's capture: {excinfo.value.kept / 'cell'}"]
+        lines += [
+            f"  {result['evidence']['summary']}",
+            f"  the cell's capture: {excinfo.value.kept / 'cell'}",
+        ]
         return "\n".join(lines)
 
     def reportinfo(self) -> tuple[Path, int | None, str]:
@@ -97,9 +106,22 @@ def wanted(config: pytest.Config) -> bool:
 
 def add_options(parser: pytest.Parser) -> None:
     group = parser.getgroup("faultproxy")
-    group.addoption("--faultproxy-scenarios", action="store_true", dest="faultproxy_scenarios",
-                    help="collect *.yaml scenario files: each cell (scenario × client × repetition) is a test")
-    group.addoption("--faultproxy-seed", type=int, default=0, dest="faultproxy_seed",
-                    help="seed for fault randomness in scenario cells (a scenario's own seed wins)")
-    parser.addini("faultproxy_scenarios", type="bool", default=False,
-                  help="collect *.yaml scenario files as faultproxy scenario cells")
+    group.addoption(
+        "--faultproxy-scenarios",
+        action="store_true",
+        dest="faultproxy_scenarios",
+        help="collect *.yaml scenario files: each cell (scenario × client × repetition) is a test",
+    )
+    group.addoption(
+        "--faultproxy-seed",
+        type=int,
+        default=0,
+        dest="faultproxy_seed",
+        help="seed for fault randomness in scenario cells (a scenario's own seed wins)",
+    )
+    parser.addini(
+        "faultproxy_scenarios",
+        type="bool",
+        default=False,
+        help="collect *.yaml scenario files as faultproxy scenario cells",
+    )

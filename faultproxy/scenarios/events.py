@@ -65,9 +65,11 @@ def _sent_one(obj: Any, position: int) -> Item:
     raw_id = _get(obj, "id")
     event_type = _get(obj, "type") or _get(obj, "event") or "message"
     return Item(
-        type=str(event_type), data=str(_get(obj, "data", "")),
+        type=str(event_type),
+        data=str(_get(obj, "data", "")),
         id=None if raw_id in (None, "") else str(raw_id),
-        t=_get(obj, "time", _get(obj, "t")), connection=_get(obj, "connection", 1),
+        t=_get(obj, "time", _get(obj, "t")),
+        connection=_get(obj, "connection", 1),
         index=_get(obj, "index", position),
     )
 
@@ -142,8 +144,10 @@ def ground_truth(source: Any) -> GroundTruth:
         definer = stream
     if definer is not None and isinstance(getattr(definer, "events", None), int):
         kind = getattr(definer, "event_type", None) or "message"
-        intended = [Item(type=kind, data=definer.data(n), id=str(n), index=n - 1)
-                    for n in range(1, definer.events + 1)]
+        intended = [
+            Item(type=kind, data=definer.data(n), id=str(n), index=n - 1)
+            for n in range(1, definer.events + 1)
+        ]
         return GroundTruth(intended, writes)
     intended = expected_stream(writes or [])
     log = getattr(source, "log", None)
@@ -152,8 +156,7 @@ def ground_truth(source: Any) -> GroundTruth:
         last = streamed[-1] if streamed else None
         if last is not None and not getattr(last, "completed", True):
             rest = f"the rest of response {last.n}: the server did not get to write it ({last.outcome})"
-            intended = intended + [Item(type=UNSENT, data=rest,
-                                        connection=last.n, index=len(intended))]
+            intended = intended + [Item(type=UNSENT, data=rest, connection=last.n, index=len(intended))]
     return GroundTruth(intended, writes)
 
 
@@ -189,9 +192,15 @@ def received_items(transcript: Any) -> list[Item]:
     """The events a client handed to its application (a Transcript, or its ``to_dict()``)."""
     events = _get(transcript, "events") or []
     return [
-        Item(type=str(_get(e, "type") or "message"), data=str(_get(e, "data", "")),
-             id=_get(e, "id") or None, t=_get(e, "t"), connection=_get(e, "connection", 1), index=n,
-             retry=None if _get(e, "retry") is None else str(_get(e, "retry")))
+        Item(
+            type=str(_get(e, "type") or "message"),
+            data=str(_get(e, "data", "")),
+            id=_get(e, "id") or None,
+            t=_get(e, "t"),
+            connection=_get(e, "connection", 1),
+            index=n,
+            retry=None if _get(e, "retry") is None else str(_get(e, "retry")),
+        )
         for n, e in enumerate(events)
     ]
 
@@ -276,8 +285,9 @@ def project(items: list[Item] | None, protocol: str = SSE) -> list[Item] | None:
     out = []
     for item in items:
         for kind, data in fn(item):
-            out.append(Item(type=kind, data=data, id=None, t=item.t, connection=item.connection,
-                            index=item.index))
+            out.append(
+                Item(type=kind, data=data, id=None, t=item.t, connection=item.connection, index=item.index)
+            )
     return out
 
 
@@ -316,17 +326,36 @@ def transcript_from_lab(lab: Any, *, client: str = "lab", t0: float | None = Non
     clean = ("ended", "no-content")  # the attempt outcomes that end a connection cleanly
     attempts = list(lab.attempts)
     start = t0 if t0 is not None else (attempts[0].started if attempts else 0.0)
-    events = [ReceivedEvent(type=r.event.type, data=r.event.data, id=r.event.id or None,
-                            t=round(r.time - start, 6), connection=r.connection) for r in lab.events]
-    out_attempts = [Attempt(number=a.number, t=round(a.started - start, 6), last_event_id=a.last_event_id,
-                            status=a.status, ended="ended" if a.outcome in clean else "error",
-                            error_type=None if a.outcome in (*clean, "closed") else f"lab.{a.outcome}",
-                            error_message=a.detail or None) for a in attempts]
+    events = [
+        ReceivedEvent(
+            type=r.event.type,
+            data=r.event.data,
+            id=r.event.id or None,
+            t=round(r.time - start, 6),
+            connection=r.connection,
+        )
+        for r in lab.events
+    ]
+    out_attempts = [
+        Attempt(
+            number=a.number,
+            t=round(a.started - start, 6),
+            last_event_id=a.last_event_id,
+            status=a.status,
+            ended="ended" if a.outcome in clean else "error",
+            error_type=None if a.outcome in (*clean, "closed") else f"lab.{a.outcome}",
+            error_message=a.detail or None,
+        )
+        for a in attempts
+    ]
     last = attempts[-1] if attempts else None
     failed = last is not None and last.outcome in ("network-error", "failed")
     times = [r.time for r in lab.events] + [a.started for a in attempts]
     return Transcript(
-        client=client, version=__version__, events=events, attempts=out_attempts,
+        client=client,
+        version=__version__,
+        events=events,
+        attempts=out_attempts,
         end="error" if failed else "completed",
         error_type=f"lab.{last.outcome}" if failed else None,  # type: ignore[union-attr]
         error_message=(last.detail or None) if failed else None,  # type: ignore[union-attr]

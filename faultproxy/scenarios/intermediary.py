@@ -35,7 +35,9 @@ class IntermediarySpec(BaseModel):
     kind: Literal["nginx"] = Field(..., description="the intermediary: nginx (Debian's, started per cell)")
     config: str = Field(..., description="an nginx route, e.g. defaults, unbuffered, http11, gzip, tutorial")
     position: Literal["behind_proxy", "in_front"] = Field(
-        "behind_proxy", description="behind_proxy: client → faultproxy → nginx → server; in_front: nginx first")
+        "behind_proxy",
+        description="behind_proxy: client → faultproxy → nginx → server; in_front: nginx first",
+    )
 
     @field_validator("config")
     @classmethod
@@ -78,8 +80,9 @@ ProxyFactory = Callable[..., Any]
 
 
 @asynccontextmanager
-async def cell_path(spec: IntermediarySpec | None, upstream: str, server: str,
-                    make_proxy: ProxyFactory) -> AsyncIterator[CellPath]:
+async def cell_path(
+    spec: IntermediarySpec | None, upstream: str, server: str, make_proxy: ProxyFactory
+) -> AsyncIterator[CellPath]:
     """Start what stands between client and ``upstream`` (``http(s)://host[:port]``); yield its
     :class:`CellPath`. ``server`` names the server in the path. ``make_proxy(to)`` gives the
     cell's proxy (the scenario's faults, the cell's capture); ``make_proxy(to, faults=False)``
@@ -100,7 +103,11 @@ async def cell_path(spec: IntermediarySpec | None, upstream: str, server: str,
         peer, label = await _nginx(spec.config, proxy.url)
         try:
             async with make_proxy(f"http://127.0.0.1:{peer.port}", faults=False) as front:
-                yield CellPath(proxy, front.url, f"client → faultproxy (no fault) → {label} → faultproxy → {server}",
-                               proxy.capture_path)
+                yield CellPath(
+                    proxy,
+                    front.url,
+                    f"client → faultproxy (no fault) → {label} → faultproxy → {server}",
+                    proxy.capture_path,
+                )
         finally:
             await asyncio.to_thread(peer.stop)

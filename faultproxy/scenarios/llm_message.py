@@ -40,12 +40,24 @@ from faultproxy.wire.sse import Event
 
 SIGNALLED = ("error", "timeout", "crashed")
 _FINISH = {
-    "stop": "stop", "end_turn": "stop", "completed": "stop", "stop_sequence": "stop",
-    "tool_calls": "tool_calls", "tool_use": "tool_calls", "tool-calls": "tool_calls", "tool_call": "tool_calls",
+    "stop": "stop",
+    "end_turn": "stop",
+    "completed": "stop",
+    "stop_sequence": "stop",
+    "tool_calls": "tool_calls",
+    "tool_use": "tool_calls",
+    "tool-calls": "tool_calls",
+    "tool_call": "tool_calls",
     "function_call": "tool_calls",
-    "length": "length", "max_tokens": "length", "incomplete": "length", "max_output_tokens": "length",
-    "content_filter": "content_filter", "content-filter": "content_filter", "refusal": "content_filter",
-    "failed": "error", "error": "error",
+    "length": "length",
+    "max_tokens": "length",
+    "incomplete": "length",
+    "max_output_tokens": "length",
+    "content_filter": "content_filter",
+    "content-filter": "content_filter",
+    "refusal": "content_filter",
+    "failed": "error",
+    "error": "error",
 }
 
 
@@ -58,8 +70,12 @@ class MessageVerdict:
     summary: str = ""
 
     def as_evidence(self) -> dict[str, Any]:
-        return {"outcome": self.outcome, "received": self.received, "truth": self.truth,
-                "differences": self.differences}
+        return {
+            "outcome": self.outcome,
+            "received": self.received,
+            "truth": self.truth,
+            "differences": self.differences,
+        }
 
 
 def truth_of(sent: Any) -> dict[str, Any] | None:
@@ -118,8 +134,10 @@ def _texts(got: str, want: str, width: int = 40) -> str:
     at = next((i for i, (a, b) in enumerate(zip(got, want)) if a != b), min(len(got), len(want)))
     start = max(0, at - width // 2)
     lead = "…" if start else ""
-    return (f"at character {at}: {_short(lead + got[start:start + width], width + 2)} instead of "
-            f"{_short(lead + want[start:start + width], width + 2)}")
+    return (
+        f"at character {at}: {_short(lead + got[start : start + width], width + 2)} instead of "
+        f"{_short(lead + want[start : start + width], width + 2)}"
+    )
 
 
 def compare(received: dict[str, Any], truth: dict[str, Any]) -> list[str]:
@@ -140,16 +158,23 @@ def compare(received: dict[str, Any], truth: dict[str, Any]) -> list[str]:
         if call.get("name") != want_call.get("name"):
             out.append(f"tool call {call.get('name')!r} instead of {want_call.get('name')!r}")
         if not ok:
-            out.append(f"tool call {want_call.get('name')} arguments are not JSON: {_short(value)} "
-                       f"(sent: {_short(want_call.get('arguments'))})")
+            out.append(
+                f"tool call {want_call.get('name')} arguments are not JSON: {_short(value)} "
+                f"(sent: {_short(want_call.get('arguments'))})"
+            )
         elif value != expected:
-            out.append(f"tool call {want_call.get('name')} arguments {_short(json.dumps(value))} instead of "
-                       f"{_short(json.dumps(expected))}")
+            out.append(
+                f"tool call {want_call.get('name')} arguments {_short(json.dumps(value))} instead of "
+                f"{_short(json.dumps(expected))}"
+            )
     out += _block_order(received.get("blocks"), truth.get("blocks") or [])
     finish, want_finish = received.get("finish_reason"), truth.get("finish_reason")
     if want_finish is not None and not _same_finish(finish, want_finish, bool(wanted)):
-        out.append(f"finish reason {finish!r} instead of {want_finish!r}" if finish else
-                   f"no finish reason (sent: {want_finish!r})")
+        out.append(
+            f"finish reason {finish!r} instead of {want_finish!r}"
+            if finish
+            else f"no finish reason (sent: {want_finish!r})"
+        )
     return out + _usage_differences(usage_of(received.get("usage")), truth.get("usage"))
 
 
@@ -176,8 +201,11 @@ def _usage_differences(usage: dict[str, Any] | None, want: dict[str, Any] | None
         got, sent = usage.get(f"{kind}_tokens"), want.get(f"{kind}_tokens")
         if sent is None or (got == sent and type(got) is type(sent)):
             continue
-        out.append(f"no {kind} token count in the usage (sent: {sent})" if got is None else
-                   f"usage says {got!r} {kind} tokens, not {sent!r}")
+        out.append(
+            f"no {kind} token count in the usage (sent: {sent})"
+            if got is None
+            else f"usage says {got!r} {kind} tokens, not {sent!r}"
+        )
     return out
 
 
@@ -207,8 +235,11 @@ def judge(sent: Any, transcript: Any) -> MessageVerdict | None:
         outcome = "error"
     elif error is not None:
         # the server said the answer failed; a call that returned anyway hid it from the application
-        differences.insert(0, f"the server's error event ({error.get('type')}: "
-                              f"{_short(error.get('message') or '')}) ended the stream")
+        differences.insert(
+            0,
+            f"the server's error event ({error.get('type')}: "
+            f"{_short(error.get('message') or '')}) ended the stream",
+        )
         outcome = "silent_loss"
     elif not differences:
         outcome = "ok"
@@ -228,15 +259,22 @@ def signs(delivered: list[Any] | None) -> list[str]:
     if not delivered:
         return []
     last = max(getattr(i, "connection", None) or 0 for i in delivered)
-    events = [Event(i.type, i.data, "", None) for i in delivered if (getattr(i, "connection", None) or 0) == last]
+    events = [
+        Event(i.type, i.data, "", None) for i in delivered if (getattr(i, "connection", None) or 0) == last
+    ]
     message = assemble(events)
     out = []
     if message.error is not None:
         error = message.error
-        out.append(f"the API's error event ({error.get('type') or error.get('code')}: "
-                   f"{_short(error.get('message') or '')})")
-    out += [f"tool call {call.name} arguments that do not parse as JSON ({_short(call.arguments, 30)})"
-            for call in message.tool_calls if not call.arguments_ok]
+        out.append(
+            f"the API's error event ({error.get('type') or error.get('code')}: "
+            f"{_short(error.get('message') or '')})"
+        )
+    out += [
+        f"tool call {call.name} arguments that do not parse as JSON ({_short(call.arguments, 30)})"
+        for call in message.tool_calls
+        if not call.arguments_ok
+    ]
     return out
 
 
@@ -260,8 +298,10 @@ def alteration(got: str, want: str) -> str | None:
     if d > 0:
         p = next((i for i, (a, b) in enumerate(zip(got, want)) if a != b), len(want))
         for start in range(max(0, p - d), p + 1):  # the copy may end where the texts part
-            piece = got[start:start + d]
-            if got[:start] + got[start + d:] == want and (got[start - d:start] == piece or got[start + d:start + 2 * d] == piece):
+            piece = got[start : start + d]
+            if got[:start] + got[start + d :] == want and (
+                got[start - d : start] == piece or got[start + d : start + 2 * d] == piece
+            ):
                 return "duplicated"
     if d == 0 and sorted(got) == sorted(want):
         return "reordered"
@@ -270,7 +310,9 @@ def alteration(got: str, want: str) -> str | None:
 
 def _summary(v: MessageVerdict, t: Any) -> str:
     what = "; ".join(v.differences)
-    error = f"{getattr(t, 'error_type', None) or t.end} ({_short(getattr(t, 'error_message', '') or '', 100)})"
+    error = (
+        f"{getattr(t, 'error_type', None) or t.end} ({_short(getattr(t, 'error_message', '') or '', 100)})"
+    )
     if v.outcome == "hung":
         return f"Hung: the harness killed the client; the message so far: {what or 'complete'}."
     if v.outcome == "error":
@@ -278,8 +320,10 @@ def _summary(v: MessageVerdict, t: Any) -> str:
         whole = "although the whole message had arrived" if not v.differences else f"with {what}"
         cause = v.truth.get("error")
         if cause is not None:
-            return (f"Error: the call raised {error} on the server's error event ({cause.get('type')}, "
-                    f"after {cause.get('after')} deltas), {whole}.")
+            return (
+                f"Error: the call raised {error} on the server's error event ({cause.get('type')}, "
+                f"after {cause.get('after')} deltas), {whole}."
+            )
         return f"Error: the call raised {error}, {whole}."
     if v.outcome == "ok":
         return "OK: the application got the message the server sent (text, tool calls, finish reason, usage)."
@@ -293,8 +337,11 @@ def adjust_expectations(results: list[Any], verdict: MessageVerdict) -> list[Any
     for r in results:
         if r.name == "no_silent_loss":
             met = verdict.outcome not in ("silent_loss", "duplicated", "reordered")
-            detail = "the message arrived whole" if verdict.outcome == "ok" else (
-                f"the call ended {verdict.outcome}" if met else "; ".join(verdict.differences))
+            detail = (
+                "the message arrived whole"
+                if verdict.outcome == "ok"
+                else (f"the call ended {verdict.outcome}" if met else "; ".join(verdict.differences))
+            )
             r = replace(r, met=met, detail=detail)
         out.append(r)
     return out

@@ -39,8 +39,23 @@ from faultproxy.scenarios.model import (
     options_model,
 )
 
-TOP_KEYS = ("name", "description", "tags", "server", "request", "faults", "intermediary", "clients",
-            "expectations", "timeouts", "reconnect", "repetitions", "seed", "known", "tls")
+TOP_KEYS = (
+    "name",
+    "description",
+    "tags",
+    "server",
+    "request",
+    "faults",
+    "intermediary",
+    "clients",
+    "expectations",
+    "timeouts",
+    "reconnect",
+    "repetitions",
+    "seed",
+    "known",
+    "tls",
+)
 
 
 class ScenarioError(InputError):
@@ -58,8 +73,11 @@ def _walk_line(node: Any, loc: Iterable[Any], fallback: int | None) -> int | Non
     """The YAML line of the item at ``loc`` inside ``node`` (the nearest one known)."""
     line = fallback
     for part in loc:
-        inside = part in node if isinstance(node, dict) else (
-            isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node))
+        inside = (
+            part in node
+            if isinstance(node, dict)
+            else (isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node))
+        )
         if inside:
             line = _line(node, str(part)) or line
             node = node[part]
@@ -139,12 +157,21 @@ def _allowed_keys(model: type[BaseModel]) -> str:
     return ", ".join(f.alias or name for name, f in model.model_fields.items())
 
 
-def _validate(ctx: _Context, model: type[BaseModel], data: Any, key: str, *, what: str | None = None,
-              loc_prefix: tuple[Any, ...] = ()) -> Any:
+def _validate(
+    ctx: _Context,
+    model: type[BaseModel],
+    data: Any,
+    key: str,
+    *,
+    what: str | None = None,
+    loc_prefix: tuple[Any, ...] = (),
+) -> Any:
     """``model.model_validate(data)``; a failure becomes a ScenarioError at the offending line."""
     if not isinstance(data, dict):
-        raise ctx.error(f"{key}: expected a mapping, got {type(data).__name__}; "
-                        f"keys: {_allowed_keys(model)}", ctx.at(key, *loc_prefix))
+        raise ctx.error(
+            f"{key}: expected a mapping, got {type(data).__name__}; keys: {_allowed_keys(model)}",
+            ctx.at(key, *loc_prefix),
+        )
     try:
         return model.model_validate(data)
     except ValidationError as error:
@@ -173,20 +200,25 @@ def _validate(ctx: _Context, model: type[BaseModel], data: Any, key: str, *, wha
 def _server(ctx: _Context, raw: Any) -> ServerSpec:
     kinds = ", ".join(SERVER_KINDS)
     if raw is None:
-        raise ctx.error(f"'server' is missing: a mapping with 'kind' (one of {kinds}) and its options, "
-                        "or 'url: http://...'", _line(ctx.raw))
+        raise ctx.error(
+            f"'server' is missing: a mapping with 'kind' (one of {kinds}) and its options, "
+            "or 'url: http://...'",
+            _line(ctx.raw),
+        )
     if isinstance(raw, str):
         raw_map: dict[str, Any] = {"kind": raw}
     elif isinstance(raw, dict):
         raw_map = raw
     else:
-        raise ctx.error(f"server: expected a kind ({kinds}) or a mapping, got {type(raw).__name__}",
-                        ctx.at("server"))
+        raise ctx.error(
+            f"server: expected a kind ({kinds}) or a mapping, got {type(raw).__name__}", ctx.at("server")
+        )
     if "url" in raw_map:
         extra = sorted(set(raw_map) - {"url"})
         if extra:
-            raise ctx.error(f"server.{extra[0]}: unknown key; a url: server takes only 'url'",
-                            ctx.at("server", extra[0]))
+            raise ctx.error(
+                f"server.{extra[0]}: unknown key; a url: server takes only 'url'", ctx.at("server", extra[0])
+            )
         url = raw_map["url"]
         if not isinstance(url, str) or not url.startswith("http://"):
             raise ctx.error(f"server.url: must be an http:// URL (got {url!r})", ctx.at("server", "url"))
@@ -200,8 +232,9 @@ def _server(ctx: _Context, raw: Any) -> ServerSpec:
     kind = raw_map.get("kind")
     if kind not in SERVER_KINDS:
         message = "'kind' is missing" if kind is None else f"unknown kind {kind!r}"
-        raise ctx.error(f"server.kind: {message}; one of: {kinds} (or give 'url: http://...')",
-                        ctx.at("server", "kind"))
+        raise ctx.error(
+            f"server.kind: {message}; one of: {kinds} (or give 'url: http://...')", ctx.at("server", "kind")
+        )
     options = {str(k): v for k, v in raw_map.items() if k != "kind"}
     _validate(ctx, options_model(kind), options, "server", what=f"the {kind} server")
     return ServerSpec(kind=kind, options=options)
@@ -229,16 +262,22 @@ def _clients(ctx: _Context, raw: Any) -> tuple[str, ...] | str:
         return "all"
     items = [raw] if isinstance(raw, (str, dict)) else raw
     if not isinstance(items, list) or not all(isinstance(c, (str, dict)) for c in items):
-        raise ctx.error("clients: a list of client names (or client definitions: name, command, protocol), "
-                        "or 'all'; clients: " + ", ".join(registry.names()), ctx.at("clients"))
+        raise ctx.error(
+            "clients: a list of client names (or client definitions: name, command, protocol), "
+            "or 'all'; clients: " + ", ".join(registry.names()),
+            ctx.at("clients"),
+        )
     seen: list[str] = []
     for i, item in enumerate(items):
         line = ctx.at("clients", i)
         name = _define_client(ctx, item, line) if isinstance(item, dict) else item
         if name not in registry.REGISTRY:
             known = ", ".join(registry.names())
-            raise ctx.error(f"clients: unknown client {name!r}; one of: {known} (or 'all', or define one: "
-                            "{name: ..., command: ..., protocol: simple})", line)
+            raise ctx.error(
+                f"clients: unknown client {name!r}; one of: {known} (or 'all', or define one: "
+                "{name: ..., command: ..., protocol: simple})",
+                line,
+            )
         if name in seen:
             raise ctx.error(f"clients: {name!r} is listed twice", line)
         seen.append(name)
@@ -252,8 +291,9 @@ def file_clients(raw: Any, where: str, line: int | None) -> list[str]:
     ctx = _Context(where, {}, 0)
     ctx.label = ""
     if not isinstance(raw, list):
-        raise ctx.error("clients: beside 'scenarios', a list of client definitions (name, command, protocol)",
-                        line)
+        raise ctx.error(
+            "clients: beside 'scenarios', a list of client definitions (name, command, protocol)", line
+        )
     lines = getattr(raw, "lines", {})
     return [_define_client(ctx, item, lines.get(str(i), line)) for i, item in enumerate(raw)]
 
@@ -266,16 +306,18 @@ def _expectation(ctx: _Context, item: Any, line: int | None) -> Expectation:
         name, value = next(iter(item.items()))
         line = _line(item, str(name)) or line
     else:
-        raise ctx.error("expectations: each item is a name or a one-key mapping 'name: value'; "
-                        f"names: {names}", line)
+        raise ctx.error(
+            f"expectations: each item is a name or a one-key mapping 'name: value'; names: {names}", line
+        )
     if name not in EXPECTATIONS:
         raise ctx.error(f"expectations: unknown expectation {name!r}; one of: {names}", line)
     model, shorthand, meaning = EXPECTATIONS[name]
     if value is None or value is True or value == {}:
         params: dict[str, Any] = {}
     elif value is False:
-        raise ctx.error(f"expectations.{name}: 'false' is not allowed; leave the expectation out instead",
-                        line)
+        raise ctx.error(
+            f"expectations.{name}: 'false' is not allowed; leave the expectation out instead", line
+        )
     elif isinstance(value, dict):
         params = dict(value)
     elif shorthand is not None:
@@ -309,8 +351,9 @@ def _expectations(ctx: _Context, raw: Any) -> tuple[Expectation, ...]:
     elif isinstance(raw, list):
         result = tuple(_expectation(ctx, item, ctx.at("expectations", i)) for i, item in enumerate(raw))
     else:
-        raise ctx.error("expectations: a list of expectations; names: " + ", ".join(EXPECTATIONS),
-                        ctx.at("expectations"))
+        raise ctx.error(
+            "expectations: a list of expectations; names: " + ", ".join(EXPECTATIONS), ctx.at("expectations")
+        )
     names = [e.name for e in result]
     for name in names:
         if names.count(name) > 1:
@@ -332,16 +375,18 @@ def _known(ctx: _Context, raw: Any, clients: tuple[str, ...] | str) -> dict[str,
         if client not in registered:
             raise ctx.error(f"known: unknown client {client!r}; one of: {', '.join(registered)}", line)
         if clients != "all" and client not in clients:
-            raise ctx.error(f"known: {client!r} is not one of this scenario's clients ({', '.join(clients)})",
-                            line)
+            raise ctx.error(
+                f"known: {client!r} is not one of this scenario's clients ({', '.join(clients)})", line
+            )
         if isinstance(entry, str):
-            raise ctx.error(f"known.{client}: a mapping {{outcome: {entry}, why: \"...\"}}: say why", line)
+            raise ctx.error(f'known.{client}: a mapping {{outcome: {entry}, why: "..."}}: say why', line)
         out[client] = _validate(ctx, Known, entry, "known", what=f"known.{client}", loc_prefix=(client,))
     return out
 
 
-def _scalar(ctx: _Context, raw: dict[str, Any], key: str, kind: type, default: Any, *,
-            minimum: int | None = None) -> Any:
+def _scalar(
+    ctx: _Context, raw: dict[str, Any], key: str, kind: type, default: Any, *, minimum: int | None = None
+) -> Any:
     if key not in raw or raw[key] is None:
         return default
     value = raw[key]
@@ -358,16 +403,18 @@ def parse_scenario(raw: Any, where: str = "<scenario>", index: int = 0) -> Scena
 
     ctx = _Context(where, raw, index)
     if not isinstance(raw, dict):
-        raise ctx.error(f"a scenario is a mapping with keys: {', '.join(TOP_KEYS)} "
-                        f"(got {type(raw).__name__})")
+        raise ctx.error(
+            f"a scenario is a mapping with keys: {', '.join(TOP_KEYS)} (got {type(raw).__name__})"
+        )
     for key in raw:
         if key not in TOP_KEYS:
             raise ctx.error(f"unknown key {key!r}; allowed: {', '.join(TOP_KEYS)}", ctx.at(str(key)))
     name = raw.get("name")
     if not isinstance(name, str) or not re.match(NAME_PATTERN, name):
         problem = "'name' is missing" if name is None else f"name {name!r} is not allowed"
-        raise ctx.error(f"{problem}: letters, digits, '_', '.', '-' (starting with a letter or digit)",
-                        ctx.at("name"))
+        raise ctx.error(
+            f"{problem}: letters, digits, '_', '.', '-' (starting with a letter or digit)", ctx.at("name")
+        )
     description = _scalar(ctx, raw, "description", str, "")
     tags = raw.get("tags") or []
     if isinstance(tags, str):
@@ -393,10 +440,15 @@ def parse_scenario(raw: Any, where: str = "<scenario>", index: int = 0) -> Scena
     expectations = _expectations(ctx, raw.get("expectations"))
     names = [f.name for f in faults]
     for e in expectations:
-        unknown = [n for n in e.params.get("faults", []) if n not in names] if e.name == "may_not_fire" else []
+        unknown = (
+            [n for n in e.params.get("faults", []) if n not in names] if e.name == "may_not_fire" else []
+        )
         if unknown:
-            raise ctx.error(f"expectations.may_not_fire: no fault named {unknown[0]!r} in this scenario; its faults: "
-                            f"{', '.join(names) or '(none)'}", ctx.at("expectations"))
+            raise ctx.error(
+                f"expectations.may_not_fire: no fault named {unknown[0]!r} in this scenario; its faults: "
+                f"{', '.join(names) or '(none)'}",
+                ctx.at("expectations"),
+            )
     timeouts = Timeouts()
     if raw.get("timeouts") is not None:
         timeouts = _validate(ctx, Timeouts, raw["timeouts"], "timeouts")
@@ -412,17 +464,34 @@ def parse_scenario(raw: Any, where: str = "<scenario>", index: int = 0) -> Scena
     known = _known(ctx, raw.get("known"), clients)
     tls = _scalar(ctx, raw, "tls", bool, False)
     if tls and server.kind in ("url", "starlette"):
-        raise ctx.error(f"tls: true needs a built-in server faultproxy serves over TLS (sse, openai, anthropic, llm), "
-                        f"not {server.kind}" + ("; a url: server speaks https:// by its URL" if server.kind == "url"
-                                                else ""), ctx.at("tls"))
+        raise ctx.error(
+            f"tls: true needs a built-in server faultproxy serves over TLS (sse, openai, anthropic, llm), "
+            f"not {server.kind}"
+            + ("; a url: server speaks https:// by its URL" if server.kind == "url" else ""),
+            ctx.at("tls"),
+        )
     if tls and intermediary is not None:
-        raise ctx.error("tls: true and an intermediary: nginx in the path speaks plain HTTP here; drop one",
-                        ctx.at("tls"))
+        raise ctx.error(
+            "tls: true and an intermediary: nginx in the path speaks plain HTTP here; drop one", ctx.at("tls")
+        )
     return Scenario(
-        name=name, description=description, tags=tuple(tags), server=server, request=request,
-        faults=tuple(faults), intermediary=intermediary, clients=clients, expectations=expectations, timeouts=timeouts,
-        reconnect=reconnect, repetitions=repetitions, seed=seed, known=known, tls=tls,
-        file=where, line=_line(raw),
+        name=name,
+        description=description,
+        tags=tuple(tags),
+        server=server,
+        request=request,
+        faults=tuple(faults),
+        intermediary=intermediary,
+        clients=clients,
+        expectations=expectations,
+        timeouts=timeouts,
+        reconnect=reconnect,
+        repetitions=repetitions,
+        seed=seed,
+        known=known,
+        tls=tls,
+        file=where,
+        line=_line(raw),
     )
 
 
@@ -430,14 +499,17 @@ def load_text(text: str, where: str = "<scenario>") -> list[Scenario]:
     """The scenarios of one YAML document: a scenario mapping, or ``scenarios: [...]``."""
     data = load_yaml(text, where)
     if data is None:
-        raise ScenarioError(f"{where}: empty file: expected a scenario (a mapping with 'name') "
-                            "or 'scenarios: [...]'")
+        raise ScenarioError(
+            f"{where}: empty file: expected a scenario (a mapping with 'name') or 'scenarios: [...]'"
+        )
     if isinstance(data, dict) and "scenarios" in data:
         extra = [k for k in data if k not in ("scenarios", "clients")]
         if extra:
-            raise ScenarioError(f"{where}:{_line(data, str(extra[0]))}: unknown key {extra[0]!r} beside "
-                                "'scenarios'; a file is one scenario, or 'scenarios: [...]' with the "
-                                "definitions of its own 'clients: [...]'")
+            raise ScenarioError(
+                f"{where}:{_line(data, str(extra[0]))}: unknown key {extra[0]!r} beside "
+                "'scenarios'; a file is one scenario, or 'scenarios: [...]' with the "
+                "definitions of its own 'clients: [...]'"
+            )
         if "clients" in data:
             file_clients(data["clients"], where, _line(data, "clients"))
         items = data["scenarios"]
@@ -454,8 +526,9 @@ def check_names(scenarios: list[Scenario]) -> list[Scenario]:
     for s in scenarios:
         if s.name in seen:
             first = seen[s.name]
-            raise ScenarioError(f"{s.file}:{s.line}: scenario name {s.name!r} is already used "
-                                f"at {first.file}:{first.line}")
+            raise ScenarioError(
+                f"{s.file}:{s.line}: scenario name {s.name!r} is already used at {first.file}:{first.line}"
+            )
         seen[s.name] = s
     return scenarios
 

@@ -110,17 +110,26 @@ class Match:
         out = []
         lost = self.missing_events()
         if lost:
-            out.append(f"{len(lost)} {what_e} but not {what_r}: {labels_shown([self.label(e) for e in lost], limit)}")
+            out.append(
+                f"{len(lost)} {what_e} but not {what_r}: {labels_shown([self.label(e) for e in lost], limit)}"
+            )
         out += [f"never {what_r}: {owed}" for owed in self.missing_owed()]
         if self.garbled:
-            parts = [f"{self.label(e)} {_altered(self.expected[e], self.received[r])}" for e, r in self.garbled[:limit]]
+            parts = [
+                f"{self.label(e)} {_altered(self.expected[e], self.received[r])}"
+                for e, r in self.garbled[:limit]
+            ]
             more = f" … (+{len(self.garbled) - limit} more)" if len(self.garbled) > limit else ""
             out.append(f"{len(self.garbled)} altered: " + "; ".join(parts) + more)
         if self.extra:
-            out.append(f"{len(self.extra)} {what_r} that were never {what_e}: "
-                       f"{labels_shown(self.extra_labels(what_r.split()[0]), limit)}")
+            out.append(
+                f"{len(self.extra)} {what_r} that were never {what_e}: "
+                f"{labels_shown(self.extra_labels(what_r.split()[0]), limit)}"
+            )
         if self.duplicated:
-            out.append(f"{len(self.duplicated)} {what_r} twice: {labels_shown(self.duplicated_labels(), limit)}")
+            out.append(
+                f"{len(self.duplicated)} {what_r} twice: {labels_shown(self.duplicated_labels(), limit)}"
+            )
         if self.reordered:
             out.append(f"{len(self.reordered)} out of order: {labels_shown(self.reordered_labels(), limit)}")
         return out
@@ -147,8 +156,14 @@ def labels_shown(labels: list[str], limit: int) -> str:
     return shown + (f" … (+{len(labels) - limit} more)" if len(labels) > limit else "")
 
 
-def match(expected: list[Item], received: list[Item], *, by_id: bool | None = None,
-          judge_ids: bool = True, judge_retry: bool = False) -> Match:
+def match(
+    expected: list[Item],
+    received: list[Item],
+    *,
+    by_id: bool | None = None,
+    judge_ids: bool = True,
+    judge_retry: bool = False,
+) -> Match:
     """Match ``received`` against ``expected``. ``by_id`` None: by id when every expected event
     has a distinct id of its own. ``judge_ids``: an event received with another id than the
     expected one's is garbled (False: the received side reports no ids). ``judge_retry``: so is

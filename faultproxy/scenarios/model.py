@@ -41,15 +41,25 @@ class SSEOptions(Strict):
     size: int | None = Field(None, ge=0, description="bytes of data per event (padded)")
     drop_after: int | None = Field(None, ge=1, description="the server cuts connection 1 after N events")
     framing: Literal["auto", "chunked", "close"] = Field(
-        "auto", description="auto: chunked to HTTP/1.1, close-delimited to HTTP/1.0; chunked; close: always close-delimited")
-    headers: dict[str, str] = Field(default_factory=dict, description="extra response header fields, e.g. {X-Accel-Buffering: 'no'}")
+        "auto",
+        description="auto: chunked to HTTP/1.1, close-delimited to HTTP/1.0; chunked; close: always close-delimited",
+    )
+    headers: dict[str, str] = Field(
+        default_factory=dict, description="extra response header fields, e.g. {X-Accel-Buffering: 'no'}"
+    )
 
     def server_kwargs(self) -> dict[str, Any]:
         return {
-            "events": self.events, "interval": self.interval_ms / 1000, "retry": self.retry,
+            "events": self.events,
+            "interval": self.interval_ms / 1000,
+            "retry": self.retry,
             "keepalive": None if self.keepalive_ms is None else self.keepalive_ms / 1000,
-            "event_type": self.event_type, "multiline": self.multiline, "size": self.size,
-            "drop_after": self.drop_after, "framing": self.framing, "headers": dict(self.headers),
+            "event_type": self.event_type,
+            "multiline": self.multiline,
+            "size": self.size,
+            "drop_after": self.drop_after,
+            "framing": self.framing,
+            "headers": dict(self.headers),
         }
 
 
@@ -66,8 +76,12 @@ class StarletteOptions(Strict):
 
     def server_kwargs(self) -> dict[str, Any]:
         return {
-            "events": self.events, "interval": self.interval_ms / 1000, "retry": self.retry,
-            "event_type": self.event_type, "multiline": self.multiline, "size": self.size,
+            "events": self.events,
+            "interval": self.interval_ms / 1000,
+            "retry": self.retry,
+            "event_type": self.event_type,
+            "multiline": self.multiline,
+            "size": self.size,
             "ping": self.ping_ms / 1000,
         }
 
@@ -159,8 +173,14 @@ class ServerSpec(Strict):
 
 # -- request, timeouts, reconnects --------------------------------------------------------------
 
-DEFAULT_PATHS = {"sse": "/events", "starlette": "/events", "openai": "/v1/chat/completions",
-                 "anthropic": "/v1/messages", "llm": None, "url": None}
+DEFAULT_PATHS = {
+    "sse": "/events",
+    "starlette": "/events",
+    "openai": "/v1/chat/completions",
+    "anthropic": "/v1/messages",
+    "llm": None,
+    "url": None,
+}
 
 
 class RequestSpec(Strict):
@@ -253,21 +273,48 @@ class _Outcomes(Strict):
 EXPECTATIONS: dict[str, tuple[type[Strict], str | None, str]] = {
     "all_events_in_order": (_Flag, None, "every sent event received exactly once, in order, unaltered"),
     "no_silent_loss": (_Flag, None, "every event arrived, or the client signalled an error"),
-    "error_raised": (_ErrorRaised, None, ("the client reported an error or its own timeout "
-                                          "(type: glob, message: text)")),
+    "error_raised": (
+        _ErrorRaised,
+        None,
+        ("the client reported an error or its own timeout (type: glob, message: text)"),
+    ),
     "resumed": (_Flag, None, "reconnected with the right Last-Event-ID and got the rest exactly once"),
-    "max_time_to_first_event": (_Millis, "ms", ("the first event arrived within this many ms of the client's "
-                                                "start (its hello, just before its request)")),
-    "min_time_to_first_event": (_Millis, "ms", ("the first event arrived no sooner than this many ms after the "
-                                                "client's start (an intermediary held it)")),
+    "max_time_to_first_event": (
+        _Millis,
+        "ms",
+        (
+            "the first event arrived within this many ms of the client's "
+            "start (its hello, just before its request)"
+        ),
+    ),
+    "min_time_to_first_event": (
+        _Millis,
+        "ms",
+        (
+            "the first event arrived no sooner than this many ms after the "
+            "client's start (an intermediary held it)"
+        ),
+    ),
     "max_event_gap": (_Millis, "ms", "no two consecutive events reached the application more than ms apart"),
     "completes_within": (_Millis, "ms", "the client gave control back (completed, error, timeout) within ms"),
     "no_duplicates": (_Flag, None, "no event handed to the application twice"),
-    "matches_oracle": (_Flag, None, ("the client handed over exactly the events a spec-exact parser finds "
-                                     "in the delivered bytes (its parsing is right, whatever faults did)")),
+    "matches_oracle": (
+        _Flag,
+        None,
+        (
+            "the client handed over exactly the events a spec-exact parser finds "
+            "in the delivered bytes (its parsing is right, whatever faults did)"
+        ),
+    ),
     "outcome": (_Outcomes, "any_of", "the outcome is one of these"),
-    "may_not_fire": (_Names, "faults", ("these faults may leave a cell without firing (by default a fault that "
-                                        "never fired fails the cell: the scenario did not test what it says)")),
+    "may_not_fire": (
+        _Names,
+        "faults",
+        (
+            "these faults may leave a cell without firing (by default a fault that "
+            "never fired fails the cell: the scenario did not test what it says)"
+        ),
+    ),
 }
 DEFAULT_EXPECTATIONS = (Expectation(name="no_silent_loss"),)
 
@@ -278,7 +325,9 @@ TAG_EXPECTATIONS: dict[str, frozenset[str]] = {
     "buffering": _TIME_TO_FIRST,  # held events: when the first one arrives
     "latency": _TIME_TO_FIRST | {"max_event_gap"},
     "compression": _TIME_TO_FIRST | {"all_events_in_order"},
-    "stall": frozenset({"error_raised", "outcome", "completes_within", "all_events_in_order"}),  # timeout / hung / not broken
+    "stall": frozenset(
+        {"error_raised", "outcome", "completes_within", "all_events_in_order"}
+    ),  # timeout / hung / not broken
     "timeout": frozenset({"error_raised", "outcome", "completes_within", "all_events_in_order"}),
     "hung": frozenset({"outcome"}),
     "keepalive": frozenset({"all_events_in_order", "error_raised", "outcome"}),
@@ -307,7 +356,11 @@ TAG_EXPECTATIONS: dict[str, frozenset[str]] = {
 def missing_assertions(tags: Iterable[str], expectations: Iterable[str]) -> dict[str, frozenset[str]]:
     """The tags whose subject no expectation asserts: tag -> the expectations that would."""
     named = set(expectations)
-    return {tag: TAG_EXPECTATIONS[tag] for tag in tags if tag in TAG_EXPECTATIONS and not named & TAG_EXPECTATIONS[tag]}
+    return {
+        tag: TAG_EXPECTATIONS[tag]
+        for tag in tags
+        if tag in TAG_EXPECTATIONS and not named & TAG_EXPECTATIONS[tag]
+    }
 
 
 # -- known behaviour ----------------------------------------------------------------------------
@@ -359,10 +412,14 @@ class Scenario(Strict):
     @model_validator(mode="after")
     def _tls_where_it_can_be(self) -> Scenario:
         if self.tls and (not self.server.builtin or self.server.kind == "starlette"):
-            raise ValueError(f"tls: true needs a built-in server faultproxy serves over TLS (sse, openai, anthropic, "
-                             f"llm), not {self.server.kind}; a url: server speaks https:// by its URL")
+            raise ValueError(
+                f"tls: true needs a built-in server faultproxy serves over TLS (sse, openai, anthropic, "
+                f"llm), not {self.server.kind}; a url: server speaks https:// by its URL"
+            )
         if self.tls and self.intermediary is not None:
-            raise ValueError("tls: true and an intermediary: nginx in the path speaks plain HTTP here; drop one")
+            raise ValueError(
+                "tls: true and an intermediary: nginx in the path speaks plain HTTP here; drop one"
+            )
         return self
 
     # -- what a runner needs ------------------------------------------------------------------
@@ -384,8 +441,11 @@ class Scenario(Strict):
         from faultproxy.clients import registry
 
         llm = {registry.OPENAI_CHAT, registry.OPENAI_RESPONSES, registry.ANTHROPIC}
-        wanted = {"openai": {registry.OPENAI_CHAT, registry.OPENAI_RESPONSES},
-                  "anthropic": {registry.ANTHROPIC}, "llm": llm}.get(self.server.kind, {registry.SSE})
+        wanted = {
+            "openai": {registry.OPENAI_CHAT, registry.OPENAI_RESPONSES},
+            "anthropic": {registry.ANTHROPIC},
+            "llm": llm,
+        }.get(self.server.kind, {registry.SSE})
         return registry.get(client).protocol in wanted
 
     def known_for(self, client: str) -> Known | None:
@@ -393,7 +453,9 @@ class Scenario(Strict):
 
     @property
     def method(self) -> str:
-        return self.request.method or ("POST" if self.server.kind in ("openai", "anthropic", "llm") else "GET")
+        return self.request.method or (
+            "POST" if self.server.kind in ("openai", "anthropic", "llm") else "GET"
+        )
 
     def target(self) -> str:
         """The request target (path and query) the generic clients ask for."""
@@ -431,9 +493,13 @@ class Scenario(Strict):
             url = base + self.target()
         reconnect = self.reconnect
         return ClientRequest(
-            url=url, method=self.method, headers=headers, body=self.body(),
+            url=url,
+            method=self.method,
+            headers=headers,
+            body=self.body(),
             timeout_s=None if self.timeouts.read_ms is None else self.timeouts.read_ms / 1000,
-            reconnect=reconnect is not None, max_reconnects=reconnect.max if reconnect else 0,
+            reconnect=reconnect is not None,
+            max_reconnects=reconnect.max if reconnect else 0,
             reconnect_ms=reconnect.delay_ms if reconnect else 100,
             deadline_s=self.timeouts.deadline_ms / 1000,
         )
@@ -443,7 +509,9 @@ class Scenario(Strict):
         :mod:`faultproxy.redact`): its report masks them wherever a client or server quotes them."""
         from faultproxy.redact import known_values
 
-        return known_values(self.request.headers, self.target(), self.body()) | known_values(url=self.server.url)
+        return known_values(self.request.headers, self.target(), self.body()) | known_values(
+            url=self.server.url
+        )
 
     def expectation_names(self) -> list[str]:
         return [e.name for e in self.expectations]
@@ -451,8 +519,12 @@ class Scenario(Strict):
     def as_report_dict(self) -> dict[str, Any]:
         """This scenario as the report's ``scenarios[]`` entry."""
         return {
-            "name": self.name, "file": self.file, "line": self.line, "description": self.description,
-            "tags": list(self.tags), "server": self.server.as_dict(),
+            "name": self.name,
+            "file": self.file,
+            "line": self.line,
+            "description": self.description,
+            "tags": list(self.tags),
+            "server": self.server.as_dict(),
             "faults": [f.as_dict() for f in self.faults],
             "expectations": [e.as_dict() for e in self.expectations],
             **({"intermediary": self.intermediary.as_dict()} if self.intermediary else {}),

@@ -53,8 +53,16 @@ from faultproxy.wire.http import Headers, body_framing, is_event_stream, parse_r
 from faultproxy.wire.sse import SSEParser
 
 NOTICEABLE = {
-    "clean": False, "close": False, "no_terminator": True, "cut_in_chunk": True, "short_body": True,
-    "rst": True, "malformed": True, "no_response": True, "open": True, "client_closed": False,
+    "clean": False,
+    "close": False,
+    "no_terminator": True,
+    "cut_in_chunk": True,
+    "short_body": True,
+    "rst": True,
+    "malformed": True,
+    "no_response": True,
+    "open": True,
+    "client_closed": False,
 }
 
 
@@ -114,9 +122,12 @@ class DeliveredExchange:
         if self.end in ("clean", "close", "client_closed"):
             return ""
         return {
-            "no_terminator": "a body cut without its last chunk", "cut_in_chunk": "a body cut inside a chunk",
-            "short_body": "a body shorter than its Content-Length", "rst": "a connection reset",
-            "malformed": "broken framing", "no_response": "no response",
+            "no_terminator": "a body cut without its last chunk",
+            "cut_in_chunk": "a body cut inside a chunk",
+            "short_body": "a body shorter than its Content-Length",
+            "rst": "a connection reset",
+            "malformed": "broken framing",
+            "no_response": "no response",
             "open": "a stream that went quiet (a read timeout)",
         }.get(self.end, self.end)
 
@@ -142,11 +153,20 @@ class DeliveredExchange:
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "conn": self.conn, "exchange": self.exchange, "method": self.method, "target": self.target,
-            "last_event_id": self.last_event_id, "answered": self.answered, "status": self.status,
+            "conn": self.conn,
+            "exchange": self.exchange,
+            "method": self.method,
+            "target": self.target,
+            "last_event_id": self.last_event_id,
+            "answered": self.answered,
+            "status": self.status,
             "framing": self.framing,
-            "events": len(self.events), "body_bytes": self.body_bytes, "end": self.end,
-            "noticeable": self.noticeable, "trouble": self.trouble, "detail": self.detail,
+            "events": len(self.events),
+            "body_bytes": self.body_bytes,
+            "end": self.end,
+            "noticeable": self.noticeable,
+            "trouble": self.trouble,
+            "detail": self.detail,
             "pending_bytes": len(self.pending),
         }
 
@@ -225,8 +245,17 @@ def _feed(x: DeliveredExchange, data: bytes, t: float) -> None:
         x._parser, x._parse_error = None, f"event stream: {error}"
         return
     for ev in events:
-        x.events.append(Item(type=ev.type, data=ev.data, id=ev.id or None, t=t, connection=x.conn,
-                             index=len(x.events), retry=None if ev.own_retry is None else str(ev.own_retry)))
+        x.events.append(
+            Item(
+                type=ev.type,
+                data=ev.data,
+                id=ev.id or None,
+                t=t,
+                connection=x.conn,
+                index=len(x.events),
+                retry=None if ev.own_retry is None else str(ev.own_retry),
+            )
+        )
 
 
 def _start_body(x: DeliveredExchange, raw_head: bytes) -> None:
@@ -365,7 +394,7 @@ def oracle_from_records(records: Iterable[dict[str, Any]], side: str = "response
                 "rst": f"the connection was reset ({'by the proxy' if who == 'proxy' else 'by the ' + who})",
                 "cut_in_chunk": f"the connection closed inside a chunk ({x._chunk_left} bytes of it missing)",
                 "no_terminator": "the connection closed between chunks, without the last chunk "
-                                 "(0\\r\\n\\r\\n)",
+                "(0\\r\\n\\r\\n)",
                 "short_body": f"the connection closed after {x.body_bytes} of {x._length} body bytes",
             }.get(x.end, "")
     out = [exchanges[k] for k in order if side == "response" or exchanges[k].status is not None]

@@ -103,10 +103,17 @@ class CellResult:
     def to_dict(self) -> dict[str, Any]:
         """The report's ``result`` object."""
         out: dict[str, Any] = {
-            "scenario": self.scenario, "client": self.client, "client_version": self.client_version,
-            "repetition": self.repetition, "outcome": self.outcome, "attribution": self.attribution,
-            "passed": self.passed, "known": self.known, "known_changed": self.known_changed,
-            "duration_s": self.duration_s, "expectations": [e.to_dict() for e in self.expectations],
+            "scenario": self.scenario,
+            "client": self.client,
+            "client_version": self.client_version,
+            "repetition": self.repetition,
+            "outcome": self.outcome,
+            "attribution": self.attribution,
+            "passed": self.passed,
+            "known": self.known,
+            "known_changed": self.known_changed,
+            "duration_s": self.duration_s,
+            "expectations": [e.to_dict() for e in self.expectations],
             "evidence": self.evidence.to_dict(),
         }
         if self.timeline is not None:

@@ -18,10 +18,11 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from functools import partial
 from pathlib import Path
-from typing import Any, Awaitable, Callable
+from typing import Any
 
 from faultproxy import __version__
 from faultproxy.clients import arun_client, registry
@@ -51,8 +52,9 @@ class Cell:
         return f"{self.scenario.name}/{self.client}{rep}"
 
 
-def plan(scenarios: list[Scenario], clients: list[str] | None,
-         repeat: int = 1, extra: list[str] = ()) -> tuple[list[Cell], dict[str, registry.Availability]]:
+def plan(
+    scenarios: list[Scenario], clients: list[str] | None, repeat: int = 1, extra: list[str] = ()
+) -> tuple[list[Cell], dict[str, registry.Availability]]:
     """The cells to run, and the availability of every client involved.
 
     ``clients`` narrows every scenario to those names; ``extra`` clients (``--client-cmd``) run in
@@ -81,7 +83,9 @@ def plan(scenarios: list[Scenario], clients: list[str] | None,
 ClientRunner = Callable[[str, Any], Awaitable[Any]]  # (client name, ClientRequest) -> Transcript
 
 
-async def run_cell(cell: Cell, run_seed: int, cell_dir: Path, run_client: ClientRunner = arun_client) -> CellResult:
+async def run_cell(
+    cell: Cell, run_seed: int, cell_dir: Path, run_client: ClientRunner = arun_client
+) -> CellResult:
     """One cell, start to verdict. Never raises: a broken cell is reported as such.
 
     ``run_client`` runs the client (default: the registered adapter in its child process); the
@@ -110,11 +114,18 @@ async def run_cell(cell: Cell, run_seed: int, cell_dir: Path, run_client: Client
                     tls = world.proxy_options(scenario.server.kind, server.port)
                     run_client = partial(run_client, ca_file=world.ca_file)
             else:
-                upstream = scenario.server.origin()  # the proxy connects there; the path is the clients' request
+                upstream = (
+                    scenario.server.origin()
+                )  # the proxy connects there; the path is the clients' request
 
             def make_proxy(to: str, *, faults: bool = True, capture: str = capture.name) -> Proxy:
-                return Proxy(to, faults=list(scenario.faults) if faults else [], seed=seed,
-                             capture=cell_dir / capture, **tls)
+                return Proxy(
+                    to,
+                    faults=list(scenario.faults) if faults else [],
+                    seed=seed,
+                    capture=cell_dir / capture,
+                    **tls,
+                )
 
             named = scenario.server.url if scenario.server.kind == "url" else f"{scenario.server.kind} server"
             async with cell_path(scenario.intermediary, upstream, named, make_proxy) as route:
@@ -128,11 +139,20 @@ async def run_cell(cell: Cell, run_seed: int, cell_dir: Path, run_client: Client
         if sent is None and route.behind is not None:  # nginx in front: the server's bytes are behind it
             sent = truth_from_capture(route.behind)
         result = classify(
-            sent, capture, transcript, fired,
-            scenario.expectations, scenario.known_for(cell.client),
-            scenario=scenario.name, client=cell.client, repetition=cell.repetition, t0=t0,
-            faults_configured=[f.name for f in scenario.faults], fault_notes=notes,
-            reconnects=request.reconnects_allowed, read_timeout_s=request.timeout_s,
+            sent,
+            capture,
+            transcript,
+            fired,
+            scenario.expectations,
+            scenario.known_for(cell.client),
+            scenario=scenario.name,
+            client=cell.client,
+            repetition=cell.repetition,
+            t0=t0,
+            faults_configured=[f.name for f in scenario.faults],
+            fault_notes=notes,
+            reconnects=request.reconnects_allowed,
+            read_timeout_s=request.timeout_s,
         )
         return replace(result, path=route.path + (" (TLS on both sides)" if scenario.tls else ""))
     except Exception as error:  # noqa: BLE001 - the run goes on; the cell says what broke
@@ -142,15 +162,25 @@ async def run_cell(cell: Cell, run_seed: int, cell_dir: Path, run_client: Client
 def _broken_cell(cell: Cell, error: BaseException, duration: float) -> CellResult:
     text = f"{type(error).__name__}: {error}"
     return CellResult(
-        scenario=cell.scenario.name, client=cell.client, repetition=cell.repetition, outcome="error",
-        passed=False, duration_s=round(duration, 3), expectations=[ExpectationResult("cell ran", False, text)],
-        evidence=CellEvidence(f"the harness could not run this cell: {text}",
-                              error=ClientError(f"harness.{type(error).__name__}", str(error))),
+        scenario=cell.scenario.name,
+        client=cell.client,
+        repetition=cell.repetition,
+        outcome="error",
+        passed=False,
+        duration_s=round(duration, 3),
+        expectations=[ExpectationResult("cell ran", False, text)],
+        evidence=CellEvidence(
+            f"the harness could not run this cell: {text}",
+            error=ClientError(f"harness.{type(error).__name__}", str(error)),
+        ),
     )
 
 
 async def run_cells(
-    cells: list[Cell], run_seed: int, run_dir: Path, jobs: int,
+    cells: list[Cell],
+    run_seed: int,
+    run_dir: Path,
+    jobs: int,
     on_done: Callable[[Cell, CellResult], None] | None = None,
 ) -> list[CellResult]:
     """Run cells ``jobs`` at a time; results come back in plan order. Cancelled, it returns only
@@ -175,10 +205,18 @@ async def run_cells(
     return [r for r in results if r is not None]
 
 
-def build_report(run_id: str, started: dt.datetime, duration: float, seed: int, scenarios: list[Scenario],
-                 availability: dict[str, registry.Availability], results: list[CellResult],
-                 environment: dict[str, Any] | None = None, repeat: int = 1,
-                 interrupted: dict[str, Any] | None = None) -> dict[str, Any]:
+def build_report(
+    run_id: str,
+    started: dt.datetime,
+    duration: float,
+    seed: int,
+    scenarios: list[Scenario],
+    availability: dict[str, registry.Availability],
+    results: list[CellResult],
+    environment: dict[str, Any] | None = None,
+    repeat: int = 1,
+    interrupted: dict[str, Any] | None = None,
+) -> dict[str, Any]:
     """The report (``faultproxy-report/1``): the results as ``schema.json`` says, in plan order, and
     the cells whose outcome varied between their runs (``flaky``, with their rates). ``interrupted``:
     the run was stopped (Ctrl-C): ``{"cells_planned", "cells_done", "not_run": [cell keys]}``."""
@@ -189,10 +227,18 @@ def build_report(run_id: str, started: dt.datetime, duration: float, seed: int, 
         info = registry.get(name)
         version = None
         if avail.ok:
-            version = next((r.client_version for r in results if r.client == name and r.client_version),
-                           None) or info.version()
-        clients.append({"name": name, "version": version, "available": avail.ok,
-                        "reason": None if avail.ok else f"{avail.reason}; install: {avail.install}"})
+            version = (
+                next((r.client_version for r in results if r.client == name and r.client_version), None)
+                or info.version()
+            )
+        clients.append(
+            {
+                "name": name,
+                "version": version,
+                "available": avail.ok,
+                "reason": None if avail.ok else f"{avail.reason}; install: {avail.install}",
+            }
+        )
     report = {
         "schema": "faultproxy-report/1",
         "run_id": run_id,

@@ -39,15 +39,28 @@ def _server(defs: _Defs) -> dict[str, Any]:
     kinds = []
     for kind in SERVER_KINDS:
         options = defs.model(options_model(kind), f"{kind}_")
-        options["properties"] = {"kind": {"const": kind, "description": f"the built-in {kind} server"},
-                                 **options.get("properties", {})}
+        options["properties"] = {
+            "kind": {"const": kind, "description": f"the built-in {kind} server"},
+            **options.get("properties", {}),
+        }
         options["required"] = ["kind", *options.get("required", [])]
         kinds.append(options)
-    url = {"type": "object", "additionalProperties": False, "required": ["url"],
-           "properties": {"url": {"type": "string", "pattern": "^http://",
-                                  "description": "a server of your own: http://host:port/path"}}}
-    return {"description": "the server: a built-in kind and its options, or {url: ...}",
-            "oneOf": [{"enum": list(SERVER_KINDS)}, url, *kinds]}
+    url = {
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["url"],
+        "properties": {
+            "url": {
+                "type": "string",
+                "pattern": "^http://",
+                "description": "a server of your own: http://host:port/path",
+            }
+        },
+    }
+    return {
+        "description": "the server: a built-in kind and its options, or {url: ...}",
+        "oneOf": [{"enum": list(SERVER_KINDS)}, url, *kinds],
+    }
 
 
 def _fault(defs: _Defs) -> dict[str, Any]:
@@ -59,23 +72,36 @@ def _fault(defs: _Defs) -> dict[str, Any]:
         "name": {"type": "string", "description": SHARED_KEYS["name"]},
         "stream": {"enum": ["downstream", "upstream"], "description": SHARED_KEYS["stream"]},
         "toxicity": {"type": "number", "minimum": 0, "maximum": 1, "description": SHARED_KEYS["toxicity"]},
-        "connections": {"description": SHARED_KEYS["connections"],
-                        "oneOf": [{"type": "integer", "minimum": 1},
-                                  {"type": "array", "items": {"type": "integer", "minimum": 1}}]},
+        "connections": {
+            "description": SHARED_KEYS["connections"],
+            "oneOf": [
+                {"type": "integer", "minimum": 1},
+                {"type": "array", "items": {"type": "integer", "minimum": 1}},
+            ],
+        },
         "match": {**match, "description": SHARED_KEYS["match"]},
     }
     types = []
     for name in sorted(REGISTRY):
         cls = REGISTRY[name]
         attributes = defs.model(cls.Attributes, f"{name}_")
-        types.append({
-            "if": {"properties": {"type": {"const": name}}, "required": ["type"]},
-            "then": {"properties": {"attributes": attributes}},
-        })
-    return {"type": "object", "additionalProperties": False, "required": ["type"],
-            "properties": {"type": {"enum": sorted(REGISTRY), "description": "the fault type (faultproxy faults)"},
-                           "attributes": {"type": "object"}, **shared},
-            "allOf": types}
+        types.append(
+            {
+                "if": {"properties": {"type": {"const": name}}, "required": ["type"]},
+                "then": {"properties": {"attributes": attributes}},
+            }
+        )
+    return {
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["type"],
+        "properties": {
+            "type": {"enum": sorted(REGISTRY), "description": "the fault type (faultproxy faults)"},
+            "attributes": {"type": "object"},
+            **shared,
+        },
+        "allOf": types,
+    }
 
 
 def _expectations() -> dict[str, Any]:
@@ -99,14 +125,25 @@ def _expectations() -> dict[str, Any]:
             if shorthand == "any_of":
                 forms.append(props[shorthand]["items"])
         valued[name] = {"description": meaning, "anyOf": forms}
-    item = {"oneOf": [
-        {"enum": flags, "description": "an expectation with its parameters' defaults"},
-        {"type": "object", "minProperties": 1, "maxProperties": 1, "additionalProperties": False,
-         "properties": valued},
-    ]}
-    return {"description": "what must hold for each cell (default: [no_silent_loss])",
-            "oneOf": [{"type": "array", "items": item},
-                      {"type": "object", "additionalProperties": False, "properties": valued}]}
+    item = {
+        "oneOf": [
+            {"enum": flags, "description": "an expectation with its parameters' defaults"},
+            {
+                "type": "object",
+                "minProperties": 1,
+                "maxProperties": 1,
+                "additionalProperties": False,
+                "properties": valued,
+            },
+        ]
+    }
+    return {
+        "description": "what must hold for each cell (default: [no_silent_loss])",
+        "oneOf": [
+            {"type": "array", "items": item},
+            {"type": "object", "additionalProperties": False, "properties": valued},
+        ],
+    }
 
 
 def _client(defs: _Defs) -> dict[str, Any]:
@@ -125,7 +162,9 @@ def scenario_schema() -> dict[str, Any]:
     defs = _Defs()
     client = _client(defs)
     scenario = {
-        "type": "object", "additionalProperties": False, "required": ["name", "server"],
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["name", "server"],
         "properties": {
             "name": {"type": "string", "pattern": NAME_PATTERN, "description": "unique across the run"},
             "description": {"type": "string"},
@@ -134,20 +173,34 @@ def scenario_schema() -> dict[str, Any]:
             "request": defs.model(RequestSpec),
             "faults": {"type": "array", "items": {"$ref": "#/$defs/fault"}},
             "intermediary": defs.model(IntermediarySpec),
-            "clients": {"description": "all (the default), or client names and definitions of your own",
-                        "oneOf": [{"const": "all"}, {"type": "string"},
-                                  {"type": "array", "minItems": 1,
-                                   "items": {"oneOf": [{"type": "string"}, {"$ref": "#/$defs/client"}]}}]},
+            "clients": {
+                "description": "all (the default), or client names and definitions of your own",
+                "oneOf": [
+                    {"const": "all"},
+                    {"type": "string"},
+                    {
+                        "type": "array",
+                        "minItems": 1,
+                        "items": {"oneOf": [{"type": "string"}, {"$ref": "#/$defs/client"}]},
+                    },
+                ],
+            },
             "expectations": _expectations(),
             "timeouts": defs.model(Timeouts),
             "reconnect": {"oneOf": [{"type": "boolean"}, defs.model(Reconnect)]},
             "repetitions": {"type": "integer", "minimum": 1},
             "seed": {"type": "integer"},
-            "tls": {"type": "boolean", "description": "TLS end to end: the built-in server serves HTTPS as its API's "
-                                                      "host, the proxy re-originates and serves HTTPS, every client "
-                                                      "trusts the run's CA (docs/tls.md)"},
-            "known": {"type": "object", "additionalProperties": defs.model(Known),
-                      "description": "client name -> its recorded behaviour here (passes while it holds)"},
+            "tls": {
+                "type": "boolean",
+                "description": "TLS end to end: the built-in server serves HTTPS as its API's "
+                "host, the proxy re-originates and serves HTTPS, every client "
+                "trusts the run's CA (docs/tls.md)",
+            },
+            "known": {
+                "type": "object",
+                "additionalProperties": defs.model(Known),
+                "description": "client name -> its recorded behaviour here (passes while it holds)",
+            },
         },
     }
     defs.defs.update({"server": _server(defs), "fault": _fault(defs), "client": client, "scenario": scenario})
@@ -156,12 +209,18 @@ def scenario_schema() -> dict[str, Any]:
         "$id": SCHEMA_ID,
         "title": "faultproxy scenario file",
         "description": "One scenario, or 'scenarios: [...]' with the definitions of the file's own 'clients: [...]' "
-                       "(docs/scenarios.md).",
+        "(docs/scenarios.md).",
         "oneOf": [
             {"$ref": "#/$defs/scenario"},
-            {"type": "object", "additionalProperties": False, "required": ["scenarios"],
-             "properties": {"scenarios": {"type": "array", "minItems": 1, "items": {"$ref": "#/$defs/scenario"}},
-                            "clients": {"type": "array", "items": {"$ref": "#/$defs/client"}}}},
+            {
+                "type": "object",
+                "additionalProperties": False,
+                "required": ["scenarios"],
+                "properties": {
+                    "scenarios": {"type": "array", "minItems": 1, "items": {"$ref": "#/$defs/scenario"}},
+                    "clients": {"type": "array", "items": {"$ref": "#/$defs/client"}},
+                },
+            },
         ],
         "$defs": defs.defs,
     }

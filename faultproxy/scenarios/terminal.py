@@ -20,10 +20,24 @@ from rich.text import Text
 
 from faultproxy.report.model import why_failed
 
-STYLE = {"ok": "green", "resumed": "cyan", "error": "yellow", "hung": "magenta",
-         "duplicated": "blue", "reordered": "blue", "silent_loss": "bold white on red"}
-SHORT = {"ok": "ok", "resumed": "res", "error": "err", "hung": "HUNG", "duplicated": "dup",
-         "reordered": "ord", "silent_loss": "LOSS"}
+STYLE = {
+    "ok": "green",
+    "resumed": "cyan",
+    "error": "yellow",
+    "hung": "magenta",
+    "duplicated": "blue",
+    "reordered": "blue",
+    "silent_loss": "bold white on red",
+}
+SHORT = {
+    "ok": "ok",
+    "resumed": "res",
+    "error": "err",
+    "hung": "HUNG",
+    "duplicated": "dup",
+    "reordered": "ord",
+    "silent_loss": "LOSS",
+}
 LEGEND = "✓ passed  ✗ unmet expectation  ~ passed as a recorded known behaviour  ≈ flaky (runs passed)"
 CELL_WIDTH = 8  # "LOSS≈3/5" and the table's padding and rule
 
@@ -47,7 +61,11 @@ def print_outcomes(report: dict[str, Any], console: Console) -> None:
     if not rows:
         console.print("no cell ran (a shard can be empty when the run is small)")
         return
-    clients = [c["name"] for c in matrix.clients if any(cell.client == c["name"] for _, cells in rows for cell in cells)]
+    clients = [
+        c["name"]
+        for c in matrix.clients
+        if any(cell.client == c["name"] for _, cells in rows for cell in cells)
+    ]
     width = max(len(name) for name, _ in rows) + 4 + CELL_WIDTH * len(clients)
     if console.is_terminal and width <= console.width:
         _table(rows, clients, console)
@@ -88,10 +106,13 @@ def _listed(rows: list[tuple[str, list[Any]]], console: Console) -> None:
         for (sign, outcome), names in sorted(groups.items(), key=lambda g: "✗≈~✓".index(g[0][0])):
             label = f"{SHORT.get(outcome, outcome):<4}"
             indent = 4 + len(label) + 1
-            lines = textwrap.wrap(", ".join(names), width - indent, break_on_hyphens=False,
-                                  break_long_words=False) or [""]
-            console.print(Text(f"  {sign} ") + Text(label, style=STYLE.get(outcome, "")) + Text(" " + lines[0]),
-                          soft_wrap=True)
+            lines = textwrap.wrap(
+                ", ".join(names), width - indent, break_on_hyphens=False, break_long_words=False
+            ) or [""]
+            console.print(
+                Text(f"  {sign} ") + Text(label, style=STYLE.get(outcome, "")) + Text(" " + lines[0]),
+                soft_wrap=True,
+            )
             for line in lines[1:]:
                 console.print(Text(" " * indent + line), soft_wrap=True)
 

@@ -59,8 +59,10 @@ class TLSWorld:
     def serve(self, server: Any, kind: str = "") -> None:
         """Make an unstarted built-in server serve HTTPS as its API's host."""
         if not isinstance(server, StreamServer):
-            raise ValueError(f"tls: true needs a server faultproxy can serve over TLS; the {kind or 'given'} "
-                             "server cannot (use sse, openai, anthropic or llm)")
+            raise ValueError(
+                f"tls: true needs a server faultproxy can serve over TLS; the {kind or 'given'} "
+                "server cannot (use sse, openai, anthropic or llm)"
+            )
         self.host = api_host(server)
         server.tls = server_context(self.ca.mint(self.host, "127.0.0.1"))
 
@@ -70,4 +72,9 @@ class TLSWorld:
     def proxy_options(self, kind: str, port: int) -> dict[str, Any]:
         """The proxy's TLS options: the server by name through --resolve, verified against the CA;
         HTTPS toward the clients."""
-        return {"resolve": [f"{self.host}:{port}:127.0.0.1"], "upstream_ca": self.ca_file, "tls": True, "ca": self.ca}
+        return {
+            "resolve": [f"{self.host}:{port}:127.0.0.1"],
+            "upstream_ca": self.ca_file,
+            "tls": True,
+            "ca": self.ca,
+        }

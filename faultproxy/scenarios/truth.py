@@ -26,8 +26,9 @@ Small on purpose, for callers outside the runner (a pytest fixture around a user
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 from faultproxy.scenarios.events import UNSENT, GroundTruth, Item, expected_stream
 from faultproxy.scenarios.oracle import DeliveredExchange, Oracle, oracle_of
@@ -54,11 +55,22 @@ def truth_from_capture(capture: Oracle | str | Path | Iterable[dict[str, Any]]) 
     intended = expected_stream(writes)
     last = upstream.exchanges[-1] if upstream.exchanges else None
     if last is not None and last.status_problem:
-        intended.append(_standin(f"the stream owed to request {last.label}: the server answered it with "
-                                 f"{last.status_problem}", last.conn, len(intended)))
+        intended.append(
+            _standin(
+                f"the stream owed to request {last.label}: the server answered it with {last.status_problem}",
+                last.conn,
+                len(intended),
+            )
+        )
     elif last is not None and last.status != 204 and last.end not in ENDED_BY_SERVER:
-        intended.append(_standin(f"the rest of the stream: an unknown number of events, as response {last.label} "
-                                 f"was cut ({last.end}) before the server finished it", last.conn, len(intended)))
+        intended.append(
+            _standin(
+                f"the rest of the stream: an unknown number of events, as response {last.label} "
+                f"was cut ({last.end}) before the server finished it",
+                last.conn,
+                len(intended),
+            )
+        )
     return GroundTruth(intended, writes)
 
 
@@ -88,11 +100,15 @@ def with_answers(truth: GroundTruth, oracle: Oracle | None) -> GroundTruth:
         if last.status is None:
             text = f"the stream owed to request {last.label}: it got no response at all ({last.end})"
         elif last.answered:
-            text = (f"the stream owed to request {last.label}: it never reached the server; the proxy answered "
-                    f"it (status {last.status})")
+            text = (
+                f"the stream owed to request {last.label}: it never reached the server; the proxy answered "
+                f"it (status {last.status})"
+            )
         else:
-            text = (f"the stream owed to request {last.label}: the proxy answered it itself (status "
-                    f"{last.status}), not the server")
+            text = (
+                f"the stream owed to request {last.label}: the proxy answered it itself (status "
+                f"{last.status}), not the server"
+            )
     elif last.status_problem:
         text = f"the stream owed to request {last.label}: the server answered it with {last.status_problem}"
     else:
@@ -110,4 +126,6 @@ def server_refused(oracle: Oracle | None) -> str:
     problems = [x.status_problem for x in answers if x.status != 204]
     if not problems or not all(problems):
         return ""
-    return f"the server answered {answers[-1].label} {answers[-1].target or ''} with {problems[-1]}".replace("  ", " ")
+    return f"the server answered {answers[-1].label} {answers[-1].target or ''} with {problems[-1]}".replace(
+        "  ", " "
+    )

@@ -77,6 +77,7 @@ from pathlib import Path
 from typing import Any
 
 from faultproxy.report.model import CELL_CLOCK, excerpt_heading
+from faultproxy.scenarios import llm_message
 from faultproxy.scenarios.events import (
     DONE,
     SSE,
@@ -90,7 +91,6 @@ from faultproxy.scenarios.events import (
     received_items,
     reports_ids_of,
 )
-from faultproxy.scenarios import llm_message
 from faultproxy.scenarios.match import Match, labels_shown, match
 from faultproxy.scenarios.model import DEFAULT_EXPECTATIONS, Expectation, Known
 from faultproxy.scenarios.oracle import DeliveredExchange, Oracle, oracle_of
@@ -139,16 +139,20 @@ def _fault_dicts(faults_fired: Iterable[Any] | None, oracle: Oracle | None) -> l
     (the same fields: the capture writes the evidence as it is, with ``type: fault`` as its record
     kind and its own clock's ``t`` kept as ``capture_t``)."""
     if faults_fired is None:
-        return [{**{k: v for k, v in r.items() if k not in ("type", "t")}, "capture_t": r.get("t")}
-                for r in (oracle.fault_records if oracle is not None else [])]
+        return [
+            {**{k: v for k, v in r.items() if k not in ("type", "t")}, "capture_t": r.get("t")}
+            for r in (oracle.fault_records if oracle is not None else [])
+        ]
     return [f.as_dict() if hasattr(f, "as_dict") else dict(f) for f in faults_fired]
 
 
 def _where(f: dict[str, Any]) -> str:
-    parts = [f"conn {f['conn']}" if f.get("conn") is not None else None,
-             f"exchange {f['exchange']}" if f.get("exchange") is not None else None,
-             f"event {f['event_index'] + 1}" if f.get("event_index") is not None else None,
-             f"byte {f['offset']}" if f.get("offset") is not None else None]
+    parts = [
+        f"conn {f['conn']}" if f.get("conn") is not None else None,
+        f"exchange {f['exchange']}" if f.get("exchange") is not None else None,
+        f"event {f['event_index'] + 1}" if f.get("event_index") is not None else None,
+        f"byte {f['offset']}" if f.get("offset") is not None else None,
+    ]
     return ", ".join(p for p in parts if p)
 
 
@@ -189,7 +193,9 @@ def _has_sentinel(items: list[Item] | None, sentinel: tuple[str, str | None]) ->
     return any(i.type == kind and (data is None or i.data == data) for i in items or [])
 
 
-def _missing_sentinel(protocol: str, raw_sent: list[Item] | None, raw_delivered: list[Item] | None) -> str | None:
+def _missing_sentinel(
+    protocol: str, raw_sent: list[Item] | None, raw_delivered: list[Item] | None
+) -> str | None:
     """The end sentinel (``[DONE]``, ``message_stop``, ...) that a client speaking an LLM API's
     protocol should have seen and the delivered bytes lack; None for a generic SSE client (the
     sentinel is no part of what it speaks), without a capture, or when it was delivered."""
@@ -201,15 +207,23 @@ def _missing_sentinel(protocol: str, raw_sent: list[Item] | None, raw_delivered:
     return sentinel[1] or sentinel[0]
 
 
-def _oracle_vs_sent(expected: list[Item] | None, oracle: Oracle | None, vs: Match | None,
-                    faults: list[dict[str, Any]], raw_sent: list[Item] | None,
-                    raw_delivered: list[Item] | None, signs: list[str] = ()) -> str:
+def _oracle_vs_sent(
+    expected: list[Item] | None,
+    oracle: Oracle | None,
+    vs: Match | None,
+    faults: list[dict[str, Any]],
+    raw_sent: list[Item] | None,
+    raw_delivered: list[Item] | None,
+    signs: list[str] = (),
+) -> str:
     """What the faults changed; ``signs``: what an LLM stream itself said was wrong (llm_message.signs)."""
     if raw_delivered is None:
         return "unknown: no capture, so what the proxy delivered cannot be checked"
     if expected is None:
-        return ("no ground truth (the server does not log what it sent): the delivered events stand in for "
-                "the sent ones, so loss caused before or by the proxy cannot be counted")
+        return (
+            "no ground truth (the server does not log what it sent): the delivered events stand in for "
+            "the sent ones, so loss caused before or by the proxy cannot be counted"
+        )
     parts: list[str] = []
     assert vs is not None
     fired = "; ".join(_fault_phrase(f) for f in faults[:4])
@@ -243,28 +257,37 @@ def _oracle_vs_sent(expected: list[Item] | None, oracle: Oracle | None, vs: Matc
             if sentinel is not None and not _has_sentinel(raw_delivered, sentinel):
                 how.append("the missing end sentinel (" + (sentinel[1] or sentinel[0]) + ")")
             verb = "shows" if len(how) == 1 else "show"
-            parts.append("no client could notice at the HTTP level (every body ended cleanly)"
-                         + (": only " + " or ".join(how) + f" {verb} it" if how else ""))
+            parts.append(
+                "no client could notice at the HTTP level (every body ended cleanly)"
+                + (": only " + " or ".join(how) + f" {verb} it" if how else "")
+            )
     parts.append(f"faults fired: {fired}" if faults else "no fault fired")
     return "; ".join(parts)
 
 
-def _received_vs_oracle(oracle: Oracle | None, delivered: list[Item] | None, rv: Match | None,
-                        end: str) -> str:
+def _received_vs_oracle(
+    oracle: Oracle | None, delivered: list[Item] | None, rv: Match | None, end: str
+) -> str:
     if delivered is None or rv is None:
         return "unknown: no capture, so the client's parsing cannot be checked"
     if rv.exact:
-        return (f"the client handed the application exactly the {len(delivered)} events "
-                "the delivered bytes hold")
+        return (
+            f"the client handed the application exactly the {len(delivered)} events the delivered bytes hold"
+        )
     if _stopped_early(oracle, delivered, rv, end):
-        return (f"the client stopped before the last {len(rv.missing)} delivered events "
-                f"({labels_shown(rv.missing_labels(), 8)}) -- it ended '{end}'; what it did hand over matches "
-                "the delivered bytes")
+        return (
+            f"the client stopped before the last {len(rv.missing)} delivered events "
+            f"({labels_shown(rv.missing_labels(), 8)}) -- it ended '{end}'; what it did hand over matches "
+            "the delivered bytes"
+        )
     return "the client parsed the delivered bytes differently from a spec-exact parser: " + "; ".join(
-        rv.describe("delivered", "received"))
+        rv.describe("delivered", "received")
+    )
 
 
-def _unfired(configured: Iterable[str] | None, fired: list[dict[str, Any]], expectations: list[Expectation]) -> list[str]:
+def _unfired(
+    configured: Iterable[str] | None, fired: list[dict[str, Any]], expectations: list[Expectation]
+) -> list[str]:
     """The scenario's faults that never fired in this cell and are not allowed to stay silent."""
     allowed = {n for e in expectations if e.name == "may_not_fire" for n in e.params.get("faults", [])}
     seen = {f.get("fault") for f in fired}
@@ -288,13 +311,17 @@ def _stopped_early(oracle: Oracle | None, delivered: list[Item] | None, rv: Matc
     if delivered is None or rv is None or not rv.missing:
         return False
     tail = rv.missing == list(range(len(delivered) - len(rv.missing), len(delivered)))
-    stopped = end in SIGNALLED or end == "hung" or (oracle is not None and any(
-        x.end == "client_closed" for x in oracle.exchanges))
+    stopped = (
+        end in SIGNALLED
+        or end == "hung"
+        or (oracle is not None and any(x.end == "client_closed" for x in oracle.exchanges))
+    )
     return bool(tail and stopped and not (rv.garbled or rv.extra or rv.duplicated or rv.reordered))
 
 
-def _resume(received: list[Item], vs: Match | None, rv: Match | None,
-            attempts: list[Any]) -> tuple[bool, bool, list[str]]:
+def _resume(
+    received: list[Item], vs: Match | None, rv: Match | None, attempts: list[Any]
+) -> tuple[bool, bool, list[str]]:
     """(events came on more than one connection, every reconnect sent the right Last-Event-ID, notes).
 
     The right one is the last event ID the delivered bytes had set when the client's last event
@@ -321,8 +348,9 @@ def _resume(received: list[Item], vs: Match | None, rv: Match | None,
         checked += 1
         if want is not None and got != want:
             right = False
-            notes.append(f"attempt {number} sent Last-Event-ID {got!r}, "
-                         f"but the last event received was {want!r}")
+            notes.append(
+                f"attempt {number} sent Last-Event-ID {got!r}, but the last event received was {want!r}"
+            )
     if spread and not checked:
         right = False
     return spread, right, notes
@@ -334,15 +362,25 @@ def _extras(vs: Match | None, rv: Match | None) -> tuple[list[str], list[str]]:
     if vs is None or not vs.extra:
         return [], []
     # on the wire only when the delivered bytes hold it exactly: one the client altered is its own
-    faithful = set(rv.pairs.values()) | {r for _, r in rv.reordered + rv.duplicated} if rv is not None else set()
+    faithful = (
+        set(rv.pairs.values()) | {r for _, r in rv.reordered + rv.duplicated} if rv is not None else set()
+    )
     invented = [vs.received_label(r) for r in vs.extra if r not in faithful]
     wire = [vs.received_label(r) for r in vs.extra if r in faithful]
     return invented, wire
 
 
-def _attribution(outcome: str, rv: Match | None, oracle: Oracle | None, end: str, stopped_early: bool,
-                 wrong_resume: bool, no_sentinel: bool, reconnects: int = 0,
-                 read_timeout_s: float | None = None) -> str | None:
+def _attribution(
+    outcome: str,
+    rv: Match | None,
+    oracle: Oracle | None,
+    end: str,
+    stopped_early: bool,
+    wrong_resume: bool,
+    no_sentinel: bool,
+    reconnects: int = 0,
+    read_timeout_s: float | None = None,
+) -> str | None:
     """Who is to blame for a cell that is not ok (docs/outcomes.md, "Attribution"): ``client`` when
     it did other than a spec client would with the same bytes -- handed over other events, stayed
     silent about trouble the bytes showed, raised or hung on bytes that were clean and complete,
@@ -370,7 +408,9 @@ def _attribution(outcome: str, rv: Match | None, oracle: Oracle | None, end: str
     if outcome == "hung":
         # nothing left to wait for (every body ended, whole or broken): its own hang; a body still
         # open is a stall the wire made -- unless it stayed quiet past the client's own read timeout
-        stalls = [x for x in oracle.exchanges if x.end in ("open", "client_closed")]  # the server never ended it
+        stalls = [
+            x for x in oracle.exchanges if x.end in ("open", "client_closed")
+        ]  # the server never ended it
         if not stalls:
             return "client"
         return "client" if _quiet_past(oracle, stalls, read_timeout_s) else "wire"
@@ -402,8 +442,14 @@ def _quiet_past(oracle: Oracle, stalls: list[DeliveredExchange], read_timeout_s:
     if not times:
         return False
     conns = {x.conn for x in stalls}
-    last_byte = max((r["t"] for r in oracle.records if r.get("conn") in conns and r.get("dir") == "response"
-                     and isinstance(r.get("t"), (int, float))), default=None)
+    last_byte = max(
+        (
+            r["t"]
+            for r in oracle.records
+            if r.get("conn") in conns and r.get("dir") == "response" and isinstance(r.get("t"), (int, float))
+        ),
+        default=None,
+    )
     return last_byte is not None and max(times) - last_byte > read_timeout_s + QUIET_MARGIN_S
 
 
@@ -441,9 +487,18 @@ def _error(t: Any) -> ClientError | None:
     return None
 
 
-def _summary(outcome: str, t: Any, vs: Match | None, expected: list[Item] | None, received: list[Item],
-             faults: list[dict[str, Any]], oracle_loud: bool | str | None, error: ClientError | None,
-             reconnect_notes: list[str], extras: tuple[list[str], list[str]]) -> str:
+def _summary(
+    outcome: str,
+    t: Any,
+    vs: Match | None,
+    expected: list[Item] | None,
+    received: list[Item],
+    faults: list[dict[str, Any]],
+    oracle_loud: bool | str | None,
+    error: ClientError | None,
+    reconnect_notes: list[str],
+    extras: tuple[list[str], list[str]],
+) -> str:
     # counts are of events: a stand-in for what was owed but never sent (the rest of a stream the
     # proxy cut off, a stream a fault answered for) is an unknown number of them, named instead
     n = vs.events if vs is not None else (len(expected) if expected is not None else None)
@@ -460,8 +515,10 @@ def _summary(outcome: str, t: Any, vs: Match | None, expected: list[Item] | None
     cause = f"; fault {_fault_phrase(faults[0])}" if faults else ""
     then = f" It then raised {err}." if error else ""
     if outcome == "hung":
-        text = (f"Hung: the harness killed the client after {t.duration_s:.1f} s, "
-                f"with {got} received{missing}{cause}.")
+        text = (
+            f"Hung: the harness killed the client after {t.duration_s:.1f} s, "
+            f"with {got} received{missing}{cause}."
+        )
     elif outcome == "error":
         if n == 0 and not received:
             after = f"before any event ({never or 'none was due'})"
@@ -472,8 +529,9 @@ def _summary(outcome: str, t: Any, vs: Match | None, expected: list[Item] | None
         assert vs is not None
         what = []
         if lost:
-            what.append(f"{len(lost)} of {n} events never reached the application "
-                        f"({labels_shown(labels, 6)})")
+            what.append(
+                f"{len(lost)} of {n} events never reached the application ({labels_shown(labels, 6)})"
+            )
         what += [f"{what_} never reached the application ({why})" for what_, _, why in owed_parts]
         if vs.garbled:
             what.append(f"{len(vs.garbled)} arrived altered ({labels_shown(vs.garbled_labels(), 6)})")
@@ -496,8 +554,10 @@ def _summary(outcome: str, t: Any, vs: Match | None, expected: list[Item] | None
         text = f"Reordered: {_n(len(vs.reordered), 'event')} arrived out of order ({labels}).{then}"
     elif outcome == "resumed":
         conns = len({i.connection for i in received})
-        text = (f"Resumed: the stream broke and the client reconnected with the right Last-Event-ID; "
-                f"all {n} events arrived exactly once over {conns} connections.{then}")
+        text = (
+            f"Resumed: the stream broke and the client reconnected with the right Last-Event-ID; "
+            f"all {n} events arrived exactly once over {conns} connections.{then}"
+        )
     else:
         if n is not None:
             base = f"All {n} events arrived exactly once, in order."
@@ -508,13 +568,17 @@ def _summary(outcome: str, t: Any, vs: Match | None, expected: list[Item] | None
     invented, wire = extras
     if invented:
         shown = "; ".join(invented[:3]) + (" …" if len(invented) > 3 else "")
-        text += (f" The client also handed over {_n(len(invented), 'event')} that the delivered bytes "
-                 f"did not hold ({shown}): its own parsing.")
+        text += (
+            f" The client also handed over {_n(len(invented), 'event')} that the delivered bytes "
+            f"did not hold ({shown}): its own parsing."
+        )
     if wire:
         shown = "; ".join(wire[:3]) + (" …" if len(wire) > 3 else "")
         verb = "was" if len(wire) == 1 else "were"
-        text += (f" {_n(len(wire), 'event')} the server never sent {verb} on the wire "
-                 f"(a fault's doing) and handed over ({shown}).")
+        text += (
+            f" {_n(len(wire), 'event')} the server never sent {verb} on the wire "
+            f"(a fault's doing) and handed over ({shown})."
+        )
     return text
 
 
@@ -532,9 +596,17 @@ def _short(text: str, width: int = 120) -> str:
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
-def _evaluate(expectation: Expectation, outcome: str, t: Any, vs: Match | None, received: list[Item],
-              resumed_ok: bool, resume_notes: list[str], extras: tuple[list[str], list[str]],
-              rv: Match | None) -> ExpectationResult:
+def _evaluate(
+    expectation: Expectation,
+    outcome: str,
+    t: Any,
+    vs: Match | None,
+    received: list[Item],
+    resumed_ok: bool,
+    resume_notes: list[str],
+    extras: tuple[list[str], list[str]],
+    rv: Match | None,
+) -> ExpectationResult:
     name, p = expectation.name, expectation.params
     complete = vs is None or vs.complete
     problems = "; ".join(vs.describe()) if vs is not None and not vs.exact else ""
@@ -548,8 +620,11 @@ def _evaluate(expectation: Expectation, outcome: str, t: Any, vs: Match | None, 
         elif vs is None:
             detail = "no ground truth to compare with"
         elif vs.complete and not vs.duplicated and not vs.reordered:
-            detail = (f"the client made up {_n(len(invented), 'event')} the delivered bytes did not hold: "
-                      + "; ".join(invented[:5]) + (" …" if len(invented) > 5 else ""))
+            detail = (
+                f"the client made up {_n(len(invented), 'event')} the delivered bytes did not hold: "
+                + "; ".join(invented[:5])
+                + (" …" if len(invented) > 5 else "")
+            )
         else:
             detail = problems
     elif name == "no_silent_loss":
@@ -596,8 +671,11 @@ def _evaluate(expectation: Expectation, outcome: str, t: Any, vs: Match | None, 
         gaps = [b.t - a.t for a, b in zip(received, received[1:])]
         widest = max(gaps, default=0.0) * 1000
         met = widest <= p["ms"]
-        detail = ("fewer than two events: no gap" if not gaps else
-                  f"widest gap between events {_ms(widest)} {'≤' if met else '>'} limit {_ms(p['ms'])}")
+        detail = (
+            "fewer than two events: no gap"
+            if not gaps
+            else f"widest gap between events {_ms(widest)} {'≤' if met else '>'} limit {_ms(p['ms'])}"
+        )
     elif name == "completes_within":
         took = t.duration_s * 1000
         met = t.end in RETURNED and took <= p["ms"]
@@ -615,7 +693,9 @@ def _evaluate(expectation: Expectation, outcome: str, t: Any, vs: Match | None, 
             detail = "; ".join(rv.describe("delivered", "received"))
     elif name == "no_duplicates":
         met = vs is None or not vs.duplicated
-        detail = "no event twice" if met or vs is None else f"twice: {labels_shown(vs.duplicated_labels(), 8)}"
+        detail = (
+            "no event twice" if met or vs is None else f"twice: {labels_shown(vs.duplicated_labels(), 8)}"
+        )
     elif name == "may_not_fire":
         met, detail = True, f"allowed to stay silent: {', '.join(p['faults'])}"
     elif name == "outcome":
@@ -629,7 +709,9 @@ def _evaluate(expectation: Expectation, outcome: str, t: Any, vs: Match | None, 
 # -- timeline and wire excerpt ------------------------------------------------------------------
 
 
-def _cell_zero(t0: float | None, raw_sent: list[Item] | None, t: Any, faults: list[dict[str, Any]]) -> float | None:
+def _cell_zero(
+    t0: float | None, raw_sent: list[Item] | None, t: Any, faults: list[dict[str, Any]]
+) -> float | None:
     """The monotonic time every time in the result counts from: ``t0``, else the earliest time known."""
     if t0 is not None:
         return t0
@@ -649,8 +731,10 @@ def _after_zero(t0: float | None, start: float | None) -> float | None:
 def _moved(record: dict[str, Any], by: float) -> dict[str, Any]:
     """``record`` with its times (``t``, ``t_end``) ``by`` seconds later: from the clock of the client
     or of the capture, which started that long after the cell, onto the cell's."""
-    return {k: round(v + by, 6) if k in ("t", "t_end") and isinstance(v, (int, float)) else v
-            for k, v in record.items()}
+    return {
+        k: round(v + by, 6) if k in ("t", "t_end") and isinstance(v, (int, float)) else v
+        for k, v in record.items()
+    }
 
 
 def _transcript_dict(t: Any, t0: float | None, client0: float) -> dict[str, Any]:
@@ -664,24 +748,44 @@ def _transcript_dict(t: Any, t0: float | None, client0: float) -> dict[str, Any]
     return out
 
 
-def _timeline(t0: float | None, client0: float, raw_sent: list[Item] | None, t: Any, received: list[Item],
-              vs: Match | None, faults: list[dict[str, Any]]) -> dict[str, Any]:
+def _timeline(
+    t0: float | None,
+    client0: float,
+    raw_sent: list[Item] | None,
+    t: Any,
+    received: list[Item],
+    vs: Match | None,
+    faults: list[dict[str, Any]],
+) -> dict[str, Any]:
     def rel(x: float | None) -> float | None:
         return None if x is None or t0 is None else round(x - t0, 6)
 
-    sent_rows = [[rel(i.t), i.id if i.id else f"#{(i.index or 0) + 1}"]
-                 for i in (raw_sent or []) if i.t is not None and t0 is not None]
+    sent_rows = [
+        [rel(i.t), i.id if i.id else f"#{(i.index or 0) + 1}"]
+        for i in (raw_sent or [])
+        if i.t is not None and t0 is not None
+    ]
     received_rows = []
     for r, item in enumerate(received):
         e = vs.matched_expected(r) if vs is not None else None
         name = item.id or (vs.label(e) if vs is not None and e is not None else f"received #{r}")
         received_rows.append([round(client0 + (item.t or 0.0), 6), name, item.connection])
-    fault_rows = [[rel(f["t"]) if isinstance(f.get("t"), (int, float)) else None,
-                   f.get("fault") or f.get("fault_type"),
-                   f.get("detail", "")] for f in faults]
+    fault_rows = [
+        [
+            rel(f["t"]) if isinstance(f.get("t"), (int, float)) else None,
+            f.get("fault") or f.get("fault_type"),
+            f.get("detail", ""),
+        ]
+        for f in faults
+    ]
     attempt_rows = [[round(client0 + (a.t or 0.0), 6), a.last_event_id] for a in t.attempts]
-    return {"sent": sent_rows, "received": received_rows, "faults": fault_rows, "attempts": attempt_rows,
-            "end": round(client0 + t.duration_s, 6) if t.duration_s else None}
+    return {
+        "sent": sent_rows,
+        "received": received_rows,
+        "faults": fault_rows,
+        "attempts": attempt_rows,
+        "end": round(client0 + t.duration_s, 6) if t.duration_s else None,
+    }
 
 
 def _capture_start(records: list[dict[str, Any]]) -> float | None:
@@ -691,8 +795,15 @@ def _capture_start(records: list[dict[str, Any]]) -> float | None:
     return start if isinstance(start, (int, float)) else None
 
 
-def capture_excerpt(records: list[dict[str, Any]], oracle: Oracle | None = None, *, shift: float | None = None,
-                    before: int = 10, after: int = 6, max_lines: int = 60) -> str | None:
+def capture_excerpt(
+    records: list[dict[str, Any]],
+    oracle: Oracle | None = None,
+    *,
+    shift: float | None = None,
+    before: int = 10,
+    after: int = 6,
+    max_lines: int = 60,
+) -> str | None:
     """The wire around the first fault that fired (else around where the first stream broke),
     rendered as ``faultproxy capture show --raw`` prints it, under a heading that says what the
     stamps count from; None when there is nothing to show.
@@ -707,18 +818,26 @@ def capture_excerpt(records: list[dict[str, Any]], oracle: Oracle | None = None,
         quiet = ("clean", "close", "client_closed", "open")
         broken = next((x for x in oracle.exchanges if x.end not in quiet), None)
         if broken is not None:
-            anchor = max((k for k, r in enumerate(records)
-                          if r.get("conn") == broken.conn and r.get("exchange") == broken.exchange),
-                         default=None)
+            anchor = max(
+                (
+                    k
+                    for k, r in enumerate(records)
+                    if r.get("conn") == broken.conn and r.get("exchange") == broken.exchange
+                ),
+                default=None,
+            )
     if anchor is None:
         return None
     conn = records[anchor].get("conn")
-    same = [k for k, r in enumerate(records)  # the server's own bytes (upstream side) are not the client's wire
-            if r.get("type") != "meta" and r.get("dir") != "upstream" and (conn is None or r.get("conn") == conn)]
+    same = [
+        k
+        for k, r in enumerate(records)  # the server's own bytes (upstream side) are not the client's wire
+        if r.get("type") != "meta" and r.get("dir") != "upstream" and (conn is None or r.get("conn") == conn)
+    ]
     if anchor not in same:
         same = sorted(same + [anchor])
     at = same.index(anchor)
-    window = [records[k] for k in same[max(0, at - before): at + after + 1]]
+    window = [records[k] for k in same[max(0, at - before) : at + after + 1]]
     if shift is not None:
         window = [_moved(r, shift) for r in window]
     lines = list(raw_lines(window))
@@ -806,8 +925,11 @@ def classify(
         ov = match(expected, delivered_p, by_id=by_id)
     # the retry field is judged where the client reports it, against the delivered bytes (docs/outcomes.md)
     judge_retry = "retry" in (getattr(t, "reports", None) or []) and protocol == SSE
-    rv = (match(delivered_p, received, by_id=False, judge_ids=ids, judge_retry=judge_retry)
-          if delivered_p is not None else None)
+    rv = (
+        match(delivered_p, received, by_id=False, judge_ids=ids, judge_retry=judge_retry)
+        if delivered_p is not None
+        else None
+    )
 
     faults = _fault_dicts(faults_fired, oracle)
     spread, right_ids, resume_notes = _resume(received, vs, rv, list(t.attempts))
@@ -823,28 +945,51 @@ def classify(
     loud: bool | str | None = None
     if oracle is not None and vs is not None and not vs.complete:
         troubles = list(dict.fromkeys(x.trouble for x in _unanswered(oracle)))
-        troubles += [f"no end sentinel {no_sentinel}, which every stream of this client's protocol ends with"
-                     ] if no_sentinel else []
+        troubles += (
+            [f"no end sentinel {no_sentinel}, which every stream of this client's protocol ends with"]
+            if no_sentinel
+            else []
+        )
         loud = "client" if ov is not None and ov.complete else ("; ".join(troubles) if troubles else False)
     extras = _extras(vs, rv)
-    results = [_evaluate(e, outcome, t, vs, received, resumed_ok, resume_notes, extras, rv)
-               for e in expectations_]
+    results = [
+        _evaluate(e, outcome, t, vs, received, resumed_ok, resume_notes, extras, rv) for e in expectations_
+    ]
     results = llm_message.adjust_expectations(results, llm) if llm is not None else results  # LLM clients
     # checks of the scenario itself, not of the client: a known: entry never stands in for them
     setup: list[ExpectationResult] = []
     silent = _unfired(faults_configured, faults, expectations_)
     if silent:  # the cell did not test what the scenario says it does
         why = _passed_over(silent, fault_notes)
-        setup.append(ExpectationResult("every fault fired", False,
-                                       f"never fired in this cell: {', '.join(silent)} (list it under "
-                                       f"may_not_fire if that is expected){why}"))
+        setup.append(
+            ExpectationResult(
+                "every fault fired",
+                False,
+                f"never fired in this cell: {', '.join(silent)} (list it under "
+                f"may_not_fire if that is expected){why}",
+            )
+        )
     refused = server_refused(oracle) if sent is None else ""
     if refused:  # a url: server that never streamed: the scenario tested nothing (a wrong path?)
-        setup.append(ExpectationResult("the server streamed", False,
-                                       f"{refused}: check the server's url (its path) -- no client was tested"))
+        setup.append(
+            ExpectationResult(
+                "the server streamed",
+                False,
+                f"{refused}: check the server's url (its path) -- no client was tested",
+            )
+        )
     all_met = all(r.met for r in results)
-    blame = _attribution(outcome, rv, oracle, t.end, _stopped_early(oracle, delivered_p, rv, t.end),
-                         bool(resume_notes), no_sentinel is not None, reconnects, read_timeout_s)
+    blame = _attribution(
+        outcome,
+        rv,
+        oracle,
+        t.end,
+        _stopped_early(oracle, delivered_p, rv, t.end),
+        bool(resume_notes),
+        no_sentinel is not None,
+        reconnects,
+        read_timeout_s,
+    )
     # LLM clients: what the delivered stream itself said (its error event, arguments that do not parse)
     signs = llm_message.signs(raw_delivered) if llm is not None and oracle is not None else []
     llm_blame = llm_message.blame(outcome, signs)
@@ -867,29 +1012,50 @@ def classify(
     t0 = _cell_zero(t0, raw_sent, t, faults)
     client0 = _after_zero(t0, getattr(t, "t0_monotonic", None)) or 0.0  # unknown: left on the client's clock
     timeline = _timeline(t0, client0, raw_sent, t, received, vs, faults)
-    summary = _summary(outcome, t, vs, reference, received, faults, loud, error,
-                       resume_notes if outcome == "ok" and spread else [], extras)
+    summary = _summary(
+        outcome,
+        t,
+        vs,
+        reference,
+        received,
+        faults,
+        loud,
+        error,
+        resume_notes if outcome == "ok" and spread else [],
+        extras,
+    )
     summary = llm.summary if llm is not None else summary  # LLM clients: the message's story
     if outcome in ("ok", "resumed") and rv is not None and not rv.exact and not extras[0]:
-        summary += (" The client parsed the delivered bytes differently from a spec-exact parser, though: "
-                    + "; ".join(rv.describe("delivered", "received")) + ".")
+        summary += (
+            " The client parsed the delivered bytes differently from a spec-exact parser, though: "
+            + "; ".join(rv.describe("delivered", "received"))
+            + "."
+        )
     if llm_blame == "client":
-        summary += (f" Attribution: the client (the delivered stream showed it -- {'; '.join(signs)}: "
-                    "it could have told the application).")
+        summary += (
+            f" Attribution: the client (the delivered stream showed it -- {'; '.join(signs)}: "
+            "it could have told the application)."
+        )
     elif blame == "client" and no_sentinel and outcome == "silent_loss":
-        summary += (f" Attribution: the client (the stream ended without its end sentinel {no_sentinel}, "
-                    "which every stream of the API it speaks ends with: it could have told the application).")
+        summary += (
+            f" Attribution: the client (the stream ended without its end sentinel {no_sentinel}, "
+            "which every stream of the API it speaks ends with: it could have told the application)."
+        )
     elif blame is not None:
-        summary += (" Attribution: the client (a spec client would have done otherwise with the same bytes)."
-                    if blame == "client" else " Attribution: the wire (a fault or the server: every spec "
-                    "client would see the same).")
+        summary += (
+            " Attribution: the client (a spec client would have done otherwise with the same bytes)."
+            if blame == "client"
+            else " Attribution: the wire (a fault or the server: every spec client would see the same)."
+        )
     if known_label:
         summary += f" Known behaviour: {known_label}."
     if known_changed:
         assert known_ is not None
         now = "the client now meets every expectation" if all_met else f"the outcome is now {outcome}"
-        summary += (f" The recorded known behaviour ({known_.label()}) no longer holds ({now}): "
-                    "update the scenario's 'known' entry.")
+        summary += (
+            f" The recorded known behaviour ({known_.label()}) no longer holds ({now}): "
+            "update the scenario's 'known' entry."
+        )
     for f in faults:
         if isinstance(f.get("t"), (int, float)) and t0 is not None:
             f["t"] = round(f["t"] - t0, 6)
@@ -930,8 +1096,11 @@ def classify(
         expectations=results,
         evidence=evidence,
         timeline=timeline,
-        capture_excerpt=capture_excerpt(oracle.records, oracle, shift=_after_zero(t0, _capture_start(oracle.records)))
-        if oracle is not None and oracle.records else None,
+        capture_excerpt=capture_excerpt(
+            oracle.records, oracle, shift=_after_zero(t0, _capture_start(oracle.records))
+        )
+        if oracle is not None and oracle.records
+        else None,
         transcript=_transcript_dict(t, t0, client0) if include_transcript and hasattr(t, "to_dict") else None,
     )
 

@@ -368,8 +368,12 @@ class LLMMockServer(StreamServer):
             raise ValueError("tool_fragments must be >= 1 and retry_after >= 0")
         if stall_ms < 0 or ping_ms < 10:
             raise ValueError("stall_ms must be >= 0 and ping_ms >= 10")
-        for name, value in (("stall_after", stall_after), ("duplicate_delta", duplicate_delta),
-                            ("swap_delta", swap_delta), ("cut_tool_args", cut_tool_args)):
+        for name, value in (
+            ("stall_after", stall_after),
+            ("duplicate_delta", duplicate_delta),
+            ("swap_delta", swap_delta),
+            ("cut_tool_args", cut_tool_args),
+        ):
             if value is not None and value < 0:
                 raise ValueError(f"{name} must be >= 0")
         self.seed = seed
@@ -636,8 +640,13 @@ class LLMMockServer(StreamServer):
             raise ClientGone
 
     async def write_block(
-        self, exchange: Exchange, writer: asyncio.StreamWriter, block: bytes, event: str | None,
-        payload: str, text: str = "",
+        self,
+        exchange: Exchange,
+        writer: asyncio.StreamWriter,
+        block: bytes,
+        event: str | None,
+        payload: str,
+        text: str = "",
     ) -> None:
         sent = SentEvent(
             len(exchange.events), event, payload, len(block), exchange.bytes_sent, time.monotonic(), text
@@ -726,8 +735,12 @@ COMMON_OPTIONS: dict[str, tuple[type, Any, str]] = {
         'call this tool when the request offers tools: JSON {"name": ..., "arguments": ...}',
     ),
     "tool_fragments": (int, 4, "number of fragments the tool-call arguments are streamed in"),
-    "tool_text": (bool, None, "with a tool call, also answer text before it (unset: as the API usually "
-                              "does -- OpenAI no, Anthropic yes)"),
+    "tool_text": (
+        bool,
+        None,
+        "with a tool call, also answer text before it (unset: as the API usually "
+        "does -- OpenAI no, Anthropic yes)",
+    ),
     "error_status": (int, None, "answer generation requests with this HTTP error status before streaming"),
     "error_after": (int, None, "send the API's in-stream error event after this many deltas"),
     "error_count": (int, None, "only the first N generation requests fail (unset: all of them)"),
@@ -737,7 +750,11 @@ COMMON_OPTIONS: dict[str, tuple[type, Any, str]] = {
     "ping_ms": (float, 1000.0, "keep-alive interval during a stall"),
     "hold_open": (bool, False, "keep the connection open after the end sentinel (no last chunk)"),
     "omit_sentinel": (bool, False, "leave out [DONE] / message_stop / response.completed"),
-    "omit_usage": (bool, False, "leave out the usage (Chat's usage chunk, Responses' usage, message_delta's)"),
+    "omit_usage": (
+        bool,
+        False,
+        "leave out the usage (Chat's usage chunk, Responses' usage, message_delta's)",
+    ),
     "duplicate_delta": (int, None, "send this delta (0-based) twice"),
     "swap_delta": (int, None, "send this delta (0-based) after the next one"),
     "cut_tool_args": (int, None, "send this many tool-argument fragments whole, half the next, no more"),

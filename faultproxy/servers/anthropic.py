@@ -46,10 +46,15 @@ from faultproxy.servers._llm import (
     split_fragments,
 )
 from faultproxy.wire.http import Request
-from faultproxy.wire.llm_errors import ANTHROPIC_ERRORS, ANTHROPIC_RETRYABLE, anthropic_error, anthropic_kind, retry_headers
+from faultproxy.wire.llm_errors import (
+    ANTHROPIC_ERRORS,
+    ANTHROPIC_RETRYABLE,
+    anthropic_error,
+    anthropic_kind,
+    retry_headers,
+)
 
 DEFAULT_MODELS = ("claude-sonnet-4-6", "claude-haiku-4-5", "claude-opus-4-6")
-
 
 
 class AnthropicServer(LLMMockServer):
@@ -74,7 +79,9 @@ class AnthropicServer(LLMMockServer):
     ):
         super().__init__(**kwargs)
         if stream_error not in ANTHROPIC_ERRORS:
-            raise ValueError(f"stream_error must be one of {', '.join(ANTHROPIC_ERRORS)}, not {stream_error!r}")
+            raise ValueError(
+                f"stream_error must be one of {', '.join(ANTHROPIC_ERRORS)}, not {stream_error!r}"
+            )
         if self.tool_call is not None:
             try:
                 arguments = json.loads(self.tool_call["arguments"])
@@ -257,13 +264,20 @@ class AnthropicServer(LLMMockServer):
         exchange.finish_reason, exchange.usage = stop_reason, usage
         if error_at is not None:
             kind = self.stream_error
-            exchange.error = {"status": 200, "after": error_at, "type": kind, "message": ANTHROPIC_ERRORS[kind][1]}
+            exchange.error = {
+                "status": 200,
+                "after": error_at,
+                "type": kind,
+                "message": ANTHROPIC_ERRORS[kind][1],
+            }
 
         async def send(data: dict[str, Any], text: str = "", role: str = "other") -> None:
             await self.send_event(exchange, writer, data, event=data["type"], text=text, role=role)
 
         async def fail() -> bool:
-            await send(anthropic_error(exchange.error["type"], exchange.error["message"], self.request_id(exchange)))
+            await send(
+                anthropic_error(exchange.error["type"], exchange.error["message"], self.request_id(exchange))
+            )
             await self.end_stream(exchange, writer)
             return True
 
@@ -291,8 +305,14 @@ class AnthropicServer(LLMMockServer):
                 field = "text" if delta_type == "text_delta" else "partial_json"
                 delta = {"type": delta_type, field: piece}
                 event = {"type": "content_block_delta", "index": index, "delta": delta}
-                await send(event, text=piece if delta_type == "text_delta" else "", role="delta" if piece else "other")
-                deltas += 1 if piece else 0  # the empty first input_json_delta carries nothing (as the faults count)
+                await send(
+                    event,
+                    text=piece if delta_type == "text_delta" else "",
+                    role="delta" if piece else "other",
+                )
+                deltas += (
+                    1 if piece else 0
+                )  # the empty first input_json_delta carries nothing (as the faults count)
             await send({"type": "content_block_stop", "index": index})
         if not pinged:
             await send({"type": "ping"})

@@ -67,13 +67,23 @@ def _parse_listen(ctx: click.Context, param: click.Parameter, value: str) -> tup
 
 
 def listen_param(default: str) -> click.Option:
-    return click.Option(["--listen"], default=default, show_default=True, callback=_parse_listen,
-                        help="HOST:PORT to listen on (port 0: any free port).")
+    return click.Option(
+        ["--listen"],
+        default=default,
+        show_default=True,
+        callback=_parse_listen,
+        help="HOST:PORT to listen on (port 0: any free port).",
+    )
 
 
 def listen_option(default: str) -> Callable[[Any], Any]:
-    return click.option("--listen", default=default, show_default=True, callback=_parse_listen,
-                        help="HOST:PORT to listen on (port 0: any free port).")
+    return click.option(
+        "--listen",
+        default=default,
+        show_default=True,
+        callback=_parse_listen,
+        help="HOST:PORT to listen on (port 0: any free port).",
+    )
 
 
 TLS_HELP = "Serve HTTPS, with a certificate from faultproxy's local CA (see 'faultproxy ca path')."
@@ -101,8 +111,9 @@ def _serving_context(host: str, names: tuple[str, ...]) -> Any:
         raise ServeError(str(error)) from None
 
 
-def run_server(make: Callable[[], Any], what: Callable[[Any], str], *, tls: bool = False,
-               tls_names: tuple[str, ...] = ()) -> None:
+def run_server(
+    make: Callable[[], Any], what: Callable[[Any], str], *, tls: bool = False, tls_names: tuple[str, ...] = ()
+) -> None:
     """Build, start, announce and run a server until Ctrl-C; failures to start are one line.
 
     With ``tls`` (or ``tls_names``) the server serves HTTPS; the banner names the CA to trust."""
@@ -155,20 +166,39 @@ def serve() -> None:
 
 def stream_options(f: Callable[..., Any]) -> Callable[..., Any]:
     """The options that define the reference stream, shared by ``sse`` and ``starlette``."""
-    for option in reversed([
-        click.option("--events", default=10, show_default=True, type=click.IntRange(0),
-                     help="Events per stream (ids 1..N)."),
-        click.option("--interval-ms", default=1000, show_default=True, type=click.IntRange(0),
-                     help="Pause before each event."),
-        click.option("--retry", type=click.IntRange(0),
-                     help="Send `retry: MS` with the first event of each connection."),
-        click.option("--event-type", help="Name the events (`event: NAME`); default: unnamed (message)."),
-        click.option("--multiline", is_flag=True,
-                     help="Spread each event's data over several `data:` lines."),
-        click.option("--size", type=click.IntRange(0), help="Pad each event's data to this many bytes."),
-        click.option("--log", type=click.Path(dir_okay=False, path_type=Path),
-                     help="Write the ground truth (every event sent) to this JSONL file."),
-    ]):
+    for option in reversed(
+        [
+            click.option(
+                "--events",
+                default=10,
+                show_default=True,
+                type=click.IntRange(0),
+                help="Events per stream (ids 1..N).",
+            ),
+            click.option(
+                "--interval-ms",
+                default=1000,
+                show_default=True,
+                type=click.IntRange(0),
+                help="Pause before each event.",
+            ),
+            click.option(
+                "--retry",
+                type=click.IntRange(0),
+                help="Send `retry: MS` with the first event of each connection.",
+            ),
+            click.option("--event-type", help="Name the events (`event: NAME`); default: unnamed (message)."),
+            click.option(
+                "--multiline", is_flag=True, help="Spread each event's data over several `data:` lines."
+            ),
+            click.option("--size", type=click.IntRange(0), help="Pad each event's data to this many bytes."),
+            click.option(
+                "--log",
+                type=click.Path(dir_okay=False, path_type=Path),
+                help="Write the ground truth (every event sent) to this JSONL file.",
+            ),
+        ]
+    ):
         f = option(f)
     return f
 
@@ -176,20 +206,47 @@ def stream_options(f: Callable[..., Any]) -> Callable[..., Any]:
 @serve.command("sse")
 @listen_option("127.0.0.1:8083")
 @stream_options
-@click.option("--keepalive-ms", type=click.IntRange(1),
-              help="Send `: keep-alive` comments this often while idle.")
+@click.option(
+    "--keepalive-ms", type=click.IntRange(1), help="Send `: keep-alive` comments this often while idle."
+)
 @click.option("--drop-after", type=click.IntRange(1), help="Cut the first connection after K events.")
-@click.option("--framing", type=click.Choice(["auto", "chunked", "close"]), default="auto", show_default=True,
-              help="auto: chunked to HTTP/1.1 requests, close-delimited to HTTP/1.0; close: never chunked.")
-@click.option("--header", "headers", multiple=True, metavar="NAME:VALUE",
-              help="An extra response header field (repeatable), e.g. 'X-Accel-Buffering: no'.")
-@click.option("--durable", type=click.Path(dir_okay=False, path_type=Path),
-              help="Event log: each event is fsync'd here before it is sent; a restart continues from it.")
+@click.option(
+    "--framing",
+    type=click.Choice(["auto", "chunked", "close"]),
+    default="auto",
+    show_default=True,
+    help="auto: chunked to HTTP/1.1 requests, close-delimited to HTTP/1.0; close: never chunked.",
+)
+@click.option(
+    "--header",
+    "headers",
+    multiple=True,
+    metavar="NAME:VALUE",
+    help="An extra response header field (repeatable), e.g. 'X-Accel-Buffering: no'.",
+)
+@click.option(
+    "--durable",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Event log: each event is fsync'd here before it is sent; a restart continues from it.",
+)
 @tls_options
-def sse(listen: tuple[str, int], events: int, interval_ms: int, retry: int | None, event_type: str | None,
-        multiline: bool, size: int | None, log: Path | None, keepalive_ms: int | None,
-        drop_after: int | None, framing: str, headers: tuple[str, ...], durable: Path | None, tls: bool,
-        tls_names: tuple[str, ...]) -> None:
+def sse(
+    listen: tuple[str, int],
+    events: int,
+    interval_ms: int,
+    retry: int | None,
+    event_type: str | None,
+    multiline: bool,
+    size: int | None,
+    log: Path | None,
+    keepalive_ms: int | None,
+    drop_after: int | None,
+    framing: str,
+    headers: tuple[str, ...],
+    durable: Path | None,
+    tls: bool,
+    tls_names: tuple[str, ...],
+) -> None:
     """The reference SSE server: GET /events, ids 1..N, resume from Last-Event-ID, 204 when done."""
     from faultproxy.servers.sse import ReferenceSSEServer
 
@@ -202,10 +259,20 @@ def sse(listen: tuple[str, int], events: int, interval_ms: int, retry: int | Non
 
     def make() -> ReferenceSSEServer:
         return ReferenceSSEServer(
-            events=events, interval=interval_ms / 1000, retry=retry,
-            keepalive=keepalive_ms / 1000 if keepalive_ms else None, event_type=event_type,
-            multiline=multiline, drop_after=drop_after, framing=framing, headers=fields, size=size,
-            durable=durable, log=log, host=listen[0], port=listen[1],
+            events=events,
+            interval=interval_ms / 1000,
+            retry=retry,
+            keepalive=keepalive_ms / 1000 if keepalive_ms else None,
+            event_type=event_type,
+            multiline=multiline,
+            drop_after=drop_after,
+            framing=framing,
+            headers=fields,
+            size=size,
+            durable=durable,
+            log=log,
+            host=listen[0],
+            port=listen[1],
         )
 
     def what(srv: ReferenceSSEServer) -> str:
@@ -220,18 +287,39 @@ def sse(listen: tuple[str, int], events: int, interval_ms: int, retry: int | Non
 @serve.command("starlette")
 @listen_option("127.0.0.1:8084")
 @stream_options
-@click.option("--ping-ms", default=15000, show_default=True, type=click.IntRange(0),
-              help="sse-starlette's keep-alive `: ping` comment interval (0: none).")
-def starlette(listen: tuple[str, int], events: int, interval_ms: int, retry: int | None,
-              event_type: str | None, multiline: bool, size: int | None, log: Path | None,
-              ping_ms: int) -> None:
+@click.option(
+    "--ping-ms",
+    default=15000,
+    show_default=True,
+    type=click.IntRange(0),
+    help="sse-starlette's keep-alive `: ping` comment interval (0: none).",
+)
+def starlette(
+    listen: tuple[str, int],
+    events: int,
+    interval_ms: int,
+    retry: int | None,
+    event_type: str | None,
+    multiline: bool,
+    size: int | None,
+    log: Path | None,
+    ping_ms: int,
+) -> None:
     """The reference stream from sse-starlette's EventSourceResponse under uvicorn."""
     from faultproxy.servers.starlette_app import StarletteServer
 
     def make() -> StarletteServer:
         return StarletteServer(
-            events=events, interval=interval_ms / 1000, retry=retry, event_type=event_type,
-            multiline=multiline, size=size, ping=ping_ms / 1000, log=log, host=listen[0], port=listen[1],
+            events=events,
+            interval=interval_ms / 1000,
+            retry=retry,
+            event_type=event_type,
+            multiline=multiline,
+            size=size,
+            ping=ping_ms / 1000,
+            log=log,
+            host=listen[0],
+            port=listen[1],
         )
 
     run_server(make, lambda srv: f"sse-starlette + uvicorn, {events} events, one every {interval_ms} ms")
@@ -243,16 +331,36 @@ def starlette(listen: tuple[str, int], events: int, interval_ms: int, retry: int
 @serve.command("replay")
 @click.argument("source", type=click.Path(path_type=Path))
 @listen_option("127.0.0.1:8085")
-@click.option("--speed", type=click.FloatRange(min=0), default=1.0, show_default=True,
-              help="Scale the recorded timing: 2 = twice as fast, 0 = no waiting.")
+@click.option(
+    "--speed",
+    type=click.FloatRange(min=0),
+    default=1.0,
+    show_default=True,
+    help="Scale the recorded timing: 2 = twice as fast, 0 = no waiting.",
+)
 @click.option("--fast", is_flag=True, help="As fast as possible (the same as --speed 0).")
-@click.option("--any", "any_request", is_flag=True,
-              help="Answer every request, whatever its method and path (default for raw files).")
-@click.option("--log", type=click.Path(dir_okay=False, path_type=Path),
-              help="Write the ground truth (every write, response and SSE event) to this JSONL file.")
+@click.option(
+    "--any",
+    "any_request",
+    is_flag=True,
+    help="Answer every request, whatever its method and path (default for raw files).",
+)
+@click.option(
+    "--log",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write the ground truth (every write, response and SSE event) to this JSONL file.",
+)
 @tls_options
-def replay(source: Path, listen: tuple[str, int], speed: float, fast: bool, any_request: bool,
-           log: Path | None, tls: bool, tls_names: tuple[str, ...]) -> None:
+def replay(
+    source: Path,
+    listen: tuple[str, int],
+    speed: float,
+    fast: bool,
+    any_request: bool,
+    log: Path | None,
+    tls: bool,
+    tls_names: tuple[str, ...],
+) -> None:
     """Serve a recorded response byte for byte with its timing.
 
     SOURCE is a raw HTTP response (`curl --raw -i URL > FILE`), a faultproxy capture, or a
@@ -261,8 +369,14 @@ def replay(source: Path, listen: tuple[str, int], speed: float, fast: bool, any_
     from faultproxy.servers.replay import ReplayServer
 
     def make() -> ReplayServer:
-        return ReplayServer(source, speed=0 if fast else speed, match="any" if any_request else None,
-                            log=log, host=listen[0], port=listen[1])
+        return ReplayServer(
+            source,
+            speed=0 if fast else speed,
+            match="any" if any_request else None,
+            log=log,
+            host=listen[0],
+            port=listen[1],
+        )
 
     def what(srv: ReplayServer) -> str:
         pace = "no waiting" if srv.speed == 0 else f"speed {srv.speed:g}"
@@ -279,8 +393,9 @@ class _MockGroupCommand(Command):
 
     def __init__(self, kind: str):
         module, self.default_listen, summary = MOCKS[kind]
-        super().__init__(kind, help=f"{summary}. Options: see --help.", short_help=summary,
-                         callback=self._run)
+        super().__init__(
+            kind, help=f"{summary}. Options: see --help.", short_help=summary, callback=self._run
+        )
         self.kind, self.module_name = kind, module
         self._loaded = False
 
@@ -301,17 +416,28 @@ class _MockGroupCommand(Command):
                 continue
             flag = name.replace("_", "-")
             if kind is bool:
-                self.params.append(click.Option([f"--{flag}/--no-{flag}", name], default=default,
-                                                show_default=True, help=help_text))
+                self.params.append(
+                    click.Option(
+                        [f"--{flag}/--no-{flag}", name], default=default, show_default=True, help=help_text
+                    )
+                )
             else:
                 ctype = {int: click.INT, float: click.FLOAT}.get(kind, click.STRING)
-                self.params.append(click.Option([f"--{flag}", name], type=ctype, default=default,
-                                                show_default=default is not None, help=help_text))
+                self.params.append(
+                    click.Option(
+                        [f"--{flag}", name],
+                        type=ctype,
+                        default=default,
+                        show_default=default is not None,
+                        help=help_text,
+                    )
+                )
         self.help = module.__doc__.strip().split("\n")[0] if module.__doc__ else self.help
         self._loaded = True
 
-    def make_context(self, info_name: str | None, args: list[str], parent: click.Context | None = None,
-                     **extra: Any) -> click.Context:
+    def make_context(
+        self, info_name: str | None, args: list[str], parent: click.Context | None = None, **extra: Any
+    ) -> click.Context:
         self._load()
         return super().make_context(info_name, args, parent, **extra)
 

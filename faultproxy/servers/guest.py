@@ -58,8 +58,13 @@ class GuestUvicorn:
         assert sock is not None
         try:
             config = uvicorn.Config(
-                self.app, lifespan="off", log_config=None, log_level="warning", access_log=False,
-                http="h11", timeout_graceful_shutdown=2,
+                self.app,
+                lifespan="off",
+                log_config=None,
+                log_level="warning",
+                access_log=False,
+                http="h11",
+                timeout_graceful_shutdown=2,
             )
             self._server = _GuestServer(config)
             self._task = asyncio.ensure_future(self._server.serve(sockets=[sock]))

@@ -52,6 +52,7 @@ from faultproxy.wire.llm_errors import DEFAULT, openai_error, openai_stream_erro
 
 DEFAULT_MODELS = ("gpt-4o-mini", "gpt-4o", "gpt-4.1-mini", "gpt-4.1")
 
+
 class OpenAIServer(LLMMockServer):
     """``OpenAIServer(seed=1, tokens=20, ttft=0.2, tokens_per_s=50)``; see the module docstring.
 
@@ -60,7 +61,10 @@ class OpenAIServer(LLMMockServer):
     stream chunks unless the request turns it off, as the real API does).
     """
 
-    GENERATION_ROUTES: ClassVar[dict[str, str]] = {"/chat/completions": "chat.completions", "/responses": "responses"}
+    GENERATION_ROUTES: ClassVar[dict[str, str]] = {
+        "/chat/completions": "chat.completions",
+        "/responses": "responses",
+    }
     JSON_INDENT = 2
 
     def __init__(
@@ -155,8 +159,14 @@ class OpenAIServer(LLMMockServer):
         param: str | None = None,
         code: Any = DEFAULT,
     ) -> bool:
-        error = openai_error(status, message=message, param=param, code=code, model=exchange.model,
-                             retry_after=self.retry_after)
+        error = openai_error(
+            status,
+            message=message,
+            param=param,
+            code=code,
+            model=exchange.model,
+            retry_after=self.retry_after,
+        )
         exchange.error = {"status": status, **error}
         exchange.status = status
         extra = retry_headers(self.retry_after) if status == 429 else []
@@ -297,8 +307,20 @@ class OpenAIServer(LLMMockServer):
 
         await self.start_stream(exchange, writer)
         # a tool call opens with its id and name (arguments ""): in the first chunk, or after the text
-        opening = {"tool_calls": [{"index": 0, "id": call.id, "type": "function",
-                                   "function": {"name": call.name, "arguments": ""}}]} if call else None
+        opening = (
+            {
+                "tool_calls": [
+                    {
+                        "index": 0,
+                        "id": call.id,
+                        "type": "function",
+                        "function": {"name": call.name, "arguments": ""},
+                    }
+                ]
+            }
+            if call
+            else None
+        )
         if opening and not tokens:
             first = {"role": "assistant", "content": None, **opening, "refusal": None}
         else:
@@ -314,7 +336,9 @@ class OpenAIServer(LLMMockServer):
                 opened = True
                 await self.send_event(exchange, writer, chunk(choice(opening)))
             if kind == "text":
-                await self.send_event(exchange, writer, chunk(choice({"content": piece})), text=piece, role="delta")
+                await self.send_event(
+                    exchange, writer, chunk(choice({"content": piece})), text=piece, role="delta"
+                )
             else:
                 delta = {"tool_calls": [{"index": 0, "function": {"arguments": piece}}]}
                 await self.send_event(exchange, writer, chunk(choice(delta)), role="delta")
@@ -358,14 +382,22 @@ class OpenAIServer(LLMMockServer):
         if tokens or not call:
             items.append(("message", "msg_" + item_id[3:] if call else item_id, tokens))
         if call:
-            items.append(("function_call", item_id if not tokens else "fc_" + ids.hex(48), self.cut(fragments)))
+            items.append(
+                ("function_call", item_id if not tokens else "fc_" + ids.hex(48), self.cut(fragments))
+            )
 
         def item(kind: str, iid: str, state: str, content: str | None) -> dict[str, Any]:
             """An output item; ``content``: the call's arguments, or the message's text (None: no part yet)."""
             if kind == "function_call":
                 assert call is not None
-                return {"id": iid, "type": "function_call", "status": state, "arguments": content or "",
-                        "call_id": call.id, "name": call.name}
+                return {
+                    "id": iid,
+                    "type": "function_call",
+                    "status": state,
+                    "arguments": content or "",
+                    "call_id": call.id,
+                    "name": call.name,
+                }
             parts = [] if content is None else [output_part(content)]
             return {"id": iid, "type": "message", "status": state, "content": parts, "role": "assistant"}
 
@@ -407,8 +439,10 @@ class OpenAIServer(LLMMockServer):
             exchange.tool_calls = [call] if call else []
             exchange.finish_reason, exchange.usage = status, usage
             await self.wait_for_delta(exchange, max(0, deltas - 1))
-            whole = [item(kind, iid, status, text if kind == "message" else call.arguments if call else "")
-                     for kind, iid, _ in items]
+            whole = [
+                item(kind, iid, status, text if kind == "message" else call.arguments if call else "")
+                for kind, iid, _ in items
+            ]
             payload = response(status, whole, usage, incomplete_details=incomplete)
             return await self.send_json(exchange, writer, 200, payload)
 
@@ -423,8 +457,9 @@ class OpenAIServer(LLMMockServer):
 
         sequence = [0]  # the next sequence number
 
-        async def send(kind: str, fields: dict[str, Any], text: str = "", role: str = "other",
-                       number: int | None = None) -> None:
+        async def send(
+            kind: str, fields: dict[str, Any], text: str = "", role: str = "other", number: int | None = None
+        ) -> None:
             # a delta swap_delta moves keeps its own number, as an event moved in flight does
             number = sequence[0] if number is None else number
             sequence[0] = max(sequence[0], number + 1)
@@ -446,35 +481,54 @@ class OpenAIServer(LLMMockServer):
         sent, start = 0, 0
         for index, (kind, iid, pieces) in enumerate(items):
             place = {"item_id": iid, "output_index": index}
-            await send("response.output_item.added", {"output_index": index, "item": item(
-                kind, iid, "in_progress", "" if kind == "function_call" else None)})
+            await send(
+                "response.output_item.added",
+                {
+                    "output_index": index,
+                    "item": item(kind, iid, "in_progress", "" if kind == "function_call" else None),
+                },
+            )
             if kind == "message":
-                await send("response.content_part.added", {**place, "content_index": 0, "part": output_part("")})
+                await send(
+                    "response.content_part.added", {**place, "content_index": 0, "part": output_part("")}
+                )
             first = sequence[0]
             for j in [j - start for j in order if start <= j < start + len(pieces)]:
                 if sent == error_at:
                     return await fail()
                 await self.wait_for_delta(exchange, sent)
                 if kind == "function_call":
-                    await send("response.function_call_arguments.delta", {**place, "delta": pieces[j]},
-                               role="delta", number=first + j)
+                    await send(
+                        "response.function_call_arguments.delta",
+                        {**place, "delta": pieces[j]},
+                        role="delta",
+                        number=first + j,
+                    )
                 else:
                     fields = {**place, "content_index": 0, "delta": pieces[j], "logprobs": []}
                     if obfuscation is not None:
                         fields["obfuscation"] = obfuscation()
-                    await send("response.output_text.delta", fields, text=pieces[j], role="delta", number=first + j)
+                    await send(
+                        "response.output_text.delta", fields, text=pieces[j], role="delta", number=first + j
+                    )
                 sent += 1
             start += len(pieces)
             done = sent_items[index]
             if kind == "function_call":
                 await send("response.function_call_arguments.done", {**place, "arguments": done["arguments"]})
             else:
-                await send("response.output_text.done", {**place, "content_index": 0, "text": text, "logprobs": []})
-                await send("response.content_part.done", {**place, "content_index": 0, "part": output_part(text)})
+                await send(
+                    "response.output_text.done", {**place, "content_index": 0, "text": text, "logprobs": []}
+                )
+                await send(
+                    "response.content_part.done", {**place, "content_index": 0, "part": output_part(text)}
+                )
             await send("response.output_item.done", {"output_index": index, "item": done})
         if error_at is not None:
             return await fail()  # an answer of no more deltas than error_after: the error instead of its end
-        final = response(status, sent_items, None if self.omit_usage else usage, incomplete_details=incomplete)
+        final = response(
+            status, sent_items, None if self.omit_usage else usage, incomplete_details=incomplete
+        )
         await send(f"response.{status}", {"response": final}, role="sentinel")
         await self.end_stream(exchange, writer)
         return True

@@ -37,10 +37,11 @@ import click
 from faultproxy.faults import FaultSpec
 from faultproxy.private import make_dirs, open_private
 from faultproxy.proxy.capture import CaptureWriter
-from faultproxy.redact import known_values, mask_bytes
 from faultproxy.proxy.server import Proxy
+from faultproxy.redact import known_values, mask_bytes
 from faultproxy.servers.cli import Command, ServeError
 from faultproxy.wire.http import HTTPReader, Request
+
 
 def _secret_values(request: Request) -> set[bytes]:
     """Values of a request's secret headers, and their parts (``Bearer TOKEN``, ``a=1; b=2``)."""
@@ -128,15 +129,21 @@ class RecordingCapture(CaptureWriter):
         if not any(r.get("dir") == "response" and "b64" in r for r in exchange.records):
             return  # no response at all (the client gave up first): nothing to replay
         stem = f"{exchange.seq:03d}-{exchange.method or 'UNKNOWN'}-{_slug(exchange.target)}"
-        meta = {**self._meta, "recorded_by": "faultproxy record",
-                "recorded": {"conn": exchange.conn, "exchange": exchange.number, "complete": complete}}
+        meta = {
+            **self._meta,
+            "recorded_by": "faultproxy record",
+            "recorded": {"conn": exchange.conn, "exchange": exchange.number, "complete": complete},
+        }
         records = self._mask_streams([self._mask(r) for r in [meta, *exchange.records]])
-        response = b"".join(base64.b64decode(r["b64"]) for r in records
-                            if r.get("dir") == "response" and "b64" in r)
+        response = b"".join(
+            base64.b64decode(r["b64"]) for r in records if r.get("dir") == "response" and "b64" in r
+        )
         make_dirs(self.out_dir)
         capture = self.out_dir / f"{stem}.jsonl"
         with open_private(capture, "w", encoding="utf-8") as handle:
-            handle.write("".join(json.dumps(r, ensure_ascii=False, separators=(",", ":")) + "\n" for r in records))
+            handle.write(
+                "".join(json.dumps(r, ensure_ascii=False, separators=(",", ":")) + "\n" for r in records)
+            )
         raw = self.out_dir / f"{stem}.http"
         with open_private(raw, "wb") as handle:
             handle.write(response)
@@ -158,7 +165,7 @@ class RecordingCapture(CaptureWriter):
                 continue
             offset = 0
             for i, piece in zip(at, pieces, strict=True):
-                part = masked[offset:offset + len(piece)]
+                part = masked[offset : offset + len(piece)]
                 offset += len(piece)
                 if part != piece:
                     records[i] = {**records[i], "b64": base64.b64encode(part).decode("ascii")}
@@ -242,23 +249,58 @@ class Recorder(Proxy):
 
 
 @click.command("record", cls=Command)
-@click.option("--upstream", required=True,
-              help="The server to record: http://HOST:PORT, or https://HOST[:PORT] (spoken to over TLS, verified).")
-@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False, path_type=Path),
-              help="Directory for the recorded exchanges (created if missing).")
-@click.option("--listen", default="127.0.0.1:8086", show_default=True,
-              help="HOST:PORT to accept clients on (port 0: any free port).")
-@click.option("--capture", type=click.Path(dir_okay=False, path_type=Path),
-              help="Also keep the whole session as one capture file (put it outside --out).")
-@click.option("--connect-timeout", type=click.FloatRange(min=0.001), default=10.0, show_default=True,
-              help="Seconds to wait for the upstream connection before answering 502.")
-@click.option("--resolve", multiple=True, metavar="HOST:PORT:ADDR",
-              help="As curl's: connect to ADDR for HOST:PORT, keeping HOST for SNI, the certificate check and Host.")
-@click.option("--upstream-ca", type=click.Path(dir_okay=False, path_type=Path),
-              help="Verify the https upstream against the CA certificates in FILE only (PEM).")
+@click.option(
+    "--upstream",
+    required=True,
+    help="The server to record: http://HOST:PORT, or https://HOST[:PORT] (spoken to over TLS, verified).",
+)
+@click.option(
+    "--out",
+    "out_dir",
+    required=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Directory for the recorded exchanges (created if missing).",
+)
+@click.option(
+    "--listen",
+    default="127.0.0.1:8086",
+    show_default=True,
+    help="HOST:PORT to accept clients on (port 0: any free port).",
+)
+@click.option(
+    "--capture",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Also keep the whole session as one capture file (put it outside --out).",
+)
+@click.option(
+    "--connect-timeout",
+    type=click.FloatRange(min=0.001),
+    default=10.0,
+    show_default=True,
+    help="Seconds to wait for the upstream connection before answering 502.",
+)
+@click.option(
+    "--resolve",
+    multiple=True,
+    metavar="HOST:PORT:ADDR",
+    help="As curl's: connect to ADDR for HOST:PORT, keeping HOST for SNI, the certificate check and Host.",
+)
+@click.option(
+    "--upstream-ca",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Verify the https upstream against the CA certificates in FILE only (PEM).",
+)
 @click.option("--insecure", is_flag=True, help="Do not verify the https upstream's certificate.")
-def record(upstream: str, out_dir: Path, listen: str, capture: Path | None, connect_timeout: float,
-           resolve: tuple[str, ...], upstream_ca: Path | None, insecure: bool) -> None:
+def record(
+    upstream: str,
+    out_dir: Path,
+    listen: str,
+    capture: Path | None,
+    connect_timeout: float,
+    resolve: tuple[str, ...],
+    upstream_ca: Path | None,
+    insecure: bool,
+) -> None:
     """Relay clients to an upstream and write each exchange to --out as a replayable file.
 
     Replay them with `faultproxy serve replay DIR`. Secret headers are never written.
@@ -266,8 +308,14 @@ def record(upstream: str, out_dir: Path, listen: str, capture: Path | None, conn
     from faultproxy.aio import run
 
     try:
-        tls = {k: v for k, v in {"resolve": resolve, "upstream_ca": upstream_ca, "insecure": insecure}.items() if v}
-        recorder = Recorder(upstream, out_dir, listen, capture=capture, connect_timeout=connect_timeout, **tls)
+        tls = {
+            k: v
+            for k, v in {"resolve": resolve, "upstream_ca": upstream_ca, "insecure": insecure}.items()
+            if v
+        }
+        recorder = Recorder(
+            upstream, out_dir, listen, capture=capture, connect_timeout=connect_timeout, **tls
+        )
     except ValueError as error:
         raise ServeError(str(error)) from None
 
@@ -288,4 +336,3 @@ def record(upstream: str, out_dir: Path, listen: str, capture: Path | None, conn
         run(main())
     except KeyboardInterrupt:
         sys.exit(0)
-

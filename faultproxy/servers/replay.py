@@ -132,8 +132,10 @@ def load_raw(path: str | Path) -> Recording:
     except OSError as error:
         raise ReplayError(f"cannot read {path}: {error.strerror or error}") from None
     if not data.startswith(b"HTTP/"):
-        raise ReplayError(f"{path}: not an HTTP response (it should start with a status line, "
-                          "as `curl --raw -i` writes it) nor a faultproxy capture")
+        raise ReplayError(
+            f"{path}: not an HTTP response (it should start with a status line, "
+            "as `curl --raw -i` writes it) nor a faultproxy capture"
+        )
     reader = HTTPReader("response", strict=False)
     complete = False
     try:
@@ -184,7 +186,8 @@ def load_capture(path: str | Path) -> list[Recording]:
                 if note["t"] < last:
                     continue
                 cut = note["type"] == "fault_close" or (
-                    note["type"] == "closed" and note.get("side") == "upstream")
+                    note["type"] == "closed" and note.get("side") == "upstream"
+                )
                 if cut:
                     ending = "rst" if note.get("how") == "rst" else "fin"
                     end_at = max(pieces[-1][0], note["t"] - zero)
@@ -193,13 +196,20 @@ def load_capture(path: str | Path) -> list[Recording]:
                     end_at = max(pieces[-1][0], note["t"] - zero)
                     break
         first = (x["request"] or x["response"])[0]
-        out.append((float(first["t"]), Recording(
-            tuple(pieces),
-            method=request_head.get("method") if request_head else None,
-            target=request_head.get("target") if request_head else None,
-            complete=complete, ending=ending, end_at=end_at,
-            source=f"{path.name} #{conn}.{number}",
-        )))
+        out.append(
+            (
+                float(first["t"]),
+                Recording(
+                    tuple(pieces),
+                    method=request_head.get("method") if request_head else None,
+                    target=request_head.get("target") if request_head else None,
+                    complete=complete,
+                    ending=ending,
+                    end_at=end_at,
+                    source=f"{path.name} #{conn}.{number}",
+                ),
+            )
+        )
     out.sort(key=lambda pair: pair[0])  # stable: same-time exchanges keep the file's order
     return [recording for _, recording in out]
 
@@ -295,14 +305,18 @@ class ReplayServer(StreamServer):
             raise ValueError("speed must be >= 0 (0: as fast as possible)")
         if match not in (None, "path", "any"):
             raise ValueError(f"match must be 'path' or 'any', not {match!r}")
-        self.recordings = (list(source) if isinstance(source, Sequence) and not isinstance(source, str)
-                           else load_recordings(source))
+        self.recordings = (
+            list(source)
+            if isinstance(source, Sequence) and not isinstance(source, str)
+            else load_recordings(source)
+        )
         if not self.recordings:
             raise ValueError("nothing to replay")
         by_request = all(r.method is not None for r in self.recordings)
         if match == "path" and not by_request:
-            raise ValueError("match='path' needs recordings with their request line (a capture), "
-                             "not raw response files")
+            raise ValueError(
+                "match='path' needs recordings with their request line (a capture), not raw response files"
+            )
         self.match: Match = match or ("path" if by_request else "any")
         self.speed = speed
         self.played: list[Played] = []
@@ -345,8 +359,9 @@ class ReplayServer(StreamServer):
         finally:
             await stream.aclose()
 
-    async def play(self, writer: asyncio.StreamWriter, recording: Recording, connection: int,
-                   request: str = "") -> bool:
+    async def play(
+        self, writer: asyncio.StreamWriter, recording: Recording, connection: int, request: str = ""
+    ) -> bool:
         """Write one recording on schedule; False when the connection must end (or ended) after it."""
         start = time.monotonic()
         played = Played(connection, request, recording.source, start)
@@ -387,8 +402,9 @@ class ReplayServer(StreamServer):
             if delay > 0:
                 await asyncio.sleep(delay)
 
-    def _decode(self, http: HTTPReader, sse: SSEParser | None, piece: bytes, now: float,
-                connection: int, index: int) -> SSEParser | None:
+    def _decode(
+        self, http: HTTPReader, sse: SSEParser | None, piece: bytes, now: float, connection: int, index: int
+    ) -> SSEParser | None:
         """Feed what was written to a parser, to log the SSE events it carries."""
         try:
             for event in http.feed(piece):
@@ -407,14 +423,21 @@ class ReplayServer(StreamServer):
 
     def _miss(self, method: str, target: str) -> bytes:
         recorded = sorted({f"{r.method} {r.path}" for r in self.recordings if r.method})
-        body = (f"404 Not Found: no recorded response for {method} {target.split('?', 1)[0]}; "
-                f"recorded: {', '.join(recorded) or '-'}\n").encode()
-        return encode_response(404, "Not Found", [
-            ("Content-Type", "text/plain; charset=utf-8"), ("Content-Length", str(len(body))),
-            ("Connection", "close"), ("X-Faultproxy", "replay-miss"),
-        ], body)
+        body = (
+            f"404 Not Found: no recorded response for {method} {target.split('?', 1)[0]}; "
+            f"recorded: {', '.join(recorded) or '-'}\n"
+        ).encode()
+        return encode_response(
+            404,
+            "Not Found",
+            [
+                ("Content-Type", "text/plain; charset=utf-8"),
+                ("Content-Length", str(len(body))),
+                ("Connection", "close"),
+                ("X-Faultproxy", "replay-miss"),
+            ],
+            body,
+        )
 
     def _log_record(self, kind: str, record: Any) -> None:
         self.log_record({"record": kind, **asdict(record)})
-
-

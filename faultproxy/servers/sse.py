@@ -118,12 +118,20 @@ class DurableLog:
             # empty, or only a torn first line: nothing was ever fsync'd there, so it is new
             created = self._file.tell() == 0 or not self._read()
             if created:
-                self._append({"type": "stream", "version": LOG_VERSION, **self.stream,
-                              "created": time.time()})
+                self._append(
+                    {"type": "stream", "version": LOG_VERSION, **self.stream, "created": time.time()}
+                )
                 self._fsync_dir()
             self.instance += 1
-            self._append({"type": "start", "instance": self.instance, "pid": os.getpid(),
-                          "existing": len(self.events), "t": time.time()})
+            self._append(
+                {
+                    "type": "start",
+                    "instance": self.instance,
+                    "pid": os.getpid(),
+                    "existing": len(self.events),
+                    "t": time.time(),
+                }
+            )
             self._sync()
         except BaseException:
             self.close()
@@ -170,29 +178,56 @@ class DurableLog:
                 expected = len(self.events) + 1
                 if record.get("id") != expected:
                     raise ValueError(
-                        f"{self.path}:{number}: event id {record.get('id')!r}, expected {expected}")
-                self.events.append(LoggedEvent(expected, record["event"], record["data"],
-                                               int(record.get("instance", 0)), float(record.get("t", 0.0))))
+                        f"{self.path}:{number}: event id {record.get('id')!r}, expected {expected}"
+                    )
+                self.events.append(
+                    LoggedEvent(
+                        expected,
+                        record["event"],
+                        record["data"],
+                        int(record.get("instance", 0)),
+                        float(record.get("t", 0.0)),
+                    )
+                )
         return len(lines)
 
     def _check_stream(self, record: dict[str, Any]) -> None:
-        differ = [f"{key}={record.get(key)!r} (not {value!r})" for key, value in self.stream.items()
-                  if record.get(key) != value]
+        differ = [
+            f"{key}={record.get(key)!r} (not {value!r})"
+            for key, value in self.stream.items()
+            if record.get(key) != value
+        ]
         if differ:
             raise ValueError(f"{self.path} is the log of another stream: " + ", ".join(differ))
 
     def append_event(self, type: str, data: str) -> LoggedEvent:
         """Write event ``len(events)+1`` and fsync it; only then does it exist (and may be sent)."""
         event = LoggedEvent(len(self.events) + 1, type, data, self.instance, time.time())
-        self._append({"type": "event", "id": event.id, "event": type, "data": data,
-                      "instance": self.instance, "t": event.t})
+        self._append(
+            {
+                "type": "event",
+                "id": event.id,
+                "event": type,
+                "data": data,
+                "instance": self.instance,
+                "t": event.t,
+            }
+        )
         self._sync()
         self.events.append(event)
         return event
 
     def note_sent(self, event: SentEvent) -> None:
-        self._append({"type": "sent", "id": event.id, "connection": event.connection,
-                      "instance": self.instance, "bytes": event.bytes, "t": time.time()})
+        self._append(
+            {
+                "type": "sent",
+                "id": event.id,
+                "connection": event.connection,
+                "instance": self.instance,
+                "bytes": event.bytes,
+                "t": time.time(),
+            }
+        )
 
     def _append(self, record: dict[str, Any]) -> None:
         assert self._file is not None, "the durable log is not open"
@@ -240,8 +275,14 @@ class ReferenceSSEServer(SSEServer):
     event log; see the module docstring).
     """
 
-    def __init__(self, *, size: int | None = None, stamp: bool = False, durable: str | Path | None = None,
-                 **options: Any):
+    def __init__(
+        self,
+        *,
+        size: int | None = None,
+        stamp: bool = False,
+        durable: str | Path | None = None,
+        **options: Any,
+    ):
         super().__init__(**options)  # SSEServer's options, passed on so the two lists never drift
         if size is not None and size < 0:
             raise ValueError("size must be >= 0")
@@ -276,10 +317,15 @@ class ReferenceSSEServer(SSEServer):
 
     async def start(self) -> None:
         if self.durable_path is not None:
-            durable = DurableLog(self.durable_path, {
-                "events": self.events, "event_type": self.event_type,
-                "multiline": self.multiline, "size": self.size,
-            })
+            durable = DurableLog(
+                self.durable_path,
+                {
+                    "events": self.events,
+                    "event_type": self.event_type,
+                    "multiline": self.multiline,
+                    "size": self.size,
+                },
+            )
             durable.open()
             self.durable = durable
         try:

@@ -42,8 +42,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from faultproxy.net.addresses import url_host
 from faultproxy.lab.sse_server import STREAM_PATH, SentEvent, StreamRequest
+from faultproxy.net.addresses import url_host
 from faultproxy.private import open_private
 from faultproxy.servers.guest import GuestUvicorn
 from faultproxy.servers.sse import ReferenceSSEServer
@@ -93,8 +93,12 @@ class StarletteServer:
         if ping < 0:
             raise ValueError("ping must be >= 0 (0 disables the keep-alive comments)")
         self.stream = ReferenceSSEServer(
-            events=events, interval=interval, retry=retry, event_type=event_type,
-            multiline=multiline, size=size,
+            events=events,
+            interval=interval,
+            retry=retry,
+            event_type=event_type,
+            multiline=multiline,
+            size=size,
         )
         self.ping = ping
         self.host = host
@@ -159,8 +163,11 @@ class StarletteServer:
                 if state.gone:
                     return
                 state.events, state.last_id = state.events + 1, n
-                self._sent(SentEvent(n, stream.event_type or "message", data, time.monotonic(),
-                                     state.connection, size))
+                self._sent(
+                    SentEvent(
+                        n, stream.event_type or "message", data, time.monotonic(), state.connection, size
+                    )
+                )
             state.finished = True
         except (asyncio.CancelledError, GeneratorExit):
             self._gone(state, "cancelled")

@@ -17,6 +17,16 @@ from faultproxy.tls.facts import HandshakeFacts, TLSFailure
 from faultproxy.tls.layer import TLSLayer, TLSOutput
 
 __all__ = [
-    "CAError", "HandshakeFacts", "Leaf", "LocalCA", "ServerContexts", "TLSConfigError", "TLSFailure",
-    "TLSLayer", "TLSOutput", "config_dir", "server_context", "upstream_context",
+    "CAError",
+    "HandshakeFacts",
+    "Leaf",
+    "LocalCA",
+    "ServerContexts",
+    "TLSConfigError",
+    "TLSFailure",
+    "TLSLayer",
+    "TLSOutput",
+    "config_dir",
+    "server_context",
+    "upstream_context",
 ]

@@ -165,7 +165,9 @@ class LocalCA:
         from cryptography.hazmat.primitives import hashes
 
         digest = hashes.Hash(hashes.SHA256())
-        digest.update(self.certificate.public_key().public_bytes(Encoding.DER, PublicFormat.SubjectPublicKeyInfo))
+        digest.update(
+            self.certificate.public_key().public_bytes(Encoding.DER, PublicFormat.SubjectPublicKeyInfo)
+        )
         return digest.finalize()
 
     def trust(self, context) -> None:  # context: ssl.SSLContext
@@ -195,16 +197,20 @@ class LocalCA:
         if not hosts or not all(hosts):
             raise ValueError("no host name to make a certificate for")
         name = next((host for host in hosts if not is_ip(host)), None)
-        now = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+        now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
         try:
             issued = self._ca.issue_cert(
-                *hosts, common_name=name[:64] if name else None, organization_name=ORGANIZATION,
+                *hosts,
+                common_name=name[:64] if name else None,
+                organization_name=ORGANIZATION,
                 organization_unit_name="faultproxy interception",
                 not_before=now - dt.timedelta(days=2),  # a client whose clock is a little behind
                 not_after=now + dt.timedelta(days=LEAF_DAYS),
             )
         except (ValueError, UnicodeError) as error:  # idna refuses what is no host name
-            raise ValueError(f"cannot make a certificate for {', '.join(map(repr, hosts))}: {error}") from None
+            raise ValueError(
+                f"cannot make a certificate for {', '.join(map(repr, hosts))}: {error}"
+            ) from None
         # The CA goes with the leaf: clients that trust it by its key (Chromium's
         # --ignore-certificate-errors-spki-list) look for it among the certificates sent.
         chain = b"".join(blob.bytes() for blob in issued.cert_chain_pems) + self.cert_pem
@@ -214,8 +220,9 @@ class LocalCA:
 
 def _new_trustme_ca(what: str) -> trustme.CA:
     date = dt.date.today().isoformat()
-    return trustme.CA(organization_name=ORGANIZATION,
-                      organization_unit_name=f"{what} ({socket.gethostname()[:40]}, {date})")
+    return trustme.CA(
+        organization_name=ORGANIZATION, organization_unit_name=f"{what} ({socket.gethostname()[:40]}, {date})"
+    )
 
 
 def _create(directory: Path) -> bytes:
@@ -265,7 +272,9 @@ def _parse_bundle(path: Path, data: bytes) -> trustme.CA:
     try:
         ca = trustme.CA.from_pem(cert, key)
     except ValueError as error:
-        raise CAError(f"the local CA {path} cannot be read ({error}): move it away to make a new CA") from None
+        raise CAError(
+            f"the local CA {path} cannot be read ({error}): move it away to make a new CA"
+        ) from None
     certificate = x509.load_pem_x509_certificate(cert)
     own_key = ca.private_key_pem.bytes()
     public = certificate.public_key().public_bytes(Encoding.PEM, PublicFormat.SubjectPublicKeyInfo)
@@ -277,9 +286,11 @@ def _parse_bundle(path: Path, data: bytes) -> trustme.CA:
         is_ca = False
     if not is_ca:
         raise CAError(f"the local CA {path} holds a certificate that is not a CA certificate")
-    if certificate.not_valid_after_utc < dt.datetime.now(dt.timezone.utc):
-        raise CAError(f"the local CA {path} expired on {certificate.not_valid_after_utc:%Y-%m-%d}: "
-                      "move it away to make a new CA (and trust the new one)")
+    if certificate.not_valid_after_utc < dt.datetime.now(dt.UTC):
+        raise CAError(
+            f"the local CA {path} expired on {certificate.not_valid_after_utc:%Y-%m-%d}: "
+            "move it away to make a new CA (and trust the new one)"
+        )
     return ca
 
 

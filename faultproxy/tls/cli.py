@@ -39,8 +39,12 @@ def path() -> None:
 
 
 @ca.command("export")
-@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
-              help="Write to this file instead of stdout.")
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write to this file instead of stdout.",
+)
 @click.option("--der", is_flag=True, help="DER (binary) instead of PEM.")
 def export(output: Path | None, der: bool) -> None:
     """Write the CA certificate (never its key) to stdout or a file."""
@@ -73,7 +77,7 @@ def info() -> None:
     click.echo(f"subject:     {local.subject}")
     click.echo(f"certificate: {cert}")
     click.echo(f"key:         {cert.parent / 'ca.pem'} (keep it private)")
-    click.echo(f"SHA-256:     {':'.join(fingerprint[i:i + 2] for i in range(0, len(fingerprint), 2))}")
+    click.echo(f"SHA-256:     {':'.join(fingerprint[i : i + 2] for i in range(0, len(fingerprint), 2))}")
     click.echo(f"SPKI SHA-256 (base64): {spki}")
     click.echo("")
     click.echo("trust it (see docs/tls.md):")

@@ -42,8 +42,9 @@ def prepare_keylog(path: str | Path) -> str:
     return path
 
 
-def upstream_context(*, ca_file: str | Path | None = None, insecure: bool = False,
-                     keylog: str | Path | None = None) -> ssl.SSLContext:
+def upstream_context(
+    *, ca_file: str | Path | None = None, insecure: bool = False, keylog: str | Path | None = None
+) -> ssl.SSLContext:
     """A client context for the upstream: verification on (system store, or only ``ca_file``)."""
     try:
         context = ssl.create_default_context(cafile=str(ca_file) if ca_file is not None else None)

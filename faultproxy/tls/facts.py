@@ -29,7 +29,7 @@ _REASONS = {
     "WRONG_VERSION_NUMBER": "the peer does not speak TLS (plain HTTP on a TLS port?)",
     "HTTP_REQUEST": "the client sent plain HTTP to a TLS port (use https://, or drop --tls)",
     "TLSV1_ALERT_UNKNOWN_CA": "the peer does not trust our certificate (unknown CA): "
-                              "trust the faultproxy CA, see 'faultproxy ca path'",
+    "trust the faultproxy CA, see 'faultproxy ca path'",
     "SSLV3_ALERT_BAD_CERTIFICATE": "the peer rejected our certificate (bad certificate alert)",
     "SSLV3_ALERT_CERTIFICATE_UNKNOWN": "the peer rejected our certificate (certificate unknown alert)",
     "UNSUPPORTED_PROTOCOL": "no TLS version in common",

@@ -59,11 +59,28 @@ class TLSLayer:
     pass on as it was (a FIN without ``close_notify``) rather than tidy it up.
     """
 
-    __slots__ = ("_contexts", "_in", "_obj", "_out", "_pending", "closed_by_us", "facts", "peer_closed",
-                 "pending", "side", "state")
+    __slots__ = (
+        "_contexts",
+        "_in",
+        "_obj",
+        "_out",
+        "_pending",
+        "closed_by_us",
+        "facts",
+        "peer_closed",
+        "pending",
+        "side",
+        "state",
+    )
 
-    def __init__(self, obj: ssl.SSLObject, incoming: ssl.MemoryBIO, outgoing: ssl.MemoryBIO, side: str,
-                 contexts: ServerContexts | None = None):
+    def __init__(
+        self,
+        obj: ssl.SSLObject,
+        incoming: ssl.MemoryBIO,
+        outgoing: ssl.MemoryBIO,
+        side: str,
+        contexts: ServerContexts | None = None,
+    ):
         self._obj, self._in, self._out = obj, incoming, outgoing
         self._contexts = contexts
         self._pending: list[bytes] = []
@@ -206,6 +223,10 @@ class TLSLayer:
             der = obj.getpeercert(binary_form=True)
             certificate = x509.load_der_x509_certificate(der).subject.rfc4514_string() if der else None
         return HandshakeFacts(
-            side=self.side, sni=sni, alpn=obj.selected_alpn_protocol(), version=obj.version(),
-            cipher=cipher[0] if cipher else None, certificate=certificate,
+            side=self.side,
+            sni=sni,
+            alpn=obj.selected_alpn_protocol(),
+            version=obj.version(),
+            cipher=cipher[0] if cipher else None,
+            certificate=certificate,
         )

@@ -97,7 +97,7 @@ class ChunkedDecoder:
     Bytes fed after the body's end are kept for the caller in :attr:`unconsumed`.
     """
 
-    __slots__ = ('_line', '_remaining', '_state', 'chunks', 'offset', 'strict', 'tail', 'unconsumed')
+    __slots__ = ("_line", "_remaining", "_state", "chunks", "offset", "strict", "tail", "unconsumed")
 
     def __init__(self, *, strict: bool = True, offset: int = 0):
         self.strict = strict

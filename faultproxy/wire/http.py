@@ -154,8 +154,17 @@ class EndOfMessage:
 
 
 HTTPEvent = (
-    Request | Response | BodyData | ChunkHeader | ChunkData | ChunkEnd | ChunkedEnd
-    | EndOfMessage | TunnelData | Malformed | Unparsed
+    Request
+    | Response
+    | BodyData
+    | ChunkHeader
+    | ChunkData
+    | ChunkEnd
+    | ChunkedEnd
+    | EndOfMessage
+    | TunnelData
+    | Malformed
+    | Unparsed
 )
 
 
@@ -276,8 +285,9 @@ def parse_request_head(head: bytes, *, strict: bool = True, offset: int = 0) -> 
     return Request(method, target, version, headers, head)
 
 
-def _refuse_request(version: bytes, version_at: int, lines: list[tuple[bytes, bytes, int]],
-                    headers: Headers) -> None:
+def _refuse_request(
+    version: bytes, version_at: int, lines: list[tuple[bytes, bytes, int]], headers: Headers
+) -> None:
     """What a server must refuse though the grammar allows it; each would let two readers of
     one request see different requests (smuggling) or was never HTTP/1.1:
 
@@ -287,6 +297,7 @@ def _refuse_request(version: bytes, version_at: int, lines: list[tuple[bytes, by
     """
     if not version.startswith(b"HTTP/1."):
         raise WireError(f"HTTP version {version.decode()} not supported (only HTTP/1.x)", version_at, 505)
+
     def where(name: bytes) -> list[int]:
         return [at for content, _, at in lines if content.partition(b":")[0].lower() == name]
 
@@ -426,11 +437,24 @@ class HTTPReader:
     """
 
     __slots__ = (
-        "_buf", "_chunked", "_methods", "_scanner", "_remaining", "_state", "body_tail", "head", "messages",
-        "offset", "role", "skim", "strict",
+        "_buf",
+        "_chunked",
+        "_methods",
+        "_scanner",
+        "_remaining",
+        "_state",
+        "body_tail",
+        "head",
+        "messages",
+        "offset",
+        "role",
+        "skim",
+        "strict",
     )
 
-    def __init__(self, role: str, *, strict: bool = True, offset: int = 0, limits: HeadLimits = DEFAULT_LIMITS):
+    def __init__(
+        self, role: str, *, strict: bool = True, offset: int = 0, limits: HeadLimits = DEFAULT_LIMITS
+    ):
         if role not in ("request", "response"):
             raise ValueError("role must be 'request' or 'response'")
         self.role = role
@@ -507,9 +531,12 @@ class HTTPReader:
             self._state = _BROKEN
             return events
         if state == _FIXED:
-            return self._fail(WireError(
-                f"connection closed with {self._remaining} of the declared body bytes missing", self.offset
-            ))
+            return self._fail(
+                WireError(
+                    f"connection closed with {self._remaining} of the declared body bytes missing",
+                    self.offset,
+                )
+            )
         if state == _HEAD and self._buf:
             error = WireError(f"connection closed inside a {self.role} head", self.offset + len(self._buf))
             self._broken(error, b"", events)

@@ -31,8 +31,13 @@ DONE = "[DONE]"
 RESPONSES_ENDS = ("response.completed", "response.incomplete", "response.failed")
 # events before any content: they open the message or a block and carry no delta
 _ANTHROPIC_STARTS = ("message_start", "content_block_start")
-_RESPONSES_STARTS = ("response.created", "response.in_progress", "response.queued",
-                     "response.output_item.added", "response.content_part.added")
+_RESPONSES_STARTS = (
+    "response.created",
+    "response.in_progress",
+    "response.queued",
+    "response.output_item.added",
+    "response.content_part.added",
+)
 
 
 def dialect_of_path(target: bytes | str | None) -> Dialect | None:
@@ -154,8 +159,17 @@ def _anthropic_piece(kind: str, body: dict[str, Any], data: Any) -> Piece:
         return Piece("other", block, data=data)
     if kind in _ANTHROPIC_STARTS:
         return Piece("start", block, data=data)
-    return Piece({"content_block_stop": "done", "message_delta": "finish", "message_stop": "sentinel",
-                  "ping": "ping", "error": "error"}.get(kind, "other"), block, data=data)
+    return Piece(
+        {
+            "content_block_stop": "done",
+            "message_delta": "finish",
+            "message_stop": "sentinel",
+            "ping": "ping",
+            "error": "error",
+        }.get(kind, "other"),
+        block,
+        data=data,
+    )
 
 
 @dataclass
@@ -287,8 +301,10 @@ def token_counts(usage: Any) -> tuple[Any, Any]:
     ``completion_tokens``, the others' ``input_tokens`` / ``output_tokens``); None where absent."""
     if not isinstance(usage, dict):
         return None, None
-    return (usage.get("input_tokens", usage.get("prompt_tokens")),
-            usage.get("output_tokens", usage.get("completion_tokens")))
+    return (
+        usage.get("input_tokens", usage.get("prompt_tokens")),
+        usage.get("output_tokens", usage.get("completion_tokens")),
+    )
 
 
 def assemble(events: list[Event], dialect: Dialect | None = None) -> LLMMessage:

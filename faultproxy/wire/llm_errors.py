@@ -30,10 +30,21 @@ OPENAI_OVERLOADED_MESSAGE = "The server is overloaded or not ready yet."
 # OpenAI: status -> (type, code, message) of the error object of a refused request
 OPENAI_ERRORS: dict[int, tuple[str, str | None, str]] = {
     400: ("invalid_request_error", None, "Invalid request."),
-    401: ("invalid_request_error", "invalid_api_key",
-          "Incorrect API key provided. You can find your API key at https://platform.openai.com/account/api-keys."),
-    403: ("invalid_request_error", "unsupported_country_region_territory", "Country, region, or territory not supported"),
-    404: ("invalid_request_error", "model_not_found", "The model does not exist or you do not have access to it."),
+    401: (
+        "invalid_request_error",
+        "invalid_api_key",
+        "Incorrect API key provided. You can find your API key at https://platform.openai.com/account/api-keys.",
+    ),
+    403: (
+        "invalid_request_error",
+        "unsupported_country_region_territory",
+        "Country, region, or territory not supported",
+    ),
+    404: (
+        "invalid_request_error",
+        "model_not_found",
+        "The model does not exist or you do not have access to it.",
+    ),
     429: ("requests", "rate_limit_exceeded", ""),  # the message names the model and the wait: openai_error
     500: ("server_error", None, CHAT_STREAM_MESSAGE),
     502: ("server_error", None, "Bad gateway."),
@@ -49,39 +60,65 @@ ANTHROPIC_ERRORS: dict[str, tuple[int, str]] = {
     "permission_error": (403, "Your API key does not have permission to use the specified resource."),
     "not_found_error": (404, "Not Found"),
     "request_too_large": (413, "Request exceeds the maximum allowed number of bytes."),
-    "rate_limit_error": (429, "This request would exceed the rate limit for your organization. Please try again later."),
+    "rate_limit_error": (
+        429,
+        "This request would exceed the rate limit for your organization. Please try again later.",
+    ),
     "api_error": (500, "Internal server error"),
     "timeout_error": (504, "Request timed out"),
     "overloaded_error": (529, "Overloaded"),
 }
 _ANTHROPIC_KINDS = {status: kind for kind, (status, _) in ANTHROPIC_ERRORS.items()}
-ANTHROPIC_RETRYABLE = frozenset({408, 409, 429, 500, 502, 503, 504, 529})  # answered with x-should-retry: true
+ANTHROPIC_RETRYABLE = frozenset(
+    {408, 409, 429, 500, 502, 503, 504, 529}
+)  # answered with x-should-retry: true
 
 DEFAULT: Any = object()  # "the status's usual code"
 
 
-def openai_error(status: int, *, message: str | None = None, param: str | None = None, code: Any = DEFAULT,
-                 model: str | None = None, retry_after: float = 1.0) -> dict[str, Any]:
+def openai_error(
+    status: int,
+    *,
+    message: str | None = None,
+    param: str | None = None,
+    code: Any = DEFAULT,
+    model: str | None = None,
+    retry_after: float = 1.0,
+) -> dict[str, Any]:
     """The ``error`` object OpenAI answers a refused request with (the body is ``{"error": ...}``).
 
     A 429's message names the model and the wait, as the API's does."""
     kind, usual_code, usual = OPENAI_ERRORS.get(
-        status, ("server_error" if status >= 500 else "invalid_request_error", None, f"HTTP {status}"))
+        status, ("server_error" if status >= 500 else "invalid_request_error", None, f"HTTP {status}")
+    )
     if status == 429 and message is None:
         where = f"for {model} in organization" if model else "in organization"
-        message = (f"Rate limit reached {where} org-faultproxy on requests per min (RPM): Limit 3, Used 3, "
-                   f"Requested 1. Please try again in {retry_after:g}s.")
-    return {"message": usual if message is None else message, "type": kind, "param": param,
-            "code": usual_code if code is DEFAULT else code}
+        message = (
+            f"Rate limit reached {where} org-faultproxy on requests per min (RPM): Limit 3, Used 3, "
+            f"Requested 1. Please try again in {retry_after:g}s."
+        )
+    return {
+        "message": usual if message is None else message,
+        "type": kind,
+        "param": param,
+        "code": usual_code if code is DEFAULT else code,
+    }
 
 
-def openai_stream_error(dialect: str, error_type: str | None = None, message: str | None = None) -> dict[str, Any]:
+def openai_stream_error(
+    dialect: str, error_type: str | None = None, message: str | None = None
+) -> dict[str, Any]:
     """The error object inside a failed stream: Chat's ``{"message", "type", "param", "code"}``
     (sent as ``data: {"error": ...}``), the Responses API's nested ``{"type", "code", "message",
     "param"}`` (the ``error`` event's ``error``)."""
     error_type = error_type or "server_error"
     if dialect == "responses":
-        return {"type": error_type, "code": error_type, "message": message or RESPONSES_STREAM_MESSAGE, "param": None}
+        return {
+            "type": error_type,
+            "code": error_type,
+            "message": message or RESPONSES_STREAM_MESSAGE,
+            "param": None,
+        }
     return {"message": message or CHAT_STREAM_MESSAGE, "type": error_type, "param": None, "code": None}
 
 
@@ -92,8 +129,13 @@ def anthropic_kind(status: int) -> str:
 
 def anthropic_error(kind: str, message: str | None = None, request_id: str | None = None) -> dict[str, Any]:
     """Anthropic's error object: the body of a refused request and the data of ``event: error``."""
-    body: dict[str, Any] = {"type": "error", "error": {
-        "type": kind, "message": message or ANTHROPIC_ERRORS.get(kind, (500, "Internal server error"))[1]}}
+    body: dict[str, Any] = {
+        "type": "error",
+        "error": {
+            "type": kind,
+            "message": message or ANTHROPIC_ERRORS.get(kind, (500, "Internal server error"))[1],
+        },
+    }
     if request_id is not None:
         body["request_id"] = request_id
     return body

@@ -32,8 +32,10 @@ def files(folder: Path) -> dict[str, str]:
     (folder / "notes.txt").write_text("not a capture\n")
     (folder / "garbage.http").write_bytes(b"HTTP/1.1 2OO OK\r\n\r\n")
     (folder / "empty").mkdir()
-    return {name.replace(".", "_"): str(folder / name)
-            for name in ("good.yaml", "bad.yaml", "bad.toml", "notes.txt", "garbage.http", "empty")}
+    return {
+        name.replace(".", "_"): str(folder / name)
+        for name in ("good.yaml", "bad.yaml", "bad.toml", "notes.txt", "garbage.http", "empty")
+    }
 
 
 BAD_INPUT = {
@@ -57,14 +59,22 @@ BAD_INPUT = {
     "bench: an unknown phase": ["bench", "--only", "nope"],
     "conformance: an unknown client": ["conformance", "--clients", "nope"],
     "explore: an unknown client": ["explore", "--client", "nope", "--property", "no_silent_loss"],
-    "record: a busy port": ["record", "--upstream", "http://127.0.0.1:9", "--out", "{empty}", "--listen",
-                            "127.0.0.1:{busy}"],
+    "record: a busy port": [
+        "record",
+        "--upstream",
+        "http://127.0.0.1:9",
+        "--out",
+        "{empty}",
+        "--listen",
+        "127.0.0.1:{busy}",
+    ],
 }
 
 
 @pytest.mark.parametrize("case", BAD_INPUT)
-def test_bad_input_is_exit_status_2_with_a_message(case: str, tmp_path: Path, busy: int,
-                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+def test_bad_input_is_exit_status_2_with_a_message(
+    case: str, tmp_path: Path, busy: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
     paths = files(tmp_path)
     args = [a.format(busy=busy, **paths) for a in BAD_INPUT[case]]
     if case.startswith("clients"):

@@ -23,7 +23,12 @@ from faultproxy.lab.sse_server import SSEServer  # noqa: E402
 from faultproxy.proxy.server import Proxy  # noqa: E402
 
 SSE_CLIENTS = [
-    "raw", "httpx-sse", "sseclient-py", "requests-sse", "aiohttp-sse-client2", "launchdarkly-eventsource",
+    "raw",
+    "httpx-sse",
+    "sseclient-py",
+    "requests-sse",
+    "aiohttp-sse-client2",
+    "launchdarkly-eventsource",
     "naive",
 ]
 SDK_CLIENTS = ["openai", "openai-responses", "anthropic"]
@@ -54,12 +59,13 @@ SSE_SCENARIOS: dict[str, Callable[[str], Awaitable[Any]]] = {
     "healthy": lambda c: sse_cell(c, SSEServer(events=5, interval=0.01)),
     # the body ends cleanly and reconnecting is allowed: what does each client do next?
     "clean_end_reconnect": lambda c: sse_cell(
-        c, SSEServer(events=3, interval=0.005), reconnect=True, max_reconnects=2, reconnect_ms=50),
+        c, SSEServer(events=3, interval=0.005), reconnect=True, max_reconnects=2, reconnect_ms=50
+    ),
     # the connection is cut (no last chunk) after event 2
     "drop": lambda c: sse_cell(c, SSEServer(events=5, interval=0.01, drop_after=2)),
     "drop_reconnect": lambda c: sse_cell(
-        c, SSEServer(events=5, interval=0.01, drop_after=2),
-        reconnect=True, max_reconnects=2, reconnect_ms=50),
+        c, SSEServer(events=5, interval=0.01, drop_after=2), reconnect=True, max_reconnects=2, reconnect_ms=50
+    ),
     # the proxy resets the connection after event 2
     "drop_proxy_rst": lambda c: sse_cell(c, SSEServer(events=5, interval=0.01), disconnect_after(2, "rst")),
     # two events, then silence with the connection open
@@ -106,8 +112,11 @@ SDK_SCENARIOS: dict[str, Callable[[str], Awaitable[Any]]] = {
     "drop": lambda c: sdk_cell(c, mock_for(c, tokens=6), disconnect_after(4)),
     # 429 on the first request only; the SDK may retry (max_retries = max_reconnects)
     "retry_429": lambda c: sdk_cell(
-        c, mock_for(c, tokens=4, error_status=429, error_count=1, retry_after=0.05),
-        reconnect=True, max_reconnects=2),
+        c,
+        mock_for(c, tokens=4, error_status=429, error_count=1, retry_after=0.05),
+        reconnect=True,
+        max_reconnects=2,
+    ),
     # the first delta, then 20 s to the next
     "hang": lambda c: sdk_cell(c, mock_for(c, tokens=4, tokens_per_s=0.05), deadline_s=HANG_DEADLINE),
 }

@@ -44,11 +44,17 @@ class StallServer(StreamServer):
         if await first_request(reader, writer) is None:
             return
         self.requests += 1
-        writer.write(encode_response(200, "OK", [
-            ("Content-Type", "text/event-stream"),
-            ("Transfer-Encoding", "chunked"),
-            ("Cache-Control", "no-store"),
-        ]))
+        writer.write(
+            encode_response(
+                200,
+                "OK",
+                [
+                    ("Content-Type", "text/event-stream"),
+                    ("Transfer-Encoding", "chunked"),
+                    ("Cache-Control", "no-store"),
+                ],
+            )
+        )
         for n in range(1, self.events + 1):
             data = f'{{"n": {n}}}'
             writer.write(encode_chunk(encode_event(data, id=str(n))))

@@ -18,7 +18,14 @@ from __future__ import annotations
 
 import pytest
 from clients_scenarios import SSE_SCENARIOS, sse_cell
-from clients_support import attempts_match_server, check, events_match_server, pairs, require_available, run_cells
+from clients_support import (
+    attempts_match_server,
+    check,
+    events_match_server,
+    pairs,
+    require_available,
+    run_cells,
+)
 
 from faultproxy.clients import ClientRequest, UnsupportedRequest, registry, run_client
 from faultproxy.clients.browser_chromium import CHROMIUM
@@ -29,9 +36,18 @@ CLIENT = "chromium"
 PARALLEL = 4  # browsers at once, on two cores
 RECONNECT = {"reconnect": True, "max_reconnects": 2, "reconnect_ms": 50}
 SCENARIOS = {
-    **{name: SSE_SCENARIOS[name] for name in (
-        "healthy", "clean_end_reconnect", "drop", "drop_reconnect", "drop_proxy_rst", "hang", "timeout",
-    )},
+    **{
+        name: SSE_SCENARIOS[name]
+        for name in (
+            "healthy",
+            "clean_end_reconnect",
+            "drop",
+            "drop_reconnect",
+            "drop_proxy_rst",
+            "hang",
+            "timeout",
+        )
+    },
     "retry": lambda c: sse_cell(c, SSEServer(events=5, interval=0.01, drop_after=2, retry=50), **RECONNECT),
     "named": lambda c: sse_cell(c, SSEServer(events=3, interval=0.01, event_type="update")),
     # events the server named "error": they reach the error listeners too, and are still data
@@ -74,7 +90,9 @@ def test_available_and_listed_with_the_browsers_version():
     require_available(CLIENT)
     row = next(r for r in inventory() if r["name"] == CLIENT)
     assert (row["kind"], row["available"]) == ("browser", True)
-    assert row["version"] == registry.command_version((CHROMIUM, "--version")) == registry.get(CLIENT).version()
+    assert (
+        row["version"] == registry.command_version((CHROMIUM, "--version")) == registry.get(CLIENT).version()
+    )
     assert row["version"] and row["version"][0].isdigit()
 
 
@@ -126,11 +144,15 @@ def test_clean_end_reconnects_after_3000_ms_and_stops_at_the_204(cells):
 
 def test_mid_way_drop_without_reconnect(cells):
     transcript, server = cell(cells, "drop")
-    assert (transcript.end, transcript.error_type) == ("error", "net.ERR_INCOMPLETE_CHUNKED_ENCODING"), transcript
+    assert (transcript.end, transcript.error_type) == ("error", "net.ERR_INCOMPLETE_CHUNKED_ENCODING"), (
+        transcript
+    )
     received_prefix_of_connection(transcript, server, 1)
     attempts_match_server(transcript, server)
     assert (transcript.attempts[0].ended, transcript.attempts[0].error_type) == (
-        "error", "net.ERR_INCOMPLETE_CHUNKED_ENCODING")
+        "error",
+        "net.ERR_INCOMPLETE_CHUNKED_ENCODING",
+    )
     assert any("reconnect policy" in n for n in transcript.notes)
 
 

@@ -35,8 +35,13 @@ from faultproxy.net.stream_server import running_in_thread
 def script_client(name: str, *parts: str) -> ClientInfo:
     """A client whose child is ``python -c`` the parts (each dedented); the request arrives on stdin."""
     code = "import json, os, sys, time\n" + "".join(textwrap.dedent(part) for part in parts)
-    return ClientInfo(name=name, kind=PYTHON, description="test child", command=(sys.executable, "-c", code),
-                      version_from="9.9")
+    return ClientInfo(
+        name=name,
+        kind=PYTHON,
+        description="test child",
+        command=(sys.executable, "-c", code),
+        version_from="9.9",
+    )
 
 
 def line(**message) -> str:
@@ -63,14 +68,24 @@ def run(request):
 
 def test_transcript_and_request_round_trip_through_json():
     transcript = Transcript(
-        client="x", version="1", events=[ReceivedEvent("message", "d", "7", 0.5, 2),
-                                         ReceivedEvent("message", "e", "8", 0.6, 2, retry="-1")],
+        client="x",
+        version="1",
+        events=[
+            ReceivedEvent("message", "d", "7", 0.5, 2),
+            ReceivedEvent("message", "e", "8", 0.6, 2, retry="-1"),
+        ],
         attempts=[
             Attempt(1, 0.0, None, 200, "error", 0.4, "httpx.ReadError", "boom"),
             Attempt(2, 0.45, "7", 200),
         ],
-        end="error", error_type="httpx.ReadError", error_message="boom", duration_s=1.5, notes=["n"],
-        t0_monotonic=123.0, exit_code=0, reports=["retry"],
+        end="error",
+        error_type="httpx.ReadError",
+        error_message="boom",
+        duration_s=1.5,
+        notes=["n"],
+        t0_monotonic=123.0,
+        exit_code=0,
+        reports=["retry"],
     )
     again = Transcript.from_dict(json.loads(json.dumps(transcript.to_dict())))
     assert again == transcript
@@ -99,9 +114,12 @@ def test_collector_applies_lines_updates_attempts_and_ignores_junk():
     t = c.transcript
     assert (t.version, t.t0_monotonic, t.end, t.error_type) == ("1.0", 5.0, "error", "X")
     assert [(a.number, a.last_event_id, a.status, a.ended) for a in t.attempts] == [
-        (1, None, 200, "error"), (2, "1", 204, None),
+        (1, None, 200, "error"),
+        (2, "1", 204, None),
     ]
-    assert [(e.type, e.data, e.id, e.retry) for e in t.events] == [("tick", "a", "1", 50)] and t.reports == ["retry"]
+    assert [(e.type, e.data, e.id, e.retry) for e in t.events] == [("tick", "a", "1", 50)] and t.reports == [
+        "retry"
+    ]
     assert "hello there" in t.notes and sum("ignored" in n for n in t.notes) == 2
 
 
@@ -142,12 +160,16 @@ def test_child_env_drops_proxy_variables_unless_given(monkeypatch):
 
 
 def test_the_child_gets_the_request_on_stdin(run):
-    info = script_client("echo", HELLO, """
+    info = script_client(
+        "echo",
+        HELLO,
+        """
         request = json.loads(sys.stdin.read())
         print(json.dumps({"kind": "event", "type": "echo", "data": json.dumps(request), "id": None,
                           "t": 0.0, "connection": 1}), flush=True)
         print(json.dumps({"kind": "end", "end": "completed"}), flush=True)
-    """)
+    """,
+    )
     request = ClientRequest("http://127.0.0.1:9/x", "POST", {"K": "v"}, "body", 2.0, True, 1, 10, 5.0)
     t = run("echo", request, info=info)
     assert t.end == "completed" and t.version == "1.2.3" and t.exit_code == 0
@@ -155,11 +177,16 @@ def test_the_child_gets_the_request_on_stdin(run):
 
 
 def test_a_child_that_dies_without_an_end_line_is_crashed_and_keeps_its_events(run):
-    info = script_client("crash", HELLO, EVENT, """
+    info = script_client(
+        "crash",
+        HELLO,
+        EVENT,
+        """
         sys.stderr.write("Traceback: something went badly wrong\\n")
         sys.stderr.flush()
         os._exit(3)
-    """)
+    """,
+    )
     t = run("crash", ClientRequest("http://127.0.0.1:9/", deadline_s=20), info=info)
     assert t.end == "crashed" and t.exit_code == 3
     assert [e.data for e in t.events] == ["x"]
@@ -175,14 +202,17 @@ def test_a_child_killed_by_a_signal_is_crashed(run):
 def test_the_duration_counts_from_the_childs_own_zero_so_it_ends_after_its_events(run):
     """A child whose hello reaches the harness late (a slow start, a busy machine): its events count
     from its own t=0, and so does the duration, so the run's end is never before its last event."""
-    info = script_client("late-hello", """
+    info = script_client(
+        "late-hello",
+        """
         t0 = time.monotonic()
         time.sleep(0.3)  # the hello is written (and read) 0.3 s after the child's zero
         print(json.dumps({"kind": "hello", "client": "x", "version": "1", "t0_monotonic": t0}), flush=True)
         print(json.dumps({"kind": "event", "type": "message", "data": "x", "id": "1",
                           "t": time.monotonic() - t0, "connection": 1}), flush=True)
         print(json.dumps({"kind": "end", "end": "completed"}), flush=True)
-    """)
+    """,
+    )
     t = run(info.name, ClientRequest("http://127.0.0.1:9/"), info=info)
     assert t.end == "completed" and t.events[0].t >= 0.3
     assert t.duration_s >= t.events[0].t
@@ -197,21 +227,31 @@ def test_a_child_that_hangs_is_killed_at_the_deadline_with_its_events_kept(run):
 
 def test_a_hang_in_a_grandchild_holding_the_pipes_is_killed_too(run):
     # the grandchild inherits stdout: only killing the whole process group ends the run
-    info = script_client("family", HELLO, EVENT, """
+    info = script_client(
+        "family",
+        HELLO,
+        EVENT,
+        """
         import subprocess
         subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"])
         time.sleep(600)
-    """)
+    """,
+    )
     t = run("family", ClientRequest("http://127.0.0.1:9/", deadline_s=1.0), info=info)
     assert t.end == "hung" and [e.data for e in t.events] == ["x"]
 
 
 def test_a_crash_that_leaves_a_grandchild_holding_the_pipes_is_still_a_crash(run):
-    info = script_client("orphan", HELLO, EVENT, """
+    info = script_client(
+        "orphan",
+        HELLO,
+        EVENT,
+        """
         import subprocess
         subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"])
         os._exit(4)
-    """)
+    """,
+    )
     t = run("orphan", ClientRequest("http://127.0.0.1:9/", deadline_s=30), info=info)
     assert (t.end, t.exit_code) == ("crashed", 4) and [e.data for e in t.events] == ["x"]
 
@@ -225,21 +265,29 @@ def test_a_child_that_never_says_hello_is_hung_after_the_startup_allowance(run):
 
 def test_a_child_that_ends_but_does_not_exit_keeps_its_end(run, monkeypatch):
     monkeypatch.setattr(harness, "END_GRACE_S", 0.5)
-    info = script_client("linger", HELLO, """
+    info = script_client(
+        "linger",
+        HELLO,
+        """
         end = {"kind": "end", "end": "timeout", "error_type": "T", "error_message": "slow"}
         print(json.dumps(end), flush=True)
         time.sleep(600)
-    """)
+    """,
+    )
     t = run("linger", ClientRequest("http://127.0.0.1:9/", deadline_s=30), info=info)
     assert (t.end, t.error_type) == ("timeout", "T")
     assert any("did not exit" in n for n in t.notes)
 
 
 def test_stray_stdout_lines_are_noted_not_fatal(run):
-    info = script_client("chatty", HELLO, """
+    info = script_client(
+        "chatty",
+        HELLO,
+        """
         print("some library printing to stdout", flush=True)
         print(json.dumps({"kind": "end", "end": "completed"}), flush=True)
-    """)
+    """,
+    )
     t = run("chatty", ClientRequest("http://127.0.0.1:9/"), info=info)
     assert t.end == "completed" and any("not JSON" in n for n in t.notes)
 
@@ -265,8 +313,16 @@ def test_python_child_output_from_libraries_cannot_corrupt_the_protocol():
 
 
 PYTHON_CLIENTS = [
-    "raw", "httpx-sse", "sseclient-py", "requests-sse", "aiohttp-sse-client2", "launchdarkly-eventsource",
-    "openai", "openai-responses", "anthropic", "naive",
+    "raw",
+    "httpx-sse",
+    "sseclient-py",
+    "requests-sse",
+    "aiohttp-sse-client2",
+    "launchdarkly-eventsource",
+    "openai",
+    "openai-responses",
+    "anthropic",
+    "naive",
 ]
 
 
@@ -292,8 +348,12 @@ def test_a_request_a_client_cannot_make_is_refused_before_starting_it():
 
 def test_cli_lists_clients_with_versions_and_install_hints_for_missing_ones(monkeypatch):
     missing = ClientInfo(
-        name="zz-missing", kind=PYTHON, description="not here", install_hint="pip install zz-missing",
-        command=("{python}", "-m", "faultproxy.clients.child", "zz-missing"), module="faultproxy.clients.py_zz",
+        name="zz-missing",
+        kind=PYTHON,
+        description="not here",
+        install_hint="pip install zz-missing",
+        command=("{python}", "-m", "faultproxy.clients.child", "zz-missing"),
+        module="faultproxy.clients.py_zz",
         version_from=registry.VersionFrom(distribution="zz-missing"),
         requires=registry.Requires(imports=("zz_missing_module",)),
     )
@@ -305,7 +365,11 @@ def test_cli_lists_clients_with_versions_and_install_hints_for_missing_ones(monk
     assert set(PYTHON_CLIENTS) <= set(rows)
     assert rows["sseclient-py"]["version"] == importlib.metadata.version("sseclient-py")
     assert rows["sseclient-py"]["available"] is True
-    assert rows["zz-missing"] == {**rows["zz-missing"], "available": False, "version": None,
-                                  "install": "pip install zz-missing"}
+    assert rows["zz-missing"] == {
+        **rows["zz-missing"],
+        "available": False,
+        "version": None,
+        "install": "pip install zz-missing",
+    }
     text = runner.invoke(cli_main, ["clients"]).output
     assert "pip install zz-missing" in text and "requests-sse" in text

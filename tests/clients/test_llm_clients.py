@@ -51,9 +51,19 @@ def results(tmp_path_factory) -> dict[tuple[str, str], dict]:
 
 
 def test_there_are_nine_llm_clients():
-    assert sorted(CLIENTS) == sorted([
-        "openai", "openai-responses", "anthropic", "langchain-openai", "pydantic-ai",
-        "node-openai", "node-anthropic", "vercel-ai-openai", "vercel-ai-anthropic"])
+    assert sorted(CLIENTS) == sorted(
+        [
+            "openai",
+            "openai-responses",
+            "anthropic",
+            "langchain-openai",
+            "pydantic-ai",
+            "node-openai",
+            "node-anthropic",
+            "vercel-ai-openai",
+            "vercel-ai-anthropic",
+        ]
+    )
 
 
 @pytest.mark.parametrize("client", CLIENTS)

@@ -18,7 +18,14 @@ from pathlib import Path
 
 import pytest
 from clients_scenarios import SSE_SCENARIOS, sse_cell
-from clients_support import attempts_match_server, check, events_match_server, pairs, require_available, run_cells
+from clients_support import (
+    attempts_match_server,
+    check,
+    events_match_server,
+    pairs,
+    require_available,
+    run_cells,
+)
 
 from faultproxy.clients import ClientRequest, UnsupportedRequest, registry, run_client
 from faultproxy.clients.cli import inventory
@@ -59,7 +66,8 @@ SCENARIOS = {
     # the same cut after event 2, on a response without Connection: close
     "drop_keepalive": lambda c: sse_cell(c, KeepAliveSSEServer(events=5, interval=0.01, drop_after=2)),
     "drop_keepalive_reconnect": lambda c: sse_cell(
-        c, KeepAliveSSEServer(events=5, interval=0.01, drop_after=2), **RECONNECT),
+        c, KeepAliveSSEServer(events=5, interval=0.01, drop_after=2), **RECONNECT
+    ),
     # the server asks for 50 ms between reconnects (eventsource has no option of its own)
     "retry": lambda c: sse_cell(c, SSEServer(events=5, interval=0.01, drop_after=2, retry=50), **RECONNECT),
     "named": lambda c: sse_cell(c, SSEServer(events=3, interval=0.01, event_type="update")),
@@ -163,7 +171,10 @@ KEEPALIVE_DROP = {
 @pytest.mark.parametrize("client", NODE_CLIENTS)
 def test_the_same_cut_without_connection_close_is_an_error(cells, client):
     transcript, server = cell(cells, "drop_keepalive", client)
-    assert (transcript.end, transcript.error_type, transcript.error_message) == ("error", *KEEPALIVE_DROP[client])
+    assert (transcript.end, transcript.error_type, transcript.error_message) == (
+        "error",
+        *KEEPALIVE_DROP[client],
+    )
     events_match_server(transcript, server)
     assert len(transcript.events) == 2
     attempts_match_server(transcript, server)
@@ -282,17 +293,30 @@ def test_fetch_event_source_posts_a_body_with_headers():
 
     async def main():
         async with OpenAIServer(seed=7, tokens=4) as server:
-            transcript = await arun_client("fetch-event-source", ClientRequest(
-                server.url.rstrip("/") + "/v1/chat/completions", method="POST", body=json.dumps(body),
-                headers={"Content-Type": "application/json", "Authorization": "Bearer sk-test", "X-Faultproxy-Test": "yes"},
-                deadline_s=30,
-            ))
+            transcript = await arun_client(
+                "fetch-event-source",
+                ClientRequest(
+                    server.url.rstrip("/") + "/v1/chat/completions",
+                    method="POST",
+                    body=json.dumps(body),
+                    headers={
+                        "Content-Type": "application/json",
+                        "Authorization": "Bearer sk-test",
+                        "X-Faultproxy-Test": "yes",
+                    },
+                    deadline_s=30,
+                ),
+            )
         return transcript, server
 
     transcript, server = asyncio.run(main())
     exchange = server.responses[-1]
     assert transcript.end == "completed", transcript
-    assert (exchange.method, exchange.body, exchange.headers.get("x-faultproxy-test")) == ("POST", body, "yes")
+    assert (exchange.method, exchange.body, exchange.headers.get("x-faultproxy-test")) == (
+        "POST",
+        body,
+        "yes",
+    )
     assert transcript.events[-1].data == "[DONE]"
     chunks = [json.loads(e.data) for e in transcript.events[:-1]]
     text = "".join(c["choices"][0]["delta"].get("content") or "" for c in chunks if c.get("choices"))

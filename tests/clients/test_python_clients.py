@@ -50,7 +50,9 @@ CLEAN_END_RECONNECT = {
     "aiohttp-sse-client2": ("error", "ConnectionAbortedError", [(None, 200), ("3", 204)]),
     # ld-eventsource retries a 204 like any failure, until its budget is spent
     "launchdarkly-eventsource": (
-        "error", "ld_eventsource.HTTPStatusError", [(None, 200), ("3", 204), ("3", 204)],
+        "error",
+        "ld_eventsource.HTTPStatusError",
+        [(None, 200), ("3", 204), ("3", 204)],
     ),
     "httpx-sse": ("completed", None, [(None, 200)]),
     "sseclient-py": ("completed", None, [(None, 200)]),
@@ -188,11 +190,17 @@ def test_naive_parser_loses_events_split_across_reads():
         async def handle(self, reader, writer):
             if await first_request(reader, writer) is None:
                 return
-            writer.write(encode_response(200, "OK", [
-                ("Content-Type", "text/event-stream"),
-                ("Transfer-Encoding", "chunked"),
-                ("Connection", "close"),
-            ]))
+            writer.write(
+                encode_response(
+                    200,
+                    "OK",
+                    [
+                        ("Content-Type", "text/event-stream"),
+                        ("Transfer-Encoding", "chunked"),
+                        ("Connection", "close"),
+                    ],
+                )
+            )
             for piece in (b"data: one\n\ndata: t", b"wo\n\ndata: three\n\n"):
                 writer.write(encode_chunk(piece))
                 await writer.drain()
@@ -205,9 +213,12 @@ def test_naive_parser_loses_events_split_across_reads():
 
     async def main():
         async with SplitServer() as server:
-            return await asyncio.gather(*(
-                arun_client(name, ClientRequest(server.url, deadline_s=30)) for name in ("naive", "httpx-sse")
-            ))
+            return await asyncio.gather(
+                *(
+                    arun_client(name, ClientRequest(server.url, deadline_s=30))
+                    for name in ("naive", "httpx-sse")
+                )
+            )
 
     naive, httpx_sse = asyncio.run(main())
     assert [e.data for e in httpx_sse.events] == ["one", "two", "three"]
@@ -222,10 +233,16 @@ def deltas(transcript) -> str:
 
 
 FINISH = {"openai": "stop", "openai-responses": "completed", "anthropic": "end_turn"}
-STREAM_ERRORS = {"openai": "openai.APIError", "openai-responses": "openai.APIError",
-                 "anthropic": "anthropic.APIStatusError"}
-DROP_SDK_ERRORS = {"openai": "openai.APIConnectionError", "openai-responses": "openai.APIConnectionError",
-                   "anthropic": "httpx2.RemoteProtocolError"}
+STREAM_ERRORS = {
+    "openai": "openai.APIError",
+    "openai-responses": "openai.APIError",
+    "anthropic": "anthropic.APIStatusError",
+}
+DROP_SDK_ERRORS = {
+    "openai": "openai.APIConnectionError",
+    "openai-responses": "openai.APIConnectionError",
+    "anthropic": "httpx2.RemoteProtocolError",
+}
 
 
 @pytest.mark.parametrize("client", SDK_CLIENTS)

@@ -21,17 +21,35 @@ import pytest
 from clients_support import check, require_available, run_cells
 
 from faultproxy.clients import ClientRequest, arun_client, registry
-from faultproxy.net.stream_server import running_in_thread
 from faultproxy.lab.sse_server import SSEServer
+from faultproxy.net.stream_server import running_in_thread
 from faultproxy.servers.anthropic import AnthropicServer
 from faultproxy.servers.openai import OpenAIServer
 from faultproxy.tls import LocalCA, server_context
 
-SSE_CLIENTS = ["raw", "httpx-sse", "sseclient-py", "requests-sse", "aiohttp-sse-client2", "launchdarkly-eventsource",
-               "naive", "node-eventsource", "fetch-event-source", "chromium"]
-SDK_CLIENTS = {"openai": "openai", "openai-responses": "openai", "anthropic": "anthropic",
-               "langchain-openai": "openai", "pydantic-ai": "anthropic", "node-openai": "openai",
-               "node-anthropic": "anthropic", "vercel-ai-openai": "openai", "vercel-ai-anthropic": "anthropic"}
+SSE_CLIENTS = [
+    "raw",
+    "httpx-sse",
+    "sseclient-py",
+    "requests-sse",
+    "aiohttp-sse-client2",
+    "launchdarkly-eventsource",
+    "naive",
+    "node-eventsource",
+    "fetch-event-source",
+    "chromium",
+]
+SDK_CLIENTS = {
+    "openai": "openai",
+    "openai-responses": "openai",
+    "anthropic": "anthropic",
+    "langchain-openai": "openai",
+    "pydantic-ai": "anthropic",
+    "node-openai": "openai",
+    "node-anthropic": "anthropic",
+    "vercel-ai-openai": "openai",
+    "vercel-ai-anthropic": "anthropic",
+}
 # With a certificate from a CA they were not told to trust: how each says no (none goes on silently).
 UNTRUSTED = {
     "raw": ("faultproxy.failed", "TLS: certificate verify failed"),
@@ -78,13 +96,18 @@ def runs(ca, ca_file, tmp_path_factory):
     def cell(name: str, tls: ssl.SSLContext):
         async def run():
             kind = SDK_CLIENTS.get(name)
-            server = (OpenAIServer(tls=tls, tokens=6) if kind == "openai" else
-                      AnthropicServer(tls=tls, tokens=6) if kind == "anthropic" else
-                      SSEServer(events=3, interval=0.01, tls=tls))
+            server = (
+                OpenAIServer(tls=tls, tokens=6)
+                if kind == "openai"
+                else AnthropicServer(tls=tls, tokens=6)
+                if kind == "anthropic"
+                else SSEServer(events=3, interval=0.01, tls=tls)
+            )
             async with server:
                 url = server.base_url if kind == "openai" else server.url.rstrip("/") if kind else server.url
                 transcript = await arun_client(name, ClientRequest(url, deadline_s=30), ca_file=ca_file)
             return transcript, server
+
         return run
 
     cells = {("trusted", name): cell(name, context) for name in [*SSE_CLIENTS, *SDK_CLIENTS]}
@@ -133,17 +156,27 @@ def test_sync_sdks_with_an_http_client_that_trusts_the_ca(ca):
     ca.trust(trusted)
     context = server_context(ca.mint(*HOSTS))
     with running_in_thread(OpenAIServer(tls=context, tokens=5)) as server:
-        with openai.OpenAI(base_url=server.base_url, api_key="sk-test", max_retries=0,
-                           http_client=openai.DefaultHttpxClient(verify=trusted)) as client:
+        with openai.OpenAI(
+            base_url=server.base_url,
+            api_key="sk-test",
+            max_retries=0,
+            http_client=openai.DefaultHttpxClient(verify=trusted),
+        ) as client:
             stream = client.chat.completions.create(
-                model="gpt-4o-mini", messages=[{"role": "user", "content": "hi"}], stream=True)
+                model="gpt-4o-mini", messages=[{"role": "user", "content": "hi"}], stream=True
+            )
             text = "".join(c.choices[0].delta.content or "" for c in stream if c.choices)
         assert text == server.responses[-1].text
     with running_in_thread(AnthropicServer(tls=context, tokens=5)) as server:
-        with anthropic.Anthropic(base_url=server.url.rstrip("/"), api_key="sk-test", max_retries=0,
-                                 http_client=anthropic.DefaultHttpxClient(verify=trusted)) as client:
-            with client.messages.stream(model=MODEL, max_tokens=50,
-                                        messages=[{"role": "user", "content": "hi"}]) as stream:
+        with anthropic.Anthropic(
+            base_url=server.url.rstrip("/"),
+            api_key="sk-test",
+            max_retries=0,
+            http_client=anthropic.DefaultHttpxClient(verify=trusted),
+        ) as client:
+            with client.messages.stream(
+                model=MODEL, max_tokens=50, messages=[{"role": "user", "content": "hi"}]
+            ) as stream:
                 text = "".join(stream.text_stream)
         assert text == server.responses[-1].text
 
@@ -159,14 +192,18 @@ def test_async_sdks_with_ssl_cert_file(ca, ca_file, monkeypatch):
         async with OpenAIServer(tls=context, tokens=5) as server:
             client = openai.AsyncOpenAI(base_url=server.base_url, api_key="sk-test", max_retries=0)
             stream = await client.chat.completions.create(
-                model="gpt-4o-mini", messages=[{"role": "user", "content": "hi"}], stream=True)
+                model="gpt-4o-mini", messages=[{"role": "user", "content": "hi"}], stream=True
+            )
             text = "".join([c.choices[0].delta.content or "" async for c in stream if c.choices])
             assert text == server.responses[-1].text
             await client.close()
         async with AnthropicServer(tls=context, tokens=5) as server:
-            client = anthropic.AsyncAnthropic(base_url=server.url.rstrip("/"), api_key="sk-test", max_retries=0)
-            async with client.messages.stream(model=MODEL, max_tokens=50,
-                                              messages=[{"role": "user", "content": "hi"}]) as stream:
+            client = anthropic.AsyncAnthropic(
+                base_url=server.url.rstrip("/"), api_key="sk-test", max_retries=0
+            )
+            async with client.messages.stream(
+                model=MODEL, max_tokens=50, messages=[{"role": "user", "content": "hi"}]
+            ) as stream:
                 text = "".join([t async for t in stream.text_stream])
             assert text == server.responses[-1].text
             await client.close()

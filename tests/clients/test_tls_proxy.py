@@ -43,8 +43,10 @@ SDK_KEY = "sk-faultproxy-test"
 HEADER_KEY = "sk-header-4f1c9e2b"
 QUERY_KEY = "qk-7b3e5a90d1"
 SECRETS = (SDK_KEY, HEADER_KEY, QUERY_KEY)
-FAULTS = {"llm": {"type": "llm_error_event", "attributes": {"after_deltas": 2}},
-          "sse": {"type": "sse_drop", "attributes": {"event_index": 1}}}
+FAULTS = {
+    "llm": {"type": "llm_error_event", "attributes": {"after_deltas": 2}},
+    "sse": {"type": "sse_drop", "attributes": {"event_index": 1}},
+}
 MODES = ("reverse", "forward")
 
 
@@ -82,8 +84,15 @@ def proxy_log(written):
 def make_proxy(mode: str, host: str, port: int, ca: LocalCA, ca_file: Path, capture: Path, faults) -> Proxy:
     resolve = [f"{host}:{port}:127.0.0.1"]
     if mode == "reverse":
-        return Proxy(f"https://{host}:{port}", resolve=resolve, upstream_ca=ca_file, tls=True, ca=ca,
-                     capture=capture, faults=faults)
+        return Proxy(
+            f"https://{host}:{port}",
+            resolve=resolve,
+            upstream_ca=ca_file,
+            tls=True,
+            ca=ca,
+            capture=capture,
+            faults=faults,
+        )
     return Proxy(forward=True, resolve=resolve, upstream_ca=ca_file, ca=ca, capture=capture, faults=faults)
 
 
@@ -96,9 +105,13 @@ def runs(ca, ca_file, written, proxy_log):
     def cell(mode: str, name: str, fault: bool):
         async def run():
             kind = LLM.get(name)
-            server = (OpenAIServer(tls=context, tokens=6) if kind == "openai" else
-                      AnthropicServer(tls=context, tokens=6) if kind == "anthropic" else
-                      SSEServer(events=3, interval=0.01, tls=context))
+            server = (
+                OpenAIServer(tls=context, tokens=6)
+                if kind == "openai"
+                else AnthropicServer(tls=context, tokens=6)
+                if kind == "anthropic"
+                else SSEServer(events=3, interval=0.01, tls=context)
+            )
             specs = [parse_fault(FAULTS["llm" if kind else "sse"], index=0)] if fault else []
             capture = written / f"{mode}-{name}-{'fault' if fault else 'clean'}.jsonl"
             async with server:
@@ -113,16 +126,24 @@ def runs(ca, ca_file, written, proxy_log):
                     else:
                         path = urlsplit(server.url).path
                         headers = {} if name == "chromium" else {"Authorization": f"Bearer {HEADER_KEY}"}
-                        request = ClientRequest(f"{origin}{path}?key={QUERY_KEY}", deadline_s=30, headers=headers)
+                        request = ClientRequest(
+                            f"{origin}{path}?key={QUERY_KEY}", deadline_s=30, headers=headers
+                        )
                     env = {"HTTPS_PROXY": proxy.url} if mode == "forward" else None
                     transcript = await arun_client(name, request, ca_file=ca_file, env=env)
                     fired = len(proxy.evidence)
             return transcript, server, fired
+
         return run
 
     cells = {(f"{mode}-clean", name): cell(mode, name, False) for mode in MODES for name in [*LLM, *SSE]}
-    cells.update({(f"{mode}-fault", name): cell(mode, name, True)
-                  for mode in MODES for name in ["openai", "anthropic", "node-openai", "httpx-sse"]})
+    cells.update(
+        {
+            (f"{mode}-fault", name): cell(mode, name, True)
+            for mode in MODES
+            for name in ["openai", "anthropic", "node-openai", "httpx-sse"]
+        }
+    )
     return run_cells(cells)
 
 
@@ -183,16 +204,36 @@ def test_no_key_reaches_a_capture_a_report_or_a_log(runs, written, proxy_log):
     for result in runs.values():
         check(result)
     (written / "tls.yaml").write_text(SCENARIOS, encoding="utf-8")
-    run = subprocess.run([sys.executable, "-m", "faultproxy", "run", str(written / "tls.yaml"), "--out",
-                          str(written / "reports")], capture_output=True, text=True, timeout=120)
+    run = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "faultproxy",
+            "run",
+            str(written / "tls.yaml"),
+            "--out",
+            str(written / "reports"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-2000:]
     reports = [p for p in (written / "reports").rglob("*") if p.is_file() and not p.is_symlink()]
-    assert {p.name for p in reports} >= {"index.html", "report.json", "junit.xml", "summary.md", "capture.jsonl"}
+    assert {p.name for p in reports} >= {
+        "index.html",
+        "report.json",
+        "junit.xml",
+        "summary.md",
+        "capture.jsonl",
+    }
     files = sorted(written.glob("*.jsonl")) + [proxy_log] + reports
     text = "\n".join(f.read_text(encoding="utf-8", errors="replace") for f in files) + run.stdout + run.stderr
     assert '"type":"tls"' in text and "TLS with the upstream" in text  # the handshakes are there
     for secret in SECRETS:
-        assert secret not in text, f"{secret!r} leaked into {[f.name for f in files if secret in f.read_text()]}"
+        assert secret not in text, (
+            f"{secret!r} leaked into {[f.name for f in files if secret in f.read_text()]}"
+        )
 
 
 # -- in-process: the SDKs sync and async, and the 502 for a certificate that does not verify ----
@@ -207,9 +248,11 @@ def serve_and_proxy(ca, ca_file, server, **options):
         async with server:
             host = "api.anthropic.com" if isinstance(server, AnthropicServer) else "api.openai.com"
             options.setdefault("upstream_ca", ca_file)
-            async with Proxy(f"https://{host}:{server.port}", resolve=[f"{host}:{server.port}:127.0.0.1"],
-                             **options) as proxy:
+            async with Proxy(
+                f"https://{host}:{server.port}", resolve=[f"{host}:{server.port}:127.0.0.1"], **options
+            ) as proxy:
                 yield server, proxy
+
     return both()
 
 
@@ -240,14 +283,21 @@ def test_the_sdks_sync_and_async_in_reverse_and_forward_mode(ca, ca_file):
         async with serve_and_proxy(ca, ca_file, AnthropicServer(tls=context, tokens=5)) as (server, proxy):
             assert await async_anthropic(proxy.url, None) == server.responses[-1].text
         async with OpenAIServer(tls=context, tokens=5) as server:
-            async with Proxy(forward=True, resolve=[f"api.openai.com:{server.port}:127.0.0.1"], upstream_ca=ca_file,
-                             ca=ca) as proxy:
+            async with Proxy(
+                forward=True, resolve=[f"api.openai.com:{server.port}:127.0.0.1"], upstream_ca=ca_file, ca=ca
+            ) as proxy:
                 client = openai.DefaultHttpxClient(proxy=proxy.url, verify=trusted)
-                text = await asyncio.to_thread(sync_openai, f"https://api.openai.com:{server.port}/v1", client)
+                text = await asyncio.to_thread(
+                    sync_openai, f"https://api.openai.com:{server.port}/v1", client
+                )
                 assert text == server.responses[-1].text
         async with AnthropicServer(tls=context, tokens=5) as server:
-            async with Proxy(forward=True, resolve=[f"api.anthropic.com:{server.port}:127.0.0.1"],
-                             upstream_ca=ca_file, ca=ca) as proxy:
+            async with Proxy(
+                forward=True,
+                resolve=[f"api.anthropic.com:{server.port}:127.0.0.1"],
+                upstream_ca=ca_file,
+                ca=ca,
+            ) as proxy:
                 client = anthropic.DefaultAsyncHttpxClient(proxy=proxy.url, verify=trusted)
                 text = await async_anthropic(f"https://api.anthropic.com:{server.port}", client)
                 assert text == server.responses[-1].text
@@ -264,7 +314,9 @@ def test_a_certificate_that_does_not_verify_is_a_502_with_the_reason(ca, ca_file
         async with serve_and_proxy(ca, ca_file, OpenAIServer(tls=stranger, tokens=5)) as (_, proxy):
             sdk = openai.AsyncOpenAI(base_url=proxy.url + "/v1", api_key=HEADER_KEY, max_retries=0)
             with pytest.raises(openai.InternalServerError) as error:
-                await sdk.chat.completions.create(model="m", messages=[{"role": "user", "content": "hi"}], stream=True)
+                await sdk.chat.completions.create(
+                    model="m", messages=[{"role": "user", "content": "hi"}], stream=True
+                )
             await sdk.close()
         assert error.value.status_code == 502
         body = error.value.response.text

@@ -57,12 +57,24 @@ def test_cut_keeps_every_byte(chunking: str) -> None:
 
 
 def test_judge_names_every_difference() -> None:
-    case = Case("t", "ld", "x", "y", (Response(b"id: 1\ndata: a\n\n"),), (Expected("a", id="1"), Expected("b")),
-                check_ids=True)
-    verdict = judge(case, case.events, [Got("message", "a\r", None)], requests=1, last_event_ids=[], ended="completed")
+    case = Case(
+        "t",
+        "ld",
+        "x",
+        "y",
+        (Response(b"id: 1\ndata: a\n\n"),),
+        (Expected("a", id="1"), Expected("b")),
+        check_ids=True,
+    )
+    verdict = judge(
+        case, case.events, [Got("message", "a\r", None)], requests=1, last_event_ids=[], ended="completed"
+    )
     assert verdict.status == FAIL
-    assert verdict.problems == ["event 1: data 'a\\r', expected 'a'", "event 1: last event ID none, expected '1'",
-                                "1 event(s) missing: 'b'"]
+    assert verdict.problems == [
+        "event 1: data 'a\\r', expected 'a'",
+        "event 1: last event ID none, expected '1'",
+        "1 event(s) missing: 'b'",
+    ]
 
 
 def test_a_case_that_must_stop_fails_a_client_that_reconnects() -> None:
@@ -78,8 +90,10 @@ def test_a_refused_response_must_reach_the_application_as_an_error(name: str) ->
     [case] = select([name])
     quiet = judge(case, case.events, [], requests=1, last_event_ids=[], ended="completed")
     assert quiet.status == FAIL
-    assert quiet.problems == ["ended as if the stream had completed, without an error: the application is never "
-                              "told that the response was refused"]
+    assert quiet.problems == [
+        "ended as if the stream had completed, without an error: the application is never "
+        "told that the response was refused"
+    ]
     assert judge(case, case.events, [], requests=1, last_event_ids=[], ended="error").status == PASS
 
 
@@ -93,18 +107,31 @@ def test_a_204_is_the_servers_stop_and_may_end_cleanly() -> None:
 def test_a_client_that_raises_on_a_well_formed_stream_fails_even_with_every_event() -> None:
     [case] = select(["ld-one-line"])
     got = [Got("message", "Hello", None)]
-    verdict = judge(case, case.events, got, requests=1, last_event_ids=[], ended="error",
-                    error="TypeError: text part msg_0 not found")
+    verdict = judge(
+        case,
+        case.events,
+        got,
+        requests=1,
+        last_event_ids=[],
+        ended="error",
+        error="TypeError: text part msg_0 not found",
+    )
     assert verdict.status == FAIL
-    assert verdict.problems == ["ended in an error although the stream was well-formed "
-                                "(TypeError: text part msg_0 not found)"]
-    assert judge(case, case.events, got, requests=1, last_event_ids=[], ended="error", may_raise=True).status == PASS
+    assert verdict.problems == [
+        "ended in an error although the stream was well-formed (TypeError: text part msg_0 not found)"
+    ]
+    assert (
+        judge(case, case.events, got, requests=1, last_event_ids=[], ended="error", may_raise=True).status
+        == PASS
+    )
     assert judge(case, case.events, got, requests=1, last_event_ids=[], ended="crashed").status == FAIL
 
 
 @pytest.mark.parametrize("content_type", ["Text/Event-Stream", "TEXT/EVENT-STREAM; charset=utf-8"])
 def test_the_mime_essence_compares_without_case(content_type: str) -> None:
-    case = Case("t", "wpt", "x", "y", (Response(b"data: a\n\n", content_type=content_type),), (Expected("a"),))
+    case = Case(
+        "t", "wpt", "x", "y", (Response(b"data: a\n\n", content_type=content_type),), (Expected("a"),)
+    )
     assert parse_case(case, "whole").status == PASS
 
 
@@ -127,8 +154,14 @@ def test_the_large_message_also_runs_in_two_halves_as_upstream() -> None:
 def test_a_nul_id_is_never_sent_as_last_event_id() -> None:
     [case] = select(["wpt-reconnect-id-null"])
     assert case.last_event_ids == ("1",) and parse_case(case, "bytes").status == PASS
-    sent_nul = judge(case, case.events, [Got("message", e.data, e.id) for e in case.events], requests=2,
-                     last_event_ids=["x\x00y"], ended="completed")
+    sent_nul = judge(
+        case,
+        case.events,
+        [Got("message", e.data, e.id) for e in case.events],
+        requests=2,
+        last_event_ids=["x\x00y"],
+        ended="completed",
+    )
     assert sent_nul.problems == ["request 2 sent Last-Event-ID 'x\\x00y', expected '1'"]
 
 
@@ -173,12 +206,23 @@ def test_the_whole_stream_opens_after_the_bom_and_closes_only_between_blocks() -
     [bom] = select(["ld-bom-start"])
     wrapped = sdk.whole_stream(bom.responses[0].body, registry.ANTHROPIC, "FirstSecond")
     assert wrapped.startswith(sdk.BOM + b"event: message_start\ndata: ")
-    assert _types(wrapped) == ["message_start", "content_block_start", "content_block_delta", "content_block_delta",
-                               "content_block_stop", "message_delta", "message_stop"]
+    assert _types(wrapped) == [
+        "message_start",
+        "content_block_start",
+        "content_block_delta",
+        "content_block_delta",
+        "content_block_stop",
+        "message_delta",
+        "message_stop",
+    ]
     [cr] = select(["ld-one-line-events-cr"])
     responses = sdk.whole_stream(cr.responses[0].body, registry.OPENAI_RESPONSES, "event 1event 2")
     assert b"\n" not in responses  # in the body's own line ending
-    assert _types(responses)[:3] == ["response.created", "response.output_item.added", "response.content_part.added"]
+    assert _types(responses)[:3] == [
+        "response.created",
+        "response.output_item.added",
+        "response.content_part.added",
+    ]
     assert _types(responses)[-1] == "response.completed"
     [unfinished] = select(["wpt-final-block"])
     assert not sdk.ends_between_blocks(unfinished.responses[0].body)
@@ -193,7 +237,9 @@ def test_the_vendors_events_arrive_whole_while_the_case_is_cut() -> None:
     pieces = sdk.whole_stream_pieces(bom.responses[0].body, registry.OPENAI_RESPONSES, "FirstSecond", "bytes")
     assert pieces[:3] == [b"\xef", b"\xbb", b"\xbf"]  # the BOM split byte by byte, as the case says
     assert pieces[3].startswith(b"event: response.created\n") and pieces[3].endswith(b"\n\n")
-    assert all(len(p) == 1 for p in pieces[4:-1]) and pieces[-1].startswith(b"event: response.output_text.done")
+    assert all(len(p) == 1 for p in pieces[4:-1]) and pieces[-1].startswith(
+        b"event: response.output_text.done"
+    )
     whole = sdk.whole_stream_pieces(bom.responses[0].body, registry.OPENAI_RESPONSES, "FirstSecond", "whole")
     assert whole == [b"".join(pieces)]
     [two_boms] = select(["wpt-bom-2"])  # the second BOM's line stays an unknown field, as in wrap()

@@ -15,7 +15,9 @@ from typing import Any
 import pytest
 
 os.environ.setdefault("PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD", "1")
-sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed (pip install -e '.[test]')")
+sync_api = pytest.importorskip(
+    "playwright.sync_api", reason="playwright is not installed (pip install -e '.[test]')"
+)
 
 from faultproxy.aio import run as run_loop
 from faultproxy.conformance import report as rendering
@@ -26,8 +28,9 @@ CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking"]
 HOSTILE = "<img src=x onerror=\"document.title='owned'\"><script>document.title='owned'</script>"
 
-pytestmark = pytest.mark.skipif(not os.access(CHROMIUM, os.X_OK),
-                                reason="chromium is not installed (scripts/bootstrap installs it)")
+pytestmark = pytest.mark.skipif(
+    not os.access(CHROMIUM, os.X_OK), reason="chromium is not installed (scripts/bootstrap installs it)"
+)
 
 
 @pytest.fixture(scope="module")
@@ -38,10 +41,15 @@ def html_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
         if r["client"] == "naive" and r["status"] == "fail":
             r["problems"].append(HOSTILE)
             break
-    report = {"run_id": "browser-test", "started": "2026-01-01T00:00:00", "duration_s": 1.0,
-              "chunkings": ["whole", "bytes", "eol"], "clients": [{"name": "wire"}, {"name": "naive"}],
-              "cases": [{"name": c.name, "upstream": c.upstream, "rule": c.rule, "bytes": HOSTILE} for c in cases],
-              "results": results}
+    report = {
+        "run_id": "browser-test",
+        "started": "2026-01-01T00:00:00",
+        "duration_s": 1.0,
+        "chunkings": ["whole", "bytes", "eol"],
+        "clients": [{"name": "wire"}, {"name": "naive"}],
+        "cases": [{"name": c.name, "upstream": c.upstream, "rule": c.rule, "bytes": HOSTILE} for c in cases],
+        "results": results,
+    }
     return rendering.write(report, tmp_path_factory.mktemp("conformance"))["html"]
 
 
@@ -83,8 +91,10 @@ def test_a_failing_square_links_to_why_it_failed(page: Any) -> None:
     assert row.count() == 1
     assert "event 1: data 'Hello\\r', expected 'Hello\\nWorld'" in row.inner_text()
     assert "naive" in row.inner_text()
-    duplicate_ids = page.evaluate("() => { const ids = [...document.querySelectorAll('[id]')].map(e => e.id);"
-                                  " return ids.length - new Set(ids).size; }")
+    duplicate_ids = page.evaluate(
+        "() => { const ids = [...document.querySelectorAll('[id]')].map(e => e.id);"
+        " return ids.length - new Set(ids).size; }"
+    )
     assert duplicate_ids == 0  # one anchor per square, however many of its chunkings failed
 
 

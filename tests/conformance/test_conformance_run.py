@@ -22,8 +22,8 @@ from faultproxy.aio import run as run_loop
 from faultproxy.cli import main
 from faultproxy.clients import registry
 from faultproxy.conformance import report as rendering
-from faultproxy.conformance.cli import DOCS
 from faultproxy.conformance.cases import BY_NAME, CASES, select
+from faultproxy.conformance.cli import DOCS
 from faultproxy.conformance.runner import WIRE, clients_for, plan, run_cells
 from faultproxy.conformance.server import GAP_S, CaseServer
 
@@ -37,8 +37,11 @@ def test_raw_client_passes_every_case_through_a_real_socket() -> None:
     else:
         clients = ["raw"]
     results = run_loop(run_cells(plan(list(CASES) if FULL else select(quick=True), clients), jobs=4))
-    failed = [f"{r['case']}/{r['chunking']}/{r['client']}: {'; '.join(r['problems'])}" for r in results
-              if r["status"] == "fail" and (r["client"] in ("raw", WIRE) or "harness could not" in r["problems"][0])]
+    failed = [
+        f"{r['case']}/{r['chunking']}/{r['client']}: {'; '.join(r['problems'])}"
+        for r in results
+        if r["status"] == "fail" and (r["client"] in ("raw", WIRE) or "harness could not" in r["problems"][0])
+    ]
     assert not failed
     reconnect = next(r for r in results if r["case"] == "ld-reconnect-id" and r["client"] == "raw")
     assert reconnect["requests"] == 2 and reconnect["last_event_ids"] == ["abc"]  # read on the server
@@ -70,6 +73,7 @@ def test_a_client_that_ends_quietly_on_a_refused_response_fails() -> None:
 def test_the_server_keeps_every_piece_apart_when_it_falls_behind() -> None:
     """A piece that is late (the event loop was blocked) must not drag every piece that fell due
     meanwhile into one back-to-back burst: each write waits the gap after the one before."""
+
     async def read_all() -> float:
         async with CaseServer(BY_NAME["ld-one-line"], "bytes") as server:
             asyncio.get_running_loop().call_later(0.01, time.sleep, 0.1)  # a busy machine, for 100 ms
@@ -114,9 +118,21 @@ def test_sdk_client_is_judged_on_its_deltas_and_not_asked_to_reconnect() -> None
 
 def test_cli_writes_the_grid_and_regenerates_the_docs_page(tmp_path: Path) -> None:
     page = tmp_path / "conformance.md"
-    page.write_text(f"intro\n{rendering.GRID_START}\nold grid\n{rendering.GRID_END}\nafter\n", encoding="utf-8")
-    result = CliRunner().invoke(main, ["conformance", "--clients", "wire,naive", "--cases", "wpt-bom,ld-crlf-split",
-                                       "--out", str(tmp_path / "out")])
+    page.write_text(
+        f"intro\n{rendering.GRID_START}\nold grid\n{rendering.GRID_END}\nafter\n", encoding="utf-8"
+    )
+    result = CliRunner().invoke(
+        main,
+        [
+            "conformance",
+            "--clients",
+            "wire,naive",
+            "--cases",
+            "wpt-bom,ld-crlf-split",
+            "--out",
+            str(tmp_path / "out"),
+        ],
+    )
     assert result.exit_code == 0, result.output  # naive's failures are findings, not errors
     assert "| `ld-crlf-split` | ✓ | ✗ |" in result.output
     # the count adds up (review2: "4 × 4 × 3 chunkings = 16 cells"), and a CI log shows progress
@@ -144,7 +160,9 @@ def test_update_docs_refuses_a_page_without_markers(tmp_path: Path) -> None:
     page = tmp_path / "p.md"
     page.write_text("no markers\n", encoding="utf-8")
     with pytest.raises(ValueError, match="markers"):
-        rendering.update_docs(page, {"results": [], "started": "2026", "duration_s": 0, "cases": [], "clients": []})
+        rendering.update_docs(
+            page, {"results": [], "started": "2026", "duration_s": 0, "cases": [], "clients": []}
+        )
     assert page.read_text(encoding="utf-8") == "no markers\n"
 
 
@@ -155,10 +173,24 @@ def test_users_own_clients_take_part_by_command_and_by_config_name(tmp_path: Pat
     """The client-command protocol of ``faultproxy run``: a ``--client-cmd`` (the Python example, on
     httpx-sse, which keeps a leading BOM) and a client of a config file named in ``--clients``
     (the curl example, parsed by faultproxy decode)."""
-    result = CliRunner().invoke(main, [
-        "conformance", "--client-cmd", f"{{python}} {EXAMPLES / 'python' / 'sse_client.py'} {{url}}",
-        "--config", str(EXAMPLES / "faultproxy.toml"), "--clients", "example-curl",
-        "--cases", "wpt-bom,wpt-status-404", "--chunkings", "whole", "--out", str(tmp_path)])
+    result = CliRunner().invoke(
+        main,
+        [
+            "conformance",
+            "--client-cmd",
+            f"{{python}} {EXAMPLES / 'python' / 'sse_client.py'} {{url}}",
+            "--config",
+            str(EXAMPLES / "faultproxy.toml"),
+            "--clients",
+            "example-curl",
+            "--cases",
+            "wpt-bom,wpt-status-404",
+            "--chunkings",
+            "whole",
+            "--out",
+            str(tmp_path),
+        ],
+    )
     assert result.exit_code == 0, result.output
     [run_dir] = tmp_path.iterdir()
     report = json.loads((run_dir / "report.json").read_text(encoding="utf-8"))
@@ -172,8 +204,11 @@ def test_users_own_clients_take_part_by_command_and_by_config_name(tmp_path: Pat
 def test_docs_refuses_a_narrowed_run(tmp_path: Path) -> None:
     """--docs rewrites the published grid: from a subset it would replace the grid with a part of it."""
     before = DOCS.read_bytes()
-    result = CliRunner().invoke(main, ["conformance", "--docs", "--clients", "raw", "--cases", "wpt-bom",
-                                       "--out", str(tmp_path)])
+    result = CliRunner().invoke(
+        main, ["conformance", "--docs", "--clients", "raw", "--cases", "wpt-bom", "--out", str(tmp_path)]
+    )
     assert result.exit_code == 2
-    assert "--docs rewrites the whole grid of conformance.md: run it without --clients, --cases" in result.output
+    assert (
+        "--docs rewrites the whole grid of conformance.md: run it without --clients, --cases" in result.output
+    )
     assert DOCS.read_bytes() == before and not any(tmp_path.iterdir())  # refused before any cell ran

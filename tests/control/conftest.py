@@ -56,4 +56,3 @@ def api(control: ControlServer) -> Iterator[httpx.Client]:
 def upstream(serve: Callable[..., ScriptedServer]) -> str:
     """A real HTTP upstream answering ``hello``, as Toxiproxy takes it: bare ``HOST:PORT``."""
     return serve(hello).url.removeprefix("http://").rstrip("/")
-

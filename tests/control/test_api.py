@@ -77,7 +77,11 @@ def test_create_list_get_destroy(toxi: Toxiproxy, api: httpx.Client, upstream: s
     listed = toxi.proxies()
     assert list(listed) == ["shop"] and listed["shop"].listen == proxy.listen
     assert api.get("/proxies/shop").json() == {
-        "name": "shop", "listen": proxy.listen, "upstream": upstream, "enabled": True, "toxics": [],
+        "name": "shop",
+        "listen": proxy.listen,
+        "upstream": upstream,
+        "enabled": True,
+        "toxics": [],
         "upstream_tls": False,  # ours: whether the proxy speaks TLS to its upstream (https://)
     }
 
@@ -132,7 +136,9 @@ def test_update_moves_a_proxy_to_another_upstream_and_port_keeping_its_toxics(
     assert [t["name"] for t in relisted["toxics"]] == ["latency_downstream"]
 
     port = relisted["listen"].rpartition(":")[2]
-    respelled = api.post("/proxies/shop", json={"listen": f"localhost:{port}"})  # its own port, named otherwise
+    respelled = api.post(
+        "/proxies/shop", json={"listen": f"localhost:{port}"}
+    )  # its own port, named otherwise
     assert respelled.status_code == 200, respelled.text
     assert through(respelled.json()["listen"]).text == "world"
 
@@ -153,12 +159,16 @@ def test_reset_enables_every_proxy_and_removes_every_toxic(toxi: Toxiproxy, upst
     assert through(two.listen).text == "hello"
 
 
-def test_populate_creates_keeps_and_replaces(toxi: Toxiproxy, api: httpx.Client, upstream: str,
-                                             serve: Callable[..., ScriptedServer]):
-    created = api.post("/populate", json=[
-        {"name": "one", "upstream": upstream, "listen": "127.0.0.1:0"},
-        {"name": "two", "upstream": upstream},  # no listen: loopback, any port
-    ])
+def test_populate_creates_keeps_and_replaces(
+    toxi: Toxiproxy, api: httpx.Client, upstream: str, serve: Callable[..., ScriptedServer]
+):
+    created = api.post(
+        "/populate",
+        json=[
+            {"name": "one", "upstream": upstream, "listen": "127.0.0.1:0"},
+            {"name": "two", "upstream": upstream},  # no listen: loopback, any port
+        ],
+    )
     assert created.status_code == 201
     one, two = created.json()["proxies"]
     assert [one["name"], two["name"]] == ["one", "two"] and two["listen"].startswith("127.0.0.1:")
@@ -166,10 +176,13 @@ def test_populate_creates_keeps_and_replaces(toxi: Toxiproxy, api: httpx.Client,
     toxi.get_proxy("one").add_toxic(type="latency", attributes={"latency": 1})
 
     other = serve(lambda conn: conn.read_request()).url.removeprefix("http://")
-    again = api.post("/populate", json=[
-        {"name": "one", "upstream": upstream, "listen": one["listen"]},  # unchanged: kept, with its toxic
-        {"name": "two", "upstream": other, "listen": two["listen"]},  # changed: replaced
-    ]).json()["proxies"]
+    again = api.post(
+        "/populate",
+        json=[
+            {"name": "one", "upstream": upstream, "listen": one["listen"]},  # unchanged: kept, with its toxic
+            {"name": "two", "upstream": other, "listen": two["listen"]},  # changed: replaced
+        ],
+    ).json()["proxies"]
     assert [t["name"] for t in again[0]["toxics"]] == ["latency_downstream"]
     assert again[1]["upstream"] == other and again[1]["listen"] == two["listen"]
 
@@ -181,7 +194,11 @@ def test_populate_creates_keeps_and_replaces(toxi: Toxiproxy, api: httpx.Client,
 def test_populate_checks_every_proxy_before_creating_any(toxi: Toxiproxy, api: httpx.Client, upstream: str):
     response = api.post("/populate", json=[{"name": "one", "upstream": upstream}, {"name": "two"}])
     assert response.status_code == 400
-    assert response.json() == {"error": "missing required field: upstream at proxy 2", "status": 400, "proxies": []}
+    assert response.json() == {
+        "error": "missing required field: upstream at proxy 2",
+        "status": 400,
+        "proxies": [],
+    }
     assert toxi.proxies() == {}
     duplicate = api.post("/populate", json=[{"name": "one", "upstream": upstream}] * 2)
     assert duplicate.status_code == 400 and "duplicate proxy name: one" in duplicate.json()["error"]
@@ -190,11 +207,18 @@ def test_populate_checks_every_proxy_before_creating_any(toxi: Toxiproxy, api: h
 # -- toxics -------------------------------------------------------------------------------------
 
 
-def test_latency_toxic_delays_a_response_and_removing_it_restores(toxi: Toxiproxy, api: httpx.Client, upstream: str):
+def test_latency_toxic_delays_a_response_and_removing_it_restores(
+    toxi: Toxiproxy, api: httpx.Client, upstream: str
+):
     proxy = toxi.create(upstream=upstream, name="shop", listen="127.0.0.1:0")
     proxy.add_toxic(type="latency", attributes={"latency": LATENCY_MS})
     [toxic] = proxy.toxics().values()
-    assert (toxic.name, toxic.type, toxic.stream, toxic.toxicity) == ("latency_downstream", "latency", "downstream", 1.0)
+    assert (toxic.name, toxic.type, toxic.stream, toxic.toxicity) == (
+        "latency_downstream",
+        "latency",
+        "downstream",
+        1.0,
+    )
     assert toxic.attributes["latency"] == LATENCY_MS
 
     start = time.monotonic()
@@ -214,8 +238,13 @@ def test_toxic_show_and_update_merge_attributes(toxi: Toxiproxy, api: httpx.Clie
     proxy.add_toxic(name="slow", type="latency", attributes={"latency": 10})
     updated = api.post("/proxies/shop/toxics/slow", json={"attributes": {"jitter": 5}, "toxicity": 0.5})
     assert updated.status_code == 200
-    assert updated.json() == {"name": "slow", "type": "latency", "stream": "downstream", "toxicity": 0.5,
-                              "attributes": {"latency": 10, "jitter": 5}}
+    assert updated.json() == {
+        "name": "slow",
+        "type": "latency",
+        "stream": "downstream",
+        "toxicity": 0.5,
+        "attributes": {"latency": 10, "jitter": 5},
+    }
     assert api.get("/proxies/shop/toxics/slow").json() == updated.json()
     changed_type = api.patch("/proxies/shop/toxics/slow", json={"type": "slicer"})
     assert changed_type.status_code == 400 and "type cannot be changed" in changed_type.json()["error"]
@@ -226,8 +255,10 @@ def test_an_sse_toxic_drops_an_event_for_a_real_sse_client(toxi: Toxiproxy, lab_
     server = lab_sse(events=5, interval=0.001)
     proxy = toxi.create(upstream=f"127.0.0.1:{server.port}", name="llm", listen="127.0.0.1:0")
     proxy.add_toxic(type="sse_drop", attributes={"event_index": 2})
-    with (httpx.Client(trust_env=False, timeout=GUARD) as client,
-          connect_sse(client, "GET", f"http://{proxy.listen}/events") as source):
+    with (
+        httpx.Client(trust_env=False, timeout=GUARD) as client,
+        connect_sse(client, "GET", f"http://{proxy.listen}/events") as source,
+    ):
         ids = [event.id for event in source.iter_sse()]
     assert [str(e.id) for e in server.sent] == ["1", "2", "3", "4", "5"]  # the server sent all five
     assert ids == ["1", "2", "4", "5"]
@@ -243,12 +274,17 @@ def test_an_llm_toxic_makes_the_anthropic_sdk_raise_mid_stream(toxi: Toxiproxy):
     with running_in_thread(AnthropicServer(seed=2, tokens=8)) as server:
         proxy = toxi.create(upstream=f"127.0.0.1:{server.port}", name="claude", listen="127.0.0.1:0")
         proxy.add_toxic(type="llm_error_event", attributes={"after_deltas": 2})
-        client = anthropic.Anthropic(base_url=f"http://{proxy.listen}", api_key="k", max_retries=0,
-                                     http_client=anthropic.DefaultHttpxClient(trust_env=False))
+        client = anthropic.Anthropic(
+            base_url=f"http://{proxy.listen}",
+            api_key="k",
+            max_retries=0,
+            http_client=anthropic.DefaultHttpxClient(trust_env=False),
+        )
         text = []
         with client, pytest.raises(anthropic.APIStatusError, match="Overloaded"):
-            for event in client.messages.create(model="m", max_tokens=64, stream=True,
-                                                messages=[{"role": "user", "content": "hi"}]):
+            for event in client.messages.create(
+                model="m", max_tokens=64, stream=True, messages=[{"role": "user", "content": "hi"}]
+            ):
                 if event.type == "content_block_delta":
                     text.append(event.delta.text)
         assert len(text) == 2 and server.log[-1].completed  # the server sent it all; the proxy cut it
@@ -282,14 +318,23 @@ def test_unknown_proxy_or_toxic_is_404_not_found(toxi: Toxiproxy, upstream: str)
     assert error_of(exc) == {"error": "toxic not found: nope", "status": 404}
 
 
-@pytest.mark.parametrize(("toxic", "names"), [
-    ({"type": "latencyy"}, ["unknown type 'latencyy'", "latency"]),
-    ({"type": "latency", "attributes": {"latency": -1}}, ["attributes.latency", "greater than or equal to 0"]),
-    ({"type": "latency", "attributes": {"latencyy": 1}}, ["attributes.latencyy", "unknown field"]),
-    ({"type": "sse_drop", "stream": "upstream", "attributes": {"event_index": 1}}, ["stream", "downstream"]),
-    ({"type": "latency", "stream": "sideways"}, ["stream", "'downstream'", "'upstream'"]),
-    ({"type": "latency", "toxicity": 2}, ["toxicity", "less than or equal to 1"]),
-])
+@pytest.mark.parametrize(
+    ("toxic", "names"),
+    [
+        ({"type": "latencyy"}, ["unknown type 'latencyy'", "latency"]),
+        (
+            {"type": "latency", "attributes": {"latency": -1}},
+            ["attributes.latency", "greater than or equal to 0"],
+        ),
+        ({"type": "latency", "attributes": {"latencyy": 1}}, ["attributes.latencyy", "unknown field"]),
+        (
+            {"type": "sse_drop", "stream": "upstream", "attributes": {"event_index": 1}},
+            ["stream", "downstream"],
+        ),
+        ({"type": "latency", "stream": "sideways"}, ["stream", "'downstream'", "'upstream'"]),
+        ({"type": "latency", "toxicity": 2}, ["toxicity", "less than or equal to 1"]),
+    ],
+)
 def test_a_bad_toxic_is_400_invalid_toxic_naming_the_field(toxi: Toxiproxy, upstream: str, toxic, names):
     proxy = toxi.create(upstream=upstream, name="shop", listen="127.0.0.1:0")
     with pytest.raises(InvalidToxic) as exc:
@@ -301,13 +346,16 @@ def test_a_bad_toxic_is_400_invalid_toxic_naming_the_field(toxi: Toxiproxy, upst
     assert proxy.toxics() == {}
 
 
-@pytest.mark.parametrize(("body", "message"), [
-    ({"name": "shop"}, "missing required field: upstream"),
-    ({"upstream": "127.0.0.1:1"}, "missing required field: name"),
-    ({"name": "shop", "upstream": "ftp://127.0.0.1:1"}, "scheme must be http or https"),
-    ({"name": "shop", "upstream": "127.0.0.1:1", "listen": "127.0.0.1:99999"}, "port must be a number"),
-    ([1], "expected a JSON object"),
-])
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ({"name": "shop"}, "missing required field: upstream"),
+        ({"upstream": "127.0.0.1:1"}, "missing required field: name"),
+        ({"name": "shop", "upstream": "ftp://127.0.0.1:1"}, "scheme must be http or https"),
+        ({"name": "shop", "upstream": "127.0.0.1:1", "listen": "127.0.0.1:99999"}, "port must be a number"),
+        ([1], "expected a JSON object"),
+    ],
+)
 def test_a_bad_proxy_is_400(toxi: Toxiproxy, body, message):
     with pytest.raises(InvalidToxic) as exc:  # toxiproxy-python raises InvalidToxic for every 400
         APIConsumer.post("/proxies", json=body)
@@ -351,7 +399,9 @@ def test_metrics_speak_openmetrics_when_the_scraper_asks(toxi: Toxiproxy, api: h
     assert 'faultproxy_proxy_enabled{proxy="shop"} 1' in response.text and response.text.endswith("# EOF\n")
 
 
-def test_toxics_with_an_empty_name_or_stream_get_toxiproxys_defaults(toxi: Toxiproxy, api: httpx.Client, upstream: str):
+def test_toxics_with_an_empty_name_or_stream_get_toxiproxys_defaults(
+    toxi: Toxiproxy, api: httpx.Client, upstream: str
+):
     """Toxiproxy's Go client always sends ``"name": ""``: each toxic still gets its own name."""
     toxi.create(upstream=upstream, name="go", listen="127.0.0.1:0")
     for kind in ("latency", "timeout"):
@@ -380,16 +430,25 @@ def test_an_sse_toxic_fires_on_a_proxy_whose_upstream_speaks_tls(aio, tmp_path):
         try:
             toxi = Toxiproxy()
             toxi.update_api_consumer("127.0.0.1", control.port)
-            proxy = toxi.create(upstream=f"https://api.openai.com:{server.port}", name="openai", listen="127.0.0.1:0")
+            proxy = toxi.create(
+                upstream=f"https://api.openai.com:{server.port}", name="openai", listen="127.0.0.1:0"
+            )
             assert APIConsumer.get("/proxies/openai").json()["upstream_tls"] is True
             proxy.add_toxic(type="sse_disconnect", attributes={"after_events": 3})
-            client = openai.OpenAI(base_url=f"http://{proxy.listen}/v1", api_key="sk-x", max_retries=0,
-                                   http_client=openai.DefaultHttpxClient(trust_env=False))
+            client = openai.OpenAI(
+                base_url=f"http://{proxy.listen}/v1",
+                api_key="sk-x",
+                max_retries=0,
+                http_client=openai.DefaultHttpxClient(trust_env=False),
+            )
             deltas = []
             with client, pytest.raises(openai.APIConnectionError):
-                for chunk in client.chat.completions.create(model="m", stream=True,
-                                                            messages=[{"role": "user", "content": "hi"}]):
+                for chunk in client.chat.completions.create(
+                    model="m", stream=True, messages=[{"role": "user", "content": "hi"}]
+                ):
                     deltas.append(chunk)
-            assert len(deltas) == 3 and server.log[-1].completed  # the server sent it all over TLS; the toxic cut it
+            assert (
+                len(deltas) == 3 and server.log[-1].completed
+            )  # the server sent it all over TLS; the toxic cut it
         finally:
             aio.call(control.stop())

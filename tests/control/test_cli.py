@@ -20,7 +20,9 @@ from toxiproxy import Toxiproxy
 def faultproxy_server(*args: str) -> subprocess.Popen[str]:
     return subprocess.Popen(
         [sys.executable, "-m", "faultproxy", "server", *args],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
 
 
@@ -59,13 +61,16 @@ def test_server_with_a_config_listens_where_it_says(tmp_path: Path, upstream: st
         assert http.get(f"http://{shop.listen}/").text == "hello"
 
 
-@pytest.mark.parametrize(("content", "problem"), [
-    (None, "cannot read: No such file or directory"),
-    ("[{", "invalid JSON"),
-    ('{"name": "shop"}', "expected a JSON list of proxies"),
-    ('[{"name": "shop"}]', "missing required field: upstream at proxy 1"),
-    ('[{"name": "shop", "upstream": "127.0.0.1:1", "listen": "nowhere"}]', "expected HOST:PORT or PORT"),
-])
+@pytest.mark.parametrize(
+    ("content", "problem"),
+    [
+        (None, "cannot read: No such file or directory"),
+        ("[{", "invalid JSON"),
+        ('{"name": "shop"}', "expected a JSON list of proxies"),
+        ('[{"name": "shop"}]', "missing required field: upstream at proxy 1"),
+        ('[{"name": "shop", "upstream": "127.0.0.1:1", "listen": "nowhere"}]', "expected HOST:PORT or PORT"),
+    ],
+)
 def test_a_bad_config_is_one_line_naming_the_file_and_exit_2(tmp_path: Path, content, problem):
     config = tmp_path / "toxiproxy.json"
     if content is not None:

@@ -7,15 +7,39 @@ from typing import Any
 from faultproxy.explore.properties import PROPERTIES
 
 
-def cell(outcome: str, *, end: str = "completed", wire: str = "clean", parsed_right: bool = True,
-         met: bool = False, delivered: int = 10, missing: int = 1, attribution: str = "client",
-         fired: bool = True) -> dict[str, Any]:
-    return {"outcome": outcome, "attribution": attribution,
-            "expectations": [{"name": name, "met": met, "detail": ""} for name in ("no_silent_loss",
-                             "all_events_in_order", "outcome")] + [{"name": "every fault fired", "met": fired},
-                             {"name": "matches_oracle", "met": parsed_right, "detail": ""}],
-            "evidence": {"end": end, "summary": "s", "received_vs_oracle": "r", "sent": 10, "delivered": delivered,
-                         "missing": [str(n) for n in range(missing)], "exchanges": [{"status": 200, "end": wire}]}}
+def cell(
+    outcome: str,
+    *,
+    end: str = "completed",
+    wire: str = "clean",
+    parsed_right: bool = True,
+    met: bool = False,
+    delivered: int = 10,
+    missing: int = 1,
+    attribution: str = "client",
+    fired: bool = True,
+) -> dict[str, Any]:
+    return {
+        "outcome": outcome,
+        "attribution": attribution,
+        "expectations": [
+            {"name": name, "met": met, "detail": ""}
+            for name in ("no_silent_loss", "all_events_in_order", "outcome")
+        ]
+        + [
+            {"name": "every fault fired", "met": fired},
+            {"name": "matches_oracle", "met": parsed_right, "detail": ""},
+        ],
+        "evidence": {
+            "end": end,
+            "summary": "s",
+            "received_vs_oracle": "r",
+            "sent": 10,
+            "delivered": delivered,
+            "missing": [str(n) for n in range(missing)],
+            "exchanges": [{"status": 200, "end": wire}],
+        },
+    }
 
 
 def test_silent_loss_is_the_clients_fault_only_if_the_wire_showed_it_or_its_parser_lost_events() -> None:
@@ -49,8 +73,12 @@ def test_a_property_breaks_only_where_the_cells_verdict_blames_the_client() -> N
     """explore's claim and the written scenario's report must name the same party (review2 #20)."""
     assert PROPERTIES["resumed"].broken(cell("silent_loss", attribution="wire")) is None
     assert PROPERTIES["no_hang"].broken(cell("hung", end="hung", wire="open", attribution="wire")) is None
-    assert PROPERTIES["no_silent_loss"].broken(cell("silent_loss", wire="no_terminator", delivered=9,
-                                                    attribution="wire")) is None
+    assert (
+        PROPERTIES["no_silent_loss"].broken(
+            cell("silent_loss", wire="no_terminator", delivered=9, attribution="wire")
+        )
+        is None
+    )
 
 
 def test_a_cell_where_a_fault_never_fired_breaks_nothing() -> None:

@@ -9,11 +9,10 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from faultproxy.explore.properties import PROPERTIES
-from faultproxy.explore.search import Search
-from faultproxy.explore.space import SSE_STREAM, Stream, added_delay_s, away_from_edge
-from faultproxy.explore.search import AS_SHRUNK, AWAY, Reproduction, reproduce_best
 from faultproxy.explore import results
+from faultproxy.explore.properties import PROPERTIES
+from faultproxy.explore.search import AS_SHRUNK, AWAY, Reproduction, Search, reproduce_best
+from faultproxy.explore.space import SSE_STREAM, Stream, added_delay_s, away_from_edge
 
 TYPES = ["latency", "sse_delay", "sse_disconnect", "slow_close"]
 
@@ -29,11 +28,16 @@ class RuleSearch(Search):
 
     def _run(self, scenario: Any, attempt: int, *, measure: bool = False) -> Any:
         self.runs += 1
-        schedule = [{"type": f.type, "attributes": f.attributes.model_dump(exclude_unset=True)}
-                    for f in scenario.faults]
+        schedule = [
+            {"type": f.type, "attributes": f.attributes.model_dump(exclude_unset=True)}
+            for f in scenario.faults
+        ]
         broken = self.rule(schedule, attempt)
-        run = {"outcome": "silent_loss" if broken else "ok", "broken": "rule" if broken else None,
-               "duration_s": 0.001}
+        run = {
+            "outcome": "silent_loss" if broken else "ok",
+            "broken": "rule" if broken else None,
+            "duration_s": 0.001,
+        }
         return (run, Stream(events=17, bytes=6000, seconds=0.5)) if measure else run
 
 
@@ -52,7 +56,9 @@ def test_finds_and_shrinks_to_the_one_fault_that_matters_and_confirms_it() -> No
 
 
 def test_a_failure_that_does_not_repeat_is_a_flake_and_never_kept() -> None:
-    search = RuleSearch(lambda schedule, attempt: disconnects(schedule, attempt) and attempt == 0, budget=40, seed=5)
+    search = RuleSearch(
+        lambda schedule, attempt: disconnects(schedule, attempt) and attempt == 0, budget=40, seed=5
+    )
     assert search.run() is None
     assert any(t.verdict == "flaky" for t in search.trials)
 
@@ -66,8 +72,10 @@ def test_the_budget_bounds_the_schedules_run() -> None:
 
 def test_leaving_a_fault_out_is_tried_even_when_hypothesis_stops_shrinking() -> None:
     search = RuleSearch(disconnects, budget=50, seed=5)
-    two = [{"type": "latency", "attributes": {"latency": 5}},
-           {"type": "sse_disconnect", "attributes": {"after_events": 2}}]
+    two = [
+        {"type": "latency", "attributes": {"latency": 5}},
+        {"type": "sse_disconnect", "attributes": {"after_events": 2}},
+    ]
     search.started = time.monotonic()
     assert search._judged(two).verdict == "fail"  # as if hypothesis had stopped here
     search._drop_faults()
@@ -83,7 +91,9 @@ def test_the_space_is_measured_from_a_healthy_run_and_a_schedule_that_only_slows
     search.started = time.monotonic()
     search.stream = search._measure()  # the healthy run (the rule breaks it: confirmed, it is the answer)
     assert search.stream == Stream(events=17, bytes=6000, seconds=0.5)
-    assert search.smallest is not None and search.smallest.schedule == [] and search.smallest.phase == "baseline"
+    assert (
+        search.smallest is not None and search.smallest.schedule == [] and search.smallest.phase == "baseline"
+    )
     assert search.margin_s == 9.5
     runs = search.runs
     trial = search._judged(split)
@@ -98,9 +108,11 @@ def test_a_client_broken_without_any_fault_is_the_answer() -> None:
 
 def test_times_move_away_from_the_edge_shrinking_left_them_at() -> None:
     """Review2 #4: reset_peer:timeout=17 was kept where 9 was flaky; doubled, within bounds and caps."""
-    schedule = [{"type": "reset_peer", "attributes": {"timeout": 17}},
-                {"type": "sse_disconnect", "attributes": {"after_events": 2}},
-                {"type": "latency", "attributes": {"latency": 150, "jitter": 0}}]
+    schedule = [
+        {"type": "reset_peer", "attributes": {"timeout": 17}},
+        {"type": "sse_disconnect", "attributes": {"after_events": 2}},
+        {"type": "latency", "attributes": {"latency": 150, "jitter": 0}},
+    ]
     moved = away_from_edge(schedule, SSE_STREAM)
     assert moved[0]["attributes"] == {"timeout": 34}
     assert moved[1] == schedule[1]  # not a time
@@ -128,8 +140,9 @@ def test_the_reproduction_prefers_the_schedule_that_fails_every_run() -> None:
 
 def test_the_exit_status_says_whether_the_failure_reproduces_every_time() -> None:
     def status(found: bool, failed: int) -> int:
-        return results.exit_status({"found": {} if found else None,
-                                    "reproduced": {"runs": 10, "failed": failed} if found else None})
+        return results.exit_status(
+            {"found": {} if found else None, "reproduced": {"runs": 10, "failed": failed} if found else None}
+        )
 
     assert status(True, 10) == 1
     assert status(True, 7) == 3 and status(True, 0) == 3  # intermittent, or not reproduced at all

@@ -65,7 +65,8 @@ def test_the_same_seed_draws_the_same_schedules() -> None:
 
 def test_resumed_puts_faults_on_the_first_connection_only() -> None:
     prop = PROPERTIES["resumed"]
-    scenario = scenario_dict("t", "raw", prop, [{"type": "sse_disconnect", "attributes": {"after_events": 2},
-                                                  "connections": [1]}])
+    scenario = scenario_dict(
+        "t", "raw", prop, [{"type": "sse_disconnect", "attributes": {"after_events": 2}, "connections": [1]}]
+    )
     parsed = parse_scenario(scenario)
     assert parsed.reconnect is not None and parsed.faults[0].connections == (1,)

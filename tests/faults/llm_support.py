@@ -60,12 +60,16 @@ def request_bytes(dialect: str, *, tools: bool = False, usage: bool = True) -> b
     if tools:
         body["tools"] = TOOLS[dialect]
     raw = json.dumps(body).encode()
-    return (f"POST {PATHS[dialect]} HTTP/1.1\r\nHost: mock\r\nAuthorization: Bearer k\r\n"
-            f"anthropic-version: 2023-06-01\r\nContent-Type: application/json\r\n"
-            f"Content-Length: {len(raw)}\r\n\r\n").encode() + raw
+    return (
+        f"POST {PATHS[dialect]} HTTP/1.1\r\nHost: mock\r\nAuthorization: Bearer k\r\n"
+        f"anthropic-version: 2023-06-01\r\nContent-Type: application/json\r\n"
+        f"Content-Length: {len(raw)}\r\n\r\n"
+    ).encode() + raw
 
 
-def mock_exchange(dialect: str, *, tools: bool = False, usage: bool = True, **options: Any) -> tuple[bytes, Any]:
+def mock_exchange(
+    dialect: str, *, tools: bool = False, usage: bool = True, **options: Any
+) -> tuple[bytes, Any]:
     """The mock's whole response to one streamed request, and its ground-truth exchange."""
     options.setdefault("seed", 1)
     options.setdefault("tokens", 8)
@@ -109,15 +113,16 @@ class View:
         return assemble(self.events, dialect)  # type: ignore[arg-type]
 
 
-def through(faults: list[dict[str, Any]], response: bytes, dialect: str, *, seed: int = 0,
-            split: int | None = None) -> tuple[View, list[dict[str, Any]]]:
+def through(
+    faults: list[dict[str, Any]], response: bytes, dialect: str, *, seed: int = 0, split: int | None = None
+) -> tuple[View, list[dict[str, Any]]]:
     """``response`` through a downstream pipeline with ``faults``; what a client reads, and the evidence."""
     specs = [parse_fault(f, index=i) for i, f in enumerate(faults)]
     fault_set = FaultSet(specs, seed=seed)
     pipeline = Pipeline(fault_set, 1, "response")
     request = parse_request_head(request_bytes(dialect).split(b"\r\n\r\n")[0] + b"\r\n\r\n")
     pipeline.expect(request)
-    pieces = [response] if not split else [response[i:i + split] for i in range(0, len(response), split)]
+    pieces = [response] if not split else [response[i : i + split] for i in range(0, len(response), split)]
     out: list[Any] = []
     for piece in pieces:
         out += pipeline.feed(piece, 0.0)

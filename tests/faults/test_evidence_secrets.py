@@ -38,8 +38,9 @@ scenarios:
 @pytest.fixture
 def server():
     loop = LoopThread("secrets")
-    server = ReferenceSSEServer(events=3, interval=0.01, headers={"Set-Cookie": f"sid={COOKIE}; HttpOnly",
-                                                                  "X-Api-Key": HEADER})
+    server = ReferenceSSEServer(
+        events=3, interval=0.01, headers={"Set-Cookie": f"sid={COOKIE}; HttpOnly", "X-Api-Key": HEADER}
+    )
     loop.call(server.start())
     yield server
     loop.call(server.stop())
@@ -56,8 +57,20 @@ def _payloads(path: Path) -> bytes:
 
 def test_no_secret_reaches_a_capture_or_a_report_through_fault_evidence(tmp_path, server):
     (tmp_path / "suite.yaml").write_text(SUITE.replace("PORT", str(server.port)).replace("KEY", KEY))
-    done = subprocess.run([sys.executable, "-m", "faultproxy", "run", str(tmp_path / "suite.yaml"), "--out",
-                           str(tmp_path / "reports")], capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "faultproxy",
+            "run",
+            str(tmp_path / "suite.yaml"),
+            "--out",
+            str(tmp_path / "reports"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     latest = (tmp_path / "reports" / "latest").resolve()
     report = json.loads((latest / "report.json").read_text())
     (result,) = report["results"]
@@ -68,8 +81,10 @@ def test_no_secret_reaches_a_capture_or_a_report_through_fault_evidence(tmp_path
     # the evidence still says what happened, with the secrets marked
     assert fired["remove_header_1"] == ["removed Set-Cookie ([redacted])"]
     assert fired["set_header_2"] == ["X-Api-Key: [redacted] (was [redacted])"]
-    assert "re-framed the chunked 200 response to GET /events?stream=1&api_key=REDACTED as close-delimited" \
+    assert (
+        "re-framed the chunked 200 response to GET /events?stream=1&api_key=REDACTED as close-delimited"
         in fired["close_delimited_3"]
+    )
     (capture,) = latest.rglob("capture.jsonl")
     faults = [line for line in capture.read_text().splitlines() if '"type":"fault"' in line]
     assert len(faults) == len(result["evidence"]["faults_fired"])
@@ -82,8 +97,17 @@ def test_no_secret_reaches_a_capture_or_a_report_through_fault_evidence(tmp_path
 
 
 def test_a_request_header_replaced_on_its_way_upstream_is_not_quoted():
-    faults = FaultSet([parse_fault({"type": "set_header", "stream": "upstream",
-                                    "attributes": {"header": "Authorization", "value": "Bearer other"}})])
+    faults = FaultSet(
+        [
+            parse_fault(
+                {
+                    "type": "set_header",
+                    "stream": "upstream",
+                    "attributes": {"header": "Authorization", "value": "Bearer other"},
+                }
+            )
+        ]
+    )
     pipeline = Pipeline(faults, 1, "request")
     pipeline.sync(0.0)
     pipeline.feed(b"GET /v1?key=K HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer AUTHSECRET\r\n\r\n", 0.0)
@@ -91,7 +115,9 @@ def test_a_request_header_replaced_on_its_way_upstream_is_not_quoted():
 
 
 def test_evidence_keeps_ordinary_header_values():
-    faults = FaultSet([parse_fault({"type": "set_header", "attributes": {"header": "Content-Type", "value": "text/plain"}})])
+    faults = FaultSet(
+        [parse_fault({"type": "set_header", "attributes": {"header": "Content-Type", "value": "text/plain"}})]
+    )
     pipeline = Pipeline(faults, 1, "response")
     pipeline.sync(0.0)
     pipeline.expect(parse_request_head(b"GET /events?page=2 HTTP/1.1\r\nHost: x\r\n\r\n"))

@@ -59,11 +59,15 @@ def _head_of(request: bytes) -> Any:
 # upstream_http10 acts on); the OpenAI mock's chat streams (what the llm_* faults act on): 24 text
 # deltas, or a tool call's arguments in 12 fragments; then the finish, the usage, [DONE].
 STREAMS = {
-    "events": (_head_of(b"GET /events HTTP/1.1\r\nHost: x\r\n\r\n"),
-               [HEAD] + [encode_chunk(e) for e in EVENTS] + [encode_last_chunk()]),
+    "events": (
+        _head_of(b"GET /events HTTP/1.1\r\nHost: x\r\n\r\n"),
+        [HEAD] + [encode_chunk(e) for e in EVENTS] + [encode_last_chunk()],
+    ),
     "chat": (_head_of(request_bytes("chat")), _pieces(mock_exchange("chat", tokens=24)[0])),
-    "tool": (_head_of(request_bytes("chat", tools=True)),
-             _pieces(mock_exchange("chat", tools=True, tool_fragments=12)[0])),
+    "tool": (
+        _head_of(request_bytes("chat", tools=True)),
+        _pieces(mock_exchange("chat", tools=True, tool_fragments=12)[0]),
+    ),
 }
 STREAMS["cut"] = (STREAMS["events"][0], STREAMS["events"][1][:-1])
 
@@ -124,8 +128,11 @@ PAIR_ATTRIBUTES: dict[str, list[dict[str, Any]]] = {
     "truncate_chunk": [{"after_bytes": 150}],
     "upstream_http10": [{}],
 }
-STREAM_OF = {**{name: "chat" for name in REGISTRY if name.startswith("llm_")},
-             "llm_tool_args_cut": "tool", "upstream_http10": "cut"}
+STREAM_OF = {
+    **{name: "chat" for name in REGISTRY if name.startswith("llm_")},
+    "llm_tool_args_cut": "tool",
+    "upstream_http10": "cut",
+}
 FAULTS = [(name, attributes) for name, variants in PAIR_ATTRIBUTES.items() for attributes in variants]
 
 
@@ -135,8 +142,9 @@ def _stream(faults: list[dict[str, Any]]) -> str:
     return next((name for name in ("tool", "chat", "cut") if name in needed), "events")
 
 
-def timed_outputs(faults: list[dict[str, Any]], reads: str = "apart",
-                  stream: str | None = None) -> tuple[tuple[Any, ...], set[str]]:
+def timed_outputs(
+    faults: list[dict[str, Any]], reads: str = "apart", stream: str | None = None
+) -> tuple[tuple[Any, ...], set[str]]:
     """What the client gets -- each output with the time it went out, up to the first that ends
     the stream for it (a close, a hold, a wait that never ends) -- and the names that fired."""
     specs = check_unique([parse_fault(f, index=i) for i, f in enumerate(faults)])
@@ -179,7 +187,8 @@ def _fault(name: str, attributes: dict[str, Any]) -> dict[str, Any]:
 def test_every_registered_fault_is_in_the_pair_test():
     assert set(PAIR_ATTRIBUTES) == set(REGISTRY), (
         "faults the pair test does not know (add attributes that make them fire): "
-        f"{sorted(set(REGISTRY) - set(PAIR_ATTRIBUTES))}")
+        f"{sorted(set(REGISTRY) - set(PAIR_ATTRIBUTES))}"
+    )
 
 
 @pytest.mark.parametrize(("name", "attributes"), FAULTS, ids=[f"{n}{a}" for n, a in FAULTS])
@@ -188,7 +197,9 @@ def test_each_fault_fires_alone_on_its_stream(name: str, attributes: dict[str, A
     assert fired, f"{name} {attributes} does not fire on its test stream: the pair test would prove nothing"
 
 
-def _lies(first: tuple[str, dict[str, Any]], second: tuple[str, dict[str, Any]], reads: str = "apart") -> list[str]:
+def _lies(
+    first: tuple[str, dict[str, Any]], second: tuple[str, dict[str, Any]], reads: str = "apart"
+) -> list[str]:
     """The faults of the pair that fired though what the client gets is the other's alone (none
     when the pair is refused)."""
     faults = [_fault(*first), _fault(*second)]
@@ -203,8 +214,10 @@ def _lies(first: tuple[str, dict[str, Any]], second: tuple[str, dict[str, Any]],
             continue
         alone = _alone(json.dumps(faults[other], sort_keys=True), reads, _stream(faults))
         if f"{faults[k]['type']}_{k + 1}" in fired and both == alone:
-            lies.append(f"{faults[0]} + {faults[1]}: {faults[k]['type']} fired, but the client gets what "
-                        f"{faults[other]['type']} alone gives")
+            lies.append(
+                f"{faults[0]} + {faults[1]}: {faults[k]['type']} fired, but the client gets what "
+                f"{faults[other]['type']} alone gives"
+            )
     return lies
 
 
@@ -222,6 +235,7 @@ def _excused_in_one_read(fault: dict[str, Any], other: dict[str, Any]) -> bool:
     (limit_data, truncate_chunk, random_data_then_close) cuts it after the higher layers have
     acted on the whole read -- their evidence of what follows the cut is still recorded (a known
     limit: evidence is recorded where a fault acts, not where the bytes reach the client)."""
+
     def takes(f: dict[str, Any]) -> frozenset[str]:
         return REGISTRY[f["type"]].takes(parse_fault(f).attributes)
 
@@ -260,6 +274,7 @@ def test_the_pairs_found_half_applied_are_refused_with_a_reason(pair):
 def test_faults_on_different_traffic_never_conflict():
     """Two that would fight on one connection compose when they cannot meet: other connections,
     requests no request can match both of, or the other stream."""
+
     def specs(*extra: dict[str, Any]) -> list[Any]:
         base = [_fault("sse_disconnect", {"after_events": 2}), _fault("early_end", {"after_events": 5})]
         return [parse_fault({**f, **x}, index=i) for i, (f, x) in enumerate(zip(base, extra))]
@@ -273,8 +288,10 @@ def test_faults_on_different_traffic_never_conflict():
     assert check_unique(specs({"match": {"path": "/a"}}, {"match": {"path": "/b"}}))
     with pytest.raises(FaultSpecError):
         check_unique(specs({"match": {"path": "/a*"}}, {"match": {"path": "/ab"}}))
-    two_headers = [parse_fault(_fault("set_header", {"header": "X-A", "value": "1"}), index=0),
-                   parse_fault({**_fault("remove_header", {"header": "x-a"}), "stream": "upstream"}, index=1)]
+    two_headers = [
+        parse_fault(_fault("set_header", {"header": "X-A", "value": "1"}), index=0),
+        parse_fault({**_fault("remove_header", {"header": "x-a"}), "stream": "upstream"}, index=1),
+    ]
     assert check_unique(two_headers)  # one on responses, one on requests
 
 

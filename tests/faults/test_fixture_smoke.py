@@ -22,6 +22,8 @@ def _events_through(raw_client, proxy) -> list[str]:
 
 def test_sse_drop_removes_exactly_the_indexed_event(lab_sse, make_proxy, raw_client):
     server = lab_sse(events=5, interval=0.001)
-    proxy = make_proxy(f"http://127.0.0.1:{server.port}", faults=[{"type": "sse_drop", "attributes": {"event_index": 1}}])
+    proxy = make_proxy(
+        f"http://127.0.0.1:{server.port}", faults=[{"type": "sse_drop", "attributes": {"event_index": 1}}]
+    )
     assert _events_through(raw_client, proxy) == ["1", "3", "4", "5"]
     assert [e.event_index for e in proxy.evidence] == [1]

@@ -40,7 +40,10 @@ def curl() -> Callable[..., subprocess.CompletedProcess[bytes]]:
     def run(*args: str) -> subprocess.CompletedProcess[bytes]:
         return subprocess.run(
             [CURL, "--silent", "--show-error", "--noproxy", "*", *args],
-            capture_output=True, timeout=GUARD, env=env, check=False,
+            capture_output=True,
+            timeout=GUARD,
+            env=env,
+            check=False,
         )
 
     return run
@@ -107,9 +110,12 @@ def one(proxy, kind: str):
 
 def test_http_status_answers_429_before_the_upstream_sees_the_request(lab_sse, make_proxy, raw_client, curl):
     server = lab_sse(events=3, interval=0.001)
-    proxy = make_proxy(f"http://127.0.0.1:{server.port}", faults=[
-        {"type": "http_status", "attributes": {"status": 429, "headers": {"Retry-After": "2"}}},
-    ])
+    proxy = make_proxy(
+        f"http://127.0.0.1:{server.port}",
+        faults=[
+            {"type": "http_status", "attributes": {"status": 429, "headers": {"Retry-After": "2"}}},
+        ],
+    )
     with client() as http:
         response = http.get(proxy.url + "/events")
     assert response.status_code == 429
@@ -138,12 +144,16 @@ def test_http_status_answers_429_before_the_upstream_sees_the_request(lab_sse, m
     assert "answered GET /events with 429" in proxy.evidence[0].detail
 
 
-def test_a_long_running_proxy_keeps_the_latest_evidence_and_counts_every_firing(monkeypatch, lab_sse, make_proxy):
+def test_a_long_running_proxy_keeps_the_latest_evidence_and_counts_every_firing(
+    monkeypatch, lab_sse, make_proxy
+):
     """Evidence is a record per firing: a proxy that runs for days must not keep them all."""
     monkeypatch.setattr("faultproxy.faults.faultset.EVIDENCE_KEPT", 5)
     server = lab_sse(events=1, interval=0.001)
-    proxy = make_proxy(f"http://127.0.0.1:{server.port}",
-                       faults=[{"name": "teapot", "type": "http_status", "attributes": {"status": 418}}])
+    proxy = make_proxy(
+        f"http://127.0.0.1:{server.port}",
+        faults=[{"name": "teapot", "type": "http_status", "attributes": {"status": 418}}],
+    )
     with client() as http:
         assert {http.get(proxy.url + "/events").status_code for _ in range(8)} == {418}
     assert [e.conn for e in proxy.evidence] == [4, 5, 6, 7, 8]  # one connection each: the answer closes it
@@ -156,12 +166,20 @@ def test_http_status_with_match_answers_a_pipelined_request_after_the_earlier_re
     """GET /health passes (no match); POST /v1/chat is answered by the proxy, after /health's response."""
     ok = encode_response(200, "OK", [("Content-Length", "2")], b"ok")
     upstream = serve(answering(ok, then="wait"))
-    proxy = make_proxy(upstream.url, faults=[{
-        "type": "http_status", "match": {"method": "POST", "path": "/v1/*"},
-        "attributes": {
-            "status": 503, "body": "try later", "headers": {"Retry-After": "7", "Content-Type": "text/x"},
-        },
-    }])
+    proxy = make_proxy(
+        upstream.url,
+        faults=[
+            {
+                "type": "http_status",
+                "match": {"method": "POST", "path": "/v1/*"},
+                "attributes": {
+                    "status": 503,
+                    "body": "try later",
+                    "headers": {"Retry-After": "7", "Content-Type": "text/x"},
+                },
+            }
+        ],
+    )
     raw = raw_client(proxy.port)
     post = b"POST /v1/chat HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\n\r\n{ }\n"
     raw.send(b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n" + post)
@@ -187,9 +205,12 @@ def test_http_status_at_request_time_needs_no_upstream(make_proxy):
 
 def test_http_status_when_response_replaces_what_the_upstream_answered(serve, make_proxy, raw_client):
     upstream = serve(answering(sse_response(events(3))))
-    proxy = make_proxy(upstream.url, faults=[
-        {"type": "http_status", "attributes": {"status": 502, "when": "response"}},
-    ])
+    proxy = make_proxy(
+        upstream.url,
+        faults=[
+            {"type": "http_status", "attributes": {"status": 502, "when": "response"}},
+        ],
+    )
     with client() as http:
         response = http.get(proxy.url + "/events")
     assert (response.status_code, response.text) == (502, "502 Bad Gateway\n")
@@ -209,9 +230,12 @@ def test_empty_response_is_eof_with_zero_bytes_on_the_chosen_connections(
     lab_sse, make_proxy, raw_client, curl
 ):
     server = lab_sse(events=2, interval=0.001)
-    proxy = make_proxy(f"http://127.0.0.1:{server.port}", faults=[
-        {"type": "empty_response", "connections": [2, 3]},
-    ])
+    proxy = make_proxy(
+        f"http://127.0.0.1:{server.port}",
+        faults=[
+            {"type": "empty_response", "connections": [2, 3]},
+        ],
+    )
     first = raw_client(proxy.port)  # connection 1: not chosen, the stream is whole
     first.send(GET)
     data, how = first.recv_to_end()
@@ -228,9 +252,12 @@ def test_empty_response_is_eof_with_zero_bytes_on_the_chosen_connections(
 
 def test_empty_response_rst(lab_sse, make_proxy, raw_client):
     server = lab_sse(events=2, interval=0.001)
-    proxy = make_proxy(f"http://127.0.0.1:{server.port}", faults=[
-        {"type": "empty_response", "attributes": {"mode": "rst"}},
-    ])
+    proxy = make_proxy(
+        f"http://127.0.0.1:{server.port}",
+        faults=[
+            {"type": "empty_response", "attributes": {"mode": "rst"}},
+        ],
+    )
     raw = raw_client(proxy.port)
     raw.send(GET)
     assert raw.recv_to_end() == (b"", "rst")
@@ -285,9 +312,12 @@ def test_malformed_chunk_upstream_reaches_the_server_in_a_chunked_request(serve,
         await conn.fin()
 
     upstream = serve(handler)
-    proxy = make_proxy(upstream.url, faults=[
-        {"stream": "upstream", **fault("malformed_chunk", chunk=0, kind="wrong_size", size_delta=-2)},
-    ])
+    proxy = make_proxy(
+        upstream.url,
+        faults=[
+            {"stream": "upstream", **fault("malformed_chunk", chunk=0, kind="wrong_size", size_delta=-2)},
+        ],
+    )
     with client() as http:
         response = http.post(proxy.url + "/upload", content=iter([b"hello", b"world"]))
     assert response.status_code == 400
@@ -317,9 +347,12 @@ def test_truncate_chunk_cuts_inside_a_chunk_after_n_body_bytes(serve, make_proxy
 @pytest.mark.parametrize(("mode", "curl_exit", "how"), [("fin", 18, "fin"), ("rst", 56, "rst")])
 def test_truncate_chunk_as_clients_see_it(mode, curl_exit, how, lab_sse, make_proxy, raw_client, curl):
     server = lab_sse(events=5, interval=0.001)
-    proxy = make_proxy(f"http://127.0.0.1:{server.port}", faults=[
-        fault("truncate_chunk", after_bytes=22, mode=mode),  # at the boundary of chunks 0 and 1
-    ])
+    proxy = make_proxy(
+        f"http://127.0.0.1:{server.port}",
+        faults=[
+            fault("truncate_chunk", after_bytes=22, mode=mode),  # at the boundary of chunks 0 and 1
+        ],
+    )
     raw = raw_client(proxy.port)
     raw.send(GET)
     data, ended = raw.recv_to_end()
@@ -397,7 +430,9 @@ def test_close_delimited_turns_a_cut_that_httpx_reports_into_a_clean_looking_end
     assert "broke off after" in proxy.evidence[-1].detail
 
 
-def test_close_delimited_reframes_content_length_bodies_and_leaves_bodiless_ones(serve, make_proxy, raw_client):
+def test_close_delimited_reframes_content_length_bodies_and_leaves_bodiless_ones(
+    serve, make_proxy, raw_client
+):
     evs = events(2)
     no_content = encode_response(204, "No Content", [("Content-Length", "0")])
     for response, expected in ((sse_response(evs, chunked=False), b"".join(evs)), (no_content, None)):
@@ -426,8 +461,10 @@ def test_read_timeout_cuts_an_idle_stream_unfinished(lab_sse, make_proxy, raw_cl
     head, _, body = data.partition(b"\r\n\r\n")
     assert head.startswith(b"HTTP/1.1 200 ") and body == b"" and how == "fin"
     assert not server.sent or server.sent[0].time > proxy.evidence[0].t  # cut before the first event
-    assert proxy.evidence[0].detail == ("no data from the upstream for 300 ms in the middle of the response to"
-                                        " GET /events: closed it unfinished")
+    assert proxy.evidence[0].detail == (
+        "no data from the upstream for 300 ms in the middle of the response to"
+        " GET /events: closed it unfinished"
+    )
     with client() as http, pytest.raises(httpx.RemoteProtocolError):
         http.get(proxy.url + "/events")
 
@@ -449,7 +486,9 @@ def test_read_timeout_before_the_head_is_a_504(serve, make_proxy, raw_client):
     raw = raw_client(proxy.port)
     raw.send(GET)
     data, how = raw.recv_to_end()
-    assert data.startswith(b"HTTP/1.1 504 Gateway Time-out\r\n") and data.endswith(b"in time\n") and how == "fin"
+    assert (
+        data.startswith(b"HTTP/1.1 504 Gateway Time-out\r\n") and data.endswith(b"in time\n") and how == "fin"
+    )
     assert "before the response to GET /events: answered 504" in proxy.evidence[0].detail
 
 
@@ -481,9 +520,12 @@ def test_early_end_keep_open_on_a_content_length_stream(serve, make_proxy, raw_c
     first = sse_response(events(3), chunked=False)
     second = encode_response(200, "OK", [("Content-Length", "5")], b"again")
     upstream = serve(answering(first, second, then="wait"))
-    proxy = make_proxy(upstream.url, faults=[
-        {"type": "early_end", "attributes": {"after_events": 1, "then": "keep_open"}},
-    ])
+    proxy = make_proxy(
+        upstream.url,
+        faults=[
+            {"type": "early_end", "attributes": {"after_events": 1, "then": "keep_open"}},
+        ],
+    )
     with client() as http:
         response = http.get(proxy.url + "/events")
         assert response.headers["transfer-encoding"] == "chunked" and "content-length" not in response.headers
@@ -545,9 +587,12 @@ def test_content_length_claiming_less_corrupts_the_next_response(serve, make_pro
 
 def test_content_length_mismatch_on_a_chunked_stream_holds_it_to_the_end(lab_sse, make_proxy):
     server = lab_sse(events=4, interval=0.001)
-    proxy = make_proxy(f"http://127.0.0.1:{server.port}", faults=[
-        {"type": "content_length_mismatch", "attributes": {"delta": -1}},
-    ])
+    proxy = make_proxy(
+        f"http://127.0.0.1:{server.port}",
+        faults=[
+            {"type": "content_length_mismatch", "attributes": {"delta": -1}},
+        ],
+    )
     with client() as http:
         response = http.get(proxy.url + "/events")
     full = b"".join(encode_event(server.data(i), id=str(i)) for i in range(1, 5))
@@ -563,26 +608,37 @@ def test_content_length_mismatch_on_a_chunked_stream_holds_it_to_the_end(lab_sse
 
 def test_set_and_remove_header_on_the_response(lab_sse, make_proxy):
     server = lab_sse(events=2, interval=0.001)
-    proxy = make_proxy(f"http://127.0.0.1:{server.port}", faults=[
-        {"type": "set_header", "attributes": {"header": "Content-Type", "value": "text/plain"}},
-        {"type": "remove_header", "attributes": {"header": "cache-control"}},
-    ])
+    proxy = make_proxy(
+        f"http://127.0.0.1:{server.port}",
+        faults=[
+            {"type": "set_header", "attributes": {"header": "Content-Type", "value": "text/plain"}},
+            {"type": "remove_header", "attributes": {"header": "cache-control"}},
+        ],
+    )
     with client() as http:
         response = http.get(proxy.url + "/events")
     assert response.headers["content-type"] == "text/plain"
     assert "cache-control" not in response.headers
     assert ids_in(response.content) == ["1", "2"]  # the body is untouched
     assert [e.detail for e in proxy.evidence] == [
-        "Content-Type: 'text/plain' (was 'text/event-stream')", "removed cache-control ('no-store')",
+        "Content-Type: 'text/plain' (was 'text/event-stream')",
+        "removed cache-control ('no-store')",
     ]
 
 
 def test_set_header_upstream_changes_what_the_server_is_asked(lab_sse, make_proxy):
     """Last-Event-ID: 3 set on the request: the lab server resumes after event 3."""
     server = lab_sse(events=5, interval=0.001)
-    proxy = make_proxy(f"http://127.0.0.1:{server.port}", faults=[
-        {"type": "set_header", "stream": "upstream", "attributes": {"header": "Last-Event-ID", "value": "3"}},
-    ])
+    proxy = make_proxy(
+        f"http://127.0.0.1:{server.port}",
+        faults=[
+            {
+                "type": "set_header",
+                "stream": "upstream",
+                "attributes": {"header": "Last-Event-ID", "value": "3"},
+            },
+        ],
+    )
     with client() as http:
         response = http.get(proxy.url + "/events")
     assert ids_in(response.content) == ["4", "5"]
@@ -656,9 +712,12 @@ def test_gzip_to_an_http10_client_is_close_delimited(lab_sse, make_proxy, raw_cl
 
 def test_gzip_only_when_asked_with_curl(lab_sse, make_proxy, curl):
     server = lab_sse(events=2, interval=0.001)
-    proxy = make_proxy(f"http://127.0.0.1:{server.port}", faults=[
-        {"type": "gzip", "attributes": {"respect_accept_encoding": True, "flush": "sync"}},
-    ])
+    proxy = make_proxy(
+        f"http://127.0.0.1:{server.port}",
+        faults=[
+            {"type": "gzip", "attributes": {"respect_accept_encoding": True, "flush": "sync"}},
+        ],
+    )
     plain = curl("-N", "-i", proxy.url + "/events")  # curl asks for no encoding
     assert plain.returncode == 0 and b"Content-Encoding" not in plain.stdout
     asked = curl("-N", "-i", "--compressed", proxy.url + "/events")
@@ -689,9 +748,12 @@ def test_random_data_then_close_sends_seeded_garbage_at_the_byte_asked(serve, ma
 
 def test_random_data_then_close_as_httpx_and_curl_see_it(lab_sse, make_proxy, curl):
     server = lab_sse(events=3, interval=0.001)
-    proxy = make_proxy(f"http://127.0.0.1:{server.port}", faults=[
-        {"type": "random_data_then_close", "attributes": {"bytes": 200, "after_bytes": 0, "mode": "rst"}},
-    ])
+    proxy = make_proxy(
+        f"http://127.0.0.1:{server.port}",
+        faults=[
+            {"type": "random_data_then_close", "attributes": {"bytes": 200, "after_bytes": 0, "mode": "rst"}},
+        ],
+    )
     with client() as http, pytest.raises((httpx.RemoteProtocolError, httpx.ReadError)):
         with http.stream("GET", proxy.url + "/events") as response:
             for _ in response.iter_bytes():
@@ -706,35 +768,61 @@ def test_random_data_then_close_as_httpx_and_curl_see_it(lab_sse, make_proxy, cu
 @pytest.mark.parametrize(
     ("fault", "message"),
     [
-        ({"type": "malformed_chunk", "attributes": {"kind": "bogus"}},
-         "fault #1 (malformed_chunk): attributes.kind: must be one of"
-         " 'bad_hex', 'missing_crlf' or 'wrong_size' (got 'bogus')"),
-        ({"type": "malformed_chunk", "attributes": {"kind": "wrong_size", "size_delta": 0}},
-         "fault #1 (malformed_chunk): attributes.size_delta: Value error, must not be 0"),
-        ({"type": "http_status", "attributes": {"status": 700}},
-         "fault #1 (http_status): attributes.status: Input should be less than or equal to 599 (got 700)"),
-        ({"type": "http_status", "attributes": {"headers": {"Retry-After": "1\r\nX: y"}}},
-         "attributes.headers: Value error, the value of Retry-After contains CR, LF or NUL"),
-        ({"type": "http_status", "attributes": {"when": "later"}},
-         "attributes.when: must be one of 'request' or 'response' (got 'later')"),
-        ({"type": "http_status", "stream": "upstream"},
-         "fault #1 (http_status): stream: http_status works only on downstream"),
-        ({"type": "truncate_chunk", "attributes": {"after_bytes": -1}},
-         "attributes.after_bytes: Input should be greater than or equal to 0 (got -1)"),
-        ({"type": "truncate_chunk", "attributes": {"mode": "hard"}},
-         "attributes.mode: must be one of 'fin' or 'rst'"),
+        (
+            {"type": "malformed_chunk", "attributes": {"kind": "bogus"}},
+            "fault #1 (malformed_chunk): attributes.kind: must be one of"
+            " 'bad_hex', 'missing_crlf' or 'wrong_size' (got 'bogus')",
+        ),
+        (
+            {"type": "malformed_chunk", "attributes": {"kind": "wrong_size", "size_delta": 0}},
+            "fault #1 (malformed_chunk): attributes.size_delta: Value error, must not be 0",
+        ),
+        (
+            {"type": "http_status", "attributes": {"status": 700}},
+            "fault #1 (http_status): attributes.status: Input should be less than or equal to 599 (got 700)",
+        ),
+        (
+            {"type": "http_status", "attributes": {"headers": {"Retry-After": "1\r\nX: y"}}},
+            "attributes.headers: Value error, the value of Retry-After contains CR, LF or NUL",
+        ),
+        (
+            {"type": "http_status", "attributes": {"when": "later"}},
+            "attributes.when: must be one of 'request' or 'response' (got 'later')",
+        ),
+        (
+            {"type": "http_status", "stream": "upstream"},
+            "fault #1 (http_status): stream: http_status works only on downstream",
+        ),
+        (
+            {"type": "truncate_chunk", "attributes": {"after_bytes": -1}},
+            "attributes.after_bytes: Input should be greater than or equal to 0 (got -1)",
+        ),
+        (
+            {"type": "truncate_chunk", "attributes": {"mode": "hard"}},
+            "attributes.mode: must be one of 'fin' or 'rst'",
+        ),
         ({"type": "content_length_mismatch", "attributes": {}}, "attributes.delta: Field required"),
-        ({"type": "content_length_mismatch", "attributes": {"delta": 0}},
-         "attributes.delta: Value error, must not be 0"),
-        ({"type": "set_header", "attributes": {"header": "Bad Name", "value": "x"}},
-         "fault #1 (set_header): attributes.header: Value error, 'Bad Name' is not a header field name"),
+        (
+            {"type": "content_length_mismatch", "attributes": {"delta": 0}},
+            "attributes.delta: Value error, must not be 0",
+        ),
+        (
+            {"type": "set_header", "attributes": {"header": "Bad Name", "value": "x"}},
+            "fault #1 (set_header): attributes.header: Value error, 'Bad Name' is not a header field name",
+        ),
         ({"type": "remove_header", "attributes": {}}, "attributes.header: Field required"),
-        ({"type": "gzip", "attributes": {"flush": "full"}},
-         "attributes.flush: must be one of 'none' or 'sync'"),
-        ({"type": "early_end", "attributes": {"after_events": 1, "then": "hold"}},
-         "attributes.then: must be one of 'close' or 'keep_open'"),
-        ({"type": "random_data_then_close", "attributes": {"bytes": 0}},
-         "attributes.bytes: Input should be greater than or equal to 1 (got 0)"),
+        (
+            {"type": "gzip", "attributes": {"flush": "full"}},
+            "attributes.flush: must be one of 'none' or 'sync'",
+        ),
+        (
+            {"type": "early_end", "attributes": {"after_events": 1, "then": "hold"}},
+            "attributes.then: must be one of 'close' or 'keep_open'",
+        ),
+        (
+            {"type": "random_data_then_close", "attributes": {"bytes": 0}},
+            "attributes.bytes: Input should be greater than or equal to 1 (got 0)",
+        ),
         ({"type": "empty_response", "attributes": {"after": 1}}, "attributes.after: unknown field"),
     ],
 )

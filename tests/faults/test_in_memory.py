@@ -14,8 +14,7 @@ import random
 import pytest
 from fault_memory import GET, SSE_HEAD, Run, Until, Wait, event, run, sse_reads, sse_response
 
-from faultproxy.faults import FaultSet, Pipeline, parse_cli_fault, parse_fault
-from faultproxy.faults.spec import FaultSpecError
+from faultproxy.faults import FaultSet, Pipeline, parse_fault
 from faultproxy.wire.chunked import encode_chunk, encode_chunked, encode_last_chunk
 from faultproxy.wire.http import parse_request_head
 
@@ -274,7 +273,14 @@ def test_match_limits_a_fault_to_the_requests_it_names() -> None:
 def test_evidence_says_where_the_fault_fired() -> None:
     result = run([{"name": "cut", **fault("sse_drop", event_index=1)}], sse_reads([1, 2, 3]))
     (fired,) = result.evidence
-    assert (fired.fault, fired.fault_type, fired.conn, fired.direction, fired.exchange, fired.event_index) == (
+    assert (
+        fired.fault,
+        fired.fault_type,
+        fired.conn,
+        fired.direction,
+        fired.exchange,
+        fired.event_index,
+    ) == (
         "cut",
         "sse_drop",
         1,

@@ -41,7 +41,9 @@ def test_error_event_replaces_the_rest_of_the_answer_with_the_dialects_error(dia
         assert view.data[-1] == "[DONE]" and message.error["type"] == "server_error"
     else:
         assert view.types[-2:] == ["error", "response.failed"]
-        assert json.loads(view.data[-1])["sequence_number"] == json.loads(view.data[-2])["sequence_number"] + 1
+        assert (
+            json.loads(view.data[-1])["sequence_number"] == json.loads(view.data[-2])["sequence_number"] + 1
+        )
 
 
 def test_an_anthropic_error_event_without_the_responses_request_id_makes_one_of_the_same_form():
@@ -66,13 +68,20 @@ def test_error_event_matches_the_mocks_own_error_after(dialect):
     own, _ = through([], mock_exchange(dialect, error_after=3)[0], dialect)
     assert faulted.types == own.types
     a, b = faulted.message(), own.message()
-    assert (a.text, a.error["type"], a.finish_reason, a.sentinel) == (b.text, b.error["type"], b.finish_reason, b.sentinel)
+    assert (a.text, a.error["type"], a.finish_reason, a.sentinel) == (
+        b.text,
+        b.error["type"],
+        b.finish_reason,
+        b.sentinel,
+    )
 
 
 @pytest.mark.parametrize("dialect", DIALECTS)
 def test_stall_keeps_the_stream_alive_with_the_dialects_keepalive(dialect):
     raw, truth = mock_exchange(dialect)
-    view, evidence = through([fault("llm_stall", after_deltas=2, duration_ms=1000, ping_ms=300)], raw, dialect)
+    view, evidence = through(
+        [fault("llm_stall", after_deltas=2, duration_ms=1000, ping_ms=300)], raw, dialect
+    )
     assert view.waits == pytest.approx(1.0)
     assert view.message().text == truth.text and view.complete  # nothing lost, only late
     pings = view.body.count(b"event: ping") if dialect == "anthropic" else view.body.count(b": keep-alive")
@@ -101,7 +110,11 @@ def test_no_sentinel_ends_the_body_cleanly_without_it(dialect):
     view, _ = through([fault("llm_no_sentinel")], raw, dialect)
     message = view.message()
     assert view.complete and not message.sentinel and message.text == truth.text
-    assert "[DONE]" not in view.data and "message_stop" not in view.types and "response.completed" not in view.types
+    assert (
+        "[DONE]" not in view.data
+        and "message_stop" not in view.types
+        and "response.completed" not in view.types
+    )
 
 
 @pytest.mark.parametrize("dialect", DIALECTS)
@@ -171,10 +184,15 @@ def test_reorder_of_a_single_block_does_nothing():
     assert view.message().text == truth.text and evidence == []
 
 
-@pytest.mark.parametrize(("dialect", "status", "kind"), [
-    ("anthropic", 529, "overloaded_error"), ("anthropic", 429, "rate_limit_error"),
-    ("chat", 429, "requests"), ("responses", 503, "server_error"),
-])
+@pytest.mark.parametrize(
+    ("dialect", "status", "kind"),
+    [
+        ("anthropic", 529, "overloaded_error"),
+        ("anthropic", 429, "rate_limit_error"),
+        ("chat", 429, "requests"),
+        ("responses", 503, "server_error"),
+    ],
+)
 def test_overloaded_answers_before_the_stream_in_the_apis_shape(dialect, status, kind):
     from llm_support import request_bytes
 
@@ -194,8 +212,17 @@ def test_overloaded_answers_before_the_stream_in_the_apis_shape(dialect, status,
     assert (head.headers.get("x-should-retry") == b"true") == (dialect == "anthropic")
 
 
-@pytest.mark.parametrize(("dialect", "status"), [("anthropic", 529), ("anthropic", 429), ("anthropic", 503),
-                                                  ("chat", 429), ("chat", 503), ("responses", 500)])
+@pytest.mark.parametrize(
+    ("dialect", "status"),
+    [
+        ("anthropic", 529),
+        ("anthropic", 429),
+        ("anthropic", 503),
+        ("chat", 429),
+        ("chat", 503),
+        ("responses", 500),
+    ],
+)
 def test_overloaded_refuses_as_the_mocks_error_status_does(dialect, status):
     """The fault's refusal and the mock's ``error_status`` are the same JSON, headers that matter too."""
     from llm_support import request_bytes
@@ -208,7 +235,9 @@ def test_overloaded_refuses_as_the_mocks_error_status_does(dialect, status):
     for body in (faulted, mine):
         body.pop("request_id", None)
         if "Rate limit reached" in body.get("error", {}).get("message", ""):
-            body["error"]["message"] = body["error"]["message"].replace(" for m in", " in")  # the fault sees no body
+            body["error"]["message"] = body["error"]["message"].replace(
+                " for m in", " in"
+            )  # the fault sees no body
     assert faulted == mine
     for name in (b"retry-after", b"retry-after-ms", b"x-should-retry"):
         assert faulted_head.headers.get(name) == mock_head.headers.get(name), name
@@ -223,19 +252,37 @@ def _answer(raw: bytes):
 
 
 LLM_FAULTS = [
-    fault("llm_error_event", after_deltas=2), fault("llm_stall", after_deltas=1, duration_ms=50, ping_ms=20),
-    fault("llm_hold_open"), fault("llm_no_sentinel"), fault("llm_no_usage"), fault("llm_duplicate_delta"),
-    fault("llm_tool_args_cut"), fault("llm_reorder", unit="block"), fault("llm_reorder", index=1),
+    fault("llm_error_event", after_deltas=2),
+    fault("llm_stall", after_deltas=1, duration_ms=50, ping_ms=20),
+    fault("llm_hold_open"),
+    fault("llm_no_sentinel"),
+    fault("llm_no_usage"),
+    fault("llm_duplicate_delta"),
+    fault("llm_tool_args_cut"),
+    fault("llm_reorder", unit="block"),
+    fault("llm_reorder", index=1),
 ]
 
 
-PLAIN_SSE = (b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n"
-             + b"".join(b"%x\r\n%s\r\n" % (len(block), block) for block in (
-                 b": hello\n\n", b"id: 1\ndata: one\n\n", b"event: tick\ndata: two\n\n",
-                 b'data: {"n": 3}\n\n', b"data: [DONE]\n\n")) + b"0\r\n\r\n")
+PLAIN_SSE = (
+    b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n"
+    + b"".join(
+        b"%x\r\n%s\r\n" % (len(block), block)
+        for block in (
+            b": hello\n\n",
+            b"id: 1\ndata: one\n\n",
+            b"event: tick\ndata: two\n\n",
+            b'data: {"n": 3}\n\n',
+            b"data: [DONE]\n\n",
+        )
+    )
+    + b"0\r\n\r\n"
+)
 
 
-@pytest.mark.parametrize("spec", LLM_FAULTS, ids=lambda f: f["type"] + "".join(f"-{v}" for v in f["attributes"].values()))
+@pytest.mark.parametrize(
+    "spec", LLM_FAULTS, ids=lambda f: f["type"] + "".join(f"-{v}" for v in f["attributes"].values())
+)
 def test_an_llm_fault_passes_a_plain_event_stream_through_and_says_why(spec):
     # review2 item 6: llm_error_event wrote an OpenAI error into a plain stream, llm_stall stalled it
     fault_set = FaultSet([parse_fault(spec)])
@@ -249,13 +296,22 @@ def test_an_llm_fault_passes_a_plain_event_stream_through_and_says_why(spec):
 
 
 @settings(max_examples=40, deadline=None)
-@given(dialect=st.sampled_from(DIALECTS), which=st.integers(0, len(LLM_FAULTS) - 1), split=st.integers(1, 300),
-       tools=st.booleans())
+@given(
+    dialect=st.sampled_from(DIALECTS),
+    which=st.integers(0, len(LLM_FAULTS) - 1),
+    split=st.integers(1, 300),
+    tools=st.booleans(),
+)
 def test_what_a_client_parses_does_not_depend_on_the_read_splits(dialect, which, split, tools):
     raw, _ = _cached(dialect, tools)
     whole, evidence = through([LLM_FAULTS[which]], raw, dialect)
     pieces, evidence_split = through([LLM_FAULTS[which]], raw, dialect, split=split)
-    assert (pieces.data, pieces.complete, pieces.held, pieces.waits) == (whole.data, whole.complete, whole.held, whole.waits)
+    assert (pieces.data, pieces.complete, pieces.held, pieces.waits) == (
+        whole.data,
+        whole.complete,
+        whole.held,
+        whole.waits,
+    )
     assert [e["detail"] for e in evidence_split] == [e["detail"] for e in evidence]
 
 
@@ -283,7 +339,12 @@ def _tokens(text: str, n: int) -> str:
 SAME = [
     ("llm_error_event", {"after_deltas": 3}, {"error_after": 3}, False),
     ("llm_error_event", {"after_deltas": 5}, {"error_after": 5}, True),
-    ("llm_stall", {"after_deltas": 2, "duration_ms": 40, "ping_ms": 15}, {"stall_after": 2, "stall_ms": 40, "ping_ms": 15}, False),
+    (
+        "llm_stall",
+        {"after_deltas": 2, "duration_ms": 40, "ping_ms": 15},
+        {"stall_after": 2, "stall_ms": 40, "ping_ms": 15},
+        False,
+    ),
     ("llm_no_sentinel", {}, {"omit_sentinel": True}, False),
     ("llm_no_usage", {}, {"omit_usage": True}, False),
     ("llm_duplicate_delta", {"delta_index": 2}, {"duplicate_delta": 2}, False),
@@ -309,7 +370,9 @@ def test_the_mocks_own_option_sends_what_the_fault_makes(dialect, kind, attribut
 
 
 def test_the_anthropic_mock_swaps_blocks_as_the_fault_does():
-    faulted, _ = through([fault("llm_reorder", unit="block")], mock_exchange("anthropic", tools=True)[0], "anthropic")
+    faulted, _ = through(
+        [fault("llm_reorder", unit="block")], mock_exchange("anthropic", tools=True)[0], "anthropic"
+    )
     mine, _ = through([], mock_exchange("anthropic", tools=True, swap_blocks=True)[0], "anthropic")
     assert _no_pings(mine.types) == _no_pings(faulted.types)
     assert _comparable(mine.message()) == _comparable(faulted.message())
@@ -317,12 +380,19 @@ def test_the_anthropic_mock_swaps_blocks_as_the_fault_does():
 
 def _events(view) -> list[tuple[str, object]]:
     """The events' types and JSON, without pings and the fields that tell the time."""
+
     def timeless(value):
         if isinstance(value, dict):
-            return {k: timeless(v) for k, v in value.items() if k not in ("created", "created_at", "obfuscation")}
+            return {
+                k: timeless(v) for k, v in value.items() if k not in ("created", "created_at", "obfuscation")
+            }
         return value
-    return [(e.type, timeless(json.loads(e.data)) if e.data.startswith("{") else e.data)
-            for e in view.events if e.type != "ping"]
+
+    return [
+        (e.type, timeless(json.loads(e.data)) if e.data.startswith("{") else e.data)
+        for e in view.events
+        if e.type != "ping"
+    ]
 
 
 def _no_pings(types: list[str]) -> list[str]:
@@ -345,8 +415,14 @@ def test_llm_faults_by_name_from_the_cli_flag_and_the_toxic_shape():
 
     spec = parse_cli_fault("llm_tool_args_cut:after_fragments=2,then=end")
     assert spec.type == "llm_tool_args_cut" and spec.attributes.after_fragments == 2
-    toxic = parse_fault({"name": "slow", "type": "llm_stall", "stream": "downstream",
-                         "attributes": {"duration_ms": 500, "ping_ms": 100}})
+    toxic = parse_fault(
+        {
+            "name": "slow",
+            "type": "llm_stall",
+            "stream": "downstream",
+            "attributes": {"duration_ms": 500, "ping_ms": 100},
+        }
+    )
     assert toxic.as_dict()["attributes"]["ping_ms"] == 100
     with pytest.raises(FaultSpecError, match="then"):
         parse_cli_fault("llm_tool_args_cut:then=later")

@@ -26,7 +26,9 @@ QUIET_S = 0.5  # a held connection must stay silent and open at least this long
 READ_S = 20.0  # a stream meant to complete may pause this long between reads (a loaded machine)
 
 
-def fetch(port: int, dialect: str, *, tools: bool = False, quiet_s: float = READ_S) -> tuple[View, list[float], str]:
+def fetch(
+    port: int, dialect: str, *, tools: bool = False, quiet_s: float = READ_S
+) -> tuple[View, list[float], str]:
     """One streamed request through the proxy: the view, each event's arrival time, how it ended
     (``open``: nothing came for ``quiet_s``, which is short only where the test expects silence)."""
     view, times = View(), []
@@ -85,7 +87,9 @@ def test_llm_fault_through_the_proxy(kind, attributes, dialect, tools, make_prox
     evidence = [e for e in proxy.evidence if e.fault_type == kind]
     assert evidence, f"{kind} did not fire"
     if kind == "llm_overloaded":
-        assert view.status == 529 and truth is None and end == "complete"  # the upstream never saw the request
+        assert (
+            view.status == 529 and truth is None and end == "complete"
+        )  # the upstream never saw the request
         assert json.loads(view.body)["error"]["type"] == "overloaded_error"
         return
     assert view.status == 200

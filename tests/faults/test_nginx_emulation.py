@@ -37,8 +37,13 @@ class Seen:
     status: int | None = None
 
 
-def run(faults: list[dict[str, Any]], reads: list[tuple[float, bytes]], *, eof: float | None = None,
-        until: float = 60.0) -> tuple[Seen, list[str]]:
+def run(
+    faults: list[dict[str, Any]],
+    reads: list[tuple[float, bytes]],
+    *,
+    eof: float | None = None,
+    until: float = 60.0,
+) -> tuple[Seen, list[str]]:
     """Feed ``reads`` ((time, bytes) from the upstream), then its FIN at ``eof``; ring alarms up to
     ``until``. Returns what the client saw and the faults' evidence."""
     faultset = FaultSet([parse_fault(f, index=i) for i, f in enumerate(faults)])
@@ -124,8 +129,10 @@ def test_read_timeout_cuts_after_the_upstreams_last_read_and_drops_what_is_held(
     reads = stream(3, 0.1, end=False)
     seen, evidence = run([buffer("nginx-http10"), timeout(1500)], reads)
     assert seen.status == 200 and seen.events == [] and seen.end == "cut" and seen.t_end == 1.8
-    assert evidence[-1] == "no data from the upstream for 1500 ms in the middle of the response to GET /events: " \
-                           "closed it unfinished"
+    assert (
+        evidence[-1] == "no data from the upstream for 1500 ms in the middle of the response to GET /events: "
+        "closed it unfinished"
+    )
     unbuffered, _ = run([timeout(1500)], reads)  # what nginx had passed on stays passed on
     assert [t for _, t in unbuffered.events] == [0.1, 0.2, 0.3] and unbuffered.t_end == 1.8
 
@@ -149,7 +156,9 @@ def test_a_buffer_holds_the_response_head_until_its_first_batch():
     assert held.head == 2.0 and {t for _, t in held.events} == {2.0} and held.end == "clean"
     passing, _ = run([buffer("nginx-http11")], stream(8, 0.25))
     assert passing.head == 0.25 and [t for _, t in passing.events] == [0.25 * k for k in range(1, 9)]
-    gzipped, _ = run([buffer("nginx-gzip"), {"type": "gzip", "attributes": {"flush": "sync"}}], stream(8, 0.25))
+    gzipped, _ = run(
+        [buffer("nginx-gzip"), {"type": "gzip", "attributes": {"flush": "sync"}}], stream(8, 0.25)
+    )
     assert gzipped.head == 2.0 and gzipped.end == "clean"
     unbuffered, _ = run([{"type": "gzip", "attributes": {"flush": "sync"}}], stream(8, 0.25))
     assert unbuffered.head == 0.0
@@ -172,7 +181,10 @@ def test_the_old_default_hop_ends_a_broken_upstream_body_cleanly():
     chunked, nginx sees it broken and the client's body is cut."""
     cut = stream(3, 0.25, end=False)
     hop = {"type": "upstream_http10"}
-    for order in ([hop, buffer("nginx-http10")], [buffer("nginx-http10"), hop]):  # held events first, then the end
+    for order in (
+        [hop, buffer("nginx-http10")],
+        [buffer("nginx-http10"), hop],
+    ):  # held events first, then the end
         old, evidence = run(order, cut, eof=0.8)
         assert [i for i, _ in old.events] == ["1", "2", "3"] and old.end == "clean" and old.t_end == 0.8
         assert old.head == 0.8 and any("ends cleanly" in e for e in evidence)

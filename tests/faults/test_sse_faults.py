@@ -120,8 +120,9 @@ def fired(proxy: Any, type_: str | None = None) -> list[Any]:
     return [e for e in proxy.evidence if type_ is None or e.fault_type == type_]
 
 
-def scripted(blocks: list[bytes], *, gate: threading.Event | None = None, gate_before: int = 0,
-             end: str = "last-chunk") -> Callable[[Conn], Any]:
+def scripted(
+    blocks: list[bytes], *, gate: threading.Event | None = None, gate_before: int = 0, end: str = "last-chunk"
+) -> Callable[[Conn], Any]:
     """An SSE upstream writing ``blocks`` one chunk each; before block ``gate_before`` it waits for
     ``gate`` (the test's signal). ``end``: the last chunk then FIN, or ``"fin"`` alone (cut short)."""
 
@@ -143,7 +144,10 @@ def scripted(blocks: list[bytes], *, gate: threading.Event | None = None, gate_b
 
 def ticks(n: int = 5) -> list[bytes]:
     """Events 1..n: JSON data, ids, alternating types ``tick``/``tock``."""
-    return [encode_event(json.dumps({"n": i}), event="tick" if i % 2 else "tock", id=str(i)) for i in range(1, n + 1)]
+    return [
+        encode_event(json.dumps({"n": i}), event="tick" if i % 2 else "tock", id=str(i))
+        for i in range(1, n + 1)
+    ]
 
 
 @pytest.fixture
@@ -176,15 +180,21 @@ def test_sse_drop_every_nth_and_by_type(make_proxy, serve, raw_client):
 
 def test_sse_disconnect_fin_cuts_the_body_after_n_events(lab_sse, make_proxy, raw_client):
     server = lab_sse(events=6, interval=0.002)
-    proxy = make_proxy(upstream(server), faults=[{"type": "sse_disconnect", "attributes": {"after_events": 2}}])
+    proxy = make_proxy(
+        upstream(server), faults=[{"type": "sse_disconnect", "attributes": {"after_events": 2}}]
+    )
     seen = watch(raw_client, proxy).pump()
     assert seen.ids == ["1", "2"]
     assert seen.end == "fin" and not seen.complete  # no terminating chunk: the client can tell
     assert [(e.event_index, e.exchange) for e in fired(proxy)] == [(1, 1)]
 
 
-def test_sse_disconnect_rst_resets_the_client_and_cancels_the_sse_starlette_generator(starlette, make_proxy, raw_client):
-    proxy = make_proxy(starlette.url, faults=[{"type": "sse_disconnect", "attributes": {"after_events": 3, "mode": "rst"}}])
+def test_sse_disconnect_rst_resets_the_client_and_cancels_the_sse_starlette_generator(
+    starlette, make_proxy, raw_client
+):
+    proxy = make_proxy(
+        starlette.url, faults=[{"type": "sse_disconnect", "attributes": {"after_events": 3, "mode": "rst"}}]
+    )
     seen = watch(raw_client, proxy, b"/forever").pump()
     assert seen.end == "rst"
     assert seen.ids == ["1", "2", "3"]
@@ -194,7 +204,9 @@ def test_sse_disconnect_rst_resets_the_client_and_cancels_the_sse_starlette_gene
 
 def test_sse_disconnect_before_the_first_event(lab_sse, make_proxy, raw_client):
     server = lab_sse(events=3, interval=0.002)
-    proxy = make_proxy(upstream(server), faults=[{"type": "sse_disconnect", "attributes": {"after_events": 0}}])
+    proxy = make_proxy(
+        upstream(server), faults=[{"type": "sse_disconnect", "attributes": {"after_events": 0}}]
+    )
     seen = watch(raw_client, proxy).pump()
     assert seen.head is not None and seen.head.status == 200
     assert seen.events == [] and seen.end == "fin" and not seen.complete
@@ -215,8 +227,11 @@ def test_sse_duplicate_sends_the_event_twice_with_the_same_id(lab_sse, make_prox
 def test_sse_duplicate_fraction_is_seeded_on_sse_starlette(starlette, make_proxy, raw_client):
     runs = []
     for _ in range(2):
-        proxy = make_proxy(starlette.url, seed=11,
-                           faults=[{"type": "sse_duplicate", "attributes": {"fraction": 0.4, "copies": 2}}])
+        proxy = make_proxy(
+            starlette.url,
+            seed=11,
+            faults=[{"type": "sse_duplicate", "attributes": {"fraction": 0.4, "copies": 2}}],
+        )
         seen = watch(raw_client, proxy, b"/events?n=12").pump()
         picked = [e.event_index for e in fired(proxy)]
         expected = []
@@ -254,7 +269,9 @@ def test_sse_reorder_window_and_end_of_body(make_proxy, serve, raw_client):
 def test_sse_delay_spreads_a_burst_out(lab_sse, make_proxy, raw_client):
     server = lab_sse(events=4, interval=0)
     delay = 0.06
-    proxy = make_proxy(upstream(server), faults=[{"type": "sse_delay", "attributes": {"delay_ms": delay * 1000}}])
+    proxy = make_proxy(
+        upstream(server), faults=[{"type": "sse_delay", "attributes": {"delay_ms": delay * 1000}}]
+    )
     seen = watch(raw_client, proxy).pump()
     assert seen.ids == ["1", "2", "3", "4"] and seen.complete
     for k, t in enumerate(seen.times):  # the waits add up: event k waited k+1 delays, at least
@@ -266,8 +283,11 @@ def test_sse_delay_jitter_is_seeded(lab_sse, make_proxy, raw_client):
     details = []
     for _ in range(2):
         server = lab_sse(events=4, interval=0)
-        proxy = make_proxy(upstream(server), seed=3,
-                           faults=[{"type": "sse_delay", "attributes": {"delay_ms": 10, "jitter_ms": 8}}])
+        proxy = make_proxy(
+            upstream(server),
+            seed=3,
+            faults=[{"type": "sse_delay", "attributes": {"delay_ms": 10, "jitter_ms": 8}}],
+        )
         assert watch(raw_client, proxy).pump().ids == ["1", "2", "3", "4"]
         details.append([e.detail for e in fired(proxy)])
     assert details[0] == details[1] and len(set(details[0])) > 1
@@ -278,7 +298,10 @@ def test_sse_delay_jitter_is_seeded(lab_sse, make_proxy, raw_client):
 
 def test_sse_stall_goes_silent_then_resumes(lab_sse, make_proxy, raw_client):
     server = lab_sse(events=5, interval=0.002)
-    proxy = make_proxy(upstream(server), faults=[{"type": "sse_stall", "attributes": {"after_events": 2, "duration_ms": 300}}])
+    proxy = make_proxy(
+        upstream(server),
+        faults=[{"type": "sse_stall", "attributes": {"after_events": 2, "duration_ms": 300}}],
+    )
     seen = watch(raw_client, proxy).pump()
     assert seen.ids == ["1", "2", "3", "4", "5"] and seen.complete
     (stall,) = fired(proxy)
@@ -311,39 +334,65 @@ def _json_ok(data: str) -> bool:
 
 CORRUPT_CHECKS: dict[str, Callable[[Watch], None]] = {
     "invalid_json": lambda w: (
-        w.ids == ["1", "2", "3", "4", "5"]
-        and [_json_ok(e.data) for e in w.events] == [True, True, False, True, True]
-    ) or pytest.fail(repr(w.events)),
+        (
+            w.ids == ["1", "2", "3", "4", "5"]
+            and [_json_ok(e.data) for e in w.events] == [True, True, False, True, True]
+        )
+        or pytest.fail(repr(w.events))
+    ),
     "invalid_utf8": lambda w: (
-        w.events[2].data.startswith("\ufffd") and w.events[2].data[1:] == '{"n": 3}'
-        and not any("\ufffd" in e.data for i, e in enumerate(w.events) if i != 2)
-    ) or pytest.fail(repr(w.events)),
-    "missing_blank_line": lambda w: (  # event 3 merges into event 4
-        w.ids == ["1", "2", "4", "5"] and w.events[2].data == '{"n": 3}\n{"n": 4}'
-    ) or pytest.fail(repr(w.events)),
-    "cr_only": lambda w: (  # a correct parser reads CR endings: nothing lost
-        w.ids == ["1", "2", "3", "4", "5"] and b'event: tick\rid: 3\rdata: {"n": 3}\r\r' in w.body
-    ) or pytest.fail(repr(w.body)),
-    "mixed_line_endings": lambda w: (  # LF fields, a CRLF blank line: nothing lost to a correct parser
-        w.ids == ["1", "2", "3", "4", "5"] and b'event: tick\nid: 3\ndata: {"n": 3}\n\r\n' in w.body
-    ) or pytest.fail(repr(w.body)),
-    "bom": lambda w: (  # mid-stream the BOM hides the first line: the event type
-        BOM in w.body and [(e.id, e.type) for e in w.events][2] == ("3", "message")
-        and w.events[3].type == "tock"
-    ) or pytest.fail(repr(w.events)),
+        (
+            w.events[2].data.startswith("\ufffd")
+            and w.events[2].data[1:] == '{"n": 3}'
+            and not any("\ufffd" in e.data for i, e in enumerate(w.events) if i != 2)
+        )
+        or pytest.fail(repr(w.events))
+    ),
+    "missing_blank_line": lambda w: (
+        (  # event 3 merges into event 4
+            w.ids == ["1", "2", "4", "5"] and w.events[2].data == '{"n": 3}\n{"n": 4}'
+        )
+        or pytest.fail(repr(w.events))
+    ),
+    "cr_only": lambda w: (
+        (  # a correct parser reads CR endings: nothing lost
+            w.ids == ["1", "2", "3", "4", "5"] and b'event: tick\rid: 3\rdata: {"n": 3}\r\r' in w.body
+        )
+        or pytest.fail(repr(w.body))
+    ),
+    "mixed_line_endings": lambda w: (
+        (  # LF fields, a CRLF blank line: nothing lost to a correct parser
+            w.ids == ["1", "2", "3", "4", "5"] and b'event: tick\nid: 3\ndata: {"n": 3}\n\r\n' in w.body
+        )
+        or pytest.fail(repr(w.body))
+    ),
+    "bom": lambda w: (
+        (  # mid-stream the BOM hides the first line: the event type
+            BOM in w.body
+            and [(e.id, e.type) for e in w.events][2] == ("3", "message")
+            and w.events[3].type == "tock"
+        )
+        or pytest.fail(repr(w.events))
+    ),
     "no_space": lambda w: (
-        w.ids == ["1", "2", "3", "4", "5"] and b'data:{"n": 3}\n' in w.body and b"event:tick" in w.body
-    ) or pytest.fail(repr(w.body)),
-    "field_typo": lambda w: (  # the event never fires, but its id still counts
-        w.ids == ["1", "2", "4", "5"] and b'dta: {"n": 3}' in w.body
-    ) or pytest.fail(repr(w.events)),
+        (w.ids == ["1", "2", "3", "4", "5"] and b'data:{"n": 3}\n' in w.body and b"event:tick" in w.body)
+        or pytest.fail(repr(w.body))
+    ),
+    "field_typo": lambda w: (
+        (  # the event never fires, but its id still counts
+            w.ids == ["1", "2", "4", "5"] and b'dta: {"n": 3}' in w.body
+        )
+        or pytest.fail(repr(w.events))
+    ),
 }
 
 
 @pytest.mark.parametrize("kind", sorted(CORRUPT_CHECKS))
 def test_sse_corrupt_kinds_as_a_client_sees_them(kind, make_proxy, serve, raw_client):
     server = serve(scripted(ticks(5)))
-    proxy = make_proxy(server.url, faults=[{"type": "sse_corrupt", "attributes": {"kind": kind, "event_index": 2}}])
+    proxy = make_proxy(
+        server.url, faults=[{"type": "sse_corrupt", "attributes": {"kind": kind, "event_index": 2}}]
+    )
     seen = watch(raw_client, proxy).pump()
     assert seen.complete
     CORRUPT_CHECKS[kind](seen)
@@ -351,7 +400,10 @@ def test_sse_corrupt_kinds_as_a_client_sees_them(kind, make_proxy, serve, raw_cl
 
 
 def test_sse_corrupt_keeps_crlf_and_fields_on_sse_starlette(starlette, make_proxy, raw_client):
-    proxy = make_proxy(starlette.url, faults=[{"type": "sse_corrupt", "attributes": {"kind": "invalid_utf8", "event_index": 0}}])
+    proxy = make_proxy(
+        starlette.url,
+        faults=[{"type": "sse_corrupt", "attributes": {"kind": "invalid_utf8", "event_index": 0}}],
+    )
     seen = watch(raw_client, proxy, b"/events?n=3").pump()
     first = seen.events[0]
     sent = starlette.record.sent[0]
@@ -364,8 +416,11 @@ def test_sse_corrupt_fraction_is_seeded(lab_sse, make_proxy, raw_client):
     broken = []
     for _ in range(2):
         server = lab_sse(events=20, interval=0)
-        proxy = make_proxy(upstream(server), seed=5,
-                           faults=[{"type": "sse_corrupt", "attributes": {"kind": "invalid_json", "fraction": 0.3}}])
+        proxy = make_proxy(
+            upstream(server),
+            seed=5,
+            faults=[{"type": "sse_corrupt", "attributes": {"kind": "invalid_json", "fraction": 0.3}}],
+        )
         seen = watch(raw_client, proxy).pump()
         bad = [i for i, e in enumerate(seen.events) if not _json_ok(e.data)]
         assert bad == [e.event_index for e in fired(proxy)]
@@ -378,7 +433,9 @@ def test_sse_corrupt_fraction_is_seeded(lab_sse, make_proxy, raw_client):
 
 def test_sse_split_fixed_events_straddle_reads(lab_sse, make_proxy, raw_client):
     server = lab_sse(events=6, interval=0.005)
-    proxy = make_proxy(upstream(server), faults=[{"type": "sse_split", "attributes": {"size": 5, "gap_ms": 3}}])
+    proxy = make_proxy(
+        upstream(server), faults=[{"type": "sse_split", "attributes": {"size": 5, "gap_ms": 3}}]
+    )
     seen = watch(raw_client, proxy).pump()
     assert seen.ids == [str(n) for n in range(1, 7)] and seen.complete
     assert [e.data for e in seen.events] == [s.data for s in server.sent]
@@ -399,8 +456,11 @@ def test_sse_split_random_sizes_are_seeded(lab_sse, make_proxy, raw_client):
     chunkings = []
     for _ in range(2):
         server = lab_sse(events=5, interval=0.002)
-        proxy = make_proxy(upstream(server), seed=9,
-                           faults=[{"type": "sse_split", "attributes": {"mode": "random", "min_size": 2, "max_size": 9}}])
+        proxy = make_proxy(
+            upstream(server),
+            seed=9,
+            faults=[{"type": "sse_split", "attributes": {"mode": "random", "min_size": 2, "max_size": 9}}],
+        )
         seen = watch(raw_client, proxy).pump()
         assert seen.ids == ["1", "2", "3", "4", "5"]
         assert max(seen.chunks) <= 9
@@ -413,13 +473,24 @@ def test_sse_split_random_sizes_are_seeded(lab_sse, make_proxy, raw_client):
 
 def test_sse_inject_an_error_event_after_event_n(lab_sse, make_proxy, raw_client):
     server = lab_sse(events=4, interval=0.002)
-    proxy = make_proxy(upstream(server), faults=[
-        {"type": "sse_inject", "attributes": {"kind": "event", "text": "upstream overloaded", "after_events": 2}},
-        {"type": "sse_inject", "attributes": {"kind": "comment", "text": "hello", "after_events": 0}},
-    ])
+    proxy = make_proxy(
+        upstream(server),
+        faults=[
+            {
+                "type": "sse_inject",
+                "attributes": {"kind": "event", "text": "upstream overloaded", "after_events": 2},
+            },
+            {"type": "sse_inject", "attributes": {"kind": "comment", "text": "hello", "after_events": 0}},
+        ],
+    )
     seen = watch(raw_client, proxy).pump()
     assert [(e.id, e.type) for e in seen.events] == [
-        ("1", "message"), ("2", "message"), ("2", "error"), ("3", "message"), ("4", "message")]
+        ("1", "message"),
+        ("2", "message"),
+        ("2", "error"),
+        ("3", "message"),
+        ("4", "message"),
+    ]
     assert seen.events[2].data == "upstream overloaded"
     assert seen.body.startswith(b": hello\n\n")
     assert {(e.fault, e.event_index) for e in fired(proxy)} == {("sse_inject_1", 1), ("sse_inject_2", None)}
@@ -429,7 +500,9 @@ def test_sse_inject_every_ms_keeps_an_idle_stream_alive(make_proxy, serve, raw_c
     gate = threading.Event()
     server = serve(scripted(ticks(2), gate=gate, gate_before=1))  # silent after event 1 until the gate opens
     every = 0.05
-    proxy = make_proxy(server.url, faults=[{"type": "sse_inject", "attributes": {"text": "ping", "every_ms": every * 1000}}])
+    proxy = make_proxy(
+        server.url, faults=[{"type": "sse_inject", "attributes": {"text": "ping", "every_ms": every * 1000}}]
+    )
     seen = watch(raw_client, proxy).pump(until=lambda w: w.body.count(b": ping\n\n") >= 3)
     assert seen.ids == ["1"]  # the server is still silent: these came from the proxy's timer
     gate.set()
@@ -442,10 +515,19 @@ def test_sse_inject_every_ms_keeps_an_idle_stream_alive(make_proxy, serve, raw_c
 
 def test_sse_inject_raw_bytes(make_proxy, serve, raw_client):
     server = serve(scripted(ticks(3)))
-    proxy = make_proxy(server.url, faults=[{"type": "sse_inject", "attributes": {"kind": "raw", "text": r"data: \xff\n", "after_events": 1}}])
+    proxy = make_proxy(
+        server.url,
+        faults=[
+            {"type": "sse_inject", "attributes": {"kind": "raw", "text": r"data: \xff\n", "after_events": 1}}
+        ],
+    )
     seen = watch(raw_client, proxy).pump()
     # an unterminated data line joins the next event
-    assert [(e.id, e.data) for e in seen.events] == [("1", '{"n": 1}'), ("2", '\ufffd\n{"n": 2}'), ("3", '{"n": 3}')]
+    assert [(e.id, e.data) for e in seen.events] == [
+        ("1", '{"n": 1}'),
+        ("2", '\ufffd\n{"n": 2}'),
+        ("3", '{"n": 3}'),
+    ]
 
 
 # -- sse_rewrite -------------------------------------------------------------------------------
@@ -453,19 +535,26 @@ def test_sse_inject_raw_bytes(make_proxy, serve, raw_client):
 
 def test_sse_rewrite_ids_and_retry_break_a_reconnecting_client(aio, lab_sse, make_proxy):
     server = lab_sse(events=4, interval=0.002, drop_after=2, retry=5000)
-    proxy = make_proxy(upstream(server), faults=[{"type": "sse_rewrite", "attributes": {"id": "x-{id}", "retry": 20}}])
+    proxy = make_proxy(
+        upstream(server), faults=[{"type": "sse_rewrite", "attributes": {"id": "x-{id}", "retry": 20}}]
+    )
     client = SSEClient(f"http://127.0.0.1:{proxy.port}/events", max_reconnects=1, reconnect_ms=3000)
     transcript = aio.call(client.run())
     assert transcript.attempts[1].waited_ms == 20  # the rewritten retry, not the server's 5000
     assert transcript.attempts[1].last_event_id == "x-2"
-    assert (server.requests[1].last_event_id, server.requests[1].first_id) == ("x-2", 1)  # unknown id: from the top
+    assert (server.requests[1].last_event_id, server.requests[1].first_id) == (
+        "x-2",
+        1,
+    )  # unknown id: from the top
     assert transcript.ids == ["x-1", "x-2", "x-1", "x-2", "x-3", "x-4"]
     assert fired(proxy)[0].detail == "event 1: retry set to 20, id 1 -> x-1"
 
 
 def test_sse_rewrite_strips_id_and_retry(lab_sse, make_proxy, raw_client):
     server = lab_sse(events=3, interval=0.002, retry=1000)
-    proxy = make_proxy(upstream(server), faults=[{"type": "sse_rewrite", "attributes": {"id": "strip", "retry": "strip"}}])
+    proxy = make_proxy(
+        upstream(server), faults=[{"type": "sse_rewrite", "attributes": {"id": "strip", "retry": "strip"}}]
+    )
     seen = watch(raw_client, proxy).pump()
     assert seen.ids == ["", "", ""] and seen.parser.retry is None and seen.parser.last_event_id == ""
     assert b"id:" not in seen.body and b"retry:" not in seen.body
@@ -487,7 +576,9 @@ def test_buffer_holds_small_events_until_the_stream_ends(lab_sse, make_proxy, ra
     # nothing until the server was done, then everything in one piece (under nginx's 4096 bytes)
     assert min(seen.times) >= server.sent[-1].time
     assert seen.chunks == [len(seen.body)] and len(seen.body) < 4096
-    assert [e.detail for e in fired(proxy)] == [f"let out {len(seen.body)} bytes (15 events end in them): at the end of the body"]
+    assert [e.detail for e in fired(proxy)] == [
+        f"let out {len(seen.body)} bytes (15 events end in them): at the end of the body"
+    ]
 
 
 def test_buffer_lets_out_full_buffers_in_batches(lab_sse, make_proxy, raw_client):
@@ -547,7 +638,8 @@ def test_buffer_presets_hold_to_the_end_pass_through_or_batch_by_pages(preset, a
         assert details == [f"let out {len(seen.body)} bytes (8 events end in them): at the end of the body"]
     elif preset == "nginx-http11":
         assert len(seen.chunks) == 8 and details == [  # one chunk per event: nothing was held together
-            "nginx-http11: a chunked upstream body passes chunk by chunk; nothing is held"]
+            "nginx-http11: a chunked upstream body passes chunk by chunk; nothing is held"
+        ]
     else:
         assert seen.chunks[:-1] == [4096] * (len(seen.body) // 4096) and seen.times[0] >= server.sent[3].time
 
@@ -559,9 +651,15 @@ def test_every_sse_fault_validates_its_attributes():
     from faultproxy.faults import FaultSpecError
 
     good = {
-        "sse_duplicate": {}, "sse_reorder": {"after": 2}, "sse_delay": {"delay_ms": 5}, "sse_stall": {"after_events": 1},
-        "sse_corrupt": {"kind": "bom"}, "sse_split": {"mode": "byte"}, "sse_inject": {"every_ms": 100},
-        "sse_rewrite": {"id": "x-{index}"}, "buffer": {},
+        "sse_duplicate": {},
+        "sse_reorder": {"after": 2},
+        "sse_delay": {"delay_ms": 5},
+        "sse_stall": {"after_events": 1},
+        "sse_corrupt": {"kind": "bom"},
+        "sse_split": {"mode": "byte"},
+        "sse_inject": {"every_ms": 100},
+        "sse_rewrite": {"id": "x-{index}"},
+        "buffer": {},
     }
     for kind, attributes in good.items():
         assert parse_fault({"type": kind, "attributes": attributes}).type == kind
@@ -585,8 +683,9 @@ def test_every_sse_fault_validates_its_attributes():
 REQUEST = parse_request_head(b"GET /events HTTP/1.1\r\nHost: x\r\n\r\n")
 
 
-def drive(specs: list[Any], seed: int, pieces: list[bytes], times: list[float] | None = None,
-          alarms: bool = True) -> tuple[list[Any], list[dict[str, Any]]]:
+def drive(
+    specs: list[Any], seed: int, pieces: list[bytes], times: list[float] | None = None, alarms: bool = True
+) -> tuple[list[Any], list[dict[str, Any]]]:
     """Feed ``pieces`` to a downstream pipeline at ``times`` (all 0: a frozen clock), ringing due
     alarms as the relay would; returns every output and every piece of evidence."""
     faults = FaultSet(specs, seed=seed)
@@ -644,14 +743,16 @@ def sse_bodies(draw: Any) -> bytes:
             blocks.append(encode_comment(draw(st.sampled_from(["", "keep-alive", "x"])), eol) + eol.encode())
             continue
         data = draw(st.one_of(_text, st.builds(lambda n: json.dumps({"n": n}), st.integers(0, 99))))
-        blocks.append(encode_event(
-            data,
-            event=draw(st.none() | st.sampled_from(["tick", "error", ""])),
-            id=draw(st.none() | st.text(alphabet="0123456789xy", max_size=3)),
-            retry=draw(st.none() | st.integers(0, 5000)),
-            comment=draw(st.none() | st.just("c")),
-            line_ending=eol,
-        ))
+        blocks.append(
+            encode_event(
+                data,
+                event=draw(st.none() | st.sampled_from(["tick", "error", ""])),
+                id=draw(st.none() | st.text(alphabet="0123456789xy", max_size=3)),
+                retry=draw(st.none() | st.integers(0, 5000)),
+                comment=draw(st.none() | st.just("c")),
+                line_ending=eol,
+            )
+        )
     body = b"".join(blocks)
     return (BOM + body) if draw(st.booleans()) else body
 
@@ -684,26 +785,59 @@ def _split_sizes(a: dict[str, Any]) -> dict[str, Any]:
 
 
 SSE_FAULTS = st.one_of(
-    _fault("sse_drop", optional={"event_index": st.integers(0, 8), "every": st.integers(1, 4)})
-    .filter(lambda f: f["attributes"]),  # with neither it would drop nothing: refused at load
+    _fault("sse_drop", optional={"event_index": st.integers(0, 8), "every": st.integers(1, 4)}).filter(
+        lambda f: f["attributes"]
+    ),  # with neither it would drop nothing: refused at load
     _fault("sse_disconnect", {"after_events": st.integers(0, 8), "mode": st.sampled_from(["fin", "rst"])}),
     _fault("sse_duplicate", optional={**_selection, "copies": st.integers(1, 3)}),
     _fault("sse_reorder", optional={**_selection, "after": st.integers(1, 4)}),
     _fault("sse_delay", {"delay_ms": st.floats(0, 50)}, {"jitter_ms": st.floats(0, 20)}),
     _fault("sse_stall", {"after_events": st.integers(0, 6)}, {"duration_ms": st.none() | st.floats(0, 500)}),
-    _fault("sse_corrupt", {"kind": st.sampled_from(["invalid_json", "invalid_utf8", "missing_blank_line", "cr_only",
-                                                    "mixed_line_endings", "bom", "no_space", "field_typo"])},
-           _selection),
-    _fault("sse_split", {"mode": st.sampled_from(["fixed", "random", "byte"])},
-           {"size": st.integers(1, 20), "min_size": st.integers(1, 20), "max_size": st.integers(1, 20),
-            "gap_ms": st.sampled_from([0, 1])}).map(lambda f: {**f, "attributes": _split_sizes(dict(f["attributes"]))}),
-    _fault("sse_inject", {"kind": st.sampled_from(["comment", "event", "raw"]),
-                          "text": st.lists(st.sampled_from(["a", ":", " ", "data", r"\n", r"\r", "id: 9", r"\xff"]),
-                                           max_size=5).map("".join)},
-           {"after_events": st.integers(0, 6), "every_ms": st.floats(1, 200)})
-    .filter(lambda f: "after_events" in f["attributes"] or "every_ms" in f["attributes"]),
-    _fault("sse_rewrite", optional={"id": st.sampled_from(["keep", "strip", "x-{id}", "{index}", "7"]),
-                                    "retry": st.sampled_from(["keep", "strip", 0, 250])}),
+    _fault(
+        "sse_corrupt",
+        {
+            "kind": st.sampled_from(
+                [
+                    "invalid_json",
+                    "invalid_utf8",
+                    "missing_blank_line",
+                    "cr_only",
+                    "mixed_line_endings",
+                    "bom",
+                    "no_space",
+                    "field_typo",
+                ]
+            )
+        },
+        _selection,
+    ),
+    _fault(
+        "sse_split",
+        {"mode": st.sampled_from(["fixed", "random", "byte"])},
+        {
+            "size": st.integers(1, 20),
+            "min_size": st.integers(1, 20),
+            "max_size": st.integers(1, 20),
+            "gap_ms": st.sampled_from([0, 1]),
+        },
+    ).map(lambda f: {**f, "attributes": _split_sizes(dict(f["attributes"]))}),
+    _fault(
+        "sse_inject",
+        {
+            "kind": st.sampled_from(["comment", "event", "raw"]),
+            "text": st.lists(
+                st.sampled_from(["a", ":", " ", "data", r"\n", r"\r", "id: 9", r"\xff"]), max_size=5
+            ).map("".join),
+        },
+        {"after_events": st.integers(0, 6), "every_ms": st.floats(1, 200)},
+    ).filter(lambda f: "after_events" in f["attributes"] or "every_ms" in f["attributes"]),
+    _fault(
+        "sse_rewrite",
+        optional={
+            "id": st.sampled_from(["keep", "strip", "x-{id}", "{index}", "7"]),
+            "retry": st.sampled_from(["keep", "strip", 0, 250]),
+        },
+    ),
     _fault("buffer", optional={"size_bytes": st.integers(0, 200), "flush_ms": st.sampled_from([0, 5, 50])}),
     _fault("buffer", {"preset": st.sampled_from(["nginx-http10", "nginx-gzip", "nginx-http11"])}),
 )
@@ -730,8 +864,13 @@ PROPERTY = settings(max_examples=150, deadline=None, suppress_health_check=[Heal
 
 
 @PROPERTY
-@given(response=responses(), faults=st.lists(SSE_FAULTS, min_size=1, max_size=4).filter(_composable), seed=st.integers(0, 1 << 16),
-       cuts=st.lists(st.integers(0, 1 << 16), max_size=12), gaps=st.lists(st.floats(0, 0.05), min_size=13, max_size=13))
+@given(
+    response=responses(),
+    faults=st.lists(SSE_FAULTS, min_size=1, max_size=4).filter(_composable),
+    seed=st.integers(0, 1 << 16),
+    cuts=st.lists(st.integers(0, 1 << 16), max_size=12),
+    gaps=st.lists(st.floats(0, 0.05), min_size=13, max_size=13),
+)
 def test_same_seed_and_input_give_the_same_bytes_and_evidence(response, faults, seed, cuts, gaps):
     pieces = _cut(response, cuts)
     times = [sum(gaps[: i + 1]) for i in range(len(pieces))]  # a clock that moves: alarms ring
@@ -746,14 +885,28 @@ CRLF_STREAM = HEAD + encode_chunked(b"".join(encode_event(d, line_ending="\r\n")
 
 
 @PROPERTY
-@given(response=responses(), faults=st.lists(SSE_FAULTS, min_size=1, max_size=4).filter(_composable), seed=st.integers(0, 1 << 16),
-       cuts=st.lists(st.integers(0, 1 << 16), max_size=12), after_cr=st.booleans())
+@given(
+    response=responses(),
+    faults=st.lists(SSE_FAULTS, min_size=1, max_size=4).filter(_composable),
+    seed=st.integers(0, 1 << 16),
+    cuts=st.lists(st.integers(0, 1 << 16), max_size=12),
+    after_cr=st.booleans(),
+)
 # Rare for the search to find: bytes put after a CR whose LF arrives with the next read.
-@example(response=CRLF_STREAM, faults=[{"type": "sse_corrupt", "attributes": {"kind": "missing_blank_line"}}],
-         seed=0, cuts=[], after_cr=True)
-@example(response=CRLF_STREAM, faults=[{"type": "sse_inject", "attributes": {"kind": "raw", "text": r"data: x\n",
-                                                                              "after_events": 1}}],
-         seed=0, cuts=[], after_cr=True)
+@example(
+    response=CRLF_STREAM,
+    faults=[{"type": "sse_corrupt", "attributes": {"kind": "missing_blank_line"}}],
+    seed=0,
+    cuts=[],
+    after_cr=True,
+)
+@example(
+    response=CRLF_STREAM,
+    faults=[{"type": "sse_inject", "attributes": {"kind": "raw", "text": r"data: x\n", "after_events": 1}}],
+    seed=0,
+    cuts=[],
+    after_cr=True,
+)
 def test_what_a_client_parses_does_not_depend_on_the_read_splits(response, faults, seed, cuts, after_cr):
     # A frozen clock: no timer is ever due, so nothing depends on timing, only on the bytes.
     whole = client_view(drive(_specs(faults), seed, [response], alarms=False)[0])
@@ -765,9 +918,11 @@ def test_what_a_client_parses_does_not_depend_on_the_read_splits(response, fault
 @given(response=responses(), cuts=st.lists(st.integers(0, 1 << 16), max_size=12), after_cr=st.booleans())
 def test_byte_preserving_faults_deliver_every_event_unchanged(response, cuts, after_cr):
     plain = client_view([response])
-    faults = [{"type": "sse_split", "attributes": {"mode": "random", "min_size": 1, "max_size": 7}},
-              {"type": "buffer", "attributes": {"size_bytes": 50}},
-              {"type": "sse_delay", "attributes": {"delay_ms": 1}}]
+    faults = [
+        {"type": "sse_split", "attributes": {"mode": "random", "min_size": 1, "max_size": 7}},
+        {"type": "buffer", "attributes": {"size_bytes": 50}},
+        {"type": "sse_delay", "attributes": {"delay_ms": 1}},
+    ]
     for order in (faults, faults[::-1]):
         view = client_view(drive(_specs(order), 1, _cut(response, cuts, after_cr), alarms=False)[0])
         assert view == plain
@@ -781,16 +936,29 @@ TWELVE = b"".join(encode_event(json.dumps({"n": n}), id=str(n)) for n in range(1
 PAIRABLE = {
     "sse_drop": _fault("sse_drop", {"event_index": st.integers(0, 1)}),
     "sse_duplicate": _fault("sse_duplicate", {"event_index": st.integers(2, 3), "copies": st.integers(1, 2)}),
-    "sse_corrupt": _fault("sse_corrupt", {"kind": st.sampled_from(["invalid_json", "no_space", "field_typo", "bom"]),
-                                          "event_index": st.just(4)}),
+    "sse_corrupt": _fault(
+        "sse_corrupt",
+        {
+            "kind": st.sampled_from(["invalid_json", "no_space", "field_typo", "bom"]),
+            "event_index": st.just(4),
+        },
+    ),
     "sse_reorder": _fault("sse_reorder", {"event_index": st.just(5), "after": st.just(1)}),
-    "sse_inject": _fault("sse_inject", {"kind": st.sampled_from(["comment", "event"]), "text": st.just("x"),
-                                        "after_events": st.integers(1, 6)}),
+    "sse_inject": _fault(
+        "sse_inject",
+        {
+            "kind": st.sampled_from(["comment", "event"]),
+            "text": st.just("x"),
+            "after_events": st.integers(1, 6),
+        },
+    ),
     "sse_delay": _fault("sse_delay", {"delay_ms": st.floats(1, 20)}),
     "sse_rewrite": _fault("sse_rewrite", {"id": st.sampled_from(["strip", "x-{id}"])}),
     "sse_split": _fault("sse_split", {"mode": st.sampled_from(["fixed", "byte"]), "size": st.integers(1, 9)}),
     "buffer": _fault("buffer", {"size_bytes": st.integers(16, 128)}),
-    "sse_disconnect": _fault("sse_disconnect", {"after_events": st.integers(8, 10), "mode": st.sampled_from(["fin", "rst"])}),
+    "sse_disconnect": _fault(
+        "sse_disconnect", {"after_events": st.integers(8, 10), "mode": st.sampled_from(["fin", "rst"])}
+    ),
     "sse_stall": _fault("sse_stall", {"after_events": st.integers(8, 10), "duration_ms": st.just(5)}),
     "early_end": _fault("early_end", {"after_events": st.integers(8, 10)}),
 }
@@ -800,13 +968,21 @@ ENDINGS = {"sse_disconnect", "sse_stall", "early_end"}  # two of these: the firs
 
 
 @PROPERTY
-
-@given(pair=st.lists(st.sampled_from(sorted(PAIRABLE)), min_size=2, max_size=2, unique=True)
-       .filter(lambda names: len(ENDINGS.intersection(names)) < 2).flatmap(
-           lambda names: st.tuples(*(PAIRABLE[n] for n in names))),
-       framing=st.sampled_from(["chunked", "length", "close"]), seed=st.integers(0, 1 << 16))
-@example(pair=({"type": "sse_split", "attributes": {"mode": "fixed", "size": 5}},
-               {"type": "sse_drop", "attributes": {"event_index": 1}}), framing="chunked", seed=0)
+@given(
+    pair=st.lists(st.sampled_from(sorted(PAIRABLE)), min_size=2, max_size=2, unique=True)
+    .filter(lambda names: len(ENDINGS.intersection(names)) < 2)
+    .flatmap(lambda names: st.tuples(*(PAIRABLE[n] for n in names))),
+    framing=st.sampled_from(["chunked", "length", "close"]),
+    seed=st.integers(0, 1 << 16),
+)
+@example(
+    pair=(
+        {"type": "sse_split", "attributes": {"mode": "fixed", "size": 5}},
+        {"type": "sse_drop", "attributes": {"event_index": 1}},
+    ),
+    framing="chunked",
+    seed=0,
+)
 def test_every_pair_of_faults_composes_or_is_refused_each_fault_that_should_fire_fires(pair, framing, seed):
     from faultproxy.faults import FaultSpecError
     from faultproxy.faults.spec import check_unique
@@ -815,8 +991,15 @@ def test_every_pair_of_faults_composes_or_is_refused_each_fault_that_should_fire
         response = HEAD + encode_chunked(TWELVE, [len(TWELVE)])
     else:
         head = b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n"
-        response = head + (b"Content-Length: %d\r\n\r\n" % len(TWELVE) if framing == "length"
-                           else b"Connection: close\r\n\r\n") + TWELVE
+        response = (
+            head
+            + (
+                b"Content-Length: %d\r\n\r\n" % len(TWELVE)
+                if framing == "length"
+                else b"Connection: close\r\n\r\n"
+            )
+            + TWELVE
+        )
     try:
         specs = check_unique(_specs(list(pair)))
     except FaultSpecError as error:

@@ -33,21 +33,37 @@ def compose() -> dict:
 def validator() -> list[str] | None:
     if shutil.which("docker-compose"):
         return ["docker-compose"]
-    if shutil.which("docker") and subprocess.run(["docker", "compose", "version"], capture_output=True).returncode == 0:
+    if (
+        shutil.which("docker")
+        and subprocess.run(["docker", "compose", "version"], capture_output=True).returncode == 0
+    ):
         return ["docker", "compose"]
     return None
 
 
-@pytest.mark.skipif(validator() is None, reason="no compose validator here: neither Debian's docker-compose "
-                    "(apt-get install docker-compose) nor Docker's compose plugin is installed")
+@pytest.mark.skipif(
+    validator() is None,
+    reason="no compose validator here: neither Debian's docker-compose "
+    "(apt-get install docker-compose) nor Docker's compose plugin is installed",
+)
 def test_the_compose_file_is_valid_and_a_broken_one_is_not(tmp_path):
-    done = subprocess.run([*validator(), "-f", str(COMPOSE), "config", "-q"], capture_output=True, text=True,
-                          cwd=REPO, timeout=60)
+    done = subprocess.run(
+        [*validator(), "-f", str(COMPOSE), "config", "-q"],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        timeout=60,
+    )
     assert done.returncode == 0, done.stderr
     broken = tmp_path / "docker-compose.yml"
     broken.write_text(COMPOSE.read_text().replace("    image: nginx:1.28", "    imag: nginx:1.28", 1))
-    done = subprocess.run([*validator(), "-f", str(broken), "config", "-q"], capture_output=True, text=True,
-                          cwd=tmp_path, timeout=60)
+    done = subprocess.run(
+        [*validator(), "-f", str(broken), "config", "-q"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=60,
+    )
     assert done.returncode != 0 and "imag" in done.stdout + done.stderr
 
 
@@ -71,7 +87,9 @@ def test_every_file_the_compose_file_mounts_or_builds_from_exists():
 
 def test_the_nginx_images_are_one_on_the_old_defaults_and_one_on_the_new():
     services = compose()["services"]
-    versions = {name: services[name]["image"].split(":")[1].split("-")[0] for name in ("nginx-old", "nginx-new")}
+    versions = {
+        name: services[name]["image"].split(":")[1].split("-")[0] for name in ("nginx-old", "nginx-new")
+    }
     assert nginx.upstream_hop(versions["nginx-old"]) == "HTTP/1.0"
     assert nginx.upstream_hop(versions["nginx-new"]) == "HTTP/1.1"
     probe = " ".join(services["probe"]["command"])
@@ -82,18 +100,25 @@ def test_the_nginx_images_are_one_on_the_old_defaults_and_one_on_the_new():
 def test_docker_conf_is_made_from_the_cases():
     assert nginx.DOCKER_CONF.read_text() == nginx.docker_conf(repro.docker_locations()), (
         "regenerate: python -c 'from faultproxy.intermediaries import nginx, repro; "
-        "nginx.DOCKER_CONF.write_text(nginx.docker_conf(repro.docker_locations()))'")
+        "nginx.DOCKER_CONF.write_text(nginx.docker_conf(repro.docker_locations()))'"
+    )
 
 
 @pytest.mark.skipif(NginxPeer().available() is not None, reason="nginx is not installed")
 def test_nginx_accepts_docker_conf(tmp_path):
     """docker.conf with the container paths and host names swapped for local ones, through ``nginx -t``."""
     server = nginx.DOCKER_CONF.read_text().replace(nginx.DOCKER_ROUTES, str(nginx.ROUTES_DIR))
-    server = server.replace("listen 8080;", "listen 127.0.0.1:8080;").replace("http://upstream:", "http://127.0.0.1:")
+    server = server.replace("listen 8080;", "listen 127.0.0.1:8080;").replace(
+        "http://upstream:", "http://127.0.0.1:"
+    )
     conf = tmp_path / "nginx.conf"
     conf.write_text(f"pid {tmp_path}/nginx.pid;\nerror_log stderr;\nevents {{}}\nhttp {{\n{server}}}\n")
-    done = subprocess.run([NginxPeer().binary, "-t", "-p", str(tmp_path), "-c", str(conf), "-e", "stderr"],
-                          capture_output=True, text=True, timeout=30)
+    done = subprocess.run(
+        [NginxPeer().binary, "-t", "-p", str(tmp_path), "-c", str(conf), "-e", "stderr"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
     assert done.returncode == 0 and "syntax is ok" in done.stderr, done.stderr
 
 
@@ -107,14 +132,27 @@ def test_the_sdk_runner_reads_the_compose_file_in_start_order():
     with pytest.raises(ValueError, match="healthcheck not supported"):
         plan({"services": {"x": {"image": "a", "healthcheck": {}}}}, REPO)
     with pytest.raises(ValueError, match="depends_on cycle"):
-        plan({"services": {"a": {"image": "a", "depends_on": ["b"]}, "b": {"image": "b", "depends_on": ["a"]}}}, REPO)
+        plan(
+            {
+                "services": {
+                    "a": {"image": "a", "depends_on": ["b"]},
+                    "b": {"image": "b", "depends_on": ["a"]},
+                }
+            },
+            REPO,
+        )
 
 
 def test_without_an_engine_docker_says_so_in_one_line(monkeypatch, tmp_path):
     monkeypatch.setenv("DOCKER_HOST", f"unix://{tmp_path}/no-docker.sock")
     with pytest.raises(DockerUnavailable, match="no Docker engine reachable"):
         engine()
-    done = subprocess.run([str(FAULTPROXY), "repro", "nginx", "--docker"], capture_output=True, text=True, timeout=60,
-                          env={"DOCKER_HOST": f"unix://{tmp_path}/no-docker.sock", "PATH": "/usr/bin:/bin"})
+    done = subprocess.run(
+        [str(FAULTPROXY), "repro", "nginx", "--docker"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={"DOCKER_HOST": f"unix://{tmp_path}/no-docker.sock", "PATH": "/usr/bin:/bin"},
+    )
     assert done.returncode == 2 and done.stdout == ""
     assert len(done.stderr.strip().splitlines()) == 1 and "without --docker" in done.stderr

@@ -88,7 +88,9 @@ def test_a_short_read_timeout_cuts_an_idle_stream_and_keepalive_comments_save_it
     assert cut["end"] == CUT and cut["events"] == 0
     # cut before the first event was due: the route allows 1.5 s of silence, the server waits 2 s
     assert cut["ended_after_ms"] < IDLE["interval"] * 1000
-    assert any("upstream timed out" in line and "/read-timeout/" in line for line in report["nginx"][0]["errors"])
+    assert any(
+        "upstream timed out" in line and "/read-timeout/" in line for line in report["nginx"][0]["errors"]
+    )
     assert saved["end"] == CLEAN and saved["events"] == IDLE["events"]
     route = (nginx.ROUTES_DIR / "short-timeout.conf").read_text()
     assert f"proxy_read_timeout {READ_TIMEOUT_MS}ms;" in route  # what the read_timeout emulation is given
@@ -115,41 +117,70 @@ def test_the_emulation_arrives_like_real_nginx(report):
     assert {case for case, _ in compared} == {c.name for c in CASES if c.emulation is not None}
     assert all(m["same"] for _, m in compared), [(case, m["detail"]) for case, m in compared if not m["same"]]
     emulated = rows(report, "defaults-1k")["emulation"]
-    assert emulated["path"] == ("faultproxy: buffer nginx-http10 + upstream_http10" if hop(report) == "HTTP/1.0"
-                                else "faultproxy: buffer nginx-http11")
+    assert emulated["path"] == (
+        "faultproxy: buffer nginx-http10 + upstream_http10"
+        if hop(report) == "HTTP/1.0"
+        else "faultproxy: buffer nginx-http11"
+    )
 
 
 def test_every_case_has_the_shape_its_route_is_about(report):
     for case in CASES:
         real = rows(report, case.name)["nginx"]
         expected = case.expected_shape(hop(report))
-        shape = ("cut" if real["end"] == CUT else "held to the end" if held_to_the_end(real)
-                 else "streams" if streams(real) else "batches")
+        shape = (
+            "cut"
+            if real["end"] == CUT
+            else "held to the end"
+            if held_to_the_end(real)
+            else "streams"
+            if streams(real)
+            else "batches"
+        )
         assert shape == expected, (case.name, real["releases"], real["end"])
         assert real["end"] == case.expected_end(hop(report)), case.name
 
 
 def test_repro_nginx_on_the_command_line(tmp_path):
-    done = subprocess.run([str(FAULTPROXY), "repro", "nginx", "--json", "--case", "unbuffered", "--no-emulation"],
-                          capture_output=True, text=True, timeout=60)
+    done = subprocess.run(
+        [str(FAULTPROXY), "repro", "nginx", "--json", "--case", "unbuffered", "--no-emulation"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert done.returncode == 0, done.stderr
     out = json.loads(done.stdout)
-    assert [c["case"] for c in out["cases"]] == ["unbuffered"] and out["nginx"][0]["version"] == NGINX.version()
+    assert [c["case"] for c in out["cases"]] == ["unbuffered"] and out["nginx"][0][
+        "version"
+    ] == NGINX.version()
     assert [r["kind"] for r in out["cases"][0]["rows"]] == ["nginx"]
-    table = subprocess.run([str(FAULTPROXY), "repro", "nginx", "--case", "x-accel"], capture_output=True,
-                           text=True, timeout=60)
+    table = subprocess.run(
+        [str(FAULTPROXY), "repro", "nginx", "--case", "x-accel"], capture_output=True, text=True, timeout=60
+    )
     emulation = "≈ upstream_http10" if nginx.upstream_hop(NGINX.version()) == "HTTP/1.0" else "≈ no fault"
     assert table.returncode == 0 and emulation in table.stdout and "same" in table.stdout
-    bad = subprocess.run([str(FAULTPROXY), "repro", "nginx", "--case", "nope"], capture_output=True, text=True,
-                         timeout=60)
+    bad = subprocess.run(
+        [str(FAULTPROXY), "repro", "nginx", "--case", "nope"], capture_output=True, text=True, timeout=60
+    )
     assert bad.returncode == 2 and "the cases are: defaults" in bad.stderr
-    missing = subprocess.run([str(FAULTPROXY), "repro", "nginx", "--nginx", str(tmp_path / "nginx")],
-                             capture_output=True, text=True, timeout=60)
-    assert missing.returncode == 2 and missing.stderr.strip().splitlines()[-1] == (  # bad input, as everywhere
-        f"Error: cannot start nginx: {tmp_path / 'nginx'} is not an executable nginx")
+    missing = subprocess.run(
+        [str(FAULTPROXY), "repro", "nginx", "--nginx", str(tmp_path / "nginx")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert missing.returncode == 2 and missing.stderr.strip().splitlines()[
+        -1
+    ] == (  # bad input, as everywhere
+        f"Error: cannot start nginx: {tmp_path / 'nginx'} is not an executable nginx"
+    )
     for target in ("nginx-old:8080", "1.28=ftp://x", "old=http://x:1"):
-        probe = subprocess.run([str(FAULTPROXY), "repro", "probe", "--upstream", "x", "--nginx", target],
-                               capture_output=True, text=True, timeout=60)
+        probe = subprocess.run(
+            [str(FAULTPROXY), "repro", "probe", "--upstream", "x", "--nginx", target],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
         assert probe.returncode == 2 and "expected VERSION=http://HOST:PORT" in probe.stderr
 
 
@@ -176,10 +207,23 @@ def test_the_compose_probe_measures_nginx_started_elsewhere(elsewhere):
 
     port, url = elsewhere
     version = NGINX.version()
-    out = asyncio.run(asyncio.wait_for(run_external([case("unbuffered")], [(version, url)],
-                                                    {"unbuffered": f"http://127.0.0.1:{port}"}, wait=10), 60))
-    assert out["nginx"] == [{"version": version, "url": url, "upstream_hop": nginx.upstream_hop(version),
-                             "server": [f"nginx/{version}"], "label_problem": None}]
+    out = asyncio.run(
+        asyncio.wait_for(
+            run_external(
+                [case("unbuffered")], [(version, url)], {"unbuffered": f"http://127.0.0.1:{port}"}, wait=10
+            ),
+            60,
+        )
+    )
+    assert out["nginx"] == [
+        {
+            "version": version,
+            "url": url,
+            "upstream_hop": nginx.upstream_hop(version),
+            "server": [f"nginx/{version}"],
+            "label_problem": None,
+        }
+    ]
     (row,) = [r for r in out["cases"][0]["rows"] if r["kind"] == "nginx"]
     assert row["path"] == f"nginx {version}" and row["server"] == f"nginx/{version}" and streams(row)
     assert out["cases"][0]["emulation_matches"][0]["same"]
@@ -194,14 +238,34 @@ def test_an_nginx_labelled_with_another_version_is_caught(elsewhere):
     version = NGINX.version()
     wrong = "1.30.3" if version != "1.30.3" else "1.22.1"
     base = port - [c.name for c in CASES].index("unbuffered")
-    done = subprocess.run([str(FAULTPROXY), "repro", "probe", "--upstream", "127.0.0.1", "--base-port", str(base),
-                           "--nginx", f"{wrong}={url}", "--case", "unbuffered", "--no-emulation", "--wait", "10"],
-                          capture_output=True, text=True, timeout=60)
+    done = subprocess.run(
+        [
+            str(FAULTPROXY),
+            "repro",
+            "probe",
+            "--upstream",
+            "127.0.0.1",
+            "--base-port",
+            str(base),
+            "--nginx",
+            f"{wrong}={url}",
+            "--case",
+            "unbuffered",
+            "--no-emulation",
+            "--wait",
+            "10",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert done.returncode == 1, done.stderr
     assert f"labelled {wrong} but says it is nginx {version} (Server header)" in done.stdout
-    assert done.stderr.strip() == (f"Error: --nginx {wrong}={url}: labelled {wrong} but says it is nginx {version} "
-                                   f"(Server header): its upstream hop is {nginx.upstream_hop(version)}, "
-                                   f"the comparisons assumed {nginx.upstream_hop(wrong)}")
+    assert done.stderr.strip() == (
+        f"Error: --nginx {wrong}={url}: labelled {wrong} but says it is nginx {version} "
+        f"(Server header): its upstream hop is {nginx.upstream_hop(version)}, "
+        f"the comparisons assumed {nginx.upstream_hop(wrong)}"
+    )
 
 
 def test_routes_are_checked_and_the_hop_follows_the_version():

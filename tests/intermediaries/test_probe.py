@@ -22,8 +22,9 @@ async def _read(faults: list[dict[str, Any]], **upstream: Any) -> Reading:
     server = ReferenceSSEServer(stamp=True, **{"events": 4, "interval": 0.02, **upstream})
     await server.start()
     try:
-        async with Proxy(f"http://127.0.0.1:{server.port}",
-                         faults=[parse_fault(f, index=i) for i, f in enumerate(faults)]) as proxy:
+        async with Proxy(
+            f"http://127.0.0.1:{server.port}", faults=[parse_fault(f, index=i) for i, f in enumerate(faults)]
+        ) as proxy:
             return await probe(f"{proxy.url}/events", time_limit=10)
     finally:
         await server.stop()
@@ -65,8 +66,9 @@ def test_a_path_that_cannot_be_read_is_a_row_that_says_so():
         server = ReferenceSSEServer(stamp=True, events=3, interval=0.02)
         await server.start()
         try:
-            return await measure([c], [("1.22.1", f"http://127.0.0.1:{dead}")],
-                                 {c.name: f"http://127.0.0.1:{server.port}"})
+            return await measure(
+                [c], [("1.22.1", f"http://127.0.0.1:{dead}")], {c.name: f"http://127.0.0.1:{server.port}"}
+            )
         finally:
             await server.stop()
 
@@ -78,8 +80,15 @@ def test_a_path_that_cannot_be_read_is_a_row_that_says_so():
 
 def _reading(head: float, events: list[tuple[float, float]], end: str, t_end: float) -> Reading:
     """A reading requested at 0: the head at ``head``, events (sent, arrived), the end."""
-    return Reading("", 0.0, status=200, t_headers=head, events=[
-        Arrival(str(k), arrived, sent, k) for k, (sent, arrived) in enumerate(events, start=1)], end=end, t_end=t_end)
+    return Reading(
+        "",
+        0.0,
+        status=200,
+        t_headers=head,
+        events=[Arrival(str(k), arrived, sent, k) for k, (sent, arrived) in enumerate(events, start=1)],
+        end=end,
+        t_end=t_end,
+    )
 
 
 def test_same_also_means_the_head_and_the_end_at_the_same_time():

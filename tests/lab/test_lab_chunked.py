@@ -7,11 +7,11 @@ import http.client
 import pytest
 from click.testing import CliRunner
 
-from faultproxy.net.addresses import parse_http_url
-from faultproxy.net.stream_server import running_in_thread
 from faultproxy.lab.chunked import ChunkedServer, fetch_chunked
 from faultproxy.lab.cli import lab
 from faultproxy.lab.framing import FramingServer
+from faultproxy.net.addresses import parse_http_url
+from faultproxy.net.stream_server import running_in_thread
 from faultproxy.wire.chunked import ChunkData, ChunkedEnd, ChunkEnd, ChunkHeader
 from faultproxy.wire.errors import WireError
 from faultproxy.wire.http import Response

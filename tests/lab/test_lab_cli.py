@@ -6,9 +6,9 @@ import pytest
 from click.testing import CliRunner
 
 from faultproxy.cli import main
-from faultproxy.net.stream_server import running_in_thread
 from faultproxy.lab.http_server import HTTPServer
 from faultproxy.lab.sse_server import SSEServer
+from faultproxy.net.stream_server import running_in_thread
 
 
 @pytest.fixture

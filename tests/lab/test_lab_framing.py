@@ -7,10 +7,10 @@ import http.client
 import pytest
 from click.testing import CliRunner
 
-from faultproxy.net.addresses import parse_http_url
-from faultproxy.net.stream_server import running_in_thread
 from faultproxy.lab.cli import lab
 from faultproxy.lab.framing import FramingServer, compare
+from faultproxy.net.addresses import parse_http_url
+from faultproxy.net.stream_server import running_in_thread
 
 FULL = sum(len(f"line {n} of 4: the same body, framed three ways\n") for n in range(1, 5))
 HALF = sum(len(f"line {n} of 4: the same body, framed three ways\n") for n in range(1, 3))

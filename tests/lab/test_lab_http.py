@@ -5,8 +5,8 @@ from __future__ import annotations
 import http.client
 import socket
 
-from faultproxy.net.stream_server import running_in_thread
 from faultproxy.lab.http_server import HTTPServer
+from faultproxy.net.stream_server import running_in_thread
 
 
 def test_http_client_keeps_the_connection_for_a_second_request():

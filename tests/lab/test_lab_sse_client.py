@@ -7,7 +7,6 @@ import json
 
 from click.testing import CliRunner
 
-from faultproxy.net.stream_server import running_in_thread
 from faultproxy.lab.cli import lab
 from faultproxy.lab.sse_client import (
     CLOSED,
@@ -20,6 +19,7 @@ from faultproxy.lab.sse_client import (
     listen,
 )
 from faultproxy.lab.sse_server import SSEServer
+from faultproxy.net.stream_server import running_in_thread
 
 
 def run(coroutine):

@@ -5,8 +5,8 @@ from __future__ import annotations
 import asyncio
 import json
 
-from faultproxy.net.stream_server import running_in_thread
 from faultproxy.lab.sse_server import SSEServer
+from faultproxy.net.stream_server import running_in_thread
 from faultproxy.wire.chunked import ChunkData, ChunkedDecoder
 from faultproxy.wire.sse import Event, SSEParser
 

@@ -56,18 +56,20 @@ def test_the_plugin_runs_a_users_tests(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(test_sample=SAMPLE)
     result = pytester.runpytest_subprocess("-v", "-p", "no:cacheprovider")
     result.assert_outcomes(passed=4, failed=1)
-    result.stdout.fnmatch_lines([
-        "*test_healthy PASSED*",
-        "*test_cut_is_noticed PASSED*",
-        "*test_each_fault*sse_split:mode=byte* PASSED*",
-        "*test_each_fault*sse_drop:event_index=1* FAILED*",
-        "*test_each_fault*latency:latency=20* PASSED*",
-    ])
+    result.stdout.fnmatch_lines(
+        [
+            "*test_healthy PASSED*",
+            "*test_cut_is_noticed PASSED*",
+            "*test_each_fault*sse_split:mode=byte* PASSED*",
+            "*test_each_fault*sse_drop:event_index=1* FAILED*",
+            "*test_each_fault*latency:latency=20* PASSED*",
+        ]
+    )
 
 
 # The README's example: the ground-truth assertion catches the silent loss of a clean early end, and
 # passes when the client raised.
-README = '''
+README = """
 import httpx
 import pytest
 
@@ -95,22 +97,24 @@ def test_my_client(faultproxy):
         events, error = [], exc
     faultproxy.assert_no_silent_loss(events, error=error)
 
-'''
+"""
 
 
 def test_the_ground_truth_assertion_catches_a_silent_early_end(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(test_readme=README)
     result = pytester.runpytest_subprocess("-v", "-p", "no:cacheprovider")
     result.assert_outcomes(passed=2, failed=1)
-    result.stdout.fnmatch_lines([
-        "*test_my_client?early_end:after_events=3? FAILED*",
-        "*test_my_client?sse_disconnect:after_events=3? PASSED*",  # it raised: the loss was not silent
-        "*test_my_client?sse_split:mode=byte? PASSED*",
-        "*AssertionError: Silent loss: 5 of 8 events never reached the application (4, 5, 6, 7, 8)*",
-    ])
+    result.stdout.fnmatch_lines(
+        [
+            "*test_my_client?early_end:after_events=3? FAILED*",
+            "*test_my_client?sse_disconnect:after_events=3? PASSED*",  # it raised: the loss was not silent
+            "*test_my_client?sse_split:mode=byte? PASSED*",
+            "*AssertionError: Silent loss: 5 of 8 events never reached the application (4, 5, 6, 7, 8)*",
+        ]
+    )
 
 
-MORE_SERVERS = '''
+MORE_SERVERS = """
 import openai
 import pytest
 
@@ -134,9 +138,9 @@ def test_the_openai_mock(faultproxy, faultproxy_fault):
     expected = "ok" if faultproxy_fault.startswith("latency") else "error"
     assert verdict["outcome"] == expected, verdict["evidence"]["summary"]
     assert faultproxy.server.log[-1].model == "gpt-4o-mini"
-'''
+"""
 
-OWN_SERVER = '''
+OWN_SERVER = """
 import httpx
 import pytest
 
@@ -162,9 +166,9 @@ def test_a_server_the_test_started(faultproxy, my_server):
         body = response.read().decode()
     assert body.count("data:") == 3 and [e["id"] for e in faultproxy.delivered()] == ["1", "3", "4"]
     assert [f.fault_type for f in faultproxy.fired()] == ["sse_drop"]
-'''
+"""
 
-URL_SERVER = '''
+URL_SERVER = """
 import httpx
 import pytest
 
@@ -177,7 +181,7 @@ def test_a_url(faultproxy):
     with httpx.stream("GET", faultproxy.url, timeout=10) as response:
         assert response.read().decode().count("data:") == 3
     assert faultproxy.settle()
-'''
+"""
 
 
 def test_the_fixture_fronts_the_llm_mocks_and_your_own_server(pytester: pytest.Pytester) -> None:
@@ -187,8 +191,8 @@ def test_the_fixture_fronts_the_llm_mocks_and_your_own_server(pytester: pytest.P
 
 
 def test_the_fixture_fronts_a_url(pytester: pytest.Pytester) -> None:
-    from faultproxy.net.stream_server import running_in_thread
     from faultproxy.lab.sse_server import SSEServer
+    from faultproxy.net.stream_server import running_in_thread
 
     with running_in_thread(SSEServer(events=3, interval=0.002)) as server:
         pytester.makepyfile(test_url=URL_SERVER.replace("{port}", str(server.port)))
@@ -197,26 +201,32 @@ def test_the_fixture_fronts_a_url(pytester: pytest.Pytester) -> None:
 
 
 def test_bad_markers_are_clear_errors(pytester: pytest.Pytester) -> None:
-    pytester.makepyfile(test_bad='''
+    pytester.makepyfile(
+        test_bad="""
 import pytest
 
 @pytest.mark.faultproxy_faults("sse_drop:event_index=-1")
 def test_x(faultproxy):
     pass
-''')
+"""
+    )
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
     assert result.ret != 0
     result.stdout.fnmatch_lines(["*faultproxy_faults*event_index*greater than or equal to 0*"])
-    pytester.makepyfile(test_bad='''
+    pytester.makepyfile(
+        test_bad="""
 import pytest
 
 @pytest.mark.faultproxy_server(kind="openai", tokenz=3)
 def test_y(faultproxy):
     pass
-''')
+"""
+    )
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
     assert result.ret != 0
-    result.stdout.fnmatch_lines(["*faultproxy_server: tokenz: unknown option; the openai server takes: seed, tokens*"])
+    result.stdout.fnmatch_lines(
+        ["*faultproxy_server: tokenz: unknown option; the openai server takes: seed, tokens*"]
+    )
 
 
 SCENARIO_FILE = """
@@ -237,15 +247,20 @@ def test_scenario_cells_are_pytest_items_that_xdist_spreads(pytester: pytest.Pyt
     pytester.makefile(".yaml", suite=SCENARIO_FILE)
     plain = pytester.runpytest_subprocess("--collect-only", "-p", "no:cacheprovider")
     assert plain.ret == pytest.ExitCode.NO_TESTS_COLLECTED  # YAML is left alone unless asked
-    result = pytester.runpytest_subprocess("--faultproxy-scenarios", "-n", "2", "-v", "-p", "no:cacheprovider")
+    result = pytester.runpytest_subprocess(
+        "--faultproxy-scenarios", "-n", "2", "-v", "-p", "no:cacheprovider"
+    )
     result.assert_outcomes(passed=2, failed=2)
-    result.stdout.fnmatch_lines([
-        "*created: 2/2 workers*",
-    ])
+    result.stdout.fnmatch_lines(
+        [
+            "*created: 2/2 workers*",
+        ]
+    )
     result.stdout.fnmatch_lines(["*PASSED suite.yaml::healthy?raw?*"], consecutive=False)
     result.stdout.fnmatch_lines(["*FAILED suite.yaml::early-end?httpx-sse?*"], consecutive=False)
-    result.stdout.fnmatch_lines(["*early-end/raw: silent_loss*", "*✗ no_silent_loss: events were lost*",
-                                 "*the cell's capture: *"])
+    result.stdout.fnmatch_lines(
+        ["*early-end/raw: silent_loss*", "*✗ no_silent_loss: events were lost*", "*the cell's capture: *"]
+    )
 
 
 def test_a_bad_scenario_file_is_a_collection_error_naming_the_line(pytester: pytest.Pytester) -> None:

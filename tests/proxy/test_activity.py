@@ -10,15 +10,19 @@ import sys
 
 import httpx
 
-from faultproxy.net.stream_server import running_in_thread
 from faultproxy.lab.sse_server import SSEServer
+from faultproxy.net.stream_server import running_in_thread
 
 GUARD = 30
 
 
 def start(*args: str) -> tuple[subprocess.Popen[str], str]:
-    process = subprocess.Popen([sys.executable, "-m", "faultproxy", "proxy", "--listen", "127.0.0.1:0", *args],
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "faultproxy", "proxy", "--listen", "127.0.0.1:0", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     assert process.stderr is not None
     banner = process.stderr.readline()
     match = re.search(r"(http://127\.0\.0\.1:\d+) -> ", banner)
@@ -34,8 +38,13 @@ def stop(process: subprocess.Popen[str]) -> str:
 
 def test_verbose_says_connections_and_faults_and_the_summary() -> None:
     with running_in_thread(SSEServer(events=5, interval=0.002)) as server:
-        process, url = start("--upstream", f"http://127.0.0.1:{server.port}", "-v",
-                             "--fault", "sse_disconnect:after_events=2,mode=rst,name=cut")
+        process, url = start(
+            "--upstream",
+            f"http://127.0.0.1:{server.port}",
+            "-v",
+            "--fault",
+            "sse_disconnect:after_events=2,mode=rst,name=cut",
+        )
         try:
             with httpx.stream("GET", f"{url}/events", timeout=10) as response:
                 try:

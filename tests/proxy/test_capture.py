@@ -349,8 +349,15 @@ def test_upstream_error_is_recorded(aio, make_proxy, unused_port, tmp_path):
     assert statuses == [502]  # the proxy's own answer is in the capture too
     # and the request it answers, though it never crossed to an upstream: the oracle knows who answered
     [asked] = [r for r in records if r.get("dir") == "request"]
-    assert (asked["type"], asked["method"], asked["target"], asked["exchange"]) == ("answered", "GET", "/x", 1)
-    assert "request" not in {r["dir"] for r in records if r["type"] in WIRE_TYPES}  # no byte of it went anywhere
+    assert (asked["type"], asked["method"], asked["target"], asked["exchange"]) == (
+        "answered",
+        "GET",
+        "/x",
+        1,
+    )
+    assert "request" not in {
+        r["dir"] for r in records if r["type"] in WIRE_TYPES
+    }  # no byte of it went anywhere
 
 
 def test_a_broken_event_stream_is_still_relayed_whole(aio, make_proxy, serve, raw_client, tmp_path):
@@ -712,8 +719,9 @@ def test_capture_show_corrupt_file_names_file_and_line(tmp_path):
     assert code == 2 and "cannot read capture" in text
 
 
-def test_a_proxy_stopped_mid_stream_leaves_a_whole_capture_and_no_failure(aio, make_proxy, sse_server, tmp_path,
-                                                                         caplog):
+def test_a_proxy_stopped_mid_stream_leaves_a_whole_capture_and_no_failure(
+    aio, make_proxy, sse_server, tmp_path, caplog
+):
     """Stopping a proxy aborts its open connections; their sockets go a moment later, after the
     capture is closed. What they tell then must not reach the closed file (a traceback per
     connection: 'capture of connection #1 failed')."""

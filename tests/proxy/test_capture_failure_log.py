@@ -27,7 +27,9 @@ class BrokenWriter:
         self.forgotten.append(conn)
 
 
-def test_a_failing_capture_is_one_line_per_connection_without_a_traceback(caplog: pytest.LogCaptureFixture) -> None:
+def test_a_failing_capture_is_one_line_per_connection_without_a_traceback(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     writer = BrokenWriter()
     sink = ProxySink(ActivityLog(), writer)  # type: ignore[arg-type]
     with caplog.at_level(logging.INFO, logger="faultproxy"):
@@ -37,7 +39,8 @@ def test_a_failing_capture_is_one_line_per_connection_without_a_traceback(caplog
     failures = [r for r in caplog.records if "capture of connection" in r.getMessage()]
     assert [r.getMessage() for r in failures] == [
         f"capture of connection #{conn} failed (RuntimeError: cannot decode 18 bytes); it is still relayed, "
-        "no longer decoded" for conn in (1, 2)
+        "no longer decoded"
+        for conn in (1, 2)
     ]
     assert all(r.exc_info is None for r in caplog.records), "a traceback reached the log below -vv"
     assert writer.forgotten == [1, 2]

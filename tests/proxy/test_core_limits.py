@@ -39,7 +39,9 @@ from faultproxy.wire.limits import HeadLimits
 
 # a head of at most 200 bytes, lines of 60, 4 fields; a head due within 30 s; idle after 60 s,
 # looked at every 15 s
-LIMITS = ProxyLimits(HeadLimits(max_head=200, max_line=60, max_fields=4), header_timeout=30.0, idle_timeout=60.0)
+LIMITS = ProxyLimits(
+    HeadLimits(max_head=200, max_line=60, max_fields=4), header_timeout=30.0, idle_timeout=60.0
+)
 GET = b"GET /events HTTP/1.1\r\nHost: upstream\r\n\r\n"
 ANSWER_408 = StartsWith(b"HTTP/1.1 408 Request Timeout\r\nContent-Type: text/plain")
 ANSWER_503 = StartsWith(b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain")
@@ -50,39 +52,39 @@ def relaying(**options: object) -> Playbook:
     return (
         Playbook(limits=LIMITS, **options)  # type: ignore[arg-type]
         >> Opened()
-        << Connect(UPSTREAM_ADDRESS) << Arm(Timer.CONNECT, 10.0) << Arm(Timer.HEADER, 30.0) << Arm(Timer.IDLE, 15.0)
+        << Connect(UPSTREAM_ADDRESS)
+        << Arm(Timer.CONNECT, 10.0)
+        << Arm(Timer.HEADER, 30.0)
+        << Arm(Timer.IDLE, 15.0)
         >> Connected()
         << Cancel(Timer.CONNECT)
     )
 
 
 def answered_then_lingering(playbook: Playbook) -> Playbook:
-    return (
-        playbook
-        << Cancel(Timer.IDLE)
-        << Close(UPSTREAM)
-        << Resume(CLIENT, Anything())
-        << WriteEof(CLIENT)
-    )
+    return playbook << Cancel(Timer.IDLE) << Close(UPSTREAM) << Resume(CLIENT, Anything()) << WriteEof(CLIENT)
 
 
 # -- the header timer ------------------------------------------------------------------------
 
 
 def test_a_head_not_whole_by_the_header_timeout_is_a_408_then_a_lingering_close() -> None:
-    assert answered_then_lingering(
-        relaying(notes=True)
-        >> DataReceived(CLIENT, GET[:12])
-        << Write(UPSTREAM, GET[:12])
-        >> TimerFired(Timer.IDLE)  # not idle: a head has begun
-        << Arm(Timer.IDLE, 30.0)
-        >> DataReceived(CLIENT, GET[12:20])  # more of it: the timer still counts from the start
-        << Write(UPSTREAM, GET[12:20])
-        >> TimerFired(Timer.HEADER)
-        << Note("refused", {"reason": "faultproxy: request head not complete after 30s", "answer": "408"})
-        << Pause(CLIENT, "refused")
-        << Write(CLIENT, ANSWER_408)
-    ) << Arm(Timer.LINGER, 35.0)
+    assert (
+        answered_then_lingering(
+            relaying(notes=True)
+            >> DataReceived(CLIENT, GET[:12])
+            << Write(UPSTREAM, GET[:12])
+            >> TimerFired(Timer.IDLE)  # not idle: a head has begun
+            << Arm(Timer.IDLE, 30.0)
+            >> DataReceived(CLIENT, GET[12:20])  # more of it: the timer still counts from the start
+            << Write(UPSTREAM, GET[12:20])
+            >> TimerFired(Timer.HEADER)
+            << Note("refused", {"reason": "faultproxy: request head not complete after 30s", "answer": "408"})
+            << Pause(CLIENT, "refused")
+            << Write(CLIENT, ANSWER_408)
+        )
+        << Arm(Timer.LINGER, 35.0)
+    )
 
 
 def test_a_client_that_sends_nothing_is_closed_by_the_header_timeout_without_an_answer() -> None:
@@ -128,7 +130,9 @@ def test_a_head_that_began_while_the_upstream_connects_is_a_408_and_the_connect_
     assert (
         Playbook(limits=ProxyLimits(header_timeout=5.0, idle_timeout=None))
         >> Opened()
-        << Connect(UPSTREAM_ADDRESS) << Arm(Timer.CONNECT, 10.0) << Arm(Timer.HEADER, 5.0)
+        << Connect(UPSTREAM_ADDRESS)
+        << Arm(Timer.CONNECT, 10.0)
+        << Arm(Timer.HEADER, 5.0)
         >> DataReceived(CLIENT, GET[:12])
         << Pause(CLIENT, "connecting")
         >> TimerFired(Timer.HEADER)
@@ -169,14 +173,23 @@ def test_a_kept_alive_connection_idle_for_the_idle_timeout_is_closed() -> None:
 def test_a_request_and_its_response_between_two_looks_start_the_count_again() -> None:
     playbook = (
         relaying()
-        >> DataReceived(CLIENT, GET) << Write(UPSTREAM, GET) << Cancel(Timer.HEADER)
-        >> DataReceived(UPSTREAM, OK) << Write(CLIENT, OK)
-        >> TimerFired(Timer.IDLE) << Arm(Timer.IDLE, 30.0)  # t=15: idle from here
-        >> TimerFired(Timer.IDLE) << Arm(Timer.IDLE, 45.0)
-        >> TimerFired(Timer.IDLE) << Arm(Timer.IDLE, 60.0)
-        >> DataReceived(CLIENT, GET) << Write(UPSTREAM, GET)  # at t=45 a whole request, answered
-        >> DataReceived(UPSTREAM, OK) << Write(CLIENT, OK)
-        >> TimerFired(Timer.IDLE) << Arm(Timer.IDLE, 75.0)  # t=60: idle again, but messages were read
+        >> DataReceived(CLIENT, GET)
+        << Write(UPSTREAM, GET)
+        << Cancel(Timer.HEADER)
+        >> DataReceived(UPSTREAM, OK)
+        << Write(CLIENT, OK)
+        >> TimerFired(Timer.IDLE)
+        << Arm(Timer.IDLE, 30.0)  # t=15: idle from here
+        >> TimerFired(Timer.IDLE)
+        << Arm(Timer.IDLE, 45.0)
+        >> TimerFired(Timer.IDLE)
+        << Arm(Timer.IDLE, 60.0)
+        >> DataReceived(CLIENT, GET)
+        << Write(UPSTREAM, GET)  # at t=45 a whole request, answered
+        >> DataReceived(UPSTREAM, OK)
+        << Write(CLIENT, OK)
+        >> TimerFired(Timer.IDLE)
+        << Arm(Timer.IDLE, 75.0)  # t=60: idle again, but messages were read
     )
     for at in (90.0, 105.0, 120.0):
         playbook = playbook >> TimerFired(Timer.IDLE) << Arm(Timer.IDLE, at)
@@ -187,8 +200,11 @@ def test_a_stalled_response_is_no_idle_connection() -> None:
     """A stream the upstream (or a fault) holds still is a request in progress: never closed."""
     playbook = (
         relaying()
-        >> DataReceived(CLIENT, GET) << Write(UPSTREAM, GET) << Cancel(Timer.HEADER)
-        >> DataReceived(UPSTREAM, HEAD_CHUNKED) << Write(CLIENT, HEAD_CHUNKED)
+        >> DataReceived(CLIENT, GET)
+        << Write(UPSTREAM, GET)
+        << Cancel(Timer.HEADER)
+        >> DataReceived(UPSTREAM, HEAD_CHUNKED)
+        << Write(CLIENT, HEAD_CHUNKED)
     )
     for n in range(2, 30):
         playbook = playbook >> TimerFired(Timer.IDLE) << Arm(Timer.IDLE, 15.0 * n)
@@ -204,8 +220,13 @@ def test_a_head_over_a_limit_is_answered_with_its_status_never_forwarded() -> No
     assert answered_then_lingering(
         relaying(notes=True)
         >> DataReceived(CLIENT, head)
-        << Note("refused", {"reason": "faultproxy: request over a limit: more than 4 header fields (at byte 40)",
-                            "answer": "431"})
+        << Note(
+            "refused",
+            {
+                "reason": "faultproxy: request over a limit: more than 4 header fields (at byte 40)",
+                "answer": "431",
+            },
+        )
         << Cancel(Timer.HEADER)
         << Pause(CLIENT, "refused")
         << Write(CLIENT, StartsWith(b"HTTP/1.1 431 Request Header Fields Too Large\r\n"))
@@ -215,8 +236,11 @@ def test_a_head_over_a_limit_is_answered_with_its_status_never_forwarded() -> No
 def test_a_head_over_a_limit_waits_for_the_response_streaming_before_it() -> None:
     assert answered_then_lingering(
         relaying()
-        >> DataReceived(CLIENT, GET) << Write(UPSTREAM, GET) << Cancel(Timer.HEADER)
-        >> DataReceived(UPSTREAM, HEAD_CHUNKED) << Write(CLIENT, HEAD_CHUNKED)
+        >> DataReceived(CLIENT, GET)
+        << Write(UPSTREAM, GET)
+        << Cancel(Timer.HEADER)
+        >> DataReceived(UPSTREAM, HEAD_CHUNKED)
+        << Write(CLIENT, HEAD_CHUNKED)
         >> DataReceived(CLIENT, b"GET /" + b"a" * 61)  # a request line over 60 bytes, pipelined
         << Pause(CLIENT, "refused")
         >> DataReceived(UPSTREAM, b"0\r\n\r\n")
@@ -232,8 +256,14 @@ def test_a_client_over_the_cap_gets_a_503_and_no_upstream_connection() -> None:
     playbook = (
         Playbook(limits=LIMITS, notes=True)
         >> Opened(full=3)
-        << Note("refused", {"reason": "faultproxy: too many connections: the proxy relays at most 3 at once",
-                            "answer": "503", "limit": "connections"})
+        << Note(
+            "refused",
+            {
+                "reason": "faultproxy: too many connections: the proxy relays at most 3 at once",
+                "answer": "503",
+                "limit": "connections",
+            },
+        )
         << Write(CLIENT, ANSWER_503)
         << WriteEof(CLIENT)
         << Arm(Timer.LINGER, 1.0)  # a short lingering close: the few places over the cap stay free
@@ -251,7 +281,13 @@ def test_a_client_over_the_cap_gets_a_503_and_no_upstream_connection() -> None:
 
 
 def test_a_tcp_client_over_the_cap_is_closed() -> None:
-    assert Playbook(raw=True, limits=LIMITS) >> Opened(full=3) << Close(CLIENT) >> ConnectionLost(CLIENT) << Done()
+    assert (
+        Playbook(raw=True, limits=LIMITS)
+        >> Opened(full=3)
+        << Close(CLIENT)
+        >> ConnectionLost(CLIENT)
+        << Done()
+    )
 
 
 def test_an_undecided_client_over_the_cap_gets_its_503_once_it_shows_http() -> None:
@@ -273,25 +309,36 @@ def test_an_undecided_client_over_the_cap_gets_its_503_once_it_shows_http() -> N
 def test_tcp_gets_no_header_or_idle_timer() -> None:
     assert (
         Playbook(raw=True, limits=LIMITS)
-        >> Opened() << Connect(UPSTREAM_ADDRESS) << Arm(Timer.CONNECT, 10.0)
-        >> Connected() << Cancel(Timer.CONNECT)
-        >> DataReceived(CLIENT, b"\x16\x03\x01") << Write(UPSTREAM, b"\x16\x03\x01")
+        >> Opened()
+        << Connect(UPSTREAM_ADDRESS)
+        << Arm(Timer.CONNECT, 10.0)
+        >> Connected()
+        << Cancel(Timer.CONNECT)
+        >> DataReceived(CLIENT, b"\x16\x03\x01")
+        << Write(UPSTREAM, b"\x16\x03\x01")
     )
 
 
 def test_auto_mode_arms_them_once_the_client_shows_http_and_never_for_tcp() -> None:
     assert (
         Playbook(raw=None, limits=LIMITS)
-        >> Opened() << Connect(UPSTREAM_ADDRESS) << Arm(Timer.CONNECT, 10.0)
-        >> Connected() << Cancel(Timer.CONNECT)
+        >> Opened()
+        << Connect(UPSTREAM_ADDRESS)
+        << Arm(Timer.CONNECT, 10.0)
+        >> Connected()
+        << Cancel(Timer.CONNECT)
         >> DataReceived(CLIENT, GET[:12])
-        << Arm(Timer.HEADER, 30.0) << Arm(Timer.IDLE, 15.0)
+        << Arm(Timer.HEADER, 30.0)
+        << Arm(Timer.IDLE, 15.0)
         << Write(UPSTREAM, GET[:12])
     )
     assert (
         Playbook(raw=None, limits=LIMITS)
-        >> Opened() << Connect(UPSTREAM_ADDRESS) << Arm(Timer.CONNECT, 10.0)
-        >> Connected() << Cancel(Timer.CONNECT)
+        >> Opened()
+        << Connect(UPSTREAM_ADDRESS)
+        << Arm(Timer.CONNECT, 10.0)
+        >> Connected()
+        << Cancel(Timer.CONNECT)
         >> DataReceived(UPSTREAM, b"220 smtp ready\r\n")  # a server that speaks first: TCP
         << Write(CLIENT, b"220 smtp ready\r\n")
     )
@@ -307,7 +354,9 @@ def test_auto_mode_arms_them_once_the_client_shows_http_and_never_for_tcp() -> N
     full=st.sampled_from([None, None, 1]),
     events=st.lists(EVENTS, max_size=30),
 )
-def test_with_the_limits_on_any_sequence_of_events_ends_closed_once_with_no_timer_left(raw, faults, full, events):
+def test_with_the_limits_on_any_sequence_of_events_ends_closed_once_with_no_timer_left(
+    raw, faults, full, events
+):
     """The property test of test_core.py with the header and idle timers armed, heads small
     enough for its requests to pass them, and clients over the cap."""
     playbook = Playbook(raw=raw, faults=faults, limits=LIMITS)

@@ -82,8 +82,17 @@ class Port(Recorder):
 class Loop:
     """A core between two in-memory peers (see the module docstring)."""
 
-    def __init__(self, ca: LocalCA, routing, *, app_tls: bool = False, server_ca: LocalCA | None = None,
-                 faults=(), app_name: str = HOST, server_tls: bool = True):
+    def __init__(
+        self,
+        ca: LocalCA,
+        routing,
+        *,
+        app_tls: bool = False,
+        server_ca: LocalCA | None = None,
+        faults=(),
+        app_name: str = HOST,
+        server_tls: bool = True,
+    ):
         self.port = Port()
         self.clock = 0.0
         faultset = FaultSet([parse_fault(f, index=i) for i, f in enumerate(faults)])
@@ -179,12 +188,15 @@ def test_the_client_waits_during_the_upstream_handshake(ca, ca_file):
     assert b"POST /v1/chat/completions" in loop.got[UPSTREAM]
 
 
-@pytest.mark.parametrize("case, words", [
-    ("another CA", "certificate verify failed: self-signed certificate in certificate chain"),
-    ("wrong host", "certificate verify failed: Hostname mismatch"),
-    ("timeout", "timed out: no answer within 10s"),
-    ("closed", "the peer closed the connection during the handshake"),
-])
+@pytest.mark.parametrize(
+    "case, words",
+    [
+        ("another CA", "certificate verify failed: self-signed certificate in certificate chain"),
+        ("wrong host", "certificate verify failed: Hostname mismatch"),
+        ("timeout", "timed out: no answer within 10s"),
+        ("closed", "the peer closed the connection during the handshake"),
+    ],
+)
 def test_a_failed_upstream_handshake_is_a_502_naming_the_host_and_the_reason(ca, ca_file, case, words):
     routing = reverse(ca_file)
     loop = Loop(ca, routing, server_ca=LocalCA.ephemeral() if case == "another CA" else None)
@@ -216,15 +228,22 @@ def test_a_failed_upstream_handshake_is_a_502_naming_the_host_and_the_reason(ca,
 
 def test_tls_toward_the_client_then_plaintext_through_the_faults(ca, ca_file):
     routing = make_routing("http://127.0.0.1:8000", tls=True, ca=ca)
-    loop = Loop(ca, routing, app_tls=True, server_tls=False,
-                faults=[{"type": "sse_drop", "attributes": {"event_index": 1}}])
+    loop = Loop(
+        ca,
+        routing,
+        app_tls=True,
+        server_tls=False,
+        faults=[{"type": "sse_drop", "attributes": {"event_index": 1}}],
+    )
     loop.start()
     assert loop.notes("tls")[0]["side"] == "client" and loop.notes("tls")[0]["sni"] == HOST
     loop.connect()
     loop.send(CLIENT, REQUEST)
     assert loop.got[UPSTREAM] == REQUEST  # a plain-HTTP upstream: the head as sent
     loop.send(UPSTREAM, RESPONSE_HEAD + b"".join(chunk(e) for e in EVENTS))
-    assert loop.got[CLIENT].count(b"data:") == 2 and b'"n": 2' not in loop.got[CLIENT]  # the fault, inside TLS
+    assert (
+        loop.got[CLIENT].count(b"data:") == 2 and b'"n": 2' not in loop.got[CLIENT]
+    )  # the fault, inside TLS
 
 
 def test_plain_http_sent_to_the_tls_port_gets_a_plain_400(ca):
@@ -265,7 +284,9 @@ def test_forward_mode_intercepts_a_connect_and_relays_inside_with_faults(ca, ca_
     routing = make_routing(None, forward=True, resolve=[f"{HOST}:443:127.0.0.1"], upstream_ca=ca_file, ca=ca)
     loop = Loop(ca, routing, faults=[{"type": "sse_disconnect", "attributes": {"after_events": 1}}])
     loop.start()
-    assert loop.core.phase is Phase.TARGET and not [c for c in loop.port.commands if type(c).__name__ == "Connect"]
+    assert loop.core.phase is Phase.TARGET and not [
+        c for c in loop.port.commands if type(c).__name__ == "Connect"
+    ]
     loop.send(CLIENT, f"CONNECT {HOST}:443 HTTP/1.1\r\nHost: {HOST}:443\r\n\r\n".encode())
     assert loop.core.phase is Phase.CONNECTING
     loop.connect()
@@ -296,8 +317,11 @@ def test_forward_mode_tunnels_a_host_it_does_not_intercept_as_bytes(ca, ca_file)
 def test_forward_mode_sends_an_absolute_form_request_on_in_origin_form(ca):
     loop = Loop(ca, make_routing(None, forward=True, no_intercept=["*"]), server_tls=False)
     loop.start()
-    loop.send(CLIENT, b"GET http://127.0.0.1:8000/events?x=1 HTTP/1.1\r\nHost: 127.0.0.1:8000\r\n"
-                      b"Proxy-Connection: keep-alive\r\n\r\n")
+    loop.send(
+        CLIENT,
+        b"GET http://127.0.0.1:8000/events?x=1 HTTP/1.1\r\nHost: 127.0.0.1:8000\r\n"
+        b"Proxy-Connection: keep-alive\r\n\r\n",
+    )
     connect = [c for c in loop.port.commands if type(c).__name__ == "Connect"]
     assert connect == [type(connect[0])(Address("127.0.0.1", 8000, "http"))]
     loop.connect()
@@ -319,4 +343,6 @@ def test_a_connect_that_cannot_be_made_is_a_502_with_the_reason(ca):
     loop.core.connect_failed("connection refused")
     loop.pump()
     assert loop.got[CLIENT].startswith(b"HTTP/1.1 502 Bad Gateway\r\n")
-    assert loop.got[CLIENT].endswith(b"faultproxy: upstream db.example.test:5432 unreachable: connection refused\n")
+    assert loop.got[CLIENT].endswith(
+        b"faultproxy: upstream db.example.test:5432 unreachable: connection refused\n"
+    )

@@ -558,8 +558,13 @@ def test_400_for_a_pipelined_request_waits_for_the_response_still_streaming(
     assert sock.recv_exactly(len(HEAD_CHUNKED) + 10) == HEAD_CHUNKED + b"5\r\nhello\r\n"
     for number, data in enumerate(sends):
         if number:
-            wait_until(lambda: any(r["type"] == "head" and r.get("dir") == "request" and r.get("exchange") == 2
-                                   for r in _records(aio, proxy, capture)), "the second head to go upstream")
+            wait_until(
+                lambda: any(
+                    r["type"] == "head" and r.get("dir") == "request" and r.get("exchange") == 2
+                    for r in _records(aio, proxy, capture)
+                ),
+                "the second head to go upstream",
+            )
         sock.send(data)
     wait_until(lambda: _refusals(aio, proxy, capture), "the proxy to read the malformed request")
     assert _refusals(aio, proxy, capture)[0]["answer"] == "400 after the responses due"
@@ -639,11 +644,16 @@ def test_400_follows_a_response_a_fault_delays_longer_than_the_lingering_close(m
         await conn.write(OK)
         await conn.read_to_eof()
 
-    proxy = make_proxy(serve(answer).url, linger=0.3,
-                       faults=[{"type": "latency", "stream": "downstream", "attributes": {"latency": 1500}}])
+    proxy = make_proxy(
+        serve(answer).url,
+        linger=0.3,
+        faults=[{"type": "latency", "stream": "downstream", "attributes": {"latency": 1500}}],
+    )
     sock = raw_client(proxy.port)
     sock.send(GET)
-    wait_until(lambda: proxy.evidence, "the proxy to read the response (and delay it)")  # OK comes in one read
+    wait_until(
+        lambda: proxy.evidence, "the proxy to read the response (and delay it)"
+    )  # OK comes in one read
     sock.send(b"GARBAGE\r\n\r\n")
     data, end = sock.recv_to_end()
     assert data.startswith(OK + b"HTTP/1.1 400 Bad Request\r\n") and end == "fin", (data, end)
@@ -765,7 +775,9 @@ def test_auto_mode_with_the_upstream_down(aio, make_proxy, unused_port, raw_clie
 )
 def test_auto_mode_relays_other_protocols_as_tcp(make_proxy, serve, raw_client, opening):
     """Not a request: relayed byte for byte, never answered 400, and HTTP faults leave it alone."""
-    proxy = make_proxy(serve(echo).url, raw=None, faults=[{"type": "http_status", "attributes": {"status": 503}}])
+    proxy = make_proxy(
+        serve(echo).url, raw=None, faults=[{"type": "http_status", "attributes": {"status": 503}}]
+    )
     sock = raw_client(proxy.port)
     payload = opening + bytes(range(256))
     sock.send(payload, [len(opening), 100])

@@ -19,17 +19,39 @@ SMALL = ProxyLimits(HeadLimits(max_head=2048, max_line=256, max_fields=10))
 CHUNKED = b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
 
 REFUSED = {
-    "head-too-large": (b"GET / HTTP/1.1\r\n" + b"".join(b"X-%d: %s\r\n" % (i, b"v" * 200) for i in range(10)) + b"\r\n",
-                       431, "request head larger than 2048 bytes"),
-    "too-many-fields": (b"GET / HTTP/1.1\r\n" + b"X: 1\r\n" * 11 + b"\r\n", 431, "more than 10 header fields"),
-    "header-line-too-long": (b"GET / HTTP/1.1\r\nCookie: " + b"c" * 300 + b"\r\n\r\n", 431,
-                             "header line longer than 256 bytes"),
-    "request-line-too-long": (b"GET /" + b"a" * 300 + b" HTTP/1.1\r\n\r\n", 414, "request line longer than 256 bytes"),
+    "head-too-large": (
+        b"GET / HTTP/1.1\r\n" + b"".join(b"X-%d: %s\r\n" % (i, b"v" * 200) for i in range(10)) + b"\r\n",
+        431,
+        "request head larger than 2048 bytes",
+    ),
+    "too-many-fields": (
+        b"GET / HTTP/1.1\r\n" + b"X: 1\r\n" * 11 + b"\r\n",
+        431,
+        "more than 10 header fields",
+    ),
+    "header-line-too-long": (
+        b"GET / HTTP/1.1\r\nCookie: " + b"c" * 300 + b"\r\n\r\n",
+        431,
+        "header line longer than 256 bytes",
+    ),
+    "request-line-too-long": (
+        b"GET /" + b"a" * 300 + b" HTTP/1.1\r\n\r\n",
+        414,
+        "request line longer than 256 bytes",
+    ),
     "request-line-without-end": (b"GET /" + b"a" * 300, 414, "request line longer than 256 bytes"),
     "http-9.9": (b"GET / HTTP/9.9\r\nHost: x\r\n\r\n", 505, "HTTP version HTTP/9.9 not supported"),
     "two-hosts": (b"GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", 400, "2 Host header fields"),
-    "chunk-size-over-2^63-1": (CHUNKED + b"8000000000000000\r\n", 400, "chunk size 8000000000000000 is over 2^63-1"),
-    "whitespace-after-chunk-size": (CHUNKED + b"5 \r\nhello\r\n0\r\n\r\n", 400, "whitespace after chunk size"),
+    "chunk-size-over-2^63-1": (
+        CHUNKED + b"8000000000000000\r\n",
+        400,
+        "chunk size 8000000000000000 is over 2^63-1",
+    ),
+    "whitespace-after-chunk-size": (
+        CHUNKED + b"5 \r\nhello\r\n0\r\n\r\n",
+        400,
+        "whitespace after chunk size",
+    ),
 }
 
 
@@ -60,8 +82,13 @@ def test_a_request_over_a_limit_or_against_the_rfc_gets_its_status(case, make_pr
 def test_the_default_limits_let_an_8k_cookie_and_50_fields_through(make_proxy, serve, raw_client):
     upstream = serve(answer_ok)
     proxy = make_proxy(upstream.url)
-    request = (b"GET / HTTP/1.1\r\nHost: x\r\nCookie: " + b"c" * 8000 + b"\r\n"
-               + b"".join(b"X-%d: %d\r\n" % (i, i) for i in range(50)) + b"\r\n")
+    request = (
+        b"GET / HTTP/1.1\r\nHost: x\r\nCookie: "
+        + b"c" * 8000
+        + b"\r\n"
+        + b"".join(b"X-%d: %d\r\n" % (i, i) for i in range(50))
+        + b"\r\n"
+    )
     sock = raw_client(proxy.port)
     sock.send(request)
     assert sock.recv_exactly(len(b"HTTP/1.1 200 OK\r\n")) == b"HTTP/1.1 200 OK\r\n"
@@ -77,7 +104,9 @@ RESPONSES = [
 
 
 @pytest.mark.parametrize("response", RESPONSES, ids=["http-9.9", "ws-after-size", "fields", "head-size"])
-def test_a_response_against_the_same_rules_reaches_the_client_byte_for_byte(response, make_proxy, serve, raw_client):
+def test_a_response_against_the_same_rules_reaches_the_client_byte_for_byte(
+    response, make_proxy, serve, raw_client
+):
     async def answer(conn: Conn) -> None:
         await conn.read_request()
         await conn.write(response)
@@ -103,7 +132,9 @@ def test_a_head_that_never_ends_gets_a_408_and_a_silent_client_a_close(make_prox
     healthy(proxy.url)
 
 
-def test_a_kept_alive_connection_is_closed_when_idle_and_a_stalled_stream_is_not(aio, make_proxy, serve, raw_client):
+def test_a_kept_alive_connection_is_closed_when_idle_and_a_stalled_stream_is_not(
+    aio, make_proxy, serve, raw_client
+):
     """The stalled stream starts before the other connection's request, so by the time that
     one is closed as idle, the stream has been still for longer than the idle timeout: it must
     then still get its end. No clock is read by the test."""
@@ -140,18 +171,24 @@ def test_clients_over_the_cap_get_503_and_the_cap_frees_as_connections_end(make_
     for _ in range(40):  # more than the places over the cap: each still gets its answer
         over = raw_client(proxy.port)
         over.send(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
-        assert read_answer(over) == (503, "faultproxy: too many connections: the proxy relays at most 2 at once\n")
+        assert read_answer(over) == (
+            503,
+            "faultproxy: too many connections: the proxy relays at most 2 at once\n",
+        )
     held[0].close()
     wait_until(lambda: proxy.active < 2, "a place to free")
     healthy(proxy.url)
 
 
-def test_a_head_the_proxy_allows_over_the_default_limits_is_captured_as_it_passed(make_proxy, serve, raw_client,
-                                                                                  tmp_path):
+def test_a_head_the_proxy_allows_over_the_default_limits_is_captured_as_it_passed(
+    make_proxy, serve, raw_client, tmp_path
+):
     capture = tmp_path / "big.jsonl"
     big = ProxyLimits(HeadLimits(max_head=1 << 20, max_line=1 << 20, max_fields=1000))
     proxy = make_proxy(serve(answer_ok).url, limits=big, capture=capture)
-    request = b"GET /big HTTP/1.1\r\nHost: x\r\nX-Big: " + b"b" * 50_000 + b"\r\n\r\n"  # over 8 KiB and 32 KiB
+    request = (
+        b"GET /big HTTP/1.1\r\nHost: x\r\nX-Big: " + b"b" * 50_000 + b"\r\n\r\n"
+    )  # over 8 KiB and 32 KiB
     sock = raw_client(proxy.port)
     sock.send(request)
     assert sock.recv_exactly(len(OK)) == OK

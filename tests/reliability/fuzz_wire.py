@@ -38,7 +38,7 @@ def _reads(data: bytes, cuts: list[int]) -> list[bytes]:
     for size in cuts:
         if pos >= len(data):
             break
-        pieces.append(data[pos:pos + size])
+        pieces.append(data[pos : pos + size])
         pos += size
     return [*pieces, data[pos:]] if pos < len(data) else pieces
 
@@ -55,8 +55,11 @@ def _run(target: str, reads: list[bytes]) -> tuple[list[object], BaseException |
         if role == "response":
             for method in (b"GET", b"HEAD", b"CONNECT", b"GET"):
                 parser.expect_response_to(method)
-    feed, close = ((parser.feed_blocks, parser.close_blocks) if isinstance(parser, SSEParser)
-                   else (parser.feed, parser.close))
+    feed, close = (
+        (parser.feed_blocks, parser.close_blocks)
+        if isinstance(parser, SSEParser)
+        else (parser.feed, parser.close)
+    )
     events: list[object] = []
     try:
         for piece in reads:
@@ -81,11 +84,19 @@ def _normal(events: list[object]) -> list[tuple[object, ...]]:
         elif kind in PIECES:
             out.append((kind, raw))
         elif kind == "Block":  # the event it dispatches, if any (its fields, not its raw: see above)
-            if getattr(event, "event") is not None:
-                out.append((kind, getattr(event, "event")))
+            if event.event is not None:
+                out.append((kind, event.event))
         else:
-            out.append((kind, raw, getattr(event, "data", None), getattr(event, "id", None),
-                        getattr(event, "type", None), getattr(event, "retry", None)))
+            out.append(
+                (
+                    kind,
+                    raw,
+                    getattr(event, "data", None),
+                    getattr(event, "id", None),
+                    getattr(event, "type", None),
+                    getattr(event, "retry", None),
+                )
+            )
     return out
 
 
@@ -105,7 +116,9 @@ def one_input(buffer: bytes) -> None:
     if target in ("request", "response", "sse"):
         joined = b"".join(getattr(e, "raw", b"") for e in whole)
         if joined != data:
-            raise AssertionError(f"{target}: the events' bytes are not the input ({len(joined)} of {len(data)})")
+            raise AssertionError(
+                f"{target}: the events' bytes are not the input ({len(joined)} of {len(data)})"
+            )
 
 
 if __name__ == "__main__":

@@ -63,8 +63,14 @@ DYING_SERVER = textwrap.dedent("""
 
 @pytest.fixture
 def crasher() -> Iterator[str]:
-    info = ClientInfo(name="crasher", command=(sys.executable, "-c", CRASHER), description="dies mid-stream",
-                      version_from="1", methods=("GET",), body=False)
+    info = ClientInfo(
+        name="crasher",
+        command=(sys.executable, "-c", CRASHER),
+        description="dies mid-stream",
+        version_from="1",
+        methods=("GET",),
+        body=False,
+    )
     registry.register(info)
     yield info.name
     registry.REGISTRY.pop(info.name, None)
@@ -78,18 +84,23 @@ def run_suite(text: str, tmp_path: Path, jobs: int = 1) -> dict[tuple[str, str],
 
 
 def test_a_client_that_crashes_mid_stream_is_its_own_cells_error(tmp_path: Path, crasher: str) -> None:
-    results = run_suite(f"""
+    results = run_suite(
+        f"""
 scenarios:
   - name: stream
     server: {{kind: sse, events: 50, interval_ms: 20}}
     clients: [{crasher}, raw]
     expectations: [all_events_in_order]
     timeouts: {{deadline_ms: 60000}}
-""", tmp_path)
+""",
+        tmp_path,
+    )
     crashed = results[("stream", crasher)]
     assert crashed["outcome"] == "error" and not crashed["passed"]
-    assert crashed["evidence"]["error"] == {"type": "crashed",
-                                             "message": "the child exited (signal 9) without an end line"}
+    assert crashed["evidence"]["error"] == {
+        "type": "crashed",
+        "message": "the child exited (signal 9) without an end line",
+    }
     assert "crashed (the child exited (signal 9) without an end line)" in crashed["evidence"]["summary"]
     assert results[("stream", "raw")]["outcome"] == "ok"  # the next cell ran as if nothing happened
 
@@ -99,7 +110,8 @@ def test_a_server_that_crashes_mid_stream_then_stays_down(tmp_path: Path) -> Non
     try:
         assert server.stdout is not None
         port = int(server.stdout.readline())
-        results = run_suite(f"""
+        results = run_suite(
+            f"""
 scenarios:
   - name: dies
     server: {{url: "http://127.0.0.1:{port}/events"}}
@@ -114,7 +126,9 @@ scenarios:
   - name: healthy
     server: {{kind: sse, events: 3, interval_ms: 2}}
     clients: [raw]
-""", tmp_path)
+""",
+            tmp_path,
+        )
     finally:
         server.kill()
         server.wait(GUARD)
@@ -128,7 +142,9 @@ scenarios:
     assert "502" in dead["evidence"]["summary"]
     capture = (tmp_path / "run" / "cells" / "dead" / "raw-0" / "capture.jsonl").read_text()
     notes = [json.loads(line) for line in capture.splitlines()]
-    assert any(n["type"] == "upstream_error" and n["reason"] == "connection refused" for n in notes)  # it is gone
+    assert any(
+        n["type"] == "upstream_error" and n["reason"] == "connection refused" for n in notes
+    )  # it is gone
     assert results[("healthy", "raw")]["outcome"] == "ok"
 
 
@@ -140,7 +156,9 @@ def test_a_port_taken_by_another_program(tmp_path: Path) -> None:
     loop = LoopThread("squatter")
 
     async def banner(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        await reader.readuntil(b"\r\n\r\n")  # read whole, so the close is a FIN, not an RST that eats the banner
+        await reader.readuntil(
+            b"\r\n\r\n"
+        )  # read whole, so the close is a FIN, not an RST that eats the banner
         writer.write(b"SSH-2.0-OpenSSH_9.6\r\n")
         await writer.drain()
         writer.close()
@@ -150,7 +168,8 @@ def test_a_port_taken_by_another_program(tmp_path: Path) -> None:
 
     squat = loop.call(serve())
     try:
-        results = run_suite(f"""
+        results = run_suite(
+            f"""
 scenarios:
   - name: squatted
     server: {{url: "http://127.0.0.1:{port}/events"}}
@@ -160,7 +179,10 @@ scenarios:
   - name: healthy
     server: {{kind: sse, events: 3, interval_ms: 2}}
     clients: [raw]
-""", tmp_path, jobs=3)
+""",
+            tmp_path,
+            jobs=3,
+        )
     finally:
         squat.close()
         loop.stop()
@@ -208,8 +230,14 @@ def small_disk(tmp_path: Path) -> Iterator[tuple[Path, int | None]]:
     else a plain folder and a 40 KiB limit per file (RLIMIT_FSIZE) for the run."""
     folder = tmp_path / "disk"
     folder.mkdir()
-    mounted = os.geteuid() == 0 and shutil.which("mount") and subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "size=160k,mode=700", "tmpfs", str(folder)], capture_output=True).returncode == 0
+    mounted = (
+        os.geteuid() == 0
+        and shutil.which("mount")
+        and subprocess.run(
+            ["mount", "-t", "tmpfs", "-o", "size=160k,mode=700", "tmpfs", str(folder)], capture_output=True
+        ).returncode
+        == 0
+    )
     try:
         yield folder, None if mounted else 40 << 10
     finally:
@@ -217,7 +245,9 @@ def small_disk(tmp_path: Path) -> Iterator[tuple[Path, int | None]]:
             subprocess.run(["umount", str(folder)], check=True)
 
 
-def test_a_full_disk_fails_the_cells_it_cuts_and_the_report_but_never_the_run(tmp_path: Path, small_disk) -> None:
+def test_a_full_disk_fails_the_cells_it_cuts_and_the_report_but_never_the_run(
+    tmp_path: Path, small_disk
+) -> None:
     folder, file_limit = small_disk
     suite = tmp_path / "suite.yaml"
     suite.write_text(FULL_DISK_SUITE)
@@ -226,16 +256,28 @@ def test_a_full_disk_fails_the_cells_it_cuts_and_the_report_but_never_the_run(tm
         if file_limit is not None:
             resource.setrlimit(resource.RLIMIT_FSIZE, (file_limit, file_limit))
 
-    done = subprocess.run([sys.executable, "-m", "faultproxy", "run", str(suite), "-j", "1", "--out", str(folder)],
-                          capture_output=True, text=True, timeout=GUARD * 4, preexec_fn=limit)
+    done = subprocess.run(
+        [sys.executable, "-m", "faultproxy", "run", str(suite), "-j", "1", "--out", str(folder)],
+        capture_output=True,
+        text=True,
+        timeout=GUARD * 4,
+        preexec_fn=limit,
+    )
     why = "No space left on device" if file_limit is None else "File too large"
     assert done.returncode == 1, done.stderr
     assert "Traceback" not in done.stderr, done.stderr
     lines = done.stderr.splitlines()
     assert [line for line in lines if "cells done" in line or "did not pass" in line] == [
-        "1/3 cells done, 0 failed", "2/3 cells done, 0 failed", "big/raw: error, did not pass", "3/3 cells done, 1 failed"]
-    assert any(line.startswith("capture ") and line.endswith(f"{why}; the proxy goes on relaying, the capture "
-                                                             "stops here") for line in lines)
+        "1/3 cells done, 0 failed",
+        "2/3 cells done, 0 failed",
+        "big/raw: error, did not pass",
+        "3/3 cells done, 1 failed",
+    ]
+    assert any(
+        line.startswith("capture ")
+        and line.endswith(f"{why}; the proxy goes on relaying, the capture stops here")
+        for line in lines
+    )
     assert f"error: cannot write the report to {folder}/" in done.stderr and why in done.stderr
     assert "✗ big / raw: error — cell ran: CaptureError: the capture" in done.stdout
     assert "the harness could not run this cell: CaptureError: the capture" in done.stdout
@@ -251,9 +293,23 @@ def test_faultproxy_proxy_with_a_capture_on_a_full_device_relays_and_says_so(lab
 
     server = lab_sse(events=5, interval=0.001)
     before = os.stat("/dev/full").st_mode
-    proxy = subprocess.Popen([sys.executable, "-m", "faultproxy", "proxy", "--listen", "127.0.0.1:0",
-                              "--upstream", f"http://127.0.0.1:{server.port}", "--capture", "/dev/full"],
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proxy = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "faultproxy",
+            "proxy",
+            "--listen",
+            "127.0.0.1:0",
+            "--upstream",
+            f"http://127.0.0.1:{server.port}",
+            "--capture",
+            "/dev/full",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         assert proxy.stderr is not None
         banner = proxy.stderr.readline()
@@ -266,6 +322,9 @@ def test_faultproxy_proxy_with_a_capture_on_a_full_device_relays_and_says_so(lab
         proxy.send_signal(signal.SIGINT)
         _, err = proxy.communicate(timeout=GUARD)
     assert "Traceback" not in err, err
-    assert "capture /dev/full: No space left on device; the proxy goes on relaying, the capture stops here" in err
+    assert (
+        "capture /dev/full: No space left on device; the proxy goes on relaying, the capture stops here"
+        in err
+    )
     assert "faultproxy: the capture /dev/full is incomplete: No space left on device" in err
     assert os.stat("/dev/full").st_mode == before

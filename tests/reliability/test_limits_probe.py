@@ -29,8 +29,9 @@ def descriptors_for_the_clients() -> None:
 
 
 def test_idle_clients_at_the_descriptor_limit_leave_healthy_ones_an_answer_and_time_out() -> None:
-    figures = asyncio.run(probe(DESCRIPTORS, IDLE, healthy_count=10, inputs=60, header_timeout=2.0,
-                                progress=lambda line: None))
+    figures = asyncio.run(
+        probe(DESCRIPTORS, IDLE, healthy_count=10, inputs=60, header_timeout=2.0, progress=lambda line: None)
+    )
     report = "\n".join(figures.lines() + figures.proxy_log)
     assert figures.cap == 96, report
     # while 96 idle clients hold the proxy, a healthy request is answered 503 (or served, if

@@ -21,10 +21,13 @@ from proxy_harness import LOOPS, Conn, LoopThread, RawClient, ScriptedServer, wa
 from faultproxy.proxy.server import Proxy
 
 EXAMPLES = int(os.environ.get("FAULTPROXY_FUZZ_EXAMPLES", "100"))
-HEALTHY = (b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n"
-           + b"".join(b"%x\r\n%s\r\n" % (len(e), e) for e in (b"id: %d\ndata: event %d\n\n" % (n, n)
-                                                             for n in range(1, 6)))
-           + b"0\r\n\r\n")
+HEALTHY = (
+    b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n"
+    + b"".join(
+        b"%x\r\n%s\r\n" % (len(e), e) for e in (b"id: %d\ndata: event %d\n\n" % (n, n) for n in range(1, 6))
+    )
+    + b"0\r\n\r\n"
+)
 
 
 class Rig:
@@ -100,17 +103,41 @@ tokens = st.sampled_from([b"GET", b"POST", b"HEAD", b"CONNECT", b"G\x00T", b"", 
 targets = st.sampled_from([b"/", b"/healthy", b"*", b"http://x/", b"/a b", b"/%00", b"", b"/" + b"a" * 9000])
 versions = st.sampled_from([b"HTTP/1.1", b"HTTP/1.0", b"HTTP/9.9", b"HTTP/1.1 ", b"", b"HTTP/1"])
 header_lines = st.one_of(
-    st.sampled_from([b"Host: u", b"Host: a\r\nHost: b", b"Content-Length: 5", b"Content-Length: -1",
-                     b"Content-Length: 99999999999999999999", b"Transfer-Encoding: chunked",
-                     b"Transfer-Encoding: gzip, chunked", b"Transfer-Encoding: chunked\r\nContent-Length: 3",
-                     b" folded", b"No-Colon", b"Bad Name: x", b"X: \x00\x7f\xff", b"Expect: 100-continue",
-                     b"Connection: close", b"Upgrade: websocket", b"Cookie: " + b"c" * 10000]),
+    st.sampled_from(
+        [
+            b"Host: u",
+            b"Host: a\r\nHost: b",
+            b"Content-Length: 5",
+            b"Content-Length: -1",
+            b"Content-Length: 99999999999999999999",
+            b"Transfer-Encoding: chunked",
+            b"Transfer-Encoding: gzip, chunked",
+            b"Transfer-Encoding: chunked\r\nContent-Length: 3",
+            b" folded",
+            b"No-Colon",
+            b"Bad Name: x",
+            b"X: \x00\x7f\xff",
+            b"Expect: 100-continue",
+            b"Connection: close",
+            b"Upgrade: websocket",
+            b"Cookie: " + b"c" * 10000,
+        ]
+    ),
     st.binary(max_size=40),
 )
 bodies = st.one_of(
-    st.just(b""), st.binary(max_size=200),
-    st.sampled_from([b"5\r\nhello\r\n0\r\n\r\n", b"ffffffffffffffffffff\r\n", b"5 \r\nhello\r\n0\r\n\r\n",
-                     b"-1\r\n", b"5\r\nhel", b"0\r\nTrailer: x\r\n\r\n"]),
+    st.just(b""),
+    st.binary(max_size=200),
+    st.sampled_from(
+        [
+            b"5\r\nhello\r\n0\r\n\r\n",
+            b"ffffffffffffffffffff\r\n",
+            b"5 \r\nhello\r\n0\r\n\r\n",
+            b"-1\r\n",
+            b"5\r\nhel",
+            b"0\r\nTrailer: x\r\n\r\n",
+        ]
+    ),
 )
 crlf = st.sampled_from([b"\r\n", b"\n", b"\r"])
 
@@ -122,12 +149,18 @@ def hostile_requests(draw: st.DrawFn) -> bytes:
     eol = draw(crlf)
     line = draw(tokens) + b" " + draw(targets) + b" " + draw(versions)
     head = eol.join([line, *draw(st.lists(header_lines, max_size=6))]) + eol + eol
-    return head + draw(bodies) + (draw(st.just(b"GET /healthy HTTP/1.1\r\nHost: u\r\n\r\n")) if draw(st.booleans())
-                                  else b"")
+    return (
+        head
+        + draw(bodies)
+        + (draw(st.just(b"GET /healthy HTTP/1.1\r\nHost: u\r\n\r\n")) if draw(st.booleans()) else b"")
+    )
 
 
-@settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
-                                                                        HealthCheck.too_slow])
+@settings(
+    max_examples=EXAMPLES,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
 @given(hostile_requests(), st.lists(st.integers(0, 10_000), max_size=8))
 def test_hostile_requests_never_break_the_proxy(rig: Rig, request: bytes, cuts: list[int]) -> None:
     answer, _ = rig.exchange(split(request, cuts))
@@ -138,22 +171,57 @@ def test_hostile_requests_never_break_the_proxy(rig: Rig, request: bytes, cuts: 
 
 # -- hostile responses ------------------------------------------------------------------------------
 
-statuses = st.sampled_from([b"HTTP/1.1 200 OK", b"HTTP/1.1 204 No Content", b"HTTP/1.1 304 Not Modified",
-                            b"HTTP/1.1 101 Switching Protocols", b"HTTP/1.1 100 Continue", b"HTTP/1.0 200 OK",
-                            b"HTTP/1.1 999 Huh", b"HTTP/1.1 200", b"HTTP/2 200", b"ICY 200 OK", b"HTTP/1.1 -1 x"])
+statuses = st.sampled_from(
+    [
+        b"HTTP/1.1 200 OK",
+        b"HTTP/1.1 204 No Content",
+        b"HTTP/1.1 304 Not Modified",
+        b"HTTP/1.1 101 Switching Protocols",
+        b"HTTP/1.1 100 Continue",
+        b"HTTP/1.0 200 OK",
+        b"HTTP/1.1 999 Huh",
+        b"HTTP/1.1 200",
+        b"HTTP/2 200",
+        b"ICY 200 OK",
+        b"HTTP/1.1 -1 x",
+    ]
+)
 response_headers = st.one_of(
-    st.sampled_from([b"Content-Type: text/event-stream", b"Transfer-Encoding: chunked", b"Content-Length: 10",
-                     b"Content-Length: 0", b"Content-Length: 1, 2", b"Content-Length: x",
-                     b"Transfer-Encoding: chunked\r\nContent-Length: 4", b"Transfer-Encoding: identity",
-                     b"Content-Encoding: gzip", b"Connection: close", b"Set-Cookie: a=b", b" folded", b"Junk"]),
+    st.sampled_from(
+        [
+            b"Content-Type: text/event-stream",
+            b"Transfer-Encoding: chunked",
+            b"Content-Length: 10",
+            b"Content-Length: 0",
+            b"Content-Length: 1, 2",
+            b"Content-Length: x",
+            b"Transfer-Encoding: chunked\r\nContent-Length: 4",
+            b"Transfer-Encoding: identity",
+            b"Content-Encoding: gzip",
+            b"Connection: close",
+            b"Set-Cookie: a=b",
+            b" folded",
+            b"Junk",
+        ]
+    ),
     st.binary(max_size=30),
 )
 response_bodies = st.one_of(
     st.binary(max_size=300),
     st.lists(st.binary(max_size=40), max_size=5).map(
-        lambda events: b"".join(b"%x\r\n%s\r\n" % (len(e), e) for e in events) + b"0\r\n\r\n"),
-    st.sampled_from([b"data: x\n\n", b"ffffffffffffffffff\r\n", b"5\r\nabc", b"3\r\nabcdef\r\n", b"\xef\xbb\xbfdata: bom\n\n",
-                     b"data: " + b"y" * 70000 + b"\n\n", b"0\r\n\r\nextra after the end"]),
+        lambda events: b"".join(b"%x\r\n%s\r\n" % (len(e), e) for e in events) + b"0\r\n\r\n"
+    ),
+    st.sampled_from(
+        [
+            b"data: x\n\n",
+            b"ffffffffffffffffff\r\n",
+            b"5\r\nabc",
+            b"3\r\nabcdef\r\n",
+            b"\xef\xbb\xbfdata: bom\n\n",
+            b"data: " + b"y" * 70000 + b"\n\n",
+            b"0\r\n\r\nextra after the end",
+        ]
+    ),
 )
 
 
@@ -166,15 +234,18 @@ def hostile_responses(draw: st.DrawFn) -> bytes:
     return head + draw(response_bodies)
 
 
-@settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
-                                                                        HealthCheck.too_slow])
+@settings(
+    max_examples=EXAMPLES,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
 @given(hostile_responses(), st.lists(st.integers(0, 100_000), max_size=8), st.sampled_from(["fin", "rst"]))
-def test_hostile_responses_reach_the_client_as_the_bytes_they_were(rig: Rig, response: bytes, cuts: list[int],
-                                                                 end: str) -> None:
+def test_hostile_responses_reach_the_client_as_the_bytes_they_were(
+    rig: Rig, response: bytes, cuts: list[int], end: str
+) -> None:
     rig.hostile = (split(response, cuts), end)
     received, how = rig.exchange([b"GET /hostile HTTP/1.1\r\nHost: u\r\n\r\n"], half_close=False)
     assert response.startswith(received), (received[:200], response[:200])
     if end == "fin":  # nothing lost: every byte the upstream sent came through (an RST may drop the tail)
         assert received == response, (how, received[-200:], response[-200:])
     rig.healthy()
-

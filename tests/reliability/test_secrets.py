@@ -43,20 +43,20 @@ S = SECRETS
 
 REQUEST = f"""
     request:
-      path: /v1/chat/completions?alt=sse&key={S['query key (Gemini)']}&api_key={S['query api_key']}&access_token={S['query access_token']}
+      path: /v1/chat/completions?alt=sse&key={S["query key (Gemini)"]}&api_key={S["query api_key"]}&access_token={S["query access_token"]}
       headers:
-        Authorization: Bearer {S['authorization bearer']}
-        X-Api-Key: {S['x-api-key']}
-        Cookie: session={S['cookie']}; theme=dark
-        X-Amz-Security-Token: {S['x-amz-security-token']}
-        X-Goog-Api-Key: {S['x-goog-api-key']}
+        Authorization: Bearer {S["authorization bearer"]}
+        X-Api-Key: {S["x-api-key"]}
+        Cookie: session={S["cookie"]}; theme=dark
+        X-Amz-Security-Token: {S["x-amz-security-token"]}
+        X-Goog-Api-Key: {S["x-goog-api-key"]}
       json:
         model: gpt-4o-mini
         stream: true
         messages: [{{role: user, content: hi}}]
-        api_key: {S['json api_key']}
-        auth: {{user: me, password: {S['json nested password']}}}
-        apiKey: {S['json apiKey (camelCase)']}
+        api_key: {S["json api_key"]}
+        auth: {{user: me, password: {S["json nested password"]}}}
+        apiKey: {S["json apiKey (camelCase)"]}
 """
 
 SUITE = f"""
@@ -75,7 +75,7 @@ scenarios:
     expectations: [no_silent_loss]
   - name: url-server
     clients: [httpx-sse]
-    server: {{url: "http://127.0.0.1:PORT/events?token={S['url: server query token']}&key={S['url: server query key']}"}}
+    server: {{url: "http://127.0.0.1:PORT/events?token={S["url: server query token"]}&key={S["url: server query key"]}"}}
     faults:
       - {{type: sse_disconnect, attributes: {{after_events: 2}}}}
     expectations: [no_silent_loss]
@@ -108,8 +108,11 @@ def test_no_secret_reaches_any_artefact_of_a_run(tmp_path: Path, url_server: Ref
     suite = tmp_path / "suite.yaml"
     suite.write_text(SUITE.replace("PORT", str(url_server.port)))
     out = tmp_path / "reports"
-    done = subprocess.run([sys.executable, "-m", "faultproxy", "run", str(suite), "--out", str(out), "-j", "3"],
-                          capture_output=True, timeout=300)
+    done = subprocess.run(
+        [sys.executable, "-m", "faultproxy", "run", str(suite), "--out", str(out), "-j", "3"],
+        capture_output=True,
+        timeout=300,
+    )
     assert done.returncode == 0, (done.stdout + done.stderr).decode()
     run_dir = (out / "latest").resolve()
     files = sorted(p for p in run_dir.rglob("*") if p.is_file())
@@ -120,7 +123,9 @@ def test_no_secret_reaches_any_artefact_of_a_run(tmp_path: Path, url_server: Ref
     leaks = []
     for path in files:
         for payload in _every_payload(path):
-            leaks += [(what, path.relative_to(run_dir)) for what, secret in S.items() if secret.encode() in payload]
+            leaks += [
+                (what, path.relative_to(run_dir)) for what, secret in S.items() if secret.encode() in payload
+            ]
     for stream, text in (("stdout", done.stdout), ("stderr", done.stderr)):
         leaks += [(what, stream) for what, secret in S.items() if secret.encode() in text]
     assert not leaks, leaks
@@ -141,39 +146,86 @@ def test_no_secret_reaches_any_artefact_of_a_run(tmp_path: Path, url_server: Ref
 # -- what is secret ------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("name", [
-    "key", "api_key", "apikey", "apiKey", "API_KEY", "access_token", "token", "refresh_token", "id_token",
-    "client_secret", "password", "X-Amz-Security-Token", "X-Amz-Signature", "X-Amz-Credential", "sig",
-    "Authorization", "Proxy-Authorization", "Cookie", "Set-Cookie", "x-api-key", "x-goog-api-key",
-    "api-key", "x-auth-token", "Ocp-Apim-Subscription-Key", "openai-organization", "session_id", "sessionId",
-])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "key",
+        "api_key",
+        "apikey",
+        "apiKey",
+        "API_KEY",
+        "access_token",
+        "token",
+        "refresh_token",
+        "id_token",
+        "client_secret",
+        "password",
+        "X-Amz-Security-Token",
+        "X-Amz-Signature",
+        "X-Amz-Credential",
+        "sig",
+        "Authorization",
+        "Proxy-Authorization",
+        "Cookie",
+        "Set-Cookie",
+        "x-api-key",
+        "x-goog-api-key",
+        "api-key",
+        "x-auth-token",
+        "Ocp-Apim-Subscription-Key",
+        "openai-organization",
+        "session_id",
+        "sessionId",
+    ],
+)
 def test_secret_names(name: str) -> None:
     assert is_secret_name(name)
 
 
-@pytest.mark.parametrize("name", [
-    "max_tokens", "max_output_tokens", "promptTokenCount", "x-ratelimit-remaining-tokens", "token_type",
-    "monkey", "keyword", "model", "stream", "alt", "Content-Type", "www-authenticate", "Last-Event-ID",
-])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "max_tokens",
+        "max_output_tokens",
+        "promptTokenCount",
+        "x-ratelimit-remaining-tokens",
+        "token_type",
+        "monkey",
+        "keyword",
+        "model",
+        "stream",
+        "alt",
+        "Content-Type",
+        "www-authenticate",
+        "Last-Event-ID",
+    ],
+)
 def test_ordinary_names_stay_readable(name: str) -> None:
     assert not is_secret_name(name)
 
 
 def test_redact_target_changes_only_secret_values() -> None:
     target = "/v1beta/models/gemini:streamGenerateContent?alt=sse&key=AIza%2Fx&maxTokens=5&pageToken="
-    assert redact_target(target) == "/v1beta/models/gemini:streamGenerateContent?alt=sse&key=REDACTED&maxTokens=5&pageToken="
+    assert (
+        redact_target(target)
+        == "/v1beta/models/gemini:streamGenerateContent?alt=sse&key=REDACTED&maxTokens=5&pageToken="
+    )
 
 
 def test_redact_text_finds_urls_and_header_lines() -> None:
     text = "401 for url 'http://me:pw-123@h:1/x?api_key=sk-1&n=2'; line 'X-Api-Key: sk-2'"
-    assert redact_text(text) == "401 for url 'http://me:[redacted]@h:1/x?api_key=REDACTED&n=2'; line 'X-Api-Key: [redacted]'"
+    assert (
+        redact_text(text)
+        == "401 for url 'http://me:[redacted]@h:1/x?api_key=REDACTED&n=2'; line 'X-Api-Key: [redacted]'"
+    )
 
 
 # -- bodies, streamed ----------------------------------------------------------------------
 
 json_scalars = st.one_of(st.text(max_size=8), st.integers(), st.booleans(), st.none())
-names = st.sampled_from(["model", "stream", "max_tokens", "n", "key_id", "api_key", "apiKey", "token", "password",
-                         "key"])
+names = st.sampled_from(
+    ["model", "stream", "max_tokens", "n", "key_id", "api_key", "apiKey", "token", "password", "key"]
+)
 documents = st.recursive(
     st.dictionaries(names, json_scalars, max_size=3),
     lambda inner: st.dictionaries(names, st.one_of(inner, st.lists(inner, max_size=2)), max_size=3),
@@ -186,7 +238,7 @@ def test_json_bodies_are_masked_under_every_split(document: dict, cuts: list[int
     body = json.dumps(document, ensure_ascii=ascii_only).encode()
     masker, pieces, pos = BodyMasker("json"), [], 0
     for cut in cuts:
-        pieces.append(masker.feed(body[pos:pos + cut]))
+        pieces.append(masker.feed(body[pos : pos + cut]))
         pos += cut
     pieces.append(masker.feed(body[pos:]))
     masked = b"".join(pieces)
@@ -198,7 +250,7 @@ def test_json_bodies_are_masked_under_every_split(document: dict, cuts: list[int
 def _split(body: bytes, cuts: list[int]) -> list[bytes]:
     out, pos = [], 0
     for cut in cuts:
-        out.append(body[pos:pos + cut])
+        out.append(body[pos : pos + cut])
         pos += cut
     return [*out, body[pos:]]
 
@@ -207,8 +259,10 @@ def _masked_copy(value: object, ascii_only: bool) -> object:
     """What masking must give: a secret string's encoded bytes as ``*``, a secret number's digits
     as 1000…; everything else (true, false, null, other fields) unchanged."""
     if isinstance(value, dict):
-        return {k: _masked_value(v, ascii_only) if is_secret_name(k) else _masked_copy(v, ascii_only)
-                for k, v in value.items()}
+        return {
+            k: _masked_value(v, ascii_only) if is_secret_name(k) else _masked_copy(v, ascii_only)
+            for k, v in value.items()
+        }
     if isinstance(value, list):
         return [_masked_copy(v, ascii_only) for v in value]
     return value
@@ -225,13 +279,16 @@ def _masked_value(value: object, ascii_only: bool) -> object:
 
 def test_masked_numbers_and_literals() -> None:
     body = b'{"token": 12345, "password": -9.5e3, "key": true, "api_key": null, "n": 7}'
-    assert BodyMasker("json").feed(body) == b'{"token": 10000, "password": -1.0e0, "key": true, "api_key": null, "n": 7}'
+    assert (
+        BodyMasker("json").feed(body)
+        == b'{"token": 10000, "password": -1.0e0, "key": true, "api_key": null, "n": 7}'
+    )
 
 
 def test_form_bodies_are_masked() -> None:
     masker = BodyMasker.for_content_type(b"application/x-www-form-urlencoded; charset=utf-8")
     body = b"grant_type=refresh&refresh_token=RT-SECRET&client%5Fsecret=CS&scope=a+b"
-    out = b"".join(masker.feed(body[i:i + 3]) for i in range(0, len(body), 3))
+    out = b"".join(masker.feed(body[i : i + 3]) for i in range(0, len(body), 3))
     assert out == b"grant_type=refresh&refresh_token=*********&client%5Fsecret=**&scope=a+b"
     assert BodyMasker.for_content_type("text/plain") is None
 
@@ -239,6 +296,7 @@ def test_form_bodies_are_masked() -> None:
 def test_a_capture_masks_a_body_secret_split_byte_by_byte(make_proxy, serve, raw_client, tmp_path) -> None:
     """Through a real proxy: the body arrives a byte at a time; the upstream gets it whole, the
     capture never holds a piece of the key, and its sizes still add up."""
+
     async def ok(conn: Conn) -> None:
         await conn.read_request()
         await conn.write(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
@@ -247,8 +305,10 @@ def test_a_capture_masks_a_body_secret_split_byte_by_byte(make_proxy, serve, raw
     upstream = serve(ok)
     proxy = make_proxy(upstream.url, capture=capture)
     body = b'{"model": "m", "api_key": "sk-BODY-SPLIT-SECRET", "max_tokens": 5}'
-    head = (b"POST /v1/x?key=AIza-SPLIT-SECRET HTTP/1.1\r\nHost: u\r\nContent-Type: application/json\r\n"
-            b"Content-Length: %d\r\n\r\n" % len(body))
+    head = (
+        b"POST /v1/x?key=AIza-SPLIT-SECRET HTTP/1.1\r\nHost: u\r\nContent-Type: application/json\r\n"
+        b"Content-Length: %d\r\n\r\n" % len(body)
+    )
     sock = raw_client(proxy.port)
     sock.send(head + body, [1] * (len(head) + len(body)))
     assert sock.recv_until(b"ok").endswith(b"ok")
@@ -256,7 +316,9 @@ def test_a_capture_masks_a_body_secret_split_byte_by_byte(make_proxy, serve, raw
     wait_until(lambda: proxy.active == 0, "the connection to be done", GUARD)
     assert upstream.conn(1).received == head + body  # redaction is for the capture only
     records = [json.loads(line) for line in capture.read_text().splitlines()]
-    sent = b"".join(base64.b64decode(r["b64"]) for r in records if r.get("dir") == "request" and r["type"] == "body")
+    sent = b"".join(
+        base64.b64decode(r["b64"]) for r in records if r.get("dir") == "request" and r["type"] == "body"
+    )
     assert sent == body.replace(b"sk-BODY-SPLIT-SECRET", b"*" * 20)
     assert b"SPLIT-SECRET" not in capture.read_bytes()
     assert all(b"SPLIT-SECRET" not in base64.b64decode(r["b64"]) for r in records if "b64" in r)

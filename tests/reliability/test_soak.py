@@ -19,7 +19,9 @@ from faultproxy.bench import soak as soak_module
 from faultproxy.bench.soak import RANDOM_FAULTS, TRACE_FRAMES, soak
 
 STREAMS = int(os.environ.get("FAULTPROXY_SOAK_STREAMS", "600"))
-SECONDS = float(os.environ["FAULTPROXY_SOAK_MINUTES"]) * 60 if "FAULTPROXY_SOAK_MINUTES" in os.environ else None
+SECONDS = (
+    float(os.environ["FAULTPROXY_SOAK_MINUTES"]) * 60 if "FAULTPROXY_SOAK_MINUTES" in os.environ else None
+)
 # Margins. Python-level growth: ~8 KB over 2,000 streams with no fault (asyncio's task set resizing);
 # a leak of 60 bytes a stream over the 540 measured ones would pass 32 KiB. Resident memory: the
 # allocator keeps what it reached (±1 MiB seen over 20,000 streams); 16 MiB is 30 KB a stream here.

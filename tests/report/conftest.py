@@ -7,7 +7,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from report_sample import sample_report
 
 from faultproxy.report import write_reports

@@ -27,7 +27,9 @@ HOSTILE_DATA = '</script><img src=x onerror="window.__pwned=1"><script>window.__
 HOSTILE_ID = '"><svg onload=window.__pwned=1>'
 HOSTILE_TYPE = "<b onmouseover=window.__pwned=1>bold</b>"
 HOSTILE_CONTROL = "bell\x07 nul\x00 esc\x1b[2J form\x0c feed"  # control characters: invalid in XML 1.0
-HOSTILE_UNDECODABLE = "bytes \udcff\udcfe decoded with surrogateescape"  # lone surrogates: not encodable as UTF-8
+HOSTILE_UNDECODABLE = (
+    "bytes \udcff\udcfe decoded with surrogateescape"  # lone surrogates: not encodable as UTF-8
+)
 HOSTILE_ERROR = "unexpected field '</pre><script>window.__pwned=1</script>' in \x1b[31mline\x1b[0m 4"
 
 N_EVENTS = 12
@@ -50,17 +52,29 @@ CLIENTS = (
     _Client("launchdarkly-eventsource", "1.7.4", reconnects=True, read_timeout=2.0, retry_s=0.1),
     _Client("naive", "0.1.0", reconnects=False, read_timeout=None),
 )
-UNAVAILABLE = {"name": "node-eventsource", "version": None, "available": False,
-               "reason": "node: command not found (install Node.js 18 or newer: apt-get install nodejs npm)"}
+UNAVAILABLE = {
+    "name": "node-eventsource",
+    "version": None,
+    "available": False,
+    "reason": "node: command not found (install Node.js 18 or newer: apt-get install nodejs npm)",
+}
 
 _ERRORS = {
-    "httpx-sse": ("httpx.RemoteProtocolError",
-                  "peer closed connection without sending complete message body (incomplete chunked read)"),
-    "sseclient-py": ("requests.exceptions.ChunkedEncodingError",
-                     "('Connection broken: IncompleteRead(0 bytes read)', IncompleteRead(0 bytes read))"),
-    "naive": ("requests.exceptions.ChunkedEncodingError",
-              ("('Connection broken: ConnectionResetError(104, 'Connection reset by peer')', "
-              "ConnectionResetError(104, 'Connection reset by peer'))")),
+    "httpx-sse": (
+        "httpx.RemoteProtocolError",
+        "peer closed connection without sending complete message body (incomplete chunked read)",
+    ),
+    "sseclient-py": (
+        "requests.exceptions.ChunkedEncodingError",
+        "('Connection broken: IncompleteRead(0 bytes read)', IncompleteRead(0 bytes read))",
+    ),
+    "naive": (
+        "requests.exceptions.ChunkedEncodingError",
+        (
+            "('Connection broken: ConnectionResetError(104, 'Connection reset by peer')', "
+            "ConnectionResetError(104, 'Connection reset by peer'))"
+        ),
+    ),
 }
 
 
@@ -87,9 +101,18 @@ class _Sim:
     def connect(self, t: float, last_event_id: str | None) -> int:
         number = len(self.attempts) + 1
         self.attempts.append([round(t, 4), last_event_id])
-        self.transcript_attempts.append({"number": number, "t": round(t, 4), "last_event_id": last_event_id,
-                                         "status": 200, "ended": None, "t_end": None,
-                                         "error_type": None, "error_message": None})
+        self.transcript_attempts.append(
+            {
+                "number": number,
+                "t": round(t, 4),
+                "last_event_id": last_event_id,
+                "status": 200,
+                "ended": None,
+                "t_end": None,
+                "error_type": None,
+                "error_message": None,
+            }
+        )
         return number
 
     def close_attempt(self, t: float, how: str, error: tuple[str, str] | None = None) -> None:
@@ -107,13 +130,21 @@ class _Sim:
             times.append(t)
         return times
 
-    def receive(self, event_id: str, t: float, conn: int, data: str | None = None, type_: str | None = None) -> None:
+    def receive(
+        self, event_id: str, t: float, conn: int, data: str | None = None, type_: str | None = None
+    ) -> None:
         t = round(t + self.rng.uniform(0.0015, 0.006), 4)
         self.received.append([t, event_id, conn])
         self.delivered += 1
-        self.events.append({"type": type_ or self.types.get(event_id, "message"),
-                            "data": self.data.get(event_id, "") if data is None else data,
-                            "id": event_id, "t": t, "connection": conn})
+        self.events.append(
+            {
+                "type": type_ or self.types.get(event_id, "message"),
+                "data": self.data.get(event_id, "") if data is None else data,
+                "id": event_id,
+                "t": t,
+                "connection": conn,
+            }
+        )
 
     def after_last(self, t: float) -> float:
         """``t``, or just after the last event the client received if that came later."""
@@ -122,8 +153,17 @@ class _Sim:
     def fault(self, t: float, name: str, type_: str, detail: str, **where: Any) -> None:
         t = round(t, 4)
         self.faults.append([t, name, detail])
-        self.fired.append({"fault": name, "fault_type": type_, "conn": where.pop("conn", 1), "direction": "downstream",
-                           "t": t, **where, "detail": detail})
+        self.fired.append(
+            {
+                "fault": name,
+                "fault_type": type_,
+                "conn": where.pop("conn", 1),
+                "direction": "downstream",
+                "t": t,
+                **where,
+                "detail": detail,
+            }
+        )
 
     def finish(self, t: float, end: str, error: tuple[str, str] | None = None) -> None:
         self.end_t, self.end, self.error = round(t, 4), end, error
@@ -162,8 +202,10 @@ def _clean(sim: _Sim) -> tuple[str, bool, list[dict[str, Any]], str]:
     times = _stream(sim, ALL, 0.03, 1)
     sim.close_attempt(times[-1] + 0.01, "ended")
     sim.finish(times[-1] + 0.012, "completed")
-    exp = [{"name": "every event exactly once, in order", "met": True},
-           {"name": "ends without error", "met": True}]
+    exp = [
+        {"name": "every event exactly once, in order", "met": True},
+        {"name": "ends without error", "met": True},
+    ]
     return "ok", True, exp, f"All {N_EVENTS} events arrived once, in order, and the stream ended cleanly."
 
 
@@ -173,7 +215,9 @@ def _rst(sim: _Sim, repetition: int) -> tuple[str, bool, list[dict[str, Any]], s
     times = _stream(sim, ALL[:5], 0.03, 1)
     cut = sim.after_last(times[-1] + 0.003)
     sim.send(ALL[5:6], times[-1] + INTERVAL)  # the server wrote event 6; the proxy had reset the connection
-    sim.fault(cut, "cut-after-5", "sse_disconnect", "after event 5: RST to the client", event_index=4, offset=412)
+    sim.fault(
+        cut, "cut-after-5", "sse_disconnect", "after event 5: RST to the client", event_index=4, offset=412
+    )
     honest = [{"name": "no silent loss (error, or every event exactly once)", "met": True}]
     if not c.reconnects:
         error = _ERRORS.get(c.name, ("ConnectionResetError", "[Errno 104] Connection reset by peer"))
@@ -189,12 +233,27 @@ def _rst(sim: _Sim, repetition: int) -> tuple[str, bool, list[dict[str, Any]], s
         sim.transcript_attempts[-1]["last_event_id"] = "3"
         times = _stream(sim, ALL[3:], again + 0.012, conn)
         sim.finish(times[-1] + 0.012, "completed")
-        exp = [{"name": "no silent loss (error, or every event exactly once)", "met": False,
-                "detail": "events 4, 5 twice"}]
-        return "duplicated", False, exp, "Resumed with Last-Event-ID 3 although 5 had arrived: events 4 and 5 twice."
+        exp = [
+            {
+                "name": "no silent loss (error, or every event exactly once)",
+                "met": False,
+                "detail": "events 4, 5 twice",
+            }
+        ]
+        return (
+            "duplicated",
+            False,
+            exp,
+            "Resumed with Last-Event-ID 3 although 5 had arrived: events 4 and 5 twice.",
+        )
     times = _stream(sim, ALL[5:], again + 0.012, conn)
     sim.finish(times[-1] + 0.012, "completed")
-    return "resumed", True, honest, f"Reset after event 5; reconnected with Last-Event-ID 5 and got 6–{N_EVENTS}."
+    return (
+        "resumed",
+        True,
+        honest,
+        f"Reset after event 5; reconnected with Last-Event-ID 5 and got 6–{N_EVENTS}.",
+    )
 
 
 def _clean_end(sim: _Sim) -> tuple[str, bool, list[dict[str, Any]], str]:
@@ -202,8 +261,14 @@ def _clean_end(sim: _Sim) -> tuple[str, bool, list[dict[str, Any]], str]:
     sim.connect(0.0, None)
     times = _stream(sim, ALL[:8], 0.03, 1)
     cut = sim.after_last(times[-1] + 0.002)
-    sim.fault(cut, "end-after-8", "early_end", "after event 8: last chunk 0\\r\\n\\r\\n, body ended cleanly",
-              event_index=7, offset=690)
+    sim.fault(
+        cut,
+        "end-after-8",
+        "early_end",
+        "after event 8: last chunk 0\\r\\n\\r\\n, body ended cleanly",
+        event_index=7,
+        offset=690,
+    )
     sim.send(ALL[8:], times[-1] + INTERVAL)  # the upstream kept sending; the proxy dropped it
     sim.close_attempt(cut + 0.001, "ended")
     if c.reconnects:
@@ -211,14 +276,27 @@ def _clean_end(sim: _Sim) -> tuple[str, bool, list[dict[str, Any]], str]:
         conn = sim.connect(again, "8")
         more = _stream(sim, ALL[8:], again + 0.011, conn)
         sim.finish(more[-1] + 0.012, "completed")
-        return ("resumed", True, [{"name": "every event exactly once, in order", "met": True}],
-                "The body ended cleanly after event 8; the client reconnected with Last-Event-ID 8 and got 9–12.")
+        return (
+            "resumed",
+            True,
+            [{"name": "every event exactly once, in order", "met": True}],
+            "The body ended cleanly after event 8; the client reconnected with Last-Event-ID 8 and got 9–12.",
+        )
     sim.finish(cut + 0.003, "completed")
-    exp = [{"name": "every event exactly once, in order", "met": False, "detail": "missing 9, 10, 11, 12"},
-           {"name": "an incomplete stream is reported", "met": False,
-            "detail": "the client ended as completed after 8 of 12 events"}]
-    return ("silent_loss", False, exp,
-            "The body ended cleanly after event 8 and the client finished without an error: 4 events lost silently.")
+    exp = [
+        {"name": "every event exactly once, in order", "met": False, "detail": "missing 9, 10, 11, 12"},
+        {
+            "name": "an incomplete stream is reported",
+            "met": False,
+            "detail": "the client ended as completed after 8 of 12 events",
+        },
+    ]
+    return (
+        "silent_loss",
+        False,
+        exp,
+        "The body ended cleanly after event 8 and the client finished without an error: 4 events lost silently.",
+    )
 
 
 def _dup(sim: _Sim) -> tuple[str, bool, list[dict[str, Any]], str]:
@@ -229,26 +307,52 @@ def _dup(sim: _Sim) -> tuple[str, bool, list[dict[str, Any]], str]:
     sim.fault(cut, "cut-after-6", "sse_disconnect", "after event 6: FIN", event_index=5, offset=508)
     exp_ok = [{"name": "no event twice", "met": True}, {"name": "no silent loss", "met": True}]
     if not c.reconnects:
-        error = ("httpx.RemoteProtocolError", ("peer closed connection without sending complete message body "
-                 "(incomplete chunked read)")) if c.name == "httpx-sse" else None
+        error = (
+            (
+                "httpx.RemoteProtocolError",
+                ("peer closed connection without sending complete message body (incomplete chunked read)"),
+            )
+            if c.name == "httpx-sse"
+            else None
+        )
         sim.close_attempt(cut + 0.001, "error" if error else "ended", error)
         if error:
             sim.finish(cut + 0.002, "error", error)
             return "error", True, exp_ok, f"Connection closed after event 6; the client raised {error[0]}."
         sim.finish(cut + 0.002, "completed")
-        exp = [{"name": "no event twice", "met": True},
-               {"name": "no silent loss", "met": False, "detail": "completed after 6 of 12 events"}]
-        return "silent_loss", False, exp, "Connection closed after event 6 mid-stream and the client reported success."
+        exp = [
+            {"name": "no event twice", "met": True},
+            {"name": "no silent loss", "met": False, "detail": "completed after 6 of 12 events"},
+        ]
+        return (
+            "silent_loss",
+            False,
+            exp,
+            "Connection closed after event 6 mid-stream and the client reported success.",
+        )
     sim.close_attempt(cut + 0.001, "ended")
     again = cut + c.retry_s
     conn = sim.connect(again, "6")
-    sim.fault(again + 0.004, "replay-from-4", "sse_rewrite", "upstream ignored Last-Event-ID 6, replayed from 4",
-              conn=conn, event_index=0)
+    sim.fault(
+        again + 0.004,
+        "replay-from-4",
+        "sse_rewrite",
+        "upstream ignored Last-Event-ID 6, replayed from 4",
+        conn=conn,
+        event_index=0,
+    )
     more = _stream(sim, ALL[3:], again + 0.012, conn)
     sim.finish(more[-1] + 0.012, "completed")
-    exp = [{"name": "no event twice", "met": False, "detail": "4, 5, 6 twice"}, {"name": "no silent loss", "met": True}]
-    return ("duplicated", False, exp,
-            "After reconnecting with Last-Event-ID 6 the server replayed from 4; the client delivered 4, 5, 6 twice.")
+    exp = [
+        {"name": "no event twice", "met": False, "detail": "4, 5, 6 twice"},
+        {"name": "no silent loss", "met": True},
+    ]
+    return (
+        "duplicated",
+        False,
+        exp,
+        "After reconnecting with Last-Event-ID 6 the server replayed from 4; the client delivered 4, 5, 6 twice.",
+    )
 
 
 def _stall(sim: _Sim) -> tuple[str, bool, list[dict[str, Any]], str, dict[str, Any]]:
@@ -256,8 +360,14 @@ def _stall(sim: _Sim) -> tuple[str, bool, list[dict[str, Any]], str, dict[str, A
     sim.connect(0.0, None)
     times = _stream(sim, ALL[:3], 0.03, 1)
     hold = sim.after_last(times[-1] + 0.003)
-    sim.fault(hold, "stall-after-3", "sse_stall", "after event 3: hold the connection open, deliver nothing",
-              event_index=2, offset=263)
+    sim.fault(
+        hold,
+        "stall-after-3",
+        "sse_stall",
+        "after event 3: hold the connection open, deliver nothing",
+        event_index=2,
+        offset=263,
+    )
     sim.send(ALL[3:], times[-1] + INTERVAL)
     exp_in_time = {"name": "ends (error or complete) within 8 s", "met": True}
     extra: dict[str, Any] = {}
@@ -267,29 +377,64 @@ def _stall(sim: _Sim) -> tuple[str, bool, list[dict[str, Any]], str, dict[str, A
         conn = sim.connect(give_up + c.retry_s, "3")
         more = _stream(sim, ALL[3:], give_up + c.retry_s + 0.01, conn)
         sim.finish(more[-1] + 0.012, "completed")
-        return ("resumed", True, [exp_in_time], ("Stalled after event 3; read timeout after 2 s, reconnected with "
-                "Last-Event-ID 3, got 4–12."), extra)
+        return (
+            "resumed",
+            True,
+            [exp_in_time],
+            ("Stalled after event 3; read timeout after 2 s, reconnected with Last-Event-ID 3, got 4–12."),
+            extra,
+        )
     if c.read_timeout is not None:
         t_err = hold + c.read_timeout
         error = ("httpx.ReadTimeout", "The read operation timed out")
         sim.close_attempt(t_err, "error", error)
         sim.finish(t_err + 0.001, "error", error)
-        return "error", True, [exp_in_time], "Stalled after event 3; the client's read timeout fired after 5 s.", extra
+        return (
+            "error",
+            True,
+            [exp_in_time],
+            "Stalled after event 3; the client's read timeout fired after 5 s.",
+            extra,
+        )
     if c.name == "requests-sse":
         # the known behaviour recorded "hung"; this version has a default read timeout now
         t_err = hold + 6.0
-        error = ("requests.exceptions.ReadTimeout", ("HTTPConnectionPool(host='127.0.0.1', port=41877): "
-                 "Read timed out. (read timeout=6.0)"))
+        error = (
+            "requests.exceptions.ReadTimeout",
+            ("HTTPConnectionPool(host='127.0.0.1', port=41877): Read timed out. (read timeout=6.0)"),
+        )
         sim.close_attempt(t_err, "error", error)
         sim.finish(t_err + 0.001, "error", error)
-        extra = {"known_changed": True, "known": None,
-                 "known_recorded": "hung: requests-sse 0.4 had no read timeout: waits forever on a stalled stream"}
-        return ("error", False, [exp_in_time], ("Recorded as hung (known), but now the client raised ReadTimeout after "
-                "6 s: the known behaviour changed; update the record."), extra)
+        extra = {
+            "known_changed": True,
+            "known": None,
+            "known_recorded": "hung: requests-sse 0.4 had no read timeout: waits forever on a stalled stream",
+        }
+        return (
+            "error",
+            False,
+            [exp_in_time],
+            (
+                "Recorded as hung (known), but now the client raised ReadTimeout after "
+                "6 s: the known behaviour changed; update the record."
+            ),
+            extra,
+        )
     sim.finish(8.0, "hung")
-    exp = [{"name": "ends (error or complete) within 8 s", "met": False,
-            "detail": "still waiting after 8 s; the harness killed the client"}]
-    return "hung", False, exp, "Stalled after event 3; the client waited without a read timeout until killed at 8 s.", extra
+    exp = [
+        {
+            "name": "ends (error or complete) within 8 s",
+            "met": False,
+            "detail": "still waiting after 8 s; the harness killed the client",
+        }
+    ]
+    return (
+        "hung",
+        False,
+        exp,
+        "Stalled after event 3; the client waited without a read timeout until killed at 8 s.",
+        extra,
+    )
 
 
 def _reorder(sim: _Sim) -> tuple[str, bool, list[dict[str, Any]], str]:
@@ -309,12 +454,26 @@ def _reorder(sim: _Sim) -> tuple[str, bool, list[dict[str, Any]], str]:
     sim.close_attempt(times[-1] + 0.01, "ended")
     sim.finish(times[-1] + 0.012, "completed")
     if c.name == "naive":
-        exp = [{"name": "outcome is reordered (the proxy reordered; no client can tell)", "met": False,
-                "detail": "event 7 garbled: multi-line data cut to its first line"}]
-        return ("silent_loss", False, exp,
-                "Event 7 arrived garbled (its second data line was dropped) and the client reported success.")
+        exp = [
+            {
+                "name": "outcome is reordered (the proxy reordered; no client can tell)",
+                "met": False,
+                "detail": "event 7 garbled: multi-line data cut to its first line",
+            }
+        ]
+        return (
+            "silent_loss",
+            False,
+            exp,
+            "Event 7 arrived garbled (its second data line was dropped) and the client reported success.",
+        )
     exp = [{"name": "outcome is reordered (the proxy reordered; no client can tell)", "met": True}]
-    return "reordered", True, exp, "The proxy delivered event 4 after 6; the client passed them on in that order."
+    return (
+        "reordered",
+        True,
+        exp,
+        "The proxy delivered event 4 after 6; the client passed them on in that order.",
+    )
 
 
 def _hostile(sim: _Sim) -> tuple[str, bool, list[dict[str, Any]], str]:
@@ -325,7 +484,9 @@ def _hostile(sim: _Sim) -> tuple[str, bool, list[dict[str, Any]], str]:
     sim.data["11"] = HOSTILE_UNDECODABLE
     sim.connect(0.0, None)
     times = sim.send(ALL, 0.03)
-    sim.fault(times[4], "inject-markup", "sse_inject", f"replaced event 5 data with {HOSTILE_DATA}", event_index=4)
+    sim.fault(
+        times[4], "inject-markup", "sse_inject", f"replaced event 5 data with {HOSTILE_DATA}", event_index=4
+    )
     for i, t in zip(ALL, times):
         event_id = HOSTILE_ID if i == 9 else str(i)
         if i == 9:
@@ -337,48 +498,124 @@ def _hostile(sim: _Sim) -> tuple[str, bool, list[dict[str, Any]], str]:
         sim.events = sim.events[:8]
         sim.received = sim.received[:8]
         sim.finish(times[8] + 0.004, "error", error)
-        sim.transcript_attempts[-1].update(ended="error", t_end=sim.end_t, error_type=error[0], error_message=error[1])
-        exp = [{"name": "markup in data passes through as data", "met": True},
-               {"name": "every event exactly once, in order", "met": False, "detail": "stopped at event 9"}]
-        return "error", False, exp, f"The client choked on event 9 and raised ValueError: {HOSTILE_ERROR[:40]}…"
+        sim.transcript_attempts[-1].update(
+            ended="error", t_end=sim.end_t, error_type=error[0], error_message=error[1]
+        )
+        exp = [
+            {"name": "markup in data passes through as data", "met": True},
+            {"name": "every event exactly once, in order", "met": False, "detail": "stopped at event 9"},
+        ]
+        return (
+            "error",
+            False,
+            exp,
+            f"The client choked on event 9 and raised ValueError: {HOSTILE_ERROR[:40]}…",
+        )
     sim.finish(times[-1] + 0.012, "completed")
-    exp = [{"name": "markup in data passes through as data", "met": True},
-           {"name": "every event exactly once, in order", "met": True}]
+    exp = [
+        {"name": "markup in data passes through as data", "met": True},
+        {"name": "every event exactly once, in order", "met": True},
+    ]
     return "ok", True, exp, f"All {N_EVENTS} events arrived, markup included, as data: {HOSTILE_DATA}"
 
 
 SCENARIOS: list[dict[str, Any]] = [
-    {"name": "clean-stream", "line": 1, "tags": ["baseline"],
-     "description": "12 events, no faults: every client must deliver all of them, once, in order.",
-     "faults": [], "run": _clean},
-    {"name": "rst-after-5", "line": 1, "tags": ["disconnect", "reconnect"], "repeat": 2,
-     "description": "The proxy resets the connection after event 5. Ending with an error is honest; a reconnecting "
-                    "client should resume with Last-Event-ID 5.",
-     "faults": [{"name": "cut-after-5", "type": "sse_disconnect", "stream": "downstream", "toxicity": 1.0,
-                 "attributes": {"after_events": 5, "mode": "rst"}, "connections": [1]}], "run": _rst},
-    {"name": "clean-end-after-8", "line": 1, "tags": ["truncation", "silent-loss"],
-     "description": "The proxy ends the chunked body cleanly (0\\r\\n\\r\\n) after event 8, as a load balancer "
-                    "timing out an idle stream does. The stream looks complete; 4 events are gone.",
-     "faults": [{"name": "end-after-8", "type": "early_end", "stream": "downstream", "toxicity": 1.0,
-                 "attributes": {"after_events": 8}, "connections": [1]}], "run": _clean_end},
-    {"name": "replay-on-resume", "line": 1, "tags": ["reconnect", "duplicates"],
-     "description": "FIN after event 6; on the second connection the upstream ignores Last-Event-ID and replays from 4.",
-     "faults": [{"name": "cut-after-6", "type": "sse_disconnect", "attributes": {"after_events": 6, "mode": "fin"},
-                 "connections": [1]},
-                {"name": "replay-from-4", "type": "sse_rewrite", "attributes": {"replay_from": 4}, "connections": [2]}],
-     "run": _dup},
-    {"name": "stall-after-3", "line": 1, "tags": ["stall", "timeouts"],
-     "description": "After event 3 the proxy holds the connection open and delivers nothing more.",
-     "faults": [{"name": "stall-after-3", "type": "sse_stall", "attributes": {"after_events": 3}}], "run": _stall},
-    {"name": "reorder-window-3", "line": 1, "tags": ["reorder", "framing"],
-     "description": "The proxy holds event 4 back by two events. Event 7 has two data lines.",
-     "faults": [{"name": "swap-4", "type": "sse_reorder", "attributes": {"window": 3, "events": [4]}}],
-     "run": _reorder},
-    {"name": "hostile-payload", "line": 1, "tags": ["security", "escaping"],
-     "description": "Event data, type and ID carry HTML/JS markup: reports and clients must treat them as data.",
-     "faults": [{"name": "inject-markup", "type": "sse_inject",
-                 "attributes": {"event_index": 4, "data": HOSTILE_DATA, "event": HOSTILE_TYPE}}],
-     "run": _hostile},
+    {
+        "name": "clean-stream",
+        "line": 1,
+        "tags": ["baseline"],
+        "description": "12 events, no faults: every client must deliver all of them, once, in order.",
+        "faults": [],
+        "run": _clean,
+    },
+    {
+        "name": "rst-after-5",
+        "line": 1,
+        "tags": ["disconnect", "reconnect"],
+        "repeat": 2,
+        "description": "The proxy resets the connection after event 5. Ending with an error is honest; a reconnecting "
+        "client should resume with Last-Event-ID 5.",
+        "faults": [
+            {
+                "name": "cut-after-5",
+                "type": "sse_disconnect",
+                "stream": "downstream",
+                "toxicity": 1.0,
+                "attributes": {"after_events": 5, "mode": "rst"},
+                "connections": [1],
+            }
+        ],
+        "run": _rst,
+    },
+    {
+        "name": "clean-end-after-8",
+        "line": 1,
+        "tags": ["truncation", "silent-loss"],
+        "description": "The proxy ends the chunked body cleanly (0\\r\\n\\r\\n) after event 8, as a load balancer "
+        "timing out an idle stream does. The stream looks complete; 4 events are gone.",
+        "faults": [
+            {
+                "name": "end-after-8",
+                "type": "early_end",
+                "stream": "downstream",
+                "toxicity": 1.0,
+                "attributes": {"after_events": 8},
+                "connections": [1],
+            }
+        ],
+        "run": _clean_end,
+    },
+    {
+        "name": "replay-on-resume",
+        "line": 1,
+        "tags": ["reconnect", "duplicates"],
+        "description": "FIN after event 6; on the second connection the upstream ignores Last-Event-ID and replays from 4.",
+        "faults": [
+            {
+                "name": "cut-after-6",
+                "type": "sse_disconnect",
+                "attributes": {"after_events": 6, "mode": "fin"},
+                "connections": [1],
+            },
+            {
+                "name": "replay-from-4",
+                "type": "sse_rewrite",
+                "attributes": {"replay_from": 4},
+                "connections": [2],
+            },
+        ],
+        "run": _dup,
+    },
+    {
+        "name": "stall-after-3",
+        "line": 1,
+        "tags": ["stall", "timeouts"],
+        "description": "After event 3 the proxy holds the connection open and delivers nothing more.",
+        "faults": [{"name": "stall-after-3", "type": "sse_stall", "attributes": {"after_events": 3}}],
+        "run": _stall,
+    },
+    {
+        "name": "reorder-window-3",
+        "line": 1,
+        "tags": ["reorder", "framing"],
+        "description": "The proxy holds event 4 back by two events. Event 7 has two data lines.",
+        "faults": [{"name": "swap-4", "type": "sse_reorder", "attributes": {"window": 3, "events": [4]}}],
+        "run": _reorder,
+    },
+    {
+        "name": "hostile-payload",
+        "line": 1,
+        "tags": ["security", "escaping"],
+        "description": "Event data, type and ID carry HTML/JS markup: reports and clients must treat them as data.",
+        "faults": [
+            {
+                "name": "inject-markup",
+                "type": "sse_inject",
+                "attributes": {"event_index": 4, "data": HOSTILE_DATA, "event": HOSTILE_TYPE},
+            }
+        ],
+        "run": _hostile,
+    },
 ]
 
 
@@ -391,10 +628,28 @@ def _capture(sim: _Sim, around: float | None) -> str | None:
     ``faultproxy capture show --raw``, on the cell's clock, under their heading."""
     pieces: list[tuple[float, int, str, str]] = []
     if around is None or around < 0.2:
-        pieces.append((0.0012, 1, "→", ("GET /events HTTP/1.1\r\nHost: 127.0.0.1:8765\r\nAccept: text/event-stream\r\n"
-                                        "Authorization: [redacted]\r\n\r\n")))
-        pieces.append((0.0241, 1, "←", ("HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ncache-control: no-cache\r\n"
-                                        "transfer-encoding: chunked\r\n\r\n")))
+        pieces.append(
+            (
+                0.0012,
+                1,
+                "→",
+                (
+                    "GET /events HTTP/1.1\r\nHost: 127.0.0.1:8765\r\nAccept: text/event-stream\r\n"
+                    "Authorization: [redacted]\r\n\r\n"
+                ),
+            )
+        )
+        pieces.append(
+            (
+                0.0241,
+                1,
+                "←",
+                (
+                    "HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ncache-control: no-cache\r\n"
+                    "transfer-encoding: chunked\r\n\r\n"
+                ),
+            )
+        )
     for t, event_id, conn in sim.received:
         if around is not None and not (around - 0.12 <= t <= around + 0.12):
             continue
@@ -402,7 +657,9 @@ def _capture(sim: _Sim, around: float | None) -> str | None:
             break
         data = next((e["data"] for e in sim.events if e["id"] == event_id and e["connection"] == conn), "")
         body = "".join(f"data: {line}\n" for line in data.split("\n"))
-        body = (f"event: {sim.types[event_id]}\n" if event_id in sim.types else "") + f"id: {event_id}\n{body}\n"
+        body = (
+            f"event: {sim.types[event_id]}\n" if event_id in sim.types else ""
+        ) + f"id: {event_id}\n{body}\n"
         pieces.append((t - 0.0015, conn, "←", f"{len(body.encode()):x}\r\n{body}\r\n"))
     for f in sim.fired:
         detail = " ".join(f"{k}={v}" for k, v in f.items() if k not in ("t", "conn"))
@@ -433,8 +690,11 @@ def _evidence(sim: _Sim, summary: str) -> dict[str, Any]:
     duplicated = sorted({i for i in got if i in seen or seen.add(i)}, key=truth.index)  # type: ignore[func-returns-value]
     firsts = list(dict.fromkeys(got))
     reordered = [i for n, i in enumerate(firsts) if any(truth.index(j) > truth.index(i) for j in firsts[:n])]
-    garbled = [e["id"] for e in sim.events if e["id"] in sim.data and e["data"] != sim.data[e["id"]]
-               and e["id"] != HOSTILE_ID]
+    garbled = [
+        e["id"]
+        for e in sim.events
+        if e["id"] in sim.data and e["data"] != sim.data[e["id"]] and e["id"] != HOSTILE_ID
+    ]
     return {
         "summary": summary,
         "sent": len(sim.sent),
@@ -446,8 +706,10 @@ def _evidence(sim: _Sim, summary: str) -> dict[str, Any]:
         "garbled": garbled,
         "error": None if sim.error is None else {"type": sim.error[0], "message": sim.error[1]},
         "faults_fired": sim.fired,
-        "attempts": [{k: a[k] for k in ("number", "t", "last_event_id", "status", "ended")}
-                     for a in sim.transcript_attempts],
+        "attempts": [
+            {k: a[k] for k in ("number", "t", "last_event_id", "status", "ended")}
+            for a in sim.transcript_attempts
+        ],
         "end": sim.end,
         "matched_by": "id",
         "exchanges": [_exchange(sim, a) for a in sim.transcript_attempts],
@@ -463,26 +725,46 @@ def _exchange(sim: _Sim, attempt: dict[str, Any]) -> dict[str, Any]:
         end, trouble = "no_terminator", "a body cut without its last chunk"
     elif "sse_stall" in kinds:
         end = "open"
-    return {"conn": conn, "exchange": 1, "method": "GET", "target": "/events",
-            "last_event_id": attempt["last_event_id"], "status": attempt["status"], "framing": "chunked",
-            "events": sum(1 for r in sim.received if r[2] == conn), "end": end,
-            "noticeable": trouble is not None, "trouble": trouble}
+    return {
+        "conn": conn,
+        "exchange": 1,
+        "method": "GET",
+        "target": "/events",
+        "last_event_id": attempt["last_event_id"],
+        "status": attempt["status"],
+        "framing": "chunked",
+        "events": sum(1 for r in sim.received if r[2] == conn),
+        "end": end,
+        "noticeable": trouble is not None,
+        "trouble": trouble,
+    }
 
 
-def sample_report(run_id: str = "20250514-103207-sample", seed: int = 20250514,
-                  started: str = "2025-05-14T10:32:07+00:00") -> dict[str, Any]:
+def sample_report(
+    run_id: str = "20250514-103207-sample", seed: int = 20250514, started: str = "2025-05-14T10:32:07+00:00"
+) -> dict[str, Any]:
     """A complete ``faultproxy-report/1`` report (see the module docstring)."""
     rng = random.Random(seed)
     results: list[dict[str, Any]] = []
     scenarios: list[dict[str, Any]] = []
     for spec in SCENARIOS:
-        scenarios.append({
-            "name": spec["name"], "file": f"scenarios/{spec['name']}.yaml", "line": spec["line"],
-            "description": spec["description"], "tags": spec["tags"],
-            "server": {"kind": "lab-sse", "events": N_EVENTS, "interval_ms": int(INTERVAL * 1000), "retry_ms": 100},
-            "faults": spec["faults"],
-            "expectations": [{"outcome_in": ["ok", "resumed", "error"]}, {"deadline_s": 8}],
-        })
+        scenarios.append(
+            {
+                "name": spec["name"],
+                "file": f"scenarios/{spec['name']}.yaml",
+                "line": spec["line"],
+                "description": spec["description"],
+                "tags": spec["tags"],
+                "server": {
+                    "kind": "lab-sse",
+                    "events": N_EVENTS,
+                    "interval_ms": int(INTERVAL * 1000),
+                    "retry_ms": 100,
+                },
+                "faults": spec["faults"],
+                "expectations": [{"outcome_in": ["ok", "resumed", "error"]}, {"deadline_s": 8}],
+            }
+        )
         for repetition in range(spec.get("repeat", 1)):
             for client in CLIENTS:
                 sim = _new(client, rng)
@@ -497,26 +779,43 @@ def sample_report(run_id: str = "20250514-103207-sample", seed: int = 20250514,
                 outcome, passed, expectations, summary = got
                 known = None
                 if spec["name"] == "clean-end-after-8" and client.name == "sseclient-py":
-                    known = ("sseclient-py cannot tell a clean early end from the real end and does not reconnect "
-                             "(upstream issue #1234; recorded 2025-04-18)")
+                    known = (
+                        "sseclient-py cannot tell a clean early end from the real end and does not reconnect "
+                        "(upstream issue #1234; recorded 2025-04-18)"
+                    )
                     passed = True
                 _fix_attempts(sim)
                 evidence = _evidence(sim, summary)
-                received_vs_oracle = ("event 7: two data lines delivered, the client kept one"
-                                      if evidence["garbled"] else "")
+                received_vs_oracle = (
+                    "event 7: two data lines delivered, the client kept one" if evidence["garbled"] else ""
+                )
                 if evidence["missing"] and sim.fired and sim.delivered < len(sim.sent):
-                    evidence["oracle_vs_sent"] = (f"the proxy delivered {sim.delivered} of {len(sim.sent)} sent events; "
-                                                  f"{sim.fired[0]['fault']} dropped {', '.join(evidence['missing'])}")
+                    evidence["oracle_vs_sent"] = (
+                        f"the proxy delivered {sim.delivered} of {len(sim.sent)} sent events; "
+                        f"{sim.fired[0]['fault']} dropped {', '.join(evidence['missing'])}"
+                    )
                 if received_vs_oracle:
                     evidence["received_vs_oracle"] = received_vs_oracle
                 first_fault = sim.fired[0]["t"] if sim.fired else None
                 result = {
-                    "scenario": spec["name"], "client": client.name, "client_version": client.version,
-                    "repetition": repetition, "outcome": outcome, "passed": passed, "known": known,
-                    "known_changed": False, "duration_s": round(sim.end_t + 0.05, 3),
-                    "expectations": expectations, "evidence": evidence,
-                    "timeline": {"sent": sim.sent, "received": sim.received, "faults": sim.faults,
-                                 "attempts": sim.attempts, "end": sim.end_t},
+                    "scenario": spec["name"],
+                    "client": client.name,
+                    "client_version": client.version,
+                    "repetition": repetition,
+                    "outcome": outcome,
+                    "passed": passed,
+                    "known": known,
+                    "known_changed": False,
+                    "duration_s": round(sim.end_t + 0.05, 3),
+                    "expectations": expectations,
+                    "evidence": evidence,
+                    "timeline": {
+                        "sent": sim.sent,
+                        "received": sim.received,
+                        "faults": sim.faults,
+                        "attempts": sim.attempts,
+                        "end": sim.end_t,
+                    },
                     "capture_excerpt": _capture(sim, first_fault),
                     "transcript": _transcript(sim),
                 }
@@ -532,7 +831,9 @@ def sample_report(run_id: str = "20250514-103207-sample", seed: int = 20250514,
         "seed": seed,
         "faultproxy_version": "0.1.0",
         "environment": {"python": "3.11.2", "platform": "Linux-6.1.0-x86_64-with-glibc2.36", "parallel": "4"},
-        "clients": [{"name": c.name, "version": c.version, "available": True, "reason": None} for c in CLIENTS]
+        "clients": [
+            {"name": c.name, "version": c.version, "available": True, "reason": None} for c in CLIENTS
+        ]
         + [dict(UNAVAILABLE)],
         "scenarios": scenarios,
         "results": results,
@@ -562,21 +863,42 @@ def _transcript(sim: _Sim) -> dict[str, Any]:
     if sim.end == "hung":
         stderr = "Traceback (most recent call last):\n  ...\nKeyboardInterrupt\n[harness] deadline 8.0 s passed: SIGKILL"
     return {
-        "client": c.name, "version": c.version, "events": sim.events, "attempts": sim.transcript_attempts,
-        "end": sim.end, "error_type": sim.error[0] if sim.error else None,
-        "error_message": sim.error[1] if sim.error else None, "duration_s": sim.end_t,
-        "stderr_tail": stderr, "notes": notes, "t0_monotonic": 81234.5678,
+        "client": c.name,
+        "version": c.version,
+        "events": sim.events,
+        "attempts": sim.transcript_attempts,
+        "end": sim.end,
+        "error_type": sim.error[0] if sim.error else None,
+        "error_message": sim.error[1] if sim.error else None,
+        "duration_s": sim.end_t,
+        "stderr_tail": stderr,
+        "notes": notes,
+        "t0_monotonic": 81234.5678,
         "exit_code": -9 if sim.end == "hung" else 0,
     }
 
 
 # The default suite's clients, for a matrix as wide as a real run's.
-SUITE_CLIENTS = ("raw", "httpx-sse", "sseclient-py", "requests-sse", "aiohttp-sse-client2", "launchdarkly-eventsource",
-                 "naive", "node-eventsource", "fetch-event-source", "chromium", "openai", "openai-responses",
-                 "anthropic")
+SUITE_CLIENTS = (
+    "raw",
+    "httpx-sse",
+    "sseclient-py",
+    "requests-sse",
+    "aiohttp-sse-client2",
+    "launchdarkly-eventsource",
+    "naive",
+    "node-eventsource",
+    "fetch-event-source",
+    "chromium",
+    "openai",
+    "openai-responses",
+    "anthropic",
+)
 
 
-def wide_report(scenarios: int = 70, clients: tuple[str, ...] = SUITE_CLIENTS, **kwargs: Any) -> dict[str, Any]:
+def wide_report(
+    scenarios: int = 70, clients: tuple[str, ...] = SUITE_CLIENTS, **kwargs: Any
+) -> dict[str, Any]:
     """The sample's results spread over many scenarios and the default suite's clients: a report the
     size of a real run's (``scenarios`` × ``clients`` cells), every result a copy of a sample one."""
     base = sample_report(**kwargs)
@@ -593,6 +915,12 @@ def wide_report(scenarios: int = 70, clients: tuple[str, ...] = SUITE_CLIENTS, *
                 result["transcript"]["client"] = client
             results.append(result)
     versions = {c["name"]: c.get("version") for c in base["clients"]}
-    return {**base, "scenarios": out_scenarios, "results": results,
-            "clients": [{"name": c, "version": versions.get(c) or "1.2.3", "available": True, "reason": None}
-                        for c in clients]}
+    return {
+        **base,
+        "scenarios": out_scenarios,
+        "results": results,
+        "clients": [
+            {"name": c, "version": versions.get(c) or "1.2.3", "available": True, "reason": None}
+            for c in clients
+        ],
+    }

@@ -15,7 +15,9 @@ from report_sample import wide_report
 from faultproxy.report import html, write_reports
 
 os.environ.setdefault("PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD", "1")
-sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed (pip install -e '.[test]')")
+sync_api = pytest.importorskip(
+    "playwright.sync_api", reason="playwright is not installed (pip install -e '.[test]')"
+)
 expect = sync_api.expect
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -29,7 +31,9 @@ def big(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, Any], Path]
     return report, paths["html"]
 
 
-def test_a_big_report_packs_its_cells(big: tuple[dict[str, Any], Path], monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_big_report_packs_its_cells(
+    big: tuple[dict[str, Any], Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
     report, page = big
     lazy = page.read_text(encoding="utf-8")
     monkeypatch.setattr(html, "LAZY_CELLS", 10_000)

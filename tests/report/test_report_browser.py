@@ -15,7 +15,9 @@ from typing import Any
 import pytest
 
 os.environ.setdefault("PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD", "1")
-sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed (pip install -e '.[test]')")
+sync_api = pytest.importorskip(
+    "playwright.sync_api", reason="playwright is not installed (pip install -e '.[test]')"
+)
 expect = sync_api.expect
 
 from report_sample import HOSTILE_DATA, HOSTILE_ID
@@ -23,12 +25,21 @@ from report_sample import HOSTILE_DATA, HOSTILE_ID
 from faultproxy.report.model import build_matrix
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 SILENT_LOSS_RGB = "rgb(213, 94, 0)"  # Okabe–Ito vermillion
 
-pytestmark = pytest.mark.skipif(not os.access(CHROMIUM, os.X_OK),
-                                reason="chromium is not installed (scripts/bootstrap installs it)")
+pytestmark = pytest.mark.skipif(
+    not os.access(CHROMIUM, os.X_OK), reason="chromium is not installed (scripts/bootstrap installs it)"
+)
 
 
 @pytest.fixture(scope="module")
@@ -70,8 +81,9 @@ def _shot(page: Any, tmp_path: Path, name: str, **kw: Any) -> Path:
     return path
 
 
-def test_the_matrix_renders_every_cell_in_its_outcome_colour(report_page: Page, sample: dict[str, Any],
-                                                              tmp_path: Path) -> None:
+def test_the_matrix_renders_every_cell_in_its_outcome_colour(
+    report_page: Page, sample: dict[str, Any], tmp_path: Path
+) -> None:
     page = report_page.page
     assert _shot(page, tmp_path, "matrix.png").stat().st_size > 10_000
     matrix = build_matrix(sample)
@@ -100,10 +112,13 @@ def test_the_matrix_renders_every_cell_in_its_outcome_colour(report_page: Page, 
     assert report_page.errors == []
 
 
-def test_clicking_a_cell_opens_its_evidence_timeline_and_capture(report_page: Page, sample: dict[str, Any],
-                                                                  tmp_path: Path) -> None:
+def test_clicking_a_cell_opens_its_evidence_timeline_and_capture(
+    report_page: Page, sample: dict[str, Any], tmp_path: Path
+) -> None:
     page = report_page.page
-    result = next(r for r in sample["results"] if (r["scenario"], r["client"]) == ("clean-end-after-8", "httpx-sse"))
+    result = next(
+        r for r in sample["results"] if (r["scenario"], r["client"]) == ("clean-end-after-8", "httpx-sse")
+    )
     page.locator('td.cell[data-key="clean-end-after-8/httpx-sse"] a').click()
     panel = page.locator('section.detail[id="clean-end-after-8/httpx-sse"]')
     expect(panel).to_be_visible()
@@ -186,7 +201,11 @@ def test_only_failing_filter_and_the_embedded_json(report_page: Page, sample: di
     rows = page.locator("table.matrix tbody tr")
     page.locator("#only-failing").check()
     visible = [r for r in rows.all() if r.is_visible()]
-    assert len(visible) == sum(1 for r in rows.all() if "has-fail" in (r.get_attribute("class") or "")) < rows.count()
+    assert (
+        len(visible)
+        == sum(1 for r in rows.all() if "has-fail" in (r.get_attribute("class") or ""))
+        < rows.count()
+    )
     data = page.evaluate("JSON.parse(document.getElementById('report-data').textContent)")
     assert data["run_id"] == sample["run_id"] and len(data["results"]) == len(sample["results"])
 

@@ -44,7 +44,9 @@ def test_no_markup_from_the_report_becomes_markup(written: dict[str, Path]) -> N
     tags = [t for t, _ in parser.tags]
     assert tags.count("script") == 2  # the embedded JSON and the page's own script
     assert "img" not in tags and "svg" in tags
-    assert not [a for _, attrs in parser.tags for a in attrs if a.startswith("on")]  # no event handler attributes
+    assert not [
+        a for _, attrs in parser.tags for a in attrs if a.startswith("on")
+    ]  # no event handler attributes
     assert HOSTILE_DATA not in page and HOSTILE_ID not in page and HOSTILE_TYPE not in page
     assert "&lt;/script&gt;&lt;img src=x onerror=&quot;window.__pwned=1&quot;&gt;" in page  # shown, as text
 
@@ -72,7 +74,9 @@ def test_the_page_has_a_csp_allowing_only_its_own_script(written: dict[str, Path
 
 
 def test_timeline_marks_match_the_timeline(sample: dict[str, Any]) -> None:
-    result = next(r for r in sample["results"] if (r["scenario"], r["client"]) == ("clean-end-after-8", "httpx-sse"))
+    result = next(
+        r for r in sample["results"] if (r["scenario"], r["client"]) == ("clean-end-after-8", "httpx-sse")
+    )
     svg = timeline_svg(result)
     assert svg.count('class="tl-recv') == len(result["timeline"]["received"]) == 8
     assert svg.count('class="tl-sent') == len(result["timeline"]["sent"]) == 12
@@ -91,7 +95,9 @@ def test_a_result_without_timeline_or_capture_still_renders(sample: dict[str, An
 
 
 def test_missing_events_without_a_send_time_are_named_on_the_timeline(sample: dict[str, Any]) -> None:
-    result = next(r for r in sample["results"] if (r["scenario"], r["client"]) == ("replay-on-resume", "sseclient-py"))
+    result = next(
+        r for r in sample["results"] if (r["scenario"], r["client"]) == ("replay-on-resume", "sseclient-py")
+    )
     sent = {row[1] for row in result["timeline"]["sent"]}
     unsent = [i for i in result["evidence"]["missing"] if i not in sent]
     assert unsent  # the server stopped when the connection closed
@@ -109,9 +115,7 @@ def test_transcripts_are_rendered_from_the_embedded_json_or_into_the_page(sample
 
 
 def test_the_headline_and_each_failing_panel_say_why(sample: dict[str, Any]) -> None:
-    from faultproxy.report.model import why_failed
-
-    from faultproxy.report.model import build_matrix
+    from faultproxy.report.model import build_matrix, why_failed
 
     page = render_html(validate_report(sample))
     header = page.split("</header>", 1)[0]
@@ -123,5 +127,6 @@ def test_the_headline_and_each_failing_panel_say_why(sample: dict[str, Any]) -> 
     assert html.escape(why_failed(first)[0][:60]) in header
     unpassed = [r for r in sample["results"] if not r["passed"]]  # every run that did not pass says why
     assert page.count('<div class="why"><b>Failed because</b>') == len(unpassed)
-    assert '<div class="why">' not in render_html(validate_report({**sample, "results": [
-        r for r in sample["results"] if r["passed"]]}))
+    assert '<div class="why">' not in render_html(
+        validate_report({**sample, "results": [r for r in sample["results"] if r["passed"]]})
+    )

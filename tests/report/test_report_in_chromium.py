@@ -14,15 +14,22 @@ from pathlib import Path
 
 import jsonschema
 import pytest
-
 from report_sample import sample_report
 
 from faultproxy.report import write_reports
 from faultproxy.report.validate import ReportValidationError, load_schema
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 
 
 @pytest.fixture
@@ -36,9 +43,15 @@ def test_the_four_files(written) -> None:
     on_disk = json.loads(paths["json"].read_text())
     jsonschema.validate(on_disk, load_schema())
     every = list(ET.parse(paths["junit"]).getroot().iter("testcase"))
-    flaky = [c for c in every if (c.find("skipped") is not None and c.find("skipped").get("message", "").startswith("flaky"))]
+    flaky = [
+        c
+        for c in every
+        if (c.find("skipped") is not None and c.find("skipped").get("message", "").startswith("flaky"))
+    ]
     cases = [c for c in every if c.find("skipped") is None]
-    assert len(cases) + len(flaky) == len(report["results"])  # one per run; unavailable clients come as skipped
+    assert len(cases) + len(flaky) == len(
+        report["results"]
+    )  # one per run; unavailable clients come as skipped
     flaky_cells = {(f["scenario"], f["client"]) for f in report.get("flaky", [])}
     failing = {(r["scenario"], r["client"]) for r in report["results"] if not r["passed"]} - flaky_cells
     assert sum(1 for c in cases if c.find("failure") is not None) == len(failing) > 0
@@ -73,7 +86,7 @@ def test_the_page_renders_and_a_cell_opens_in_chromium(written, tmp_path: Path) 
             page.screenshot(path=str(tmp_path / "matrix.png"), full_page=True)
 
             loss = next(r for r in report["results"] if r["outcome"] == "silent_loss")
-            cell = page.locator(f'td.cell[data-outcome="silent_loss"] a').first
+            cell = page.locator('td.cell[data-outcome="silent_loss"] a').first
             key = cell.evaluate("a => a.parentNode.dataset.key")
             cell.click()
             panel = page.locator(f'section.detail[id="{key}"]')

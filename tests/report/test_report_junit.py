@@ -11,12 +11,15 @@ from faultproxy.report.model import build_matrix, why_failed
 
 
 def _cases(path_or_bytes: Path | bytes) -> tuple[ET.Element, list[ET.Element]]:
-    root = ET.parse(path_or_bytes).getroot() if isinstance(path_or_bytes, Path) else ET.fromstring(path_or_bytes)
+    root = (
+        ET.parse(path_or_bytes).getroot() if isinstance(path_or_bytes, Path) else ET.fromstring(path_or_bytes)
+    )
     return root, root.findall("./testsuite/testcase")
 
 
-def test_one_testcase_per_result_and_one_skipped_per_unavailable_cell(written: dict[str, Path],
-                                                                       sample: dict[str, Any]) -> None:
+def test_one_testcase_per_result_and_one_skipped_per_unavailable_cell(
+    written: dict[str, Path], sample: dict[str, Any]
+) -> None:
     root, cases = _cases(written["junit"])
     unavailable = [c for c in sample["clients"] if not c["available"]]
     skipped = len(unavailable) * len(sample["scenarios"])
@@ -28,17 +31,28 @@ def test_one_testcase_per_result_and_one_skipped_per_unavailable_cell(written: d
     assert int(suite.get("tests", "")) == len(cases)
     # a flaky cell's runs are neither passed nor failed: skipped, with the cell's rate
     assert flaky_runs == 2
-    assert int(suite.get("skipped", "")) == skipped + flaky_runs == len([c for c in cases if c.find("skipped") is not None])
-    flaky = [c.find("skipped").get("message") for c in cases if c.get("classname") == "rst-after-5"
-             and c.get("name", "").startswith("requests-sse")]
-    assert flaky == ["flaky: passed 1 of 2 (duplicated 1, resumed 1); this run: resumed",
-                     "flaky: passed 1 of 2 (duplicated 1, resumed 1); this run: duplicated"]
+    assert (
+        int(suite.get("skipped", ""))
+        == skipped + flaky_runs
+        == len([c for c in cases if c.find("skipped") is not None])
+    )
+    flaky = [
+        c.find("skipped").get("message")
+        for c in cases
+        if c.get("classname") == "rst-after-5" and c.get("name", "").startswith("requests-sse")
+    ]
+    assert flaky == [
+        "flaky: passed 1 of 2 (duplicated 1, resumed 1); this run: resumed",
+        "flaky: passed 1 of 2 (duplicated 1, resumed 1); this run: duplicated",
+    ]
     keys = {(c.get("classname"), c.get("name")) for c in cases}
     assert len(keys) == len(cases)  # repetitions are told apart
     assert ("rst-after-5", "requests-sse #2") in keys and ("clean-stream", "httpx-sse") in keys
 
 
-def test_failures_are_exactly_the_results_that_did_not_pass(written: dict[str, Path], sample: dict[str, Any]) -> None:
+def test_failures_are_exactly_the_results_that_did_not_pass(
+    written: dict[str, Path], sample: dict[str, Any]
+) -> None:
     root, cases = _cases(written["junit"])
     matrix = build_matrix(sample)
     expected = {}
@@ -48,7 +62,9 @@ def test_failures_are_exactly_the_results_that_did_not_pass(written: dict[str, P
         for r in cell.results:
             name = cell.client + (f" #{r['repetition'] + 1}" if len(cell.results) > 1 else "")
             expected[(cell.scenario, name)] = r
-    failed = {(c.get("classname"), c.get("name")): c.find("failure") for c in cases if c.find("failure") is not None}
+    failed = {
+        (c.get("classname"), c.get("name")): c.find("failure") for c in cases if c.find("failure") is not None
+    }
     assert set(failed) == {k for k, r in expected.items() if not r["passed"]}
     assert int(root.get("failures", "")) == len(failed)
     loss = failed[("clean-end-after-8", "httpx-sse")]
@@ -61,7 +77,9 @@ def test_failures_are_exactly_the_results_that_did_not_pass(written: dict[str, P
 
 def test_known_behaviours_pass_with_a_note(written: dict[str, Path]) -> None:
     _, cases = _cases(written["junit"])
-    case = next(c for c in cases if (c.get("classname"), c.get("name")) == ("clean-end-after-8", "sseclient-py"))
+    case = next(
+        c for c in cases if (c.get("classname"), c.get("name")) == ("clean-end-after-8", "sseclient-py")
+    )
     assert case.find("failure") is None
     assert "passed as a recorded known behaviour" in (case.findtext("system-out") or "")
 

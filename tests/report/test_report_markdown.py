@@ -15,7 +15,9 @@ def _table(text: str) -> list[list[str]]:
     return [[c.replace("\0", "\\|") for c in row] for row in split]
 
 
-def test_one_row_per_scenario_and_a_column_per_client(written: dict[str, Path], sample: dict[str, Any]) -> None:
+def test_one_row_per_scenario_and_a_column_per_client(
+    written: dict[str, Path], sample: dict[str, Any]
+) -> None:
     table = _table(written["markdown"].read_text(encoding="utf-8"))
     header, rule, *rows = table
     assert header[0] == "scenario"
@@ -36,17 +38,25 @@ def test_one_row_per_scenario_and_a_column_per_client(written: dict[str, Path], 
     assert by["clean-stream"]["node-eventsource"] == "⏭️ n/a"
 
 
-def test_failing_cells_are_listed_with_their_evidence(written: dict[str, Path], sample: dict[str, Any]) -> None:
+def test_failing_cells_are_listed_with_their_evidence(
+    written: dict[str, Path], sample: dict[str, Any]
+) -> None:
     text = written["markdown"].read_text(encoding="utf-8")
     flaky = {(f["scenario"], f["client"]) for f in sample["flaky"]}
     failing = [r for r in sample["results"] if not r["passed"] and (r["scenario"], r["client"]) not in flaky]
-    assert "### Flaky (1)\n\n- 🎲 `rst-after-5` × `requests-sse` — passed 1 of 2 (duplicated 1, resumed 1)" in text
+    assert (
+        "### Flaky (1)\n\n- 🎲 `rst-after-5` × `requests-sse` — passed 1 of 2 (duplicated 1, resumed 1)"
+        in text
+    )
     assert f"### Failing ({len(failing)})" in text
     section = text.split("### Failing", 1)[1].split("\n\n", 2)[1]
     assert len([line for line in section.splitlines() if line.startswith("- ")]) == len(failing)
     line = next(x for x in section.splitlines() if "`clean-end-after-8` × `httpx-sse`" in x)
-    unmet = next(x for x in sample["results"] if x["scenario"] == "clean-end-after-8"
-                 and x["client"] == "httpx-sse" and not x["passed"])["expectations"]
+    unmet = next(
+        x
+        for x in sample["results"]
+        if x["scenario"] == "clean-end-after-8" and x["client"] == "httpx-sse" and not x["passed"]
+    )["expectations"]
     reason = next(x for x in unmet if not x["met"])
     assert line.startswith("- ❌ `clean-end-after-8` × `httpx-sse` — **silent loss**, failed because ")
     assert md_text(reason["detail"])[:40] in line and "The body ended cleanly after event 8" in line

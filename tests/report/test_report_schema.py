@@ -9,7 +9,6 @@ from typing import Any
 
 import pytest
 from jsonschema import Draft202012Validator
-
 from report_sample import HOSTILE_DATA, HOSTILE_UNDECODABLE
 
 from faultproxy.report import ReportValidationError, load_schema, report_json, validate_report, write_reports
@@ -63,7 +62,9 @@ def test_every_problem_is_listed_in_document_order(sample: dict[str, Any]) -> No
 
 def test_values_json_cannot_hold_are_refused_with_their_path(sample: dict[str, Any]) -> None:
     sample["results"][1]["timeline"]["end"] = math.nan
-    with pytest.raises(ReportValidationError, match=r"\$\.results\[1\]\.timeline\.end: nan is not a JSON number"):
+    with pytest.raises(
+        ReportValidationError, match=r"\$\.results\[1\]\.timeline\.end: nan is not a JSON number"
+    ):
         validate_report(sample)
     sample["results"][1]["timeline"]["end"] = 1.0
     sample["results"][0]["transcript"]["notes"] = [Path("/x")]
@@ -88,4 +89,6 @@ def test_report_json_keeps_text_from_the_wire_exactly(sample: dict[str, Any]) ->
     text = report_json(validate_report(sample))
     back = json.loads(text)
     datas = [e["data"] for r in back["results"] for e in (r["transcript"] or {}).get("events", [])]
-    assert HOSTILE_DATA in datas and HOSTILE_UNDECODABLE in datas  # lone surrogates survive, as \udcff escapes
+    assert (
+        HOSTILE_DATA in datas and HOSTILE_UNDECODABLE in datas
+    )  # lone surrogates survive, as \udcff escapes

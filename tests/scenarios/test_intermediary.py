@@ -88,8 +88,22 @@ def url_server():
 def report(tmp_path_factory, url_server) -> tuple[dict, Path]:
     tmp = tmp_path_factory.mktemp("nginx-run")
     (tmp / "suite.yaml").write_text(SUITE.replace("PORT", str(url_server.port)))
-    done = subprocess.run([sys.executable, "-m", "faultproxy", "run", str(tmp / "suite.yaml"), "--out",
-                           str(tmp / "reports"), "-j", "3"], capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "faultproxy",
+            "run",
+            str(tmp / "suite.yaml"),
+            "--out",
+            str(tmp / "reports"),
+            "-j",
+            "3",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode == 0, done.stdout + done.stderr
     latest = tmp / "reports" / "latest"
     return json.loads((latest / "report.json").read_text()), latest
@@ -120,7 +134,10 @@ def test_nginx_in_front_passes_a_cut_on_only_when_the_upstream_body_was_chunked(
     close-delimited, the cut looks like its end, and nginx ends the client's body cleanly."""
     data, _ = report
     front, old = cell(data, "in-front"), cell(data, "in-front-http10")
-    assert front["path"] == f"client → faultproxy (no fault) → nginx {NGINX.version()} (http11) → faultproxy → sse server"
+    assert (
+        front["path"]
+        == f"client → faultproxy (no fault) → nginx {NGINX.version()} (http11) → faultproxy → sse server"
+    )
     assert front["outcome"] == "error" and front["passed"] and front["evidence"]["received"] == 2
     assert old["outcome"] == "silent_loss" and old["evidence"]["received"] == 2  # proxy_http_version 1.0
 
@@ -140,14 +157,20 @@ def test_nginx_in_front_is_never_taken_for_the_client(report):
     assert b'"dir":"response"' in behind.read_bytes()  # what nginx was given, kept beside the cell's
     # a server that keeps no log: what it sent is read behind nginx, where the cut shows
     url = cell(data, "in-front-url")
-    assert url["outcome"] == "silent_loss" and url["attribution"] == "wire" and url["evidence"]["received"] == 2
+    assert (
+        url["outcome"] == "silent_loss" and url["attribution"] == "wire" and url["evidence"]["received"] == 2
+    )
 
 
 def test_the_report_says_where_each_cell_went(report):
     data, latest = report
     jsonschema.validate(data, SCHEMA)
     scenarios = {s["name"]: s for s in data["scenarios"]}
-    assert scenarios["behind"]["intermediary"] == {"kind": "nginx", "config": "defaults", "position": "behind_proxy"}
+    assert scenarios["behind"]["intermediary"] == {
+        "kind": "nginx",
+        "config": "defaults",
+        "position": "behind_proxy",
+    }
     assert "intermediary" not in scenarios["plain"]
     page = (latest / "index.html").read_text()
     assert '<p class="path">path: client → faultproxy → nginx ' in page

@@ -30,13 +30,32 @@ from faultproxy.scenarios import load_paths
 from faultproxy.scenarios.runner import DEFAULT_SUITE, Cell, run_cell
 
 DIRECT = Path(__file__).parents[1] / "clients" / "direct"
-PYTHON = {"httpx-sse", "sseclient-py", "requests-sse", "aiohttp-sse-client2", "launchdarkly-eventsource", "openai",
-          "openai-responses", "anthropic", "langchain-openai", "pydantic-ai"}
-NODE = {"node-eventsource", "fetch-event-source", "node-openai", "node-anthropic", "vercel-ai-openai",
-        "vercel-ai-anthropic"}
+PYTHON = {
+    "httpx-sse",
+    "sseclient-py",
+    "requests-sse",
+    "aiohttp-sse-client2",
+    "launchdarkly-eventsource",
+    "openai",
+    "openai-responses",
+    "anthropic",
+    "langchain-openai",
+    "pydantic-ai",
+}
+NODE = {
+    "node-eventsource",
+    "fetch-event-source",
+    "node-openai",
+    "node-anthropic",
+    "vercel-ai-openai",
+    "vercel-ai-anthropic",
+}
 REPORTS_RETRY = {"httpx-sse", "sseclient-py", "fetch-event-source"}  # their events carry the block's retry
-NOT_LIBRARIES = {"raw": "faultproxy's own lab client", "naive": "faultproxy's own baseline",
-                 "chromium": "the browser's EventSource, with no library in between"}
+NOT_LIBRARIES = {
+    "raw": "faultproxy's own lab client",
+    "naive": "faultproxy's own baseline",
+    "chromium": "the browser's EventSource, with no library in between",
+}
 
 ENTRIES = [(s, client) for s in load_paths([DEFAULT_SUITE]) for client in sorted(s.known)]
 
@@ -61,11 +80,24 @@ async def run_direct(client: str, request, ca_file=None) -> Transcript:
         argv = [node, str(DIRECT / "direct_node.mjs"), client]
     else:
         argv = [sys.executable, str(DIRECT / "direct_py.py"), client]
-    child = await asyncio.create_subprocess_exec(*argv, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
-                                                 stderr=asyncio.subprocess.DEVNULL, env=child_env(ca_file=ca_file))
-    payload = json.dumps({"url": request.url, "method": request.method, "headers": request.headers,
-                          "body": request.body, "timeout_s": request.timeout_s,
-                          "reconnects": request.reconnects_allowed, "reconnect_ms": request.reconnect_ms}).encode()
+    child = await asyncio.create_subprocess_exec(
+        *argv,
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.DEVNULL,
+        env=child_env(ca_file=ca_file),
+    )
+    payload = json.dumps(
+        {
+            "url": request.url,
+            "method": request.method,
+            "headers": request.headers,
+            "body": request.body,
+            "timeout_s": request.timeout_s,
+            "reconnects": request.reconnects_allowed,
+            "reconnect_ms": request.reconnect_ms,
+        }
+    ).encode()
     child.stdin.write(payload)
     child.stdin.close()
     events: list[ReceivedEvent] = []
@@ -97,13 +129,21 @@ async def run_direct(client: str, request, ca_file=None) -> Transcript:
         await asyncio.wait_for(hello(), STARTUP_S)
         await asyncio.wait_for(read(), request.deadline_s)
         await child.wait()
-    except asyncio.TimeoutError:
+    except TimeoutError:
         child.kill()
         await child.wait()
-    return Transcript(client=client, version="direct", events=events, end=end["end"],
-                      error_type=end.get("error_type"), error_message=end.get("error_message"),
-                      duration_s=time.monotonic() - t0, t0_monotonic=t0, message=message,
-                      reports=["retry"] if client in REPORTS_RETRY else [])
+    return Transcript(
+        client=client,
+        version="direct",
+        events=events,
+        end=end["end"],
+        error_type=end.get("error_type"),
+        error_message=end.get("error_message"),
+        duration_s=time.monotonic() - t0,
+        t0_monotonic=t0,
+        message=message,
+        reports=["retry"] if client in REPORTS_RETRY else [],
+    )
 
 
 def _id(entry) -> str:
@@ -117,6 +157,7 @@ PARALLEL = 6  # the cells mostly wait (on deadlines, stalls, reconnect delays): 
 @pytest.fixture(scope="module")
 def direct_results(tmp_path_factory):
     """Every entry's cell, run at once on one loop (each with its own server, proxy and child)."""
+
     async def main():
         gate = asyncio.Semaphore(PARALLEL)
 
@@ -126,8 +167,14 @@ def direct_results(tmp_path_factory):
                 return await run_cell(Cell(entry[0], entry[1], 0), 0, folder, run_client=run_direct)
 
         # the cells that wait longest go first: those whose record is a hang wait out the whole deadline
-        order = sorted(LIBRARY_ENTRIES, key=lambda e: -e[0].timeouts.deadline_ms if "hung" in e[0].known[e[1]].outcomes
-                       else -(e[0].timeouts.read_ms or 0))
+        order = sorted(
+            LIBRARY_ENTRIES,
+            key=lambda e: (
+                -e[0].timeouts.deadline_ms
+                if "hung" in e[0].known[e[1]].outcomes
+                else -(e[0].timeouts.read_ms or 0)
+            ),
+        )
         results = await asyncio.gather(*(one(e) for e in order))
         return {_id(e): r for e, r in zip(order, results)}
 
@@ -142,14 +189,17 @@ def test_known_entry_holds_for_the_library_itself(entry, direct_results):
     unmet = [e.name for e in result.unmet]
     assert result.outcome in known.outcomes and unmet, (
         f"{scenario.name}: the library {client} itself is {result.outcome} (unmet: {unmet or 'none'}), but the "
-        f"scenario records {known.label()}: {result.evidence.summary}")
+        f"scenario records {known.label()}: {result.evidence.summary}"
+    )
 
 
-REFUSED_FIRST = {"rate-limited-429": "requests_sse.InvalidStatusCodeError",
-                 "server-error-503": "requests_sse.InvalidStatusCodeError",
-                 "wrong-content-type": "requests_sse.InvalidContentTypeError",
-                 "empty-response": "requests.ConnectionError",
-                 "upstream-timeout-then-close": "requests.ConnectionError"}
+REFUSED_FIRST = {
+    "rate-limited-429": "requests_sse.InvalidStatusCodeError",
+    "server-error-503": "requests_sse.InvalidStatusCodeError",
+    "wrong-content-type": "requests_sse.InvalidContentTypeError",
+    "empty-response": "requests.ConnectionError",
+    "upstream-timeout-then-close": "requests.ConnectionError",
+}
 
 
 @pytest.mark.parametrize("name", sorted(REFUSED_FIRST))
@@ -164,13 +214,25 @@ def test_requests_sse_adapter_reports_a_refused_first_connection_as_the_library_
 # -- the list in docs/ ------------------------------------------------------------------------------
 
 FINDINGS = Path(__file__).parents[2] / "docs" / "client-findings.md"
-SECTIONS = {"httpx-sse": "httpx-sse", "sseclient-py": "sseclient-py", "requests-sse": "requests-sse",
-            "aiohttp-sse-client2": "aiohttp-sse-client2", "launchdarkly-eventsource": "launchdarkly-eventsource",
-            "node-eventsource": "eventsource ", "fetch-event-source": "@microsoft/fetch-event-source",
-            "chromium": "Chromium", "openai": "openai ", "anthropic": "anthropic ",
-            "openai-responses": "openai Responses", "langchain-openai": "langchain-openai", "pydantic-ai": "pydantic-ai",
-            "node-openai": "node: openai", "node-anthropic": "node: @anthropic-ai/sdk",
-            "vercel-ai-openai": "Vercel AI SDK 6 with @ai-sdk/openai", "vercel-ai-anthropic": "Vercel AI SDK 6 with @ai-sdk/anthropic"}
+SECTIONS = {
+    "httpx-sse": "httpx-sse",
+    "sseclient-py": "sseclient-py",
+    "requests-sse": "requests-sse",
+    "aiohttp-sse-client2": "aiohttp-sse-client2",
+    "launchdarkly-eventsource": "launchdarkly-eventsource",
+    "node-eventsource": "eventsource ",
+    "fetch-event-source": "@microsoft/fetch-event-source",
+    "chromium": "Chromium",
+    "openai": "openai ",
+    "anthropic": "anthropic ",
+    "openai-responses": "openai Responses",
+    "langchain-openai": "langchain-openai",
+    "pydantic-ai": "pydantic-ai",
+    "node-openai": "node: openai",
+    "node-anthropic": "node: @anthropic-ai/sdk",
+    "vercel-ai-openai": "Vercel AI SDK 6 with @ai-sdk/openai",
+    "vercel-ai-anthropic": "Vercel AI SDK 6 with @ai-sdk/anthropic",
+}
 
 
 def _section(text: str, client: str) -> str:
@@ -183,11 +245,16 @@ def _section(text: str, client: str) -> str:
 def test_every_known_entry_is_listed_with_its_evidence_in_docs(entry):
     scenario, client = entry
     assert f"`{scenario.name}`" in _section(FINDINGS.read_text(), client), (
-        f"docs/client-findings.md does not list {client} in {scenario.name}")
+        f"docs/client-findings.md does not list {client} in {scenario.name}"
+    )
 
 
 def test_the_suite_reproduces_at_least_30_distinct_misbehaviours():
     text = FINDINGS.read_text()
-    rows = [line for client in SECTIONS for line in _section(text, client).splitlines()
-            if line.startswith("| ") and not line.startswith("| behaviour")]
+    rows = [
+        line
+        for client in SECTIONS
+        for line in _section(text, client).splitlines()
+        if line.startswith("| ") and not line.startswith("| behaviour")
+    ]
     assert len(rows) >= 30 and f"**{len(rows)} distinct misbehaviours**" in text

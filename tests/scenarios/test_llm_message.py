@@ -19,42 +19,77 @@ ARGS = '{"city": "Paris", "days": 3}'
 
 
 def server(text="Hello there.", tools=(), finish="end_turn", usage=None):
-    x = Exchange(n=1, endpoint="messages", method="POST", path="/v1/messages", headers={}, body={},
-                 body_bytes=0, model="m", stream=True, started=0.0, text=text,
-                 tool_calls=[ToolCall("toolu_1", name, args) for name, args in tools], finish_reason=finish,
-                 usage=usage or {"input_tokens": 5, "output_tokens": 9}, status=200,
-                 events=[SentEvent(0, "message_start", "{}", 20, 0, 0.0)])
+    x = Exchange(
+        n=1,
+        endpoint="messages",
+        method="POST",
+        path="/v1/messages",
+        headers={},
+        body={},
+        body_bytes=0,
+        model="m",
+        stream=True,
+        started=0.0,
+        text=text,
+        tool_calls=[ToolCall("toolu_1", name, args) for name, args in tools],
+        finish_reason=finish,
+        usage=usage or {"input_tokens": 5, "output_tokens": 9},
+        status=200,
+        events=[SentEvent(0, "message_start", "{}", 20, 0, 0.0)],
+    )
     return SimpleNamespace(log=[x])
 
 
 def transcript(end="completed", **message):
-    base = {"text": "Hello there.", "tool_calls": [], "finish_reason": "end_turn",
-            "usage": {"input_tokens": 5, "output_tokens": 9}}
-    return Transcript(client="x", end=end, message={**base, **message}, error_type="anthropic.APIStatusError"
-                      if end == "error" else None, error_message="Overloaded" if end == "error" else None)
+    base = {
+        "text": "Hello there.",
+        "tool_calls": [],
+        "finish_reason": "end_turn",
+        "usage": {"input_tokens": 5, "output_tokens": 9},
+    }
+    return Transcript(
+        client="x",
+        end=end,
+        message={**base, **message},
+        error_type="anthropic.APIStatusError" if end == "error" else None,
+        error_message="Overloaded" if end == "error" else None,
+    )
 
 
 def test_the_same_message_in_other_words_is_ok():
     sent = server(tools=[("get_weather", ARGS)], finish="tool_use")
-    got = transcript(tool_calls=[{"name": "get_weather", "arguments": '{"days":3,"city":"Paris"}'}],
-                     finish_reason="tool-calls")
+    got = transcript(
+        tool_calls=[{"name": "get_weather", "arguments": '{"days":3,"city":"Paris"}'}],
+        finish_reason="tool-calls",
+    )
     assert judge(sent, got).outcome == "ok"
 
 
 def test_half_the_tool_arguments_without_an_error_is_silent_loss():
     sent = server(tools=[("get_weather", ARGS)], finish="tool_use")
-    verdict = judge(sent, transcript(tool_calls=[{"name": "get_weather", "arguments": ARGS[:12]}],
-                                     finish_reason="tool_use"))
+    verdict = judge(
+        sent,
+        transcript(tool_calls=[{"name": "get_weather", "arguments": ARGS[:12]}], finish_reason="tool_use"),
+    )
     assert verdict.outcome == "silent_loss"
     assert "arguments are not JSON" in verdict.summary and verdict.truth["tool_calls"][0]["arguments"] == ARGS
 
 
 def test_truncated_text_missing_usage_and_finish_are_each_named():
-    differences = compare({"text": "Hello", "tool_calls": [], "finish_reason": None, "usage": None},
-                          {"text": "Hello there.", "tool_calls": [], "finish_reason": "stop",
-                           "usage": {"input_tokens": 1, "output_tokens": 2}})
+    differences = compare(
+        {"text": "Hello", "tool_calls": [], "finish_reason": None, "usage": None},
+        {
+            "text": "Hello there.",
+            "tool_calls": [],
+            "finish_reason": "stop",
+            "usage": {"input_tokens": 1, "output_tokens": 2},
+        },
+    )
     assert [d.split(":")[0].split(" (")[0] for d in differences] == [
-        "text truncated", "no finish reason", "no usage"]
+        "text truncated",
+        "no finish reason",
+        "no usage",
+    ]
 
 
 def test_an_error_is_error_even_after_the_whole_message():
@@ -80,9 +115,13 @@ def test_a_repeated_or_swapped_piece_of_text_is_named_as_such():
 def reported(exchange, end="completed", **message):
     """What a client that joins the deltas it received reports (the mock's sent text, no finish/usage)."""
     base = {"text": exchange.sent_text, "tool_calls": [], "finish_reason": None, "usage": None}
-    return Transcript(client="x", end=end, message={**base, **message},
-                      error_type="openai.APIError" if end == "error" else None,
-                      error_message="The server had an error" if end == "error" else None)
+    return Transcript(
+        client="x",
+        end=end,
+        message={**base, **message},
+        error_type="openai.APIError" if end == "error" else None,
+        error_message="The server had an error" if end == "error" else None,
+    )
 
 
 @pytest.mark.parametrize("dialect", ["chat", "responses", "anthropic"])
@@ -95,8 +134,10 @@ def test_a_client_that_swallows_the_mocks_error_event_is_silent_loss(dialect):
     assert "error event" in verdict.differences[0] and "text truncated" in verdict.summary
     assert verdict.truth["error"]["after"] == 3 and len(verdict.truth["text"]) > len(exchange.sent_text)
     # even a client that reported the whole planned text (it cannot, but) is not ok: the server said error
-    whole = judge(sent, reported(exchange, text=exchange.text, finish_reason=exchange.finish_reason,
-                                 usage=exchange.usage))
+    whole = judge(
+        sent,
+        reported(exchange, text=exchange.text, finish_reason=exchange.finish_reason, usage=exchange.usage),
+    )
     assert whole.outcome == "silent_loss"
 
 
@@ -120,12 +161,22 @@ def test_a_refused_request_gives_no_message_truth(status):
 
 def test_input_tokens_and_count_types_are_compared():
     sent = server()
-    assert compare({"text": "Hello there.", "finish_reason": "end_turn",
-                    "usage": {"input_tokens": 999, "output_tokens": 9}}, truth_of(sent)) == [
-        "usage says 999 input tokens, not 5"]
-    assert compare({"text": "Hello there.", "finish_reason": "end_turn",
-                    "usage": {"prompt_tokens": 5, "completion_tokens": "9"}}, truth_of(sent)) == [
-        "usage says '9' output tokens, not 9"]
+    assert compare(
+        {
+            "text": "Hello there.",
+            "finish_reason": "end_turn",
+            "usage": {"input_tokens": 999, "output_tokens": 9},
+        },
+        truth_of(sent),
+    ) == ["usage says 999 input tokens, not 5"]
+    assert compare(
+        {
+            "text": "Hello there.",
+            "finish_reason": "end_turn",
+            "usage": {"prompt_tokens": 5, "completion_tokens": "9"},
+        },
+        truth_of(sent),
+    ) == ["usage says '9' output tokens, not 9"]
 
 
 def test_a_tool_call_ended_with_stop_is_wrong_except_for_the_responses_completed():
@@ -137,8 +188,10 @@ def test_a_tool_call_ended_with_stop_is_wrong_except_for_the_responses_completed
 
 
 def test_an_altered_text_shows_where_it_differs_whitespace_included():
-    (difference,) = compare({"text": "Hello there.\n", "finish_reason": "end_turn"},
-                            {"text": "Hello there.", "finish_reason": "end_turn", "usage": None})
+    (difference,) = compare(
+        {"text": "Hello there.\n", "finish_reason": "end_turn"},
+        {"text": "Hello there.", "finish_reason": "end_turn", "usage": None},
+    )
     assert difference.startswith("text altered at character 12") and "\\n" in difference
 
 
@@ -149,5 +202,12 @@ def test_content_blocks_in_another_order_are_reordered_where_the_client_reports_
     swapped = judge(sent, transcript(tool_calls=call, finish_reason="tool_use", blocks=["tool_call", "text"]))
     assert swapped.outcome == "reordered"
     assert swapped.differences == ["content blocks in the order tool_call, text instead of text, tool_call"]
-    assert judge(sent, transcript(tool_calls=call, finish_reason="tool_use", blocks=["text", "tool_call"])).outcome == "ok"
-    assert judge(sent, transcript(tool_calls=call, finish_reason="tool_use")).outcome == "ok"  # no order: Chat
+    assert (
+        judge(
+            sent, transcript(tool_calls=call, finish_reason="tool_use", blocks=["text", "tool_call"])
+        ).outcome
+        == "ok"
+    )
+    assert (
+        judge(sent, transcript(tool_calls=call, finish_reason="tool_use")).outcome == "ok"
+    )  # no order: Chat

@@ -39,7 +39,9 @@ pytestmark = pytest.mark.usefixtures("registry_as_it_was")  # clients a test def
 
 def test_the_documented_example_loads_with_every_field() -> None:
     doc = DOCS.read_text(encoding="utf-8")
-    example = doc.split("A complete scenario with every field", 1)[1].split("```yaml\n", 1)[1].split("```", 1)[0]
+    example = (
+        doc.split("A complete scenario with every field", 1)[1].split("```yaml\n", 1)[1].split("```", 1)[0]
+    )
     (scenario,) = load_text(example, "example.yaml")
     assert scenario.name == "drop-one-event"
     assert scenario.tags == ("sse", "loss")
@@ -64,7 +66,15 @@ def test_the_documented_example_loads_with_every_field() -> None:
 
 def test_every_field_option_expectation_and_outcome_is_documented() -> None:
     from faultproxy.scenarios.loader import TOP_KEYS
-    from faultproxy.scenarios.model import OUTCOMES, SERVER_KINDS, Known, Reconnect, RequestSpec, Timeouts, options_model
+    from faultproxy.scenarios.model import (
+        OUTCOMES,
+        SERVER_KINDS,
+        Known,
+        Reconnect,
+        RequestSpec,
+        Timeouts,
+        options_model,
+    )
 
     doc = DOCS.read_text(encoding="utf-8")
     names = [*TOP_KEYS, *EXPECTATIONS, *OUTCOMES, *SERVER_KINDS]
@@ -90,14 +100,17 @@ def test_defaults_and_the_client_request() -> None:
 
 
 def test_client_request_follows_the_scenario() -> None:
-    (s,) = load_text(textwrap.dedent("""\
+    (s,) = load_text(
+        textwrap.dedent("""\
         name: post
         server: {kind: openai, tokens: 3}
         request: {path: /v1/chat/completions, json: {model: m, stream: true}, headers: {Authorization: Bearer x}}
         clients: [raw, openai]
         timeouts: {read_ms: 1500, deadline_ms: 4000}
         reconnect: true
-    """), "p.yaml")
+    """),
+        "p.yaml",
+    )
     raw = s.client_request("raw", "http://127.0.0.1:1")
     assert raw.method == "POST" and raw.url == "http://127.0.0.1:1/v1/chat/completions"
     assert raw.headers["Content-Type"] == "application/json" and raw.body == '{"model": "m", "stream": true}'
@@ -108,7 +121,8 @@ def test_client_request_follows_the_scenario() -> None:
 
 
 def test_several_scenarios_expectations_as_a_mapping_and_the_report_entry() -> None:
-    out = load_text(textwrap.dedent("""\
+    out = load_text(
+        textwrap.dedent("""\
         scenarios:
           - name: one
             server: {url: "http://127.0.0.1:8080/stream?x=1"}
@@ -118,7 +132,9 @@ def test_several_scenarios_expectations_as_a_mapping_and_the_report_entry() -> N
             server: {kind: starlette, events: 2, ping_ms: 0}
             faults:
               - {type: sse_disconnect, attributes: {after_events: 1, mode: rst}, connections: 1}
-    """), "many.yaml")
+    """),
+        "many.yaml",
+    )
     assert [s.name for s in out] == ["one", "two"]
     assert out[0].server.kind == "url" and out[0].target() == "/stream?x=1"
     assert [e.label for e in out[0].expectations] == ["no_silent_loss", "completes_within 3000 ms"]
@@ -153,7 +169,9 @@ def test_unknown_top_level_key() -> None:
 
 def test_unknown_server_option_lists_the_options_of_that_kind() -> None:
     message = fails(BASE.replace("events: 3", "events: 3\n  speed: 2"))
-    assert message.startswith("s.yaml:5: scenario 'basic': server.speed: unknown key; allowed: events, interval_ms")
+    assert message.startswith(
+        "s.yaml:5: scenario 'basic': server.speed: unknown key; allowed: events, interval_ms"
+    )
     assert "keepalive_ms" in message and "drop_after" in message
 
 
@@ -170,19 +188,25 @@ def test_wrong_type_names_the_field_and_its_type() -> None:
 
 def test_unknown_server_kind_and_bad_url() -> None:
     message = fails(BASE.replace("kind: sse", "kind: websocket"))
-    assert message == ("s.yaml:3: scenario 'basic': server.kind: unknown kind 'websocket'; "
-                       "one of: sse, starlette, openai, anthropic, llm (or give 'url: http://...')")
+    assert message == (
+        "s.yaml:3: scenario 'basic': server.kind: unknown kind 'websocket'; "
+        "one of: sse, starlette, openai, anthropic, llm (or give 'url: http://...')"
+    )
     message = fails("name: u\nserver:\n  url: https://example.invalid/x\n")
     assert message.startswith("s.yaml:3: scenario 'u': server.url: must be an http:// URL")
     message = fails("name: u\nserver:\n  url: http://127.0.0.1:1/x\n  events: 3\n")
-    assert message.startswith("s.yaml:4: scenario 'u': server.events: unknown key; a url: server takes only 'url'")
+    assert message.startswith(
+        "s.yaml:4: scenario 'u': server.events: unknown key; a url: server takes only 'url'"
+    )
     message = fails("name: m\nserver: {kind: anthropic, tokenz: 3}\n")
     assert "server.tokenz: unknown key; allowed: seed, tokens" in message and "stream_error" in message
 
 
 def test_unknown_client_points_at_its_list_item() -> None:
     message = fails("name: c\nserver: sse\nclients:\n  - raw\n  - curl\n")
-    assert message.startswith("s.yaml:5: scenario 'c': clients: unknown client 'curl'; one of: raw, httpx-sse")
+    assert message.startswith(
+        "s.yaml:5: scenario 'c': clients: unknown client 'curl'; one of: raw, httpx-sse"
+    )
     assert "(or 'all', or define one: {name: ..., command: ..., protocol: simple})" in message
     assert "listed twice" in fails("name: c\nserver: sse\nclients: [raw, raw]\n")
 
@@ -191,7 +215,8 @@ def test_a_scenario_file_defines_its_own_clients(tmp_path: Path) -> None:
     from faultproxy.clients import registry
 
     path = tmp_path / "own.yaml"
-    path.write_text(textwrap.dedent("""\
+    path.write_text(
+        textwrap.dedent("""\
         clients:
           - {name: own-shared, command: "node shared.js {url}"}
         scenarios:
@@ -203,11 +228,17 @@ def test_a_scenario_file_defines_its_own_clients(tmp_path: Path) -> None:
             clients: [own-inline]
             known:
               own-inline: {outcome: silent_loss, why: its parser splits reads}
-        """))
+        """)
+    )
     a, b = load_file(path)
     assert a.clients == ("own-shared", "raw", "own-inline") and b.clients == ("own-inline",)
     inline = registry.get("own-inline")
-    assert (inline.output, inline.here, inline.origin, inline.in_all) == ("full", tmp_path, f"{path}:6", False)
+    assert (inline.output, inline.here, inline.origin, inline.in_all) == (
+        "full",
+        tmp_path,
+        f"{path}:6",
+        False,
+    )
     assert registry.get("own-shared").output == "simple"
     # a file's own clients run where they are named, not in every 'all' scenario
     (everyone,) = load_text("name: c\nserver: sse\n", "c.yaml")
@@ -217,24 +248,33 @@ def test_a_scenario_file_defines_its_own_clients(tmp_path: Path) -> None:
 
 def test_bad_client_definitions_in_a_scenario_file(tmp_path: Path) -> None:
     message = fails("name: c\nserver: sse\nclients:\n  - raw\n  - {name: own-x, command: go, colour: red}\n")
-    assert message.startswith("s.yaml:5: scenario 'c': clients: client 'own-x': colour: unknown key; a client takes:")
+    assert message.startswith(
+        "s.yaml:5: scenario 'c': clients: client 'own-x': colour: unknown key; a client takes:"
+    )
     message = fails("clients: [{name: own-y}]\nscenarios:\n  - {name: c, server: sse}\n")
     assert message.startswith("s.yaml:1: clients: client 'own-y': command: required")
     message = fails("clients: {name: own-z}\nscenarios:\n  - {name: c, server: sse}\n")
     assert "clients: beside 'scenarios', a list of client definitions" in message
     (tmp_path / "first.yaml").write_text("name: c1\nserver: sse\nclients: [{name: own-twice, command: a}]\n")
     (tmp_path / "second.yaml").write_text("name: c2\nserver: sse\nclients: [{name: own-twice, command: b}]\n")
-    with pytest.raises(ScenarioError, match=r"second.yaml:3: scenario 'c2': clients: client 'own-twice' is already "
-                                            r"defined \(.*first.yaml:3\)"):
+    with pytest.raises(
+        ScenarioError,
+        match=r"second.yaml:3: scenario 'c2': clients: client 'own-twice' is already "
+        r"defined \(.*first.yaml:3\)",
+    ):
         load_paths([tmp_path])
 
 
 def test_unknown_fault_type_and_attribute_come_from_the_fault_engine() -> None:
     message = fails(BASE + "faults:\n  - type: sse_dorp\n")
-    assert message.startswith("s.yaml:7: scenario 'basic': faults: fault #1: unknown type 'sse_dorp'; one of: ")
+    assert message.startswith(
+        "s.yaml:7: scenario 'basic': faults: fault #1: unknown type 'sse_dorp'; one of: "
+    )
     assert "sse_drop" in message and "early_end" in message
     message = fails(BASE + "faults:\n  - type: sse_drop\n    attributes:\n      index: 3\n")
-    assert message.startswith("s.yaml:9: scenario 'basic': faults: fault #1 (sse_drop): attributes.index: unknown field")
+    assert message.startswith(
+        "s.yaml:9: scenario 'basic': faults: fault #1 (sse_drop): attributes.index: unknown field"
+    )
     assert "sse_drop takes: event_index: integer | null ≥0" in message
     message = fails(BASE + "faults:\n  - type: sse_disconnect\n    attributes: {}\n")
     assert "attributes.after_events: Field required" in message
@@ -242,13 +282,18 @@ def test_unknown_fault_type_and_attribute_come_from_the_fault_engine() -> None:
 
 def test_bad_expectations() -> None:
     message = fails(BASE + "expectations:\n  - no_silent_loss\n  - all_events\n")
-    assert message.startswith("s.yaml:8: scenario 'basic': expectations: unknown expectation 'all_events'; one of: ")
+    assert message.startswith(
+        "s.yaml:8: scenario 'basic': expectations: unknown expectation 'all_events'; one of: "
+    )
     assert "all_events_in_order" in message and "max_time_to_first_event" in message
     message = fails(BASE + "expectations:\n  - completes_within: soon\n")
     assert message.startswith("s.yaml:7: scenario 'basic': expectations.completes_within: ms:")
     assert "(got 'soon'); takes: ms: number >0, required" in message
     message = fails(BASE + "expectations:\n  - outcome: fine\n")
-    assert "'fine' is not an outcome; one of: ok, silent_loss, error, hung, duplicated, reordered, resumed" in message
+    assert (
+        "'fine' is not an outcome; one of: ok, silent_loss, error, hung, duplicated, reordered, resumed"
+        in message
+    )
     message = fails(BASE + "expectations:\n  - error_raised: {kind: x}\n")
     assert "expectations.error_raised: unknown key 'kind'; takes: type:" in message
     message = fails(BASE + "expectations:\n  - resumed: 3\n")
@@ -263,7 +308,9 @@ def test_bad_intermediary() -> None:
     message = fails(BASE + "intermediary: {kind: haproxy, config: defaults}\n")
     assert "intermediary.kind: must be one of 'nginx' (got 'haproxy')" in message
     message = fails(BASE + "intermediary:\n  kind: nginx\n  config: defaults\n  where: first\n")
-    assert message.startswith("s.yaml:9: scenario 'basic': intermediary.where: unknown key; allowed: kind, config, position")
+    assert message.startswith(
+        "s.yaml:9: scenario 'basic': intermediary.where: unknown key; allowed: kind, config, position"
+    )
     assert "intermediary.config: required" in fails(BASE + "intermediary: {kind: nginx}\n")
 
 
@@ -271,9 +318,13 @@ def test_bad_known_behaviour() -> None:
     message = fails("name: k\nserver: sse\nknown:\n  curl: {outcome: ok, why: x}\n")
     assert message.startswith("s.yaml:4: scenario 'k': known: unknown client 'curl'; one of: raw")
     message = fails("name: k\nserver: sse\nknown:\n  naive:\n    outcome: lost\n    why: x\n")
-    assert message.startswith("s.yaml:5: scenario 'k': known.naive.outcome: must be one of 'ok', 'silent_loss'")
+    assert message.startswith(
+        "s.yaml:5: scenario 'k': known.naive.outcome: must be one of 'ok', 'silent_loss'"
+    )
     message = fails("name: k\nserver: sse\nknown:\n  naive:\n    outcome: silent_loss\n")
-    assert message.startswith("s.yaml:4: scenario 'k': known.naive.why: required; known.naive takes: outcome:")
+    assert message.startswith(
+        "s.yaml:4: scenario 'k': known.naive.why: required; known.naive takes: outcome:"
+    )
     message = fails(BASE + "known:\n  naive: {outcome: ok, why: x}\n")
     assert "known: 'naive' is not one of this scenario's clients (raw)" in message
 
@@ -282,7 +333,9 @@ def test_yaml_syntax_error_and_shapes() -> None:
     assert re.match(r"s\.yaml:\d+: invalid YAML: ", fails(BASE + "faults: [\n"))
     assert fails("name: a\n  bad: indent\n").startswith("s.yaml:2: invalid YAML:")
     assert fails("").startswith("s.yaml: empty file")
-    assert fails("- just\n- a list\n").startswith("s.yaml:1: scenario #1: a scenario is a mapping with keys: name")
+    assert fails("- just\n- a list\n").startswith(
+        "s.yaml:1: scenario #1: a scenario is a mapping with keys: name"
+    )
     assert fails("name: x\n").startswith("s.yaml:1: scenario 'x': 'server' is missing")
     assert "is not allowed: letters, digits" in fails("name: 'no spaces'\nserver: sse\n")
     assert "'scenarios' must be a non-empty list" in fails("scenarios: []\n")
@@ -292,7 +345,10 @@ def test_yaml_syntax_error_and_shapes() -> None:
     message = fails(BASE + "request:\n  body: x\n  json: {a: 1}\n")
     assert "give either body or json, not both" in message
     message = fails(BASE + "request:\n  methd: GET\n")
-    assert message == "s.yaml:7: scenario 'basic': request.methd: unknown key; allowed: method, path, headers, body, json"
+    assert (
+        message
+        == "s.yaml:7: scenario 'basic': request.methd: unknown key; allowed: method, path, headers, body, json"
+    )
 
 
 def test_every_server_kind_builds_from_its_options() -> None:
@@ -321,7 +377,8 @@ def test_every_server_kind_builds_from_its_options() -> None:
         e.server.build()
     assert [s.client_names() for s in (c, d)] == [
         ["openai", "openai-responses", "langchain-openai", "node-openai", "vercel-ai-openai"],
-        ["anthropic", "pydantic-ai", "node-anthropic", "vercel-ai-anthropic"]]
+        ["anthropic", "pydantic-ai", "node-anthropic", "vercel-ai-anthropic"],
+    ]
     # kind llm: every LLM client, each given the mock of the API it speaks
     assert sorted(f.client_names()) == sorted(c.client_names() + d.client_names())
     assert isinstance(f.server.build("anthropic-messages"), AnthropicServer)
@@ -340,33 +397,52 @@ def test_every_default_scenario_asserts_what_its_tags_are_about() -> None:
     from faultproxy.scenarios.runner import DEFAULT_SUITE
 
     gaps = {s.name: missing_assertions(s.tags, s.expectation_names()) for s in load_paths([DEFAULT_SUITE])}
-    assert not {name: gap for name, gap in gaps.items() if gap}, "scenarios that do not assert what their tags say"
+    assert not {name: gap for name, gap in gaps.items() if gap}, (
+        "scenarios that do not assert what their tags say"
+    )
 
 
 def test_a_tag_without_its_assertion_is_named_with_what_would_assert_it() -> None:
     from faultproxy.scenarios.model import missing_assertions
 
     assert missing_assertions(["buffering", "drop"], ["no_silent_loss"]) == {
-        "buffering": frozenset({"max_time_to_first_event", "min_time_to_first_event"})}
+        "buffering": frozenset({"max_time_to_first_event", "min_time_to_first_event"})
+    }
     assert missing_assertions(["buffering"], ["no_silent_loss", "min_time_to_first_event"]) == {}
 
 
 # -- files that try to blow up ----------------------------------------------------------------
 
-LAUGHS = "[" + ", ".join(
-    ['&a0 ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]']
-    + [f"&a{i} [" + ", ".join([f"*a{i - 1}"] * 9) + "]" for i in range(1, 10)]
-) + "]"  # 9^10 "lol"s from 1.3 KB
+LAUGHS = (
+    "["
+    + ", ".join(
+        ['&a0 ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]']
+        + [f"&a{i} [" + ", ".join([f"*a{i - 1}"] * 9) + "]" for i in range(1, 10)]
+    )
+    + "]"
+)  # 9^10 "lol"s from 1.3 KB
 
 BOMBS = {
-    "billion laughs in a request body": (BASE + f"request: {{json: {LAUGHS}}}\n", "s.yaml:6: invalid YAML: the "
-                                         "document expands to over 100,000 values through its aliases"),
-    "billion laughs in a fault": (BASE + f"faults:\n  - {{type: sse_inject, attributes: {{data: {LAUGHS}}}}}\n",
-                                  "s.yaml:7: invalid YAML: the document expands to over 100,000 values"),
-    "an alias inside itself": (BASE + "tags: &t [a, *t]\n", "s.yaml:6: invalid YAML: an alias that contains itself"),
-    "100,000 levels deep": (BASE + "tags: " + "[" * 100_000 + "]" * 100_000 + "\n", "s.yaml:6: invalid YAML: "),
-    "150 levels deep": (BASE + "tags: " + "[" * 150 + "]" * 150 + "\n",
-                        "s.yaml:6: invalid YAML: nested deeper than 100 levels"),
+    "billion laughs in a request body": (
+        BASE + f"request: {{json: {LAUGHS}}}\n",
+        "s.yaml:6: invalid YAML: the document expands to over 100,000 values through its aliases",
+    ),
+    "billion laughs in a fault": (
+        BASE + f"faults:\n  - {{type: sse_inject, attributes: {{data: {LAUGHS}}}}}\n",
+        "s.yaml:7: invalid YAML: the document expands to over 100,000 values",
+    ),
+    "an alias inside itself": (
+        BASE + "tags: &t [a, *t]\n",
+        "s.yaml:6: invalid YAML: an alias that contains itself",
+    ),
+    "100,000 levels deep": (
+        BASE + "tags: " + "[" * 100_000 + "]" * 100_000 + "\n",
+        "s.yaml:6: invalid YAML: ",
+    ),
+    "150 levels deep": (
+        BASE + "tags: " + "[" * 150 + "]" * 150 + "\n",
+        "s.yaml:6: invalid YAML: nested deeper than 100 levels",
+    ),
 }
 
 
@@ -381,14 +457,22 @@ def test_a_file_that_would_blow_up_is_refused_before_it_is_built(tmp_path: Path,
     text, message = BOMBS[case]
     path = tmp_path / "s.yaml"
     path.write_text(text)
-    code = ("import sys\nfrom faultproxy.scenarios import ScenarioError, load_file\n"
-            "try:\n    load_file(sys.argv[1])\nexcept ScenarioError as error:\n    print(error)\n")
+    code = (
+        "import sys\nfrom faultproxy.scenarios import ScenarioError, load_file\n"
+        "try:\n    load_file(sys.argv[1])\nexcept ScenarioError as error:\n    print(error)\n"
+    )
 
     def limit() -> None:
         resource.setrlimit(resource.RLIMIT_AS, (1 << 30, 1 << 30))
 
-    done = subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True, text=True, timeout=60,
-                          preexec_fn=limit, cwd=tmp_path)
+    done = subprocess.run(
+        [sys.executable, "-c", code, str(path)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        preexec_fn=limit,
+        cwd=tmp_path,
+    )
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.startswith(str(path).replace("s.yaml", "") + message), done.stdout
 

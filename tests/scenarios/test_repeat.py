@@ -50,11 +50,15 @@ def test_every_cell_runs_n_times_and_steady_cells_are_not_flaky(tmp_path: Path) 
     jsonschema.validate(report, SCHEMA)
     assert report["repeat"] == 2 and report["flaky"] == []
     assert [(r["scenario"], r["repetition"], r["outcome"]) for r in report["results"]] == [
-        ("steady", 0, "ok"), ("steady", 1, "ok")]
+        ("steady", 0, "ok"),
+        ("steady", 1, "ok"),
+    ]
     assert "2 of 2 runs passed" in done.output
 
 
-def test_a_cell_whose_outcome_varies_is_flaky_with_its_rate_never_a_pass_or_a_fail(tmp_path: Path, monkeypatch) -> None:
+def test_a_cell_whose_outcome_varies_is_flaky_with_its_rate_never_a_pass_or_a_fail(
+    tmp_path: Path, monkeypatch
+) -> None:
     real = runner.run_cell
 
     async def every_other_run_cut(cell, run_seed, cell_dir, **kwargs):
@@ -70,18 +74,34 @@ def test_a_cell_whose_outcome_varies_is_flaky_with_its_rate_never_a_pass_or_a_fa
     report = json.loads((latest / "report.json").read_text())
     jsonschema.validate(report, SCHEMA)
     rate = "passed 2 of 4 (error 2, ok 2)"  # the commoner outcome first, the worse one on a tie
-    assert report["flaky"] == [{"scenario": "sometimes-cut", "client": "raw", "runs": 4, "passed": 2,
-                                "outcomes": {"ok": 2, "error": 2}, "rate": rate}]
+    assert report["flaky"] == [
+        {
+            "scenario": "sometimes-cut",
+            "client": "raw",
+            "runs": 4,
+            "passed": 2,
+            "outcomes": {"ok": 2, "error": 2},
+            "rate": rate,
+        }
+    ]
     # the terminal: listed as flaky with its rate, not among the failures
     assert f"≈ sometimes-cut / raw: flaky — {rate}" in done.output
     assert "✗ sometimes-cut" not in done.output
     assert "4 of 4 runs passed, 1 cell(s) flaky (neither passed nor failed)" in done.output
     # summary.md, the HTML page and JUnit say the same
     summary = (latest / "summary.md").read_text()
-    assert "🎲 **Flaky**" in summary and f"`sometimes-cut` × `raw` — {rate}" in summary and "### Failing" not in summary
+    assert (
+        "🎲 **Flaky**" in summary
+        and f"`sometimes-cut` × `raw` — {rate}" in summary
+        and "### Failing" not in summary
+    )
     html = (latest / "index.html").read_text()
     assert "FLAKY</span>" in html and f"flaky, {rate}" in html
     suite = ET.parse(latest / "junit.xml").getroot().find("testsuite")
     assert suite is not None and suite.get("failures") == "0" and suite.get("skipped") == "4"
-    skipped = [c.find("skipped").get("message") for c in suite.iter("testcase") if c.get("classname") == "sometimes-cut"]
+    skipped = [
+        c.find("skipped").get("message")
+        for c in suite.iter("testcase")
+        if c.get("classname") == "sometimes-cut"
+    ]
     assert skipped == [f"flaky: {rate}; this run: {o}" for o in ("ok", "error", "ok", "error")]

@@ -54,10 +54,23 @@ def test_ctrl_c_stops_cleanly_and_writes_the_report_of_the_cells_that_finished(t
     suite.write_text(SUITE)
     tag = f"FAULTPROXY_TEST_{uuid.uuid4().hex}"
     # two at a time: the quick cells finish, the slow ones stream, the later ones wait their turn
-    run = subprocess.Popen([sys.executable, "-m", "faultproxy", "run", str(suite), "-j", "2",
-                            "--out", str(tmp_path / "reports")],
-                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True,
-                           env={**os.environ, tag: "1"})
+    run = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "faultproxy",
+            "run",
+            str(suite),
+            "-j",
+            "2",
+            "--out",
+            str(tmp_path / "reports"),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+        env={**os.environ, tag: "1"},
+    )
     assert run.stderr is not None
     seen = b""
     with selectors.DefaultSelector() as selector:  # wait until two cells have finished
@@ -79,22 +92,32 @@ def test_ctrl_c_stops_cleanly_and_writes_the_report_of_the_cells_that_finished(t
     not_run = ["slow/raw", "slow/httpx-sse", "later/raw", "later/httpx-sse"]
     assert report["interrupted"] == {"cells_planned": 6, "cells_done": 2, "not_run": not_run}
     assert sorted((r["scenario"], r["client"], r["outcome"]) for r in report["results"]) == [
-        ("quick", "httpx-sse", "ok"), ("quick", "raw", "ok")]
+        ("quick", "httpx-sse", "ok"),
+        ("quick", "raw", "ok"),
+    ]
     skipped = [case.find("skipped") for case in ET.parse(latest / "junit.xml").getroot().iter("testcase")]
-    assert [s.get("message") for s in skipped if s is not None] == ["not run: the run was interrupted (Ctrl-C)"] * 4
+    assert [s.get("message") for s in skipped if s is not None] == [
+        "not run: the run was interrupted (Ctrl-C)"
+    ] * 4
     assert "Interrupted (Ctrl-C) after 2 of 6 cells" in (latest / "summary.md").read_text()
     assert "INTERRUPTED" in (latest / "index.html").read_text()
     assert _processes_with(tag) == []  # the slow cells' clients were stopped with the run
 
 
 @pytest.mark.parametrize("out", ["/dev/null", "/dev/null/reports", "/proc/faultproxy-reports", "FILE"])
-def test_an_output_that_cannot_be_written_is_a_clear_error_before_any_cell_runs(tmp_path: Path, out: str) -> None:
+def test_an_output_that_cannot_be_written_is_a_clear_error_before_any_cell_runs(
+    tmp_path: Path, out: str
+) -> None:
     suite = tmp_path / "suite.yaml"
     suite.write_text(SUITE)
     if out == "FILE":
         out = str(suite)  # a file where the folder should be: the option's own check says so
-    done = subprocess.run([sys.executable, "-m", "faultproxy", "run", str(suite), "--out", out],
-                          capture_output=True, text=True, timeout=GUARD)
+    done = subprocess.run(
+        [sys.executable, "-m", "faultproxy", "run", str(suite), "--out", out],
+        capture_output=True,
+        text=True,
+        timeout=GUARD,
+    )
     assert "Traceback" not in done.stderr and "cells" not in done.stderr, done.stderr  # nothing ran
     assert done.returncode == 2, done.stderr  # bad input (docs/cli.md)
     if out == str(suite):

@@ -59,8 +59,12 @@ timeouts: {deadline_ms: 15000}
 
 
 def run(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "faultproxy", "run", "--out", str(tmp_path / "reports"), *args],
-                          capture_output=True, text=True, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "faultproxy", "run", "--out", str(tmp_path / "reports"), *args],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
 
 
 def test_a_passing_suite_writes_every_report(tmp_path: Path) -> None:
@@ -72,8 +76,13 @@ def test_a_passing_suite_writes_every_report(tmp_path: Path) -> None:
     report = json.loads((latest / "report.json").read_text())
     jsonschema.validate(report, SCHEMA)
     outcomes = {(r["scenario"], r["client"]): r["outcome"] for r in report["results"]}
-    assert outcomes == {("healthy", "raw"): "ok", ("healthy", "httpx-sse"): "ok", ("cut", "raw"): "error",
-                        ("cut", "httpx-sse"): "error", ("resumed", "raw"): "resumed"}
+    assert outcomes == {
+        ("healthy", "raw"): "ok",
+        ("healthy", "httpx-sse"): "ok",
+        ("cut", "raw"): "error",
+        ("cut", "httpx-sse"): "error",
+        ("resumed", "raw"): "resumed",
+    }
     cases = ET.parse(latest / "junit.xml").getroot().iter("testcase")
     assert len(list(cases)) == 5
     assert "| `healthy` | ✅ OK | ✅ OK |" in (latest / "summary.md").read_text()
@@ -165,7 +174,10 @@ def test_a_faults_evidence_has_one_set_of_names_from_the_engine_to_the_report(tm
     (fired,) = result.evidence.faults_fired
     captured = [json.loads(line) for line in (tmp_path / "cell" / "capture.jsonl").read_text().splitlines()]
     (record,) = [r for r in captured if r["type"] == "fault"]
-    assert fired["fault_type"] == record["fault_type"] == "sse_drop" and fired["fault"] == record["fault"] == "lose"
+    assert (
+        fired["fault_type"] == record["fault_type"] == "sse_drop"
+        and fired["fault"] == record["fault"] == "lose"
+    )
     assert set(fired) <= engine and set(record) - {"type"} <= engine  # "type" there is the record's kind
     reported = result.to_dict()["evidence"]["faults_fired"][0]
     assert reported == fired and "type" not in reported

@@ -54,8 +54,9 @@ BAD = {
     "an unknown top-level key": GOOD + "colour: red\n",
     "no server": GOOD.replace("server: {kind: openai, tokens: 4}\n", ""),
     "an unknown server option": GOOD.replace("tokens: 4", "tokenz: 4"),
-    "an expectation parameter out of range": GOOD.replace("max_time_to_first_event: 300",
-                                                          "max_time_to_first_event: -1"),
+    "an expectation parameter out of range": GOOD.replace(
+        "max_time_to_first_event: 300", "max_time_to_first_event: -1"
+    ),
     "an unknown outcome": GOOD.replace("{outcome: error}", "{outcome: fine}"),
     "a client definition without a command": GOOD.replace('command: "node c.js {url}", ', ""),
     "a known behaviour without why": GOOD.replace(", why: it raises", ""),
@@ -74,17 +75,21 @@ def test_the_schema_refuses_what_the_loader_refuses(validator, what: str) -> Non
 def test_scenarios_check_validates_without_running(tmp_path: Path) -> None:
     runner = CliRunner()
     good = tmp_path / "good.yaml"
-    good.write_text(textwrap.dedent("""\
+    good.write_text(
+        textwrap.dedent("""\
         name: checked
         server: {kind: sse, events: 3}
         clients: [raw, httpx-sse]
-        """))
+        """)
+    )
     result = runner.invoke(cli_main, ["scenarios", "check", str(good)])
     assert result.exit_code == 0, result.output
     assert f"{good}:1: checked: 2 client(s), 0 fault(s), 1 expectation(s)" in result.output
     assert "1 scenario(s) OK, 2 cell(s)" in result.output
     bad = tmp_path / "bad.yaml"
-    bad.write_text("name: broken\nserver: {kind: sse}\nfaults:\n  - {type: sse_drop, attributes: {evnt_index: 1}}\n")
+    bad.write_text(
+        "name: broken\nserver: {kind: sse}\nfaults:\n  - {type: sse_drop, attributes: {evnt_index: 1}}\n"
+    )
     result = runner.invoke(cli_main, ["scenarios", "check", str(good), str(bad)])
     assert result.exit_code == 2
     assert f"{bad}:4: scenario 'broken': faults: fault #1 (sse_drop): attributes.evnt_index" in result.output

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import json
 import subprocess
 import sys
 from pathlib import Path
@@ -33,8 +32,9 @@ scenarios:
 
 
 def faultproxy(*args: str) -> subprocess.Popen[str]:
-    return subprocess.Popen([sys.executable, "-m", "faultproxy", *args], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen(
+        [sys.executable, "-m", "faultproxy", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
 
 
 def finished(process: subprocess.Popen[str]) -> tuple[int, str]:
@@ -43,17 +43,35 @@ def finished(process: subprocess.Popen[str]) -> tuple[int, str]:
 
 
 def cells(report: dict) -> dict[tuple[str, str, int], tuple]:
-    return {(r["scenario"], r["client"], r["repetition"]):
-            (r["outcome"], r["passed"], [(x["name"], x["met"]) for x in r["expectations"]])
-            for r in report["results"]}
+    return {
+        (r["scenario"], r["client"], r["repetition"]): (
+            r["outcome"],
+            r["passed"],
+            [(x["name"], x["met"]) for x in r["expectations"]],
+        )
+        for r in report["results"]
+    }
 
 
 def test_shards_in_separate_processes_merge_into_the_unsharded_run(tmp_path: Path) -> None:
     suite = tmp_path / "suite.yaml"
     suite.write_text(SUITE)
     whole = faultproxy("run", str(suite), "--out", str(tmp_path / "whole"), "-j", "2")
-    shards = [faultproxy("run", str(suite), "--out", str(tmp_path / "shards"), "--shard", f"{k}/3",
-                         "--run-id", "ci-42", "-j", "2") for k in (1, 2, 3)]
+    shards = [
+        faultproxy(
+            "run",
+            str(suite),
+            "--out",
+            str(tmp_path / "shards"),
+            "--shard",
+            f"{k}/3",
+            "--run-id",
+            "ci-42",
+            "-j",
+            "2",
+        )
+        for k in (1, 2, 3)
+    ]
     code, text = finished(whole)
     assert code == 1, text  # the early end is a silent loss for both clients
     for shard in shards:
@@ -77,7 +95,9 @@ def test_shards_in_separate_processes_merge_into_the_unsharded_run(tmp_path: Pat
     assert (tmp_path / "merged" / "ci-42" / "junit.xml").read_text().count("<testcase") == 6
     # every cell ran in exactly one shard
     ran = [r["scenario"] + "/" + r["client"] for p in parts for r in load_report(p)["results"]]
-    assert sorted(ran) == sorted(f"{s}/{c}" for s in ("healthy", "cut", "early-end") for c in ("raw", "httpx-sse"))
+    assert sorted(ran) == sorted(
+        f"{s}/{c}" for s in ("healthy", "cut", "early-end") for c in ("raw", "httpx-sse")
+    )
 
 
 def test_a_cell_is_in_one_shard_whatever_else_runs() -> None:
@@ -91,10 +111,17 @@ def test_a_cell_is_in_one_shard_whatever_else_runs() -> None:
 
 
 def test_reports_that_are_not_one_run_are_refused(tmp_path: Path) -> None:
-    base = {"schema": "faultproxy-report/1", "run_id": "r", "started": "2025-01-01T00:00:00+00:00", "duration_s": 1.0,
-            "seed": 0, "faultproxy_version": "0.1.0", "clients": [{"name": "raw", "version": "1", "available": True}],
-            "scenarios": [{"name": "s", "file": "s.yaml", "description": "", "faults": [], "expectations": []}],
-            "results": []}
+    base = {
+        "schema": "faultproxy-report/1",
+        "run_id": "r",
+        "started": "2025-01-01T00:00:00+00:00",
+        "duration_s": 1.0,
+        "seed": 0,
+        "faultproxy_version": "0.1.0",
+        "clients": [{"name": "raw", "version": "1", "available": True}],
+        "scenarios": [{"name": "s", "file": "s.yaml", "description": "", "faults": [], "expectations": []}],
+        "results": [],
+    }
     one, two = {**base, "shard": {"index": 1, "count": 2}}, {**base, "shard": {"index": 2, "count": 2}}
     assert merge_reports({"a": one, "b": two})["run_id"] == "r"
     with pytest.raises(MergeError, match="shard 1/2 is given twice"):

@@ -150,19 +150,32 @@ def test_a_fault_answering_for_an_llm_server_is_never_ok(tmp_path: Path) -> None
 
 def test_a_swallowed_429_from_a_fault_is_a_silent_loss_for_an_llm_stream() -> None:
     """Synthetic: the mock never saw the request (a fault answered 429); the SDK said nothing."""
-    cap = Capture().request(1).response(1, status=429, headers={"Content-Type": "application/json",
-                                                                 "Content-Length": "2"})
+    cap = (
+        Capture()
+        .request(1)
+        .response(1, status=429, headers={"Content-Type": "application/json", "Content-Length": "2"})
+    )
     cap.body(1, b"{}").end(1).closed(1, "client").done(1)
     cap.records[0]["upstream_side"] = True  # the capture keeps the server's side: nothing came from it
-    result = classify([], cap.records, transcript([], end="completed", client="openai"), [], None, client="openai")
+    result = classify(
+        [], cap.records, transcript([], end="completed", client="openai"), [], None, client="openai"
+    )
     assert result["outcome"] == "silent_loss", result["evidence"]["summary"]
 
 
 # -- a request a fault answers: in the capture, and never judged as the server's answer ------------
 
 
-async def _captured(tmp_path: Path, faults: list[dict], *, gets: int = 1, events: int = 3,
-                    interval: float = 0.005, headers: str = "", midway: dict | None = None) -> Path:
+async def _captured(
+    tmp_path: Path,
+    faults: list[dict],
+    *,
+    gets: int = 1,
+    events: int = 3,
+    interval: float = 0.005,
+    headers: str = "",
+    midway: dict | None = None,
+) -> Path:
     """GETs through a real capturing proxy in front of the reference server, one connection each,
     read to their end; ``midway``: a fault added live once three events have arrived. The capture."""
     from faultproxy.faults import parse_fault
@@ -193,14 +206,19 @@ async def _captured(tmp_path: Path, faults: list[dict], *, gets: int = 1, events
 
 def _answered_capture(tmp_path: Path, attributes: dict) -> Path:
     """A proxy whose http_status fault answers the request itself; one GET through it."""
-    return asyncio.run(_captured(tmp_path, [{"type": "http_status", "attributes": attributes}],
-                                 headers="Last-Event-ID: 7\r\n"))
+    return asyncio.run(
+        _captured(
+            tmp_path, [{"type": "http_status", "attributes": attributes}], headers="Last-Event-ID: 7\r\n"
+        )
+    )
 
 
 DONE_STREAM = {"status": 200, "headers": {"Content-Type": "text/event-stream"}, "body": "data: [DONE]\n\n"}
 
 
-def test_a_request_a_fault_answers_is_in_the_real_capture_and_never_reached_the_server(tmp_path: Path) -> None:
+def test_a_request_a_fault_answers_is_in_the_real_capture_and_never_reached_the_server(
+    tmp_path: Path,
+) -> None:
     from faultproxy.scenarios.oracle import oracle_from_capture
     from faultproxy.scenarios.truth import answered_for_server, truth_from_capture, with_answers
 
@@ -225,7 +243,9 @@ def test_a_refusal_a_fault_gave_is_never_called_the_servers(tmp_path: Path) -> N
 
 
 DONE_200_FOR_THE_LLM = JSON_200_FOR_THE_LLM.replace(
-    "{Content-Type: application/json}, body: '{\"ok\": true}'", "{Content-Type: text/event-stream}, body: \"data: [DONE]\\n\\n\"")
+    "{Content-Type: application/json}, body: '{\"ok\": true}'",
+    '{Content-Type: text/event-stream}, body: "data: [DONE]\\n\\n"',
+)
 
 
 def test_a_fault_answering_an_llm_server_with_an_empty_event_stream_is_never_ok(tmp_path: Path) -> None:
@@ -253,7 +273,9 @@ def test_an_sdk_that_ignores_a_missing_end_sentinel_is_to_blame(tmp_path: Path) 
     request = scenario.request.model_copy(update={"headers": {"Authorization": "Bearer sk-test"}})
     plain = scenario.model_copy(update={"clients": ("httpx-sse",), "request": request})
     generic = asyncio.run(run_cell(Cell(plain, "httpx-sse", 0), 0, tmp_path / "generic")).to_dict()
-    assert (generic["outcome"], generic["attribution"]) == ("silent_loss", "wire"), generic["evidence"]["summary"]
+    assert (generic["outcome"], generic["attribution"]) == ("silent_loss", "wire"), generic["evidence"][
+        "summary"
+    ]
 
 
 # -- the server's side is kept where a fault could change it, and only there ----------------------
@@ -265,8 +287,9 @@ def test_the_servers_side_is_written_only_where_a_fault_could_change_it(tmp_path
     from faultproxy.scenarios.oracle import oracle_from_capture
 
     drop = {"type": "sse_drop", "attributes": {"event_index": 1}, "connections": [2]}
-    capture = asyncio.run(_captured(tmp_path, [drop], gets=2, events=5, interval=0.002,
-                                    headers="Connection: close\r\n"))
+    capture = asyncio.run(
+        _captured(tmp_path, [drop], gets=2, events=5, interval=0.002, headers="Connection: close\r\n")
+    )
     records = [json.loads(line) for line in capture.read_text().splitlines()]
     upstream = {r["conn"] for r in records if r.get("dir") == "upstream"}
     assert upstream == {2}, "connection 1 had no fault: its response records are the server's bytes"

@@ -19,18 +19,27 @@ from faultproxy.scenarios import (
     Expectation,
     GroundTruth,
     Item,
-    classify as classify_cell,
     load_text,
     match,
     oracle_from_records,
+)
+from faultproxy.scenarios import (
+    classify as classify_cell,
 )
 from faultproxy.scenarios.events import UNSENT, ground_truth, project
 from faultproxy.scenarios.verdict import capture_excerpt
 from faultproxy.servers.sse import ReferenceSSEServer
 from faultproxy.wire.sse import encode_event
 
-ALL = ["all_events_in_order", "no_silent_loss", "error_raised", "resumed", "no_duplicates",
-       {"name": "max_time_to_first_event", "ms": 100}, {"name": "completes_within", "ms": 1000}]
+ALL = [
+    "all_events_in_order",
+    "no_silent_loss",
+    "error_raised",
+    "resumed",
+    "no_duplicates",
+    {"name": "max_time_to_first_event", "ms": 100},
+    {"name": "completes_within", "ms": 1000},
+]
 
 
 def classify(*args, **kwargs) -> dict:
@@ -55,14 +64,29 @@ def met(result: dict) -> dict[str, bool]:
 def test_ok_when_every_event_arrives_once_in_order() -> None:
     oracle = oracle_from_records(Capture().stream(1, [1, 2, 3]).records)
     r = judge(sent(3), oracle, transcript([ev(1), ev(2), ev(3)]), [], ALL, None)
-    assert r["outcome"] == "ok" and r["evidence"]["summary"].startswith("OK: All 3 events arrived exactly once")
-    assert met(r) == {"all_events_in_order": True, "no_silent_loss": True, "error_raised": False, "resumed": False,
-                      "no_duplicates": True, "max_time_to_first_event": True, "completes_within": True}
+    assert r["outcome"] == "ok" and r["evidence"]["summary"].startswith(
+        "OK: All 3 events arrived exactly once"
+    )
+    assert met(r) == {
+        "all_events_in_order": True,
+        "no_silent_loss": True,
+        "error_raised": False,
+        "resumed": False,
+        "no_duplicates": True,
+        "max_time_to_first_event": True,
+        "completes_within": True,
+    }
     assert r["passed"] is False  # error_raised and resumed were asked for and did not happen
     ev_ = r["evidence"]
     assert (ev_["sent"], ev_["delivered"], ev_["received"]) == (3, 3, 3) and ev_["matched_by"] == "id"
-    assert ev_["oracle_vs_sent"] == "the delivered bytes hold all 3 sent events, once each, in order; no fault fired"
-    assert ev_["received_vs_oracle"] == "the client handed the application exactly the 3 events the delivered bytes hold"
+    assert (
+        ev_["oracle_vs_sent"]
+        == "the delivered bytes hold all 3 sent events, once each, in order; no fault fired"
+    )
+    assert (
+        ev_["received_vs_oracle"]
+        == "the client handed the application exactly the 3 events the delivered bytes hold"
+    )
     assert r["capture_excerpt"] is None and r["transcript"]["client"] == "raw"
 
 
@@ -81,12 +105,22 @@ def test_sse_drop_is_silent_loss_with_the_fault_cited_and_not_noticeable() -> No
     assert e["faults_fired"][0]["fault"] == "lose-4" and e["faults_fired"][0]["event_index"] == 3
     assert "sse_drop 'lose-4' at conn 1, exchange 1, event 4, byte 208" in e["summary"]
     assert "not noticeable at the HTTP level" in e["summary"]
-    assert e["oracle_vs_sent"].startswith("the delivered bytes differ from what was sent: 1 sent but not delivered: 4")
-    assert "no client could notice at the HTTP level (every body ended cleanly): only a gap in the ids shows it" in e["oracle_vs_sent"]
+    assert e["oracle_vs_sent"].startswith(
+        "the delivered bytes differ from what was sent: 1 sent but not delivered: 4"
+    )
+    assert (
+        "no client could notice at the HTTP level (every body ended cleanly): only a gap in the ids shows it"
+        in e["oracle_vs_sent"]
+    )
     assert e["received_vs_oracle"].startswith("the client handed the application exactly the 4 events")
-    assert r["expectations"] == [{"name": "no_silent_loss", "met": False,
-                                  "detail": "events were lost and the client did not signal it (ended completed): "
-                                            "1 sent but not received: 4"}]
+    assert r["expectations"] == [
+        {
+            "name": "no_silent_loss",
+            "met": False,
+            "detail": "events were lost and the client did not signal it (ended completed): "
+            "1 sent but not received: 4",
+        }
+    ]
     # the wire around the fault, as `capture show --raw` prints it
     assert "· fault fault_type=sse_drop fault=lose-4" in r["capture_excerpt"]
     assert "← id: 3\\n" in r["capture_excerpt"]
@@ -98,10 +132,21 @@ def test_known_behaviour_passes_while_it_holds_and_fails_when_it_changes() -> No
     known = {"outcome": "silent_loss", "why": "splits reads on \\n\\n"}
     r = judge(sent(3), None, received, None, ["no_silent_loss"], known)
     assert (r["outcome"], r["passed"], r["known"], r["known_changed"]) == (
-        "silent_loss", True, "silent_loss: splits reads on \\n\\n", False)
+        "silent_loss",
+        True,
+        "silent_loss: splits reads on \\n\\n",
+        False,
+    )
     assert r["expectations"][0]["met"] is False  # the expectation still says what is wrong
-    fixed = judge(sent(3), None, transcript([ev(1), ev(2), ev(3)], client="naive"), None, ["no_silent_loss"], known)
-    assert (fixed["outcome"], fixed["passed"], fixed["known"], fixed["known_changed"]) == ("ok", False, None, True)
+    fixed = judge(
+        sent(3), None, transcript([ev(1), ev(2), ev(3)], client="naive"), None, ["no_silent_loss"], known
+    )
+    assert (fixed["outcome"], fixed["passed"], fixed["known"], fixed["known_changed"]) == (
+        "ok",
+        False,
+        None,
+        True,
+    )
     assert "no longer holds" in fixed["evidence"]["summary"]
     assert fixed["evidence"]["known_recorded"] == "silent_loss: splits reads on \\n\\n"
     either = judge(sent(3), None, received, None, None, {"outcome": ["error", "silent_loss"], "why": "flaky"})
@@ -129,19 +174,29 @@ def test_a_crlf_split_by_the_client_is_its_own_bug_not_the_faults() -> None:
     cap.chunk(1, b"id: 3\r\ndata: c\r\n\r\n").last_chunk(1)
     oracle = oracle_from_records(cap.records)
     assert [e.data for e in oracle.events] == ["a", two_lines, "c"]
-    received = transcript([ReceivedEvent("message", "a", "1", 0.01), ReceivedEvent("message", "first", "2", 0.02),
-                           ReceivedEvent("message", "second", "2", 0.02), ReceivedEvent("message", "c", "3", 0.03)])
+    received = transcript(
+        [
+            ReceivedEvent("message", "a", "1", 0.01),
+            ReceivedEvent("message", "first", "2", 0.02),
+            ReceivedEvent("message", "second", "2", 0.02),
+            ReceivedEvent("message", "c", "3", 0.03),
+        ]
+    )
     r = judge(truth, oracle, received, [], ["no_silent_loss", "all_events_in_order"], None)
     e = r["evidence"]
     assert r["outcome"] == "silent_loss"
     assert e["garbled"] == ["2"] and len(e["extra"]) == 1 and "'second'" in e["extra"][0]
     assert e["oracle_vs_sent"].startswith("the delivered bytes hold all 3 sent events")
-    assert e["received_vs_oracle"].startswith("the client parsed the delivered bytes differently from a spec-exact parser")
+    assert e["received_vs_oracle"].startswith(
+        "the client parsed the delivered bytes differently from a spec-exact parser"
+    )
     assert "1 altered: #2 'first\\nsecond' → 'first'" in e["received_vs_oracle"]
     assert "1 received that were never delivered: received #3 'second'" in e["received_vs_oracle"]
-    assert e["summary"].startswith("Silent loss: 1 arrived altered (2), and the client reported success; the delivered "
-                                   "bytes held every event intact: the client's own parsing lost them. The client also "
-                                   "handed over 1 event that the delivered bytes did not hold (received #3 'second')")
+    assert e["summary"].startswith(
+        "Silent loss: 1 arrived altered (2), and the client reported success; the delivered "
+        "bytes held every event intact: the client's own parsing lost them. The client also "
+        "handed over 1 event that the delivered bytes did not hold (received #3 'second')"
+    )
 
 
 def test_a_cut_then_a_correct_resume_is_resumed() -> None:
@@ -150,15 +205,31 @@ def test_a_cut_then_a_correct_resume_is_resumed() -> None:
     cap.stream(2, [3, 4, 5], last_event_id="2")
     attempts = [Attempt(1, 0.0, None, 200, "error"), Attempt(2, 0.1, "2", 200, "ended")]
     received = transcript([ev(1), ev(2), ev(3, 2), ev(4, 2), ev(5, 2)], attempts=attempts)
-    r = judge(sent(5), oracle_from_records(cap.records), received, None, ["resumed", "all_events_in_order"], None)
+    r = judge(
+        sent(5), oracle_from_records(cap.records), received, None, ["resumed", "all_events_in_order"], None
+    )
     assert r["outcome"] == "resumed" and r["passed"] is True
-    assert r["evidence"]["summary"].startswith("Resumed: the stream broke and the client reconnected with the right "
-                                               "Last-Event-ID; all 5 events arrived exactly once over 2 connections")
-    assert "#1.1 GET /events → 200, 2 events, ended no_terminator (noticeable)" in r["evidence"]["oracle_vs_sent"]
+    assert r["evidence"]["summary"].startswith(
+        "Resumed: the stream broke and the client reconnected with the right "
+        "Last-Event-ID; all 5 events arrived exactly once over 2 connections"
+    )
+    assert (
+        "#1.1 GET /events → 200, 2 events, ended no_terminator (noticeable)"
+        in r["evidence"]["oracle_vs_sent"]
+    )
     # faults from the capture's records when no evidence list is given
-    assert r["evidence"]["faults_fired"][0]["fault"] == "cut" and r["evidence"]["faults_fired"][0]["fault_type"] == "sse_disconnect"
+    assert (
+        r["evidence"]["faults_fired"][0]["fault"] == "cut"
+        and r["evidence"]["faults_fired"][0]["fault_type"] == "sse_disconnect"
+    )
     assert r["timeline"]["attempts"] == [[0.0, None], [0.1, "2"]]
-    assert [row[1:] for row in r["timeline"]["received"]] == [["1", 1], ["2", 1], ["3", 2], ["4", 2], ["5", 2]]
+    assert [row[1:] for row in r["timeline"]["received"]] == [
+        ["1", 1],
+        ["2", 1],
+        ["3", 2],
+        ["4", 2],
+        ["5", 2],
+    ]
 
 
 def test_a_resume_that_repeats_an_event_is_duplicated() -> None:
@@ -167,9 +238,14 @@ def test_a_resume_that_repeats_an_event_is_duplicated() -> None:
     received = transcript([ev(1), ev(2), ev(2, 2), ev(3, 2), ev(4, 2)], attempts=attempts)
     r = judge(sent(4), None, received, None, ["resumed", "no_duplicates", "no_silent_loss"], None)
     assert r["outcome"] == "duplicated" and r["evidence"]["duplicated"] == ["2"]
-    assert r["evidence"]["summary"].startswith("Duplicated: 1 event reached the application more than once (2)")
+    assert r["evidence"]["summary"].startswith(
+        "Duplicated: 1 event reached the application more than once (2)"
+    )
     assert met(r) == {"resumed": False, "no_duplicates": False, "no_silent_loss": True}
-    assert "attempt 2 sent Last-Event-ID '1', but the last event received was '2'" in r["expectations"][0]["detail"]
+    assert (
+        "attempt 2 sent Last-Event-ID '1', but the last event received was '2'"
+        in r["expectations"][0]["detail"]
+    )
     assert r["evidence"]["oracle_vs_sent"].startswith("unknown: no capture")
 
 
@@ -178,39 +254,70 @@ def test_an_error_after_every_event_arrived_is_ok_with_the_error_kept() -> None:
     application has all its data; the error is right (the body was broken) and is reported."""
     cap = Capture().stream(1, [1, 2, 3], clean=False).fault(1, "no-end", "drop_terminal_chunk", exchange=1)
     cap.fault_close(1).done(1)
-    received = transcript([ev(1), ev(2), ev(3)], end="error",
-                          error=("httpx.RemoteProtocolError", "peer closed connection without sending complete message body"))
+    received = transcript(
+        [ev(1), ev(2), ev(3)],
+        end="error",
+        error=("httpx.RemoteProtocolError", "peer closed connection without sending complete message body"),
+    )
     r = judge(sent(3), oracle_from_records(cap.records), received, None, ALL[:3], None)
     assert r["outcome"] == "ok"
-    assert r["evidence"]["error"] == {"type": "httpx.RemoteProtocolError",
-                                      "message": "peer closed connection without sending complete message body"}
+    assert r["evidence"]["error"] == {
+        "type": "httpx.RemoteProtocolError",
+        "message": "peer closed connection without sending complete message body",
+    }
     assert "It then raised httpx.RemoteProtocolError (peer closed connection" in r["evidence"]["summary"]
     assert met(r) == {"all_events_in_order": True, "no_silent_loss": True, "error_raised": True}
 
 
 def test_an_error_with_events_missing_is_error() -> None:
-    received = transcript([ev(1), ev(2)], end="error", error=("ConnectionResetError", "[Errno 104] reset by peer"))
-    r = judge(sent(5), None, received, [evidence("rst", "sse_disconnect", event_index=1)],
-              ["no_silent_loss", "all_events_in_order", {"name": "error_raised", "type": "Connection*"}], None)
+    received = transcript(
+        [ev(1), ev(2)], end="error", error=("ConnectionResetError", "[Errno 104] reset by peer")
+    )
+    r = judge(
+        sent(5),
+        None,
+        received,
+        [evidence("rst", "sse_disconnect", event_index=1)],
+        ["no_silent_loss", "all_events_in_order", {"name": "error_raised", "type": "Connection*"}],
+        None,
+    )
     assert r["outcome"] == "error" and r["evidence"]["missing"] == ["3", "4", "5"]
     assert r["evidence"]["summary"].startswith(
-        "Error: the client raised ConnectionResetError ([Errno 104] reset by peer) after 2 of 5 events (missing 3, 4, 5)")
+        "Error: the client raised ConnectionResetError ([Errno 104] reset by peer) after 2 of 5 events (missing 3, 4, 5)"
+    )
     assert met(r) == {"no_silent_loss": True, "all_events_in_order": False, "error_raised": True}
     wrong_type = judge(sent(5), None, received, None, [{"name": "error_raised", "type": "httpx.*"}], None)
-    assert wrong_type["expectations"][0] == {"name": "error_raised", "met": False,
-                                             "detail": "raised 'ConnectionResetError', not matching 'httpx.*'"}
-    timeout = judge(sent(5), None, transcript([ev(1)], end="timeout", error=("httpx.ReadTimeout", "timed out")),
-                    None, ["error_raised"], None)
+    assert wrong_type["expectations"][0] == {
+        "name": "error_raised",
+        "met": False,
+        "detail": "raised 'ConnectionResetError', not matching 'httpx.*'",
+    }
+    timeout = judge(
+        sent(5),
+        None,
+        transcript([ev(1)], end="timeout", error=("httpx.ReadTimeout", "timed out")),
+        None,
+        ["error_raised"],
+        None,
+    )
     assert timeout["outcome"] == "error" and timeout["passed"]
 
 
 def test_hung_with_partial_events() -> None:
     cap = Capture().stream(1, [1, 2], clean=False)  # still open when the capture ended: a stall
     received = transcript([ev(1), ev(2)], end="hung", duration=3.0)
-    r = judge(sent(5), oracle_from_records(cap.records), received, [evidence("stall", "sse_stall", event_index=2)],
-              ["no_silent_loss", {"name": "completes_within", "ms": 2000}], None)
+    r = judge(
+        sent(5),
+        oracle_from_records(cap.records),
+        received,
+        [evidence("stall", "sse_stall", event_index=2)],
+        ["no_silent_loss", {"name": "completes_within", "ms": 2000}],
+        None,
+    )
     assert r["outcome"] == "hung" and r["evidence"]["missing"] == ["3", "4", "5"]
-    assert r["evidence"]["summary"].startswith("Hung: the harness killed the client after 3.0 s, with 2 of 5 events received")
+    assert r["evidence"]["summary"].startswith(
+        "Hung: the harness killed the client after 3.0 s, with 2 of 5 events received"
+    )
     assert met(r) == {"no_silent_loss": False, "completes_within": False}
     assert "ended open (noticeable only by a read timeout)" in r["evidence"]["oracle_vs_sent"]
     everything = judge(sent(2), None, transcript([ev(1), ev(2)], end="hung", duration=3.0), None, None, None)
@@ -229,11 +336,14 @@ def test_the_client_stopping_early_is_told_apart_from_a_parsing_bug() -> None:
     r = judge(sent(4), oracle, received, None, None, None)
     assert r["outcome"] == "error"
     assert r["evidence"]["received_vs_oracle"].startswith(
-        "the client stopped before the last 2 delivered events (#3, #4) -- it ended 'error'")
+        "the client stopped before the last 2 delivered events (#3, #4) -- it ended 'error'"
+    )
     dropped_first = judge(sent(4), oracle, transcript([ev(2), ev(3), ev(4)]), None, None, None)
     assert dropped_first["outcome"] == "silent_loss" and dropped_first["evidence"]["missing"] == ["1"]
     assert "1 delivered but not received: #1" in dropped_first["evidence"]["received_vs_oracle"]
-    assert dropped_first["evidence"]["oracle_vs_sent"].startswith("the delivered bytes hold all 4 sent events")
+    assert dropped_first["evidence"]["oracle_vs_sent"].startswith(
+        "the delivered bytes hold all 4 sent events"
+    )
 
 
 def test_without_ids_events_are_matched_by_content_and_a_repeat_is_not_a_reorder() -> None:
@@ -241,7 +351,11 @@ def test_without_ids_events_are_matched_by_content_and_a_repeat_is_not_a_reorder
     truth = [Item("delta", w, None, connection=1, index=i) for i, w in enumerate(words)]
     got = [ReceivedEvent("delta", w, None, 0.01 * i) for i, w in enumerate(["cat", "the", "end"])]
     r = judge(truth, None, transcript(got), None, None, None)
-    assert r["outcome"] == "silent_loss" and r["evidence"]["missing"] == ["#1"] and r["evidence"]["reordered"] == []
+    assert (
+        r["outcome"] == "silent_loss"
+        and r["evidence"]["missing"] == ["#1"]
+        and r["evidence"]["reordered"] == []
+    )
     assert r["evidence"]["matched_by"] == "content"
     m = match(truth, [Item("delta", w) for w in ["the", "the", "cat", "the", "end"]])
     assert m.complete and m.duplicated and not m.reordered
@@ -258,66 +372,145 @@ def test_no_ground_truth_uses_the_oracle_and_no_capture_uses_sent() -> None:
 
 def test_time_expectations() -> None:
     late = transcript([ev(1, t=0.4)], duration=2.5)
-    r = judge(sent(1), None, late, None, [{"name": "max_time_to_first_event", "ms": 100},
-                                          {"name": "completes_within", "ms": 2000}], None)
+    r = judge(
+        sent(1),
+        None,
+        late,
+        None,
+        [{"name": "max_time_to_first_event", "ms": 100}, {"name": "completes_within", "ms": 2000}],
+        None,
+    )
     assert r["expectations"] == [
-        {"name": "max_time_to_first_event", "met": False, "detail": "time to first event 400 ms > limit 100 ms"},
-        {"name": "completes_within", "met": False, "detail": "ended completed after 2,500 ms > limit 2,000 ms"}]
-    r = judge(sent(1), None, transcript([], end="error", error=("E", "x")), None,
-              [Expectation(name="max_time_to_first_event", params={"ms": 100}),
-               Expectation(name="outcome", params={"any_of": ["error"]})], None)
-    assert [e["met"] for e in r["expectations"]] == [False, True] and r["expectations"][0]["detail"] == "no event arrived (limit 100 ms)"
+        {
+            "name": "max_time_to_first_event",
+            "met": False,
+            "detail": "time to first event 400 ms > limit 100 ms",
+        },
+        {
+            "name": "completes_within",
+            "met": False,
+            "detail": "ended completed after 2,500 ms > limit 2,000 ms",
+        },
+    ]
+    r = judge(
+        sent(1),
+        None,
+        transcript([], end="error", error=("E", "x")),
+        None,
+        [
+            Expectation(name="max_time_to_first_event", params={"ms": 100}),
+            Expectation(name="outcome", params={"any_of": ["error"]}),
+        ],
+        None,
+    )
+    assert [e["met"] for e in r["expectations"]] == [False, True] and r["expectations"][0][
+        "detail"
+    ] == "no event arrived (limit 100 ms)"
 
 
 def test_held_back_first_event_and_event_gaps() -> None:
     """What an intermediary does to arrival times: the first event held, events bunched or spread."""
     batched = transcript([ev(1, t=1.0), ev(2, t=1.0), ev(3, t=2.1)], duration=2.2)
-    r = judge(sent(3), None, batched, None, [{"name": "min_time_to_first_event", "ms": 900},
-                                             {"name": "max_event_gap", "ms": 600}], None)
+    r = judge(
+        sent(3),
+        None,
+        batched,
+        None,
+        [{"name": "min_time_to_first_event", "ms": 900}, {"name": "max_event_gap", "ms": 600}],
+        None,
+    )
     assert r["expectations"] == [
-        {"name": "min_time_to_first_event", "met": True, "detail": "time to first event 1,000 ms ≥ at least 900 ms"},
-        {"name": "max_event_gap", "met": False, "detail": "widest gap between events 1,100 ms > limit 600 ms"}]
+        {
+            "name": "min_time_to_first_event",
+            "met": True,
+            "detail": "time to first event 1,000 ms ≥ at least 900 ms",
+        },
+        {
+            "name": "max_event_gap",
+            "met": False,
+            "detail": "widest gap between events 1,100 ms > limit 600 ms",
+        },
+    ]
     streamed = transcript([ev(1, t=0.25), ev(2, t=0.5), ev(3, t=0.75)], duration=0.8)
-    r = judge(sent(3), None, streamed, None, [{"name": "min_time_to_first_event", "ms": 900},
-                                              {"name": "max_event_gap", "ms": 600}], None)
+    r = judge(
+        sent(3),
+        None,
+        streamed,
+        None,
+        [{"name": "min_time_to_first_event", "ms": 900}, {"name": "max_event_gap", "ms": 600}],
+        None,
+    )
     assert [e["met"] for e in r["expectations"]] == [False, True]
     r = judge(sent(1), None, transcript([ev(1, t=0.1)]), None, [{"name": "max_event_gap", "ms": 1}], None)
-    assert r["expectations"][0] == {"name": "max_event_gap", "met": True, "detail": "fewer than two events: no gap"}
+    assert r["expectations"][0] == {
+        "name": "max_event_gap",
+        "met": True,
+        "detail": "fewer than two events: no gap",
+    }
 
 
 def test_sdk_clients_are_compared_in_their_own_vocabulary() -> None:
     """OpenAI chat chunks as the server sent them vs the SDK adapter's delta/finish events."""
+
     def chunk(content: str | None = None, finish: str | None = None) -> str:
         delta = {"content": content} if content is not None else {}
         choice = {"index": 0, "delta": delta, "finish_reason": finish}
         return json.dumps({"object": "chat.completion.chunk", "choices": [choice]})
 
-    raw = [Item("message", chunk(""), None, connection=1), Item("message", chunk("Hello")),
-           Item("message", chunk(" world")), Item("message", chunk(finish="stop")), Item("message", "[DONE]")]
+    raw = [
+        Item("message", chunk(""), None, connection=1),
+        Item("message", chunk("Hello")),
+        Item("message", chunk(" world")),
+        Item("message", chunk(finish="stop")),
+        Item("message", "[DONE]"),
+    ]
     raw = [Item(i.type, i.data, None, connection=1, index=n) for n, i in enumerate(raw)]
-    assert [(i.type, i.data) for i in project(raw, "openai-chat")] == [("delta", "Hello"), ("delta", " world"),
-                                                                      ("finish", "stop")]
+    assert [(i.type, i.data) for i in project(raw, "openai-chat")] == [
+        ("delta", "Hello"),
+        ("delta", " world"),
+        ("finish", "stop"),
+    ]
     got = [ReceivedEvent("delta", "Hello", None, 0.1), ReceivedEvent("finish", "stop", None, 0.2)]
     r = judge(raw, None, transcript(got, client="openai"), None, None, None, protocol="openai-chat")
     assert r["outcome"] == "silent_loss" and r["evidence"]["missing"] == ["#2"]
     assert r["evidence"]["projection"] == "openai-chat"
     # the generic SSE clients see the chunks themselves; [DONE] is left out of the comparison
-    sse = judge(raw, None, transcript([ReceivedEvent("message", i.data, None, 0.1) for i in raw[:4]]), None, None, None)
+    sse = judge(
+        raw,
+        None,
+        transcript([ReceivedEvent("message", i.data, None, 0.1) for i in raw[:4]]),
+        None,
+        None,
+        None,
+    )
     assert sse["outcome"] == "ok"
 
 
 def test_an_llm_response_the_server_could_not_finish_counts_its_unwritten_rest() -> None:
-    writes = [Item("message", "a", None, connection=1, index=0), Item("message", "b", None, connection=1, index=1)]
+    writes = [
+        Item("message", "a", None, connection=1, index=0),
+        Item("message", "b", None, connection=1, index=1),
+    ]
     truth = GroundTruth(writes + [Item(UNSENT, "the rest of response 1 (client_gone)", connection=1)], writes)
-    r = judge(truth, None, transcript([ReceivedEvent("message", "a", None, 0.1), ReceivedEvent("message", "b", None, 0.2)]),
-              None, None, None)
-    assert r["outcome"] == "silent_loss" and r["evidence"]["missing"] == ["the rest of response 1 (client_gone)"]
+    r = judge(
+        truth,
+        None,
+        transcript([ReceivedEvent("message", "a", None, 0.1), ReceivedEvent("message", "b", None, 0.2)]),
+        None,
+        None,
+        None,
+    )
+    assert r["outcome"] == "silent_loss" and r["evidence"]["missing"] == [
+        "the rest of response 1 (client_gone)"
+    ]
 
 
 def test_ground_truth_of_the_reference_server_is_the_whole_intended_stream() -> None:
     server = ReferenceSSEServer(events=4, interval=0.01, event_type="tick")
     truth = ground_truth(server)
-    assert [(i.type, i.id, i.data) for i in truth.intended] == [("tick", str(k), server.data(k)) for k in range(1, 5)]
+    assert [(i.type, i.id, i.data) for i in truth.intended] == [
+        ("tick", str(k), server.data(k)) for k in range(1, 5)
+    ]
     assert truth.writes == []  # nothing written yet: a cut stream is still judged against all 4
 
 
@@ -347,8 +540,17 @@ def run_cell(tmp_path: Path, faults: list[dict], scenario_yaml: str, *, reconnec
         ):
             lab = await SSEClient(proxy.url + "/events", reconnect_ms=20, max_reconnects=reconnects).run()
             fired = list(proxy.evidence)
-        return classify(server, path, transcript_from_lab(lab), fired, scenario.expectations,
-                        scenario.known_for("raw"), scenario=scenario.name, client="raw", t0=t0)
+        return classify(
+            server,
+            path,
+            transcript_from_lab(lab),
+            fired,
+            scenario.expectations,
+            scenario.known_for("raw"),
+            scenario=scenario.name,
+            client="raw",
+            t0=t0,
+        )
 
     result = asyncio.run(run())
     assert_valid(result)
@@ -356,14 +558,19 @@ def run_cell(tmp_path: Path, faults: list[dict], scenario_yaml: str, *, reconnec
 
 
 def test_end_to_end_sse_drop_is_silent_loss(tmp_path: Path) -> None:
-    r = run_cell(tmp_path, [{"name": "lose-4", "type": "sse_drop", "attributes": {"event_index": 3}}],
-                 "name: drop\nserver: sse\nclients: [raw]\nexpectations: [no_silent_loss, all_events_in_order]\n",
-                 reconnects=0)
+    r = run_cell(
+        tmp_path,
+        [{"name": "lose-4", "type": "sse_drop", "attributes": {"event_index": 3}}],
+        "name: drop\nserver: sse\nclients: [raw]\nexpectations: [no_silent_loss, all_events_in_order]\n",
+        reconnects=0,
+    )
     assert r["outcome"] == "silent_loss" and r["evidence"]["missing"] == ["4"] and not r["passed"]
     assert r["evidence"]["faults_fired"][0]["fault"] == "lose-4"
     assert r["evidence"]["faults_fired"][0]["event_index"] == 3
     assert "only a gap in the ids shows it" in r["evidence"]["oracle_vs_sent"]
-    assert r["evidence"]["received_vs_oracle"].startswith("the client handed the application exactly the 4 events")
+    assert r["evidence"]["received_vs_oracle"].startswith(
+        "the client handed the application exactly the 4 events"
+    )
     assert [row[1] for row in r["timeline"]["sent"]] == ["1", "2", "3", "4", "5"]
     assert [row[1] for row in r["timeline"]["received"]] == ["1", "2", "3", "5"]
     times = [row[0] for row in r["timeline"]["sent"] + r["timeline"]["received"] + r["timeline"]["faults"]]
@@ -373,8 +580,12 @@ def test_end_to_end_sse_drop_is_silent_loss(tmp_path: Path) -> None:
 
 def test_end_to_end_disconnect_then_resume(tmp_path: Path) -> None:
     faults = [{"type": "sse_disconnect", "attributes": {"after_events": 2}, "connections": [1]}]
-    r = run_cell(tmp_path, faults, "name: resume\nserver: sse\nexpectations: [resumed, all_events_in_order]\n",
-                 reconnects=3)
+    r = run_cell(
+        tmp_path,
+        faults,
+        "name: resume\nserver: sse\nexpectations: [resumed, all_events_in_order]\n",
+        reconnects=3,
+    )
     assert r["outcome"] == "resumed" and r["passed"]
     assert [a["last_event_id"] for a in r["evidence"]["attempts"]][:2] == [None, "2"]
     assert [x["end"] for x in r["evidence"]["exchanges"]][:2] == ["no_terminator", "clean"]
@@ -383,8 +594,13 @@ def test_end_to_end_disconnect_then_resume(tmp_path: Path) -> None:
 @pytest.mark.parametrize("mode", ["fin", "rst"])
 def test_end_to_end_disconnect_without_reconnect_is_error(tmp_path: Path, mode: str) -> None:
     faults = [{"type": "sse_disconnect", "attributes": {"after_events": 2, "mode": mode}}]
-    r = run_cell(tmp_path, faults, "name: cut\nserver: sse\nexpectations: [no_silent_loss, error_raised, resumed]\n"
-                 "known:\n  raw: {outcome: error, why: the lab client does not reconnect here}\n", reconnects=0)
+    r = run_cell(
+        tmp_path,
+        faults,
+        "name: cut\nserver: sse\nexpectations: [no_silent_loss, error_raised, resumed]\n"
+        "known:\n  raw: {outcome: error, why: the lab client does not reconnect here}\n",
+        reconnects=0,
+    )
     assert r["outcome"] == "error" and r["evidence"]["missing"] == ["3", "4", "5"]
     assert r["passed"] and r["known"] == "error: the lab client does not reconnect here"
     assert r["evidence"]["exchanges"][0]["end"] == ("no_terminator" if mode == "fin" else "rst")
@@ -392,8 +608,12 @@ def test_end_to_end_disconnect_without_reconnect_is_error(tmp_path: Path, mode: 
 
 
 def test_end_to_end_early_end_is_silent_loss_that_no_client_could_notice(tmp_path: Path) -> None:
-    r = run_cell(tmp_path, [{"type": "early_end", "attributes": {"after_events": 2}}],
-                 "name: early\nserver: sse\n", reconnects=0)
+    r = run_cell(
+        tmp_path,
+        [{"type": "early_end", "attributes": {"after_events": 2}}],
+        "name: early\nserver: sse\n",
+        reconnects=0,
+    )
     assert r["outcome"] == "silent_loss" and r["evidence"]["missing"] == ["3", "4", "5"]
     assert r["evidence"]["exchanges"][0]["end"] == "clean"
     assert "not noticeable at the HTTP level" in r["evidence"]["summary"]
@@ -403,19 +623,27 @@ def test_end_to_end_early_end_is_silent_loss_that_no_client_could_notice(tmp_pat
 def test_end_to_end_a_fault_that_strips_every_id_shows_on_the_wire_and_is_a_loss(tmp_path: Path) -> None:
     """sse_rewrite id: strip passed for every client and the wire view said nothing changed: ids were
     judged only when some received event had one."""
-    r = run_cell(tmp_path, [{"type": "sse_rewrite", "attributes": {"id": "strip"}}],
-                 "name: strip\nserver: sse\n", reconnects=0)
+    r = run_cell(
+        tmp_path,
+        [{"type": "sse_rewrite", "attributes": {"id": "strip"}}],
+        "name: strip\nserver: sse\n",
+        reconnects=0,
+    )
     assert (r["outcome"], r["attribution"]) == ("silent_loss", "wire"), r["evidence"]["summary"]
     assert r["evidence"]["garbled"] == ["1", "2", "3", "4", "5"]
     assert "5 altered: 1 id '1' → id None" in r["evidence"]["oracle_vs_sent"]
-    assert r["evidence"]["received_vs_oracle"].startswith("the client handed the application exactly the 5 events")
+    assert r["evidence"]["received_vs_oracle"].startswith(
+        "the client handed the application exactly the 5 events"
+    )
 
 
 def test_end_to_end_a_reconnect_without_ids_to_send_is_not_a_wrong_resume(tmp_path: Path) -> None:
     """With every id stripped a spec client has no Last-Event-ID to send: reconnecting without one
     is right (it was blamed as a resume from the wrong place), and the loss is the wire's."""
-    faults = [{"type": "sse_rewrite", "attributes": {"id": "strip"}},
-              {"type": "sse_disconnect", "attributes": {"after_events": 2}, "connections": [1]}]
+    faults = [
+        {"type": "sse_rewrite", "attributes": {"id": "strip"}},
+        {"type": "sse_disconnect", "attributes": {"after_events": 2}, "connections": [1]},
+    ]
     r = run_cell(tmp_path, faults, "name: strip-cut\nserver: sse\n", reconnects=1)
     assert [a["last_event_id"] for a in r["evidence"]["attempts"]] == [None, None]
     assert (r["outcome"], r["attribution"]) == ("silent_loss", "wire"), r["evidence"]["summary"]
@@ -436,7 +664,9 @@ def test_ids_are_judged_for_clients_that_report_them_and_always_on_the_wire(tmp_
     naive = classify(sent(3), stripped.records, transcript(got, client="naive"), [], None, client="naive")
     assert naive["outcome"] == "ok" and naive["passed"], naive["evidence"]["summary"]
     assert "3 altered: 1 id '1' → id None" in naive["evidence"]["oracle_vs_sent"]
-    spec = classify(sent(3), stripped.records, transcript(got, client="httpx-sse"), [], None, client="httpx-sse")
+    spec = classify(
+        sent(3), stripped.records, transcript(got, client="httpx-sse"), [], None, client="httpx-sse"
+    )
     assert (spec["outcome"], spec["attribution"]) == ("silent_loss", "wire")
     # a client that reports ids and loses them itself, on bytes that hold them, is to blame
     whole = Capture().stream(1, [1, 2, 3])
@@ -447,7 +677,10 @@ def test_ids_are_judged_for_clients_that_report_them_and_always_on_the_wire(tmp_
 def test_an_error_with_nothing_to_compare_is_still_an_error_and_done_is_not_an_event() -> None:
     r = judge(None, None, transcript([ev(1)], end="error", error=("E", "boom")), None, None, None)
     assert r["outcome"] == "error"
-    done = [Item("message", "a", None, connection=1, index=0), Item("message", "[DONE]", None, connection=1, index=1)]
+    done = [
+        Item("message", "a", None, connection=1, index=0),
+        Item("message", "[DONE]", None, connection=1, index=1),
+    ]
     got = [ReceivedEvent("message", "a", None, 0.1), ReceivedEvent("message", "[DONE]", None, 0.2)]
     r = judge(done, None, transcript(got), None, ["all_events_in_order"], None)
     assert r["outcome"] == "ok" and r["passed"] and r["evidence"]["received"] == 1
@@ -461,7 +694,9 @@ def test_end_to_end_with_a_harness_client_through_the_scenario(tmp_path: Path) -
     (scenario,) = load_text(
         "name: harness\nserver: {kind: sse, events: 4, interval_ms: 5}\nclients: [raw]\n"
         "faults:\n  - {name: lose, type: sse_drop, attributes: {event_index: 1}}\n"
-        "timeouts: {deadline_ms: 20000}\nexpectations: [all_events_in_order]\n", "h.yaml")
+        "timeouts: {deadline_ms: 20000}\nexpectations: [all_events_in_order]\n",
+        "h.yaml",
+    )
     path = tmp_path / "capture.jsonl"
 
     async def run() -> dict:
@@ -472,14 +707,25 @@ def test_end_to_end_with_a_harness_client_through_the_scenario(tmp_path: Path) -
         ):
             transcript_ = await arun_client("raw", scenario.client_request("raw", proxy.url))
             fired = list(proxy.evidence)
-        return classify(server, path, transcript_, fired, scenario.expectations, scenario.known_for("raw"),
-                        scenario=scenario.name, client="raw", t0=t0)
+        return classify(
+            server,
+            path,
+            transcript_,
+            fired,
+            scenario.expectations,
+            scenario.known_for("raw"),
+            scenario=scenario.name,
+            client="raw",
+            t0=t0,
+        )
 
     r = asyncio.run(run())
     assert_valid(r)
     assert r["outcome"] == "silent_loss" and r["evidence"]["missing"] == ["2"], r["evidence"]
     assert r["client"] == "raw" and r["client_version"] and r["evidence"]["end"] == "completed"
-    assert r["evidence"]["received_vs_oracle"].startswith("the client handed the application exactly the 3 events")
+    assert r["evidence"]["received_vs_oracle"].startswith(
+        "the client handed the application exactly the 3 events"
+    )
     assert [row[1] for row in r["timeline"]["received"]] == ["1", "3", "4"]
     assert all(0 <= row[0] < 20 for row in r["timeline"]["received"] + r["timeline"]["sent"])
 
@@ -491,20 +737,38 @@ def test_end_to_end_naive_client_on_crlf_stream_is_the_clients_own_bug(tmp_path:
 
     (scenario,) = load_text(
         "name: crlf\nserver: {kind: starlette, events: 3, interval_ms: 5, ping_ms: 0}\nclients: [naive]\n"
-        "known:\n  naive: {outcome: silent_loss, why: keeps the CR of CRLF line endings in the data}\n", "c.yaml")
+        "known:\n  naive: {outcome: silent_loss, why: keeps the CR of CRLF line endings in the data}\n",
+        "c.yaml",
+    )
     path = tmp_path / "capture.jsonl"
 
     async def run() -> dict:
-        async with scenario.server.build() as server, Proxy(f"http://127.0.0.1:{server.port}", capture=path) as proxy:
+        async with (
+            scenario.server.build() as server,
+            Proxy(f"http://127.0.0.1:{server.port}", capture=path) as proxy,
+        ):
             transcript_ = await arun_client("naive", scenario.client_request("naive", proxy.url))
-        return classify(server, path, transcript_, [], scenario.expectations, scenario.known_for("naive"),
-                        scenario=scenario.name, client="naive")
+        return classify(
+            server,
+            path,
+            transcript_,
+            [],
+            scenario.expectations,
+            scenario.known_for("naive"),
+            scenario=scenario.name,
+            client="naive",
+        )
 
     r = asyncio.run(run())
     assert_valid(r)
     e = r["evidence"]
-    assert r["outcome"] == "silent_loss" and r["passed"] and r["known"].startswith("silent_loss: keeps the CR")
-    assert e["oracle_vs_sent"] == "the delivered bytes hold all 3 sent events, once each, in order; no fault fired"
+    assert (
+        r["outcome"] == "silent_loss" and r["passed"] and r["known"].startswith("silent_loss: keeps the CR")
+    )
+    assert (
+        e["oracle_vs_sent"]
+        == "the delivered bytes hold all 3 sent events, once each, in order; no fault fired"
+    )
     assert e["received_vs_oracle"].startswith("the client parsed the delivered bytes differently")
     assert e["garbled"] == ["1", "2", "3"] and e["matched_by"] == "id"
     assert "'{\"n\": 1}\\r'" in e["received_vs_oracle"]
@@ -519,15 +783,36 @@ def items(*specs: str, ids: bool = False) -> list[Item]:
 
 def test_match_by_id_lines_up_events_without_ids_by_content() -> None:
     expected = items("1", "2", "3", "4", ids=True)
-    m = match(expected, [Item("message", "1"), Item("message", "2x"), Item("message", "3"), Item("message", "4")],
-              judge_ids=False)  # a client that reports no ids
+    m = match(
+        expected,
+        [Item("message", "1"), Item("message", "2x"), Item("message", "3"), Item("message", "4")],
+        judge_ids=False,
+    )  # a client that reports no ids
     assert m.by_id and m.missing == [] and m.garbled_labels() == ["2"] and m.pairs == {0: 0, 2: 2, 3: 3}
-    m = match(expected, [Item("message", "1"), Item("message", "3"), Item("message", "2"), Item("message", "4")],
-              judge_ids=False)
+    m = match(
+        expected,
+        [Item("message", "1"), Item("message", "3"), Item("message", "2"), Item("message", "4")],
+        judge_ids=False,
+    )
     assert m.missing == [] and m.reordered_labels() == ["2"] and m.complete and not m.exact
-    m = match(expected, [Item("message", "1", "1"), Item("message", "1"), Item("message", "2", "2"),
-                         Item("message", "zzz", "2"), Item("message", "3", "3"), Item("message", "4", "4")])
-    assert m.duplicated_labels() == ["1"] and len(m.extra) == 1 and m.complete and not m.exact and m.missing == []
+    m = match(
+        expected,
+        [
+            Item("message", "1", "1"),
+            Item("message", "1"),
+            Item("message", "2", "2"),
+            Item("message", "zzz", "2"),
+            Item("message", "3", "3"),
+            Item("message", "4", "4"),
+        ],
+    )
+    assert (
+        m.duplicated_labels() == ["1"]
+        and len(m.extra) == 1
+        and m.complete
+        and not m.exact
+        and m.missing == []
+    )
 
 
 def test_match_by_content_explains_every_leftover() -> None:
@@ -556,26 +841,52 @@ def test_extra_events_lose_nothing_but_are_reported_by_who_made_them() -> None:
     turned into an empty event) is its own bug: ok either way, but all_events_in_order tells them apart."""
     cap = Capture().request(1).response(1).event(1, 1)
     cap.fault(1, "inj", "sse_inject", exchange=1, event_index=0)
-    cap.chunk(1, b"event: error\ndata: overloaded\n\n").chunk(1, b": keep-alive\n\n").event(1, 2).last_chunk(1)
+    cap.chunk(1, b"event: error\ndata: overloaded\n\n").chunk(1, b": keep-alive\n\n").event(1, 2).last_chunk(
+        1
+    )
     oracle = oracle_from_records(cap.records)
-    assert [(e.type, e.data) for e in oracle.events] == [("message", data(1)), ("error", "overloaded"),
-                                                          ("message", data(2))]
+    assert [(e.type, e.data) for e in oracle.events] == [
+        ("message", data(1)),
+        ("error", "overloaded"),
+        ("message", data(2)),
+    ]
     faithful = transcript([ev(1), ReceivedEvent("error", "overloaded", "1", 0.015), ev(2)])
     r = judge(sent(2), oracle, faithful, None, ["no_silent_loss", "all_events_in_order"], None)
     assert r["outcome"] == "ok" and r["passed"] and len(r["evidence"]["extra"]) == 1
-    assert "1 event the server never sent was on the wire (a fault's doing) and handed over" in r["evidence"]["summary"]
-    assert r["expectations"][1]["detail"].endswith("(and 1 event a fault put on the wire, rightly handed over)")
-    invented = transcript([ev(1), ReceivedEvent("error", "overloaded", "1", 0.015), ReceivedEvent("message", "", "1", 0.02),
-                           ev(2)])
+    assert (
+        "1 event the server never sent was on the wire (a fault's doing) and handed over"
+        in r["evidence"]["summary"]
+    )
+    assert r["expectations"][1]["detail"].endswith(
+        "(and 1 event a fault put on the wire, rightly handed over)"
+    )
+    invented = transcript(
+        [
+            ev(1),
+            ReceivedEvent("error", "overloaded", "1", 0.015),
+            ReceivedEvent("message", "", "1", 0.02),
+            ev(2),
+        ]
+    )
     r = judge(sent(2), oracle, invented, None, ["no_silent_loss", "all_events_in_order"], None)
     assert r["outcome"] == "ok" and met(r) == {"no_silent_loss": True, "all_events_in_order": False}
-    assert "The client also handed over 1 event that the delivered bytes did not hold (received #3 '')" in r["evidence"]["summary"]
-    assert r["expectations"][1]["detail"] == "the client made up 1 event the delivered bytes did not hold: received #3 ''"
+    assert (
+        "The client also handed over 1 event that the delivered bytes did not hold (received #3 '')"
+        in r["evidence"]["summary"]
+    )
+    assert (
+        r["expectations"][1]["detail"]
+        == "the client made up 1 event the delivered bytes did not hold: received #3 ''"
+    )
     assert "1 received that were never delivered: received #3 ''" in r["evidence"]["received_vs_oracle"]
 
 
 def test_a_refused_response_is_noticeable_even_with_a_clean_body() -> None:
-    cap = Capture().request(1).response(1, status=429, headers={"Content-Type": "text/plain", "Content-Length": "4"})
+    cap = (
+        Capture()
+        .request(1)
+        .response(1, status=429, headers={"Content-Type": "text/plain", "Content-Length": "4"})
+    )
     cap.body(1, b"slow").end(1).closed(1, "upstream")
     oracle = oracle_from_records(cap.records)
     assert oracle.exchanges[0].trouble == "status 429" and oracle.events == []
@@ -602,18 +913,29 @@ def test_matches_oracle_checks_the_clients_parsing_alone() -> None:
     assert r["outcome"] == "error" and r["expectations"][0]["met"] is False
     assert r["expectations"][0]["detail"] == "2 delivered but not received: #2, #3"
     assert judge(sent(3), None, spec_like, None, ["matches_oracle"], None)["expectations"][0]["detail"] == (
-        "no capture: the delivered bytes are unknown")
+        "no capture: the delivered bytes are unknown"
+    )
 
 
 def test_an_error_when_nothing_was_meant_to_arrive_is_error() -> None:
-    r = judge([], None, transcript([], end="error", error=("openai.RateLimitError", "429")), None, ["error_raised"], None)
+    r = judge(
+        [],
+        None,
+        transcript([], end="error", error=("openai.RateLimitError", "429")),
+        None,
+        ["error_raised"],
+        None,
+    )
     assert r["outcome"] == "error" and r["passed"]
 
 
 def test_every_field_is_judged_an_event_whose_id_was_altered_or_lost_is_garbled() -> None:
     expected = items("1", "2", "3", ids=True)
-    wrong = match(expected, [Item("message", "1", "1"), Item("message", "2", "1"), Item("message", "3", "3")],
-                  by_id=False)
+    wrong = match(
+        expected,
+        [Item("message", "1", "1"), Item("message", "2", "1"), Item("message", "3", "3")],
+        by_id=False,
+    )
     assert wrong.garbled_labels() == ["#2"] and not wrong.complete
     assert wrong.describe() == ["1 altered: #2 id '2' → id '1'"]
     lost = match(expected, [Item("message", "1", "1"), Item("message", "2"), Item("message", "3", "3")])
@@ -640,7 +962,10 @@ def test_each_non_ok_cell_says_who_is_to_blame() -> None:
     dropped = Capture().stream(1, [1, 3])
     wire = classify(sent(3), dropped.records, transcript([ev(1), ev(3)]), [], None, client="httpx-sse")
     assert (wire["outcome"], wire["attribution"]) == ("silent_loss", "wire")
-    assert "on the wire" not in wire["evidence"]["summary"] or "Attribution: the wire" in wire["evidence"]["summary"]
+    assert (
+        "on the wire" not in wire["evidence"]["summary"]
+        or "Attribution: the wire" in wire["evidence"]["summary"]
+    )
     # every byte delivered, the client lost one -> the client
     whole = Capture().stream(1, [1, 2, 3])
     client = classify(sent(3), whole.records, transcript([ev(1), ev(3)]), [], None, client="httpx-sse")
@@ -649,8 +974,14 @@ def test_each_non_ok_cell_says_who_is_to_blame() -> None:
     cut = Capture().stream(1, [1, 2], clean=False).closed(1, "upstream").done(1)
     silent = classify(sent(3), cut.records, transcript([ev(1), ev(2)]), [], None, client="httpx-sse")
     assert (silent["outcome"], silent["attribution"]) == ("silent_loss", "client")
-    loud = classify(sent(3), cut.records, transcript([ev(1), ev(2)], end="error", error=("x.Cut", "cut")), [], None,
-                    client="httpx-sse")
+    loud = classify(
+        sent(3),
+        cut.records,
+        transcript([ev(1), ev(2)], end="error", error=("x.Cut", "cut")),
+        [],
+        None,
+        client="httpx-sse",
+    )
     assert (loud["outcome"], loud["attribution"]) == ("error", "wire")
     ok = classify(sent(3), whole.records, transcript([ev(1), ev(2), ev(3)]), [], None, client="httpx-sse")
     assert ok["attribution"] is None
@@ -665,9 +996,15 @@ def test_an_error_raised_on_clean_bytes_is_the_clients_even_while_the_body_is_st
     open_ = Capture().stream(1, [1, 2, 3], clean=False)
     raised = transcript([ev(1)], end="error", error=("UnicodeDecodeError", "invalid start byte"))
     r = classify(sent(3), open_.records, raised, [], None, client="requests-sse")
-    assert (r["outcome"], r["evidence"]["exchanges"][0]["end"], r["attribution"]) == ("error", "open", "client")
+    assert (r["outcome"], r["evidence"]["exchanges"][0]["end"], r["attribution"]) == (
+        "error",
+        "open",
+        "client",
+    )
     timed_out = transcript([ev(1), ev(2), ev(3)][:1], end="timeout", error=("httpx.ReadTimeout", "timed out"))
-    stall = classify(sent(3), Capture().stream(1, [1], clean=False).records, timed_out, [], None, client="httpx-sse")
+    stall = classify(
+        sent(3), Capture().stream(1, [1], clean=False).records, timed_out, [], None, client="httpx-sse"
+    )
     assert (stall["outcome"], stall["attribution"]) == ("error", "wire")
 
 
@@ -675,7 +1012,11 @@ def test_a_refused_response_is_the_wires_doing_whether_or_not_its_body_was_still
     """wrong-content-type: a client that rightly raised on a text/plain stream was blamed when the
     capture ended with that body still open (a race): a refused head is trouble whatever the body did."""
     for clean in (True, False):
-        plain = Capture().request(1).response(1, headers={"Content-Type": "text/plain", "Transfer-Encoding": "chunked"})
+        plain = (
+            Capture()
+            .request(1)
+            .response(1, headers={"Content-Type": "text/plain", "Transfer-Encoding": "chunked"})
+        )
         plain.event(1, 1).event(1, 2)
         if clean:
             plain.last_chunk(1).closed(1, "upstream").closed(1, "client").done(1)
@@ -710,14 +1051,30 @@ def test_an_event_the_client_altered_is_not_called_a_faults_doing() -> None:
 def test_a_fault_that_never_fired_fails_the_cell_unless_the_scenario_expects_it() -> None:
     whole = Capture().stream(1, [1, 2, 3])
     got = transcript([ev(1), ev(2), ev(3)])
-    silent = classify(sent(3), whole.records, got, [], None, client="httpx-sse", faults_configured=["limit_data_1"])
+    silent = classify(
+        sent(3), whole.records, got, [], None, client="httpx-sse", faults_configured=["limit_data_1"]
+    )
     assert silent["outcome"] == "ok" and not silent["passed"]
     assert any("never fired in this cell: limit_data_1" in e["detail"] for e in silent["expectations"])
-    allowed = classify(sent(3), whole.records, got, [], ["no_silent_loss", {"name": "may_not_fire", "faults": ["limit_data_1"]}],
-                       client="httpx-sse", faults_configured=["limit_data_1"])
+    allowed = classify(
+        sent(3),
+        whole.records,
+        got,
+        [],
+        ["no_silent_loss", {"name": "may_not_fire", "faults": ["limit_data_1"]}],
+        client="httpx-sse",
+        faults_configured=["limit_data_1"],
+    )
     assert allowed["passed"]
-    fired = classify(sent(3), whole.records, got, [evidence("limit_data_1", "limit_data")], None, client="httpx-sse",
-                     faults_configured=["limit_data_1"])
+    fired = classify(
+        sent(3),
+        whole.records,
+        got,
+        [evidence("limit_data_1", "limit_data")],
+        None,
+        client="httpx-sse",
+        faults_configured=["limit_data_1"],
+    )
     assert fired["passed"]
 
 
@@ -726,8 +1083,16 @@ def test_a_fault_that_passed_the_traffic_over_says_why_it_never_fired() -> None:
 
     whole = Capture().stream(1, [1, 2, 3])
     note = Evidence("llm_stall_1", "llm_stall", 1, "downstream", 0.0, detail="not an LLM stream (…)")
-    result = classify(sent(3), whole.records, transcript([ev(1), ev(2), ev(3)]), [], None, client="httpx-sse",
-                      faults_configured=["llm_stall_1"], fault_notes=[note, note])
+    result = classify(
+        sent(3),
+        whole.records,
+        transcript([ev(1), ev(2), ev(3)]),
+        [],
+        None,
+        client="httpx-sse",
+        faults_configured=["llm_stall_1"],
+        fault_notes=[note, note],
+    )
     (unmet,) = [e for e in result["expectations"] if not e["met"]]
     assert unmet["detail"].endswith("expected); llm_stall_1: not an LLM stream (…)")
     assert result["evidence"]["faults_fired"] == []
@@ -744,7 +1109,9 @@ expectations: [no_silent_loss, {may_not_fire: [sse_dorp_1]}]
 """
     with pytest.raises(ScenarioError, match="no fault named 'sse_dorp_1'.*sse_drop_1"):
         load_text(text)
-    assert load_text(text.replace("sse_dorp_1", "sse_drop_1"))[0].expectations[1].params == {"faults": ["sse_drop_1"]}
+    assert load_text(text.replace("sse_dorp_1", "sse_drop_1"))[0].expectations[1].params == {
+        "faults": ["sse_drop_1"]
+    }
 
 
 def test_every_default_scenarios_faults_fire_somewhere() -> None:
@@ -770,7 +1137,9 @@ def _retry_capture() -> Capture:
 
 
 def _with_retry(values: list[object], reports: list[str]) -> Transcript:
-    t = transcript([ReceivedEvent("message", data(k), str(k), 0.01 * k, retry=v) for k, v in zip((1, 2, 3), values)])
+    t = transcript(
+        [ReceivedEvent("message", data(k), str(k), 0.01 * k, retry=v) for k, v in zip((1, 2, 3), values)]
+    )
     t.reports = reports
     return t
 
@@ -784,7 +1153,10 @@ def test_retry_is_judged_against_the_delivered_block_for_clients_that_report_it(
     assert not wrong["passed"]
     assert "1 altered: #2 retry None → retry '-1'" in wrong["expectations"][0]["detail"]
     assert wrong["outcome"] == "ok"  # the application's data arrived: retry is judged as parsing, not as loss
-    assert "differently from a spec-exact parser, though: 1 altered: #2 retry None" in wrong["evidence"]["summary"]
+    assert (
+        "differently from a spec-exact parser, though: 1 altered: #2 retry None"
+        in wrong["evidence"]["summary"]
+    )
     # the same values from a client that does not say it reports retry are not judged
     unjudged = judge(sent(3), oracle, _with_retry([None, -1, 50], []), None, ["matches_oracle"], None)
     assert unjudged["passed"]
@@ -793,7 +1165,9 @@ def test_retry_is_judged_against_the_delivered_block_for_clients_that_report_it(
 def test_every_cut_list_says_it_was_cut() -> None:
     """Long lists of event labels are shortened in summaries and details; the cut is always marked."""
     oracle = oracle_from_records(Capture().stream(1, list(range(1, 21))).records)
-    r = judge(sent(20), oracle, transcript([ev(1), ev(2)]), [], ["no_silent_loss", "all_events_in_order"], None)
+    r = judge(
+        sent(20), oracle, transcript([ev(1), ev(2)]), [], ["no_silent_loss", "all_events_in_order"], None
+    )
     assert r["outcome"] == "silent_loss"
     assert "(3, 4, 5, 6, 7, 8 … (+12 more))" in r["evidence"]["summary"]
     details = " ".join(e["detail"] for e in r["expectations"])
@@ -807,22 +1181,28 @@ def test_a_known_entry_never_passes_a_cell_whose_fault_never_fired() -> None:
     whole = Capture().stream(1, [1, 2, 3])
     got = transcript([ev(1), ev(2), ev(3)])
     known = {"outcome": "ok", "why": "pretend"}
-    result = classify(sent(3), whole.records, got, [], None, known, client="httpx-sse",
-                      faults_configured=["sse_drop_1"])
+    result = classify(
+        sent(3), whole.records, got, [], None, known, client="httpx-sse", faults_configured=["sse_drop_1"]
+    )
     assert result["outcome"] == "ok"
     assert not result["passed"], result["evidence"]["summary"]
     assert any(e["name"] == "every fault fired" and not e["met"] for e in result["expectations"])
 
 
 def test_a_known_entry_never_passes_a_url_server_that_never_streamed() -> None:
-    refused = Capture().request(1).response(1, status=404, headers={"Content-Type": "text/plain",
-                                                                    "Content-Length": "2"})
+    refused = (
+        Capture()
+        .request(1)
+        .response(1, status=404, headers={"Content-Type": "text/plain", "Content-Length": "2"})
+    )
     refused.body(1, b"no").end(1).closed(1, "client").done(1)
     refused.records[0]["upstream_side"] = True
     for r in [r for r in refused.records if r.get("dir") == "response"]:  # the server's own answer
         refused.records.append({**r, "dir": "upstream"})
     got = transcript([], end="error", error=("x.HTTPError", "404"))
-    result = classify(None, refused.records, got, [], None, {"outcome": "error", "why": "pretend"}, client="httpx-sse")
+    result = classify(
+        None, refused.records, got, [], None, {"outcome": "error", "why": "pretend"}, client="httpx-sse"
+    )
     assert result["outcome"] == "error"
     assert not result["passed"], result["evidence"]["summary"]
     assert any(e["name"] == "the server streamed" and not e["met"] for e in result["expectations"])
@@ -839,13 +1219,19 @@ def test_an_llm_client_that_swallows_a_refused_request_is_silent_loss() -> None:
     from llm_support import mock_exchange
 
     _, refused = mock_exchange("chat", error_status=429)
-    cap = Capture().request(1, target="/v1/chat/completions").response(
-        1, status=429, headers={"Content-Type": "application/json", "Content-Length": "2"})
+    cap = (
+        Capture()
+        .request(1, target="/v1/chat/completions")
+        .response(1, status=429, headers={"Content-Type": "application/json", "Content-Length": "2"})
+    )
     cap.body(1, b"{}").end(1).closed(1, "upstream")
     cap.records[0]["upstream_side"] = True
     cap.records += [{**r, "dir": "upstream"} for r in cap.records if r.get("dir") == "response"]
-    got = Transcript(client="openai", end="completed",
-                     message={"text": "", "tool_calls": [], "finish_reason": None, "usage": None})
+    got = Transcript(
+        client="openai",
+        end="completed",
+        message={"text": "", "tool_calls": [], "finish_reason": None, "usage": None},
+    )
     result = classify(SimpleNamespace(log=[refused]), cap.records, got, [], None, client="openai")
     assert result["outcome"] == "silent_loss" and result["attribution"] == "client"
     assert result["evidence"].get("message") is None and "status 429" in result["evidence"]["summary"]

@@ -31,8 +31,10 @@ def test_accepted_sockets_send_at_once_with_tcp_nodelay() -> None:
             writer.write(b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
             await reader.readuntil(b'{"hello":"world"}')
             assert guest._server is not None
-            options = [protocol.transport.get_extra_info("socket").getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY)
-                       for protocol in guest._server.server_state.connections]
+            options = [
+                protocol.transport.get_extra_info("socket").getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY)
+                for protocol in guest._server.server_state.connections
+            ]
             writer.close()
             return options
         finally:

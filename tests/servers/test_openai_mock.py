@@ -188,7 +188,10 @@ def test_tool_text_answers_text_then_the_tool_call_as_the_sdks_accumulate_it():
             final = stream.get_final_response()
     chat_truth, responses_truth = srv.responses
     assert chat.message.content == chat_truth.text and len(chat_truth.text.split()) == 5
-    assert chat.message.tool_calls[0].function.arguments == TOOL_CALL["arguments"] and chat.finish_reason == "tool_calls"
+    assert (
+        chat.message.tool_calls[0].function.arguments == TOOL_CALL["arguments"]
+        and chat.finish_reason == "tool_calls"
+    )
     assert [o.type for o in final.output] == ["message", "function_call"]
     assert final.output_text == responses_truth.text and final.output[1].arguments == TOOL_CALL["arguments"]
     numbers = [json.loads(e.data)["sequence_number"] for e in responses_truth.events]
@@ -426,13 +429,23 @@ def test_the_jsonl_log_keeps_every_secret_redact_knows_out(tmp_path):
     path = tmp_path / "log.jsonl"
     with running_in_thread(OpenAIServer(seed=1, tokens=2, jsonl=str(path))) as srv:
         body = {"model": "m", "messages": MESSAGES, "stream": True, "api_key": "sk-BODY-SECRET"}
-        headers = {"Authorization": "Bearer sk-AUTH-SECRET", "X-Auth-Token": "tok-HEADER-SECRET",
-                   "Cookie": "session=COOKIE-SECRET"}
+        headers = {
+            "Authorization": "Bearer sk-AUTH-SECRET",
+            "X-Auth-Token": "tok-HEADER-SECRET",
+            "Cookie": "session=COOKIE-SECRET",
+        }
         with httpx.Client(trust_env=False) as client:
-            response = client.post(srv.base_url + "/chat/completions?api_key=sk-QUERY-SECRET", json=body,
-                                   headers=headers)
+            response = client.post(
+                srv.base_url + "/chat/completions?api_key=sk-QUERY-SECRET", json=body, headers=headers
+            )
             assert response.status_code == 200 and "[DONE]" in response.text
     text = path.read_text()
     assert '"x-auth-token": "<redacted>"' in text
-    for secret in ("sk-AUTH-SECRET", "tok-HEADER-SECRET", "COOKIE-SECRET", "sk-QUERY-SECRET", "sk-BODY-SECRET"):
+    for secret in (
+        "sk-AUTH-SECRET",
+        "tok-HEADER-SECRET",
+        "COOKIE-SECRET",
+        "sk-QUERY-SECRET",
+        "sk-BODY-SECRET",
+    ):
         assert secret not in text

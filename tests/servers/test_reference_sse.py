@@ -32,8 +32,9 @@ def received(transcript: Transcript) -> list[tuple[str, str]]:
 
 def cut_after(k: int, mode: str = "fin"):
     """The proxy fault that ends the first connection right after event k."""
-    return parse_fault({"type": "sse_disconnect", "attributes": {"after_events": k, "mode": mode},
-                        "connections": [1]})
+    return parse_fault(
+        {"type": "sse_disconnect", "attributes": {"after_events": k, "mode": mode}, "connections": [1]}
+    )
 
 
 # -- sized events --------------------------------------------------------------------------------
@@ -86,8 +87,9 @@ def test_size_below_the_unpadded_length_leaves_the_data_alone_and_any_size_above
 @pytest.mark.parametrize(("k", "mode"), [(1, "fin"), (3, "rst"), (7, "fin")])
 def test_a_stream_cut_after_event_k_resumes_with_every_event_exactly_once(k, mode, tmp_path):
     async def scenario():
-        async with ReferenceSSEServer(events=8, interval=0.002, retry=5, size=200,
-                                      log=tmp_path / "sent.jsonl") as srv:
+        async with ReferenceSSEServer(
+            events=8, interval=0.002, retry=5, size=200, log=tmp_path / "sent.jsonl"
+        ) as srv:
             async with Proxy(f"http://127.0.0.1:{srv.port}", faults=[cut_after(k, mode)]) as proxy:
                 transcript = await listen(proxy.url + "/events", reconnect_ms=5, max_reconnects=5)
                 fired = [e.detail for e in proxy.evidence]
@@ -97,10 +99,14 @@ def test_a_stream_cut_after_event_k_resumes_with_every_event_exactly_once(k, mod
     assert len(fired) == 1  # the fault fired once, on the first connection
     assert transcript.ids == [str(n) for n in range(1, 9)]  # each once, in order
     assert [(a.outcome, a.last_event_id, a.events) for a in transcript.attempts] == [
-        (NETWORK_ERROR, None, k), ("ended", str(k), 8 - k), (NO_CONTENT, "8", 0),
+        (NETWORK_ERROR, None, k),
+        ("ended", str(k), 8 - k),
+        (NO_CONTENT, "8", 0),
     ]
     assert [(r.connection, r.last_event_id, r.status, r.first_id) for r in srv.requests] == [
-        (1, None, 200, 1), (2, str(k), 200, k + 1), (3, "8", 204, None),
+        (1, None, 200, 1),
+        (2, str(k), 200, k + 1),
+        (3, "8", 204, None),
     ]
     # ground truth: what the client got is what the server sent on each connection. The server
     # may have written one more event into the cut connection than the client ever saw.
@@ -190,8 +196,9 @@ def test_an_event_logged_but_never_shown_is_sent_on_resume_and_a_torn_tail_is_dr
             handle.write('{"type": "event", "id": 5, "event": "mess')  # died inside a write
         async with ReferenceSSEServer(events=6, interval=0, durable=log) as restarted:
             existing = restarted.existing
-            after = await listen(restarted.url, last_event_id=before.ids[-1], reconnect_ms=0,
-                                 max_reconnects=2)
+            after = await listen(
+                restarted.url, last_event_id=before.ids[-1], reconnect_ms=0, max_reconnects=2
+            )
         return before, after, existing
 
     before, after, existing = run(scenario())
@@ -201,7 +208,13 @@ def test_an_event_logged_but_never_shown_is_sent_on_resume_and_a_torn_tail_is_dr
     book = read_durable_log(log)
     assert [e["id"] for e in book["event"]] == [1, 2, 3, 4, 5, 6]
     assert [(s["instance"], s["id"]) for s in book["sent"]] == [
-        (1, 1), (1, 2), (1, 3), (2, 4), (2, 5), (2, 6)]
+        (1, 1),
+        (1, 2),
+        (1, 3),
+        (2, 4),
+        (2, 5),
+        (2, 6),
+    ]
     assert all(line.endswith("}") for line in log.read_text().splitlines())
 
 
@@ -284,10 +297,15 @@ async def _raw_get(port: int, version: bytes) -> bytes:
     return data
 
 
-@pytest.mark.parametrize(("framing", "version", "chunked"), [
-    ("auto", b"HTTP/1.1", True), ("auto", b"HTTP/1.0", False),  # RFC 9112: no chunked to HTTP/1.0
-    ("chunked", b"HTTP/1.0", True), ("close", b"HTTP/1.1", False),
-])
+@pytest.mark.parametrize(
+    ("framing", "version", "chunked"),
+    [
+        ("auto", b"HTTP/1.1", True),
+        ("auto", b"HTTP/1.0", False),  # RFC 9112: no chunked to HTTP/1.0
+        ("chunked", b"HTTP/1.0", True),
+        ("close", b"HTTP/1.1", False),
+    ],
+)
 def test_framing_decides_between_chunked_and_a_close_delimited_body(framing, version, chunked):
     async def scenario():
         async with ReferenceSSEServer(events=3, interval=0.01, keepalive=0.004, framing=framing) as srv:
@@ -304,6 +322,7 @@ def test_framing_decides_between_chunked_and_a_close_delimited_body(framing, ver
 
 def test_a_cut_close_delimited_stream_looks_like_its_end():
     """drop_after on a close-delimited body: nothing on the wire says that events are missing."""
+
     async def scenario():
         async with ReferenceSSEServer(events=5, interval=0, framing="close", drop_after=2) as srv:
             cut = await _raw_get(srv.port, b"HTTP/1.1")

@@ -18,8 +18,8 @@ from pathlib import Path
 import pytest
 
 from faultproxy.faults import parse_fault
-from faultproxy.net.stream_server import StreamServer, first_request
 from faultproxy.lab.sse_client import NETWORK_ERROR, NO_CONTENT, listen
+from faultproxy.net.stream_server import StreamServer, first_request
 from faultproxy.redact import redact_target
 from faultproxy.servers.record import Recorder
 from faultproxy.servers.replay import ReplayError, ReplayServer, load_capture, load_raw, load_recordings
@@ -71,9 +71,12 @@ def recorded(tmp_path_factory) -> dict:
         async with ReferenceSSEServer(events=6, interval=0.03, retry=50) as srv:
             async with Recorder(f"http://127.0.0.1:{srv.port}", out) as recorder:
                 original, reads = await fetch(recorder.url + "/events", "Authorization: Bearer sk-secret")
-                ended, _ = await fetch(recorder.url + "/events?api_key=sk-query-secret",
-                                       "Last-Event-ID: 6", "x-api-key: sk-xapi-secret",
-                                       "Cookie: session=cookie-secret-value")
+                ended, _ = await fetch(
+                    recorder.url + "/events?api_key=sk-query-secret",
+                    "Last-Event-ID: 6",
+                    "x-api-key: sk-xapi-secret",
+                    "Cookie: session=cookie-secret-value",
+                )
                 await wait_for_files(recorder, 4)
         return original, ended, [Path(p) for p in recorder.written]
 
@@ -87,7 +90,11 @@ def recorded(tmp_path_factory) -> dict:
 def test_record_writes_each_exchange_as_a_capture_and_raw_bytes(recorded):
     names = sorted(p.name for p in recorded["dir"].iterdir())
     assert names == [
-        "001-GET-events.http", "001-GET-events.jsonl", "002-GET-events.http", "002-GET-events.jsonl"]
+        "001-GET-events.http",
+        "001-GET-events.jsonl",
+        "002-GET-events.http",
+        "002-GET-events.jsonl",
+    ]
     assert (recorded["dir"] / "001-GET-events.http").read_bytes() == recorded["original"]
     assert (recorded["dir"] / "002-GET-events.http").read_bytes() == recorded["ended"]
     assert recorded["ended"].startswith(b"HTTP/1.1 204 No Content\r\n")
@@ -96,16 +103,20 @@ def test_record_writes_each_exchange_as_a_capture_and_raw_bytes(recorded):
     assert records[0]["type"] == "meta"
     assert records[0]["recorded"] == {"conn": 1, "exchange": 1, "complete": True}
     assert [r["event"]["id"] for r in records if r["type"] == "event"] == ["1", "2", "3", "4", "5", "6"]
-    response = b"".join(base64.b64decode(r["b64"]) for r in records
-                        if r.get("dir") == "response" and "b64" in r)
+    response = b"".join(
+        base64.b64decode(r["b64"]) for r in records if r.get("dir") == "response" and "b64" in r
+    )
     assert response == recorded["original"]
 
 
 def test_nothing_recorded_holds_a_secret(recorded):
     for path in recorded["dir"].iterdir():
         text = path.read_bytes()
-        decoded = b"".join(base64.b64decode(r["b64"]) for r in map(json.loads, text.splitlines())
-                           if "b64" in r) if path.suffix == ".jsonl" else b""
+        decoded = (
+            b"".join(base64.b64decode(r["b64"]) for r in map(json.loads, text.splitlines()) if "b64" in r)
+            if path.suffix == ".jsonl"
+            else b""
+        )
         for secret in SECRETS:
             assert secret.encode() not in text + decoded, (secret, path.name)
     heads = [json.loads(line) for line in (recorded["dir"] / "002-GET-events.jsonl").read_text().splitlines()]
@@ -121,8 +132,12 @@ class EchoingUpstream(StreamServer):
         request = await first_request(reader, writer)
         if request is not None:
             body = request.raw
-            response = encode_response(200, "OK", [("Content-Length", str(len(body))),
-                                                   ("Set-Cookie", "id=cookie-secret-value")], body)
+            response = encode_response(
+                200,
+                "OK",
+                [("Content-Length", str(len(body))), ("Set-Cookie", "id=cookie-secret-value")],
+                body,
+            )
             cut = response.index(b"sk-sec") + 3  # two writes, the secret split between them
             writer.write(response[:cut])
             await writer.drain()
@@ -135,8 +150,9 @@ def test_secrets_echoed_by_the_upstream_are_masked_even_split_without_breaking_t
     async def scenario():
         async with EchoingUpstream() as upstream:
             async with Recorder(f"http://127.0.0.1:{upstream.port}", tmp_path) as recorder:
-                original, _ = await fetch(recorder.url + "/echo", "Authorization: Bearer sk-secret",
-                                          "Cookie: a=cookie-secret-value")
+                original, _ = await fetch(
+                    recorder.url + "/echo", "Authorization: Bearer sk-secret", "Cookie: a=cookie-secret-value"
+                )
                 await wait_for_files(recorder, 2)
         return original
 
@@ -211,7 +227,7 @@ def test_replay_keeps_the_timing_shape_scaled_by_speed(recorded):
         return {speed: await replay_at(speed) for speed in (0.0, 2.0, 1.0, 0.5)}
 
     results = run(scenario())
-    for speed, (data, written_at, reads) in results.items():
+    for speed, (data, written_at, _reads) in results.items():
         assert data == recorded["original"]
         assert len(written_at) == len(offsets)
         if speed:
@@ -224,8 +240,9 @@ def test_replay_keeps_the_timing_shape_scaled_by_speed(recorded):
 
 
 def test_a_recorded_cut_is_replayed_as_a_cut(tmp_path):
-    fault = parse_fault({"type": "sse_disconnect", "attributes": {"after_events": 2, "mode": "rst"},
-                         "connections": [1]})
+    fault = parse_fault(
+        {"type": "sse_disconnect", "attributes": {"after_events": 2, "mode": "rst"}, "connections": [1]}
+    )
 
     async def scenario():
         async with ReferenceSSEServer(events=5, interval=0.002) as srv:
@@ -251,8 +268,11 @@ def test_a_curl_raw_file_replays_identically(tmp_path):
     saved = tmp_path / "stream.http"
 
     def curl(url: str) -> bytes:
-        result = subprocess.run(["curl", "-sS", "-N", "--raw", "-i", "--max-time", str(GUARD), url],
-                                capture_output=True, timeout=GUARD + 5)
+        result = subprocess.run(
+            ["curl", "-sS", "-N", "--raw", "-i", "--max-time", str(GUARD), url],
+            capture_output=True,
+            timeout=GUARD + 5,
+        )
         assert result.returncode == 0, result.stderr
         return result.stdout
 
@@ -307,12 +327,15 @@ def test_record_an_https_upstream_then_replay_it(tmp_path):
     async def scenario():
         async with OpenAIServer(tls=server_context(ca.mint("api.openai.com")), tokens=4) as server:
             resolve = [f"api.openai.com:{server.port}:127.0.0.1"]
-            async with Recorder(f"https://api.openai.com:{server.port}", out, resolve=resolve,
-                                upstream_ca=ca_file) as recorder:
+            async with Recorder(
+                f"https://api.openai.com:{server.port}", out, resolve=resolve, upstream_ca=ca_file
+            ) as recorder:
                 reader, writer = await asyncio.open_connection("127.0.0.1", recorder.port)
-                writer.write(f"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
-                             f"Authorization: Bearer sk-secret\r\nContent-Type: application/json\r\n"
-                             f"Content-Length: {len(body)}\r\n\r\n{body}".encode())
+                writer.write(
+                    f"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
+                    f"Authorization: Bearer sk-secret\r\nContent-Type: application/json\r\n"
+                    f"Content-Length: {len(body)}\r\n\r\n{body}".encode()
+                )
                 answer = await reader.read(-1)
                 writer.close()
                 await wait_for_files(recorder, 2)
@@ -322,7 +345,9 @@ def test_record_an_https_upstream_then_replay_it(tmp_path):
     assert answer.startswith(b"HTTP/1.1 200 OK") and b"data: [DONE]" in answer
     assert seen.headers["host"].startswith("api.openai.com:")  # the upstream's own Host
     recorded = (out / "001-POST-v1-chat-completions.http").read_bytes()
-    assert recorded.partition(b"\r\n\r\n")[2] == answer.partition(b"\r\n\r\n")[2]  # (its head: secrets masked)
+    assert (
+        recorded.partition(b"\r\n\r\n")[2] == answer.partition(b"\r\n\r\n")[2]
+    )  # (its head: secrets masked)
     capture = (out / "001-POST-v1-chat-completions.jsonl").read_text()
     assert json.loads(capture.splitlines()[0])["upstream"].startswith("https://api.openai.com:")
     assert "sk-secret" not in capture and b"sk-secret" not in recorded

@@ -19,8 +19,8 @@ import pytest
 from click.testing import CliRunner
 
 from faultproxy.cli import main
-from faultproxy.net.stream_server import running_in_thread
 from faultproxy.lab.sse_client import NO_CONTENT, SSEClient, listen
+from faultproxy.net.stream_server import running_in_thread
 from faultproxy.servers.sse import ReferenceSSEServer, read_durable_log
 
 FAULTPROXY = Path(sys.executable).with_name("faultproxy")
@@ -37,8 +37,9 @@ def cli() -> Iterator[Callable[..., tuple[subprocess.Popen[str], str]]]:
     processes: list[subprocess.Popen[str]] = []
 
     def start(*args: str) -> tuple[subprocess.Popen[str], str]:
-        proc = subprocess.Popen([str(FAULTPROXY), *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                text=True)
+        proc = subprocess.Popen(
+            [str(FAULTPROXY), *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
         processes.append(proc)
         assert proc.stdout is not None
         line = proc.stdout.readline()  # EOF if it failed to start
@@ -57,8 +58,20 @@ def cli() -> Iterator[Callable[..., tuple[subprocess.Popen[str], str]]]:
 
 
 def test_serve_sse_prints_its_url_and_serves(cli, tmp_path):
-    _, url = cli("serve", "sse", "--listen", "127.0.0.1:0", "--events", "3", "--interval-ms", "1",
-                 "--size", "64", "--log", str(tmp_path / "sent.jsonl"))
+    _, url = cli(
+        "serve",
+        "sse",
+        "--listen",
+        "127.0.0.1:0",
+        "--events",
+        "3",
+        "--interval-ms",
+        "1",
+        "--size",
+        "64",
+        "--log",
+        str(tmp_path / "sent.jsonl"),
+    )
     assert url.startswith("http://127.0.0.1:") and url.endswith("/events")
     transcript = run(listen(url, reconnect_ms=0, max_reconnects=2))
     assert transcript.ids == ["1", "2", "3"] and transcript.end == NO_CONTENT
@@ -70,8 +83,20 @@ def test_serve_sse_prints_its_url_and_serves(cli, tmp_path):
 def test_serve_sse_close_delimited_with_an_extra_header(cli):
     import socket
 
-    _, url = cli("serve", "sse", "--listen", "127.0.0.1:0", "--events", "2", "--interval-ms", "1",
-                 "--framing", "close", "--header", "X-Accel-Buffering: no")
+    _, url = cli(
+        "serve",
+        "sse",
+        "--listen",
+        "127.0.0.1:0",
+        "--events",
+        "2",
+        "--interval-ms",
+        "1",
+        "--framing",
+        "close",
+        "--header",
+        "X-Accel-Buffering: no",
+    )
     port = int(url.rsplit(":", 1)[1].split("/")[0])
     with socket.create_connection(("127.0.0.1", port), timeout=GUARD) as sock:
         sock.sendall(b"GET /events HTTP/1.1\r\nHost: x\r\n\r\n")
@@ -82,8 +107,20 @@ def test_serve_sse_close_delimited_with_an_extra_header(cli):
 
 
 def test_serve_starlette_prints_its_url_and_serves(cli):
-    _, url = cli("serve", "starlette", "--listen", "127.0.0.1:0", "--events", "2", "--interval-ms", "1",
-                 "--ping-ms", "0", "--event-type", "tick")
+    _, url = cli(
+        "serve",
+        "starlette",
+        "--listen",
+        "127.0.0.1:0",
+        "--events",
+        "2",
+        "--interval-ms",
+        "1",
+        "--ping-ms",
+        "0",
+        "--event-type",
+        "tick",
+    )
     transcript = run(listen(url, reconnect_ms=0, max_reconnects=2))
     assert [(r.event.id, r.event.type) for r in transcript.events] == [("1", "tick"), ("2", "tick")]
     assert transcript.end == NO_CONTENT
@@ -117,7 +154,8 @@ def test_a_killed_durable_server_process_is_resumed_by_a_new_one_exactly_once(cl
     book = read_durable_log(log)
     assert [e["id"] for e in book["event"]] == list(range(1, 9))
     assert [(r.event.id, r.event.data) for r in transcript.events] == [
-        (str(e["id"]), e["data"]) for e in book["event"]]
+        (str(e["id"]), e["data"]) for e in book["event"]
+    ]
     assert len(book["start"]) == 2 and book["start"][0]["pid"] != book["start"][1]["pid"]
     assert 3 <= len(at_restart) < 8
 
@@ -125,13 +163,24 @@ def test_a_killed_durable_server_process_is_resumed_by_a_new_one_exactly_once(cl
 def test_record_then_serve_replay_from_the_command_line(cli, tmp_path):
     out = tmp_path / "rec"
     with running_in_thread(ReferenceSSEServer(events=3, interval=0.005)) as srv:
-        recorder, proxy_url = cli("record", "--upstream", f"http://127.0.0.1:{srv.port}", "--out", str(out),
-                                  "--listen", "127.0.0.1:0")
+        recorder, proxy_url = cli(
+            "record",
+            "--upstream",
+            f"http://127.0.0.1:{srv.port}",
+            "--out",
+            str(out),
+            "--listen",
+            "127.0.0.1:0",
+        )
         original = run(listen(proxy_url + "/events", reconnect_ms=0, max_reconnects=1))
         recorder.send_signal(signal.SIGINT)
         assert recorder.wait(GUARD) == 0
     assert sorted(p.name for p in out.iterdir()) == [
-        "001-GET-events.http", "001-GET-events.jsonl", "002-GET-events.http", "002-GET-events.jsonl"]
+        "001-GET-events.http",
+        "001-GET-events.jsonl",
+        "002-GET-events.http",
+        "002-GET-events.jsonl",
+    ]
     _, url = cli("serve", "replay", str(out), "--listen", "127.0.0.1:0", "--fast")
     replayed = run(listen(url.rstrip("/") + "/events", reconnect_ms=0, max_reconnects=1))
     assert replayed.ids == original.ids == ["1", "2", "3"] and replayed.end == NO_CONTENT
@@ -182,8 +231,9 @@ def test_a_busy_port_and_a_foreign_durable_log_are_exit_2(tmp_path):
         result = CliRunner().invoke(main, ["serve", "sse", "--listen", f"127.0.0.1:{busy.port}"])
         assert result.exit_code == 2
         assert result.output.startswith(f"Error: cannot listen on 127.0.0.1:{busy.port}")
-    result = CliRunner().invoke(main, ["serve", "sse", "--listen", "127.0.0.1:0", "--events", "5",
-                                       "--durable", str(log)])
+    result = CliRunner().invoke(
+        main, ["serve", "sse", "--listen", "127.0.0.1:0", "--events", "5", "--durable", str(log)]
+    )
     assert result.exit_code == 2 and "another stream: events=3" in result.output
     assert len(result.output.strip().splitlines()) == 1
 

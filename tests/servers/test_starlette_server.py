@@ -8,8 +8,8 @@ import json
 import httpx
 
 from faultproxy.faults import parse_fault
-from faultproxy.net.stream_server import running_in_thread
 from faultproxy.lab.sse_client import NETWORK_ERROR, NO_CONTENT, listen
+from faultproxy.net.stream_server import running_in_thread
 from faultproxy.proxy.server import Proxy
 from faultproxy.servers.sse import ReferenceSSEServer
 from faultproxy.servers.starlette_app import StarletteServer
@@ -32,8 +32,9 @@ async def until(condition, what: str) -> None:
 
 def test_the_lab_client_gets_the_reference_stream_then_204():
     async def scenario():
-        async with StarletteServer(events=5, interval=0.002, retry=5, event_type="tick",
-                                   multiline=True, size=300) as srv:
+        async with StarletteServer(
+            events=5, interval=0.002, retry=5, event_type="tick", multiline=True, size=300
+        ) as srv:
             transcript = await listen(srv.url, reconnect_ms=5, max_reconnects=3)
         return transcript, srv
 
@@ -47,7 +48,9 @@ def test_the_lab_client_gets_the_reference_stream_then_204():
     assert [(s.id, s.connection) for s in srv.sent] == [(n, 1) for n in range(1, 6)]
     assert [s.data for s in srv.sent] == [r.event.data for r in transcript.events]
     assert [(r.status, r.last_event_id, r.first_id) for r in srv.requests] == [
-        (200, None, 1), (204, "5", None)]
+        (200, None, 1),
+        (204, "5", None),
+    ]
     assert srv.disconnects == []  # a stream that ended normally is no disconnect
 
 
@@ -116,7 +119,10 @@ def test_a_drop_through_the_proxy_is_resumed_exactly_once_and_seen_by_the_server
     transcript, srv = run(scenario())
     assert transcript.ids == ["1", "2", "3", "4", "5", "6"]
     assert [(a.outcome, a.last_event_id) for a in transcript.attempts] == [
-        (NETWORK_ERROR, None), ("ended", "3"), (NO_CONTENT, "6")]
+        (NETWORK_ERROR, None),
+        ("ended", "3"),
+        (NO_CONTENT, "6"),
+    ]
     [gone] = srv.disconnects
     assert gone.connection == 1 and gone.last_id is not None and gone.last_id >= 3
     assert [s.id for s in srv.sent if s.connection == 2] == [4, 5, 6]

@@ -11,7 +11,15 @@ from pathlib import Path
 
 import pytest
 
-from faultproxy.tls import CAError, LocalCA, ServerContexts, TLSConfigError, TLSLayer, config_dir, upstream_context
+from faultproxy.tls import (
+    CAError,
+    LocalCA,
+    ServerContexts,
+    TLSConfigError,
+    TLSLayer,
+    config_dir,
+    upstream_context,
+)
 from faultproxy.tls.ca import CA_FILE, CERT_FILE
 
 
@@ -76,10 +84,13 @@ def test_a_key_file_others_can_read_is_refused_not_used(tmp_path):
         LocalCA.load_or_create(tmp_path)
 
 
-@pytest.mark.parametrize("content, message", [
-    (b"not a pem file\n", "has no certificate"),
-    (b"-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n", "has no private key"),
-])
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        (b"not a pem file\n", "has no certificate"),
+        (b"-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n", "has no private key"),
+    ],
+)
 def test_a_broken_ca_file_is_an_error_and_stays_as_it_was(tmp_path, content, message):
     path = tmp_path / CA_FILE
     path.write_bytes(content)
@@ -137,7 +148,9 @@ def test_the_key_log_is_private_and_has_both_sides_keys(tmp_path):
     lines = [line.split() for line in keylog.read_text().splitlines() if not line.startswith("#")]
     labels = [line[0] for line in lines]
     # TLS 1.3: each side logs five secrets of the one session (same client random)
-    assert labels.count("CLIENT_TRAFFIC_SECRET_0") == 2 and labels.count("SERVER_HANDSHAKE_TRAFFIC_SECRET") == 2
+    assert (
+        labels.count("CLIENT_TRAFFIC_SECRET_0") == 2 and labels.count("SERVER_HANDSHAKE_TRAFFIC_SECRET") == 2
+    )
     assert len({line[1] for line in lines}) == 1
 
 

@@ -15,8 +15,13 @@ from faultproxy.cli import main
 
 def test_path_creates_the_ca_and_prints_the_file_to_trust(tmp_path):
     env = {**os.environ, "FAULTPROXY_CONFIG_DIR": str(tmp_path / "cfg")}
-    out = subprocess.run([sys.executable, "-m", "faultproxy", "ca", "path"], env=env, capture_output=True,
-                         text=True, timeout=60)
+    out = subprocess.run(
+        [sys.executable, "-m", "faultproxy", "ca", "path"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert out.returncode == 0, out.stderr
     path = out.stdout.strip()
     assert path == str(tmp_path / "cfg" / "ca-cert.pem")
@@ -41,8 +46,12 @@ def test_info_says_how_to_trust_it(tmp_path, monkeypatch):
     out = CliRunner().invoke(main, ["ca", "info"])
     assert out.exit_code == 0
     cert = tmp_path / "ca-cert.pem"
-    for line in (f"export SSL_CERT_FILE={cert}", f"export REQUESTS_CA_BUNDLE={cert}",
-                 f"export NODE_EXTRA_CA_CERTS={cert}", "--ignore-certificate-errors-spki-list="):
+    for line in (
+        f"export SSL_CERT_FILE={cert}",
+        f"export REQUESTS_CA_BUNDLE={cert}",
+        f"export NODE_EXTRA_CA_CERTS={cert}",
+        "--ignore-certificate-errors-spki-list=",
+    ):
         assert line in out.stdout
 
 

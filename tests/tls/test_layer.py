@@ -70,8 +70,15 @@ class Wire:
         return next((o.failure for o in self.outputs[who] if o.failure is not None), None)
 
 
-def pair(ca: LocalCA, contexts: ServerContexts, *, name="api.example.test", expect="api.example.test",
-         split=None, **options) -> Wire:
+def pair(
+    ca: LocalCA,
+    contexts: ServerContexts,
+    *,
+    name="api.example.test",
+    expect="api.example.test",
+    split=None,
+    **options,
+) -> Wire:
     return Wire(TLSLayer.client(trusting(ca, **options), name), TLSLayer.server(contexts, expect), split)
 
 
@@ -103,8 +110,10 @@ def test_plaintext_crosses_both_ways_exactly(ca, contexts):
 
 
 @settings(max_examples=40, deadline=None)
-@given(st.lists(st.integers(min_value=1, max_value=700), min_size=1, max_size=30),
-       st.binary(min_size=1, max_size=3000))
+@given(
+    st.lists(st.integers(min_value=1, max_value=700), min_size=1, max_size=30),
+    st.binary(min_size=1, max_size=3000),
+)
 def test_any_split_of_the_ciphertext_gives_the_same_plaintext(ca, contexts, cuts, payload):
     def split(data: bytes) -> list[bytes]:  # the socket hands the bytes over in these sizes, round robin
         pieces, i, k = [], 0, 0
@@ -181,13 +190,17 @@ def test_close_notify_is_reported_apart_from_a_bare_fin(ca, contexts):
 
 def test_an_untrusted_certificate_fails_verification_and_the_server_learns_why(ca, contexts):
     other = LocalCA.ephemeral()
-    wire = Wire(TLSLayer.client(trusting(other), "api.example.test"), TLSLayer.server(contexts, "api.example.test"))
+    wire = Wire(
+        TLSLayer.client(trusting(other), "api.example.test"), TLSLayer.server(contexts, "api.example.test")
+    )
     wire.handshake()
     failure = wire.failure("client")
     assert wire.client.state == FAILED
     assert failure.kind == VERIFICATION
     assert "self-signed certificate in certificate chain" in failure.reason  # the CA comes with the leaf
-    assert failure.describe("api.example.test:443").startswith("TLS handshake with api.example.test:443 failed: ")
+    assert failure.describe("api.example.test:443").startswith(
+        "TLS handshake with api.example.test:443 failed: "
+    )
     # the client's alert reached the server: it names the cause too
     assert wire.failure("server").kind == HANDSHAKE
     assert "unknown CA" in wire.failure("server").reason
@@ -242,7 +255,10 @@ def test_a_fin_during_the_handshake_and_a_timeout(ca):
     client = TLSLayer.client(trusting(ca), "api.example.test")
     client.start()
     failure = client.time_out(2.5)
-    assert failure.kind == TIMEOUT and failure.describe("h:443") == "TLS handshake with h:443 timed out: no answer within 2.5s"
+    assert (
+        failure.kind == TIMEOUT
+        and failure.describe("h:443") == "TLS handshake with h:443 timed out: no answer within 2.5s"
+    )
     assert client.receive(b"\x16\x03\x03").failure is None and client.state == FAILED
 
 

@@ -19,7 +19,9 @@ def fields(count: int, value: bytes = b"v") -> bytes:
     return b"".join(b"X-%d: %s\r\n" % (i, value) for i in range(count))
 
 
-def read(data: bytes, piece: int | None = None, *, role: str = "request", limits: HeadLimits = DEFAULT_LIMITS):
+def read(
+    data: bytes, piece: int | None = None, *, role: str = "request", limits: HeadLimits = DEFAULT_LIMITS
+):
     """The events, or the error as (reason, offset, status); fed whole or in ``piece``-byte reads."""
     reader = HTTPReader(role, limits=limits)
     size = piece or len(data) or 1
@@ -38,7 +40,12 @@ def verdict_everywhere(data: bytes, **kw):
 
 
 def accepted(result) -> bool:
-    return isinstance(result, list) and bool(result) and isinstance(result[0], Request) and result[-1] == EndOfMessage()
+    return (
+        isinstance(result, list)
+        and bool(result)
+        and isinstance(result[0], Request)
+        and result[-1] == EndOfMessage()
+    )
 
 
 # -- each limit at its edge --------------------------------------------------------------------
@@ -80,7 +87,10 @@ def test_a_header_line_over_the_limit_is_431_at_its_offset():
     assert accepted(verdict_everywhere(before + ok + b"\r\n\r\n"))
     over = ok + b"a"
     assert verdict_everywhere(before + over + b"\r\n\r\n") == (
-        f"header line longer than {MAX_LINE} bytes", len(before), 431)
+        f"header line longer than {MAX_LINE} bytes",
+        len(before),
+        431,
+    )
 
 
 def test_more_header_fields_than_the_limit_is_431_at_the_first_one_too_many():
@@ -88,7 +98,10 @@ def test_more_header_fields_than_the_limit_is_431_at_the_first_one_too_many():
     assert accepted(verdict_everywhere(start + fields(MAX_FIELDS) + b"\r\n"))
     data = start + fields(MAX_FIELDS + 1) + b"\r\n"
     assert verdict_everywhere(data) == (
-        f"more than {MAX_FIELDS} header fields", len(start + fields(MAX_FIELDS)), 431)
+        f"more than {MAX_FIELDS} header fields",
+        len(start + fields(MAX_FIELDS)),
+        431,
+    )
 
 
 def test_a_head_of_exactly_the_limit_passes_and_one_byte_more_is_431():
@@ -107,7 +120,11 @@ def test_a_head_of_exactly_the_limit_passes_and_one_byte_more_is_431():
     "size, lines, reason",
     [
         (10, MAX_FIELDS + 1, f"more than {MAX_FIELDS} header fields"),
-        (400, (MAX_HEAD - 16) // 400 + 1, f"request head larger than {MAX_HEAD} bytes"),  # 16: the request line
+        (
+            400,
+            (MAX_HEAD - 16) // 400 + 1,
+            f"request head larger than {MAX_HEAD} bytes",
+        ),  # 16: the request line
     ],
 )
 def test_header_lines_that_never_end_are_refused_at_the_first_limit_they_pass(size, lines, reason):
@@ -139,7 +156,10 @@ def test_each_head_on_a_kept_alive_connection_is_checked_afresh():
 def test_limits_are_configurable():
     small = HeadLimits(max_head=64, max_line=30, max_fields=2)
     assert read(b"GET / HTTP/1.1\r\nA: 1\r\nB: 2\r\n\r\n", limits=small)[0].headers.get("b") == b"2"
-    assert read(b"GET / HTTP/1.1\r\nA: 1\r\nB: 2\r\nC: 3\r\n\r\n", limits=small)[0] == "more than 2 header fields"
+    assert (
+        read(b"GET / HTTP/1.1\r\nA: 1\r\nB: 2\r\nC: 3\r\n\r\n", limits=small)[0]
+        == "more than 2 header fields"
+    )
     assert read(b"GET /" + b"a" * 30 + b" HTTP/1.1\r\n\r\n", limits=small)[2] == 414
     big = HeadLimits(max_head=1 << 20, max_line=1 << 20, max_fields=10_000)
     assert accepted(read(b"GET / HTTP/1.1\r\n" + fields(5000, b"x" * 100) + b"\r\n", limits=big))
@@ -160,7 +180,10 @@ def test_a_limit_that_is_no_positive_whole_number_is_refused(field, value):
     [
         (b"HTTP/1.1 200 " + b"K" * MAX_LINE + b"\r\n\r\n", f"status line longer than {MAX_LINE} bytes"),
         (b"HTTP/1.1 200 OK\r\n" + fields(MAX_FIELDS + 1) + b"\r\n", f"more than {MAX_FIELDS} header fields"),
-        (b"HTTP/1.1 200 OK\r\n" + fields(10, b"v" * 4000) + b"\r\n", f"response head larger than {MAX_HEAD} bytes"),
+        (
+            b"HTTP/1.1 200 OK\r\n" + fields(10, b"v" * 4000) + b"\r\n",
+            f"response head larger than {MAX_HEAD} bytes",
+        ),
     ],
 )
 def test_a_response_head_over_a_limit_is_passed_on_as_bytes_by_a_lenient_reader(head, reason):
@@ -181,7 +204,9 @@ def heads(draw):
     """Requests of random line lengths and counts, some without their blank line yet."""
     leading = b"\r\n" * draw(st.integers(0, 3))
     start = b"GET /" + b"a" * draw(st.integers(0, 60)) + b" HTTP/1.1"
-    lines = [b"X-%d: %s" % (i, b"v" * n) for i, n in enumerate(draw(st.lists(st.integers(0, 60), max_size=10)))]
+    lines = [
+        b"X-%d: %s" % (i, b"v" * n) for i, n in enumerate(draw(st.lists(st.integers(0, 60), max_size=10)))
+    ]
     ending = draw(st.sampled_from([b"\r\n", b"\r", b""]))
     return leading + b"".join(line + b"\r\n" for line in [start, *lines]) + ending
 
@@ -229,5 +254,7 @@ def test_a_head_is_refused_exactly_when_over_a_limit_and_whatever_the_reads(data
     elif "header fields" in reason:
         assert line_at(data, offset).startswith(b"X-%d:" % limits.max_fields)  # the first one too many
     else:
-        assert reason == f"request head larger than {limits.max_head} bytes" and (end < 0 or end > limits.max_head)
+        assert reason == f"request head larger than {limits.max_head} bytes" and (
+            end < 0 or end > limits.max_head
+        )
         assert status == 431 and offset == 0

@@ -8,12 +8,21 @@ from hypothesis import strategies as st
 
 from faultproxy.wire.http import opens_like_http
 
-methods = st.sampled_from([b"GET", b"POST", b"PUT", b"DELETE", b"HEAD", b"OPTIONS", b"PATCH", b"CONNECT", b"PROPFIND"])
-targets = st.sampled_from([b"/", b"/v1/chat/completions?stream=true", b"http://example.com/x", b"example.com:443", b"*"])
+methods = st.sampled_from(
+    [b"GET", b"POST", b"PUT", b"DELETE", b"HEAD", b"OPTIONS", b"PATCH", b"CONNECT", b"PROPFIND"]
+)
+targets = st.sampled_from(
+    [b"/", b"/v1/chat/completions?stream=true", b"http://example.com/x", b"example.com:443", b"*"]
+)
 
 
-@given(methods, targets, st.sampled_from([b"HTTP/1.1", b"HTTP/1.0"]), st.sampled_from([b"\r\n", b"\n"]),
-       st.integers(min_value=1))
+@given(
+    methods,
+    targets,
+    st.sampled_from([b"HTTP/1.1", b"HTTP/1.0"]),
+    st.sampled_from([b"\r\n", b"\n"]),
+    st.integers(min_value=1),
+)
 def test_a_request_line_and_every_read_cut_short_inside_it_is_http(method, target, version, eol, cut) -> None:
     line = method + b" " + target + b" " + version + eol
     whole = line + b"Host: x\r\n\r\n"

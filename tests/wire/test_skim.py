@@ -21,7 +21,9 @@ extension = st.sampled_from([b"", b";a=1", b";x"])
 @settings(max_examples=300, deadline=None)
 @given(chunks, extension, st.lists(st.integers(0, 1000), max_size=8), st.binary(max_size=10))
 def test_skim_agrees_with_feed(pieces: list[bytes], ext: bytes, cuts: list[int], after: bytes) -> None:
-    body = b"".join(encode_chunk(p, ext.lstrip(b";")) for p in pieces) + encode_last_chunk([(b"T", b"1")] if ext else ())
+    body = b"".join(encode_chunk(p, ext.lstrip(b";")) for p in pieces) + encode_last_chunk(
+        [(b"T", b"1")] if ext else ()
+    )
     wire = body + after
     full, skim = ChunkedDecoder(), ChunkedDecoder()
     data = b""
@@ -37,7 +39,9 @@ def test_skim_agrees_with_feed(pieces: list[bytes], ext: bytes, cuts: list[int],
 @given(st.lists(chunks, min_size=1, max_size=3), st.lists(st.integers(0, 2000), max_size=8))
 def test_a_skimming_reader_finds_every_response_of_a_kept_alive_connection(bodies, cuts) -> None:
     wire = b"".join(
-        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n" + b"".join(map(encode_chunk, b)) + encode_last_chunk()
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+        + b"".join(map(encode_chunk, b))
+        + encode_last_chunk()
         for b in bodies
     )
     reader = HTTPReader("response")
@@ -75,8 +79,13 @@ def _mangle(chunk: bytes, how: str) -> bytes:
 
 @settings(max_examples=300, deadline=None)
 @given(
-    st.lists(st.tuples(st.binary(min_size=1, max_size=40), st.sampled_from(["ok", "ok", "size+1", "size-1", "no-crlf"])),
-             min_size=1, max_size=10),
+    st.lists(
+        st.tuples(
+            st.binary(min_size=1, max_size=40), st.sampled_from(["ok", "ok", "size+1", "size-1", "no-crlf"])
+        ),
+        min_size=1,
+        max_size=10,
+    ),
     extension,
 )
 def test_skim_of_one_chunk_per_read_agrees_with_feed(pieces: list[tuple[bytes, str]], ext: bytes) -> None:

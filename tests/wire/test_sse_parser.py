@@ -381,14 +381,21 @@ def test_retry_is_none_until_set():
     assert p.retry is None
 
 
-
 def test_own_retry_is_the_valid_retry_of_the_events_own_block():
     """What httpx-sse, sseclient-py and fetch-event-source hand over with each event: the block's
     own retry field, never one carried over from an earlier block, never an invalid one."""
-    events, _ = parse(b"retry: 50\ndata: a\n\ndata: b\n\nretry: -1\ndata: c\n\nretry: 7\n\ndata: d\n\n"
-                      b"retry: 9\nretry: x\ndata: e\n\n")
+    events, _ = parse(
+        b"retry: 50\ndata: a\n\ndata: b\n\nretry: -1\ndata: c\n\nretry: 7\n\ndata: d\n\n"
+        b"retry: 9\nretry: x\ndata: e\n\n"
+    )
     assert [(e.data, e.retry, e.own_retry) for e in events] == [
-        ("a", 50, 50), ("b", 50, None), ("c", 50, None), ("d", 7, None), ("e", 9, 9)]
+        ("a", 50, 50),
+        ("b", 50, None),
+        ("c", 50, None),
+        ("d", 7, None),
+        ("e", 9, 9),
+    ]
+
 
 # -- end of stream ----------------------------------------------------------------------------------
 

@@ -26,26 +26,85 @@ def read(data: bytes, *, strict: bool = True, role: str = "request", piece: int 
 
 # (request bytes, reason, offset, status, whether a lenient reader refuses it too)
 REFUSED = [
-    (b"GET / HTTP/9.9\r\nHost: h\r\n\r\n", "HTTP version HTTP/9.9 not supported (only HTTP/1.x)", 6, 505, False),
+    (
+        b"GET / HTTP/9.9\r\nHost: h\r\n\r\n",
+        "HTTP version HTTP/9.9 not supported (only HTTP/1.x)",
+        6,
+        505,
+        False,
+    ),
     (b"GET / HTTP/2.0\r\n\r\n", "HTTP version HTTP/2.0 not supported (only HTTP/1.x)", 6, 505, False),
     (b"GET /x HTTP/0.9\r\n\r\n", "HTTP version HTTP/0.9 not supported (only HTTP/1.x)", 7, 505, False),
-    (b"GET / HTTP/1.1\r\nHost: a\r\nX: 1\r\nhost: b\r\n\r\n", "2 Host header fields (one is allowed)", 31, 400, False),
-    (b"GET / HTTP/1.1\r\nHost: a\r\nHost: a\r\n\r\n", "2 Host header fields (one is allowed)", 25, 400, False),
-    (b"POST / HTTP/1.0\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
-     "Transfer-Encoding in an HTTP/1.0 request", 26, 400, False),
-    (CHUNKED + b"8000000000000000\r\n", "chunk size 8000000000000000 is over 2^63-1", len(CHUNKED), 400, True),
-    (CHUNKED + b"ffffffffffffffff;x\r\n", "chunk size ffffffffffffffff is over 2^63-1", len(CHUNKED), 400, True),
-    (CHUNKED + b"5 \r\nhello\r\n0\r\n\r\n", "whitespace after chunk size: b' '", len(CHUNKED) + 1, 400, False),
-    (CHUNKED + b"5\t\t\r\nhello\r\n0\r\n\r\n", "whitespace after chunk size: b'\\t\\t'", len(CHUNKED) + 1, 400, False),
-    (b"POST / HTTP/1.1\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n",
-     "request has both Transfer-Encoding and Content-Length", 0, 400, True),
-    (b"POST / HTTP/1.1\r\nContent-Length: 3\r\nContent-Length: 30\r\n\r\n",
-     "conflicting Content-Length values [b'3', b'30']", 0, 400, True),
+    (
+        b"GET / HTTP/1.1\r\nHost: a\r\nX: 1\r\nhost: b\r\n\r\n",
+        "2 Host header fields (one is allowed)",
+        31,
+        400,
+        False,
+    ),
+    (
+        b"GET / HTTP/1.1\r\nHost: a\r\nHost: a\r\n\r\n",
+        "2 Host header fields (one is allowed)",
+        25,
+        400,
+        False,
+    ),
+    (
+        b"POST / HTTP/1.0\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+        "Transfer-Encoding in an HTTP/1.0 request",
+        26,
+        400,
+        False,
+    ),
+    (
+        CHUNKED + b"8000000000000000\r\n",
+        "chunk size 8000000000000000 is over 2^63-1",
+        len(CHUNKED),
+        400,
+        True,
+    ),
+    (
+        CHUNKED + b"ffffffffffffffff;x\r\n",
+        "chunk size ffffffffffffffff is over 2^63-1",
+        len(CHUNKED),
+        400,
+        True,
+    ),
+    (
+        CHUNKED + b"5 \r\nhello\r\n0\r\n\r\n",
+        "whitespace after chunk size: b' '",
+        len(CHUNKED) + 1,
+        400,
+        False,
+    ),
+    (
+        CHUNKED + b"5\t\t\r\nhello\r\n0\r\n\r\n",
+        "whitespace after chunk size: b'\\t\\t'",
+        len(CHUNKED) + 1,
+        400,
+        False,
+    ),
+    (
+        b"POST / HTTP/1.1\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n",
+        "request has both Transfer-Encoding and Content-Length",
+        0,
+        400,
+        True,
+    ),
+    (
+        b"POST / HTTP/1.1\r\nContent-Length: 3\r\nContent-Length: 30\r\n\r\n",
+        "conflicting Content-Length values [b'3', b'30']",
+        0,
+        400,
+        True,
+    ),
 ]
 
 
 @pytest.mark.parametrize("data, reason, at, status, lenient_too", REFUSED)
-def test_a_request_the_rfc_makes_a_server_refuse_is_refused_with_its_status(data, reason, at, status, lenient_too):
+def test_a_request_the_rfc_makes_a_server_refuse_is_refused_with_its_status(
+    data, reason, at, status, lenient_too
+):
     for piece in (None, 1, 5):
         assert read(data, piece=piece) == (reason, at, status)
     events = read(data, strict=False)
@@ -93,7 +152,10 @@ def test_a_chunk_size_over_the_limit_is_refused_in_a_plain_read_too():
         (b"HTTP/1.1 200 OK\r\nHost: a\r\nHost: b\r\nContent-Length: 2\r\n\r\nhi", b"hi"),
         (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2 \r\nhi\r\n0\r\n\r\n", b"hi"),
         # Transfer-Encoding overrides Content-Length (RFC 9112 §6.3): the chunked body is read
-        (b"HTTP/1.1 200 OK\r\nContent-Length: 99\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nhi\r\n0\r\n\r\n", b"hi"),
+        (
+            b"HTTP/1.1 200 OK\r\nContent-Length: 99\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nhi\r\n0\r\n\r\n",
+            b"hi",
+        ),
     ],
 )
 def test_a_response_the_request_side_would_refuse_is_read_as_sent(data, body):

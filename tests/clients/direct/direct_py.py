@@ -62,9 +62,14 @@ def sseclient_py(r: dict) -> None:
     import requests
     import sseclient
 
-    response = requests.request(r["method"], r["url"], stream=True, data=r["body"],
-                                headers={"Accept": "text/event-stream", **r["headers"]},
-                                timeout=(10.0, r["timeout_s"]))
+    response = requests.request(
+        r["method"],
+        r["url"],
+        stream=True,
+        data=r["body"],
+        headers={"Accept": "text/event-stream", **r["headers"]},
+        timeout=(10.0, r["timeout_s"]),
+    )
     for e in sseclient.SSEClient(response).events():
         event(e.event, e.data, e.id, e.retry)
 
@@ -91,9 +96,16 @@ def requests_sse(r: dict) -> None:
             if budget.spent():
                 raise Reconnecting
 
-    source = EventSource(r["url"], method=r["method"], headers=r["headers"], data=r["body"],
-                         reconnection_time=timedelta(milliseconds=r["reconnect_ms"]),
-                         max_connect_retry=r["reconnects"], timeout=(10.0, r["timeout_s"]), on_error=on_error)
+    source = EventSource(
+        r["url"],
+        method=r["method"],
+        headers=r["headers"],
+        data=r["body"],
+        reconnection_time=timedelta(milliseconds=r["reconnect_ms"]),
+        max_connect_retry=r["reconnects"],
+        timeout=(10.0, r["timeout_s"]),
+        on_error=on_error,
+    )
     try:
         with source:
             for e in source:
@@ -118,10 +130,16 @@ def aiohttp_sse_client2(r: dict) -> None:
 
         timeout = aiohttp.ClientTimeout(total=None, connect=10.0, sock_read=r["timeout_s"])
         async with aiohttp.ClientSession(timeout=timeout) as session:
-            source = sse_client.EventSource(r["url"], option={"method": r["method"]}, session=session,
-                                            reconnection_time=timedelta(milliseconds=r["reconnect_ms"]),
-                                            max_connect_retry=r["reconnects"], on_error=on_error,
-                                            headers=r["headers"], data=r["body"])
+            source = sse_client.EventSource(
+                r["url"],
+                option={"method": r["method"]},
+                session=session,
+                reconnection_time=timedelta(milliseconds=r["reconnect_ms"]),
+                max_connect_retry=r["reconnects"],
+                on_error=on_error,
+                headers=r["headers"],
+                data=r["body"],
+            )
             try:
                 async with source:
                     async for e in source:
@@ -145,8 +163,11 @@ def launchdarkly_eventsource(r: dict) -> None:
             return (ErrorStrategy.FAIL if self.budget.spent() else ErrorStrategy.CONTINUE), self
 
     options = {"timeout": urllib3.Timeout(connect=10.0, read=r["timeout_s"])}
-    client = SSEClient(ConnectStrategy.http(r["url"], headers=r["headers"], urllib3_request_options=options),
-                       initial_retry_delay=r["reconnect_ms"] / 1000, error_strategy=Allowed())
+    client = SSEClient(
+        ConnectStrategy.http(r["url"], headers=r["headers"], urllib3_request_options=options),
+        initial_retry_delay=r["reconnect_ms"] / 1000,
+        error_strategy=Allowed(),
+    )
     for action in client.all:  # FAIL: ends after a clean end, raises after an error
         if isinstance(action, Event):
             event(action.event, action.data, action.last_event_id)
@@ -154,6 +175,7 @@ def launchdarkly_eventsource(r: dict) -> None:
 
 # -- the LLM libraries: the body is a neutral request {prompt, tools, max_tokens, usage}; each
 # reports, besides its deltas, the message the application ends up with ({"message": ...}).
+
 
 def _prompt(r: dict) -> dict:
     body = json.loads(r["body"] or '{"prompt": "hi"}')
@@ -169,17 +191,29 @@ def openai_sdk(r: dict) -> None:
     import openai
 
     b = _prompt(r)
-    tools = [{"type": "function", "function": {"name": t["name"], "parameters": t.get("parameters", {})}}
-             for t in b.get("tools") or []]
-    client = openai.OpenAI(base_url=r["url"], api_key="sk-direct", max_retries=0, timeout=r["timeout_s"] or 600)
+    tools = [
+        {"type": "function", "function": {"name": t["name"], "parameters": t.get("parameters", {})}}
+        for t in b.get("tools") or []
+    ]
+    client = openai.OpenAI(
+        base_url=r["url"], api_key="sk-direct", max_retries=0, timeout=r["timeout_s"] or 600
+    )
     extra = {"stream_options": {"include_usage": True}} if b.get("usage") else {}
-    stream = client.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": b["prompt"]}],
-                                            stream=True, **({"tools": tools} if tools else {}), **extra)
+    stream = client.chat.completions.create(
+        model="gpt-4o-mini",
+        messages=[{"role": "user", "content": b["prompt"]}],
+        stream=True,
+        **({"tools": tools} if tools else {}),
+        **extra,
+    )
     text, calls, finish, usage = "", {}, None, None
     try:
         for chunk in stream:
             if chunk.usage:
-                usage = {"input_tokens": chunk.usage.prompt_tokens, "output_tokens": chunk.usage.completion_tokens}
+                usage = {
+                    "input_tokens": chunk.usage.prompt_tokens,
+                    "output_tokens": chunk.usage.completion_tokens,
+                }
             for choice in chunk.choices:
                 delta = choice.delta
                 if delta is not None and delta.content:
@@ -200,10 +234,16 @@ def openai_responses(r: dict) -> None:
     import openai
 
     b = _prompt(r)
-    tools = [{"type": "function", "name": t["name"], "parameters": t.get("parameters", {})} for t in b.get("tools") or []]
-    client = openai.OpenAI(base_url=r["url"], api_key="sk-direct", max_retries=0, timeout=r["timeout_s"] or 600)
-    stream = client.responses.create(model="gpt-4.1-mini", input=b["prompt"], stream=True,
-                                     **({"tools": tools} if tools else {}))
+    tools = [
+        {"type": "function", "name": t["name"], "parameters": t.get("parameters", {})}
+        for t in b.get("tools") or []
+    ]
+    client = openai.OpenAI(
+        base_url=r["url"], api_key="sk-direct", max_retries=0, timeout=r["timeout_s"] or 600
+    )
+    stream = client.responses.create(
+        model="gpt-4.1-mini", input=b["prompt"], stream=True, **({"tools": tools} if tools else {})
+    )
     text, calls, finish, usage = "", {}, None, None
     try:
         for e in stream:
@@ -218,7 +258,10 @@ def openai_responses(r: dict) -> None:
                 finish = e.response.status
                 event("finish", finish, None)
                 if e.response.usage:
-                    usage = {"input_tokens": e.response.usage.input_tokens, "output_tokens": e.response.usage.output_tokens}
+                    usage = {
+                        "input_tokens": e.response.usage.input_tokens,
+                        "output_tokens": e.response.usage.output_tokens,
+                    }
     finally:
         _message(text, list(calls.values()), finish, usage)
 
@@ -227,15 +270,28 @@ def anthropic_sdk(r: dict) -> None:
     import anthropic
 
     b = _prompt(r)
-    tools = [{"name": t["name"], "input_schema": t.get("parameters", {"type": "object"})} for t in b.get("tools") or []]
-    client = anthropic.Anthropic(base_url=r["url"], api_key="sk-direct", max_retries=0, timeout=r["timeout_s"] or 600)
-    stream = client.messages.create(model="claude-sonnet-4-5", max_tokens=1024, stream=True,
-                                    messages=[{"role": "user", "content": b["prompt"]}], **({"tools": tools} if tools else {}))
+    tools = [
+        {"name": t["name"], "input_schema": t.get("parameters", {"type": "object"})}
+        for t in b.get("tools") or []
+    ]
+    client = anthropic.Anthropic(
+        base_url=r["url"], api_key="sk-direct", max_retries=0, timeout=r["timeout_s"] or 600
+    )
+    stream = client.messages.create(
+        model="claude-sonnet-4-5",
+        max_tokens=1024,
+        stream=True,
+        messages=[{"role": "user", "content": b["prompt"]}],
+        **({"tools": tools} if tools else {}),
+    )
     text, calls, finish, usage = "", {}, None, None
     try:
         for e in stream:
             if e.type == "message_start":
-                usage = {"input_tokens": e.message.usage.input_tokens, "output_tokens": e.message.usage.output_tokens}
+                usage = {
+                    "input_tokens": e.message.usage.input_tokens,
+                    "output_tokens": e.message.usage.output_tokens,
+                }
             elif e.type == "content_block_start" and e.content_block.type == "tool_use":
                 calls[e.index] = {"name": e.content_block.name, "arguments": ""}
             elif e.type == "content_block_delta" and e.delta.type == "text_delta":
@@ -259,11 +315,21 @@ def langchain_openai(r: dict) -> None:
     from langchain_openai import ChatOpenAI
 
     b = _prompt(r)
-    llm = ChatOpenAI(model="gpt-4o-mini", base_url=r["url"], api_key="sk-direct", max_retries=0,
-                     timeout=r["timeout_s"], stream_usage=bool(b.get("usage")))
+    llm = ChatOpenAI(
+        model="gpt-4o-mini",
+        base_url=r["url"],
+        api_key="sk-direct",
+        max_retries=0,
+        timeout=r["timeout_s"],
+        stream_usage=bool(b.get("usage")),
+    )
     if b.get("tools"):
-        llm = llm.bind_tools([{"type": "function", "function": {"name": t["name"], "parameters": t.get("parameters", {})}}
-                              for t in b["tools"]])
+        llm = llm.bind_tools(
+            [
+                {"type": "function", "function": {"name": t["name"], "parameters": t.get("parameters", {})}}
+                for t in b["tools"]
+            ]
+        )
     full = None
     try:
         for chunk in llm.stream(b["prompt"]):
@@ -273,13 +339,21 @@ def langchain_openai(r: dict) -> None:
     finally:
         if full is not None:
             calls = [{"name": c["name"], "arguments": json.dumps(c["args"])} for c in full.tool_calls]
-            calls += [{"name": c.get("name") or "", "arguments": c.get("args") or ""} for c in full.invalid_tool_calls]
+            calls += [
+                {"name": c.get("name") or "", "arguments": c.get("args") or ""}
+                for c in full.invalid_tool_calls
+            ]
             u = full.usage_metadata
-            _message(full.content, calls, full.response_metadata.get("finish_reason"),
-                     {"input_tokens": u["input_tokens"], "output_tokens": u["output_tokens"]} if u else None)
+            _message(
+                full.content,
+                calls,
+                full.response_metadata.get("finish_reason"),
+                {"input_tokens": u["input_tokens"], "output_tokens": u["output_tokens"]} if u else None,
+            )
 
 
 def pydantic_ai(r: dict) -> None:
+    import anthropic
     from pydantic_ai.direct import model_request_stream_sync
     from pydantic_ai.messages import ModelRequest, PartDeltaEvent, TextPartDelta
     from pydantic_ai.models import ModelRequestParameters
@@ -287,44 +361,72 @@ def pydantic_ai(r: dict) -> None:
     from pydantic_ai.providers.anthropic import AnthropicProvider
     from pydantic_ai.tools import ToolDefinition
 
-    import anthropic
-
     b = _prompt(r)
-    client = anthropic.AsyncAnthropic(base_url=r["url"], api_key="sk-direct", max_retries=0, timeout=r["timeout_s"] or 600)
+    client = anthropic.AsyncAnthropic(
+        base_url=r["url"], api_key="sk-direct", max_retries=0, timeout=r["timeout_s"] or 600
+    )
     model = AnthropicModel("claude-sonnet-4-5", provider=AnthropicProvider(anthropic_client=client))
-    tools = [ToolDefinition(name=t["name"], parameters_json_schema=t.get("parameters", {"type": "object"}))
-             for t in b.get("tools") or []]
-    with model_request_stream_sync(model, [ModelRequest.user_text_prompt(b["prompt"])],
-                                   model_request_parameters=ModelRequestParameters(function_tools=tools)) as stream:
+    tools = [
+        ToolDefinition(name=t["name"], parameters_json_schema=t.get("parameters", {"type": "object"}))
+        for t in b.get("tools") or []
+    ]
+    with model_request_stream_sync(
+        model,
+        [ModelRequest.user_text_prompt(b["prompt"])],
+        model_request_parameters=ModelRequestParameters(function_tools=tools),
+    ) as stream:
         try:
             for e in stream:
                 if isinstance(e, PartDeltaEvent) and isinstance(e.delta, TextPartDelta):
                     event("delta", e.delta.content_delta, None)
         finally:
             response = stream.response
-            calls = [{"name": p.tool_name, "arguments": p.args if isinstance(p.args, str) else json.dumps(p.args)}
-                     for p in response.parts if p.part_kind == "tool-call"]
+            calls = [
+                {"name": p.tool_name, "arguments": p.args if isinstance(p.args, str) else json.dumps(p.args)}
+                for p in response.parts
+                if p.part_kind == "tool-call"
+            ]
             u = response.usage
-            _message("".join(p.content for p in response.parts if p.part_kind == "text"), calls,
-                     response.finish_reason, {"input_tokens": u.input_tokens, "output_tokens": u.output_tokens},
-                     ["tool_call" if p.part_kind == "tool-call" else "text" for p in response.parts
-                      if p.part_kind in ("text", "tool-call")])
+            _message(
+                "".join(p.content for p in response.parts if p.part_kind == "text"),
+                calls,
+                response.finish_reason,
+                {"input_tokens": u.input_tokens, "output_tokens": u.output_tokens},
+                [
+                    "tool_call" if p.part_kind == "tool-call" else "text"
+                    for p in response.parts
+                    if p.part_kind in ("text", "tool-call")
+                ],
+            )
 
 
 DRIVERS = {
-    "httpx-sse": httpx_sse, "sseclient-py": sseclient_py, "requests-sse": requests_sse,
-    "aiohttp-sse-client2": aiohttp_sse_client2, "launchdarkly-eventsource": launchdarkly_eventsource,
-    "openai": openai_sdk, "openai-responses": openai_responses, "anthropic": anthropic_sdk,
-    "langchain-openai": langchain_openai, "pydantic-ai": pydantic_ai,
+    "httpx-sse": httpx_sse,
+    "sseclient-py": sseclient_py,
+    "requests-sse": requests_sse,
+    "aiohttp-sse-client2": aiohttp_sse_client2,
+    "launchdarkly-eventsource": launchdarkly_eventsource,
+    "openai": openai_sdk,
+    "openai-responses": openai_responses,
+    "anthropic": anthropic_sdk,
+    "langchain-openai": langchain_openai,
+    "pydantic-ai": pydantic_ai,
 }
 
 
 # what each driver imports: loaded before hello, so the deadline never counts a slow import
-IMPORTS = {"httpx-sse": ("httpx", "httpx_sse"), "sseclient-py": ("requests", "sseclient"),
-           "requests-sse": ("requests_sse",), "aiohttp-sse-client2": ("aiohttp", "aiohttp_sse_client2.client"),
-           "launchdarkly-eventsource": ("urllib3", "ld_eventsource"), "openai": ("openai",),
-           "anthropic": ("anthropic",), "openai-responses": ("openai",), "langchain-openai": ("langchain_openai",),
-           "pydantic-ai": ("pydantic_ai.direct", "pydantic_ai.models.anthropic", "anthropic")}
+IMPORTS = {
+    "httpx-sse": ("httpx", "httpx_sse"),
+    "sseclient-py": ("requests", "sseclient"),
+    "requests-sse": ("requests_sse",),
+    "aiohttp-sse-client2": ("aiohttp", "aiohttp_sse_client2.client"),
+    "launchdarkly-eventsource": ("urllib3", "ld_eventsource"),
+    "openai": ("openai",),
+    "anthropic": ("anthropic",),
+    "openai-responses": ("openai",),
+    "langchain-openai": ("langchain_openai",),
+    "pydantic-ai": ("pydantic_ai.direct", "pydantic_ai.models.anthropic", "anthropic"),
+}
 
 
 def main() -> None:
@@ -338,7 +440,11 @@ def main() -> None:
         DRIVERS[sys.argv[1]](request)
     except Exception as error:  # noqa: BLE001 -- what the library raised is the result
         kind = type(error)
-        emit(end="error", error_type=f"{kind.__module__.split('.')[0]}.{kind.__name__}", error_message=str(error))
+        emit(
+            end="error",
+            error_type=f"{kind.__module__.split('.')[0]}.{kind.__name__}",
+            error_message=str(error),
+        )
         return
     emit(end="completed")
 
